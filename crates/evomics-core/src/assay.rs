@@ -1,0 +1,558 @@
+//! One omics layer: features × samples values with a flag per value.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::flags::{FeatureFlags, FlagCounts, ValueFlag};
+
+/// What kind of measurement a layer holds; steps use it to pick sensible defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerKind {
+    /// Mass-spectrometry protein quantities.
+    Proteome,
+    /// Small-RNA sequencing read counts or miRNA abundances.
+    Mirna,
+    /// Lipidomics.
+    Lipidome,
+    /// Any other numeric layer.
+    Other,
+}
+
+impl LayerKind {
+    /// Stable name, as stored in the manifest.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LayerKind::Proteome => "proteome",
+            LayerKind::Mirna => "mirna",
+            LayerKind::Lipidome => "lipidome",
+            LayerKind::Other => "other",
+        }
+    }
+
+    /// Parse a stored or user-given name.
+    pub fn parse(s: &str) -> Option<LayerKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "proteome" | "protein" | "proteins" | "proteomics" => Some(LayerKind::Proteome),
+            "mirna" | "mirnas" | "smallrna" | "small_rna" => Some(LayerKind::Mirna),
+            "lipidome" | "lipid" | "lipids" | "lipidomics" => Some(LayerKind::Lipidome),
+            "other" => Some(LayerKind::Other),
+            _ => None,
+        }
+    }
+
+    /// Guess from a layer name (`proteome`, `mirna`, …); unknown names are `Other`.
+    pub fn guess_from_name(layer: &str) -> LayerKind {
+        let l = layer.to_ascii_lowercase();
+        if l.contains("prot") {
+            LayerKind::Proteome
+        } else if l.contains("mir") || l.contains("rna") {
+            LayerKind::Mirna
+        } else if l.contains("lipid") {
+            LayerKind::Lipidome
+        } else {
+            LayerKind::Other
+        }
+    }
+}
+
+/// The scale of the numbers in a layer, so that a step never logs twice or exponentiates counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueScale {
+    /// Linear intensities (LFQ, iBAQ, areas).
+    Linear,
+    /// Non-negative integer read counts.
+    Counts,
+    /// log2 of a linear quantity.
+    Log2,
+    /// Anything else (Ct values, ratios, z-scores).
+    Other,
+}
+
+impl ValueScale {
+    /// Stable name, as stored in the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueScale::Linear => "linear",
+            ValueScale::Counts => "counts",
+            ValueScale::Log2 => "log2",
+            ValueScale::Other => "other",
+        }
+    }
+
+    /// Parse a stored or user-given name.
+    pub fn parse(s: &str) -> Option<ValueScale> {
+        match s.to_ascii_lowercase().as_str() {
+            "linear" | "intensity" => Some(ValueScale::Linear),
+            "counts" | "count" => Some(ValueScale::Counts),
+            "log2" => Some(ValueScale::Log2),
+            "other" => Some(ValueScale::Other),
+            _ => None,
+        }
+    }
+}
+
+/// Feature annotations of a layer: ids, named text annotations and reader flags.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Features {
+    ids: Vec<String>,
+    annotations: BTreeMap<String, Vec<Option<String>>>,
+    flags: Vec<FeatureFlags>,
+}
+
+impl Features {
+    /// Features with the given unique ids, no annotations and no flags.
+    pub fn new(ids: Vec<String>) -> Result<Features> {
+        check_unique(&ids, "feature", "")?;
+        let n = ids.len();
+        Ok(Features {
+            ids,
+            annotations: BTreeMap::new(),
+            flags: vec![FeatureFlags::NONE; n],
+        })
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Feature ids, in matrix row order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Named annotation columns (e.g. `gene`, `name`, `original_name`), in name order.
+    pub fn annotations(&self) -> &BTreeMap<String, Vec<Option<String>>> {
+        &self.annotations
+    }
+
+    /// One annotation column.
+    pub fn annotation(&self, name: &str) -> Option<&[Option<String>]> {
+        self.annotations.get(name).map(|v| v.as_slice())
+    }
+
+    /// Add or replace an annotation column; its length must equal the number of features.
+    pub fn set_annotation(&mut self, name: &str, values: Vec<Option<String>>) -> Result<()> {
+        if values.len() != self.ids.len() {
+            return Err(CoreError::Invalid(format!(
+                "annotation '{name}' has {} values for {} features",
+                values.len(),
+                self.ids.len()
+            )));
+        }
+        if name == "feature_id" || name == "feature_flags" {
+            return Err(CoreError::Invalid(format!(
+                "'{name}' is reserved and cannot be an annotation name"
+            )));
+        }
+        self.annotations.insert(name.to_string(), values);
+        Ok(())
+    }
+
+    /// Reader flags per feature.
+    pub fn flags(&self) -> &[FeatureFlags] {
+        &self.flags
+    }
+
+    /// Replace the reader flags; the length must equal the number of features.
+    pub fn set_flags(&mut self, flags: Vec<FeatureFlags>) -> Result<()> {
+        if flags.len() != self.ids.len() {
+            return Err(CoreError::Invalid(format!(
+                "{} feature flags for {} features",
+                flags.len(),
+                self.ids.len()
+            )));
+        }
+        self.flags = flags;
+        Ok(())
+    }
+
+    /// Row index of a feature id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|x| x == id)
+    }
+
+    /// Keep the given rows, in the given order.
+    pub fn select(&self, rows: &[usize]) -> Features {
+        Features {
+            ids: rows.iter().map(|&i| self.ids[i].clone()).collect(),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), rows.iter().map(|&i| v[i].clone()).collect()))
+                .collect(),
+            flags: rows.iter().map(|&i| self.flags[i]).collect(),
+        }
+    }
+}
+
+pub(crate) fn check_unique(ids: &[String], kind: &'static str, context: &str) -> Result<()> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            return Err(CoreError::DuplicateId {
+                kind,
+                id: id.clone(),
+                context: context.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One omics layer: a dense features × samples matrix of `f64` with a [`ValueFlag`] per cell.
+///
+/// Invariants, checked by every constructor: ids are unique; both matrices have shape
+/// (features, samples); observed and imputed cells are finite; missing cells hold NaN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assay {
+    name: String,
+    kind: LayerKind,
+    scale: ValueScale,
+    features: Features,
+    samples: Vec<String>,
+    values: Array2<f64>,
+    flags: Array2<ValueFlag>,
+}
+
+impl Assay {
+    /// Build a layer and check its invariants.
+    pub fn new(
+        name: impl Into<String>,
+        kind: LayerKind,
+        scale: ValueScale,
+        features: Features,
+        samples: Vec<String>,
+        values: Array2<f64>,
+        flags: Array2<ValueFlag>,
+    ) -> Result<Assay> {
+        let name = name.into();
+        let expected = (features.len(), samples.len());
+        for (what, got) in [("values", values.dim()), ("flags", flags.dim())] {
+            if got != expected {
+                return Err(CoreError::Shape {
+                    layer: name.clone(),
+                    what,
+                    got,
+                    expected,
+                });
+            }
+        }
+        check_unique(&samples, "sample", &format!(" in layer '{name}'"))?;
+        let a = Assay {
+            name,
+            kind,
+            scale,
+            features,
+            samples,
+            values,
+            flags,
+        };
+        a.check_cells()?;
+        Ok(a)
+    }
+
+    /// Build a layer from optional values: `None` becomes a missing cell, `Some` an observed one.
+    pub fn from_options(
+        name: impl Into<String>,
+        kind: LayerKind,
+        scale: ValueScale,
+        features: Features,
+        samples: Vec<String>,
+        cells: &Array2<Option<f64>>,
+    ) -> Result<Assay> {
+        let values = cells.mapv(|c| c.unwrap_or(f64::NAN));
+        let flags = cells.mapv(|c| {
+            if c.is_some() {
+                ValueFlag::Observed
+            } else {
+                ValueFlag::Missing
+            }
+        });
+        Assay::new(name, kind, scale, features, samples, values, flags)
+    }
+
+    fn check_cells(&self) -> Result<()> {
+        for ((i, j), f) in self.flags.indexed_iter() {
+            let v = self.values[[i, j]];
+            let problem = match f {
+                ValueFlag::Observed | ValueFlag::Imputed if !v.is_finite() => {
+                    Some(format!("{} cell holds non-finite value {v}", f.name()))
+                }
+                ValueFlag::Missing if !v.is_nan() => Some(format!(
+                    "missing cell holds value {v}; missing cells hold no value"
+                )),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(CoreError::InconsistentCell {
+                    layer: self.name.clone(),
+                    feature: self.features.ids()[i].clone(),
+                    sample: self.samples[j].clone(),
+                    problem,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Layer name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Rename the layer.
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Measurement kind.
+    pub fn kind(&self) -> &LayerKind {
+        &self.kind
+    }
+
+    /// Value scale.
+    pub fn scale(&self) -> ValueScale {
+        self.scale
+    }
+
+    /// Feature annotations.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// Mutable feature annotations (ids cannot be changed through this).
+    pub fn features_mut(&mut self) -> &mut Features {
+        &mut self.features
+    }
+
+    /// Sample ids, in matrix column order.
+    pub fn samples(&self) -> &[String] {
+        &self.samples
+    }
+
+    /// The value matrix (features × samples); read it together with [`Assay::flags`].
+    pub fn values(&self) -> &Array2<f64> {
+        &self.values
+    }
+
+    /// The flag matrix (features × samples).
+    pub fn flags(&self) -> &Array2<ValueFlag> {
+        &self.flags
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Number of samples.
+    pub fn n_samples(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The value of a cell if it carries one (observed or imputed).
+    pub fn get(&self, feature: usize, sample: usize) -> Option<f64> {
+        if self.flags[[feature, sample]].has_value() {
+            Some(self.values[[feature, sample]])
+        } else {
+            None
+        }
+    }
+
+    /// Flag counts over the whole matrix.
+    pub fn flag_counts(&self) -> FlagCounts {
+        FlagCounts::count(self.flags.iter())
+    }
+
+    /// Flag counts per sample (column).
+    pub fn flag_counts_per_sample(&self) -> Vec<FlagCounts> {
+        self.flags
+            .axis_iter(Axis(1))
+            .map(|c| FlagCounts::count(c.iter()))
+            .collect()
+    }
+
+    /// Column index of a sample id.
+    pub fn sample_position(&self, id: &str) -> Option<usize> {
+        self.samples.iter().position(|x| x == id)
+    }
+
+    /// Keep the given sample columns, in the given order.
+    pub fn select_samples(&self, cols: &[usize]) -> Assay {
+        Assay {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            scale: self.scale,
+            features: self.features.clone(),
+            samples: cols.iter().map(|&j| self.samples[j].clone()).collect(),
+            values: self.values.select(Axis(1), cols),
+            flags: self.flags.select(Axis(1), cols),
+        }
+    }
+
+    /// Keep the named samples, in the given order; unknown names are an error.
+    pub fn select_samples_by_id(&self, ids: &[String]) -> Result<Assay> {
+        let cols = ids
+            .iter()
+            .map(|id| {
+                self.sample_position(id).ok_or_else(|| CoreError::NotFound {
+                    kind: "sample",
+                    name: id.clone(),
+                    hint: format!(" in layer '{}'", self.name),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.select_samples(&cols))
+    }
+
+    /// Keep the given feature rows, in the given order.
+    pub fn select_features(&self, rows: &[usize]) -> Assay {
+        Assay {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            scale: self.scale,
+            features: self.features.select(rows),
+            samples: self.samples.clone(),
+            values: self.values.select(Axis(0), rows),
+            flags: self.flags.select(Axis(0), rows),
+        }
+    }
+
+    /// Keep features for which `keep(row)` is true.
+    pub fn filter_features(&self, keep: impl Fn(usize) -> bool) -> Assay {
+        let rows: Vec<usize> = (0..self.n_features()).filter(|&i| keep(i)).collect();
+        self.select_features(&rows)
+    }
+
+    /// Replace values and flags together (a transform step's output), re-checking invariants.
+    pub fn with_matrices(
+        &self,
+        values: Array2<f64>,
+        flags: Array2<ValueFlag>,
+        scale: ValueScale,
+    ) -> Result<Assay> {
+        Assay::new(
+            self.name.clone(),
+            self.kind.clone(),
+            scale,
+            self.features.clone(),
+            self.samples.clone(),
+            values,
+            flags,
+        )
+    }
+
+    /// Apply `f` to every value-carrying cell, keeping flags; cells without a value stay as they are.
+    ///
+    /// A result that is not finite turns the cell into an error rather than a silent NaN.
+    pub fn map_values(&self, scale: ValueScale, f: impl Fn(f64) -> f64) -> Result<Assay> {
+        let mut values = self.values.clone();
+        for ((i, j), v) in values.indexed_iter_mut() {
+            if self.flags[[i, j]].has_value() {
+                let nv = f(*v);
+                if !nv.is_finite() {
+                    return Err(CoreError::InconsistentCell {
+                        layer: self.name.clone(),
+                        feature: self.features.ids()[i].clone(),
+                        sample: self.samples[j].clone(),
+                        problem: format!("transform turned {v} into {nv}"),
+                    });
+                }
+                *v = nv;
+            }
+        }
+        self.with_matrices(values, self.flags.clone(), scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn small() -> Assay {
+        let cells = array![[Some(1.0), None, Some(3.0)], [Some(4.0), Some(5.0), None]];
+        Assay::from_options(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Linear,
+            Features::new(vec!["P1".into(), "P2".into()]).unwrap(),
+            vec!["s1".into(), "s2".into(), "s3".into()],
+            &cells,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn options_become_flags() {
+        let a = small();
+        assert_eq!(a.get(0, 1), None);
+        assert_eq!(a.get(1, 1), Some(5.0));
+        let c = a.flag_counts();
+        assert_eq!((c.observed, c.missing), (4, 2));
+    }
+
+    #[test]
+    fn duplicate_samples_rejected() {
+        let e = Assay::new(
+            "x",
+            LayerKind::Other,
+            ValueScale::Other,
+            Features::new(vec!["f".into()]).unwrap(),
+            vec!["a".into(), "a".into()],
+            Array2::zeros((1, 2)),
+            Array2::from_elem((1, 2), ValueFlag::Observed),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("'a' occurs more than once"), "{e}");
+    }
+
+    #[test]
+    fn observed_nan_rejected() {
+        let e = Assay::new(
+            "x",
+            LayerKind::Other,
+            ValueScale::Other,
+            Features::new(vec!["f".into()]).unwrap(),
+            vec!["a".into()],
+            Array2::from_elem((1, 1), f64::NAN),
+            Array2::from_elem((1, 1), ValueFlag::Observed),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("non-finite"), "{e}");
+    }
+
+    #[test]
+    fn map_values_keeps_missing() {
+        let a = small().map_values(ValueScale::Log2, f64::log2).unwrap();
+        assert_eq!(a.get(0, 1), None);
+        assert_eq!(a.get(0, 2), Some(3f64.log2()));
+        assert_eq!(a.scale(), ValueScale::Log2);
+        let err = small().map_values(ValueScale::Log2, |v| v - 1.0).unwrap();
+        assert_eq!(err.get(0, 0), Some(0.0));
+        assert!(small()
+            .map_values(ValueScale::Log2, |v| (v - 1.0).log2())
+            .is_err());
+    }
+
+    #[test]
+    fn select_by_id_reorders() {
+        let a = small();
+        let b = a.select_samples_by_id(&["s3".into(), "s1".into()]).unwrap();
+        assert_eq!(b.samples(), &["s3".to_string(), "s1".to_string()]);
+        assert_eq!(b.get(0, 0), Some(3.0));
+        assert_eq!(b.get(1, 0), None);
+        assert!(a.select_samples_by_id(&["zz".into()]).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! An experiment: the sample sheet plus named layers aligned on `sample_id`.
+
+use std::collections::BTreeMap;
+
+use crate::assay::Assay;
+use crate::error::{CoreError, Result};
+use crate::sheet::SampleSheet;
+
+/// The sample sheet plus named assays. Every layer's samples are in the sheet; a layer may
+/// cover a subset of them (as in MuData), and layers are kept in name order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Experiment {
+    samples: SampleSheet,
+    layers: BTreeMap<String, Assay>,
+}
+
+impl Experiment {
+    /// An experiment with no layers.
+    pub fn new(samples: SampleSheet) -> Experiment {
+        Experiment {
+            samples,
+            layers: BTreeMap::new(),
+        }
+    }
+
+    /// The sample sheet.
+    pub fn samples(&self) -> &SampleSheet {
+        &self.samples
+    }
+
+    /// Layers in name order.
+    pub fn layers(&self) -> &BTreeMap<String, Assay> {
+        &self.layers
+    }
+
+    /// A layer by name, or an error listing the available layers.
+    pub fn layer(&self, name: &str) -> Result<&Assay> {
+        self.layers.get(name).ok_or_else(|| CoreError::NotFound {
+            kind: "layer",
+            name: name.to_string(),
+            hint: format!(
+                "; the experiment has: {}",
+                self.layers.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// Add or replace a layer. Its samples must all be in the sheet; its columns are put in sheet order,
+    /// so the same data always lands in the same place whatever order the input file had.
+    pub fn insert_layer(&mut self, assay: Assay) -> Result<()> {
+        let unknown: Vec<&String> = assay
+            .samples()
+            .iter()
+            .filter(|s| self.samples.position(s).is_none())
+            .collect();
+        if let Some(first) = unknown.first() {
+            return Err(CoreError::UnknownSamples {
+                layer: assay.name().to_string(),
+                n: unknown.len(),
+                first: (*first).clone(),
+            });
+        }
+        let mut cols: Vec<usize> = (0..assay.n_samples()).collect();
+        cols.sort_by_key(|&j| self.samples.position(&assay.samples()[j]));
+        let ordered = assay.select_samples(&cols);
+        self.layers.insert(ordered.name().to_string(), ordered);
+        Ok(())
+    }
+
+    /// Remove a layer, returning it.
+    pub fn remove_layer(&mut self, name: &str) -> Option<Assay> {
+        self.layers.remove(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assay::{Features, LayerKind, ValueScale};
+    use ndarray::array;
+
+    #[test]
+    fn layers_follow_sheet_order() {
+        let sheet = SampleSheet::new(vec!["a".into(), "b".into(), "c".into()]).unwrap();
+        let mut e = Experiment::new(sheet);
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new(vec!["m1".into()]).unwrap(),
+            vec!["c".into(), "a".into()],
+            &array![[Some(3.0), Some(1.0)]],
+        )
+        .unwrap();
+        e.insert_layer(a).unwrap();
+        let l = e.layer("mirna").unwrap();
+        assert_eq!(l.samples(), &["a".to_string(), "c".to_string()]);
+        assert_eq!(l.get(0, 0), Some(1.0));
+        assert!(e
+            .layer("proteome")
+            .unwrap_err()
+            .to_string()
+            .contains("mirna"));
+    }
+
+    #[test]
+    fn unknown_sample_rejected() {
+        let sheet = SampleSheet::new(vec!["a".into()]).unwrap();
+        let mut e = Experiment::new(sheet);
+        let a = Assay::from_options(
+            "x",
+            LayerKind::Other,
+            ValueScale::Other,
+            Features::new(vec!["m1".into()]).unwrap(),
+            vec!["zz".into()],
+            &array![[Some(3.0)]],
+        )
+        .unwrap();
+        let m = e.insert_layer(a).unwrap_err().to_string();
+        assert!(m.contains("'zz'"), "{m}");
+    }
+}

@@ -1,0 +1,26 @@
+//! # evomics-core
+//!
+//! The data model every evomics stage shares:
+//!
+//! - [`SampleSheet`]: one row per EV preparation (`sample_id` plus typed known columns such as
+//!   `source`, `donor_id`, `batch`, `conditioning`, MISEV dose columns, and any label columns);
+//! - [`Assay`]: one omics layer, a dense features × samples `f64` matrix together with a
+//!   [`ValueFlag`] per cell (observed, missing, imputed, below detection), so missingness is
+//!   explicit and travels through every step;
+//! - [`Experiment`]: the sheet plus named layers aligned on `sample_id`;
+//! - [`rng`]: the seeded generator every stochastic step uses.
+//!
+//! The crate has no I/O; `evomics-io` reads and writes these types.
+
+pub mod assay;
+pub mod error;
+pub mod experiment;
+pub mod flags;
+pub mod rng;
+pub mod sheet;
+
+pub use assay::{Assay, Features, LayerKind, ValueScale};
+pub use error::{CoreError, Result};
+pub use experiment::Experiment;
+pub use flags::{FeatureFlags, FlagCounts, ValueFlag};
+pub use sheet::{Column, ColumnValues, SampleSheet};
