@@ -1,0 +1,37 @@
+//! # evomics-qc
+//!
+//! The QC stage: pure functions over [`evomics_core`] types that return tables for the CLI to
+//! write.
+//!
+//! - [`sample_qc`]: per sample, features quantified, missing fraction, total intensity or
+//!   library size, median and IQR of log2 values (the transform follows the layer scale, see
+//!   [`LogBasis`]), Pearson correlation to the cohort median profile, and robust-z outlier flags
+//!   with reasons;
+//! - [`feature_qc`]: per feature, observed fraction overall and per group of a sheet column,
+//!   mean/median log abundance and CV;
+//! - [`purity_gate`]: the MISEV2018/2023 purity gate for proteome layers — presence of
+//!   transmembrane (category 1) and cytosolic (category 2) EV markers and the intensity share of
+//!   co-isolates (category 3) and other-compartment proteins (category 4) — giving each sample
+//!   pass/warn/fail with reasons;
+//! - [`dose_qc`]: protein per particle and the Webber & Clayton (2013) particles-per-µg purity
+//!   ratio from the sheet's MISEV dose columns.
+//!
+//! Parameters are serde structs with defaults that reject unknown fields, validated before any
+//! data is read. Methods and thresholds are described in `docs/methods/qc-and-panels.md`.
+
+pub mod dose;
+pub mod error;
+pub mod feature;
+pub mod purity;
+pub mod sample;
+pub mod stats;
+
+pub use dose::{dose_qc, DoseParams, DosePurity, DoseQc, WEBBER_CLAYTON_2013};
+pub use error::{QcError, Result};
+pub use feature::{feature_qc, FeatureQc, FeatureQcReport, NO_GROUP};
+pub use purity::{
+    purity_gate, CategoryEvidence, MarkerFeature, PurityGate, PurityParams, PurityReport,
+    SamplePurity, Verdict,
+};
+pub use sample::{sample_qc, SampleQc, SampleQcParams, SampleQcReport};
+pub use stats::LogBasis;
