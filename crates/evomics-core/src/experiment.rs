@@ -48,10 +48,17 @@ impl Experiment {
     /// Add or replace a layer. Its samples must all be in the sheet; its columns are put in sheet order,
     /// so the same data always lands in the same place whatever order the input file had.
     pub fn insert_layer(&mut self, assay: Assay) -> Result<()> {
+        let rows: std::collections::HashMap<&str, usize> = self
+            .samples
+            .sample_ids()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
         let unknown: Vec<&String> = assay
             .samples()
             .iter()
-            .filter(|s| self.samples.position(s).is_none())
+            .filter(|s| !rows.contains_key(s.as_str()))
             .collect();
         if let Some(first) = unknown.first() {
             return Err(CoreError::UnknownSamples {
@@ -60,9 +67,15 @@ impl Experiment {
                 first: (*first).clone(),
             });
         }
-        let mut cols: Vec<usize> = (0..assay.n_samples()).collect();
-        cols.sort_by_key(|&j| self.samples.position(&assay.samples()[j]));
-        let ordered = assay.select_samples(&cols);
+        let sheet_row = |j: usize| rows[assay.samples()[j].as_str()];
+        let in_order = (1..assay.n_samples()).all(|j| sheet_row(j - 1) < sheet_row(j));
+        let ordered = if in_order {
+            assay
+        } else {
+            let mut cols: Vec<usize> = (0..assay.n_samples()).collect();
+            cols.sort_by_key(|&j| sheet_row(j));
+            assay.select_samples(&cols)
+        };
         self.layers.insert(ordered.name().to_string(), ordered);
         Ok(())
     }

@@ -1,0 +1,596 @@
+//! edgeR library-size normalization factors (`calcNormFactors`): TMM, upper quartile and RLE.
+//!
+//! Written from edgeR 3.40's `calcNormFactors.default`, `.calcFactorTMM`, `.calcFactorQuantile`
+//! and `.calcFactorRLE` (Robinson & Oshlack 2010, *Genome Biol* 11:R25; Bullard et al. 2010,
+//! *BMC Bioinformatics* 11:94; Anders & Huber 2010, *Genome Biol* 11:R106).
+//!
+//! Fitting keeps what a new sample needs to get its factor on the same footing as the training
+//! samples: the TMM reference sample's counts, the rows that were not all zero, the RLE
+//! geometric means, and the constant that scaled the training factors to a geometric mean of 1.
+//! A new sample's factor is its raw factor against those, divided by that constant, so the
+//! training samples' factors are reproduced exactly and a new sample's factor does not depend
+//! on which other new samples are transformed with it.
+//!
+//! Missing counts (flag not observed/imputed) are not zeros: library sizes sum the cells that
+//! carry a value, and a gene missing in either sample of a TMM pair is left out of that pair.
+
+use evomics_core::Assay;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NormError, Result};
+use crate::num;
+use crate::step::{ensure, NoParams};
+
+/// Which edgeR factor method, and its parameters.
+///
+/// ```toml
+/// norm_factors = { method = "tmm" }                       # edgeR defaults
+/// norm_factors = { method = "tmm", logratio_trim = 0.3, sum_trim = 0.05,
+///                  do_weighting = true, a_cutoff = -1e10, ref_sample = "EV00017" }
+/// norm_factors = { method = "upper_quartile", p = 0.75 }
+/// norm_factors = { method = "rle" }
+/// norm_factors = { method = "none" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum NormFactorsParams {
+    /// Trimmed mean of M-values (edgeR `method = "TMM"`).
+    Tmm(TmmParams),
+    /// Upper-quartile factors (edgeR `method = "upperquartile"`).
+    UpperQuartile(UpperQuartileParams),
+    /// Relative log expression (edgeR `method = "RLE"`).
+    Rle(RleParams),
+    /// All factors 1 (edgeR `method = "none"`).
+    None(NoParams),
+}
+
+impl Default for NormFactorsParams {
+    fn default() -> Self {
+        NormFactorsParams::Tmm(TmmParams::default())
+    }
+}
+
+/// TMM parameters, with edgeR's defaults (`calcNormFactors(method = "TMM")`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TmmParams {
+    /// Fraction of M values trimmed from each end, in [0, 0.5) (edgeR `logratioTrim`, 0.3).
+    pub logratio_trim: f64,
+    /// Fraction of A values trimmed from each end, in [0, 0.5) (edgeR `sumTrim`, 0.05).
+    pub sum_trim: f64,
+    /// Weight M values by inverse asymptotic variance (edgeR `doWeighting`, true).
+    pub do_weighting: bool,
+    /// Genes with A at or below this are ignored (edgeR `Acutoff`, -1e10).
+    pub a_cutoff: f64,
+    /// Reference sample id; by default the sample whose upper quartile (scaled by library size)
+    /// is closest to the mean upper quartile (edgeR `refColumn = NULL`).
+    pub ref_sample: Option<String>,
+}
+
+impl Default for TmmParams {
+    fn default() -> Self {
+        TmmParams {
+            logratio_trim: 0.3,
+            sum_trim: 0.05,
+            do_weighting: true,
+            a_cutoff: -1e10,
+            ref_sample: None,
+        }
+    }
+}
+
+/// Upper-quartile parameters (edgeR `.calcFactorQuantile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpperQuartileParams {
+    /// The quantile, in (0, 1] (edgeR `p`, 0.75).
+    pub p: f64,
+}
+
+impl Default for UpperQuartileParams {
+    fn default() -> Self {
+        UpperQuartileParams { p: 0.75 }
+    }
+}
+
+/// RLE has no parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RleParams {}
+
+impl NormFactorsParams {
+    /// Method name as written in the config.
+    pub fn method(&self) -> &'static str {
+        match self {
+            NormFactorsParams::Tmm(_) => "tmm",
+            NormFactorsParams::UpperQuartile(_) => "upper_quartile",
+            NormFactorsParams::Rle(_) => "rle",
+            NormFactorsParams::None(_) => "none",
+        }
+    }
+
+    /// Check the parameters.
+    pub fn validate(&self, step: &'static str) -> Result<()> {
+        match self {
+            NormFactorsParams::Tmm(p) => {
+                ensure(
+                    (0.0..0.5).contains(&p.logratio_trim),
+                    step,
+                    "logratio_trim",
+                    format!(
+                        "is {}; use a fraction in [0, 0.5) (edgeR default 0.3)",
+                        p.logratio_trim
+                    ),
+                )?;
+                ensure(
+                    (0.0..0.5).contains(&p.sum_trim),
+                    step,
+                    "sum_trim",
+                    format!(
+                        "is {}; use a fraction in [0, 0.5) (edgeR default 0.05)",
+                        p.sum_trim
+                    ),
+                )?;
+                ensure(
+                    !p.a_cutoff.is_nan(),
+                    step,
+                    "a_cutoff",
+                    "is NaN; use a number (edgeR default -1e10)".into(),
+                )?;
+                ensure(
+                    p.ref_sample.as_ref().is_none_or(|s| !s.trim().is_empty()),
+                    step,
+                    "ref_sample",
+                    "is empty; name a sample id or leave it out".into(),
+                )
+            }
+            NormFactorsParams::UpperQuartile(p) => ensure(
+                p.p > 0.0 && p.p <= 1.0,
+                step,
+                "p",
+                format!("is {}; use a quantile in (0, 1] (edgeR default 0.75)", p.p),
+            ),
+            NormFactorsParams::Rle(_) | NormFactorsParams::None(_) => Ok(()),
+        }
+    }
+
+    /// Fit on a count layer (features × samples); see [`FittedNormFactors::norm_factors`] for
+    /// the factors themselves.
+    pub fn fit(&self, assay: &Assay) -> Result<FittedNormFactors> {
+        self.fit_in("norm_factors", assay)
+    }
+
+    pub(crate) fn fit_in(&self, step: &'static str, assay: &Assay) -> Result<FittedNormFactors> {
+        self.validate(step)?;
+        let counts = Counts::read(step, assay)?;
+        let g = counts.n_features;
+        let n = counts.n_samples;
+        // edgeR drops genes that are zero (here: zero or without value) in every sample
+        let nonzero: Vec<bool> = (0..g)
+            .map(|i| (0..n).any(|j| counts.get(i, j).is_some_and(|v| v > 0.0)))
+            .collect();
+        let features = assay.features().ids().to_vec();
+        let kind = match self {
+            NormFactorsParams::None(_) => FactorKind::None,
+            NormFactorsParams::UpperQuartile(p) => FactorKind::UpperQuartile {
+                p: p.p,
+                nonzero: nonzero.clone(),
+            },
+            NormFactorsParams::Rle(_) => {
+                let log_gm = (0..g)
+                    .map(|i| {
+                        let logs: Vec<f64> = (0..n)
+                            .map(|j| counts.get(i, j).map_or(f64::NAN, f64::ln))
+                            .collect();
+                        let m = num::mean(&logs);
+                        // gm > 0 in edgeR: finite log geometric mean
+                        m.is_finite().then_some(m)
+                    })
+                    .collect();
+                FactorKind::Rle { log_gm }
+            }
+            NormFactorsParams::Tmm(p) => {
+                let rc = match &p.ref_sample {
+                    Some(s) => assay
+                        .sample_position(s)
+                        .ok_or_else(|| NormError::InvalidParam {
+                            step,
+                            param: "ref_sample",
+                            problem: format!(
+                                "names sample '{s}', which is not in layer '{}'",
+                                assay.name()
+                            ),
+                        })?,
+                    None => ref_column(&counts, &nonzero),
+                };
+                FactorKind::Tmm {
+                    params: p.clone(),
+                    ref_sample: assay.samples()[rc].clone(),
+                    ref_counts: (0..g).map(|i| counts.get(i, rc)).collect(),
+                    ref_lib: counts.lib[rc],
+                }
+            }
+        };
+        let mut fitted = FittedNormFactors {
+            features,
+            kind,
+            scale: 1.0,
+        };
+        let raw = fitted.raw_factors(step, assay, &counts)?;
+        if n > 1 && !matches!(fitted.kind, FactorKind::None) {
+            // edgeR: f / exp(mean(log(f)))
+            let logs: Vec<f64> = raw.iter().map(|f| f.ln()).collect();
+            fitted.scale = num::mean(&logs).exp();
+        }
+        Ok(fitted)
+    }
+}
+
+/// The edgeR default reference column: upper quartile over library size closest to the mean,
+/// or the largest sum of square-root counts when most upper quartiles are zero.
+fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
+    let n = counts.n_samples;
+    let f75: Vec<f64> = (0..n)
+        .map(|j| {
+            let v: Vec<f64> = (0..counts.n_features)
+                .filter(|&i| nonzero[i])
+                .filter_map(|i| counts.get(i, j))
+                .collect();
+            num::quantile7(&v, 0.75) / counts.lib[j]
+        })
+        .collect();
+    if num::median(&f75) < 1e-20 {
+        let sums: Vec<f64> = (0..n)
+            .map(|j| {
+                num::sum(
+                    (0..counts.n_features)
+                        .filter(|&i| nonzero[i])
+                        .filter_map(|i| counts.get(i, j))
+                        .map(f64::sqrt),
+                )
+            })
+            .collect();
+        // which.max: first maximum
+        let mut best = 0;
+        for j in 1..n {
+            if sums[j] > sums[best] {
+                best = j;
+            }
+        }
+        best
+    } else {
+        let m = num::mean(&f75);
+        // which.min: first minimum
+        let mut best = 0;
+        for j in 1..n {
+            if (f75[j] - m).abs() < (f75[best] - m).abs() {
+                best = j;
+            }
+        }
+        best
+    }
+}
+
+/// `.calcFactorTMM` for one sample against the reference; genes without a value in either
+/// sample are skipped like edgeR's non-finite M and A values.
+fn tmm_factor(obs: &[Option<f64>], refc: &[Option<f64>], n_o: f64, n_r: f64, p: &TmmParams) -> f64 {
+    let mut log_r = Vec::with_capacity(obs.len());
+    let mut abs_e = Vec::with_capacity(obs.len());
+    let mut v = Vec::with_capacity(obs.len());
+    for (o, r) in obs.iter().zip(refc) {
+        let (Some(o), Some(r)) = (*o, *r) else {
+            continue;
+        };
+        let lr = ((o / n_o) / (r / n_r)).log2();
+        let ae = ((o / n_o).log2() + (r / n_r).log2()) / 2.0;
+        if lr.is_finite() && ae.is_finite() && ae > p.a_cutoff {
+            log_r.push(lr);
+            abs_e.push(ae);
+            v.push((n_o - o) / n_o / o + (n_r - r) / n_r / r);
+        }
+    }
+    if log_r.is_empty() || log_r.iter().fold(0.0_f64, |m, x| m.max(x.abs())) < 1e-6 {
+        return 1.0;
+    }
+    let n = log_r.len() as f64;
+    let lo_l = (n * p.logratio_trim).floor() + 1.0;
+    let hi_l = n + 1.0 - lo_l;
+    let lo_s = (n * p.sum_trim).floor() + 1.0;
+    let hi_s = n + 1.0 - lo_s;
+    let rank_r = num::rank_average(&log_r);
+    let rank_e = num::rank_average(&abs_e);
+    let keep: Vec<usize> = (0..log_r.len())
+        .filter(|&i| {
+            rank_r[i] >= lo_l && rank_r[i] <= hi_l && rank_e[i] >= lo_s && rank_e[i] <= hi_s
+        })
+        .collect();
+    let f = if p.do_weighting {
+        num::sum(keep.iter().map(|&i| log_r[i] / v[i])) / num::sum(keep.iter().map(|&i| 1.0 / v[i]))
+    } else {
+        num::sum(keep.iter().map(|&i| log_r[i])) / keep.len() as f64
+    };
+    // edgeR: no shared positive genes gives NA, taken as a factor of 1
+    let f = if f.is_nan() { 0.0 } else { f };
+    f.exp2()
+}
+
+/// Counts of a layer as options, with library sizes over the cells that carry a value.
+pub(crate) struct Counts {
+    pub(crate) n_features: usize,
+    pub(crate) n_samples: usize,
+    cells: Vec<Option<f64>>, // row-major
+    pub(crate) lib: Vec<f64>,
+}
+
+impl Counts {
+    /// Read and check: values ≥ 0, every library size > 0.
+    pub(crate) fn read(step: &'static str, assay: &Assay) -> Result<Counts> {
+        let (g, n) = (assay.n_features(), assay.n_samples());
+        let mut cells = Vec::with_capacity(g * n);
+        for i in 0..g {
+            for j in 0..n {
+                let v = assay.get(i, j);
+                if let Some(x) = v {
+                    if x < 0.0 {
+                        return Err(NormError::Cell {
+                            step,
+                            layer: assay.name().to_string(),
+                            feature: assay.features().ids()[i].clone(),
+                            sample: assay.samples()[j].clone(),
+                            problem: format!(
+                                "value {x} is negative; library-size methods need counts or linear intensities ≥ 0"
+                            ),
+                        });
+                    }
+                }
+                cells.push(v);
+            }
+        }
+        let lib: Vec<f64> = (0..n)
+            .map(|j| num::sum((0..g).filter_map(|i| cells[i * n + j])))
+            .collect();
+        if let Some(j) = (0..n).find(|&j| lib[j] <= 0.0) {
+            return Err(NormError::Sample {
+                step,
+                layer: assay.name().to_string(),
+                sample: assay.samples()[j].clone(),
+                problem: format!(
+                    "library size (sum of values) is {}; a sample needs a positive total (remove empty samples first)",
+                    lib[j]
+                ),
+            });
+        }
+        Ok(Counts {
+            n_features: g,
+            n_samples: n,
+            cells,
+            lib,
+        })
+    }
+
+    pub(crate) fn get(&self, i: usize, j: usize) -> Option<f64> {
+        self.cells[i * self.n_samples + j]
+    }
+
+    fn column(&self, j: usize) -> Vec<Option<f64>> {
+        (0..self.n_features).map(|i| self.get(i, j)).collect()
+    }
+}
+
+/// What a fitted factor method keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum FactorKind {
+    /// Factors are 1.
+    None,
+    /// TMM against a stored reference sample.
+    Tmm {
+        /// The TMM parameters.
+        params: TmmParams,
+        /// Id of the reference sample.
+        ref_sample: String,
+        /// The reference sample's counts per feature (`None` = missing).
+        ref_counts: Vec<Option<f64>>,
+        /// The reference sample's library size.
+        ref_lib: f64,
+    },
+    /// Upper quartile over the rows that were not all zero in training.
+    UpperQuartile {
+        /// The quantile.
+        p: f64,
+        /// Per feature: true when it had a positive count in some training sample.
+        nonzero: Vec<bool>,
+    },
+    /// RLE against the training geometric means.
+    Rle {
+        /// Per feature: log geometric mean over the training samples, `None` when a training
+        /// sample had a zero or no value (edgeR's `gm > 0` excludes those genes).
+        log_gm: Vec<Option<f64>>,
+    },
+}
+
+/// Fitted edgeR normalization factors, applicable to new samples of the same features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedNormFactors {
+    /// Feature ids the factors were fitted on.
+    pub features: Vec<String>,
+    /// The method and what it keeps.
+    pub kind: FactorKind,
+    /// Geometric mean of the training samples' raw factors; every factor is divided by it.
+    pub scale: f64,
+}
+
+impl FittedNormFactors {
+    fn raw_factors(&self, step: &'static str, assay: &Assay, counts: &Counts) -> Result<Vec<f64>> {
+        let n = counts.n_samples;
+        let raw: Vec<f64> = match &self.kind {
+            FactorKind::None => vec![1.0; n],
+            FactorKind::Tmm {
+                params,
+                ref_counts,
+                ref_lib,
+                ..
+            } => (0..n)
+                .map(|j| {
+                    tmm_factor(
+                        &counts.column(j),
+                        ref_counts,
+                        counts.lib[j],
+                        *ref_lib,
+                        params,
+                    )
+                })
+                .collect(),
+            FactorKind::UpperQuartile { p, nonzero } => (0..n)
+                .map(|j| {
+                    let v: Vec<f64> = (0..counts.n_features)
+                        .filter(|&i| nonzero[i])
+                        .filter_map(|i| counts.get(i, j))
+                        .collect();
+                    num::quantile7(&v, *p) / counts.lib[j]
+                })
+                .collect(),
+            FactorKind::Rle { log_gm } => (0..n)
+                .map(|j| {
+                    let ratios: Vec<f64> = (0..counts.n_features)
+                        .filter_map(|i| {
+                            let lg = log_gm[i]?;
+                            counts.get(i, j).map(|x| x / lg.exp())
+                        })
+                        .collect();
+                    num::median(&ratios) / counts.lib[j]
+                })
+                .collect(),
+        };
+        if let Some(j) = (0..n).find(|&j| !(raw[j].is_finite() && raw[j] > 0.0)) {
+            return Err(NormError::Sample {
+                step,
+                layer: assay.name().to_string(),
+                sample: assay.samples()[j].clone(),
+                problem: format!(
+                    "the {} normalization factor is {} (too few positive counts); filter low counts first or use method = \"tmm\"",
+                    match self.kind {
+                        FactorKind::UpperQuartile { .. } => "upper-quartile",
+                        FactorKind::Rle { .. } => "RLE",
+                        _ => "TMM",
+                    },
+                    raw[j]
+                ),
+            });
+        }
+        Ok(raw)
+    }
+
+    /// Library sizes and normalization factors of the layer's samples, as edgeR's
+    /// `y$samples` after `calcNormFactors`; the layer must have the fitted features.
+    pub fn norm_factors(&self, assay: &Assay) -> Result<LibrarySizes> {
+        let (norm_factors, lib_size) = self.factors("norm_factors", assay)?;
+        Ok(LibrarySizes {
+            samples: assay.samples().to_vec(),
+            lib_size,
+            norm_factors,
+        })
+    }
+
+    pub(crate) fn factors(
+        &self,
+        step: &'static str,
+        assay: &Assay,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        crate::step::check_features(step, assay, &self.features)?;
+        let counts = Counts::read(step, assay)?;
+        let raw = self.raw_factors(step, assay, &counts)?;
+        Ok((raw.iter().map(|f| f / self.scale).collect(), counts.lib))
+    }
+}
+
+/// Per-sample library sizes and normalization factors (edgeR `y$samples`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibrarySizes {
+    /// Sample ids, in layer order.
+    pub samples: Vec<String>,
+    /// edgeR `lib.size`: the sum of the sample's cells that carry a value.
+    pub lib_size: Vec<f64>,
+    /// edgeR `norm.factors`.
+    pub norm_factors: Vec<f64>,
+}
+
+impl LibrarySizes {
+    /// Effective library sizes, `lib.size × norm.factors`.
+    pub fn effective(&self) -> Vec<f64> {
+        self.lib_size
+            .iter()
+            .zip(&self.norm_factors)
+            .map(|(l, f)| l * f)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evomics_core::{Features, LayerKind, ValueScale};
+    use ndarray::Array2;
+
+    fn counts(rows: &[&[f64]]) -> Assay {
+        let g = rows.len();
+        let n = rows[0].len();
+        let cells = Array2::from_shape_fn((g, n), |(i, j)| Some(rows[i][j]));
+        Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
+            (0..n).map(|j| format!("s{j}")).collect(),
+            &cells,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn proportional_libraries_get_factor_one() {
+        let a = counts(&[&[10.0, 20.0], &[5.0, 10.0], &[1.0, 2.0], &[7.0, 14.0]]);
+        let f = NormFactorsParams::default().fit(&a).unwrap();
+        let (nf, lib) = f.factors("t", &a).unwrap();
+        assert_eq!(lib, vec![23.0, 46.0]);
+        assert!(nf.iter().all(|x| (x - 1.0).abs() < 1e-15), "{nf:?}");
+    }
+
+    #[test]
+    fn factors_have_geometric_mean_one_and_transfer() {
+        let a = counts(&[
+            &[10.0, 25.0, 3.0],
+            &[50.0, 40.0, 80.0],
+            &[7.0, 2.0, 9.0],
+            &[100.0, 90.0, 60.0],
+            &[3.0, 8.0, 1.0],
+        ]);
+        for p in [
+            NormFactorsParams::default(),
+            NormFactorsParams::UpperQuartile(UpperQuartileParams::default()),
+            NormFactorsParams::Rle(RleParams {}),
+        ] {
+            let f = p.fit(&a).unwrap();
+            let (nf, _) = f.factors("t", &a).unwrap();
+            let gm = num::mean(&nf.iter().map(|x| x.ln()).collect::<Vec<_>>()).exp();
+            assert!((gm - 1.0).abs() < 1e-12, "{p:?}: {nf:?}");
+            // a held-out sample gets the same factor alone as with the others
+            let alone = a.select_samples(&[2]);
+            let (nf2, _) = f.factors("t", &alone).unwrap();
+            assert!((nf2[0] - nf[2]).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn negative_count_is_an_error_with_context() {
+        let a = counts(&[&[1.0, -2.0], &[3.0, 4.0]]);
+        let e = NormFactorsParams::default()
+            .fit(&a)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'m0'") && e.contains("'s1'") && e.contains("negative"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,452 @@
+//! Value transforms: log2, edgeR log-CPM, centred log-ratio.
+
+use evomics_core::{Assay, SampleSheet, ValueFlag, ValueScale};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NormError, Result};
+use crate::libsize::{FittedNormFactors, NormFactorsParams};
+use crate::num;
+use crate::step::{ensure, rebuild, require_scale, Fit, NoParams, Stage, StepReport, Transformer};
+
+/// The value transform of a layer, selected by `method`.
+///
+/// ```toml
+/// transform = { method = "none" }
+/// transform = { method = "log2" }                       # zeros become missing
+/// transform = { method = "log2", pseudocount = 1 }      # log2(x + 1); zeros stay values
+/// transform = { method = "log_cpm", prior_count = 2, norm_factors = { method = "tmm" } }
+/// transform = { method = "clr" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum TransformParams {
+    /// Leave values as they are.
+    None(NoParams),
+    /// log2 of linear intensities or counts.
+    Log2(Log2Params),
+    /// edgeR `cpm(y, log = TRUE, prior.count)` with normalized library sizes.
+    LogCpm(LogCpmParams),
+    /// Centred log-ratio per sample.
+    Clr(ClrParams),
+}
+
+impl Default for TransformParams {
+    fn default() -> Self {
+        TransformParams::None(NoParams {})
+    }
+}
+
+/// log2 transform parameters.
+///
+/// With `pseudocount = 0` (default) a zero becomes a missing cell (MaxQuant and FragPipe write 0
+/// for "not quantified"), counted in the report; otherwise `log2(x + pseudocount)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log2Params {
+    /// Added before the log, ≥ 0 (default 0).
+    pub pseudocount: f64,
+}
+
+/// log-CPM parameters: edgeR `cpm(y, log = TRUE, prior.count)` on a `DGEList` whose
+/// `norm.factors` come from `calcNormFactors` (Robinson, McCarthy & Smyth 2010, *Bioinformatics*
+/// 26:139; McCarthy, Chen & Smyth 2012, *NAR* 40:4288).
+///
+/// For sample j with library size L_j (sum of counts) and factor f_j, the effective library is
+/// E_j = L_j·f_j; the prior is scaled as p_j = prior_count · E_j / mean(E) and
+/// `logCPM = log2((y + p_j) / (E_j + 2·p_j) · 10^6)`. `mean(E)` is learned at fit time, so a new
+/// sample's values depend only on itself and the fitted constants; for the training samples this
+/// is exactly edgeR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogCpmParams {
+    /// edgeR `prior.count`, > 0 (default 2).
+    pub prior_count: f64,
+    /// Library-size normalization factors (default TMM with edgeR's defaults).
+    pub norm_factors: NormFactorsParams,
+}
+
+impl Default for LogCpmParams {
+    fn default() -> Self {
+        LogCpmParams {
+            prior_count: 2.0,
+            norm_factors: NormFactorsParams::default(),
+        }
+    }
+}
+
+/// Centred log-ratio (Aitchison 1986, *The Statistical Analysis of Compositional Data*), in log2
+/// units as ALDEx2's `aldex.clr` (Fernandes et al. 2014, *Microbiome* 2:15):
+/// `clr(x)_i = log2(x_i + pseudocount) − mean_k log2(x_k + pseudocount)` over the sample's cells
+/// that carry a value. Zeros (with pseudocount 0) become missing, as under log2. The output scale
+/// is `other`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClrParams {
+    /// Added before the log, ≥ 0 (default 0).
+    pub pseudocount: f64,
+}
+
+impl TransformParams {
+    /// Method name as written in the config.
+    pub fn method(&self) -> &'static str {
+        match self {
+            TransformParams::None(_) => "none",
+            TransformParams::Log2(_) => "log2",
+            TransformParams::LogCpm(_) => "log_cpm",
+            TransformParams::Clr(_) => "clr",
+        }
+    }
+
+    /// The scale the transform produces, when it changes it.
+    pub fn output_scale(&self) -> Option<ValueScale> {
+        match self {
+            TransformParams::None(_) => None,
+            TransformParams::Log2(_) | TransformParams::LogCpm(_) => Some(ValueScale::Log2),
+            TransformParams::Clr(_) => Some(ValueScale::Other),
+        }
+    }
+}
+
+const LINEAR: &[ValueScale] = &[ValueScale::Linear, ValueScale::Counts];
+
+impl Fit for TransformParams {
+    type Fitted = FittedTransform;
+
+    fn validate(&self) -> Result<()> {
+        match self {
+            TransformParams::None(_) => Ok(()),
+            TransformParams::Log2(p) => ensure(
+                p.pseudocount.is_finite() && p.pseudocount >= 0.0,
+                "transform log2",
+                "pseudocount",
+                format!("is {}; use a number ≥ 0", p.pseudocount),
+            ),
+            TransformParams::Clr(p) => ensure(
+                p.pseudocount.is_finite() && p.pseudocount >= 0.0,
+                "transform clr",
+                "pseudocount",
+                format!("is {}; use a number ≥ 0", p.pseudocount),
+            ),
+            TransformParams::LogCpm(p) => {
+                ensure(
+                    p.prior_count.is_finite() && p.prior_count > 0.0,
+                    "transform log_cpm",
+                    "prior_count",
+                    format!(
+                        "is {}; use a positive count (edgeR default 2)",
+                        p.prior_count
+                    ),
+                )?;
+                p.norm_factors.validate("transform log_cpm norm_factors")
+            }
+        }
+    }
+
+    fn fit(&self, assay: &Assay, _sheet: &SampleSheet) -> Result<FittedTransform> {
+        self.validate()?;
+        match self {
+            TransformParams::None(_) => Ok(FittedTransform::None),
+            TransformParams::Log2(p) => {
+                require_scale(
+                    "transform log2",
+                    assay,
+                    LINEAR,
+                    "linear intensities or counts",
+                    "the layer is already on a log or other scale; use transform = { method = \"none\" }",
+                )?;
+                Ok(FittedTransform::Log2 {
+                    pseudocount: p.pseudocount,
+                })
+            }
+            TransformParams::Clr(p) => {
+                require_scale(
+                    "transform clr",
+                    assay,
+                    LINEAR,
+                    "linear intensities or counts",
+                    "CLR takes the log itself; give it the untransformed layer",
+                )?;
+                Ok(FittedTransform::Clr {
+                    pseudocount: p.pseudocount,
+                })
+            }
+            TransformParams::LogCpm(p) => {
+                let step = "transform log_cpm";
+                require_scale(
+                    step,
+                    assay,
+                    &[ValueScale::Counts],
+                    "counts",
+                    "log-CPM is for read counts; for intensities use log2",
+                )?;
+                let factors = p.norm_factors.fit_in(step, assay)?;
+                let (nf, lib) = factors.factors(step, assay)?;
+                let eff: Vec<f64> = lib.iter().zip(&nf).map(|(l, f)| l * f).collect();
+                Ok(FittedTransform::LogCpm {
+                    prior_count: p.prior_count,
+                    factors,
+                    mean_eff_lib: num::mean(&eff),
+                })
+            }
+        }
+    }
+}
+
+/// A fitted transform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum FittedTransform {
+    /// Identity.
+    None,
+    /// log2(x + pseudocount).
+    Log2 {
+        /// The pseudocount.
+        pseudocount: f64,
+    },
+    /// edgeR log-CPM with fitted normalization factors.
+    LogCpm {
+        /// edgeR `prior.count`.
+        prior_count: f64,
+        /// The fitted library-size factors.
+        factors: FittedNormFactors,
+        /// Mean effective library size of the training samples (scales the prior).
+        mean_eff_lib: f64,
+    },
+    /// Centred log-ratio.
+    Clr {
+        /// The pseudocount.
+        pseudocount: f64,
+    },
+}
+
+/// log2(x + pc) of every value-carrying cell; a cell whose argument is 0 loses its value.
+fn log2_cells(
+    step: &'static str,
+    assay: &Assay,
+    pc: f64,
+) -> Result<(ndarray::Array2<f64>, ndarray::Array2<ValueFlag>, usize)> {
+    let mut values = assay.values().clone();
+    let mut flags = assay.flags().clone();
+    let mut lost = 0;
+    for ((i, j), v) in values.indexed_iter_mut() {
+        if !flags[[i, j]].has_value() {
+            continue;
+        }
+        let x = *v + pc;
+        if x < 0.0 {
+            return Err(NormError::Cell {
+                step,
+                layer: assay.name().to_string(),
+                feature: assay.features().ids()[i].clone(),
+                sample: assay.samples()[j].clone(),
+                problem: format!(
+                    "value {} is negative and has no logarithm; linear intensities and counts are ≥ 0",
+                    *v
+                ),
+            });
+        }
+        if x == 0.0 {
+            flags[[i, j]] = ValueFlag::Missing;
+            lost += 1;
+        } else {
+            *v = x.log2();
+        }
+    }
+    Ok((values, flags, lost))
+}
+
+impl Transformer for FittedTransform {
+    fn transform_with_report(
+        &self,
+        assay: &Assay,
+        _sheet: &SampleSheet,
+    ) -> Result<(Assay, StepReport)> {
+        match self {
+            FittedTransform::None => Ok((
+                assay.clone(),
+                StepReport::new(Stage::Transform, "none", assay),
+            )),
+            FittedTransform::Log2 { pseudocount } => {
+                let step = "transform log2";
+                require_scale(
+                    step,
+                    assay,
+                    LINEAR,
+                    "linear intensities or counts",
+                    "the layer is already on a log or other scale",
+                )?;
+                let mut report = StepReport::new(Stage::Transform, "log2", assay);
+                let (values, flags, lost) = log2_cells(step, assay, *pseudocount)?;
+                report.cells_set_missing = lost;
+                if lost > 0 {
+                    report.notes.push(format!(
+                        "{lost} zero value(s) became missing (log2 of 0 is undefined)"
+                    ));
+                }
+                Ok((rebuild(assay, values, flags, ValueScale::Log2)?, report))
+            }
+            FittedTransform::Clr { pseudocount } => {
+                let step = "transform clr";
+                require_scale(
+                    step,
+                    assay,
+                    LINEAR,
+                    "linear intensities or counts",
+                    "CLR takes the log itself",
+                )?;
+                let mut report = StepReport::new(Stage::Transform, "clr", assay);
+                let (mut values, flags, lost) = log2_cells(step, assay, *pseudocount)?;
+                report.cells_set_missing = lost;
+                let mut centres = Vec::with_capacity(assay.n_samples());
+                for j in 0..assay.n_samples() {
+                    let logs: Vec<f64> = (0..assay.n_features())
+                        .filter(|&i| flags[[i, j]].has_value())
+                        .map(|i| values[[i, j]])
+                        .collect();
+                    if logs.is_empty() {
+                        return Err(NormError::Sample {
+                            step,
+                            layer: assay.name().to_string(),
+                            sample: assay.samples()[j].clone(),
+                            problem: "no positive value; CLR needs at least one".into(),
+                        });
+                    }
+                    let c = num::mean(&logs);
+                    for i in 0..assay.n_features() {
+                        if flags[[i, j]].has_value() {
+                            values[[i, j]] -= c;
+                        }
+                    }
+                    centres.push(c);
+                }
+                report.set_factors("mean_log2", assay, &centres);
+                Ok((rebuild(assay, values, flags, ValueScale::Other)?, report))
+            }
+            FittedTransform::LogCpm {
+                prior_count,
+                factors,
+                mean_eff_lib,
+            } => {
+                let step = "transform log_cpm";
+                require_scale(
+                    step,
+                    assay,
+                    &[ValueScale::Counts],
+                    "counts",
+                    "log-CPM is for read counts",
+                )?;
+                let (nf, lib) = factors.factors(step, assay)?;
+                let mut values = assay.values().clone();
+                for j in 0..assay.n_samples() {
+                    let eff = lib[j] * nf[j];
+                    let prior = prior_count * eff / mean_eff_lib;
+                    let denom = eff + 2.0 * prior;
+                    for i in 0..assay.n_features() {
+                        if assay.flags()[[i, j]].has_value() {
+                            values[[i, j]] = ((values[[i, j]] + prior) / denom * 1e6).log2();
+                        }
+                    }
+                }
+                let mut report = StepReport::new(Stage::Transform, "log_cpm", assay);
+                report.set_factors("norm_factor", assay, &nf);
+                report.notes.push(format!(
+                    "library sizes × {} factors; prior count {prior_count} scaled by effective library size / {mean_eff_lib}",
+                    match &factors.kind {
+                        crate::libsize::FactorKind::None => "unit",
+                        crate::libsize::FactorKind::Tmm { .. } => "TMM",
+                        crate::libsize::FactorKind::UpperQuartile { .. } => "upper-quartile",
+                        crate::libsize::FactorKind::Rle { .. } => "RLE",
+                    }
+                ));
+                Ok((
+                    rebuild(assay, values, assay.flags().clone(), ValueScale::Log2)?,
+                    report,
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evomics_core::{Features, LayerKind};
+    use ndarray::array;
+
+    fn lfq() -> Assay {
+        let cells = array![
+            [Some(8.0), Some(0.0), None],
+            [Some(2.0), Some(4.0), Some(16.0)]
+        ];
+        Assay::from_options(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Linear,
+            Features::new(vec!["P1".into(), "P2".into()]).unwrap(),
+            vec!["a".into(), "b".into(), "c".into()],
+            &cells,
+        )
+        .unwrap()
+    }
+
+    fn sheet() -> SampleSheet {
+        SampleSheet::new(vec!["a".into(), "b".into(), "c".into()]).unwrap()
+    }
+
+    #[test]
+    fn log2_turns_zero_into_missing_and_counts_it() {
+        let (_, out, rep) = TransformParams::Log2(Log2Params::default())
+            .fit_transform(&lfq(), &sheet())
+            .unwrap();
+        assert_eq!(out.scale(), ValueScale::Log2);
+        assert_eq!(out.get(0, 0), Some(3.0));
+        assert_eq!(out.flags()[[0, 1]], ValueFlag::Missing);
+        assert_eq!(out.flags()[[0, 2]], ValueFlag::Missing);
+        assert_eq!(rep.cells_set_missing, 1);
+        // applying it twice is refused
+        let e = TransformParams::Log2(Log2Params::default())
+            .fit(&out, &sheet())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("log2") && e.contains("already"), "{e}");
+    }
+
+    #[test]
+    fn clr_centres_each_sample() {
+        let (_, out, _) = TransformParams::Clr(ClrParams::default())
+            .fit_transform(&lfq(), &sheet())
+            .unwrap();
+        // sample a: log2 8 = 3, log2 2 = 1, mean 2 -> 1, -1
+        assert_eq!(out.get(0, 0), Some(1.0));
+        assert_eq!(out.get(1, 0), Some(-1.0));
+        // sample b: 0 becomes missing, the only value centres to 0
+        assert_eq!(out.get(1, 1), Some(0.0));
+        assert_eq!(out.scale(), ValueScale::Other);
+    }
+
+    #[test]
+    fn log_cpm_without_factors_matches_formula() {
+        let cells = array![[Some(10.0), Some(0.0)], [Some(30.0), Some(50.0)]];
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new(vec!["m1".into(), "m2".into()]).unwrap(),
+            vec!["a".into(), "b".into()],
+            &cells,
+        )
+        .unwrap();
+        let sheet = SampleSheet::new(vec!["a".into(), "b".into()]).unwrap();
+        let p = TransformParams::LogCpm(LogCpmParams {
+            prior_count: 2.0,
+            norm_factors: NormFactorsParams::None(Default::default()),
+        });
+        let (_, out, _) = p.fit_transform(&a, &sheet).unwrap();
+        // libs 40, 50; mean 45; priors 2*40/45, 2*50/45
+        let p0 = 2.0 * 40.0 / 45.0;
+        let want = ((10.0 + p0) / (40.0 + 2.0 * p0) * 1e6_f64).log2();
+        assert!((out.get(0, 0).unwrap() - want).abs() < 1e-12);
+        // zero counts keep a value under log-CPM
+        assert!(out.get(0, 1).is_some());
+    }
+}
