@@ -1,0 +1,812 @@
+//! Agreement with the R oracles in ../shared/oracles (limma 3.54.1, edgeR 3.40.2, stats on R
+//! 4.2.2), plus the donor-blocking simulation. A missing oracle file fails the test.
+//!
+//! Tolerances: limma tables, fit columns and voom weights within 1e-6 relative (1e-9 absolute
+//! near zero); Welch p-values and BH within 1e-9 relative. The oracle writes 10 significant
+//! digits in tables and 8 in matrices, so the floor of the comparison is ~5e-10 / 5e-8.
+//! Run with `--nocapture` to see the maximum errors per table.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::OnceLock;
+
+use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
+use evomics_stats::{
+    labels_from_sheet, lm_fit, voom, welch_t_test, AdjustMethod, Block, Contrasts, Design,
+    DesignOptions, EbayesOptions, Legacy, LimmaResult, LmFit, VoomOptions,
+};
+use ndarray::Array2;
+
+const ORACLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/oracles");
+const SOURCES: [&str; 6] = ["BM_MSC", "ADSC", "UC_MSC", "iMSC", "DPSC", "SYN_MSC"];
+
+// ------------------------------------------------------------------ reading
+
+/// Read a TSV (plain, or `.gz` next to it); panics with a clear message when neither exists.
+fn read_tsv(dataset: &str, rel: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let plain = format!("{ORACLES}/{dataset}/{rel}");
+    let gz = format!("{plain}.gz");
+    let text = if let Ok(t) = std::fs::read_to_string(&plain) {
+        t
+    } else if let Ok(f) = std::fs::File::open(&gz) {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut s)
+            .unwrap_or_else(|e| panic!("cannot decompress oracle file {gz}: {e}"));
+        s
+    } else {
+        panic!(
+            "oracle file missing: neither {plain} nor {gz} exists. The oracles live in shared/oracles \
+             beside the repository (see shared/oracles/README.md); this test needs them."
+        )
+    };
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .expect("empty oracle file")
+        .split('\t')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn num(s: &str) -> Option<f64> {
+    match s {
+        "NA" | "NaN" => None,
+        "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => Some(
+            s.parse()
+                .unwrap_or_else(|_| panic!("not a number in oracle: '{s}'")),
+        ),
+    }
+}
+
+struct Data {
+    name: &'static str,
+    sheet: SampleSheet,
+    proteins: Assay,
+}
+
+fn load(name: &'static str) -> Data {
+    let (h, rows) = read_tsv(name, "samples.tsv");
+    let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+    let cols = (1..h.len())
+        .map(|j| {
+            (
+                h[j].clone(),
+                rows.iter().map(|r| Some(r[j].clone())).collect(),
+            )
+        })
+        .collect();
+    let sheet = SampleSheet::from_text_columns(ids, cols).unwrap();
+
+    let (_, keep) = read_tsv(name, "oracle/filter_valid70.tsv");
+    let kept: std::collections::HashSet<String> = keep
+        .iter()
+        .filter(|r| r.last().map(String::as_str) == Some("1"))
+        .map(|r| r[0].clone())
+        .collect();
+    let (h, rows) = read_tsv(name, "proteins_log2.tsv");
+    let rows: Vec<&Vec<String>> = rows.iter().filter(|r| kept.contains(&r[0])).collect();
+    assert_eq!(
+        rows.len(),
+        kept.len(),
+        "{name}: filter_valid70 names proteins not in proteins_log2"
+    );
+    let n = h.len() - 1;
+    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| num(&rows[i][j + 1]));
+    let proteins = Assay::from_options(
+        "proteome",
+        LayerKind::Proteome,
+        ValueScale::Log2,
+        Features::new(rows.iter().map(|r| r[0].clone()).collect()).unwrap(),
+        h[1..].to_vec(),
+        &cells,
+    )
+    .unwrap();
+    Data {
+        name,
+        sheet,
+        proteins,
+    }
+}
+
+fn data(name: &'static str) -> &'static Data {
+    static S: OnceLock<Data> = OnceLock::new();
+    static M: OnceLock<Data> = OnceLock::new();
+    match name {
+        "synthetic-S" => S.get_or_init(|| load(name)),
+        _ => M.get_or_init(|| load(name)),
+    }
+}
+
+// ------------------------------------------------------------------ comparing
+
+/// Error summary of one column: largest relative error (over values R reports as non-zero),
+/// largest absolute error, and the values outside tolerance.
+#[derive(Default)]
+struct MaxErr {
+    rel: f64,
+    abs: f64,
+    n: usize,
+    fails: Vec<String>,
+}
+
+/// A value agrees when both are NA, or both are equal infinities, or the difference is within
+/// `rel_tol` of R's value or within `abs_tol` (near zero).
+fn check(
+    got: Option<f64>,
+    want: Option<f64>,
+    rel_tol: f64,
+    abs_tol: f64,
+    what: &str,
+    acc: &mut MaxErr,
+) {
+    acc.n += 1;
+    let ok = match (got, want) {
+        (None, None) => true,
+        (Some(g), Some(w)) if g.is_infinite() || w.is_infinite() => g == w,
+        (Some(g), Some(w)) => {
+            let d = (g - w).abs();
+            if w != 0.0 {
+                acc.rel = acc.rel.max(d / w.abs());
+            }
+            acc.abs = acc.abs.max(d);
+            d <= rel_tol * w.abs() || d <= abs_tol
+        }
+        _ => false,
+    };
+    if !ok {
+        acc.fails
+            .push(format!("{what}: got {got:?}, R has {want:?}"));
+    }
+}
+
+/// Print the summary and fail with every disagreement listed (first 20).
+fn report(label: &str, errs: &[(&str, MaxErr)]) {
+    let parts: Vec<String> = errs
+        .iter()
+        .map(|(c, e)| format!("{c} {:.1e}/{:.1e}", e.rel, e.abs))
+        .collect();
+    println!(
+        "{label} ({} values): max rel/abs err {}",
+        errs.iter().map(|e| e.1.n).sum::<usize>(),
+        parts.join(", ")
+    );
+    let fails: Vec<&String> = errs.iter().flat_map(|e| e.1.fails.iter()).collect();
+    assert!(
+        fails.is_empty(),
+        "{label}: {} value(s) outside tolerance:\n{}",
+        fails.len(),
+        fails
+            .iter()
+            .take(20)
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+const REL: f64 = 1e-6;
+const ABS: f64 = 1e-9;
+
+/// limma's `fitFDistRobustly` stops its root search for df.prior at `uniroot(tol = 1e-8)` on the
+/// link scale d/(1+d); edge-rs converges the root fully. R's robust df.prior therefore carries
+/// an error of up to ~1e-8 in that scale (checked in `compare_fit`), which moves B by up to
+/// ~1e-7. Where B is near zero that exceeds 1e-6 relative, so robust B is also accepted within
+/// this absolute difference (a log-odds difference of 1e-6 is immaterial).
+const ROBUST_B_ABS: f64 = 1e-6;
+/// `uniroot`'s `tol` in `fitFDistRobustly`.
+const UNIROOT_TOL: f64 = 1e-8;
+
+fn variant_options(v: &str) -> EbayesOptions {
+    EbayesOptions {
+        trend: v.contains("trend"),
+        robust: v.contains("robust"),
+        legacy: Legacy::True,
+        ..Default::default()
+    }
+}
+
+const VARIANTS: [&str; 4] = ["default", "trend", "robust", "trend_robust"];
+
+fn compare_toptable(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
+    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_toptable.tsv"));
+    assert_eq!(
+        h,
+        [
+            "feature_id",
+            "contrast",
+            "logFC",
+            "AveExpr",
+            "t",
+            "P.Value",
+            "adj.P.Val",
+            "B"
+        ]
+    );
+    let mut idx: HashMap<(&str, &str), usize> = HashMap::new();
+    for t in &res.tables {
+        for (i, r) in t.rows.iter().enumerate() {
+            idx.insert((r.feature_id.as_str(), t.contrast.as_str()), i);
+        }
+    }
+    let mut e: Vec<(&str, MaxErr)> = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
+        .into_iter()
+        .map(|c| (c, MaxErr::default()))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        res.tables.len() * res.tables[0].rows.len(),
+        "row count"
+    );
+    for r in &rows {
+        let i = *idx
+            .get(&(r[0].as_str(), r[1].as_str()))
+            .unwrap_or_else(|| panic!("no row for {} / {}", r[0], r[1]));
+        let row = &res.table(&r[1]).unwrap().rows[i];
+        let got = [
+            row.log_fc,
+            row.ave_expr,
+            row.t,
+            row.p_value,
+            row.adj_p_value,
+            row.b,
+        ];
+        for (k, g) in got.into_iter().enumerate() {
+            let what = format!("{} {tag} {v} toptable {} {} {}", d.name, r[0], r[1], e[k].0);
+            let abs = if k == 5 && v.contains("robust") {
+                ROBUST_B_ABS
+            } else {
+                ABS
+            };
+            check(g, num(&r[k + 2]), REL, abs, &what, &mut e[k].1);
+        }
+    }
+    report(&format!("{} {tag} {v} toptable", d.name), &e);
+}
+
+fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
+    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_F.tsv"));
+    let f = res.f_table.as_ref().expect("F table for several contrasts");
+    assert_eq!(&h[1..6], f.contrasts.as_slice());
+    assert_eq!(rows.len(), f.rows.len());
+    let mut e: Vec<(&str, MaxErr)> = ["logFC", "AveExpr", "F", "P.Value", "adj.P.Val"]
+        .into_iter()
+        .map(|c| (c, MaxErr::default()))
+        .collect();
+    for (r, row) in rows.iter().zip(&f.rows) {
+        assert_eq!(r[0], row.feature_id, "F table order");
+        let what = |c: &str| format!("{} {tag} {v} F {} {c}", d.name, r[0]);
+        for k in 0..5 {
+            check(
+                row.log_fc[k],
+                num(&r[1 + k]),
+                REL,
+                ABS,
+                &what("logFC"),
+                &mut e[0].1,
+            );
+        }
+        check(
+            row.ave_expr,
+            num(&r[6]),
+            REL,
+            ABS,
+            &what("AveExpr"),
+            &mut e[1].1,
+        );
+        check(row.f, num(&r[7]), REL, ABS, &what("F"), &mut e[2].1);
+        check(
+            row.p_value,
+            num(&r[8]),
+            REL,
+            ABS,
+            &what("P.Value"),
+            &mut e[3].1,
+        );
+        check(
+            row.adj_p_value,
+            num(&r[9]),
+            REL,
+            ABS,
+            &what("adj.P.Val"),
+            &mut e[4].1,
+        );
+    }
+    report(&format!("{} {tag} {v} F", d.name), &e);
+}
+
+fn compare_fit(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
+    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_fit.tsv"));
+    assert_eq!(
+        h,
+        [
+            "feature_id",
+            "Amean",
+            "sigma",
+            "df.residual",
+            "s2.prior",
+            "df.prior",
+            "s2.post",
+            "df.total"
+        ]
+    );
+    assert_eq!(rows.len(), res.fit.rows.len());
+    let cols = [
+        "Amean",
+        "sigma",
+        "df.residual",
+        "s2.prior",
+        "df.prior",
+        "s2.post",
+        "df.total",
+    ];
+    let mut e: Vec<(&str, MaxErr)> = cols.into_iter().map(|c| (c, MaxErr::default())).collect();
+    for (r, row) in rows.iter().zip(&res.fit.rows) {
+        assert_eq!(r[0], row.feature_id, "fit table order");
+        let got = [
+            row.amean,
+            row.sigma,
+            Some(row.df_residual),
+            row.s2_prior,
+            Some(row.df_prior),
+            row.s2_post,
+            Some(row.df_total),
+        ];
+        for (k, g) in got.into_iter().enumerate() {
+            let what = format!("{} {tag} {v} fit {} {}", d.name, r[0], cols[k]);
+            check(g, num(&r[k + 1]), REL, ABS, &what, &mut e[k].1);
+        }
+    }
+    if v.contains("robust") {
+        // The prior df shared by every non-outlier feature is uniroot's answer: ours must lie
+        // within uniroot's tolerance of R's on the link scale.
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for r in &rows {
+            *counts.entry(r[5].as_str()).or_default() += 1;
+        }
+        let (common, _) = counts.iter().max_by_key(|(_, n)| **n).unwrap();
+        let w = num(common).unwrap();
+        let link = |d: f64| d / (1.0 + d);
+        for (r, row) in rows.iter().zip(&res.fit.rows) {
+            if r[5] == *common {
+                let diff = (link(row.df_prior) - link(w)).abs();
+                assert!(
+                    diff <= UNIROOT_TOL,
+                    "{} {tag} {v}: df.prior {} vs R {w}: link difference {diff:e}",
+                    d.name,
+                    row.df_prior
+                );
+            }
+        }
+    }
+    report(&format!("{} {tag} {v} fit", d.name), &e);
+}
+
+fn compare_coef(d: &Data, tag: &str, fit: &LmFit) {
+    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_lmfit_coef.tsv"));
+    let coef = fit.coefficients();
+    assert_eq!(&h[1..], coef.coef_names.as_slice());
+    assert_eq!(rows.len(), coef.rows.len());
+    let mut e = MaxErr::default();
+    for (r, row) in rows.iter().zip(&coef.rows) {
+        assert_eq!(r[0], row.feature_id);
+        for (k, g) in row.coefficients.iter().enumerate() {
+            check(
+                *g,
+                num(&r[k + 1]),
+                REL,
+                ABS,
+                &format!("{} {tag} lmFit coef {} {}", d.name, r[0], h[k + 1]),
+                &mut e,
+            );
+        }
+    }
+    report(
+        &format!("{} {tag} lmFit coefficients", d.name),
+        &[("coef", e)],
+    );
+}
+
+fn source_model(d: &Data) -> (LmFit, Contrasts) {
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    assert_eq!(
+        design.coef_names(),
+        SOURCES,
+        "coefficient names and order must be the oracle's"
+    );
+    let specs: Vec<String> = SOURCES[1..]
+        .iter()
+        .map(|s| format!("{s}_vs_BM_MSC = {s} - BM_MSC"))
+        .collect();
+    let contrasts = Contrasts::parse(&design, &specs).unwrap();
+    (lm_fit(&d.proteins, &design, None, None).unwrap(), contrasts)
+}
+
+fn potency_model(d: &Data) -> (LmFit, Contrasts) {
+    let design =
+        Design::from_formula(&d.sheet, "~ 0 + potency_class", &DesignOptions::default()).unwrap();
+    assert_eq!(design.coef_names(), ["high", "low"]);
+    let contrasts = Contrasts::parse(&design, &["high_vs_low = high - low"]).unwrap();
+    (lm_fit(&d.proteins, &design, None, None).unwrap(), contrasts)
+}
+
+fn limma_against_oracle(name: &'static str) {
+    let d = data(name);
+    let (fit, contrasts) = source_model(d);
+    compare_coef(d, "source", &fit);
+    for v in VARIANTS {
+        let res = fit.moderate(&contrasts, &variant_options(v)).unwrap();
+        assert!(res.settings.legacy_applied);
+        compare_toptable(d, "source", v, &res);
+        compare_f(d, "source", v, &res);
+        compare_fit(d, "source", v, &res);
+    }
+    let (fit, contrasts) = potency_model(d);
+    compare_coef(d, "potency", &fit);
+    for v in VARIANTS {
+        let res = fit.moderate(&contrasts, &variant_options(v)).unwrap();
+        assert!(res.f_table.is_none());
+        compare_toptable(d, "potency", v, &res);
+        compare_fit(d, "potency", v, &res);
+    }
+}
+
+#[test]
+fn limma_synthetic_s_matches_r() {
+    limma_against_oracle("synthetic-S");
+}
+
+#[test]
+fn limma_synthetic_m_matches_r() {
+    limma_against_oracle("synthetic-M");
+}
+
+/// With the default `legacy = auto`, unequal missingness makes the residual df unequal, so the
+/// current limma estimator is used, the choice is recorded, and the prior differs from the
+/// legacy (limma 3.54) one.
+#[test]
+fn legacy_auto_uses_current_limma_and_says_so() {
+    let d = data("synthetic-S");
+    let (fit, contrasts) = potency_model(d);
+    let df = fit.df_residual();
+    assert!(
+        df.iter().any(|x| *x != df[0]),
+        "the oracle data have unequal residual df"
+    );
+    let auto = fit.moderate(&contrasts, &EbayesOptions::default()).unwrap();
+    assert_eq!(auto.settings.options.legacy, Legacy::Auto);
+    assert!(!auto.settings.legacy_applied);
+    let legacy = fit
+        .moderate(&contrasts, &variant_options("default"))
+        .unwrap();
+    assert!(legacy.settings.legacy_applied);
+    let (a, l) = (
+        auto.fit.rows[0].s2_prior.unwrap(),
+        legacy.fit.rows[0].s2_prior.unwrap(),
+    );
+    assert!(
+        (a - l).abs() > 1e-6 * l,
+        "auto prior {a} should differ from legacy prior {l}"
+    );
+}
+
+// ------------------------------------------------------------------ voom
+
+/// The miRNA counts and their TMM effective library sizes (lib.size × norm.factors from edgeR).
+fn mirna(name: &'static str) -> (Assay, Vec<f64>) {
+    let (h, rows) = read_tsv(name, "mirna_counts.tsv");
+    let n = h.len() - 1;
+    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| num(&rows[i][j + 1]));
+    let counts = Assay::from_options(
+        "mirna",
+        LayerKind::Mirna,
+        ValueScale::Counts,
+        Features::new(rows.iter().map(|r| r[0].clone()).collect()).unwrap(),
+        h[1..].to_vec(),
+        &cells,
+    )
+    .unwrap();
+    let (th, tmm) = read_tsv(name, "oracle/edger_tmm_factors.tsv");
+    assert_eq!(th[..3], ["sample_id", "lib.size", "norm.factors"]);
+    let lib: HashMap<&str, f64> = tmm
+        .iter()
+        .map(|r| (r[0].as_str(), num(&r[1]).unwrap() * num(&r[2]).unwrap()))
+        .collect();
+    let lib_size = counts.samples().iter().map(|s| lib[s.as_str()]).collect();
+    (counts, lib_size)
+}
+
+fn voom_against_oracle(name: &'static str) {
+    let d = data(name);
+    let (counts, lib_size) = mirna(name);
+    let n = counts.n_samples();
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let out = voom(&counts, &design, Some(&lib_size), &VoomOptions::default()).unwrap();
+
+    let (wh, wrows) = read_tsv(name, "oracle/voom_weights.tsv");
+    assert_eq!(&wh[1..], out.expression.samples());
+    assert_eq!(wrows.len(), out.weights.nrows());
+    let mut e = MaxErr::default();
+    for (i, r) in wrows.iter().enumerate() {
+        assert_eq!(r[0], out.expression.features().ids()[i]);
+        for j in 0..n {
+            let what = format!("{name} voom weight {} {}", r[0], wh[j + 1]);
+            check(
+                Some(out.weights[[i, j]]),
+                num(&r[j + 1]),
+                REL,
+                ABS,
+                &what,
+                &mut e,
+            );
+        }
+    }
+    report(&format!("{name} voom weights"), &[("weight", e)]);
+
+    // the weights feed the same model
+    let fit = lm_fit(&out.expression, &design, Some(&out.weights), None).unwrap();
+    let specs: Vec<String> = SOURCES[1..]
+        .iter()
+        .map(|s| format!("{s} - BM_MSC"))
+        .collect();
+    let res = fit
+        .moderate(
+            &Contrasts::parse(&design, &specs).unwrap(),
+            &EbayesOptions::default(),
+        )
+        .unwrap();
+    assert!(res.settings.weighted);
+    assert!(res.tables[0].rows.iter().all(|r| r.p_value.is_some()));
+}
+
+#[test]
+fn voom_synthetic_s_matches_r() {
+    voom_against_oracle("synthetic-S");
+}
+
+#[test]
+fn voom_synthetic_m_matches_r() {
+    voom_against_oracle("synthetic-M");
+}
+
+// ------------------------------------------------------------------ Welch
+
+fn welch_against_oracle(name: &'static str) {
+    let d = data(name);
+    let labels = labels_from_sheet(&d.sheet, "potency_class", d.proteins.samples()).unwrap();
+    let w = welch_t_test(&d.proteins, &labels, "high", "low", AdjustMethod::Bh).unwrap();
+    let (h, rows) = read_tsv(name, "oracle/welch_high_vs_low.tsv");
+    assert_eq!(
+        h,
+        [
+            "feature_id",
+            "mean_high",
+            "mean_low",
+            "t",
+            "df",
+            "p.value",
+            "n_high",
+            "n_low",
+            "p.adj.BH"
+        ]
+    );
+    assert_eq!(rows.len(), w.rows.len());
+    let cols = ["mean_high", "mean_low", "t", "df", "p.value", "p.adj.BH"];
+    let mut e: Vec<(&str, MaxErr)> = cols.into_iter().map(|c| (c, MaxErr::default())).collect();
+    for (r, row) in rows.iter().zip(&w.rows) {
+        assert_eq!(r[0], row.feature_id);
+        assert_eq!(
+            (row.n_a as f64, row.n_b as f64),
+            (num(&r[6]).unwrap(), num(&r[7]).unwrap()),
+            "{}",
+            r[0]
+        );
+        let got = [
+            row.mean_a,
+            row.mean_b,
+            row.t,
+            row.df,
+            row.p_value,
+            row.adj_p_value,
+        ];
+        let want = [1, 2, 3, 4, 5, 8];
+        for k in 0..6 {
+            let what = format!("{name} welch {} {}", r[0], cols[k]);
+            check(got[k], num(&r[want[k]]), 1e-9, 1e-12, &what, &mut e[k].1);
+        }
+    }
+    report(&format!("{name} Welch high vs low"), &e);
+}
+
+#[test]
+fn welch_synthetic_s_matches_r() {
+    welch_against_oracle("synthetic-S");
+}
+
+#[test]
+fn welch_synthetic_m_matches_r() {
+    welch_against_oracle("synthetic-M");
+}
+
+// ------------------------------------------------------------------ donor blocking
+
+/// A cohort with donors nested in sources, several preparations per donor, strong donor random
+/// effects and no true source effect on 90% of features: without blocking, donor effects look
+/// like source effects; with duplicateCorrelation + block the false source calls drop.
+#[test]
+fn donor_blocking_lowers_false_source_calls() {
+    use rand::Rng;
+    use rand_distr::{Distribution, Normal};
+
+    let mut rng = evomics_core::rng::seeded(20240601);
+    let sources = ["BM-MSC", "ADSC", "UC-MSC"];
+    let (donors_per_source, preps, n_feat, n_true) = (4, 4, 1000, 100);
+    let mut ids = Vec::new();
+    let (mut src_col, mut donor_col) = (Vec::new(), Vec::new());
+    for s in sources {
+        for dn in 0..donors_per_source {
+            for p in 0..preps {
+                ids.push(format!("{s}_d{dn}_p{p}"));
+                src_col.push(Some(s.to_string()));
+                donor_col.push(Some(format!("{s}_d{dn}")));
+            }
+        }
+    }
+    let n = ids.len();
+    let sheet = SampleSheet::from_text_columns(
+        ids.clone(),
+        vec![
+            ("source".into(), src_col.clone()),
+            ("donor_id".into(), donor_col.clone()),
+        ],
+    )
+    .unwrap();
+    let donor_sd = Normal::new(0.0, 1.0).unwrap();
+    let noise = Normal::new(0.0, 0.5).unwrap();
+    let mut cells = Array2::from_elem((n_feat, n), None);
+    for i in 0..n_feat {
+        let base = rng.gen_range(20.0..30.0);
+        let effect: Vec<f64> = (0..3)
+            .map(|k| if i < n_true && k == 1 { 1.5 } else { 0.0 })
+            .collect();
+        let donor_eff: Vec<f64> = (0..3 * donors_per_source)
+            .map(|_| donor_sd.sample(&mut rng))
+            .collect();
+        for j in 0..n {
+            let (k, dn) = (j / (donors_per_source * preps), j / preps);
+            // about 5% of values missing at random
+            if rng.gen::<f64>() >= 0.05 {
+                cells[[i, j]] = Some(base + effect[k] + donor_eff[dn] + noise.sample(&mut rng));
+            }
+        }
+    }
+    let assay = Assay::from_options(
+        "proteome",
+        LayerKind::Proteome,
+        ValueScale::Log2,
+        Features::new((0..n_feat).map(|i| format!("P{i:04}")).collect()).unwrap(),
+        ids,
+        &cells,
+    )
+    .unwrap();
+    let design = Design::from_formula(&sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let contrasts = Contrasts::parse(&design, &["ADSC - BM_MSC", "UC_MSC - BM_MSC"]).unwrap();
+    let block = Block::from_sheet(&sheet, "donor_id", &design).unwrap();
+
+    let false_rate = |res: &LimmaResult| {
+        let mut fp = 0usize;
+        let mut tests = 0usize;
+        for t in &res.tables {
+            for r in &t.rows[n_true..] {
+                tests += 1;
+                fp += usize::from(r.adj_p_value.is_some_and(|q| q < 0.05));
+            }
+        }
+        fp as f64 / tests as f64
+    };
+    let power = |res: &LimmaResult| {
+        let t = &res.tables[0];
+        t.rows[..n_true]
+            .iter()
+            .filter(|r| r.adj_p_value.is_some_and(|q| q < 0.05))
+            .count() as f64
+            / n_true as f64
+    };
+    let opts = EbayesOptions::default();
+    let naive = lm_fit(&assay, &design, None, None)
+        .unwrap()
+        .moderate(&contrasts, &opts)
+        .unwrap();
+    let blocked_fit = lm_fit(&assay, &design, None, Some(&block)).unwrap();
+    let (_, rho) = blocked_fit.block_correlation().unwrap();
+    let blocked = blocked_fit.moderate(&contrasts, &opts).unwrap();
+    let (fp_naive, fp_blocked) = (false_rate(&naive), false_rate(&blocked));
+    println!(
+        "donor blocking: consensus correlation {rho:.3}; false source calls at adj.P < 0.05: {:.1}% without blocking, {:.1}% with; power {:.0}% / {:.0}%",
+        100.0 * fp_naive,
+        100.0 * fp_blocked,
+        100.0 * power(&naive),
+        100.0 * power(&blocked)
+    );
+    // donor variance 1 and residual variance 0.25 give an intra-donor correlation of 0.8
+    assert!(rho > 0.6 && rho < 0.95, "consensus correlation {rho}");
+    assert_eq!(blocked.settings.block.as_deref(), Some("donor_id"));
+    assert!(
+        fp_naive > 0.10,
+        "without blocking the donor effects should produce many false calls ({fp_naive})"
+    );
+    assert!(
+        fp_blocked < 0.05,
+        "with blocking the false call rate should be near nominal ({fp_blocked})"
+    );
+    assert!(fp_blocked * 4.0 < fp_naive);
+}
+
+// ------------------------------------------------------------------ reproducibility
+
+/// The same inputs give the same bits whatever the number of worker threads (DESIGN: byte-
+/// identical outputs), for every eBayes variant, voom, and the blocked fit.
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let d = data("synthetic-M");
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (fit, contrasts) = source_model(d);
+            let mut out: Vec<LimmaResult> = VARIANTS
+                .iter()
+                .map(|v| fit.moderate(&contrasts, &variant_options(v)).unwrap())
+                .collect();
+            out.push(
+                fit.moderate(
+                    &contrasts,
+                    &EbayesOptions {
+                        trend: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            );
+            let design = fit.design().clone();
+            let block = Block::from_sheet(&d.sheet, "donor_id", &design).unwrap();
+            let blocked = lm_fit(&d.proteins, &design, None, Some(&block)).unwrap();
+            out.push(
+                blocked
+                    .moderate(&contrasts, &EbayesOptions::default())
+                    .unwrap(),
+            );
+            let (counts, lib) = mirna("synthetic-S");
+            let s = data("synthetic-S");
+            let sd =
+                Design::from_formula(&s.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+            let v = voom(&counts, &sd, Some(&lib), &VoomOptions::default()).unwrap();
+            let sc = Contrasts::parse(&sd, &["ADSC - BM_MSC", "iMSC - BM_MSC"]).unwrap();
+            let vfit = lm_fit(&v.expression, &sd, Some(&v.weights), None).unwrap();
+            let trend = EbayesOptions {
+                trend: true,
+                ..Default::default()
+            };
+            out.push(vfit.moderate(&sc, &trend).unwrap());
+            (out, v.weights)
+        })
+    };
+    let ((one, w1), (three, w3)) = (run(1), run(3));
+    assert!(w1 == w3, "voom weights differ between 1 and 3 threads");
+    for (a, b) in one.iter().zip(&three) {
+        assert!(
+            a == b,
+            "results differ between 1 and 3 threads ({:?})",
+            a.settings.options
+        );
+    }
+}
