@@ -214,7 +214,10 @@ pub(crate) fn check_unique(ids: &[String], kind: &'static str, context: &str) ->
 ///
 /// Invariants, checked by every constructor: ids are unique; both matrices have shape
 /// (features, samples); observed and imputed cells are finite; missing cells hold NaN.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares ids, annotations, flags and values, where two NaN placeholders are equal
+/// (a derived `PartialEq` would call two identical layers with a missing cell different).
+#[derive(Debug, Clone)]
 pub struct Assay {
     name: String,
     kind: LayerKind,
@@ -223,6 +226,23 @@ pub struct Assay {
     samples: Vec<String>,
     values: Array2<f64>,
     flags: Array2<ValueFlag>,
+}
+
+impl PartialEq for Assay {
+    fn eq(&self, other: &Assay) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && self.scale == other.scale
+            && self.features == other.features
+            && self.samples == other.samples
+            && self.flags == other.flags
+            && self.values.dim() == other.values.dim()
+            && self
+                .values
+                .iter()
+                .zip(other.values.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
+    }
 }
 
 impl Assay {

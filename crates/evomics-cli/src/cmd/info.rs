@@ -1,0 +1,89 @@
+//! `evomics info`.
+
+use serde_json::{json, Map, Value};
+
+use evomics_core::Experiment;
+use evomics_io::{read_experiment, Manifest};
+
+use crate::cli::InfoArgs;
+
+/// The JSON summary of a store: sample and per-layer cell counts, plus the sheet's columns and
+/// the stage that wrote it.
+pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
+    let mut layers = Map::new();
+    for (name, a) in exp.layers() {
+        let c = a.flag_counts();
+        layers.insert(
+            name.clone(),
+            json!({
+                "kind": a.kind().name(),
+                "scale": a.scale().name(),
+                "features": a.n_features(),
+                "samples": a.n_samples(),
+                "observed": c.observed,
+                "missing": c.missing,
+                "imputed": c.imputed,
+                "below_detection": c.below_detection,
+                "missing_fraction": if c.total() > 0 { c.missing as f64 / c.total() as f64 } else { 0.0 },
+                "flagged_features": a.features().flags().iter().filter(|f| !f.is_empty()).count(),
+                "annotations": a.features().annotations().keys().collect::<Vec<_>>(),
+            }),
+        );
+    }
+    json!({
+        "samples": exp.samples().len(),
+        "sample_columns": exp.samples().columns().iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "layers": layers,
+        "stage": manifest.stage,
+        "tool_version": manifest.tool_version,
+        "seeds": manifest.seeds,
+    })
+}
+
+pub fn run(a: InfoArgs) -> anyhow::Result<()> {
+    let (exp, manifest) = read_experiment(&a.dir)?;
+    let s = summary(&exp, &manifest);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{}: written by evomics {} ({})",
+        a.dir.display(),
+        manifest.tool_version,
+        manifest.stage
+    );
+    println!("samples: {}", exp.samples().len());
+    println!(
+        "sample columns: {}",
+        exp.samples()
+            .columns()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:<12} {:>9} {:>8} {:>10} {:>10} {:>9} {:>8}",
+        "layer", "features", "samples", "observed", "missing", "imputed", "missing%"
+    );
+    for (name, a) in exp.layers() {
+        let c = a.flag_counts();
+        let pct = if c.total() > 0 {
+            100.0 * c.missing as f64 / c.total() as f64
+        } else {
+            0.0
+        };
+        println!(
+            "{:<12} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7.1}%",
+            name,
+            a.n_features(),
+            a.n_samples(),
+            c.observed,
+            c.missing,
+            c.imputed,
+            pct
+        );
+    }
+    Ok(())
+}

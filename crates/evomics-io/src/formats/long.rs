@@ -1,0 +1,139 @@
+//! Pivoting long reports (one row per precursor × run, protein quantities repeated) into a
+//! protein × run matrix, collapsing identical repeats and refusing conflicting ones.
+
+use std::collections::HashMap;
+
+/// Where a long-report row came from, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    /// 1-based line of a text file.
+    Line(u64),
+    /// 1-based row of a Parquet file.
+    Row(usize),
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loc::Line(l) => write!(f, "line {l}"),
+            Loc::Row(r) => write!(f, "row {r}"),
+        }
+    }
+}
+
+/// Two rows that give different quantities for the same protein and run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Conflict {
+    pub feature: String,
+    pub run: String,
+    pub first: (Option<f64>, Loc),
+    pub second: (Option<f64>, Loc),
+}
+
+impl Conflict {
+    /// A message naming both rows and how to fix the input.
+    pub fn message(&self, quantity: &str) -> String {
+        let show = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_else(|| "missing".into());
+        format!(
+            "{quantity} of protein group '{}' in run '{}' is {} here but {} on {}; repeated rows of one protein group and run must agree. The report may concatenate two analyses — export one report per analysis",
+            self.feature,
+            self.run,
+            show(self.second.0),
+            show(self.first.0),
+            self.first.1
+        )
+    }
+}
+
+/// Accumulates (feature, run, value) rows in first-appearance order.
+#[derive(Debug, Default)]
+pub(crate) struct Pivot {
+    pub features: Vec<String>,
+    feature_index: HashMap<String, usize>,
+    pub runs: Vec<String>,
+    run_index: HashMap<String, usize>,
+    cells: HashMap<(usize, usize), (Option<f64>, Loc)>,
+    /// Rows that repeated an earlier (feature, run) with the same value.
+    pub repeats: usize,
+}
+
+impl Pivot {
+    /// Add one row; returns the feature's index, or the conflict with an earlier row.
+    pub fn add(
+        &mut self,
+        feature: &str,
+        run: &str,
+        value: Option<f64>,
+        loc: Loc,
+    ) -> Result<usize, Box<Conflict>> {
+        let i = match self.feature_index.get(feature) {
+            Some(&i) => i,
+            None => {
+                self.features.push(feature.to_string());
+                self.feature_index
+                    .insert(feature.to_string(), self.features.len() - 1);
+                self.features.len() - 1
+            }
+        };
+        let j = match self.run_index.get(run) {
+            Some(&j) => j,
+            None => {
+                self.runs.push(run.to_string());
+                self.run_index.insert(run.to_string(), self.runs.len() - 1);
+                self.runs.len() - 1
+            }
+        };
+        match self.cells.get(&(i, j)) {
+            Some((prev, prev_loc)) => {
+                let same = match (prev, value) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.to_bits() == b.to_bits(),
+                    _ => false,
+                };
+                if !same {
+                    return Err(Box::new(Conflict {
+                        feature: feature.to_string(),
+                        run: run.to_string(),
+                        first: (*prev, *prev_loc),
+                        second: (value, loc),
+                    }));
+                }
+                self.repeats += 1;
+            }
+            None => {
+                self.cells.insert((i, j), (value, loc));
+            }
+        }
+        Ok(i)
+    }
+
+    /// The features × runs cells; a (feature, run) never seen is missing.
+    pub fn cells(&self) -> Vec<Vec<Option<f64>>> {
+        let mut out = vec![vec![None; self.runs.len()]; self.features.len()];
+        for (&(i, j), (v, _)) in &self.cells {
+            out[i][j] = *v;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapses_repeats_and_reports_conflicts() {
+        let mut p = Pivot::default();
+        p.add("PG1", "r1", Some(1.0), Loc::Line(2)).unwrap();
+        p.add("PG1", "r1", Some(1.0), Loc::Line(3)).unwrap();
+        p.add("PG2", "r2", None, Loc::Line(4)).unwrap();
+        assert_eq!(p.repeats, 1);
+        assert_eq!(p.cells(), vec![vec![Some(1.0), None], vec![None, None]]);
+        let c = p.add("PG1", "r1", Some(2.0), Loc::Line(5)).unwrap_err();
+        let m = c.message("PG.Quantity");
+        assert!(
+            m.contains("'PG1'") && m.contains("'r1'") && m.contains("line 2"),
+            "{m}"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Input formats: one module per tool output, detection from the header, and dispatch.
+//!
+//! Each text format is a [`TextFormat`]: a name, what it expects (shown when detection fails), a
+//! detector over the header, and a reader over the parsed table. Detection tries the specific
+//! formats in [`TEXT_FORMATS`] order and falls back to the generic wide matrix. Parquet files
+//! are a DIA-NN main report when they have its columns, else a wide matrix.
+//!
+//! After reading, [`harmonize::apply`] maps miRNA names to miRBase v22 for miRNA layers.
+
+use std::path::Path;
+
+use crate::error::{IoError, Result};
+use crate::matrix::ParsedMatrix;
+use crate::spec::ReadOptions;
+use crate::text::{read_table_padded, TextTable};
+
+mod common;
+pub mod diann;
+pub mod fragpipe;
+pub mod harmonize;
+mod long;
+pub mod maxquant;
+pub mod mirna;
+pub mod spectronaut;
+pub mod wide;
+
+/// A tool output format read from delimited text.
+pub struct TextFormat {
+    /// Name used in `format=` and reports.
+    pub name: &'static str,
+    /// What the format's header must contain, for error messages.
+    pub expects: &'static str,
+    /// True when the header looks like this format.
+    pub detect: fn(&TextTable) -> bool,
+    /// Read the table.
+    pub read: fn(&TextTable, &ReadOptions) -> Result<ParsedMatrix>,
+}
+
+/// The text formats in detection order (specific before generic). The signatures do not
+/// overlap: each tool's header has columns the others lack (see `docs/formats.md`).
+pub static TEXT_FORMATS: &[TextFormat] = &[
+    maxquant::FORMAT,
+    fragpipe::FORMAT,
+    diann::REPORT,
+    diann::PG_MATRIX,
+    spectronaut::FORMAT,
+    mirna::MIRDEEP2,
+    mirna::SMRNASEQ,
+    mirna::SMRNASEQ_TRANSPOSED,
+    wide::FORMAT,
+];
+
+/// Names of every format, for `--help` and errors.
+pub fn format_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = TEXT_FORMATS.iter().map(|f| f.name).collect();
+    v.push(wide::PARQUET_NAME);
+    v
+}
+
+fn read_parquet(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    match opts.format.as_deref() {
+        Some(f) if f == diann::REPORT.name => diann::read_report_parquet(path, opts),
+        Some(f) if f == wide::PARQUET_NAME || f == wide::FORMAT.name => {
+            wide::read_parquet(path, opts)
+        }
+        Some(f) => Err(IoError::Spec(format!(
+            "format={f} is a text format, but '{}' is Parquet; Parquet files are read as {} or {}",
+            path.display(),
+            diann::REPORT.name,
+            wide::PARQUET_NAME
+        ))),
+        None if diann::is_report_parquet(&diann::parquet_columns(path)?) => {
+            diann::read_report_parquet(path, opts)
+        }
+        None => wide::read_parquet(path, opts),
+    }
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Read a layer file with the format given in `opts.format` or detected from its header.
+pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    if is_parquet(path) {
+        return read_parquet(path, opts);
+    }
+    let (table, padded) = read_table_padded(path, None)?;
+    let mut parsed = read_text_table(path, &table, opts)?;
+    if let Some(first) = padded.first() {
+        parsed.report.warnings.push(format!(
+            "{} row(s) have fewer fields than the header (first on line {first}); their missing trailing fields were read as empty",
+            padded.len()
+        ));
+    }
+    Ok(parsed)
+}
+
+fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    if let Some(name) = &opts.format {
+        let f = TEXT_FORMATS
+            .iter()
+            .find(|f| f.name == name.as_str())
+            .ok_or_else(|| {
+                IoError::Spec(format!(
+                    "format={name} is unknown; known formats: {}",
+                    format_names().join(", ")
+                ))
+            })?;
+        return (f.read)(table, opts);
+    }
+    for f in TEXT_FORMATS.iter().filter(|f| f.name != wide::FORMAT.name) {
+        if (f.detect)(table) {
+            return (f.read)(table, opts);
+        }
+    }
+    (wide::FORMAT.read)(table, opts).map_err(|e| {
+        let tried: Vec<String> = TEXT_FORMATS
+            .iter()
+            .filter(|f| f.name != wide::FORMAT.name)
+            .map(|f| format!("  {}: {}", f.name, f.expects))
+            .collect();
+        IoError::layout(
+            path,
+            format!(
+                "not recognised as a known tool output, and not readable as a generic wide matrix.\nFormats tried:\n{}\n  {}: {}\nAs a wide matrix: {e}\nName the format with format=NAME if it is one of these.",
+                tried.join("\n"),
+                wide::FORMAT.name,
+                wide::FORMAT.expects
+            ),
+        )
+    })
+}

@@ -1,0 +1,162 @@
+//! The provenance manifest written next to every stored experiment and stage output.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{IoError, Result};
+
+/// Version of the on-disk layout; bumped when a reader of an older store would misread it.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// One input file with its content hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// What the file was used for (`samples`, `layer:proteome`, `config`, …).
+    pub role: String,
+    /// The path as given on the command line.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+}
+
+impl InputFile {
+    /// Hash a file for the manifest.
+    pub fn hash(role: &str, path: &Path) -> Result<InputFile> {
+        let mut f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut bytes = 0u64;
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| IoError::fs("cannot read", path, e))?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        Ok(InputFile {
+            role: role.to_string(),
+            path: path.display().to_string(),
+            bytes,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Provenance of a stored result: what made it, from what, with which settings and seeds.
+///
+/// Everything except [`Manifest::run`] is a pure function of the inputs, settings and seeds,
+/// so two runs can be compared by comparing manifests with `run` removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version of the store ([`STORE_FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// `evomics` and its version.
+    pub tool: String,
+    /// Tool version.
+    pub tool_version: String,
+    /// The stage that wrote this (`ingest`, `simulate`, `normalize`, …).
+    pub stage: String,
+    /// Resolved settings of the stage, as JSON.
+    pub settings: serde_json::Value,
+    /// Input files with hashes, in the order given.
+    pub inputs: Vec<InputFile>,
+    /// Seeds used, by step name.
+    pub seeds: BTreeMap<String, u64>,
+    /// Per-layer summaries and reader reports, as JSON.
+    pub reports: serde_json::Value,
+    /// Facts that change from run to run (command line, time, host): excluded from comparisons.
+    pub run: RunInfo,
+}
+
+/// The run-specific part of a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The command line, as argv.
+    pub command: Vec<String>,
+    /// Seconds since the Unix epoch when the run finished.
+    pub finished_unix: u64,
+}
+
+impl RunInfo {
+    /// The current process's argv and time.
+    pub fn now() -> RunInfo {
+        RunInfo {
+            command: std::env::args().collect(),
+            finished_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+}
+
+impl Manifest {
+    /// A manifest for a stage with empty settings, inputs, seeds and reports.
+    pub fn new(stage: &str) -> Manifest {
+        Manifest {
+            format_version: STORE_FORMAT_VERSION,
+            tool: "evomics".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            stage: stage.into(),
+            settings: serde_json::Value::Object(Default::default()),
+            inputs: Vec::new(),
+            seeds: BTreeMap::new(),
+            reports: serde_json::Value::Object(Default::default()),
+            run: RunInfo::now(),
+        }
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+        s.push('\n');
+        s
+    }
+
+    /// Parse a manifest.
+    pub fn from_json(path: &Path, text: &str) -> Result<Manifest> {
+        serde_json::from_str(text).map_err(|e| IoError::Store {
+            path: path.to_path_buf(),
+            problem: format!("manifest.json is not a valid evomics manifest ({e})"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_known_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"abc").unwrap();
+        let h = InputFile::hash("x", &p).unwrap();
+        assert_eq!(
+            h.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(h.bytes, 3);
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let m = Manifest::new("ingest");
+        let back = Manifest::from_json(Path::new("m"), &m.to_json()).unwrap();
+        assert_eq!(m, back);
+    }
+}

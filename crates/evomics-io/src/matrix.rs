@@ -1,0 +1,378 @@
+//! What every reader returns, and the alignment of its columns to the sample sheet.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ndarray::{Array2, Axis};
+use serde::Serialize;
+
+use evomics_core::{Assay, FeatureFlags, Features, LayerKind, SampleSheet, ValueFlag, ValueScale};
+
+use crate::error::{IoError, Result};
+
+/// One sample column of a tool's matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatrixColumn {
+    /// The header exactly as in the file (e.g. `LFQ intensity Ad_c_111`).
+    pub header: String,
+    /// The sample name the format implies (e.g. `Ad_c_111`), used to match the sheet.
+    pub name: String,
+}
+
+/// What a reader found, before alignment to the sample sheet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReadReport {
+    /// Format name (`maxquant`, `wide`, …).
+    pub format: String,
+    /// Quantity read (`lfq`, `intensity`, `counts`, …).
+    pub quantity: String,
+    /// Data rows read from the file.
+    pub rows_read: usize,
+    /// Rows dropped, by reason, in a stable order.
+    pub rows_dropped: BTreeMap<String, usize>,
+    /// Rows kept but flagged (e.g. contaminants kept on request), by reason.
+    pub rows_flagged: BTreeMap<String, usize>,
+    /// Warnings worth a user's attention (also printed on stderr).
+    pub warnings: Vec<String>,
+}
+
+/// A features × columns matrix as read from a tool's output.
+#[derive(Debug, Clone)]
+pub struct ParsedMatrix {
+    /// The file read.
+    pub path: PathBuf,
+    /// Feature ids (unique), in file order.
+    pub feature_ids: Vec<String>,
+    /// Named feature annotations (`gene`, `name`, `original_name`, …).
+    pub annotations: Vec<(String, Vec<Option<String>>)>,
+    /// Reader flags per feature.
+    pub feature_flags: Vec<FeatureFlags>,
+    /// The sample columns.
+    pub columns: Vec<MatrixColumn>,
+    /// Values, features × columns; NaN where the flag has no value.
+    pub values: Array2<f64>,
+    /// Flags, features × columns.
+    pub flags: Array2<ValueFlag>,
+    /// The scale of the values.
+    pub scale: ValueScale,
+    /// What the reader did.
+    pub report: ReadReport,
+}
+
+impl ParsedMatrix {
+    /// Build from optional cells (None = missing).
+    pub fn from_cells(
+        path: PathBuf,
+        feature_ids: Vec<String>,
+        columns: Vec<MatrixColumn>,
+        cells: Vec<Vec<Option<f64>>>,
+        scale: ValueScale,
+        report: ReadReport,
+    ) -> ParsedMatrix {
+        let (nf, nc) = (feature_ids.len(), columns.len());
+        let mut values = Array2::from_elem((nf, nc), f64::NAN);
+        let mut flags = Array2::from_elem((nf, nc), ValueFlag::Missing);
+        for (i, row) in cells.iter().enumerate() {
+            for (j, c) in row.iter().enumerate() {
+                if let Some(v) = c {
+                    values[[i, j]] = *v;
+                    flags[[i, j]] = ValueFlag::Observed;
+                }
+            }
+        }
+        ParsedMatrix {
+            path,
+            feature_flags: vec![FeatureFlags::NONE; nf],
+            feature_ids,
+            annotations: Vec::new(),
+            columns,
+            values,
+            flags,
+            scale,
+            report,
+        }
+    }
+}
+
+/// How matrix columns are matched to sheet samples.
+#[derive(Debug, Clone, Default)]
+pub struct MatchOptions {
+    /// A sheet column naming, per sample, the matrix column that holds it
+    /// (its header or the sample name the format derives). By default `<layer>_column` when
+    /// the sheet has it, else the only sheet column whose name ends in `_column`, else none
+    /// (matrix columns are matched to `sample_id`).
+    pub sheet_column: Option<String>,
+    /// Keep going when sheet samples are absent from the matrix or matrix columns are absent
+    /// from the sheet (they are reported and dropped); an error otherwise.
+    pub allow_missing_samples: bool,
+}
+
+/// How the matrix columns were matched to the sheet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchReport {
+    /// The sheet column used for mapping, if any.
+    pub sheet_column: Option<String>,
+    /// Samples matched.
+    pub samples_matched: usize,
+    /// Sheet samples with no matrix column.
+    pub sheet_samples_not_in_matrix: Vec<String>,
+    /// Matrix columns with no sheet sample.
+    pub matrix_columns_not_in_sheet: Vec<String>,
+}
+
+fn resolve_sheet_column(
+    layer: &str,
+    sheet: &SampleSheet,
+    opts: &MatchOptions,
+) -> Result<Option<String>> {
+    if let Some(c) = &opts.sheet_column {
+        sheet
+            .require_column(c)
+            .map_err(|e| IoError::Spec(format!("layer '{layer}': sheet_column: {e}")))?;
+        return Ok(Some(c.clone()));
+    }
+    let own = format!("{layer}_column");
+    if sheet.column(&own).is_some() {
+        return Ok(Some(own));
+    }
+    let candidates: Vec<&str> = sheet
+        .columns()
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| n.ends_with("_column"))
+        .collect();
+    Ok(match candidates.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    })
+}
+
+/// Align a parsed matrix to the sheet and build the layer.
+///
+/// Each sheet sample is looked up by the mapping column's value (or its id) among the matrix
+/// headers first, then among the derived sample names. Matrix columns left over, and sheet
+/// samples not found, are an error unless `allow_missing_samples`.
+pub fn align_to_sheet(
+    parsed: ParsedMatrix,
+    layer: &str,
+    kind: LayerKind,
+    sheet: &SampleSheet,
+    opts: &MatchOptions,
+) -> Result<(Assay, MatchReport)> {
+    let sheet_column = resolve_sheet_column(layer, sheet, opts)?;
+    let mut used = vec![false; parsed.columns.len()];
+    let mut picked: Vec<(usize, String)> = Vec::new();
+    let mut not_in_matrix = Vec::new();
+    for sid in sheet.sample_ids() {
+        let key = match &sheet_column {
+            Some(c) => match sheet.text(c, sid) {
+                Some(k) => k,
+                None => {
+                    not_in_matrix.push(sid.clone());
+                    continue;
+                }
+            },
+            None => sid.clone(),
+        };
+        let pos = parsed
+            .columns
+            .iter()
+            .position(|c| c.header == key)
+            .or_else(|| parsed.columns.iter().position(|c| c.name == key));
+        match pos {
+            Some(j) if used[j] => {
+                return Err(IoError::SampleMatch {
+                    layer: layer.into(),
+                    path: parsed.path.clone(),
+                    problem: format!(
+                        "matrix column '{}' is claimed by two sheet samples (the second is '{sid}'); each sample needs its own column",
+                        parsed.columns[j].header
+                    ),
+                })
+            }
+            Some(j) => {
+                used[j] = true;
+                picked.push((j, sid.clone()));
+            }
+            None => not_in_matrix.push(sid.clone()),
+        }
+    }
+    let not_in_sheet: Vec<String> = parsed
+        .columns
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(c, _)| c.header.clone())
+        .collect();
+    let report = MatchReport {
+        sheet_column: sheet_column.clone(),
+        samples_matched: picked.len(),
+        sheet_samples_not_in_matrix: not_in_matrix,
+        matrix_columns_not_in_sheet: not_in_sheet,
+    };
+    let how = match &sheet_column {
+        Some(c) => format!("through sheet column '{c}'"),
+        None => "by sample_id".to_string(),
+    };
+    if picked.is_empty() {
+        return Err(IoError::SampleMatch {
+            layer: layer.into(),
+            path: parsed.path.clone(),
+            problem: format!(
+                "no matrix column matched a sheet sample {how}; matrix columns look like '{}', sheet samples like '{}'. Add a sheet column (e.g. {layer}_column) holding each sample's matrix header",
+                parsed.columns.first().map(|c| c.name.as_str()).unwrap_or(""),
+                sheet.sample_ids().first().map(String::as_str).unwrap_or("")
+            ),
+        });
+    }
+    if !opts.allow_missing_samples
+        && (!report.sheet_samples_not_in_matrix.is_empty()
+            || !report.matrix_columns_not_in_sheet.is_empty())
+    {
+        let mut parts = Vec::new();
+        if !report.sheet_samples_not_in_matrix.is_empty() {
+            parts.push(format!(
+                "{} sheet sample(s) not in the matrix ({})",
+                report.sheet_samples_not_in_matrix.len(),
+                preview(&report.sheet_samples_not_in_matrix)
+            ));
+        }
+        if !report.matrix_columns_not_in_sheet.is_empty() {
+            parts.push(format!(
+                "{} matrix column(s) not in the sheet ({})",
+                report.matrix_columns_not_in_sheet.len(),
+                preview(&report.matrix_columns_not_in_sheet)
+            ));
+        }
+        return Err(IoError::SampleMatch {
+            layer: layer.into(),
+            path: parsed.path.clone(),
+            problem: format!(
+                "{} (matched {how}); fix the sheet, or pass --allow-missing-samples to keep the {} matched sample(s)",
+                parts.join("; "),
+                report.samples_matched
+            ),
+        });
+    }
+    let cols: Vec<usize> = picked.iter().map(|(j, _)| *j).collect();
+    let samples: Vec<String> = picked.into_iter().map(|(_, s)| s).collect();
+    let mut features = Features::new(parsed.feature_ids)
+        .map_err(|e| IoError::core(parsed.path.display().to_string(), e))?;
+    features
+        .set_flags(parsed.feature_flags)
+        .map_err(|e| IoError::core(parsed.path.display().to_string(), e))?;
+    for (k, v) in parsed.annotations {
+        features
+            .set_annotation(&k, v)
+            .map_err(|e| IoError::core(parsed.path.display().to_string(), e))?;
+    }
+    let assay = Assay::new(
+        layer,
+        kind,
+        parsed.scale,
+        features,
+        samples,
+        parsed.values.select(Axis(1), &cols),
+        parsed.flags.select(Axis(1), &cols),
+    )
+    .map_err(|e| IoError::core(parsed.path.display().to_string(), e))?;
+    Ok((assay, report))
+}
+
+fn preview(v: &[String]) -> String {
+    let mut s: Vec<String> = v.iter().take(5).map(|x| format!("'{x}'")).collect();
+    if v.len() > 5 {
+        s.push(format!("… {} more", v.len() - 5));
+    }
+    s.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed() -> ParsedMatrix {
+        ParsedMatrix::from_cells(
+            "m.tsv".into(),
+            vec!["f1".into(), "f2".into()],
+            vec![
+                MatrixColumn {
+                    header: "LFQ A".into(),
+                    name: "A".into(),
+                },
+                MatrixColumn {
+                    header: "LFQ B".into(),
+                    name: "B".into(),
+                },
+            ],
+            vec![vec![Some(1.0), None], vec![Some(3.0), Some(4.0)]],
+            ValueScale::Linear,
+            ReadReport::default(),
+        )
+    }
+
+    #[test]
+    fn matches_by_name_in_sheet_order() {
+        let sheet = SampleSheet::new(vec!["B".into(), "A".into()]).unwrap();
+        let (a, r) = align_to_sheet(
+            parsed(),
+            "proteome",
+            LayerKind::Proteome,
+            &sheet,
+            &MatchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(a.samples(), &["B".to_string(), "A".to_string()]);
+        assert_eq!(a.get(0, 0), None);
+        assert_eq!(a.get(0, 1), Some(1.0));
+        assert_eq!(r.samples_matched, 2);
+    }
+
+    #[test]
+    fn unmatched_is_error_unless_allowed() {
+        let sheet = SampleSheet::new(vec!["A".into(), "C".into()]).unwrap();
+        let m = align_to_sheet(
+            parsed(),
+            "p",
+            LayerKind::Proteome,
+            &sheet,
+            &MatchOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            m.contains("'C'") && m.contains("'LFQ B'") && m.contains("--allow-missing-samples"),
+            "{m}"
+        );
+        let opts = MatchOptions {
+            allow_missing_samples: true,
+            ..Default::default()
+        };
+        let (a, r) = align_to_sheet(parsed(), "p", LayerKind::Proteome, &sheet, &opts).unwrap();
+        assert_eq!(a.n_samples(), 1);
+        assert_eq!(r.sheet_samples_not_in_matrix, vec!["C".to_string()]);
+    }
+
+    #[test]
+    fn maps_through_sheet_column() {
+        let sheet = SampleSheet::from_text_columns(
+            vec!["s1".into(), "s2".into()],
+            vec![(
+                "lfq_column".into(),
+                vec![Some("LFQ B".into()), Some("LFQ A".into())],
+            )],
+        )
+        .unwrap();
+        let (a, r) = align_to_sheet(
+            parsed(),
+            "proteome",
+            LayerKind::Proteome,
+            &sheet,
+            &MatchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r.sheet_column.as_deref(), Some("lfq_column"));
+        assert_eq!(a.get(1, 0), Some(4.0));
+        assert_eq!(a.get(1, 1), Some(3.0));
+    }
+}

@@ -1,0 +1,354 @@
+//! The experiment store: a directory of Parquet files plus `manifest.json`, written atomically.
+//!
+//! Layout (see docs/data-model.md):
+//!
+//! ```text
+//! DIR/manifest.json
+//! DIR/samples.parquet                     sample_id, then one column per sheet column
+//! DIR/layers/<name>/features.parquet      feature_id, feature_flags (u8 bits), annotation columns
+//! DIR/layers/<name>/values.parquet        feature_id, one Float64 column per sample (null = no value)
+//! DIR/layers/<name>/flags.parquet         feature_id, one UInt8 column per sample (ValueFlag codes)
+//! DIR/layers/<name>/layer.json            kind and scale
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use evomics_core::{
+    Assay, Column as SheetColumn, ColumnValues, Experiment, FeatureFlags, Features, LayerKind,
+    SampleSheet, ValueFlag, ValueScale,
+};
+
+use crate::atomic::{replace_dir, write_file_atomic};
+use crate::error::{IoError, Result};
+use crate::manifest::{Manifest, STORE_FORMAT_VERSION};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LayerMeta {
+    kind: LayerKind,
+    scale: ValueScale,
+}
+
+/// True for layer names that are safe as directory names: letters, digits, `_`, `-`, `.`,
+/// not starting with a dot.
+pub fn valid_layer_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn pq_err(path: &Path, e: PolarsError) -> IoError {
+    IoError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let mut buf: Vec<u8> = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::empty())
+        .finish(df)
+        .map_err(|e| pq_err(path, e))?;
+    write_file_atomic(path, &buf)
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let f = fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
+    ParquetReader::new(f).finish().map_err(|e| pq_err(path, e))
+}
+
+fn frame(path: &Path, height: usize, cols: Vec<Column>) -> Result<DataFrame> {
+    DataFrame::new(height, cols).map_err(|e| pq_err(path, e))
+}
+
+fn str_column(name: &str, values: &[Option<String>]) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// Write an experiment to `dir` atomically: everything is written into a temporary sibling
+/// directory which then replaces `dir`, so readers see the old store or the new one, never a mix.
+pub fn write_experiment(dir: &Path, exp: &Experiment, manifest: &Manifest) -> Result<()> {
+    for name in exp.layers().keys() {
+        if !valid_layer_name(name) {
+            return Err(IoError::Spec(format!(
+                "layer name '{name}' cannot be stored; use letters, digits, '_', '-' or '.'"
+            )));
+        }
+    }
+    replace_dir(dir, |tmp| {
+        write_samples(&tmp.join("samples.parquet"), exp.samples())?;
+        for (name, assay) in exp.layers() {
+            let ldir = tmp.join("layers").join(name);
+            fs::create_dir_all(&ldir)
+                .map_err(|e| IoError::fs("cannot create directory", &ldir, e))?;
+            write_layer(&ldir, assay)?;
+        }
+        write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
+    })
+}
+
+fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
+    let ids: Vec<Option<String>> = sheet.sample_ids().iter().cloned().map(Some).collect();
+    let mut cols = vec![str_column("sample_id", &ids)];
+    for c in sheet.columns() {
+        cols.push(match &c.values {
+            ColumnValues::Text(v) => str_column(&c.name, v),
+            ColumnValues::Numeric(v) => Column::new(c.name.as_str().into(), v),
+        });
+    }
+    let mut df = frame(path, sheet.len(), cols)?;
+    write_parquet(path, &mut df)
+}
+
+fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
+    let ids: Vec<Option<String>> = a.features().ids().iter().cloned().map(Some).collect();
+    let n = a.n_features();
+    let fpath = dir.join("features.parquet");
+    let mut fcols = vec![
+        str_column("feature_id", &ids),
+        Column::new(
+            "feature_flags".into(),
+            a.features()
+                .flags()
+                .iter()
+                .map(|f| f.bits())
+                .collect::<Vec<u8>>(),
+        ),
+    ];
+    for (k, v) in a.features().annotations() {
+        fcols.push(str_column(k, v));
+    }
+    write_parquet(&fpath, &mut frame(&fpath, n, fcols)?)?;
+
+    let vpath = dir.join("values.parquet");
+    let mut vcols = vec![str_column("feature_id", &ids)];
+    let fpath2 = dir.join("flags.parquet");
+    let mut gcols = vec![str_column("feature_id", &ids)];
+    for (j, s) in a.samples().iter().enumerate() {
+        let vals: Vec<Option<f64>> = (0..n)
+            .map(|i| {
+                let v = a.values()[[i, j]];
+                (!v.is_nan()).then_some(v)
+            })
+            .collect();
+        vcols.push(Column::new(s.as_str().into(), vals));
+        let codes: Vec<u8> = (0..n).map(|i| a.flags()[[i, j]].code()).collect();
+        gcols.push(Column::new(s.as_str().into(), codes));
+    }
+    write_parquet(&vpath, &mut frame(&vpath, n, vcols)?)?;
+    write_parquet(&fpath2, &mut frame(&fpath2, n, gcols)?)?;
+    let meta = LayerMeta {
+        kind: a.kind().clone(),
+        scale: a.scale(),
+    };
+    let json = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    write_file_atomic(&dir.join("layer.json"), json.as_bytes())
+}
+
+fn store_err(path: &Path, problem: impl Into<String>) -> IoError {
+    IoError::Store {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+fn get_strings(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    let c = df
+        .column(name)
+        .map_err(|_| store_err(path, format!("column '{name}' is missing")))?;
+    let s = c
+        .str()
+        .map_err(|_| store_err(path, format!("column '{name}' is not text")))?;
+    Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn get_ids(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    get_strings(path, df, name)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v.ok_or_else(|| store_err(path, format!("row {} has no {name}", i + 1))))
+        .collect()
+}
+
+/// Read the manifest of a store.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let p = dir.join("manifest.json");
+    let text = fs::read_to_string(&p).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            store_err(
+                dir,
+                "no manifest.json here; is this a directory written by `evomics ingest` or `evomics simulate`?",
+            )
+        } else {
+            IoError::fs("cannot read", &p, e)
+        }
+    })?;
+    let m = Manifest::from_json(&p, &text)?;
+    if m.format_version > STORE_FORMAT_VERSION {
+        return Err(store_err(
+            dir,
+            format!(
+                "written by a newer evomics (store format {}, this version reads up to {STORE_FORMAT_VERSION}); upgrade evomics",
+                m.format_version
+            ),
+        ));
+    }
+    Ok(m)
+}
+
+/// Read a whole experiment store.
+pub fn read_experiment(dir: &Path) -> Result<(Experiment, Manifest)> {
+    let manifest = read_manifest(dir)?;
+    let sheet = read_samples(&dir.join("samples.parquet"))?;
+    let mut exp = Experiment::new(sheet);
+    let ldir = dir.join("layers");
+    if ldir.is_dir() {
+        let mut names: Vec<PathBuf> = fs::read_dir(&ldir)
+            .map_err(|e| IoError::fs("cannot list", &ldir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        names.sort();
+        for p in names {
+            let assay = read_layer(&p)?;
+            exp.insert_layer(assay)
+                .map_err(|e| IoError::core(p.display().to_string(), e))?;
+        }
+    }
+    Ok((exp, manifest))
+}
+
+fn read_samples(path: &Path) -> Result<SampleSheet> {
+    let df = read_parquet(path)?;
+    let ids = get_ids(path, &df, "sample_id")?;
+    let mut sheet =
+        SampleSheet::new(ids).map_err(|e| IoError::core(path.display().to_string(), e))?;
+    for c in df.columns() {
+        let name = c.name().as_str();
+        if name == "sample_id" {
+            continue;
+        }
+        let values = match c.dtype() {
+            DataType::String => ColumnValues::Text(get_strings(path, &df, name)?),
+            DataType::Float64 => {
+                ColumnValues::Numeric(c.f64().map_err(|e| pq_err(path, e))?.iter().collect())
+            }
+            other => {
+                return Err(store_err(
+                    path,
+                    format!("sample column '{name}' has type {other}, expected text or Float64"),
+                ))
+            }
+        };
+        sheet
+            .push_column(SheetColumn {
+                name: name.to_string(),
+                values,
+            })
+            .map_err(|e| IoError::core(path.display().to_string(), e))?;
+    }
+    Ok(sheet)
+}
+
+/// Read one stored layer directory.
+pub fn read_layer(dir: &Path) -> Result<Assay> {
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mpath = dir.join("layer.json");
+    let meta: LayerMeta = serde_json::from_str(
+        &fs::read_to_string(&mpath).map_err(|e| IoError::fs("cannot read", &mpath, e))?,
+    )
+    .map_err(|e| store_err(&mpath, format!("not a valid layer description ({e})")))?;
+
+    let fpath = dir.join("features.parquet");
+    let fdf = read_parquet(&fpath)?;
+    let ids = get_ids(&fpath, &fdf, "feature_id")?;
+    let mut features =
+        Features::new(ids.clone()).map_err(|e| IoError::core(fpath.display().to_string(), e))?;
+    let bits: Vec<FeatureFlags> = fdf
+        .column("feature_flags")
+        .and_then(|c| c.u8().cloned())
+        .map_err(|_| store_err(&fpath, "column 'feature_flags' (UInt8) is missing"))?
+        .iter()
+        .map(|b| FeatureFlags::from_bits(b.unwrap_or(0)))
+        .collect();
+    features
+        .set_flags(bits)
+        .map_err(|e| IoError::core(fpath.display().to_string(), e))?;
+    for c in fdf.columns() {
+        let n = c.name().as_str();
+        if n == "feature_id" || n == "feature_flags" {
+            continue;
+        }
+        features
+            .set_annotation(n, get_strings(&fpath, &fdf, n)?)
+            .map_err(|e| IoError::core(fpath.display().to_string(), e))?;
+    }
+
+    let vpath = dir.join("values.parquet");
+    let gpath = dir.join("flags.parquet");
+    let vdf = read_parquet(&vpath)?;
+    let gdf = read_parquet(&gpath)?;
+    for (p, df) in [(&vpath, &vdf), (&gpath, &gdf)] {
+        if get_ids(p, df, "feature_id")? != ids {
+            return Err(store_err(p, "feature ids differ from features.parquet; the store is damaged, re-run the stage that wrote it"));
+        }
+    }
+    let samples: Vec<String> = vdf
+        .get_column_names()
+        .iter()
+        .skip(1)
+        .map(|s| s.to_string())
+        .collect();
+    let gsamples: Vec<String> = gdf
+        .get_column_names()
+        .iter()
+        .skip(1)
+        .map(|s| s.to_string())
+        .collect();
+    if samples != gsamples {
+        return Err(store_err(
+            dir,
+            "values.parquet and flags.parquet name different samples; the store is damaged",
+        ));
+    }
+    let (nf, ns) = (ids.len(), samples.len());
+    let mut values = Array2::from_elem((nf, ns), f64::NAN);
+    let mut flags = Array2::from_elem((nf, ns), ValueFlag::Missing);
+    for (j, s) in samples.iter().enumerate() {
+        let vc = vdf
+            .column(s)
+            .and_then(|c| c.f64().cloned())
+            .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
+        let gc = gdf
+            .column(s)
+            .and_then(|c| c.u8().cloned())
+            .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
+        for (i, (v, g)) in vc.iter().zip(gc.iter()).enumerate() {
+            let code = g.ok_or_else(|| {
+                store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
+            })?;
+            flags[[i, j]] = ValueFlag::from_code(code).ok_or_else(|| {
+                store_err(
+                    &gpath,
+                    format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
+                )
+            })?;
+            values[[i, j]] = v.unwrap_or(f64::NAN);
+        }
+    }
+    Assay::new(
+        name, meta.kind, meta.scale, features, samples, values, flags,
+    )
+    .map_err(|e| IoError::core(dir.display().to_string(), e))
+}

@@ -1,0 +1,1244 @@
+//! Integration tests of the tool-output readers: real public files read by path from
+//! `../shared/data/real`, the hand-written fixtures in `test-data/fixtures`, detection,
+//! miRNA name harmonization, and errors on wrong or truncated files.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use evomics_core::{Assay, Experiment, FeatureFlags, LayerKind, ValueFlag, ValueScale};
+use evomics_io::formats::read_matrix;
+use evomics_io::matrix::ParsedMatrix;
+use evomics_io::sheet::SheetOptions;
+use evomics_io::spec::ReadOptions;
+use evomics_io::{ingest, IngestRequest, LayerIngestReport, LayerSpec};
+
+fn real(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/real")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: the tests read ../shared/data/real next to the repository",
+        p.display()
+    );
+    p
+}
+
+fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../test-data/fixtures")
+        .join(name);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
+
+/// The file's text, gunzipped when needed — an independent reading to check values against.
+fn raw_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    } else {
+        String::from_utf8(bytes).unwrap()
+    }
+}
+
+/// Header and rows of an unquoted delimited text.
+fn raw_rows(path: &Path, delim: char) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = raw_text(path);
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(delim)
+        .map(|s| s.trim().to_string())
+        .collect();
+    let rows = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(delim).map(|s| s.trim().to_string()).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+fn observed(m: &ParsedMatrix) -> usize {
+    m.flags
+        .iter()
+        .filter(|f| **f == ValueFlag::Observed)
+        .count()
+}
+
+fn annotation<'a>(a: &'a Assay, name: &str) -> &'a [Option<String>] {
+    a.features()
+        .annotation(name)
+        .unwrap_or_else(|| panic!("no annotation {name}"))
+}
+
+fn run_ingest(
+    sheet: &Path,
+    id_column: Option<&str>,
+    layers: &[String],
+    allow_missing_samples: bool,
+) -> (Experiment, Vec<LayerIngestReport>) {
+    let req = IngestRequest {
+        samples: sheet.to_path_buf(),
+        sheet: SheetOptions {
+            id_column: id_column.map(str::to_string),
+            ..Default::default()
+        },
+        layers: layers
+            .iter()
+            .map(|l| LayerSpec::parse(l).unwrap())
+            .collect(),
+        allow_missing_samples,
+    };
+    let (exp, _manifest, reports) = ingest(&req).unwrap_or_else(|e| panic!("ingest failed: {e}"));
+    (exp, reports)
+}
+
+fn spec(name: &str, path: &Path, opts: &str) -> String {
+    format!("{name}={}{opts}", path.display())
+}
+
+/// Parse a raw cell as an intensity where 0 and empty are missing.
+fn raw_intensity(s: &str) -> Option<f64> {
+    match s.trim() {
+        "" | "NaN" | "NA" => None,
+        v => Some(v.parse::<f64>().unwrap()).filter(|x| *x != 0.0),
+    }
+}
+
+// ---------------------------------------------------------------- MaxQuant
+
+#[test]
+fn maxquant_real_defaults_match_the_file() {
+    let path = real("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(
+        (m.report.format.as_str(), m.report.quantity.as_str()),
+        ("maxquant", "lfq")
+    );
+    assert_eq!((m.feature_ids.len(), m.columns.len()), (773, 10));
+    assert_eq!(observed(&m), 2899);
+    assert_eq!(m.scale, ValueScale::Linear);
+    assert_eq!(m.report.rows_read, 882);
+    let dropped: Vec<(&str, usize)> = m
+        .report
+        .rows_dropped
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        dropped,
+        vec![
+            ("only_identified_by_site", 66),
+            ("potential_contaminant", 31),
+            ("reverse", 12)
+        ]
+    );
+    assert_eq!(m.columns[2].header, "LFQ intensity AC386_b");
+    assert_eq!(m.columns[2].name, "AC386_b");
+
+    // Every kept row and LFQ cell against an independent reading of the text.
+    let (h, rows) = raw_rows(&path, '\t');
+    let flags = [
+        "Reverse",
+        "Potential contaminant",
+        "Only identified by site",
+    ]
+    .map(|c| col(&h, c));
+    let majority = col(&h, "Majority protein IDs");
+    let kept: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| flags.iter().all(|&c| r[c] != "+"))
+        .collect();
+    assert_eq!(kept.len(), m.feature_ids.len());
+    for (i, r) in kept.iter().enumerate() {
+        let lead = r[majority].split(';').next().unwrap();
+        assert!(
+            lead.contains(&m.feature_ids[i]),
+            "{lead} vs {}",
+            m.feature_ids[i]
+        );
+        for (j, c) in m.columns.iter().enumerate() {
+            let want = raw_intensity(&r[col(&h, &c.header)]);
+            let got = m.flags[[i, j]].has_value().then(|| m.values[[i, j]]);
+            assert_eq!(got, want, "row {i}, {}", c.header);
+        }
+    }
+    // The full group is kept as an annotation; this table has no 'Gene names' column.
+    let groups = &m
+        .annotations
+        .iter()
+        .find(|(k, _)| k == "protein_ids")
+        .unwrap()
+        .1;
+    assert_eq!(
+        groups[0].as_deref(),
+        Some(kept[0][col(&h, "Protein IDs")].as_str())
+    );
+    // The shared copy lost its trailing empty fields (trailing tabs stripped): read as empty.
+    assert_eq!(
+        m.report.warnings,
+        vec!["813 row(s) have fewer fields than the header (first on line 2); their missing trailing fields were read as empty"]
+    );
+}
+
+#[test]
+fn maxquant_real_ingests_and_keeps_flagged_on_request() {
+    let path = real("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("samples.tsv");
+    let mut s = String::from("sample_id\tgroup\n");
+    for id in [
+        "AC381", "AC384", "AC386_b", "AC392", "AC399", "UT805", "UT812_b", "UT815", "UT821",
+        "UT822",
+    ] {
+        s.push_str(&format!("{id}\t{}\n", &id[..2]));
+    }
+    std::fs::write(&sheet, s).unwrap();
+    let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &path, "")], false);
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (773, 10));
+    assert_eq!(a.flag_counts().observed, 2899);
+    assert_eq!(reports[0].read.rows_dropped.values().sum::<usize>(), 109);
+
+    let (exp, reports) = run_ingest(
+        &sheet,
+        None,
+        &[spec(
+            "proteome",
+            &path,
+            ",keep_flagged=true,quant=intensity",
+        )],
+        false,
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!(a.n_features(), 882);
+    let n = |f: FeatureFlags| {
+        a.features()
+            .flags()
+            .iter()
+            .filter(|x| x.contains(f))
+            .count()
+    };
+    assert_eq!(
+        (
+            n(FeatureFlags::DECOY),
+            n(FeatureFlags::CONTAMINANT),
+            n(FeatureFlags::ONLY_BY_SITE)
+        ),
+        (12, 31, 72)
+    );
+    let flagged: Vec<(&str, usize)> = reports[0]
+        .read
+        .rows_flagged
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        flagged,
+        vec![
+            ("only_identified_by_site", 72),
+            ("potential_contaminant", 31),
+            ("reverse", 12)
+        ]
+    );
+    assert_eq!(reports[0].read.quantity, "intensity");
+    assert!(a.features().ids().iter().any(|id| id.starts_with("REV__")));
+}
+
+// ---------------------------------------------------------------- DIA-NN
+
+#[test]
+fn diann_pg_matrix_real_matches_the_file() {
+    let path = real("format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv");
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "diann");
+    assert_eq!((m.feature_ids.len(), m.columns.len()), (10, 20));
+    let (h, rows) = raw_rows(&path, '\t');
+    let mut n_obs = 0;
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(m.feature_ids[i], r[0]);
+        for (j, c) in m.columns.iter().enumerate() {
+            let want = raw_intensity(r.get(col(&h, &c.header)).map(String::as_str).unwrap_or(""));
+            n_obs += want.is_some() as usize;
+            assert_eq!(m.flags[[i, j]].has_value().then(|| m.values[[i, j]]), want);
+        }
+    }
+    assert_eq!(observed(&m), n_obs);
+    let genes = &m.annotations.iter().find(|(k, _)| k == "gene").unwrap().1;
+    assert_eq!(genes[1].as_deref(), Some("SERPINA1"));
+
+    let sheet = real("format-fixtures-alphapeptstats/diann_metadata.tsv");
+    let (exp, _) = run_ingest(
+        &sheet,
+        Some("analytical_sample external_id"),
+        &[spec("proteome", &path, "")],
+        false,
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (10, 20));
+    assert_eq!(a.flag_counts().observed, n_obs);
+    let hdlbp = a.features().position(&rows[0][0]).unwrap();
+    assert_eq!(
+        a.get(hdlbp, a.sample_position("S1").unwrap()),
+        Some(380503.0)
+    );
+    assert_eq!(a.get(hdlbp, a.sample_position("S2").unwrap()), None);
+    assert_eq!(annotation(a, "gene")[hdlbp].as_deref(), Some("HDLBP"));
+}
+
+fn diann_frame(values: &[f32]) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    let n = values.len();
+    let runs = [
+        "/data/run_A.raw",
+        "/data/run_A.raw",
+        "/data/run_B.raw",
+        "/data/run_B.raw",
+        "/data/run_A.raw",
+    ];
+    let pgs = ["P1;P2", "P1;P2", "P1;P2", "P3", "P1;P2"];
+    let prec = ["AAK2", "CCK2", "AAK2", "DDR3", "EEK2"];
+    DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "Run".into(),
+                runs[..n].iter().map(|r| super_stem(r)).collect::<Vec<_>>(),
+            ),
+            Column::new("Protein.Group".into(), &pgs[..n]),
+            Column::new(
+                "Genes".into(),
+                ["GA;GB", "GA;GB", "GA;GB", "GC", "GA;GB"][..n].to_vec(),
+            ),
+            Column::new("Precursor.Id".into(), &prec[..n]),
+            Column::new("PG.MaxLFQ".into(), values),
+        ],
+    )
+    .unwrap()
+}
+
+/// DIA-NN 2.x writes the run name (file stem) in `Run`.
+fn super_stem(p: &str) -> String {
+    Path::new(p)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn write_parquet(df: &mut polars::prelude::DataFrame, path: &Path) {
+    use polars::prelude::*;
+    let f = std::fs::File::create(path).unwrap();
+    ParquetWriter::new(f).finish(df).unwrap();
+}
+
+#[test]
+fn diann_report_parquet_is_pivoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.parquet");
+    write_parquet(&mut diann_frame(&[100.0, 100.0, 250.5, 0.0]), &path);
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "diann-report");
+    assert_eq!(m.feature_ids, vec!["P1;P2", "P3"]);
+    let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["run_A", "run_B"]);
+    assert_eq!(m.values[[0, 0]], 100.0);
+    assert_eq!(m.values[[0, 1]], 250.5);
+    assert!(!m.flags[[1, 0]].has_value(), "never reported → missing");
+    assert!(!m.flags[[1, 1]].has_value(), "PG.MaxLFQ 0 → missing");
+    assert_eq!(
+        m.report.rows_dropped.get("repeated_protein_group_row"),
+        Some(&1)
+    );
+    let genes = &m.annotations.iter().find(|(k, _)| k == "gene").unwrap().1;
+    assert_eq!(genes[0].as_deref(), Some("GA"));
+
+    // A conflicting repeat names both rows.
+    write_parquet(&mut diann_frame(&[100.0, 100.0, 250.5, 3.0, 120.0]), &path);
+    let e = read_matrix(&path, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("report.parquet") && e.contains("row 5") && e.contains("row 1"),
+        "{e}"
+    );
+    assert!(
+        e.contains("'P1;P2'") && e.contains("'run_A'") && e.contains("PG.MaxLFQ"),
+        "{e}"
+    );
+
+    // A truncated file is an error naming it, not a panic.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = read_matrix(&path, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("report.parquet") && e.contains("truncated"),
+        "{e}"
+    );
+}
+
+#[test]
+fn diann_report_tsv_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.tsv");
+    std::fs::write(
+        &path,
+        "File.Name\tRun\tProtein.Group\tGenes\tPrecursor.Id\tPG.MaxLFQ\n\
+         /d/run_A.raw\trun_A\tP1\tGA\tAAK2\t10\n\
+         /d/run_A.raw\trun_A\tP1\tGA\tCCK2\t10\n\
+         /d/run_B.raw\trun_B\tP1\tGA\tAAK2\t12\n",
+    )
+    .unwrap();
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "diann-report");
+    assert_eq!((m.feature_ids.len(), m.columns.len()), (1, 2));
+}
+
+// ---------------------------------------------------------------- FragPipe
+
+#[test]
+fn fragpipe_older_header_real() {
+    let path = real("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "fragpipe");
+    assert_eq!((m.feature_ids.len(), m.columns.len()), (10, 20));
+    // This older table has only Razor intensities: the default (MaxLFQ) falls back with a warning.
+    assert_eq!(m.report.quantity, "razor");
+    assert!(
+        m.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("MaxLFQ Intensity")),
+        "{:?}",
+        m.report.warnings
+    );
+    let (h, rows) = raw_rows(&path, '\t');
+    let pid = col(&h, "Protein ID");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(m.feature_ids[i], r[pid]);
+        for (j, c) in m.columns.iter().enumerate() {
+            let want = raw_intensity(&r[col(&h, &c.header)]);
+            assert_eq!(
+                m.flags[[i, j]].has_value().then(|| m.values[[i, j]]),
+                want,
+                "{} {}",
+                r[pid],
+                c.header
+            );
+        }
+    }
+    let gene = &m.annotations.iter().find(|(k, _)| k == "gene").unwrap().1;
+    assert_eq!(gene[0].as_deref(), Some("HPX"), "older 'Gene Names' header");
+
+    let sheet = real("format-fixtures-alphapeptstats/fragpipe_metadata.tsv");
+    let (exp, _) = run_ingest(
+        &sheet,
+        Some("analytical_sample external_id"),
+        &[spec("proteome", &path, "")],
+        false,
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (10, 20));
+    let hpx = a.features().position("P02790").unwrap();
+    assert_eq!(
+        a.get(hpx, a.sample_position("S4").unwrap()),
+        Some(106460.28)
+    );
+}
+
+#[test]
+fn fragpipe_secretome_real_through_the_sheet() {
+    let dir = real("msc-sources-osteogenic-secretome-proteome");
+    let path = dir.join("secretome_fragpipe_combined_protein.tsv.gz");
+    let sheet = dir.join("secretome_samples.tsv");
+    let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &path, "")], false);
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (2716, 50));
+    assert_eq!(a.flag_counts().observed, 27778);
+    assert_eq!(reports[0].read.quantity, "maxlfq");
+    assert_eq!(reports[0].read.rows_dropped.get("contaminant"), Some(&10));
+    assert_eq!(
+        reports[0].matching.sheet_column.as_deref(),
+        Some("lfq_column")
+    );
+    assert!(a.features().flags().iter().all(|f| f.is_empty()));
+
+    // Every cell against the raw text, through the sheet's lfq_column (noisy headers included).
+    let (h, rows) = raw_rows(&path, '\t');
+    let (pid, prot) = (col(&h, "Protein ID"), col(&h, "Protein"));
+    let (sh, srows) = raw_rows(&sheet, '\t');
+    let (sid, lfq) = (col(&sh, "Sample"), col(&sh, "lfq_column"));
+    let mut checked = 0;
+    for r in rows.iter().filter(|r| !r[prot].starts_with("contam_")) {
+        let i = a.features().position(&r[pid]).unwrap();
+        for s in &srows {
+            let j = a.sample_position(&s[sid]).unwrap();
+            assert_eq!(
+                a.get(i, j),
+                raw_intensity(&r[col(&h, &s[lfq])]),
+                "{} {}",
+                r[pid],
+                s[lfq]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2716 * 50);
+    // Spot checks written out: first human row (A0A075B6H7) and a 'remove' column.
+    let i = a.features().position("A0A075B6H7").unwrap();
+    let raw_first = rows.iter().find(|r| r[pid] == "A0A075B6H7").unwrap();
+    let c8 = col(&h, "Ost_c_8 MaxLFQ remove Intensity");
+    assert_eq!(
+        a.get(i, a.sample_position("Ost_c_8").unwrap()),
+        raw_intensity(&raw_first[c8])
+    );
+    assert_eq!(annotation(a, "gene")[i].as_deref(), Some("IGKV3-7"));
+
+    let (exp, reports) = run_ingest(
+        &sheet,
+        None,
+        &[spec("proteome", &path, ",keep_flagged=true")],
+        false,
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!(a.n_features(), 2726);
+    assert_eq!(
+        a.features()
+            .flags()
+            .iter()
+            .filter(|f| f.contains(FeatureFlags::CONTAMINANT))
+            .count(),
+        10
+    );
+    assert_eq!(reports[0].read.rows_flagged.get("contaminant"), Some(&10));
+}
+
+// ---------------------------------------------------------------- Spectronaut
+
+#[test]
+fn spectronaut_real_subset() {
+    let path = real("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "spectronaut");
+    assert_eq!((m.feature_ids.len(), m.columns.len()), (33, 1));
+    assert_eq!(m.report.rows_read, 500);
+    assert_eq!(
+        m.report.rows_dropped.get("repeated_protein_group_row"),
+        Some(&467)
+    );
+    let (h, rows) = raw_rows(&path, '\t');
+    let (pg, q) = (col(&h, "PG.ProteinGroups"), col(&h, "PG.Quantity"));
+    for (i, id) in m.feature_ids.iter().enumerate() {
+        let raw = rows.iter().find(|r| &r[pg] == id).unwrap();
+        assert_eq!(
+            m.flags[[i, 0]].has_value().then(|| m.values[[i, 0]]),
+            raw_intensity(&raw[q]),
+            "{id}"
+        );
+    }
+    assert_eq!(m.feature_ids[0], "A0A0B4J2D5;P0DPI2");
+    assert_eq!(m.values[[0, 0]], 1449.77978515625);
+
+    let sheet = real("format-fixtures-alphapeptstats/spectronaut_metadata.tsv");
+    let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &path, "")], true);
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (33, 1));
+    assert_eq!(
+        a.samples()[0],
+        "20221015_EV_TP_40SPD_LITDIA_MS1_Rapid_MS2_Rapid_57w_100ng_03"
+    );
+    assert_eq!(reports[0].matching.sheet_samples_not_in_matrix.len(), 8);
+}
+
+// ---------------------------------------------------------------- miRNA: real tables
+
+/// Every cell of a harmonized layer equals the sum of the raw rows its `original_name` lists,
+/// and every raw row is used exactly once.
+fn assert_counts_equal_raw(a: &Assay, raw: &Path, header_of: impl Fn(&str) -> String) {
+    let (h, rows) = raw_rows(raw, ',');
+    let by_name: HashMap<&str, &Vec<String>> = rows.iter().map(|r| (r[0].as_str(), r)).collect();
+    assert_eq!(by_name.len(), rows.len(), "raw names are unique");
+    let originals = annotation(a, "original_name");
+    let mut used = 0;
+    for (i, original) in originals.iter().enumerate() {
+        let names: Vec<&str> = original.as_deref().unwrap().split(';').collect();
+        used += names.len();
+        for (j, s) in a.samples().iter().enumerate() {
+            let c = col(&h, &header_of(s));
+            let want: f64 = names
+                .iter()
+                .map(|n| by_name[n][c].parse::<f64>().unwrap())
+                .sum();
+            assert_eq!(a.get(i, j), Some(want), "{} / {s}", a.features().ids()[i]);
+        }
+    }
+    assert_eq!(used, rows.len());
+}
+
+fn status_count(a: &Assay, status: &str) -> usize {
+    annotation(a, "mirna_status")
+        .iter()
+        .filter(|s| {
+            s.as_deref()
+                .is_some_and(|x| x.split(';').any(|y| y == status))
+        })
+        .count()
+}
+
+#[test]
+fn mirna_cfarkas_wide_counts_harmonized() {
+    let dir = real("ev-mirna-metabolic-inhibitors-cfarkas");
+    let path = dir.join("ev_mirna_counts.csv");
+    let (exp, reports) = run_ingest(
+        &dir.join("samples.tsv"),
+        None,
+        &[spec("mirna", &path, ",scale=counts")],
+        false,
+    );
+    let a = exp.layer("mirna").unwrap();
+    assert_eq!(a.kind(), &LayerKind::Mirna);
+    assert_eq!(a.scale(), ValueScale::Counts);
+    assert_eq!(a.n_samples(), 16);
+    assert_eq!(reports[0].read.format, "wide");
+    assert_eq!(reports[0].read.rows_read, 2067);
+    assert_eq!(a.flag_counts().missing, 0, "0 is an observed count");
+    assert_counts_equal_raw(a, &path, |s| s.to_string());
+    // `miR-100-5p` gains its prefix; arm-less `miR-1` is ambiguous in v22 and kept.
+    let i = a.features().position("hsa-miR-100-5p").unwrap();
+    assert_eq!(
+        annotation(a, "original_name")[i].as_deref(),
+        Some("miR-100-5p")
+    );
+    assert_eq!(
+        annotation(a, "mirbase_accession")[i].as_deref(),
+        Some("MIMAT0000098")
+    );
+    assert_eq!(a.get(i, a.sample_position("Ctrl_1").unwrap()), Some(3398.0));
+    let one = a.features().position("miR-1").unwrap();
+    assert_eq!(
+        annotation(a, "mirna_status")[one].as_deref(),
+        Some("ambiguous")
+    );
+    assert_eq!(a.get(one, a.sample_position("Olig_4").unwrap()), Some(45.0));
+    let w = reports[0].read.warnings.join("\n");
+    assert!(w.contains("miRBase v22") && w.contains("ambiguous"), "{w}");
+    let statuses: Vec<usize> = ["normalized", "ambiguous", "unknown"]
+        .iter()
+        .map(|st| status_count(a, st))
+        .collect();
+    assert_eq!(statuses, vec![2034, 16, 17]);
+    assert_eq!(
+        a.n_features(),
+        2067,
+        "no two names harmonize to the same miRNA"
+    );
+}
+
+#[test]
+fn mirna_hepg2_precursor_names_harmonized() {
+    let dir = real("hepg2-ev-mirna-pfas");
+    let path = dir.join("ev_mirna_raw_counts.csv");
+    let (exp, reports) = run_ingest(
+        &dir.join("samples.tsv"),
+        None,
+        &[spec("mirna", &path, "")],
+        false,
+    );
+    let a = exp.layer("mirna").unwrap();
+    assert_eq!(
+        reports[0].read.format, "smrnaseq",
+        "first column 'miRNA' → detected without format="
+    );
+    assert_eq!(a.scale(), ValueScale::Counts);
+    assert_eq!(reports[0].read.rows_read, 1124);
+    assert_eq!(a.n_samples(), 12);
+    assert_eq!(
+        reports[0].matching.sheet_column.as_deref(),
+        Some("count_column")
+    );
+    let (sh, srows) = raw_rows(&dir.join("samples.tsv"), '\t');
+    let map: HashMap<String, String> = srows
+        .iter()
+        .map(|r| {
+            (
+                r[col(&sh, "sample_id")].clone(),
+                r[col(&sh, "count_column")].clone(),
+            )
+        })
+        .collect();
+    assert_counts_equal_raw(a, &path, |s| map[s].clone());
+    // `hsa-mir-3115_mature`: the precursor has one v22 product. `hsa-mir-21_mature` has two (5p,
+    // 3p) and is kept; the two loci of miR-7973 give one mature, so their rows are summed.
+    let i = a.features().position("hsa-miR-3115").unwrap();
+    assert_eq!(
+        annotation(a, "mirna_status")[i].as_deref(),
+        Some("from_precursor")
+    );
+    assert_eq!(
+        annotation(a, "original_name")[i].as_deref(),
+        Some("hsa-mir-3115_mature")
+    );
+    assert!(a.features().position("hsa-mir-21_mature").is_some());
+    let i = a.features().position("hsa-miR-7973").unwrap();
+    assert_eq!(
+        annotation(a, "original_name")[i].as_deref(),
+        Some("hsa-mir-7973-1_mature;hsa-mir-7973-2_mature")
+    );
+    assert_eq!(status_count(a, "not_mature"), 46 + 22 + 81);
+    assert!(
+        a.features().position("hsa-mir-7-1_mature").is_some(),
+        "multi-product precursor kept"
+    );
+    let statuses: Vec<usize> = ["from_precursor", "ambiguous", "not_mature"]
+        .iter()
+        .map(|st| status_count(a, st))
+        .collect();
+    assert_eq!(statuses, vec![244, 718, 149]);
+    assert_eq!(a.n_features(), 1111);
+    assert_eq!(
+        reports[0]
+            .read
+            .rows_dropped
+            .get("merged_by_mirna_harmonization"),
+        Some(&13)
+    );
+}
+
+#[test]
+fn mirna_microglia_through_a_derived_sheet() {
+    let dir = real("microglia-ev-conditioning-proteome-mirna");
+    let path = dir.join("ev_mirna_raw_counts.csv");
+    // The traits file lists samples in the matrix's column order but spells them differently
+    // (`control_Evs_1` vs `control Evs_1`, `IL10` vs `IL-10`): map them by position.
+    let (h, _) = raw_rows(&path, ',');
+    let (_, traits) = raw_rows(&dir.join("ev_mirna_samples.csv"), ',');
+    assert_eq!(traits.len(), h.len() - 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let sheet = tmp.path().join("samples.tsv");
+    let mut s = String::from("sample_id\tconditioning\tmirna_column\n");
+    for (t, header) in traits.iter().zip(&h[1..]) {
+        s.push_str(&format!("{}\t{}\t{header}\n", t[0], t[1]));
+    }
+    std::fs::write(&sheet, s).unwrap();
+    let (exp, reports) = run_ingest(
+        &sheet,
+        None,
+        &[spec("mirna", &path, ",scale=counts")],
+        false,
+    );
+    let a = exp.layer("mirna").unwrap();
+    // 1,187 rows (the README's 1,186 counts the newline-terminated lines; the last has none).
+    assert_eq!((a.n_features(), a.n_samples()), (1187, 12));
+    let back: HashMap<String, String> = traits
+        .iter()
+        .zip(&h[1..])
+        .map(|(t, h)| (t[0].clone(), h.clone()))
+        .collect();
+    assert_counts_equal_raw(a, &path, |s| back[s].clone());
+    assert_eq!(status_count(a, "not_human"), 1187);
+    assert!(reports[0]
+        .read
+        .warnings
+        .iter()
+        .any(|w| w.contains("1187 name(s) are not human")));
+    let i = a.features().position("mmu-mir-133b").unwrap();
+    assert_eq!(
+        a.get(i, a.sample_position("TGFB_Evs_3").unwrap()),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn mirna_mouse_two_batches() {
+    let dir = real("mouse-plasma-ev-mirna-wildfire");
+    let sheet = dir.join("microRNAseq_ID_summaries_032821.csv");
+    let (b0, b1) = (
+        dir.join("batch0_mouse_miRNA_count.csv"),
+        dir.join("batch1_mouse_miRNA_count.csv"),
+    );
+    let (exp, reports) = run_ingest(
+        &sheet,
+        Some("Label_from_Core"),
+        &[spec("mirna_batch0", &b0, ""), spec("mirna_batch1", &b1, "")],
+        true,
+    );
+    let (a0, a1) = (
+        exp.layer("mirna_batch0").unwrap(),
+        exp.layer("mirna_batch1").unwrap(),
+    );
+    // 262 and 348 rows (the README's 261 and 347 miss the last line, which has no line break).
+    assert_eq!((a0.n_features(), a0.n_samples()), (262, 21));
+    assert_eq!((a1.n_features(), a1.n_samples()), (348, 9));
+    assert_eq!(reports[0].read.format, "smrnaseq");
+    assert_eq!(a0.scale(), ValueScale::Counts);
+    assert_counts_equal_raw(a0, &b0, |s| s.to_string());
+    assert_counts_equal_raw(a1, &b1, |s| s.to_string());
+    let i = a0.features().position("mmu-let-7g_mature").unwrap();
+    assert_eq!(
+        a0.get(
+            i,
+            a0.sample_position("110_RNA-m110_ROF_24H_PLASMA_CTCAGA_S44_L004")
+                .unwrap()
+        ),
+        Some(1665.0)
+    );
+    assert_eq!(status_count(a0, "not_human"), 262);
+}
+
+// ---------------------------------------------------------------- miRNA: hand-written fixtures
+
+#[test]
+fn smrnaseq_fixtures_both_layouts() {
+    let sheet = fixture("smrnaseq_samples.tsv");
+    let (exp, reports) = run_ingest(
+        &sheet,
+        None,
+        &[
+            spec("mirna", &fixture("smrnaseq_mirna.tsv"), ""),
+            spec(
+                "mirna_t",
+                &fixture("smrnaseq_mature_counts.csv"),
+                ",kind=mirna",
+            ),
+        ],
+        false,
+    );
+    assert_eq!(reports[0].read.format, "smrnaseq");
+    assert_eq!(reports[1].read.format, "smrnaseq-transposed");
+    let (a, t) = (exp.layer("mirna").unwrap(), exp.layer("mirna_t").unwrap());
+    let ids: Vec<&str> = a.features().ids().iter().map(String::as_str).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "hsa-let-7a-5p",
+            "hsa-miR-21-5p",
+            "hsa-miR-451a",
+            "hsa-miR-27a-3p",
+            "hsa-miR-196a-5p",
+            "hsa-miR-1307"
+        ]
+    );
+    let m27 = a.features().position("hsa-miR-27a-3p").unwrap();
+    assert_eq!(
+        (0..3).map(|j| a.get(m27, j)).collect::<Vec<_>>(),
+        vec![Some(17.0), Some(10.0), Some(22.0)]
+    );
+    assert_eq!(
+        annotation(a, "original_name")[m27].as_deref(),
+        Some("miR-27a-3p;hsa-miR-27a-3p")
+    );
+    assert_eq!(
+        reports[0]
+            .read
+            .rows_dropped
+            .get("merged_by_mirna_harmonization"),
+        Some(&1)
+    );
+    let let7 = a.features().position("hsa-let-7a-5p").unwrap();
+    assert_eq!(a.get(let7, 2), Some(0.0), "0 is an observed count");
+    assert_eq!(a.flags()[[let7, 2]], ValueFlag::Observed);
+    let amb = a.features().position("hsa-miR-1307").unwrap();
+    assert_eq!(
+        annotation(a, "mirna_status")[amb].as_deref(),
+        Some("ambiguous")
+    );
+    assert!(reports[0]
+        .read
+        .warnings
+        .iter()
+        .any(|w| w.contains("hsa-miR-1307-3p")));
+    // The transposed table holds the same counts.
+    assert_eq!(t.n_samples(), 3);
+    let mut shared = 0;
+    for (i, id) in t.features().ids().iter().enumerate() {
+        if let Some(k) = a.features().position(id) {
+            shared += 1;
+            for j in 0..3 {
+                assert_eq!(t.get(i, j), a.get(k, j), "{id}");
+            }
+        }
+    }
+    assert_eq!(shared, 4);
+    assert_eq!(
+        t.features().position("hsa-miR-375-3p").map(|i| t.get(i, 1)),
+        Some(Some(4.0))
+    );
+}
+
+#[test]
+fn mirdeep2_fixture_sums_precursors() {
+    let path = fixture("miRNAs_expressed_all_samples_fixture.csv");
+    let m = read_matrix(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "mirdeep2");
+    let headers: Vec<&str> = m.columns.iter().map(|c| c.header.as_str()).collect();
+    assert_eq!(
+        headers,
+        vec!["s01", "s02", "s03"],
+        "(norm) columns are not read"
+    );
+    let (exp, reports) = run_ingest(
+        &fixture("mirdeep2_samples.tsv"),
+        None,
+        &[spec("mirna", &path, "")],
+        false,
+    );
+    let a = exp.layer("mirna").unwrap();
+    assert_eq!(a.scale(), ValueScale::Counts);
+    let ids: Vec<&str> = a.features().ids().iter().map(String::as_str).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "hsa-let-7a-5p",
+            "hsa-miR-7-5p",
+            "hsa-miR-21-5p",
+            "hsa-miR-375-3p"
+        ]
+    );
+    let row = |i: usize| (0..3).map(|j| a.get(i, j).unwrap()).collect::<Vec<_>>();
+    assert_eq!(row(0), vec![300.0, 450.0, 150.0]);
+    assert_eq!(row(1), vec![24.0, 18.0, 14.0]);
+    assert_eq!(row(3), vec![0.0, 0.0, 0.0]);
+    assert_eq!(
+        a.samples(),
+        &["EV_A".to_string(), "EV_B".into(), "EV_C".into()]
+    );
+    assert_eq!(
+        annotation(a, "precursors")[1].as_deref(),
+        Some("hsa-mir-7-1;hsa-mir-7-2;hsa-mir-7-3")
+    );
+    assert_eq!(
+        reports[0].read.rows_dropped.get("summed_over_precursors"),
+        Some(&4)
+    );
+    let w = reports[0].read.warnings.join("\n");
+    assert!(
+        w.contains("2 mature miRNA(s) are reported on several precursors")
+            && w.contains("1 of them have identical"),
+        "{w}"
+    );
+}
+
+#[test]
+fn count_tables_reject_negative_and_warn_on_fractions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mirna.tsv");
+    std::fs::write(
+        &p,
+        "miRNA\tA\tB\nhsa-miR-21-5p\t3\t-2\nhsa-miR-451a\t1\t0\n",
+    )
+    .unwrap();
+    let e = read_matrix(&p, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mirna.tsv:2, column 'B'") && e.contains("negative"),
+        "{e}"
+    );
+    std::fs::write(
+        &p,
+        "miRNA\tA\tB\nhsa-miR-21-5p\t3\t2.5\nhsa-miR-451a\t1\t0\n",
+    )
+    .unwrap();
+    let m = read_matrix(&p, &ReadOptions::default()).unwrap();
+    assert_eq!(m.values[[0, 1]], 2.5);
+    assert!(m
+        .report
+        .warnings
+        .iter()
+        .any(|w| w.contains("1 fractional count") && w.contains("mirna.tsv:2, column 'B'")));
+    let md = dir.path().join("md.csv");
+    std::fs::write(&md, "#miRNA\tread_count\tprecursor\ttotal\ts1\ts1(norm)\nhsa-miR-21-5p\t1\thsa-mir-21\t1\t-1.00\t0\n").unwrap();
+    let e = read_matrix(&md, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("md.csv:2, column 's1'") && e.contains("negative"),
+        "{e}"
+    );
+}
+
+#[test]
+fn harmonize_false_keeps_names() {
+    let sheet = fixture("smrnaseq_samples.tsv");
+    let (exp, _) = run_ingest(
+        &sheet,
+        None,
+        &[spec(
+            "mirna",
+            &fixture("smrnaseq_mirna.tsv"),
+            ",harmonize=false",
+        )],
+        false,
+    );
+    let a = exp.layer("mirna").unwrap();
+    assert_eq!(a.n_features(), 7);
+    assert!(a.features().position("miR-27a-3p").is_some());
+    assert!(a.features().annotation("original_name").is_none());
+}
+
+// ---------------------------------------------------------------- detection and errors
+
+#[test]
+fn unknown_layout_lists_the_formats_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("odd.tsv");
+    std::fs::write(&p, "Accession\tDescription\tS1\nP1\tsome protein\thigh\n").unwrap();
+    let e = read_matrix(&p, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    for f in [
+        "maxquant:",
+        "fragpipe:",
+        "diann:",
+        "diann-report:",
+        "spectronaut:",
+        "mirdeep2:",
+        "smrnaseq:",
+        "smrnaseq-transposed:",
+        "wide:",
+    ] {
+        assert!(e.contains(f), "{f} missing in: {e}");
+    }
+    assert!(e.contains("odd.tsv"), "{e}");
+    // A forced format names what it misses.
+    let mq = real("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
+    let o = ReadOptions {
+        format: Some("spectronaut".into()),
+        ..Default::default()
+    };
+    let e = read_matrix(&mq, &o).unwrap_err().to_string();
+    assert!(
+        e.contains("fragpipe_combined_protein.tsv") && e.contains("'R.FileName'"),
+        "{e}"
+    );
+}
+
+/// A copy of `text` with data line `line` (1-based, counting the header) cut in half.
+fn truncate_at(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = lines[..line - 1].join("\n");
+    out.push('\n');
+    let l = lines[line - 1];
+    out.push_str(&l[..l.len() / 2]);
+    out
+}
+
+/// A copy of `text` with field `field` of line `line` replaced.
+fn corrupt(text: &str, delim: char, line: usize, field: usize, with: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(k, l)| {
+            if k + 1 == line {
+                let mut f: Vec<&str> = l.split(delim).collect();
+                f[field] = with;
+                f.join(&delim.to_string())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if text.ends_with('\n') { "\n" } else { "" }
+}
+
+#[test]
+fn wrong_or_truncated_files_name_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mq = raw_text(&real(
+        "format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz",
+    ));
+    let mq_head: Vec<&str> = mq.lines().next().unwrap().split('\t').collect();
+    let mq_lfq = mq_head
+        .iter()
+        .position(|h| *h == "LFQ intensity AC392")
+        .unwrap();
+    let mq_flags: Vec<usize> = [
+        "Reverse",
+        "Potential contaminant",
+        "Only identified by site",
+    ]
+    .iter()
+    .map(|c| mq_head.iter().position(|h| h == c).unwrap())
+    .collect();
+    // Flagged rows are dropped before their values are read: damage the first kept row.
+    let mq_line = 1 + mq
+        .lines()
+        .position(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f.len() == mq_head.len()
+                && f[0] != "Protein IDs"
+                && mq_flags.iter().all(|&c| f[c] != "+")
+        })
+        .unwrap();
+    let fp = raw_text(&real(
+        "format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv",
+    ));
+    let secr = raw_text(&real(
+        "msc-sources-osteogenic-secretome-proteome/secretome_fragpipe_combined_protein.tsv.gz",
+    ));
+    let secr_lfq = secr
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .position(|h| h == "Ad_c_31 MaxLFQ Intensity")
+        .unwrap();
+    let dn = raw_text(&real(
+        "format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv",
+    ));
+    let sn = raw_text(&real(
+        "format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz",
+    ));
+    let sn_q = sn
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .position(|h| h == "PG.Quantity")
+        .unwrap();
+    let sm = raw_text(&fixture("smrnaseq_mirna.tsv"));
+    let st = raw_text(&fixture("smrnaseq_mature_counts.csv"));
+    let md = raw_text(&fixture("miRNAs_expressed_all_samples_fixture.csv"));
+    let cf = raw_text(&real(
+        "ev-mirna-metabolic-inhibitors-cfarkas/ev_mirna_counts.csv",
+    ));
+    let report = "Run\tProtein.Group\tPrecursor.Id\tPG.MaxLFQ\nr1\tP1\tAAK2\t10\nr1\tP1\tCCK2\t10\nr2\tP1\tAAK2\t12\n";
+    // (file name, expected format, text, delimiter, data line to damage, a numeric field on it, its header)
+    let cases: Vec<(&str, &str, &str, char, usize, usize, &str)> = vec![
+        (
+            "proteinGroups.txt",
+            "maxquant",
+            &mq,
+            '\t',
+            mq_line,
+            mq_lfq,
+            "LFQ intensity AC392",
+        ),
+        (
+            "combined_protein.tsv",
+            "fragpipe",
+            &fp,
+            '\t',
+            4,
+            16,
+            "S1 Razor Intensity",
+        ),
+        (
+            "secretome_combined_protein.tsv",
+            "fragpipe",
+            &secr,
+            '\t',
+            20,
+            secr_lfq,
+            "Ad_c_31 MaxLFQ Intensity",
+        ),
+        ("report.pg_matrix.tsv", "diann", &dn, '\t', 2, 5, "S1"),
+        (
+            "report.tsv",
+            "diann-report",
+            report,
+            '\t',
+            3,
+            3,
+            "PG.MaxLFQ",
+        ),
+        (
+            "spectronaut.tsv",
+            "spectronaut",
+            &sn,
+            '\t',
+            40,
+            sn_q,
+            "PG.Quantity",
+        ),
+        ("mirna.tsv", "smrnaseq", &sm, '\t', 3, 2, "EV_B"),
+        (
+            "mature_counts.csv",
+            "smrnaseq-transposed",
+            &st,
+            ',',
+            3,
+            2,
+            "\"hsa-miR-21-5p\"",
+        ),
+        (
+            "miRNAs_expressed_all_samples_x.csv",
+            "mirdeep2",
+            &md,
+            '\t',
+            5,
+            5,
+            "s02",
+        ),
+        ("counts.csv", "wide", &cf, ',', 10, 4, "Ctrl_4"),
+    ];
+    for (name, format, text, delim, line, field, header) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let m = read_matrix(&p, &ReadOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(m.report.format, format, "{name} detected without format=");
+
+        std::fs::write(&p, corrupt(text, delim, line, field, "12x")).unwrap();
+        let e = read_matrix(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        let column = header.trim_matches('"');
+        let at = format!("{name}:{line}, column '{column}'");
+        assert!(
+            e.contains(&at) && e.contains("'12x' is not a number"),
+            "{name}: expected '{at}' in: {e}"
+        );
+
+        std::fs::write(&p, truncate_at(text, line)).unwrap();
+        let e = read_matrix(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("{name}:{line}:"))
+                && e.contains("the row ends before column '")
+                && e.contains("truncated"),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn truncated_gzip_names_the_line_where_data_stops() {
+    let src = real("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
+    let bytes = std::fs::read(&src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("report.tsv.gz");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let e = read_matrix(&p, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("report.tsv.gz:") && e.contains("truncated"),
+        "{e}"
+    );
+    let line: u64 = e
+        .split("report.tsv.gz:")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(line > 1 && line < 500, "{e}");
+}

@@ -1,0 +1,953 @@
+//! Leakage-free cross-validation of potency predictors, nested hyperparameter tuning,
+//! permutation tests, "is it just predicting source?" checks, feature importance and selection
+//! stability, and learning curves.
+//!
+//! **Leakage guarantees.** For every split, the whole [`PreprocessConfig`] (each layer's
+//! evomics-norm pipeline — filters, transform, normalization, imputation, batch correction —
+//! then feature selection and scaling) is fitted on the training rows only and applied unchanged
+//! to the test rows; hyperparameters are chosen by an inner cross-validation on the training rows
+//! only (nested CV, Varma & Simon 2006, *BMC Bioinformatics* 7:91); group designs never put a
+//! group (donor) on both sides of a split (checked after the splits are built). The fitted
+//! preprocessing of every fold is returned so that this can be audited.
+
+use std::collections::BTreeMap;
+
+use evomics_core::rng::{derive_seed, seeded};
+use evomics_core::SampleSheet;
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::conformal::{class_scores, residual_scores, ConformalCalibration};
+use crate::cv::{fold_table, CvScheme, FoldAssignment, Split};
+use crate::data::{group_labels, Dataset};
+use crate::error::{data_err, ensure, Result};
+use crate::metrics::{
+    calibration_table, classification_metrics, regression_metrics, CalibrationBin, Metrics,
+};
+use crate::models::{FittedModel, Labels, ModelSpec, Output};
+use crate::preprocess::{FeatureRef, FittedPreprocess, PreprocessConfig};
+
+/// Hyperparameter tuning by nested cross-validation: every candidate is scored by an inner CV
+/// on the outer training rows (pooled ROC AUC for classes, pooled R² for numbers); the best
+/// (the first on ties) is refitted on the outer training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuning {
+    /// Candidate models (e.g. a grid of λ), ≥ 1.
+    pub candidates: Vec<ModelSpec>,
+    /// The inner design (its groups come from the same sheet column as the outer one's, if any).
+    pub inner: CvScheme,
+}
+
+/// Everything that defines how a potency model is trained and validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Preprocessing fitted inside every training fold.
+    #[serde(default)]
+    pub preprocess: PreprocessConfig,
+    /// The model (ignored when `tuning` is set).
+    pub model: ModelSpec,
+    /// The cross-validation design.
+    pub cv: CvScheme,
+    /// Optional nested tuning.
+    #[serde(default)]
+    pub tuning: Option<Tuning>,
+    /// Seed of the splits, the model seeds and the permutations.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Repeats of permutation importance on each test fold (0: off, the default; costs one
+    /// prediction per feature and repeat).
+    #[serde(default)]
+    pub permutation_importance: usize,
+    /// Size of the per-fold top list counted in `top_frequency` (default 20).
+    #[serde(default = "default_top")]
+    pub top_features: usize,
+    /// Error rate of the conformal calibration kept from the CV (default 0.1).
+    #[serde(default = "default_alpha")]
+    pub conformal_alpha: f64,
+}
+
+fn default_seed() -> u64 {
+    20240601
+}
+fn default_top() -> usize {
+    20
+}
+fn default_alpha() -> f64 {
+    0.1
+}
+
+impl TrainConfig {
+    /// A config with defaults around a model, preprocessing and design.
+    pub fn new(preprocess: PreprocessConfig, model: ModelSpec, cv: CvScheme) -> TrainConfig {
+        TrainConfig {
+            preprocess,
+            model,
+            cv,
+            tuning: None,
+            seed: default_seed(),
+            permutation_importance: 0,
+            top_features: default_top(),
+            conformal_alpha: default_alpha(),
+        }
+    }
+
+    /// Check everything before data are read.
+    pub fn validate(&self) -> Result<()> {
+        self.preprocess.validate()?;
+        self.model.validate()?;
+        self.cv.validate()?;
+        if let Some(t) = &self.tuning {
+            ensure(!t.candidates.is_empty(), "tuning", "candidates", || {
+                "is empty; list at least one model".into()
+            })?;
+            for c in &t.candidates {
+                c.validate()?;
+            }
+            t.inner.validate()?;
+        }
+        ensure(self.top_features >= 1, "train", "top_features", || {
+            "is 0".into()
+        })?;
+        crate::conformal::check_alpha(self.conformal_alpha)
+    }
+}
+
+/// One row of the predictions table (`predictions.tsv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRow {
+    /// Sample id.
+    pub sample_id: String,
+    /// Repeat (0 for a final model's predictions).
+    pub repeat: usize,
+    /// Fold (0 for a final model's predictions).
+    pub fold: usize,
+    /// True value (class name or number), when known.
+    pub truth: Option<String>,
+    /// Predicted class name or number.
+    pub predicted: String,
+    /// Class probabilities in class order (empty for numbers).
+    pub probabilities: Vec<f64>,
+}
+
+/// Metrics of one test fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldMetrics {
+    /// Repeat, from 1.
+    pub repeat: usize,
+    /// Fold, from 1.
+    pub fold: usize,
+    /// Training samples.
+    pub n_train: usize,
+    /// Test samples.
+    pub n_test: usize,
+    /// Model input features after preprocessing and selection.
+    pub n_features: usize,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The model used (the tuned choice under nested CV).
+    pub model: ModelSpec,
+}
+
+/// Mean and spread of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// Metric name.
+    pub name: String,
+    /// Mean over folds (folds where it is undefined are skipped).
+    pub fold_mean: Option<f64>,
+    /// Sample standard deviation over folds.
+    pub fold_sd: Option<f64>,
+    /// Mean over repeats of the metric of the pooled out-of-fold predictions.
+    pub pooled: Option<f64>,
+}
+
+/// Importance and selection stability of one feature over the folds (`importance.tsv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportanceRow {
+    /// The feature.
+    pub feature: FeatureRef,
+    /// Mean built-in importance over folds (0 in folds where it was not selected).
+    pub mean_importance: f64,
+    /// Sample standard deviation of it.
+    pub sd_importance: f64,
+    /// Share of folds whose preprocessing kept the feature.
+    pub selection_frequency: f64,
+    /// Share of folds in which the model used it (non-zero coefficient or importance).
+    pub nonzero_frequency: f64,
+    /// Share of folds in which it was among the `top_features` most important.
+    pub top_frequency: f64,
+    /// Mean decrease of the headline metric when the feature is permuted in the test fold.
+    pub permutation_importance: Option<f64>,
+}
+
+/// A feature's importance in one fold.
+#[derive(Debug, Clone)]
+struct FoldImportance {
+    value: f64,
+    nonzero: bool,
+    top: bool,
+    permutation: Option<f64>,
+}
+
+/// One fold's fitted preprocessing and model, kept for audits and CV+.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldFit {
+    /// Repeat.
+    pub repeat: usize,
+    /// Fold.
+    pub fold: usize,
+    /// Training rows (indices into the data set).
+    pub train: Vec<usize>,
+    /// Test rows.
+    pub test: Vec<usize>,
+    /// Fitted preprocessing.
+    pub preprocess: FittedPreprocess,
+    /// Fitted model.
+    pub model: FittedModel,
+}
+
+/// The outcome of [`cross_validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvReport {
+    /// Target column.
+    pub target: String,
+    /// Class names (empty for numbers).
+    pub classes: Vec<String>,
+    /// Fold assignments of every sample.
+    pub folds: Vec<FoldAssignment>,
+    /// Out-of-fold predictions.
+    pub predictions: Vec<PredictionRow>,
+    /// Metrics per test fold.
+    pub fold_metrics: Vec<FoldMetrics>,
+    /// Metrics of the pooled out-of-fold predictions, per repeat.
+    pub pooled_metrics: Vec<Metrics>,
+    /// Every metric summarized.
+    pub summary: Vec<MetricSummary>,
+    /// Feature importance and stability, most important first.
+    pub importance: Vec<ImportanceRow>,
+    /// Calibration of the pooled out-of-fold positive-class probabilities (two classes).
+    pub calibration: Vec<CalibrationBin>,
+    /// Conformal calibration from the out-of-fold scores of repeat 1.
+    pub conformal: ConformalCalibration,
+    /// Fitted preprocessing and model of every fold.
+    pub fits: Vec<FoldFit>,
+}
+
+impl CvReport {
+    /// A summarized metric by name.
+    pub fn metric(&self, name: &str) -> Option<&MetricSummary> {
+        self.summary.iter().find(|m| m.name == name)
+    }
+
+    /// Pooled headline metric (ROC AUC or R²), mean over repeats.
+    pub fn pooled_primary(&self) -> Option<f64> {
+        let name = self.pooled_metrics.first()?.primary_name();
+        self.metric(name)?.pooled
+    }
+}
+
+fn metrics_of(labels: &Labels, out: &Output) -> Metrics {
+    match (labels, out) {
+        (Labels::Classes { y, .. }, Output::Probabilities { p }) => {
+            Metrics::Classification(classification_metrics(y, p.view()))
+        }
+        (Labels::Numeric { y }, Output::Values { y: pred }) => {
+            Metrics::Regression(regression_metrics(y, pred))
+        }
+        _ => Metrics::Regression(regression_metrics(&[], &[])),
+    }
+}
+
+/// The groups of the design's group column for the data set's samples.
+fn design_groups(
+    cv: &CvScheme,
+    data: &Dataset,
+    sheet: &SampleSheet,
+) -> Result<Option<Vec<String>>> {
+    cv.group_column()
+        .map(|c| group_labels(sheet, c, &data.sample_ids))
+        .transpose()
+}
+
+/// Fit preprocessing and model on `train` rows and predict `test` rows.
+fn fit_predict(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    pre: &PreprocessConfig,
+    model: &ModelSpec,
+    train: &[usize],
+    test: &[usize],
+) -> Result<(FittedPreprocess, FittedModel, Output)> {
+    let labels = data.labels.select(train);
+    let (fp, xtr) = pre.fit(&data.layers, sheet, train, &labels)?;
+    let fm = model.fit(xtr.view(), &labels)?;
+    let xte = fp.transform(&data.layers, sheet, test)?;
+    let out = fm.predict(xte.view())?;
+    Ok((fp, fm, out))
+}
+
+/// Place fold outputs into a full-length output (rows in data-set order).
+struct Pooled {
+    probs: Option<Array2<f64>>,
+    values: Vec<f64>,
+    filled: Vec<bool>,
+}
+
+impl Pooled {
+    fn new(labels: &Labels, n: usize) -> Pooled {
+        let probs = match labels {
+            Labels::Classes { n_classes, .. } => Some(Array2::zeros((n, (*n_classes).max(2)))),
+            Labels::Numeric { .. } => None,
+        };
+        Pooled {
+            probs,
+            values: vec![0.0; n],
+            filled: vec![false; n],
+        }
+    }
+
+    fn put(&mut self, rows: &[usize], out: &Output) {
+        for (r, &i) in rows.iter().enumerate() {
+            match out {
+                Output::Probabilities { p } => {
+                    if let Some(pp) = self.probs.as_mut() {
+                        pp.row_mut(i).assign(&p.row(r));
+                    }
+                }
+                Output::Values { y } => self.values[i] = y[r],
+            }
+            self.filled[i] = true;
+        }
+    }
+
+    fn output(&self) -> (Vec<usize>, Output) {
+        let rows: Vec<usize> = (0..self.filled.len()).filter(|&i| self.filled[i]).collect();
+        let out = match &self.probs {
+            Some(p) => Output::Probabilities {
+                p: p.select(Axis(0), &rows),
+            },
+            None => Output::Values {
+                y: rows.iter().map(|&i| self.values[i]).collect(),
+            },
+        };
+        (rows, out)
+    }
+}
+
+/// Choose a model by inner CV on `train` rows.
+fn tune(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    tuning: &Tuning,
+    train: &[usize],
+    seed: u64,
+) -> Result<ModelSpec> {
+    let sub_labels = data.labels.select(train);
+    let groups = design_groups(&tuning.inner, data, sheet)?
+        .map(|g| train.iter().map(|&i| g[i].clone()).collect::<Vec<_>>());
+    let inner = tuning.inner.splits(
+        &sub_labels,
+        &data.classes,
+        groups.as_deref(),
+        derive_seed(seed, "inner"),
+    )?;
+    let mut best: Option<(f64, ModelSpec)> = None;
+    for (c, cand) in tuning.candidates.iter().enumerate() {
+        let mut pooled = Pooled::new(&data.labels, data.n_samples());
+        for s in inner.iter().filter(|s| s.repeat == 1) {
+            let tr: Vec<usize> = s.train.iter().map(|&i| train[i]).collect();
+            let te: Vec<usize> = s.test.iter().map(|&i| train[i]).collect();
+            let model = cand.with_seed(derive_seed(seed, &format!("inner/{c}/{}", s.fold)));
+            let (_, _, out) = fit_predict(data, sheet, &config.preprocess, &model, &tr, &te)?;
+            pooled.put(&te, &out);
+        }
+        let (rows, out) = pooled.output();
+        let score = metrics_of(&data.labels.select(&rows), &out)
+            .primary()
+            .unwrap_or(f64::NEG_INFINITY);
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, cand.clone()));
+        }
+    }
+    best.map(|(_, m)| m)
+        .ok_or_else(|| data_err("tuning", "no candidate could be scored"))
+}
+
+/// Cross-validate a potency model on a data set (see the module docs for the guarantees).
+pub fn cross_validate(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+) -> Result<CvReport> {
+    config.validate()?;
+    config.model.check_target(&data.labels)?;
+    let groups = design_groups(&config.cv, data, sheet)?;
+    let splits = config.cv.splits(
+        &data.labels,
+        &data.classes,
+        groups.as_deref(),
+        derive_seed(config.seed, "cv"),
+    )?;
+    let n = data.n_samples();
+    let mut predictions = Vec::new();
+    let mut fold_metrics = Vec::with_capacity(splits.len());
+    let mut fits = Vec::with_capacity(splits.len());
+    let repeats = splits.iter().map(|s| s.repeat).max().unwrap_or(1);
+    let mut pooled: Vec<Pooled> = (0..repeats).map(|_| Pooled::new(&data.labels, n)).collect();
+    let mut imp: BTreeMap<FeatureRef, Vec<FoldImportance>> = BTreeMap::new();
+    let mut fold_imps: Vec<BTreeMap<FeatureRef, FoldImportance>> = Vec::new();
+    for s in &splits {
+        let seed = derive_seed(config.seed, &format!("fold/{}/{}", s.repeat, s.fold));
+        let model = match &config.tuning {
+            Some(t) => tune(data, sheet, config, t, &s.train, seed)?,
+            None => config.model.clone(),
+        }
+        .with_seed(derive_seed(seed, "model"));
+        let (fp, fm, out) =
+            fit_predict(data, sheet, &config.preprocess, &model, &s.train, &s.test)?;
+        let test_labels = data.labels.select(&s.test);
+        let m = metrics_of(&test_labels, &out);
+        pooled[s.repeat - 1].put(&s.test, &out);
+        push_predictions(&mut predictions, data, s, &out);
+        // Importance of this fold.
+        let builtin = fm.builtin_importance();
+        let perm = if config.permutation_importance > 0 {
+            let xte = fp.transform(&data.layers, sheet, &s.test)?;
+            Some(permutation_importance(
+                &fm,
+                xte.view(),
+                &test_labels,
+                config.permutation_importance,
+                derive_seed(seed, "perm-importance"),
+            )?)
+        } else {
+            None
+        };
+        let mut this = BTreeMap::new();
+        for (j, f) in fp.features.iter().enumerate() {
+            let v = builtin.as_ref().map_or(0.0, |b| b[j]);
+            this.insert(
+                f.clone(),
+                FoldImportance {
+                    value: v,
+                    nonzero: v != 0.0,
+                    top: false,
+                    permutation: perm.as_ref().map(|p| p[j]),
+                },
+            );
+        }
+        fold_imps.push(this);
+        fold_metrics.push(FoldMetrics {
+            repeat: s.repeat,
+            fold: s.fold,
+            n_train: s.train.len(),
+            n_test: s.test.len(),
+            n_features: fp.n_features(),
+            metrics: m,
+            model,
+        });
+        fits.push(FoldFit {
+            repeat: s.repeat,
+            fold: s.fold,
+            train: s.train.clone(),
+            test: s.test.clone(),
+            preprocess: fp,
+            model: fm,
+        });
+    }
+    // Importance table over folds.
+    let n_folds = fold_imps.len() as f64;
+    for fi in &fold_imps {
+        let mut ranked: Vec<(&FeatureRef, f64)> = fi.iter().map(|(f, v)| (f, v.value)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        let top: std::collections::BTreeSet<&FeatureRef> = ranked
+            .iter()
+            .take(config.top_features)
+            .filter(|(_, v)| *v > 0.0)
+            .map(|(f, _)| *f)
+            .collect();
+        for (f, v) in fi {
+            imp.entry(f.clone()).or_default().push(FoldImportance {
+                top: top.contains(f),
+                ..v.clone()
+            });
+        }
+    }
+    let mut importance: Vec<ImportanceRow> = imp
+        .into_iter()
+        .map(|(feature, v)| {
+            let sel = v.len() as f64;
+            let sum: f64 = v.iter().map(|x| x.value).sum();
+            let mean = sum / n_folds;
+            let ss: f64 = v
+                .iter()
+                .map(|x| (x.value - mean) * (x.value - mean))
+                .sum::<f64>()
+                + (n_folds - sel) * mean * mean;
+            let perm: Vec<f64> = v.iter().filter_map(|x| x.permutation).collect();
+            ImportanceRow {
+                feature,
+                mean_importance: mean,
+                sd_importance: if n_folds > 1.0 {
+                    (ss / (n_folds - 1.0)).sqrt()
+                } else {
+                    0.0
+                },
+                selection_frequency: sel / n_folds,
+                nonzero_frequency: v.iter().filter(|x| x.nonzero).count() as f64 / n_folds,
+                top_frequency: v.iter().filter(|x| x.top).count() as f64 / n_folds,
+                permutation_importance: (!perm.is_empty())
+                    .then(|| perm.iter().sum::<f64>() / n_folds),
+            }
+        })
+        .collect();
+    importance.sort_by(|a, b| {
+        b.mean_importance
+            .total_cmp(&a.mean_importance)
+            .then(a.feature.cmp(&b.feature))
+    });
+    // Pooled metrics per repeat.
+    let mut pooled_metrics = Vec::with_capacity(repeats);
+    let mut calibration = Vec::new();
+    let mut conformal_scores = Vec::new();
+    for (r, p) in pooled.iter().enumerate() {
+        let (rows, out) = p.output();
+        let labels = data.labels.select(&rows);
+        pooled_metrics.push(metrics_of(&labels, &out));
+        if r == 0 {
+            match (&labels, &out) {
+                (Labels::Classes { y, n_classes }, Output::Probabilities { p }) => {
+                    if *n_classes == 2 {
+                        let t: Vec<bool> = y.iter().map(|&c| c == 1).collect();
+                        calibration = calibration_table(&t, &p.column(1).to_vec(), 10);
+                    }
+                    conformal_scores = class_scores(y, p.view());
+                }
+                (Labels::Numeric { y }, Output::Values { y: pred }) => {
+                    conformal_scores = residual_scores(y, pred)
+                }
+                _ => {}
+            }
+        }
+    }
+    let summary = summarize(&fold_metrics, &pooled_metrics);
+    Ok(CvReport {
+        target: data.target.clone(),
+        classes: data.classes.clone(),
+        folds: fold_table(&splits, &data.sample_ids),
+        predictions,
+        fold_metrics,
+        pooled_metrics,
+        summary,
+        importance,
+        calibration,
+        conformal: ConformalCalibration::new(conformal_scores, config.conformal_alpha)?,
+        fits,
+    })
+}
+
+fn push_predictions(rows: &mut Vec<PredictionRow>, data: &Dataset, s: &Split, out: &Output) {
+    for (r, &i) in s.test.iter().enumerate() {
+        rows.push(prediction_row(
+            data.sample_ids[i].clone(),
+            s.repeat,
+            s.fold,
+            Some(data.label_text(i)),
+            &data.classes,
+            out,
+            r,
+        ));
+    }
+}
+
+pub(crate) fn prediction_row(
+    sample_id: String,
+    repeat: usize,
+    fold: usize,
+    truth: Option<String>,
+    classes: &[String],
+    out: &Output,
+    r: usize,
+) -> PredictionRow {
+    match out {
+        Output::Probabilities { p } => {
+            let row = p.row(r);
+            let mut b = 0;
+            for c in 1..row.len() {
+                if row[c] > row[b] {
+                    b = c;
+                }
+            }
+            PredictionRow {
+                sample_id,
+                repeat,
+                fold,
+                truth,
+                predicted: classes.get(b).cloned().unwrap_or_default(),
+                probabilities: row.to_vec(),
+            }
+        }
+        Output::Values { y } => PredictionRow {
+            sample_id,
+            repeat,
+            fold,
+            truth,
+            predicted: y[r].to_string(),
+            probabilities: Vec::new(),
+        },
+    }
+}
+
+fn summarize(folds: &[FoldMetrics], pooled: &[Metrics]) -> Vec<MetricSummary> {
+    let Some(first) = folds.first() else {
+        return Vec::new();
+    };
+    first
+        .metrics
+        .named()
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let vals: Vec<f64> = folds
+                .iter()
+                .map(|f| f.metrics.named()[k].1)
+                .filter(|v| v.is_finite())
+                .collect();
+            let pv: Vec<f64> = pooled
+                .iter()
+                .map(|m| m.named()[k].1)
+                .filter(|v| v.is_finite())
+                .collect();
+            let mean = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
+            let sd = mean.filter(|_| vals.len() > 1).map(|m| {
+                (vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (vals.len() - 1) as f64)
+                    .sqrt()
+            });
+            MetricSummary {
+                name: name.to_string(),
+                fold_mean: mean,
+                fold_sd: sd,
+                pooled: (!pv.is_empty()).then(|| pv.iter().sum::<f64>() / pv.len() as f64),
+            }
+        })
+        .collect()
+}
+
+/// Decrease of the headline metric (ROC AUC or R²) when each column of `x` is permuted,
+/// averaged over `repeats` seeded permutations (Breiman 2001; Fisher, Rudin & Dominici 2019).
+pub fn permutation_importance(
+    model: &FittedModel,
+    x: ArrayView2<f64>,
+    labels: &Labels,
+    repeats: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let base = metrics_of(labels, &model.predict(x)?)
+        .primary()
+        .unwrap_or(f64::NAN);
+    let mut out = Vec::with_capacity(x.ncols());
+    let mut xp = x.to_owned();
+    for j in 0..x.ncols() {
+        let mut drop = 0.0;
+        for r in 0..repeats {
+            let mut rng = seeded(derive_seed(seed, &format!("{j}/{r}")));
+            let mut col: Vec<f64> = x.column(j).to_vec();
+            col.shuffle(&mut rng);
+            xp.column_mut(j).assign(&ndarray::Array1::from(col));
+            let m = metrics_of(labels, &model.predict(xp.view())?)
+                .primary()
+                .unwrap_or(f64::NAN);
+            drop += base - m;
+        }
+        xp.column_mut(j).assign(&x.column(j));
+        out.push(drop / repeats.max(1) as f64);
+    }
+    Ok(out)
+}
+
+/// How labels are permuted in a permutation test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "within", content = "column", rename_all = "snake_case")]
+pub enum Permutation {
+    /// Over all samples.
+    #[default]
+    Free,
+    /// Only among samples sharing a value of a sheet column (e.g. `source`: keeps any
+    /// source–label association, so a model that only recognises sources keeps its score).
+    Within(String),
+}
+
+/// The outcome of a label-permutation test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermutationTest {
+    /// The headline metric's name.
+    pub metric: String,
+    /// Its pooled cross-validated value on the real labels.
+    pub observed: f64,
+    /// Its values on permuted labels.
+    pub null: Vec<f64>,
+    /// (1 + #{null ≥ observed}) / (1 + permutations) (Phipson & Smyth 2010, *Stat Appl Genet Mol
+    /// Biol* 9:39).
+    pub p_value: f64,
+    /// How labels were permuted.
+    pub permutation: Permutation,
+}
+
+/// Permute labels, optionally within strata.
+pub fn permute_labels(labels: &Labels, strata: Option<&[String]>, seed: u64) -> Labels {
+    let n = labels.len();
+    let mut rng = seeded(seed);
+    let mut perm: Vec<usize> = (0..n).collect();
+    match strata {
+        None => perm.shuffle(&mut rng),
+        Some(st) => {
+            let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for (i, s) in st.iter().enumerate() {
+                groups.entry(s.as_str()).or_default().push(i);
+            }
+            for members in groups.values() {
+                let mut shuffled = members.clone();
+                shuffled.shuffle(&mut rng);
+                for (&dst, &src) in members.iter().zip(&shuffled) {
+                    perm[dst] = src;
+                }
+            }
+        }
+    }
+    labels.select(&perm)
+}
+
+/// Label-permutation test of the cross-validated headline metric: the whole cross-validation
+/// (preprocessing included) is rerun on `n_permutations` permuted label vectors.
+pub fn permutation_test(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    n_permutations: usize,
+    permutation: &Permutation,
+) -> Result<PermutationTest> {
+    ensure(
+        n_permutations >= 1,
+        "permutation test",
+        "n_permutations",
+        || "is 0".into(),
+    )?;
+    let observed_report = cross_validate(data, sheet, config)?;
+    let metric = observed_report
+        .pooled_metrics
+        .first()
+        .map_or("metric", |m| m.primary_name())
+        .to_string();
+    let observed = observed_report.pooled_primary().unwrap_or(f64::NAN);
+    let strata = match permutation {
+        Permutation::Free => None,
+        Permutation::Within(c) => Some(group_labels(sheet, c, &data.sample_ids)?),
+    };
+    let mut null = Vec::with_capacity(n_permutations);
+    for b in 0..n_permutations {
+        let labels = permute_labels(
+            &data.labels,
+            strata.as_deref(),
+            derive_seed(config.seed, &format!("permutation/{b}")),
+        );
+        let r = cross_validate(&data.with_labels(labels), sheet, config)?;
+        null.push(r.pooled_primary().unwrap_or(f64::NAN));
+    }
+    let ge = null.iter().filter(|&&v| v >= observed).count();
+    Ok(PermutationTest {
+        metric,
+        observed,
+        p_value: (1 + ge) as f64 / (1 + n_permutations) as f64,
+        null,
+        permutation: permutation.clone(),
+    })
+}
+
+/// "Is the model just predicting source?"
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceCheck {
+    /// The source column.
+    pub source_column: String,
+    /// Permutation test with labels permuted within source: a small p-value means the model
+    /// predicts potency beyond what source alone explains.
+    pub within_source: PermutationTest,
+    /// Pooled metrics when each source is left out in turn (the model never saw the test
+    /// source).
+    pub leave_one_source_out: Metrics,
+    /// Per-source metrics of the leave-one-source-out predictions.
+    pub per_source: Vec<(String, Metrics)>,
+}
+
+/// Run both source checks (see [`SourceCheck`]).
+pub fn source_check(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    source_column: &str,
+    n_permutations: usize,
+) -> Result<SourceCheck> {
+    let within_source = permutation_test(
+        data,
+        sheet,
+        config,
+        n_permutations,
+        &Permutation::Within(source_column.to_string()),
+    )?;
+    let loso = TrainConfig {
+        cv: CvScheme::LeaveOneGroupOut {
+            group: source_column.to_string(),
+        },
+        tuning: None,
+        ..config.clone()
+    };
+    let r = cross_validate(data, sheet, &loso)?;
+    let per_source = r
+        .fits
+        .iter()
+        .zip(&r.fold_metrics)
+        .map(|(f, m)| {
+            let src = sheet
+                .text(source_column, &data.sample_ids[f.test[0]])
+                .unwrap_or_default();
+            (src, m.metrics.clone())
+        })
+        .collect();
+    Ok(SourceCheck {
+        source_column: source_column.to_string(),
+        within_source,
+        leave_one_source_out: r
+            .pooled_metrics
+            .into_iter()
+            .next()
+            .ok_or_else(|| data_err("source check", "no prediction"))?,
+        per_source,
+    })
+}
+
+/// One point of a learning curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearningPoint {
+    /// Share of each training part used.
+    pub fraction: f64,
+    /// Mean training size.
+    pub n_train: f64,
+    /// Mean test-fold headline metric.
+    pub mean: Option<f64>,
+    /// Its standard deviation over folds.
+    pub sd: Option<f64>,
+    /// Folds scored.
+    pub n_folds: usize,
+}
+
+/// Learning curve: for every split of the design and every fraction, a seeded subsample of the
+/// training part (whole groups for group designs, per class otherwise; at least two samples
+/// of every class) is used to fit, and the untouched test fold to score.
+pub fn learning_curve(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    fractions: &[f64],
+) -> Result<Vec<LearningPoint>> {
+    config.validate()?;
+    for &f in fractions {
+        ensure(f > 0.0 && f <= 1.0, "learning curve", "fractions", || {
+            format!("{f} is outside (0, 1]")
+        })?;
+    }
+    let groups = design_groups(&config.cv, data, sheet)?;
+    let splits = config.cv.splits(
+        &data.labels,
+        &data.classes,
+        groups.as_deref(),
+        derive_seed(config.seed, "cv"),
+    )?;
+    let mut out = Vec::with_capacity(fractions.len());
+    for (fi, &frac) in fractions.iter().enumerate() {
+        let mut vals = Vec::new();
+        let mut sizes = Vec::new();
+        for s in &splits {
+            let seed = derive_seed(
+                config.seed,
+                &format!("learning/{fi}/{}/{}", s.repeat, s.fold),
+            );
+            let mut rng = seeded(seed);
+            let sub: Vec<usize> = match &groups {
+                Some(g) => {
+                    let mut names: Vec<&str> = s.train.iter().map(|&i| g[i].as_str()).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    names.shuffle(&mut rng);
+                    let keep = ((names.len() as f64 * frac).ceil() as usize).max(1);
+                    let kept: std::collections::BTreeSet<&str> =
+                        names[..keep].iter().copied().collect();
+                    s.train
+                        .iter()
+                        .copied()
+                        .filter(|&i| kept.contains(g[i].as_str()))
+                        .collect()
+                }
+                None => {
+                    let strata: Vec<usize> = match &data.labels {
+                        Labels::Classes { y, .. } => s.train.iter().map(|&i| y[i]).collect(),
+                        Labels::Numeric { .. } => vec![0; s.train.len()],
+                    };
+                    let mut sub = Vec::new();
+                    let nst = strata.iter().copied().max().unwrap_or(0) + 1;
+                    for c in 0..nst {
+                        let mut m: Vec<usize> = s
+                            .train
+                            .iter()
+                            .zip(&strata)
+                            .filter(|(_, &st)| st == c)
+                            .map(|(&i, _)| i)
+                            .collect();
+                        m.shuffle(&mut rng);
+                        let keep = ((m.len() as f64 * frac).ceil() as usize).min(m.len());
+                        sub.extend_from_slice(&m[..keep]);
+                    }
+                    sub.sort_unstable();
+                    sub
+                }
+            };
+            if let Labels::Classes { y, n_classes } = &data.labels {
+                if (0..*n_classes).any(|c| sub.iter().filter(|&&i| y[i] == c).count() < 2) {
+                    continue;
+                }
+            }
+            let model = config.model.with_seed(derive_seed(seed, "model"));
+            let (_, _, o) = fit_predict(data, sheet, &config.preprocess, &model, &sub, &s.test)?;
+            if let Some(v) = metrics_of(&data.labels.select(&s.test), &o).primary() {
+                vals.push(v);
+                sizes.push(sub.len() as f64);
+            }
+        }
+        let k = vals.len();
+        let mean = (k > 0).then(|| vals.iter().sum::<f64>() / k as f64);
+        let sd = mean
+            .filter(|_| k > 1)
+            .map(|m| (vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (k - 1) as f64).sqrt());
+        out.push(LearningPoint {
+            fraction: frac,
+            n_train: sizes.iter().sum::<f64>() / k.max(1) as f64,
+            mean,
+            sd,
+            n_folds: k,
+        });
+    }
+    Ok(out)
+}
+
+/// Predictions of a fitted fold on its own test rows (for audits): rows as in the data set.
+pub fn predict_rows(
+    fit: &FoldFit,
+    data: &Dataset,
+    sheet: &SampleSheet,
+    rows: &[usize],
+) -> Result<Output> {
+    let x = fit.preprocess.transform(&data.layers, sheet, rows)?;
+    fit.model.predict(x.view())
+}

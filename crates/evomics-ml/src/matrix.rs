@@ -1,0 +1,281 @@
+//! Matrix helpers shared by every method: complete sample × feature matrices from assays,
+//! column statistics, standardization and pairwise distances.
+//!
+//! Convention: every method in this crate takes **samples in rows and features in columns**
+//! (as linfa and scikit-learn); an [`Assay`] stores features × samples, so
+//! [`complete_matrix`] transposes.
+
+use evomics_core::Assay;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{data_err, MlError, Result};
+
+/// The samples × features matrix of a layer whose every cell carries a value (observed or
+/// imputed). A missing or below-detection cell is an error naming it: models never fill
+/// values silently.
+pub fn complete_matrix(assay: &Assay) -> Result<Array2<f64>> {
+    let (nf, ns) = (assay.n_features(), assay.n_samples());
+    let mut x = Array2::zeros((ns, nf));
+    for i in 0..nf {
+        for j in 0..ns {
+            match assay.get(i, j) {
+                Some(v) => x[[j, i]] = v,
+                None => {
+                    return Err(MlError::MissingValue {
+                        what: "matrix",
+                        layer: assay.name().to_string(),
+                        feature: assay.features().ids()[i].clone(),
+                        sample: assay.samples()[j].clone(),
+                        flag: assay.flags()[[i, j]].name().to_string(),
+                    })
+                }
+            }
+        }
+    }
+    Ok(x)
+}
+
+/// The rows of a layer with no missing cell in any sample (complete-case features), in layer
+/// order; R's `X[complete.cases(X), ]` on the features × samples matrix.
+pub fn complete_features(assay: &Assay) -> Vec<usize> {
+    (0..assay.n_features())
+        .filter(|&i| (0..assay.n_samples()).all(|j| assay.get(i, j).is_some()))
+        .collect()
+}
+
+/// Fail unless the matrix is non-empty and every value is finite.
+pub(crate) fn check_matrix(x: ArrayView2<f64>, what: &'static str, min_rows: usize) -> Result<()> {
+    if x.ncols() == 0 {
+        return Err(data_err(what, "the matrix has no features"));
+    }
+    if x.nrows() < min_rows {
+        return Err(data_err(
+            what,
+            format!(
+                "the matrix has {} sample(s); at least {min_rows} are needed",
+                x.nrows()
+            ),
+        ));
+    }
+    if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(data_err(
+            what,
+            format!("value {v} at sample row {}, feature column {} is not finite; models need a complete, finite matrix (impute or filter first)", r + 1, c + 1),
+        ));
+    }
+    Ok(())
+}
+
+/// Column means.
+pub(crate) fn col_means(x: ArrayView2<f64>) -> Array1<f64> {
+    let n = x.nrows().max(1) as f64;
+    x.sum_axis(Axis(0)) / n
+}
+
+/// Column variances around `mean` with denominator `n - ddof` (at least 1).
+pub(crate) fn col_vars(x: ArrayView2<f64>, mean: ArrayView1<f64>, ddof: usize) -> Array1<f64> {
+    let n = x.nrows();
+    let den = (n.saturating_sub(ddof)).max(1) as f64;
+    let mut v = Array1::zeros(x.ncols());
+    for row in x.rows() {
+        for ((vj, &xj), &mj) in v.iter_mut().zip(row.iter()).zip(mean.iter()) {
+            let d = xj - mj;
+            *vj += d * d;
+        }
+    }
+    v / den
+}
+
+/// Per-feature centring and (optional) scaling learned on training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    /// Column means of the training rows.
+    pub mean: Vec<f64>,
+    /// Column scales (standard deviations, 1 for constant columns); empty when not scaling.
+    pub scale: Vec<f64>,
+}
+
+impl Standardizer {
+    /// Learn means and, when `scale`, standard deviations with denominator `n - ddof`. A
+    /// column with zero spread gets scale 1, so it stays constant (zero) instead of dividing by 0.
+    pub fn fit(x: ArrayView2<f64>, scale: bool, ddof: usize) -> Standardizer {
+        let mean = col_means(x);
+        let scale = if scale {
+            col_vars(x, mean.view(), ddof)
+                .iter()
+                .map(|v| {
+                    let s = v.sqrt();
+                    if s > 0.0 && s.is_finite() {
+                        s
+                    } else {
+                        1.0
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Standardizer {
+            mean: mean.to_vec(),
+            scale,
+        }
+    }
+
+    /// Apply to any rows with the same columns.
+    pub fn transform(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = x.to_owned();
+        for mut row in out.rows_mut() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v -= self.mean[j];
+                if !self.scale.is_empty() {
+                    *v /= self.scale[j];
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A dissimilarity between two rows (samples, or features when clustering features).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// Euclidean distance, R `dist(method = "euclidean")`.
+    #[default]
+    Euclidean,
+    /// 1 − Pearson correlation of the two rows (0 for identical profiles, 2 for opposite ones).
+    Pearson,
+    /// 1 − Spearman rank correlation (Pearson on average ranks, ties as R's `rank`).
+    Spearman,
+}
+
+impl Distance {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Distance::Euclidean => "euclidean",
+            Distance::Pearson => "pearson",
+            Distance::Spearman => "spearman",
+        }
+    }
+}
+
+/// Average ranks (1-based, ties get their mean rank, as R's `rank(ties.method = "average")`).
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = rank;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Rows centred and scaled to unit Euclidean norm, so a dot product is a Pearson correlation.
+/// A constant row becomes all zeros (correlation 0 with everything).
+fn unit_rows(x: ArrayView2<f64>) -> Array2<f64> {
+    let mut out = x.to_owned();
+    for mut row in out.rows_mut() {
+        let m = row.mean().unwrap_or(0.0);
+        row.mapv_inplace(|v| v - m);
+        let ss = row.dot(&row).sqrt();
+        if ss > 0.0 {
+            row.mapv_inplace(|v| v / ss);
+        } else {
+            row.fill(0.0);
+        }
+    }
+    out
+}
+
+/// Exact squared Euclidean distance between two rows.
+pub(crate) fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The full n × n dissimilarity matrix between the rows of `x`.
+///
+/// Euclidean distances are computed pairwise (exact, as R's `dist`); correlation distances
+/// through one matrix product of centred, unit-norm rows.
+pub fn distance_matrix(x: ArrayView2<f64>, metric: Distance) -> Array2<f64> {
+    let n = x.nrows();
+    match metric {
+        Distance::Euclidean => {
+            let mut d = Array2::zeros((n, n));
+            for i in 0..n {
+                for j in (i + 1)..n {
+                    let v = sq_dist(x.row(i), x.row(j)).sqrt();
+                    d[[i, j]] = v;
+                    d[[j, i]] = v;
+                }
+            }
+            d
+        }
+        Distance::Pearson | Distance::Spearman => {
+            let src = if metric == Distance::Spearman {
+                let mut r = Array2::zeros(x.dim());
+                for (i, row) in x.rows().into_iter().enumerate() {
+                    let rk = average_ranks(&row.to_vec());
+                    r.row_mut(i).assign(&Array1::from(rk));
+                }
+                r
+            } else {
+                x.to_owned()
+            };
+            let u = unit_rows(src.view());
+            let c = u.dot(&u.t());
+            let mut d = c.mapv(|r| (1.0 - r.clamp(-1.0, 1.0)).max(0.0));
+            for i in 0..n {
+                d[[i, i]] = 0.0;
+            }
+            d
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn ranks_average_ties() {
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
+    }
+
+    #[test]
+    fn distances_agree_with_definitions() {
+        let x = array![[0.0, 0.0, 1.0], [3.0, 4.0, 1.0], [1.0, 2.0, 3.0]];
+        let d = distance_matrix(x.view(), Distance::Euclidean);
+        assert!((d[[0, 1]] - 5.0).abs() < 1e-12);
+        let p = distance_matrix(x.view(), Distance::Pearson);
+        // rows 0 and 2 are perfectly correlated? (0,0,1) vs (1,2,3): r = 0.866
+        assert!((p[[0, 2]] - (1.0 - 0.8660254037844386)).abs() < 1e-12);
+        let s = distance_matrix(x.view(), Distance::Spearman);
+        assert!(s[[1, 1]] == 0.0 && (s[[0, 2]] - (1.0 - 0.8660254037844386)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn standardizer_uses_ddof() {
+        let x = array![[1.0, 5.0], [3.0, 5.0]];
+        let s = Standardizer::fit(x.view(), true, 1);
+        assert_eq!(s.mean, vec![2.0, 5.0]);
+        assert!((s.scale[0] - 2f64.sqrt()).abs() < 1e-15);
+        assert_eq!(s.scale[1], 1.0);
+        let t = s.transform(x.view());
+        assert_eq!(t[[0, 1]], 0.0);
+    }
+}

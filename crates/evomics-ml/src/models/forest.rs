@@ -1,0 +1,662 @@
+//! Random forests (Breiman 2001, *Mach Learn* 45:5) for classification and regression, on
+//! histogram-binned features.
+//!
+//! - Each tree grows on a bootstrap sample (n draws with replacement) by CART splits (Breiman et
+//!   al. 1984): Gini impurity for classes, squared error for numbers. At every node `max_features`
+//!   features are drawn without replacement (more are drawn while the drawn ones are constant at
+//!   the node, as scikit-learn does), and the best split of each is found by scanning its
+//!   histogram. Trees grow until nodes are pure or would have fewer than `min_samples_leaf`
+//!   samples on a side (or `max_depth`).
+//! - Binning: per feature, the training values' distinct values define up to `max_bins` bins; with
+//!   at most `max_bins` distinct values (every cohort below 256 samples at the default 255) the
+//!   thresholds are the midpoints between consecutive distinct values, i.e. exact CART; above
+//!   that, quantile cut points. New samples are routed by comparing raw values with the
+//!   thresholds, so binning is never refitted at prediction time.
+//! - Prediction: class probabilities are the average over trees of each leaf's class fractions
+//!   (scikit-learn's `predict_proba`), numbers the average of leaf means.
+//! - Importance: mean decrease in impurity (weighted by node size, normalized per tree, averaged
+//!   over trees).
+//! - Determinism: tree t draws from its own ChaCha8 stream `derive_seed(seed, "tree/<t>")` and
+//!   trees are stored in index order, so results are bit-identical for any `n_threads`.
+//!
+//! Defaults follow R `randomForest`: √p features per split for classes, p/3 for numbers; leaves of
+//! at least 1 sample for classes and 5 for numbers; 500 trees.
+
+use evomics_core::rng::{derive_seed, seeded, Rng};
+use ndarray::ArrayView2;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{data_err, ensure, Result};
+use crate::models::{Labels, Output};
+
+/// Features drawn at each split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "rule", content = "value")]
+pub enum MaxFeatures {
+    /// √p for classes, p/3 for numbers (R randomForest's `mtry` defaults).
+    #[default]
+    Auto,
+    /// ⌊√p⌋.
+    Sqrt,
+    /// ⌊p/3⌋.
+    Third,
+    /// Every feature (bagging).
+    All,
+    /// A share of the features, in (0, 1].
+    Fraction(f64),
+    /// A fixed number, ≥ 1.
+    Count(usize),
+}
+
+/// Random forest parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForestParams {
+    /// Number of trees, ≥ 1 (default 500).
+    pub n_trees: usize,
+    /// Features per split (default auto).
+    pub max_features: MaxFeatures,
+    /// Minimum samples in a leaf (default: 1 for classes, 5 for numbers).
+    pub min_samples_leaf: Option<usize>,
+    /// Maximum depth (default unlimited).
+    pub max_depth: Option<usize>,
+    /// Histogram bins per feature, 2–255 (default 255).
+    pub max_bins: usize,
+    /// Bootstrap samples (default true); false grows every tree on all samples.
+    pub bootstrap: bool,
+    /// Seed.
+    pub seed: u64,
+    /// Worker threads (default 1); results do not depend on it.
+    pub n_threads: usize,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams {
+            n_trees: 500,
+            max_features: MaxFeatures::Auto,
+            min_samples_leaf: None,
+            max_depth: None,
+            max_bins: 255,
+            bootstrap: true,
+            seed: 1,
+            n_threads: 1,
+        }
+    }
+}
+
+crate::param_guard!(ForestParams);
+
+/// One node of a tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Split feature, or `u32::MAX` for a leaf.
+    pub feature: u32,
+    /// Samples with `x[feature] <= threshold` go left.
+    pub threshold: f64,
+    /// Left child index (leaf: index into the leaf values).
+    pub left: u32,
+    /// Right child index.
+    pub right: u32,
+}
+
+/// One fitted tree: nodes (root first) and leaf values (`n_outputs` per leaf).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Nodes.
+    pub nodes: Vec<Node>,
+    /// Leaf values: class fractions or the mean, `n_outputs` per leaf.
+    pub leaves: Vec<f64>,
+}
+
+/// A fitted random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// Trees in index order.
+    pub trees: Vec<Tree>,
+    /// Number of classes (0 for regression).
+    pub n_classes: usize,
+    /// Number of input features.
+    pub n_features: usize,
+    /// Mean decrease in impurity per feature (sums to 1 unless no tree split).
+    pub importance: Vec<f64>,
+}
+
+struct Binned {
+    n: usize,
+    /// bins[f * n + i]
+    bins: Vec<u8>,
+    /// Thresholds: bin b of feature f is `x <= cuts[f][b]` (the last bin is unbounded).
+    cuts: Vec<Vec<f64>>,
+}
+
+fn bin_features(x: ArrayView2<f64>, max_bins: usize) -> Binned {
+    let (n, p) = x.dim();
+    let mut bins = vec![0u8; n * p];
+    let mut cuts = Vec::with_capacity(p);
+    for f in 0..p {
+        let mut v: Vec<f64> = x.column(f).to_vec();
+        v.sort_by(f64::total_cmp);
+        let mut distinct = v.clone();
+        distinct.dedup();
+        let c: Vec<f64> = if distinct.len() <= max_bins {
+            distinct
+                .windows(2)
+                .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+                .collect()
+        } else {
+            let mut c: Vec<f64> = (1..max_bins)
+                .map(|q| {
+                    let at = (q * n) / max_bins;
+                    let lo = v[at.saturating_sub(1)];
+                    // the next distinct value above `lo`
+                    let hi = v[at..].iter().copied().find(|&h| h > lo).unwrap_or(lo);
+                    lo + (hi - lo) / 2.0
+                })
+                .filter(|&t| t < distinct[distinct.len() - 1])
+                .collect();
+            c.dedup();
+            c
+        };
+        for (i, xv) in x.column(f).iter().enumerate() {
+            bins[f * n + i] = c.partition_point(|&t| t < *xv) as u8;
+        }
+        cuts.push(c);
+    }
+    Binned { n, bins, cuts }
+}
+
+struct Grow<'a> {
+    b: &'a Binned,
+    y_class: &'a [usize],
+    y_num: &'a [f64],
+    k: usize,
+    mtry: usize,
+    min_leaf: usize,
+    max_depth: usize,
+}
+
+impl Grow<'_> {
+    fn n_out(&self) -> usize {
+        self.k.max(1)
+    }
+
+    fn leaf_value(&self, idx: &[usize], out: &mut Vec<f64>) {
+        if self.k > 0 {
+            let mut c = vec![0.0; self.k];
+            for &i in idx {
+                c[self.y_class[i]] += 1.0;
+            }
+            let n = idx.len() as f64;
+            out.extend(c.iter().map(|v| v / n));
+        } else {
+            out.push(idx.iter().map(|&i| self.y_num[i]).sum::<f64>() / idx.len() as f64);
+        }
+    }
+
+    fn impurity(&self, idx: &[usize]) -> f64 {
+        let n = idx.len() as f64;
+        if self.k > 0 {
+            let mut c = vec![0.0; self.k];
+            for &i in idx {
+                c[self.y_class[i]] += 1.0;
+            }
+            1.0 - c.iter().map(|v| (v / n) * (v / n)).sum::<f64>()
+        } else {
+            let m = idx.iter().map(|&i| self.y_num[i]).sum::<f64>() / n;
+            idx.iter()
+                .map(|&i| (self.y_num[i] - m) * (self.y_num[i] - m))
+                .sum::<f64>()
+                / n
+        }
+    }
+
+    /// Best split of `idx` on feature f: (score = weighted child impurity sum, bin).
+    fn best_split(
+        &self,
+        f: usize,
+        idx: &[usize],
+        hist: &mut Vec<f64>,
+        counts: &mut Vec<f64>,
+    ) -> Option<(f64, usize)> {
+        let nb = self.b.cuts[f].len() + 1;
+        let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
+        let w = self.n_out().max(2);
+        hist.clear();
+        hist.resize(nb * w, 0.0);
+        counts.clear();
+        counts.resize(nb, 0.0);
+        let (mut lo, mut hi) = (usize::MAX, 0usize);
+        for &i in idx {
+            let bin = col[i] as usize;
+            counts[bin] += 1.0;
+            if self.k > 0 {
+                hist[bin * w + self.y_class[i]] += 1.0;
+            } else {
+                let y = self.y_num[i];
+                hist[bin * w] += y;
+                hist[bin * w + 1] += y * y;
+            }
+            lo = lo.min(bin);
+            hi = hi.max(bin);
+        }
+        if lo >= hi {
+            return None;
+        }
+        let n = idx.len() as f64;
+        let mut left = vec![0.0; w];
+        let mut total = vec![0.0; w];
+        for bin in lo..=hi {
+            for c in 0..w {
+                total[c] += hist[bin * w + c];
+            }
+        }
+        let mut nl = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for bin in lo..hi {
+            if counts[bin] == 0.0 {
+                continue;
+            }
+            nl += counts[bin];
+            for c in 0..w {
+                left[c] += hist[bin * w + c];
+            }
+            let nr = n - nl;
+            if nl < self.min_leaf as f64 || nr < self.min_leaf as f64 {
+                continue;
+            }
+            // Weighted child impurity (lower is better): Gini n·(1 − Σp²) or SSE.
+            let score = if self.k > 0 {
+                let gl: f64 = left.iter().take(self.k).map(|v| v * v).sum::<f64>() / nl;
+                let gr: f64 = (0..self.k)
+                    .map(|c| (total[c] - left[c]) * (total[c] - left[c]))
+                    .sum::<f64>()
+                    / nr;
+                n - gl - gr
+            } else {
+                let (sl, ql) = (left[0], left[1]);
+                let (sr, qr) = (total[0] - sl, total[1] - ql);
+                (ql - sl * sl / nl) + (qr - sr * sr / nr)
+            };
+            if best.is_none_or(|(s, _)| score < s - 1e-12 * n) {
+                best = Some((score, bin));
+            }
+        }
+        best
+    }
+
+    fn grow(&self, rng: &mut Rng, idx: Vec<usize>, importance: &mut [f64]) -> Tree {
+        let p = self.b.cuts.len();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut leaves: Vec<f64> = Vec::new();
+        let mut feats: Vec<usize> = (0..p).collect();
+        let mut hist = Vec::new();
+        let mut counts = Vec::new();
+        // Stack of (node index, samples, depth).
+        nodes.push(Node {
+            feature: u32::MAX,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+        });
+        let mut stack = vec![(0usize, idx, 0usize)];
+        while let Some((node, idx, depth)) = stack.pop() {
+            let imp = self.impurity(&idx);
+            let splittable =
+                idx.len() >= 2 * self.min_leaf && imp > 1e-12 && depth < self.max_depth;
+            let mut chosen: Option<(f64, usize, usize)> = None;
+            if splittable {
+                // Draw features without replacement until `mtry` non-constant ones were tried.
+                let mut tried = 0;
+                let mut drawn = 0;
+                while drawn < p && tried < self.mtry {
+                    let j = rng.gen_range(drawn..p);
+                    feats.swap(drawn, j);
+                    let f = feats[drawn];
+                    drawn += 1;
+                    if let Some((score, bin)) = self.best_split(f, &idx, &mut hist, &mut counts) {
+                        tried += 1;
+                        if chosen.is_none_or(|(s, _, _)| score < s) {
+                            chosen = Some((score, f, bin));
+                        }
+                    }
+                }
+            }
+            match chosen {
+                Some((score, f, bin)) => {
+                    let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
+                    let (l, r): (Vec<usize>, Vec<usize>) =
+                        idx.iter().partition(|&&i| (col[i] as usize) <= bin);
+                    let n = idx.len() as f64;
+                    let parent = imp * n;
+                    importance[f] += (parent - score).max(0.0);
+                    let li = nodes.len();
+                    nodes.push(Node {
+                        feature: u32::MAX,
+                        threshold: 0.0,
+                        left: 0,
+                        right: 0,
+                    });
+                    let ri = nodes.len();
+                    nodes.push(Node {
+                        feature: u32::MAX,
+                        threshold: 0.0,
+                        left: 0,
+                        right: 0,
+                    });
+                    nodes[node] = Node {
+                        feature: f as u32,
+                        threshold: self.b.cuts[f][bin],
+                        left: li as u32,
+                        right: ri as u32,
+                    };
+                    stack.push((ri, r, depth + 1));
+                    stack.push((li, l, depth + 1));
+                }
+                None => {
+                    let leaf = leaves.len() / self.n_out();
+                    self.leaf_value(&idx, &mut leaves);
+                    nodes[node] = Node {
+                        feature: u32::MAX,
+                        threshold: 0.0,
+                        left: leaf as u32,
+                        right: leaf as u32,
+                    };
+                }
+            }
+        }
+        Tree { nodes, leaves }
+    }
+}
+
+impl ForestParams {
+    /// Check the parameters alone.
+    pub fn validate(&self) -> Result<()> {
+        const W: &str = "random forest";
+        ensure(self.n_trees >= 1, W, "n_trees", || {
+            "is 0; grow at least one tree".into()
+        })?;
+        ensure((2..=255).contains(&self.max_bins), W, "max_bins", || {
+            format!("is {}; use 2–255", self.max_bins)
+        })?;
+        ensure(
+            self.min_samples_leaf != Some(0),
+            W,
+            "min_samples_leaf",
+            || "is 0; use at least 1".into(),
+        )?;
+        ensure(self.max_depth != Some(0), W, "max_depth", || {
+            "is 0; use at least 1 or leave it unset".into()
+        })?;
+        ensure(self.n_threads >= 1, W, "n_threads", || {
+            "is 0; use at least 1".into()
+        })?;
+        match self.max_features {
+            MaxFeatures::Fraction(f) => ensure(f > 0.0 && f <= 1.0, W, "max_features", || {
+                format!("fraction {f} is outside (0, 1]")
+            }),
+            MaxFeatures::Count(c) => ensure(c >= 1, W, "max_features", || "count is 0".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn mtry(&self, p: usize, classification: bool) -> usize {
+        let m = match self.max_features {
+            MaxFeatures::Auto if classification => (p as f64).sqrt().floor() as usize,
+            MaxFeatures::Auto => p / 3,
+            MaxFeatures::Sqrt => (p as f64).sqrt().floor() as usize,
+            MaxFeatures::Third => p / 3,
+            MaxFeatures::All => p,
+            MaxFeatures::Fraction(f) => (f * p as f64).floor() as usize,
+            MaxFeatures::Count(c) => c,
+        };
+        m.clamp(1, p)
+    }
+
+    /// Fit on a complete matrix.
+    pub fn fit(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<Forest> {
+        self.validate()?;
+        let (n, p) = x.dim();
+        if n < 2 {
+            return Err(data_err("random forest", "needs at least 2 samples"));
+        }
+        let binned = bin_features(x, self.max_bins);
+        let (y_class, y_num, k): (Vec<usize>, Vec<f64>, usize) = match labels {
+            Labels::Classes { y, n_classes } => (y.clone(), Vec::new(), (*n_classes).max(2)),
+            Labels::Numeric { y } => (Vec::new(), y.clone(), 0),
+        };
+        let classification = k > 0;
+        let g = Grow {
+            b: &binned,
+            y_class: &y_class,
+            y_num: &y_num,
+            k,
+            mtry: self.mtry(p, classification),
+            min_leaf: self
+                .min_samples_leaf
+                .unwrap_or(if classification { 1 } else { 5 }),
+            max_depth: self.max_depth.unwrap_or(usize::MAX),
+        };
+        let grow_one = |t: usize| -> (Tree, Vec<f64>) {
+            let mut rng = seeded(derive_seed(self.seed, &format!("tree/{t}")));
+            let idx: Vec<usize> = if self.bootstrap {
+                (0..n).map(|_| rng.gen_range(0..n)).collect()
+            } else {
+                (0..n).collect()
+            };
+            let mut imp = vec![0.0; p];
+            let tree = g.grow(&mut rng, idx, &mut imp);
+            let s: f64 = imp.iter().sum();
+            if s > 0.0 {
+                imp.iter_mut().for_each(|v| *v /= s);
+            }
+            (tree, imp)
+        };
+        let threads = self.n_threads.min(self.n_trees);
+        let results: Vec<(Tree, Vec<f64>)> = if threads <= 1 {
+            (0..self.n_trees).map(grow_one).collect()
+        } else {
+            let chunk = self.n_trees.div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|c| {
+                        let grow_one = &grow_one;
+                        let n_trees = self.n_trees;
+                        s.spawn(move || {
+                            ((c * chunk)..((c + 1) * chunk).min(n_trees))
+                                .map(grow_one)
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        if results.len() != self.n_trees {
+            return Err(data_err(
+                "random forest",
+                "a worker thread failed while growing trees",
+            ));
+        }
+        let mut importance = vec![0.0; p];
+        let mut trees = Vec::with_capacity(self.n_trees);
+        for (t, imp) in results {
+            for (a, b) in importance.iter_mut().zip(&imp) {
+                *a += b / self.n_trees as f64;
+            }
+            trees.push(t);
+        }
+        Ok(Forest {
+            trees,
+            n_classes: if classification { k } else { 0 },
+            n_features: p,
+            importance,
+        })
+    }
+}
+
+impl Tree {
+    fn leaf_of(&self, row: &[f64]) -> usize {
+        let mut node = 0usize;
+        loop {
+            let nd = &self.nodes[node];
+            if nd.feature == u32::MAX {
+                return nd.left as usize;
+            }
+            node = if row[nd.feature as usize] <= nd.threshold {
+                nd.left as usize
+            } else {
+                nd.right as usize
+            };
+        }
+    }
+}
+
+impl Forest {
+    /// Average of the trees' leaf values, samples × outputs.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Output {
+        let k = self.n_classes.max(1);
+        let n = x.nrows();
+        let mut acc = ndarray::Array2::<f64>::zeros((n, k));
+        let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+        for t in &self.trees {
+            for (i, row) in rows.iter().enumerate() {
+                let leaf = t.leaf_of(row);
+                for c in 0..k {
+                    acc[[i, c]] += t.leaves[leaf * k + c];
+                }
+            }
+        }
+        acc.mapv_inplace(|v| v / self.trees.len() as f64);
+        if self.n_classes > 0 {
+            Output::Probabilities { p: acc }
+        } else {
+            Output::Values {
+                y: acc.column(0).to_vec(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn data() -> (Array2<f64>, Vec<usize>, Vec<f64>) {
+        let x = Array2::from_shape_fn((60, 5), |(i, j)| ((i * (j + 3) * 7919) % 101) as f64 / 10.0);
+        let yc = (0..60)
+            .map(|i| usize::from(x[[i, 1]] + 0.5 * x[[i, 3]] > 7.5))
+            .collect();
+        let yn = (0..60).map(|i| 2.0 * x[[i, 1]] - x[[i, 3]]).collect();
+        (x, yc, yn)
+    }
+
+    #[test]
+    fn learns_and_ranks_informative_features() {
+        let (x, yc, yn) = data();
+        let p = ForestParams {
+            n_trees: 60,
+            seed: 3,
+            ..Default::default()
+        };
+        let f = p
+            .fit(
+                x.view(),
+                &Labels::Classes {
+                    y: yc.clone(),
+                    n_classes: 2,
+                },
+            )
+            .unwrap();
+        let Output::Probabilities { p: pr } = f.predict(x.view()) else {
+            panic!()
+        };
+        let acc = (0..60)
+            .filter(|&i| usize::from(pr[[i, 1]] > 0.5) == yc[i])
+            .count();
+        assert!(acc >= 57, "training accuracy {acc}/60");
+        let top = (0..5)
+            .max_by(|&a, &b| f.importance[a].total_cmp(&f.importance[b]))
+            .unwrap();
+        assert_eq!(top, 1, "{:?}", f.importance);
+        assert!((f.importance.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let r = ForestParams {
+            n_trees: 60,
+            seed: 3,
+            max_features: MaxFeatures::All,
+            ..Default::default()
+        }
+        .fit(x.view(), &Labels::Numeric { y: yn.clone() })
+        .unwrap();
+        let Output::Values { y } = r.predict(x.view()) else {
+            panic!()
+        };
+        let mse: f64 = y
+            .iter()
+            .zip(&yn)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            / 60.0;
+        let var: f64 = {
+            let m = yn.iter().sum::<f64>() / 60.0;
+            yn.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / 60.0
+        };
+        assert!(mse < 0.2 * var, "mse {mse} var {var}");
+    }
+
+    #[test]
+    fn bit_identical_for_any_thread_count() {
+        let (x, yc, _) = data();
+        let labels = Labels::Classes {
+            y: yc,
+            n_classes: 2,
+        };
+        let one = ForestParams {
+            n_trees: 25,
+            seed: 9,
+            n_threads: 1,
+            ..Default::default()
+        }
+        .fit(x.view(), &labels)
+        .unwrap();
+        let three = ForestParams {
+            n_trees: 25,
+            seed: 9,
+            n_threads: 3,
+            ..Default::default()
+        }
+        .fit(x.view(), &labels)
+        .unwrap();
+        assert_eq!(one, three);
+        let other = ForestParams {
+            n_trees: 25,
+            seed: 10,
+            ..Default::default()
+        }
+        .fit(x.view(), &labels)
+        .unwrap();
+        assert_ne!(one, other);
+    }
+
+    #[test]
+    fn thresholds_are_midpoints_and_binning_is_consistent() {
+        let x = ndarray::array![[1.0], [2.0], [4.0], [8.0]];
+        let b = bin_features(x.view(), 255);
+        assert_eq!(b.cuts[0], vec![1.5, 3.0, 6.0]);
+        assert_eq!(b.bins, vec![0, 1, 2, 3]);
+        let many = Array2::from_shape_fn((600, 1), |(i, _)| i as f64);
+        let b = bin_features(many.view(), 16);
+        assert!(b.cuts[0].len() <= 15);
+        for i in 0..600 {
+            let bin = b.bins[i] as usize;
+            let v = i as f64;
+            assert!(bin == b.cuts[0].len() || v <= b.cuts[0][bin]);
+            assert!(bin == 0 || v > b.cuts[0][bin - 1]);
+        }
+    }
+}

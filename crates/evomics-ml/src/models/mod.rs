@@ -1,0 +1,250 @@
+//! Supervised models: elastic-net generalized linear models, random forests, k-nearest
+//! neighbours and PLS regression, behind one [`ModelSpec`] → [`FittedModel`] interface.
+//!
+//! Every model takes a complete samples × features matrix (see [`crate::matrix`]) and a
+//! [`Labels`] target; parameters are validated before data are read; fitted models are serde
+//! data (saved inside model files) and predict class probabilities or numbers.
+
+pub mod enet;
+pub mod forest;
+pub mod knn;
+pub mod pls;
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{data_err, Result};
+use crate::matrix::check_matrix;
+
+pub use enet::{ElasticNet, ElasticNetParams};
+pub use forest::{Forest, ForestParams, MaxFeatures};
+pub use knn::{Knn, KnnParams, KnnWeights};
+pub use pls::{Pls, PlsParams};
+
+/// The target of a supervised model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Labels {
+    /// Class indices `0..n_classes` (two classes: binary, more: multiclass).
+    Classes {
+        /// Class index of every sample.
+        y: Vec<usize>,
+        /// Number of classes.
+        n_classes: usize,
+    },
+    /// Numeric values.
+    Numeric {
+        /// Value of every sample.
+        y: Vec<f64>,
+    },
+}
+
+impl Labels {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::Classes { y, .. } => y.len(),
+            Labels::Numeric { y } => y.len(),
+        }
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The labels of the given samples, in the given order.
+    pub fn select(&self, rows: &[usize]) -> Labels {
+        match self {
+            Labels::Classes { y, n_classes } => Labels::Classes {
+                y: rows.iter().map(|&i| y[i]).collect(),
+                n_classes: *n_classes,
+            },
+            Labels::Numeric { y } => Labels::Numeric {
+                y: rows.iter().map(|&i| y[i]).collect(),
+            },
+        }
+    }
+
+    /// True for a class target.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Labels::Classes { .. })
+    }
+}
+
+/// What a model predicts for a set of samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Output {
+    /// Class probabilities, samples × classes (rows sum to 1).
+    Probabilities {
+        /// The probabilities.
+        p: Array2<f64>,
+    },
+    /// Predicted numbers.
+    Values {
+        /// One value per sample.
+        y: Vec<f64>,
+    },
+}
+
+impl Output {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Output::Probabilities { p } => p.nrows(),
+            Output::Values { y } => y.len(),
+        }
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A model and its parameters, selected by `model` in a config.
+///
+/// ```toml
+/// model = { model = "elastic_net", alpha = 0.0, lambda = 0.004 }
+/// model = { model = "random_forest", n_trees = 500, seed = 7 }
+/// model = { model = "knn", k = 7 }
+/// model = { model = "pls", n_components = 3 }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// Elastic-net logistic, multinomial or Gaussian regression (glmnet).
+    ElasticNet(ElasticNetParams),
+    /// Random forest classifier or regressor.
+    RandomForest(ForestParams),
+    /// k-nearest neighbours.
+    Knn(KnnParams),
+    /// PLS regression (numeric targets).
+    Pls(PlsParams),
+}
+
+impl ModelSpec {
+    /// Stable model name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelSpec::ElasticNet(_) => "elastic_net",
+            ModelSpec::RandomForest(_) => "random_forest",
+            ModelSpec::Knn(_) => "knn",
+            ModelSpec::Pls(_) => "pls",
+        }
+    }
+
+    /// Check the parameters alone.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            ModelSpec::ElasticNet(p) => p.validate(),
+            ModelSpec::RandomForest(p) => p.validate(),
+            ModelSpec::Knn(p) => p.validate(),
+            ModelSpec::Pls(p) => p.validate(),
+        }
+    }
+
+    /// Check that the model can learn this kind of target.
+    pub fn check_target(&self, labels: &Labels) -> Result<()> {
+        if let (ModelSpec::Pls(_), Labels::Classes { .. }) = (self, labels) {
+            return Err(data_err(
+                "pls",
+                "PLS regression needs a numeric target; for a class target use elastic_net, random_forest or knn",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The same model with a different seed (random forests; other models are deterministic).
+    pub fn with_seed(&self, seed: u64) -> ModelSpec {
+        match self {
+            ModelSpec::RandomForest(p) => {
+                ModelSpec::RandomForest(ForestParams { seed, ..p.clone() })
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Fit on a complete samples × features matrix.
+    pub fn fit(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<FittedModel> {
+        self.validate()?;
+        self.check_target(labels)?;
+        check_matrix(x, self.name(), 2)?;
+        if x.nrows() != labels.len() {
+            return Err(data_err(
+                self.name(),
+                format!(
+                    "{} samples in the matrix but {} labels",
+                    x.nrows(),
+                    labels.len()
+                ),
+            ));
+        }
+        Ok(match self {
+            ModelSpec::ElasticNet(p) => FittedModel::ElasticNet(p.fit(x, labels)?),
+            ModelSpec::RandomForest(p) => FittedModel::RandomForest(p.fit(x, labels)?),
+            ModelSpec::Knn(p) => FittedModel::Knn(p.fit(x, labels)?),
+            ModelSpec::Pls(p) => FittedModel::Pls(p.fit(x, labels)?),
+        })
+    }
+}
+
+/// A fitted model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum FittedModel {
+    /// Elastic net.
+    ElasticNet(ElasticNet),
+    /// Random forest.
+    RandomForest(Forest),
+    /// k-nearest neighbours.
+    Knn(Knn),
+    /// PLS regression.
+    Pls(Pls),
+}
+
+impl FittedModel {
+    /// Number of input features.
+    pub fn n_features(&self) -> usize {
+        match self {
+            FittedModel::ElasticNet(m) => m.n_features(),
+            FittedModel::RandomForest(m) => m.n_features,
+            FittedModel::Knn(m) => m.x.ncols(),
+            FittedModel::Pls(m) => m.coefficients.len(),
+        }
+    }
+
+    /// Predict for new samples (same features, same order).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Output> {
+        if x.ncols() != self.n_features() {
+            return Err(data_err(
+                "predict",
+                format!(
+                    "new data have {} features; the model was fitted on {}",
+                    x.ncols(),
+                    self.n_features()
+                ),
+            ));
+        }
+        check_matrix(x, "predict", 0)?;
+        Ok(match self {
+            FittedModel::ElasticNet(m) => m.predict(x),
+            FittedModel::RandomForest(m) => m.predict(x),
+            FittedModel::Knn(m) => m.predict(x),
+            FittedModel::Pls(m) => m.predict(x),
+        })
+    }
+
+    /// Built-in importance of every feature, when the model has one: |standardized coefficient|
+    /// (the largest over classes for multinomial models), mean decrease in impurity for forests,
+    /// |regression coefficient on the scaled features| for PLS; None for k-NN.
+    pub fn builtin_importance(&self) -> Option<Vec<f64>> {
+        match self {
+            FittedModel::ElasticNet(m) => Some(m.importance()),
+            FittedModel::RandomForest(m) => Some(m.importance.clone()),
+            FittedModel::Knn(_) => None,
+            FittedModel::Pls(m) => Some(m.scaled_coefficients().iter().map(|v| v.abs()).collect()),
+        }
+    }
+}

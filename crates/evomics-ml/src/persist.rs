@@ -1,0 +1,351 @@
+//! Saved potency models: a versioned, self-describing serde structure holding everything needed
+//! to apply a trained model to new EV preparations — the input features with their layers, the
+//! fitted preprocessing (per-layer evomics-norm pipelines, selection, scaling), the fitted
+//! model, its parameters, the training data's SHA-256, the cross-validated metrics and the
+//! conformal calibration.
+//!
+//! JSON is written with serde_json's `float_roundtrip`, so every number reloads bit for bit and a
+//! reloaded model predicts exactly as the one that was saved.
+//!
+//! **Feature alignment at prediction time.** Each layer of the new data is matched by name and
+//! its features by id, in the order the pipeline was fitted on; extra features are ignored. A
+//! feature the model was fitted on but the new data lack is handled by the saved
+//! [`MissingFeatureRule`]: `error` (the default) refuses, `impute` inserts it as a column of
+//! missing cells for the fitted pipeline's imputation to fill (an error when the pipeline has
+//! no imputation). Either way the missing features are reported.
+
+use evomics_core::{Assay, SampleSheet, ValueFlag};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::conformal::{prediction_set, ConformalCalibration};
+use crate::data::Dataset;
+use crate::error::{MlError, Result};
+use crate::evaluate::{prediction_row, MetricSummary, PredictionRow, TrainConfig, Tuning};
+use crate::models::{FittedModel, ModelSpec, Output};
+use crate::preprocess::{FeatureRef, FittedPreprocess};
+
+/// Format name written into every model file.
+pub const MODEL_FORMAT: &str = "evomics-model";
+/// Current model file version; files of other versions are refused with a clear message.
+pub const MODEL_VERSION: u32 = 1;
+
+/// What to do when new data lack a feature the model was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingFeatureRule {
+    /// Refuse to predict, naming the absent features.
+    #[default]
+    Error,
+    /// Insert absent features as missing cells and let the fitted imputation fill them.
+    Impute,
+}
+
+/// Where a saved model came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Training samples.
+    pub n_samples: usize,
+    /// Their ids.
+    pub sample_ids: Vec<String>,
+    /// SHA-256 of the training data (see [`Dataset::hash`]).
+    pub data_hash: String,
+    /// Samples left out by the join rule.
+    pub n_dropped: usize,
+}
+
+/// A trained potency model, ready to save and to apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// File version, [`MODEL_VERSION`] when written.
+    pub version: u32,
+    /// Version of evomics-ml that wrote it.
+    pub software_version: String,
+    /// Target column.
+    pub target: String,
+    /// Class names (empty for a numeric target).
+    pub classes: Vec<String>,
+    /// The model's input features, in column order, with their layers.
+    pub features: Vec<FeatureRef>,
+    /// Fitted preprocessing.
+    pub preprocess: FittedPreprocess,
+    /// Fitted model.
+    pub model: FittedModel,
+    /// The model parameters used (the tuned choice under tuning).
+    pub model_params: ModelSpec,
+    /// The full training configuration.
+    pub config: TrainConfig,
+    /// Training data provenance.
+    pub training: TrainingInfo,
+    /// Cross-validated metrics, when a CV report was given.
+    pub cv_metrics: Vec<MetricSummary>,
+    /// Conformal calibration from the CV's out-of-fold scores, when a CV report was given.
+    pub conformal: Option<ConformalCalibration>,
+    /// Rule for features absent from new data.
+    pub missing_features: MissingFeatureRule,
+}
+
+/// Predictions for new samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictReport {
+    /// One row per predicted sample (repeat and fold 0).
+    pub predictions: Vec<PredictionRow>,
+    /// Conformal class sets (class names) per sample, when the model has a calibration.
+    pub sets: Vec<Vec<String>>,
+    /// Conformal intervals (low, high) per sample, when the model has a calibration.
+    pub intervals: Vec<(f64, f64)>,
+    /// Features the model was fitted on that the new data lack.
+    pub missing_features: Vec<FeatureRef>,
+    /// New-data features the model does not use.
+    pub ignored_features: usize,
+    /// Samples not predicted (absent from a layer or from the sheet), with the reason.
+    pub dropped: Vec<(String, String)>,
+}
+
+/// Train the final model on every sample of `data`. With tuning, the model is chosen by the
+/// tuning's inner CV on all samples. `cv` (a [`crate::evaluate::cross_validate`] report of the
+/// same config) supplies the stored metrics and conformal calibration.
+pub fn train_final(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    cv: Option<&crate::evaluate::CvReport>,
+) -> Result<SavedModel> {
+    config.validate()?;
+    let rows: Vec<usize> = (0..data.n_samples()).collect();
+    let spec = match &config.tuning {
+        Some(t) => tune_all(data, sheet, config, t)?,
+        None => config.model.clone(),
+    }
+    .with_seed(evomics_core::rng::derive_seed(config.seed, "final"));
+    let (pre, x) = config
+        .preprocess
+        .fit(&data.layers, sheet, &rows, &data.labels)?;
+    let model = spec.fit(x.view(), &data.labels)?;
+    Ok(SavedModel {
+        format: MODEL_FORMAT.into(),
+        version: MODEL_VERSION,
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        target: data.target.clone(),
+        classes: data.classes.clone(),
+        features: pre.features.clone(),
+        preprocess: pre,
+        model,
+        model_params: spec,
+        config: config.clone(),
+        training: TrainingInfo {
+            n_samples: data.n_samples(),
+            sample_ids: data.sample_ids.clone(),
+            data_hash: data.hash(),
+            n_dropped: data.dropped.len(),
+        },
+        cv_metrics: cv.map(|r| r.summary.clone()).unwrap_or_default(),
+        conformal: cv.map(|r| r.conformal.clone()),
+        missing_features: MissingFeatureRule::Error,
+    })
+}
+
+fn tune_all(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    t: &Tuning,
+) -> Result<ModelSpec> {
+    // The inner design applied to all samples, exactly as inside an outer fold.
+    let inner = TrainConfig {
+        cv: t.inner.clone(),
+        tuning: None,
+        ..config.clone()
+    };
+    let mut best: Option<(f64, ModelSpec)> = None;
+    for c in &t.candidates {
+        let r = crate::evaluate::cross_validate(
+            data,
+            sheet,
+            &TrainConfig {
+                model: c.clone(),
+                ..inner.clone()
+            },
+        )?;
+        let score = r.pooled_primary().unwrap_or(f64::NEG_INFINITY);
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, c.clone()));
+        }
+    }
+    best.map(|(_, m)| m).ok_or_else(|| MlError::Data {
+        what: "tuning",
+        problem: "no candidate could be scored".into(),
+    })
+}
+
+impl SavedModel {
+    /// Serialize to JSON (compact; numbers round-trip exactly).
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| MlError::ModelFile {
+            problem: format!("cannot serialize: {e}"),
+        })
+    }
+
+    /// Read a model written by [`SavedModel::to_json`], checking format and version.
+    pub fn from_json(text: &str) -> Result<SavedModel> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| MlError::ModelFile {
+            problem: format!("not JSON: {e}"),
+        })?;
+        let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if format != MODEL_FORMAT {
+            return Err(MlError::ModelFile { problem: format!("format is '{format}', expected '{MODEL_FORMAT}'; is this an evomics model file?") });
+        }
+        let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
+        if version != u64::from(MODEL_VERSION) {
+            return Err(MlError::ModelFile { problem: format!("version {version} is not supported (this evomics reads version {MODEL_VERSION}); retrain the model or use the evomics release that wrote it") });
+        }
+        serde_json::from_value(v).map_err(|e| MlError::ModelFile {
+            problem: format!("malformed model: {e}"),
+        })
+    }
+
+    /// The same model with another missing-feature rule.
+    pub fn with_missing_rule(mut self, rule: MissingFeatureRule) -> SavedModel {
+        self.missing_features = rule;
+        self
+    }
+
+    /// Predict new samples from their layers (matched by name) and sample sheet.
+    pub fn predict(&self, layers: &[&Assay], sheet: &SampleSheet) -> Result<PredictReport> {
+        let mut aligned = Vec::with_capacity(self.preprocess.layers.len());
+        let mut missing = Vec::new();
+        let mut ignored = 0;
+        // Samples: in every needed layer and in the sheet, in the first layer's order.
+        let needed: Vec<&Assay> = self
+            .preprocess
+            .layers
+            .iter()
+            .map(|fl| {
+                layers
+                    .iter()
+                    .copied()
+                    .find(|l| l.name() == fl.layer)
+                    .ok_or_else(|| MlError::Data {
+                        what: "predict",
+                        problem: format!(
+                            "the model needs layer '{}', which the new data lack (they have: {})",
+                            fl.layer,
+                            layers
+                                .iter()
+                                .map(|l| l.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    })
+            })
+            .collect::<Result<_>>()?;
+        let mut dropped = Vec::new();
+        let mut ids = Vec::new();
+        if let Some(first) = needed.first() {
+            for s in first.samples() {
+                if let Some(l) = needed.iter().find(|l| l.sample_position(s).is_none()) {
+                    dropped.push((s.clone(), format!("not in layer '{}'", l.name())));
+                } else if sheet.position(s).is_none() {
+                    dropped.push((s.clone(), "not in the sample sheet".into()));
+                } else {
+                    ids.push(s.clone());
+                }
+            }
+        }
+        if ids.is_empty() {
+            return Err(MlError::Data {
+                what: "predict",
+                problem: "no sample is in every layer the model needs and in the sheet".into(),
+            });
+        }
+        let used: std::collections::BTreeSet<&FeatureRef> = self.features.iter().collect();
+        for (fl, l) in self.preprocess.layers.iter().zip(&needed) {
+            let l = l.select_samples_by_id(&ids)?;
+            let ns = l.n_samples();
+            let mut values = Array2::from_elem((fl.input_features.len(), ns), f64::NAN);
+            let mut flags = Array2::from_elem((fl.input_features.len(), ns), ValueFlag::Missing);
+            let mut layer_missing = Vec::new();
+            for (r, id) in fl.input_features.iter().enumerate() {
+                match l.features().position(id) {
+                    Some(i) => {
+                        values.row_mut(r).assign(&l.values().row(i));
+                        flags.row_mut(r).assign(&l.flags().row(i));
+                    }
+                    None => layer_missing.push(FeatureRef {
+                        layer: fl.layer.clone(),
+                        id: id.clone(),
+                    }),
+                }
+            }
+            ignored += l
+                .features()
+                .ids()
+                .iter()
+                .filter(|id| !fl.input_features.contains(id))
+                .count();
+            if !layer_missing.is_empty() && self.missing_features == MissingFeatureRule::Error {
+                let n_used = layer_missing.iter().filter(|f| used.contains(f)).count();
+                return Err(MlError::MissingFeatures {
+                    layer: fl.layer.clone(),
+                    n: layer_missing.len(),
+                    first: layer_missing[0].id.clone(),
+                    hint: format!("{n_used} of them are model inputs; measure them, or save the model with the 'impute' missing-feature rule so the fitted imputation fills them"),
+                });
+            }
+            missing.extend(layer_missing);
+            let kept = evomics_core::Features::new(fl.input_features.clone())?;
+            aligned.push(Assay::new(
+                l.name(),
+                l.kind().clone(),
+                l.scale(),
+                kept,
+                l.samples().to_vec(),
+                values,
+                flags,
+            )?);
+        }
+        let x = self.preprocess.transform_assays(&aligned, sheet)?;
+        let out = self.model.predict(x.view())?;
+        let predictions: Vec<PredictionRow> = (0..ids.len())
+            .map(|r| prediction_row(ids[r].clone(), 0, 0, None, &self.classes, &out, r))
+            .collect();
+        let (mut sets, mut intervals) = (Vec::new(), Vec::new());
+        if let Some(c) = &self.conformal {
+            match &out {
+                Output::Probabilities { p } => {
+                    sets = p
+                        .rows()
+                        .into_iter()
+                        .map(|row| {
+                            prediction_set(&row.to_vec(), c.threshold)
+                                .into_iter()
+                                .map(|k| self.classes[k].clone())
+                                .collect()
+                        })
+                        .collect();
+                }
+                Output::Values { y } => {
+                    intervals = y
+                        .iter()
+                        .map(|v| (v - c.threshold, v + c.threshold))
+                        .collect()
+                }
+            }
+        }
+        Ok(PredictReport {
+            predictions,
+            sets,
+            intervals,
+            missing_features: missing,
+            ignored_features: ignored,
+            dropped,
+        })
+    }
+
+    /// Whether the saved model is a classifier.
+    pub fn is_classifier(&self) -> bool {
+        !self.classes.is_empty()
+    }
+}

@@ -1,0 +1,544 @@
+//! The preprocessing a model carries: per-layer evomics-norm pipelines, univariate feature
+//! selection and feature/block scaling — fitted on training samples only and applied unchanged
+//! to held-out and new samples.
+//!
+//! Order of the steps, all learned from the training samples given to [`PreprocessConfig::fit`]:
+//!
+//! 1. every layer's [`NormalizeConfig`] (filters, transform, normalization, imputation, batch
+//!    correction) is fitted on the training samples of that layer; its output must be complete
+//!    (missing values are imputed or filtered by the config, never filled silently here);
+//! 2. the layers' features are concatenated (layer order of the data set);
+//! 3. feature selection keeps the top-k features by a univariate statistic computed on the
+//!    training samples: |Welch t| (two classes), the one-way ANOVA F (more classes) or
+//!    |Pearson r| (numeric target), or by variance;
+//! 4. scaling: each kept feature is centred and divided by its standard deviation (denominator
+//!    n, as scikit-learn's `StandardScaler`), and with `block` scaling every layer's block is
+//!    further divided by √(its number of kept features), so each layer contributes unit total
+//!    variance whatever its size (the block weighting of multiple factor analysis and
+//!    multi-block PLS; Westerhuis, Kourti & MacGregor 1998, *J Chemometrics* 12:301).
+
+use std::collections::BTreeMap;
+
+use evomics_core::{Assay, SampleSheet};
+use evomics_norm::{FittedPipeline, NormalizeConfig};
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{data_err, ensure, MlError, Result};
+use crate::models::Labels;
+
+/// A model input feature: layer and feature id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FeatureRef {
+    /// Layer name.
+    pub layer: String,
+    /// Feature id within the layer.
+    pub id: String,
+}
+
+impl std::fmt::Display for FeatureRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.layer, self.id)
+    }
+}
+
+/// Univariate feature selection inside each training fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Selection {
+    /// Keep every feature.
+    #[default]
+    None,
+    /// Keep the `k` features with the largest univariate statistic against the target
+    /// (|Welch t|, ANOVA F or |Pearson r|).
+    Univariate {
+        /// Number of features kept, ≥ 1.
+        k: usize,
+    },
+    /// Keep the `k` features with the largest variance (unsupervised).
+    Variance {
+        /// Number of features kept, ≥ 1.
+        k: usize,
+    },
+}
+
+/// Scaling of the kept features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// Leave values as the layer pipelines produced them.
+    None,
+    /// Centre and scale every feature to unit variance.
+    #[default]
+    Standardize,
+    /// Standardize, then divide each layer's block by √(its kept features): unit total variance
+    /// per layer.
+    Block,
+}
+
+/// The preprocessing of a model's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PreprocessConfig {
+    /// Per-layer pipelines by layer name; a layer without an entry passes through unchanged
+    /// (it must then be complete).
+    pub layers: BTreeMap<String, NormalizeConfig>,
+    /// Feature selection (default none).
+    pub selection: Selection,
+    /// Scaling (default standardize).
+    pub scaling: Scaling,
+}
+
+/// One layer's fitted pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedLayer {
+    /// Layer name.
+    pub layer: String,
+    /// The features the pipeline was fitted on (the layer's features at training time).
+    pub input_features: Vec<String>,
+    /// The fitted evomics-norm pipeline.
+    pub pipeline: FittedPipeline,
+    /// The features the pipeline outputs.
+    pub output_features: Vec<String>,
+}
+
+/// Fitted preprocessing: what a model needs to turn layers into its input matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedPreprocess {
+    /// Per-layer fitted pipelines, in data-set layer order.
+    pub layers: Vec<FittedLayer>,
+    /// The model's input features, in column order.
+    pub features: Vec<FeatureRef>,
+    /// Column of each kept feature in the concatenated pipeline outputs.
+    pub columns: Vec<usize>,
+    /// Selection statistic of each kept feature (empty without selection).
+    pub scores: Vec<f64>,
+    /// Centre of each kept feature (empty without scaling).
+    pub center: Vec<f64>,
+    /// Divisor of each kept feature (empty without scaling).
+    pub scale: Vec<f64>,
+}
+
+impl PreprocessConfig {
+    /// Check the configuration alone.
+    pub fn validate(&self) -> Result<()> {
+        for (name, c) in &self.layers {
+            c.validate().map_err(|source| MlError::Norm {
+                context: format!(" of layer '{name}'"),
+                source: Box::new(source),
+            })?;
+        }
+        match self.selection {
+            Selection::Univariate { k } | Selection::Variance { k } => {
+                ensure(k >= 1, "feature selection", "k", || {
+                    "is 0; keep at least one feature".into()
+                })
+            }
+            Selection::None => Ok(()),
+        }
+    }
+
+    /// Fit on the training rows `train` of `layers` (aligned on the same samples) and return the
+    /// fitted preprocessing and the training matrix (samples × kept features).
+    pub fn fit(
+        &self,
+        layers: &[Assay],
+        sheet: &SampleSheet,
+        train: &[usize],
+        labels: &Labels,
+    ) -> Result<(FittedPreprocess, Array2<f64>)> {
+        self.validate()?;
+        if train.len() != labels.len() {
+            return Err(data_err(
+                "preprocessing",
+                format!("{} training rows but {} labels", train.len(), labels.len()),
+            ));
+        }
+        let mut fitted_layers = Vec::with_capacity(layers.len());
+        let mut blocks = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let sub = layer.select_samples(train);
+            let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
+            let (pipeline, out, _) =
+                cfg.fit_transform(&sub, sheet)
+                    .map_err(|source| MlError::Norm {
+                        context: format!(
+                            " of layer '{}' on {} training samples",
+                            layer.name(),
+                            train.len()
+                        ),
+                        source: Box::new(source),
+                    })?;
+            blocks.push(block_matrix(&out, "training")?);
+            fitted_layers.push(FittedLayer {
+                layer: layer.name().to_string(),
+                input_features: layer.features().ids().to_vec(),
+                output_features: out.features().ids().to_vec(),
+                pipeline,
+            });
+        }
+        let all: Vec<FeatureRef> = fitted_layers
+            .iter()
+            .flat_map(|l| {
+                l.output_features.iter().map(move |id| FeatureRef {
+                    layer: l.layer.clone(),
+                    id: id.clone(),
+                })
+            })
+            .collect();
+        let x = concat(&blocks, train.len());
+        if x.ncols() == 0 {
+            return Err(data_err(
+                "preprocessing",
+                "no feature is left after the layer pipelines' filters; relax the filters",
+            ));
+        }
+        let (columns, scores) = match self.selection {
+            Selection::None => ((0..x.ncols()).collect(), Vec::new()),
+            Selection::Univariate { k } => top_k(&univariate_scores(&x, labels), k),
+            Selection::Variance { k } => {
+                let m = x.mean_axis(Axis(0)).unwrap_or_default();
+                let v: Vec<f64> = x
+                    .axis_iter(Axis(1))
+                    .enumerate()
+                    .map(|(j, c)| c.iter().map(|a| (a - m[j]) * (a - m[j])).sum::<f64>())
+                    .collect();
+                top_k(&v, k)
+            }
+        };
+        let features: Vec<FeatureRef> = columns.iter().map(|&c| all[c].clone()).collect();
+        let xs = x.select(Axis(1), &columns);
+        let (center, scale) = match self.scaling {
+            Scaling::None => (Vec::new(), Vec::new()),
+            Scaling::Standardize | Scaling::Block => {
+                let n = xs.nrows() as f64;
+                let mean: Vec<f64> = xs.axis_iter(Axis(1)).map(|c| c.sum() / n).collect();
+                let mut sd: Vec<f64> = xs
+                    .axis_iter(Axis(1))
+                    .zip(&mean)
+                    .map(|(c, m)| {
+                        let s = (c.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / n).sqrt();
+                        if s > 0.0 && s.is_finite() {
+                            s
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                if self.scaling == Scaling::Block {
+                    let mut per_layer: BTreeMap<&str, usize> = BTreeMap::new();
+                    for f in &features {
+                        *per_layer.entry(f.layer.as_str()).or_default() += 1;
+                    }
+                    for (s, f) in sd.iter_mut().zip(&features) {
+                        *s *= (per_layer[f.layer.as_str()] as f64).sqrt();
+                    }
+                }
+                (mean, sd)
+            }
+        };
+        let fitted = FittedPreprocess {
+            layers: fitted_layers,
+            features,
+            columns,
+            scores,
+            center,
+            scale,
+        };
+        let xt = fitted.finish(xs);
+        Ok((fitted, xt))
+    }
+}
+
+/// The samples × features matrix of a pipeline output; a cell without a value is an error.
+fn block_matrix(out: &Assay, what: &str) -> Result<Array2<f64>> {
+    let (nf, ns) = (out.n_features(), out.n_samples());
+    let mut x = Array2::zeros((ns, nf));
+    for i in 0..nf {
+        for j in 0..ns {
+            match out.get(i, j) {
+                Some(v) => x[[j, i]] = v,
+                None => {
+                    return Err(MlError::MissingValue {
+                        what: if what == "training" {
+                            "preprocessing (training samples)"
+                        } else {
+                            "preprocessing (new or held-out samples)"
+                        },
+                        layer: out.name().to_string(),
+                        feature: out.features().ids()[i].clone(),
+                        sample: out.samples()[j].clone(),
+                        flag: out.flags()[[i, j]].name().to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(x)
+}
+
+fn concat(blocks: &[Array2<f64>], n: usize) -> Array2<f64> {
+    let p: usize = blocks.iter().map(|b| b.ncols()).sum();
+    let mut x = Array2::zeros((n, p));
+    let mut at = 0;
+    for b in blocks {
+        for (j, col) in b.axis_iter(Axis(1)).enumerate() {
+            x.column_mut(at + j).assign(&col);
+        }
+        at += b.ncols();
+    }
+    x
+}
+
+/// Indices of the k largest scores (NaN last, ties by index), returned in column order.
+fn top_k(scores: &[f64], k: usize) -> (Vec<usize>, Vec<f64>) {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+    idx.sort_by(|&a, &b| key(scores[b]).total_cmp(&key(scores[a])).then(a.cmp(&b)));
+    idx.truncate(k.min(scores.len()));
+    idx.sort_unstable();
+    let s = idx.iter().map(|&i| scores[i]).collect();
+    (idx, s)
+}
+
+/// |Welch t| (two classes), ANOVA F (more classes) or |Pearson r| (numbers) of every column.
+pub fn univariate_scores(x: &Array2<f64>, labels: &Labels) -> Vec<f64> {
+    match labels {
+        Labels::Classes { y, n_classes } => {
+            let k = (*n_classes).max(2);
+            x.axis_iter(Axis(1))
+                .map(|col| {
+                    let mut n = vec![0.0; k];
+                    let mut s = vec![0.0; k];
+                    let mut ss = vec![0.0; k];
+                    for (v, &c) in col.iter().zip(y) {
+                        n[c] += 1.0;
+                        s[c] += v;
+                        ss[c] += v * v;
+                    }
+                    let mean: Vec<f64> = (0..k)
+                        .map(|c| if n[c] > 0.0 { s[c] / n[c] } else { 0.0 })
+                        .collect();
+                    let var: Vec<f64> = (0..k)
+                        .map(|c| {
+                            if n[c] > 1.0 {
+                                ((ss[c] - n[c] * mean[c] * mean[c]) / (n[c] - 1.0)).max(0.0)
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    if k == 2 {
+                        let se = (var[0] / n[0].max(1.0) + var[1] / n[1].max(1.0)).sqrt();
+                        if se > 0.0 {
+                            ((mean[1] - mean[0]) / se).abs()
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        let nt: f64 = n.iter().sum();
+                        let grand = s.iter().sum::<f64>() / nt;
+                        let groups = n.iter().filter(|&&c| c > 0.0).count() as f64;
+                        let ssb: f64 = (0..k)
+                            .map(|c| n[c] * (mean[c] - grand) * (mean[c] - grand))
+                            .sum();
+                        let ssw: f64 = (0..k).map(|c| var[c] * (n[c] - 1.0).max(0.0)).sum();
+                        if ssw > 0.0 && groups > 1.0 && nt > groups {
+                            (ssb / (groups - 1.0)) / (ssw / (nt - groups))
+                        } else {
+                            0.0
+                        }
+                    }
+                })
+                .collect()
+        }
+        Labels::Numeric { y } => {
+            let n = y.len() as f64;
+            let my = y.iter().sum::<f64>() / n;
+            let sy = y.iter().map(|v| (v - my) * (v - my)).sum::<f64>().sqrt();
+            x.axis_iter(Axis(1))
+                .map(|col| {
+                    let mx = col.sum() / n;
+                    let sx = col.iter().map(|v| (v - mx) * (v - mx)).sum::<f64>().sqrt();
+                    let cov: f64 = col.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+                    if sx > 0.0 && sy > 0.0 {
+                        (cov / (sx * sy)).abs()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+impl FittedPreprocess {
+    fn finish(&self, mut xs: Array2<f64>) -> Array2<f64> {
+        if !self.center.is_empty() {
+            for mut row in xs.rows_mut() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = (*v - self.center[j]) / self.scale[j];
+                }
+            }
+        }
+        xs
+    }
+
+    /// The model's input matrix for rows `rows` of layers aligned like the training layers
+    /// (same layer order, the features the pipelines were fitted on).
+    pub fn transform(
+        &self,
+        layers: &[Assay],
+        sheet: &SampleSheet,
+        rows: &[usize],
+    ) -> Result<Array2<f64>> {
+        let subs: Vec<Assay> = layers.iter().map(|l| l.select_samples(rows)).collect();
+        self.transform_assays(&subs, sheet)
+    }
+
+    /// The model's input matrix for every sample of `layers` (one assay per fitted layer, in the
+    /// fitted order, with the input features the pipelines expect).
+    pub fn transform_assays(&self, layers: &[Assay], sheet: &SampleSheet) -> Result<Array2<f64>> {
+        if layers.len() != self.layers.len() {
+            return Err(data_err(
+                "preprocessing",
+                format!(
+                    "{} layers given; the model was fitted on {}",
+                    layers.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        let n = layers.first().map_or(0, |l| l.n_samples());
+        let mut blocks = Vec::with_capacity(layers.len());
+        for (l, fl) in layers.iter().zip(&self.layers) {
+            if l.n_samples() != n {
+                return Err(data_err("preprocessing", "layers cover different samples"));
+            }
+            let out = fl
+                .pipeline
+                .transform(l, sheet)
+                .map_err(|source| MlError::Norm {
+                    context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
+                    source: Box::new(source),
+                })?;
+            if out.features().ids() != fl.output_features.as_slice() {
+                return Err(data_err(
+                    "preprocessing",
+                    format!(
+                        "layer '{}' produced other features than at fit time",
+                        fl.layer
+                    ),
+                ));
+            }
+            blocks.push(block_matrix(&out, "new")?);
+        }
+        let x = concat(&blocks, n);
+        Ok(self.finish(x.select(Axis(1), &self.columns)))
+    }
+
+    /// Number of model input features.
+    pub fn n_features(&self) -> usize {
+        self.features.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evomics_core::{Features, LayerKind, ValueScale};
+
+    fn layer(name: &str, n: usize, p: usize, missing: bool) -> Assay {
+        let cells = Array2::from_shape_fn((p, n), |(i, j)| {
+            if missing && i == 0 && j == 1 {
+                None
+            } else {
+                Some(
+                    10.0 + ((i * 7 + j * 3) % 5) as f64
+                        + if j % 2 == 0 { i as f64 * 0.5 } else { 0.0 },
+                )
+            }
+        });
+        Assay::from_options(
+            name,
+            LayerKind::Other,
+            ValueScale::Log2,
+            Features::new((0..p).map(|i| format!("{name}{i}")).collect()).unwrap(),
+            (0..n).map(|j| format!("s{j}")).collect(),
+            &cells,
+        )
+        .unwrap()
+    }
+
+    fn sheet(n: usize) -> SampleSheet {
+        SampleSheet::new((0..n).map(|j| format!("s{j}")).collect()).unwrap()
+    }
+
+    #[test]
+    fn selection_and_block_scaling() {
+        let (a, b) = (layer("a", 8, 4, false), layer("b", 8, 9, false));
+        let labels = Labels::Classes {
+            y: (0..8).map(|j| usize::from(j % 2 == 0)).collect(),
+            n_classes: 2,
+        };
+        let cfg = PreprocessConfig {
+            selection: Selection::Univariate { k: 5 },
+            scaling: Scaling::Block,
+            ..Default::default()
+        };
+        let rows: Vec<usize> = (0..8).collect();
+        let (f, x) = cfg
+            .fit(&[a.clone(), b.clone()], &sheet(8), &rows, &labels)
+            .unwrap();
+        assert_eq!(x.dim(), (8, 5));
+        assert_eq!(f.features.len(), 5);
+        // Block scaling: each layer's kept features have total variance 1 (denominator n).
+        for layer in ["a", "b"] {
+            let cols: Vec<usize> = f
+                .features
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.layer == layer)
+                .map(|(j, _)| j)
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            let tv: f64 = cols
+                .iter()
+                .map(|&j| x.column(j).iter().map(|v| v * v).sum::<f64>() / 8.0)
+                .sum();
+            let constant = cols
+                .iter()
+                .filter(|&&j| x.column(j).iter().all(|v| *v == 0.0))
+                .count();
+            if constant == 0 {
+                assert!((tv - 1.0).abs() < 1e-9, "{layer}: {tv}");
+            }
+        }
+        // Applying to the training rows reproduces the training matrix exactly.
+        let again = f.transform(&[a, b], &sheet(8), &rows).unwrap();
+        assert_eq!(again, x);
+    }
+
+    #[test]
+    fn missing_values_are_an_error_not_a_fill() {
+        let a = layer("a", 6, 3, true);
+        let labels = Labels::Numeric {
+            y: (0..6).map(|v| v as f64).collect(),
+        };
+        let e = PreprocessConfig::default()
+            .fit(&[a], &sheet(6), &(0..6).collect::<Vec<_>>(), &labels)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("imputation") && e.contains("a0"), "{e}");
+    }
+
+    #[test]
+    fn top_k_is_stable() {
+        assert_eq!(
+            top_k(&[1.0, 3.0, 3.0, f64::NAN, 2.0], 3),
+            (vec![1, 2, 4], vec![3.0, 3.0, 2.0])
+        );
+    }
+}
