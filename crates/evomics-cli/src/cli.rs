@@ -30,6 +30,20 @@ pub enum Command {
     Info(InfoArgs),
     /// Export one layer of an experiment store as a wide TSV.
     Export(ExportArgs),
+    /// Per-sample and per-feature QC with the MISEV purity gate and dose ratios.
+    Qc(crate::cmd::qc::QcArgs),
+    /// Filter, transform, normalize, impute and batch-correct layers (fit → transform).
+    Normalize(crate::cmd::normalize::NormalizeArgs),
+    /// Differential statistics equal to limma (lmFit, contrasts, eBayes, topTable).
+    Diff(crate::cmd::diff::DiffArgs),
+    /// Per-group signatures (one-vs-rest limma), variance partition, panel scores and enrichment.
+    Explore(crate::cmd::explore::ExploreArgs),
+    /// PCA, clustering of samples (k by silhouette or gap) and agreement with sheet columns.
+    Cluster(crate::cmd::cluster::ClusterArgs),
+    /// Train a potency predictor with leakage-free (donor-grouped) cross-validation.
+    Train(crate::cmd::train::TrainArgs),
+    /// Apply a saved potency model to new samples, with conformal sets or intervals.
+    Predict(crate::cmd::predict::PredictArgs),
 }
 
 /// `evomics simulate`.

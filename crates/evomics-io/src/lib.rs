@@ -22,10 +22,11 @@ pub mod matrix;
 pub mod sheet;
 pub mod spec;
 pub mod store;
+pub mod table;
 pub mod text;
 
 pub use error::{IoError, Result};
 pub use ingest::{ingest, IngestRequest, LayerIngestReport};
 pub use manifest::{InputFile, Manifest};
 pub use spec::LayerSpec;
-pub use store::{read_experiment, read_manifest, write_experiment};
+pub use store::{read_experiment, read_manifest, write_experiment, write_experiment_with};

@@ -58,10 +58,10 @@ pub fn read_sample_sheet(path: &Path, opts: &SheetOptions) -> Result<SampleSheet
     build_sheet(path, header, rows, opts)
 }
 
-fn read_workbook(
-    path: &Path,
-    opts: &SheetOptions,
-) -> Result<(Vec<String>, Vec<(u64, Vec<String>)>)> {
+/// A header and its data rows, each with its 1-based line (row) number.
+type RawSheet = (Vec<String>, Vec<(u64, Vec<String>)>);
+
+fn read_workbook(path: &Path, opts: &SheetOptions) -> Result<RawSheet> {
     let mut wb = open_workbook_auto(path).map_err(|e| {
         IoError::layout(
             path,

@@ -76,6 +76,17 @@ fn str_column(name: &str, values: &[Option<String>]) -> Column {
 /// Write an experiment to `dir` atomically: everything is written into a temporary sibling
 /// directory which then replaces `dir`, so readers see the old store or the new one, never a mix.
 pub fn write_experiment(dir: &Path, exp: &Experiment, manifest: &Manifest) -> Result<()> {
+    write_experiment_with(dir, exp, manifest, |_| Ok(()))
+}
+
+/// [`write_experiment`], with `extra` writing further files (e.g. fitted parameters) into the
+/// same temporary directory before it is swapped in, so they land atomically with the store.
+pub fn write_experiment_with(
+    dir: &Path,
+    exp: &Experiment,
+    manifest: &Manifest,
+    extra: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     for name in exp.layers().keys() {
         if !valid_layer_name(name) {
             return Err(IoError::Spec(format!(
@@ -91,6 +102,7 @@ pub fn write_experiment(dir: &Path, exp: &Experiment, manifest: &Manifest) -> Re
                 .map_err(|e| IoError::fs("cannot create directory", &ldir, e))?;
             write_layer(&ldir, assay)?;
         }
+        extra(tmp)?;
         write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
     })
 }

@@ -721,6 +721,36 @@ pub fn permute_labels(labels: &Labels, strata: Option<&[String]>, seed: u64) -> 
     labels.select(&perm)
 }
 
+/// How the repeated cross-validations of a permutation test or source check are run: the
+/// permutations are spread over `threads` worker threads (results do not depend on the number,
+/// every permutation has its own seed and the null values are kept in permutation order) and
+/// `progress(done, total)` is called after each one.
+#[derive(Clone, Copy)]
+pub struct Runner<'a> {
+    /// Worker threads, ≥ 1 (0 is read as 1).
+    pub threads: usize,
+    /// Called after each finished permutation with (finished, total).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+impl Default for Runner<'_> {
+    fn default() -> Self {
+        Runner {
+            threads: 1,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Runner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("threads", &self.threads)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 /// Label-permutation test of the cross-validated headline metric: the whole cross-validation
 /// (preprocessing included) is rerun on `n_permutations` permuted label vectors.
 pub fn permutation_test(
@@ -736,7 +766,37 @@ pub fn permutation_test(
         "n_permutations",
         || "is 0".into(),
     )?;
-    let observed_report = cross_validate(data, sheet, config)?;
+    let observed = cross_validate(data, sheet, config)?;
+    permutation_test_given(
+        &observed,
+        data,
+        sheet,
+        config,
+        n_permutations,
+        permutation,
+        Runner::default(),
+    )
+}
+
+/// [`permutation_test`] around an existing [`cross_validate`] report of the same data and
+/// config (its pooled headline metric is the observed value, so the real-label CV is not rerun),
+/// run as `runner` says. Permutation b uses the seed `derive_seed(config.seed,
+/// "permutation/<b>")` whatever the thread count, so the result equals [`permutation_test`]'s.
+pub fn permutation_test_given(
+    observed_report: &CvReport,
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    n_permutations: usize,
+    permutation: &Permutation,
+    runner: Runner<'_>,
+) -> Result<PermutationTest> {
+    ensure(
+        n_permutations >= 1,
+        "permutation test",
+        "n_permutations",
+        || "is 0".into(),
+    )?;
     let metric = observed_report
         .pooled_metrics
         .first()
@@ -747,15 +807,59 @@ pub fn permutation_test(
         Permutation::Free => None,
         Permutation::Within(c) => Some(group_labels(sheet, c, &data.sample_ids)?),
     };
-    let mut null = Vec::with_capacity(n_permutations);
-    for b in 0..n_permutations {
+    let one = |b: usize| -> Result<f64> {
         let labels = permute_labels(
             &data.labels,
             strata.as_deref(),
             derive_seed(config.seed, &format!("permutation/{b}")),
         );
         let r = cross_validate(&data.with_labels(labels), sheet, config)?;
-        null.push(r.pooled_primary().unwrap_or(f64::NAN));
+        Ok(r.pooled_primary().unwrap_or(f64::NAN))
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || {
+        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if let Some(p) = runner.progress {
+            p(d, n_permutations);
+        }
+    };
+    let threads = runner.threads.clamp(1, n_permutations);
+    let mut null = vec![f64::NAN; n_permutations];
+    if threads == 1 {
+        for (b, slot) in null.iter_mut().enumerate() {
+            *slot = one(b)?;
+            tick();
+        }
+    } else {
+        // Thread t takes permutations t, t + threads, …; values go back to their index.
+        let parts: Vec<Result<Vec<(usize, f64)>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (one, tick) = (&one, &tick);
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        for b in (t..n_permutations).step_by(threads) {
+                            out.push((b, one(b)?));
+                            tick();
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(data_err("permutation test", "a worker thread panicked"))
+                    })
+                })
+                .collect()
+        });
+        for part in parts {
+            for (b, v) in part? {
+                null[b] = v;
+            }
+        }
     }
     let ge = null.iter().filter(|&&v| v >= observed).count();
     Ok(PermutationTest {
@@ -790,12 +894,37 @@ pub fn source_check(
     source_column: &str,
     n_permutations: usize,
 ) -> Result<SourceCheck> {
-    let within_source = permutation_test(
+    let observed = cross_validate(data, sheet, config)?;
+    source_check_given(
+        &observed,
+        data,
+        sheet,
+        config,
+        source_column,
+        n_permutations,
+        Runner::default(),
+    )
+}
+
+/// [`source_check`] around an existing [`cross_validate`] report of the same data and config,
+/// its within-source permutations run as `runner` says.
+pub fn source_check_given(
+    observed: &CvReport,
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    source_column: &str,
+    n_permutations: usize,
+    runner: Runner<'_>,
+) -> Result<SourceCheck> {
+    let within_source = permutation_test_given(
+        observed,
         data,
         sheet,
         config,
         n_permutations,
         &Permutation::Within(source_column.to_string()),
+        runner,
     )?;
     let loso = TrainConfig {
         cv: CvScheme::LeaveOneGroupOut {

@@ -747,6 +747,23 @@ fn shuffled_labels_give_chance_auc_and_a_large_permutation_p_value() {
         t.observed, t.p_value
     );
     assert!(t.p_value > 0.1, "{}", t.p_value);
+    // Given the observed report and spread over threads, the test is the same bit for bit.
+    let observed = cross_validate(&shuffled, &sheet, &cfg).unwrap();
+    let progress = |_: usize, _: usize| {};
+    let threaded = evomics_ml::evaluate::permutation_test_given(
+        &observed,
+        &shuffled,
+        &sheet,
+        &cfg,
+        19,
+        &Permutation::Free,
+        evomics_ml::evaluate::Runner {
+            threads: 3,
+            progress: Some(&progress),
+        },
+    )
+    .unwrap();
+    assert_eq!(threaded, t);
     let real = permutation_test(&data, &sheet, &cfg, 19, &Permutation::Free).unwrap();
     println!(
         "real labels: observed AUC {:.3}, permutation p = {:.3}",

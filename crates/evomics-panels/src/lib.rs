@@ -10,17 +10,21 @@
 //! - [`misev`]: the MISEV2018 protein categories (Théry et al. 2018; kept by MISEV2023, Welsh
 //!   et al. 2024) at gene level, with UniProt accession/entry-name lookup ([`MisevMarkers`]);
 //! - [`panels`]: osteogenic EV cargo panels from Dalle Carbonare et al. (2025) with the
-//!   review's primary references ([`PanelSet::osteogenic`]), and a parser for user panels.
+//!   review's primary references ([`PanelSet::osteogenic`]), and a parser for user panels;
+//! - [`matching`]: which features of a data layer each panel entry stands for
+//!   ([`match_panels`]: miRNA names through miRBase v22, proteins by id or gene symbol).
 //!
 //! The crate does no file I/O at run time: the tables are compiled in with `include_str!`, and
 //! user panels are parsed from text the caller has read.
 
 pub mod error;
+pub mod matching;
 pub mod mirna;
 pub mod misev;
 pub mod panels;
 
 pub use error::{PanelError, Result};
+pub use matching::{match_panels, MatchedBy, MatchedPanel, PanelMember};
 pub use mirna::{
     DuplicateGroup, HarmonizeStatus, Harmonized, HarmonizedList, MatureMirna, MirnaHarmonizer,
     MIRBASE_RELEASE,

@@ -16,6 +16,13 @@
 //! - [`mod@voom`]: precision weights for count layers (Law et al. 2014).
 //! - [`classical`]: Welch t-test, one-way ANOVA, Pearson/Spearman correlation with a label.
 //! - [`adjust`]: BH, BY, Holm and Bonferroni adjustment as R's `p.adjust`.
+//! - [`explore`]: per-group signatures for the `explore` stage — one-vs-rest moderated
+//!   statistics on `~ 0 + group` (each group minus the mean of the other groups) and top markers.
+//! - [`varpart`]: variance partition per feature (Hoffman & Schadt 2016): all factors as random
+//!   intercepts, fitted by ML or REML as lme4, and the summary across features.
+//! - [`panel_scores`]: per-sample panel scores, mean z-score and singscore (Foroutan et al. 2018).
+//! - [`enrichment`]: panel enrichment of a result — hypergeometric on a cut-off and limma's
+//!   `cameraPR` (Wu & Smyth 2012) on the whole ranked list.
 //!
 //! Results are plain structs with one row per feature in layer order; `None` is R's `NA`.
 //! The crate does no I/O.
@@ -24,8 +31,12 @@ pub mod adjust;
 pub mod classical;
 pub mod contrasts;
 pub mod design;
+pub mod enrichment;
 pub mod error;
+pub mod explore;
 pub mod limma;
+pub mod panel_scores;
+pub mod varpart;
 pub mod voom;
 
 pub use adjust::{p_adjust, AdjustMethod};
@@ -35,9 +46,16 @@ pub use classical::{
 };
 pub use contrasts::{Contrast, Contrasts};
 pub use design::{Design, DesignOptions, DroppedSample, LevelOrder};
+pub use enrichment::{camera_pr, hypergeometric_upper, CameraDirection, CameraRow};
 pub use error::{Result, StatsError};
+pub use explore::{one_vs_rest, top_markers, Marker, MarkerDirection, OneVsRest, OneVsRestOptions};
 pub use limma::{
     duplicate_correlation, lm_fit, Block, CoefTable, ContrastTable, EbayesOptions, FTable,
     FitTable, Legacy, LimmaResult, LimmaSettings, LmFit,
+};
+pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
+pub use varpart::{
+    variance_partition, VarPartMethod, VarPartOptions, VarPartRow, VarPartSummary,
+    VariancePartition,
 };
 pub use voom::{voom, VoomOptions, VoomOutput};

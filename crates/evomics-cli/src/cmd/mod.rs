@@ -1,9 +1,16 @@
 //! One module per subcommand.
 
+pub(crate) mod cluster;
+pub(crate) mod diff;
+pub(crate) mod explore;
 mod export;
 mod info;
 mod ingest;
+pub(crate) mod normalize;
+pub(crate) mod predict;
+pub(crate) mod qc;
 mod simulate;
+pub(crate) mod train;
 
 use crate::cli::{Cli, Command};
 
@@ -36,5 +43,29 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(a) => ingest::run(a, log),
         Command::Info(a) => info::run(a),
         Command::Export(a) => export::run(a, log),
+        Command::Qc(a) => qc::run(a, log),
+        Command::Normalize(a) => normalize::run(a, log),
+        Command::Diff(a) => diff::run(a, log),
+        Command::Explore(a) => explore::run(a, log),
+        Command::Cluster(a) => cluster::run(a, log),
+        Command::Train(a) => train::run(a, log),
+        Command::Predict(a) => predict::run(a, log),
     }
+}
+
+/// Write a stage's output directory atomically: `fill` writes the files into a temporary
+/// directory, then `manifest.json` is added and the directory replaces `out` in one rename.
+pub fn write_stage(
+    out: &std::path::Path,
+    manifest: &evomics_io::Manifest,
+    fill: impl FnOnce(&std::path::Path) -> evomics_io::Result<()>,
+) -> anyhow::Result<()> {
+    evomics_io::atomic::replace_dir(out, |tmp| {
+        fill(tmp)?;
+        evomics_io::atomic::write_file_atomic(
+            &tmp.join("manifest.json"),
+            manifest.to_json().as_bytes(),
+        )
+    })
+    .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
 }

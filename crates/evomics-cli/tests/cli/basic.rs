@@ -1,35 +1,8 @@
-//! End-to-end tests of the `evomics` binary.
+//! simulate, ingest, info, export.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn evomics(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_evomics"))
-        .args(args)
-        .output()
-        .expect("the evomics binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = evomics(args);
-    assert!(
-        out.status.success(),
-        "evomics {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fail(args: &[&str]) -> String {
-    let out = evomics(args);
-    assert!(!out.status.success(), "evomics {args:?} should fail");
-    assert_eq!(out.status.code(), Some(1), "an error, not a panic");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::{fail, ok, p};
 
 /// simulate → ingest → export gives back the simulated values exactly, missing cells as NA, and
 /// `info --json` agrees with the simulator's summary.

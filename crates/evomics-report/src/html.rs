@@ -1,0 +1,253 @@
+//! HTML helpers: escaping, base64, and tables that carry their own TSV download.
+
+use std::fmt::{self, Write as _};
+
+use crate::fmt as nf;
+
+/// Text escaped for HTML and SVG element content and quoted attribute values.
+pub(crate) struct Esc<'a>(pub &'a str);
+
+impl fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut start = 0;
+        for (i, c) in self.0.char_indices() {
+            let rep = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                // Control characters other than tab and newline are not allowed in HTML text.
+                c if c.is_control() && c != '\t' && c != '\n' => "\u{FFFD}",
+                _ => continue,
+            };
+            f.write_str(&self.0[start..i])?;
+            f.write_str(rep)?;
+            start = i + c.len_utf8();
+        }
+        f.write_str(&self.0[start..])
+    }
+}
+
+/// [`Esc`] as an owned string.
+pub(crate) fn esc(s: &str) -> String {
+    Esc(s).to_string()
+}
+
+/// Standard base64 with padding (RFC 4648).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A file name made of safe characters only, for the `download` attribute.
+pub(crate) fn file_name(stem: &str) -> String {
+    let mut s: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.push_str(".tsv");
+    s
+}
+
+/// One table cell: what the page shows and what the TSV holds.
+pub(crate) struct Cell {
+    html: String,
+    tsv: String,
+}
+
+impl Cell {
+    /// Plain text, escaped.
+    pub(crate) fn text(s: &str) -> Cell {
+        Cell {
+            html: esc(s),
+            tsv: tsv_text(s),
+        }
+    }
+
+    /// Optional text, `NA` when absent.
+    pub(crate) fn opt_text(s: Option<&str>) -> Cell {
+        Cell::text(s.unwrap_or("NA"))
+    }
+
+    /// A number shown with `f`, written in full in the TSV.
+    pub(crate) fn num(v: Option<f64>, f: fn(f64) -> String) -> Cell {
+        Cell {
+            html: nf::opt(v.filter(|v| !v.is_nan()), f),
+            tsv: nf::tsv(v),
+        }
+    }
+
+    /// A count.
+    pub(crate) fn count(v: Option<usize>) -> Cell {
+        let s = v.map_or_else(|| "NA".to_string(), |v| v.to_string());
+        Cell {
+            html: s.clone(),
+            tsv: s,
+        }
+    }
+
+    /// Ready-made markup (already escaped) and its TSV text.
+    pub(crate) fn markup(html: String, tsv: &str) -> Cell {
+        Cell {
+            html,
+            tsv: tsv_text(tsv),
+        }
+    }
+}
+
+fn tsv_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\t' || c == '\n' || c == '\r' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A table with a TSV download of all its rows.
+pub(crate) struct Table {
+    /// Download file name stem.
+    pub(crate) file: String,
+    /// Column headers and whether each column is numeric (right-aligned).
+    pub(crate) columns: Vec<(String, bool)>,
+    /// Rows of cells, one per column.
+    pub(crate) rows: Vec<Vec<Cell>>,
+    /// Rows shown in the page; the download always has all of them.
+    pub(crate) show: usize,
+}
+
+impl Table {
+    /// A table that shows every row.
+    pub(crate) fn new(file: &str, columns: &[(&str, bool)]) -> Table {
+        Table {
+            file: file.to_string(),
+            columns: columns.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            rows: Vec::new(),
+            show: usize::MAX,
+        }
+    }
+
+    /// The TSV text: a header line and one line per row.
+    pub(crate) fn tsv(&self) -> String {
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|(c, _)| tsv_text(c)).collect();
+        out.push_str(&header.join("\t"));
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<&str> = row.iter().map(|c| c.tsv.as_str()).collect();
+            out.push_str(&cells.join("\t"));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The table and its download link.
+    pub(crate) fn render(&self) -> String {
+        let mut h = String::new();
+        h.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
+        for (c, numeric) in &self.columns {
+            let class = if *numeric { " class=\"num\"" } else { "" };
+            let _ = write!(h, "<th{class}>{}</th>", Esc(c));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in self.rows.iter().take(self.show) {
+            h.push_str("<tr>");
+            for (cell, (_, numeric)) in row.iter().zip(&self.columns) {
+                let class = if *numeric { " class=\"num\"" } else { "" };
+                let _ = write!(h, "<td{class}>{}</td>", cell.html);
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</tbody></table></div>\n");
+        let n = self.rows.len();
+        let shown = n.min(self.show);
+        let _ = write!(
+            h,
+            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>\n",
+            if shown < n { format!("Showing {shown} of {n} rows. ") } else { String::new() },
+            Esc(&file_name(&self.file)),
+            base64(self.tsv().as_bytes()),
+            if n == 1 { "" } else { "s" },
+        );
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_neutralises_markup() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+        assert_eq!(esc("BM-MSC µ ü"), "BM-MSC µ ü");
+        assert_eq!(esc("a\u{0}b"), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+
+    #[test]
+    fn file_names_are_sanitised() {
+        assert_eq!(file_name("qc proteome/../x\"y"), "qc_proteome_.._x_y.tsv");
+    }
+
+    #[test]
+    fn table_escapes_cells_and_downloads_every_row() {
+        let mut t = Table::new("t", &[("id", false), ("value", true)]);
+        t.rows.push(vec![
+            Cell::text("<b>a\tb</b>"),
+            Cell::num(Some(0.1), nf::num),
+        ]);
+        t.rows.push(vec![Cell::text("c"), Cell::num(None, nf::num)]);
+        t.show = 1;
+        assert_eq!(t.tsv(), "id\tvalue\n<b>a b</b>\t0.1\nc\tNA\n");
+        let html = t.render();
+        assert!(html.contains("&lt;b&gt;a\tb&lt;/b&gt;"));
+        assert!(!html.contains("<b>"));
+        assert!(html.contains("Showing 1 of 2 rows"));
+        assert!(html.contains(&base64(t.tsv().as_bytes())));
+        assert!(html.contains("download=\"t.tsv\""));
+    }
+}

@@ -1,0 +1,947 @@
+//! The report input: everything the report shows, gathered by the caller from stage outputs.
+//!
+//! Every section is optional: a missing key in the JSON (or an empty list / `None`) leaves the
+//! section out of the report, so a partial run still renders. Unknown keys are rejected so that
+//! a misspelt field is reported instead of silently dropped.
+
+use std::collections::BTreeSet;
+
+use evomics_core::{LayerKind, ValueScale};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{invalid, Result};
+
+/// Everything the report shows. Build it from stage outputs and pass it to [`crate::render`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportInput {
+    /// Title, version, date, inputs and layers (section 1).
+    pub header: Header,
+    /// Sample annotations that colour and group the plots (sheet columns such as `source`).
+    pub samples: Option<SampleTable>,
+    /// Per-sample QC, one entry per layer (section 2).
+    pub qc: Vec<QcLayer>,
+    /// PCA scores, one entry per layer (section 3).
+    pub pca: Vec<PcaResult>,
+    /// Sample × sample matrices in dendrogram order, one entry per layer (section 4).
+    pub sample_clustering: Vec<SampleHeatmap>,
+    /// Differential statistics, one entry per layer and contrast (section 5).
+    pub differential: Vec<ContrastResult>,
+    /// Panel scores by group and panel enrichment (section 6).
+    pub panels: Option<PanelSection>,
+    /// Variance partition, one entry per layer (section 7).
+    pub variance_partition: Vec<VariancePartition>,
+    /// Potency models (section 8).
+    pub potency: Vec<PotencyModel>,
+    /// Methods text and references (section 9).
+    pub methods: Option<Methods>,
+}
+
+/// Section 1: what was run, on what.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Header {
+    /// Report title; empty means "evomics report".
+    pub title: String,
+    /// Version of the evomics tool that produced the results.
+    pub evomics_version: String,
+    /// Date of the run as the caller wants it shown (the report never reads the clock).
+    pub date: String,
+    /// The command line or config that produced the run.
+    pub command: Option<String>,
+    /// Input files with their SHA-256.
+    pub inputs: Vec<InputFile>,
+    /// One row per omics layer.
+    pub layers: Vec<LayerSummary>,
+    /// Messages the reader must see (skipped stages, dropped samples, …).
+    pub notes: Vec<String>,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// Role of the file (`sample sheet`, `proteome`, `config`, …).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Path as given on the command line.
+    pub path: String,
+    /// Hex SHA-256 of the file contents.
+    pub sha256: String,
+}
+
+/// One omics layer in the layers summary table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSummary {
+    /// Layer name.
+    pub name: String,
+    /// Kind of measurement.
+    pub kind: LayerKind,
+    /// Scale of the stored values.
+    pub scale: ValueScale,
+    /// Number of features.
+    pub n_features: usize,
+    /// Number of samples.
+    pub n_samples: usize,
+    /// Fraction of cells without a value (0–1).
+    #[serde(default)]
+    pub missing_fraction: Option<f64>,
+    /// Processing applied (e.g. `log2, median-centred, MinProb-imputed`).
+    #[serde(default)]
+    pub processing: Option<String>,
+}
+
+/// Sample annotations, one row per sample; plots look colours and groups up here so that a level
+/// (say `source = BM-MSC`) has the same colour in every plot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleTable {
+    /// Column names (e.g. `source`, `batch`, `conditioning`).
+    pub columns: Vec<String>,
+    /// One row per sample.
+    pub rows: Vec<SampleRow>,
+}
+
+/// One sample's annotations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleRow {
+    /// Sample id.
+    pub sample_id: String,
+    /// One value per column of [`SampleTable::columns`]; `None` when missing.
+    pub values: Vec<Option<String>>,
+}
+
+/// Section 2: QC of one layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QcLayer {
+    /// Layer name.
+    pub layer: String,
+    /// Label of [`QcSample::total`] (`Total intensity`, `Library size`); empty means
+    /// `Total intensity`.
+    pub total_label: String,
+    /// Sample column whose levels colour the bars (must be in [`ReportInput::samples`]).
+    pub colour_by: Option<String>,
+    /// One row per sample.
+    pub samples: Vec<QcSample>,
+}
+
+/// QC of one sample in one layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QcSample {
+    /// Sample id.
+    pub sample_id: String,
+    /// Features with an observed value.
+    pub n_observed: Option<usize>,
+    /// Fraction of features without a value (0–1).
+    pub missing_fraction: Option<f64>,
+    /// Total intensity or library size.
+    pub total: Option<f64>,
+    /// Whether QC flagged the sample as an outlier.
+    pub outlier: bool,
+    /// Why it was flagged.
+    pub outlier_reasons: Vec<String>,
+    /// MISEV purity gate outcome (proteome layers).
+    pub purity: Option<Purity>,
+}
+
+/// MISEV purity gate outcome of one sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purity {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Reasons (empty for a clean pass).
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+/// Purity gate verdict (serialized as `pass`, `warn`, `fail`, as evomics-qc writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// All rules met.
+    Pass,
+    /// A share exceeds its warn threshold.
+    Warn,
+    /// A required marker class is absent or a share exceeds its fail threshold.
+    Fail,
+}
+
+impl Verdict {
+    /// Stable lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// Section 3: PCA scores of one layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcaResult {
+    /// Layer name.
+    pub layer: String,
+    /// Fraction of variance explained per component, PC1 first (0–1); may be longer than 2.
+    pub variance_explained: Vec<f64>,
+    /// Sample columns to colour by, one panel each; empty gives one uncoloured panel.
+    pub colour_by: Vec<String>,
+    /// One point per sample.
+    pub points: Vec<PcaPoint>,
+}
+
+/// One sample's PCA scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcaPoint {
+    /// Sample id.
+    pub sample_id: String,
+    /// Score on PC1.
+    pub pc1: f64,
+    /// Score on PC2.
+    pub pc2: f64,
+}
+
+/// Section 4: a sample × sample matrix in dendrogram order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleHeatmap {
+    /// Layer name.
+    pub layer: String,
+    /// What the cells hold (e.g. `Pearson correlation of log2 values`).
+    pub measure: String,
+    /// Similarity (high = alike) or distance (low = alike).
+    pub kind: MatrixKind,
+    /// Linkage used for the dendrogram (e.g. `average`).
+    pub linkage: Option<String>,
+    /// Sample ids in dendrogram (display) order.
+    pub order: Vec<String>,
+    /// `order.len()` rows of `order.len()` values, rows and columns in `order`.
+    pub values: Vec<Vec<Option<f64>>>,
+    /// Optional merge tree: merge `k` joins nodes `left` and `right` at `height` and creates node
+    /// `n + k`; nodes `0..n` are the leaves, numbered by their position in `order`.
+    pub dendrogram: Vec<Merge>,
+    /// Sample columns drawn as annotation strips.
+    pub annotate_by: Vec<String>,
+}
+
+/// Whether high or low matrix values mean "alike".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixKind {
+    /// Correlation or other similarity: high values mean alike.
+    #[default]
+    Similarity,
+    /// Distance: low values mean alike.
+    Distance,
+}
+
+/// One merge of a hierarchical clustering.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// First node joined.
+    pub left: usize,
+    /// Second node joined.
+    pub right: usize,
+    /// Height of the merge.
+    pub height: f64,
+}
+
+/// Section 5: the statistics of one contrast in one layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContrastResult {
+    /// Layer name.
+    pub layer: String,
+    /// Contrast name.
+    pub contrast: String,
+    /// Contrast expression (e.g. `sourceADSC - sourceBM_MSC`).
+    pub expression: Option<String>,
+    /// Features with adjusted p below this are significant (default 0.05).
+    pub adj_p_threshold: f64,
+    /// Significant features must also have |logFC| at least this (default 0).
+    pub log_fc_threshold: f64,
+    /// How many of the most significant features to label in the volcano (default 10).
+    pub label_top: usize,
+    /// Rows of the top table shown in the page (default 20); the TSV download has every row.
+    pub table_rows: usize,
+    /// One row per feature.
+    pub rows: Vec<DiffRow>,
+}
+
+impl Default for ContrastResult {
+    fn default() -> Self {
+        ContrastResult {
+            layer: String::new(),
+            contrast: String::new(),
+            expression: None,
+            adj_p_threshold: 0.05,
+            log_fc_threshold: 0.0,
+            label_top: 10,
+            table_rows: 20,
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// One feature's statistics in one contrast (limma `topTable` columns).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiffRow {
+    /// Feature id.
+    pub feature_id: String,
+    /// Display name (gene symbol, miRNA name).
+    pub name: Option<String>,
+    /// log2 fold change.
+    pub log_fc: Option<f64>,
+    /// Mean log abundance.
+    pub ave_expr: Option<f64>,
+    /// Moderated t.
+    pub t: Option<f64>,
+    /// P-value.
+    pub p_value: Option<f64>,
+    /// Adjusted p-value.
+    pub adj_p_value: Option<f64>,
+}
+
+/// Section 6: panel scores and enrichment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanelSection {
+    /// Per-sample scores of each panel.
+    pub scores: Vec<PanelScores>,
+    /// How enrichment was tested (e.g. `camera`, `rank-sum on moderated t`).
+    pub enrichment_method: Option<String>,
+    /// Panel enrichment per contrast.
+    pub enrichment: Vec<EnrichmentRow>,
+}
+
+/// Scores of one panel for every sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanelScores {
+    /// Panel name.
+    pub panel: String,
+    /// Layer the panel was scored on.
+    pub layer: String,
+    /// How the score is computed (e.g. `mean z-score of members`).
+    pub method: Option<String>,
+    /// Panel members found in the layer.
+    pub n_members: Option<usize>,
+    /// Sample column that groups the scores (must be in [`ReportInput::samples`]).
+    pub group_by: String,
+    /// One score per sample.
+    pub scores: Vec<SampleScore>,
+}
+
+/// One sample's score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleScore {
+    /// Sample id.
+    pub sample_id: String,
+    /// Score (`None` when it cannot be computed).
+    pub score: Option<f64>,
+}
+
+/// Enrichment of one panel in one contrast.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichmentRow {
+    /// Panel name.
+    pub panel: String,
+    /// Layer.
+    pub layer: String,
+    /// Contrast.
+    pub contrast: String,
+    /// Panel members tested.
+    pub n_features: usize,
+    /// Direction (`up`, `down`, `mixed`).
+    pub direction: Option<String>,
+    /// Test statistic.
+    pub statistic: Option<f64>,
+    /// P-value.
+    pub p_value: Option<f64>,
+    /// Adjusted p-value.
+    pub adj_p_value: Option<f64>,
+}
+
+/// Section 7: variance partition of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VariancePartition {
+    /// Layer name.
+    pub layer: String,
+    /// Factor names, residual last by convention; a factor named `Residuals` (any case,
+    /// singular or plural) is drawn grey.
+    pub factors: Vec<String>,
+    /// One row per feature.
+    pub features: Vec<VpFeature>,
+    /// Features shown as stacked bars, those with the largest explained (non-residual) share
+    /// (default 20).
+    pub top_features: usize,
+}
+
+impl Default for VariancePartition {
+    fn default() -> Self {
+        VariancePartition {
+            layer: String::new(),
+            factors: Vec::new(),
+            features: Vec::new(),
+            top_features: 20,
+        }
+    }
+}
+
+/// Variance fractions of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpFeature {
+    /// Feature id.
+    pub feature_id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One fraction per factor (0–1), in [`VariancePartition::factors`] order.
+    pub fractions: Vec<Option<f64>>,
+}
+
+/// Section 8: one cross-validated potency model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PotencyModel {
+    /// Model name (e.g. `elastic-net logistic, proteome`).
+    pub name: String,
+    /// Target label column.
+    pub target: String,
+    /// Classification or regression.
+    pub task: Task,
+    /// Cross-validation scheme in words (e.g. `5-fold grouped by donor_id, 10 repeats`).
+    pub cv: Option<String>,
+    /// Metrics table.
+    pub metrics: Vec<MetricRow>,
+    /// Label-permutation test of the headline metric.
+    pub permutation: Option<PermutationSummary>,
+    /// Pooled out-of-fold ROC curve (classification).
+    pub roc: Vec<RocPoint>,
+    /// Pooled out-of-fold precision–recall curve (classification).
+    pub pr: Vec<PrPoint>,
+    /// Share of positives, the no-skill PR baseline.
+    pub prevalence: Option<f64>,
+    /// Calibration bins of the pooled out-of-fold probabilities (classification).
+    pub calibration: Vec<CalibrationBin>,
+    /// Out-of-fold predictions (regression: observed against predicted).
+    pub predictions: Vec<Prediction>,
+    /// Feature importance; the 20 largest by absolute value are drawn.
+    pub importance: Vec<Importance>,
+}
+
+/// Classification or regression.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// A class label (ROC, PR, calibration).
+    #[default]
+    Classification,
+    /// A continuous readout (observed against predicted).
+    Regression,
+}
+
+/// One metric (names and meaning as evomics-ml's `MetricSummary`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricRow {
+    /// Metric name (`roc_auc`, `pr_auc`, `balanced_accuracy`, `r2`, …).
+    pub name: String,
+    /// Metric of the pooled out-of-fold predictions.
+    pub pooled: Option<f64>,
+    /// Mean over test folds.
+    pub fold_mean: Option<f64>,
+    /// Standard deviation over test folds.
+    pub fold_sd: Option<f64>,
+}
+
+/// Label-permutation test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PermutationSummary {
+    /// Metric tested.
+    pub metric: String,
+    /// Its value with the real labels.
+    pub observed: f64,
+    /// Permutation p-value.
+    pub p_value: f64,
+    /// Values with permuted labels (drawn as a histogram when given).
+    pub null: Vec<f64>,
+}
+
+/// One point of a ROC curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RocPoint {
+    /// False-positive rate.
+    pub fpr: f64,
+    /// True-positive rate.
+    pub tpr: f64,
+}
+
+/// One point of a precision–recall curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrPoint {
+    /// Recall.
+    pub recall: f64,
+    /// Precision.
+    pub precision: f64,
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationBin {
+    /// Mean predicted probability in the bin.
+    pub mean_predicted: f64,
+    /// Observed share of positives in the bin.
+    pub observed: f64,
+    /// Samples in the bin.
+    pub n: usize,
+}
+
+/// One out-of-fold prediction of a regression model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prediction {
+    /// Sample id.
+    pub sample_id: String,
+    /// Observed value.
+    pub observed: f64,
+    /// Predicted value.
+    pub predicted: f64,
+}
+
+/// Importance of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Importance {
+    /// Feature name.
+    pub feature: String,
+    /// Mean importance over folds.
+    pub importance: f64,
+    /// Its standard deviation over folds.
+    #[serde(default)]
+    pub sd: Option<f64>,
+    /// Share of folds that kept the feature.
+    #[serde(default)]
+    pub selection_frequency: Option<f64>,
+}
+
+/// Section 9: methods text and references.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Methods {
+    /// One paragraph per step, in pipeline order.
+    pub steps: Vec<MethodStep>,
+    /// Resolved settings as key/value pairs.
+    pub settings: Vec<Setting>,
+    /// Works the steps cite.
+    pub references: Vec<Reference>,
+}
+
+/// One methods paragraph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MethodStep {
+    /// Heading of the step as shown (e.g. `Normalization`).
+    pub stage: String,
+    /// What was done, generated from the resolved settings.
+    pub description: String,
+    /// Keys of [`Reference`]s this step cites.
+    pub citations: Vec<String>,
+}
+
+/// One resolved setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setting {
+    /// Dotted key (e.g. `normalize.method`).
+    pub key: String,
+    /// Value as text.
+    pub value: String,
+}
+
+/// One reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Key the steps cite.
+    pub key: String,
+    /// Formatted citation.
+    pub text: String,
+    /// DOI, shown as plain text.
+    #[serde(default)]
+    pub doi: Option<String>,
+}
+
+impl ReportInput {
+    /// Read a report input from JSON text.
+    pub fn from_json(text: &str) -> Result<ReportInput> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Write the input as pretty JSON (the schema of docs/report.md).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// Check that the parts of the input agree with each other: table shapes, references to
+    /// sample columns, dendrogram merges, thresholds and citation keys.
+    pub fn validate(&self) -> Result<()> {
+        self.validate_samples()?;
+        for q in &self.qc {
+            if let Some(c) = &q.colour_by {
+                self.check_column("qc", &q.layer, c)?;
+            }
+        }
+        for p in &self.pca {
+            for c in &p.colour_by {
+                self.check_column("pca", &p.layer, c)?;
+            }
+            if let Some(v) = p
+                .variance_explained
+                .iter()
+                .find(|v| !(0.0..=1.0).contains(*v))
+            {
+                return Err(invalid(
+                    "pca",
+                    &p.layer,
+                    format!("variance_explained holds {v}; give fractions between 0 and 1"),
+                ));
+            }
+        }
+        for h in &self.sample_clustering {
+            self.validate_heatmap(h)?;
+        }
+        for d in &self.differential {
+            let item = format!("{} / {}", d.layer, d.contrast);
+            if !(d.adj_p_threshold > 0.0 && d.adj_p_threshold <= 1.0) {
+                return Err(invalid(
+                    "differential",
+                    item,
+                    format!(
+                        "adj_p_threshold is {}; give a value in (0, 1]",
+                        d.adj_p_threshold
+                    ),
+                ));
+            }
+            if !(d.log_fc_threshold >= 0.0 && d.log_fc_threshold.is_finite()) {
+                return Err(invalid(
+                    "differential",
+                    item,
+                    format!(
+                        "log_fc_threshold is {}; give a finite value ≥ 0",
+                        d.log_fc_threshold
+                    ),
+                ));
+            }
+        }
+        if let Some(panels) = &self.panels {
+            for s in &panels.scores {
+                self.check_column("panels", &s.panel, &s.group_by)?;
+            }
+        }
+        for v in &self.variance_partition {
+            if let Some(f) = v
+                .features
+                .iter()
+                .find(|f| f.fractions.len() != v.factors.len())
+            {
+                return Err(invalid(
+                    "variance_partition",
+                    &v.layer,
+                    format!(
+                        "feature '{}' has {} fraction(s) for {} factor(s); give one fraction per factor",
+                        f.feature_id,
+                        f.fractions.len(),
+                        v.factors.len()
+                    ),
+                ));
+            }
+        }
+        if let Some(m) = &self.methods {
+            let mut keys = BTreeSet::new();
+            for r in &m.references {
+                if !keys.insert(r.key.as_str()) {
+                    return Err(invalid(
+                        "methods",
+                        &r.key,
+                        "reference key occurs twice; give each reference a unique key",
+                    ));
+                }
+            }
+            for s in &m.steps {
+                if let Some(c) = s.citations.iter().find(|c| !keys.contains(c.as_str())) {
+                    return Err(invalid(
+                        "methods",
+                        &s.stage,
+                        format!("cites '{c}', which is not in references; add the reference or drop the citation"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_samples(&self) -> Result<()> {
+        let Some(t) = &self.samples else {
+            return Ok(());
+        };
+        let mut cols = BTreeSet::new();
+        for c in &t.columns {
+            if !cols.insert(c.as_str()) {
+                return Err(invalid(
+                    "samples",
+                    c,
+                    "column occurs twice; column names must be unique",
+                ));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for r in &t.rows {
+            if !ids.insert(r.sample_id.as_str()) {
+                return Err(invalid(
+                    "samples",
+                    &r.sample_id,
+                    "sample id occurs twice; sample ids must be unique",
+                ));
+            }
+            if r.values.len() != t.columns.len() {
+                return Err(invalid(
+                    "samples",
+                    &r.sample_id,
+                    format!(
+                        "row has {} value(s) for {} column(s); give one value (or null) per column",
+                        r.values.len(),
+                        t.columns.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_column(&self, section: &'static str, item: &str, column: &str) -> Result<()> {
+        let known = self
+            .samples
+            .as_ref()
+            .is_some_and(|t| t.columns.iter().any(|c| c == column));
+        if known {
+            Ok(())
+        } else {
+            Err(invalid(
+                section,
+                item,
+                format!("refers to sample column '{column}', which is not in samples.columns; add the column to samples or drop the reference"),
+            ))
+        }
+    }
+
+    fn validate_heatmap(&self, h: &SampleHeatmap) -> Result<()> {
+        let n = h.order.len();
+        if h.values.len() != n || h.values.iter().any(|r| r.len() != n) {
+            return Err(invalid(
+                "sample_clustering",
+                &h.layer,
+                format!("values must be {n} rows of {n} values (one per sample in order)"),
+            ));
+        }
+        for c in &h.annotate_by {
+            self.check_column("sample_clustering", &h.layer, c)?;
+        }
+        if h.dendrogram.is_empty() {
+            return Ok(());
+        }
+        if h.dendrogram.len() + 1 != n {
+            return Err(invalid(
+                "sample_clustering",
+                &h.layer,
+                format!(
+                    "dendrogram has {} merge(s) for {n} samples; a full tree has {}",
+                    h.dendrogram.len(),
+                    n.saturating_sub(1)
+                ),
+            ));
+        }
+        let mut used = vec![false; 2 * n - 1];
+        for (k, m) in h.dendrogram.iter().enumerate() {
+            for node in [m.left, m.right] {
+                if node >= n + k || used[node] {
+                    return Err(invalid(
+                        "sample_clustering",
+                        &h.layer,
+                        format!(
+                            "dendrogram merge {k} joins node {node}, which does not exist yet or is already merged; nodes 0..{n} are leaves and merge k creates node {n}+k"
+                        ),
+                    ));
+                }
+                used[node] = true;
+            }
+            if !m.height.is_finite() {
+                return Err(invalid(
+                    "sample_clustering",
+                    &h.layer,
+                    format!(
+                        "dendrogram merge {k} has height {}; heights must be finite",
+                        m.height
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_samples() -> ReportInput {
+        ReportInput {
+            samples: Some(SampleTable {
+                columns: vec!["source".into()],
+                rows: vec![
+                    SampleRow {
+                        sample_id: "a".into(),
+                        values: vec![Some("BM".into())],
+                    },
+                    SampleRow {
+                        sample_id: "b".into(),
+                        values: vec![None],
+                    },
+                ],
+            }),
+            ..ReportInput::default()
+        }
+    }
+
+    #[test]
+    fn empty_input_is_valid_and_json_round_trips() {
+        let input = ReportInput::from_json("{}").unwrap();
+        input.validate().unwrap();
+        assert_eq!(input, ReportInput::default());
+        let back = ReportInput::from_json(&with_samples().to_json().unwrap()).unwrap();
+        assert_eq!(back, with_samples());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = ReportInput::from_json(r#"{"hedaer": {}}"#).unwrap_err();
+        assert!(e.to_string().contains("hedaer"), "{e}");
+    }
+
+    #[test]
+    fn defaults_fill_missing_contrast_fields() {
+        let c: ContrastResult =
+            serde_json::from_str(r#"{"layer": "p", "contrast": "A-B"}"#).unwrap();
+        assert_eq!(c.adj_p_threshold, 0.05);
+        assert_eq!(c.label_top, 10);
+        assert_eq!(c.table_rows, 20);
+    }
+
+    #[test]
+    fn unknown_colour_column_is_an_error() {
+        let mut input = with_samples();
+        input.pca.push(PcaResult {
+            layer: "proteome".into(),
+            colour_by: vec!["batch".into()],
+            ..PcaResult::default()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(e.contains("'batch'") && e.contains("pca"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_samples_and_ragged_rows_are_errors() {
+        let mut input = with_samples();
+        input.samples.as_mut().unwrap().rows[1].sample_id = "a".into();
+        assert!(input.validate().unwrap_err().to_string().contains("twice"));
+        let mut input = with_samples();
+        input.samples.as_mut().unwrap().rows[1].values.clear();
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("0 value(s)"));
+    }
+
+    fn heatmap(dendrogram: Vec<Merge>) -> ReportInput {
+        ReportInput {
+            sample_clustering: vec![SampleHeatmap {
+                layer: "p".into(),
+                order: vec!["a".into(), "b".into(), "c".into()],
+                values: vec![vec![Some(1.0); 3]; 3],
+                dendrogram,
+                ..SampleHeatmap::default()
+            }],
+            ..ReportInput::default()
+        }
+    }
+
+    #[test]
+    fn dendrogram_must_be_a_tree() {
+        let m = |left, right, height| Merge {
+            left,
+            right,
+            height,
+        };
+        heatmap(vec![m(0, 1, 0.1), m(3, 2, 0.5)])
+            .validate()
+            .unwrap();
+        // A node merged twice.
+        assert!(heatmap(vec![m(0, 1, 0.1), m(1, 2, 0.5)])
+            .validate()
+            .is_err());
+        // A merge referring to itself.
+        assert!(heatmap(vec![m(0, 3, 0.1), m(1, 2, 0.5)])
+            .validate()
+            .is_err());
+        // Too few merges.
+        assert!(heatmap(vec![m(0, 1, 0.1)]).validate().is_err());
+        let mut ragged = heatmap(Vec::new());
+        ragged.sample_clustering[0].values[2].pop();
+        assert!(ragged.validate().is_err());
+    }
+
+    #[test]
+    fn thresholds_and_citations_are_checked() {
+        let mut input = ReportInput::default();
+        input.differential.push(ContrastResult {
+            adj_p_threshold: 0.0,
+            ..ContrastResult::default()
+        });
+        assert!(input.validate().is_err());
+        let mut input = ReportInput::default();
+        input.methods = Some(Methods {
+            steps: vec![MethodStep {
+                stage: "diff".into(),
+                description: "limma".into(),
+                citations: vec!["smyth2004".into()],
+            }],
+            ..Methods::default()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(e.contains("smyth2004"), "{e}");
+    }
+
+    #[test]
+    fn verdicts_serialize_as_evomics_qc_writes_them() {
+        assert_eq!(serde_json::to_string(&Verdict::Warn).unwrap(), "\"warn\"");
+        assert_eq!(Verdict::Fail.name(), "fail");
+    }
+}

@@ -1,0 +1,293 @@
+//! Section 5: volcano plot and top table per contrast.
+
+use std::cmp::Ordering;
+
+use crate::fmt::{num, pval};
+use crate::html::{Cell, Table};
+use crate::model::{ContrastResult, DiffRow};
+use crate::sections::{figure, h3, para, stem, Ctx, Section};
+use crate::svg::charts::{Label, Point, Ref, XyPlot};
+use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, UP};
+use crate::svg::{Key, LegendEntry};
+
+const HOWTO: &str = "One block per layer and contrast. In the volcano plot each point is a feature: \
+to the right it is more abundant in the first group of the contrast (positive log2 fold change), to \
+the left less abundant; higher points have smaller p-values. Features significant at the stated \
+adjusted p-value (Benjamini–Hochberg false discovery rate) are coloured; the dashed horizontal line \
+is the largest raw p-value that is still significant, and dashed vertical lines (if any) are the \
+fold-change threshold. The most significant features are labelled. The table lists the top \
+features by p-value; the download holds every feature.";
+
+/// Smallest p-value drawn, so that p = 0 stays on the plot.
+const P_FLOOR: f64 = 1e-300;
+
+/// The differential section, or `None` without contrasts.
+pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
+    if ctx.input.differential.is_empty() {
+        return None;
+    }
+    let body: String = ctx.input.differential.iter().map(contrast).collect();
+    Some(Section {
+        id: "differential",
+        title: "Differential abundance",
+        howto: HOWTO,
+        body,
+    })
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| v.is_finite())
+}
+
+/// Rows by p-value, missing p-values last, ties by feature id.
+fn sorted_rows(rows: &[DiffRow]) -> Vec<&DiffRow> {
+    let mut v: Vec<&DiffRow> = rows.iter().collect();
+    v.sort_by(|a, b| {
+        match (finite(a.p_value), finite(b.p_value)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+        .then_with(|| a.feature_id.cmp(&b.feature_id))
+    });
+    v
+}
+
+/// Direction of a significant feature: `Some(true)` up, `Some(false)` down.
+fn significant(c: &ContrastResult, r: &DiffRow) -> Option<bool> {
+    let (lfc, adj) = (finite(r.log_fc)?, finite(r.adj_p_value)?);
+    (adj < c.adj_p_threshold && lfc.abs() >= c.log_fc_threshold && lfc != 0.0).then_some(lfc > 0.0)
+}
+
+fn display_name(r: &DiffRow) -> &str {
+    r.name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&r.feature_id)
+}
+
+fn contrast(c: &ContrastResult) -> String {
+    let mut h = h3(&format!("{}: {}", c.layer, c.contrast));
+    if let Some(e) = &c.expression {
+        h.push_str(&para("summary", &format!("Contrast: {e}")));
+    }
+    let rows = sorted_rows(&c.rows);
+    let n_up = rows
+        .iter()
+        .filter(|r| significant(c, r) == Some(true))
+        .count();
+    let n_down = rows
+        .iter()
+        .filter(|r| significant(c, r) == Some(false))
+        .count();
+    let tested = rows.iter().filter(|r| finite(r.p_value).is_some()).count();
+    let lfc_rule = if c.log_fc_threshold > 0.0 {
+        format!(" and |log2FC| ≥ {}", num(c.log_fc_threshold))
+    } else {
+        String::new()
+    };
+    h.push_str(&para(
+        "summary",
+        &format!(
+            "{n_up} up and {n_down} down of {tested} tested features at adjusted p < {}{lfc_rule}.",
+            num(c.adj_p_threshold)
+        ),
+    ));
+
+    let mut plot = XyPlot::new(
+        1000.0,
+        460.0,
+        &format!("Volcano plot of {} in {}", c.contrast, c.layer),
+        "log2 fold change",
+        "−log10 p-value",
+    );
+    let style = |colour| Style {
+        colour,
+        shape: Shape::Circle,
+    };
+    // Non-significant points first so that significant ones are drawn on top.
+    for pass in [None, Some(false), Some(true)] {
+        for r in rows.iter().filter(|r| significant(c, r) == pass) {
+            let (Some(lfc), Some(p)) = (finite(r.log_fc), finite(r.p_value)) else {
+                continue;
+            };
+            let colour = match pass {
+                None => NEUTRAL,
+                Some(false) => DOWN,
+                Some(true) => UP,
+            };
+            plot.points.push(Point {
+                x: lfc,
+                y: -p.max(P_FLOOR).log10(),
+                r: if pass.is_some() { 3.4 } else { 2.6 },
+                style: style(colour),
+                title: format!(
+                    "{}{}: log2FC {}, p {}, adj. p {}",
+                    display_name(r),
+                    if r.name.is_some() {
+                        format!(" ({})", r.feature_id)
+                    } else {
+                        String::new()
+                    },
+                    num(lfc),
+                    pval(p),
+                    finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
+                ),
+            });
+        }
+    }
+    let cut = rows
+        .iter()
+        .filter(|r| significant(c, r).is_some())
+        .filter_map(|r| finite(r.p_value))
+        .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
+    if let Some(p) = cut {
+        plot.refs
+            .push((Ref::H(-p.max(P_FLOOR).log10()), "#888888", Some("5 4")));
+    }
+    if c.log_fc_threshold > 0.0 {
+        plot.refs
+            .push((Ref::V(c.log_fc_threshold), "#888888", Some("5 4")));
+        plot.refs
+            .push((Ref::V(-c.log_fc_threshold), "#888888", Some("5 4")));
+    }
+    plot.labels = rows
+        .iter()
+        .filter(|r| significant(c, r).is_some())
+        .filter_map(|r| {
+            Some(Label {
+                x: finite(r.log_fc)?,
+                y: -finite(r.p_value)?.max(P_FLOOR).log10(),
+                text: display_name(r).to_string(),
+            })
+        })
+        .take(c.label_top)
+        .collect();
+    let n_ns = plot.points.len() - n_up - n_down;
+    plot.legend = vec![
+        LegendEntry {
+            label: format!("Up ({n_up})"),
+            key: Key::Marker(style(UP)),
+        },
+        LegendEntry {
+            label: format!("Down ({n_down})"),
+            key: Key::Marker(style(DOWN)),
+        },
+        LegendEntry {
+            label: format!("Not significant ({n_ns})"),
+            key: Key::Marker(style(NEUTRAL)),
+        },
+    ];
+    h.push_str(&figure(
+        &plot.render(),
+        &format!(
+            "Volcano plot of {} ({}); coloured: adjusted p < {}{lfc_rule}; labelled: the {} most significant.",
+            c.contrast,
+            c.layer,
+            num(c.adj_p_threshold),
+            plot.labels.len()
+        ),
+    ));
+
+    let mut t = Table::new(
+        &stem(&["diff", &c.layer, &c.contrast]),
+        &[
+            ("Feature", false),
+            ("Name", false),
+            ("log2FC", true),
+            ("AveExpr", true),
+            ("t", true),
+            ("P.Value", true),
+            ("adj.P.Val", true),
+            ("Significant", false),
+        ],
+    );
+    for r in &rows {
+        let sig = match significant(c, r) {
+            Some(true) => "up",
+            Some(false) => "down",
+            None => "",
+        };
+        t.rows.push(vec![
+            Cell::text(&r.feature_id),
+            Cell::opt_text(r.name.as_deref()),
+            Cell::num(r.log_fc, num),
+            Cell::num(r.ave_expr, num),
+            Cell::num(r.t, num),
+            Cell::num(r.p_value, pval),
+            Cell::num(r.adj_p_value, pval),
+            Cell::text(sig),
+        ]);
+    }
+    t.show = c.table_rows;
+    h.push_str(&t.render());
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, lfc: f64, p: Option<f64>, adj: f64) -> DiffRow {
+        DiffRow {
+            feature_id: id.into(),
+            log_fc: Some(lfc),
+            p_value: p,
+            adj_p_value: Some(adj),
+            ..DiffRow::default()
+        }
+    }
+
+    #[test]
+    fn rows_sort_by_p_then_id_with_missing_last() {
+        let rows = vec![
+            row("c", 1.0, None, 1.0),
+            row("b", 1.0, Some(0.01), 0.1),
+            row("a", 1.0, Some(0.01), 0.1),
+            row("d", 1.0, Some(0.001), 0.01),
+        ];
+        let ids: Vec<&str> = sorted_rows(&rows)
+            .iter()
+            .map(|r| r.feature_id.as_str())
+            .collect();
+        assert_eq!(ids, ["d", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn significance_needs_both_thresholds() {
+        let c = ContrastResult {
+            log_fc_threshold: 1.0,
+            ..ContrastResult::default()
+        };
+        assert_eq!(
+            significant(&c, &row("x", 2.0, Some(0.001), 0.01)),
+            Some(true)
+        );
+        assert_eq!(
+            significant(&c, &row("x", -2.0, Some(0.001), 0.01)),
+            Some(false)
+        );
+        assert_eq!(significant(&c, &row("x", 0.5, Some(0.001), 0.01)), None);
+        assert_eq!(significant(&c, &row("x", 2.0, Some(0.001), 0.05)), None);
+    }
+
+    #[test]
+    fn volcano_survives_p_zero_and_labels_top_features() {
+        let c = ContrastResult {
+            layer: "proteome".into(),
+            contrast: "A-B".into(),
+            label_top: 1,
+            rows: vec![
+                row("zero", 3.0, Some(0.0), 0.0),
+                row("ns", 0.1, Some(0.5), 0.9),
+            ],
+            ..ContrastResult::default()
+        };
+        let html = contrast(&c);
+        assert!(html.contains(">zero</text>"));
+        assert!(!html.contains(">ns</text>"));
+        assert!(html.contains("1 up and 0 down of 2 tested"));
+        assert!(!html.contains("NaN") && !html.contains("inf"));
+    }
+}

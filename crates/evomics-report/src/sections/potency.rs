@@ -1,0 +1,450 @@
+//! Section 8: cross-validated potency models — metrics, ROC, PR, calibration, permutation null,
+//! observed against predicted, and feature importance.
+
+use std::fmt::Write as _;
+
+use crate::fmt::{num, percent, pval};
+use crate::html::{Cell, Esc, Table};
+use crate::model::{Importance, MetricRow, PotencyModel, Task};
+use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
+use crate::svg::charts::{Bar, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
+use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
+use crate::svg::scale;
+use crate::svg::{Key, LegendEntry, TickFormat};
+
+const HOWTO: &str = "Each model predicts the potency label from EV cargo and is judged only on \
+samples it did not see during training (cross-validation with all preprocessing fitted inside the \
+folds, and no donor in both training and test data). <em>ROC</em>: the true-positive rate against \
+the false-positive rate over all thresholds; the dashed diagonal is guessing (AUC 0.5). \
+<em>Precision–recall</em>: precision against recall; the dashed line is the share of positives, \
+what guessing achieves. <em>Calibration</em>: predicted probability against the observed share of \
+positives per bin (point size = samples); a calibrated model follows the diagonal. \
+<em>Permutation test</em>: the metric with shuffled labels (grey) against the real one (red); the \
+p-value is the share of shuffles that do as well. <em>Importance</em>: the features the model \
+relies on most, with their spread across folds. Small cohorts give wide uncertainty: read the \
+fold spread and the permutation p-value, not the point estimate alone.";
+
+/// Features drawn in the importance chart.
+const TOP_IMPORTANCE: usize = 20;
+
+/// The potency section, or `None` without models.
+pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
+    if ctx.input.potency.is_empty() {
+        return None;
+    }
+    let body: String = ctx.input.potency.iter().map(model).collect();
+    Some(Section {
+        id: "potency",
+        title: "Potency models",
+        howto: HOWTO,
+        body,
+    })
+}
+
+fn metric<'a>(m: &'a PotencyModel, names: &[&str]) -> Option<&'a MetricRow> {
+    m.metrics.iter().find(|r| names.contains(&r.name.as_str()))
+}
+
+fn unit_plot(label: &str, x: &str, y: &str) -> XyPlot {
+    let mut p = XyPlot::new(540.0, 400.0, label, x, y);
+    p.x_domain = Some((0.0, 1.0));
+    p.y_domain = Some((0.0, 1.0));
+    p
+}
+
+fn line_entry(label: String, colour: &'static str, dash: Option<&'static str>) -> LegendEntry {
+    LegendEntry {
+        label,
+        key: Key::Line(colour, dash),
+    }
+}
+
+fn model(m: &PotencyModel) -> String {
+    let mut h = h3(&m.name);
+    let task = match m.task {
+        Task::Classification => "classification",
+        Task::Regression => "regression",
+    };
+    let mut meta = format!("Target: <strong>{}</strong> ({task})", Esc(&m.target));
+    if let Some(cv) = &m.cv {
+        let _ = write!(meta, ". Validation: {}", Esc(cv));
+    }
+    let _ = writeln!(h, "<p class=\"summary\">{meta}.</p>");
+
+    if !m.metrics.is_empty() || m.permutation.is_some() {
+        let mut t = Table::new(
+            &stem(&["metrics", &m.name]),
+            &[
+                ("Metric", false),
+                ("Pooled", true),
+                ("Fold mean", true),
+                ("Fold SD", true),
+                ("Permutation p", true),
+            ],
+        );
+        let perm = m.permutation.as_ref();
+        for r in &m.metrics {
+            let p = perm.filter(|p| p.metric == r.name).map(|p| p.p_value);
+            t.rows.push(vec![
+                Cell::text(&r.name),
+                Cell::num(r.pooled, num),
+                Cell::num(r.fold_mean, num),
+                Cell::num(r.fold_sd, num),
+                Cell::num(p, pval),
+            ]);
+        }
+        if let Some(p) = perm.filter(|p| !m.metrics.iter().any(|r| r.name == p.metric)) {
+            t.rows.push(vec![
+                Cell::text(&p.metric),
+                Cell::num(Some(p.observed), num),
+                Cell::num(None, num),
+                Cell::num(None, num),
+                Cell::num(Some(p.p_value), pval),
+            ]);
+        }
+        h.push_str(&h4("Metrics"));
+        h.push_str(&t.render());
+    }
+
+    let mut figures = Vec::new();
+    if m.roc.len() >= 2 {
+        let mut p = unit_plot(
+            &format!("ROC curve of {}", m.name),
+            "False-positive rate",
+            "True-positive rate",
+        );
+        p.refs.push((Ref::Diagonal, "#999999", Some("5 4")));
+        p.series.push(Series {
+            pts: m.roc.iter().map(|r| (r.fpr, r.tpr)).collect(),
+            colour: DOWN,
+            width: 2.2,
+            dash: None,
+            title: None,
+        });
+        let auc = metric(m, &["roc_auc", "auc", "AUC"]).and_then(|r| r.pooled);
+        p.legend = vec![
+            line_entry(
+                auc.map_or_else(
+                    || "Pooled out-of-fold".into(),
+                    |a| format!("AUC {}", crate::fmt::fixed(a, 3)),
+                ),
+                DOWN,
+                None,
+            ),
+            line_entry("Chance".into(), "#999999", Some("5 4")),
+        ];
+        figures.push(figure(
+            &p.render(),
+            "ROC curve of the pooled out-of-fold predictions.",
+        ));
+    }
+    if m.pr.len() >= 2 {
+        let mut p = unit_plot(
+            &format!("Precision-recall curve of {}", m.name),
+            "Recall",
+            "Precision",
+        );
+        p.series.push(Series {
+            pts: m.pr.iter().map(|r| (r.recall, r.precision)).collect(),
+            colour: OKABE_ITO[2],
+            width: 2.2,
+            dash: None,
+            title: None,
+        });
+        let ap = metric(m, &["pr_auc", "average_precision", "ap"]).and_then(|r| r.pooled);
+        p.legend = vec![line_entry(
+            ap.map_or_else(
+                || "Pooled out-of-fold".into(),
+                |a| format!("AP {}", crate::fmt::fixed(a, 3)),
+            ),
+            OKABE_ITO[2],
+            None,
+        )];
+        if let Some(prev) = m.prevalence.filter(|v| v.is_finite()) {
+            p.refs.push((Ref::H(prev), "#999999", Some("5 4")));
+            p.legend.push(line_entry(
+                format!("Positives {}", percent(prev, 0)),
+                "#999999",
+                Some("5 4"),
+            ));
+        }
+        figures.push(figure(
+            &p.render(),
+            "Precision–recall curve of the pooled out-of-fold predictions.",
+        ));
+    }
+    if !m.calibration.is_empty() {
+        let mut p = unit_plot(
+            &format!("Calibration of {}", m.name),
+            "Mean predicted probability",
+            "Observed share of positives",
+        );
+        p.refs.push((Ref::Diagonal, "#999999", Some("5 4")));
+        let max_n = m.calibration.iter().map(|b| b.n).max().unwrap_or(1).max(1) as f64;
+        p.series.push(Series {
+            pts: m
+                .calibration
+                .iter()
+                .map(|b| (b.mean_predicted, b.observed))
+                .collect(),
+            colour: OKABE_ITO[0],
+            width: 1.5,
+            dash: None,
+            title: None,
+        });
+        for b in &m.calibration {
+            p.points.push(Point {
+                x: b.mean_predicted,
+                y: b.observed,
+                r: 3.0 + 5.0 * (b.n as f64 / max_n).sqrt(),
+                style: Style {
+                    colour: OKABE_ITO[0],
+                    shape: Shape::Circle,
+                },
+                title: format!(
+                    "predicted {}, observed {}, n = {}",
+                    num(b.mean_predicted),
+                    num(b.observed),
+                    b.n
+                ),
+            });
+        }
+        p.legend = vec![line_entry(
+            "Perfect calibration".into(),
+            "#999999",
+            Some("5 4"),
+        )];
+        figures.push(figure(&p.render(), "Calibration of the pooled out-of-fold probabilities; point size grows with the samples in the bin."));
+    }
+    if let Some(perm) = m.permutation.as_ref().filter(|p| !p.null.is_empty()) {
+        figures.push(figure(
+            &null_histogram(m, perm.observed, &perm.null, &perm.metric),
+            &format!(
+                "{} with permuted labels ({} permutations) against the real value {}; p = {}.",
+                perm.metric,
+                perm.null.len(),
+                num(perm.observed),
+                pval(perm.p_value)
+            ),
+        ));
+    }
+    if !m.predictions.is_empty() {
+        let mut p = XyPlot::new(
+            540.0,
+            400.0,
+            &format!("Observed against predicted, {}", m.name),
+            &format!("Predicted {}", m.target),
+            &format!("Observed {}", m.target),
+        );
+        let (lo, hi) = scale::extent(m.predictions.iter().flat_map(|r| [r.observed, r.predicted]))
+            .unwrap_or((0.0, 1.0));
+        let (lo, hi) = scale::pad(lo, hi, 0.05);
+        p.x_domain = Some((lo, hi));
+        p.y_domain = Some((lo, hi));
+        p.refs.push((Ref::Diagonal, "#999999", Some("5 4")));
+        for r in &m.predictions {
+            p.points.push(Point {
+                x: r.predicted,
+                y: r.observed,
+                r: 4.5,
+                style: Style {
+                    colour: DOWN,
+                    shape: Shape::Circle,
+                },
+                title: format!(
+                    "{}: observed {}, predicted {}",
+                    r.sample_id,
+                    num(r.observed),
+                    num(r.predicted)
+                ),
+            });
+        }
+        p.legend = vec![line_entry(
+            "Perfect prediction".into(),
+            "#999999",
+            Some("5 4"),
+        )];
+        figures.push(figure(
+            &p.render(),
+            "Out-of-fold predictions against observed values.",
+        ));
+    }
+    if !figures.is_empty() {
+        h.push_str(&grid(&figures));
+    }
+    if !m.importance.is_empty() {
+        h.push_str(&h4("Feature importance"));
+        h.push_str(&importance(m));
+    }
+    h
+}
+
+fn null_histogram(m: &PotencyModel, observed: f64, null: &[f64], metric: &str) -> String {
+    let finite: Vec<f64> = null.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lo, hi) = scale::extent(finite.iter().copied().chain([observed])).unwrap_or((0.0, 1.0));
+    let bins = ((finite.len() as f64).sqrt().ceil() as usize).clamp(8, 30);
+    let t = scale::nice(lo, hi, bins);
+    let width = t.step;
+    let mut counts = vec![0usize; t.values.len().saturating_sub(1).max(1)];
+    for v in &finite {
+        let i = (((v - t.lo) / width).floor().max(0.0) as usize).min(counts.len() - 1);
+        counts[i] += 1;
+    }
+    let mut p = XyPlot::new(
+        540.0,
+        400.0,
+        &format!("Permutation null of {}", m.name),
+        metric,
+        "Permutations",
+    );
+    for (i, c) in counts.iter().enumerate() {
+        let x0 = t.lo + width * i as f64;
+        p.bars.push(Bar {
+            x: (x0, x0 + width),
+            y: (0.0, *c as f64),
+            colour: NEUTRAL,
+            title: format!("{} to {}: {c}", num(x0), num(x0 + width)),
+        });
+    }
+    p.x_domain = Some((t.lo, t.hi));
+    p.refs.push((Ref::V(observed), UP, None));
+    p.legend = vec![
+        LegendEntry {
+            label: "Permuted labels".into(),
+            key: Key::Swatch(NEUTRAL.into()),
+        },
+        line_entry("Real labels".into(), UP, None),
+    ];
+    p.render()
+}
+
+/// Importance rows by absolute importance, largest first, ties by name.
+fn ranked(imp: &[Importance]) -> Vec<&Importance> {
+    let mut v: Vec<&Importance> = imp.iter().collect();
+    v.sort_by(|a, b| {
+        let (x, y) = (a.importance.abs(), b.importance.abs());
+        let (x, y) = (
+            if x.is_nan() { -1.0 } else { x },
+            if y.is_nan() { -1.0 } else { y },
+        );
+        y.total_cmp(&x).then_with(|| a.feature.cmp(&b.feature))
+    });
+    v
+}
+
+fn importance(m: &PotencyModel) -> String {
+    let ranked = ranked(&m.importance);
+    let any_negative = ranked.iter().any(|r| r.importance < 0.0);
+    let rows = ranked
+        .iter()
+        .take(TOP_IMPORTANCE)
+        .map(|r| HBarRow {
+            label: r.feature.clone(),
+            segments: vec![(
+                r.importance,
+                if r.importance < 0.0 { UP } else { DOWN },
+                format!(
+                    "{}: {}{}",
+                    r.feature,
+                    num(r.importance),
+                    r.sd.map_or_else(String::new, |s| format!(" ± {}", num(s)))
+                ),
+            )],
+            err: r.sd,
+        })
+        .collect();
+    let chart = HBarChart {
+        width: 1000.0,
+        label: format!("Feature importance of {}", m.name),
+        x_title: "Mean importance over folds (± SD)".into(),
+        x_format: TickFormat::Number,
+        x_domain: None,
+        rows,
+        legend_title: None,
+        legend: if any_negative {
+            vec![
+                LegendEntry {
+                    label: "Positive".into(),
+                    key: Key::Swatch(DOWN.into()),
+                },
+                LegendEntry {
+                    label: "Negative".into(),
+                    key: Key::Swatch(UP.into()),
+                },
+            ]
+        } else {
+            Vec::new()
+        },
+    };
+    let shown = ranked.len().min(TOP_IMPORTANCE);
+    let mut h = figure(
+        &chart.render(),
+        &format!(
+            "The {shown} most important features of {} (by absolute mean importance).",
+            m.name
+        ),
+    );
+    let mut t = Table::new(
+        &stem(&["importance", &m.name]),
+        &[
+            ("Feature", false),
+            ("Importance", true),
+            ("SD", true),
+            ("Selection frequency", true),
+        ],
+    );
+    for r in &ranked {
+        t.rows.push(vec![
+            Cell::text(&r.feature),
+            Cell::num(Some(r.importance), num),
+            Cell::num(r.sd, num),
+            Cell::num(r.selection_frequency, |v| percent(v, 0)),
+        ]);
+    }
+    t.show = TOP_IMPORTANCE;
+    h.push_str(&t.render());
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn importance_ranks_by_absolute_value() {
+        let imp = |f: &str, v: f64| Importance {
+            feature: f.into(),
+            importance: v,
+            sd: None,
+            selection_frequency: None,
+        };
+        let v = vec![
+            imp("a", 0.1),
+            imp("b", -0.5),
+            imp("c", f64::NAN),
+            imp("d", 0.5),
+        ];
+        let names: Vec<&str> = ranked(&v).iter().map(|r| r.feature.as_str()).collect();
+        assert_eq!(names, ["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn null_histogram_counts_every_permutation() {
+        let m = PotencyModel::default();
+        let null: Vec<f64> = (0..100).map(|i| 0.3 + 0.004 * i as f64).collect();
+        let svg = null_histogram(&m, 0.9, &null, "roc_auc");
+        let total: usize = svg
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| {
+                t.split("</title>")
+                    .next()?
+                    .rsplit(": ")
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        assert_eq!(total, 100);
+    }
+}

@@ -1,0 +1,213 @@
+//! Section 2: per-sample QC — MISEV purity verdicts, missingness, totals, outliers.
+
+use std::fmt::Write as _;
+
+use crate::fmt::{num, percent};
+use crate::groups::ColumnLevels;
+use crate::html::{Cell, Esc, Table};
+use crate::model::{QcLayer, Verdict};
+use crate::sections::{figure, h3, stem, Ctx, Section};
+use crate::svg::charts::BarChart;
+use crate::svg::palette::OKABE_ITO;
+use crate::svg::{LegendEntry, TickFormat};
+
+const HOWTO: &str = "One block per layer. The <em>MISEV purity gate</em> checks each EV preparation \
+for transmembrane and cytosolic EV markers and for the intensity share of co-isolated and \
+other-compartment proteins: <span class=\"badge pass\">pass</span> all rules met, \
+<span class=\"badge warn\">warn</span> a contaminant share above its warning threshold, \
+<span class=\"badge fail\">fail</span> a required marker class absent or a share above its failure \
+threshold; the reasons column says which. The bar charts show each sample's share of features \
+without a value and its total intensity (or library size); bars are coloured by sample group, and a \
+black triangle (&#9660;) above a bar marks a sample flagged as an outlier (robust z-scores of these \
+metrics, reasons in the table). Look for samples that stand apart from their group.";
+
+/// The QC section, or `None` without QC data.
+pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
+    if ctx.input.qc.is_empty() {
+        return None;
+    }
+    let mut body = String::new();
+    for q in &ctx.input.qc {
+        body.push_str(&layer(ctx, q));
+    }
+    Some(Section {
+        id: "qc",
+        title: "Sample quality control",
+        howto: HOWTO,
+        body,
+    })
+}
+
+fn badge(v: Verdict) -> String {
+    format!("<span class=\"badge {0}\">{0}</span>", v.name())
+}
+
+fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
+    let mut h = h3(&format!("Layer: {}", q.layer));
+    if q.samples.is_empty() {
+        h.push_str("<p class=\"summary\">No samples.</p>\n");
+        return h;
+    }
+    let groups: Option<&ColumnLevels> = q.colour_by.as_deref().and_then(|c| ctx.column(c));
+    let ids: Vec<&str> = q.samples.iter().map(|s| s.sample_id.as_str()).collect();
+    let n_out = q.samples.iter().filter(|s| s.outlier).count();
+    let verdicts: Vec<Verdict> = q
+        .samples
+        .iter()
+        .filter_map(|s| s.purity.as_ref().map(|p| p.verdict))
+        .collect();
+    let mut summary = format!(
+        "{} sample(s); {n_out} flagged as outlier(s).",
+        q.samples.len()
+    );
+    if !verdicts.is_empty() {
+        let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
+        let _ = write!(
+            summary,
+            " Purity gate: {} pass, {} warn, {} fail.",
+            count(Verdict::Pass),
+            count(Verdict::Warn),
+            count(Verdict::Fail)
+        );
+    }
+    let _ = writeln!(h, "<p class=\"summary\">{}</p>", Esc(&summary));
+
+    let colours: Vec<&'static str> = ids
+        .iter()
+        .map(|s| groups.map_or(OKABE_ITO[1], |g| g.style(s).colour))
+        .collect();
+    let legend: Vec<LegendEntry> = groups
+        .map(|g| g.legend(ids.iter().copied()))
+        .unwrap_or_default();
+    let legend_title = groups.map(|g| g.name.clone());
+    let flags: Vec<bool> = q.samples.iter().map(|s| s.outlier).collect();
+    let group_text = |s: &str| groups.map_or(String::new(), |g| format!(" ({})", g.label(s)));
+    let outlier_text = |o: bool| if o { " — outlier" } else { "" };
+
+    let has_missing = q.samples.iter().any(|s| s.missing_fraction.is_some());
+    if has_missing {
+        let chart = BarChart {
+            width: 1000.0,
+            plot_height: 170.0,
+            label: format!("Missing values per sample, layer {}", q.layer),
+            y_title: "Missing".into(),
+            y_format: TickFormat::Percent,
+            categories: ids.iter().map(|s| s.to_string()).collect(),
+            values: q.samples.iter().map(|s| s.missing_fraction).collect(),
+            colours: colours.clone(),
+            titles: q
+                .samples
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}: {} missing{}",
+                        s.sample_id,
+                        group_text(&s.sample_id),
+                        s.missing_fraction
+                            .map_or_else(|| "NA".into(), |v| percent(v, 1)),
+                        outlier_text(s.outlier)
+                    )
+                })
+                .collect(),
+            flags: flags.clone(),
+            legend_title: legend_title.clone(),
+            legend: legend.clone(),
+        };
+        h.push_str(&figure(
+            &chart.render(),
+            &format!(
+                "Share of features without a value per sample ({}). ▼ marks QC outliers.",
+                q.layer
+            ),
+        ));
+    }
+    let total_label = if q.total_label.trim().is_empty() {
+        "Total intensity"
+    } else {
+        q.total_label.as_str()
+    };
+    if q.samples.iter().any(|s| s.total.is_some()) {
+        let chart = BarChart {
+            width: 1000.0,
+            plot_height: 170.0,
+            label: format!("{total_label} per sample, layer {}", q.layer),
+            y_title: total_label.to_string(),
+            y_format: TickFormat::Number,
+            categories: ids.iter().map(|s| s.to_string()).collect(),
+            values: q.samples.iter().map(|s| s.total).collect(),
+            colours,
+            titles: q
+                .samples
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}: {} {}{}",
+                        s.sample_id,
+                        group_text(&s.sample_id),
+                        total_label.to_lowercase(),
+                        s.total.map_or_else(|| "NA".into(), num),
+                        outlier_text(s.outlier)
+                    )
+                })
+                .collect(),
+            flags,
+            legend_title,
+            legend,
+        };
+        h.push_str(&figure(
+            &chart.render(),
+            &format!(
+                "{total_label} per sample ({}). ▼ marks QC outliers.",
+                q.layer
+            ),
+        ));
+    }
+
+    let group_col = groups.map_or("Group", |g| g.name.as_str());
+    let mut cols: Vec<(&str, bool)> = vec![("Sample", false)];
+    if groups.is_some() {
+        cols.push((group_col, false));
+    }
+    let with_purity = !verdicts.is_empty();
+    if with_purity {
+        cols.extend([("Purity", false), ("Purity reasons", false)]);
+    }
+    cols.extend([
+        ("Observed", true),
+        ("Missing", true),
+        (total_label, true),
+        ("Outlier", false),
+        ("Outlier reasons", false),
+    ]);
+    let mut t = Table::new(&stem(&["qc", &q.layer]), &cols);
+    for s in &q.samples {
+        let mut row = vec![Cell::text(&s.sample_id)];
+        if let Some(g) = groups {
+            row.push(Cell::text(g.label(&s.sample_id)));
+        }
+        if with_purity {
+            match &s.purity {
+                Some(p) => {
+                    row.push(Cell::markup(badge(p.verdict), p.verdict.name()));
+                    row.push(Cell::text(&p.reasons.join("; ")));
+                }
+                None => {
+                    row.push(Cell::text("NA"));
+                    row.push(Cell::text(""));
+                }
+            }
+        }
+        row.push(Cell::count(s.n_observed));
+        row.push(Cell::num(s.missing_fraction, |v| percent(v, 1)));
+        row.push(Cell::num(s.total, num));
+        row.push(if s.outlier {
+            Cell::markup("<span class=\"flag\">yes</span>".into(), "yes")
+        } else {
+            Cell::text("no")
+        });
+        row.push(Cell::text(&s.outlier_reasons.join("; ")));
+        t.rows.push(row);
+    }
+    h.push_str(&t.render());
+    h
+}

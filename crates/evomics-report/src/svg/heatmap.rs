@@ -1,0 +1,335 @@
+//! A sample × sample heatmap with its dendrogram, annotation strips and colour bar.
+
+use std::fmt::Write as _;
+
+use crate::fmt::{num, C};
+use crate::groups::ColumnLevels;
+use crate::model::{MatrixKind, Merge};
+use crate::svg::palette::{viridis, INK};
+use crate::svg::scale::{self, Linear};
+use crate::svg::{legend, legend_height, legend_width, text_width, truncate, Anchor, Svg, SMALL};
+
+/// Cells beyond which per-cell hover titles are left out to keep the file small.
+const MAX_TITLED: usize = 100;
+/// Height of the dendrogram band.
+const DENDRO: f64 = 90.0;
+/// Height of one annotation strip.
+const STRIP: f64 = 12.0;
+
+/// What the heatmap draws.
+pub(crate) struct Heatmap<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) order: &'a [String],
+    pub(crate) values: &'a [Vec<Option<f64>>],
+    pub(crate) dendrogram: &'a [Merge],
+    pub(crate) annotations: &'a [ColumnLevels],
+    pub(crate) measure: &'a str,
+    pub(crate) kind: MatrixKind,
+}
+
+/// Colour range of the off-diagonal values (the diagonal of a correlation matrix is 1 and would
+/// stretch the scale).
+pub(crate) fn colour_range(values: &[Vec<Option<f64>>]) -> (f64, f64) {
+    let off = values.iter().enumerate().flat_map(|(i, row)| {
+        row.iter()
+            .enumerate()
+            .filter(move |(j, _)| *j != i)
+            .filter_map(|(_, v)| *v)
+    });
+    let all = values.iter().flat_map(|row| row.iter().filter_map(|v| *v));
+    let (lo, hi) = scale::extent(off)
+        .or_else(|| scale::extent(all))
+        .unwrap_or((0.0, 1.0));
+    if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, hi + 0.5)
+    }
+}
+
+impl Heatmap<'_> {
+    /// The SVG.
+    pub(crate) fn render(&self) -> String {
+        let n = self.order.len();
+        let cell = (620.0 / n.max(1) as f64).clamp(3.0, 22.0);
+        let show_labels = cell >= 7.0;
+        let font = (cell * 0.85).min(SMALL);
+        let label_w = if show_labels {
+            self.order
+                .iter()
+                .map(|s| text_width(&truncate(s, 24), font))
+                .fold(0.0, f64::max)
+        } else {
+            0.0
+        };
+        let strip_names = self
+            .annotations
+            .iter()
+            .map(|a| text_width(&a.name, SMALL))
+            .fold(0.0, f64::max);
+        let left = 10.0 + label_w.max(strip_names) + 8.0;
+        let dendro_h = if self.dendrogram.is_empty() {
+            0.0
+        } else {
+            DENDRO
+        };
+        let strips_top = 10.0 + dendro_h + 4.0;
+        let top = strips_top + self.annotations.len() as f64 * (STRIP + 2.0) + 4.0;
+        let side = cell * n as f64;
+        let bottom = top + side;
+        let cb_x = left + side + 24.0;
+        let cb_h = side.clamp(120.0, 220.0);
+        let legends_w = self
+            .annotations
+            .iter()
+            .map(|a| {
+                legend_width(
+                    Some(&a.name),
+                    &a.legend(self.order.iter().map(String::as_str)),
+                )
+            })
+            .fold(0.0, f64::max);
+        let width = cb_x + 100.0_f64.max(legends_w) + 10.0;
+        let legends_h: f64 = self
+            .annotations
+            .iter()
+            .map(|a| {
+                legend_height(
+                    Some(&a.name),
+                    &a.legend(self.order.iter().map(String::as_str)),
+                ) + 8.0
+            })
+            .sum();
+        let height = (bottom + if show_labels { label_w + 14.0 } else { 10.0 })
+            .max(top + 30.0 + cb_h + 30.0 + legends_h);
+        let mut svg = Svg::new(width, height, self.label);
+
+        if !self.dendrogram.is_empty() {
+            self.draw_dendrogram(&mut svg, left, cell, (10.0, 10.0 + dendro_h));
+        }
+        for (k, a) in self.annotations.iter().enumerate() {
+            let y = strips_top + k as f64 * (STRIP + 2.0);
+            svg.text(
+                (left - 6.0, y + STRIP - 2.5),
+                &a.name,
+                Anchor::End,
+                SMALL,
+                "",
+            );
+            for (i, s) in self.order.iter().enumerate() {
+                let title = format!("{s}: {} = {}", a.name, a.label(s));
+                svg.rect(
+                    (left + cell * i as f64, y),
+                    (cell, STRIP),
+                    a.style(s).colour,
+                    "",
+                    Some(&title),
+                );
+            }
+        }
+
+        let (lo, hi) = colour_range(self.values);
+        let t = |v: f64| (v - lo) / (hi - lo);
+        let titled = n <= MAX_TITLED;
+        for (i, row) in self.values.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                let fill = match v {
+                    Some(v) if v.is_finite() => viridis(t(*v)),
+                    _ => "#E0E0E0".to_string(),
+                };
+                let title = titled.then(|| {
+                    format!(
+                        "{} × {}: {}",
+                        self.order[i],
+                        self.order[j],
+                        v.map_or_else(|| "NA".to_string(), num)
+                    )
+                });
+                // Cells overlap by a hair so anti-aliasing leaves no white seams.
+                svg.rect(
+                    (left + cell * j as f64, top + cell * i as f64),
+                    (cell + 0.3, cell + 0.3),
+                    &fill,
+                    "",
+                    title.as_deref(),
+                );
+            }
+        }
+        svg.rect(
+            (left, top),
+            (side, side),
+            "none",
+            &format!(" stroke=\"{INK}\" stroke-width=\"0.8\""),
+            None,
+        );
+        if show_labels {
+            for (i, s) in self.order.iter().enumerate() {
+                let label = truncate(s, 24);
+                let cy = top + cell * (i as f64 + 0.5) + font * 0.35;
+                svg.text((left - 4.0, cy), &label, Anchor::End, font, "");
+                let (x, y) = (left + cell * (i as f64 + 0.5) + font * 0.35, bottom + 5.0);
+                svg.text(
+                    (x, y),
+                    &label,
+                    Anchor::End,
+                    font,
+                    &format!(" transform=\"rotate(-90 {} {})\"", C(x), C(y)),
+                );
+            }
+        }
+
+        // Colour bar: stacked bands, no gradient ids (ids would clash between heatmaps).
+        let bar_top = top + 22.0;
+        let cb_title = match self.kind {
+            MatrixKind::Similarity => "similarity",
+            MatrixKind::Distance => "distance",
+        };
+        svg.text(
+            (cb_x, top + 10.0),
+            &truncate(self.measure_short(cb_title), 18),
+            Anchor::Start,
+            SMALL,
+            " font-weight=\"600\"",
+        );
+        let bands = 48;
+        for b in 0..bands {
+            let frac = b as f64 / bands as f64;
+            let y = bar_top + cb_h * (1.0 - frac - 1.0 / bands as f64);
+            svg.rect(
+                (cb_x, y),
+                (14.0, cb_h / bands as f64 + 0.4),
+                &viridis(frac + 0.5 / bands as f64),
+                "",
+                None,
+            );
+        }
+        svg.rect(
+            (cb_x, bar_top),
+            (14.0, cb_h),
+            "none",
+            &format!(" stroke=\"{INK}\" stroke-width=\"0.6\""),
+            None,
+        );
+        let ticks = scale::within(lo, hi, 4);
+        let ys = Linear::new((lo, hi), (bar_top + cb_h, bar_top));
+        for (v, l) in ticks
+            .values
+            .iter()
+            .zip(crate::fmt::ticks(&ticks.values, ticks.step))
+        {
+            let y = ys.map(*v);
+            svg.line((cb_x + 14.0, y), (cb_x + 18.0, y), INK, 1.0, None);
+            svg.text((cb_x + 21.0, y + 3.8), &l, Anchor::Start, SMALL, "");
+        }
+        let mut ly = bar_top + cb_h + 24.0;
+        for a in self.annotations {
+            let entries = a.legend(self.order.iter().map(String::as_str));
+            legend(&mut svg, (cb_x, ly), Some(&a.name), &entries);
+            ly += legend_height(Some(&a.name), &entries) + 8.0;
+        }
+        svg.finish()
+    }
+
+    fn measure_short<'b>(&'b self, fallback: &'b str) -> &'b str {
+        if self.measure.trim().is_empty() {
+            fallback
+        } else {
+            self.measure
+        }
+    }
+
+    /// Draws the merge tree above the matrix, leaves at their column centres.
+    fn draw_dendrogram(&self, svg: &mut Svg, left: f64, cell: f64, (y_top, y_bottom): (f64, f64)) {
+        let n = self.order.len();
+        let max_h = self.dendrogram.iter().map(|m| m.height).fold(0.0, f64::max);
+        let min_h = self.dendrogram.iter().map(|m| m.height).fold(0.0, f64::min);
+        let ys = Linear::new(
+            (min_h, if max_h > min_h { max_h } else { min_h + 1.0 }),
+            (y_bottom, y_top),
+        );
+        let mut nodes: Vec<(f64, f64)> = (0..n)
+            .map(|i| (left + cell * (i as f64 + 0.5), 0.0))
+            .collect();
+        let mut d = String::new();
+        for m in self.dendrogram {
+            // Validation guarantees both children exist; skip rather than panic if called unchecked.
+            let (Some(&(xa, ha)), Some(&(xb, hb))) = (nodes.get(m.left), nodes.get(m.right)) else {
+                continue;
+            };
+            let y = ys.map(m.height);
+            let _ = write!(
+                d,
+                "M{},{}V{}H{}V{}",
+                C(xa),
+                C(ys.map(ha)),
+                C(y),
+                C(xb),
+                C(ys.map(hb))
+            );
+            nodes.push(((xa + xb) / 2.0, m.height));
+        }
+        svg.path(
+            &d,
+            &format!(" fill=\"none\" stroke=\"{INK}\" stroke-width=\"0.9\""),
+        );
+        svg.text(
+            (left - 6.0, y_top + 8.0),
+            &num(max_h),
+            Anchor::End,
+            SMALL - 1.0,
+            " fill-opacity=\"0.7\"",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix() -> Vec<Vec<Option<f64>>> {
+        vec![
+            vec![Some(1.0), Some(0.9), Some(0.2)],
+            vec![Some(0.9), Some(1.0), None],
+            vec![Some(0.2), None, Some(1.0)],
+        ]
+    }
+
+    #[test]
+    fn colour_range_ignores_the_diagonal() {
+        assert_eq!(colour_range(&matrix()), (0.2, 0.9));
+        assert_eq!(colour_range(&[vec![Some(1.0)]]), (0.5, 1.5));
+    }
+
+    #[test]
+    fn heatmap_draws_cells_tree_and_missing_cells() {
+        let order: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let values = matrix();
+        let merges = [
+            Merge {
+                left: 0,
+                right: 1,
+                height: 0.1,
+            },
+            Merge {
+                left: 3,
+                right: 2,
+                height: 0.8,
+            },
+        ];
+        let h = Heatmap {
+            label: "clustering",
+            order: &order,
+            values: &values,
+            dendrogram: &merges,
+            annotations: &[],
+            measure: "Pearson r",
+            kind: MatrixKind::Similarity,
+        };
+        let out = h.render();
+        assert!(out.contains("<title>a × b: 0.9000</title>"));
+        assert_eq!(out.matches("fill=\"#E0E0E0\"").count(), 2);
+        let tree = out.lines().find(|l| l.starts_with("<path d=\"M")).unwrap();
+        assert_eq!(tree.matches('M').count(), 2, "{tree}");
+        assert!(out.contains(&format!("fill=\"{}\"", viridis(1.0))));
+    }
+}

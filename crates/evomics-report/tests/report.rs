@@ -1,0 +1,1211 @@
+//! Integration tests of the rendered report: every section, self-containment, escaping,
+//! well-formedness, determinism, the TSV downloads, and (where Chromium is installed) a real
+//! browser rendering with no console errors.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use evomics_core::{LayerKind, ValueScale};
+use evomics_report::*;
+
+// ---------------------------------------------------------------------------------------------
+// A synthetic cohort: 4 MSC sources × 3 donors × 2 conditions, proteome and miRNA layers.
+// ---------------------------------------------------------------------------------------------
+
+/// xorshift64*: a fixed stream, so the synthetic input is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let u = self.uniform().max(1e-12);
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// Two-sided normal p-value (Abramowitz & Stegun 7.1.26 for erfc).
+fn p_two_sided(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    (poly * (-x * x).exp()).clamp(0.0, 1.0)
+}
+
+fn bh(p: &[f64]) -> Vec<f64> {
+    let n = p.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|a, b| p[*b].total_cmp(&p[*a]));
+    let mut out = vec![0.0; n];
+    let mut running: f64 = 1.0;
+    for (rank_from_top, &i) in idx.iter().enumerate() {
+        let rank = n - rank_from_top;
+        running = running.min(p[i] * n as f64 / rank as f64);
+        out[i] = running.min(1.0);
+    }
+    out
+}
+
+const SOURCES: [&str; 4] = ["BM-MSC", "ADSC", "UC-MSC", "iMSC"];
+const CONDITIONS: [&str; 2] = ["control", "osteogenic_induction"];
+const PROTEINS: [&str; 16] = [
+    "CD63", "CD81", "CD9", "TSG101", "ALIX", "FBLN1", "MGP", "IGFBP3", "COL1A1", "SPP1", "BGLAP",
+    "RUNX2", "ALB", "APOA1", "CANX", "HSPA5",
+];
+const MIRNAS: [&str; 8] = [
+    "hsa-miR-196a-5p",
+    "hsa-miR-27a-3p",
+    "hsa-miR-150-3p",
+    "hsa-miR-375",
+    "hsa-miR-1263",
+    "hsa-miR-451a",
+    "hsa-miR-21-5p",
+    "hsa-let-7a-5p",
+];
+
+struct Sample {
+    id: String,
+    source: usize,
+    donor: String,
+    condition: usize,
+    batch: String,
+}
+
+fn samples() -> Vec<Sample> {
+    let mut out = Vec::new();
+    for (s, src) in SOURCES.iter().enumerate() {
+        for d in 0..3 {
+            for (c, _) in CONDITIONS.iter().enumerate() {
+                let k = out.len();
+                out.push(Sample {
+                    id: format!(
+                        "{src}_D{}_{}",
+                        s * 3 + d + 1,
+                        if c == 0 { "ctrl" } else { "osteo" }
+                    ),
+                    source: s,
+                    donor: format!("D{}", s * 3 + d + 1),
+                    condition: c,
+                    batch: format!("batch{}", k % 3 + 1),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn feature_name(layer: &str, i: usize) -> String {
+    match layer {
+        "mirna" => MIRNAS
+            .get(i)
+            .map_or_else(|| format!("hsa-miR-{}", 3000 + i), |s| s.to_string()),
+        _ => PROTEINS
+            .get(i)
+            .map_or_else(|| format!("GENE{i}"), |s| s.to_string()),
+    }
+}
+
+fn contrast(rng: &mut Rng, layer: &str, name: &str, n: usize) -> ContrastResult {
+    let mut lfc = Vec::new();
+    let mut t = Vec::new();
+    for i in 0..n {
+        let effect = if i % 13 == 0 {
+            (1.0 + 2.0 * rng.uniform()) * if i % 2 == 0 { 1.0 } else { -1.0 }
+        } else {
+            0.0
+        };
+        let se = 0.25 + 0.1 * rng.uniform();
+        let est = effect + se * rng.normal();
+        lfc.push(est);
+        t.push(est / se);
+    }
+    let p: Vec<f64> = t.iter().map(|t| p_two_sided(*t)).collect();
+    let adj = bh(&p);
+    ContrastResult {
+        layer: layer.into(),
+        contrast: name.into(),
+        expression: Some(format!(
+            "source{} - sourceBM_MSC",
+            name.split(" - ").next().unwrap_or(name)
+        )),
+        log_fc_threshold: 0.5,
+        rows: (0..n)
+            .map(|i| DiffRow {
+                feature_id: format!("{layer}_{i:04}"),
+                name: Some(feature_name(layer, i)),
+                log_fc: Some(lfc[i]),
+                ave_expr: Some(20.0 + 3.0 * rng.normal()),
+                t: Some(t[i]),
+                p_value: Some(p[i]),
+                adj_p_value: Some(adj[i]),
+            })
+            .collect(),
+        ..ContrastResult::default()
+    }
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// Correlation heatmap with a tree: samples chained within source, then sources joined.
+fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
+    let source_effect: Vec<Vec<f64>> = (0..4)
+        .map(|_| (0..200).map(|_| rng.normal()).collect())
+        .collect();
+    let mut order: Vec<usize> = (0..ss.len()).collect();
+    order.sort_by_key(|&i| (ss[i].source, i));
+    let profiles: Vec<Vec<f64>> = order
+        .iter()
+        .map(|&i| {
+            source_effect[ss[i].source]
+                .iter()
+                .map(|e| e + 0.8 * rng.normal())
+                .collect()
+        })
+        .collect();
+    let n = order.len();
+    let values = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| Some(pearson(&profiles[i], &profiles[j])))
+                .collect()
+        })
+        .collect();
+    let mut merges = Vec::new();
+    let mut roots = Vec::new();
+    for s in 0..4 {
+        let mut node = 6 * s;
+        for k in 1..6 {
+            merges.push(Merge {
+                left: node,
+                right: 6 * s + k,
+                height: 0.2 + 0.03 * k as f64 + 0.01 * s as f64,
+            });
+            node = n + merges.len() - 1;
+        }
+        roots.push(node);
+    }
+    merges.push(Merge {
+        left: roots[0],
+        right: roots[1],
+        height: 0.55,
+    });
+    let a = n + merges.len() - 1;
+    merges.push(Merge {
+        left: roots[2],
+        right: roots[3],
+        height: 0.6,
+    });
+    let b = n + merges.len() - 1;
+    merges.push(Merge {
+        left: a,
+        right: b,
+        height: 0.8,
+    });
+    SampleHeatmap {
+        layer: "proteome".into(),
+        measure: "Pearson correlation".into(),
+        kind: MatrixKind::Similarity,
+        linkage: Some("average".into()),
+        order: order.iter().map(|&i| ss[i].id.clone()).collect(),
+        values,
+        dendrogram: merges,
+        annotate_by: vec!["source".into(), "batch".into()],
+    }
+}
+
+fn classifier(rng: &mut Rng) -> PotencyModel {
+    let n = 48;
+    let truth: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
+    let score: Vec<f64> = truth
+        .iter()
+        .map(|t| 1.0 / (1.0 + (-(if *t { 1.2 } else { -1.2 } + 1.1 * rng.normal())).exp()))
+        .collect();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
+    let pos = truth.iter().filter(|t| **t).count() as f64;
+    let neg = n as f64 - pos;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut roc = vec![RocPoint { fpr: 0.0, tpr: 0.0 }];
+    let mut pr = vec![PrPoint {
+        recall: 0.0,
+        precision: 1.0,
+    }];
+    let mut auc = 0.0;
+    for &i in &idx {
+        if truth[i] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+            auc += tp / pos / neg;
+        }
+        roc.push(RocPoint {
+            fpr: fp / neg,
+            tpr: tp / pos,
+        });
+        pr.push(PrPoint {
+            recall: tp / pos,
+            precision: tp / (tp + fp),
+        });
+    }
+    let calibration = (0..5)
+        .filter_map(|b| {
+            let lo = b as f64 / 5.0;
+            let members: Vec<usize> = (0..n)
+                .filter(|&i| score[i] >= lo && score[i] < lo + 0.2)
+                .collect();
+            (!members.is_empty()).then(|| CalibrationBin {
+                mean_predicted: members.iter().map(|&i| score[i]).sum::<f64>()
+                    / members.len() as f64,
+                observed: members.iter().filter(|&&i| truth[i]).count() as f64
+                    / members.len() as f64,
+                n: members.len(),
+            })
+        })
+        .collect();
+    let null: Vec<f64> = (0..200).map(|_| 0.5 + 0.08 * rng.normal()).collect();
+    let p_value = (1 + null.iter().filter(|v| **v >= auc).count()) as f64 / 201.0;
+    PotencyModel {
+        name: "Elastic-net logistic, proteome + miRNA".into(),
+        target: "potency_class".into(),
+        task: Task::Classification,
+        cv: Some("5-fold cross-validation grouped by donor_id, 10 repeats".into()),
+        metrics: vec![
+            MetricRow {
+                name: "roc_auc".into(),
+                pooled: Some(auc),
+                fold_mean: Some(auc - 0.02),
+                fold_sd: Some(0.09),
+            },
+            MetricRow {
+                name: "pr_auc".into(),
+                pooled: Some(auc - 0.03),
+                fold_mean: Some(auc - 0.05),
+                fold_sd: Some(0.11),
+            },
+            MetricRow {
+                name: "balanced_accuracy".into(),
+                pooled: Some(0.79),
+                fold_mean: Some(0.77),
+                fold_sd: Some(0.1),
+            },
+            MetricRow {
+                name: "brier".into(),
+                pooled: Some(0.16),
+                fold_mean: Some(0.17),
+                fold_sd: Some(0.04),
+            },
+        ],
+        permutation: Some(PermutationSummary {
+            metric: "roc_auc".into(),
+            observed: auc,
+            p_value,
+            null,
+        }),
+        roc,
+        pr,
+        prevalence: Some(0.5),
+        calibration,
+        predictions: Vec::new(),
+        importance: (0..40)
+            .map(|i| Importance {
+                feature: if i < 8 {
+                    MIRNAS[i].to_string()
+                } else {
+                    feature_name("proteome", i)
+                },
+                importance: (1.0 / (1.0 + i as f64)) * if i % 7 == 3 { -1.0 } else { 1.0 },
+                sd: Some(0.05 + 0.2 / (1.0 + i as f64)),
+                selection_frequency: Some((1.0 - i as f64 / 45.0).max(0.0)),
+            })
+            .collect(),
+    }
+}
+
+fn regressor(rng: &mut Rng, ss: &[Sample]) -> PotencyModel {
+    let predictions: Vec<Prediction> = ss
+        .iter()
+        .map(|s| {
+            let obs = 2.0 + s.source as f64 * 0.8 + s.condition as f64 * 1.5 + 0.4 * rng.normal();
+            Prediction {
+                sample_id: s.id.clone(),
+                observed: obs,
+                predicted: obs * 0.8 + 0.6 + 0.5 * rng.normal(),
+            }
+        })
+        .collect();
+    PotencyModel {
+        name: "Random forest, ALP activity".into(),
+        target: "alp_activity".into(),
+        task: Task::Regression,
+        cv: Some("leave-one-donor-out".into()),
+        metrics: vec![
+            MetricRow {
+                name: "r2".into(),
+                pooled: Some(0.62),
+                fold_mean: Some(0.55),
+                fold_sd: Some(0.2),
+            },
+            MetricRow {
+                name: "rmse".into(),
+                pooled: Some(0.71),
+                fold_mean: Some(0.74),
+                fold_sd: Some(0.15),
+            },
+        ],
+        predictions,
+        importance: (0..12)
+            .map(|i| Importance {
+                feature: feature_name("proteome", i + 5),
+                importance: 0.3 / (1.0 + i as f64),
+                sd: None,
+                selection_frequency: None,
+            })
+            .collect(),
+        ..PotencyModel::default()
+    }
+}
+
+fn methods() -> Methods {
+    let step = |stage: &str, description: &str, citations: &[&str]| MethodStep {
+        stage: stage.into(),
+        description: description.into(),
+        citations: citations.iter().map(|c| c.to_string()).collect(),
+    };
+    let reference = |key: &str, text: &str, doi: &str| Reference {
+        key: key.into(),
+        text: text.into(),
+        doi: Some(doi.into()),
+    };
+    Methods {
+        steps: vec![
+            step(
+                "Quality control",
+                "EV preparations were checked against the MISEV2023 marker categories: at least one transmembrane and one cytosolic EV protein were required, and co-isolate shares above 5% (warn) or 15% (fail) were flagged.",
+                &["welsh2024", "thery2018"],
+            ),
+            step(
+                "Normalization",
+                "Protein intensities were log2-transformed, median-centred per sample, and missing values imputed by down-shifted normal draws; batch effects were removed with ComBat.",
+                &["johnson2007"],
+            ),
+            step(
+                "Differential abundance",
+                "Linear models with empirical Bayes moderation (limma) were fitted with source and conditioning as fixed effects and donor as a blocking factor; p-values were adjusted with the Benjamini–Hochberg procedure.",
+                &["smyth2004", "ritchie2015", "bh1995"],
+            ),
+            step(
+                "Variance partition",
+                "Variance fractions were estimated per feature with linear mixed models.",
+                &["hoffman2016"],
+            ),
+            step(
+                "Potency models",
+                "Models were validated by grouped cross-validation with preprocessing fitted inside the folds; significance was assessed by label permutation.",
+                &["phipson2010"],
+            ),
+        ],
+        settings: vec![
+            Setting {
+                key: "normalize.method".into(),
+                value: "median".into(),
+            },
+            Setting {
+                key: "diff.adjust".into(),
+                value: "BH".into(),
+            },
+            Setting {
+                key: "train.cv".into(),
+                value: "group_kfold(k=5, group=donor_id, repeats=10)".into(),
+            },
+            Setting {
+                key: "seed".into(),
+                value: "42".into(),
+            },
+        ],
+        references: vec![
+            reference("thery2018", "Théry C et al. Minimal information for studies of extracellular vesicles 2018 (MISEV2018). J Extracell Vesicles 7:1535750 (2018).", "10.1080/20013078.2018.1535750"),
+            reference("welsh2024", "Welsh JA et al. Minimal information for studies of extracellular vesicles (MISEV2023). J Extracell Vesicles 13:e12404 (2024).", "10.1002/jev2.12404"),
+            reference("johnson2007", "Johnson WE, Li C, Rabinovic A. Adjusting batch effects in microarray expression data using empirical Bayes methods. Biostatistics 8:118–127 (2007).", "10.1093/biostatistics/kxj037"),
+            reference("smyth2004", "Smyth GK. Linear models and empirical Bayes methods for assessing differential expression in microarray experiments. Stat Appl Genet Mol Biol 3:3 (2004).", "10.2202/1544-6115.1027"),
+            reference("ritchie2015", "Ritchie ME et al. limma powers differential expression analyses for RNA-sequencing and microarray studies. Nucleic Acids Res 43:e47 (2015).", "10.1093/nar/gkv007"),
+            reference("bh1995", "Benjamini Y, Hochberg Y. Controlling the false discovery rate. J R Stat Soc B 57:289–300 (1995).", "10.1111/j.2517-6161.1995.tb02031.x"),
+            reference("hoffman2016", "Hoffman GE, Schadt EE. variancePartition: interpreting drivers of variation in complex gene expression studies. BMC Bioinformatics 17:483 (2016).", "10.1186/s12859-016-1323-z"),
+            reference("phipson2010", "Phipson B, Smyth GK. Permutation p-values should never be zero. Stat Appl Genet Mol Biol 9:39 (2010).", "10.2202/1544-6115.1585"),
+        ],
+    }
+}
+
+/// A report input with every section filled.
+fn full_input() -> ReportInput {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let ss = samples();
+    let sample_table = SampleTable {
+        columns: vec![
+            "source".into(),
+            "donor_id".into(),
+            "batch".into(),
+            "conditioning".into(),
+        ],
+        rows: ss
+            .iter()
+            .map(|s| SampleRow {
+                sample_id: s.id.clone(),
+                values: vec![
+                    Some(SOURCES[s.source].into()),
+                    Some(s.donor.clone()),
+                    Some(s.batch.clone()),
+                    Some(CONDITIONS[s.condition].into()),
+                ],
+            })
+            .collect(),
+    };
+    let qc_proteome = QcLayer {
+        layer: "proteome".into(),
+        total_label: "Total intensity".into(),
+        colour_by: Some("source".into()),
+        samples: ss
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let verdict = match i {
+                    5 | 17 => Verdict::Warn,
+                    11 => Verdict::Fail,
+                    _ => Verdict::Pass,
+                };
+                let reasons = match verdict {
+                    Verdict::Pass => Vec::new(),
+                    Verdict::Warn => vec!["co-isolate share 7.2% ≥ 5% (APOA1, ALB)".into()],
+                    Verdict::Fail => vec![
+                        "no cytosolic EV marker (TSG101, ALIX, …) observed".into(),
+                        "other-compartment share 18% ≥ 15% (CANX, HSPA5)".into(),
+                    ],
+                };
+                let outlier = i == 11;
+                QcSample {
+                    sample_id: s.id.clone(),
+                    n_observed: Some(900 + (rng.uniform() * 250.0) as usize),
+                    missing_fraction: Some(if outlier {
+                        0.46
+                    } else {
+                        0.12 + 0.12 * rng.uniform()
+                    }),
+                    total: Some(if outlier {
+                        6.0e8
+                    } else {
+                        1.6e9 + 8.0e8 * rng.uniform()
+                    }),
+                    outlier,
+                    outlier_reasons: if outlier {
+                        vec![
+                            "observed features z = -3.9".into(),
+                            "total intensity z = -3.2".into(),
+                        ]
+                    } else {
+                        Vec::new()
+                    },
+                    purity: Some(Purity { verdict, reasons }),
+                }
+            })
+            .collect(),
+    };
+    let qc_mirna = QcLayer {
+        layer: "mirna".into(),
+        total_label: "Library size".into(),
+        colour_by: Some("batch".into()),
+        samples: ss
+            .iter()
+            .map(|s| QcSample {
+                sample_id: s.id.clone(),
+                n_observed: Some(300 + (rng.uniform() * 80.0) as usize),
+                missing_fraction: Some(0.05 + 0.1 * rng.uniform()),
+                total: Some(2.0e6 + 6.0e6 * rng.uniform()),
+                ..QcSample::default()
+            })
+            .collect(),
+    };
+    let centres = [(-6.0, 2.0), (4.0, 4.5), (5.0, -4.0), (-2.0, -5.0)];
+    let pca = PcaResult {
+        layer: "proteome".into(),
+        variance_explained: vec![0.312, 0.174, 0.088, 0.061, 0.043, 0.031],
+        colour_by: vec!["source".into(), "batch".into(), "conditioning".into()],
+        points: ss
+            .iter()
+            .map(|s| PcaPoint {
+                sample_id: s.id.clone(),
+                pc1: centres[s.source].0 + 1.4 * rng.normal() + s.condition as f64,
+                pc2: centres[s.source].1 + 1.4 * rng.normal(),
+            })
+            .collect(),
+    };
+    let differential = vec![
+        contrast(&mut rng, "proteome", "ADSC - BM-MSC", 900),
+        contrast(&mut rng, "proteome", "UC-MSC - BM-MSC", 900),
+        contrast(&mut rng, "mirna", "osteogenic_induction - control", 400),
+    ];
+    let panel_scores = |rng: &mut Rng, panel: &str, layer: &str, shift: [f64; 4]| PanelScores {
+        panel: panel.into(),
+        layer: layer.into(),
+        method: Some("mean z-score of panel members".into()),
+        n_members: Some(if layer == "mirna" { 6 } else { 11 }),
+        group_by: "source".into(),
+        scores: ss
+            .iter()
+            .map(|s| SampleScore {
+                sample_id: s.id.clone(),
+                score: Some(shift[s.source] + 0.4 * rng.normal() + 0.3 * s.condition as f64),
+            })
+            .collect(),
+    };
+    let panels = PanelSection {
+        scores: vec![
+            panel_scores(
+                &mut rng,
+                "Osteogenic miRNA panel",
+                "mirna",
+                [0.6, -0.2, 0.1, -0.5],
+            ),
+            panel_scores(
+                &mut rng,
+                "Osteogenic protein panel",
+                "proteome",
+                [0.4, 0.0, -0.6, 0.2],
+            ),
+        ],
+        enrichment_method: Some(
+            "camera (competitive gene-set test with inter-gene correlation)".into(),
+        ),
+        enrichment: vec![
+            EnrichmentRow {
+                panel: "Osteogenic miRNA panel".into(),
+                layer: "mirna".into(),
+                contrast: "osteogenic_induction - control".into(),
+                n_features: 6,
+                direction: Some("up".into()),
+                statistic: Some(3.1),
+                p_value: Some(0.0019),
+                adj_p_value: Some(0.0076),
+            },
+            EnrichmentRow {
+                panel: "Osteogenic protein panel".into(),
+                layer: "proteome".into(),
+                contrast: "ADSC - BM-MSC".into(),
+                n_features: 11,
+                direction: Some("down".into()),
+                statistic: Some(-2.2),
+                p_value: Some(0.028),
+                adj_p_value: Some(0.056),
+            },
+            EnrichmentRow {
+                panel: "MISEV cat. 1 transmembrane".into(),
+                layer: "proteome".into(),
+                contrast: "UC-MSC - BM-MSC".into(),
+                n_features: 9,
+                direction: Some("mixed".into()),
+                statistic: Some(0.4),
+                p_value: Some(0.69),
+                adj_p_value: Some(0.69),
+            },
+        ],
+    };
+    let factors: Vec<String> = ["source", "donor_id", "batch", "conditioning", "Residuals"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let vp = VariancePartition {
+        layer: "proteome".into(),
+        factors,
+        features: (0..600)
+            .map(|i| {
+                let w = [
+                    2.0 * rng.uniform().powi(2) * 3.0,
+                    rng.uniform(),
+                    0.4 * rng.uniform(),
+                    rng.uniform().powi(3) * 2.0,
+                    1.5 + rng.uniform(),
+                ];
+                let total: f64 = w.iter().sum();
+                VpFeature {
+                    feature_id: format!("proteome_{i:04}"),
+                    name: Some(feature_name("proteome", i)),
+                    fractions: w.iter().map(|x| Some(x / total)).collect(),
+                }
+            })
+            .collect(),
+        top_features: 15,
+    };
+    ReportInput {
+        header: Header {
+            title: "EV cargo of MSC sources — osteogenic potency study".into(),
+            evomics_version: "0.1.0".into(),
+            date: "2024-06-01".into(),
+            command: Some("evomics run workflows/msc-sources.toml".into()),
+            inputs: vec![
+                InputFile {
+                    role: Some("sample sheet".into()),
+                    path: "data/samples.tsv".into(),
+                    sha256: "3f1c7d2a9be04e61c0a8f5d7b2e4c6a8d0f1e3b5c7a9e1d3f5b7c9e1a3d5f7b9"
+                        .into(),
+                },
+                InputFile {
+                    role: Some("proteome".into()),
+                    path: "data/proteinGroups.txt".into(),
+                    sha256: "a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9"
+                        .into(),
+                },
+                InputFile {
+                    role: Some("mirna".into()),
+                    path: "data/mirna_counts.tsv".into(),
+                    sha256: "0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0d2f4a6c8e0b2d"
+                        .into(),
+                },
+            ],
+            layers: vec![
+                LayerSummary {
+                    name: "proteome".into(),
+                    kind: LayerKind::Proteome,
+                    scale: ValueScale::Log2,
+                    n_features: 1184,
+                    n_samples: 24,
+                    missing_fraction: Some(0.183),
+                    processing: Some("log2, median-centred, down-shift imputed, ComBat".into()),
+                },
+                LayerSummary {
+                    name: "mirna".into(),
+                    kind: LayerKind::Mirna,
+                    scale: ValueScale::Counts,
+                    n_features: 412,
+                    n_samples: 24,
+                    missing_fraction: Some(0.097),
+                    processing: Some("TMM, voom".into()),
+                },
+            ],
+            notes: vec![
+                "Sample iMSC_D11_osteo failed the purity gate and was kept for the report only."
+                    .into(),
+            ],
+        },
+        samples: Some(sample_table),
+        qc: vec![qc_proteome, qc_mirna],
+        pca: vec![pca],
+        sample_clustering: vec![heatmap(&mut rng, &ss)],
+        differential,
+        panels: Some(panels),
+        variance_partition: vec![vp],
+        potency: vec![classifier(&mut rng), regressor(&mut rng, &ss)],
+        methods: Some(methods()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks on the HTML text.
+// ---------------------------------------------------------------------------------------------
+
+const VOID: [&str; 6] = ["meta", "br", "hr", "img", "input", "link"];
+
+/// Checks that every element is closed in order (void and self-closed elements aside), skipping
+/// the CSS. Returns the number of elements seen.
+fn check_balanced(html: &str) -> usize {
+    let mut stack: Vec<String> = Vec::new();
+    let mut seen = 0;
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i..];
+        if rest.starts_with("<!DOCTYPE") || rest.starts_with("<!--") {
+            rest = &rest[rest.find('>').expect("unterminated declaration") + 1..];
+            continue;
+        }
+        let end = rest.find('>').expect("unterminated tag");
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            assert_eq!(open, name, "</{name}> closes <{open}>");
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(!name.is_empty(), "bad tag <{tag}>");
+        seen += 1;
+        if tag.ends_with('/') || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        if name == "style" {
+            let close = rest.find("</style>").expect("unclosed style");
+            rest = &rest[close + "</style>".len()..];
+            continue;
+        }
+        stack.push(name);
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    seen
+}
+
+/// Every value of attribute `attr` (`href`, `src`, …).
+fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    let pat = format!(" {attr}=\"");
+    html.match_indices(&pat)
+        .map(|(i, _)| {
+            let v = &html[i + pat.len()..];
+            &v[..v.find('"').unwrap()]
+        })
+        .collect()
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("bad base64 byte {c}"),
+    };
+    let mut out = Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|c| **c == b'=').count();
+        let n = chunk
+            .iter()
+            .take(4 - pad)
+            .fold(0u32, |acc, c| (acc << 6) | u32::from(val(*c)))
+            << (6 * pad);
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    out
+}
+
+#[test]
+fn every_section_renders_with_its_heading() {
+    let html = render(&full_input()).unwrap();
+    for (i, title) in SECTION_TITLES.iter().enumerate() {
+        assert!(
+            html.contains(&format!("<h2>{}. {title}</h2>", i + 1)),
+            "section '{title}' missing"
+        );
+        assert!(
+            html.contains(&format!(">{title}</a></li>")),
+            "'{title}' missing from contents"
+        );
+    }
+    assert_eq!(
+        html.matches("<div class=\"howto\">").count(),
+        SECTION_TITLES.len()
+    );
+    for sub in [
+        "Layer: proteome",
+        "Layer: mirna",
+        "proteome: ADSC - BM-MSC",
+        "mirna: osteogenic_induction - control",
+        "Panel enrichment",
+        "Feature importance",
+        "References",
+        "Resolved settings",
+    ] {
+        assert!(
+            html.contains(&format!("{sub}</h")),
+            "sub-heading '{sub}' missing"
+        );
+    }
+    // Three PCA panels, one heatmap, three volcanos.
+    assert_eq!(
+        html.matches("aria-label=\"PCA of proteome coloured by")
+            .count(),
+        3
+    );
+    assert_eq!(
+        html.matches("aria-label=\"Sample clustering heatmap")
+            .count(),
+        1
+    );
+    assert_eq!(html.matches("aria-label=\"Volcano plot").count(), 3);
+    for plot in [
+        "ROC curve of",
+        "Precision-recall curve of",
+        "Calibration of",
+        "Permutation null of",
+        "Observed against predicted",
+        "Feature importance of",
+    ] {
+        assert!(
+            html.contains(&format!("aria-label=\"{plot}")),
+            "{plot} missing"
+        );
+    }
+    // Verdict badges, hover titles, the SHA-256.
+    assert!(html.contains("<span class=\"badge fail\">fail</span>"));
+    assert!(html.contains("<title>BM-MSC_D1_ctrl — source: BM-MSC (PC1 "));
+    assert!(html.contains("3f1c7d2a9be04e61c0a8f5d7b2e4c6a8d0f1e3b5c7a9e1d3f5b7c9e1a3d5f7b9"));
+}
+
+#[test]
+fn report_is_self_contained() {
+    let html = render(&full_input()).unwrap();
+    let lower = html.to_ascii_lowercase();
+    for banned in [
+        "<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(", " src=",
+        "http://", "https://",
+    ] {
+        let allowed = if banned == "http://" {
+            // The SVG namespace is an identifier, not something fetched.
+            lower.matches("http://").count()
+                == lower
+                    .matches("xmlns=\"http://www.w3.org/2000/svg\"")
+                    .count()
+        } else {
+            !lower.contains(banned)
+        };
+        assert!(allowed, "the report contains '{banned}'");
+    }
+    for href in attr_values(&html, "href") {
+        assert!(
+            href.starts_with('#')
+                || href.starts_with("data:text/tab-separated-values;charset=utf-8;base64,"),
+            "href loads something: {href}"
+        );
+    }
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+}
+
+#[test]
+fn html_is_well_formed() {
+    let html = render(&full_input()).unwrap();
+    let n = check_balanced(&html);
+    assert!(n > 10_000, "only {n} elements");
+    assert_eq!(
+        html.matches("<svg ").count(),
+        html.matches("</svg>").count()
+    );
+    assert!(html.matches("<svg ").count() >= 18);
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let input = full_input();
+    let a = render(&input).unwrap();
+    let b = render(&input).unwrap();
+    assert!(a == b, "two renderings differ");
+    let via_json = ReportInput::from_json(&input.to_json().unwrap()).unwrap();
+    assert_eq!(via_json, input);
+    assert!(
+        render(&via_json).unwrap() == a,
+        "rendering after a JSON round trip differs"
+    );
+}
+
+#[test]
+fn tsv_downloads_hold_every_row() {
+    let input = full_input();
+    let html = render(&input).unwrap();
+    let prefix = "data:text/tab-separated-values;charset=utf-8;base64,";
+    let tables: Vec<String> = attr_values(&html, "href")
+        .into_iter()
+        .filter_map(|h| h.strip_prefix(prefix))
+        .map(|b| String::from_utf8(decode_base64(b)).unwrap())
+        .collect();
+    assert!(tables.len() >= 14, "{} tables", tables.len());
+    for t in &tables {
+        let widths: Vec<usize> = t.lines().map(|l| l.split('\t').count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "ragged TSV:\n{t}");
+    }
+    let diff = tables
+        .iter()
+        .find(|t| t.starts_with("Feature\tName\tlog2FC"))
+        .unwrap();
+    assert_eq!(diff.lines().count(), 1 + input.differential[0].rows.len());
+    // Full precision in the download, sorted by p-value.
+    let best = input.differential[0]
+        .rows
+        .iter()
+        .min_by(|a, b| a.p_value.unwrap().total_cmp(&b.p_value.unwrap()))
+        .unwrap();
+    let first = diff.lines().nth(1).unwrap();
+    assert!(first.starts_with(&format!("{}\t", best.feature_id)));
+    assert!(first.contains(&format!("\t{}\t", best.log_fc.unwrap())));
+    assert!(html.contains("Showing 20 of 900 rows."));
+    let names: Vec<&str> = attr_values(&html, "download");
+    assert!(
+        names.contains(&"diff_proteome_ADSC_-_BM-MSC.tsv"),
+        "{names:?}"
+    );
+}
+
+/// Markup that must never reach the page unescaped.
+const HOSTILE: &str =
+    "\"><img src=x onerror=alert(1)><script>alert('x')</script></svg></title><style>*{}</style>";
+
+#[test]
+fn text_from_sample_sheets_cannot_inject_markup() {
+    let mut input = full_input();
+    let evil = |s: &str| format!("{s}{HOSTILE}");
+    // Rename one sample everywhere it occurs, and poison every other kind of user text.
+    let victim = input.samples.as_ref().unwrap().rows[0].sample_id.clone();
+    let renamed = evil(&victim);
+    let rename = |s: &mut String| {
+        if *s == victim {
+            *s = renamed.clone();
+        }
+    };
+    let table = input.samples.as_mut().unwrap();
+    table.rows.iter_mut().for_each(|r| rename(&mut r.sample_id));
+    table.rows[1].values[0] = Some(evil("BM-MSC"));
+    input
+        .qc
+        .iter_mut()
+        .flat_map(|q| q.samples.iter_mut())
+        .for_each(|s| {
+            rename(&mut s.sample_id);
+            s.outlier_reasons.push(evil("reason"));
+        });
+    input.qc[0].layer = evil("proteome");
+    input.pca[0]
+        .points
+        .iter_mut()
+        .for_each(|p| rename(&mut p.sample_id));
+    input.sample_clustering[0].order.iter_mut().for_each(rename);
+    input.sample_clustering[0].measure = evil("r");
+    input.differential[0].contrast = evil("A-B");
+    input.differential[0]
+        .rows
+        .iter_mut()
+        .for_each(|r| r.name = Some(evil("GENE")));
+    for p in &mut input.panels.as_mut().unwrap().scores {
+        p.panel = evil("panel");
+        p.scores.iter_mut().for_each(|s| rename(&mut s.sample_id));
+    }
+    input.variance_partition[0].factors[0] = evil("source");
+    input.potency[0].name = evil("model");
+    input.potency[0].importance[0].feature = evil("miR");
+    input.potency[1]
+        .predictions
+        .iter_mut()
+        .for_each(|p| rename(&mut p.sample_id));
+    let m = input.methods.as_mut().unwrap();
+    m.steps[0].description = evil("text");
+    m.references[0].text = evil("ref");
+    m.references[0].doi = Some(evil("10.1/x"));
+    input.header.title = evil("title");
+    input.header.inputs[0].path = evil("samples.tsv");
+    input.header.notes.push(evil("note"));
+
+    let html = render(&input).unwrap();
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("<script"), "script tag injected");
+    assert!(!lower.contains("<img"), "img tag injected");
+    assert!(!lower.contains("onerror=alert"), "event handler injected");
+    assert_eq!(html.matches("<style>").count(), 1, "style tag injected");
+    assert_eq!(
+        html.matches("</title>").count(),
+        html.matches("<title>").count()
+    );
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(html.matches("&lt;img src=x onerror=alert(1)&gt;").count() > 50);
+    check_balanced(&html);
+    if let Some(dom) = chromium_dump_dom(&html) {
+        assert!(
+            !dom.to_ascii_lowercase().contains("<img"),
+            "the browser built an injected img element"
+        );
+        assert!(
+            !dom.to_ascii_lowercase().contains("<script"),
+            "the browser built an injected script element"
+        );
+    }
+}
+
+#[test]
+fn a_partial_run_renders_only_its_sections() {
+    let full = full_input();
+    let input = ReportInput {
+        header: full.header.clone(),
+        samples: full.samples.clone(),
+        qc: full.qc.clone(),
+        ..ReportInput::default()
+    };
+    let html = render(&input).unwrap();
+    assert!(html.contains("<h2>1. Run summary</h2>"));
+    assert!(html.contains("<h2>2. Sample quality control</h2>"));
+    for absent in &SECTION_TITLES[2..] {
+        assert!(
+            !html.contains(&format!(". {absent}</h2>")),
+            "{absent} rendered without data"
+        );
+    }
+    check_balanced(&html);
+    // JSON with only some keys also works.
+    let json = r#"{"header": {"title": "t", "date": "2024-01-01"},
+                   "differential": [{"layer": "mirna", "contrast": "A - B",
+                                     "rows": [{"feature_id": "m1", "log_fc": 1.5, "p_value": 0.001, "adj_p_value": 0.01}]}]}"#;
+    let html = render(&ReportInput::from_json(json).unwrap()).unwrap();
+    assert!(html.contains("<h2>1. Differential abundance</h2>"));
+    assert!(html.contains("1 up and 0 down of 1 tested"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real browser, where one is installed.
+// ---------------------------------------------------------------------------------------------
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether Chromium can be used; panics on CI without it (CI installs it).
+fn have_chromium() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{CHROMIUM} is missing but CI is set; CI must install Debian's chromium package");
+    }
+    eprintln!(
+        "skipping the browser check: {CHROMIUM} not found (apt-get install chromium to run it)"
+    );
+    false
+}
+
+/// Runs Chromium headless with `args` on `file`, killing it after two minutes.
+fn chromium(dir: &Path, args: &[&str], file: &Path) -> Output {
+    let profile = dir.join(format!("profile-{}", args.len()));
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", file.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for chromium").is_some() {
+            return child.wait_with_output().expect("chromium output");
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("chromium output");
+            panic!(
+                "chromium did not finish in 120 s; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The DOM Chromium builds from `html`, or `None` without Chromium.
+fn chromium_dump_dom(html: &str) -> Option<String> {
+    if !have_chromium() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, html).unwrap();
+    let out = chromium(dir.path(), &["--dump-dom"], &file);
+    assert!(
+        out.status.success(),
+        "chromium --dump-dom failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn chromium_renders_the_report_without_errors() {
+    if !have_chromium() {
+        return;
+    }
+    let html = render(&full_input()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &html).unwrap();
+
+    let shot = dir.path().join("shot.png");
+    let out = chromium(
+        dir.path(),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000",
+        ],
+        &file,
+    );
+    assert!(
+        out.status.success(),
+        "screenshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("no screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "screenshot is not a PNG"
+    );
+    assert!(
+        png.len() > 50_000,
+        "screenshot is suspiciously small ({} bytes)",
+        png.len()
+    );
+
+    let out = chromium(
+        dir.path(),
+        &["--enable-logging=stderr", "--v=0", "--dump-dom"],
+        &file,
+    );
+    assert!(
+        out.status.success(),
+        "dump-dom failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for (i, title) in SECTION_TITLES.iter().enumerate() {
+        assert!(
+            dom.contains(&format!("<h2>{}. {title}</h2>", i + 1)),
+            "DOM lacks '{title}'"
+        );
+    }
+    assert_eq!(dom.matches("<svg ").count(), html.matches("<svg ").count());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for bad in [
+        "Uncaught",
+        "ERROR:CONSOLE",
+        "Refused to",
+        "Content Security Policy",
+    ] {
+        assert!(
+            !stderr.contains(bad),
+            "browser console reports '{bad}':\n{stderr}"
+        );
+    }
+
+    if let Some(keep) = std::env::var_os("EVOMICS_REPORT_KEEP") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        std::fs::copy(&file, keep.join("report.html")).unwrap();
+        std::fs::copy(&shot, keep.join("shot.png")).unwrap();
+    }
+}
