@@ -19,6 +19,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse an argv (first item the program name), for stages run from a pipeline.
+    pub fn try_parse_from_argv(argv: &[String]) -> anyhow::Result<Cli> {
+        use clap::Parser;
+        Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -30,6 +38,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Export one layer of an experiment store as a wide TSV.
     Export(ExportArgs),
+    /// Run the whole pipeline from one config (each stage in its own subfolder).
+    Run(crate::cmd::run::RunArgs),
+    /// Run the whole pipeline on an embedded simulated cohort and write report.html.
+    Demo(crate::cmd::demo::DemoArgs),
     /// Per-sample and per-feature QC with the MISEV purity gate and dose ratios.
     Qc(crate::cmd::qc::QcArgs),
     /// Filter, transform, normalize, impute and batch-correct layers (fit → transform).

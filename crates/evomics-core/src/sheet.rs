@@ -198,11 +198,6 @@ impl SampleSheet {
     }
 }
 
-fn parse_number(s: &str) -> Option<f64> {
-    let v: f64 = s.trim().parse().ok()?;
-    v.is_finite().then_some(v)
-}
-
 /// True for the cell spellings that mean "no value" in sample sheets.
 pub fn is_na_text(s: &str) -> bool {
     matches!(
@@ -225,11 +220,14 @@ fn type_column(name: &str, cells: &[Option<String>], ids: &[String]) -> Result<C
     }
     let is_dose = KNOWN_DOSE_COLUMNS.contains(&name);
     let mut nums = Vec::with_capacity(norm.len());
+    // The first `Inf`/`1e999` cell: such a cell would otherwise turn a column of numbers into
+    // text, and a numeric label or covariate silently into a factor.
+    let mut non_finite: Option<(usize, &str)> = None;
     for (row, cell) in norm.iter().enumerate() {
         match cell {
             None => nums.push(None),
-            Some(s) => match parse_number(s) {
-                Some(v) => {
+            Some(s) => match s.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => {
                     if is_dose && v < 0.0 {
                         return Err(CoreError::SheetValue {
                             column: name.into(),
@@ -239,7 +237,11 @@ fn type_column(name: &str, cells: &[Option<String>], ids: &[String]) -> Result<C
                     }
                     nums.push(Some(v))
                 }
-                None if is_dose => {
+                Ok(_) => {
+                    non_finite.get_or_insert((row, s.as_str()));
+                    nums.push(None);
+                }
+                Err(_) if is_dose => {
                     return Err(CoreError::SheetValue {
                         column: name.into(),
                         sample: ids[row].clone(),
@@ -248,14 +250,30 @@ fn type_column(name: &str, cells: &[Option<String>], ids: &[String]) -> Result<C
                         ),
                     })
                 }
-                None => return Ok(ColumnValues::Text(norm)),
+                Err(_) => return Ok(ColumnValues::Text(norm)),
             },
         }
     }
     if nums.iter().all(|v| v.is_none()) {
+        if let (Some((row, s)), true) = (non_finite, is_dose) {
+            return Err(non_finite_cell(name, &ids[row], s));
+        }
         return Ok(ColumnValues::Text(norm));
     }
+    if let Some((row, s)) = non_finite {
+        return Err(non_finite_cell(name, &ids[row], s));
+    }
     Ok(ColumnValues::Numeric(nums))
+}
+
+fn non_finite_cell(column: &str, sample: &str, cell: &str) -> CoreError {
+    CoreError::SheetValue {
+        column: column.into(),
+        sample: sample.into(),
+        problem: format!(
+            "'{cell}' is not a finite number in a column of numbers; write a finite value, or leave the cell empty (NA) when it is unknown"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +332,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("negative"));
+    }
+
+    #[test]
+    fn infinite_cell_in_a_numeric_column_is_an_error() {
+        for (column, cells) in [
+            ("alp_activity", ["12.5", "Inf"]),
+            ("potency_score", ["-inf", "3"]),
+            ("particle_count", ["1e999", ""]),
+        ] {
+            let e = SampleSheet::from_text_columns(
+                vec!["a".into(), "b".into()],
+                vec![(column.into(), s(&cells))],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains(column) && e.contains("not a finite number"),
+                "{e}"
+            );
+        }
+        // Text that happens to spell infinity stays text when nothing else is a number.
+        let sheet = SampleSheet::from_text_columns(
+            vec!["a".into(), "b".into()],
+            vec![("note".into(), s(&["Infinity", "beyond"]))],
+        )
+        .unwrap();
+        assert!(matches!(
+            sheet.column("note").unwrap().values,
+            ColumnValues::Text(_)
+        ));
     }
 
     #[test]

@@ -8,15 +8,16 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum IoError {
     /// The operating system refused an operation on a path.
-    #[error("{action} '{path}': {source}")]
+    // The OS error is part of the message and deliberately not a `source()`: the CLI prints the
+    // whole chain, which would repeat it on a `caused by:` line.
+    #[error("{action} '{path}': {error}")]
     Fs {
         /// What was being done ("cannot read", "cannot create directory", …).
         action: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A text table could not be parsed at a position.
     #[error("{path}:{line}{col}: {problem}")]
@@ -52,13 +53,13 @@ pub enum IoError {
     #[error("{0}")]
     Spec(String),
     /// The data model rejected what was read.
-    #[error("{context}: {source}")]
+    // As for `Fs`, the data-model error is in the message rather than a `source()`.
+    #[error("{context}: {error}")]
     Core {
         /// Where (file or layer).
         context: String,
         /// The data-model error.
-        #[source]
-        source: evomics_core::CoreError,
+        error: evomics_core::CoreError,
     },
     /// Parquet encoding or decoding failed.
     #[error("{path}: Parquet error: {message}")]
@@ -90,7 +91,7 @@ impl IoError {
         IoError::Fs {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
@@ -104,7 +105,7 @@ impl IoError {
             path: path.into(),
             line,
             col: column
-                .map(|c| format!(", column '{c}'"))
+                .map(|c| format!(", column '{}'", crate::text::clip(c)))
                 .unwrap_or_default(),
             problem: problem.into(),
         }
@@ -120,7 +121,25 @@ impl IoError {
     pub(crate) fn core(context: impl Into<String>, source: evomics_core::CoreError) -> Self {
         IoError::Core {
             context: context.into(),
-            source,
+            error: source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn os_error_is_said_once() {
+        let e = IoError::fs(
+            "cannot read",
+            "x.tsv",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(e.to_string(), "cannot read 'x.tsv': entity not found");
+        // A source would make the CLI print the OS error a second time as `caused by:`.
+        assert!(e.source().is_none());
     }
 }

@@ -1,11 +1,11 @@
 //! Ingest: a sample sheet plus layer files into an [`Experiment`] with a provenance manifest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
 
-use evomics_core::{Experiment, FlagCounts};
+use evomics_core::{Assay, Experiment, FlagCounts};
 
 use crate::error::{IoError, Result};
 use crate::formats::read_matrix;
@@ -71,7 +71,8 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         let mut parsed = read_matrix(&spec.path, &opts)?;
         // miRNA name harmonization (formats::harmonize): on for miRNA layers unless harmonize=false.
         crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
-        let read = parsed.report.clone();
+        let mut read = parsed.report.clone();
+        let path = parsed.path.clone();
         let (assay, matching) = align_to_sheet(
             parsed,
             &spec.name,
@@ -79,6 +80,8 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
             exp.samples(),
             &spec.match_options(req.allow_missing_samples),
         )?;
+        read.warnings
+            .extend(check_values(&spec.name, &path, &assay)?);
         manifest.inputs.push(InputFile::hash(
             &format!("layer:{}", spec.name),
             &spec.path,
@@ -104,4 +107,107 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
     });
     manifest.reports = json!({ "layers": reports });
     Ok((exp, manifest, reports))
+}
+
+/// A layer in which no cell has a value is an error (a wrong delimiter, quantity or `zero=`
+/// setting, not data); samples and features without any value are warnings, since a failed run
+/// or a protein quantified nowhere is real but worth knowing before the statistics.
+fn check_values(layer: &str, path: &Path, a: &Assay) -> Result<Vec<String>> {
+    let has = |c: &FlagCounts| c.observed + c.imputed > 0;
+    if !has(&a.flag_counts()) {
+        return Err(IoError::SampleMatch {
+            layer: layer.into(),
+            path: path.to_path_buf(),
+            problem: format!(
+                "no cell of the {} feature(s) × {} sample(s) has a value; check the delimiter, quant= and zero= (every value is missing or 0 read as missing)",
+                a.n_features(),
+                a.n_samples()
+            ),
+        });
+    }
+    let mut warnings = Vec::new();
+    let empty_samples: Vec<&str> = a
+        .flag_counts_per_sample()
+        .iter()
+        .zip(a.samples())
+        .filter(|(c, _)| !has(c))
+        .map(|(_, s)| s.as_str())
+        .collect();
+    if !empty_samples.is_empty() {
+        warnings.push(format!(
+            "{} sample(s) have no value in any feature: {}; a failed run or a wrong column mapping? They are kept (all missing)",
+            empty_samples.len(),
+            preview(&empty_samples, 5)
+        ));
+    }
+    let empty_features: Vec<&str> = a
+        .flags()
+        .rows()
+        .into_iter()
+        .zip(a.features().ids())
+        .filter(|(row, _)| !row.iter().any(|f| f.has_value()))
+        .map(|(_, id)| id.as_str())
+        .collect();
+    if !empty_features.is_empty() {
+        warnings.push(format!(
+            "{} feature(s) have no value in any sample (e.g. {}); they are kept (all missing) until a filter removes them",
+            empty_features.len(),
+            preview(&empty_features, 3)
+        ));
+    }
+    Ok(warnings)
+}
+
+fn preview(items: &[&str], n: usize) -> String {
+    let mut s: Vec<String> = items
+        .iter()
+        .take(n)
+        .map(|x| format!("'{}'", crate::text::clip(x)))
+        .collect();
+    if items.len() > n {
+        s.push(format!("… {} more", items.len() - n));
+    }
+    s.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &Path, matrix: &str) -> IngestRequest {
+        let sheet = dir.join("s.tsv");
+        std::fs::write(&sheet, "sample_id\nA\nB\nC\n").unwrap();
+        let m = dir.join("m.tsv");
+        std::fs::write(&m, matrix).unwrap();
+        IngestRequest {
+            samples: sheet,
+            sheet: SheetOptions::default(),
+            layers: vec![LayerSpec::parse(&format!("p={}", m.display())).unwrap()],
+            allow_missing_samples: false,
+        }
+    }
+
+    #[test]
+    fn a_layer_without_values_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let req = request(d.path(), "id\tA\tB\tC\nf1\tNA\t\tNA\nf2\tNA\tNA\tNA\n");
+        let e = ingest(&req).unwrap_err().to_string();
+        assert!(e.contains("m.tsv") && e.contains("no cell"), "{e}");
+    }
+
+    #[test]
+    fn empty_samples_and_features_are_warned() {
+        let d = tempfile::tempdir().unwrap();
+        let req = request(d.path(), "id\tA\tB\tC\nf1\t1\tNA\t2\nf2\tNA\tNA\tNA\n");
+        let (_, _, reports) = ingest(&req).unwrap();
+        let w = reports[0].read.warnings.join("\n");
+        assert!(
+            w.contains("1 sample(s) have no value in any feature: 'B'"),
+            "{w}"
+        );
+        assert!(
+            w.contains("1 feature(s) have no value in any sample (e.g. 'f2')"),
+            "{w}"
+        );
+    }
 }

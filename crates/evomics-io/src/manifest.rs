@@ -51,6 +51,57 @@ impl InputFile {
     }
 }
 
+impl InputFile {
+    /// Fingerprint an experiment store or stage folder by content: every file's relative path
+    /// and bytes, in path order, with the run-specific `run` part of each `manifest.json` left
+    /// out, so the same data gives the same hash however and whenever it was written.
+    pub fn store(dir: &Path) -> Result<InputFile> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let entries = std::fs::read_dir(&d).map_err(|e| IoError::fs("cannot list", &d, e))?;
+            for e in entries {
+                let path = e.map_err(|e| IoError::fs("cannot list", &d, e))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        for f in &files {
+            let rel = f
+                .strip_prefix(dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let mut content = std::fs::read(f).map_err(|e| IoError::fs("cannot read", f, e))?;
+            if f.file_name().is_some_and(|n| n == "manifest.json") {
+                if let Ok(mut m) = serde_json::from_slice::<serde_json::Value>(&content) {
+                    if let Some(o) = m.as_object_mut() {
+                        o.remove("run");
+                    }
+                    content = serde_json::to_vec(&m).unwrap_or(content);
+                }
+            }
+            bytes += content.len() as u64;
+            hasher.update((rel.len() as u64).to_le_bytes());
+            hasher.update(rel.as_bytes());
+            hasher.update((content.len() as u64).to_le_bytes());
+            hasher.update(&content);
+        }
+        Ok(InputFile {
+            role: "store".into(),
+            path: dir.display().to_string(),
+            bytes,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -151,6 +202,21 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(h.bytes, 3);
+    }
+
+    #[test]
+    fn store_fingerprint_ignores_run_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::new("x");
+        std::fs::create_dir_all(dir.path().join("layers/p")).unwrap();
+        std::fs::write(dir.path().join("layers/p/values.parquet"), b"v").unwrap();
+        std::fs::write(dir.path().join("manifest.json"), m.to_json()).unwrap();
+        let a = InputFile::store(dir.path()).unwrap();
+        m.run.finished_unix += 100;
+        std::fs::write(dir.path().join("manifest.json"), m.to_json()).unwrap();
+        assert_eq!(InputFile::store(dir.path()).unwrap().sha256, a.sha256);
+        std::fs::write(dir.path().join("layers/p/values.parquet"), b"w").unwrap();
+        assert_ne!(InputFile::store(dir.path()).unwrap().sha256, a.sha256);
     }
 
     #[test]

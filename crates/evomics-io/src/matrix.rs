@@ -9,6 +9,7 @@ use serde::Serialize;
 use evomics_core::{Assay, FeatureFlags, Features, LayerKind, SampleSheet, ValueFlag, ValueScale};
 
 use crate::error::{IoError, Result};
+use crate::text::clip;
 
 /// One sample column of a tool's matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -185,8 +186,9 @@ pub fn align_to_sheet(
                     layer: layer.into(),
                     path: parsed.path.clone(),
                     problem: format!(
-                        "matrix column '{}' is claimed by two sheet samples (the second is '{sid}'); each sample needs its own column",
-                        parsed.columns[j].header
+                        "matrix column '{}' is claimed by two sheet samples (the second is '{}'); each sample needs its own column",
+                        clip(&parsed.columns[j].header),
+                        clip(sid)
                     ),
                 })
             }
@@ -220,8 +222,8 @@ pub fn align_to_sheet(
             path: parsed.path.clone(),
             problem: format!(
                 "no matrix column matched a sheet sample {how}; matrix columns look like '{}', sheet samples like '{}'. Add a sheet column (e.g. {layer}_column) holding each sample's matrix header",
-                parsed.columns.first().map(|c| c.name.as_str()).unwrap_or(""),
-                sheet.sample_ids().first().map(String::as_str).unwrap_or("")
+                clip(parsed.columns.first().map(|c| c.name.as_str()).unwrap_or("")),
+                clip(sheet.sample_ids().first().map(String::as_str).unwrap_or(""))
             ),
         });
     }
@@ -280,7 +282,7 @@ pub fn align_to_sheet(
 }
 
 fn preview(v: &[String]) -> String {
-    let mut s: Vec<String> = v.iter().take(5).map(|x| format!("'{x}'")).collect();
+    let mut s: Vec<String> = v.iter().take(5).map(|x| format!("'{}'", clip(x))).collect();
     if v.len() > 5 {
         s.push(format!("… {} more", v.len() - 5));
     }

@@ -7,7 +7,7 @@ use calamine::{open_workbook_auto, Data, Reader};
 use evomics_core::SampleSheet;
 
 use crate::error::{IoError, Result};
-use crate::text::read_table;
+use crate::text::{clip, header_preview, read_table};
 
 /// Column names accepted as the sample id when none is named, in order of preference.
 pub const ID_COLUMN_CANDIDATES: [&str; 8] = [
@@ -73,7 +73,10 @@ fn read_workbook(path: &Path, opts: &SheetOptions) -> Result<RawSheet> {
         Some(n) => names.iter().find(|s| *s == n).cloned().ok_or_else(|| {
             IoError::layout(
                 path,
-                format!("no worksheet '{n}'; the workbook has: {}", names.join(", ")),
+                format!(
+                    "no worksheet '{n}'; the workbook has: {}",
+                    header_preview(&names)
+                ),
             )
         })?,
         None => names
@@ -138,7 +141,7 @@ fn build_sheet(
         Some(c) => header.iter().position(|h| h == c).ok_or_else(|| {
             IoError::layout(
                 path,
-                format!("no column '{c}' for sample ids; the header has: {}", header.join(", ")),
+                format!("no column '{c}' for sample ids; the header has: {}", header_preview(&header)),
             )
         })?,
         None => ID_COLUMN_CANDIDATES
@@ -149,7 +152,7 @@ fn build_sheet(
                     path,
                     format!(
                         "no sample id column: name one with --sample-id-column, or call a column 'sample_id' (the header has: {})",
-                        header.join(", ")
+                        header_preview(&header)
                     ),
                 )
             })?,
@@ -180,7 +183,10 @@ fn build_sheet(
                 path,
                 *line,
                 Some(&header[id_col]),
-                format!("sample id '{id}' already used on line {prev}; sample ids must be unique"),
+                format!(
+                    "sample id '{}' already used on line {prev}; sample ids must be unique",
+                    clip(&id)
+                ),
             ));
         }
         ids.push(id);

@@ -175,8 +175,9 @@ fn parse_table_impl(
                 1,
                 Some(h),
                 format!(
-                    "header column {} repeats the name '{h}'; column names must be unique",
-                    i + 1
+                    "header column {} repeats the name '{}'; column names must be unique",
+                    i + 1,
+                    clip(h)
                 ),
             ));
         }
@@ -214,6 +215,20 @@ fn parse_table_impl(
         if rec.len() == ncol + 1 && rec.get(ncol).is_some_and(|f| f.trim().is_empty()) {
             rec.truncate(ncol);
         }
+        if let Some(other) = mixed_delimiter(&rec, ncol, delimiter) {
+            // Padding such a row would read the whole line as a feature id with every value
+            // missing: a wrong result that looks like a sparse one.
+            return Err(IoError::parse(
+                path,
+                line,
+                None,
+                format!(
+                    "row has 1 field but the header has {ncol}; the row splits into {ncol} fields at {} while the header uses {}: the file mixes delimiters. Re-export it with one delimiter",
+                    delimiter_name(other),
+                    delimiter_name(delimiter)
+                ),
+            ));
+        }
         if pad && rec.len() < ncol && (records.peek().is_some() || text.ends_with('\n')) {
             while rec.len() < ncol {
                 rec.push_field("");
@@ -221,18 +236,15 @@ fn parse_table_impl(
             padded.push(line);
         }
         if rec.len() != ncol {
-            let delim_name = match delimiter {
-                b'\t' => "tab".to_string(),
-                d => format!("'{}'", d as char),
-            };
+            let delim_name = delimiter_name(delimiter);
             // Name the column where the row stops (or overflows), so a truncated row is located.
             let at = if rec.len() < ncol {
-                format!("the row ends before column '{}'", header[rec.len()])
+                format!("the row ends before column '{}'", clip(&header[rec.len()]))
             } else {
                 format!(
                     "field {} is beyond the last column '{}'",
                     ncol + 1,
-                    header[ncol - 1]
+                    clip(&header[ncol - 1])
                 )
             };
             return Err(IoError::parse(
@@ -256,6 +268,54 @@ fn parse_table_impl(
     Ok((table, padded))
 }
 
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+/// The other delimiter a one-field row is written with, when splitting it at that delimiter
+/// gives exactly the header's width (a trailing empty field allowed).
+fn mixed_delimiter(rec: &csv::StringRecord, ncol: usize, delimiter: u8) -> Option<u8> {
+    if rec.len() != 1 || ncol < 2 {
+        return None;
+    }
+    let field = rec.get(0)?;
+    [b'\t', b',', b';']
+        .into_iter()
+        .filter(|&d| d != delimiter)
+        .find(|&d| {
+            let parts: Vec<&str> = field.split(d as char).collect();
+            parts.len() == ncol
+                || (parts.len() == ncol + 1 && parts.last().is_some_and(|p| p.trim().is_empty()))
+        })
+}
+
+/// Text from an input file cut to 60 characters for a message (a cell can be megabytes long).
+pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_CHARS: usize = 60;
+    match s.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]).into(),
+        None => s.into(),
+    }
+}
+
+/// At most 12 names of a header, each [`clip`]ped, for messages: a hostile header can
+/// be megabytes long and must not be echoed whole.
+pub fn header_preview(header: &[String]) -> String {
+    const MAX_NAMES: usize = 12;
+    let mut parts: Vec<String> = header
+        .iter()
+        .take(MAX_NAMES)
+        .map(|h| clip(h).into_owned())
+        .collect();
+    if header.len() > MAX_NAMES {
+        parts.push(format!("… {} more", header.len() - MAX_NAMES));
+    }
+    parts.join(", ")
+}
+
 fn csv_error(path: &Path, e: csv::Error) -> IoError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     // Only used for undecodable records, where the csv crate's count is the best we have.
@@ -277,13 +337,21 @@ pub fn parse_cell(path: &Path, line: u64, column: &str, raw: &str) -> Result<Opt
     if is_na_cell(s) {
         return Ok(None);
     }
-    match s.parse::<f64>() {
+    let parsed = s.parse::<f64>();
+    let s = clip(s);
+    match parsed {
         Ok(v) if v.is_finite() => Ok(Some(v)),
         Ok(v) => Err(IoError::parse(
             path,
             line,
             Some(column),
             format!("value '{s}' is {v}; write a finite number, or NA for a missing value"),
+        )),
+        Err(_) if decimal_comma(&s) => Err(IoError::parse(
+            path,
+            line,
+            Some(column),
+            format!("'{s}' is not a number: it has a decimal comma; export the table with '.' as the decimal separator"),
         )),
         Err(_) => Err(IoError::parse(
             path,
@@ -292,6 +360,15 @@ pub fn parse_cell(path: &Path, line: u64, column: &str, raw: &str) -> Result<Opt
             format!("'{s}' is not a number; write a number, or NA/empty for a missing value"),
         )),
     }
+}
+
+/// `1,5` or `-0,25`: one comma between digits, no point.
+fn decimal_comma(s: &str) -> bool {
+    s.matches(',').count() == 1
+        && !s.contains('.')
+        && s.replacen(',', ".", 1)
+            .parse::<f64>()
+            .is_ok_and(f64::is_finite)
 }
 
 #[cfg(test)]
@@ -347,6 +424,48 @@ mod tests {
         let m = parse_cell(p(), 7, "s1", "abc").unwrap_err().to_string();
         assert!(m.contains("x.tsv:7, column 's1'"), "{m}");
         assert!(parse_cell(p(), 2, "a", "inf").is_err());
+    }
+
+    #[test]
+    fn mixed_delimiters_are_an_error_not_padding() {
+        let text = "id\ta\tb\nf1,1,2\nf2,3,4\n";
+        let e = parse_table_impl(p(), text, None, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.tsv:2:"), "{e}");
+        assert!(
+            e.contains("mixes delimiters") && e.contains("at ','"),
+            "{e}"
+        );
+        // A row that only lost its trailing empty fields is still padded.
+        let (t, padded) = parse_table_impl(p(), "id\ta\tb\nf1\nf2\t3\t4\n", None, true).unwrap();
+        assert_eq!((t.rows.len(), padded), (2, vec![2]));
+    }
+
+    #[test]
+    fn decimal_comma_is_named() {
+        let m = parse_cell(p(), 3, "s1", "1449,78").unwrap_err().to_string();
+        assert!(m.contains("decimal comma"), "{m}");
+        let m = parse_cell(p(), 3, "s1", "1,2,3").unwrap_err().to_string();
+        assert!(!m.contains("decimal comma"), "{m}");
+        let m = parse_cell(p(), 3, "s1", &"x".repeat(100_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.len() < 300,
+            "a huge cell is not echoed whole: {}",
+            m.len()
+        );
+    }
+
+    #[test]
+    fn header_preview_is_bounded() {
+        let header: Vec<String> = (0..1000)
+            .map(|i| format!("{i}{}", "x".repeat(100)))
+            .collect();
+        let s = header_preview(&header);
+        assert!(s.len() < 1000, "{}", s.len());
+        assert!(s.ends_with("… 988 more"), "{s}");
     }
 
     #[test]

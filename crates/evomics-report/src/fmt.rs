@@ -13,7 +13,8 @@ pub(crate) fn fixed(v: f64, decimals: usize) -> String {
     }
 }
 
-/// A number for a table cell: four significant digits, scientific outside 1e-3..1e6.
+/// A number for a table cell: four significant digits without trailing zeros, scientific
+/// outside 1e-3..1e6.
 pub(crate) fn num(v: f64) -> String {
     if !v.is_finite() {
         return non_finite(v);
@@ -23,11 +24,22 @@ pub(crate) fn num(v: f64) -> String {
         return "0".into();
     }
     if !(1e-3..1e6).contains(&a) {
-        return format!("{v:.2e}");
+        return trim_zeros(&format!("{v:.3e}"));
     }
     let digits = a.log10().floor() as i32;
     let decimals = (3 - digits).clamp(0, 6) as usize;
-    fixed(v, decimals)
+    trim_zeros(&fixed(v, decimals))
+}
+
+/// `1.2500` → `1.25`, `2.000e7` → `2e7`, `1200` unchanged.
+fn trim_zeros(s: &str) -> String {
+    let (mantissa, exp) = s.split_at(s.find('e').unwrap_or(s.len()));
+    let m = if mantissa.contains('.') {
+        mantissa.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mantissa
+    };
+    format!("{m}{exp}")
 }
 
 /// A p-value: three decimals, scientific below 0.001.
@@ -134,7 +146,11 @@ mod tests {
         assert_eq!(num(1.234567), "1.235");
         assert_eq!(num(-0.0123456), "-0.01235");
         assert_eq!(num(0.0), "0");
-        assert_eq!(num(2.5e7), "2.50e7");
+        assert_eq!(num(2.5e7), "2.5e7");
+        assert_eq!(num(2.13456e9), "2.135e9");
+        assert_eq!(num(0.4), "0.4");
+        assert_eq!(num(1200.0), "1200");
+        assert_eq!(num(0.05), "0.05");
         assert_eq!(num(f64::NAN), "NA");
         assert_eq!(pval(0.04), "0.040");
         assert_eq!(pval(1.5e-8), "1.50e-8");

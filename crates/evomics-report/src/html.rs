@@ -130,12 +130,33 @@ fn tsv_text(s: &str) -> String {
         .collect()
 }
 
+/// How a column is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    /// Short text, kept on one line.
+    Text,
+    /// Numbers, right-aligned on one line.
+    Num,
+    /// Long text that wraps (reasons, paths, descriptions).
+    Wrap,
+}
+
+impl Col {
+    fn class(self) -> &'static str {
+        match self {
+            Col::Text => "",
+            Col::Num => " class=\"num\"",
+            Col::Wrap => " class=\"wrap\"",
+        }
+    }
+}
+
 /// A table with a TSV download of all its rows.
 pub(crate) struct Table {
     /// Download file name stem.
     pub(crate) file: String,
-    /// Column headers and whether each column is numeric (right-aligned).
-    pub(crate) columns: Vec<(String, bool)>,
+    /// Column headers and layouts.
+    pub(crate) columns: Vec<(String, Col)>,
     /// Rows of cells, one per column.
     pub(crate) rows: Vec<Vec<Cell>>,
     /// Rows shown in the page; the download always has all of them.
@@ -144,7 +165,7 @@ pub(crate) struct Table {
 
 impl Table {
     /// A table that shows every row.
-    pub(crate) fn new(file: &str, columns: &[(&str, bool)]) -> Table {
+    pub(crate) fn new(file: &str, columns: &[(&str, Col)]) -> Table {
         Table {
             file: file.to_string(),
             columns: columns.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
@@ -171,25 +192,23 @@ impl Table {
     pub(crate) fn render(&self) -> String {
         let mut h = String::new();
         h.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
-        for (c, numeric) in &self.columns {
-            let class = if *numeric { " class=\"num\"" } else { "" };
-            let _ = write!(h, "<th{class}>{}</th>", Esc(c));
+        for (c, col) in &self.columns {
+            let _ = write!(h, "<th{}>{}</th>", col.class(), Esc(c));
         }
         h.push_str("</tr></thead>\n<tbody>\n");
         for row in self.rows.iter().take(self.show) {
             h.push_str("<tr>");
-            for (cell, (_, numeric)) in row.iter().zip(&self.columns) {
-                let class = if *numeric { " class=\"num\"" } else { "" };
-                let _ = write!(h, "<td{class}>{}</td>", cell.html);
+            for (cell, (_, col)) in row.iter().zip(&self.columns) {
+                let _ = write!(h, "<td{}>{}</td>", col.class(), cell.html);
             }
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody></table></div>\n");
         let n = self.rows.len();
         let shown = n.min(self.show);
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>\n",
+            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>",
             if shown < n { format!("Showing {shown} of {n} rows. ") } else { String::new() },
             Esc(&file_name(&self.file)),
             base64(self.tsv().as_bytes()),
@@ -235,7 +254,7 @@ mod tests {
 
     #[test]
     fn table_escapes_cells_and_downloads_every_row() {
-        let mut t = Table::new("t", &[("id", false), ("value", true)]);
+        let mut t = Table::new("t", &[("id", Col::Text), ("value", Col::Num)]);
         t.rows.push(vec![
             Cell::text("<b>a\tb</b>"),
             Cell::num(Some(0.1), nf::num),

@@ -268,7 +268,8 @@ pub struct ContrastResult {
     pub adj_p_threshold: f64,
     /// Significant features must also have |logFC| at least this (default 0).
     pub log_fc_threshold: f64,
-    /// How many of the most significant features to label in the volcano (default 10).
+    /// How many of the most significant features to label in the volcano (default 10, at most
+    /// 100).
     pub label_top: usize,
     /// Rows of the top table shown in the page (default 20); the TSV download has every row.
     pub table_rows: usize,
@@ -926,15 +927,17 @@ mod tests {
             ..ContrastResult::default()
         });
         assert!(input.validate().is_err());
-        let mut input = ReportInput::default();
-        input.methods = Some(Methods {
-            steps: vec![MethodStep {
-                stage: "diff".into(),
-                description: "limma".into(),
-                citations: vec!["smyth2004".into()],
-            }],
-            ..Methods::default()
-        });
+        let input = ReportInput {
+            methods: Some(Methods {
+                steps: vec![MethodStep {
+                    stage: "diff".into(),
+                    description: "limma".into(),
+                    citations: vec!["smyth2004".into()],
+                }],
+                ..Methods::default()
+            }),
+            ..ReportInput::default()
+        };
         let e = input.validate().unwrap_err().to_string();
         assert!(e.contains("smyth2004"), "{e}");
     }

@@ -36,7 +36,8 @@ figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 8px 24px; align-items: start; }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { padding: 5px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid #eceff3; }
+th, td { padding: 5px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid #eceff3; white-space: nowrap; }
+td.wrap { white-space: normal; min-width: 14em; }
 th { background: var(--soft); font-weight: 620; border-bottom: 1px solid var(--line); white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tbody tr:last-child td { border-bottom: 0; }
@@ -61,6 +62,7 @@ footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
   .page { max-width: none; padding: 0; }
   nav.toc { display: none; }
   section.report-section { break-before: page; page-break-before: always; margin: 0; }
+  section.report-section:first-of-type { break-before: auto; page-break-before: auto; }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   .grid { display: block; }
   .table-wrap { overflow: visible; border: 0; }

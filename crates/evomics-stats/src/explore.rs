@@ -15,6 +15,11 @@
 //! moderated together by `eBayes` and adjusted (BH by default) within each contrast, as limma's
 //! `topTable(coef = i)`.
 //!
+//! With covariates (`OneVsRestOptions::covariates`, e.g. the conditioning when grouping by
+//! source) the design is `~ 0 + group + cov₁ + …` (covariate factors treatment-coded) and the
+//! group coefficients are the group means at the covariates' reference; the contrasts are the
+//! same combinations of the group coefficients.
+//!
 //! Missing values follow `lmFit`: each feature is fitted on its observed samples. A feature with
 //! no observation in some group cannot estimate that group's mean, and since every one-vs-rest
 //! contrast uses every group mean, all of its contrasts are `NA` (limma reports the same); such
@@ -42,6 +47,11 @@ pub struct OneVsRestOptions {
     /// A sample-sheet column whose samples are correlated (e.g. `donor_id`): the fit then uses
     /// limma's `duplicateCorrelation` and blocked GLS.
     pub block: Option<String>,
+    /// Sample-sheet columns adjusted for (`~ 0 + group + cov…`): text columns enter as
+    /// treatment-coded factors (first level in order of appearance is the reference), numeric
+    /// columns as covariates, `factor(col)` reads a numeric column as a factor. A covariate
+    /// equal to the grouping column is skipped, so one list can serve several groupings.
+    pub covariates: Vec<String>,
 }
 
 /// One-vs-rest statistics of every group of one column.
@@ -83,18 +93,27 @@ pub fn one_vs_rest(
     options: &OneVsRestOptions,
 ) -> Result<OneVsRest> {
     let labels = crate::classical::labels_from_sheet(sheet, column, assay.samples())?;
+    let covariates: Vec<&String> = options
+        .covariates
+        .iter()
+        .filter(|c| c.as_str() != column)
+        .collect();
+    let cov_cells: Vec<Covariate> = covariates
+        .iter()
+        .map(|c| covariate(sheet, c, assay.samples()))
+        .collect::<Result<_>>()?;
     let mut groups: Vec<String> = Vec::new();
     let mut kept: Vec<usize> = Vec::new();
     let mut dropped_samples = Vec::new();
     for (j, l) in labels.iter().enumerate() {
         match l {
-            Some(l) => {
+            Some(l) if cov_cells.iter().all(|c| c.has(j)) => {
                 if !groups.contains(l) {
                     groups.push(l.clone());
                 }
                 kept.push(j);
             }
-            None => dropped_samples.push(assay.samples()[j].clone()),
+            _ => dropped_samples.push(assay.samples()[j].clone()),
         }
     }
     if groups.len() < 2 {
@@ -106,31 +125,81 @@ pub fn one_vs_rest(
             ),
         });
     }
-    let coef: Vec<String> = groups.iter().map(|g| syntactic_name(g)).collect();
+    let g = groups.len();
+    // design columns: one indicator per group, then the covariates
+    let mut coef: Vec<String> = groups.iter().map(|g| syntactic_name(g)).collect();
+    let mut columns: Vec<Vec<f64>> = (0..g)
+        .map(|gi| {
+            kept.iter()
+                .map(|&j| f64::from(u8::from(labels[j].as_ref() == Some(&groups[gi]))))
+                .collect()
+        })
+        .collect();
+    for (name, cov) in covariates.iter().zip(&cov_cells) {
+        match cov {
+            Covariate::Numeric(v) => {
+                coef.push(syntactic_name(name));
+                columns.push(kept.iter().map(|&j| v[j].unwrap_or(f64::NAN)).collect());
+            }
+            Covariate::Factor(v) => {
+                let mut levels: Vec<&str> = Vec::new();
+                for &j in &kept {
+                    if let Some(l) = v[j].as_deref() {
+                        if !levels.contains(&l) {
+                            levels.push(l);
+                        }
+                    }
+                }
+                if levels.len() < 2 {
+                    return Err(StatsError::Column {
+                        column: name.to_string(),
+                        problem: format!(
+                            "has {} level(s) among the samples used; a covariate factor needs two or more (drop it)",
+                            levels.len()
+                        ),
+                    });
+                }
+                let base = name
+                    .strip_prefix("factor(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .unwrap_or(name);
+                for l in &levels[1..] {
+                    coef.push(syntactic_name(&format!("{base}{l}")));
+                    columns.push(
+                        kept.iter()
+                            .map(|&j| f64::from(u8::from(v[j].as_deref() == Some(*l))))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
     for (i, c) in coef.iter().enumerate() {
         if let Some(k) = coef[..i].iter().position(|x| x == c) {
             return Err(StatsError::Column {
                 column: column.to_string(),
                 problem: format!(
-                    "groups '{}' and '{}' both become coefficient '{c}'; rename one",
-                    groups[k], groups[i]
+                    "design columns {} and {} are both named '{c}' (a group and a covariate level?); rename a level",
+                    k + 1,
+                    i + 1
                 ),
             });
         }
     }
-    let mut x = Array2::zeros((kept.len(), groups.len()));
-    let mut group_sizes = vec![0usize; groups.len()];
-    for (r, &j) in kept.iter().enumerate() {
-        let g = groups
-            .iter()
-            .position(|g| Some(g) == labels[j].as_ref())
-            .unwrap_or(0);
-        x[[r, g]] = 1.0;
-        group_sizes[g] += 1;
+    let mut x = Array2::zeros((kept.len(), coef.len()));
+    for (c, col) in columns.iter().enumerate() {
+        for (r, v) in col.iter().enumerate() {
+            x[[r, c]] = *v;
+        }
+    }
+    let mut group_sizes = vec![0usize; g];
+    for &j in &kept {
+        if let Some(gi) = groups.iter().position(|x| Some(x) == labels[j].as_ref()) {
+            group_sizes[gi] += 1;
+        }
     }
     let ids: Vec<String> = kept.iter().map(|&j| assay.samples()[j].clone()).collect();
     let design = Design::from_matrix(ids, x, coef.clone())?;
-    let g = groups.len();
     let specs: Vec<String> = (0..g)
         .map(|i| {
             let others: Vec<&str> = (0..g)
@@ -153,13 +222,59 @@ pub fn one_vs_rest(
     };
     let fit = lm_fit(assay, &design, None, block.as_ref())?;
     let mut result = fit.moderate(&contrasts, &options.ebayes)?;
-    result.settings.formula = format!("~ 0 + {column}");
+    result.settings.formula = std::iter::once(format!("~ 0 + {column}"))
+        .chain(covariates.iter().map(|c| c.to_string()))
+        .collect::<Vec<_>>()
+        .join(" + ");
     Ok(OneVsRest {
         column: column.to_string(),
         groups,
         group_sizes,
         dropped_samples,
         result,
+    })
+}
+
+/// A covariate's values per layer sample.
+enum Covariate {
+    Numeric(Vec<Option<f64>>),
+    Factor(Vec<Option<String>>),
+}
+
+impl Covariate {
+    fn has(&self, j: usize) -> bool {
+        match self {
+            Covariate::Numeric(v) => v[j].is_some(),
+            Covariate::Factor(v) => v[j].is_some(),
+        }
+    }
+}
+
+/// A covariate's values; `factor(col)` reads a numeric column (e.g. numeric donor ids) as a factor.
+fn covariate(sheet: &SampleSheet, spec: &str, samples: &[String]) -> Result<Covariate> {
+    let (column, force_factor) = match spec
+        .strip_prefix("factor(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        Some(inner) => (inner.trim(), true),
+        None => (spec, false),
+    };
+    let col = sheet
+        .column(column)
+        .ok_or_else(|| StatsError::UnknownColumn {
+            column: column.to_string(),
+            available: sheet
+                .columns()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    Ok(match &col.values {
+        evomics_core::ColumnValues::Numeric(_) if !force_factor => Covariate::Numeric(
+            crate::classical::numbers_from_sheet(sheet, column, samples)?,
+        ),
+        _ => Covariate::Factor(crate::classical::labels_from_sheet(sheet, column, samples)?),
     })
 }
 
@@ -318,5 +433,48 @@ mod tests {
         let b = down.iter().find(|m| m.group == "B").unwrap();
         assert_eq!(b.row, 1, "F1 is the feature lowest in B");
         assert!(one_vs_rest(&a, &sheet, "nope", &OneVsRestOptions::default()).is_err());
+    }
+
+    #[test]
+    fn covariates_are_adjusted_for() {
+        // F0 = group effect (A +2, B 0, C -1) + batch effect (+4 in batch b2), no noise; the
+        // batches are unbalanced across groups, so without adjustment logFC is biased.
+        let (mut a, mut sheet) = data();
+        let groups = ["A", "A", "A", "B", "B", "B", "C", "C"];
+        let batch = ["b1", "b2", "b2", "b1", "b1", "b2", "b1", "b2"];
+        let mut values = a.values().clone();
+        for (j, g) in groups.iter().enumerate() {
+            let ge = match *g {
+                "A" => 2.0,
+                "B" => 0.0,
+                _ => -1.0,
+            };
+            values[[0, j]] = 10.0 + ge + if batch[j] == "b2" { 4.0 } else { 0.0 };
+        }
+        a = a
+            .with_matrices(values, a.flags().clone(), ValueScale::Log2)
+            .unwrap();
+        sheet
+            .push_column(Column {
+                name: "batch".into(),
+                values: ColumnValues::Text(batch.iter().map(|b| Some(b.to_string())).collect()),
+            })
+            .unwrap();
+        let plain = one_vs_rest(&a, &sheet, "source", &OneVsRestOptions::default()).unwrap();
+        let opts = OneVsRestOptions {
+            covariates: vec!["batch".into(), "source".into()],
+            ..Default::default()
+        };
+        let adj = one_vs_rest(&a, &sheet, "source", &opts).unwrap();
+        assert_eq!(adj.result.settings.formula, "~ 0 + source + batch");
+        assert_eq!(
+            adj.result.settings.coefficients,
+            vec!["A", "B", "C", "batchb2"]
+        );
+        // true A-vs-rest: 2 - (0 + -1)/2 = 2.5
+        let lfc = adj.table(0).rows[0].log_fc.unwrap();
+        assert!((lfc - 2.5).abs() < 1e-9, "{lfc}");
+        let biased = plain.table(0).rows[0].log_fc.unwrap();
+        assert!((biased - 2.5).abs() > 0.3, "{biased}");
     }
 }

@@ -544,6 +544,39 @@ impl LmFit {
         }
     }
 
+    /// The engine reports a contrast on a non-estimable coefficient by 0-based indices; say
+    /// which contrast and coefficients by name, why, and how to fix the design.
+    fn contrast_error(&self, contrasts: &Contrasts, e: edge_rs::errors::EdgeErrors) -> StatsError {
+        let edge_rs::errors::EdgeErrors::NotEstimableContrast { contrast, coef } = e else {
+            return engine("contrasts.fit")(e);
+        };
+        let names = self.design.coef_names();
+        let name = |j: usize| names.get(j).map(String::as_str).unwrap_or("?");
+        let aliased: Vec<String> = self
+            .fit
+            .pivot
+            .get(self.fit.rank..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&j| format!("'{}'", name(j)))
+            .collect();
+        StatsError::Design {
+            formula: self.design.formula().to_string(),
+            problem: format!(
+                "the design is not of full rank (rank {} for {} coefficients): {} cannot be estimated, being a combination of the other columns (a term nested in or confounded with another, e.g. donor_id within source), and contrast '{}' uses '{}'. Drop or merge the confounded term, or test only estimable coefficients",
+                self.fit.rank,
+                names.len(),
+                aliased.join(", "),
+                contrasts
+                    .contrasts()
+                    .get(contrast)
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("?"),
+                name(coef)
+            ),
+        }
+    }
+
     /// Apply contrasts (`contrasts.fit`), moderate (`eBayes`) and tabulate (`topTable`, unsorted,
     /// every feature). Use [`Contrasts::coefficients`] to test the coefficients themselves.
     pub fn moderate(&self, contrasts: &Contrasts, options: &EbayesOptions) -> Result<LimmaResult> {
@@ -588,7 +621,7 @@ impl LmFit {
         };
         let eb = single_thread("eBayes", || {
             let cfit = contrasts_fit(self.fit.clone(), &contrasts.column_major(), contrasts.len())
-                .map_err(engine("contrasts.fit"))?;
+                .map_err(|e| self.contrast_error(contrasts, e))?;
             ebayes(cfit, Some(params)).map_err(engine("eBayes"))
         })?;
         let missing = |what: &str| StatsError::Engine {
@@ -948,6 +981,47 @@ mod tests {
         assert!(!r.settings.legacy_applied);
         assert!(r.f_table.is_none());
         assert_eq!(r.fit.rows[3].df_residual, 2.0);
+    }
+
+    #[test]
+    fn contrast_on_an_aliased_coefficient_is_named() {
+        let a = assay(&[
+            &[
+                Some(1.0),
+                Some(1.2),
+                Some(0.9),
+                Some(2.0),
+                Some(2.1),
+                Some(1.8),
+            ],
+            &[
+                Some(3.0),
+                Some(3.3),
+                Some(2.9),
+                Some(3.1),
+                Some(3.4),
+                Some(2.8),
+            ],
+        ]);
+        // Column 'c' repeats column 'b': the design has rank 2 for 3 coefficients.
+        let m = Array2::from_shape_fn((6, 3), |(i, j)| match j {
+            0 => 1.0,
+            _ => f64::from(u8::from(i >= 3)),
+        });
+        let names = vec!["a".to_string(), "b".into(), "c".into()];
+        let d = Design::from_matrix((0..6).map(|j| format!("s{j}")).collect(), m, names).unwrap();
+        let fit = lm_fit(&a, &d, None, None).unwrap();
+        let c = Contrasts::coefficients(&d);
+        let e = fit
+            .moderate(&c, &EbayesOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not of full rank (rank 2 for 3 coefficients)")
+                && e.contains("'c' cannot be estimated")
+                && e.contains("contrast 'c' uses 'c'"),
+            "{e}"
+        );
     }
 
     #[test]

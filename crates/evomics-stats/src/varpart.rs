@@ -331,12 +331,17 @@ pub fn fit_lmm(y: &[f64], codes: &[Vec<usize>], method: VarPartMethod) -> Result
     }
     let (d, s2, beta) = cp.evaluate(&theta, method);
     let scale2 = sd * sd;
-    // deviance on the original scale: the Jacobian of y -> (y - mean)/sd adds 2 n log sd
+    // deviance on the original scale: y -> (y - mean)/sd shifts the ML deviance by 2 n log sd
+    // and the REML one by 2 (n - 1) log sd (log|X'V^-1 X| moves by -2 log sd)
+    let n_eff = match method {
+        VarPartMethod::Ml => n as f64,
+        VarPartMethod::Reml => n as f64 - 1.0,
+    };
     Ok(LmmFit {
         sigma2: theta.iter().map(|t| t * t * s2 * scale2).collect(),
         sigma2_residual: s2 * scale2,
         intercept: mean + beta * sd,
-        deviance: d + 2.0 * n as f64 * sd.ln(),
+        deviance: d + 2.0 * n_eff * sd.ln(),
         evaluations,
         converged,
     })
@@ -748,6 +753,129 @@ mod tests {
         );
         assert!((fit.sigma2[0] - s2a).abs() < 1e-5 * s2a, "{fit:?} vs {s2a}");
         assert!((fit.sigma2[1] - s2b).abs() < 1e-5 * s2b, "{fit:?} vs {s2b}");
+    }
+
+    /// −2 log-likelihood (ML) or −2 restricted log-likelihood (REML) computed densely from
+    /// V = σ²_e I + Σ_k σ²_k Z_k Z_kᵀ, independent of the profiled formulas.
+    fn dense_deviance(y: &[f64], codes: &[Vec<usize>], s2: &[f64], s2e: f64, reml: bool) -> f64 {
+        let n = y.len();
+        let mut v = vec![0.0; n * n];
+        for a in 0..n {
+            v[a * n + a] += s2e;
+            for b in 0..n {
+                for (k, c) in codes.iter().enumerate() {
+                    if c[a] == c[b] {
+                        v[a * n + b] += s2[k];
+                    }
+                }
+            }
+        }
+        // Cholesky of V
+        let mut l = v.clone();
+        for j in 0..n {
+            let mut d = l[j * n + j];
+            for k in 0..j {
+                d -= l[j * n + k] * l[j * n + k];
+            }
+            let d = d.sqrt();
+            l[j * n + j] = d;
+            for i in j + 1..n {
+                let mut t = l[i * n + j];
+                for k in 0..j {
+                    t -= l[i * n + k] * l[j * n + k];
+                }
+                l[i * n + j] = t / d;
+            }
+            for i in 0..j {
+                l[i * n + j] = 0.0;
+            }
+        }
+        let solve = |b: &[f64]| -> Vec<f64> {
+            let mut z = b.to_vec();
+            for i in 0..n {
+                for k in 0..i {
+                    z[i] -= l[i * n + k] * z[k];
+                }
+                z[i] /= l[i * n + i];
+            }
+            for i in (0..n).rev() {
+                for k in i + 1..n {
+                    z[i] -= l[k * n + i] * z[k];
+                }
+                z[i] /= l[i * n + i];
+            }
+            z
+        };
+        let vi1 = solve(&vec![1.0; n]);
+        let viy = solve(y);
+        let x_vi_x: f64 = vi1.iter().sum();
+        let mu = viy.iter().sum::<f64>() / x_vi_x;
+        let r: Vec<f64> = y.iter().map(|v| v - mu).collect();
+        let vir = solve(&r);
+        let quad: f64 = r.iter().zip(&vir).map(|(a, b)| a * b).sum();
+        let log_det: f64 = 2.0 * (0..n).map(|j| l[j * n + j].ln()).sum::<f64>();
+        let two_pi = (2.0 * std::f64::consts::PI).ln();
+        if reml {
+            (n as f64 - 1.0) * two_pi + log_det + x_vi_x.ln() + quad
+        } else {
+            n as f64 * two_pi + log_det + quad
+        }
+    }
+
+    /// On an unbalanced crossed layout (as after missing values) the fit is the maximum of the
+    /// densely computed (restricted) likelihood: its deviance equals the dense one and no nearby
+    /// variance components do better.
+    #[test]
+    fn fit_maximizes_the_dense_likelihood_on_unbalanced_data() {
+        let mut y = Vec::new();
+        let (mut ca, mut cb) = (Vec::new(), Vec::new());
+        let ea = [1.2, -0.7, 0.1, -0.9, 0.6];
+        let eb = [0.5, -0.4, 0.2, -0.6, 0.0, 0.45, -0.3];
+        let mut t = 0.0f64;
+        for i in 0..5 {
+            for j in 0..7 {
+                t += 1.0;
+                // leave out about a quarter of the cells, unevenly
+                if (i * 7 + j) % 4 == 1 || (i == 3 && j > 3) {
+                    continue;
+                }
+                let e = ((t * 78.233).sin() * 43758.5453).fract() - 0.5;
+                y.push(3.0 + ea[i] + eb[j] + 0.8 * e);
+                ca.push(i);
+                cb.push(j);
+            }
+        }
+        let codes = vec![ca, cb];
+        for (method, reml) in [(VarPartMethod::Ml, false), (VarPartMethod::Reml, true)] {
+            let fit = fit_lmm(&y, &codes, method).unwrap();
+            assert!(fit.converged);
+            let d0 = dense_deviance(&y, &codes, &fit.sigma2, fit.sigma2_residual, reml);
+            assert!(
+                (d0 - fit.deviance).abs() < 1e-8 * d0.abs().max(1.0),
+                "{method:?}: profiled {} vs dense {d0}",
+                fit.deviance
+            );
+            for c in 0..3 {
+                for f in [0.97, 1.03] {
+                    let mut s2 = fit.sigma2.clone();
+                    let mut s2e = fit.sigma2_residual;
+                    if c < 2 {
+                        s2[c] = if s2[c] > 0.0 {
+                            s2[c] * f
+                        } else {
+                            1e-3 * (f - 0.96)
+                        };
+                    } else {
+                        s2e *= f;
+                    }
+                    let d = dense_deviance(&y, &codes, &s2, s2e, reml);
+                    assert!(
+                        d >= d0 - 1e-9,
+                        "{method:?}: component {c} x {f}: {d} < {d0}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -311,9 +311,7 @@ pub fn run(a: ClusterArgs, log: Log) -> anyhow::Result<()> {
     }
 
     let mut manifest = Manifest::new("cluster");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     manifest.seeds.insert("cluster".into(), a.seed);
     manifest.settings = json!({
         "store": a.store.display().to_string(),

@@ -254,9 +254,7 @@ pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
     let (exp, _) = read_experiment(&a.store)?;
     let (res, used_voom) = run_limma(&exp, &c)?;
     let mut manifest = Manifest::new("diff");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     if let Some(p) = &a.config {
         manifest.inputs.push(InputFile::hash("config", p)?);
     }

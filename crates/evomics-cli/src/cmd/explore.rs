@@ -64,6 +64,11 @@ pub struct ExploreArgs {
     /// Which markers: up (higher in the group), down, both.
     #[arg(long, default_value = "up", value_parser = ["up", "down", "both"])]
     pub direction: String,
+    /// Columns to adjust the one-vs-rest fits for, comma-separated (`~ 0 + group + cov…`);
+    /// factor(col) reads a numeric column as a factor; a covariate equal to the --by column is
+    /// skipped for that grouping.
+    #[arg(long, value_delimiter = ',')]
+    pub covariates: Vec<String>,
     /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block.
     #[arg(long)]
     pub block: Option<String>,
@@ -236,6 +241,7 @@ pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
             ..EbayesOptions::default()
         },
         block: a.block.clone(),
+        covariates: a.covariates.clone(),
     };
     let direction = MarkerDirection::parse(&a.direction)?;
     let mut analyses: Vec<OneVsRest> = Vec::new();
@@ -337,9 +343,7 @@ pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
     let scores = panel_scores(&assay, &sets)?;
 
     let mut manifest = Manifest::new("explore");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     if let Some(p) = &a.panels {
         manifest.inputs.push(InputFile::hash("panels", p)?);
     }
@@ -351,7 +355,7 @@ pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
         "factors": factors,
         "variance_partition": { "method": a.vp_method, "min_observed_fraction": a.vp_min_observed,
             "model": "all factors as random intercepts (variancePartition), fitted as lme4 (profiled deviance, BOBYQA)" },
-        "one_vs_rest": { "design": "~ 0 + group", "contrast": "group - mean of the other groups' means", "ebayes": options.ebayes, "block": a.block },
+        "one_vs_rest": { "design": "~ 0 + group + covariates", "covariates": a.covariates, "contrast": "group - mean of the other groups' means", "ebayes": options.ebayes, "block": a.block },
         "markers": { "top": a.top, "direction": direction.name(), "rank_by": "P.Value" },
         "panels": { "origin": panel_set.origin(), "version": panel_set.version(), "min_panel_size": a.min_panel_size },
         "enrichment": { "fdr": a.fdr, "inter_gene_cor": a.inter_gene_cor, "tests": ["hypergeometric_up", "hypergeometric_down", "camera_pr", "camera_pr_ranks"] },

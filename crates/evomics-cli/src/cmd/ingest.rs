@@ -3,6 +3,7 @@
 use anyhow::Context;
 
 use evomics_io::sheet::SheetOptions;
+use evomics_io::text::header_preview;
 use evomics_io::{ingest, write_experiment, IngestRequest, LayerSpec};
 
 use crate::cli::IngestArgs;
@@ -45,7 +46,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
                 "layer {}: {} sheet sample(s) not in the matrix: {}",
                 r.layer,
                 r.matching.sheet_samples_not_in_matrix.len(),
-                r.matching.sheet_samples_not_in_matrix.join(", ")
+                header_preview(&r.matching.sheet_samples_not_in_matrix)
             ));
         }
         if !r.matching.matrix_columns_not_in_sheet.is_empty() {
@@ -53,7 +54,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
                 "layer {}: {} matrix column(s) not in the sheet, left out: {}",
                 r.layer,
                 r.matching.matrix_columns_not_in_sheet.len(),
-                r.matching.matrix_columns_not_in_sheet.join(", ")
+                header_preview(&r.matching.matrix_columns_not_in_sheet)
             ));
         }
         for w in &r.read.warnings {

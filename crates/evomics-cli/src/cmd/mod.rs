@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod cluster;
+pub(crate) mod demo;
 pub(crate) mod diff;
 pub(crate) mod explore;
 mod export;
@@ -9,6 +10,7 @@ mod ingest;
 pub(crate) mod normalize;
 pub(crate) mod predict;
 pub(crate) mod qc;
+pub(crate) mod run;
 mod simulate;
 pub(crate) mod train;
 
@@ -28,6 +30,11 @@ impl Log {
         }
     }
 
+    /// True unless `--quiet` was given.
+    pub fn is_verbose(&self) -> bool {
+        !self.quiet
+    }
+
     /// Print a warning on stderr (warnings are shown even with `--quiet`: they change results).
     pub fn warn(&self, msg: impl AsRef<str>) {
         eprintln!("warning: {}", msg.as_ref());
@@ -43,6 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(a) => ingest::run(a, log),
         Command::Info(a) => info::run(a),
         Command::Export(a) => export::run(a, log),
+        Command::Run(a) => run::run(a, log),
+        Command::Demo(a) => demo::run(a, log),
         Command::Qc(a) => qc::run(a, log),
         Command::Normalize(a) => normalize::run(a, log),
         Command::Diff(a) => diff::run(a, log),

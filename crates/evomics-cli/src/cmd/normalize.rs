@@ -114,9 +114,7 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
     let (normalized, fitted) = apply(&exp, &configs)?;
 
     let mut manifest = Manifest::new("normalize");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     if let Some(c) = &a.config {
         manifest.inputs.push(InputFile::hash("config", c)?);
     }

@@ -109,9 +109,7 @@ pub fn run(a: QcArgs, log: Log) -> anyhow::Result<()> {
     let dose = dose_qc(exp.samples(), &config.dose)?;
 
     let mut manifest = Manifest::new("qc");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     if let Some(c) = &a.config {
         manifest.inputs.push(InputFile::hash("config", c)?);
     }

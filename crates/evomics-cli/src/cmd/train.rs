@@ -79,6 +79,10 @@ pub struct TrainArgs {
     /// Seed of the folds, the models and the permutations.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Leave out samples whose sheet column has one of the values: COLUMN=VALUE[;VALUE…]
+    /// (e.g. excluded_by_authors=True).
+    #[arg(long)]
+    pub exclude: Option<String>,
     /// Also write every fold's fitted preprocessing and model (fold-models.json) for audits.
     #[arg(long)]
     pub save_fold_models: bool,
@@ -187,6 +191,8 @@ pub struct TrainFile {
     pub classes: Option<Vec<String>>,
     /// Layers joined on sample id (default: every layer of the store).
     pub layers: Option<Vec<String>>,
+    /// Samples left out before anything is fitted, by a sheet column's values.
+    pub exclude: Option<Exclude>,
     /// Per-layer evomics-norm pipelines (`[preprocess.<layer>]`), fitted inside every fold.
     #[serde(default)]
     pub preprocess: BTreeMap<String, NormalizeConfig>,
@@ -224,6 +230,37 @@ pub struct TrainFile {
     pub save_fold_models: Option<bool>,
 }
 
+/// Samples to leave out: those whose `column` holds one of `values` (compared as text).
+///
+/// ```toml
+/// exclude = { column = "excluded_by_authors", values = ["True"] }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    /// Sheet column.
+    pub column: String,
+    /// Values marking a sample to leave out.
+    pub values: Vec<String>,
+}
+
+impl Exclude {
+    /// Parse `COLUMN=VALUE[;VALUE…]`.
+    pub fn parse(text: &str) -> anyhow::Result<Exclude> {
+        let Some((column, values)) = text.split_once('=') else {
+            bail!("--exclude '{text}': expected COLUMN=VALUE[;VALUE...], e.g. excluded_by_authors=True");
+        };
+        let values: Vec<String> = values.split(';').map(|v| v.trim().to_string()).collect();
+        if column.trim().is_empty() || values.iter().any(String::is_empty) {
+            bail!("--exclude '{text}': the column and every value must be non-empty");
+        }
+        Ok(Exclude {
+            column: column.trim().to_string(),
+            values,
+        })
+    }
+}
+
 /// Nested tuning in the config: a grid crossed with `[model]`'s parameters, and/or explicit
 /// candidate models, scored by an inner CV on each outer training part.
 ///
@@ -253,6 +290,8 @@ pub struct TrainSettings {
     pub target: TargetSpec,
     /// Layers used, in store order.
     pub layers: Vec<String>,
+    /// Samples left out by a sheet column's values.
+    pub exclude: Option<Exclude>,
     /// Preprocessing, model, design, tuning, seed, conformal α (evomics-ml's config).
     pub config: TrainConfig,
     /// Label permutations (0: none).
@@ -530,6 +569,10 @@ pub fn resolve(
             .filter(|l| layers.contains(l))
             .cloned()
             .collect(),
+        exclude: match &a.exclude {
+            Some(t) => Some(Exclude::parse(t)?),
+            None => file.exclude.clone(),
+        },
         config,
         permutations,
         permute_within: a
@@ -825,6 +868,55 @@ fn learning_table(points: &[LearningPoint]) -> Table {
     t
 }
 
+/// The sheet and layers without the samples `rule` excludes, and the excluded ids.
+fn exclude_samples(
+    sheet: &SampleSheet,
+    layers: &[&Assay],
+    rule: Option<&Exclude>,
+) -> anyhow::Result<(SampleSheet, Vec<Assay>, Vec<String>)> {
+    let Some(rule) = rule else {
+        return Ok((
+            sheet.clone(),
+            layers.iter().map(|l| (*l).clone()).collect(),
+            Vec::new(),
+        ));
+    };
+    let col = sheet.column(&rule.column).ok_or_else(|| {
+        anyhow::anyhow!(
+            "exclude: column '{}' is not in the sample sheet (it has: {})",
+            rule.column,
+            sheet
+                .columns()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let mut keep = Vec::new();
+    let mut excluded = Vec::new();
+    for (row, id) in sheet.sample_ids().iter().enumerate() {
+        match col.values.text(row) {
+            Some(v) if rule.values.contains(&v) => excluded.push(id.clone()),
+            _ => keep.push(row),
+        }
+    }
+    let kept = sheet.select(&keep);
+    let layers = layers
+        .iter()
+        .map(|l| {
+            let ids: Vec<String> = l
+                .samples()
+                .iter()
+                .filter(|s| kept.position(s).is_some())
+                .cloned()
+                .collect();
+            l.select_samples_by_id(&ids)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((kept, layers, excluded))
+}
+
 /// Fail early when permuting within a column cannot change any label.
 fn check_within(data: &Dataset, sheet: &SampleSheet, column: &str) -> anyhow::Result<()> {
     let groups = evomics_ml::data::group_labels(sheet, column, &data.sample_ids)?;
@@ -887,7 +979,7 @@ fn summary_lines(s: &TrainSettings, data: &Dataset, o: &Outcome<'_>) -> Vec<Stri
         "numeric".to_string()
     } else if data.classes.len() == 2 {
         format!(
-            "classes {} (positive: '{}')",
+            "classes {}, positive '{}'",
             data.classes.join(" / "),
             data.classes[1]
         )
@@ -895,7 +987,7 @@ fn summary_lines(s: &TrainSettings, data: &Dataset, o: &Outcome<'_>) -> Vec<Stri
         format!("{} classes", data.classes.len())
     };
     out.push(format!(
-        "target '{}' ({task}): {} samples{}, layers {}; model {}, {}",
+        "target '{}', {task}: {} samples{}, layers {}; model {}, {}",
         data.target,
         data.n_samples(),
         if data.dropped.is_empty() {
@@ -1020,8 +1112,26 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         .map(|l| exp.layer(l))
         .collect::<Result<_, _>>()?;
     warn_preprocessed(log, &store_manifest, &layers);
-    let sheet = exp.samples();
-    let data = Dataset::assemble(&layers, sheet, &s.target)?;
+    let (sheet, layers, excluded) = exclude_samples(exp.samples(), &layers, s.exclude.as_ref())?;
+    if let Some(e) = &s.exclude {
+        if excluded.is_empty() {
+            log.warn(format!(
+                "exclude: no sample has {} in '{}'; nothing was left out",
+                e.values.join(" or "),
+                e.column
+            ));
+        } else {
+            log.say(format!(
+                "excluded {} sample(s) by '{}': {}",
+                excluded.len(),
+                e.column,
+                excluded.join(", ")
+            ));
+        }
+    }
+    let sheet = &sheet;
+    let layer_refs: Vec<&Assay> = layers.iter().collect();
+    let data = Dataset::assemble(&layer_refs, sheet, &s.target)?;
     if !data.dropped.is_empty() {
         let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
         for d in &data.dropped {
@@ -1119,6 +1229,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         "classes": data.classes,
         "positive_class": (data.classes.len() == 2).then(|| data.classes[1].clone()),
         "n_samples": data.n_samples(),
+        "excluded": excluded,
         "dropped": data.dropped,
         "layers": layers.iter().map(|l| json!({
             "layer": l.name(), "features": l.n_features(),
@@ -1132,7 +1243,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         "source_check": sc,
         "conformal": {
             "alpha": cfg.conformal_alpha,
-            "threshold": num(Some(report.conformal.threshold)),
+            "threshold": report.conformal.threshold.is_finite().then_some(report.conformal.threshold),
             "calibration_scores": report.conformal.scores.len(),
             "out_of_fold_coverage": oof.coverage,
             "out_of_fold_mean_size": oof.mean_size,
@@ -1148,9 +1259,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
     });
 
     let mut manifest = Manifest::new("train");
-    manifest
-        .inputs
-        .push(InputFile::hash("store", &a.store.join("manifest.json"))?);
+    manifest.inputs.push(InputFile::store(&a.store)?);
     if let Some(c) = &a.config {
         manifest.inputs.push(InputFile::hash("config", c)?);
     }

@@ -1,7 +1,10 @@
 //! End-to-end tests of the `evomics` binary: one test binary, one module per subcommand group.
 
 mod basic;
+mod explore;
+mod pipeline;
 mod stages;
+mod train;
 
 use std::path::Path;
 use std::process::{Command, Output};

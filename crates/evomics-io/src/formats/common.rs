@@ -218,7 +218,7 @@ pub(crate) fn unique_ids(
                 path,
                 *line,
                 Some(column),
-                format!("protein '{id}' already appears on line {prev}; each row must be a distinct protein group"),
+                format!("protein '{}' already appears on line {prev}; each row must be a distinct protein group", crate::text::clip(id)),
             ));
         }
     }
@@ -370,7 +370,7 @@ pub(crate) fn preview<S: AsRef<str>>(items: &[S], n: usize) -> String {
     let mut s: Vec<String> = items
         .iter()
         .take(n)
-        .map(|x| format!("'{}'", x.as_ref()))
+        .map(|x| format!("'{}'", crate::text::clip(x.as_ref())))
         .collect();
     if items.len() > n {
         s.push(format!("… {} more", items.len() - n));

@@ -82,9 +82,12 @@ fn is_parquet(path: &Path) -> bool {
 }
 
 /// Read a layer file with the format given in `opts.format` or detected from its header.
+///
+/// A file from which no feature is left (every row dropped as decoy, contaminant, …) is an
+/// error rather than an empty layer.
 pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
     if is_parquet(path) {
-        return read_parquet(path, opts);
+        return require_features(read_parquet(path, opts)?);
     }
     let (table, padded) = read_table_padded(path, None)?;
     let mut parsed = read_text_table(path, &table, opts)?;
@@ -94,7 +97,29 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
             padded.len()
         ));
     }
-    Ok(parsed)
+    require_features(parsed)
+}
+
+fn require_features(parsed: ParsedMatrix) -> Result<ParsedMatrix> {
+    if !parsed.feature_ids.is_empty() {
+        return Ok(parsed);
+    }
+    let r = &parsed.report;
+    let dropped: Vec<String> = r
+        .rows_dropped
+        .iter()
+        .map(|(why, n)| format!("{why} {n}"))
+        .collect();
+    let problem = if dropped.is_empty() {
+        format!("no feature was read ({} rows read)", r.rows_read)
+    } else {
+        format!(
+            "no feature is left: every one of the {} rows read was dropped ({}); pass keep_flagged=true to keep flagged rows as flagged features",
+            r.rows_read,
+            dropped.join(", ")
+        )
+    };
+    Err(IoError::layout(&parsed.path, problem))
 }
 
 fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
@@ -131,4 +156,35 @@ fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_dropped_is_an_error_naming_the_reasons() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("proteinGroups.txt");
+        std::fs::write(
+            &p,
+            "Protein IDs\tMajority protein IDs\tLFQ intensity A\tReverse\tPotential contaminant\n\
+             REV__P1\tREV__P1\t1\t+\t\n\
+             CON__P2\tCON__P2\t3\t\t+\n",
+        )
+        .unwrap();
+        let e = read_matrix(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("proteinGroups.txt"), "{e}");
+        assert!(
+            e.contains("potential_contaminant 1, reverse 1") && e.contains("keep_flagged=true"),
+            "{e}"
+        );
+        let kept = ReadOptions {
+            keep_flagged: true,
+            ..Default::default()
+        };
+        assert_eq!(read_matrix(&p, &kept).unwrap().feature_ids.len(), 2);
+    }
 }

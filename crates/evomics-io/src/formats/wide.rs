@@ -12,7 +12,7 @@ use super::common::CountCheck;
 use crate::error::{IoError, Result};
 use crate::matrix::{MatrixColumn, ParsedMatrix, ReadReport};
 use crate::spec::ReadOptions;
-use crate::text::{parse_cell, TextTable};
+use crate::text::{clip, header_preview, parse_cell, TextTable};
 
 /// The wide text format.
 pub const FORMAT: super::TextFormat = super::TextFormat {
@@ -57,7 +57,7 @@ fn check_unique_ids(path: &Path, ids: &[(String, u64)], what: &str) -> Result<()
                 path,
                 *line,
                 None,
-                format!("{what} id '{id}' already appears on line {prev}; ids must be unique (sum or rename the duplicates)"),
+                format!("{what} id '{}' already appears on line {prev}; ids must be unique (sum or rename the duplicates)", clip(id)),
             ));
         }
     }
@@ -73,7 +73,7 @@ pub fn read_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
                 path,
                 format!(
                     "id_column '{c}' is not in the header ({})",
-                    t.header.join(", ")
+                    header_preview(&t.header)
                 ),
             )
         })?,
@@ -230,7 +230,10 @@ pub fn read_parquet(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let id_col = df.column(&id_name).map_err(|_| {
         IoError::layout(
             path,
-            format!("no id column '{id_name}' (columns: {})", names.join(", ")),
+            format!(
+                "no id column '{id_name}' (columns: {})",
+                header_preview(&names)
+            ),
         )
     })?;
     let id_str = id_col

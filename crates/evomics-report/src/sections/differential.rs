@@ -3,12 +3,12 @@
 use std::cmp::Ordering;
 
 use crate::fmt::{num, pval};
-use crate::html::{Cell, Table};
+use crate::html::{Cell, Col, Table};
 use crate::model::{ContrastResult, DiffRow};
 use crate::sections::{figure, h3, para, stem, Ctx, Section};
 use crate::svg::charts::{Label, Point, Ref, XyPlot};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, UP};
-use crate::svg::{Key, LegendEntry};
+use crate::svg::{scale, Key, LegendEntry};
 
 const HOWTO: &str = "One block per layer and contrast. In the volcano plot each point is a feature: \
 to the right it is more abundant in the first group of the contrast (positive log2 fold change), to \
@@ -17,6 +17,9 @@ adjusted p-value (Benjamini–Hochberg false discovery rate) are coloured; the d
 is the largest raw p-value that is still significant, and dashed vertical lines (if any) are the \
 fold-change threshold. The most significant features are labelled. The table lists the top \
 features by p-value; the download holds every feature.";
+
+/// Most labels drawn in one volcano (placement is quadratic in the number of labels).
+const MAX_LABELS: usize = 100;
 
 /// Smallest p-value drawn, so that p = 0 stays on the plot.
 const P_FLOOR: f64 = 1e-300;
@@ -137,6 +140,13 @@ fn contrast(c: &ContrastResult) -> String {
             });
         }
     }
+    // A symmetric x axis, so up and down are compared at the same scale.
+    let reach = rows
+        .iter()
+        .filter_map(|r| finite(r.log_fc))
+        .fold(c.log_fc_threshold, |m, v| m.max(v.abs()));
+    let reach = scale::nice(0.0, (reach * 1.05).max(0.5), 4).hi;
+    plot.x_domain = Some((-reach, reach));
     let cut = rows
         .iter()
         .filter(|r| significant(c, r).is_some())
@@ -162,9 +172,15 @@ fn contrast(c: &ContrastResult) -> String {
                 text: display_name(r).to_string(),
             })
         })
-        .take(c.label_top)
+        .take(c.label_top.min(MAX_LABELS))
         .collect();
-    let n_ns = plot.points.len() - n_up - n_down;
+    let drawn = |colour: &str| {
+        plot.points
+            .iter()
+            .filter(|p| p.style.colour == colour)
+            .count()
+    };
+    let (n_up, n_down, n_ns) = (drawn(UP), drawn(DOWN), drawn(NEUTRAL));
     plot.legend = vec![
         LegendEntry {
             label: format!("Up ({n_up})"),
@@ -193,14 +209,14 @@ fn contrast(c: &ContrastResult) -> String {
     let mut t = Table::new(
         &stem(&["diff", &c.layer, &c.contrast]),
         &[
-            ("Feature", false),
-            ("Name", false),
-            ("log2FC", true),
-            ("AveExpr", true),
-            ("t", true),
-            ("P.Value", true),
-            ("adj.P.Val", true),
-            ("Significant", false),
+            ("Feature", Col::Text),
+            ("Name", Col::Text),
+            ("log2FC", Col::Num),
+            ("AveExpr", Col::Num),
+            ("t", Col::Num),
+            ("P.Value", Col::Num),
+            ("adj.P.Val", Col::Num),
+            ("Significant", Col::Text),
         ],
     );
     for r in &rows {

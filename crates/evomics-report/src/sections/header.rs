@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 
 use crate::fmt::percent;
-use crate::html::{Cell, Esc, Table};
+use crate::html::{Cell, Col, Esc, Table};
 use crate::sections::{h3, Ctx, Section};
 
 const HOWTO: &str = "What was analysed and how to reproduce it. Each input file is listed with its \
 SHA-256 checksum: recompute it (<code>sha256sum FILE</code>) to confirm you hold the same file. The \
 layers table gives each omics layer's size, the scale of its values and the share of missing cells; \
-the sample table counts samples per level of each annotation column used for colouring and grouping.";
+the sample table counts samples per level of each annotation column that colours and groups the plots.";
 
 /// The run summary, or `None` when the header holds nothing beyond the title.
 pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
@@ -39,7 +39,11 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
         body.push_str(&h3("Input files"));
         let mut t = Table::new(
             "input_files",
-            &[("Role", false), ("Path", false), ("SHA-256", false)],
+            &[
+                ("Role", Col::Text),
+                ("Path", Col::Wrap),
+                ("SHA-256", Col::Wrap),
+            ],
         );
         for f in &h.inputs {
             t.rows.push(vec![
@@ -58,13 +62,13 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
         let mut t = Table::new(
             "layers",
             &[
-                ("Layer", false),
-                ("Kind", false),
-                ("Scale", false),
-                ("Features", true),
-                ("Samples", true),
-                ("Missing", true),
-                ("Processing", false),
+                ("Layer", Col::Text),
+                ("Kind", Col::Text),
+                ("Scale", Col::Text),
+                ("Features", Col::Num),
+                ("Samples", Col::Num),
+                ("Missing", Col::Num),
+                ("Processing", Col::Wrap),
             ],
         );
         for l in &h.layers {
@@ -84,26 +88,37 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
         body.push_str(&h3(&format!("Samples ({})", table.rows.len())));
         let mut t = Table::new(
             "sample_counts",
-            &[("Column", false), ("Level", false), ("Samples", true)],
+            &[
+                ("Column", Col::Text),
+                ("Levels", Col::Num),
+                ("Samples per level", Col::Wrap),
+            ],
         );
         for c in &table.columns {
             let Some(levels) = ctx.column(c) else {
                 continue;
             };
             let ids = table.rows.iter().map(|r| r.sample_id.as_str());
-            for l in &levels.levels {
-                let n = ids
-                    .clone()
-                    .filter(|s| levels.value(s) == Some(l.as_str()))
-                    .count();
-                t.rows
-                    .push(vec![Cell::text(c), Cell::text(l), Cell::count(Some(n))]);
-            }
+            let mut parts: Vec<String> = levels
+                .levels
+                .iter()
+                .map(|l| {
+                    let n = ids
+                        .clone()
+                        .filter(|s| levels.value(s) == Some(l.as_str()))
+                        .count();
+                    format!("{l} ({n})")
+                })
+                .collect();
             let na = ids.filter(|s| levels.value(s).is_none()).count();
             if na > 0 {
-                t.rows
-                    .push(vec![Cell::text(c), Cell::text("NA"), Cell::count(Some(na))]);
+                parts.push(format!("NA ({na})"));
             }
+            t.rows.push(vec![
+                Cell::text(c),
+                Cell::count(Some(levels.levels.len())),
+                Cell::text(&parts.join(", ")),
+            ]);
         }
         body.push_str(&t.render());
     }

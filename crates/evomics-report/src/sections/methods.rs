@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::html::{Cell, Esc, Table};
+use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{Methods, Reference};
 use crate::sections::{h3, Ctx, Section};
 
@@ -67,7 +67,7 @@ fn body(m: &Methods) -> String {
     }
     if !m.settings.is_empty() {
         h.push_str(&h3("Resolved settings"));
-        let mut t = Table::new("settings", &[("Setting", false), ("Value", false)]);
+        let mut t = Table::new("settings", &[("Setting", Col::Text), ("Value", Col::Wrap)]);
         for s in &m.settings {
             t.rows.push(vec![
                 Cell::markup(format!("<code>{}</code>", Esc(&s.key)), &s.key),

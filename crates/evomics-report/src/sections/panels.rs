@@ -2,7 +2,7 @@
 
 use crate::fmt::{num, pval};
 use crate::groups::NA;
-use crate::html::{Cell, Table};
+use crate::html::{Cell, Col, Table};
 use crate::model::PanelScores;
 use crate::sections::{figure, grid, h3, h4, para, Ctx, Section};
 use crate::svg::charts::{BoxGroup, BoxPlot};
@@ -36,14 +36,14 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
         let mut t = Table::new(
             "panel_enrichment",
             &[
-                ("Panel", false),
-                ("Layer", false),
-                ("Contrast", false),
-                ("Features", true),
-                ("Direction", false),
-                ("Statistic", true),
-                ("P.Value", true),
-                ("adj.P.Val", true),
+                ("Panel", Col::Text),
+                ("Layer", Col::Text),
+                ("Contrast", Col::Text),
+                ("Features", Col::Num),
+                ("Direction", Col::Text),
+                ("Statistic", Col::Num),
+                ("P.Value", Col::Num),
+                ("adj.P.Val", Col::Num),
             ],
         );
         for r in &p.enrichment {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::fmt::{num, percent, pval};
-use crate::html::{Cell, Esc, Table};
+use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{Importance, MetricRow, PotencyModel, Task};
 use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
 use crate::svg::charts::{Bar, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
@@ -72,26 +72,29 @@ fn model(m: &PotencyModel) -> String {
     let _ = writeln!(h, "<p class=\"summary\">{meta}.</p>");
 
     if !m.metrics.is_empty() || m.permutation.is_some() {
-        let mut t = Table::new(
-            &stem(&["metrics", &m.name]),
-            &[
-                ("Metric", false),
-                ("Pooled", true),
-                ("Fold mean", true),
-                ("Fold SD", true),
-                ("Permutation p", true),
-            ],
-        );
         let perm = m.permutation.as_ref();
+        let mut cols = vec![
+            ("Metric", Col::Text),
+            ("Pooled", Col::Num),
+            ("Fold mean", Col::Num),
+            ("Fold SD", Col::Num),
+        ];
+        if perm.is_some() {
+            cols.push(("Permutation p", Col::Num));
+        }
+        let mut t = Table::new(&stem(&["metrics", &m.name]), &cols);
         for r in &m.metrics {
-            let p = perm.filter(|p| p.metric == r.name).map(|p| p.p_value);
-            t.rows.push(vec![
+            let mut row = vec![
                 Cell::text(&r.name),
                 Cell::num(r.pooled, num),
                 Cell::num(r.fold_mean, num),
                 Cell::num(r.fold_sd, num),
-                Cell::num(p, pval),
-            ]);
+            ];
+            if let Some(p) = perm {
+                let tested = (p.metric == r.name).then_some(p.p_value);
+                row.push(Cell::num(tested, pval));
+            }
+            t.rows.push(row);
         }
         if let Some(p) = perm.filter(|p| !m.metrics.iter().any(|r| r.name == p.metric)) {
             t.rows.push(vec![
@@ -282,6 +285,8 @@ fn model(m: &PotencyModel) -> String {
 fn null_histogram(m: &PotencyModel, observed: f64, null: &[f64], metric: &str) -> String {
     let finite: Vec<f64> = null.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = scale::extent(finite.iter().copied().chain([observed])).unwrap_or((0.0, 1.0));
+    // Room on both sides, so the real value is never drawn on the frame.
+    let (lo, hi) = scale::pad(lo, hi, 0.04);
     let bins = ((finite.len() as f64).sqrt().ceil() as usize).clamp(8, 30);
     let t = scale::nice(lo, hi, bins);
     let width = t.step;
@@ -356,7 +361,11 @@ fn importance(m: &PotencyModel) -> String {
     let chart = HBarChart {
         width: 1000.0,
         label: format!("Feature importance of {}", m.name),
-        x_title: "Mean importance over folds (± SD)".into(),
+        x_title: if ranked.iter().any(|r| r.sd.is_some()) {
+            "Mean importance over folds (± SD)".into()
+        } else {
+            "Importance".into()
+        },
         x_format: TickFormat::Number,
         x_domain: None,
         rows,
@@ -384,22 +393,25 @@ fn importance(m: &PotencyModel) -> String {
             m.name
         ),
     );
-    let mut t = Table::new(
-        &stem(&["importance", &m.name]),
-        &[
-            ("Feature", false),
-            ("Importance", true),
-            ("SD", true),
-            ("Selection frequency", true),
-        ],
-    );
+    let with_sd = ranked.iter().any(|r| r.sd.is_some());
+    let with_freq = ranked.iter().any(|r| r.selection_frequency.is_some());
+    let mut cols = vec![("Feature", Col::Text), ("Importance", Col::Num)];
+    if with_sd {
+        cols.push(("SD", Col::Num));
+    }
+    if with_freq {
+        cols.push(("Selection frequency", Col::Num));
+    }
+    let mut t = Table::new(&stem(&["importance", &m.name]), &cols);
     for r in &ranked {
-        t.rows.push(vec![
-            Cell::text(&r.feature),
-            Cell::num(Some(r.importance), num),
-            Cell::num(r.sd, num),
-            Cell::num(r.selection_frequency, |v| percent(v, 0)),
-        ]);
+        let mut row = vec![Cell::text(&r.feature), Cell::num(Some(r.importance), num)];
+        if with_sd {
+            row.push(Cell::num(r.sd, num));
+        }
+        if with_freq {
+            row.push(Cell::num(r.selection_frequency, |v| percent(v, 0)));
+        }
+        t.rows.push(row);
     }
     t.show = TOP_IMPORTANCE;
     h.push_str(&t.render());

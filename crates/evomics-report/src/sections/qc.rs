@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::fmt::{num, percent};
 use crate::groups::ColumnLevels;
-use crate::html::{Cell, Esc, Table};
+use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{QcLayer, Verdict};
 use crate::sections::{figure, h3, stem, Ctx, Section};
 use crate::svg::charts::BarChart;
@@ -164,20 +164,20 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
     }
 
     let group_col = groups.map_or("Group", |g| g.name.as_str());
-    let mut cols: Vec<(&str, bool)> = vec![("Sample", false)];
+    let mut cols: Vec<(&str, Col)> = vec![("Sample", Col::Text)];
     if groups.is_some() {
-        cols.push((group_col, false));
+        cols.push((group_col, Col::Text));
     }
     let with_purity = !verdicts.is_empty();
     if with_purity {
-        cols.extend([("Purity", false), ("Purity reasons", false)]);
+        cols.extend([("Purity", Col::Text), ("Purity reasons", Col::Wrap)]);
     }
     cols.extend([
-        ("Observed", true),
-        ("Missing", true),
-        (total_label, true),
-        ("Outlier", false),
-        ("Outlier reasons", false),
+        ("Observed", Col::Num),
+        ("Missing", Col::Num),
+        (total_label, Col::Num),
+        ("Outlier", Col::Text),
+        ("Outlier reasons", Col::Wrap),
     ]);
     let mut t = Table::new(&stem(&["qc", &q.layer]), &cols);
     for s in &q.samples {

@@ -1,7 +1,7 @@
 //! Section 7: variance partition — share of each feature's variance per factor.
 
 use crate::fmt::percent;
-use crate::html::{Cell, Table};
+use crate::html::{Cell, Col, Table};
 use crate::model::{VariancePartition, VpFeature};
 use crate::sections::{figure, h3, stem, Ctx, Section};
 use crate::svg::charts::{BoxGroup, BoxPlot, HBarChart, HBarRow};
@@ -163,9 +163,9 @@ fn layer(v: &VariancePartition) -> String {
         ));
     }
 
-    let mut cols: Vec<(&str, bool)> = vec![("Feature", false), ("Name", false)];
-    cols.extend(v.factors.iter().map(|f| (f.as_str(), true)));
-    cols.push(("Explained", true));
+    let mut cols: Vec<(&str, Col)> = vec![("Feature", Col::Text), ("Name", Col::Text)];
+    cols.extend(v.factors.iter().map(|f| (f.as_str(), Col::Num)));
+    cols.push(("Explained", Col::Num));
     let mut t = Table::new(&stem(&["variance_partition", &v.layer]), &cols);
     for (f, e) in &ranked {
         let mut row = vec![Cell::text(&f.feature_id), Cell::opt_text(f.name.as_deref())];

@@ -23,8 +23,11 @@ fn axis_ticks(
         Some((lo, hi)) => scale::within(lo, hi, target),
         None => {
             let (lo, hi) = scale::extent(values).unwrap_or((0.0, 1.0));
-            let (lo, hi) = scale::pad(lo, hi, pad);
-            scale::nice(lo, hi, target)
+            let (plo, phi) = scale::pad(lo, hi, pad);
+            // Padding never crosses zero: counts and -log10 p start at 0, not at -5.
+            let plo = if lo >= 0.0 && plo < 0.0 { 0.0 } else { plo };
+            let phi = if hi <= 0.0 && phi > 0.0 { 0.0 } else { phi };
+            scale::nice(plo, phi, target)
         }
     }
 }
@@ -249,14 +252,17 @@ fn place_labels(svg: &mut Svg, f: Frame, xs: &Linear, ys: &Linear, labels: &[Lab
     const H: f64 = 12.0;
     let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
     let overlaps = |b: &(f64, f64, f64, f64), placed: &[(f64, f64, f64, f64)]| {
+        // A small gap keeps neighbouring labels from touching.
+        const GAP: f64 = 3.0;
         placed
             .iter()
-            .any(|p| b.0 < p.2 && p.0 < b.2 && b.1 < p.3 && p.1 < b.3)
+            .any(|p| b.0 < p.2 + GAP && p.0 < b.2 + GAP && b.1 < p.3 + 1.0 && p.1 < b.3 + 1.0)
     };
     for l in labels.iter().filter(|l| l.x.is_finite() && l.y.is_finite()) {
         let (px, py) = (xs.map(l.x), ys.map(l.y));
         let text = truncate(&l.text, 24);
-        let w = text_width(&text, SMALL - 0.5);
+        // Capitals (gene symbols) run wider than the average the estimate assumes.
+        let w = text_width(&text, SMALL - 0.5) * 1.15;
         let right_first = px < f.left + f.width * 0.6;
         let mut candidates = Vec::new();
         for k in [0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0] {
@@ -326,16 +332,6 @@ impl BarChart {
     pub(crate) fn render(&self) -> String {
         let n = self.categories.len();
         let show_labels = n <= MAX_X_LABELS;
-        let label_room = if show_labels {
-            let longest = self
-                .categories
-                .iter()
-                .map(|c| text_width(&truncate(c, 22), SMALL - 1.0))
-                .fold(0.0, f64::max);
-            longest * 0.72 + 14.0
-        } else {
-            8.0
-        };
         let lt = self.legend_title.as_deref();
         let lw = legend_width(lt, &self.legend);
         let f = Frame {
@@ -343,6 +339,17 @@ impl BarChart {
             top: 14.0,
             width: (self.width - 70.0 - 14.0 - lw).max(80.0),
             height: self.plot_height,
+        };
+        let longest = self
+            .categories
+            .iter()
+            .map(|c| text_width(&truncate(c, 22), SMALL - 1.0))
+            .fold(0.0, f64::max);
+        let rotate = longest + 6.0 > f.width / n.max(1) as f64;
+        let label_room = match (show_labels, rotate) {
+            (false, _) => 8.0,
+            (true, true) => longest * 0.72 + 14.0,
+            (true, false) => 22.0,
         };
         let height = (f.bottom() + label_room).max(f.top + legend_height(lt, &self.legend) + 10.0);
         let max =
@@ -395,7 +402,7 @@ impl BarChart {
                 }
                 None => svg.text((cx, f.bottom() - 3.0), "NA", Anchor::Middle, 8.0, ""),
             }
-            if show_labels {
+            if show_labels && rotate {
                 let (x, y) = (cx + 3.0, f.bottom() + 8.0);
                 svg.text(
                     (x, y),
@@ -403,6 +410,14 @@ impl BarChart {
                     Anchor::End,
                     SMALL - 1.0,
                     &format!(" transform=\"rotate(-45 {} {})\"", C(x), C(y)),
+                );
+            } else if show_labels {
+                svg.text(
+                    (cx, f.bottom() + 15.0),
+                    &self.categories[i],
+                    Anchor::Middle,
+                    SMALL - 1.0,
+                    "",
                 );
             }
         }
@@ -877,7 +892,7 @@ mod tests {
         let out = plot.render();
         assert_eq!(count(&out, "fill-opacity=\"0.35\""), 2);
         assert_eq!(count(&out, "<circle"), 5);
-        assert!(out.contains("A: n = 4, median 2.500"));
+        assert!(out.contains("A: n = 4, median 2.5,"));
         assert!(out.contains(">n = 1<"));
     }
 

@@ -47,6 +47,27 @@ pub(crate) fn colour_range(values: &[Vec<Option<f64>>]) -> (f64, f64) {
     }
 }
 
+/// `s` split at spaces into at most `max_lines` lines of about `width` characters (the last
+/// line is truncated).
+fn wrap(s: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in s.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > max_lines {
+        let rest = lines[max_lines - 1..].join(" ");
+        lines.truncate(max_lines - 1);
+        lines.push(truncate(&rest, width));
+    }
+    lines
+}
+
 impl Heatmap<'_> {
     /// The SVG.
     pub(crate) fn render(&self) -> String {
@@ -101,7 +122,7 @@ impl Heatmap<'_> {
             })
             .sum();
         let height = (bottom + if show_labels { label_w + 14.0 } else { 10.0 })
-            .max(top + 30.0 + cb_h + 30.0 + legends_h);
+            .max(top + 50.0 + cb_h + 30.0 + legends_h);
         let mut svg = Svg::new(width, height, self.label);
 
         if !self.dendrogram.is_empty() {
@@ -179,18 +200,22 @@ impl Heatmap<'_> {
         }
 
         // Colour bar: stacked bands, no gradient ids (ids would clash between heatmaps).
-        let bar_top = top + 22.0;
         let cb_title = match self.kind {
             MatrixKind::Similarity => "similarity",
             MatrixKind::Distance => "distance",
         };
-        svg.text(
-            (cb_x, top + 10.0),
-            &truncate(self.measure_short(cb_title), 18),
-            Anchor::Start,
-            SMALL,
-            " font-weight=\"600\"",
-        );
+        let title_lines = wrap(self.measure_short(cb_title), 16, 3);
+        for (k, line) in title_lines.iter().enumerate() {
+            let y = top + 10.0 + 13.0 * k as f64;
+            svg.text(
+                (cb_x, y),
+                line,
+                Anchor::Start,
+                SMALL,
+                " font-weight=\"600\"",
+            );
+        }
+        let bar_top = top + 10.0 + 13.0 * title_lines.len() as f64;
         let bands = 48;
         for b in 0..bands {
             let frac = b as f64 / bands as f64;
@@ -272,12 +297,31 @@ impl Heatmap<'_> {
             &d,
             &format!(" fill=\"none\" stroke=\"{INK}\" stroke-width=\"0.9\""),
         );
+        let ticks = scale::within(min_h, max_h.max(min_h + 1e-12), 3);
+        let ax = left - 6.0;
+        svg.line(
+            (ax, ys.map(ticks.lo)),
+            (ax, ys.map(ticks.hi)),
+            INK,
+            0.8,
+            None,
+        );
+        for (v, l) in ticks
+            .values
+            .iter()
+            .zip(crate::fmt::ticks(&ticks.values, ticks.step))
+        {
+            let y = ys.map(*v);
+            svg.line((ax - 3.0, y), (ax, y), INK, 0.8, None);
+            svg.text((ax - 5.0, y + 3.5), &l, Anchor::End, SMALL - 1.5, "");
+        }
+        let (tx, ty) = (ax - 34.0, (y_top + y_bottom) / 2.0);
         svg.text(
-            (left - 6.0, y_top + 8.0),
-            &num(max_h),
-            Anchor::End,
-            SMALL - 1.0,
-            " fill-opacity=\"0.7\"",
+            (tx, ty),
+            "height",
+            Anchor::Middle,
+            SMALL - 1.5,
+            &format!(" transform=\"rotate(-90 {} {})\"", C(tx), C(ty)),
         );
     }
 }
@@ -292,6 +336,14 @@ mod tests {
             vec![Some(0.9), Some(1.0), None],
             vec![Some(0.2), None, Some(1.0)],
         ]
+    }
+
+    #[test]
+    fn titles_wrap_at_spaces() {
+        let lines = wrap("Pearson correlation of log2 values", 16, 3);
+        assert_eq!(lines, ["Pearson", "correlation of", "log2 values"]);
+        assert_eq!(wrap("a b c d", 1, 2), ["a", "…"]);
+        assert!(wrap("", 10, 2).is_empty());
     }
 
     #[test]
@@ -326,7 +378,7 @@ mod tests {
             kind: MatrixKind::Similarity,
         };
         let out = h.render();
-        assert!(out.contains("<title>a × b: 0.9000</title>"));
+        assert!(out.contains("<title>a × b: 0.9</title>"));
         assert_eq!(out.matches("fill=\"#E0E0E0\"").count(), 2);
         let tree = out.lines().find(|l| l.starts_with("<path d=\"M")).unwrap();
         assert_eq!(tree.matches('M').count(), 2, "{tree}");

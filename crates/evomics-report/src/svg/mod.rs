@@ -61,9 +61,9 @@ impl Svg {
     /// Opens an `<svg>` of `w` × `h` pixels whose accessible name is `label`.
     pub(crate) fn new(w: f64, h: f64, label: &str) -> Svg {
         let mut out = String::new();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"{}\" font-size=\"{SMALL}\">\n",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"{}\" font-size=\"{SMALL}\">",
             C(w),
             C(h),
             C(w),

@@ -70,6 +70,9 @@ pub(crate) fn nice(lo: f64, hi: f64, target: usize) -> Ticks {
     // The epsilon keeps rounding noise (2.9999999 steps) from adding a whole empty step.
     let i0 = (lo / step + 1e-9).floor() as i64;
     let i1 = (hi / step - 1e-9).ceil() as i64;
+    if !(0..=MAX_TICKS).contains(&(i1.saturating_sub(i0))) {
+        return bare(lo, hi);
+    }
     Ticks {
         lo: i0 as f64 * step,
         hi: i1 as f64 * step,
@@ -85,11 +88,28 @@ pub(crate) fn within(lo: f64, hi: f64, target: usize) -> Ticks {
     let step = nice_step(lo, hi, target);
     let i0 = (lo / step - 1e-9).ceil() as i64;
     let i1 = (hi / step + 1e-9).floor() as i64;
+    if !(0..=MAX_TICKS).contains(&(i1.saturating_sub(i0))) {
+        return bare(lo, hi);
+    }
     Ticks {
         lo,
         hi,
         step,
         values: (i0..=i1).map(|i| i as f64 * step).collect(),
+    }
+}
+
+/// More ticks than this means the interval defeated the step arithmetic (e.g. a width that
+/// overflows to infinity); such an axis gets only its two ends.
+const MAX_TICKS: i64 = 1000;
+
+/// Ticks at the two ends only.
+fn bare(lo: f64, hi: f64) -> Ticks {
+    Ticks {
+        lo,
+        hi,
+        step: hi - lo,
+        values: vec![lo, hi],
     }
 }
 
@@ -166,6 +186,14 @@ mod tests {
         let t = nice(5.0, 5.0, 4);
         assert!(t.lo < 5.0 && t.hi > 5.0);
         assert!(pad(2.0, 2.0, 0.05).0 < 2.0);
+    }
+
+    #[test]
+    fn huge_intervals_do_not_explode() {
+        let t = nice(-1e308, 1e308, 5);
+        assert!(t.values.len() <= 12, "{} ticks", t.values.len());
+        let t = within(-f64::MAX, f64::MAX, 5);
+        assert!(t.values.len() <= 12, "{} ticks", t.values.len());
     }
 
     #[test]

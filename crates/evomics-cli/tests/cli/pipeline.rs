@@ -1,0 +1,102 @@
+//! run and demo: one config, every stage, reuse, determinism.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::{fail, ok, p};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every file under `dir` (relative path → bytes), with the run-specific part of each
+/// manifest.json removed.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let mut bytes = std::fs::read(&path).unwrap();
+            if path.file_name().is_some_and(|n| n == "manifest.json") {
+                let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                m.as_object_mut().unwrap().remove("run");
+                bytes = serde_json::to_vec(&m).unwrap();
+            }
+            out.insert(rel, bytes);
+        }
+    }
+    out
+}
+
+#[test]
+fn run_reuses_unchanged_stages_and_reruns_identically() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("demo");
+    let cfg = workspace().join("workflows/demo.toml");
+    let plan = ok(&["run", p(&cfg), "-o", p(&out), "--dry-run"]);
+    for stage in [
+        "ingest",
+        "qc",
+        "normalize",
+        "diff.source",
+        "explore",
+        "cluster",
+    ] {
+        assert!(plan.contains(stage), "plan lists {stage}:\n{plan}");
+    }
+    assert!(!out.exists(), "a dry run writes nothing");
+    ok(&["run", p(&cfg), "-o", p(&out), "--quiet"]);
+    let first = snapshot(&out);
+    assert!(first.contains_key("diff/source/ADSC_vs_BM_MSC.tsv"));
+    assert!(first.contains_key("qc/purity.tsv"));
+    assert!(first.contains_key("cluster/pca_scores.tsv"));
+    let out2 = d.path().join("log");
+    let again = crate::evomics(&["run", p(&cfg), "-o", p(&out)]);
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(log.contains("normalize: unchanged, reused"), "{log}");
+    ok(&["run", p(&cfg), "-o", p(&out), "--force", "--quiet"]);
+    let second = snapshot(&out);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &first {
+        assert!(
+            v == &second[k],
+            "{k} differs after a forced rerun with the same seed"
+        );
+    }
+    assert!(!out2.exists());
+}
+
+#[test]
+fn run_config_errors_name_the_stage() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[ingest]\nsamples = \"s.tsv\"\nlayer = [\"p=x.tsv\"]\n[colour]\nx = 1\n",
+    )
+    .unwrap();
+    let e = fail(&["run", p(&cfg), "-o", p(&d.path().join("o"))]);
+    assert!(e.contains("colour") && e.contains("stages"), "{e}");
+    let sheet = workspace().join("test-data/sim-small/samples.tsv");
+    let prot = workspace().join("test-data/sim-small/proteome.tsv");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ingest]\nsamples = \"{}\"\nlayer = [\"proteome={},scale=linear\"]\n[qc]\ngroup_byy = \"source\"\n",
+            sheet.display(),
+            prot.display()
+        ),
+    )
+    .unwrap();
+    let e = fail(&["run", p(&cfg), "-o", p(&d.path().join("o"))]);
+    assert!(e.contains("[qc]") && e.contains("group-byy"), "{e}");
+}
