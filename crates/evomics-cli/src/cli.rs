@@ -40,6 +40,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Run the whole pipeline from one config (each stage in its own subfolder).
     Run(crate::cmd::run::RunArgs),
+    /// Write the self-contained HTML report of a pipeline's outputs.
+    Report(crate::cmd::report::ReportArgs),
     /// Run the whole pipeline on an embedded simulated cohort and write report.html.
     Demo(crate::cmd::demo::DemoArgs),
     /// Per-sample and per-feature QC with the MISEV purity gate and dose ratios.

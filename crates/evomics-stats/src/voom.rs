@@ -126,6 +126,20 @@ pub fn voom(
             });
         }
     }
+    if lib.is_none() {
+        // The engine only says "library sizes must be positive"; name the empty sample.
+        let sums = layer.values().sum_axis(ndarray::Axis(0));
+        if let Some(j) = sums.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(StatsError::Data {
+                layer: counts.name().to_string(),
+                problem: format!(
+                    "sample '{}' has library size {} (the sum of its counts); voom needs a positive total: leave the empty sample out of the design",
+                    layer.samples()[j],
+                    sums[j]
+                ),
+            });
+        }
+    }
     let y: Vec<f64> = layer.values().iter().copied().collect();
     let params = edge_rs::limma::voom::VoomParams {
         normalize_method: edge_rs::core::normalisation::NormMethod::None,
@@ -201,6 +215,27 @@ mod tests {
             vec!["a".into(), "b".into()],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn empty_library_names_the_sample() {
+        let c = counts(ValueScale::Counts);
+        let mut values = c.values().clone();
+        values.column_mut(4).fill(0.0);
+        let cells = values.mapv(Some);
+        let c = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            c.features().clone(),
+            c.samples().to_vec(),
+            &cells,
+        )
+        .unwrap();
+        let e = voom(&c, &design(), None, &VoomOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sample 's4' has library size 0"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod ingest;
 pub(crate) mod normalize;
 pub(crate) mod predict;
 pub(crate) mod qc;
+pub(crate) mod report;
 pub(crate) mod run;
 mod simulate;
 pub(crate) mod train;
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a),
         Command::Export(a) => export::run(a, log),
         Command::Run(a) => run::run(a, log),
+        Command::Report(a) => report::run(a, log),
         Command::Demo(a) => demo::run(a, log),
         Command::Qc(a) => qc::run(a, log),
         Command::Normalize(a) => normalize::run(a, log),

@@ -68,6 +68,17 @@ pub struct Step {
     pub key: String,
 }
 
+impl Step {
+    /// True when the stage's output is in place (a stage folder's manifest, or the report file).
+    fn done(&self) -> bool {
+        if self.name == "report" {
+            self.out.is_file()
+        } else {
+            self.out.join("manifest.json").exists()
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RunState {
     stages: BTreeMap<String, String>,
@@ -339,16 +350,29 @@ pub fn plan(config_path: &Path, out: &Path) -> anyhow::Result<Vec<Step>> {
         )?;
     }
     if let Some(t) = table("report")? {
-        let upstream: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
-        let up: Vec<&str> = upstream.iter().map(String::as_str).collect();
-        push(
-            &mut steps,
-            "report",
-            "report",
-            vec![out.display().to_string()],
-            &t,
-            &up,
-        )?;
+        let (flags, cfg) = section_args("report", &t)?;
+        if cfg.is_some() {
+            bail!("[report] takes no config table");
+        }
+        let html = out.join("report.html");
+        let mut argv = vec![
+            "report".to_string(),
+            out.display().to_string(),
+            "--out".into(),
+            html.display().to_string(),
+        ];
+        argv.extend(flags);
+        let joined = argv.join("\u{1f}");
+        let mut parts: Vec<&str> = vec!["report", &joined];
+        parts.extend(steps.iter().map(|s| s.key.as_str()));
+        let key = hash_parts(&parts);
+        steps.push(Step {
+            name: "report".into(),
+            argv,
+            config_file: None,
+            out: html,
+            key,
+        });
     }
     Ok(steps)
 }
@@ -366,9 +390,7 @@ pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
     if a.dry_run {
         println!("plan for {} → {}", a.config.display(), a.out.display());
         for s in &steps {
-            let reuse = !a.force
-                && state.stages.get(&s.name) == Some(&s.key)
-                && s.out.join("manifest.json").exists();
+            let reuse = !a.force && state.stages.get(&s.name) == Some(&s.key) && s.done();
             println!(
                 "{:<16} {}",
                 s.name,
@@ -387,8 +409,7 @@ pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     for s in &steps {
-        let unchanged =
-            state.stages.get(&s.name) == Some(&s.key) && s.out.join("manifest.json").exists();
+        let unchanged = state.stages.get(&s.name) == Some(&s.key) && s.done();
         if unchanged && !a.force {
             log.say(format!("== {}: unchanged, reused", s.name));
             continue;

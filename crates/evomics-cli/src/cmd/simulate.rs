@@ -149,13 +149,18 @@ fn maxquant_text(p: &evomics_core::Assay) -> String {
     }
     out.push('\n');
     let genes = p.features().annotation("gene");
-    let row = |out: &mut String, id: &str, gene: &str, rev: &str, con: &str, i: usize, factor: f64| {
-        let _ = write!(out, "{id}\t{id}\t{gene}\t{rev}\t{con}\t\t");
-        let cells: Vec<String> = (0..p.n_samples())
-            .map(|j| p.get(i, j).map(|v| format!("{}", v * factor)).unwrap_or_else(|| "0".into()))
-            .collect();
-        let _ = writeln!(out, "{}\t{}", cells.join("\t"), cells.join("\t"));
-    };
+    let row =
+        |out: &mut String, id: &str, gene: &str, rev: &str, con: &str, i: usize, factor: f64| {
+            let _ = write!(out, "{id}\t{id}\t{gene}\t{rev}\t{con}\t\t");
+            let cells: Vec<String> = (0..p.n_samples())
+                .map(|j| {
+                    p.get(i, j)
+                        .map(|v| format!("{}", v * factor))
+                        .unwrap_or_else(|| "0".into())
+                })
+                .collect();
+            let _ = writeln!(out, "{}\t{}", cells.join("\t"), cells.join("\t"));
+        };
     for (i, id) in p.features().ids().iter().enumerate() {
         let gene = genes.and_then(|g| g[i].clone()).unwrap_or_default();
         row(&mut out, id, &gene, "", "", i, 1.0);

@@ -68,9 +68,26 @@ fn simulated_cohort_round_trips() {
     }
     // The MaxQuant-layout copy reads back to the same values (reverse and contaminant rows dropped).
     let mq = d.path().join("mq");
-    ok(&["ingest", "-s", p(&tsv.join("samples.tsv")), "--layer", &format!("proteome={}", tsv.join("proteinGroups.txt").display()), "-o", p(&mq), "--quiet"]);
+    ok(&[
+        "ingest",
+        "-s",
+        p(&tsv.join("samples.tsv")),
+        "--layer",
+        &format!("proteome={}", tsv.join("proteinGroups.txt").display()),
+        "-o",
+        p(&mq),
+        "--quiet",
+    ]);
     let mq_tsv = d.path().join("mq.tsv");
-    ok(&["export", p(&mq), "--layer", "proteome", "-o", p(&mq_tsv), "--quiet"]);
+    ok(&[
+        "export",
+        p(&mq),
+        "--layer",
+        "proteome",
+        "-o",
+        p(&mq_tsv),
+        "--quiet",
+    ]);
     assert_eq!(
         std::fs::read_to_string(&mq_tsv).unwrap(),
         std::fs::read_to_string(tsv.join("proteome.tsv")).unwrap()

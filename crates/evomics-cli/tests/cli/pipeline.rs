@@ -56,6 +56,19 @@ fn run_reuses_unchanged_stages_and_reruns_identically() {
     assert!(first.contains_key("diff/source/ADSC_vs_BM_MSC.tsv"));
     assert!(first.contains_key("qc/purity.tsv"));
     assert!(first.contains_key("cluster/pca_scores.tsv"));
+    let html = String::from_utf8(first["report.html"].clone()).unwrap();
+    for section in [
+        "Run summary",
+        "Sample quality control",
+        "Principal component analysis",
+        "Differential abundance",
+        "Methods",
+    ] {
+        assert!(html.contains(section), "report has {section}");
+    }
+    for tag in ["<script", "<link", "<img", "src=\"http", "href=\"http"] {
+        assert!(!html.contains(tag), "report is self-contained: found {tag}");
+    }
     let out2 = d.path().join("log");
     let again = crate::evomics(&["run", p(&cfg), "-o", p(&out)]);
     let log = String::from_utf8_lossy(&again.stderr);
@@ -99,4 +112,21 @@ fn run_config_errors_name_the_stage() {
     .unwrap();
     let e = fail(&["run", p(&cfg), "-o", p(&d.path().join("o"))]);
     assert!(e.contains("[qc]") && e.contains("group-byy"), "{e}");
+}
+
+#[test]
+fn example_workflows_run_on_test_data() {
+    let d = tempfile::tempdir().unwrap();
+    for w in ["maxquant-proteome", "mirna-only"] {
+        let out = d.path().join(w);
+        ok(&[
+            "run",
+            p(&workspace().join(format!("workflows/{w}.toml"))),
+            "-o",
+            p(&out),
+            "--quiet",
+        ]);
+        assert!(out.join("report.html").is_file(), "{w} writes report.html");
+        assert!(out.join("diff").is_dir(), "{w} runs diff");
+    }
 }
