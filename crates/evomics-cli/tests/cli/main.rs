@@ -1,6 +1,7 @@
 //! End-to-end tests of the `evomics` binary: one test binary, one module per subcommand group.
 
 mod basic;
+mod reliability;
 mod explore;
 mod pipeline;
 mod stages;

@@ -1,0 +1,382 @@
+//! Reliability (issue 10): the hostile-input corpus of `test-data/bad/cases.toml`, outputs that
+//! survive a SIGKILL mid-write, and byte-identical reruns across thread counts.
+//! docs/reliability.md describes all three.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::p;
+
+fn bad_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-data/bad")
+}
+
+/// What a case must end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Expect {
+    Error,
+    Warning,
+    Ok,
+}
+
+/// One `[[case]]` of cases.toml (its header documents the keys).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    about: String,
+    #[serde(default)]
+    setup: Vec<Vec<String>>,
+    args: Vec<String>,
+    expect: Expect,
+    #[serde(default)]
+    stderr: Vec<String>,
+    #[serde(default)]
+    compare: Vec<[String; 2]>,
+    generate: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Corpus {
+    case: Vec<Case>,
+}
+
+fn load_corpus() -> Vec<Case> {
+    let path = bad_dir().join("cases.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    toml::from_str::<Corpus>(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .case
+}
+
+fn run_in(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evomics"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the evomics binary runs")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir`, relative to it.
+fn files(dir: &Path) -> BTreeSet<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Inputs too large to commit, written by the test.
+fn generate(kind: &str, dir: &Path) {
+    match kind {
+        "huge_header_matrix" => {
+            let n = 300_000;
+            let mut s = String::with_capacity(n * 10);
+            s.push_str("id");
+            for i in 0..n {
+                s.push_str(&format!("\tS{i:06}"));
+            }
+            s.push_str("\nf1");
+            for _ in 0..n {
+                s.push_str("\t1");
+            }
+            s.push('\n');
+            std::fs::write(dir.join("huge.tsv"), s).unwrap();
+        }
+        "huge_header_sheet" => {
+            let s = format!("{}\nA\n", "x".repeat(8_000_000));
+            std::fs::write(dir.join("huge.tsv"), s).unwrap();
+        }
+        other => panic!("unknown generator '{other}' in cases.toml"),
+    }
+}
+
+/// Spellings of a non-finite number that must never reach an output.
+fn non_finite_token(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')))
+        .find(|t| {
+            matches!(
+                t.trim_start_matches(['-', '+']),
+                "NaN" | "nan" | "NAN" | "inf" | "Inf" | "INF" | "infinity" | "Infinity"
+            )
+        })
+}
+
+/// NaN or infinities in the outputs of a successful run: in any text file, and in the values
+/// and numeric sheet columns of every experiment store.
+fn non_finite_outputs(dir: &Path, inputs: &BTreeSet<PathBuf>) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stores = BTreeSet::new();
+    for rel in files(dir).difference(inputs) {
+        let path = dir.join(rel);
+        if rel.file_name().is_some_and(|n| n == "manifest.json") {
+            if let Some(store) = path.parent().filter(|d| d.join("samples.parquet").exists()) {
+                stores.insert(store.to_path_buf());
+            }
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // binary (Parquet): checked through the store reader below
+        };
+        if let Some(t) = non_finite_token(&text) {
+            found.push(format!("{} contains '{t}'", rel.display()));
+        }
+    }
+    for store in stores {
+        match evomics_io::read_experiment(&store) {
+            Err(e) => found.push(format!("{}: cannot read back ({e})", store.display())),
+            Ok((exp, _)) => {
+                for (name, a) in exp.layers() {
+                    let bad = a
+                        .flags()
+                        .iter()
+                        .zip(a.values().iter())
+                        .filter(|(f, v)| f.has_value() && !v.is_finite())
+                        .count();
+                    if bad > 0 {
+                        found.push(format!(
+                            "{}: layer {name} has {bad} non-finite value(s)",
+                            store.display()
+                        ));
+                    }
+                }
+                for c in exp.samples().columns() {
+                    if let evomics_core::ColumnValues::Numeric(v) = &c.values {
+                        if v.iter().flatten().any(|x| !x.is_finite()) {
+                            found.push(format!(
+                                "{}: sheet column {} has a non-finite value",
+                                store.display(),
+                                c.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The `-o`/`--out` value of a command line.
+fn out_arg(args: &[String]) -> Option<&str> {
+    args.windows(2)
+        .find(|w| w[0] == "-o" || w[0] == "--out")
+        .map(|w| w[1].as_str())
+}
+
+fn panicked(out: &Output) -> bool {
+    out.status.code() != Some(0) && out.status.code() != Some(1)
+        || String::from_utf8_lossy(&out.stderr).contains("panicked")
+}
+
+/// Run one case in a scratch copy; every way it falls short of its expectation, as text.
+fn check_case(case: &Case) -> Vec<String> {
+    let mut problems = Vec::new();
+    let scratch = tempfile::tempdir().unwrap();
+    copy_dir(&bad_dir().join("common"), &scratch.path().join("common"));
+    let dir = scratch.path().join(&case.name);
+    let committed = bad_dir().join(&case.name);
+    if committed.is_dir() {
+        copy_dir(&committed, &dir);
+    } else {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    if let Some(kind) = &case.generate {
+        generate(kind, &dir);
+    }
+    let inputs = files(&dir);
+    for step in &case.setup {
+        let out = run_in(&dir, step, &[]);
+        if !out.status.success() || panicked(&out) {
+            problems.push(format!(
+                "setup {step:?} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            return problems;
+        }
+    }
+    let target = out_arg(&case.args).map(|o| dir.join(o));
+    let target_existed = target.as_ref().is_some_and(|t| t.exists());
+    let started = Instant::now();
+    let out = run_in(&dir, &case.args, &[]);
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if panicked(&out) {
+        problems.push(format!("panicked or killed ({}):\n{stderr}", out.status));
+        return problems;
+    }
+    if out.stderr.len() > 64 * 1024 {
+        problems.push(format!(
+            "{} bytes on stderr: a hostile input is echoed whole",
+            out.stderr.len()
+        ));
+    }
+    if elapsed > Duration::from_secs(60) {
+        problems.push(format!("took {elapsed:?}"));
+    }
+    let code = out.status.code();
+    match case.expect {
+        Expect::Error if code != Some(1) => problems.push(format!(
+            "expected an error (exit 1), got {}; stderr:\n{stderr}",
+            out.status
+        )),
+        Expect::Warning | Expect::Ok if code != Some(0) => problems.push(format!(
+            "expected success, got {}; stderr:\n{stderr}",
+            out.status
+        )),
+        _ => {}
+    }
+    if case.expect == Expect::Error && !stderr.starts_with("error: ") {
+        problems.push(format!("stderr does not start with 'error: ':\n{stderr}"));
+    }
+    for fragment in &case.stderr {
+        let found = match case.expect {
+            Expect::Warning => stderr
+                .lines()
+                .any(|l| l.starts_with("warning: ") && l.contains(fragment.as_str())),
+            _ => stderr.contains(fragment.as_str()),
+        };
+        if !found {
+            problems.push(format!(
+                "stderr lacks {}'{fragment}':\n{stderr}",
+                if case.expect == Expect::Warning {
+                    "a warning line with "
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let leftovers: Vec<String> = files(scratch.path())
+        .iter()
+        .map(|f| f.display().to_string())
+        .filter(|f| f.contains(".tmp-") || f.contains(".old-"))
+        .collect();
+    if !leftovers.is_empty() {
+        problems.push(format!("temporary files left behind: {leftovers:?}"));
+    }
+    match case.expect {
+        Expect::Error => {
+            if let Some(t) = &target {
+                if t.exists() != target_existed {
+                    problems.push(format!(
+                        "the failed run left an output at {}",
+                        t.display()
+                    ));
+                }
+            }
+        }
+        Expect::Ok | Expect::Warning => {
+            problems.extend(non_finite_outputs(&dir, &inputs));
+            for [produced, expected] in &case.compare {
+                let a = std::fs::read(dir.join(produced));
+                let b = std::fs::read(dir.join(expected));
+                match (a, b) {
+                    (Ok(a), Ok(b)) if a == b => {}
+                    (Ok(a), Ok(b)) => problems.push(format!(
+                        "{produced} differs from {expected}:\n{}\n---\n{}",
+                        String::from_utf8_lossy(&a[..a.len().min(400)]),
+                        String::from_utf8_lossy(&b[..b.len().min(400)])
+                    )),
+                    (a, b) => problems.push(format!(
+                        "cannot compare {produced} ({:?}) with {expected} ({:?})",
+                        a.err(),
+                        b.err()
+                    )),
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Every case of the corpus ends as cases.toml says: a clear error, or a run that succeeds with
+/// its documented warning and no NaN in any output; never a panic.
+#[test]
+fn hostile_input_corpus() {
+    let cases = load_corpus();
+    assert!(cases.len() >= 40, "the corpus has {} cases", cases.len());
+    let mut names = BTreeSet::new();
+    for c in &cases {
+        assert!(names.insert(c.name.as_str()), "case '{}' twice", c.name);
+        assert!(!c.about.trim().is_empty(), "case '{}' says nothing about itself", c.name);
+        assert!(
+            c.expect != Expect::Error || !c.stderr.is_empty(),
+            "error case '{}' names no message fragment",
+            c.name
+        );
+    }
+    // A folder without a case would be a silently untested input.
+    for entry in std::fs::read_dir(bad_dir()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if entry.path().is_dir() && !matches!(name.as_str(), "common" | "fuzz-regressions") {
+            assert!(names.contains(name.as_str()), "folder test-data/bad/{name} has no case");
+        }
+    }
+    // Two workers: the machine class this runs on has two cores.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let tx = tx.clone();
+            let (cases, next) = (&cases, &next);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                tx.send((case.name.clone(), check_case(case))).unwrap();
+            });
+        }
+    });
+    drop(tx);
+    let failures: BTreeMap<String, Vec<String>> =
+        rx.into_iter().filter(|(_, p)| !p.is_empty()).collect();
+    let report: Vec<String> = failures
+        .iter()
+        .map(|(name, problems)| format!("== {name}\n{}", problems.join("\n")))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        report.join("\n")
+    );
+}
+
+#[test]
+fn non_finite_tokens_are_found() {
+    assert_eq!(non_finite_token("a\tNaN\tb"), Some("NaN"));
+    assert_eq!(non_finite_token("x,-inf\n"), Some("-inf"));
+    assert_eq!(non_finite_token("0.5\tNA\tinference\tInfant"), None);
+}
