@@ -7,6 +7,7 @@
 //! - [`matrix`]: the reader result and its alignment to the sample sheet;
 //! - [`ingest`]: sheet + layer files → [`evomics_core::Experiment`] with reports;
 //! - [`store`]: the on-disk experiment (Parquet + `manifest.json`), written atomically;
+//! - [`parquet`]: Parquet reads that turn a damaged file into an error, never a crash;
 //! - [`export`]: wide TSV export;
 //! - [`manifest`]: provenance (inputs with SHA-256, settings, seeds).
 //!
@@ -19,6 +20,7 @@ pub mod formats;
 pub mod ingest;
 pub mod manifest;
 pub mod matrix;
+pub mod parquet;
 pub mod sheet;
 pub mod spec;
 pub mod store;

@@ -61,8 +61,7 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let f = fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-    ParquetReader::new(f).finish().map_err(|e| pq_err(path, e))
+    crate::parquet::read(path, None)
 }
 
 fn frame(path: &Path, height: usize, cols: Vec<Column>) -> Result<DataFrame> {

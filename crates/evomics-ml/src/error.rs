@@ -85,13 +85,14 @@ pub enum MlError {
         /// What happened.
         problem: String,
     },
-    /// A preprocessing step failed inside a fold.
-    #[error("preprocessing{context}: {source}")]
+    /// A preprocessing step failed inside a fold. The step's error is part of the message and
+    /// deliberately not exposed as `source()`, so that error-chain printers do not repeat it.
+    #[error("preprocessing{context}: {error}")]
     Norm {
         /// Where (e.g. " of layer 'proteome' in repeat 1, fold 3").
         context: String,
         /// The step's error.
-        source: Box<NormError>,
+        error: Box<NormError>,
     },
     /// The data model rejected an operation.
     #[error(transparent)]
@@ -105,7 +106,7 @@ impl From<NormError> for MlError {
     fn from(source: NormError) -> Self {
         MlError::Norm {
             context: String::new(),
-            source: Box::new(source),
+            error: Box::new(source),
         }
     }
 }

@@ -125,7 +125,7 @@ impl PreprocessConfig {
         for (name, c) in &self.layers {
             c.validate().map_err(|source| MlError::Norm {
                 context: format!(" of layer '{name}'"),
-                source: Box::new(source),
+                error: Box::new(source),
             })?;
         }
         match self.selection {
@@ -167,7 +167,7 @@ impl PreprocessConfig {
                             layer.name(),
                             train.len()
                         ),
-                        source: Box::new(source),
+                        error: Box::new(source),
                     })?;
             blocks.push(block_matrix(&out, "training")?);
             fitted_layers.push(FittedLayer {
@@ -420,7 +420,7 @@ impl FittedPreprocess {
                 .transform(l, sheet)
                 .map_err(|source| MlError::Norm {
                     context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
-                    source: Box::new(source),
+                    error: Box::new(source),
                 })?;
             if out.features().ids() != fl.output_features.as_slice() {
                 return Err(data_err(

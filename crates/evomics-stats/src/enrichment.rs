@@ -83,8 +83,9 @@ pub struct CameraRow {
     pub n_genes: usize,
     /// `Up` when the set's statistics are larger (`Up` p-value smaller), else `Down`.
     pub direction: CameraDirection,
-    /// Two-sided p-value, 2 · min(P_down, P_up) (`PValue`; may exceed 1 in limma too when both
-    /// one-sided p-values are near 0.5 — limma does not cap it, neither does this).
+    /// Two-sided p-value, 2 · min(P_down, P_up) (`PValue`). With ranks the two one-sided values
+    /// need not sum to 1 (continuity correction), so this can slightly exceed 1 when both are
+    /// near 0.5; limma does not cap it and neither does this.
     pub p_value: f64,
     /// One-sided p-value for the set being lower (`Down`).
     pub p_down: f64,

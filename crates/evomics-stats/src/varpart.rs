@@ -703,13 +703,13 @@ mod tests {
         let mut ca = Vec::new();
         let mut cb = Vec::new();
         let mut t = 0.0f64;
-        for i in 0..a {
-            for j in 0..b {
+        for (i, ai) in ea.iter().enumerate() {
+            for (j, bj) in eb.iter().enumerate() {
                 for _ in 0..r {
                     // deterministic "noise" with mean ≈ 0
                     t += 1.0;
                     let e = ((t * 12.9898).sin() * 43758.5453).fract() - 0.5;
-                    y.push(5.0 + ea[i] + eb[j] + 0.6 * e);
+                    y.push(5.0 + ai + bj + 0.6 * e);
                     ca.push(i);
                     cb.push(j);
                 }
@@ -832,15 +832,15 @@ mod tests {
         let ea = [1.2, -0.7, 0.1, -0.9, 0.6];
         let eb = [0.5, -0.4, 0.2, -0.6, 0.0, 0.45, -0.3];
         let mut t = 0.0f64;
-        for i in 0..5 {
-            for j in 0..7 {
+        for (i, ai) in ea.iter().enumerate() {
+            for (j, bj) in eb.iter().enumerate() {
                 t += 1.0;
                 // leave out about a quarter of the cells, unevenly
                 if (i * 7 + j) % 4 == 1 || (i == 3 && j > 3) {
                     continue;
                 }
                 let e = ((t * 78.233).sin() * 43758.5453).fract() - 0.5;
-                y.push(3.0 + ea[i] + eb[j] + 0.8 * e);
+                y.push(3.0 + ai + bj + 0.8 * e);
                 ca.push(i);
                 cb.push(j);
             }

@@ -1,9 +1,9 @@
 //! End-to-end tests of the `evomics` binary: one test binary, one module per subcommand group.
 
 mod basic;
-mod reliability;
 mod explore;
 mod pipeline;
+mod reliability;
 mod stages;
 mod train;
 

@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::p;
-
 fn bad_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-data/bad")
 }
@@ -257,8 +255,10 @@ fn check_case(case: &Case) -> Vec<String> {
         )),
         _ => {}
     }
-    if case.expect == Expect::Error && !stderr.starts_with("error: ") {
-        problems.push(format!("stderr does not start with 'error: ':\n{stderr}"));
+    if case.expect == Expect::Error && !stderr.lines().any(|l| l.starts_with("error: ")) {
+        problems.push(format!(
+            "no line of stderr starts with 'error: ':\n{stderr}"
+        ));
     }
     for fragment in &case.stderr {
         let found = match case.expect {
@@ -290,10 +290,7 @@ fn check_case(case: &Case) -> Vec<String> {
         Expect::Error => {
             if let Some(t) = &target {
                 if t.exists() != target_existed {
-                    problems.push(format!(
-                        "the failed run left an output at {}",
-                        t.display()
-                    ));
+                    problems.push(format!("the failed run left an output at {}", t.display()));
                 }
             }
         }
@@ -330,7 +327,11 @@ fn hostile_input_corpus() {
     let mut names = BTreeSet::new();
     for c in &cases {
         assert!(names.insert(c.name.as_str()), "case '{}' twice", c.name);
-        assert!(!c.about.trim().is_empty(), "case '{}' says nothing about itself", c.name);
+        assert!(
+            !c.about.trim().is_empty(),
+            "case '{}' says nothing about itself",
+            c.name
+        );
         assert!(
             c.expect != Expect::Error || !c.stderr.is_empty(),
             "error case '{}' names no message fragment",
@@ -341,7 +342,10 @@ fn hostile_input_corpus() {
     for entry in std::fs::read_dir(bad_dir()).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if entry.path().is_dir() && !matches!(name.as_str(), "common" | "fuzz-regressions") {
-            assert!(names.contains(name.as_str()), "folder test-data/bad/{name} has no case");
+            assert!(
+                names.contains(name.as_str()),
+                "folder test-data/bad/{name} has no case"
+            );
         }
     }
     // Two workers: the machine class this runs on has two cores.
@@ -379,4 +383,254 @@ fn non_finite_tokens_are_found() {
     assert_eq!(non_finite_token("a\tNaN\tb"), Some("NaN"));
     assert_eq!(non_finite_token("x,-inf\n"), Some("-inf"));
     assert_eq!(non_finite_token("0.5\tNA\tinference\tInfant"), None);
+}
+
+/// A directory's files with their bytes; `manifest.json` files without their run-specific
+/// `run` key (command line, time).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    files(dir)
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(dir.join(&rel)).unwrap();
+            let bytes = if rel.file_name().is_some_and(|n| n == "manifest.json") {
+                let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                m.as_object_mut().unwrap().remove("run");
+                serde_json::to_vec_pretty(&m).unwrap()
+            } else {
+                bytes
+            };
+            (rel, bytes)
+        })
+        .collect()
+}
+
+fn temp_siblings(dir: &Path, name: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| {
+            n.starts_with(&format!(".{name}.tmp-")) || n.starts_with(&format!(".{name}.old-"))
+        })
+        .collect()
+}
+
+/// Start `evomics ARGS` in `dir`, wait until it is writing its output (its temporary sibling of
+/// `name` exists), let it write for `delay` more, then SIGKILL it. True when the kill landed
+/// mid-write (the process died of the signal), false when the run had already finished.
+#[cfg(unix)]
+fn kill_mid_write(dir: &Path, args: &[&str], name: &str, delay: Duration) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evomics"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp_prefix = format!(".{name}.tmp-{}-", child.id());
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let writing = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&tmp_prefix));
+        if writing {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "evomics {args:?} never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(delay);
+    // kill() sends SIGKILL; wait() reaps the process so that its /proc entry is gone.
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    status.signal() == Some(9)
+}
+
+/// SIGKILL during the write of a store leaves no partial store at the target: nothing when there
+/// was none, else the old store byte for byte (or, if the kill came after the final rename, the
+/// complete new one). The rerun completes and removes the killed runs' temporary siblings.
+#[cfg(unix)]
+#[test]
+fn killed_run_leaves_old_store_or_none_and_rerun_completes() {
+    let d = tempfile::tempdir().unwrap();
+    let work = d.path().join("work");
+    let reference = d.path().join("reference");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&reference).unwrap();
+    // About 11 MB of Parquet: its write takes long enough to be interrupted.
+    let new_args = [
+        "simulate", "--preset", "medium", "--seed", "4", "-o", "cohort", "--quiet",
+    ];
+    let args: Vec<String> = new_args.iter().map(|s| s.to_string()).collect();
+    assert!(run_in(&reference, &args, &[]).status.success());
+    let new = snapshot(&reference.join("cohort"));
+
+    let out = work.join("cohort");
+    let mut interrupted = 0;
+    if kill_mid_write(&work, &new_args, "cohort", Duration::ZERO) {
+        interrupted += 1;
+        assert!(
+            !out.exists(),
+            "a first run killed mid-write left {}",
+            out.display()
+        );
+    }
+
+    let old_args: Vec<String> = [
+        "simulate", "--preset", "small", "--seed", "1", "-o", "cohort", "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert!(run_in(&work, &old_args, &[]).status.success());
+    let old = snapshot(&out);
+    for delay in [0, 100, 300] {
+        if kill_mid_write(&work, &new_args, "cohort", Duration::from_millis(delay)) {
+            interrupted += 1;
+        }
+        let now = snapshot(&out);
+        assert!(
+            now == old || now == new,
+            "after a kill {delay} ms into the write, {} is neither the old nor the new store ({} files)",
+            out.display(),
+            now.len()
+        );
+    }
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} of 4 kills landed mid-write"
+    );
+    assert!(
+        !temp_siblings(&work, "cohort").is_empty(),
+        "the killed runs left their temporary siblings (which the rerun must clean)"
+    );
+
+    let rerun = run_in(&work, &args, &[]);
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert!(
+        snapshot(&out) == new,
+        "the rerun wrote the complete new store"
+    );
+    assert_eq!(temp_siblings(&work, "cohort"), Vec::<String>::new());
+}
+
+/// Run simulate → ingest → normalize (seeded imputation) → diff → qc in `dir` with `threads`
+/// rayon threads.
+fn pipeline(dir: &Path, threads: &str) {
+    std::fs::write(
+        dir.join("normalize.toml"),
+        "[layers.proteome]\n\
+         filters = [{ method = \"valid_values\", column = \"source\", min_fraction = 0.5 }]\n\
+         transform = { method = \"log2\" }\n\
+         normalization = { method = \"median\" }\n\
+         imputation = { method = \"down_shift\", width = 0.3, shift = 1.8, seed = 11 }\n\
+         batch_correction = { method = \"combat\", batch = \"batch\", covariates = [\"source\"] }\n\
+         [layers.mirna]\n\
+         filters = [{ method = \"min_count\", min_count = 10, min_samples = 3 }]\n\
+         transform = { method = \"log_cpm\", prior_count = 2, norm_factors = { method = \"tmm\" } }\n\
+         imputation = { method = \"qrilc\", seed = 12 }\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 6] = [
+        &[
+            "simulate", "--preset", "small", "--seed", "9", "-o", "sim", "--tsv", "tsv",
+        ],
+        &[
+            "ingest",
+            "-s",
+            "tsv/samples.tsv",
+            "--layer",
+            "proteome=tsv/proteome.tsv,scale=linear",
+            "--layer",
+            "mirna=tsv/mirna.tsv,scale=counts",
+            "-o",
+            "raw",
+        ],
+        &[
+            "normalize",
+            "raw",
+            "--config",
+            "normalize.toml",
+            "-o",
+            "norm",
+        ],
+        &[
+            "diff",
+            "norm",
+            "--layer",
+            "proteome",
+            "--design",
+            "~ 0 + source",
+            "--contrast",
+            "ADSC - BM_MSC",
+            "--contrast",
+            "UC_MSC - BM_MSC",
+            "--robust",
+            "-o",
+            "diff-proteome",
+        ],
+        &[
+            "diff",
+            "raw",
+            "--layer",
+            "mirna",
+            "--design",
+            "~ 0 + source + batch",
+            "--contrast",
+            "ADSC - BM_MSC",
+            "-o",
+            "diff-mirna",
+        ],
+        &["qc", "raw", "--group-by", "source", "-o", "qc"],
+    ];
+    for step in steps {
+        let args: Vec<String> = step.iter().map(|s| s.to_string()).collect();
+        let out = run_in(dir, &args, &[("RAYON_NUM_THREADS", threads)]);
+        assert!(
+            out.status.success(),
+            "evomics {step:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The same inputs, configs and seeds give byte-identical outputs (manifests' `run` aside),
+/// with one worker thread or four.
+#[test]
+fn pipeline_is_byte_identical_across_runs_and_thread_counts() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    pipeline(&a, "1");
+    pipeline(&b, "4");
+    let (sa, sb) = (snapshot(&a), snapshot(&b));
+    assert_eq!(
+        sa.keys().collect::<Vec<_>>(),
+        sb.keys().collect::<Vec<_>>(),
+        "both runs write the same files"
+    );
+    assert!(sa.len() > 30, "{} files", sa.len());
+    let differing: Vec<String> = sa
+        .iter()
+        .filter(|(k, v)| sb[*k] != **v)
+        .map(|(k, _)| k.display().to_string())
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "files differ between the runs: {differing:?}"
+    );
+    assert!(sa.keys().any(|k| k.ends_with("ADSC_-_BM_MSC.parquet")));
 }

@@ -104,7 +104,7 @@ fn ingest(sheet: &Path, proteome: &Path, out: &Path) {
         "-s",
         p(sheet),
         "--layer",
-        &format!("proteome={}", p(proteome)),
+        &format!("proteome={},scale=linear", p(proteome)),
         "--allow-missing-samples",
         "-o",
         p(out),

@@ -192,19 +192,20 @@ pub(crate) fn unique_ids(
     }
     let shared: Vec<bool> = preferred.iter().map(|id| count[id.as_str()] > 1).collect();
     let n_shared = shared.iter().filter(|s| **s).count();
-    let ids: Vec<String> = preferred
+    // The preferred id is kept for messages: the fallback may come from another column.
+    let (ids, leads): (Vec<String>, Vec<String>) = preferred
         .into_iter()
         .zip(fallback)
         .zip(&shared)
-        .map(|((p, f), s)| if *s { f } else { p })
-        .collect();
+        .map(|((p, f), s)| if *s { (f, p) } else { (p.clone(), p) })
+        .unzip();
     if n_shared > 0 {
         warnings.push(format!(
             "{n_shared} rows share a leading accession; those rows are identified by their whole protein group instead"
         ));
     }
     let mut seen: HashMap<&str, u64> = HashMap::new();
-    for (id, line) in ids.iter().zip(lines) {
+    for ((id, lead), line) in ids.iter().zip(&leads).zip(lines) {
         if id.is_empty() {
             return Err(IoError::parse(
                 path,
@@ -218,7 +219,15 @@ pub(crate) fn unique_ids(
                 path,
                 *line,
                 Some(column),
-                format!("protein '{}' already appears on line {prev}; each row must be a distinct protein group", crate::text::clip(id)),
+                format!(
+                    "protein '{}'{} already appears on line {prev}; each row must be a distinct protein group",
+                    crate::text::clip(lead),
+                    if lead == id {
+                        String::new()
+                    } else {
+                        format!(" (group '{}')", crate::text::clip(id))
+                    }
+                ),
             ));
         }
     }
@@ -419,6 +428,27 @@ mod tests {
         assert_eq!(v[[0, 1]], 5.0);
         assert_eq!(f[[0, 2]], ValueFlag::Missing);
         assert!(v[[0, 2]].is_nan());
+    }
+
+    #[test]
+    fn duplicate_protein_names_the_column_value_and_the_group() {
+        let p = Path::new("combined_protein.tsv");
+        let e = unique_ids(
+            p,
+            vec!["P1".into(), "P1".into()],
+            vec!["sp|P1|X".into(), "sp|P1|X".into()],
+            &[2, 3],
+            "Protein ID",
+            &mut Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(
+                ":3, column 'Protein ID': protein 'P1' (group 'sp|P1|X') already appears on line 2"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

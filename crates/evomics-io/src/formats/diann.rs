@@ -367,11 +367,7 @@ pub fn read_report_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatri
 
 /// Column names of a Parquet file, without reading its data.
 pub fn parquet_columns(path: &Path) -> Result<Vec<String>> {
-    let f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-    let schema = ParquetReader::new(f)
-        .schema()
-        .map_err(|e| pq_err(path, e))?;
-    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+    crate::parquet::column_names(path)
 }
 
 /// True when a Parquet file's columns are those of a DIA-NN main report.
@@ -419,11 +415,7 @@ pub fn read_report_parquet(path: &Path, opts: &ReadOptions) -> Result<ParsedMatr
         .collect();
     let mut wanted: Vec<String> = vec!["Run".into(), "Protein.Group".into(), qcol_name.into()];
     wanted.extend(optional.iter().map(|s| s.to_string()));
-    let f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-    let df = ParquetReader::new(f)
-        .with_columns(Some(wanted))
-        .finish()
-        .map_err(|e| pq_err(path, e))?;
+    let df = crate::parquet::read(path, Some(wanted))?;
     let runs = string_column(path, &df, "Run")?;
     let pgs = string_column(path, &df, "Protein.Group")?;
     let q = df.column(qcol_name).map_err(|e| pq_err(path, e))?;

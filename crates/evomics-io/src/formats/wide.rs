@@ -211,13 +211,7 @@ fn negative_warning(cells: &[Vec<Option<f64>>], opts: &ReadOptions) -> Option<St
 
 /// Read a wide matrix stored as Parquet: a text id column, then numeric sample columns.
 pub fn read_parquet(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-    let df = ParquetReader::new(f)
-        .finish()
-        .map_err(|e| IoError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let df = crate::parquet::read(path, None)?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()
