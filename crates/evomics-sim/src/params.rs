@@ -265,7 +265,7 @@ impl Default for PurityParams {
     fn default() -> Self {
         PurityParams {
             dirty_sample_fraction: 0.05,
-            dirty_shift_log2: 4.0,
+            dirty_shift_log2: 9.0,
         }
     }
 }

@@ -44,7 +44,9 @@ fn col(header: &[String], name: &str) -> usize {
 #[test]
 fn qc_reports_every_sample_and_the_purity_gate() {
     let d = tempfile::tempdir().unwrap();
-    let store = sim_store(d.path(), 3);
+    let store = d.path().join("sim");
+    let tsv = d.path().join("tsv");
+    ok(&["simulate", "--preset", "small", "--seed", "3", "-o", p(&store), "--tsv", p(&tsv), "--quiet"]);
     let qc = d.path().join("qc");
     ok(&[
         "qc",
@@ -67,6 +69,15 @@ fn qc_reports_every_sample_and_the_purity_gate() {
     assert!(rows
         .iter()
         .any(|r| r[col(&h, "transmembrane_markers")].contains("CD9")));
+    // The gate catches exactly the preparations the simulator made dirty (co-isolated
+    // lipoproteins/albumin and other-compartment proteins).
+    let (th, truth) = read_tsv(&tsv.join("truth_samples.tsv"));
+    let dirty: Vec<&str> = truth.iter().filter(|r| r[col(&th, "is_dirty")] == "true").map(|r| r[0].as_str()).collect();
+    assert!(!dirty.is_empty());
+    for r in &rows {
+        let is_dirty = dirty.contains(&r[col(&h, "sample_id")].as_str());
+        assert_eq!(r[v] != "pass", is_dirty, "{}: verdict {} ({})", r[1], r[v], r[col(&h, "reasons")]);
+    }
     let (_, dose) = read_tsv(&qc.join("dose.tsv"));
     assert_eq!(dose.len(), 36);
     let summary: serde_json::Value =
