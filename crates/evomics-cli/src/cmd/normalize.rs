@@ -73,14 +73,14 @@ pub fn resolve(
     Ok(out)
 }
 
+/// Fitted pipelines and their reports, by layer.
+pub type FittedLayers = BTreeMap<String, (FittedPipeline, PipelineReport)>;
+
 /// Fit every configured pipeline on the experiment and transform its layers.
 pub fn apply(
     exp: &Experiment,
     configs: &BTreeMap<String, NormalizeConfig>,
-) -> anyhow::Result<(
-    Experiment,
-    BTreeMap<String, (FittedPipeline, PipelineReport)>,
-)> {
+) -> anyhow::Result<(Experiment, FittedLayers)> {
     let mut out = exp.clone();
     let mut fitted = BTreeMap::new();
     for (name, cfg) in configs {

@@ -426,7 +426,7 @@ pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
         let cli = Cli::try_parse_from(&argv).map_err(|e| {
             anyhow!(
                 "run config, stage [{}]: {}",
-                s.name.replace('.', "."),
+                s.name,
                 e.to_string().trim_end()
             )
         })?;

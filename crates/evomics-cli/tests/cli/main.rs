@@ -5,11 +5,13 @@ mod explore;
 mod pipeline;
 mod reliability;
 mod stages;
+mod threads;
 mod train;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Run the binary with `args`.
 pub fn evomics(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_evomics"))
         .args(args)
@@ -17,6 +19,7 @@ pub fn evomics(args: &[&str]) -> Output {
         .expect("the evomics binary runs")
 }
 
+/// Run and require success; returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let out = evomics(args);
     assert!(
@@ -27,6 +30,7 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Run and require a clean failure (exit 1, no panic); returns stderr.
 pub fn fail(args: &[&str]) -> String {
     let out = evomics(args);
     assert!(!out.status.success(), "evomics {args:?} should fail");
@@ -34,6 +38,7 @@ pub fn fail(args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+/// A path as `&str`.
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
