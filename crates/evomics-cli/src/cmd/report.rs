@@ -491,6 +491,137 @@ fn explore_sections(dir: &Path) -> anyhow::Result<(Option<Value>, Vec<Value>)> {
     Ok((panels, vp))
 }
 
+/// ROC and precision–recall points of pooled scores (higher = positive), ties stepped together.
+fn curves(scored: &mut [(f64, bool)]) -> (Vec<Value>, Vec<Value>) {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let pos = scored.iter().filter(|s| s.1).count() as f64;
+    let neg = scored.len() as f64 - pos;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut roc = vec![json!({ "fpr": 0.0, "tpr": 0.0 })];
+    let mut pr = Vec::new();
+    let mut i = 0;
+    while i < scored.len() {
+        let t = scored[i].0;
+        while i < scored.len() && scored[i].0 == t {
+            if scored[i].1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            i += 1;
+        }
+        if pos > 0.0 && neg > 0.0 {
+            roc.push(json!({ "fpr": fp / neg, "tpr": tp / pos }));
+            pr.push(json!({ "recall": tp / pos, "precision": tp / (tp + fp) }));
+        }
+    }
+    (roc, pr)
+}
+
+fn potency_section(dir: &Path) -> anyhow::Result<Option<Value>> {
+    let path = dir.join("metrics.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let m: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let task = m["task"].as_str().unwrap_or("classification").to_string();
+    let target = m["target"].as_str().unwrap_or("").to_string();
+    let cv = &m["settings"]["config"]["cv"];
+    let cv_text = format!(
+        "{} (k = {}, group = {}, repeats = {})",
+        cv["scheme"].as_str().unwrap_or("?"),
+        cv["k"],
+        cv["group"].as_str().unwrap_or("none"),
+        cv["repeats"]
+    );
+    let model = m["settings"]["config"]["model"]["model"]
+        .as_str()
+        .unwrap_or("model")
+        .to_string();
+    let metrics: Vec<Value> = m["summary"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|r| json!({ "name": r["name"], "pooled": r["pooled"], "fold_mean": r["fold_mean"], "fold_sd": r["fold_sd"] }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let permutation = m["permutation_test"].as_object().map(|p| {
+        json!({ "metric": p["metric"], "observed": p["observed"], "p_value": p["p_value"], "null": p["null"] })
+    });
+    let preds = Tsv::read(&dir.join("predictions.tsv"))?;
+    let mut out = json!({
+        "name": format!("{model} → {target}"),
+        "target": target,
+        "task": task,
+        "cv": cv_text,
+        "metrics": metrics,
+        "permutation": permutation,
+    });
+    if task == "classification" {
+        let positive = m["positive_class"].as_str().unwrap_or("").to_string();
+        let col = format!("p_{positive}");
+        let mut scored: Vec<(f64, bool)> = preds
+            .rows
+            .iter()
+            .filter_map(|r| Some((preds.num(r, &col)?, preds.get(r, "truth")? == positive)))
+            .collect();
+        if !scored.is_empty() {
+            let prevalence = scored.iter().filter(|s| s.1).count() as f64 / scored.len() as f64;
+            let (roc, pr) = curves(&mut scored);
+            out["roc"] = json!(roc);
+            out["pr"] = json!(pr);
+            out["prevalence"] = json!(prevalence);
+        }
+        if dir.join("calibration.tsv").exists() {
+            let c = Tsv::read(&dir.join("calibration.tsv"))?;
+            out["calibration"] = json!(c
+                .rows
+                .iter()
+                .filter_map(|r| Some(json!({
+                    "mean_predicted": c.num(r, "mean_predicted")?,
+                    "observed": c.num(r, "observed")?,
+                    "n": c.get(r, "n")?.parse::<usize>().ok()?,
+                })))
+                .collect::<Vec<_>>());
+        }
+    } else {
+        out["predictions"] = json!(preds
+            .rows
+            .iter()
+            .filter_map(|r| Some(json!({
+                "sample_id": preds.get(r, "sample_id")?,
+                "observed": preds.num(r, "truth")?,
+                "predicted": preds.num(r, "predicted")?,
+            })))
+            .collect::<Vec<_>>());
+    }
+    if dir.join("importance.tsv").exists() {
+        let t = Tsv::read(&dir.join("importance.tsv"))?;
+        let mut rows: Vec<(f64, Value)> = t
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let imp = t.num(r, "mean_importance")?;
+                Some((imp, json!({
+                    "feature": format!("{}:{}", t.get(r, "layer").unwrap_or(""), t.get(r, "feature").unwrap_or("")),
+                    "importance": imp,
+                    "sd": t.num(r, "sd_importance"),
+                    "selection_frequency": t.num(r, "selection_frequency"),
+                })))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        out["importance"] = json!(rows
+            .into_iter()
+            .take(20)
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>());
+    }
+    Ok(Some(out))
+}
+
 fn methods(run: &Path, norm: Option<&Manifest>) -> Value {
     let mut steps = Vec::new();
     let step = |stage: &str, text: String, cites: &[&str]| json!({ "stage": stage, "description": text, "citations": cites });
@@ -579,6 +710,11 @@ pub fn gather(run: &Path, title: &str, date: &str) -> anyhow::Result<Value> {
             input["panels"] = p;
         }
         input["variance_partition"] = json!(vp);
+    }
+    if run.join("train").is_dir() {
+        if let Some(p) = potency_section(&run.join("train"))? {
+            input["potency"] = json!([p]);
+        }
     }
     input["methods"] = methods(run, norm_m);
     Ok(input)

@@ -117,7 +117,7 @@ fn run_config_errors_name_the_stage() {
 #[test]
 fn example_workflows_run_on_test_data() {
     let d = tempfile::tempdir().unwrap();
-    for w in ["maxquant-proteome", "mirna-only"] {
+    for w in ["maxquant-proteome", "mirna-only", "potency-model"] {
         let out = d.path().join(w);
         ok(&[
             "run",
@@ -127,6 +127,11 @@ fn example_workflows_run_on_test_data() {
             "--quiet",
         ]);
         assert!(out.join("report.html").is_file(), "{w} writes report.html");
-        assert!(out.join("diff").is_dir(), "{w} runs diff");
+        let analysis = if w == "potency-model" {
+            "train/model.json"
+        } else {
+            "diff"
+        };
+        assert!(out.join(analysis).exists(), "{w} writes {analysis}");
     }
 }
