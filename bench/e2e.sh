@@ -13,7 +13,8 @@
 #
 # Cohorts: python3 shared/peers/gen_synthetic.py --seed 20240601 --features P --samples S
 # (S = 500 × 48, M = 5,000 × 300, L = 10,000 × 2,000; miRNAs = P/2), generated once per DIR.
-# The evomics pipeline is the peer's: ingest (proteins_lfq.tsv + mirna_counts.tsv) → normalize
+# The evomics pipeline is the peer's: ingest (proteins_lfq.tsv, where 0 = not quantified as in
+# MaxQuant, read with zero=missing; mirna_counts.tsv) → normalize
 # (valid-70 by source, log2, median, MinProb down-shift; miRNA TMM log-CPM) → limma
 # (~ 0 + source with 5 contrasts; ~ 0 + potency_class) → PCA + k-means (k = 6) → 5-fold
 # donor-grouped CV of elastic-net logistic and of a 500-tree random forest (preprocessing in
@@ -116,7 +117,7 @@ for spec in "${SIZES[@]}"; do
   rm -rf "$W"; mkdir -p "$W/diff"
   E="$EVOMICS"
   want ingest && timed "$size" evomics ingest "$E" ingest -s "$D/samples.tsv" \
-    --layer "proteome=$D/proteins_lfq.tsv,scale=linear" --layer "mirna=$D/mirna_counts.tsv,scale=counts" -o "$W/ingest"
+    --layer "proteome=$D/proteins_lfq.tsv,scale=linear,zero=missing" --layer "mirna=$D/mirna_counts.tsv,scale=counts" -o "$W/ingest"
   want normalize && timed "$size" evomics normalize "$E" normalize "$W/ingest" --config "$HERE/configs/normalize.toml" -o "$W/normalize"
   want diff_source && timed "$size" evomics diff_source "$E" diff "$W/normalize" --layer proteome --design "~ 0 + source" \
     --contrast "ADSC - BM_MSC" --contrast "UC_MSC - BM_MSC" --contrast "iMSC - BM_MSC" \

@@ -96,7 +96,7 @@ def main():
             g = json.load(open(p))
             dense = (g["features"] + g["mirnas"]) * g["samples"] * 8 / 1e6
             pk = peaks[s]
-            print(f"| {s} | {g['features']} × {g['samples']} + {g['mirnas']} | {dense:.0f} | {f(pk, 0)} | "
+            print(f"| {s} | {g['features']} × {g['samples']} + {g['mirnas']} | {dense:.1f} | {f(pk, 0)} | "
                   + (f"{pk * 1.048576 / dense:.2f}×" if pk else "–") + " |")
 
 

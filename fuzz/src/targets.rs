@@ -80,6 +80,12 @@ pub const TARGETS: &[Target] = &[
         format: None,
         reader: Reader::Sheet,
     },
+    Target {
+        name: "sheet_ods",
+        file: "samples.ods",
+        format: None,
+        reader: Reader::Sheet,
+    },
     matrix("wide", "matrix.tsv", Some("wide")),
     matrix("maxquant", "proteinGroups.txt", Some("maxquant")),
     matrix("diann", "report.pg_matrix.tsv", Some("diann")),

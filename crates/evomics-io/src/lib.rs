@@ -17,6 +17,7 @@ pub mod atomic;
 pub mod error;
 pub mod export;
 pub mod formats;
+mod guard;
 pub mod ingest;
 pub mod manifest;
 pub mod matrix;

@@ -1,61 +1,22 @@
 //! Reading Parquet through polars without letting a damaged file crash the process.
 //!
-//! polars' Parquet decoder panics on some malformed files instead of returning an error (the
-//! fuzz targets found e.g. `assertion left == right` in dictionary decoding and an `unwrap` on
-//! "Thrift out of range"), often on one of its worker threads. [`read`] turns such a panic into
-//! an [`IoError::Parquet`] naming the file, and keeps the panic's own message off stderr.
+//! polars' Parquet decoder panics on some malformed files instead of returning an error (see
+//! `guard`); [`read`] and [`column_names`] turn such a panic into an [`IoError::Parquet`] naming
+//! the file, with the panic's own report kept off stderr.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 
 use polars::prelude::{DataFrame, ParquetReader, PolarsError, SerReader};
 
 use crate::error::{IoError, Result};
-
-/// Guarded decodes in progress, on any thread.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-static HOOK: Once = Once::new();
-
-/// Chain a panic hook that stays silent about panics raised inside polars' Parquet code while a
-/// guarded decode runs; every other panic is reported by the previous hook as before.
-fn install_hook() {
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_parquet_decoder = info.location().is_some_and(|l| {
-                let f = l.file();
-                f.contains("polars-parquet")
-                    || f.contains("polars-io")
-                    || f.contains("polars-arrow")
-            });
-            if !(in_parquet_decoder && ACTIVE.load(Ordering::SeqCst) > 0) {
-                previous(info);
-            }
-        }));
-    });
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "no message".into())
-}
+use crate::guard::catch;
 
 /// Run a polars decode of `path`, mapping its errors and panics to [`IoError::Parquet`].
 fn guarded<T>(
     path: &Path,
     decode: impl FnOnce() -> std::result::Result<T, PolarsError>,
 ) -> Result<T> {
-    install_hook();
-    ACTIVE.fetch_add(1, Ordering::SeqCst);
-    // The closure only builds values it returns; after a panic nothing of it is used again.
-    let outcome = catch_unwind(AssertUnwindSafe(decode));
-    ACTIVE.fetch_sub(1, Ordering::SeqCst);
-    match outcome {
+    match catch(decode) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(IoError::Parquet {
             path: path.to_path_buf(),
@@ -64,8 +25,7 @@ fn guarded<T>(
         Err(panic) => Err(IoError::Parquet {
             path: path.to_path_buf(),
             message: format!(
-                "the file is damaged: the Parquet decoder failed ({}); re-create the file, or re-run the stage that wrote it",
-                panic_text(panic.as_ref())
+                "the file is damaged: the Parquet decoder failed ({panic}); re-create the file, or re-run the stage that wrote it"
             ),
         }),
     }
@@ -102,7 +62,7 @@ mod tests {
         let e = guarded(
             Path::new("values.parquet"),
             || -> std::result::Result<(), PolarsError> {
-                panic!("assertion `left == right` failed")
+                panic!("assertion `left == right` failed\n  left: 0\n right: 2")
             },
         )
         .unwrap_err()
@@ -111,7 +71,10 @@ mod tests {
             e.starts_with("values.parquet: Parquet error: the file is damaged"),
             "{e}"
         );
-        assert!(e.contains("left == right"), "{e}");
+        assert!(
+            e.contains("`left == right` failed left: 0 right: 2)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub fn read_sample_sheet(path: &Path, opts: &SheetOptions) -> Result<SampleSheet
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let (header, rows) = if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "ods") {
-        read_workbook(path, opts)?
+        crate::guard::catch(|| read_workbook(path, opts)).map_err(|panic| {
+            IoError::layout(
+                path,
+                format!("cannot read as a spreadsheet: the file is damaged (the reader failed: {panic}); save it again from the spreadsheet program, or as .csv or .tsv"),
+            )
+        })??
     } else {
         let t = read_table(path, None)?;
         let rows = t
@@ -243,6 +248,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(m.contains("s.csv:4") && m.contains("line 2"), "{m}");
+    }
+
+    #[test]
+    fn a_workbook_that_crashes_the_reader_is_an_error() {
+        // Kept by the fuzz target sheet_xlsx: calamine overflows (and panics in debug builds) on
+        // a cell reference with many letters.
+        let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../test-data/bad/fuzz-regressions/sheet_xlsx/cell-reference-overflow.bin");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("samples.xlsx");
+        std::fs::copy(&crash, &p).unwrap();
+        match read_sample_sheet(&p, &SheetOptions::default()) {
+            Ok(sheet) => assert!(!sheet.is_empty()),
+            Err(e) => assert!(e.to_string().contains("samples.xlsx"), "{e}"),
+        }
     }
 
     #[test]

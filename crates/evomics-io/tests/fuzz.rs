@@ -3,9 +3,9 @@
 //! damage, gzip streams) and [`targets::check`] feeds each to its reader, requiring no panic,
 //! errors that name the file, and accepted inputs that keep the reader's contract.
 //!
-//! `EVOMICS_FUZZ_CASES` sets the cases per target (default 48, a few seconds in all);
-//! `EVOMICS_FUZZ_SEED` the random seed (default fixed, so CI is reproducible). A failing input
-//! is shrunk and written to the temporary directory; keep it under
+//! `EVOMICS_FUZZ_CASES` sets the inputs per target (default 192: a few seconds for all targets
+//! in the dev profile), `EVOMICS_FUZZ_SEED` the random seed (default fixed, so CI is
+//! reproducible). A failing input is shrunk and written to the temporary directory; keep it under
 //! `test-data/bad/fuzz-regressions/<target>/` so that [`kept_crashes_stay_fixed`] replays it.
 //! docs/reliability.md has the details.
 
@@ -13,6 +13,7 @@
 #[allow(dead_code)]
 mod targets;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -422,6 +423,96 @@ fn gzipped(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// The entries of a zip archive written without compression (the spreadsheet seeds are), as
+/// (name, content) pairs; `None` for anything else.
+fn unzip_stored(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let u16_at =
+        |i: usize| Some(u16::from_le_bytes(bytes.get(i..i + 2)?.try_into().ok()?) as usize);
+    let u32_at =
+        |i: usize| Some(u32::from_le_bytes(bytes.get(i..i + 4)?.try_into().ok()?) as usize);
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while u32_at(at)? == 0x0403_4b50 {
+        if u16_at(at + 8)? != 0 {
+            return None;
+        }
+        let (size, name_len, extra_len) = (u32_at(at + 18)?, u16_at(at + 26)?, u16_at(at + 28)?);
+        let name = bytes.get(at + 30..at + 30 + name_len)?.to_vec();
+        let start = at + 30 + name_len + extra_len;
+        entries.push((name, bytes.get(start..start + size)?.to_vec()));
+        at = start + size;
+    }
+    Some(entries)
+}
+
+/// A zip archive of `entries`, stored without compression, with correct CRCs: mutated XML
+/// inside it reaches the spreadsheet parser instead of failing the archive's checksum.
+fn zip_stored(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let offset = out.len() as u32;
+        let common = |v: &mut Vec<u8>| {
+            v.extend(0u16.to_le_bytes()); // flags
+            v.extend(0u16.to_le_bytes()); // method: stored
+            v.extend(0u16.to_le_bytes()); // time
+            v.extend(0x5821u16.to_le_bytes()); // date 2024-01-01
+            v.extend(crc.sum().to_le_bytes());
+            v.extend((data.len() as u32).to_le_bytes());
+            v.extend((data.len() as u32).to_le_bytes());
+            v.extend((name.len() as u16).to_le_bytes());
+            v.extend(0u16.to_le_bytes()); // extra length
+        };
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        out.extend(20u16.to_le_bytes());
+        common(&mut out);
+        out.extend(name);
+        out.extend(data);
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend(20u16.to_le_bytes());
+        central.extend(20u16.to_le_bytes());
+        common(&mut central);
+        central.extend([0u8; 6]); // comment length, disk, internal attributes
+        central.extend(0u32.to_le_bytes()); // external attributes
+        central.extend(offset.to_le_bytes());
+        central.extend(name);
+    }
+    let (cd_offset, cd_size) = (out.len() as u32, central.len() as u32);
+    out.extend(central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]); // disk numbers
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend(cd_size.to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// Spreadsheets with one entry's XML mutated and the archive rebuilt around it.
+fn mutated_workbooks(seeds: Vec<Vec<u8>>) -> BoxedStrategy<Vec<u8>> {
+    let books: Vec<Vec<(Vec<u8>, Vec<u8>)>> =
+        seeds.iter().filter_map(|s| unzip_stored(s)).collect();
+    assert!(
+        !books.is_empty(),
+        "the spreadsheet seeds are stored zip archives"
+    );
+    (
+        0..books.len(),
+        any::<prop::sample::Index>(),
+        prop::collection::vec(mutation(), 1..6),
+    )
+        .prop_map(move |(b, entry, ms)| {
+            let mut book = books[b].clone();
+            let k = entry.index(book.len());
+            book[k].1 = ms.iter().fold(book[k].1.clone(), apply);
+            zip_stored(&book)
+        })
+        .boxed()
+}
+
 /// Seeds for the Parquet and store targets, from the base store `dir/base-store`.
 fn binary_seeds(t: &Target, dir: &Path) -> Vec<Vec<u8>> {
     let store = dir.join("base-store");
@@ -470,7 +561,7 @@ fn inputs(t: &'static Target, dir: &Path) -> BoxedStrategy<Vec<u8>> {
     } else {
         Some(
             (0..seeds.len(), mutations())
-                .prop_map(move |(i, ms)| ms.iter().fold(seeds[i].clone(), |b, m| apply(b, m))),
+                .prop_map(move |(i, ms)| ms.iter().fold(seeds[i].clone(), apply)),
         )
     };
     match (t.reader, t.file) {
@@ -500,6 +591,11 @@ fn inputs(t: &'static Target, dir: &Path) -> BoxedStrategy<Vec<u8>> {
                 })
                 .boxed()
         }
+        (_, f) if f.ends_with(".xlsx") || f.ends_with(".ods") => {
+            let seeds = text_seeds(t);
+            prop_oneof![1 => mutated.expect("workbook seeds"), 3 => mutated_workbooks(seeds)]
+                .boxed()
+        }
         _ => {
             let raw = prop::collection::vec(any::<u8>(), 0..64);
             prop_oneof![9 => mutated.expect("text seeds"), 1 => raw].boxed()
@@ -512,7 +608,7 @@ fn fuzz(name: &str) {
     let t = target(name).expect("a target of that name");
     let dir = tempfile::tempdir().unwrap();
     write_base_store(&dir.path().join("base-store"));
-    let cases = env_number("EVOMICS_FUZZ_CASES", 48) as u32;
+    let cases = env_number("EVOMICS_FUZZ_CASES", 192) as u32;
     let seed = env_number("EVOMICS_FUZZ_SEED", 20_240_601);
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
@@ -525,13 +621,23 @@ fn fuzz(name: &str) {
     };
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    let (accepted, refused) = (Cell::new(0u32), Cell::new(0u32));
     let result = runner.run(&inputs(t, dir.path()), |bytes| {
-        check(t, dir.path(), &bytes)
-            .map(|_| ())
-            .map_err(TestCaseError::fail)
+        match check(t, dir.path(), &bytes).map_err(TestCaseError::fail)? {
+            Verdict::Accepted => accepted.set(accepted.get() + 1),
+            Verdict::Refused(_) => refused.set(refused.get() + 1),
+        }
+        Ok(())
     });
     match result {
-        Ok(()) => {}
+        // Inputs that are all refused (or all accepted) would mean the generator lost its seeds
+        // or its teeth.
+        Ok(()) => assert!(
+            accepted.get() > 0 && refused.get() > 0,
+            "fuzz target '{name}': {} accepted, {} refused of {cases} inputs",
+            accepted.get(),
+            refused.get()
+        ),
         Err(TestError::Fail(why, bytes)) => {
             let kept = std::env::temp_dir().join(format!("evomics-fuzz-{name}-{seed}.bin"));
             std::fs::write(&kept, &bytes).unwrap();
@@ -569,6 +675,7 @@ macro_rules! fuzz_targets {
 fuzz_targets!(
     sheet_text,
     sheet_xlsx,
+    sheet_ods,
     wide,
     maxquant,
     diann,
@@ -585,35 +692,53 @@ fuzz_targets!(
     store,
 );
 
-/// Every committed seed is read cleanly by its target (mutations start from valid inputs).
+/// The zip writer the workbook mutations use rebuilds the seeds exactly as readable archives.
+#[test]
+fn rebuilt_workbooks_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["sheet_xlsx", "sheet_ods"] {
+        let t = target(name).unwrap();
+        for seed in text_seeds(t) {
+            let book = unzip_stored(&seed).expect("a stored zip archive");
+            assert!(book.len() >= 3, "{name}: {} entries", book.len());
+            assert_eq!(
+                check(t, dir.path(), &zip_stored(&book)),
+                Ok(Verdict::Accepted),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Every seed is read cleanly by its target (mutations start from valid inputs). With
+/// `EVOMICS_FUZZ_EXPORT=DIR` the seeds, generated ones included, are also written to
+/// `DIR/<target>/` as a starting corpus for the cargo-fuzz targets.
 #[test]
 fn seeds_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     write_base_store(&dir.path().join("base-store"));
-    for t in TARGETS
-        .iter()
-        .filter(|t| !matches!(t.name, "detect" | "gzip"))
-    {
+    let export = std::env::var_os("EVOMICS_FUZZ_EXPORT").map(PathBuf::from);
+    for t in TARGETS {
         let seeds = match t.reader {
             Reader::Store => binary_seeds(t, dir.path()),
             _ if t.file.ends_with(".parquet") => binary_seeds(t, dir.path()),
+            _ if t.name == "gzip" => text_seeds(t).iter().map(|s| gzipped(s)).collect(),
             _ => text_seeds(t),
         };
         assert!(!seeds.is_empty(), "target '{}' has no seeds", t.name);
-        for s in seeds {
+        for (i, s) in seeds.iter().enumerate() {
             assert_eq!(
-                check(t, dir.path(), &s),
+                check(t, dir.path(), s),
                 Ok(Verdict::Accepted),
-                "a seed of '{}'",
+                "seed {i} of '{}'",
                 t.name
             );
+            if let Some(root) = &export {
+                let d = root.join(t.name);
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join(format!("seed-{i}")), s).unwrap();
+            }
         }
-    }
-    let detect = target("detect").unwrap();
-    for s in text_seeds(detect) {
-        assert_eq!(check(detect, dir.path(), &s), Ok(Verdict::Accepted));
-        let gz = target("gzip").unwrap();
-        assert_eq!(check(gz, dir.path(), &gzipped(&s)), Ok(Verdict::Accepted));
     }
 }
 

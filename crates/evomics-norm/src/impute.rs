@@ -573,7 +573,7 @@ mod tests {
 
     fn layer(g: usize, n: usize, miss_every: usize) -> Assay {
         let cells = Array2::from_shape_fn((g, n), |(i, j)| {
-            if (i * n + j) % miss_every == 0 {
+            if (i * n + j).is_multiple_of(miss_every) {
                 None
             } else {
                 Some(20.0 + (i as f64) * 0.37 + (j as f64) * 0.11 + ((i * 7 + j * 3) % 5) as f64)

@@ -105,9 +105,19 @@ impl Contrasts {
             }
             let (weights, _) =
                 edge_rs::limma::contrasts::make_contrasts(&levels, &[expression.as_str()])
-                    .map_err(|e| StatsError::Contrast {
-                        contrast: expression.clone(),
-                        problem: e.to_string(),
+                    .map_err(|e| {
+                        // The engine repeats "Invalid argument: contrast '…':" before its reason.
+                        let reason = e.to_string();
+                        let reason = reason.strip_prefix("Invalid argument: ").unwrap_or(&reason);
+                        let reason = reason
+                            .strip_prefix(&format!("contrast '{expression}': "))
+                            .unwrap_or(reason);
+                        StatsError::Contrast {
+                            contrast: expression.clone(),
+                            problem: format!(
+                                "{reason}; write a combination of coefficients such as 'A - B' or '(A + B)/2 - C' (coefficients: {available})"
+                            ),
+                        }
                     })?;
             if weights.iter().all(|w| *w == 0.0) {
                 return Err(StatsError::Contrast {
@@ -225,6 +235,23 @@ mod tests {
         assert!(Contrasts::parse_for(&n, &["x = a - b", "x = b - a"]).is_err());
         assert!(Contrasts::parse_for::<&str>(&n, &[]).is_err());
         assert!(Contrasts::parse_for(&n, &[" = a"]).is_err());
+    }
+
+    #[test]
+    fn syntax_error_says_it_once_and_how_to_write_one() {
+        let n = names(&["ADSC", "BM_MSC"]);
+        let e = Contrasts::parse_for(&n, &["ADSC -"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("contrast 'ADSC -': expression ended early"),
+            "{e}"
+        );
+        assert_eq!(e.matches("contrast '").count(), 1, "{e}");
+        assert!(
+            e.contains("such as 'A - B'") && e.contains("coefficients: ADSC, BM_MSC"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -612,8 +612,9 @@ impl Progress {
 }
 
 /// Out-of-fold conformal sets (classes) or intervals (numbers): every out-of-fold prediction
-/// of a repeat is calibrated on the nonconformity scores of the repeat's *other* samples, so
-/// its coverage is an honest estimate of the saved model's.
+/// of a repeat is calibrated on the nonconformity scores of the repeat's *other* samples (never
+/// on its own). Their coverage is ≈ 1 − α by construction (exchangeable scores); what the
+/// data decide is how informative they are: the set sizes or interval widths.
 struct OofConformal {
     /// Per prediction row: the set (class names) or interval.
     cells: Vec<ConformalCell>,
@@ -621,6 +622,10 @@ struct OofConformal {
     coverage: f64,
     /// Mean set size (classes) or interval width (numbers).
     mean_size: f64,
+    /// Share of rows whose set holds exactly one class (classes only).
+    single: f64,
+    /// Share of rows whose set is empty (classes only).
+    empty: f64,
 }
 
 enum ConformalCell {
@@ -693,9 +698,18 @@ fn oof_conformal(report: &CvReport, data: &Dataset, alpha: f64) -> anyhow::Resul
         })
         .sum();
     let m = cells.len().max(1) as f64;
+    let share = |k: usize| {
+        cells
+            .iter()
+            .filter(|c| matches!(c, ConformalCell::Set(s, _) if s.len() == k))
+            .count() as f64
+            / m
+    };
     Ok(OofConformal {
         coverage: covered as f64 / m,
         mean_size: size / m,
+        single: share(1),
+        empty: share(0),
         cells,
     })
 }
@@ -771,10 +785,42 @@ fn final_coefficients(model: &FittedModel) -> Option<Vec<f64>> {
     }
 }
 
-fn importance_table(report: &CvReport, saved: &SavedModel) -> Table {
+/// Gene names of the layers' features, from the first of the annotations `gene`, `gene_name`,
+/// `symbol` a layer has (FragPipe and MaxQuant readers keep one).
+fn gene_names(layers: &[&Assay]) -> HashMap<(String, String), String> {
+    let mut out = HashMap::new();
+    for l in layers {
+        let f = l.features();
+        let Some(genes) = ["gene", "gene_name", "symbol"]
+            .iter()
+            .find_map(|n| f.annotation(n))
+        else {
+            continue;
+        };
+        for (id, g) in f.ids().iter().zip(genes) {
+            if let Some(g) = g.as_ref().filter(|g| !g.is_empty()) {
+                out.insert((l.name().to_string(), id.clone()), g.clone());
+            }
+        }
+    }
+    out
+}
+
+fn importance_table(
+    report: &CvReport,
+    saved: &SavedModel,
+    genes: &HashMap<(String, String), String>,
+) -> Table {
+    let gene = |fr: &FeatureRef| {
+        genes
+            .get(&(fr.layer.clone(), fr.id.clone()))
+            .cloned()
+            .unwrap_or_else(|| "NA".into())
+    };
     let mut t = Table::new([
         "layer",
         "feature",
+        "gene",
         "mean_importance",
         "sd_importance",
         "selection_frequency",
@@ -809,6 +855,7 @@ fn importance_table(report: &CvReport, saved: &SavedModel) -> Table {
         t.push(vec![
             row.feature.layer.clone(),
             row.feature.id.clone(),
+            gene(&row.feature),
             f(row.mean_importance),
             f(row.sd_importance),
             f(row.selection_frequency),
@@ -826,6 +873,7 @@ fn importance_table(report: &CvReport, saved: &SavedModel) -> Table {
             t.push(vec![
                 fr.layer.clone(),
                 fr.id.clone(),
+                gene(fr),
                 f(0.0),
                 f(0.0),
                 f(0.0),
@@ -1044,22 +1092,23 @@ fn summary_lines(s: &TrainSettings, data: &Dataset, o: &Outcome<'_>) -> Vec<Stri
             fmt_opt(c.leave_one_source_out.primary())
         ));
     }
-    out.push(format!(
-        "  conformal (α = {}): out-of-fold {} cover {:.1}% of the truth, mean {} {:.3}",
-        s.config.conformal_alpha,
-        if data.classes.is_empty() {
-            "intervals"
-        } else {
-            "sets"
-        },
-        100.0 * oof.coverage,
-        if data.classes.is_empty() {
-            "width"
-        } else {
-            "size"
-        },
-        oof.mean_size
-    ));
+    if data.classes.is_empty() {
+        out.push(format!(
+            "  conformal (α = {}): out-of-fold intervals of mean width {:.4} (coverage {:.1}%, ≈ 1 − α by construction)",
+            s.config.conformal_alpha,
+            oof.mean_size,
+            100.0 * oof.coverage
+        ));
+    } else {
+        out.push(format!(
+            "  conformal (α = {}): out-of-fold sets name one class for {:.0}% of samples, none for {:.0}%, mean size {:.2} (coverage {:.1}%, ≈ 1 − α by construction)",
+            s.config.conformal_alpha,
+            100.0 * oof.single,
+            100.0 * oof.empty,
+            oof.mean_size,
+            100.0 * oof.coverage
+        ));
+    }
     if !lc.is_empty() {
         out.push(format!(
             "  learning curve: {}",
@@ -1069,6 +1118,21 @@ fn summary_lines(s: &TrainSettings, data: &Dataset, o: &Outcome<'_>) -> Vec<Stri
                 .join(", ")
         ));
     }
+    if let Some(t) = &s.config.tuning {
+        let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
+        for fm in &report.fold_metrics {
+            *chosen.entry(tuned_label(&fm.model, t)).or_default() += 1;
+        }
+        out.push(format!(
+            "  nested tuning chose {} in the outer folds; {} for the final model",
+            chosen
+                .iter()
+                .map(|(l, n)| format!("{l} ({n}×)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tuned_label(&saved.model_params, t)
+        ));
+    }
     out.push(format!(
         "  final model: {} on {} samples, {} input features",
         saved.model_params.name(),
@@ -1076,6 +1140,34 @@ fn summary_lines(s: &TrainSettings, data: &Dataset, o: &Outcome<'_>) -> Vec<Stri
         saved.features.len()
     ));
     out
+}
+
+/// The parameters that differ among the tuning candidates, as `name=value` of `model`.
+fn tuned_label(model: &ModelSpec, t: &Tuning) -> String {
+    let cands: Vec<Value> = t
+        .candidates
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect();
+    let this = serde_json::to_value(model).unwrap_or(Value::Null);
+    let Value::Object(fields) = &this else {
+        return model.name().to_string();
+    };
+    let varying: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != "seed"
+                && cands
+                    .iter()
+                    .any(|c| c.get(k.as_str()) != cands[0].get(k.as_str()))
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if varying.is_empty() {
+        model.name().to_string()
+    } else {
+        varying.join(" ")
+    }
 }
 
 fn pretty(v: &Value) -> String {
@@ -1223,6 +1315,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         .with_missing_rule(s.missing_features);
     let oof = oof_conformal(&report, &data, cfg.conformal_alpha)?;
 
+    let numeric = data.classes.is_empty();
     let metrics = json!({
         "target": data.target,
         "task": if data.classes.is_empty() { "regression" } else { "classification" },
@@ -1247,6 +1340,8 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
             "calibration_scores": report.conformal.scores.len(),
             "out_of_fold_coverage": oof.coverage,
             "out_of_fold_mean_size": oof.mean_size,
+            "out_of_fold_single_class": (!numeric).then_some(oof.single),
+            "out_of_fold_empty": (!numeric).then_some(oof.empty),
         },
         "learning_curve": lc,
         "final_model": {
@@ -1271,6 +1366,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         "permutation_p": perm.as_ref().map(|p| p.p_value),
     });
     let model_json = saved.to_json()?;
+    let genes = gene_names(&layer_refs);
     let fold_models = if s.save_fold_models {
         Some(serde_json::to_string(
             &json!({ "sample_ids": data.sample_ids, "folds": report.fits }),
@@ -1278,7 +1374,6 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
     } else {
         None
     };
-    let numeric = data.classes.is_empty();
     write_stage(&a.out, &manifest, |tmp| {
         evomics_io::atomic::write_file_atomic(
             &tmp.join("metrics.json"),
@@ -1286,7 +1381,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         )?;
         folds_table(&report).write(&tmp.join("folds.tsv"))?;
         predictions_table(&report, &oof, numeric).write(&tmp.join("predictions.tsv"))?;
-        importance_table(&report, &saved).write(&tmp.join("importance.tsv"))?;
+        importance_table(&report, &saved, &genes).write(&tmp.join("importance.tsv"))?;
         calibration_table(&report).write(&tmp.join("calibration.tsv"))?;
         learning_table(&lc).write(&tmp.join("learning_curve.tsv"))?;
         evomics_io::atomic::write_file_atomic(&tmp.join("model.json"), model_json.as_bytes())?;

@@ -46,7 +46,18 @@ fn qc_reports_every_sample_and_the_purity_gate() {
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("sim");
     let tsv = d.path().join("tsv");
-    ok(&["simulate", "--preset", "small", "--seed", "3", "-o", p(&store), "--tsv", p(&tsv), "--quiet"]);
+    ok(&[
+        "simulate",
+        "--preset",
+        "small",
+        "--seed",
+        "3",
+        "-o",
+        p(&store),
+        "--tsv",
+        p(&tsv),
+        "--quiet",
+    ]);
     let qc = d.path().join("qc");
     ok(&[
         "qc",
@@ -72,11 +83,22 @@ fn qc_reports_every_sample_and_the_purity_gate() {
     // The gate catches exactly the preparations the simulator made dirty (co-isolated
     // lipoproteins/albumin and other-compartment proteins).
     let (th, truth) = read_tsv(&tsv.join("truth_samples.tsv"));
-    let dirty: Vec<&str> = truth.iter().filter(|r| r[col(&th, "is_dirty")] == "true").map(|r| r[0].as_str()).collect();
+    let dirty: Vec<&str> = truth
+        .iter()
+        .filter(|r| r[col(&th, "is_dirty")] == "true")
+        .map(|r| r[0].as_str())
+        .collect();
     assert!(!dirty.is_empty());
     for r in &rows {
         let is_dirty = dirty.contains(&r[col(&h, "sample_id")].as_str());
-        assert_eq!(r[v] != "pass", is_dirty, "{}: verdict {} ({})", r[1], r[v], r[col(&h, "reasons")]);
+        assert_eq!(
+            r[v] != "pass",
+            is_dirty,
+            "{}: verdict {} ({})",
+            r[1],
+            r[v],
+            r[col(&h, "reasons")]
+        );
     }
     let (_, dose) = read_tsv(&qc.join("dose.tsv"));
     assert_eq!(dose.len(), 36);

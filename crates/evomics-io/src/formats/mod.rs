@@ -141,6 +141,11 @@ fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result
         }
     }
     (wide::FORMAT.read)(table, opts).map_err(|e| {
+        // Past the first data row the file evidently is a wide matrix (its header and first
+        // rows read as one), so the list of other formats would only bury the real problem.
+        if matches!(e, IoError::Parse { line, .. } if line > 2) {
+            return e;
+        }
         let tried: Vec<String> = TEXT_FORMATS
             .iter()
             .filter(|f| f.name != wide::FORMAT.name)
@@ -161,6 +166,26 @@ fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wide_matrix_damaged_past_its_first_row_gets_the_plain_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.tsv");
+        std::fs::write(&p, "id\tA\nf1\t1\nf2\t2\nf3\thigh\n").unwrap();
+        let e = read_matrix(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("m.tsv:4, column 'A': 'high' is not a number; write a number, or NA/empty for a missing value"), "{e}");
+        // A first row that does not read lists the formats tried.
+        std::fs::write(&p, "name\tnote\nf1\tsome text\n").unwrap();
+        let e = read_matrix(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Formats tried:") && e.contains("m.tsv:2, column 'note'"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn every_row_dropped_is_an_error_naming_the_reasons() {

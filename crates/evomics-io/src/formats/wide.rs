@@ -91,9 +91,25 @@ pub fn read_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             })?,
         ));
     }
+    // A column without a header is skipped when it is empty (spreadsheet exports leave such
+    // gaps) and refused when it holds values, which could not be matched to any sample.
+    let unnamed_empty =
+        |k: usize| t.header[k].is_empty() && t.rows.iter().all(|r| r.get(k).is_empty());
     let value_cols: Vec<usize> = (0..t.header.len())
-        .filter(|&k| k != id_col && !ann_cols.iter().any(|(_, c)| *c == k))
+        .filter(|&k| k != id_col && !ann_cols.iter().any(|(_, c)| *c == k) && !unnamed_empty(k))
         .collect();
+    if let Some(&k) = value_cols.iter().find(|&&k| t.header[k].is_empty()) {
+        return Err(IoError::parse(
+            path,
+            1,
+            None,
+            format!(
+                "column {} has values but no header; name it after its {}",
+                k + 1,
+                if opts.transpose { "feature" } else { "sample" }
+            ),
+        ));
+    }
     if value_cols.is_empty() {
         return Err(IoError::layout(
             path,
@@ -363,6 +379,20 @@ mod tests {
         assert_eq!(t.columns[1].name, "b");
         assert_eq!(t.values[[0, 1]], 2.0);
         assert!(t.values[[1, 0]].is_nan());
+    }
+
+    #[test]
+    fn unnamed_columns_are_skipped_when_empty_and_refused_otherwise() {
+        let o = ReadOptions::default();
+        let m = read_text(&table("id\ta\t\tb\nf1\t1\t\t2\n"), &o).unwrap();
+        assert_eq!(m.columns.len(), 2);
+        let e = read_text(&table("id\ta\t\tb\nf1\t1\t5\t2\n"), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("w.tsv:1: column 3 has values but no header"),
+            "{e}"
+        );
     }
 
     #[test]
