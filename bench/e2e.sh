@@ -22,7 +22,7 @@
 # RSS); the end-to-end time is their sum. The peer runs `py_pipeline.py --no-inmoose` under
 # /usr/bin/time -v right after, on the same machine.
 #
-# Writes OUT/results.tsv (size, tool, stage, wall_s, max_rss_mb, exit) — appended, one block
+# Writes OUT/results.tsv (size, tool, stage, wall_s, max_rss_mib, exit) — appended, one block
 # per run with a run id — OUT/machine.txt, per-command logs in OUT/SIZE/, and prints the
 # table of bench/report.py.
 set -uo pipefail
@@ -61,7 +61,7 @@ fi
 PY="$(bash "$HERE/setup.sh")"
 mkdir -p "$DATA" "$OUT"
 RESULTS="$OUT/results.tsv"
-[ -f "$RESULTS" ] || printf 'run\tsize\ttool\tstage\twall_s\tmax_rss_mb\texit\n' > "$RESULTS"
+[ -f "$RESULTS" ] || printf 'run\tsize\ttool\tstage\twall_s\tmax_rss_mib\texit\n' > "$RESULTS"
 RUN="$(date -u +%Y%m%dT%H%M%SZ)"
 
 {
@@ -98,7 +98,7 @@ timed() {
   wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' "$log.time")"
   rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$log.time")"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN" "$size" "$tool" "$stage" "${wall:-NA}" "${rss:-NA}" "$rc" >> "$RESULTS"
-  echo "   ${wall:-NA} s, ${rss:-NA} MB, exit $rc" >&2
+  echo "   ${wall:-NA} s, ${rss:-NA} MiB, exit $rc" >&2
   return $rc
 }
 

@@ -40,9 +40,9 @@ def main():
 
     def rss(size, tool, stage):
         r = by[size].get((tool, stage))
-        if r is None or r["max_rss_mb"] == "NA":
+        if r is None or r["max_rss_mib"] == "NA":
             return None
-        return float(r["max_rss_mb"])
+        return float(r["max_rss_mib"])
 
     def failed(size, tool, stage):
         r = by[size].get((tool, stage))
@@ -50,7 +50,7 @@ def main():
 
     f = lambda x, d=2: "–" if x is None else f"{x:.{d}f}"
     print(f"run {run}\n")
-    print("Wall seconds per stage (peak RSS MB in brackets); each evomics stage is one process.\n")
+    print("Wall seconds per stage (peak RSS MiB in brackets); each evomics stage is one process.\n")
     print("| stage | " + " | ".join(sizes) + " |")
     print("|---|" + "---:|" * len(sizes))
     for st in STAGES:
@@ -69,7 +69,7 @@ def main():
         ms = [rss(s, "evomics", st) for st in STAGES if rss(s, "evomics", st) is not None]
         peaks[s] = max(ms) if ms else None
     print("| **evomics end-to-end (sum)** | " + " | ".join(f(totals[s]) for s in sizes) + " |")
-    print("| evomics peak RSS MB (max over stages) | " + " | ".join(f(peaks[s], 0) for s in sizes) + " |")
+    print("| evomics peak RSS MiB (max over stages) | " + " | ".join(f(peaks[s], 0) for s in sizes) + " |")
     print("| **Python peer total** | " + " | ".join(
         (f"{wall(s, 'python', 'total'):.2f} [{rss(s, 'python', 'total'):.0f}]" if wall(s, "python", "total") is not None else "not run")
         for s in sizes) + " |")
@@ -87,7 +87,7 @@ def main():
             print(f"| {st[5:]} | " + " | ".join(f(wall(s, 'python', st)) for s in sizes) + " |")
     if a.data:
         print("\nMemory against the dense matrices (f64 values of both layers):\n")
-        print("| size | proteins × samples + miRNAs | dense MB | evomics peak RSS MB | ratio |")
+        print("| size | proteins × samples + miRNAs | dense MB | evomics peak RSS MiB | ratio |")
         print("|---|---|---:|---:|---:|")
         for s in sizes:
             p = os.path.join(a.data, s, "gen_params.json")

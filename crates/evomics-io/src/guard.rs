@@ -2,13 +2,15 @@
 //!
 //! The fuzz targets found polars' Parquet decoder panicking (an `assertion left == right` in
 //! dictionary decoding on a worker thread, an `unwrap` of "Thrift out of range") and calamine's
-//! XLSX reader overflowing on a cell reference of many letters. [`catch`] runs such a decode,
-//! turns a panic into its message for an error naming the file, and keeps the panic's own report
-//! off stderr; panics anywhere else are reported as before.
+//! XLSX reader overflowing on a cell reference of many letters; calamine's ODS reader looping
+//! forever on a missing end tag. [`catch`] runs such a decode, turns a panic into its message
+//! for an error naming the file, and keeps the panic's own report off stderr (panics anywhere
+//! else are reported as before); [`within`] bounds the time a decode may take.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
+use std::time::Duration;
 
 /// Source paths of the crates whose panics [`catch`] turns into errors.
 const DECODERS: [&str; 5] = [
@@ -59,6 +61,26 @@ pub(crate) fn catch<T>(decode: impl FnOnce() -> T) -> Result<T, String> {
     outcome.map_err(|panic| panic_text(panic.as_ref()))
 }
 
+/// Run `work` on a thread of its own and wait for it at most `limit`: `None` when it has not
+/// finished by then (or no thread could be started).
+///
+/// For decoders that can loop forever on a damaged file (calamine's ODS reader does on a
+/// missing `</table:table>`): the caller gets an error in bounded time, and the stuck thread is
+/// left to end with the process, as a thread cannot be stopped from outside.
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("evomics-decode".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .ok()?;
+    rx.recv_timeout(limit).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +90,15 @@ mod tests {
         let r: Result<(), String> = catch(|| panic!("assertion `left == right` failed\n  left: 0"));
         assert_eq!(r.unwrap_err(), "assertion `left == right` failed left: 0");
         assert_eq!(catch(|| 7), Ok(7));
+    }
+
+    #[test]
+    fn work_past_its_deadline_is_given_up() {
+        assert_eq!(within(Duration::from_secs(5), || 7), Some(7));
+        let stuck = within(Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(2));
+            7
+        });
+        assert_eq!(stuck, None);
     }
 }

@@ -40,12 +40,7 @@ pub fn read_sample_sheet(path: &Path, opts: &SheetOptions) -> Result<SampleSheet
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let (header, rows) = if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "ods") {
-        crate::guard::catch(|| read_workbook(path, opts)).map_err(|panic| {
-            IoError::layout(
-                path,
-                format!("cannot read as a spreadsheet: the file is damaged (the reader failed: {panic}); save it again from the spreadsheet program, or as .csv or .tsv"),
-            )
-        })??
+        read_workbook_guarded(path, opts)?
     } else {
         let t = read_table(path, None)?;
         let rows = t
@@ -65,6 +60,29 @@ pub fn read_sample_sheet(path: &Path, opts: &SheetOptions) -> Result<SampleSheet
 
 /// A header and its data rows, each with its 1-based line (row) number.
 type RawSheet = (Vec<String>, Vec<(u64, Vec<String>)>);
+
+/// [`read_workbook`], with a damaged file's panic or endless loop in the spreadsheet reader
+/// turned into an error. The time allowed (5 s plus 2 s per MB) is ample for any sample sheet.
+fn read_workbook_guarded(path: &Path, opts: &SheetOptions) -> Result<RawSheet> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let limit = std::time::Duration::from_secs(5 + 2 * size / 1_000_000);
+    let (p, o) = (path.to_path_buf(), opts.clone());
+    let how = "save it again from the spreadsheet program, or as .csv or .tsv";
+    match crate::guard::within(limit, move || crate::guard::catch(|| read_workbook(&p, &o))) {
+        Some(Ok(read)) => read,
+        Some(Err(panic)) => Err(IoError::layout(
+            path,
+            format!("cannot read as a spreadsheet: the file is damaged (the reader failed: {panic}); {how}"),
+        )),
+        None => Err(IoError::layout(
+            path,
+            format!(
+                "cannot read as a spreadsheet: the reader did not finish within {} s, which a damaged file causes; {how}",
+                limit.as_secs()
+            ),
+        )),
+    }
+}
 
 fn read_workbook(path: &Path, opts: &SheetOptions) -> Result<RawSheet> {
     let mut wb = open_workbook_auto(path).map_err(|e| {
@@ -263,6 +281,27 @@ mod tests {
             Ok(sheet) => assert!(!sheet.is_empty()),
             Err(e) => assert!(e.to_string().contains("samples.xlsx"), "{e}"),
         }
+    }
+
+    #[test]
+    fn a_workbook_that_hangs_the_reader_is_an_error_in_bounded_time() {
+        // Kept by the fuzz target sheet_ods: calamine loops forever when </table:table> is lost.
+        let hang = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../test-data/bad/fuzz-regressions/sheet_ods/missing-table-end-tag-hang.bin");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("samples.ods");
+        std::fs::copy(&hang, &p).unwrap();
+        let started = std::time::Instant::now();
+        let e = read_sample_sheet(&p, &SheetOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "samples.ods: cannot read as a spreadsheet: the reader did not finish within 5 s"
+            ),
+            "{e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 
     #[test]

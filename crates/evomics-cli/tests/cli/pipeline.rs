@@ -135,3 +135,22 @@ fn example_workflows_run_on_test_data() {
         assert!(out.join(analysis).exists(), "{w} writes {analysis}");
     }
 }
+
+/// The README's first command: the demo needs no inputs and writes report.html.
+#[test]
+fn demo_writes_the_report() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("demo");
+    ok(&["demo", "-o", p(&out), "--quiet"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for section in [
+        "Sample quality control",
+        "Potency",
+        "Variance partition",
+        "Methods",
+    ] {
+        assert!(html.contains(section), "demo report has {section}");
+    }
+    assert!(out.join("train/model.json").is_file());
+    assert!(out.join("inputs/samples.tsv").is_file());
+}
