@@ -215,7 +215,7 @@ pub(crate) fn check_unique(ids: &[String], kind: &'static str, context: &str) ->
 /// Invariants, checked by every constructor: ids are unique; both matrices have shape
 /// (features, samples); observed and imputed cells are finite; missing cells hold NaN.
 ///
-/// Equality compares ids, annotations, flags and values, where two NaN placeholders are equal
+/// Equality compares ids, annotations, flags and values, where two NaN slots of cells without a value are equal
 /// (a derived `PartialEq` would call two identical layers with a missing cell different).
 #[derive(Debug, Clone)]
 pub struct Assay {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The flag, not the number, says whether a value exists. A cell flagged
 /// [`ValueFlag::Missing`] has no value (its slot in the value matrix holds NaN as an
-/// inert placeholder that no computation may read); a cell flagged
+/// inert filler that no computation may read); a cell flagged
 /// [`ValueFlag::Imputed`] holds a value that was filled in by a named method and stays
 /// marked as such through every later step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
