@@ -45,12 +45,12 @@ while [ $# -gt 0 ]; do
     --no-peer) PEER=0; shift ;;
     --stages) STAGES="$2"; shift 2 ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | cut -c3-; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) SIZES+=("$1"); shift ;;
   esac
 done
-[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,27p' "$0"; exit 2; }
+[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,27p' "$0" | cut -c3-; exit 2; }
 if [ -z "$EVOMICS" ]; then
   for c in "${CARGO_TARGET_DIR:-}/release/evomics" "$ROOT/target/release/evomics"; do
     [ -x "$c" ] && { EVOMICS="$c"; break; }

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --evomics) EVOMICS="$2"; shift 2 ;;
     --config) CONFIG="$2"; shift 2 ;;
     --keep) KEEP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | cut -c3-; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -59,6 +59,7 @@ pub fn load_model(path: &Path) -> anyhow::Result<SavedModel> {
     SavedModel::from_json(&text).with_context(|| format!("reading {}", file.display()))
 }
 
+/// Run `evomics predict`.
 pub fn run(a: PredictArgs, log: Log) -> anyhow::Result<()> {
     let mut model = load_model(&a.model)?;
     if let Some(rule) = a.missing_features {
@@ -207,6 +208,7 @@ pub fn run(a: PredictArgs, log: Log) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The config name of a missing-feature rule.
 fn rule_name(r: MissingFeatureRule) -> &'static str {
     match r {
         MissingFeatureRule::Error => "error",

@@ -121,6 +121,7 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// The model's config name.
     fn name(self) -> &'static str {
         match self {
             ModelKind::ElasticNet => "elastic_net",
@@ -130,6 +131,7 @@ impl ModelKind {
         }
     }
 
+    /// The model with its default parameters.
     fn default_spec(self) -> ModelSpec {
         match self {
             ModelKind::ElasticNet => ModelSpec::ElasticNet(ElasticNetParams::default()),
@@ -325,6 +327,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<TrainFile> {
     })
 }
 
+/// A design split into (kind, k, group, repeats, stratify) for overriding by flags.
 fn cv_parts(cv: &CvScheme) -> (CvKind, usize, Option<String>, usize, bool) {
     match cv {
         CvScheme::KFold {
@@ -594,6 +597,7 @@ struct Progress {
 }
 
 impl Progress {
+    /// A progress line, shown only on a terminal and without `--quiet`.
     fn new(log: Log, label: &str) -> Progress {
         Progress {
             on: !log.quiet && std::io::stderr().is_terminal(),
@@ -601,6 +605,7 @@ impl Progress {
         }
     }
 
+    /// Show `done` of `total`.
     fn tick(&self, done: usize, total: usize) {
         if self.on {
             eprint!("\r{} {done}/{total}", self.label);
@@ -628,11 +633,13 @@ struct OofConformal {
     empty: f64,
 }
 
+/// One prediction row's conformal set (class names, covered) or interval (low, high, covered).
 enum ConformalCell {
     Set(Vec<String>, bool),
     Interval(f64, f64, bool),
 }
 
+/// Conformal sets / intervals of every out-of-fold prediction (see [`OofConformal`]).
 fn oof_conformal(report: &CvReport, data: &Dataset, alpha: f64) -> anyhow::Result<OofConformal> {
     let pos: HashMap<&str, usize> = data
         .sample_ids
@@ -714,6 +721,7 @@ fn oof_conformal(report: &CvReport, data: &Dataset, alpha: f64) -> anyhow::Resul
     })
 }
 
+/// `folds.tsv`: sample_id, repeat, fold, split.
 fn folds_table(report: &CvReport) -> Table {
     let mut t = Table::new(["sample_id", "repeat", "fold", "split"]);
     for a in &report.folds {
@@ -731,6 +739,7 @@ fn folds_table(report: &CvReport) -> Table {
     t
 }
 
+/// `predictions.tsv`: out-of-fold predictions with probabilities and conformal sets/intervals.
 fn predictions_table(report: &CvReport, oof: &OofConformal, numeric: bool) -> Table {
     let mut cols: Vec<String> = ["sample_id", "repeat", "fold", "truth", "predicted"]
         .map(String::from)
@@ -806,6 +815,7 @@ fn gene_names(layers: &[&Assay]) -> HashMap<(String, String), String> {
     out
 }
 
+/// `importance.tsv`: CV importance and selection stability, plus the final model's importance.
 fn importance_table(
     report: &CvReport,
     saved: &SavedModel,
@@ -888,6 +898,7 @@ fn importance_table(
     t
 }
 
+/// `calibration.tsv`: reliability bins of the pooled positive-class probabilities.
 fn calibration_table(report: &CvReport) -> Table {
     let mut t = Table::new(["lower", "upper", "n", "mean_predicted", "observed"]);
     for b in &report.calibration {
@@ -902,6 +913,7 @@ fn calibration_table(report: &CvReport) -> Table {
     t
 }
 
+/// `learning_curve.tsv`.
 fn learning_table(points: &[LearningPoint]) -> Table {
     let mut t = Table::new(["fraction", "n_train", "mean", "sd", "n_folds"]);
     for p in points {
@@ -981,10 +993,12 @@ fn check_within(data: &Dataset, sheet: &SampleSheet, column: &str) -> anyhow::Re
     Ok(())
 }
 
+/// A metric with three decimals, `NA` when undefined.
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "NA".into(), |x| format!("{x:.3}"))
 }
 
+/// A CV design in words, for the summary.
 fn design_text(cv: &CvScheme) -> String {
     match cv {
         CvScheme::KFold {
@@ -1170,6 +1184,7 @@ fn tuned_label(model: &ModelSpec, t: &Tuning) -> String {
     }
 }
 
+/// Pretty JSON with a trailing newline.
 fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
     s.push('\n');
@@ -1190,6 +1205,7 @@ fn warn_preprocessed(log: Log, manifest: &Manifest, layers: &[&Assay]) {
     }
 }
 
+/// Run `evomics train`.
 pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
     let file = match &a.config {
         Some(p) => read_config(p)?,

@@ -41,6 +41,7 @@ fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// Write a TSV file.
 fn write_tsv(path: &Path, header: &[String], rows: &[Vec<String>]) {
     let mut s = header.join("\t");
     s.push('\n');
@@ -51,6 +52,7 @@ fn write_tsv(path: &Path, header: &[String], rows: &[Vec<String>]) {
     std::fs::write(path, s).unwrap();
 }
 
+/// Index of a column by name.
 fn col(header: &[String], name: &str) -> usize {
     header
         .iter()
@@ -65,6 +67,7 @@ fn sheet_map(sheet: &Path, column: &str) -> BTreeMap<String, String> {
     rows.iter().map(|r| (r[0].clone(), r[c].clone())).collect()
 }
 
+/// Read a JSON file.
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -486,6 +489,7 @@ fn shuffle_column(sheet: &Path, column: &str, out: &Path, seed: u64) {
     write_tsv(out, &h, &rows);
 }
 
+/// Observed pooled AUC and permutation p-value from metrics.json.
 fn auc_and_p(model_dir: &Path) -> (f64, f64) {
     let m = json(&model_dir.join("metrics.json"));
     (
