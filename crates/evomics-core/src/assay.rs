@@ -303,6 +303,17 @@ impl Assay {
     }
 
     fn check_cells(&self) -> Result<()> {
+        // Fast pass over contiguous matrices; the indexed pass below finds and names a bad cell.
+        let bad = |f: &ValueFlag, v: f64| match f {
+            ValueFlag::Observed | ValueFlag::Imputed => !v.is_finite(),
+            ValueFlag::Missing => !v.is_nan(),
+            _ => false,
+        };
+        if let (Some(fl), Some(vs)) = (self.flags.as_slice(), self.values.as_slice()) {
+            if !fl.iter().zip(vs).any(|(f, &v)| bad(f, v)) {
+                return Ok(());
+            }
+        }
         for ((i, j), f) in self.flags.indexed_iter() {
             let v = self.values[[i, j]];
             let problem = match f {
@@ -362,26 +373,31 @@ impl Assay {
     }
 
     /// The value matrix (features × samples); read it together with [`Assay::flags`].
+    #[inline]
     pub fn values(&self) -> &Array2<f64> {
         &self.values
     }
 
     /// The flag matrix (features × samples).
+    #[inline]
     pub fn flags(&self) -> &Array2<ValueFlag> {
         &self.flags
     }
 
     /// Number of features.
+    #[inline]
     pub fn n_features(&self) -> usize {
         self.features.len()
     }
 
     /// Number of samples.
+    #[inline]
     pub fn n_samples(&self) -> usize {
         self.samples.len()
     }
 
     /// The value of a cell if it carries one (observed or imputed).
+    #[inline]
     pub fn get(&self, feature: usize, sample: usize) -> Option<f64> {
         if self.flags[[feature, sample]].has_value() {
             Some(self.values[[feature, sample]])

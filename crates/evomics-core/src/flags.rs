@@ -59,6 +59,7 @@ impl ValueFlag {
     }
 
     /// True when the cell carries a usable number (observed or imputed).
+    #[inline]
     pub fn has_value(self) -> bool {
         matches!(self, ValueFlag::Observed | ValueFlag::Imputed)
     }

@@ -32,4 +32,6 @@ pub use error::{IoError, Result};
 pub use ingest::{ingest, IngestRequest, LayerIngestReport};
 pub use manifest::{InputFile, Manifest};
 pub use spec::LayerSpec;
-pub use store::{read_experiment, read_manifest, write_experiment, write_experiment_with};
+pub use store::{
+    read_experiment, read_experiment_layers, read_manifest, write_experiment, write_experiment_with,
+};

@@ -217,6 +217,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// Read a whole experiment store.
 pub fn read_experiment(dir: &Path) -> Result<(Experiment, Manifest)> {
+    read_experiment_layers(dir, None)
+}
+
+/// Read an experiment store with only the named layers (all when `None`): a stage that
+/// analyses one layer does not decode the others. When a named layer is not in the store, every
+/// layer is read, so the caller's lookup error lists what the store has.
+pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Experiment, Manifest)> {
     let manifest = read_manifest(dir)?;
     let sheet = read_samples(&dir.join("samples.parquet"))?;
     let mut exp = Experiment::new(sheet);
@@ -228,6 +235,16 @@ pub fn read_experiment(dir: &Path) -> Result<(Experiment, Manifest)> {
             .filter(|p| p.is_dir())
             .collect();
         names.sort();
+        if let Some(only) = only {
+            let present = |want: &&str| {
+                names
+                    .iter()
+                    .any(|p| p.file_name().is_some_and(|f| f == *want))
+            };
+            if only.iter().all(present) {
+                names.retain(|p| p.file_name().is_some_and(|f| only.iter().any(|w| f == *w)));
+            }
+        }
         for p in names {
             let assay = read_layer(&p)?;
             exp.insert_layer(assay)

@@ -16,6 +16,7 @@ use evomics_core::rng::{derive_seed, seeded};
 use evomics_core::SampleSheet;
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::conformal::{class_scores, residual_scores, ConformalCalibration};
@@ -111,7 +112,10 @@ impl TrainConfig {
         ensure(self.top_features >= 1, "train", "top_features", || {
             "is 0".into()
         })?;
-        crate::conformal::check_alpha(self.conformal_alpha)
+        let a = self.conformal_alpha;
+        ensure(a > 0.0 && a < 1.0, "train", "conformal_alpha", || {
+            format!("is {a}; use an error rate in (0, 1), e.g. 0.1 for 90 % coverage")
+        })
     }
 }
 
@@ -377,6 +381,55 @@ fn tune(
         .ok_or_else(|| data_err("tuning", "no candidate could be scored"))
 }
 
+/// One fold of [`cross_validate`]: the (tuned) model spec, fitted preprocessing and model,
+/// test-part output and metrics, and the permutation importance when asked for.
+struct FoldRun {
+    model: ModelSpec,
+    fp: FittedPreprocess,
+    fm: FittedModel,
+    out: Output,
+    metrics: Metrics,
+    permutation: Option<Vec<f64>>,
+}
+
+/// Tune (when asked), fit and evaluate one split.
+fn fit_fold(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    s: &Split,
+) -> Result<FoldRun> {
+    let seed = derive_seed(config.seed, &format!("fold/{}/{}", s.repeat, s.fold));
+    let model = match &config.tuning {
+        Some(t) => tune(data, sheet, config, t, &s.train, seed)?,
+        None => config.model.clone(),
+    }
+    .with_seed(derive_seed(seed, "model"));
+    let (fp, fm, out) = fit_predict(data, sheet, &config.preprocess, &model, &s.train, &s.test)?;
+    let test_labels = data.labels.select(&s.test);
+    let metrics = metrics_of(&test_labels, &out);
+    let permutation = if config.permutation_importance > 0 {
+        let xte = fp.transform(&data.layers, sheet, &s.test)?;
+        Some(permutation_importance(
+            &fm,
+            xte.view(),
+            &test_labels,
+            config.permutation_importance,
+            derive_seed(seed, "perm-importance"),
+        )?)
+    } else {
+        None
+    };
+    Ok(FoldRun {
+        model,
+        fp,
+        fm,
+        out,
+        metrics,
+        permutation,
+    })
+}
+
 /// Cross-validate a potency model on a data set (see the module docs for the guarantees).
 pub fn cross_validate(
     data: &Dataset,
@@ -400,33 +453,24 @@ pub fn cross_validate(
     let mut pooled: Vec<Pooled> = (0..repeats).map(|_| Pooled::new(&data.labels, n)).collect();
     let mut imp: BTreeMap<FeatureRef, Vec<FoldImportance>> = BTreeMap::new();
     let mut fold_imps: Vec<BTreeMap<FeatureRef, FoldImportance>> = Vec::new();
-    for s in &splits {
-        let seed = derive_seed(config.seed, &format!("fold/{}/{}", s.repeat, s.fold));
-        let model = match &config.tuning {
-            Some(t) => tune(data, sheet, config, t, &s.train, seed)?,
-            None => config.model.clone(),
-        }
-        .with_seed(derive_seed(seed, "model"));
-        let (fp, fm, out) =
-            fit_predict(data, sheet, &config.preprocess, &model, &s.train, &s.test)?;
-        let test_labels = data.labels.select(&s.test);
-        let m = metrics_of(&test_labels, &out);
+    // Folds are fitted in parallel (rayon); each has its own seeds, and the results are merged
+    // in split order below, so nothing depends on the thread count.
+    let runs: Vec<Result<FoldRun>> = splits
+        .par_iter()
+        .map(|s| fit_fold(data, sheet, config, s))
+        .collect();
+    for (s, run) in splits.iter().zip(runs) {
+        let FoldRun {
+            model,
+            fp,
+            fm,
+            out,
+            metrics: m,
+            permutation: perm,
+        } = run?;
         pooled[s.repeat - 1].put(&s.test, &out);
         push_predictions(&mut predictions, data, s, &out);
-        // Importance of this fold.
         let builtin = fm.builtin_importance();
-        let perm = if config.permutation_importance > 0 {
-            let xte = fp.transform(&data.layers, sheet, &s.test)?;
-            Some(permutation_importance(
-                &fm,
-                xte.view(),
-                &test_labels,
-                config.permutation_importance,
-                derive_seed(seed, "perm-importance"),
-            )?)
-        } else {
-            None
-        };
         let mut this = BTreeMap::new();
         for (j, f) in fp.features.iter().enumerate() {
             let v = builtin.as_ref().map_or(0.0, |b| b[j]);

@@ -198,23 +198,131 @@ fn unit_rows(x: ArrayView2<f64>) -> Array2<f64> {
     out
 }
 
-/// Exact squared Euclidean distance between two rows.
+/// Rows per block of [`cross_rows`]; fixed, so the bits do not depend on the thread count.
+const CROSS_BLOCK: usize = 128;
+
+/// `X Xᵀ` (rows × rows), computed in fixed blocks of rows on the rayon pool and made symmetric
+/// to the last bit. Each block is one matrix product (matrixmultiply), so the result does not
+/// depend on how many threads run the blocks.
+pub(crate) fn cross_rows(x: ArrayView2<f64>) -> Array2<f64> {
+    use rayon::prelude::*;
+    let n = x.nrows();
+    let blocks: Vec<Array2<f64>> = (0..n.div_ceil(CROSS_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let rows = x.slice_axis(
+                Axis(0),
+                ndarray::Slice::from(b * CROSS_BLOCK..((b + 1) * CROSS_BLOCK).min(n)),
+            );
+            rows.dot(&x.t())
+        })
+        .collect();
+    let mut g = Array2::zeros((n, n));
+    for (b, block) in blocks.iter().enumerate() {
+        g.slice_axis_mut(
+            Axis(0),
+            ndarray::Slice::from(b * CROSS_BLOCK..b * CROSS_BLOCK + block.nrows()),
+        )
+        .assign(block);
+    }
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let v = 0.5 * (g[[i, j]] + g[[j, i]]);
+            g[[i, j]] = v;
+            g[[j, i]] = v;
+        }
+    }
+    g
+}
+
+/// Eigen decomposition of a symmetric matrix: eigenvalues in nondecreasing order and the
+/// eigenvectors in the columns, by faer's `self_adjoint_evd` (Householder tridiagonalization,
+/// then divide and conquer on the tridiagonal matrix, as LAPACK's `dsyevd`). It runs on one
+/// thread, so the result does not depend on the thread count.
+pub(crate) fn sym_eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Array2<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+    let n = a.nrows();
+    let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[[i, j]]);
+    let mut u = faer::Mat::<f64>::zeros(n, n);
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    let par = faer::Par::Seq;
+    let mut buf = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::Yes,
+        par,
+        Default::default(),
+    ));
+    self_adjoint_evd(
+        m.as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        par,
+        MemStack::new(&mut buf),
+        Default::default(),
+    )
+    .map_err(|e| MlError::Numerical {
+        what: "eigen decomposition",
+        problem: format!("{e:?}"),
+    })?;
+    let vals = (0..n).map(|i| s[i]).collect();
+    let vecs = Array2::from_shape_fn((n, n), |(i, j)| u[(i, j)]);
+    Ok((vals, vecs))
+}
+
+/// Squared Euclidean distance between two rows, summed pairwise-exactly (no Gram shortcut).
+///
+/// Element `i` goes to accumulator `i mod 8` and the eight are added in a fixed tree, so the
+/// loop runs eight independent chains (several times faster than one running sum) and the
+/// result is the same for contiguous and strided rows.
 pub(crate) fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+    let mut acc = [0.0f64; 8];
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => {
+            let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+            let (ra, rb) = (ca.remainder(), cb.remainder());
+            for (x, y) in ca.zip(cb) {
+                for l in 0..8 {
+                    let d = x[l] - y[l];
+                    acc[l] += d * d;
+                }
+            }
+            for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+                acc[l] += (x - y) * (x - y);
+            }
+        }
+        _ => {
+            for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                acc[i % 8] += (x - y) * (x - y);
+            }
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 /// The full n × n dissimilarity matrix between the rows of `x`.
 ///
-/// Euclidean distances are computed pairwise (exact, as R's `dist`); correlation distances
+/// Euclidean distances are computed pairwise from the differences (as R's `dist`, not from a
+/// Gram matrix, which loses digits for close rows); correlation distances
 /// through one matrix product of centred, unit-norm rows.
 pub fn distance_matrix(x: ArrayView2<f64>, metric: Distance) -> Array2<f64> {
     let n = x.nrows();
     match metric {
         Distance::Euclidean => {
+            use rayon::prelude::*;
+            // Rows on the rayon pool; every distance is computed alone, so the thread count
+            // cannot change a bit.
+            let upper: Vec<Vec<f64>> = (0..n)
+                .into_par_iter()
+                .map(|i| {
+                    ((i + 1)..n)
+                        .map(|j| sq_dist(x.row(i), x.row(j)).sqrt())
+                        .collect()
+                })
+                .collect();
             let mut d = Array2::zeros((n, n));
-            for i in 0..n {
-                for j in (i + 1)..n {
-                    let v = sq_dist(x.row(i), x.row(j)).sqrt();
+            for (i, row) in upper.iter().enumerate() {
+                for (j, &v) in ((i + 1)..n).zip(row) {
                     d[[i, j]] = v;
                     d[[j, i]] = v;
                 }

@@ -15,6 +15,7 @@
 //! carry a value, and a gene missing in either sample of a TMM pair is left out of that pair.
 
 use evomics_core::Assay;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NormError, Result};
@@ -423,6 +424,8 @@ pub struct FittedNormFactors {
 impl FittedNormFactors {
     fn raw_factors(&self, step: &'static str, assay: &Assay, counts: &Counts) -> Result<Vec<f64>> {
         let n = counts.n_samples;
+        // One sample per task; each factor is computed alone, so the thread count cannot
+        // change a bit.
         let raw: Vec<f64> = match &self.kind {
             FactorKind::None => vec![1.0; n],
             FactorKind::Tmm {
@@ -431,6 +434,7 @@ impl FittedNormFactors {
                 ref_lib,
                 ..
             } => (0..n)
+                .into_par_iter()
                 .map(|j| {
                     tmm_factor(
                         &counts.column(j),
@@ -442,6 +446,7 @@ impl FittedNormFactors {
                 })
                 .collect(),
             FactorKind::UpperQuartile { p, nonzero } => (0..n)
+                .into_par_iter()
                 .map(|j| {
                     let v: Vec<f64> = (0..counts.n_features)
                         .filter(|&i| nonzero[i])
@@ -451,6 +456,7 @@ impl FittedNormFactors {
                 })
                 .collect(),
             FactorKind::Rle { log_gm } => (0..n)
+                .into_par_iter()
                 .map(|j| {
                     let ratios: Vec<f64> = (0..counts.n_features)
                         .filter_map(|i| {

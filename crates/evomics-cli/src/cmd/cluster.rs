@@ -12,7 +12,7 @@ use serde_json::json;
 
 use evomics_core::rng::derive_seed;
 use evomics_io::table::{num, Table};
-use evomics_io::{read_experiment, InputFile, Manifest};
+use evomics_io::{read_experiment_layers, InputFile, Manifest};
 use evomics_ml::cluster::{
     adjusted_rand_index, normalized_mutual_information, ChooseKParams, ClusterMethod, GapReference,
     GapRule, GmmParams, HclustParams, KMeansParams, KSelection, Linkage,
@@ -128,7 +128,7 @@ pub fn run(a: ClusterArgs, log: Log) -> anyhow::Result<()> {
             methods.push(m.clone());
         }
     }
-    let (exp, _) = read_experiment(&a.store)?;
+    let (exp, _) = read_experiment_layers(&a.store, Some(&[a.layer.as_str()]))?;
     let raw = exp.layer(&a.layer)?;
     let (mut assay, transform_note) = log_scale_layer(raw, a.log2, log)?;
     let sheet = layer_sheet(exp.samples(), &assay)?;

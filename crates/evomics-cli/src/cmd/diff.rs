@@ -11,7 +11,7 @@ use serde_json::json;
 
 use evomics_core::{Assay, Experiment, ValueScale};
 use evomics_io::table::{num, Table};
-use evomics_io::{read_experiment, InputFile, Manifest};
+use evomics_io::{read_experiment_layers, InputFile, Manifest};
 use evomics_stats::{
     lm_fit, voom, AdjustMethod, Block, Contrasts, Design, DesignOptions, EbayesOptions, Legacy,
     LevelOrder, LimmaResult, VoomOptions,
@@ -251,7 +251,7 @@ const TOP_NUMERIC: [&str; 7] = [
 
 pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
     let c = resolve(&a)?;
-    let (exp, _) = read_experiment(&a.store)?;
+    let (exp, _) = read_experiment_layers(&a.store, Some(&[c.layer.as_str()]))?;
     let (res, used_voom) = run_limma(&exp, &c)?;
     let mut manifest = Manifest::new("diff");
     manifest.inputs.push(InputFile::store(&a.store)?);

@@ -15,16 +15,28 @@
 //! - Restarts: `n_init` runs from seeds `derive_seed(seed, "kmeans/<run>")`; the run with the
 //!   lowest total within-cluster sum of squares wins (the first on ties).
 //!
+//! - Distances: when there are fewer samples than features (omics: thousands of features,
+//!   hundreds or a few thousand samples) and at most 4,096 samples, every distance comes from
+//!   the Gram matrix `G = X Xᵀ`, computed once for all restarts: `|x_i − c_a|² = g_ii −
+//!   2/n_a Σ_{m∈a} g_im + 1/n_a² Σ_{m,m'∈a} g_mm'` (kernel k-means with the linear kernel;
+//!   Dhillon, Guan & Kulis 2004, *KDD*). A Lloyd iteration then costs O(n²) instead of
+//!   O(k·n·p) and a Hartigan move O(n); the steps and the objective are the same as with
+//!   explicit centres, only rounding differs. Centres, sums of squares and the winning run are
+//!   computed from `X` itself.
+//!
 //! Labels are renumbered in order of first appearance, so equal partitions give equal labels.
-//! Everything is sequential: the same seed gives bit-identical results on any machine.
+//! The restarts run in parallel (rayon), each from its own seed, and the winner is chosen in run
+//! order; the Gram product is computed in fixed row blocks. The same seed gives bit-identical
+//! results for any number of threads.
 
 use evomics_core::rng::{derive_seed, seeded, Rng};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng as _;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{data_err, ensure, Result};
-use crate::matrix::{check_matrix, sq_dist};
+use crate::matrix::{check_matrix, cross_rows, sq_dist};
 
 /// The iteration scheme of k-means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,16 +133,81 @@ impl KMeansParams {
                 ),
             ));
         }
+        self.fit_with(x, use_gram(x))
+    }
+
+    /// [`Self::fit`] on checked input, from the Gram matrix or from explicit centres.
+    fn fit_with(&self, x: ArrayView2<f64>, from_gram: bool) -> Result<KMeans> {
+        let gram = from_gram.then(|| Gram::new(x));
+        let runs: Vec<KMeans> = (0..self.n_init)
+            .into_par_iter()
+            .map(|run| {
+                let mut rng = seeded(derive_seed(self.seed, &format!("kmeans/{run}")));
+                match &gram {
+                    Some(g) => {
+                        let seeds = g.plus_plus(self.k, &mut rng);
+                        self.run_gram(x, g, &seeds)
+                    }
+                    None => {
+                        let init = plus_plus(x, self.k, &mut rng);
+                        self.run_from(x, init)
+                    }
+                }
+            })
+            .collect();
+        // The first run with the lowest inertia, as a sequential loop would pick it.
         let mut best: Option<KMeans> = None;
-        for run in 0..self.n_init {
-            let mut rng = seeded(derive_seed(self.seed, &format!("kmeans/{run}")));
-            let init = plus_plus(x, self.k, &mut rng);
-            let fit = self.run_from(x, init);
+        for fit in runs {
             if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
                 best = Some(fit);
             }
         }
         Ok(best.expect("n_init >= 1"))
+    }
+
+    /// One run in inner-product form: the same steps as [`Self::run_from`], every distance
+    /// `|x_i − c_a|²` taken from the Gram matrix as `g_ii − 2·S_ia/n_a + Q_a/n_a²`, where
+    /// `S_ia = Σ_{m∈a} g_im` and `Q_a = Σ_{m∈a} S_ma`.
+    fn run_gram(&self, x: ArrayView2<f64>, g: &Gram, seeds: &[usize]) -> KMeans {
+        let n = g.n();
+        let k = self.k;
+        let mut labels = vec![usize::MAX; n];
+        let mut centres = KernelCentres::Points(seeds.to_vec());
+        let mut converged = false;
+        let mut it = 0;
+        while it < self.max_iter {
+            it += 1;
+            let mut changed = false;
+            for (i, label) in labels.iter_mut().enumerate() {
+                let l = centres.nearest(g, i);
+                if *label != l {
+                    *label = l;
+                    changed = true;
+                }
+            }
+            for cl in 0..k {
+                if !labels.contains(&cl) {
+                    let far = (0..n)
+                        .max_by(|&a, &b| {
+                            let da = centres.dist(g, a, labels[a]);
+                            let db = centres.dist(g, b, labels[b]);
+                            da.total_cmp(&db).then(b.cmp(&a))
+                        })
+                        .unwrap_or(0);
+                    labels[far] = cl;
+                    changed = true;
+                }
+            }
+            centres = KernelCentres::Means(Sums::new(g, &labels, k));
+            if !changed {
+                converged = true;
+                break;
+            }
+        }
+        if self.algorithm == KMeansAlgorithm::Hartigan {
+            hartigan_gram(g, &mut labels, k);
+        }
+        finish(x, labels, k, it, converged)
     }
 
     fn run_from(&self, x: ArrayView2<f64>, mut c: Array2<f64>) -> KMeans {
@@ -279,6 +356,192 @@ fn hartigan(x: ArrayView2<f64>, labels: &mut [usize], c: &mut Array2<f64>) {
         if !moved {
             break;
         }
+    }
+}
+
+/// Hartigan transfers in inner-product form (see [`hartigan`]); the sums are recomputed from
+/// the labels at the start of every pass, so rounding cannot build up over many moves.
+fn hartigan_gram(g: &Gram, labels: &mut [usize], k: usize) {
+    let n = g.n();
+    for _pass in 0..(50 * n.max(1)) {
+        let mut sums = Sums::new(g, labels, k);
+        let mut moved = false;
+        for i in 0..n {
+            let a = labels[i];
+            if sums.sizes[a] <= 1 {
+                continue;
+            }
+            let na = sums.sizes[a] as f64;
+            let cost_out = na / (na - 1.0) * sums.dist(g, i, a);
+            let mut best = (a, 0.0);
+            for b in 0..k {
+                if b == a {
+                    continue;
+                }
+                let nb = sums.sizes[b] as f64;
+                let delta = nb / (nb + 1.0) * sums.dist(g, i, b) - cost_out;
+                if delta < best.1 - 1e-12 * cost_out.max(1e-300) {
+                    best = (b, delta);
+                }
+            }
+            if best.0 != a {
+                sums.transfer(g, i, a, best.0);
+                labels[i] = best.0;
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
+/// Largest number of rows for which k-means works from the n × n Gram matrix (128 MiB).
+const GRAM_MAX_ROWS: usize = 4096;
+
+/// Whether to run k-means from inner products: when there are fewer rows than features (one
+/// n²·p product then replaces a k·n·p pass per iteration) and the n × n matrix stays small.
+fn use_gram(x: ArrayView2<f64>) -> bool {
+    x.nrows() <= x.ncols() && x.nrows() <= GRAM_MAX_ROWS && x.nrows() >= 2
+}
+
+/// The inner products of the rows of a matrix, `G = X Xᵀ`.
+struct Gram {
+    g: Array2<f64>,
+}
+
+impl Gram {
+    /// The Gram matrix of the column-centred rows: distances do not change, and centring keeps
+    /// `g_ii − 2 g_ij + g_jj` from cancelling digits when the values sit far from zero.
+    fn new(x: ArrayView2<f64>) -> Gram {
+        let mean = x.mean_axis(Axis(0)).expect("at least two rows");
+        let xc = &x - &mean;
+        Gram {
+            g: cross_rows(xc.view()),
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.g.nrows()
+    }
+
+    /// `|x_i − x_j|²`, never below 0.
+    fn point_dist(&self, i: usize, j: usize) -> f64 {
+        (self.g[[i, i]] + self.g[[j, j]] - 2.0 * self.g[[i, j]]).max(0.0)
+    }
+
+    /// k-means++ seeding (as [`plus_plus`]), returning the chosen rows.
+    fn plus_plus(&self, k: usize, rng: &mut Rng) -> Vec<usize> {
+        let n = self.n();
+        let first = rng.gen_range(0..n);
+        let mut picks = vec![first];
+        let mut d2: Vec<f64> = (0..n).map(|i| self.point_dist(i, first)).collect();
+        for _ in 1..k {
+            let total: f64 = d2.iter().sum();
+            let pick = if total > 0.0 {
+                let u = rng.gen::<f64>() * total;
+                let mut acc = 0.0;
+                let mut at = n - 1;
+                for (i, &d) in d2.iter().enumerate() {
+                    acc += d;
+                    if acc > u {
+                        at = i;
+                        break;
+                    }
+                }
+                at
+            } else {
+                rng.gen_range(0..n)
+            };
+            picks.push(pick);
+            for (i, d) in d2.iter_mut().enumerate() {
+                *d = d.min(self.point_dist(i, pick));
+            }
+        }
+        picks
+    }
+}
+
+/// Cluster sums in inner-product form: `S_ia = Σ_{m∈a} g_im`, `Q_a = Σ_{m∈a} S_ma`, sizes.
+struct Sums {
+    s: Array2<f64>,
+    q: Vec<f64>,
+    sizes: Vec<usize>,
+}
+
+impl Sums {
+    fn new(g: &Gram, labels: &[usize], k: usize) -> Sums {
+        let n = g.n();
+        let mut s = Array2::zeros((n, k));
+        for i in 0..n {
+            let mut row = s.row_mut(i);
+            for (m, &v) in g.g.row(i).iter().enumerate() {
+                row[labels[m]] += v;
+            }
+        }
+        let mut q = vec![0.0; k];
+        let mut sizes = vec![0usize; k];
+        for (m, &l) in labels.iter().enumerate() {
+            q[l] += s[[m, l]];
+            sizes[l] += 1;
+        }
+        Sums { s, q, sizes }
+    }
+
+    /// `|x_i − c_a|²`; an empty cluster's centre is the origin, as [`centres`] leaves it.
+    fn dist(&self, g: &Gram, i: usize, a: usize) -> f64 {
+        let gii = g.g[[i, i]];
+        match self.sizes[a] {
+            0 => gii,
+            m => {
+                let m = m as f64;
+                gii - 2.0 * self.s[[i, a]] / m + self.q[a] / (m * m)
+            }
+        }
+    }
+
+    /// Move row i from cluster a to cluster b.
+    fn transfer(&mut self, g: &Gram, i: usize, a: usize, b: usize) {
+        let gii = g.g[[i, i]];
+        self.q[a] += gii - 2.0 * self.s[[i, a]];
+        self.q[b] += gii + 2.0 * self.s[[i, b]];
+        for (m, &v) in g.g.row(i).iter().enumerate() {
+            self.s[[m, a]] -= v;
+            self.s[[m, b]] += v;
+        }
+        self.sizes[a] -= 1;
+        self.sizes[b] += 1;
+    }
+}
+
+/// The centres of one Lloyd step: the seeds (rows) at first, then the cluster means.
+enum KernelCentres {
+    Points(Vec<usize>),
+    Means(Sums),
+}
+
+impl KernelCentres {
+    fn dist(&self, g: &Gram, i: usize, a: usize) -> f64 {
+        match self {
+            KernelCentres::Points(p) => g.point_dist(i, p[a]),
+            KernelCentres::Means(s) => s.dist(g, i, a),
+        }
+    }
+
+    /// The nearest centre (the first on ties, as [`nearest`]).
+    fn nearest(&self, g: &Gram, i: usize) -> usize {
+        let k = match self {
+            KernelCentres::Points(p) => p.len(),
+            KernelCentres::Means(s) => s.sizes.len(),
+        };
+        let mut best = (0, f64::INFINITY);
+        for a in 0..k {
+            let d = self.dist(g, i, a);
+            if d < best.1 {
+                best = (a, d);
+            }
+        }
+        best.0
     }
 }
 
@@ -437,6 +700,56 @@ mod tests {
         .is_err());
         let e = KMeansParams::new(9, 1).fit(blobs().view()).unwrap_err();
         assert!(e.to_string().contains("k ≤ 8"), "{e}");
+    }
+
+    fn wide_blobs() -> Array2<f64> {
+        let mut rng = seeded(11);
+        Array2::from_shape_fn((60, 150), |(i, j)| {
+            let centre = match i % 3 {
+                0 => 0.0,
+                1 => ((j % 7) as f64 - 3.0) * 0.6,
+                _ => ((j % 5) as f64 - 2.0) * -0.5,
+            };
+            20.0 + centre + rng.gen::<f64>() * 1.5
+        })
+    }
+
+    #[test]
+    fn gram_and_explicit_centres_agree() {
+        let x = wide_blobs();
+        assert!(use_gram(x.view()));
+        for algorithm in [KMeansAlgorithm::Lloyd, KMeansAlgorithm::Hartigan] {
+            for (k, seed) in [(3, 1), (4, 2), (6, 3)] {
+                let p = KMeansParams {
+                    k,
+                    algorithm,
+                    seed,
+                    ..Default::default()
+                };
+                let g = p.fit_with(x.view(), true).unwrap();
+                let e = p.fit_with(x.view(), false).unwrap();
+                assert_eq!(g.labels, e.labels, "k = {k}, {algorithm:?}");
+                assert!((g.inertia - e.inertia).abs() <= 1e-9 * e.inertia);
+                assert_eq!(g.n_iter, e.n_iter);
+            }
+        }
+        let three = KMeansParams::new(3, 5).fit(x.view()).unwrap();
+        let truth: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        assert_eq!(three.labels, truth);
+    }
+
+    #[test]
+    fn restarts_do_not_depend_on_thread_count() {
+        let x = wide_blobs();
+        let p = KMeansParams::new(5, 9);
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| p.fit(x.view()).unwrap())
+        };
+        assert_eq!(on(1), on(3));
     }
 
     proptest! {
