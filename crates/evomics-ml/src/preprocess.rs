@@ -253,6 +253,10 @@ impl PreprocessConfig {
 /// The samples × features matrix of a pipeline output; a cell without a value is an error.
 fn block_matrix(out: &Assay, what: &str) -> Result<Array2<f64>> {
     let (nf, ns) = (out.n_features(), out.n_samples());
+    if out.flags().iter().all(|f| f.has_value()) {
+        // Every cell carries a value: one transposing copy into standard layout.
+        return Ok(out.values().t().as_standard_layout().into_owned());
+    }
     let mut x = Array2::zeros((ns, nf));
     for i in 0..nf {
         for j in 0..ns {
@@ -278,16 +282,11 @@ fn block_matrix(out: &Assay, what: &str) -> Result<Array2<f64>> {
 }
 
 fn concat(blocks: &[Array2<f64>], n: usize) -> Array2<f64> {
-    let p: usize = blocks.iter().map(|b| b.ncols()).sum();
-    let mut x = Array2::zeros((n, p));
-    let mut at = 0;
-    for b in blocks {
-        for (j, col) in b.axis_iter(Axis(1)).enumerate() {
-            x.column_mut(at + j).assign(&col);
-        }
-        at += b.ncols();
+    if blocks.is_empty() {
+        return Array2::zeros((n, 0));
     }
-    x
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    ndarray::concatenate(Axis(1), &views).expect("blocks share the samples")
 }
 
 /// Indices of the k largest scores (NaN last, ties by index), returned in column order.

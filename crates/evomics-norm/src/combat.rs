@@ -868,8 +868,8 @@ impl Transformer for FittedBatchCorrection {
                 .unwrap_or_default(),
         ));
         if c.mean_only && !c.params.mean_only {
-            report.notes.push(
-                "mean_only was forced on because a batch has a single sample (as sva does)".into(),
+            report.warnings.push(
+                "mean_only was forced on because a batch has a single sample (as sva does): batch variances are not adjusted".into(),
             );
         }
         Ok((

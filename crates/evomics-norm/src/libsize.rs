@@ -162,6 +162,16 @@ impl NormFactorsParams {
     }
 
     pub(crate) fn fit_in(&self, step: &'static str, assay: &Assay) -> Result<FittedNormFactors> {
+        Ok(self.fit_factors(step, assay)?.0)
+    }
+
+    /// Fit, and return the training samples' factors and library sizes with it (what
+    /// [`FittedNormFactors::factors`] would compute again on the same layer).
+    pub(crate) fn fit_factors(
+        &self,
+        step: &'static str,
+        assay: &Assay,
+    ) -> Result<(FittedNormFactors, Vec<f64>, Vec<f64>)> {
         self.validate(step)?;
         let counts = Counts::read(step, assay)?;
         let g = counts.n_features;
@@ -223,7 +233,8 @@ impl NormFactorsParams {
             let logs: Vec<f64> = raw.iter().map(|f| f.ln()).collect();
             fitted.scale = num::mean(&logs).exp();
         }
-        Ok(fitted)
+        let nf = raw.iter().map(|f| f / fitted.scale).collect();
+        Ok((fitted, nf, counts.lib))
     }
 }
 
@@ -319,7 +330,7 @@ fn tmm_factor(obs: &[Option<f64>], refc: &[Option<f64>], n_o: f64, n_r: f64, p: 
 pub(crate) struct Counts {
     pub(crate) n_features: usize,
     pub(crate) n_samples: usize,
-    cells: Vec<Option<f64>>, // row-major
+    cells: Vec<Option<f64>>, // column-major: sample j at cells[j * n_features..]
     pub(crate) lib: Vec<f64>,
 }
 
@@ -327,7 +338,7 @@ impl Counts {
     /// Read and check: values ≥ 0, every library size > 0.
     pub(crate) fn read(step: &'static str, assay: &Assay) -> Result<Counts> {
         let (g, n) = (assay.n_features(), assay.n_samples());
-        let mut cells = Vec::with_capacity(g * n);
+        let mut cells = vec![None; g * n];
         for i in 0..g {
             for j in 0..n {
                 let v = assay.get(i, j);
@@ -344,11 +355,11 @@ impl Counts {
                         });
                     }
                 }
-                cells.push(v);
+                cells[j * g + i] = v;
             }
         }
         let lib: Vec<f64> = (0..n)
-            .map(|j| num::sum((0..g).filter_map(|i| cells[i * n + j])))
+            .map(|j| num::sum(cells[j * g..(j + 1) * g].iter().flatten().copied()))
             .collect();
         if let Some(j) = (0..n).find(|&j| lib[j] <= 0.0) {
             return Err(NormError::Sample {
@@ -369,12 +380,13 @@ impl Counts {
         })
     }
 
+    #[inline]
     pub(crate) fn get(&self, i: usize, j: usize) -> Option<f64> {
-        self.cells[i * self.n_samples + j]
+        self.cells[j * self.n_features + i]
     }
 
-    fn column(&self, j: usize) -> Vec<Option<f64>> {
-        (0..self.n_features).map(|i| self.get(i, j)).collect()
+    fn column(&self, j: usize) -> &[Option<f64>] {
+        &self.cells[j * self.n_features..(j + 1) * self.n_features]
     }
 }
 
@@ -437,7 +449,7 @@ impl FittedNormFactors {
                 .into_par_iter()
                 .map(|j| {
                     tmm_factor(
-                        &counts.column(j),
+                        counts.column(j),
                         ref_counts,
                         counts.lib[j],
                         *ref_lib,

@@ -66,11 +66,28 @@ pub(crate) fn quantile7_sorted(sorted: &[f64], p: f64) -> f64 {
     }
 }
 
-/// Type-7 quantile of unsorted values.
+/// Type-7 quantile of unsorted values: the same two order statistics as
+/// [`quantile7_sorted`] on the sorted values, found by selection instead of a full sort.
 pub(crate) fn quantile7(xs: &[f64], p: f64) -> f64 {
+    let n = xs.len();
+    if n == 0 || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    let index = 1.0 + (n - 1) as f64 * p;
+    let (lo, hi) = (index.floor(), index.ceil());
     let mut v = xs.to_vec();
-    sort(&mut v);
-    quantile7_sorted(&v, p)
+    let (_, &mut qs, above) = v.select_nth_unstable_by(lo as usize - 1, f64::total_cmp);
+    let xh = if hi > lo && !above.is_empty() {
+        above.iter().copied().min_by(f64::total_cmp).unwrap_or(qs)
+    } else {
+        qs
+    };
+    let h = index - lo;
+    if index > lo && xh != qs {
+        (1.0 - h) * qs + h * xh
+    } else {
+        qs
+    }
 }
 
 /// Median (R `median`).
@@ -80,18 +97,20 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
 
 /// Ranks with ties averaged (R `rank(x, ties.method = "average")`), 1-based.
 pub(crate) fn rank_average(xs: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..xs.len()).collect();
-    idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    // (value, position) pairs sort in place, without chasing indices into `xs`; the order among
+    // ties does not matter, they share one rank.
+    let mut pairs: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut ranks = vec![0.0; xs.len()];
     let mut i = 0;
-    while i < idx.len() {
+    while i < pairs.len() {
         let mut j = i;
-        while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
+        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
             j += 1;
         }
         // positions i..=j (0-based) share the average of ranks i+1..=j+1
         let r = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
+        for &(_, k) in &pairs[i..=j] {
             ranks[k] = r;
         }
         i = j + 1;
@@ -257,6 +276,25 @@ mod tests {
         assert_eq!(quantile7(&x, 0.75), 4.0);
         assert!((quantile7(&x, 0.01) - 1.04).abs() < 1e-15);
         assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), 2.5);
+    }
+
+    #[test]
+    fn selection_quantile_equals_sorted_quantile() {
+        let mut rng = evomics_core::rng::seeded(5);
+        for n in [1usize, 2, 3, 7, 50, 301] {
+            // few distinct values, so ties at the order statistics are common
+            let x: Vec<f64> = (0..n).map(|_| rng.gen_range(0..9) as f64 * 0.5).collect();
+            let mut sorted = x.clone();
+            sort(&mut sorted);
+            for p in [0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 1.0] {
+                assert_eq!(
+                    quantile7(&x, p),
+                    quantile7_sorted(&sorted, p),
+                    "n {n}, p {p}"
+                );
+            }
+        }
+        assert!(quantile7(&[], 0.5).is_nan());
     }
 
     #[test]

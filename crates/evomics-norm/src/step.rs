@@ -167,6 +167,10 @@ pub struct StepReport {
     pub sample_factors: Vec<SampleFactor>,
     /// Further remarks (e.g. `ComBat used sva's missing-value path`).
     pub notes: Vec<String>,
+    /// Remarks about a change of method that alters the results (e.g. ComBat forced to
+    /// mean-only by a one-sample batch); shown as warnings, also under `--quiet`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl StepReport {
@@ -188,6 +192,7 @@ impl StepReport {
             factor_name: None,
             sample_factors: Vec::new(),
             notes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 

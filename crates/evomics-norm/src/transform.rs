@@ -109,6 +109,70 @@ impl TransformParams {
 
 const LINEAR: &[ValueScale] = &[ValueScale::Linear, ValueScale::Counts];
 
+/// Fit log-CPM; also returns the training samples' factors and library sizes.
+fn fit_log_cpm(p: &LogCpmParams, assay: &Assay) -> Result<(FittedTransform, Vec<f64>, Vec<f64>)> {
+    let step = "transform log_cpm";
+    require_scale(
+        step,
+        assay,
+        &[ValueScale::Counts],
+        "counts",
+        "log-CPM is for read counts; for intensities use log2",
+    )?;
+    let (factors, nf, lib) = p.norm_factors.fit_factors(step, assay)?;
+    let eff: Vec<f64> = lib.iter().zip(&nf).map(|(l, f)| l * f).collect();
+    let fitted = FittedTransform::LogCpm {
+        prior_count: p.prior_count,
+        factors,
+        mean_eff_lib: num::mean(&eff),
+    };
+    Ok((fitted, nf, lib))
+}
+
+/// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`).
+fn apply_log_cpm(
+    assay: &Assay,
+    fitted: &FittedTransform,
+    nf: &[f64],
+    lib: &[f64],
+) -> Result<(Assay, StepReport)> {
+    let FittedTransform::LogCpm {
+        prior_count,
+        factors,
+        mean_eff_lib,
+    } = fitted
+    else {
+        unreachable!("apply_log_cpm is only called with a fitted log-CPM transform")
+    };
+    let (prior_count, mean_eff_lib) = (*prior_count, *mean_eff_lib);
+    let mut values = assay.values().clone();
+    for j in 0..assay.n_samples() {
+        let eff = lib[j] * nf[j];
+        let prior = prior_count * eff / mean_eff_lib;
+        let denom = eff + 2.0 * prior;
+        for i in 0..assay.n_features() {
+            if assay.flags()[[i, j]].has_value() {
+                values[[i, j]] = ((values[[i, j]] + prior) / denom * 1e6).log2();
+            }
+        }
+    }
+    let mut report = StepReport::new(Stage::Transform, "log_cpm", assay);
+    report.set_factors("norm_factor", assay, nf);
+    report.notes.push(format!(
+        "library sizes × {} factors; prior count {prior_count} scaled by effective library size / {mean_eff_lib}",
+        match &factors.kind {
+            crate::libsize::FactorKind::None => "unit",
+            crate::libsize::FactorKind::Tmm { .. } => "TMM",
+            crate::libsize::FactorKind::UpperQuartile { .. } => "upper-quartile",
+            crate::libsize::FactorKind::Rle { .. } => "RLE",
+        }
+    ));
+    Ok((
+        rebuild(assay, values, assay.flags().clone(), ValueScale::Log2)?,
+        report,
+    ))
+}
+
 impl Fit for TransformParams {
     type Fitted = FittedTransform;
 
@@ -170,25 +234,25 @@ impl Fit for TransformParams {
                     pseudocount: p.pseudocount,
                 })
             }
-            TransformParams::LogCpm(p) => {
-                let step = "transform log_cpm";
-                require_scale(
-                    step,
-                    assay,
-                    &[ValueScale::Counts],
-                    "counts",
-                    "log-CPM is for read counts; for intensities use log2",
-                )?;
-                let factors = p.norm_factors.fit_in(step, assay)?;
-                let (nf, lib) = factors.factors(step, assay)?;
-                let eff: Vec<f64> = lib.iter().zip(&nf).map(|(l, f)| l * f).collect();
-                Ok(FittedTransform::LogCpm {
-                    prior_count: p.prior_count,
-                    factors,
-                    mean_eff_lib: num::mean(&eff),
-                })
-            }
+            TransformParams::LogCpm(p) => Ok(fit_log_cpm(p, assay)?.0),
         }
+    }
+
+    fn fit_transform(
+        &self,
+        assay: &Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(FittedTransform, Assay, StepReport)> {
+        if let TransformParams::LogCpm(p) = self {
+            // The training samples' factors from the fit are the ones the transform would
+            // compute again (TMM is the costly part of log-CPM).
+            let (fitted, nf, lib) = fit_log_cpm(p, assay)?;
+            let (out, report) = apply_log_cpm(assay, &fitted, &nf, &lib)?;
+            return Ok((fitted, out, report));
+        }
+        let fitted = self.fit(assay, sheet)?;
+        let (out, report) = fitted.transform_with_report(assay, sheet)?;
+        Ok((fitted, out, report))
     }
 }
 
@@ -322,11 +386,7 @@ impl Transformer for FittedTransform {
                 report.set_factors("mean_log2", assay, &centres);
                 Ok((rebuild(assay, values, flags, ValueScale::Other)?, report))
             }
-            FittedTransform::LogCpm {
-                prior_count,
-                factors,
-                mean_eff_lib,
-            } => {
+            FittedTransform::LogCpm { factors, .. } => {
                 let step = "transform log_cpm";
                 require_scale(
                     step,
@@ -336,32 +396,7 @@ impl Transformer for FittedTransform {
                     "log-CPM is for read counts",
                 )?;
                 let (nf, lib) = factors.factors(step, assay)?;
-                let mut values = assay.values().clone();
-                for j in 0..assay.n_samples() {
-                    let eff = lib[j] * nf[j];
-                    let prior = prior_count * eff / mean_eff_lib;
-                    let denom = eff + 2.0 * prior;
-                    for i in 0..assay.n_features() {
-                        if assay.flags()[[i, j]].has_value() {
-                            values[[i, j]] = ((values[[i, j]] + prior) / denom * 1e6).log2();
-                        }
-                    }
-                }
-                let mut report = StepReport::new(Stage::Transform, "log_cpm", assay);
-                report.set_factors("norm_factor", assay, &nf);
-                report.notes.push(format!(
-                    "library sizes × {} factors; prior count {prior_count} scaled by effective library size / {mean_eff_lib}",
-                    match &factors.kind {
-                        crate::libsize::FactorKind::None => "unit",
-                        crate::libsize::FactorKind::Tmm { .. } => "TMM",
-                        crate::libsize::FactorKind::UpperQuartile { .. } => "upper-quartile",
-                        crate::libsize::FactorKind::Rle { .. } => "RLE",
-                    }
-                ));
-                Ok((
-                    rebuild(assay, values, assay.flags().clone(), ValueScale::Log2)?,
-                    report,
-                ))
+                apply_log_cpm(assay, self, &nf, &lib)
             }
         }
     }

@@ -134,6 +134,9 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
             for note in &step.notes {
                 log.say(format!("  {}: {note}", step.method));
             }
+            for w in &step.warnings {
+                log.warn(format!("{name}: {}: {w}", step.method));
+            }
             if !step.uncorrected.is_empty() {
                 log.warn(format!(
                     "{name}: {} feature(s) left uncorrected by {}",

@@ -386,6 +386,18 @@ fn load_state(out: &Path) -> RunState {
 
 pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
     let steps = plan(&a.config, &a.out)?;
+    // Every stage's flags are checked before the first stage runs: a typo in the last stage
+    // must not surface only after the earlier ones have run.
+    for s in &steps {
+        let argv = std::iter::once("evomics".to_string()).chain(s.argv.iter().cloned());
+        Cli::try_parse_from(argv).map_err(|e| {
+            anyhow!(
+                "run config, stage [{}]: {}",
+                s.name,
+                e.to_string().trim_end()
+            )
+        })?;
+    }
     let mut state = load_state(&a.out);
     if a.dry_run {
         println!("plan for {} → {}", a.config.display(), a.out.display());

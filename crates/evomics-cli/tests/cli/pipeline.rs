@@ -112,6 +112,8 @@ fn run_config_errors_name_the_stage() {
     .unwrap();
     let e = fail(&["run", p(&cfg), "-o", p(&d.path().join("o"))]);
     assert!(e.contains("[qc]") && e.contains("group-byy"), "{e}");
+    // Checked before any stage runs: the ingest stage before the bad one wrote nothing.
+    assert!(!d.path().join("o").join("ingest").exists());
 }
 
 #[test]

@@ -167,6 +167,19 @@ fn bin_features(x: ArrayView2<f64>, max_bins: usize) -> Binned {
     Binned { n, bins, cuts }
 }
 
+/// Buffers reused by every split search of a tree.
+#[derive(Default)]
+struct Scratch {
+    /// Sums per occupied bin (`w` values each).
+    hist: Vec<f64>,
+    /// Samples per occupied bin.
+    counts: Vec<f64>,
+    /// The occupied bins, ascending.
+    occupied: Vec<usize>,
+    /// (bin, sample) of a small node, sorted by bin.
+    pairs: Vec<(u8, u32)>,
+}
+
 struct Grow<'a> {
     b: &'a Binned,
     y_class: &'a [usize],
@@ -213,54 +226,73 @@ impl Grow<'_> {
     }
 
     /// Best split of `idx` on feature f: (score = weighted child impurity sum, bin).
-    fn best_split(
-        &self,
-        f: usize,
-        idx: &[usize],
-        hist: &mut Vec<f64>,
-        counts: &mut Vec<f64>,
-    ) -> Option<(f64, usize)> {
+    ///
+    /// The node's samples are summarized per occupied bin, in bin order, each bin's sums taken
+    /// in `idx` order: through a full histogram for large nodes, through a stable sort of the
+    /// samples by bin for nodes much smaller than the number of bins (most nodes of a deep
+    /// tree), where clearing and scanning every bin would cost more than the samples. Both give
+    /// the same per-bin sums in the same order, so the split is bit-identical either way.
+    fn best_split(&self, f: usize, idx: &[usize], s: &mut Scratch) -> Option<(f64, usize)> {
         let nb = self.b.cuts[f].len() + 1;
         let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
         let w = self.n_out().max(2);
+        let Scratch {
+            hist,
+            counts,
+            occupied,
+            pairs,
+        } = s;
         hist.clear();
-        hist.resize(nb * w, 0.0);
         counts.clear();
-        counts.resize(nb, 0.0);
-        let (mut lo, mut hi) = (usize::MAX, 0usize);
-        for &i in idx {
-            let bin = col[i] as usize;
-            counts[bin] += 1.0;
-            if self.k > 0 {
-                hist[bin * w + self.y_class[i]] += 1.0;
-            } else {
-                let y = self.y_num[i];
-                hist[bin * w] += y;
-                hist[bin * w + 1] += y * y;
+        occupied.clear();
+        if idx.len() * 2 < nb {
+            pairs.clear();
+            pairs.extend(idx.iter().map(|&i| (col[i], i as u32)));
+            pairs.sort_by_key(|&(b, _)| b);
+            for &(b, i) in pairs.iter() {
+                if occupied.last() != Some(&(b as usize)) {
+                    occupied.push(b as usize);
+                    counts.push(0.0);
+                    hist.extend(std::iter::repeat_n(0.0, w));
+                }
+                let g = occupied.len() - 1;
+                self.add(&mut hist[g * w..(g + 1) * w], &mut counts[g], i as usize);
             }
-            lo = lo.min(bin);
-            hi = hi.max(bin);
+        } else {
+            hist.resize(nb * w, 0.0);
+            counts.resize(nb, 0.0);
+            for &i in idx {
+                let bin = col[i] as usize;
+                self.add(&mut hist[bin * w..(bin + 1) * w], &mut counts[bin], i);
+            }
+            let mut g = 0;
+            for bin in 0..nb {
+                if counts[bin] > 0.0 {
+                    occupied.push(bin);
+                    counts[g] = counts[bin];
+                    hist.copy_within(bin * w..(bin + 1) * w, g * w);
+                    g += 1;
+                }
+            }
         }
-        if lo >= hi {
+        let ng = occupied.len();
+        if ng < 2 {
             return None;
         }
         let n = idx.len() as f64;
         let mut left = vec![0.0; w];
         let mut total = vec![0.0; w];
-        for bin in lo..=hi {
+        for g in 0..ng {
             for c in 0..w {
-                total[c] += hist[bin * w + c];
+                total[c] += hist[g * w + c];
             }
         }
         let mut nl = 0.0;
         let mut best: Option<(f64, usize)> = None;
-        for bin in lo..hi {
-            if counts[bin] == 0.0 {
-                continue;
-            }
-            nl += counts[bin];
+        for g in 0..ng - 1 {
+            nl += counts[g];
             for c in 0..w {
-                left[c] += hist[bin * w + c];
+                left[c] += hist[g * w + c];
             }
             let nr = n - nl;
             if nl < self.min_leaf as f64 || nr < self.min_leaf as f64 {
@@ -280,10 +312,23 @@ impl Grow<'_> {
                 (ql - sl * sl / nl) + (qr - sr * sr / nr)
             };
             if best.is_none_or(|(s, _)| score < s - 1e-12 * n) {
-                best = Some((score, bin));
+                best = Some((score, occupied[g]));
             }
         }
         best
+    }
+
+    /// Add sample i to one bin's sums: class counts, or Σy and Σy².
+    #[inline]
+    fn add(&self, sums: &mut [f64], count: &mut f64, i: usize) {
+        *count += 1.0;
+        if self.k > 0 {
+            sums[self.y_class[i]] += 1.0;
+        } else {
+            let y = self.y_num[i];
+            sums[0] += y;
+            sums[1] += y * y;
+        }
     }
 
     fn grow(&self, rng: &mut Rng, idx: Vec<usize>, importance: &mut [f64]) -> Tree {
@@ -291,8 +336,7 @@ impl Grow<'_> {
         let mut nodes: Vec<Node> = Vec::new();
         let mut leaves: Vec<f64> = Vec::new();
         let mut feats: Vec<usize> = (0..p).collect();
-        let mut hist = Vec::new();
-        let mut counts = Vec::new();
+        let mut scratch = Scratch::default();
         // Stack of (node index, samples, depth).
         nodes.push(Node {
             feature: u32::MAX,
@@ -315,7 +359,7 @@ impl Grow<'_> {
                     feats.swap(drawn, j);
                     let f = feats[drawn];
                     drawn += 1;
-                    if let Some((score, bin)) = self.best_split(f, &idx, &mut hist, &mut counts) {
+                    if let Some((score, bin)) = self.best_split(f, &idx, &mut scratch) {
                         tried += 1;
                         if chosen.is_none_or(|(s, _, _)| score < s) {
                             chosen = Some((score, f, bin));
