@@ -303,16 +303,17 @@ impl Assay {
     }
 
     fn check_cells(&self) -> Result<()> {
-        // Fast pass over contiguous matrices; the indexed pass below finds and names a bad cell.
+        // Fast pass in memory order; the indexed pass below finds and names a bad cell.
         let bad = |f: &ValueFlag, v: f64| match f {
             ValueFlag::Observed | ValueFlag::Imputed => !v.is_finite(),
             ValueFlag::Missing => !v.is_nan(),
             _ => false,
         };
-        if let (Some(fl), Some(vs)) = (self.flags.as_slice(), self.values.as_slice()) {
-            if !fl.iter().zip(vs).any(|(f, &v)| bad(f, v)) {
-                return Ok(());
-            }
+        if ndarray::Zip::from(&self.flags)
+            .and(&self.values)
+            .all(|f, &v| !bad(f, v))
+        {
+            return Ok(());
         }
         for ((i, j), f) in self.flags.indexed_iter() {
             let v = self.values[[i, j]];

@@ -109,16 +109,21 @@ impl TransformParams {
 
 const LINEAR: &[ValueScale] = &[ValueScale::Linear, ValueScale::Counts];
 
-/// Fit log-CPM; also returns the training samples' factors and library sizes.
-fn fit_log_cpm(p: &LogCpmParams, assay: &Assay) -> Result<(FittedTransform, Vec<f64>, Vec<f64>)> {
-    let step = "transform log_cpm";
+/// Fail unless the layer holds counts, as log-CPM needs.
+fn require_counts(assay: &Assay) -> Result<()> {
     require_scale(
-        step,
+        "transform log_cpm",
         assay,
         &[ValueScale::Counts],
         "counts",
         "log-CPM is for read counts; for intensities use log2",
-    )?;
+    )
+}
+
+/// Fit log-CPM; also returns the training samples' factors and library sizes.
+fn fit_log_cpm(p: &LogCpmParams, assay: &Assay) -> Result<(FittedTransform, Vec<f64>, Vec<f64>)> {
+    let step = "transform log_cpm";
+    require_counts(assay)?;
     let (factors, nf, lib) = p.norm_factors.fit_factors(step, assay)?;
     let eff: Vec<f64> = lib.iter().zip(&nf).map(|(l, f)| l * f).collect();
     let fitted = FittedTransform::LogCpm {
@@ -387,15 +392,8 @@ impl Transformer for FittedTransform {
                 Ok((rebuild(assay, values, flags, ValueScale::Other)?, report))
             }
             FittedTransform::LogCpm { factors, .. } => {
-                let step = "transform log_cpm";
-                require_scale(
-                    step,
-                    assay,
-                    &[ValueScale::Counts],
-                    "counts",
-                    "log-CPM is for read counts",
-                )?;
-                let (nf, lib) = factors.factors(step, assay)?;
+                require_counts(assay)?;
+                let (nf, lib) = factors.factors("transform log_cpm", assay)?;
                 apply_log_cpm(assay, self, &nf, &lib)
             }
         }

@@ -265,12 +265,26 @@ fn nearest(row: ndarray::ArrayView1<f64>, c: &Array2<f64>) -> (usize, f64) {
 }
 
 fn plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut Rng) -> Array2<f64> {
-    let n = x.nrows();
+    let picks = plus_plus_rows(x.nrows(), k, rng, |i, j| sq_dist(x.row(i), x.row(j)));
     let mut c = Array2::zeros((k, x.ncols()));
+    for (m, &pick) in picks.iter().enumerate() {
+        c.row_mut(m).assign(&x.row(pick));
+    }
+    c
+}
+
+/// k-means++ seeding over n rows with squared distances `d2(i, j)`: the first row uniformly,
+/// each next one with probability proportional to its squared distance to the nearest pick.
+fn plus_plus_rows(
+    n: usize,
+    k: usize,
+    rng: &mut Rng,
+    d2_of: impl Fn(usize, usize) -> f64,
+) -> Vec<usize> {
     let first = rng.gen_range(0..n);
-    c.row_mut(0).assign(&x.row(first));
-    let mut d2: Vec<f64> = (0..n).map(|i| sq_dist(x.row(i), x.row(first))).collect();
-    for m in 1..k {
+    let mut picks = vec![first];
+    let mut d2: Vec<f64> = (0..n).map(|i| d2_of(i, first)).collect();
+    for _ in 1..k {
         let total: f64 = d2.iter().sum();
         let pick = if total > 0.0 {
             let u = rng.gen::<f64>() * total;
@@ -287,12 +301,12 @@ fn plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut Rng) -> Array2<f64> {
         } else {
             rng.gen_range(0..n)
         };
-        c.row_mut(m).assign(&x.row(pick));
+        picks.push(pick);
         for (i, d) in d2.iter_mut().enumerate() {
-            *d = d.min(sq_dist(x.row(i), x.row(pick)));
+            *d = d.min(d2_of(i, pick));
         }
     }
-    c
+    picks
 }
 
 fn centres(x: ArrayView2<f64>, labels: &[usize], k: usize) -> Array2<f64> {
@@ -432,33 +446,7 @@ impl Gram {
 
     /// k-means++ seeding (as [`plus_plus`]), returning the chosen rows.
     fn plus_plus(&self, k: usize, rng: &mut Rng) -> Vec<usize> {
-        let n = self.n();
-        let first = rng.gen_range(0..n);
-        let mut picks = vec![first];
-        let mut d2: Vec<f64> = (0..n).map(|i| self.point_dist(i, first)).collect();
-        for _ in 1..k {
-            let total: f64 = d2.iter().sum();
-            let pick = if total > 0.0 {
-                let u = rng.gen::<f64>() * total;
-                let mut acc = 0.0;
-                let mut at = n - 1;
-                for (i, &d) in d2.iter().enumerate() {
-                    acc += d;
-                    if acc > u {
-                        at = i;
-                        break;
-                    }
-                }
-                at
-            } else {
-                rng.gen_range(0..n)
-            };
-            picks.push(pick);
-            for (i, d) in d2.iter_mut().enumerate() {
-                *d = d.min(self.point_dist(i, pick));
-            }
-        }
-        picks
+        plus_plus_rows(self.n(), k, rng, |i, j| self.point_dist(i, j))
     }
 }
 
