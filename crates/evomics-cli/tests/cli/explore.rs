@@ -9,31 +9,7 @@ use evomics_io::{write_experiment, Manifest};
 use evomics_norm::NormalizeConfig;
 use evomics_sim::{simulate, SimCohort, SimParams};
 
-use crate::{fail, ok, p};
-
-fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap_or_else(|| panic!("{} is empty", path.display()))
-        .split('\t')
-        .map(String::from)
-        .collect();
-    (
-        header,
-        lines
-            .map(|l| l.split('\t').map(String::from).collect())
-            .collect(),
-    )
-}
-
-fn col(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
-}
+use crate::{col, fail, ok, p, read_tsv};
 
 fn float(s: &str) -> f64 {
     s.parse()

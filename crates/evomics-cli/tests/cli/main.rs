@@ -58,3 +58,29 @@ pub fn sim_store(dir: &Path, seed: u64) -> std::path::PathBuf {
     ]);
     store
 }
+
+/// A TSV file as (header, rows); blank lines are skipped.
+pub fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap_or_else(|| panic!("{} is empty", path.display()))
+        .split('\t')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Index of a column by name.
+pub fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column '{name}' in {header:?}"))
+}

@@ -13,7 +13,7 @@ use evomics_ml::persist::{train_final, SavedModel, MODEL_FORMAT, MODEL_VERSION};
 use evomics_ml::preprocess::FittedPreprocess;
 use serde_json::Value;
 
-use crate::{evomics, fail, ok, p};
+use crate::{col, evomics, fail, ok, p, read_tsv};
 
 /// Run evomics, require success, return stderr (where the summary goes).
 fn ok_stderr(args: &[&str]) -> String {
@@ -21,24 +21,6 @@ fn ok_stderr(args: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "evomics {args:?} failed:\n{err}");
     err
-}
-
-/// A TSV file as (header, rows).
-fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(String::from)
-        .collect();
-    let rows = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 /// Write a TSV file.
@@ -50,14 +32,6 @@ fn write_tsv(path: &Path, header: &[String], rows: &[Vec<String>]) {
         s.push('\n');
     }
     std::fs::write(path, s).unwrap();
-}
-
-/// Index of a column by name.
-fn col(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column '{name}' in {header:?}"))
 }
 
 /// sample id → value of a sheet column.
