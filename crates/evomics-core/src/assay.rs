@@ -433,17 +433,23 @@ impl Assay {
             scale: self.scale,
             features: self.features.clone(),
             samples: cols.iter().map(|&j| self.samples[j].clone()).collect(),
-            values: self.values.select(Axis(1), cols),
-            flags: self.flags.select(Axis(1), cols),
+            values: select_columns(&self.values, cols),
+            flags: select_columns(&self.flags, cols),
         }
     }
 
     /// Keep the named samples, in the given order; unknown names are an error.
     pub fn select_samples_by_id(&self, ids: &[String]) -> Result<Assay> {
+        let at: std::collections::HashMap<&str, usize> = self
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.as_str(), j))
+            .collect();
         let cols = ids
             .iter()
             .map(|id| {
-                self.sample_position(id).ok_or_else(|| CoreError::NotFound {
+                at.get(id.as_str()).copied().ok_or_else(|| CoreError::NotFound {
                     kind: "sample",
                     name: id.clone(),
                     hint: format!(" in layer '{}'", self.name),
@@ -511,6 +517,16 @@ impl Assay {
         }
         self.with_matrices(values, self.flags.clone(), scale)
     }
+}
+
+/// Columns `cols` of a row-major matrix, filled row by row (ndarray's `select` along the
+/// second axis copies column by column, which strides through memory).
+fn select_columns<T: Clone>(a: &Array2<T>, cols: &[usize]) -> Array2<T> {
+    let mut out = Vec::with_capacity(a.nrows() * cols.len());
+    for row in a.rows() {
+        out.extend(cols.iter().map(|&j| row[j].clone()));
+    }
+    Array2::from_shape_vec((a.nrows(), cols.len()), out).expect("rows × selected columns")
 }
 
 #[cfg(test)]
