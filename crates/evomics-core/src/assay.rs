@@ -449,11 +449,13 @@ impl Assay {
         let cols = ids
             .iter()
             .map(|id| {
-                at.get(id.as_str()).copied().ok_or_else(|| CoreError::NotFound {
-                    kind: "sample",
-                    name: id.clone(),
-                    hint: format!(" in layer '{}'", self.name),
-                })
+                at.get(id.as_str())
+                    .copied()
+                    .ok_or_else(|| CoreError::NotFound {
+                        kind: "sample",
+                        name: id.clone(),
+                        hint: format!(" in layer '{}'", self.name),
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(self.select_samples(&cols))

@@ -133,17 +133,21 @@ impl NormalizeConfig {
     ) -> Result<(FittedPipeline, Assay, PipelineReport)> {
         self.validate()?;
         let mut report = PipelineReport::new(assay);
-        let mut current = assay.clone();
+        // The input is only read; the first step's output is the first copy.
+        let mut filtered: Option<Assay> = None;
         let mut filters = Vec::with_capacity(self.filters.len());
         for f in &self.filters {
-            let (fitted, out, r) = f.fit_transform(&current, sheet)?;
+            let (fitted, out, r) = f.fit_transform(filtered.as_ref().unwrap_or(assay), sheet)?;
             filters.push(fitted);
             report.steps.push(r);
-            current = out;
+            filtered = Some(out);
         }
-        let (transform, out, r) = self.transform.fit_transform(&current, sheet)?;
+        let (transform, out, r) = self
+            .transform
+            .fit_transform(filtered.as_ref().unwrap_or(assay), sheet)?;
+        drop(filtered);
         report.steps.push(r);
-        current = out;
+        let mut current = out;
         let (normalization, out, r) = self.normalization.fit_transform(&current, sheet)?;
         report.steps.push(r);
         current = out;
@@ -196,13 +200,16 @@ impl FittedPipeline {
         sheet: &SampleSheet,
     ) -> Result<(Assay, PipelineReport)> {
         let mut report = PipelineReport::new(assay);
-        let mut current = assay.clone();
+        let mut filtered: Option<Assay> = None;
         for f in &self.filters {
-            let (out, r) = f.transform_with_report(&current, sheet)?;
+            let (out, r) = f.transform_with_report(filtered.as_ref().unwrap_or(assay), sheet)?;
             report.steps.push(r);
-            current = out;
+            filtered = Some(out);
         }
-        let (out, r) = self.transform.transform_with_report(&current, sheet)?;
+        let (out, r) = self
+            .transform
+            .transform_with_report(filtered.as_ref().unwrap_or(assay), sheet)?;
+        drop(filtered);
         report.steps.push(r);
         let (out, r) = self.normalization.transform_with_report(&out, sheet)?;
         report.steps.push(r);
