@@ -9,7 +9,7 @@ use crate::cluster::gmm::GmmParams;
 use crate::cluster::hclust::HclustParams;
 use crate::cluster::kmeans::KMeansParams;
 use crate::error::{data_err, ensure, Result};
-use crate::matrix::{check_matrix, distance_matrix, sq_dist, Distance};
+use crate::matrix::{check_matrix, distance_matrix, euclidean_via_gram, sq_dist, Distance};
 use crate::pca::PcaParams;
 
 /// A clustering method whose number of clusters is chosen by [`ChooseKParams`].
@@ -201,7 +201,13 @@ impl ChooseKParams {
                 format!("candidate k = {k} exceeds the {n} samples"),
             ));
         }
-        let d = distance_matrix(x, self.method.distance());
+        // Wide data (omics: more features than samples): the silhouette's Euclidean distances
+        // from one matrix product; the clusterings themselves use their own distances.
+        let d = if self.method.distance() == Distance::Euclidean && n <= x.ncols() {
+            euclidean_via_gram(x)
+        } else {
+            distance_matrix(x, self.method.distance())
+        };
         let mut scores = Vec::with_capacity(self.ks.len());
         for &k in &self.ks {
             let labels = self.method.labels(x, k)?;
