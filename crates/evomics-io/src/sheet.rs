@@ -4,6 +4,7 @@ use std::path::Path;
 
 use calamine::{open_workbook_auto, Data, Reader};
 
+use evomics_core::sheet::ColumnValues;
 use evomics_core::SampleSheet;
 
 use crate::error::{IoError, Result};
@@ -243,9 +244,78 @@ fn build_sheet(
         .map_err(|e| IoError::core(path.display().to_string(), e))
 }
 
+/// Warnings about sheet columns that were kept as text but look like numbers written with a
+/// comma (`1,5`: a decimal comma; `1,500`: a thousands separator). evomics reads `.` as the only
+/// decimal mark, so such a column would quietly become a text column (classes, not numbers).
+pub fn sheet_warnings(sheet: &SampleSheet) -> Vec<String> {
+    let comma_number = |s: &str| {
+        let t = s.strip_prefix('-').unwrap_or(s);
+        t.split_once(',').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        })
+    };
+    let mut out = Vec::new();
+    for c in sheet.columns() {
+        let ColumnValues::Text(v) = &c.values else {
+            continue;
+        };
+        let cells: Vec<&str> = v
+            .iter()
+            .flatten()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let example = cells.iter().find(|s| comma_number(s));
+        if let Some(example) = example {
+            if cells
+                .iter()
+                .all(|s| comma_number(s) || s.parse::<f64>().is_ok())
+            {
+                out.push(format!(
+                    "column '{}' looks numeric but is written with commas (e.g. '{}'), so it is kept as text; evomics reads '.' as the decimal mark: save the sheet with '.' decimals and no thousands separators to use it as a number",
+                    clip(&c.name),
+                    clip(example)
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comma_numbers_are_flagged_and_text_is_not() {
+        let sheet = SampleSheet::from_text_columns(
+            vec!["a".into(), "b".into(), "c".into()],
+            vec![
+                (
+                    "alp".into(),
+                    vec![Some("1,5".into()), Some("2".into()), None],
+                ),
+                (
+                    "note".into(),
+                    vec![Some("1,5".into()), Some("day 2".into()), None],
+                ),
+                (
+                    "dose".into(),
+                    vec![Some("1.5".into()), Some("2".into()), None],
+                ),
+            ],
+        )
+        .unwrap();
+        let w = sheet_warnings(&sheet);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("column 'alp'") && w[0].contains("'1,5'"),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn detects_id_column_and_types() {

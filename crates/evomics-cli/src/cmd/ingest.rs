@@ -61,6 +61,9 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
             log.warn(format!("layer {}: {w}", r.layer));
         }
     }
+    for w in evomics_io::sheet::sheet_warnings(exp.samples()) {
+        log.warn(format!("sample sheet: {w}"));
+    }
     write_experiment(&a.out, &exp, &manifest)
         .with_context(|| format!("writing the experiment store {}", a.out.display()))?;
     log.say(format!("wrote {}", a.out.display()));
