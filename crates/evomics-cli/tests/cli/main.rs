@@ -8,6 +8,7 @@ mod stages;
 mod threads;
 mod train;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -83,4 +84,29 @@ pub fn col(header: &[String], name: &str) -> usize {
         .iter()
         .position(|h| h == name)
         .unwrap_or_else(|| panic!("no column '{name}' in {header:?}"))
+}
+
+/// Every file under `dir` (relative path → bytes), with the run-specific part of each
+/// manifest.json removed.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let mut bytes = std::fs::read(&path).unwrap();
+            if path.file_name().is_some_and(|n| n == "manifest.json") {
+                let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                m.as_object_mut().unwrap().remove("run");
+                bytes = serde_json::to_vec(&m).unwrap();
+            }
+            out.insert(rel, bytes);
+        }
+    }
+    out
 }

@@ -1,37 +1,11 @@
 //! run and demo: one config, every stage, reuse, determinism.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::{fail, ok, p};
+use crate::{fail, ok, p, snapshot};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Every file under `dir` (relative path → bytes), with the run-specific part of each
-/// manifest.json removed.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let mut bytes = std::fs::read(&path).unwrap();
-            if path.file_name().is_some_and(|n| n == "manifest.json") {
-                let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                m.as_object_mut().unwrap().remove("run");
-                bytes = serde_json::to_vec(&m).unwrap();
-            }
-            out.insert(rel, bytes);
-        }
-    }
-    out
 }
 
 #[test]

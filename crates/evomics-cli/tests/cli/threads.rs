@@ -9,24 +9,14 @@ use std::process::Command;
 
 use crate::p;
 
-/// Every file under `dir` (relative path → bytes), without the run-specific part of each
-/// manifest.json, the forest's own `n_threads` setting and the hash of the config file that
-/// differs by that one line.
+/// [`crate::snapshot`] without the forest's own `n_threads` setting and the hash of the config
+/// file that differs by that one line.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let mut bytes = std::fs::read(&path).unwrap();
-            if path.file_name().is_some_and(|n| n == "manifest.json") {
+    crate::snapshot(dir)
+        .into_iter()
+        .map(|(rel, mut bytes)| {
+            if rel.ends_with("manifest.json") {
                 let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                m.as_object_mut().unwrap().remove("run");
                 if let Some(inputs) = m["inputs"].as_array_mut() {
                     for i in inputs.iter_mut().filter(|i| i["role"] == "config") {
                         i.as_object_mut().unwrap().remove("sha256");
@@ -39,10 +29,9 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 .replace("\"n_threads\": 2", "\"n_threads\": N")
                 .replace("\"n_threads\":1", "\"n_threads\":N")
                 .replace("\"n_threads\":2", "\"n_threads\":N");
-            out.insert(rel, text.into_bytes());
-        }
-    }
-    out
+            (rel, text.into_bytes())
+        })
+        .collect()
 }
 
 fn forest_config(threads: usize) -> String {
