@@ -13,16 +13,11 @@ use evomics_io::sheet::SheetOptions;
 use evomics_io::spec::ReadOptions;
 use evomics_io::{ingest, IngestRequest, LayerIngestReport, LayerSpec};
 
-fn real(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/real")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: the tests read ../shared/data/real next to the repository",
-        p.display()
-    );
-    p
+/// A file of `../shared/data/real`, or return from the test (skipped without `../shared`).
+macro_rules! real {
+    ($rel:expr $(,)?) => {
+        evomics_testkit::require_shared!(&format!("data/real/{}", $rel))
+    };
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -122,7 +117,7 @@ fn raw_intensity(s: &str) -> Option<f64> {
 
 #[test]
 fn maxquant_real_defaults_match_the_file() {
-    let path = real("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
+    let path = real!("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
     let m = read_matrix(&path, &ReadOptions::default()).unwrap();
     assert_eq!(
         (m.report.format.as_str(), m.report.quantity.as_str()),
@@ -196,7 +191,7 @@ fn maxquant_real_defaults_match_the_file() {
 
 #[test]
 fn maxquant_real_ingests_and_keeps_flagged_on_request() {
-    let path = real("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
+    let path = real!("format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz");
     let dir = tempfile::tempdir().unwrap();
     let sheet = dir.path().join("samples.tsv");
     let mut s = String::from("sample_id\tgroup\n");
@@ -262,7 +257,7 @@ fn maxquant_real_ingests_and_keeps_flagged_on_request() {
 
 #[test]
 fn diann_pg_matrix_real_matches_the_file() {
-    let path = real("format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv");
+    let path = real!("format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv");
     let m = read_matrix(&path, &ReadOptions::default()).unwrap();
     assert_eq!(m.report.format, "diann");
     assert_eq!((m.feature_ids.len(), m.columns.len()), (10, 20));
@@ -280,7 +275,7 @@ fn diann_pg_matrix_real_matches_the_file() {
     let genes = &m.annotations.iter().find(|(k, _)| k == "gene").unwrap().1;
     assert_eq!(genes[1].as_deref(), Some("SERPINA1"));
 
-    let sheet = real("format-fixtures-alphapeptstats/diann_metadata.tsv");
+    let sheet = real!("format-fixtures-alphapeptstats/diann_metadata.tsv");
     let (exp, _) = run_ingest(
         &sheet,
         Some("analytical_sample external_id"),
@@ -413,7 +408,7 @@ fn diann_report_tsv_is_detected() {
 
 #[test]
 fn fragpipe_older_header_real() {
-    let path = real("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
+    let path = real!("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
     let m = read_matrix(&path, &ReadOptions::default()).unwrap();
     assert_eq!(m.report.format, "fragpipe");
     assert_eq!((m.feature_ids.len(), m.columns.len()), (10, 20));
@@ -445,7 +440,7 @@ fn fragpipe_older_header_real() {
     let gene = &m.annotations.iter().find(|(k, _)| k == "gene").unwrap().1;
     assert_eq!(gene[0].as_deref(), Some("HPX"), "older 'Gene Names' header");
 
-    let sheet = real("format-fixtures-alphapeptstats/fragpipe_metadata.tsv");
+    let sheet = real!("format-fixtures-alphapeptstats/fragpipe_metadata.tsv");
     let (exp, _) = run_ingest(
         &sheet,
         Some("analytical_sample external_id"),
@@ -463,7 +458,7 @@ fn fragpipe_older_header_real() {
 
 #[test]
 fn fragpipe_secretome_real_through_the_sheet() {
-    let dir = real("msc-sources-osteogenic-secretome-proteome");
+    let dir = real!("msc-sources-osteogenic-secretome-proteome");
     let path = dir.join("secretome_fragpipe_combined_protein.tsv.gz");
     let sheet = dir.join("secretome_samples.tsv");
     let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &path, "")], false);
@@ -532,7 +527,7 @@ fn fragpipe_secretome_real_through_the_sheet() {
 
 #[test]
 fn spectronaut_real_subset() {
-    let path = real("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
+    let path = real!("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
     let m = read_matrix(&path, &ReadOptions::default()).unwrap();
     assert_eq!(m.report.format, "spectronaut");
     assert_eq!((m.feature_ids.len(), m.columns.len()), (33, 1));
@@ -554,7 +549,7 @@ fn spectronaut_real_subset() {
     assert_eq!(m.feature_ids[0], "A0A0B4J2D5;P0DPI2");
     assert_eq!(m.values[[0, 0]], 1449.77978515625);
 
-    let sheet = real("format-fixtures-alphapeptstats/spectronaut_metadata.tsv");
+    let sheet = real!("format-fixtures-alphapeptstats/spectronaut_metadata.tsv");
     let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &path, "")], true);
     let a = exp.layer("proteome").unwrap();
     assert_eq!((a.n_features(), a.n_samples()), (33, 1));
@@ -602,7 +597,7 @@ fn status_count(a: &Assay, status: &str) -> usize {
 
 #[test]
 fn mirna_cfarkas_wide_counts_harmonized() {
-    let dir = real("ev-mirna-metabolic-inhibitors-cfarkas");
+    let dir = real!("ev-mirna-metabolic-inhibitors-cfarkas");
     let path = dir.join("ev_mirna_counts.csv");
     let (exp, reports) = run_ingest(
         &dir.join("samples.tsv"),
@@ -651,7 +646,7 @@ fn mirna_cfarkas_wide_counts_harmonized() {
 
 #[test]
 fn mirna_hepg2_precursor_names_harmonized() {
-    let dir = real("hepg2-ev-mirna-pfas");
+    let dir = real!("hepg2-ev-mirna-pfas");
     let path = dir.join("ev_mirna_raw_counts.csv");
     let (exp, reports) = run_ingest(
         &dir.join("samples.tsv"),
@@ -721,7 +716,7 @@ fn mirna_hepg2_precursor_names_harmonized() {
 
 #[test]
 fn mirna_microglia_through_a_derived_sheet() {
-    let dir = real("microglia-ev-conditioning-proteome-mirna");
+    let dir = real!("microglia-ev-conditioning-proteome-mirna");
     let path = dir.join("ev_mirna_raw_counts.csv");
     // The traits file lists samples in the matrix's column order but spells them differently
     // (`control_Evs_1` vs `control Evs_1`, `IL10` vs `IL-10`): map them by position.
@@ -765,7 +760,7 @@ fn mirna_microglia_through_a_derived_sheet() {
 
 #[test]
 fn mirna_mouse_two_batches() {
-    let dir = real("mouse-plasma-ev-mirna-wildfire");
+    let dir = real!("mouse-plasma-ev-mirna-wildfire");
     let sheet = dir.join("microRNAseq_ID_summaries_032821.csv");
     let (b0, b1) = (
         dir.join("batch0_mouse_miRNA_count.csv"),
@@ -1016,7 +1011,7 @@ fn unknown_layout_lists_the_formats_tried() {
     }
     assert!(e.contains("odd.tsv"), "{e}");
     // A forced format names what it misses.
-    let mq = real("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
+    let mq = real!("format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv");
     let o = ReadOptions {
         format: Some("spectronaut".into()),
         ..Default::default()
@@ -1059,7 +1054,7 @@ fn corrupt(text: &str, delim: char, line: usize, field: usize, with: &str) -> St
 #[test]
 fn wrong_or_truncated_files_name_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let mq = raw_text(&real(
+    let mq = raw_text(&real!(
         "format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz",
     ));
     let mq_head: Vec<&str> = mq.lines().next().unwrap().split('\t').collect();
@@ -1085,10 +1080,10 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
                 && mq_flags.iter().all(|&c| f[c] != "+")
         })
         .unwrap();
-    let fp = raw_text(&real(
+    let fp = raw_text(&real!(
         "format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv",
     ));
-    let secr = raw_text(&real(
+    let secr = raw_text(&real!(
         "msc-sources-osteogenic-secretome-proteome/secretome_fragpipe_combined_protein.tsv.gz",
     ));
     let secr_lfq = secr
@@ -1098,10 +1093,10 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
         .split('\t')
         .position(|h| h == "Ad_c_31 MaxLFQ Intensity")
         .unwrap();
-    let dn = raw_text(&real(
+    let dn = raw_text(&real!(
         "format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv",
     ));
-    let sn = raw_text(&real(
+    let sn = raw_text(&real!(
         "format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz",
     ));
     let sn_q = sn
@@ -1114,7 +1109,7 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
     let sm = raw_text(&fixture("smrnaseq_mirna.tsv"));
     let st = raw_text(&fixture("smrnaseq_mature_counts.csv"));
     let md = raw_text(&fixture("miRNAs_expressed_all_samples_fixture.csv"));
-    let cf = raw_text(&real(
+    let cf = raw_text(&real!(
         "ev-mirna-metabolic-inhibitors-cfarkas/ev_mirna_counts.csv",
     ));
     let report = "Run\tProtein.Group\tPrecursor.Id\tPG.MaxLFQ\nr1\tP1\tAAK2\t10\nr1\tP1\tCCK2\t10\nr2\tP1\tAAK2\t12\n";
@@ -1219,7 +1214,7 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
 
 #[test]
 fn truncated_gzip_names_the_line_where_data_stops() {
-    let src = real("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
+    let src = real!("format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz");
     let bytes = std::fs::read(&src).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("report.tsv.gz");

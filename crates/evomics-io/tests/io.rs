@@ -1,7 +1,6 @@
 //! Integration tests of evomics-io: store round trips, cross-reader checks with pyarrow, and
 //! ingest of real public tables by path.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use evomics_core::{
@@ -11,18 +10,6 @@ use evomics_io::sheet::SheetOptions;
 use evomics_io::{ingest, read_experiment, write_experiment, IngestRequest, LayerSpec, Manifest};
 use ndarray::Array2;
 use proptest::prelude::*;
-
-fn shared(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: the tests read ../shared next to the repository",
-        p.display()
-    );
-    p
-}
 
 fn experiment(values: &Array2<f64>, flags: &Array2<ValueFlag>) -> Experiment {
     let (nf, ns) = values.dim();
@@ -209,7 +196,7 @@ print(json.dumps({"values": v, "flags": f, "samples": s, "features": ft}))
 
 #[test]
 fn ingest_real_wide_mirna_counts() {
-    let dir = shared("data/real/ev-mirna-metabolic-inhibitors-cfarkas");
+    let dir = evomics_testkit::require_shared!("data/real/ev-mirna-metabolic-inhibitors-cfarkas");
     let req = IngestRequest {
         samples: dir.join("samples.tsv"),
         sheet: SheetOptions::default(),

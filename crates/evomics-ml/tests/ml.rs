@@ -10,10 +10,11 @@ use ndarray::Array2;
 
 // ---------------------------------------------------------------- oracle readers
 
-fn oracle_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/oracles")
-        .join(name)
+/// An oracle folder of `../shared/oracles`, or return (skipped without `../shared`).
+macro_rules! oracle_dir {
+    ($name:expr) => {
+        evomics_testkit::require_shared!(&format!("oracles/{}", $name))
+    };
 }
 
 /// Read a (possibly .gz) text file; a missing file fails the test.
@@ -113,7 +114,7 @@ fn check_pca_against_prcomp(name: &str) {
     use evomics_ml::matrix::complete_matrix;
     use evomics_ml::pca::PcaParams;
 
-    let dir = oracle_dir(name);
+    let dir = oracle_dir!(name);
     let assay = read_proteome(&dir);
     let cc: Vec<String> = read_text(&find(&dir.join("oracle"), "complete_case_features.txt"))
         .lines()
@@ -398,7 +399,7 @@ fn auc_summary(r: &evomics_ml::evaluate::CvReport) -> (f64, f64, f64) {
 
 #[test]
 fn synthetic_m_cv_auc_matches_scikit_learn_range() {
-    let dir = oracle_dir("synthetic-M");
+    let dir = oracle_dir!("synthetic-M");
     let prot = read_proteome(&dir);
     let sheet = read_sheet(&dir);
     let target = TargetSpec {

@@ -273,11 +273,13 @@ fn check_valid70(c: Cohort) {
 
 #[test]
 fn valid70_filter_matches_r_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_valid70(Cohort::S);
 }
 
 #[test]
 fn valid70_filter_matches_r_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_valid70(Cohort::M);
 }
 
@@ -322,11 +324,13 @@ fn check_tmm(c: Cohort) {
 
 #[test]
 fn tmm_factors_match_edger_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_tmm(Cohort::S);
 }
 
 #[test]
 fn tmm_factors_match_edger_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_tmm(Cohort::M);
 }
 
@@ -349,11 +353,13 @@ fn check_logcpm(c: Cohort) {
 
 #[test]
 fn logcpm_prior2_matches_edger_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_logcpm(Cohort::S);
 }
 
 #[test]
 fn logcpm_prior2_matches_edger_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_logcpm(Cohort::M);
 }
 
@@ -407,21 +413,25 @@ fn check_combat_cc(c: Cohort, covariates: &[&str], file: &str) {
 
 #[test]
 fn combat_complete_nomod_matches_sva_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_combat_cc(Cohort::S, &[], "combat_cc_nomod.tsv");
 }
 
 #[test]
 fn combat_complete_mod_source_matches_sva_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_combat_cc(Cohort::S, &["source"], "combat_cc_mod_source.tsv");
 }
 
 #[test]
 fn combat_complete_nomod_matches_sva_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_combat_cc(Cohort::M, &[], "combat_cc_nomod.tsv");
 }
 
 #[test]
 fn combat_complete_mod_source_matches_sva_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_combat_cc(Cohort::M, &["source"], "combat_cc_mod_source.tsv");
 }
 
@@ -477,11 +487,13 @@ fn check_combat_na(c: Cohort) {
 
 #[test]
 fn combat_missing_value_path_matches_sva_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     check_combat_na(Cohort::S);
 }
 
 #[test]
 fn combat_missing_value_path_matches_sva_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     check_combat_na(Cohort::M);
 }
 
@@ -489,6 +501,7 @@ fn combat_missing_value_path_matches_sva_m() {
 /// are transformed with the training samples (per-sample application of learned parameters).
 #[test]
 fn combat_fitted_on_s_applies_to_held_out_samples() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     let c = Cohort::S;
     let sheet = sheet(c);
     let x = proteins(c);

@@ -32,6 +32,7 @@ fn header_sha(table: &str) -> &str {
 
 #[test]
 fn embedded_tables_match_their_sources() {
+    evomics_testkit::require_shared!("data/real/reference-mirbase-hsa-v22");
     let mirbase = "data/real/reference-mirbase-hsa-v22/hsa_mature_miRBase_v22.tsv";
     assert_eq!(
         header_sha(evomics_panels::mirna::MIRBASE_V22_TABLE),
@@ -81,6 +82,7 @@ fn embedded_tables_match_their_sources() {
 
 #[test]
 fn panel_citations_are_the_reviews() {
+    evomics_testkit::require_shared!("reference");
     let review = read("reference/000_34590f53399340db.txt");
     let refs = &review[review.find("\nReferences\n").expect("reference list")..];
     let panels = PanelSet::osteogenic();
@@ -117,6 +119,7 @@ fn first_column(rel: &str, sep: char) -> Vec<String> {
 
 #[test]
 fn harmonizes_real_count_tables() {
+    evomics_testkit::require_shared!("data/real");
     // Human EV small-RNA counts named like `miR-100-5p` (no species prefix).
     let names = first_column(
         "data/real/ev-mirna-metabolic-inhibitors-cfarkas/ev_mirna_counts.csv",

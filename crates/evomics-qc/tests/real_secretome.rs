@@ -103,6 +103,7 @@ fn load() -> (SampleSheet, Assay) {
 
 #[test]
 fn qc_and_purity_gate_on_all_50_samples() {
+    evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let (sheet, assay) = load();
     assert_eq!((assay.n_features(), assay.n_samples()), (2726, 50));
 

@@ -460,11 +460,13 @@ fn limma_against_oracle(name: &'static str) {
 
 #[test]
 fn limma_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     limma_against_oracle("synthetic-S");
 }
 
 #[test]
 fn limma_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     limma_against_oracle("synthetic-M");
 }
 
@@ -473,6 +475,7 @@ fn limma_synthetic_m_matches_r() {
 /// legacy (limma 3.54) one.
 #[test]
 fn legacy_auto_uses_current_limma_and_says_so() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     let d = data("synthetic-S");
     let (fit, contrasts) = potency_model(d);
     let df = fit.df_residual();
@@ -568,11 +571,13 @@ fn voom_against_oracle(name: &'static str) {
 
 #[test]
 fn voom_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     voom_against_oracle("synthetic-S");
 }
 
 #[test]
 fn voom_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     voom_against_oracle("synthetic-M");
 }
 
@@ -627,11 +632,13 @@ fn welch_against_oracle(name: &'static str) {
 
 #[test]
 fn welch_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
     welch_against_oracle("synthetic-S");
 }
 
 #[test]
 fn welch_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     welch_against_oracle("synthetic-M");
 }
 
@@ -755,6 +762,7 @@ fn donor_blocking_lowers_false_source_calls() {
 /// identical outputs), for every eBayes variant, voom, and the blocked fit.
 #[test]
 fn results_do_not_depend_on_thread_count() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
     let d = data("synthetic-M");
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()

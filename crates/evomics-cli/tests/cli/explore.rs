@@ -431,15 +431,11 @@ fn panel_scores_rank_samples_by_true_potency() {
     assert_eq!(comps, ["source", "donor_id", "batch", "Residuals"]);
 }
 
-fn secretome() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/real/msc-sources-osteogenic-secretome-proteome");
-    assert!(
-        path.exists(),
-        "{} is missing: tests read ../shared beside the repository",
-        path.display()
-    );
-    path
+/// The real secretome folder, or return from the test (skipped without `../shared`).
+macro_rules! secretome {
+    () => {
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome")
+    };
 }
 
 /// The secretome of six MSC sources (docs/explore-secretome.md shows these commands and their
@@ -447,7 +443,7 @@ fn secretome() -> PathBuf {
 #[test]
 fn explore_the_msc_secretome_by_cell_type_and_differentiation() {
     let d = tempfile::tempdir().unwrap();
-    let data = secretome();
+    let data = secretome!();
     let store = d.path().join("secretome");
     let layer = format!(
         "proteome={}",
@@ -604,10 +600,7 @@ fn explore_the_msc_secretome_by_cell_type_and_differentiation() {
 #[test]
 fn cluster_pca_equals_prcomp_oracles() {
     for cohort in ["synthetic-S", "synthetic-M"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/oracles")
-            .join(cohort);
-        assert!(dir.exists(), "{} is missing", dir.display());
+        let dir = evomics_testkit::require_shared!(&format!("oracles/{cohort}"));
         let d = tempfile::tempdir().unwrap();
         let store = d.path().join("store");
         // synthetic-M ships its matrices gzipped

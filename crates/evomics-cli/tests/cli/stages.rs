@@ -1,21 +1,8 @@
 //! qc, normalize and diff, end to end.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use crate::{col, fail, ok, p, read_tsv, sim_store};
-
-fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests read ../shared beside the repository",
-        path.display()
-    );
-    path
-}
 
 #[test]
 fn qc_reports_every_sample_and_the_purity_gate() {
@@ -88,7 +75,8 @@ fn qc_reports_every_sample_and_the_purity_gate() {
 /// The secretome of six MSC sources: QC runs on all 50 samples and reports marker presence.
 #[test]
 fn qc_on_real_secretome_covers_all_samples() {
-    let dir = shared("data/real/msc-sources-osteogenic-secretome-proteome");
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("sec");
     ok(&[
@@ -212,7 +200,7 @@ transform = { method = "log_cpm", prior_count = 2.0, norm_factors = { method = "
 /// synthetic-S oracle (legacy prior, as limma 3.54 made it).
 #[test]
 fn diff_matches_the_limma_oracle_end_to_end() {
-    let o = shared("oracles/synthetic-S");
+    let o = evomics_testkit::require_shared!("oracles/synthetic-S");
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("s");
     ok(&[

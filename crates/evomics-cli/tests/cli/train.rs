@@ -854,10 +854,9 @@ fn configuration_errors_say_what_and_how() {
 /// sources, 5-fold CV grouped by donor, with a within-donor permutation p-value.
 #[test]
 fn real_secretome_predicts_differentiation_with_donor_grouped_cv() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/real/msc-sources-osteogenic-secretome-proteome");
+    let data =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let sheet = data.join("secretome_samples.tsv");
-    assert!(sheet.is_file(), "real data set missing: {}", data.display());
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("secretome");
     ok(&[

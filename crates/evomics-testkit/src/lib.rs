@@ -1,0 +1,278 @@
+//! # evomics-testkit
+//!
+//! Test support shared by the evomics crates (a dev-dependency only; nothing here ships):
+//!
+//! - [`shared`] and [`require_shared!`]: paths into `../shared` (the public data and the R
+//!   oracles that live beside the repository), with the skip rule: a test that needs a missing
+//!   file prints one `skipped: needs ../shared/…` line and passes, unless the environment sets
+//!   `EVOMICS_REQUIRE_SHARED=1` (CI does), when it fails;
+//! - [`text`] and [`Tsv`]: plain or gzip text and tab-separated tables, read independently of
+//!   evomics' own readers so that tests check the readers against something else;
+//! - [`close`]: numeric agreement with stated tolerances;
+//! - [`snapshot`]: every file under a folder, with the run-specific part of manifests removed.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// The `../shared` folder beside the repository.
+pub fn shared_root() -> PathBuf {
+    workspace_root().join("../shared")
+}
+
+/// True when `EVOMICS_REQUIRE_SHARED=1`: a test needing `../shared` then fails instead of
+/// skipping.
+pub fn shared_required() -> bool {
+    std::env::var("EVOMICS_REQUIRE_SHARED").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// The path `../shared/<rel>` when it exists. When it does not, prints one line
+/// `skipped: needs ../shared/<rel>` straight to the terminal's stderr (past the test harness's
+/// capture, so it shows in `cargo test` output) and returns `None`; with
+/// `EVOMICS_REQUIRE_SHARED=1` it panics instead, naming the path.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = shared_root().join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if shared_required() {
+        panic!(
+            "{} is missing and EVOMICS_REQUIRE_SHARED=1: this test reads ../shared/{rel} \
+             (public data and R oracles beside the repository; see README.md)",
+            p.display()
+        );
+    }
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("a test");
+    // Written to the stderr handle, not with eprintln!: the harness captures the macros only.
+    let _ = writeln!(std::io::stderr(), "skipped: needs ../shared/{rel} ({name})");
+    None
+}
+
+/// `let path = require_shared!("data/real/x");` — the path under `../shared`, or return from
+/// the test (skipped, see [`shared`]).
+#[macro_export]
+macro_rules! require_shared {
+    ($rel:expr) => {
+        match $crate::shared($rel) {
+            Some(p) => p,
+            None => return,
+        }
+    };
+}
+
+/// A file of the repository's `test-data/` (committed, always present).
+pub fn test_data(rel: &str) -> PathBuf {
+    let p = workspace_root().join("test-data").join(rel);
+    assert!(p.exists(), "{} is missing from test-data/", p.display());
+    p
+}
+
+/// A text file, gunzipped when its name ends in `.gz`.
+pub fn text(path: &Path) -> String {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut s)
+            .unwrap_or_else(|e| panic!("{}: cannot decompress: {e}", path.display()));
+        s
+    } else {
+        String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: not UTF-8: {e}", path.display()))
+    }
+}
+
+/// `dir/stem` or `dir/stem.gz`, whichever exists (the plain name when neither does, so that the
+/// failure names it).
+pub fn plain_or_gz(dir: &Path, stem: &str) -> PathBuf {
+    let plain = dir.join(stem);
+    if plain.exists() {
+        return plain;
+    }
+    let gz = dir.join(format!("{stem}.gz"));
+    if gz.exists() {
+        gz
+    } else {
+        plain
+    }
+}
+
+/// A delimited text table: a header and rows of text cells (blank lines skipped).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tsv {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Tsv {
+    /// Read a tab-separated file (plain or `.gz`).
+    pub fn read(path: &Path) -> Tsv {
+        Tsv::parse(&text(path), '\t')
+    }
+
+    /// Parse text with the delimiter; cells are not trimmed and quotes are not interpreted.
+    pub fn parse(text: &str, delim: char) -> Tsv {
+        let mut lines = text.lines();
+        let header = lines
+            .next()
+            .unwrap_or("")
+            .split(delim)
+            .map(str::to_string)
+            .collect();
+        let rows = lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split(delim).map(str::to_string).collect())
+            .collect();
+        Tsv { header, rows }
+    }
+
+    /// Index of a column; panics naming the columns when absent.
+    pub fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column '{name}' in {:?}", self.header))
+    }
+
+    /// The text cells of a column.
+    pub fn column(&self, name: &str) -> Vec<&str> {
+        let k = self.col(name);
+        self.rows.iter().map(|r| r[k].as_str()).collect()
+    }
+
+    /// A numeric column: `NA`, `NaN` and empty cells are `None`; `Inf`/`-Inf` are infinities.
+    pub fn numbers(&self, name: &str) -> Vec<Option<f64>> {
+        self.column(name).into_iter().map(number).collect()
+    }
+}
+
+/// A cell as a number as R writes them (`NA`, `NaN` and empty are `None`).
+pub fn number(cell: &str) -> Option<f64> {
+    match cell.trim().trim_matches('"') {
+        "" | "NA" | "NaN" => None,
+        "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        s => Some(
+            s.parse::<f64>()
+                .unwrap_or_else(|e| panic!("'{s}' is not a number: {e}")),
+        ),
+    }
+}
+
+/// Numeric agreement within tolerances.
+pub mod close {
+    /// Relative error of `a` against the reference `b`: |a − b| / max(|b|, floor).
+    pub fn rel_err(a: f64, b: f64, floor: f64) -> f64 {
+        if a == b {
+            return 0.0;
+        }
+        (a - b).abs() / b.abs().max(floor)
+    }
+
+    /// Assert `a` ≈ `b` (the reference): |a − b| ≤ abs + rel·|b|. `None` must match `None`;
+    /// equal infinities match.
+    #[track_caller]
+    pub fn assert_close(a: Option<f64>, b: Option<f64>, rel: f64, abs: f64, what: &str) {
+        match (a, b) {
+            (None, None) => {}
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) => assert!(
+                x.is_finite() && y.is_finite() && (x - y).abs() <= abs + rel * y.abs(),
+                "{what}: {x} differs from the reference {y} (|Δ| = {:e}; tolerance {abs:e} + {rel:e}·|ref|)",
+                (x - y).abs()
+            ),
+            _ => panic!("{what}: {a:?} but the reference is {b:?}"),
+        }
+    }
+
+    /// The largest relative error over paired values (`None` pairs skipped; a `None` against a
+    /// number panics).
+    #[track_caller]
+    pub fn max_rel_err(a: &[Option<f64>], b: &[Option<f64>], floor: f64, what: &str) -> f64 {
+        assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+        let mut worst: f64 = 0.0;
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            match (x, y) {
+                (None, None) => {}
+                (Some(x), Some(y)) => worst = worst.max(rel_err(*x, *y, floor)),
+                _ => panic!("{what}, item {i}: {x:?} against the reference {y:?}"),
+            }
+        }
+        worst
+    }
+}
+
+/// Every file under `dir` (relative path with `/` → bytes), with the run-specific `run` part of
+/// each `manifest.json` removed, so that two runs of the same work compare equal.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let mut bytes = std::fs::read(&path).unwrap();
+            if path.file_name().is_some_and(|n| n == "manifest.json") {
+                if let Ok(mut m) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    if let Some(o) = m.as_object_mut() {
+                        o.remove("run");
+                    }
+                    bytes = serde_json::to_vec(&m).unwrap();
+                }
+            }
+            out.insert(rel, bytes);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_numbers_read_r_spellings() {
+        let t = Tsv::parse("id\tx\na\tNA\nb\t1.5\nc\tInf\n\n", '\t');
+        assert_eq!(t.rows.len(), 3);
+        assert_eq!(t.numbers("x"), vec![None, Some(1.5), Some(f64::INFINITY)]);
+    }
+
+    #[test]
+    fn close_checks_both_ways() {
+        close::assert_close(Some(1.0), Some(1.0 + 1e-9), 1e-6, 0.0, "x");
+        let r =
+            std::panic::catch_unwind(|| close::assert_close(Some(1.0), Some(1.1), 1e-6, 0.0, "x"));
+        assert!(r.is_err());
+        let r = std::panic::catch_unwind(|| close::assert_close(None, Some(1.0), 1e-6, 0.0, "x"));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn missing_shared_path_is_none_unless_required() {
+        if shared_required() {
+            return;
+        }
+        assert!(shared("no/such/file/anywhere").is_none());
+    }
+}
