@@ -1,20 +1,82 @@
 //! `evomics`: multi-omics analysis of extracellular-vesicle cargo.
 //!
 //! A thin command-line layer over the evomics library crates: each subcommand lives in its
-//! own file under `cmd/`, parses its arguments with clap and calls the libraries.
+//! own file under `cmd/`, parses its arguments into a stage config, calls one library
+//! function (mostly `evomics_pipeline::stages`) and prints the result's messages.
 
 mod cli;
 mod cmd;
 
 use clap::Parser;
 
+/// True when the error is a closed output pipe (`evomics info st | head -1`): the reader has
+/// what it wanted, so evomics ends quietly, as ripgrep does.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = cmd::dispatch(args) {
-        eprintln!("error: {e}");
+        if broken_pipe(&e) {
+            std::process::exit(0);
+        }
+        eprintln!("error: {}", cmd::terminal_safe(&e.to_string()));
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", cmd::terminal_safe(&cause.to_string()));
         }
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// docs/cli.md has a section for every subcommand that names each of its flags.
+    #[test]
+    fn the_command_line_reference_covers_every_flag() {
+        let doc = include_str!("../../../docs/cli.md");
+        let cmd = crate::cli::Cli::command();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name();
+            let head = format!("## evomics {name}\n");
+            let start = doc
+                .find(&head)
+                .unwrap_or_else(|| panic!("docs/cli.md has no section '## evomics {name}'"));
+            let section = &doc[start + head.len()..];
+            let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    let short = arg.get_short().map(|c| format!("-{c} "));
+                    assert!(
+                        section.contains(&format!("--{long}"))
+                            || short.is_some_and(|s| section.contains(&s)),
+                        "docs/cli.md, section evomics {name}: --{long} is not described"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every subcommand's help ends with at least one example.
+    #[test]
+    fn every_subcommand_has_an_example() {
+        let mut cmd = crate::cli::Cli::command();
+        cmd.build();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let after = sub
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("evomics "),
+                "evomics {} --help shows no example",
+                sub.get_name()
+            );
+        }
     }
 }

@@ -8,7 +8,9 @@
 //!   [`ValueFlag`] per cell (observed, missing, imputed, below detection), so missingness is
 //!   explicit and travels through every step;
 //! - [`Experiment`]: the sheet plus named layers aligned on `sample_id`;
-//! - [`rng`]: the seeded generator every stochastic step uses.
+//! - [`rng`]: the seeded generator every stochastic step uses;
+//! - [`table`] and [`stage`]: typed output tables and what every stage result has in common
+//!   ([`StageResult`]); `evomics-io` writes them as TSV, Parquet and JSON.
 //!
 //! The crate has no I/O; `evomics-io` reads and writes these types.
 
@@ -17,10 +19,19 @@ pub mod error;
 pub mod experiment;
 pub mod flags;
 pub mod rng;
+pub mod scale;
 pub mod sheet;
+pub mod stage;
+pub mod table;
+pub mod vocab;
+
+#[doc(hidden)]
+pub use serde as __serde;
 
 pub use assay::{Assay, Features, LayerKind, ValueScale};
 pub use error::{CoreError, Result};
 pub use experiment::Experiment;
 pub use flags::{FeatureFlags, FlagCounts, ValueFlag};
 pub use sheet::{Column, ColumnValues, SampleSheet};
+pub use stage::{Level, Message, StageResult, StageTables};
+pub use table::{Cell, Kind, Table};

@@ -183,6 +183,39 @@ impl SampleSheet {
     }
 
     /// Keep the given rows, in the given order.
+    /// The sheet rows of `samples`, in that order; an error names a sample the sheet lacks.
+    pub fn for_samples(&self, samples: &[String]) -> Result<SampleSheet> {
+        let rows = samples
+            .iter()
+            .map(|s| {
+                self.position(s).ok_or_else(|| CoreError::NotFound {
+                    kind: "sample",
+                    name: s.clone(),
+                    hint: " in the sample sheet; every layer sample must be a sheet row".into(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.select(&rows))
+    }
+
+    /// The text value of `column` for each of `samples` (`None` for an empty cell), an error
+    /// when the column or a sample is not in the sheet.
+    pub fn column_labels(&self, column: &str, samples: &[String]) -> Result<Vec<Option<String>>> {
+        let col = self.require_column(column)?;
+        samples
+            .iter()
+            .map(|s| {
+                let row = self.position(s).ok_or_else(|| CoreError::NotFound {
+                    kind: "sample",
+                    name: s.clone(),
+                    hint: " in the sample sheet".into(),
+                })?;
+                Ok(col.values.text(row))
+            })
+            .collect()
+    }
+
+    /// The rows `rows`, in that order.
     pub fn select(&self, rows: &[usize]) -> SampleSheet {
         SampleSheet {
             sample_ids: rows.iter().map(|&i| self.sample_ids[i].clone()).collect(),

@@ -83,11 +83,8 @@ pub enum IoError {
 pub type Result<T> = std::result::Result<T, IoError>;
 
 impl IoError {
-    pub(crate) fn fs(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
+    /// A file-system error: what was being done, to which path, and the OS error.
+    pub fn fs(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         IoError::Fs {
             action,
             path: path.into(),

@@ -21,6 +21,7 @@ mod guard;
 pub mod ingest;
 pub mod manifest;
 pub mod matrix;
+pub mod output;
 pub mod parquet;
 pub mod sheet;
 pub mod spec;

@@ -36,6 +36,7 @@ pub mod libsize;
 pub mod normalize;
 mod num;
 pub mod pipeline;
+pub mod stage;
 pub mod step;
 pub mod transform;
 
@@ -46,5 +47,6 @@ pub use impute::{FittedImputation, ImputationParams};
 pub use libsize::{FittedNormFactors, LibrarySizes, NormFactorsParams, TmmParams};
 pub use normalize::{FittedNormalization, NormalizationParams};
 pub use pipeline::{FittedPipeline, NormalizeConfig, PipelineReport};
+pub use stage::{run_normalize, NormalizeResult, NormalizeSpec};
 pub use step::{Fit, NoParams, Stage, StepReport, Transformer};
 pub use transform::{FittedTransform, TransformParams};

@@ -22,11 +22,14 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::mirna::MirnaHarmonizer;
 use crate::panels::{Direction, FeatureKind, PanelEntry, PanelSet};
 
 /// How a panel entry was found in the layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
     /// The feature id harmonizes to the entry's miRBase v22 name.
     MirnaName,
@@ -48,7 +51,7 @@ impl MatchedBy {
 }
 
 /// One layer feature that belongs to a panel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PanelMember {
     /// Row of the feature in the layer.
     pub feature: usize,
@@ -65,7 +68,7 @@ pub struct PanelMember {
 }
 
 /// A panel with the layer features its entries matched.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchedPanel {
     /// Panel name.
     pub panel: String,

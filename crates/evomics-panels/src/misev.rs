@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{PanelError, Result};
 
@@ -42,7 +42,7 @@ pub const MISEV2018_CITATION: &str = "Théry C, Witwer KW, Aikawa E, et al. Mini
 pub const MISEV2023_CITATION: &str = "Welsh JA, Goberdhan DCI, O'Driscoll L, et al. Minimal information for studies of extracellular vesicles (MISEV2023): from basic to advanced approaches. J Extracell Vesicles. 2024;13(2):e12404. doi:10.1002/jev2.12404";
 
 /// A MISEV2018 protein category.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MisevCategory {
     /// 1: transmembrane or GPI-anchored, plasma membrane/endosome.
@@ -126,7 +126,7 @@ pub struct MisevMarker {
 }
 
 /// How a protein identifier was matched to a marker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdMatch {
     /// By gene symbol (case-insensitive; prefix rules for histones).

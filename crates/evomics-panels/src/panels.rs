@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{PanelError, Result};
 use crate::mirna::{HarmonizeStatus, MirnaHarmonizer};
@@ -32,7 +32,7 @@ pub const PANEL_VERSION: &str = "2025.12-1";
 pub const REVIEW_CITATION: &str = "Dalle Carbonare L, Minoia A, Braggio M, Piritore FC, Vareschi A, Cominacini M, Gandini A, Antoniazzi F, Cui D, Romanelli MG, Valenti MT. Extracellular Vesicles in Osteogenesis: Comparative Analysis of Stem Cell Sources, Conditioning Strategies, and In Vitro Models Toward Advanced Bone Regeneration. MDPI, published 23 December 2025. CC BY 4.0.";
 
 /// The direction of a panel entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Higher in the stated source or after the stated conditioning.
@@ -77,7 +77,7 @@ impl Direction {
 }
 
 /// What kind of molecule a panel feature is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureKind {
     /// A miRNA (feature is a miRBase v22 name or an ambiguous written name).
@@ -113,7 +113,7 @@ impl FeatureKind {
 }
 
 /// How the written name relates to `feature`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mapping {
     /// The written name (with `hsa-`) is a miRBase v22 mature name.

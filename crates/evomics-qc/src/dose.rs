@@ -57,7 +57,7 @@ impl DoseParams {
 }
 
 /// Purity class from the particle-to-protein ratio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DosePurity {
     /// ≥ the high-purity threshold.
@@ -83,7 +83,7 @@ impl DosePurity {
 }
 
 /// Dose ratios of one sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoseQc {
     /// Sample id.
     pub sample: String,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use evomics_core::{Assay, SampleSheet, ValueFlag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{QcError, Result};
 use crate::stats::{linear_value, median, LogBasis};
@@ -12,7 +12,7 @@ use crate::stats::{linear_value, median, LogBasis};
 pub const NO_GROUP: &str = "NA";
 
 /// QC metrics of one feature.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureQc {
     /// Feature id.
     pub feature: String,
@@ -32,7 +32,7 @@ pub struct FeatureQc {
 }
 
 /// Per-feature QC of one layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureQcReport {
     /// Layer name.
     pub layer: String,

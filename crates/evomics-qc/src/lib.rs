@@ -1,7 +1,7 @@
 //! # evomics-qc
 //!
-//! The QC stage: pure functions over [`evomics_core`] types that return tables for the CLI to
-//! write.
+//! The QC stage: [`run_qc`] (settings [`QcConfig`], result [`QcResult`] with its tables), built
+//! from pure functions over [`evomics_core`] types:
 //!
 //! - [`sample_qc`]: per sample, features quantified, missing fraction, total intensity or
 //!   library size, median and IQR of log2 values (the transform follows the layer scale, see
@@ -24,6 +24,7 @@ pub mod error;
 pub mod feature;
 pub mod purity;
 pub mod sample;
+pub mod stage;
 pub mod stats;
 
 pub use dose::{dose_qc, DoseParams, DosePurity, DoseQc, WEBBER_CLAYTON_2013};
@@ -34,4 +35,5 @@ pub use purity::{
     SamplePurity, Verdict,
 };
 pub use sample::{sample_qc, SampleQc, SampleQcParams, SampleQcReport};
+pub use stage::{run_qc, LayerQc, QcConfig, QcResult, QcSummary};
 pub use stats::LogBasis;

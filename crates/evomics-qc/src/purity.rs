@@ -194,7 +194,7 @@ pub struct PurityGate {
 }
 
 /// Outcome of the gate for one sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// All rules met.
@@ -217,7 +217,7 @@ impl Verdict {
 }
 
 /// What one sample shows for one MISEV category.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryEvidence {
     /// The category.
     pub category: MisevCategory,
@@ -229,7 +229,7 @@ pub struct CategoryEvidence {
 }
 
 /// The gate's result for one sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplePurity {
     /// Sample id.
     pub sample: String,
@@ -255,7 +255,7 @@ impl SamplePurity {
 }
 
 /// A feature matched to one or more MISEV markers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkerFeature {
     /// Feature id.
     pub feature: String,
@@ -266,7 +266,7 @@ pub struct MarkerFeature {
 }
 
 /// The purity gate's result for a layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PurityReport {
     /// Layer name.
     pub layer: String,

@@ -67,7 +67,7 @@ impl SampleQcParams {
 }
 
 /// QC metrics of one sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleQc {
     /// Sample id.
     pub sample: String,
@@ -111,7 +111,7 @@ pub struct SampleQc {
 }
 
 /// Per-sample QC of one layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleQcReport {
     /// Layer name.
     pub layer: String,
@@ -120,7 +120,7 @@ pub struct SampleQcReport {
     /// The log transform used for `log2_median`, `log2_iqr` and the correlation.
     pub basis: LogBasis,
     /// What `total` means: `total_intensity`, `library_size` or `none`.
-    pub total_kind: &'static str,
+    pub total_kind: String,
     /// Features in the cohort median profile.
     pub n_profile_features: usize,
     /// The parameters used.
@@ -254,7 +254,7 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
         layer: assay.name().to_string(),
         scale,
         basis,
-        total_kind,
+        total_kind: total_kind.to_string(),
         n_profile_features,
         params: params.clone(),
         samples,

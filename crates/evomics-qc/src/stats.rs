@@ -1,10 +1,10 @@
 //! Small robust-statistics helpers shared by the QC modules.
 
 use evomics_core::ValueScale;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which transform the log-scale QC metrics use, chosen from the layer's [`ValueScale`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogBasis {
     /// Linear intensities: log2(v) of observed values > 0 (values ≤ 0 are left out and counted).

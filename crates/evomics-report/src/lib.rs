@@ -27,6 +27,7 @@
 //! The crate does no file I/O; the caller writes the string. See `docs/report.md` for the
 //! sections and the JSON schema of [`ReportInput`].
 
+pub mod build;
 pub mod error;
 mod fmt;
 mod groups;
@@ -38,6 +39,7 @@ mod svg;
 
 use std::fmt::Write as _;
 
+pub use build::{build, RunResults};
 pub use error::{ReportError, Result};
 pub use model::{
     CalibrationBin, ContrastResult, DiffRow, EnrichmentRow, Header, Importance, InputFile,

@@ -31,6 +31,7 @@ pub mod catalog;
 mod design;
 mod effects;
 pub mod error;
+pub mod layout;
 mod mirna;
 pub mod params;
 mod proteome;
@@ -39,6 +40,7 @@ pub mod summary;
 pub mod truth;
 
 pub use error::{Result, SimError};
+pub use layout::maxquant_text;
 pub use mirna::MIRNA_LAYER;
 pub use params::{
     ConditioningSpec, DoseParams, EffectParams, IsolationSpec, MirnaParams, PotencyParams,

@@ -89,6 +89,10 @@ pub enum StatsError {
         /// What is wrong and what is allowed.
         problem: String,
     },
+    /// An error of the data model (a layer or sheet column that is not there, a sample the
+    /// sheet lacks).
+    #[error(transparent)]
+    Core(#[from] evomics_core::CoreError),
     /// The numerical engine (edge-rs, the limma port) refused the computation.
     #[error("{step}: {message}")]
     Engine {

@@ -55,7 +55,7 @@ pub struct OneVsRestOptions {
 }
 
 /// One-vs-rest statistics of every group of one column.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OneVsRest {
     /// The grouping column.
     pub column: String,

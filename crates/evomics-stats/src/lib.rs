@@ -24,6 +24,9 @@
 //! - [`enrichment`]: panel enrichment of a result — hypergeometric on a cut-off and limma's
 //!   `cameraPR` (Wu & Smyth 2012) on the whole ranked list.
 //!
+//! - [`stages`]: the `diff` and `explore` stages as library calls ([`run_diff`],
+//!   [`run_explore`]) with typed configs and results that know their tables.
+//!
 //! Results are plain structs with one row per feature in layer order; `None` is R's `NA`.
 //! The crate does no I/O.
 
@@ -36,6 +39,7 @@ pub mod error;
 pub mod explore;
 pub mod limma;
 pub mod panel_scores;
+pub mod stages;
 pub mod varpart;
 pub mod voom;
 
@@ -54,6 +58,8 @@ pub use limma::{
     FitTable, Legacy, LimmaResult, LimmaSettings, LmFit,
 };
 pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
+pub use stages::diff::{run_diff, DiffConfig, DiffResult, VoomChoice};
+pub use stages::explore::{run_explore, ExploreConfig, ExploreResult};
 pub use varpart::{
     variance_partition, VarPartMethod, VarPartOptions, VarPartRow, VarPartSummary,
     VariancePartition,

@@ -831,10 +831,12 @@ pub struct FitRow {
     /// Prior variance (`s2.prior`; per feature with `trend`).
     pub s2_prior: Option<f64>,
     /// Prior df (`df.prior`; per feature with `robust`; may be infinite).
+    #[serde(with = "evomics_core::vocab::nonfinite")]
     pub df_prior: f64,
     /// Posterior variance (`s2.post`).
     pub s2_post: Option<f64>,
     /// `df.total`.
+    #[serde(with = "evomics_core::vocab::nonfinite")]
     pub df_total: f64,
 }
 

@@ -1,5 +1,7 @@
 //! `evomics info`.
 
+use std::io::Write;
+
 use serde_json::{json, Map, Value};
 
 use evomics_core::Experiment;
@@ -41,20 +43,24 @@ pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
 }
 
 pub fn run(a: InfoArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let (exp, manifest) = read_experiment(&a.dir)?;
     let s = summary(&exp, &manifest);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{}: written by evomics {} ({})",
         a.dir.display(),
         manifest.tool_version,
         manifest.stage
-    );
-    println!("samples: {}", exp.samples().len());
-    println!(
+    )?;
+    writeln!(out, "samples: {}", exp.samples().len())?;
+    writeln!(
+        out,
         "sample columns: {}",
         exp.samples()
             .columns()
@@ -62,11 +68,12 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             .map(|c| c.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<12} {:>9} {:>8} {:>10} {:>10} {:>9} {:>8}",
         "layer", "features", "samples", "observed", "missing", "imputed", "missing%"
-    );
+    )?;
     for (name, a) in exp.layers() {
         let c = a.flag_counts();
         let pct = if c.total() > 0 {
@@ -74,7 +81,8 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         } else {
             0.0
         };
-        println!(
+        writeln!(
+            out,
             "{:<12} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7.1}%",
             name,
             a.n_features(),
@@ -83,7 +91,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             c.missing,
             c.imputed,
             pct
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,53 +1,104 @@
-//! One module per subcommand.
+//! One module per subcommand: each parses its arguments into a stage config, calls one
+//! function of the library and prints what the result has to say.
 
-pub(crate) mod cluster;
-pub(crate) mod demo;
-pub(crate) mod diff;
-pub(crate) mod explore;
+mod cluster;
+mod demo;
+mod diff;
+mod explore;
 mod export;
 mod info;
 mod ingest;
-pub(crate) mod normalize;
-pub(crate) mod predict;
-pub(crate) mod qc;
-pub(crate) mod report;
-pub(crate) mod run;
+mod normalize;
+mod predict;
+mod qc;
+mod report;
+mod run;
 mod simulate;
-pub(crate) mod train;
+mod train;
+
+use std::io::{IsTerminal, Write};
+
+use evomics_core::{Level, Message};
 
 use crate::cli::{Cli, Command};
 
-/// Messages for the user on stderr, silenced by `--quiet`.
+/// Messages for the user on stderr: info lines are silenced by `--quiet`, warnings are not
+/// (they change results).
 #[derive(Debug, Clone, Copy)]
 pub struct Log {
     quiet: bool,
 }
 
+/// Text with control characters (ESC, BEL, NUL, …) shown as `\u{…}`, so that no input cell
+/// can drive the terminal.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 impl Log {
+    /// A log that prints info lines unless `quiet`.
+    pub fn new(quiet: bool) -> Log {
+        Log { quiet }
+    }
+
     /// Print a line on stderr unless quiet.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", terminal_safe(msg.as_ref()));
         }
     }
 
-    /// True unless `--quiet` was given.
-    pub fn is_verbose(&self) -> bool {
-        !self.quiet
+    /// Print a warning (shown even with `--quiet`).
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {}",
+            terminal_safe(msg.as_ref())
+        );
     }
 
-    /// Print a warning on stderr (warnings are shown even with `--quiet`: they change results).
-    pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
+    /// Print a stage's message.
+    pub fn message(&self, m: &Message) {
+        match m.level {
+            Level::Info => self.say(&m.text),
+            Level::Warning => self.warn(&m.text),
+        }
+    }
+
+    /// Print every message of a result.
+    pub fn messages(&self, ms: &[Message]) {
+        for m in ms {
+            self.message(m);
+        }
+    }
+
+    /// A progress callback: a `\r`-rewritten line on a terminal, nothing otherwise.
+    pub fn progress(&self) -> impl Fn(&str, usize, usize) + Sync {
+        let on = !self.quiet && std::io::stderr().is_terminal();
+        move |what: &str, done: usize, total: usize| {
+            if on {
+                eprint!("\r{what} {done}/{total}");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        }
     }
 }
 
 /// Run the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let log = Log { quiet: cli.quiet };
+    let log = Log::new(cli.quiet);
     match cli.command {
         Command::Simulate(a) => simulate::run(a, log),
-
         Command::Ingest(a) => ingest::run(a, log),
         Command::Info(a) => info::run(a),
         Command::Export(a) => export::run(a, log),
@@ -62,21 +113,4 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a, log),
         Command::Predict(a) => predict::run(a, log),
     }
-}
-
-/// Write a stage's output directory atomically: `fill` writes the files into a temporary
-/// directory, then `manifest.json` is added and the directory replaces `out` in one rename.
-pub fn write_stage(
-    out: &std::path::Path,
-    manifest: &evomics_io::Manifest,
-    fill: impl FnOnce(&std::path::Path) -> evomics_io::Result<()>,
-) -> anyhow::Result<()> {
-    evomics_io::atomic::replace_dir(out, |tmp| {
-        fill(tmp)?;
-        evomics_io::atomic::write_file_atomic(
-            &tmp.join("manifest.json"),
-            manifest.to_json().as_bytes(),
-        )
-    })
-    .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
 }

@@ -85,7 +85,7 @@ fn run_config_errors_name_the_stage() {
     )
     .unwrap();
     let e = fail(&["run", p(&cfg), "-o", p(&d.path().join("o"))]);
-    assert!(e.contains("[qc]") && e.contains("group-byy"), "{e}");
+    assert!(e.contains("line 5") && e.contains("group_byy"), "{e}");
     // Checked before any stage runs: the ingest stage before the bad one wrote nothing.
     assert!(!d.path().join("o").join("ingest").exists());
 }
@@ -129,4 +129,65 @@ fn demo_writes_the_report() {
     }
     assert!(out.join("train/model.json").is_file());
     assert!(out.join("inputs/samples.tsv").is_file());
+}
+
+/// The demo's outputs, file by file, as recorded in `test-data/golden/demo.sha256` (SHA-256 of
+/// every file but the manifests, `run.json` and the written configs, whose paths and times
+/// differ by where and when it ran). A change to any output must be deliberate: rerun with
+/// `EVOMICS_BLESS=1` to record the new outputs, and say why in the commit.
+#[test]
+fn demo_outputs_are_the_recorded_ones() {
+    use sha2::{Digest, Sha256};
+    let d = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_evomics"))
+        .args(["demo", "-o", "demo", "--quiet"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = crate::snapshot(&d.path().join("demo"))
+        .into_iter()
+        .filter(|(rel, _)| {
+            !rel.ends_with("manifest.json") && rel != "run.json" && !rel.starts_with("config/")
+        })
+        .map(|(rel, bytes)| {
+            let h: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("{h}  demo/{rel}")
+        })
+        .collect();
+    lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
+    let text = lines.join("\n") + "\n";
+    let golden = workspace().join("test-data/golden/demo.sha256");
+    if std::env::var("EVOMICS_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&golden, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    let want: std::collections::BTreeMap<&str, &str> = want
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, p)| (p, h)))
+        .collect();
+    let got: std::collections::BTreeMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, p)| (p, h)))
+        .collect();
+    let differ: Vec<&str> = want
+        .keys()
+        .chain(got.keys())
+        .filter(|k| want.get(*k) != got.get(*k))
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "demo outputs differ from test-data/golden/demo.sha256 (rerun with EVOMICS_BLESS=1 if the change is intended): {differ:?}"
+    );
 }

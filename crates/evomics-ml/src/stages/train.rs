@@ -1,0 +1,1544 @@
+//! The `train` stage as one library call: [`run_train`] cross-validates a potency model without
+//! leakage (every preprocessing step fitted inside the training folds), tests it against label
+//! permutations, checks it is not just predicting the cell source, computes out-of-fold
+//! conformal sets, a learning curve and importance, and fits the final model. The result,
+//! [`TrainResult`], knows its tables and documents (`metrics.json`, `model.json`).
+//!
+//! Settings come as a [`TrainSpec`] (the `[train]` table of a run config or the `--config` file
+//! of `evomics train`, every key optional), resolved against the store's layers into
+//! [`TrainSettings`] by [`TrainSpec::resolve`]. The schema with examples is in
+//! `docs/potency-models.md`.
+//!
+//! ```
+//! use evomics_core::{Experiment, StageTables};
+//! use evomics_ml::stages::train::{run_train, TrainContext, TrainSpec};
+//! use evomics_sim::{simulate, SimParams};
+//!
+//! let mut params = SimParams::preset("small").unwrap();
+//! params.seed = 3;
+//! let cohort = simulate(&params).unwrap();
+//! let exp: &Experiment = &cohort.experiment;
+//! let spec: TrainSpec = toml::from_str(r#"
+//!     target = "potency_class"
+//!     layers = ["proteome"]
+//!     permutations = 0
+//!     learning_curve = []
+//!     [preprocess.proteome]
+//!     transform = { method = "log2" }
+//!     imputation = { method = "down_shift", seed = 7 }
+//!     [model]
+//!     model = "elastic_net"
+//!     [cv]
+//!     scheme = "group_k_fold"
+//!     k = 3
+//!     group = "donor_id"
+//! "#).unwrap();
+//! let layers: Vec<String> = exp.layers().keys().cloned().collect();
+//! let settings = spec.resolve(&layers).unwrap();
+//! let result = run_train(exp, &settings, &TrainContext::default()).unwrap();
+//! assert!(result.report.pooled_primary().is_some());
+//! assert!(result.tables().iter().any(|t| t.name == "predictions"));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use evomics_core::{
+    Assay, Cell, Experiment, Kind, Message, SampleSheet, StageResult, StageTables, Table,
+};
+use evomics_norm::NormalizeConfig;
+
+use crate::conformal::{conformal_quantile, prediction_set};
+use crate::cv::{CvScheme, Part};
+use crate::data::{Dataset, DroppedSample, TargetKind, TargetSpec};
+use crate::error::{data_err, MlError, Result};
+use crate::evaluate::{
+    cross_validate, learning_curve, permutation_test_given, source_check_given, CvReport,
+    LearningPoint, Permutation, PermutationTest, Runner, SourceCheck, TrainConfig, Tuning,
+};
+use crate::models::{
+    ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec, PlsParams,
+};
+use crate::persist::{train_final, MissingFeatureRule, SavedModel};
+use crate::preprocess::{FeatureRef, PreprocessConfig, Scaling, Selection};
+
+/// Model kinds selectable by name (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Elastic-net logistic / multinomial / Gaussian regression.
+    ElasticNet,
+    /// Random forest.
+    RandomForest,
+    /// k-nearest neighbours.
+    Knn,
+    /// PLS regression (numeric targets).
+    Pls,
+}
+evomics_core::vocabulary!(ModelKind {
+    ElasticNet => "elastic_net" | "enet" | "glmnet",
+    RandomForest => "random_forest" | "rf" | "forest",
+    Knn => "knn",
+    Pls => "pls",
+});
+
+impl ModelKind {
+    /// The model `--model KIND` asks for: `current` when it is of that kind (its parameters
+    /// kept), else the kind with its default parameters.
+    pub fn overlay(self, current: Option<&ModelSpec>) -> ModelSpec {
+        match current {
+            Some(m) if m.name() == self.name() => m.clone(),
+            _ => self.default_spec(),
+        }
+    }
+
+    /// The model with its default parameters.
+    pub fn default_spec(self) -> ModelSpec {
+        match self {
+            ModelKind::ElasticNet => ModelSpec::ElasticNet(ElasticNetParams::default()),
+            ModelKind::RandomForest => ModelSpec::RandomForest(ForestParams::default()),
+            ModelKind::Knn => ModelSpec::Knn(KnnParams::default()),
+            ModelKind::Pls => ModelSpec::Pls(PlsParams::default()),
+        }
+    }
+}
+
+/// Cross-validation designs selectable by name (`--cv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CvKind {
+    /// Group k-fold: no group (donor) in both parts of a fold.
+    GroupKFold,
+    /// (Stratified) k-fold on samples.
+    KFold,
+    /// Leave one group out (e.g. one source).
+    LeaveOneGroupOut,
+}
+evomics_core::vocabulary!(CvKind {
+    GroupKFold => "group_k_fold" | "group_kfold",
+    KFold => "k_fold" | "kfold",
+    LeaveOneGroupOut => "leave_one_group_out" | "logo",
+});
+
+/// Samples to leave out: those whose `column` holds one of `values` (compared as text).
+///
+/// ```toml
+/// exclude = { column = "excluded_by_authors", values = ["True"] }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    /// Sheet column.
+    pub column: String,
+    /// Values marking a sample to leave out.
+    pub values: Vec<String>,
+}
+
+impl Exclude {
+    /// Parse `COLUMN=VALUE[;VALUE…]`.
+    pub fn parse(text: &str) -> Result<Exclude> {
+        let bad = |problem: String| MlError::InvalidParam {
+            what: "exclude",
+            param: "exclude",
+            problem,
+        };
+        let Some((column, values)) = text.split_once('=') else {
+            return Err(bad(format!(
+                "'{text}': expected COLUMN=VALUE[;VALUE...], e.g. excluded_by_authors=True"
+            )));
+        };
+        let values: Vec<String> = values.split(';').map(|v| v.trim().to_string()).collect();
+        if column.trim().is_empty() || values.iter().any(String::is_empty) {
+            return Err(bad(format!(
+                "'{text}': the column and every value must be non-empty"
+            )));
+        }
+        Ok(Exclude {
+            column: column.trim().to_string(),
+            values,
+        })
+    }
+}
+
+/// Nested tuning in the config: a grid crossed with `[model]`'s parameters, and/or explicit
+/// candidate models, scored by an inner CV on each outer training part.
+///
+/// ```toml
+/// [tuning]
+/// grid = { lambda = [0.01, 0.05, 0.2], alpha = [0.5, 1.0] }
+/// inner = { scheme = "group_k_fold", k = 4, group = "donor_id" }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuningSpec {
+    /// Parameter name → values; every combination becomes a candidate.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<Value>>,
+    /// Further candidates, each a complete model.
+    #[serde(default)]
+    pub candidates: Vec<ModelSpec>,
+    /// Inner design (default: the outer one, one repeat).
+    pub inner: Option<CvScheme>,
+}
+
+/// The training configuration: `[train]` of a run config or the `--config` file of `evomics
+/// train`. Every key is optional; see `docs/potency-models.md`.
+///
+/// ```toml
+/// target = "potency_class"
+/// classes = ["low", "high"]          # optional order; with two, the second is the positive
+/// layers = ["proteome"]
+/// seed = 7
+/// permutations = 199
+/// selection = { method = "univariate", k = 50 }
+/// scaling = "standardize"
+///
+/// [preprocess.proteome]              # an evomics-norm pipeline, fitted inside every fold
+/// transform = { method = "log2" }
+/// normalization = { method = "median" }
+/// imputation = { method = "down_shift", seed = 7 }
+///
+/// [model]
+/// model = "elastic_net"
+/// alpha = 0.5
+/// lambda = 0.05
+///
+/// [cv]
+/// scheme = "group_k_fold"
+/// k = 5
+/// group = "donor_id"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Sample-sheet column to predict.
+    pub target: Option<String>,
+    /// `auto` (text: classes, numbers: numeric), `class` or `numeric`.
+    pub target_kind: Option<TargetKind>,
+    /// Class order (default sorted); with two classes the second is the positive class.
+    pub classes: Option<Vec<String>>,
+    /// Layers joined on sample id (default: every layer of the store).
+    pub layers: Option<Vec<String>>,
+    /// Samples left out before anything is fitted, by a sheet column's values.
+    pub exclude: Option<Exclude>,
+    /// Per-layer evomics-norm pipelines (`[preprocess.<layer>]`), fitted inside every fold.
+    #[serde(default)]
+    pub preprocess: BTreeMap<String, NormalizeConfig>,
+    /// Feature selection inside every fold (default none).
+    pub selection: Option<Selection>,
+    /// Scaling of the kept features: `standardize` (default), `block` or `none`.
+    pub scaling: Option<Scaling>,
+    /// The model (default: elastic net with its default parameters).
+    pub model: Option<ModelSpec>,
+    /// The cross-validation design (default: 5-fold group CV by `donor_id`).
+    pub cv: Option<CvScheme>,
+    /// Nested hyperparameter tuning.
+    pub tuning: Option<TuningSpec>,
+    /// Seed of folds, models and permutations (default 20240601).
+    pub seed: Option<u64>,
+    /// Label permutations of the permutation test (default 99; 0 switches it off).
+    pub permutations: Option<usize>,
+    /// Permute labels only within groups of this sheet column (default: free permutations).
+    pub permute_within: Option<String>,
+    /// Sheet column of the cell source for the source checks (default: no check).
+    pub source_column: Option<String>,
+    /// Within-source permutations of the source check (default: `permutations`).
+    pub source_permutations: Option<usize>,
+    /// Error rate of the conformal sets and intervals (default 0.1).
+    pub conformal_alpha: Option<f64>,
+    /// Training-set fractions of the learning curve (default [0.25, 0.5, 0.75, 1.0]; [] for none).
+    pub learning_curve: Option<Vec<f64>>,
+    /// Repeats of permutation importance on each test fold (default 0: off).
+    pub permutation_importance: Option<usize>,
+    /// Size of the per-fold top list counted in importance.tsv's `top_frequency` (default 20).
+    pub top_features: Option<usize>,
+    /// What `predict` does with features missing in new data: `error` (default) or `impute`.
+    pub missing_features: Option<MissingFeatureRule>,
+    /// Write fold-models.json (default false).
+    pub save_fold_models: Option<bool>,
+}
+
+/// Everything `train` does, resolved from the spec (written to metrics.json and the manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    /// The target.
+    pub target: TargetSpec,
+    /// Layers used, in store order.
+    pub layers: Vec<String>,
+    /// Samples left out by a sheet column's values.
+    pub exclude: Option<Exclude>,
+    /// Preprocessing, model, design, tuning, seed, conformal α (evomics-ml's config).
+    pub config: TrainConfig,
+    /// Label permutations (0: none).
+    pub permutations: usize,
+    /// Column labels are permuted within, if any.
+    pub permute_within: Option<String>,
+    /// Source column of the source checks, if any.
+    pub source_column: Option<String>,
+    /// Within-source permutations.
+    pub source_permutations: usize,
+    /// Learning-curve fractions.
+    pub learning_curve: Vec<f64>,
+    /// Missing-feature rule saved with the model.
+    pub missing_features: MissingFeatureRule,
+    /// Whether fold-models.json is written.
+    pub save_fold_models: bool,
+}
+
+/// Label permutations of the permutation test when the spec names none.
+pub const DEFAULT_PERMUTATIONS: usize = 99;
+/// Learning-curve fractions when the spec names none.
+pub const DEFAULT_FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
+/// Largest number of permutations (or repeats) accepted: checked before anything is allocated.
+pub const MAX_PERMUTATIONS: usize = 1_000_000;
+
+fn invalid(param: &'static str, problem: String) -> MlError {
+    MlError::InvalidParam {
+        what: "train",
+        param,
+        problem,
+    }
+}
+
+/// The default design: 5-fold group CV by `donor_id`.
+pub fn default_cv() -> CvScheme {
+    CvScheme::GroupKFold {
+        k: 5,
+        group: "donor_id".into(),
+        repeats: 1,
+        stratify: true,
+    }
+}
+
+/// Overlay command-line CV settings on a design: `kind` replaces the scheme (keeping k,
+/// repeats and group where they apply), `folds`, `repeats` and `group` replace those values.
+pub fn overlay_cv(
+    base: Option<&CvScheme>,
+    kind: Option<CvKind>,
+    folds: Option<usize>,
+    repeats: Option<usize>,
+    group: Option<&str>,
+) -> Result<CvScheme> {
+    let base = base.cloned().unwrap_or_else(default_cv);
+    let (base_kind, mut k, base_group, mut reps, stratify) = match &base {
+        CvScheme::KFold {
+            k,
+            repeats,
+            stratify,
+        } => (CvKind::KFold, *k, None, *repeats, *stratify),
+        CvScheme::GroupKFold {
+            k,
+            group,
+            repeats,
+            stratify,
+        } => (
+            CvKind::GroupKFold,
+            *k,
+            Some(group.clone()),
+            *repeats,
+            *stratify,
+        ),
+        CvScheme::LeaveOneGroupOut { group } => {
+            (CvKind::LeaveOneGroupOut, 5, Some(group.clone()), 1, true)
+        }
+    };
+    let kind = kind.unwrap_or(base_kind);
+    if let Some(x) = folds {
+        if kind == CvKind::LeaveOneGroupOut {
+            return Err(data_err("train", "--folds does not apply to leave-one-group-out (one fold per group); use --cv group_k_fold to set the number of folds"));
+        }
+        k = x;
+    }
+    if let Some(r) = repeats {
+        if kind == CvKind::LeaveOneGroupOut {
+            return Err(data_err("train", "--repeats does not apply to leave-one-group-out (its folds are fixed); use --cv group_k_fold for repeated group CV"));
+        }
+        reps = r;
+    }
+    if group.is_some() && kind == CvKind::KFold {
+        return Err(data_err("train", "--group needs a group design; use --cv group_k_fold or --cv leave_one_group_out (k-fold splits samples, not groups)"));
+    }
+    let group = group
+        .map(str::to_string)
+        .or(base_group)
+        .unwrap_or_else(|| "donor_id".into());
+    Ok(match kind {
+        CvKind::KFold => CvScheme::KFold {
+            k,
+            repeats: reps,
+            stratify,
+        },
+        CvKind::GroupKFold => CvScheme::GroupKFold {
+            k,
+            group,
+            repeats: reps,
+            stratify,
+        },
+        CvKind::LeaveOneGroupOut => CvScheme::LeaveOneGroupOut { group },
+    })
+}
+
+/// Every combination of the grid's values applied to `base` (keys in name order, the last
+/// varying fastest).
+pub fn expand_grid(
+    base: &ModelSpec,
+    grid: &BTreeMap<String, Vec<Value>>,
+) -> Result<Vec<ModelSpec>> {
+    let base_json = serde_json::to_value(base).map_err(|e| invalid("tuning", e.to_string()))?;
+    let Value::Object(fields) = &base_json else {
+        return Err(invalid("tuning", "a model serializes to a table".into()));
+    };
+    let mut combos: Vec<serde_json::Map<String, Value>> = vec![fields.clone()];
+    for (key, values) in grid {
+        if key == "model" || !fields.contains_key(key) {
+            let known: Vec<&str> = fields
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "model")
+                .collect();
+            return Err(invalid(
+                "grid",
+                format!(
+                    "'{key}' is not a parameter of {} (its parameters: {})",
+                    base.name(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        if values.is_empty() {
+            return Err(invalid(
+                "grid",
+                format!("'{key}' has no values; list at least one"),
+            ));
+        }
+        if combos.len().saturating_mul(values.len()) > 10_000 {
+            return Err(invalid(
+                "grid",
+                "more than 10000 candidate models; use fewer values".into(),
+            ));
+        }
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for c in &combos {
+            for v in values {
+                let mut c = c.clone();
+                c.insert(key.clone(), v.clone());
+                next.push(c);
+            }
+        }
+        combos = next;
+    }
+    combos
+        .into_iter()
+        .map(|c| {
+            let v = Value::Object(c);
+            serde_json::from_value::<ModelSpec>(v.clone())
+                .map_err(|e| invalid("grid", format!("candidate {v} is not a valid model ({e})")))
+        })
+        .collect()
+}
+
+impl TrainSpec {
+    /// Check everything that can be checked before the store is read (the layers it names are
+    /// checked against the store by [`TrainSpec::resolve`]).
+    pub fn validate(&self) -> Result<()> {
+        let mut layers = self
+            .layers
+            .clone()
+            .unwrap_or_else(|| self.preprocess.keys().cloned().collect());
+        if layers.is_empty() {
+            layers.push(String::new());
+        }
+        self.resolve(&layers).map(|_| ())
+    }
+
+    /// Resolve the spec against the store's layer names (the default layers) into the run's
+    /// settings, validating everything that can be checked before data are read.
+    pub fn resolve(&self, store_layers: &[String]) -> Result<TrainSettings> {
+        let target = self.target.clone().ok_or_else(|| {
+            invalid(
+                "target",
+                "no target: give --target COLUMN or `target = \"COLUMN\"` in the config".into(),
+            )
+        })?;
+        let layers = self.layers.clone().unwrap_or_else(|| store_layers.to_vec());
+        if layers.is_empty() {
+            return Err(invalid(
+                "layers",
+                "no layer to train on: name at least one with --layers or `layers = [...]`".into(),
+            ));
+        }
+        for l in &layers {
+            if !store_layers.contains(l) {
+                return Err(invalid(
+                    "layers",
+                    format!(
+                        "layer '{l}' is not in the store (it has: {})",
+                        store_layers.join(", ")
+                    ),
+                ));
+            }
+        }
+        for l in self.preprocess.keys() {
+            if !layers.contains(l) {
+                return Err(invalid("preprocess", format!("the config has [preprocess.{l}], but '{l}' is not among the layers used ({}); fix the table name or add the layer", layers.join(", "))));
+            }
+        }
+        let model = self
+            .model
+            .clone()
+            .unwrap_or(ModelSpec::ElasticNet(ElasticNetParams::default()));
+        let cv = self.cv.clone().unwrap_or_else(default_cv);
+        let tuning = match &self.tuning {
+            None => None,
+            Some(t) => {
+                let mut candidates = if t.grid.is_empty() {
+                    Vec::new()
+                } else {
+                    expand_grid(&model, &t.grid)?
+                };
+                candidates.extend(t.candidates.iter().cloned());
+                if candidates.is_empty() {
+                    return Err(invalid("tuning", "[tuning] has neither a grid nor candidates; add `grid = { lambda = [0.01, 0.1] }` or remove the table".into()));
+                }
+                let inner = t.inner.clone().unwrap_or_else(|| match &cv {
+                    CvScheme::KFold { k, stratify, .. } => CvScheme::KFold {
+                        k: *k,
+                        repeats: 1,
+                        stratify: *stratify,
+                    },
+                    CvScheme::GroupKFold {
+                        k, group, stratify, ..
+                    } => CvScheme::GroupKFold {
+                        k: *k,
+                        group: group.clone(),
+                        repeats: 1,
+                        stratify: *stratify,
+                    },
+                    other => other.clone(),
+                });
+                Some(Tuning { candidates, inner })
+            }
+        };
+        let preprocess = PreprocessConfig {
+            layers: self.preprocess.clone(),
+            selection: self.selection.clone().unwrap_or_default(),
+            scaling: self.scaling.unwrap_or_default(),
+        };
+        let mut config = TrainConfig::new(preprocess, model, cv);
+        config.tuning = tuning;
+        if let Some(s) = self.seed {
+            config.seed = s;
+        }
+        if let Some(r) = self.permutation_importance {
+            config.permutation_importance = r;
+        }
+        if let Some(t) = self.top_features {
+            config.top_features = t;
+        }
+        if let Some(al) = self.conformal_alpha {
+            config.conformal_alpha = al;
+        }
+        config.validate()?;
+        let permutations = self.permutations.unwrap_or(DEFAULT_PERMUTATIONS);
+        let source_permutations = self.source_permutations.unwrap_or(permutations);
+        for (name, n) in [
+            ("permutations", permutations),
+            ("source_permutations", source_permutations),
+            ("permutation_importance", config.permutation_importance),
+        ] {
+            if n > MAX_PERMUTATIONS {
+                return Err(invalid(
+                    match name {
+                        "permutations" => "permutations",
+                        "source_permutations" => "source_permutations",
+                        _ => "permutation_importance",
+                    },
+                    format!("{n} is more than {MAX_PERMUTATIONS}; 199 to 9999 permutations resolve p-values to 0.005–0.0001"),
+                ));
+            }
+        }
+        if let CvScheme::KFold { repeats, .. } | CvScheme::GroupKFold { repeats, .. } = &config.cv {
+            if *repeats > 1000 {
+                return Err(invalid(
+                    "repeats",
+                    format!("{repeats} CV repeats; at most 1000 are accepted"),
+                ));
+            }
+        }
+        if self.source_column.is_some() && source_permutations == 0 {
+            return Err(invalid("source_permutations", "the source check needs within-source permutations: set `source_permutations` (or `permutations`) to at least 1, or drop `source_column`".into()));
+        }
+        let learning = self
+            .learning_curve
+            .clone()
+            .unwrap_or_else(|| DEFAULT_FRACTIONS.to_vec());
+        if let Some(bad) = learning.iter().find(|x| !(**x > 0.0 && **x <= 1.0)) {
+            return Err(invalid(
+                "learning_curve",
+                format!("fraction {bad} is outside (0, 1]; use e.g. [0.25, 0.5, 0.75, 1.0]"),
+            ));
+        }
+        Ok(TrainSettings {
+            target: TargetSpec {
+                column: target,
+                kind: self.target_kind.unwrap_or_default(),
+                classes: self.classes.clone(),
+            },
+            layers: store_layers
+                .iter()
+                .filter(|l| layers.contains(l))
+                .cloned()
+                .collect(),
+            exclude: self.exclude.clone(),
+            config,
+            permutations,
+            permute_within: self.permute_within.clone(),
+            source_column: self.source_column.clone(),
+            source_permutations,
+            learning_curve: learning,
+            missing_features: self.missing_features.unwrap_or_default(),
+            save_fold_models: self.save_fold_models.unwrap_or(false),
+        })
+    }
+}
+
+/// The command-line shortcuts of `evomics train` that are not keys of [`TrainSpec`]: a model
+/// or design named by kind, the design's folds, repeats and group, and the exclusion rule as
+/// `COLUMN=VALUE[;VALUE…]`. They are applied on top of the spec (flags win).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainFlags {
+    /// `--model KIND`: the spec's model when of that kind, else the kind's defaults.
+    pub model: Option<ModelKind>,
+    /// `--cv KIND`.
+    pub cv: Option<CvKind>,
+    /// `--folds K`.
+    pub folds: Option<usize>,
+    /// `--repeats R`.
+    pub repeats: Option<usize>,
+    /// `--group COLUMN`.
+    pub group: Option<String>,
+    /// `--exclude COLUMN=VALUE[;VALUE…]`.
+    pub exclude: Option<String>,
+}
+
+impl TrainFlags {
+    /// Apply the flags to a spec.
+    pub fn apply(&self, spec: &mut TrainSpec) -> Result<()> {
+        if let Some(kind) = self.model {
+            spec.model = Some(kind.overlay(spec.model.as_ref()));
+        }
+        if self.cv.is_some()
+            || self.folds.is_some()
+            || self.repeats.is_some()
+            || self.group.is_some()
+        {
+            spec.cv = Some(overlay_cv(
+                spec.cv.as_ref(),
+                self.cv,
+                self.folds,
+                self.repeats,
+                self.group.as_deref(),
+            )?);
+        }
+        if let Some(e) = &self.exclude {
+            spec.exclude = Some(Exclude::parse(e)?);
+        }
+        Ok(())
+    }
+}
+
+/// A progress callback: (what, done, total).
+pub type Progress<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
+
+/// How `run_train` runs: worker threads, a progress callback, and where the data come from.
+#[derive(Clone, Copy, Default)]
+pub struct TrainContext<'a> {
+    /// Worker threads of the permutations (results do not depend on it; 0: all cores).
+    pub threads: usize,
+    /// Called with (what, done, total) as permutations progress.
+    pub progress: Option<Progress<'a>>,
+    /// True when the store was written by `normalize`: its pipeline saw every sample, so the
+    /// CV estimates are optimistic (warned).
+    pub preprocessed_store: bool,
+}
+
+impl std::fmt::Debug for TrainContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainContext")
+            .field("threads", &self.threads)
+            .field("preprocessed_store", &self.preprocessed_store)
+            .finish()
+    }
+}
+
+/// One out-of-fold prediction's conformal set (class names) or interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ConformalCell {
+    /// Classes in the set, and whether the truth is one of them.
+    Set(Vec<String>, bool),
+    /// Interval bounds, and whether it covers the truth.
+    Interval(f64, f64, bool),
+}
+
+/// Out-of-fold conformal sets (classes) or intervals (numbers): every out-of-fold prediction of
+/// a repeat is calibrated on the nonconformity scores of the repeat's *other* samples (never on
+/// its own). Their coverage is ≈ 1 − α by construction (exchangeable scores); what the data
+/// decide is how informative they are: the set sizes or interval widths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OofConformal {
+    /// Per prediction row: the set or interval.
+    pub cells: Vec<ConformalCell>,
+    /// Share of rows whose truth is covered.
+    pub coverage: f64,
+    /// Mean set size (classes) or interval width (numbers).
+    pub mean_size: f64,
+    /// Share of rows whose set holds exactly one class (classes only).
+    pub single: f64,
+    /// Share of rows whose set is empty (classes only).
+    pub empty: f64,
+}
+
+/// A layer used by the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerUse {
+    /// Layer name.
+    pub layer: String,
+    /// Its features (before preprocessing).
+    pub features: usize,
+    /// Inputs of the final model from it.
+    pub final_model_inputs: usize,
+}
+
+/// The result of `train`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
+    /// The settings used.
+    pub settings: TrainSettings,
+    /// Target column.
+    pub target: String,
+    /// Class names (empty for a numeric target).
+    pub classes: Vec<String>,
+    /// Samples used, in data order.
+    pub sample_ids: Vec<String>,
+    /// Samples excluded by the `exclude` rule.
+    pub excluded: Vec<String>,
+    /// Samples left out for a missing target or layer.
+    pub dropped: Vec<DroppedSample>,
+    /// Layers used.
+    pub layers: Vec<LayerUse>,
+    /// The cross-validation.
+    pub report: CvReport,
+    /// The label-permutation test.
+    pub permutation: Option<PermutationTest>,
+    /// The source checks.
+    pub source_check: Option<SourceCheck>,
+    /// Out-of-fold conformal sets or intervals.
+    pub conformal: OofConformal,
+    /// The learning curve.
+    pub learning_curve: Vec<LearningPoint>,
+    /// The final model.
+    pub model: SavedModel,
+    /// Gene names of the features, where the layers annotate them: (layer, feature, gene).
+    pub genes: Vec<(String, String, String)>,
+    /// What the run had to say before the summary.
+    pub notes: Vec<Message>,
+}
+
+/// Run `train` on the experiment.
+pub fn run_train(
+    exp: &Experiment,
+    s: &TrainSettings,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
+    let mut notes = Vec::new();
+    let layers: Vec<&Assay> = s
+        .layers
+        .iter()
+        .map(|l| exp.layer(l))
+        .collect::<std::result::Result<_, _>>()?;
+    if ctx.preprocessed_store {
+        notes.push(Message::warn("the store was written by `evomics normalize`: its pipeline was fitted on all samples, outside the cross-validation, so the CV estimates are optimistic; train on the ingested store and put the pipeline in [preprocess.<layer>]"));
+    }
+    for l in &layers {
+        let c = l.flag_counts();
+        if c.imputed > 0 {
+            notes.push(Message::warn(format!("layer '{}' has {} imputed cells: an imputation fitted outside the folds leaks; impute inside them with [preprocess.{}] imputation = {{ ... }}", l.name(), c.imputed, l.name())));
+        }
+    }
+    let (sheet, layers, excluded) = exclude_samples(exp.samples(), &layers, s.exclude.as_ref())?;
+    if let Some(e) = &s.exclude {
+        if excluded.is_empty() {
+            notes.push(Message::warn(format!(
+                "exclude: no sample has {} in '{}'; nothing was left out",
+                e.values.join(" or "),
+                e.column
+            )));
+        } else {
+            notes.push(Message::info(format!(
+                "excluded {} sample(s) by '{}': {}",
+                excluded.len(),
+                e.column,
+                excluded.join(", ")
+            )));
+        }
+    }
+    let sheet = &sheet;
+    let layer_refs: Vec<&Assay> = layers.iter().collect();
+    let data = Dataset::assemble(&layer_refs, sheet, &s.target)?;
+    if !data.dropped.is_empty() {
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &data.dropped {
+            *reasons.entry(d.reason.as_str()).or_default() += 1;
+        }
+        notes.push(Message::info(format!(
+            "left out {} sample(s): {}",
+            data.dropped.len(),
+            reasons
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    if let Some(c) = &s.permute_within {
+        check_within(&data, sheet, c)?;
+    }
+    let threads = if ctx.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        ctx.threads
+    };
+    let cfg = &s.config;
+    notes.push(Message::info(format!(
+        "cross-validating: {} samples, {}, model {}{}",
+        data.n_samples(),
+        design_text(&cfg.cv),
+        cfg.model.name(),
+        cfg.tuning.as_ref().map_or(String::new(), |t| format!(
+            " tuned over {} candidates",
+            t.candidates.len()
+        ))
+    )));
+    let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
+    let tick = |what: &'static str| {
+        move |d: usize, t: usize| {
+            if let Some(p) = ctx.progress {
+                p(what, d, t);
+            }
+        }
+    };
+    let permutation = if s.permutations > 0 {
+        let perm_tick = tick("permutations");
+        let kind = match &s.permute_within {
+            Some(c) => Permutation::Within(c.clone()),
+            None => Permutation::Free,
+        };
+        Some(permutation_test_given(
+            &report,
+            &data,
+            sheet,
+            cfg,
+            s.permutations,
+            &kind,
+            Runner {
+                threads,
+                progress: Some(&perm_tick),
+            },
+        )?)
+    } else {
+        None
+    };
+    let source_check = match &s.source_column {
+        Some(c) => {
+            let sc_tick = tick("within-source permutations");
+            Some(source_check_given(
+                &report,
+                &data,
+                sheet,
+                cfg,
+                c,
+                s.source_permutations,
+                Runner {
+                    threads,
+                    progress: Some(&sc_tick),
+                },
+            )?)
+        }
+        None => None,
+    };
+    let lc = if s.learning_curve.is_empty() {
+        Vec::new()
+    } else {
+        learning_curve(&data, sheet, cfg, &s.learning_curve)?
+    };
+    let model =
+        train_final(&data, sheet, cfg, Some(&report))?.with_missing_rule(s.missing_features);
+    let conformal = oof_conformal(&report, &data, cfg.conformal_alpha)?;
+    let layer_use = layers
+        .iter()
+        .map(|l| LayerUse {
+            layer: l.name().to_string(),
+            features: l.n_features(),
+            final_model_inputs: model
+                .features
+                .iter()
+                .filter(|f| f.layer == l.name())
+                .count(),
+        })
+        .collect();
+    Ok(TrainResult {
+        settings: s.clone(),
+        target: data.target.clone(),
+        classes: data.classes.clone(),
+        sample_ids: data.sample_ids.clone(),
+        excluded,
+        dropped: data.dropped.clone(),
+        layers: layer_use,
+        report,
+        permutation,
+        source_check,
+        conformal,
+        learning_curve: lc,
+        model,
+        genes: gene_names(&layer_refs),
+        notes,
+    })
+}
+
+/// Point a missing-value error at the config table that fixes it.
+fn with_hint(e: MlError, s: &TrainSettings) -> MlError {
+    if let MlError::MissingValue { layer, .. } = &e {
+        let has = s.config.preprocess.layers.contains_key(layer);
+        let hint = if has {
+            format!("the [preprocess.{layer}] pipeline leaves missing cells; add e.g. imputation = {{ method = \"down_shift\" }} or a valid_values filter with min_fraction = 1")
+        } else {
+            format!("the config has no [preprocess.{layer}] table, so the layer goes to the model as stored; add one with an imputation (see docs/potency-models.md)")
+        };
+        return data_err("train", format!("{e}\n  hint: {hint}"));
+    }
+    e
+}
+
+/// Conformal sets / intervals of every out-of-fold prediction (see [`OofConformal`]).
+fn oof_conformal(report: &CvReport, data: &Dataset, alpha: f64) -> Result<OofConformal> {
+    let pos: HashMap<&str, usize> = data
+        .sample_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let index = |id: &str| -> Result<usize> {
+        pos.get(id).copied().ok_or_else(|| {
+            data_err(
+                "train",
+                format!("internal: out-of-fold prediction for unknown sample '{id}'"),
+            )
+        })
+    };
+    let n = report.predictions.len();
+    let mut scores = vec![0.0; n];
+    let mut point = vec![0.0; n];
+    for (r, row) in report.predictions.iter().enumerate() {
+        let i = index(&row.sample_id)?;
+        scores[r] = match &data.labels {
+            Labels::Classes { y, .. } => 1.0 - row.probabilities.get(y[i]).copied().unwrap_or(0.0),
+            Labels::Numeric { y } => {
+                point[r] = row.predicted.parse::<f64>().unwrap_or(f64::NAN);
+                (y[i] - point[r]).abs()
+            }
+        };
+    }
+    let mut by_repeat: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (r, row) in report.predictions.iter().enumerate() {
+        by_repeat.entry(row.repeat).or_default().push(r);
+    }
+    let mut cells: Vec<Option<ConformalCell>> = (0..n).map(|_| None).collect();
+    for rows in by_repeat.values() {
+        for &r in rows {
+            let others: Vec<f64> = rows
+                .iter()
+                .filter(|&&o| o != r)
+                .map(|&o| scores[o])
+                .collect();
+            let q = conformal_quantile(&others, alpha)?;
+            let i = index(&report.predictions[r].sample_id)?;
+            cells[r] = Some(match &data.labels {
+                Labels::Classes { y, .. } => {
+                    let set = prediction_set(&report.predictions[r].probabilities, q);
+                    let covered = set.contains(&y[i]);
+                    ConformalCell::Set(
+                        set.into_iter().map(|c| data.classes[c].clone()).collect(),
+                        covered,
+                    )
+                }
+                Labels::Numeric { y } => {
+                    let (lo, hi) = (point[r] - q, point[r] + q);
+                    ConformalCell::Interval(lo, hi, lo <= y[i] && y[i] <= hi)
+                }
+            });
+        }
+    }
+    let cells: Vec<ConformalCell> = cells.into_iter().flatten().collect();
+    let covered = cells
+        .iter()
+        .filter(|c| match c {
+            ConformalCell::Set(_, v) | ConformalCell::Interval(_, _, v) => *v,
+        })
+        .count();
+    let size: f64 = cells
+        .iter()
+        .map(|c| match c {
+            ConformalCell::Set(s, _) => s.len() as f64,
+            ConformalCell::Interval(lo, hi, _) => hi - lo,
+        })
+        .sum();
+    let m = cells.len().max(1) as f64;
+    let share = |k: usize| {
+        cells
+            .iter()
+            .filter(|c| matches!(c, ConformalCell::Set(s, _) if s.len() == k))
+            .count() as f64
+            / m
+    };
+    Ok(OofConformal {
+        coverage: covered as f64 / m,
+        mean_size: size / m,
+        single: share(1),
+        empty: share(0),
+        cells,
+    })
+}
+
+/// Gene names of the layers' features, from the first of the annotations `gene`, `gene_name`,
+/// `symbol` a layer has (FragPipe and MaxQuant readers keep one).
+fn gene_names(layers: &[&Assay]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for l in layers {
+        let f = l.features();
+        let Some(genes) = ["gene", "gene_name", "symbol"]
+            .iter()
+            .find_map(|n| f.annotation(n))
+        else {
+            continue;
+        };
+        for (id, g) in f.ids().iter().zip(genes) {
+            if let Some(g) = g.as_ref().filter(|g| !g.is_empty()) {
+                out.push((l.name().to_string(), id.clone(), g.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The sheet and layers without the samples `rule` excludes, and the excluded ids.
+fn exclude_samples(
+    sheet: &SampleSheet,
+    layers: &[&Assay],
+    rule: Option<&Exclude>,
+) -> Result<(SampleSheet, Vec<Assay>, Vec<String>)> {
+    let Some(rule) = rule else {
+        return Ok((
+            sheet.clone(),
+            layers.iter().map(|l| (*l).clone()).collect(),
+            Vec::new(),
+        ));
+    };
+    let col = sheet.require_column(&rule.column)?;
+    let mut keep = Vec::new();
+    let mut excluded = Vec::new();
+    for (row, id) in sheet.sample_ids().iter().enumerate() {
+        match col.values.text(row) {
+            Some(v) if rule.values.contains(&v) => excluded.push(id.clone()),
+            _ => keep.push(row),
+        }
+    }
+    let kept = sheet.select(&keep);
+    let layers = layers
+        .iter()
+        .map(|l| {
+            let ids: Vec<String> = l
+                .samples()
+                .iter()
+                .filter(|s| kept.position(s).is_some())
+                .cloned()
+                .collect();
+            l.select_samples_by_id(&ids)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((kept, layers, excluded))
+}
+
+/// Fail early when permuting within a column cannot change any label.
+fn check_within(data: &Dataset, sheet: &SampleSheet, column: &str) -> Result<()> {
+    let groups = crate::data::group_labels(sheet, column, &data.sample_ids)?;
+    let mut values: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        values
+            .entry(g.as_str())
+            .or_default()
+            .insert(data.label_text(i));
+    }
+    if values.values().all(|v| v.len() < 2) {
+        return Err(invalid("permute_within", format!("permuting labels within '{column}' cannot change any label: every '{column}' group has a single target value; use free permutations (drop permute_within) or a column whose groups mix the target values")));
+    }
+    Ok(())
+}
+
+/// A metric with three decimals, `NA` when undefined.
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "NA".into(), |x| format!("{x:.3}"))
+}
+
+/// A CV design in words.
+pub fn design_text(cv: &CvScheme) -> String {
+    match cv {
+        CvScheme::KFold {
+            k,
+            repeats,
+            stratify,
+        } => format!(
+            "{}{k}-fold × {repeats} repeat(s)",
+            if *stratify { "stratified " } else { "" }
+        ),
+        CvScheme::GroupKFold {
+            k, group, repeats, ..
+        } => format!("{k}-fold group CV by '{group}' × {repeats} repeat(s)"),
+        CvScheme::LeaveOneGroupOut { group } => format!("leave-one-'{group}'-out"),
+    }
+}
+
+/// The parameters that differ among the tuning candidates, as `name=value` of `model`.
+fn tuned_label(model: &ModelSpec, t: &Tuning) -> String {
+    let cands: Vec<Value> = t
+        .candidates
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect();
+    let this = serde_json::to_value(model).unwrap_or(Value::Null);
+    let Value::Object(fields) = &this else {
+        return model.name().to_string();
+    };
+    let varying: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != "seed"
+                && cands
+                    .iter()
+                    .any(|c| c.get(k.as_str()) != cands[0].get(k.as_str()))
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if varying.is_empty() {
+        model.name().to_string()
+    } else {
+        varying.join(" ")
+    }
+}
+
+/// Signed coefficient of every input of the final model, when it is linear with one
+/// coefficient per feature (elastic net with one response, PLS).
+fn final_coefficients(model: &FittedModel) -> Option<Vec<f64>> {
+    match model {
+        FittedModel::ElasticNet(m) if m.coefficients.ncols() == 1 => {
+            Some(m.coefficients.column(0).to_vec())
+        }
+        FittedModel::Pls(m) => Some(m.coefficients.clone()),
+        _ => None,
+    }
+}
+
+impl TrainResult {
+    /// True for a numeric target.
+    pub fn is_numeric(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    /// The `metrics.json` document.
+    pub fn metrics_json(&self) -> Value {
+        let numeric = self.is_numeric();
+        let oof = &self.conformal;
+        let cfg = &self.settings.config;
+        json!({
+            "target": self.target,
+            "task": if numeric { "regression" } else { "classification" },
+            "classes": self.classes,
+            "positive_class": (self.classes.len() == 2).then(|| self.classes[1].clone()),
+            "n_samples": self.sample_ids.len(),
+            "excluded": self.excluded,
+            "dropped": self.dropped,
+            "layers": self.layers.iter().map(|l| json!({
+                "layer": l.layer, "features": l.features,
+                "final_model_inputs": l.final_model_inputs,
+            })).collect::<Vec<_>>(),
+            "data_hash": self.model.training.data_hash,
+            "summary": self.report.summary,
+            "folds": self.report.fold_metrics,
+            "pooled": self.report.pooled_metrics,
+            "permutation_test": self.permutation,
+            "source_check": self.source_check,
+            "conformal": {
+                "alpha": cfg.conformal_alpha,
+                "threshold": self.report.conformal.threshold.is_finite().then_some(self.report.conformal.threshold),
+                "calibration_scores": self.report.conformal.scores.len(),
+                "out_of_fold_coverage": oof.coverage,
+                "out_of_fold_mean_size": oof.mean_size,
+                "out_of_fold_single_class": (!numeric).then_some(oof.single),
+                "out_of_fold_empty": (!numeric).then_some(oof.empty),
+            },
+            "learning_curve": self.learning_curve,
+            "final_model": {
+                "model": self.model.model_params,
+                "n_samples": self.model.training.n_samples,
+                "input_features": self.model.features.len(),
+            },
+            "settings": self.settings,
+            "software_version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    /// The documents written beside the tables: `metrics.json`, `model.json` and, when asked,
+    /// `fold-models.json`.
+    pub fn documents(&self) -> Result<Vec<(String, String)>> {
+        let mut metrics =
+            serde_json::to_string_pretty(&self.metrics_json()).unwrap_or_else(|_| "{}".into());
+        metrics.push('\n');
+        let mut out = vec![
+            ("metrics.json".to_string(), metrics),
+            ("model.json".to_string(), self.model.to_json()?),
+        ];
+        if self.settings.save_fold_models {
+            let fm = serde_json::to_string(
+                &json!({ "sample_ids": self.sample_ids, "folds": self.report.fits }),
+            )
+            .map_err(|e| data_err("train", format!("cannot encode fold models: {e}")))?;
+            out.push(("fold-models.json".to_string(), fm));
+        }
+        Ok(out)
+    }
+
+    fn folds_table(&self) -> Table {
+        let mut t = Table::new("folds")
+            .col("sample_id", Kind::Text)
+            .cols(["repeat", "fold"], Kind::Int)
+            .col("split", Kind::Text);
+        for a in &self.report.folds {
+            t.push(vec![
+                a.sample_id.as_str().into(),
+                a.repeat.into(),
+                a.fold.into(),
+                match a.split {
+                    Part::Train => "train",
+                    Part::Test => "test",
+                }
+                .into(),
+            ]);
+        }
+        t
+    }
+
+    fn predictions_table(&self) -> Table {
+        let numeric = self.is_numeric();
+        let mut t = Table::new("predictions")
+            .col("sample_id", Kind::Text)
+            .cols(["repeat", "fold"], Kind::Int)
+            .cols(["truth", "predicted"], Kind::Text);
+        if numeric {
+            t = t.cols(["lower", "upper"], Kind::Float);
+        } else {
+            t = t
+                .cols(
+                    self.report.classes.iter().map(|c| format!("p_{c}")),
+                    Kind::Float,
+                )
+                .col("conformal_set", Kind::Text);
+        }
+        t = t.col("covered", Kind::Bool);
+        for (row, cell) in self.report.predictions.iter().zip(&self.conformal.cells) {
+            let mut r: Vec<Cell> = vec![
+                row.sample_id.as_str().into(),
+                row.repeat.into(),
+                row.fold.into(),
+                row.truth.clone().unwrap_or_else(|| "NA".into()).into(),
+                row.predicted.as_str().into(),
+            ];
+            r.extend(
+                row.probabilities
+                    .iter()
+                    .take(self.report.classes.len())
+                    .map(|p| Cell::from(*p)),
+            );
+            match cell {
+                ConformalCell::Set(s, c) => {
+                    r.push(s.join(";").into());
+                    r.push((*c).into());
+                }
+                ConformalCell::Interval(lo, hi, c) => {
+                    r.push((*lo).into());
+                    r.push((*hi).into());
+                    r.push((*c).into());
+                }
+            }
+            t.push(r);
+        }
+        t
+    }
+
+    fn importance_table(&self) -> Table {
+        let genes: HashMap<(&str, &str), &str> = self
+            .genes
+            .iter()
+            .map(|(l, f, g)| ((l.as_str(), f.as_str()), g.as_str()))
+            .collect();
+        let gene = |fr: &FeatureRef| -> Cell {
+            genes
+                .get(&(fr.layer.as_str(), fr.id.as_str()))
+                .map_or(Cell::Text("NA".into()), |g| Cell::Text(g.to_string()))
+        };
+        let mut t = Table::new("importance")
+            .cols(["layer", "feature", "gene"], Kind::Text)
+            .cols(
+                [
+                    "mean_importance",
+                    "sd_importance",
+                    "selection_frequency",
+                    "nonzero_frequency",
+                    "top_frequency",
+                    "permutation_importance",
+                    "final_importance",
+                    "final_coefficient",
+                ],
+                Kind::Float,
+            );
+        let saved = &self.model;
+        let builtin = saved.model.builtin_importance();
+        let coef = final_coefficients(&saved.model);
+        let final_pos: HashMap<&FeatureRef, usize> = saved
+            .features
+            .iter()
+            .enumerate()
+            .map(|(j, fr)| (fr, j))
+            .collect();
+        let final_cells = |fr: &FeatureRef| -> (Cell, Cell) {
+            match final_pos.get(fr) {
+                Some(&j) => (
+                    Cell::opt(builtin.as_ref().map(|b| b[j])),
+                    Cell::opt(coef.as_ref().map(|c| c[j])),
+                ),
+                // Not an input of the final model (filtered or not selected on all samples).
+                None => (Cell::Na, Cell::Na),
+            }
+        };
+        let mut seen = BTreeSet::new();
+        for row in &self.report.importance {
+            seen.insert(&row.feature);
+            let (fi, fc) = final_cells(&row.feature);
+            t.push(vec![
+                row.feature.layer.as_str().into(),
+                row.feature.id.as_str().into(),
+                gene(&row.feature),
+                row.mean_importance.into(),
+                row.sd_importance.into(),
+                row.selection_frequency.into(),
+                row.nonzero_frequency.into(),
+                row.top_frequency.into(),
+                row.permutation_importance.into(),
+                fi,
+                fc,
+            ]);
+        }
+        // Final-model inputs that no fold kept.
+        for fr in &saved.features {
+            if !seen.contains(fr) {
+                let (fi, fc) = final_cells(fr);
+                t.push(vec![
+                    fr.layer.as_str().into(),
+                    fr.id.as_str().into(),
+                    gene(fr),
+                    0.0.into(),
+                    0.0.into(),
+                    0.0.into(),
+                    0.0.into(),
+                    0.0.into(),
+                    Cell::Na,
+                    fi,
+                    fc,
+                ]);
+            }
+        }
+        t
+    }
+
+    fn calibration_table(&self) -> Table {
+        let mut t = Table::new("calibration")
+            .cols(["lower", "upper"], Kind::Float)
+            .col("n", Kind::Int)
+            .cols(["mean_predicted", "observed"], Kind::Float);
+        for b in &self.report.calibration {
+            t.push(vec![
+                b.lower.into(),
+                b.upper.into(),
+                b.n.into(),
+                b.mean_predicted.into(),
+                b.observed.into(),
+            ]);
+        }
+        t
+    }
+
+    fn learning_table(&self) -> Table {
+        let mut t = Table::new("learning_curve")
+            .cols(["fraction", "n_train", "mean", "sd"], Kind::Float)
+            .col("n_folds", Kind::Int);
+        for p in &self.learning_curve {
+            t.push(vec![
+                p.fraction.into(),
+                p.n_train.into(),
+                p.mean.into(),
+                p.sd.into(),
+                p.n_folds.into(),
+            ]);
+        }
+        t
+    }
+}
+
+impl StageTables for TrainResult {
+    fn tables(&self) -> Vec<Table> {
+        vec![
+            self.folds_table(),
+            self.predictions_table(),
+            self.importance_table(),
+            self.calibration_table(),
+            self.learning_table(),
+        ]
+    }
+}
+
+impl StageResult for TrainResult {
+    const STAGE: &'static str = "train";
+    const VERSION: u32 = 1;
+
+    fn messages(&self) -> Vec<Message> {
+        let s = &self.settings;
+        let mut out = self.notes.clone();
+        let task = if self.classes.is_empty() {
+            "numeric".to_string()
+        } else if self.classes.len() == 2 {
+            format!(
+                "classes {}, positive '{}'",
+                self.classes.join(" / "),
+                self.classes[1]
+            )
+        } else {
+            format!("{} classes", self.classes.len())
+        };
+        out.push(Message::info(format!(
+            "target '{}', {task}: {} samples{}, layers {}; model {}, {}",
+            self.target,
+            self.sample_ids.len(),
+            if self.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} dropped)", self.dropped.len())
+            },
+            s.layers.join(", "),
+            s.config.model.name(),
+            design_text(&s.config.cv)
+        )));
+        let n_folds = self.report.fold_metrics.len();
+        let names: Vec<&str> = if self.classes.is_empty() {
+            vec!["r2", "rmse", "mae", "spearman"]
+        } else {
+            vec!["roc_auc", "pr_auc", "balanced_accuracy", "mcc", "brier"]
+        };
+        for name in names {
+            if let Some(m) = self.report.metric(name) {
+                out.push(Message::info(format!(
+                    "  {name:<18} {} ± {} (fold mean ± sd, {n_folds} folds), pooled {}",
+                    fmt_opt(m.fold_mean),
+                    fmt_opt(m.fold_sd),
+                    fmt_opt(m.pooled)
+                )));
+            }
+        }
+        match &self.permutation {
+            Some(p) => {
+                let mut null: Vec<f64> = p.null.iter().copied().filter(|v| v.is_finite()).collect();
+                null.sort_by(f64::total_cmp);
+                let median = null.get(null.len() / 2).copied();
+                out.push(Message::info(format!(
+                    "  permutation test: {} {:.3}, p = {:.4} ({} permutations, labels permuted {}; null median {})",
+                    p.metric,
+                    p.observed,
+                    p.p_value,
+                    p.null.len(),
+                    match &p.permutation {
+                        Permutation::Free => "freely".to_string(),
+                        Permutation::Within(c) => format!("within '{c}'"),
+                    },
+                    fmt_opt(median)
+                )));
+            }
+            None => out.push(Message::info("  permutation test: off (permutations = 0)")),
+        }
+        if let Some(c) = &self.source_check {
+            out.push(Message::info(format!(
+                "  source check ('{}'): within-source permutation p = {:.4}; leave-one-source-out {} {}",
+                c.source_column,
+                c.within_source.p_value,
+                c.leave_one_source_out.primary_name(),
+                fmt_opt(c.leave_one_source_out.primary())
+            )));
+        }
+        let oof = &self.conformal;
+        if self.classes.is_empty() {
+            out.push(Message::info(format!(
+                "  conformal (α = {}): out-of-fold intervals of mean width {:.4} (coverage {:.1}%, ≈ 1 − α by construction)",
+                s.config.conformal_alpha,
+                oof.mean_size,
+                100.0 * oof.coverage
+            )));
+        } else {
+            out.push(Message::info(format!(
+                "  conformal (α = {}): out-of-fold sets name one class for {:.0}% of samples, none for {:.0}%, mean size {:.2} (coverage {:.1}%, ≈ 1 − α by construction)",
+                s.config.conformal_alpha,
+                100.0 * oof.single,
+                100.0 * oof.empty,
+                oof.mean_size,
+                100.0 * oof.coverage
+            )));
+        }
+        if !self.learning_curve.is_empty() {
+            out.push(Message::info(format!(
+                "  learning curve: {}",
+                self.learning_curve
+                    .iter()
+                    .map(|p| format!("{:.0} samples → {}", p.n_train, fmt_opt(p.mean)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if let Some(t) = &s.config.tuning {
+            let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
+            for fm in &self.report.fold_metrics {
+                *chosen.entry(tuned_label(&fm.model, t)).or_default() += 1;
+            }
+            out.push(Message::info(format!(
+                "  nested tuning chose {} in the outer folds; {} for the final model",
+                chosen
+                    .iter()
+                    .map(|(l, n)| format!("{l} ({n}×)"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                tuned_label(&self.model.model_params, t)
+            )));
+        }
+        out.push(Message::info(format!(
+            "  final model: {} on {} samples, {} input features",
+            self.model.model_params.name(),
+            self.model.training.n_samples,
+            self.model.features.len()
+        )));
+        out
+    }
+}

@@ -1,0 +1,265 @@
+//! The `normalize` stage as one library call: [`run_normalize`] fits every configured layer
+//! pipeline on the experiment's samples and returns the normalized experiment with a
+//! [`NormalizeResult`] (the fitted pipelines and what each step did).
+//!
+//! The stage config names one pipeline per layer. In a run config it is written
+//! `[normalize.proteome]`, `[normalize.mirna]`, …; the older form
+//! `[normalize.config.layers.proteome]` (and a `--config` file with `[layers.proteome]`) is still
+//! read. With no layer named, every layer gets [`NormalizeConfig::recommended`].
+//!
+//! ```
+//! use evomics_core::{Assay, Experiment, Features, LayerKind, SampleSheet, ValueScale};
+//! use evomics_norm::stage::{run_normalize, NormalizeSpec};
+//!
+//! let ids: Vec<String> = (1..=4).map(|i| format!("EV{i}")).collect();
+//! let sheet = SampleSheet::from_text_columns(ids.clone(), vec![]).unwrap();
+//! let cells = ndarray::Array2::from_shape_fn((3, 4), |(i, j)| Some(100.0 * (1 + i + j) as f64));
+//! let features = Features::new(vec!["P1".into(), "P2".into(), "P3".into()]).unwrap();
+//! let layer = Assay::from_options("proteome", LayerKind::Proteome, ValueScale::Linear, features, ids, &cells).unwrap();
+//! let mut exp = Experiment::new(sheet);
+//! exp.insert_layer(layer).unwrap();
+//! let spec: NormalizeSpec = toml::from_str("[proteome]\ntransform = { method = \"log2\" }\n").unwrap();
+//! let (normalized, result) = run_normalize(&exp, &spec).unwrap();
+//! assert_eq!(normalized.layer("proteome").unwrap().scale(), ValueScale::Log2);
+//! assert_eq!(result.layers["proteome"].report.features_out, 3);
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use evomics_core::{Experiment, Message, StageResult, StageTables, Table};
+
+use crate::error::{NormError, Result};
+use crate::pipeline::{FittedPipeline, NormalizeConfig, PipelineReport};
+
+/// The normalize stage's settings: one pipeline per named layer (the others are copied
+/// unchanged); none named means the recommended pipeline for every layer. It is written as one
+/// table per layer (`[proteome]` in a `--config` file, `[normalize.proteome]` in a run config).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NormalizeSpec {
+    /// Pipelines by layer name.
+    pub layers: BTreeMap<String, NormalizeConfig>,
+    /// The spec used the older `layers` (or `config.layers`) nesting.
+    pub legacy_form: bool,
+}
+
+impl Serialize for NormalizeSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.layers.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for NormalizeSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NormalizeSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one table per layer, e.g. [normalize.proteome]")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Legacy {
+                    #[serde(default)]
+                    layers: BTreeMap<String, NormalizeConfig>,
+                }
+                let mut spec = NormalizeSpec::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "layers" => {
+                            let l: BTreeMap<String, NormalizeConfig> = map.next_value()?;
+                            spec.layers.extend(l);
+                            spec.legacy_form = true;
+                        }
+                        "config" => {
+                            let l: Legacy = map.next_value()?;
+                            spec.layers.extend(l.layers);
+                            spec.legacy_form = true;
+                        }
+                        _ => {
+                            let cfg: NormalizeConfig = map.next_value()?;
+                            if spec.layers.insert(key.clone(), cfg).is_some() {
+                                return Err(serde::de::Error::custom(format!(
+                                    "layer '{key}' has two pipelines"
+                                )));
+                            }
+                        }
+                    }
+                }
+                Ok(spec)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl NormalizeSpec {
+    /// Check every pipeline (no data read).
+    pub fn validate(&self) -> Result<()> {
+        for (name, cfg) in &self.layers {
+            cfg.validate().map_err(|e| NormError::Config {
+                problem: format!("pipeline of layer '{name}': {e}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The pipeline of each layer of `exp`: the named ones, or the recommended pipeline for
+    /// every layer when none is named. A named layer the experiment lacks is an error.
+    pub fn resolve(&self, exp: &Experiment) -> Result<BTreeMap<String, NormalizeConfig>> {
+        if self.layers.is_empty() {
+            return Ok(exp
+                .layers()
+                .iter()
+                .map(|(n, a)| (n.clone(), NormalizeConfig::recommended(a.kind(), a.scale())))
+                .collect());
+        }
+        for name in self.layers.keys() {
+            if !exp.layers().contains_key(name) {
+                return Err(NormError::Config {
+                    problem: format!(
+                        "the config names layer '{name}', which the store does not have (it has: {})",
+                        exp.layers().keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(self.layers.clone())
+    }
+}
+
+/// One layer's fitted pipeline and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerNormalization {
+    /// The pipeline as configured.
+    pub config: NormalizeConfig,
+    /// The fitted steps (what `train` saves, what new samples get).
+    pub fitted: FittedPipeline,
+    /// What every step did.
+    pub report: PipelineReport,
+}
+
+/// The result of `normalize` (the normalized experiment itself is returned beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizeResult {
+    /// True when no layer was named and the recommended pipelines ran.
+    pub recommended: bool,
+    /// True when the spec used the older nesting (`[normalize.config.layers.X]`).
+    pub legacy_form: bool,
+    /// Per normalized layer.
+    pub layers: BTreeMap<String, LayerNormalization>,
+}
+
+/// Fit every configured pipeline on `exp` and transform its layers; layers without a pipeline
+/// are copied unchanged.
+pub fn run_normalize(
+    exp: &Experiment,
+    spec: &NormalizeSpec,
+) -> Result<(Experiment, NormalizeResult)> {
+    spec.validate()?;
+    let configs = spec.resolve(exp)?;
+    let mut out = exp.clone();
+    let mut layers = BTreeMap::new();
+    for (name, cfg) in configs {
+        let layer = exp.layer(&name)?;
+        let (fitted, transformed, report) =
+            cfg.fit_transform(layer, exp.samples())
+                .map_err(|e| NormError::Config {
+                    problem: format!("normalizing layer '{name}': {e}"),
+                })?;
+        out.insert_layer(transformed)?;
+        layers.insert(
+            name,
+            LayerNormalization {
+                config: cfg,
+                fitted,
+                report,
+            },
+        );
+    }
+    Ok((
+        out,
+        NormalizeResult {
+            recommended: spec.layers.is_empty(),
+            legacy_form: spec.legacy_form,
+            layers,
+        },
+    ))
+}
+
+impl StageTables for NormalizeResult {
+    fn tables(&self) -> Vec<Table> {
+        Vec::new()
+    }
+}
+
+impl StageResult for NormalizeResult {
+    const STAGE: &'static str = "normalize";
+    const VERSION: u32 = 1;
+
+    fn messages(&self) -> Vec<Message> {
+        let mut out = Vec::new();
+        if self.recommended {
+            out.push(Message::info(
+                "no --config: using the recommended pipeline for every layer",
+            ));
+        }
+        if self.legacy_form {
+            out.push(Message::warn("the normalize config uses the older nesting ([normalize.config.layers.NAME] or [layers.NAME]); write [normalize.NAME] (run config) or [NAME] (--config file) instead"));
+        }
+        for (name, l) in &self.layers {
+            let r = &l.report;
+            out.push(Message::info(format!(
+                "{name}: {} → {} features, {} removed, {} cells imputed",
+                r.features_in,
+                r.features_out,
+                r.removed_total(),
+                r.imputed_total()
+            )));
+            for step in &r.steps {
+                for note in &step.notes {
+                    out.push(Message::info(format!("  {}: {note}", step.method)));
+                }
+                for w in &step.warnings {
+                    out.push(Message::warn(format!("{name}: {}: {w}", step.method)));
+                }
+                if !step.uncorrected.is_empty() {
+                    out.push(Message::warn(format!(
+                        "{name}: {} feature(s) left uncorrected by {}",
+                        step.uncorrected.len(),
+                        step.method
+                    )));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_and_legacy_forms_read_the_same() {
+        let flat: NormalizeSpec =
+            toml::from_str("[proteome]\ntransform = { method = \"log2\" }\n").unwrap();
+        let old: NormalizeSpec =
+            toml::from_str("[layers.proteome]\ntransform = { method = \"log2\" }\n").unwrap();
+        let run_old: NormalizeSpec =
+            toml::from_str("[config.layers.proteome]\ntransform = { method = \"log2\" }\n")
+                .unwrap();
+        assert_eq!(flat.layers, old.layers);
+        assert_eq!(flat.layers, run_old.layers);
+        assert!(!flat.legacy_form && old.legacy_form && run_old.legacy_form);
+        let bad =
+            toml::from_str::<NormalizeSpec>("[proteome]\ntransfrom = { method = \"log2\" }\n");
+        assert!(bad.unwrap_err().to_string().contains("transfrom"));
+    }
+}

@@ -1,0 +1,667 @@
+//! `evomics run`: every stage of a [`RunConfig`] in one process, each writing its own folder
+//! under the output folder, the in-memory experiment handed from stage to stage.
+//!
+//! Reuse is by content keys: a stage's key hashes its typed settings, the keys of the stages it
+//! reads and (for ingest) its input files, so the same inputs and settings give the same key
+//! however the files were copied. A stage whose key is unchanged and whose output is still
+//! exactly what was written (its content hash, recorded in `run.json`, is checked) is reused;
+//! any other stage runs. Each stage's settings are also written to `OUTDIR/config/<stage>.toml`,
+//! so that the stage can be rerun by hand with the command the dry run prints.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use evomics_core::{Experiment, Message};
+use evomics_io::atomic::write_file_atomic;
+use evomics_io::output::read_result;
+use evomics_io::sheet::SheetOptions;
+use evomics_io::{read_experiment, InputFile, LayerSpec};
+use evomics_ml::stages::cluster::{ClusterConfig, ClusterResult};
+use evomics_ml::stages::train::{TrainContext, TrainResult, TrainSpec};
+use evomics_norm::stage::{NormalizeResult, NormalizeSpec};
+use evomics_qc::{QcConfig, QcResult};
+use evomics_report::model::InputFile as ReportInputFile;
+use evomics_stats::stages::diff::{DiffConfig, DiffResult};
+use evomics_stats::stages::explore::{ExploreConfig, ExploreResult};
+
+use crate::config::{IngestSpec, ReportSpec, RunConfig};
+use crate::error::{PipelineError, Result};
+use crate::stages::{self, Source, Target};
+
+/// What one planned stage does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageCall {
+    /// Read the inputs into a store.
+    Ingest(IngestSpec),
+    /// QC of the ingested store.
+    Qc(QcConfig),
+    /// Normalization of the ingested store.
+    Normalize(NormalizeSpec),
+    /// One named differential analysis of the analysis store.
+    Diff(DiffConfig),
+    /// Exploration of the analysis store.
+    Explore(ExploreConfig),
+    /// Clustering of the analysis store.
+    Cluster(ClusterConfig),
+    /// A potency model from the ingested store.
+    Train(Box<TrainSpec>),
+    /// The HTML report.
+    Report(ReportSpec),
+}
+
+/// One planned stage.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Stage name (`diff.source` for a named analysis).
+    pub name: String,
+    /// What it does.
+    pub call: StageCall,
+    /// Its output folder (the report file for `report`).
+    pub out: PathBuf,
+    /// Its settings file, `OUTDIR/config/<name>.toml`, and the file's text.
+    pub config_file: Option<(PathBuf, String)>,
+    /// Content key: same key, same result.
+    pub key: String,
+    /// The equivalent command line.
+    pub command: Vec<String>,
+}
+
+/// The plan of a run config.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The stages in order.
+    pub steps: Vec<Step>,
+    /// What reading the config had to say (deprecated forms).
+    pub notes: Vec<String>,
+}
+
+/// What `run.json` remembers of each stage: its key and the content hash of its output.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RunState {
+    stages: BTreeMap<String, String>,
+    #[serde(default)]
+    outputs: BTreeMap<String, String>,
+}
+
+fn hash_parts(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    evomics_io::manifest::hex(&h.finalize())
+}
+
+fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// A string quoted for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./=:+,@%-".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn toml_text<T: Serialize>(name: &str, v: &T) -> Result<String> {
+    toml::to_string(v).map_err(|e| PipelineError::Setting {
+        context: format!("run config, stage [{name}]"),
+        problem: format!("cannot write its settings as TOML: {e}"),
+    })
+}
+
+fn json_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Resolve a run config into the ordered stages.
+pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
+    let loaded = RunConfig::load(config_path)?;
+    let mut c = loaded.config;
+    let base = config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let p = |x: &Path| x.display().to_string();
+    let mut steps: Vec<Step> = Vec::new();
+
+    // ingest: paths against the config folder; input files hashed into the key
+    c.ingest.samples = resolve_path(&base, &c.ingest.samples);
+    let mut input_hashes = vec![InputFile::hash("samples", &c.ingest.samples)?.sha256];
+    for spec in c.ingest.layer.iter_mut() {
+        let parsed = LayerSpec::parse(spec)?;
+        let path = resolve_path(&base, &parsed.path);
+        input_hashes.push(InputFile::hash("layer", &path)?.sha256);
+        let rest = spec
+            .split_once(',')
+            .map(|(_, r)| format!(",{r}"))
+            .unwrap_or_default();
+        *spec = format!("{}={}{rest}", parsed.name, path.display());
+    }
+    let store = out.join("ingest");
+    let mut ingest_cmd = vec!["ingest".to_string(), "-s".into(), p(&c.ingest.samples)];
+    for l in &c.ingest.layer {
+        ingest_cmd.extend(["--layer".to_string(), l.clone()]);
+    }
+    if let Some(col) = &c.ingest.sample_id_column {
+        ingest_cmd.extend(["--sample-id-column".to_string(), col.clone()]);
+    }
+    if let Some(w) = &c.ingest.worksheet {
+        ingest_cmd.extend(["--worksheet".to_string(), w.clone()]);
+    }
+    if c.ingest.allow_missing_samples {
+        ingest_cmd.push("--allow-missing-samples".into());
+    }
+    ingest_cmd.extend(["-o".to_string(), p(&store)]);
+    let ingest_json = json_text(&c.ingest);
+    let mut parts: Vec<&str> = vec!["ingest", &ingest_json];
+    parts.extend(input_hashes.iter().map(String::as_str));
+    steps.push(Step {
+        name: "ingest".into(),
+        key: hash_parts(&parts),
+        call: StageCall::Ingest(c.ingest.clone()),
+        out: store.clone(),
+        config_file: None,
+        command: ingest_cmd,
+    });
+
+    let key_of = |steps: &[Step], name: &str| -> String {
+        steps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.key.clone())
+            .unwrap_or_default()
+    };
+    let push = |steps: &mut Vec<Step>,
+                name: &str,
+                sub: &str,
+                input: &Path,
+                call: StageCall,
+                settings_toml: String,
+                settings_json: String,
+                upstream: &str| {
+        let out_dir = out.join(name.replace('.', "/"));
+        let cfg_path = out.join("config").join(format!("{name}.toml"));
+        let up = key_of(steps, upstream);
+        let key = hash_parts(&[name, &settings_json, &up]);
+        let command = vec![
+            sub.to_string(),
+            p(input),
+            "-o".into(),
+            p(&out_dir),
+            "--config".into(),
+            p(&cfg_path),
+        ];
+        steps.push(Step {
+            name: name.to_string(),
+            call,
+            out: out_dir.clone(),
+            config_file: Some((cfg_path, settings_toml)),
+            key,
+            command,
+        });
+        out_dir
+    };
+
+    if let Some(q) = &c.qc {
+        push(
+            &mut steps,
+            "qc",
+            "qc",
+            &store,
+            StageCall::Qc(q.clone()),
+            toml_text("qc", q)?,
+            json_text(q),
+            "ingest",
+        );
+    }
+    let (analysis_store, analysis_stage) = match &c.normalize {
+        Some(n) => (
+            push(
+                &mut steps,
+                "normalize",
+                "normalize",
+                &store,
+                StageCall::Normalize(n.clone()),
+                toml_text("normalize", n)?,
+                json_text(n),
+                "ingest",
+            ),
+            "normalize",
+        ),
+        None => (store.clone(), "ingest"),
+    };
+    for (name, d) in &c.diff {
+        crate::names::check_analysis_name("diff", name)?;
+        let stage = format!("diff.{name}");
+        push(
+            &mut steps,
+            &stage,
+            "diff",
+            &analysis_store,
+            StageCall::Diff(d.clone()),
+            toml_text(&stage, d)?,
+            json_text(d),
+            analysis_stage,
+        );
+    }
+    if let Some(e) = &mut c.explore {
+        if let Some(pf) = &e.panels {
+            e.panels = Some(resolve_path(&base, pf));
+        }
+        let mut json = json_text(e);
+        if let Some(pf) = &e.panels {
+            json.push_str(&InputFile::hash("panels", pf)?.sha256);
+        }
+        push(
+            &mut steps,
+            "explore",
+            "explore",
+            &analysis_store,
+            StageCall::Explore(e.clone()),
+            toml_text("explore", e)?,
+            json,
+            analysis_stage,
+        );
+    }
+    if let Some(cl) = &c.cluster {
+        push(
+            &mut steps,
+            "cluster",
+            "cluster",
+            &analysis_store,
+            StageCall::Cluster(cl.clone()),
+            toml_text("cluster", cl)?,
+            json_text(cl),
+            analysis_stage,
+        );
+    }
+    for (name, t) in &c.train {
+        let stage = if name.is_empty() {
+            "train".to_string()
+        } else {
+            crate::names::check_analysis_name("train", name)?;
+            format!("train.{name}")
+        };
+        // Models fit their own preprocessing inside folds, so they start from the ingested store.
+        push(
+            &mut steps,
+            &stage,
+            "train",
+            &store,
+            StageCall::Train(Box::new(t.clone())),
+            toml_text(&stage, t)?,
+            json_text(t),
+            "ingest",
+        );
+    }
+    if let Some(r) = &c.report {
+        let html = out.join("report.html");
+        let json = json_text(r);
+        let mut parts: Vec<&str> = vec!["report", &json];
+        parts.extend(steps.iter().map(|s| s.key.as_str()));
+        let key = hash_parts(&parts);
+        let mut command = vec![
+            "report".to_string(),
+            p(out),
+            "-o".into(),
+            p(&html),
+            "--title".into(),
+            r.title.clone(),
+        ];
+        if !r.date.is_empty() {
+            command.extend(["--date".to_string(), r.date.clone()]);
+        }
+        steps.push(Step {
+            name: "report".into(),
+            call: StageCall::Report(r.clone()),
+            out: html,
+            config_file: None,
+            key,
+            command,
+        });
+    }
+    Ok(Plan {
+        steps,
+        notes: loaded.notes,
+    })
+}
+
+fn load_state(out: &Path) -> RunState {
+    std::fs::read_to_string(out.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// The content hash of a stage's output: the folder's fingerprint, or the report file's hash.
+fn output_hash(step: &Step) -> Option<String> {
+    if matches!(step.call, StageCall::Report(_)) {
+        InputFile::hash("report", &step.out).ok().map(|i| i.sha256)
+    } else if step.out.join("manifest.json").is_file() {
+        InputFile::store(&step.out).ok().map(|i| i.sha256)
+    } else {
+        None
+    }
+}
+
+/// How a run goes.
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// Rerun every stage even when its key is unchanged.
+    pub force: bool,
+    /// Worker threads of the permutation tests (0: all cores).
+    pub threads: usize,
+    /// Progress of long steps: (what, done, total).
+    pub progress: Option<evomics_ml::stages::train::Progress<'a>>,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("force", &self.force)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// Whether each step would be reused now (unchanged key and intact output).
+pub fn reuse_plan(plan: &Plan, out: &Path, force: bool) -> Vec<bool> {
+    let state = load_state(out);
+    plan.steps
+        .iter()
+        .map(|s| {
+            !force
+                && state.stages.get(&s.name) == Some(&s.key)
+                && output_hash(s).is_some_and(|h| state.outputs.get(&s.name) == Some(&h))
+        })
+        .collect()
+}
+
+/// Stage results of a run, in memory or read back from the reused stages' folders.
+#[derive(Default)]
+struct Results {
+    ingest: Option<(Experiment, InputFile, Vec<ReportInputFile>)>,
+    normalized: Option<(Experiment, InputFile, NormalizeResult)>,
+    qc: Option<QcResult>,
+    diff: Vec<(String, DiffResult)>,
+    explore: Option<ExploreResult>,
+    cluster: Option<ClusterResult>,
+    train: Vec<(String, TrainResult)>,
+}
+
+fn report_inputs(m: &evomics_io::Manifest) -> Vec<ReportInputFile> {
+    m.inputs
+        .iter()
+        .map(|i| ReportInputFile {
+            role: Some(i.role.clone()),
+            path: i.path.clone(),
+            sha256: i.sha256.clone(),
+        })
+        .collect()
+}
+
+impl Results {
+    fn ingested(&mut self, dir: &Path) -> Result<&(Experiment, InputFile, Vec<ReportInputFile>)> {
+        if self.ingest.is_none() {
+            let (exp, m) = read_experiment(dir)?;
+            let fp = InputFile::store(dir)?;
+            self.ingest = Some((exp, fp, report_inputs(&m)));
+        }
+        Ok(self.ingest.as_ref().expect("set above"))
+    }
+
+    fn normalized_store(
+        &mut self,
+        dir: &Path,
+    ) -> Result<&(Experiment, InputFile, NormalizeResult)> {
+        if self.normalized.is_none() {
+            let (exp, _) = read_experiment(dir)?;
+            let fp = InputFile::store(dir)?;
+            let r: NormalizeResult = read_result(dir)?;
+            self.normalized = Some((exp, fp, r));
+        }
+        Ok(self.normalized.as_ref().expect("set above"))
+    }
+}
+
+/// Run the plan: every stage that is not reused, in order, then the report.
+pub fn execute(
+    plan: &Plan,
+    out: &Path,
+    opts: &RunOptions<'_>,
+    log: &mut dyn FnMut(Message),
+) -> Result<()> {
+    for n in &plan.notes {
+        log(Message::warn(format!("run config: {n}")));
+    }
+    std::fs::create_dir_all(out).map_err(|e| evomics_io::IoError::fs("cannot create", out, e))?;
+    let mut state = load_state(out);
+    let reuse = reuse_plan(plan, out, opts.force);
+    let mut res = Results::default();
+    let ingest_dir = out.join("ingest");
+    let normalize_dir = out.join("normalize");
+    let has_normalize = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.call, StageCall::Normalize(_)));
+    for (s, reused) in plan.steps.iter().zip(reuse) {
+        if reused {
+            log(Message::info(format!("== {}: unchanged, reused", s.name)));
+            load_reused(s, &mut res, &ingest_dir, &normalize_dir)
+                .map_err(|e| e.in_stage(&s.name))?;
+            continue;
+        }
+        log(Message::info(format!("== {}", s.name)));
+        if let Some((p, body)) = &s.config_file {
+            write_file_atomic(p, body.as_bytes())?;
+        }
+        let target = Target {
+            out: s.out.clone(),
+            config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
+        };
+        run_step(
+            s,
+            &target,
+            &mut res,
+            &ingest_dir,
+            &normalize_dir,
+            has_normalize,
+            opts,
+            log,
+        )
+        .map_err(|e| e.in_stage(&s.name))?;
+        state.stages.insert(s.name.clone(), s.key.clone());
+        if let Some(h) = output_hash(s) {
+            state.outputs.insert(s.name.clone(), h);
+        }
+        let json = serde_json::to_string_pretty(&state).unwrap_or_default() + "\n";
+        write_file_atomic(&out.join("run.json"), json.as_bytes())?;
+    }
+    log(Message::info(format!(
+        "pipeline finished: {}",
+        out.display()
+    )));
+    Ok(())
+}
+
+fn load_reused(s: &Step, res: &mut Results, ingest_dir: &Path, normalize_dir: &Path) -> Result<()> {
+    match &s.call {
+        StageCall::Ingest(_) | StageCall::Report(_) => {}
+        StageCall::Normalize(_) => {
+            res.normalized_store(normalize_dir)?;
+        }
+        StageCall::Qc(_) => res.qc = Some(read_result(&s.out)?),
+        StageCall::Diff(_) => {
+            let name = s.name.trim_start_matches("diff.").to_string();
+            res.diff.push((name, read_result(&s.out)?));
+        }
+        StageCall::Explore(_) => res.explore = Some(read_result(&s.out)?),
+        StageCall::Cluster(_) => res.cluster = Some(read_result(&s.out)?),
+        StageCall::Train(_) => res.train.push((s.name.clone(), read_result(&s.out)?)),
+    }
+    let _ = ingest_dir;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    s: &Step,
+    target: &Target,
+    res: &mut Results,
+    ingest_dir: &Path,
+    normalize_dir: &Path,
+    has_normalize: bool,
+    opts: &RunOptions<'_>,
+    log: &mut dyn FnMut(Message),
+) -> Result<()> {
+    let mut say = |msgs: Vec<Message>| {
+        for m in msgs {
+            log(m);
+        }
+    };
+    match &s.call {
+        StageCall::Ingest(spec) => {
+            let (exp, m, msgs) = stages::ingest(
+                &spec.samples,
+                SheetOptions {
+                    id_column: spec.sample_id_column.clone(),
+                    worksheet: spec.worksheet.clone(),
+                },
+                &spec.layer,
+                spec.allow_missing_samples,
+                &s.out,
+            )?;
+            say(msgs);
+            let fp = InputFile::store(&s.out)?;
+            res.ingest = Some((exp, fp, report_inputs(&m)));
+        }
+        StageCall::Normalize(spec) => {
+            let (exp, fp, _) = res.ingested(ingest_dir)?;
+            let source = Source::Memory {
+                experiment: exp,
+                path: ingest_dir,
+                input: fp,
+            };
+            let (normalized, result) = stages::normalize(source, target, spec)?;
+            say(evomics_core::StageResult::messages(&result));
+            let fp = InputFile::store(&s.out)?;
+            res.normalized = Some((normalized, fp, result));
+        }
+        StageCall::Qc(cfg) => {
+            let (exp, fp, _) = res.ingested(ingest_dir)?;
+            let source = Source::Memory {
+                experiment: exp,
+                path: ingest_dir,
+                input: fp,
+            };
+            let r = stages::qc(source, target, cfg)?;
+            say(evomics_core::StageResult::messages(&r));
+            res.qc = Some(r);
+        }
+        StageCall::Diff(cfg) => {
+            let r = with_analysis(res, ingest_dir, normalize_dir, has_normalize, |src| {
+                stages::diff(src, target, cfg)
+            })?;
+            say(evomics_core::StageResult::messages(&r));
+            res.diff
+                .push((s.name.trim_start_matches("diff.").to_string(), r));
+        }
+        StageCall::Explore(cfg) => {
+            let r = with_analysis(res, ingest_dir, normalize_dir, has_normalize, |src| {
+                stages::explore(src, target, cfg)
+            })?;
+            say(evomics_core::StageResult::messages(&r));
+            res.explore = Some(r);
+        }
+        StageCall::Cluster(cfg) => {
+            let r = with_analysis(res, ingest_dir, normalize_dir, has_normalize, |src| {
+                stages::cluster(src, target, cfg)
+            })?;
+            say(evomics_core::StageResult::messages(&r));
+            res.cluster = Some(r);
+        }
+        StageCall::Train(spec) => {
+            let (exp, fp, _) = res.ingested(ingest_dir)?;
+            let source = Source::Memory {
+                experiment: exp,
+                path: ingest_dir,
+                input: fp,
+            };
+            let ctx = TrainContext {
+                threads: opts.threads,
+                progress: opts.progress,
+                preprocessed_store: false,
+            };
+            let r = stages::train(source, target, spec, &ctx)?;
+            say(evomics_core::StageResult::messages(&r));
+            res.train.push((s.name.clone(), r));
+        }
+        StageCall::Report(spec) => {
+            res.ingested(ingest_dir)?;
+            let Some((exp, _, inputs)) = res.ingest.as_ref() else {
+                return Ok(());
+            };
+            let mut diff = res.diff.clone();
+            diff.sort_by(|a, b| a.0.cmp(&b.0));
+            let run = evomics_report::RunResults {
+                title: &spec.title,
+                date: &spec.date,
+                inputs,
+                experiment: exp,
+                normalized: res.normalized.as_ref().map(|(e, _, r)| (e, r)),
+                qc: res.qc.as_ref(),
+                diff: &diff,
+                explore: res.explore.as_ref(),
+                cluster: res.cluster.as_ref(),
+                train: res.train.first().map(|(_, t)| t),
+            };
+            let html = crate::report::render(&run)?;
+            write_file_atomic(&s.out, html.as_bytes())?;
+            say(vec![Message::info(format!(
+                "wrote {} ({} KiB)",
+                s.out.display(),
+                html.len() / 1024
+            ))]);
+        }
+    }
+    Ok(())
+}
+
+/// Call `f` with the analysis store: the normalized one when the run normalizes, else the
+/// ingested one (from memory, or read once from disk when the stage producing it was reused).
+fn with_analysis<T>(
+    res: &mut Results,
+    ingest_dir: &Path,
+    normalize_dir: &Path,
+    has_normalize: bool,
+    f: impl FnOnce(Source<'_>) -> Result<T>,
+) -> Result<T> {
+    if has_normalize {
+        let (exp, fp, _) = res.normalized_store(normalize_dir)?;
+        f(Source::Memory {
+            experiment: exp,
+            path: normalize_dir,
+            input: fp,
+        })
+    } else {
+        let (exp, fp, _) = res.ingested(ingest_dir)?;
+        f(Source::Memory {
+            experiment: exp,
+            path: ingest_dir,
+            input: fp,
+        })
+    }
+}

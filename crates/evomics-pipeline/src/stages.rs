@@ -1,0 +1,440 @@
+//! Every stage from files to files: read the input store (or take the experiment a previous
+//! stage left in memory), call the stage's library function, and write its folder atomically
+//! with `manifest.json` (provenance, settings, summary), `result.json` (the typed result) and
+//! its tables. The subcommands and `evomics run` both go through these functions, so a stage
+//! writes the same files whichever way it runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use evomics_core::{Experiment, Message, StageResult};
+use evomics_io::output::write_stage_result;
+use evomics_io::sheet::SheetOptions;
+use evomics_io::text::header_preview;
+use evomics_io::{
+    read_experiment, read_experiment_layers, write_experiment_with, IngestRequest, InputFile,
+    LayerSpec, Manifest,
+};
+use evomics_ml::persist::SavedModel;
+use evomics_ml::stages::cluster::{run_cluster, ClusterConfig, ClusterResult};
+use evomics_ml::stages::predict::{run_predict, PredictConfig, PredictResult};
+use evomics_ml::stages::train::{run_train, TrainContext, TrainResult, TrainSpec};
+use evomics_norm::stage::{run_normalize, NormalizeResult, NormalizeSpec};
+use evomics_panels::PanelSet;
+use evomics_qc::{run_qc, QcConfig, QcResult};
+use evomics_stats::stages::diff::{run_diff, DiffConfig, DiffResult};
+use evomics_stats::stages::explore::{run_explore, ExploreConfig, ExploreResult};
+
+use crate::error::{PipelineError, Result};
+
+/// Where a stage's data come from: a store on disk, or an experiment already in memory (with
+/// the fingerprint of the store it was written to).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// An experiment store folder, read when the stage runs.
+    Store(&'a Path),
+    /// An experiment in memory, as written to `path` (whose content fingerprint is `input`).
+    Memory {
+        /// The experiment.
+        experiment: &'a Experiment,
+        /// The store it was written to.
+        path: &'a Path,
+        /// Its content fingerprint.
+        input: &'a InputFile,
+    },
+}
+
+impl Source<'_> {
+    /// The store path.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Store(p) => p,
+            Source::Memory { path, .. } => path,
+        }
+    }
+
+    /// The store's content fingerprint (computed for a store on disk).
+    pub fn fingerprint(&self) -> Result<InputFile> {
+        match self {
+            Source::Store(p) => Ok(InputFile::store(p)?),
+            Source::Memory { input, .. } => Ok((*input).clone()),
+        }
+    }
+
+    /// The experiment, with only `layers` read from disk when given.
+    fn with<T>(
+        &self,
+        layers: Option<&[&str]>,
+        f: impl FnOnce(&Experiment, Option<&Manifest>) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Source::Store(p) => {
+                let (exp, m) = match layers {
+                    Some(l) => read_experiment_layers(p, Some(l))?,
+                    None => read_experiment(p)?,
+                };
+                f(&exp, Some(&m))
+            }
+            Source::Memory { experiment, .. } => f(experiment, None),
+        }
+    }
+}
+
+/// Where a stage writes, and the config file its settings came from (hashed into the
+/// manifest).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The output folder (or file, for `predict`).
+    pub out: PathBuf,
+    /// The config file, if one was given.
+    pub config_file: Option<PathBuf>,
+}
+
+/// A settings error of `stage`, naming the config file the settings came from.
+fn settings_error(stage: &str, target: &Target, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Setting {
+        context: match &target.config_file {
+            Some(p) => format!("{stage} config {}", p.display()),
+            None => format!("{stage} settings"),
+        },
+        problem: e.to_string(),
+    }
+}
+
+fn manifest<C: Serialize, S: Serialize>(
+    stage: &str,
+    source: &Source<'_>,
+    target: &Target,
+    config: &C,
+    summary: &S,
+) -> Result<Manifest> {
+    let mut m = Manifest::new(stage);
+    m.inputs.push(source.fingerprint()?);
+    if let Some(c) = &target.config_file {
+        m.inputs.push(InputFile::hash("config", c)?);
+    }
+    m.settings = json!({ "store": source.path().display().to_string(), "config": config });
+    m.reports = serde_json::to_value(summary).unwrap_or_default();
+    Ok(m)
+}
+
+/// `ingest`: the sample sheet and layer files into a store at `out`; returns the experiment, its
+/// manifest and the messages for the user.
+pub fn ingest(
+    samples: &Path,
+    sheet: SheetOptions,
+    layers: &[String],
+    allow_missing_samples: bool,
+    out: &Path,
+) -> Result<(Experiment, Manifest, Vec<Message>)> {
+    let layers = layers
+        .iter()
+        .map(|s| LayerSpec::parse(s))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let req = IngestRequest {
+        samples: samples.to_path_buf(),
+        sheet,
+        layers,
+        allow_missing_samples,
+    };
+    let (exp, manifest, reports) = evomics_io::ingest(&req)?;
+    let mut msgs = vec![Message::info(format!(
+        "samples in sheet: {}",
+        exp.samples().len()
+    ))];
+    for r in &reports {
+        msgs.push(Message::info(format!(
+            "layer {} ({}, format {}, quantity {}): {} rows read, {} features kept, {} samples matched; {} observed, {} missing values",
+            r.layer, r.path, r.read.format, r.read.quantity, r.read.rows_read, r.features,
+            r.matching.samples_matched, r.cells.observed, r.cells.missing
+        )));
+        for (why, n) in &r.read.rows_dropped {
+            msgs.push(Message::info(format!("  dropped {n} row(s): {why}")));
+        }
+        for (why, n) in &r.read.rows_flagged {
+            msgs.push(Message::info(format!("  kept {n} flagged row(s): {why}")));
+        }
+        if let Some(c) = &r.matching.sheet_column {
+            msgs.push(Message::info(format!(
+                "  samples matched through sheet column '{c}'"
+            )));
+        }
+        if !r.matching.sheet_samples_not_in_matrix.is_empty() {
+            msgs.push(Message::warn(format!(
+                "layer {}: {} sheet sample(s) not in the matrix: {}",
+                r.layer,
+                r.matching.sheet_samples_not_in_matrix.len(),
+                header_preview(&r.matching.sheet_samples_not_in_matrix)
+            )));
+        }
+        if !r.matching.matrix_columns_not_in_sheet.is_empty() {
+            msgs.push(Message::warn(format!(
+                "layer {}: {} matrix column(s) not in the sheet, left out: {}",
+                r.layer,
+                r.matching.matrix_columns_not_in_sheet.len(),
+                header_preview(&r.matching.matrix_columns_not_in_sheet)
+            )));
+        }
+        for w in &r.read.warnings {
+            msgs.push(Message::warn(format!("layer {}: {w}", r.layer)));
+        }
+    }
+    for w in evomics_io::sheet::sheet_warnings(exp.samples()) {
+        msgs.push(Message::warn(format!("sample sheet: {w}")));
+    }
+    evomics_io::write_experiment(out, &exp, &manifest)?;
+    Ok((exp, manifest, msgs))
+}
+
+/// `qc`.
+pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcResult> {
+    config
+        .validate()
+        .map_err(|e| settings_error("qc", target, e))?;
+    let result = source.with(None, |exp, _| Ok(run_qc(exp, config)?))?;
+    let m = manifest("qc", &source, target, config, &result.summary())?;
+    let summary = serde_json::to_string_pretty(&qc_summary(&result)).unwrap_or_default() + "\n";
+    write_stage_result(
+        &target.out,
+        &m,
+        &result,
+        &[("summary.json".into(), summary)],
+    )?;
+    Ok(result)
+}
+
+/// `summary.json` of the QC folder: per layer the counts, outliers and purity verdicts, and the
+/// dose check.
+fn qc_summary(r: &QcResult) -> serde_json::Value {
+    let s = r.summary();
+    let mut layers = serde_json::Map::new();
+    for l in &s.layers {
+        let mut o = json!({
+            "samples": l.samples,
+            "features": l.features,
+            "outliers": l.outliers,
+            "log_basis": l.log_basis,
+        });
+        if let (Some((pass, warn, fail)), Some(p)) = (
+            l.purity,
+            r.layers
+                .iter()
+                .find(|x| x.layer == l.layer)
+                .and_then(|x| x.purity.as_ref()),
+        ) {
+            o["purity"] = json!({ "pass": pass, "warn": warn, "fail": fail, "matched_on": p.matched_on,
+                "marker_features": p.marker_features.len() });
+        }
+        layers.insert(l.layer.clone(), o);
+    }
+    json!({ "layers": layers, "dose": { "assessed": s.dose_assessed, "flagged": s.dose_flagged } })
+}
+
+/// `normalize`: writes the normalized store (with the fitted pipelines) and returns it.
+pub fn normalize(
+    source: Source<'_>,
+    target: &Target,
+    spec: &NormalizeSpec,
+) -> Result<(Experiment, NormalizeResult)> {
+    spec.validate()
+        .map_err(|e| settings_error("normalize", target, e))?;
+    let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
+    let mut m = Manifest::new("normalize");
+    m.inputs.push(source.fingerprint()?);
+    if let Some(c) = &target.config_file {
+        m.inputs.push(InputFile::hash("config", c)?);
+    }
+    let configs: BTreeMap<&String, _> = result.layers.iter().map(|(k, l)| (k, &l.config)).collect();
+    let reports: BTreeMap<&String, _> = result.layers.iter().map(|(k, l)| (k, &l.report)).collect();
+    m.settings = json!({ "store": source.path().display().to_string(), "layers": configs });
+    m.reports = json!({ "layers": reports });
+    let mut docs = Vec::new();
+    for (name, l) in &result.layers {
+        let fj = serde_json::to_string_pretty(&l.fitted).unwrap_or_default() + "\n";
+        docs.push((format!("normalize/{name}.fitted.json"), fj));
+        let rj = serde_json::to_string_pretty(&l.report).unwrap_or_default() + "\n";
+        docs.push((format!("normalize/{name}.report.json"), rj));
+    }
+    let result_json = evomics_io::output::result_json(&result)?;
+    write_experiment_with(&target.out, &normalized, &m, |tmp| {
+        for (name, text) in &docs {
+            evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
+        }
+        evomics_io::atomic::write_file_atomic(&tmp.join("result.json"), result_json.as_bytes())
+    })?;
+    Ok((normalized, result))
+}
+
+/// `diff`.
+pub fn diff(source: Source<'_>, target: &Target, config: &DiffConfig) -> Result<DiffResult> {
+    config
+        .validate()
+        .map_err(|e| settings_error("diff", target, e))?;
+    let result = source.with(Some(&[config.layer.as_str()]), |exp, _| {
+        Ok(run_diff(exp, config)?)
+    })?;
+    let mut m = manifest(
+        "diff",
+        &source,
+        target,
+        config,
+        &json!({ "limma": result.limma.settings }),
+    )?;
+    m.settings["voom"] = json!(result.voom);
+    write_stage_result(&target.out, &m, &result, &[])?;
+    Ok(result)
+}
+
+/// The panels `explore` scores: the curated set, a user file, or both.
+pub fn explore_panels(config: &ExploreConfig) -> Result<PanelSet> {
+    let user = match &config.panels {
+        Some(p) => {
+            let text = evomics_io::output::read_regular_text(p)?;
+            Some(PanelSet::parse_user(&text, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    Ok(match (user, config.curated_panels) {
+        (Some(u), true) => PanelSet::osteogenic().merged(&u)?,
+        (Some(u), false) => u,
+        (None, true) => PanelSet::osteogenic().clone(),
+        (None, false) => {
+            return Err(PipelineError::Setting {
+                context: "explore".into(),
+                problem: "leaving out the curated panels needs a panel file (--panels FILE)".into(),
+            })
+        }
+    })
+}
+
+/// `explore`.
+pub fn explore(
+    source: Source<'_>,
+    target: &Target,
+    config: &ExploreConfig,
+) -> Result<ExploreResult> {
+    config
+        .validate()
+        .map_err(|e| settings_error("explore", target, e))?;
+    let panels = explore_panels(config)?;
+    let result = source.with(None, |exp, _| Ok(run_explore(exp, config, &panels)?))?;
+    let mut m = manifest(
+        "explore",
+        &source,
+        target,
+        config,
+        &json!({
+            "factors": result.factors,
+            "transform": result.transform_note,
+            "panels": { "origin": result.panel_origin, "version": result.panel_version },
+        }),
+    )?;
+    if let Some(p) = &config.panels {
+        m.inputs.push(InputFile::hash("panels", p)?);
+    }
+    write_stage_result(&target.out, &m, &result, &[])?;
+    Ok(result)
+}
+
+/// `cluster`.
+pub fn cluster(
+    source: Source<'_>,
+    target: &Target,
+    config: &ClusterConfig,
+) -> Result<ClusterResult> {
+    config
+        .validate()
+        .map_err(|e| settings_error("cluster", target, e))?;
+    let result = source.with(Some(&[config.layer.as_str()]), |exp, _| {
+        Ok(run_cluster(exp, config)?)
+    })?;
+    let mut m = manifest(
+        "cluster",
+        &source,
+        target,
+        &result.config,
+        &json!({
+            "notes": result.notes,
+            "samples": result.samples.len(),
+            "features": result.features.len(),
+            "chosen_k": result.clusterings.iter().map(|c| json!({
+                "method": c.method.name(), "k": c.k,
+                "best_silhouette": c.selection.best_silhouette, "best_gap": c.selection.best_gap,
+            })).collect::<Vec<_>>(),
+        }),
+    )?;
+    m.seeds.insert("cluster".into(), config.seed);
+    write_stage_result(&target.out, &m, &result, &[])?;
+    Ok(result)
+}
+
+/// `train`: the spec is resolved against the store's layers (its defaults), then run.
+pub fn train(
+    source: Source<'_>,
+    target: &Target,
+    spec: &TrainSpec,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
+    spec.validate()
+        .map_err(|e| settings_error("train", target, e))?;
+    let result = source.with(None, |exp, m| {
+        let layers: Vec<String> = exp.layers().keys().cloned().collect();
+        let settings = spec.resolve(&layers)?;
+        let mut ctx = *ctx;
+        ctx.preprocessed_store |= m.is_some_and(|m| m.stage == "normalize");
+        Ok(run_train(exp, &settings, &ctx)?)
+    })?;
+    let settings = &result.settings;
+    let mut m = Manifest::new("train");
+    m.inputs.push(source.fingerprint()?);
+    if let Some(c) = &target.config_file {
+        m.inputs.push(InputFile::hash("config", c)?);
+    }
+    m.settings = json!({ "store": source.path().display().to_string(), "train": settings });
+    m.seeds.insert("train".into(), settings.config.seed);
+    m.reports = json!({
+        "data_hash": result.model.training.data_hash,
+        "summary": result.report.summary,
+        "permutation_p": result.permutation.as_ref().map(|p| p.p_value),
+    });
+    let docs = result.documents()?;
+    write_stage_result(&target.out, &m, &result, &docs)?;
+    Ok(result)
+}
+
+/// Read a model file (or `DIR/model.json`).
+pub fn load_model(path: &Path) -> Result<SavedModel> {
+    let file = if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = evomics_io::output::read_regular_text(&file)?;
+    SavedModel::from_json(&text).map_err(|e| PipelineError::Config {
+        path: file,
+        problem: e.to_string(),
+    })
+}
+
+/// `predict`: writes one TSV to `out`.
+pub fn predict(
+    model: &Path,
+    source: Source<'_>,
+    out: &Path,
+    config: &PredictConfig,
+) -> Result<PredictResult> {
+    let saved = load_model(model)?;
+    let result = source.with(None, |exp, _| Ok(run_predict(saved, exp, config)?))?;
+    let tables = evomics_core::StageTables::tables(&result);
+    let text = evomics_io::output::to_tsv(&tables[0]);
+    evomics_io::atomic::write_file_atomic(out, text.as_bytes())?;
+    Ok(result)
+}
+
+/// The messages of a result, for the caller to print.
+pub fn messages<R: StageResult>(r: &R) -> Vec<Message> {
+    r.messages()
+}

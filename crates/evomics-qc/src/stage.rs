@@ -1,0 +1,411 @@
+//! The QC stage as one library call: [`run_qc`] checks the layers of an experiment (per-sample
+//! metrics and outliers, per-feature observed fractions, the MISEV purity gate for proteome
+//! layers) and the sheet's dose ratios, and returns a [`QcResult`] that knows its tables.
+//!
+//! ```
+//! use evomics_core::{Assay, Experiment, Features, LayerKind, SampleSheet, StageTables, ValueScale};
+//! use evomics_qc::{run_qc, QcConfig};
+//!
+//! let ids: Vec<String> = (1..=4).map(|i| format!("EV{i}")).collect();
+//! let sheet = SampleSheet::from_text_columns(ids.clone(), vec![]).unwrap();
+//! let cells = ndarray::Array2::from_shape_fn((3, 4), |(i, j)| Some(10.0 + i as f64 + 0.1 * j as f64));
+//! let features = Features::new(vec!["P1".into(), "P2".into(), "P3".into()]).unwrap();
+//! let layer = Assay::from_options(
+//!     "proteome", LayerKind::Proteome, ValueScale::Log2, features, ids, &cells,
+//! ).unwrap();
+//! let mut exp = Experiment::new(sheet);
+//! exp.insert_layer(layer).unwrap();
+//! let result = run_qc(&exp, &QcConfig::default()).unwrap();
+//! let names: Vec<String> = result.tables().into_iter().map(|t| t.name).collect();
+//! assert_eq!(names, ["samples", "features", "purity", "dose"]);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use evomics_core::{
+    Assay, Cell, Experiment, Kind, LayerKind, Message, StageResult, StageTables, Table,
+};
+use evomics_panels::MisevCategory;
+
+use crate::dose::{dose_qc, DoseParams, DoseQc};
+use crate::error::{QcError, Result};
+use crate::feature::{feature_qc, FeatureQcReport};
+use crate::purity::{PurityParams, PurityReport};
+use crate::sample::{sample_qc, SampleQcParams, SampleQcReport};
+
+/// Settings of the QC stage: `[qc]` of a run config, or the `--config` file of `evomics qc`.
+/// Every key is optional.
+///
+/// ```toml
+/// layers = ["proteome"]        # default: every layer
+/// group_by = "source"          # per-group observed fractions
+/// [sample]
+/// outlier_z = 3.5
+/// [purity]
+/// co_isolate_warn_share = 0.05
+/// [dose]
+/// high_purity_particles_per_ug = 3e10
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QcConfig {
+    /// Layers to check (empty: every layer).
+    pub layers: Vec<String>,
+    /// Sample-sheet column whose groups the per-feature observed fractions are given for.
+    pub group_by: Option<String>,
+    /// Sample QC thresholds.
+    pub sample: SampleQcParams,
+    /// MISEV purity gate thresholds.
+    pub purity: PurityParams,
+    /// Dose-ratio thresholds.
+    pub dose: DoseParams,
+}
+
+impl QcConfig {
+    /// Check the settings alone (before any data is read).
+    pub fn validate(&self) -> Result<()> {
+        self.sample.validate()?;
+        self.purity.check()?;
+        self.dose.validate()?;
+        if let Some(g) = &self.group_by {
+            if g.trim().is_empty() {
+                return Err(QcError::InvalidParam {
+                    param: "group_by",
+                    problem: "is empty; name a sample-sheet column or leave it out".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// QC of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerQc {
+    /// Layer name.
+    pub layer: String,
+    /// Layer kind.
+    pub kind: LayerKind,
+    /// Per-sample metrics and outlier flags.
+    pub samples: SampleQcReport,
+    /// Per-feature observed fractions and abundance.
+    pub features: FeatureQcReport,
+    /// The MISEV purity gate (proteome layers only).
+    pub purity: Option<PurityReport>,
+}
+
+/// The result of the QC stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QcResult {
+    /// The settings used.
+    pub config: QcConfig,
+    /// One entry per checked layer, in store order.
+    pub layers: Vec<LayerQc>,
+    /// Dose ratios of every sheet sample.
+    pub dose: Vec<DoseQc>,
+}
+
+/// A short, stable summary of a QC run (written to the stage manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QcSummary {
+    /// Per layer: samples, features, outliers, purity counts.
+    pub layers: Vec<LayerSummary>,
+    /// Samples with dose ratios.
+    pub dose_assessed: usize,
+    /// Samples the dose check flags.
+    pub dose_flagged: Vec<String>,
+}
+
+/// One layer in [`QcSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSummary {
+    /// Layer name.
+    pub layer: String,
+    /// Samples checked.
+    pub samples: usize,
+    /// Features checked.
+    pub features: usize,
+    /// Samples flagged as outliers.
+    pub outliers: Vec<String>,
+    /// Log basis of the metrics.
+    pub log_basis: String,
+    /// Purity gate counts (pass, warn, fail), for proteome layers.
+    pub purity: Option<(usize, usize, usize)>,
+}
+
+/// Run QC on the experiment's layers (or those `config.layers` names) and its sheet.
+pub fn run_qc(exp: &Experiment, config: &QcConfig) -> Result<QcResult> {
+    config.validate()?;
+    if let Some(g) = &config.group_by {
+        exp.samples().require_column(g)?;
+    }
+    let layers: Vec<&Assay> = if config.layers.is_empty() {
+        exp.layers().values().collect()
+    } else {
+        config
+            .layers
+            .iter()
+            .map(|n| exp.layer(n).map_err(QcError::from))
+            .collect::<Result<_>>()?
+    };
+    let mut out = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let samples = sample_qc(layer, &config.sample)?;
+        let group = config.group_by.as_deref().map(|g| (exp.samples(), g));
+        let features = feature_qc(layer, group)?;
+        let purity = if *layer.kind() == LayerKind::Proteome {
+            Some(crate::purity::purity_gate(layer, &config.purity)?)
+        } else {
+            None
+        };
+        out.push(LayerQc {
+            layer: layer.name().to_string(),
+            kind: layer.kind().clone(),
+            samples,
+            features,
+            purity,
+        });
+    }
+    let dose = dose_qc(exp.samples(), &config.dose)?;
+    Ok(QcResult {
+        config: config.clone(),
+        layers: out,
+        dose,
+    })
+}
+
+impl QcResult {
+    /// The summary written to the stage manifest.
+    pub fn summary(&self) -> QcSummary {
+        QcSummary {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerSummary {
+                    layer: l.layer.clone(),
+                    samples: l.samples.samples.len(),
+                    features: l.features.features.len(),
+                    outliers: l
+                        .samples
+                        .samples
+                        .iter()
+                        .filter(|s| s.outlier)
+                        .map(|s| s.sample.clone())
+                        .collect(),
+                    log_basis: format!("{:?}", l.samples.basis),
+                    purity: l.purity.as_ref().map(PurityReport::counts),
+                })
+                .collect(),
+            dose_assessed: self
+                .dose
+                .iter()
+                .filter(|d| d.particles_per_ug.is_some())
+                .count(),
+            dose_flagged: self
+                .dose
+                .iter()
+                .filter(|d| d.flagged)
+                .map(|d| d.sample.clone())
+                .collect(),
+        }
+    }
+}
+
+impl StageResult for QcResult {
+    const STAGE: &'static str = "qc";
+    const VERSION: u32 = 1;
+
+    fn messages(&self) -> Vec<Message> {
+        let s = self.summary();
+        let mut out = Vec::new();
+        for l in &s.layers {
+            let mut line = format!(
+                "{}: {} samples, {} features, {} outlier(s)",
+                l.layer,
+                l.samples,
+                l.features,
+                l.outliers.len()
+            );
+            if let Some((pass, warn, fail)) = l.purity {
+                line.push_str(&format!(
+                    "; MISEV purity gate: {pass} pass, {warn} warn, {fail} fail"
+                ));
+            }
+            out.push(Message::info(line));
+        }
+        out.push(Message::info(format!(
+            "dose ratios assessed for {} sample(s)",
+            s.dose_assessed
+        )));
+        out
+    }
+}
+
+impl StageTables for QcResult {
+    fn tables(&self) -> Vec<Table> {
+        let mut out = vec![self.sample_table(), self.feature_table()];
+        let purity: Vec<&PurityReport> = self
+            .layers
+            .iter()
+            .filter_map(|l| l.purity.as_ref())
+            .collect();
+        if !purity.is_empty() {
+            out.push(purity_table(&purity));
+        }
+        out.push(dose_table(&self.dose));
+        out
+    }
+}
+
+impl QcResult {
+    /// `samples.tsv`: per-sample metrics and outlier flags of every layer.
+    fn sample_table(&self) -> Table {
+        let mut t = Table::new("samples")
+            .cols(["layer", "sample_id"], Kind::Text)
+            .cols(
+                ["n_features", "n_observed", "n_imputed", "n_below_detection"],
+                Kind::Int,
+            )
+            .cols(
+                [
+                    "missing_fraction",
+                    "total",
+                    "log2_median",
+                    "log2_iqr",
+                    "corr_to_median",
+                ],
+                Kind::Float,
+            )
+            .col("outlier", Kind::Bool)
+            .col("reasons", Kind::Text);
+        for l in &self.layers {
+            for s in &l.samples.samples {
+                t.push(vec![
+                    l.layer.as_str().into(),
+                    s.sample.as_str().into(),
+                    s.n_features.into(),
+                    s.n_observed.into(),
+                    s.n_imputed.into(),
+                    s.n_below_detection.into(),
+                    s.missing_fraction.into(),
+                    s.total.into(),
+                    s.log2_median.into(),
+                    s.log2_iqr.into(),
+                    s.corr_to_median.into(),
+                    s.outlier.into(),
+                    s.reasons.join("; ").into(),
+                ]);
+            }
+        }
+        t
+    }
+
+    /// `features.tsv`: per-feature observed fractions (overall and per group) and abundance.
+    fn feature_table(&self) -> Table {
+        let groups: Vec<String> = self
+            .layers
+            .first()
+            .map(|l| l.features.groups.clone())
+            .unwrap_or_default();
+        let mut t = Table::new("features")
+            .cols(["layer", "feature_id"], Kind::Text)
+            .col("n_observed", Kind::Int)
+            .cols(
+                ["observed_fraction", "mean_log", "median_log", "cv"],
+                Kind::Float,
+            )
+            .cols(
+                groups.iter().map(|g| format!("observed_fraction:{g}")),
+                Kind::Float,
+            );
+        for l in &self.layers {
+            for q in &l.features.features {
+                let mut row: Vec<Cell> = vec![
+                    l.layer.as_str().into(),
+                    q.feature.as_str().into(),
+                    q.n_observed.into(),
+                    q.observed_fraction.into(),
+                    q.mean_log.into(),
+                    q.median_log.into(),
+                    q.cv.into(),
+                ];
+                row.extend(q.group_observed_fraction.iter().map(|v| Cell::from(*v)));
+                row.resize(t.columns.len(), Cell::Na);
+                t.push(row);
+            }
+        }
+        t
+    }
+}
+
+/// `purity.tsv`: the MISEV purity gate per sample of every proteome layer.
+fn purity_table(reports: &[&PurityReport]) -> Table {
+    use MisevCategory as C;
+    let mut t = Table::new("purity")
+        .cols(
+            [
+                "layer",
+                "sample_id",
+                "verdict",
+                "reasons",
+                "core_markers",
+                "transmembrane_markers",
+                "cytosolic_markers",
+                "co_isolate_markers",
+            ],
+            Kind::Text,
+        )
+        .col("co_isolate_share", Kind::Float)
+        .col("other_compartment_markers", Kind::Text)
+        .col("other_compartment_share", Kind::Float);
+    for r in reports {
+        for s in &r.samples {
+            let ev = |c: C| s.category(c);
+            t.push(vec![
+                r.layer.as_str().into(),
+                s.sample.as_str().into(),
+                s.verdict.name().into(),
+                s.reasons.join("; ").into(),
+                s.core_markers.join(",").into(),
+                ev(C::Transmembrane).markers.join(",").into(),
+                ev(C::Cytosolic).markers.join(",").into(),
+                ev(C::CoIsolated).markers.join(",").into(),
+                ev(C::CoIsolated).share.into(),
+                ev(C::OtherCompartment).markers.join(",").into(),
+                ev(C::OtherCompartment).share.into(),
+            ]);
+        }
+    }
+    t
+}
+
+/// `dose.tsv`: particle and protein doses and their ratio per sample.
+fn dose_table(dose: &[DoseQc]) -> Table {
+    let mut t = Table::new("dose")
+        .col("sample_id", Kind::Text)
+        .cols(
+            [
+                "particle_count",
+                "protein_ug",
+                "particles_per_ug",
+                "ug_per_particle",
+            ],
+            Kind::Float,
+        )
+        .col("purity", Kind::Text)
+        .col("flagged", Kind::Bool)
+        .col("note", Kind::Text);
+    for d in dose {
+        t.push(vec![
+            d.sample.as_str().into(),
+            d.particle_count.into(),
+            d.protein_ug.into(),
+            d.particles_per_ug.into(),
+            d.ug_per_particle.into(),
+            d.purity.name().into(),
+            d.flagged.into(),
+            d.note.as_str().into(),
+        ]);
+    }
+    t
+}

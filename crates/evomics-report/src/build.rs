@@ -1,0 +1,735 @@
+//! The report input built from the typed stage results of a run ([`RunResults`] → [`build`]):
+//! nothing is read back from tables or looked up by string keys. `evomics run` passes the
+//! results it holds in memory; `evomics report` reads each stage's `result.json` first.
+
+use std::collections::BTreeMap;
+
+use ndarray::Array2;
+
+use evomics_core::{Experiment, LayerKind, ValueScale};
+use evomics_ml::cluster::{HclustParams, Linkage};
+use evomics_ml::matrix::Distance;
+use evomics_ml::stages::cluster::ClusterResult;
+use evomics_ml::stages::train::TrainResult;
+use evomics_norm::stage::NormalizeResult;
+use evomics_norm::NormalizeConfig;
+use evomics_qc::QcResult;
+use evomics_stats::stages::diff::{file_stem, DiffResult};
+use evomics_stats::stages::explore::ExploreResult;
+
+use crate::error::{invalid, Result};
+use crate::model::{
+    CalibrationBin, ContrastResult, DiffRow, EnrichmentRow, Header, Importance, InputFile,
+    LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, PanelScores, PanelSection,
+    PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer,
+    QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable,
+    Task, VariancePartition, Verdict, VpFeature,
+};
+
+/// Everything a run produced that the report shows.
+#[derive(Debug, Clone, Copy)]
+pub struct RunResults<'a> {
+    /// Report title.
+    pub title: &'a str,
+    /// Date printed in the header (the report never reads the clock).
+    pub date: &'a str,
+    /// The ingest's input files (role, path, SHA-256).
+    pub inputs: &'a [InputFile],
+    /// The ingested experiment.
+    pub experiment: &'a Experiment,
+    /// The normalized experiment and how it was made, when `normalize` ran.
+    pub normalized: Option<(&'a Experiment, &'a NormalizeResult)>,
+    /// QC, when it ran.
+    pub qc: Option<&'a QcResult>,
+    /// Named differential analyses, in name order.
+    pub diff: &'a [(String, DiffResult)],
+    /// Exploration, when it ran.
+    pub explore: Option<&'a ExploreResult>,
+    /// Clustering, when it ran.
+    pub cluster: Option<&'a ClusterResult>,
+    /// Potency model, when `train` ran.
+    pub train: Option<&'a TrainResult>,
+}
+
+const SAMPLE_COLUMNS: [&str; 8] = [
+    "source",
+    "donor_id",
+    "batch",
+    "conditioning",
+    "isolation_method",
+    "potency_class",
+    "Cell_type",
+    "Differentiation",
+];
+
+const COLOUR_COLUMNS: [&str; 5] = [
+    "source",
+    "batch",
+    "conditioning",
+    "Cell_type",
+    "Differentiation",
+];
+
+/// Build the report input of a run.
+pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
+    let exp = r.experiment;
+    let (samples, colour) = sample_table(exp);
+    let mut notes = Vec::new();
+    for (stage, ran) in [
+        ("qc", r.qc.is_some()),
+        ("normalize", r.normalized.is_some()),
+        ("diff", !r.diff.is_empty()),
+        ("explore", r.explore.is_some()),
+        ("cluster", r.cluster.is_some()),
+        ("train", r.train.is_some()),
+    ] {
+        if !ran {
+            notes.push(format!("stage {stage} was not run"));
+        }
+    }
+    let mut input = ReportInput {
+        header: Header {
+            title: r.title.to_string(),
+            evomics_version: env!("CARGO_PKG_VERSION").to_string(),
+            date: r.date.to_string(),
+            command: None,
+            inputs: r.inputs.to_vec(),
+            layers: layers_summary(exp, r.normalized.map(|(_, n)| n)),
+            notes,
+        },
+        samples: Some(samples),
+        ..ReportInput::default()
+    };
+    if let Some(q) = r.qc {
+        input.qc = qc_section(q, colour.first().map(String::as_str), exp);
+    }
+    if let Some(c) = r.cluster {
+        input.pca = vec![pca_section(c, &colour)];
+        let analysis = r.normalized.map(|(e, _)| e).unwrap_or(exp);
+        if let Some(h) = heatmap(analysis, &c.config.layer, &colour)? {
+            input.sample_clustering = vec![h];
+        }
+    }
+    input.differential = diff_section(r.diff);
+    if let Some(e) = r.explore {
+        let (panels, vp) = explore_sections(e);
+        input.panels = panels;
+        input.variance_partition = vp;
+    }
+    if let Some(t) = r.train {
+        input.potency = vec![potency_section(t)];
+    }
+    input.methods = Some(methods(r));
+    Ok(input)
+}
+
+fn sample_table(exp: &Experiment) -> (SampleTable, Vec<String>) {
+    let cols: Vec<String> = SAMPLE_COLUMNS
+        .iter()
+        .filter(|c| exp.samples().column(c).is_some())
+        .map(|c| c.to_string())
+        .collect();
+    let rows = exp
+        .samples()
+        .sample_ids()
+        .iter()
+        .map(|s| SampleRow {
+            sample_id: s.clone(),
+            values: cols.iter().map(|c| exp.samples().text(c, s)).collect(),
+        })
+        .collect();
+    let colour = COLOUR_COLUMNS
+        .iter()
+        .filter(|c| cols.iter().any(|x| x == *c))
+        .map(|c| c.to_string())
+        .collect();
+    (
+        SampleTable {
+            columns: cols,
+            rows,
+        },
+        colour,
+    )
+}
+
+/// A pipeline in words: its methods in order, `as ingested` when it changes nothing.
+pub fn describe_pipeline(cfg: &NormalizeConfig) -> String {
+    let mut steps: Vec<String> = cfg
+        .filters
+        .iter()
+        .map(|f| f.method().to_string())
+        .filter(|m| m != "none")
+        .collect();
+    for m in [
+        cfg.transform.method(),
+        cfg.normalization.method(),
+        cfg.imputation.method(),
+        cfg.batch_correction.method(),
+    ] {
+        if m != "none" {
+            steps.push(m.to_string());
+        }
+    }
+    if steps.is_empty() {
+        "as ingested".into()
+    } else {
+        steps.join(" → ")
+    }
+}
+
+fn layers_summary(exp: &Experiment, norm: Option<&NormalizeResult>) -> Vec<LayerSummary> {
+    exp.layers()
+        .iter()
+        .map(|(name, a)| {
+            let c = a.flag_counts();
+            LayerSummary {
+                name: name.clone(),
+                kind: a.kind().clone(),
+                scale: a.scale(),
+                n_features: a.n_features(),
+                n_samples: a.n_samples(),
+                missing_fraction: (c.total() > 0).then(|| c.missing as f64 / c.total() as f64),
+                processing: norm
+                    .and_then(|n| n.layers.get(name))
+                    .map(|l| describe_pipeline(&l.config)),
+            }
+        })
+        .collect()
+}
+
+fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLayer> {
+    let mut by_layer: BTreeMap<&str, &evomics_qc::LayerQc> = BTreeMap::new();
+    for l in &q.layers {
+        by_layer.insert(l.layer.as_str(), l);
+    }
+    by_layer
+        .into_iter()
+        .map(|(layer, l)| {
+            let counts = exp
+                .layers()
+                .get(layer)
+                .is_some_and(|a| a.scale() == ValueScale::Counts || *a.kind() == LayerKind::Mirna);
+            let samples = l
+                .samples
+                .samples
+                .iter()
+                .map(|s| {
+                    let purity = l.purity.as_ref().and_then(|p| {
+                        p.samples
+                            .iter()
+                            .find(|x| x.sample == s.sample)
+                            .map(|x| Purity {
+                                verdict: match x.verdict {
+                                    evomics_qc::Verdict::Pass => Verdict::Pass,
+                                    evomics_qc::Verdict::Warn => Verdict::Warn,
+                                    evomics_qc::Verdict::Fail => Verdict::Fail,
+                                },
+                                reasons: x.reasons.clone(),
+                            })
+                    });
+                    QcSample {
+                        sample_id: s.sample.clone(),
+                        n_observed: Some(s.n_observed),
+                        missing_fraction: Some(s.missing_fraction).filter(|v| v.is_finite()),
+                        total: s.total.filter(|v| v.is_finite()),
+                        outlier: s.outlier,
+                        outlier_reasons: s.reasons.clone(),
+                        purity,
+                    }
+                })
+                .collect();
+            QcLayer {
+                layer: layer.to_string(),
+                total_label: if counts {
+                    "library size"
+                } else {
+                    "total intensity"
+                }
+                .to_string(),
+                colour_by: colour.map(str::to_string),
+                samples,
+            }
+        })
+        .collect()
+}
+
+fn pca_section(c: &ClusterResult, colour: &[String]) -> PcaResult {
+    let points = c
+        .samples
+        .iter()
+        .zip(&c.pca.scores)
+        .filter_map(|(s, row)| {
+            let pc1 = *row.first()?;
+            let pc2 = *row.get(1)?;
+            (pc1.is_finite() && pc2.is_finite()).then(|| PcaPoint {
+                sample_id: s.clone(),
+                pc1,
+                pc2,
+            })
+        })
+        .collect();
+    PcaResult {
+        layer: c.config.layer.clone(),
+        variance_explained: c
+            .pca
+            .variance_explained
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect(),
+        colour_by: colour.to_vec(),
+        points,
+    }
+}
+
+/// Sample × sample Pearson correlation over complete features, ordered by average-linkage
+/// clustering on 1 − r.
+fn heatmap(exp: &Experiment, layer: &str, annotate: &[String]) -> Result<Option<SampleHeatmap>> {
+    let Ok(a) = exp.layer(layer) else {
+        return Ok(None);
+    };
+    let rows: Vec<usize> = (0..a.n_features())
+        .filter(|&i| (0..a.n_samples()).all(|j| a.get(i, j).is_some()))
+        .collect();
+    if rows.len() < 3 || a.n_samples() < 3 {
+        return Ok(None);
+    }
+    let x = Array2::from_shape_fn((a.n_samples(), rows.len()), |(j, k)| {
+        a.get(rows[k], j).unwrap_or(0.0)
+    });
+    let params = HclustParams {
+        linkage: Linkage::Average,
+        distance: Distance::Pearson,
+    };
+    let tree = params
+        .fit(x.view())
+        .map_err(|e| invalid("sample_clustering", layer, e.to_string()))?;
+    let order = tree.order();
+    let n = order.len();
+    let mut pos = vec![0; n];
+    for (k, &i) in order.iter().enumerate() {
+        pos[i] = k;
+    }
+    let node = |v: i64| -> usize {
+        if v < 0 {
+            pos[(-v - 1) as usize]
+        } else {
+            n + v as usize - 1
+        }
+    };
+    let dendrogram = tree
+        .merges
+        .iter()
+        .map(|m| Merge {
+            left: node(m.left),
+            right: node(m.right),
+            height: m.height,
+        })
+        .collect();
+    let centred: Vec<Vec<f64>> = (0..n)
+        .map(|j| {
+            let r = x.row(j);
+            let mean = r.sum() / r.len() as f64;
+            r.iter().map(|v| v - mean).collect()
+        })
+        .collect();
+    let corr = |a: &[f64], b: &[f64]| {
+        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+        for (x, y) in a.iter().zip(b) {
+            sab += x * y;
+            saa += x * x;
+            sbb += y * y;
+        }
+        let d = (saa * sbb).sqrt();
+        (d > 0.0).then(|| sab / d)
+    };
+    let values = order
+        .iter()
+        .map(|&i| {
+            order
+                .iter()
+                .map(|&k| corr(&centred[i], &centred[k]))
+                .collect()
+        })
+        .collect();
+    Ok(Some(SampleHeatmap {
+        layer: layer.to_string(),
+        measure: format!("Pearson correlation over {} complete features", rows.len()),
+        kind: MatrixKind::Similarity,
+        linkage: Some("average (1 − r)".into()),
+        order: order.iter().map(|&i| a.samples()[i].clone()).collect(),
+        values,
+        dendrogram,
+        annotate_by: annotate.to_vec(),
+    }))
+}
+
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
+    let mut sorted: Vec<&(String, DiffResult)> = analyses.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (name, d) in sorted {
+        let mut tables: Vec<(String, &evomics_stats::ContrastTable)> = d
+            .limma
+            .tables
+            .iter()
+            .map(|t| (file_stem(&t.contrast), t))
+            .collect();
+        tables.sort_by(|a, b| a.0.cmp(&b.0));
+        for (stem, t) in tables {
+            let expression = d
+                .limma
+                .settings
+                .contrasts
+                .iter()
+                .find(|(n, _)| *n == stem)
+                .map(|(_, e)| e.clone());
+            out.push(ContrastResult {
+                layer: d.config.layer.clone(),
+                contrast: format!("{name}: {stem}"),
+                expression,
+                adj_p_threshold: d.config.significance,
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|r| DiffRow {
+                        feature_id: r.feature_id.clone(),
+                        name: r.name.clone().filter(|s| !s.is_empty()),
+                        log_fc: finite(r.log_fc),
+                        ave_expr: finite(r.ave_expr),
+                        t: finite(r.t),
+                        p_value: finite(r.p_value),
+                        adj_p_value: finite(r.adj_p_value),
+                    })
+                    .collect(),
+                ..ContrastResult::default()
+            });
+        }
+    }
+    out
+}
+
+fn explore_sections(e: &ExploreResult) -> (Option<PanelSection>, Vec<VariancePartition>) {
+    let layer = e.config.layer.clone();
+    let group_by = e
+        .config
+        .by
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "source".into());
+    let mut by_panel: BTreeMap<&str, (usize, Vec<SampleScore>)> = BTreeMap::new();
+    for s in &e.scores {
+        let entry = by_panel.entry(s.panel.as_str()).or_insert((0, Vec::new()));
+        entry.0 = s.n_used;
+        entry.1.push(SampleScore {
+            sample_id: s.sample_id.clone(),
+            score: finite(s.singscore),
+        });
+    }
+    let scores: Vec<PanelScores> = by_panel
+        .into_iter()
+        .filter(|(_, (n, _))| *n > 0)
+        .map(|(panel, (n, s))| PanelScores {
+            panel: panel.to_string(),
+            layer: layer.clone(),
+            method: Some("singscore".into()),
+            n_members: Some(n),
+            group_by: group_by.clone(),
+            scores: s,
+        })
+        .collect();
+    let enrichment: Vec<EnrichmentRow> = e
+        .enrichment
+        .iter()
+        .filter(|r| r.n_overlap != Some(0))
+        .map(|r| EnrichmentRow {
+            panel: r.panel.clone(),
+            layer: layer.clone(),
+            contrast: format!("{} {} vs rest ({})", r.by, r.group, r.test),
+            n_features: r.n_overlap.unwrap_or(0),
+            direction: Some(r.direction.clone()),
+            statistic: None,
+            p_value: finite(Some(r.p_value)),
+            adj_p_value: finite(r.fdr),
+        })
+        .collect();
+    let panels = (!scores.is_empty() || !enrichment.is_empty()).then(|| PanelSection {
+        scores,
+        enrichment_method: Some(
+            "hypergeometric on adj.P.Val < 0.05 and a rank-based test (docs/methods/explore.md)"
+                .into(),
+        ),
+        enrichment,
+    });
+    let mut vp = Vec::new();
+    if let Some(v) = &e.variance_partition {
+        let factors: Vec<String> = e
+            .factors
+            .iter()
+            .cloned()
+            .chain(std::iter::once("Residuals".to_string()))
+            .collect();
+        let features: Vec<VpFeature> = v
+            .rows
+            .iter()
+            .filter(|r| r.status == "fitted")
+            .map(|r| VpFeature {
+                feature_id: r.feature_id.clone(),
+                name: r.name.clone().filter(|s| !s.is_empty()),
+                fractions: match &r.fractions {
+                    Some(f) => f.iter().map(|x| finite(Some(*x))).collect(),
+                    None => factors.iter().map(|_| None).collect(),
+                },
+            })
+            .collect();
+        if !features.is_empty() {
+            vp.push(VariancePartition {
+                layer,
+                factors,
+                features,
+                ..VariancePartition::default()
+            });
+        }
+    }
+    (panels, vp)
+}
+
+/// ROC and precision–recall points of pooled scores (higher = positive), ties stepped together.
+fn curves(scored: &mut [(f64, bool)]) -> (Vec<RocPoint>, Vec<PrPoint>) {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let pos = scored.iter().filter(|s| s.1).count() as f64;
+    let neg = scored.len() as f64 - pos;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut roc = vec![RocPoint { fpr: 0.0, tpr: 0.0 }];
+    let mut pr = Vec::new();
+    let mut i = 0;
+    while i < scored.len() {
+        let t = scored[i].0;
+        while i < scored.len() && scored[i].0 == t {
+            if scored[i].1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            i += 1;
+        }
+        if pos > 0.0 && neg > 0.0 {
+            roc.push(RocPoint {
+                fpr: fp / neg,
+                tpr: tp / pos,
+            });
+            pr.push(PrPoint {
+                recall: tp / pos,
+                precision: tp / (tp + fp),
+            });
+        }
+    }
+    (roc, pr)
+}
+
+/// The CV design as the report prints it: scheme, k, group and repeats.
+fn cv_text(cv: &evomics_ml::cv::CvScheme) -> String {
+    use evomics_ml::cv::CvScheme;
+    match cv {
+        CvScheme::KFold { k, repeats, .. } => {
+            format!("k_fold (k = {k}, group = none, repeats = {repeats})")
+        }
+        CvScheme::GroupKFold {
+            k, group, repeats, ..
+        } => format!("group_k_fold (k = {k}, group = {group}, repeats = {repeats})"),
+        CvScheme::LeaveOneGroupOut { group } => {
+            format!("leave_one_group_out (k = null, group = {group}, repeats = null)")
+        }
+    }
+}
+
+fn potency_section(t: &TrainResult) -> PotencyModel {
+    let task = if t.is_numeric() {
+        Task::Regression
+    } else {
+        Task::Classification
+    };
+    let metrics = t
+        .report
+        .summary
+        .iter()
+        .map(|m| MetricRow {
+            name: m.name.clone(),
+            pooled: finite(m.pooled),
+            fold_mean: finite(m.fold_mean),
+            fold_sd: finite(m.fold_sd),
+        })
+        .collect();
+    let permutation = t.permutation.as_ref().map(|p| PermutationSummary {
+        metric: p.metric.clone(),
+        observed: p.observed,
+        p_value: p.p_value,
+        null: p.null.clone(),
+    });
+    let mut out = PotencyModel {
+        name: format!("{} → {}", t.settings.config.model.name(), t.target),
+        target: t.target.clone(),
+        task,
+        cv: Some(cv_text(&t.settings.config.cv)),
+        metrics,
+        permutation,
+        ..PotencyModel::default()
+    };
+    if task == Task::Classification {
+        if t.classes.len() == 2 {
+            let positive = &t.classes[1];
+            let k = t.report.classes.iter().position(|c| c == positive);
+            let mut scored: Vec<(f64, bool)> = t
+                .report
+                .predictions
+                .iter()
+                .filter_map(|r| {
+                    let p = *r.probabilities.get(k?)?;
+                    let truth = r.truth.as_ref()?;
+                    p.is_finite().then(|| (p, truth == positive))
+                })
+                .collect();
+            if !scored.is_empty() {
+                let prevalence = scored.iter().filter(|s| s.1).count() as f64 / scored.len() as f64;
+                let (roc, pr) = curves(&mut scored);
+                out.roc = roc;
+                out.pr = pr;
+                out.prevalence = Some(prevalence);
+            }
+        }
+        out.calibration = t
+            .report
+            .calibration
+            .iter()
+            .filter(|b| b.mean_predicted.is_finite() && b.observed.is_finite())
+            .map(|b| CalibrationBin {
+                mean_predicted: b.mean_predicted,
+                observed: b.observed,
+                n: b.n,
+            })
+            .collect();
+    } else {
+        out.predictions = t
+            .report
+            .predictions
+            .iter()
+            .filter_map(|r| {
+                let observed = r.truth.as_ref()?.parse::<f64>().ok()?;
+                let predicted = r.predicted.parse::<f64>().ok()?;
+                (observed.is_finite() && predicted.is_finite()).then(|| Prediction {
+                    sample_id: r.sample_id.clone(),
+                    observed,
+                    predicted,
+                })
+            })
+            .collect();
+    }
+    let mut rows: Vec<(f64, Importance)> = t
+        .report
+        .importance
+        .iter()
+        .filter(|r| r.mean_importance.is_finite())
+        .map(|r| {
+            (
+                r.mean_importance,
+                Importance {
+                    feature: format!("{}:{}", r.feature.layer, r.feature.id),
+                    importance: r.mean_importance,
+                    sd: finite(Some(r.sd_importance)),
+                    selection_frequency: finite(Some(r.selection_frequency)),
+                },
+            )
+        })
+        .collect();
+    // Final-model inputs no fold kept are listed with zero importance.
+    let seen: std::collections::BTreeSet<_> =
+        t.report.importance.iter().map(|r| &r.feature).collect();
+    for fr in &t.model.features {
+        if !seen.contains(fr) {
+            rows.push((
+                0.0,
+                Importance {
+                    feature: format!("{}:{}", fr.layer, fr.id),
+                    importance: 0.0,
+                    sd: Some(0.0),
+                    selection_frequency: Some(0.0),
+                },
+            ));
+        }
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    out.importance = rows.into_iter().take(20).map(|(_, v)| v).collect();
+    out
+}
+
+fn reference(key: &str, text: &str, doi: &str) -> Reference {
+    Reference {
+        key: key.into(),
+        text: text.into(),
+        doi: Some(doi.into()),
+    }
+}
+
+fn references() -> Vec<Reference> {
+    vec![
+        reference("dallecarbonare2025", "Dalle Carbonare L, Minoia A, Braggio M, et al., Valenti MT. Extracellular vesicles in osteogenesis: comparative analysis of stem cell sources, conditioning strategies, and in vitro models toward advanced bone regeneration. 2025 (MDPI, CC BY 4.0).", ""),
+        reference("thery2018", "Théry C, Witwer KW, et al. Minimal information for studies of extracellular vesicles 2018 (MISEV2018). J Extracell Vesicles 2018;7:1535750.", "10.1080/20013078.2018.1535750"),
+        reference("welsh2024", "Welsh JA, Goberdhan DCI, et al. Minimal information for studies of extracellular vesicles (MISEV2023). J Extracell Vesicles 2024;13:e12404.", "10.1002/jev2.12404"),
+        reference("tyanova2016", "Tyanova S, Temu T, et al. The Perseus computational platform for comprehensive analysis of (prote)omics data. Nat Methods 2016;13:731–740.", "10.1038/nmeth.3901"),
+        reference("robinson2010", "Robinson MD, Oshlack A. A scaling normalization method for differential expression analysis of RNA-seq data. Genome Biol 2010;11:R25.", "10.1186/gb-2010-11-3-r25"),
+        reference("johnson2007", "Johnson WE, Li C, Rabinovic A. Adjusting batch effects in microarray expression data using empirical Bayes methods. Biostatistics 2007;8:118–127.", "10.1093/biostatistics/kxj037"),
+        reference("smyth2004", "Smyth GK. Linear models and empirical Bayes methods for assessing differential expression in microarray experiments. Stat Appl Genet Mol Biol 2004;3:3.", "10.2202/1544-6115.1027"),
+        reference("ritchie2015", "Ritchie ME, Phipson B, et al. limma powers differential expression analyses for RNA-sequencing and microarray studies. Nucleic Acids Res 2015;43:e47.", "10.1093/nar/gkv007"),
+        reference("law2014", "Law CW, Chen Y, Shi W, Smyth GK. voom: precision weights unlock linear model analysis tools for RNA-seq read counts. Genome Biol 2014;15:R29.", "10.1186/gb-2014-15-2-r29"),
+        reference("smyth2005", "Smyth GK, Michaud J, Scott HS. Use of within-array replicate spots for assessing differential expression in microarray experiments. Bioinformatics 2005;21:2067–2075.", "10.1093/bioinformatics/bti270"),
+        reference("benjamini1995", "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and powerful approach to multiple testing. J R Stat Soc B 1995;57:289–300.", "10.1111/j.2517-6161.1995.tb02031.x"),
+        reference("hoffman2016", "Hoffman GE, Schadt EE. variancePartition: interpreting drivers of variation in complex gene expression studies. BMC Bioinformatics 2016;17:483.", "10.1186/s12859-016-1323-z"),
+        reference("foroutan2018", "Foroutan M, Bhuva DD, et al. Single sample scoring of molecular phenotypes. BMC Bioinformatics 2018;19:404.", "10.1186/s12859-018-2435-4"),
+        reference("hubert1985", "Hubert L, Arabie P. Comparing partitions. J Classif 1985;2:193–218.", "10.1007/BF01908075"),
+        reference("rousseeuw1987", "Rousseeuw PJ. Silhouettes: a graphical aid to the interpretation and validation of cluster analysis. J Comput Appl Math 1987;20:53–65.", "10.1016/0377-0427(87)90125-7"),
+        reference("friedman2010", "Friedman J, Hastie T, Tibshirani R. Regularization paths for generalized linear models via coordinate descent. J Stat Softw 2010;33:1–22.", "10.18637/jss.v033.i01"),
+        reference("breiman2001", "Breiman L. Random forests. Mach Learn 2001;45:5–32.", "10.1023/A:1010933404324"),
+        reference("lei2018", "Lei J, G'Sell M, Rinaldo A, Tibshirani RJ, Wasserman L. Distribution-free predictive inference for regression. J Am Stat Assoc 2018;113:1094–1111.", "10.1080/01621459.2017.1307116"),
+    ]
+}
+
+fn methods(r: &RunResults<'_>) -> Methods {
+    let mut steps = Vec::new();
+    let step = |stage: &str, text: String, cites: &[&str]| MethodStep {
+        stage: stage.into(),
+        description: text,
+        citations: cites.iter().map(|c| c.to_string()).collect(),
+    };
+    if r.qc.is_some() {
+        steps.push(step("Quality control", "Per-sample missingness, totals, log2 median/IQR and correlation to the cohort median profile with robust-z outlier flags; the MISEV purity gate scores EV markers (categories 1–2) against co-isolates and other compartments (categories 3–4) from the MISEV2018 tables.".into(), &["thery2018", "welsh2024"]));
+    }
+    if let Some((_, n)) = r.normalized {
+        let layers: Vec<String> = n
+            .layers
+            .iter()
+            .map(|(k, l)| format!("{k}: {}", describe_pipeline(&l.config)))
+            .collect();
+        steps.push(step("Normalization", format!("Per-layer pipelines fitted on the cohort (filter → transform → normalization → imputation → batch correction): {}. TMM and log-CPM as edgeR, ComBat as sva; imputed cells stay flagged.", layers.join("; ")), &["tyanova2016", "robinson2010", "johnson2007"]));
+    }
+    if !r.diff.is_empty() {
+        steps.push(step("Differential statistics", "Per-feature linear models on each feature's observed samples (limma lmFit), contrasts, empirical Bayes moderation (eBayes) and Benjamini–Hochberg adjustment; voom weights for count layers and duplicateCorrelation blocking where set.".into(), &["smyth2004", "ritchie2015", "law2014", "smyth2005", "benjamini1995"]));
+    }
+    if r.explore.is_some() {
+        steps.push(step("Exploration", "One-vs-rest moderated statistics per group, variance partition per feature with random effects, and curated osteogenic panels scored per sample (singscore) and tested for enrichment.".into(), &["hoffman2016", "foroutan2018", "dallecarbonare2025"]));
+    }
+    if r.cluster.is_some() {
+        steps.push(step("Clustering", "PCA of complete features; k-means, hierarchical and Gaussian-mixture clustering with k chosen by silhouette or gap statistic; agreement with sheet columns by ARI and NMI.".into(), &["rousseeuw1987", "hubert1985"]));
+    }
+    if r.train.is_some() {
+        steps.push(step("Potency models", "Models fitted with all preprocessing inside the training folds of donor-grouped cross-validation, label-permutation p-values within the grouping, and split-conformal prediction sets.".into(), &["friedman2010", "breiman2001", "lei2018"]));
+    }
+    Methods {
+        steps,
+        settings: Vec::new(),
+        references: references(),
+    }
+}

@@ -1,0 +1,459 @@
+//! The `diff` stage as one library call: [`run_diff`] fits limma's moderated linear model of
+//! one layer (design, contrasts, `lmFit`, `eBayes`, `topTable`), with voom for count layers and
+//! donor blocking, and returns a [`DiffResult`] that knows its tables.
+//!
+//! ```
+//! use evomics_core::{Assay, Experiment, Features, LayerKind, SampleSheet, StageTables, ValueScale};
+//! use evomics_stats::stages::diff::{run_diff, DiffConfig};
+//!
+//! let ids: Vec<String> = (1..=6).map(|i| format!("EV{i}")).collect();
+//! let group = (0..6).map(|j| Some(if j < 3 { "BM" } else { "AD" }.to_string())).collect();
+//! let sheet = SampleSheet::from_text_columns(ids.clone(), vec![("source".into(), group)]).unwrap();
+//! let cells = ndarray::Array2::from_shape_fn((4, 6), |(i, j)| {
+//!     Some(10.0 + i as f64 + if j >= 3 && i == 0 { 2.0 } else { 0.0 } + 0.01 * ((i * 7 + j * 3) % 5) as f64)
+//! });
+//! let features = Features::new((1..=4).map(|i| format!("P{i}")).collect()).unwrap();
+//! let layer = Assay::from_options("proteome", LayerKind::Proteome, ValueScale::Log2, features, ids, &cells).unwrap();
+//! let mut exp = Experiment::new(sheet);
+//! exp.insert_layer(layer).unwrap();
+//! let config = DiffConfig {
+//!     layer: "proteome".into(),
+//!     design: "~ 0 + source".into(),
+//!     contrasts: vec!["AD_vs_BM = AD - BM".into()],
+//!     ..DiffConfig::default()
+//! };
+//! let result = run_diff(&exp, &config).unwrap();
+//! assert_eq!(result.limma.tables[0].contrast, "AD_vs_BM");
+//! let names: Vec<String> = result.tables().into_iter().map(|t| t.name).collect();
+//! assert_eq!(names, ["AD_vs_BM", "AD_vs_BM.volcano", "fit"]);
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use evomics_core::{
+    Assay, Cell, Experiment, Kind, Message, StageResult, StageTables, Table, ValueScale,
+};
+
+use crate::adjust::AdjustMethod;
+use crate::contrasts::Contrasts;
+use crate::design::{Design, DesignOptions, LevelOrder};
+use crate::error::{Result, StatsError};
+use crate::limma::{lm_fit, Block, EbayesOptions, Legacy, LimmaResult};
+use crate::voom::{voom, VoomOptions};
+
+/// Whether `diff` uses voom's precision weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VoomChoice {
+    /// voom for count layers, plain limma for log-scale layers.
+    #[default]
+    Auto,
+    /// Always voom (the layer must hold counts).
+    On,
+    /// Never voom.
+    Off,
+}
+evomics_core::vocabulary!(VoomChoice {
+    Auto => "auto",
+    On => "true" | "yes" | "on",
+    Off => "false" | "no" | "off",
+});
+
+/// Settings of `diff`: a `[diff.NAME]` table of a run config, or the `--config` file of
+/// `evomics diff` (its flags override these keys).
+///
+/// ```toml
+/// layer = "proteome"
+/// design = "~ 0 + source"
+/// contrasts = ["ADSC_vs_BM = ADSC - BM_MSC"]   # empty: every coefficient
+/// block = "donor_id"                            # duplicateCorrelation + block
+/// trend = false
+/// robust = false
+/// legacy = "auto"                               # auto | true | false
+/// voom = "auto"                                 # auto | true | false
+/// adjust = "BH"
+/// significance = 0.05
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiffConfig {
+    /// Layer to test.
+    pub layer: String,
+    /// Design formula over sample-sheet columns.
+    pub design: String,
+    /// Contrasts (`expr` or `name = expr`); empty = every coefficient of the design.
+    #[serde(alias = "contrast")]
+    pub contrasts: Vec<String>,
+    /// eBayes `trend`.
+    pub trend: bool,
+    /// eBayes `robust`.
+    pub robust: bool,
+    /// The prior estimator: `auto` (current limma), `true` (limma < 3.60), `false`.
+    #[serde(deserialize_with = "legacy_from_text_or_bool")]
+    pub legacy: Legacy,
+    /// Sample-sheet column of correlated samples (e.g. `donor_id`).
+    pub block: Option<String>,
+    /// voom precision weights: `auto` (for count layers), `true`, `false`.
+    pub voom: VoomChoice,
+    /// p-value adjustment (`BH`, `BY`, `holm`, `bonferroni`, `none`).
+    #[serde(deserialize_with = "adjust_from_text")]
+    pub adjust: AdjustMethod,
+    /// Level order of factors without an explicit order.
+    pub level_order: LevelOrder,
+    /// Explicit level orders by column.
+    pub levels: BTreeMap<String, Vec<String>>,
+    /// adj.P.Val threshold marking features significant in the volcano table.
+    pub significance: f64,
+}
+
+impl Default for DiffConfig {
+    fn default() -> Self {
+        DiffConfig {
+            layer: String::new(),
+            design: String::new(),
+            contrasts: Vec::new(),
+            trend: false,
+            robust: false,
+            legacy: Legacy::Auto,
+            block: None,
+            voom: VoomChoice::Auto,
+            adjust: AdjustMethod::Bh,
+            level_order: LevelOrder::FirstAppearance,
+            levels: BTreeMap::new(),
+            significance: 0.05,
+        }
+    }
+}
+
+fn legacy_from_text_or_bool<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Legacy, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Bool(bool),
+        Text(String),
+    }
+    let text = match Repr::deserialize(d)? {
+        Repr::Bool(b) => b.to_string(),
+        Repr::Text(t) => t,
+    };
+    Legacy::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn adjust_from_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<AdjustMethod, D::Error> {
+    let text = String::deserialize(d)?;
+    AdjustMethod::parse(&text).map_err(serde::de::Error::custom)
+}
+
+impl DiffConfig {
+    /// Check the settings alone (before any data is read).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |option: &str, problem: String| {
+            Err(StatsError::Option {
+                option: option.into(),
+                problem,
+            })
+        };
+        if self.layer.trim().is_empty() {
+            return bad(
+                "layer",
+                "no layer: give --layer NAME or `layer = \"NAME\"`".into(),
+            );
+        }
+        if self.design.trim().is_empty() {
+            return bad(
+                "design",
+                "no design: give --design '~ 0 + source' or `design = \"…\"`".into(),
+            );
+        }
+        if !(self.significance > 0.0 && self.significance < 1.0) {
+            return Err(StatsError::Option {
+                option: "significance".into(),
+                problem: format!(
+                    "significance = {} must be between 0 and 1",
+                    self.significance
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The result of `diff`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffResult {
+    /// The settings used.
+    pub config: DiffConfig,
+    /// Whether voom weights were used.
+    pub voom: bool,
+    /// The limma tables and how they were made.
+    pub limma: LimmaResult,
+}
+
+/// Run the model of `config` on its layer of `exp`.
+pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
+    config.validate()?;
+    let layer = exp.layer(&config.layer)?;
+    let rows: Vec<usize> = layer
+        .samples()
+        .iter()
+        .filter_map(|s| exp.samples().position(s))
+        .collect();
+    let sheet = exp.samples().select(&rows);
+    let options = DesignOptions {
+        level_order: config.level_order,
+        levels: config.levels.clone(),
+    };
+    let design = Design::from_formula(&sheet, &config.design, &options)?;
+    let layer: Assay = layer.select_samples_by_id(design.sample_ids())?;
+    let contrasts = if config.contrasts.is_empty() {
+        Contrasts::coefficients(&design)
+    } else {
+        Contrasts::parse(&design, &config.contrasts)?
+    };
+    let use_voom = match config.voom {
+        VoomChoice::On => true,
+        VoomChoice::Off => false,
+        VoomChoice::Auto => layer.scale() == ValueScale::Counts,
+    };
+    if !use_voom && matches!(layer.scale(), ValueScale::Linear | ValueScale::Counts) {
+        return Err(StatsError::Option {
+            option: "layer".into(),
+            problem: format!(
+                "layer '{}' holds {} values; linear models need log-scale data: run `evomics normalize` first (log2 or log-CPM){}",
+                config.layer,
+                layer.scale().name(),
+                if layer.scale() == ValueScale::Counts {
+                    ", or use voom = \"true\""
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    let (assay, weights) = if use_voom {
+        let v = voom(&layer, &design, None, &VoomOptions::default())?;
+        (v.expression, Some(v.weights))
+    } else {
+        (layer, None)
+    };
+    let block = match &config.block {
+        Some(col) => {
+            let rows: Vec<usize> = design
+                .sample_ids()
+                .iter()
+                .filter_map(|s| sheet.position(s))
+                .collect();
+            Some(Block::from_sheet(&sheet.select(&rows), col, &design)?)
+        }
+        None => None,
+    };
+    let fit = lm_fit(&assay, &design, weights.as_ref(), block.as_ref())?;
+    let options = EbayesOptions {
+        trend: config.trend,
+        robust: config.robust,
+        legacy: config.legacy,
+        adjust: config.adjust,
+        ..EbayesOptions::default()
+    };
+    let limma = fit.moderate(&contrasts, &options)?;
+    let mut stems = BTreeMap::new();
+    for t in &limma.tables {
+        let stem = file_stem(&t.contrast);
+        if let Some(prev) = stems.insert(stem.clone(), t.contrast.clone()) {
+            return Err(StatsError::Option {
+                option: "contrasts".into(),
+                problem: format!(
+                    "contrasts '{prev}' and '{}' give the same file name '{stem}'; name them differently (name = expr)",
+                    t.contrast
+                ),
+            });
+        }
+    }
+    Ok(DiffResult {
+        config: config.clone(),
+        voom: use_voom,
+        limma,
+    })
+}
+
+/// A contrast name as a file stem: letters, digits, `_`, `-` and `.` kept, anything else `_`.
+pub fn file_stem(contrast: &str) -> String {
+    contrast
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The columns of a `topTable` (the per-contrast table).
+pub const TOPTABLE_COLUMNS: [(&str, Kind); 9] = [
+    ("feature_id", Kind::Text),
+    ("name", Kind::Text),
+    ("n_obs", Kind::Int),
+    ("logFC", Kind::Float),
+    ("AveExpr", Kind::Float),
+    ("t", Kind::Float),
+    ("P.Value", Kind::Float),
+    ("adj.P.Val", Kind::Float),
+    ("B", Kind::Float),
+];
+
+/// An empty table with the [`TOPTABLE_COLUMNS`], optionally after leading columns.
+pub fn toptable(name: impl Into<String>, leading: &[(&str, Kind)]) -> Table {
+    let mut t = Table::new(name);
+    for (c, k) in leading.iter().chain(TOPTABLE_COLUMNS.iter()) {
+        t.add_col(*c, *k);
+    }
+    t
+}
+
+/// The cells of one `topTable` row, in [`TOPTABLE_COLUMNS`] order.
+pub fn toptable_cells(r: &crate::limma::ContrastRow) -> Vec<Cell> {
+    vec![
+        r.feature_id.as_str().into(),
+        r.name.clone().unwrap_or_default().into(),
+        r.n_obs.into(),
+        r.log_fc.into(),
+        r.ave_expr.into(),
+        r.t.into(),
+        r.p_value.into(),
+        r.adj_p_value.into(),
+        r.b.into(),
+    ]
+}
+
+impl StageTables for DiffResult {
+    fn tables(&self) -> Vec<Table> {
+        let mut out = Vec::new();
+        for t in &self.limma.tables {
+            let stem = file_stem(&t.contrast);
+            let mut top = toptable(stem.as_str(), &[]).with_parquet();
+            let mut volcano = Table::new(format!("{stem}.volcano"))
+                .cols(["feature_id", "name"], Kind::Text)
+                .cols(["logFC", "neg_log10_p", "adj.P.Val"], Kind::Float)
+                .col("significant", Kind::Bool);
+            for r in &t.rows {
+                top.push(toptable_cells(r));
+                if let (Some(fc), Some(p)) = (r.log_fc, r.p_value) {
+                    volcano.push(vec![
+                        r.feature_id.as_str().into(),
+                        r.name.clone().unwrap_or_default().into(),
+                        fc.into(),
+                        (-p.max(f64::MIN_POSITIVE).log10()).into(),
+                        r.adj_p_value.into(),
+                        r.adj_p_value
+                            .is_some_and(|q| q < self.config.significance)
+                            .into(),
+                    ]);
+                }
+            }
+            out.push(top);
+            out.push(volcano);
+        }
+        if let Some(ft) = &self.limma.f_table {
+            let mut t = Table::new("F")
+                .cols(["feature_id", "name"], Kind::Text)
+                .col("n_obs", Kind::Int)
+                .cols(ft.contrasts.iter().cloned(), Kind::Float)
+                .cols(["AveExpr", "F", "P.Value", "adj.P.Val"], Kind::Float);
+            for r in &ft.rows {
+                let mut row: Vec<Cell> = vec![
+                    r.feature_id.as_str().into(),
+                    r.name.clone().unwrap_or_default().into(),
+                    r.n_obs.into(),
+                ];
+                row.extend(r.log_fc.iter().map(|v| Cell::from(*v)));
+                row.extend([
+                    r.ave_expr.into(),
+                    r.f.into(),
+                    r.p_value.into(),
+                    r.adj_p_value.into(),
+                ]);
+                t.push(row);
+            }
+            out.push(t);
+        }
+        let mut fit = Table::new("fit")
+            .cols(["feature_id", "name"], Kind::Text)
+            .col("n_obs", Kind::Int)
+            .cols(
+                [
+                    "Amean",
+                    "sigma",
+                    "df.residual",
+                    "s2.prior",
+                    "df.prior",
+                    "s2.post",
+                    "df.total",
+                ],
+                Kind::Float,
+            );
+        for r in &self.limma.fit.rows {
+            fit.push(vec![
+                r.feature_id.as_str().into(),
+                r.name.clone().unwrap_or_default().into(),
+                r.n_obs.into(),
+                r.amean.into(),
+                r.sigma.into(),
+                r.df_residual.into(),
+                r.s2_prior.into(),
+                infinite_as_text(r.df_prior),
+                r.s2_post.into(),
+                infinite_as_text(r.df_total),
+            ]);
+        }
+        out.push(fit);
+        out
+    }
+}
+
+/// limma's `df.prior` is infinite when the data show no extra variance between features
+/// (R prints `Inf`): written as `Inf`, as R does, so it is not confused with a missing value.
+fn infinite_as_text(x: f64) -> Cell {
+    if x == f64::INFINITY {
+        Cell::Float(f64::INFINITY)
+    } else {
+        Cell::from(x)
+    }
+}
+
+impl StageResult for DiffResult {
+    const STAGE: &'static str = "diff";
+    const VERSION: u32 = 1;
+
+    fn messages(&self) -> Vec<Message> {
+        let mut out = Vec::new();
+        for t in &self.limma.tables {
+            let sig = t
+                .rows
+                .iter()
+                .filter(|r| r.adj_p_value.is_some_and(|q| q < self.config.significance))
+                .count();
+            out.push(Message::info(format!(
+                "{}: {} features, {sig} with adj.P.Val < {}",
+                t.contrast,
+                t.rows.len(),
+                self.config.significance
+            )));
+        }
+        let dropped = &self.limma.settings.dropped_samples;
+        if !dropped.is_empty() {
+            out.push(Message::warn(format!(
+                "{} sample(s) dropped for missing design values: {}",
+                dropped.len(),
+                dropped.join(", ")
+            )));
+        }
+        out
+    }
+}
