@@ -46,6 +46,7 @@ pub mod models;
 pub mod pca;
 pub mod persist;
 pub mod preprocess;
+pub mod umap;
 
 pub use error::{MlError, Result};
 

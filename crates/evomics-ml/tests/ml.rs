@@ -1071,3 +1071,204 @@ fn multiclass_and_numeric_models() {
         assert_eq!(r.predictions.len(), 2 * data.n_samples());
     }
 }
+
+// ---------------------------------------------------------------- linear SVM vs scikit-learn
+
+#[test]
+fn linear_svm_matches_scikit_learn() {
+    use evomics_ml::models::SvmParams;
+    use evomics_testkit::{test_data, Tsv};
+    let dir = test_data("py-reference/linear-svm");
+    let cases = Tsv::read(&dir.join("cases.tsv"));
+    let mut worst: f64 = 0.0;
+    for row in &cases.rows {
+        let (name, c, icpt) = (&row[0], row[4].parse::<f64>().unwrap(), row[5] == "1");
+        let data = Tsv::read(&dir.join(format!("{name}_data.tsv")));
+        let n = data.rows.len();
+        let p = data.header.len() - 1;
+        let x = Array2::from_shape_fn((n, p), |(i, j)| data.rows[i][j + 1].parse().unwrap());
+        let y: Vec<usize> = data.rows.iter().map(|r| r[0].parse().unwrap()).collect();
+        let k = y.iter().max().unwrap() + 1;
+        let m = SvmParams {
+            c,
+            intercept: icpt,
+            tol: 1e-10,
+            max_iter: 1_000_000,
+            ..Default::default()
+        }
+        .fit(
+            x.view(),
+            &evomics_ml::models::Labels::Classes { y, n_classes: k },
+        )
+        .unwrap();
+        assert!(m.converged, "{name}");
+        let d = m.decision_function(x.view());
+        let reference = Tsv::read(&dir.join(format!("{name}_decision.tsv")));
+        let mut err: f64 = 0.0;
+        for (i, r) in reference.rows.iter().enumerate() {
+            for (j, v) in r.iter().enumerate() {
+                err = err.max((d[[i, j]] - v.parse::<f64>().unwrap()).abs());
+            }
+        }
+        println!("linear SVM '{name}' (n {n}, p {p}, {k} classes, C {c}, intercept {icpt}): max |decision − scikit-learn| = {err:.2e} ({} epochs)", m.n_iter);
+        worst = worst.max(err);
+    }
+    assert!(worst < 1e-4, "max error {worst}");
+}
+
+// ---------------------------------------------------------------- several models, shared folds
+
+#[test]
+fn several_models_on_shared_folds_equal_single_model_runs_and_are_compared() {
+    use evomics_ml::evaluate::{
+        cross_validate_models, ModelChoice, ModelEntry, MultiTrainConfig, Tuning,
+    };
+    use evomics_ml::models::{BoostingParams, SvmParams};
+    let cohort = potency_cohort(71, 100);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let data = Dataset::assemble(&[prot], &sheet, &TargetSpec::new("potency_class")).unwrap();
+    let svm = |c: f64| {
+        ModelSpec::LinearSvm(SvmParams {
+            c,
+            ..Default::default()
+        })
+    };
+    let config = MultiTrainConfig {
+        preprocess: sim_preprocess(false, Scaling::Standardize, Selection::Univariate { k: 60 }),
+        models: vec![
+            ModelEntry {
+                name: "enet".into(),
+                model: ModelSpec::ElasticNet(ElasticNetParams {
+                    alpha: 0.5,
+                    lambda: 0.05,
+                    ..Default::default()
+                }),
+                tuning: None,
+            },
+            ModelEntry {
+                name: "svm".into(),
+                model: svm(1.0),
+                tuning: Some(Tuning {
+                    candidates: vec![svm(0.01), svm(0.1), svm(1.0)],
+                    inner: donor_cv(3),
+                }),
+            },
+            ModelEntry {
+                name: "forest".into(),
+                model: ModelSpec::RandomForest(ForestParams {
+                    n_trees: 100,
+                    ..Default::default()
+                }),
+                tuning: None,
+            },
+            ModelEntry {
+                name: "boosting".into(),
+                model: ModelSpec::GradientBoosting(BoostingParams::default()),
+                tuning: None,
+            },
+        ],
+        cv: donor_cv(5),
+        seed: 11,
+        permutation_importance: 0,
+        top_features: 20,
+        conformal_alpha: 0.1,
+        choose: ModelChoice::Primary,
+    };
+    let t0 = std::time::Instant::now();
+    let multi = cross_validate_models(&data, &sheet, &config).unwrap();
+    let t_multi = t0.elapsed().as_secs_f64();
+    let t0 = std::time::Instant::now();
+    for (i, name) in multi.models.iter().enumerate() {
+        let single = cross_validate(&data, &sheet, &config.model_config(i)).unwrap();
+        assert_eq!(
+            &single, &multi.reports[i],
+            "model '{name}' differs from its single-model CV"
+        );
+        // The same folds and the same fitted preprocessing for every model.
+        assert_eq!(single.folds, multi.reports[0].folds);
+        for (a, b) in single.fits.iter().zip(&multi.reports[0].fits) {
+            assert_eq!(a.preprocess, b.preprocess);
+        }
+    }
+    let t_single = t0.elapsed().as_secs_f64();
+    for (name, r) in multi.models.iter().zip(&multi.reports) {
+        let auc = r.metric("roc_auc").unwrap();
+        println!(
+            "{name}: ROC AUC fold mean {:.3} ± {:.3}, pooled {:.3}",
+            auc.fold_mean.unwrap(),
+            auc.fold_sd.unwrap(),
+            auc.pooled.unwrap()
+        );
+    }
+    let pairs: Vec<_> = multi.comparisons_of("roc_auc").collect();
+    assert_eq!(pairs.len(), 6);
+    for c in &pairs {
+        println!(
+            "  {} − {}: mean ΔAUC {:+.3} over {} folds, corrected t {:.2} (df {}), p = {:.3}",
+            c.model_a,
+            c.model_b,
+            c.mean_difference.unwrap(),
+            c.folds.len(),
+            c.t.unwrap_or(f64::NAN),
+            c.df,
+            c.p_value.unwrap_or(f64::NAN)
+        );
+        assert_eq!(c.df, c.folds.len() - 1);
+        // The corrected test is more conservative than the naive paired t-test.
+        if let (Some(t), Some(sd)) = (c.t, c.sd_difference) {
+            let naive = c.mean_difference.unwrap() / (sd / (c.folds.len() as f64).sqrt());
+            assert!(t.abs() <= naive.abs() + 1e-12);
+        }
+    }
+    println!(
+        "selected: {} by {}; shared folds {t_multi:.1} s, four separate CVs {t_single:.1} s",
+        multi.models[multi.selected], multi.selected_by
+    );
+    let best = multi
+        .reports
+        .iter()
+        .map(|r| r.pooled_primary().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(multi.selected_report().pooled_primary().unwrap(), best);
+    // A named model wins whatever its score; unknown names are refused before any fit.
+    let named = MultiTrainConfig {
+        choose: ModelChoice::Model("forest".into()),
+        ..config.clone()
+    };
+    assert_eq!(
+        cross_validate_models(&data, &sheet, &named)
+            .unwrap()
+            .selected,
+        2
+    );
+    let bad = MultiTrainConfig {
+        choose: ModelChoice::Model("nope".into()),
+        ..config.clone()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("'nope'"));
+    // A single-model config through the multi-model engine gives `cross_validate`'s report.
+    let one = config.model_config(0);
+    assert_eq!(
+        cross_validate_models(&data, &sheet, &one.to_multi())
+            .unwrap()
+            .reports[0],
+        cross_validate(&data, &sheet, &one).unwrap()
+    );
+}
+
+#[test]
+fn corrected_resampled_t_matches_the_formula() {
+    use evomics_ml::evaluate::corrected_resampled_t;
+    // d̄ = 0.02, s² = 0.0004/3 (differences 0.01, 0.03, 0.01, 0.03), J = 4, n_test/n_train = 1/4:
+    // t = 0.02 / √((1/4 + 1/4) · 0.000266…) ; reference values from R:
+    // d <- c(0.01, 0.03, 0.01, 0.03); t <- mean(d)/sqrt((1/4 + 1/4)*var(d)); 2*pt(-abs(t), 3)
+    let (t, p) = corrected_resampled_t(&[0.01, 0.03, 0.01, 0.03], 0.25);
+    let t = t.unwrap();
+    let expected_t = 0.02 / ((0.5_f64) * (0.0004 / 3.0)).sqrt();
+    assert!((t - expected_t).abs() < 1e-12, "{t} vs {expected_t}");
+    println!("corrected resampled t = {t:.6}, p = {:.6}", p.unwrap());
+    assert!((p.unwrap() - 0.09172111331).abs() < 1e-8, "{p:?}");
+    assert_eq!(corrected_resampled_t(&[0.1, 0.1, 0.1], 0.25), (None, None));
+    assert_eq!(corrected_resampled_t(&[0.1], 0.25), (None, None));
+}
