@@ -151,6 +151,15 @@ struct Scratch {
     occupied: Vec<usize>,
     /// (bin, sample) of a small node, sorted by bin.
     pairs: Vec<(usize, u32)>,
+    /// Class counts per bin (classification), `k` per bin.
+    class_hist: Vec<u32>,
+    /// Running class counts left of a cut and in the node.
+    left_counts: Vec<u32>,
+    total_counts: Vec<u32>,
+    /// Right part of a partition.
+    right: Vec<u32>,
+    /// Packed (bin, sample) keys of a small node.
+    keys: Vec<u64>,
 }
 
 /// One tree's growth on binned features. Samples are the distinct bootstrap draws, each with
@@ -232,6 +241,9 @@ impl<B: Bin> Grow<'_, B> {
         n: f64,
         s: &mut Scratch,
     ) -> Option<(f64, usize, usize)> {
+        if self.k > 0 {
+            return self.best_split_class(f, idx, wt, n, s);
+        }
         let nb = self.b.n_bins(f);
         let col = self.b.column(f);
         let w = self.n_out().max(2);
@@ -240,6 +252,7 @@ impl<B: Bin> Grow<'_, B> {
             counts,
             occupied,
             pairs,
+            ..
         } = s;
         hist.clear();
         counts.clear();
@@ -326,6 +339,110 @@ impl<B: Bin> Grow<'_, B> {
         best
     }
 
+    /// [`Self::best_split`] for classes: integer class counts per bin (sums of bootstrap
+    /// multiplicities, so every count, and hence every score, is exactly what summing 1.0 per
+    /// drawn sample gives).
+    fn best_split_class(
+        &self,
+        f: usize,
+        idx: &[u32],
+        wt: &[u32],
+        n: f64,
+        s: &mut Scratch,
+    ) -> Option<(f64, usize, usize)> {
+        let k = self.k;
+        let nb = self.b.n_bins(f);
+        let col = self.b.column(f);
+        let y = self.y_class;
+        let Scratch {
+            occupied,
+            keys,
+            class_hist: h,
+            left_counts: left,
+            total_counts: total,
+            ..
+        } = s;
+        occupied.clear();
+        h.clear();
+        if idx.len() * 2 < nb {
+            // Small node: sort (bin, sample) packed into one integer key.
+            keys.clear();
+            keys.extend(
+                idx.iter()
+                    .map(|&i| ((col[i as usize].idx() as u64) << 32) | i as u64),
+            );
+            keys.sort_unstable();
+            for &key in keys.iter() {
+                let (b, i) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+                if occupied.last() != Some(&b) {
+                    occupied.push(b);
+                    h.extend(std::iter::repeat_n(0, k));
+                }
+                let g = occupied.len() - 1;
+                h[g * k + y[i]] += wt[i];
+            }
+        } else {
+            h.resize(nb * k, 0);
+            for &i in idx {
+                let i = i as usize;
+                h[col[i].idx() * k + y[i]] += wt[i];
+            }
+            let mut g = 0;
+            for bin in 0..nb {
+                if h[bin * k..(bin + 1) * k].iter().any(|&c| c > 0) {
+                    occupied.push(bin);
+                    if g != bin {
+                        h.copy_within(bin * k..(bin + 1) * k, g * k);
+                    }
+                    g += 1;
+                }
+            }
+        }
+        let ng = occupied.len();
+        if ng < 2 {
+            return None;
+        }
+        left.clear();
+        left.resize(k, 0);
+        total.clear();
+        total.resize(k, 0);
+        for g in 0..ng {
+            for c in 0..k {
+                total[c] += h[g * k + c];
+            }
+        }
+        let mut nl = 0u64;
+        let min_leaf = self.min_leaf as u64;
+        let n_int = n as u64;
+        let mut best: Option<(f64, usize, usize)> = None;
+        for g in 0..ng - 1 {
+            for c in 0..k {
+                let v = h[g * k + c];
+                left[c] += v;
+                nl += v as u64;
+            }
+            let nr = n_int - nl;
+            if nl < min_leaf || nr < min_leaf {
+                continue;
+            }
+            // Weighted child Gini impurity n·(1 − Σp²) summed over both children.
+            let (nlf, nrf) = (nl as f64, nr as f64);
+            let gl: f64 = left.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / nlf;
+            let gr: f64 = (0..k)
+                .map(|c| {
+                    let r = (total[c] - left[c]) as f64;
+                    r * r
+                })
+                .sum::<f64>()
+                / nrf;
+            let score = n - gl - gr;
+            if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
+                best = Some((score, occupied[g], occupied[g + 1]));
+            }
+        }
+        best
+    }
+
     /// Add sample i (weight `wt[i]`) to one bin's sums: class counts, or Σwy and Σwy².
     #[inline]
     fn add(&self, sums: &mut [f64], count: &mut f64, i: usize, wt: &[u32]) {
@@ -387,7 +504,8 @@ impl<B: Bin> Grow<'_, B> {
                     let col = self.b.column(f);
                     // Stable in-place partition: left samples keep their order, then the right.
                     let part = &mut idx[lo..hi];
-                    let mut right: Vec<u32> = Vec::new();
+                    let right = &mut scratch.right;
+                    right.clear();
                     let mut nl = 0;
                     for r in 0..part.len() {
                         let i = part[r];
@@ -398,7 +516,7 @@ impl<B: Bin> Grow<'_, B> {
                             right.push(i);
                         }
                     }
-                    part[nl..].copy_from_slice(&right);
+                    part[nl..].copy_from_slice(right);
                     importance[f] += (imp * n - score).max(0.0);
                     let li = nodes.len();
                     nodes.push(blank.clone());
