@@ -985,7 +985,7 @@ pub fn corrected_resampled_t(d: &[f64], ratio: f64) -> (Option<f64>, Option<f64>
     let mean = d.iter().sum::<f64>() / j as f64;
     let var = d.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (j - 1) as f64;
     let se = ((1.0 / j as f64 + ratio) * var).sqrt();
-    if !(se > 0.0) || !se.is_finite() {
+    if se.is_nan() || se <= 0.0 || !se.is_finite() {
         return (None, None);
     }
     let t = mean / se;
@@ -1170,7 +1170,7 @@ fn assemble_report(
     Ok(CvReport {
         target: data.target.clone(),
         classes: data.classes.clone(),
-        folds: fold_table(&splits, &data.sample_ids),
+        folds: fold_table(splits, &data.sample_ids),
         predictions,
         fold_metrics,
         pooled_metrics,

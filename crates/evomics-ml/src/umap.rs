@@ -434,7 +434,7 @@ impl UmapParams {
             coords.column_mut(c).assign(&v.mapv(|x| s * x));
         }
         let m = coords.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if !(m > 0.0) || !m.is_finite() {
+        if m.is_nan() || m <= 0.0 || !m.is_finite() {
             return None;
         }
         let expansion = 10.0 / m;
