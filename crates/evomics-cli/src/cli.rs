@@ -553,7 +553,8 @@ pub struct TrainArgs {
     /// Layers to use, comma-separated (default: the config's, else every layer of the store).
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<String>,
-    /// Model: elastic_net, random_forest, knn, pls; when the config's model is of another kind,
+    /// Model: elastic_net, random_forest, gradient_boosting, linear_svm, knn, pls; when the
+    /// config's model is of another kind,
     /// this one gets default parameters.
     #[arg(long)]
     pub model: Option<ModelKind>,

@@ -277,17 +277,19 @@ fn design_groups(
 }
 
 /// Fit preprocessing and model on `train` rows and predict `test` rows.
+#[allow(clippy::too_many_arguments)]
 fn fit_predict(
     data: &Dataset,
+    labels: &Labels,
     sheet: &SampleSheet,
     pre: &PreprocessConfig,
     model: &ModelSpec,
     train: &[usize],
     test: &[usize],
 ) -> Result<(FittedPreprocess, FittedModel, Output)> {
-    let labels = data.labels.select(train);
-    let (fp, xtr) = pre.fit(&data.layers, sheet, train, &labels)?;
-    let fm = model.fit(xtr.view(), &labels)?;
+    let train_labels = labels.select(train);
+    let (fp, xtr) = pre.fit(&data.layers, sheet, train, &train_labels)?;
+    let fm = model.fit(xtr.view(), &train_labels)?;
     let xte = fp.transform(&data.layers, sheet, test)?;
     let out = fm.predict(xte.view())?;
     Ok((fp, fm, out))
@@ -341,93 +343,193 @@ impl Pooled {
     }
 }
 
-/// Choose a model by inner CV on `train` rows.
-fn tune(
+/// The settings every model of a cross-validation shares.
+struct Common<'a> {
+    preprocess: &'a PreprocessConfig,
+    cv: &'a CvScheme,
+    seed: u64,
+    permutation_importance: usize,
+    top_features: usize,
+    conformal_alpha: f64,
+}
+
+impl<'a> Common<'a> {
+    fn of(config: &'a TrainConfig) -> Common<'a> {
+        Common {
+            preprocess: &config.preprocess,
+            cv: &config.cv,
+            seed: config.seed,
+            permutation_importance: config.permutation_importance,
+            top_features: config.top_features,
+            conformal_alpha: config.conformal_alpha,
+        }
+    }
+
+    fn of_multi(config: &'a MultiTrainConfig) -> Common<'a> {
+        Common {
+            preprocess: &config.preprocess,
+            cv: &config.cv,
+            seed: config.seed,
+            permutation_importance: config.permutation_importance,
+            top_features: config.top_features,
+            conformal_alpha: config.conformal_alpha,
+        }
+    }
+}
+
+/// A model of the shared-fold engine: its spec and optional tuning.
+#[derive(Clone, Copy)]
+struct ModelRef<'a> {
+    model: &'a ModelSpec,
+    tuning: Option<&'a Tuning>,
+}
+
+/// Choose the model of every tuned entry by inner CV on `train` rows. Models whose tunings
+/// share an inner design share the inner splits and one fitted preprocessing per inner split;
+/// candidate c of an entry is scored exactly as a lone tuning would score it (same inner
+/// splits, same seeds), so sharing changes no result.
+fn tune_shared(
     data: &Dataset,
+    labels: &Labels,
     sheet: &SampleSheet,
-    config: &TrainConfig,
-    tuning: &Tuning,
+    pre: &PreprocessConfig,
+    models: &[ModelRef<'_>],
     train: &[usize],
     seed: u64,
-) -> Result<ModelSpec> {
-    let sub_labels = data.labels.select(train);
-    let groups = design_groups(&tuning.inner, data, sheet)?
-        .map(|g| train.iter().map(|&i| g[i].clone()).collect::<Vec<_>>());
-    let inner = tuning.inner.splits(
-        &sub_labels,
-        &data.classes,
-        groups.as_deref(),
-        derive_seed(seed, "inner"),
-    )?;
-    let mut best: Option<(f64, ModelSpec)> = None;
-    for (c, cand) in tuning.candidates.iter().enumerate() {
-        let mut pooled = Pooled::new(&data.labels, data.n_samples());
+) -> Result<Vec<ModelSpec>> {
+    let mut chosen: Vec<Option<ModelSpec>> = models
+        .iter()
+        .map(|m| m.tuning.is_none().then(|| m.model.clone()))
+        .collect();
+    let sub_labels = labels.select(train);
+    // Distinct inner designs, in model order.
+    let mut designs: Vec<&CvScheme> = Vec::new();
+    for m in models {
+        if let Some(t) = m.tuning {
+            if !designs.contains(&&t.inner) {
+                designs.push(&t.inner);
+            }
+        }
+    }
+    for design in designs {
+        let users: Vec<usize> = (0..models.len())
+            .filter(|&i| models[i].tuning.is_some_and(|t| &t.inner == design))
+            .collect();
+        let groups = design_groups(design, data, sheet)?
+            .map(|g| train.iter().map(|&i| g[i].clone()).collect::<Vec<_>>());
+        let inner = design.splits(
+            &sub_labels,
+            &data.classes,
+            groups.as_deref(),
+            derive_seed(seed, "inner"),
+        )?;
+        // pooled[u][c]: out-of-fold predictions of candidate c of user u.
+        let mut pooled: Vec<Vec<Pooled>> = users
+            .iter()
+            .map(|&i| models[i].tuning.map_or(0, |t| t.candidates.len()))
+            .map(|nc| {
+                (0..nc)
+                    .map(|_| Pooled::new(labels, data.n_samples()))
+                    .collect()
+            })
+            .collect();
         for s in inner.iter().filter(|s| s.repeat == 1) {
             let tr: Vec<usize> = s.train.iter().map(|&i| train[i]).collect();
             let te: Vec<usize> = s.test.iter().map(|&i| train[i]).collect();
-            let model = cand.with_seed(derive_seed(seed, &format!("inner/{c}/{}", s.fold)));
-            let (_, _, out) = fit_predict(data, sheet, &config.preprocess, &model, &tr, &te)?;
-            pooled.put(&te, &out);
+            let tr_labels = labels.select(&tr);
+            let (fp, xtr) = pre.fit(&data.layers, sheet, &tr, &tr_labels)?;
+            let xte = fp.transform(&data.layers, sheet, &te)?;
+            for (u, &i) in users.iter().enumerate() {
+                let t = models[i].tuning.expect("users have a tuning");
+                for (c, cand) in t.candidates.iter().enumerate() {
+                    let model = cand.with_seed(derive_seed(seed, &format!("inner/{c}/{}", s.fold)));
+                    let fm = model.fit(xtr.view(), &tr_labels)?;
+                    pooled[u][c].put(&te, &fm.predict(xte.view())?);
+                }
+            }
         }
-        let (rows, out) = pooled.output();
-        let score = metrics_of(&data.labels.select(&rows), &out)
-            .primary()
-            .unwrap_or(f64::NEG_INFINITY);
-        if best.as_ref().is_none_or(|(b, _)| score > *b) {
-            best = Some((score, cand.clone()));
+        for (u, &i) in users.iter().enumerate() {
+            let t = models[i].tuning.expect("users have a tuning");
+            let mut best: Option<(f64, &ModelSpec)> = None;
+            for (c, cand) in t.candidates.iter().enumerate() {
+                let (rows, out) = pooled[u][c].output();
+                let score = metrics_of(&labels.select(&rows), &out)
+                    .primary()
+                    .unwrap_or(f64::NEG_INFINITY);
+                if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                    best = Some((score, cand));
+                }
+            }
+            chosen[i] = best.map(|(_, m)| m.clone());
         }
     }
-    best.map(|(_, m)| m)
-        .ok_or_else(|| data_err("tuning", "no candidate could be scored"))
+    chosen
+        .into_iter()
+        .map(|c| c.ok_or_else(|| data_err("tuning", "no candidate could be scored")))
+        .collect()
 }
 
-/// One fold of [`cross_validate`]: the (tuned) model spec, fitted preprocessing and model,
-/// test-part output and metrics, and the permutation importance when asked for.
+/// One model's outcome on one fold: the (tuned) model spec, fitted model, test-part output
+/// and metrics, and the permutation importance when asked for.
 struct FoldRun {
     model: ModelSpec,
-    fp: FittedPreprocess,
     fm: FittedModel,
     out: Output,
     metrics: Metrics,
     permutation: Option<Vec<f64>>,
 }
 
-/// Tune (when asked), fit and evaluate one split.
+/// Tune (when asked), fit and evaluate every model on one split, on one fitted preprocessing.
 fn fit_fold(
     data: &Dataset,
+    labels: &Labels,
     sheet: &SampleSheet,
-    config: &TrainConfig,
+    common: &Common<'_>,
+    models: &[ModelRef<'_>],
     s: &Split,
-) -> Result<FoldRun> {
-    let seed = derive_seed(config.seed, &format!("fold/{}/{}", s.repeat, s.fold));
-    let model = match &config.tuning {
-        Some(t) => tune(data, sheet, config, t, &s.train, seed)?,
-        None => config.model.clone(),
+) -> Result<(FittedPreprocess, Vec<FoldRun>)> {
+    let seed = derive_seed(common.seed, &format!("fold/{}/{}", s.repeat, s.fold));
+    let specs = tune_shared(
+        data,
+        labels,
+        sheet,
+        common.preprocess,
+        models,
+        &s.train,
+        seed,
+    )?;
+    let train_labels = labels.select(&s.train);
+    let (fp, xtr) = common
+        .preprocess
+        .fit(&data.layers, sheet, &s.train, &train_labels)?;
+    let xte = fp.transform(&data.layers, sheet, &s.test)?;
+    let test_labels = labels.select(&s.test);
+    let mut runs = Vec::with_capacity(models.len());
+    for spec in specs {
+        let model = spec.with_seed(derive_seed(seed, "model"));
+        let fm = model.fit(xtr.view(), &train_labels)?;
+        let out = fm.predict(xte.view())?;
+        let metrics = metrics_of(&test_labels, &out);
+        let permutation = if common.permutation_importance > 0 {
+            Some(permutation_importance(
+                &fm,
+                xte.view(),
+                &test_labels,
+                common.permutation_importance,
+                derive_seed(seed, "perm-importance"),
+            )?)
+        } else {
+            None
+        };
+        runs.push(FoldRun {
+            model,
+            fm,
+            out,
+            metrics,
+            permutation,
+        });
     }
-    .with_seed(derive_seed(seed, "model"));
-    let (fp, fm, out) = fit_predict(data, sheet, &config.preprocess, &model, &s.train, &s.test)?;
-    let test_labels = data.labels.select(&s.test);
-    let metrics = metrics_of(&test_labels, &out);
-    let permutation = if config.permutation_importance > 0 {
-        let xte = fp.transform(&data.layers, sheet, &s.test)?;
-        Some(permutation_importance(
-            &fm,
-            xte.view(),
-            &test_labels,
-            config.permutation_importance,
-            derive_seed(seed, "perm-importance"),
-        )?)
-    } else {
-        None
-    };
-    Ok(FoldRun {
-        model,
-        fp,
-        fm,
-        out,
-        metrics,
-        permutation,
-    })
+    Ok((fp, runs))
 }
 
 /// Cross-validate a potency model on a data set (see the module docs for the guarantees).
@@ -436,40 +538,526 @@ pub fn cross_validate(
     sheet: &SampleSheet,
     config: &TrainConfig,
 ) -> Result<CvReport> {
+    cross_validate_with_labels(data, &data.labels, sheet, config)
+}
+
+/// [`cross_validate`] with other target values for the same samples (e.g. permuted labels):
+/// the layers are read from `data` and never copied, so a permutation costs no copy of the
+/// feature data.
+pub fn cross_validate_with_labels(
+    data: &Dataset,
+    labels: &Labels,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+) -> Result<CvReport> {
     config.validate()?;
-    config.model.check_target(&data.labels)?;
-    let groups = design_groups(&config.cv, data, sheet)?;
-    let splits = config.cv.splits(
+    config.model.check_target(labels)?;
+    if labels.len() != data.n_samples() {
+        return Err(data_err(
+            "cross-validation",
+            format!("{} labels for {} samples", labels.len(), data.n_samples()),
+        ));
+    }
+    let models = [ModelRef {
+        model: &config.model,
+        tuning: config.tuning.as_ref(),
+    }];
+    let mut reports = run_shared_folds(data, labels, sheet, &Common::of(config), &models)?;
+    reports
+        .pop()
+        .ok_or_else(|| data_err("cross-validation", "no model was evaluated"))
+}
+
+/// One model of a multi-model cross-validation ([`MultiTrainConfig`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Name of the model in the comparison (unique), e.g. `enet` or `forest`.
+    pub name: String,
+    /// The model (ignored when `tuning` is set).
+    pub model: ModelSpec,
+    /// Optional nested tuning of this model (its own candidates and inner design).
+    #[serde(default)]
+    pub tuning: Option<Tuning>,
+}
+
+/// How the model of a multi-model cross-validation is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "by", content = "name", rename_all = "snake_case")]
+pub enum ModelChoice {
+    /// The best pooled headline metric (ROC AUC for classes, R² for numbers).
+    #[default]
+    Primary,
+    /// The best pooled value of a named metric (`roc_auc`, `pr_auc`, `balanced_accuracy`,
+    /// `mcc`, `brier`, `accuracy`, `r2`, `rmse`, `mae`, `spearman`); lower is better for
+    /// `brier`, `rmse` and `mae`.
+    Metric(String),
+    /// The named model, whatever its scores.
+    Model(String),
+}
+
+/// Several models cross-validated on one fold assignment with one fitted preprocessing per
+/// fold (see [`cross_validate_models`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiTrainConfig {
+    /// Preprocessing fitted inside every training fold, shared by every model.
+    #[serde(default)]
+    pub preprocess: PreprocessConfig,
+    /// The models, ≥ 1, with unique names.
+    pub models: Vec<ModelEntry>,
+    /// The cross-validation design.
+    pub cv: CvScheme,
+    /// Seed of the splits, the model seeds and the permutations.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Repeats of permutation importance on each test fold (0: off).
+    #[serde(default)]
+    pub permutation_importance: usize,
+    /// Size of the per-fold top list counted in `top_frequency` (default 20).
+    #[serde(default = "default_top")]
+    pub top_features: usize,
+    /// Error rate of the conformal calibrations kept from the CV (default 0.1).
+    #[serde(default = "default_alpha")]
+    pub conformal_alpha: f64,
+    /// How the selected model is chosen (default: best pooled headline metric).
+    #[serde(default)]
+    pub choose: ModelChoice,
+}
+
+impl MultiTrainConfig {
+    /// Check everything before data are read.
+    pub fn validate(&self) -> Result<()> {
+        ensure(!self.models.is_empty(), "train", "models", || {
+            "is empty; list at least one model".into()
+        })?;
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.models {
+            ensure(!m.name.is_empty(), "train", "models", || {
+                "a model has an empty name; name every model".into()
+            })?;
+            ensure(names.insert(m.name.as_str()), "train", "models", || {
+                format!(
+                    "the name '{}' is used twice; give every model its own name",
+                    m.name
+                )
+            })?;
+        }
+        for i in 0..self.models.len() {
+            self.model_config(i).validate()?;
+        }
+        match &self.choose {
+            ModelChoice::Primary => Ok(()),
+            ModelChoice::Metric(m) => ensure(
+                METRIC_NAMES.contains(&m.as_str()),
+                "train",
+                "choose",
+                || {
+                    format!(
+                        "metric '{m}' is unknown; use one of {}",
+                        METRIC_NAMES.join(", ")
+                    )
+                },
+            ),
+            ModelChoice::Model(m) => ensure(names.contains(m.as_str()), "train", "choose", || {
+                format!(
+                    "model '{m}' is not among the models ({})",
+                    names.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            }),
+        }
+    }
+
+    /// The single-model config of model `i` (what [`cross_validate`] and
+    /// [`crate::persist::train_final`] take).
+    pub fn model_config(&self, i: usize) -> TrainConfig {
+        let m = &self.models[i];
+        TrainConfig {
+            preprocess: self.preprocess.clone(),
+            model: m.model.clone(),
+            cv: self.cv.clone(),
+            tuning: m.tuning.clone(),
+            seed: self.seed,
+            permutation_importance: self.permutation_importance,
+            top_features: self.top_features,
+            conformal_alpha: self.conformal_alpha,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// This config as a multi-model config with one model named after the model.
+    pub fn to_multi(&self) -> MultiTrainConfig {
+        MultiTrainConfig {
+            preprocess: self.preprocess.clone(),
+            models: vec![ModelEntry {
+                name: self.model.name().to_string(),
+                model: self.model.clone(),
+                tuning: self.tuning.clone(),
+            }],
+            cv: self.cv.clone(),
+            seed: self.seed,
+            permutation_importance: self.permutation_importance,
+            top_features: self.top_features,
+            conformal_alpha: self.conformal_alpha,
+            choose: ModelChoice::Primary,
+        }
+    }
+}
+
+/// Every metric name a report can carry.
+const METRIC_NAMES: [&str; 10] = [
+    "roc_auc",
+    "pr_auc",
+    "balanced_accuracy",
+    "mcc",
+    "brier",
+    "accuracy",
+    "r2",
+    "rmse",
+    "mae",
+    "spearman",
+];
+
+/// True when a smaller value of the metric is better.
+pub fn lower_is_better(metric: &str) -> bool {
+    matches!(metric, "brier" | "rmse" | "mae")
+}
+
+/// One split's values of a metric for two models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedFold {
+    /// Repeat, from 1.
+    pub repeat: usize,
+    /// Fold, from 1.
+    pub fold: usize,
+    /// Model A's value.
+    pub a: f64,
+    /// Model B's value.
+    pub b: f64,
+    /// A − B.
+    pub difference: f64,
+}
+
+/// Two models compared on the same splits by one metric, with the corrected resampled t-test
+/// of Nadeau & Bengio (2003, *Mach Learn* 52:239): with J splits, per-split differences d_j of
+/// mean d̄ and sample variance s², `t = d̄ / √((1/J + n_test/n_train) · s²)` on J − 1 degrees
+/// of freedom, two-sided. The n_test/n_train term corrects the variance for the overlap of the
+/// training parts, which the plain paired t-test ignores (and so rejects far too often).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    /// Model A.
+    pub model_a: String,
+    /// Model B.
+    pub model_b: String,
+    /// The metric.
+    pub metric: String,
+    /// The splits where both values are defined, in split order.
+    pub folds: Vec<PairedFold>,
+    /// Mean of the differences A − B.
+    pub mean_difference: Option<f64>,
+    /// Sample standard deviation of the differences.
+    pub sd_difference: Option<f64>,
+    /// Mean n_test / n_train over the splits used.
+    pub test_train_ratio: f64,
+    /// The corrected t statistic (undefined with fewer than 2 splits or identical differences).
+    pub t: Option<f64>,
+    /// Degrees of freedom, J − 1.
+    pub df: usize,
+    /// Two-sided p-value of the corrected t.
+    pub p_value: Option<f64>,
+}
+
+/// The outcome of [`cross_validate_models`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiCvReport {
+    /// Model names, in config order.
+    pub models: Vec<String>,
+    /// One report per model, in config order; all share the folds and the fitted
+    /// preprocessing of every split.
+    pub reports: Vec<CvReport>,
+    /// Every pair (A before B in config order) compared on every metric the reports carry.
+    pub comparisons: Vec<PairedComparison>,
+    /// Index of the chosen model.
+    pub selected: usize,
+    /// How it was chosen, e.g. `pooled roc_auc (higher is better)` or `named: forest`.
+    pub selected_by: String,
+}
+
+impl MultiCvReport {
+    /// The report of the chosen model.
+    pub fn selected_report(&self) -> &CvReport {
+        &self.reports[self.selected]
+    }
+
+    /// The report of a model by name.
+    pub fn report(&self, name: &str) -> Option<&CvReport> {
+        self.models
+            .iter()
+            .position(|m| m == name)
+            .map(|i| &self.reports[i])
+    }
+
+    /// The comparisons of one metric.
+    pub fn comparisons_of<'a>(
+        &'a self,
+        metric: &'a str,
+    ) -> impl Iterator<Item = &'a PairedComparison> + 'a {
+        self.comparisons.iter().filter(move |c| c.metric == metric)
+    }
+}
+
+/// Cross-validate several models on one fold assignment, with one fitted preprocessing per
+/// split shared by every model (and, for tuned models with the same inner design, one per inner
+/// split): per-model reports, paired per-fold comparisons with the corrected resampled t-test
+/// for every pair and metric, and the model chosen as `config.choose` says.
+///
+/// Model i's report equals `cross_validate` of `config.model_config(i)` bit for bit: the
+/// splits, seeds and fitted preprocessing are the same, only computed once.
+pub fn cross_validate_models(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &MultiTrainConfig,
+) -> Result<MultiCvReport> {
+    config.validate()?;
+    for m in &config.models {
+        m.model.check_target(&data.labels)?;
+        if let Some(t) = &m.tuning {
+            for c in &t.candidates {
+                c.check_target(&data.labels)?;
+            }
+        }
+    }
+    let models: Vec<ModelRef<'_>> = config
+        .models
+        .iter()
+        .map(|m| ModelRef {
+            model: &m.model,
+            tuning: m.tuning.as_ref(),
+        })
+        .collect();
+    let reports = run_shared_folds(
+        data,
         &data.labels,
+        sheet,
+        &Common::of_multi(config),
+        &models,
+    )?;
+    let names: Vec<String> = config.models.iter().map(|m| m.name.clone()).collect();
+    let mut comparisons = Vec::new();
+    let metric_names: Vec<&'static str> = reports
+        .first()
+        .and_then(|r| r.fold_metrics.first())
+        .map(|f| f.metrics.named().into_iter().map(|(n, _)| n).collect())
+        .unwrap_or_default();
+    for a in 0..reports.len() {
+        for b in a + 1..reports.len() {
+            for (k, metric) in metric_names.iter().enumerate() {
+                comparisons.push(compare_pair(
+                    &names[a],
+                    &names[b],
+                    &reports[a],
+                    &reports[b],
+                    metric,
+                    k,
+                ));
+            }
+        }
+    }
+    let (selected, selected_by) = match &config.choose {
+        ModelChoice::Model(name) => (
+            names.iter().position(|m| m == name).unwrap_or(0),
+            format!("named: {name}"),
+        ),
+        choice => {
+            let metric = match choice {
+                ModelChoice::Metric(m) => m.clone(),
+                _ => reports
+                    .first()
+                    .and_then(|r| r.pooled_metrics.first())
+                    .map_or("roc_auc", |m| m.primary_name())
+                    .to_string(),
+            };
+            let lower = lower_is_better(&metric);
+            let value = |r: &CvReport| {
+                r.metric(&metric)
+                    .and_then(|m| m.pooled.or(m.fold_mean))
+                    .filter(|v| v.is_finite())
+            };
+            let mut best: Option<(usize, f64)> = None;
+            for (i, r) in reports.iter().enumerate() {
+                if let Some(v) = value(r) {
+                    let better = match best {
+                        None => true,
+                        Some((_, b)) => (lower && v < b) || (!lower && v > b),
+                    };
+                    if better {
+                        best = Some((i, v));
+                    }
+                }
+            }
+            let Some((i, _)) = best else {
+                return Err(data_err(
+                    "model choice",
+                    format!("no model has a defined '{metric}'; choose by another metric or name a model"),
+                ));
+            };
+            (
+                i,
+                format!(
+                    "pooled {metric} ({} is better)",
+                    if lower { "lower" } else { "higher" }
+                ),
+            )
+        }
+    };
+    Ok(MultiCvReport {
+        models: names,
+        reports,
+        comparisons,
+        selected,
+        selected_by,
+    })
+}
+
+/// Paired comparison of metric `k` (name `metric`) between two reports on the same splits.
+fn compare_pair(
+    name_a: &str,
+    name_b: &str,
+    a: &CvReport,
+    b: &CvReport,
+    metric: &str,
+    k: usize,
+) -> PairedComparison {
+    let mut folds = Vec::new();
+    let mut ratio = 0.0;
+    for (fa, fb) in a.fold_metrics.iter().zip(&b.fold_metrics) {
+        let (va, vb) = (fa.metrics.named()[k].1, fb.metrics.named()[k].1);
+        if va.is_finite() && vb.is_finite() {
+            folds.push(PairedFold {
+                repeat: fa.repeat,
+                fold: fa.fold,
+                a: va,
+                b: vb,
+                difference: va - vb,
+            });
+            ratio += fa.n_test as f64 / fa.n_train.max(1) as f64;
+        }
+    }
+    let j = folds.len();
+    let ratio = if j > 0 { ratio / j as f64 } else { 0.0 };
+    let (t, p) = corrected_resampled_t(
+        &folds.iter().map(|f| f.difference).collect::<Vec<_>>(),
+        ratio,
+    );
+    let mean = (j > 0).then(|| folds.iter().map(|f| f.difference).sum::<f64>() / j as f64);
+    let sd = mean.filter(|_| j > 1).map(|m| {
+        (folds
+            .iter()
+            .map(|f| (f.difference - m) * (f.difference - m))
+            .sum::<f64>()
+            / (j - 1) as f64)
+            .sqrt()
+    });
+    PairedComparison {
+        model_a: name_a.to_string(),
+        model_b: name_b.to_string(),
+        metric: metric.to_string(),
+        folds,
+        mean_difference: mean,
+        sd_difference: sd,
+        test_train_ratio: ratio,
+        t,
+        df: j.saturating_sub(1),
+        p_value: p,
+    }
+}
+
+/// The corrected resampled t statistic and its two-sided p-value (Nadeau & Bengio 2003) of
+/// per-split differences `d`, with `ratio` = n_test / n_train. None with fewer than two
+/// differences or when all differences are equal (zero variance).
+pub fn corrected_resampled_t(d: &[f64], ratio: f64) -> (Option<f64>, Option<f64>) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let j = d.len();
+    if j < 2 || d.iter().all(|&v| v == d[0]) {
+        return (None, None);
+    }
+    let mean = d.iter().sum::<f64>() / j as f64;
+    let var = d.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (j - 1) as f64;
+    let se = ((1.0 / j as f64 + ratio) * var).sqrt();
+    if se.is_nan() || se <= 0.0 || !se.is_finite() {
+        return (None, None);
+    }
+    let t = mean / se;
+    let p = StudentsT::new(0.0, 1.0, (j - 1) as f64)
+        .map(|dist| 2.0 * dist.sf(t.abs()))
+        .ok();
+    (Some(t), p.map(|v| v.clamp(0.0, 1.0)))
+}
+
+/// The engine of [`cross_validate`] and [`cross_validate_models`]: one fold assignment, one
+/// fitted preprocessing per split shared by every model, one report per model.
+fn run_shared_folds(
+    data: &Dataset,
+    labels: &Labels,
+    sheet: &SampleSheet,
+    common: &Common<'_>,
+    models: &[ModelRef<'_>],
+) -> Result<Vec<CvReport>> {
+    let groups = design_groups(common.cv, data, sheet)?;
+    let splits = common.cv.splits(
+        labels,
         &data.classes,
         groups.as_deref(),
-        derive_seed(config.seed, "cv"),
+        derive_seed(common.seed, "cv"),
     )?;
+    // Folds are fitted in parallel (rayon); each has its own seeds, and the results are merged
+    // in split order below, so nothing depends on the thread count.
+    let runs: Vec<Result<(FittedPreprocess, Vec<FoldRun>)>> = splits
+        .par_iter()
+        .map(|s| fit_fold(data, labels, sheet, common, models, s))
+        .collect();
+    let mut per_model: Vec<Vec<(FittedPreprocess, FoldRun)>> = (0..models.len())
+        .map(|_| Vec::with_capacity(splits.len()))
+        .collect();
+    for run in runs {
+        let (fp, fold_runs) = run?;
+        for (m, r) in fold_runs.into_iter().enumerate() {
+            per_model[m].push((fp.clone(), r));
+        }
+    }
+    per_model
+        .into_iter()
+        .map(|runs| assemble_report(data, labels, common, &splits, runs))
+        .collect()
+}
+
+/// Merge one model's fold runs (in split order) into its report.
+fn assemble_report(
+    data: &Dataset,
+    labels: &Labels,
+    common: &Common<'_>,
+    splits: &[Split],
+    runs: Vec<(FittedPreprocess, FoldRun)>,
+) -> Result<CvReport> {
     let n = data.n_samples();
     let mut predictions = Vec::new();
     let mut fold_metrics = Vec::with_capacity(splits.len());
     let mut fits = Vec::with_capacity(splits.len());
     let repeats = splits.iter().map(|s| s.repeat).max().unwrap_or(1);
-    let mut pooled: Vec<Pooled> = (0..repeats).map(|_| Pooled::new(&data.labels, n)).collect();
+    let mut pooled: Vec<Pooled> = (0..repeats).map(|_| Pooled::new(labels, n)).collect();
     let mut imp: BTreeMap<FeatureRef, Vec<FoldImportance>> = BTreeMap::new();
     let mut fold_imps: Vec<BTreeMap<FeatureRef, FoldImportance>> = Vec::new();
-    // Folds are fitted in parallel (rayon); each has its own seeds, and the results are merged
-    // in split order below, so nothing depends on the thread count.
-    let runs: Vec<Result<FoldRun>> = splits
-        .par_iter()
-        .map(|s| fit_fold(data, sheet, config, s))
-        .collect();
-    for (s, run) in splits.iter().zip(runs) {
+    for (s, (fp, run)) in splits.iter().zip(runs) {
         let FoldRun {
             model,
-            fp,
             fm,
             out,
             metrics: m,
             permutation: perm,
-        } = run?;
+        } = run;
         pooled[s.repeat - 1].put(&s.test, &out);
-        push_predictions(&mut predictions, data, s, &out);
+        push_predictions(&mut predictions, data, labels, s, &out);
         let builtin = fm.builtin_importance();
         let mut this = BTreeMap::new();
         for (j, f) in fp.features.iter().enumerate() {
@@ -510,7 +1098,7 @@ pub fn cross_validate(
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
         let top: std::collections::BTreeSet<&FeatureRef> = ranked
             .iter()
-            .take(config.top_features)
+            .take(common.top_features)
             .filter(|(_, v)| *v > 0.0)
             .map(|(f, _)| *f)
             .collect();
@@ -560,7 +1148,7 @@ pub fn cross_validate(
     let mut conformal_scores = Vec::new();
     for (r, p) in pooled.iter().enumerate() {
         let (rows, out) = p.output();
-        let labels = data.labels.select(&rows);
+        let labels = labels.select(&rows);
         pooled_metrics.push(metrics_of(&labels, &out));
         if r == 0 {
             match (&labels, &out) {
@@ -582,25 +1170,35 @@ pub fn cross_validate(
     Ok(CvReport {
         target: data.target.clone(),
         classes: data.classes.clone(),
-        folds: fold_table(&splits, &data.sample_ids),
+        folds: fold_table(splits, &data.sample_ids),
         predictions,
         fold_metrics,
         pooled_metrics,
         summary,
         importance,
         calibration,
-        conformal: ConformalCalibration::new(conformal_scores, config.conformal_alpha)?,
+        conformal: ConformalCalibration::new(conformal_scores, common.conformal_alpha)?,
         fits,
     })
 }
 
-fn push_predictions(rows: &mut Vec<PredictionRow>, data: &Dataset, s: &Split, out: &Output) {
+fn push_predictions(
+    rows: &mut Vec<PredictionRow>,
+    data: &Dataset,
+    labels: &Labels,
+    s: &Split,
+    out: &Output,
+) {
     for (r, &i) in s.test.iter().enumerate() {
+        let truth = match labels {
+            Labels::Classes { y, .. } => data.classes[y[i]].clone(),
+            Labels::Numeric { y } => y[i].to_string(),
+        };
         rows.push(prediction_row(
             data.sample_ids[i].clone(),
             s.repeat,
             s.fold,
-            Some(data.label_text(i)),
+            Some(truth),
             &data.classes,
             out,
             r,
@@ -857,7 +1455,7 @@ pub fn permutation_test_given(
             strata.as_deref(),
             derive_seed(config.seed, &format!("permutation/{b}")),
         );
-        let r = cross_validate(&data.with_labels(labels), sheet, config)?;
+        let r = cross_validate_with_labels(data, &labels, sheet, config)?;
         Ok(r.pooled_primary().unwrap_or(f64::NAN))
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -1092,7 +1690,15 @@ pub fn learning_curve(
                 }
             }
             let model = config.model.with_seed(derive_seed(seed, "model"));
-            let (_, _, o) = fit_predict(data, sheet, &config.preprocess, &model, &sub, &s.test)?;
+            let (_, _, o) = fit_predict(
+                data,
+                &data.labels,
+                sheet,
+                &config.preprocess,
+                &model,
+                &sub,
+                &s.test,
+            )?;
             if let Some(v) = metrics_of(&data.labels.select(&s.test), &o).primary() {
                 vals.push(v);
                 sizes.push(sub.len() as f64);

@@ -3,7 +3,8 @@
 //! The `cluster`, `train` and `predict` stages of evomics: dimensionality reduction and
 //! clustering of EV cargo profiles, and potency predictors validated without leakage.
 //!
-//! **Exploration** ([`pca`], [`cluster`]): PCA equal to R `prcomp` (up to sign);
+//! **Exploration** ([`pca`], [`umap`], [`cluster`]): PCA equal to R `prcomp` (up to sign); UMAP
+//! embeddings as umap-learn (seeded, byte-identical for any thread count);
 //! hierarchical clustering (Ward.D2, average, complete; Euclidean, 1 − Pearson, 1 − Spearman)
 //! cut to k; k-means (k-means++ seeding, seeded restarts, Lloyd or Hartigan); diagonal Gaussian
 //! mixtures; silhouettes and the gap statistic to choose k; agreement with a labelling (ARI,
@@ -14,8 +15,11 @@
 //! ([`data::Dataset`]) and a class or numeric sheet column as target; a preprocessing
 //! ([`preprocess::PreprocessConfig`]: evomics-norm pipelines per layer, univariate feature
 //! selection, feature and block scaling) fitted inside every training fold; elastic-net
-//! logistic/multinomial/Gaussian models (glmnet), random forests, k-NN and PLS regression;
-//! stratified, repeated, donor-grouped and leave-one-group-out CV with nested tuning;
+//! logistic/multinomial/Gaussian models (glmnet, with strong-rule screening), random forests
+//! and gradient boosting on histogram-binned features, linear SVMs with Platt scaling, k-NN and
+//! PLS regression; stratified, repeated, donor-grouped and leave-one-group-out CV with nested
+//! tuning, of one model or of several on shared folds with paired comparisons (corrected
+//! resampled t-test);
 //! ROC/PR AUC, balanced accuracy, MCC, Brier, calibration, R², RMSE, MAE, Spearman; permutation
 //! tests (also within source), leave-one-source-out scores, importance and selection stability,
 //! learning curves, conformal sets and intervals; versioned model files that predict new EV
@@ -47,6 +51,7 @@ pub mod pca;
 pub mod persist;
 pub mod preprocess;
 pub mod stages;
+pub mod umap;
 
 pub use error::{MlError, Result};
 

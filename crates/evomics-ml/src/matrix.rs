@@ -58,6 +58,14 @@ pub(crate) fn check_matrix(x: ArrayView2<f64>, what: &'static str, min_rows: usi
             ),
         ));
     }
+    // A fast pass over the values first; positions are looked up only when one is bad.
+    let all_finite = match x.as_slice_memory_order() {
+        Some(s) => s.iter().all(|v| v.is_finite()),
+        None => x.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
+    }
     if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(data_err(
             what,

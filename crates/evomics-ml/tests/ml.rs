@@ -596,117 +596,125 @@ fn folds_never_share_a_donor_and_preprocessing_sees_training_samples_only() {
     pre.layers.get_mut("proteome").unwrap().batch_correction =
         serde_json::from_value(serde_json::json!({ "method": "combat", "batch": "batch" }))
             .unwrap();
-    let model = ModelSpec::ElasticNet(ElasticNetParams {
-        alpha: 0.5,
-        lambda: 0.05,
-        ..Default::default()
-    });
-    let cfg = TrainConfig::new(
-        pre.clone(),
-        model,
-        CvScheme::GroupKFold {
-            k: 4,
-            group: "donor_id".into(),
-            repeats: 2,
-            stratify: true,
-        },
-    );
-    let r = cross_validate(&data, &sheet, &cfg).unwrap();
-    // 1. No donor on both sides of any split, every sample tested once per repeat.
-    let donor = |id: &str| sheet.text("donor_id", id).unwrap();
-    for f in &r.fits {
-        let test: std::collections::BTreeSet<String> =
-            f.test.iter().map(|&i| donor(&data.sample_ids[i])).collect();
-        assert!(
-            f.train
-                .iter()
-                .all(|&i| !test.contains(&donor(&data.sample_ids[i]))),
-            "donor leak in repeat {} fold {}",
-            f.repeat,
-            f.fold
+    // Every model family with a learned input: the guarantees belong to the CV, whatever fits.
+    let models = [
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        ModelSpec::LinearSvm(evomics_ml::models::SvmParams::default()),
+        ModelSpec::GradientBoosting(evomics_ml::models::BoostingParams::default()),
+    ];
+    for model in models {
+        println!("leakage checks: {}", model.name());
+        let cfg = TrainConfig::new(
+            pre.clone(),
+            model,
+            CvScheme::GroupKFold {
+                k: 4,
+                group: "donor_id".into(),
+                repeats: 2,
+                stratify: true,
+            },
         );
-    }
-    for rep in 1..=2 {
-        let mut tested: Vec<&str> = r
-            .folds
-            .iter()
-            .filter(|a| a.repeat == rep && a.split == evomics_ml::cv::Part::Test)
-            .map(|a| a.sample_id.as_str())
-            .collect();
-        tested.sort_unstable();
-        assert_eq!(tested.len(), data.n_samples());
-        tested.dedup();
-        assert_eq!(tested.len(), data.n_samples());
-    }
-    // 2. Each fold's preprocessing is exactly what fitting on its training samples alone gives…
-    for f in &r.fits {
-        let (refit, _) = pre
-            .fit(
-                &data.layers,
-                &sheet,
-                &f.train,
-                &data.labels.select(&f.train),
+        let r = cross_validate(&data, &sheet, &cfg).unwrap();
+        // 1. No donor on both sides of any split, every sample tested once per repeat.
+        let donor = |id: &str| sheet.text("donor_id", id).unwrap();
+        for f in &r.fits {
+            let test: std::collections::BTreeSet<String> =
+                f.test.iter().map(|&i| donor(&data.sample_ids[i])).collect();
+            assert!(
+                f.train
+                    .iter()
+                    .all(|&i| !test.contains(&donor(&data.sample_ids[i]))),
+                "donor leak in repeat {} fold {}",
+                f.repeat,
+                f.fold
+            );
+        }
+        for rep in 1..=2 {
+            let mut tested: Vec<&str> = r
+                .folds
+                .iter()
+                .filter(|a| a.repeat == rep && a.split == evomics_ml::cv::Part::Test)
+                .map(|a| a.sample_id.as_str())
+                .collect();
+            tested.sort_unstable();
+            assert_eq!(tested.len(), data.n_samples());
+            tested.dedup();
+            assert_eq!(tested.len(), data.n_samples());
+        }
+        // 2. Each fold's preprocessing is exactly what fitting on its training samples alone gives…
+        for f in &r.fits {
+            let (refit, _) = pre
+                .fit(
+                    &data.layers,
+                    &sheet,
+                    &f.train,
+                    &data.labels.select(&f.train),
+                )
+                .unwrap();
+            assert_eq!(refit, f.preprocess, "repeat {} fold {}", f.repeat, f.fold);
+        }
+        // …and does not change when the test samples' values change (here: multiplied by 8, i.e.
+        // +3 log2), whereas fitting on every sample would.
+        let f0 = &r.fits[0];
+        let mut values = data.layers[0].values().clone();
+        for &j in &f0.test {
+            values.column_mut(j).mapv_inplace(|v| v * 8.0);
+        }
+        let shifted_layer = data.layers[0]
+            .with_matrices(
+                values,
+                data.layers[0].flags().clone(),
+                data.layers[0].scale(),
             )
             .unwrap();
-        assert_eq!(refit, f.preprocess, "repeat {} fold {}", f.repeat, f.fold);
-    }
-    // …and does not change when the test samples' values change (here: multiplied by 8, i.e.
-    // +3 log2), whereas fitting on every sample would.
-    let f0 = &r.fits[0];
-    let mut values = data.layers[0].values().clone();
-    for &j in &f0.test {
-        values.column_mut(j).mapv_inplace(|v| v * 8.0);
-    }
-    let shifted_layer = data.layers[0]
-        .with_matrices(
-            values,
-            data.layers[0].flags().clone(),
-            data.layers[0].scale(),
+        let shifted = Dataset {
+            layers: vec![shifted_layer],
+            ..data.clone()
+        };
+        let r2 = cross_validate(&shifted, &sheet, &cfg).unwrap();
+        assert_eq!(
+            r2.fits[0].preprocess, f0.preprocess,
+            "test-sample values leaked into the fitted preprocessing"
+        );
+        let all: Vec<usize> = (0..data.n_samples()).collect();
+        let (on_all, _) = pre
+            .fit(&shifted.layers, &sheet, &all, &shifted.labels)
+            .unwrap();
+        assert_ne!(on_all, f0.preprocess);
+        // 3. Impossible designs are refused with the largest feasible k.
+        let n_donors = data
+            .sample_ids
+            .iter()
+            .map(|s| donor(s))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let e = cross_validate(
+            &data,
+            &sheet,
+            &TrainConfig {
+                cv: donor_cv(n_donors + 1),
+                ..cfg.clone()
+            },
         )
-        .unwrap();
-    let shifted = Dataset {
-        layers: vec![shifted_layer],
-        ..data.clone()
-    };
-    let r2 = cross_validate(&shifted, &sheet, &cfg).unwrap();
-    assert_eq!(
-        r2.fits[0].preprocess, f0.preprocess,
-        "test-sample values leaked into the fitted preprocessing"
-    );
-    let all: Vec<usize> = (0..data.n_samples()).collect();
-    let (on_all, _) = pre
-        .fit(&shifted.layers, &sheet, &all, &shifted.labels)
-        .unwrap();
-    assert_ne!(on_all, f0.preprocess);
-    // 3. Impossible designs are refused with the largest feasible k.
-    let n_donors = data
-        .sample_ids
-        .iter()
-        .map(|s| donor(s))
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    let e = cross_validate(
-        &data,
-        &sheet,
-        &TrainConfig {
-            cv: donor_cv(n_donors + 1),
-            ..cfg.clone()
-        },
-    )
-    .unwrap_err();
-    println!("{n_donors} donors; asking for {} folds: {e}", n_donors + 1);
-    assert!(
-        matches!(
-            e,
-            evomics_ml::MlError::Folds {
-                largest_feasible_k: Some(_),
-                ..
-            }
-        ),
-        "{e}"
-    );
-    // 4. Same seed, same report, bit for bit.
-    assert_eq!(cross_validate(&data, &sheet, &cfg).unwrap(), r);
+        .unwrap_err();
+        println!("{n_donors} donors; asking for {} folds: {e}", n_donors + 1);
+        assert!(
+            matches!(
+                e,
+                evomics_ml::MlError::Folds {
+                    largest_feasible_k: Some(_),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // 4. Same seed, same report, bit for bit.
+        assert_eq!(cross_validate(&data, &sheet, &cfg).unwrap(), r);
+    }
 }
 
 #[test]
@@ -765,6 +773,17 @@ fn shuffled_labels_give_chance_auc_and_a_large_permutation_p_value() {
     )
     .unwrap();
     assert_eq!(threaded, t);
+    // Permutations read the data set's layers and never copy them; the null values are the
+    // ones a cross-validation of a relabelled copy gives, bit for bit.
+    for (b, &v) in t.null.iter().enumerate().take(5) {
+        let labels = permute_labels(
+            &shuffled.labels,
+            None,
+            evomics_core::rng::derive_seed(cfg.seed, &format!("permutation/{b}")),
+        );
+        let copy = cross_validate(&shuffled.with_labels(labels), &sheet, &cfg).unwrap();
+        assert_eq!(copy.pooled_primary().unwrap().to_bits(), v.to_bits());
+    }
     let real = permutation_test(&data, &sheet, &cfg, 19, &Permutation::Free).unwrap();
     println!(
         "real labels: observed AUC {:.3}, permutation p = {:.3}",
@@ -877,6 +896,8 @@ fn saved_model_reloads_exactly_and_aligns_features_by_name() {
             seed: 3,
             ..Default::default()
         }),
+        ModelSpec::LinearSvm(evomics_ml::models::SvmParams::default()),
+        ModelSpec::GradientBoosting(evomics_ml::models::BoostingParams::default()),
     ] {
         let cfg = TrainConfig::new(
             sim_preprocess(true, Scaling::Block, Selection::Univariate { k: 50 }),
@@ -1069,5 +1090,562 @@ fn multiclass_and_numeric_models() {
         assert!(r2.pooled.unwrap() > 0.4, "{name}");
         assert_eq!(r.pooled_metrics.len(), 2);
         assert_eq!(r.predictions.len(), 2 * data.n_samples());
+    }
+}
+
+// ---------------------------------------------------------------- linear SVM vs scikit-learn
+
+#[test]
+fn linear_svm_matches_scikit_learn() {
+    use evomics_ml::models::SvmParams;
+    use evomics_testkit::{test_data, Tsv};
+    let dir = test_data("py-reference/linear-svm");
+    let cases = Tsv::read(&dir.join("cases.tsv"));
+    let mut worst: f64 = 0.0;
+    for row in &cases.rows {
+        let (name, c, icpt) = (&row[0], row[4].parse::<f64>().unwrap(), row[5] == "1");
+        let data = Tsv::read(&dir.join(format!("{name}_data.tsv")));
+        let n = data.rows.len();
+        let p = data.header.len() - 1;
+        let x = Array2::from_shape_fn((n, p), |(i, j)| data.rows[i][j + 1].parse().unwrap());
+        let y: Vec<usize> = data.rows.iter().map(|r| r[0].parse().unwrap()).collect();
+        let k = y.iter().max().unwrap() + 1;
+        let m = SvmParams {
+            c,
+            intercept: icpt,
+            tol: 1e-10,
+            max_iter: 1_000_000,
+            ..Default::default()
+        }
+        .fit(
+            x.view(),
+            &evomics_ml::models::Labels::Classes { y, n_classes: k },
+        )
+        .unwrap();
+        assert!(m.converged, "{name}");
+        let d = m.decision_function(x.view());
+        let reference = Tsv::read(&dir.join(format!("{name}_decision.tsv")));
+        let mut err: f64 = 0.0;
+        for (i, r) in reference.rows.iter().enumerate() {
+            for (j, v) in r.iter().enumerate() {
+                err = err.max((d[[i, j]] - v.parse::<f64>().unwrap()).abs());
+            }
+        }
+        println!("linear SVM '{name}' (n {n}, p {p}, {k} classes, C {c}, intercept {icpt}): max |decision − scikit-learn| = {err:.2e} ({} epochs)", m.n_iter);
+        worst = worst.max(err);
+    }
+    assert!(worst < 1e-4, "max error {worst}");
+}
+
+// ---------------------------------------------------------------- several models, shared folds
+
+#[test]
+fn several_models_on_shared_folds_equal_single_model_runs_and_are_compared() {
+    use evomics_ml::evaluate::{
+        cross_validate_models, ModelChoice, ModelEntry, MultiTrainConfig, Tuning,
+    };
+    use evomics_ml::models::{BoostingParams, SvmParams};
+    let cohort = potency_cohort(71, 100);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let data = Dataset::assemble(&[prot], &sheet, &TargetSpec::new("potency_class")).unwrap();
+    let svm = |c: f64| {
+        ModelSpec::LinearSvm(SvmParams {
+            c,
+            ..Default::default()
+        })
+    };
+    let config = MultiTrainConfig {
+        preprocess: sim_preprocess(false, Scaling::Standardize, Selection::Univariate { k: 60 }),
+        models: vec![
+            ModelEntry {
+                name: "enet".into(),
+                model: ModelSpec::ElasticNet(ElasticNetParams {
+                    alpha: 0.5,
+                    lambda: 0.05,
+                    ..Default::default()
+                }),
+                tuning: None,
+            },
+            ModelEntry {
+                name: "svm".into(),
+                model: svm(1.0),
+                tuning: Some(Tuning {
+                    candidates: vec![svm(0.01), svm(0.1), svm(1.0)],
+                    inner: donor_cv(3),
+                }),
+            },
+            ModelEntry {
+                name: "forest".into(),
+                model: ModelSpec::RandomForest(ForestParams {
+                    n_trees: 100,
+                    ..Default::default()
+                }),
+                tuning: None,
+            },
+            ModelEntry {
+                name: "boosting".into(),
+                model: ModelSpec::GradientBoosting(BoostingParams::default()),
+                tuning: None,
+            },
+        ],
+        cv: donor_cv(5),
+        seed: 11,
+        permutation_importance: 0,
+        top_features: 20,
+        conformal_alpha: 0.1,
+        choose: ModelChoice::Primary,
+    };
+    let t0 = std::time::Instant::now();
+    let multi = cross_validate_models(&data, &sheet, &config).unwrap();
+    let t_multi = t0.elapsed().as_secs_f64();
+    let t0 = std::time::Instant::now();
+    for (i, name) in multi.models.iter().enumerate() {
+        let single = cross_validate(&data, &sheet, &config.model_config(i)).unwrap();
+        assert_eq!(
+            &single, &multi.reports[i],
+            "model '{name}' differs from its single-model CV"
+        );
+        // The same folds and the same fitted preprocessing for every model.
+        assert_eq!(single.folds, multi.reports[0].folds);
+        for (a, b) in single.fits.iter().zip(&multi.reports[0].fits) {
+            assert_eq!(a.preprocess, b.preprocess);
+        }
+    }
+    let t_single = t0.elapsed().as_secs_f64();
+    for (name, r) in multi.models.iter().zip(&multi.reports) {
+        let auc = r.metric("roc_auc").unwrap();
+        println!(
+            "{name}: ROC AUC fold mean {:.3} ± {:.3}, pooled {:.3}",
+            auc.fold_mean.unwrap(),
+            auc.fold_sd.unwrap(),
+            auc.pooled.unwrap()
+        );
+    }
+    let pairs: Vec<_> = multi.comparisons_of("roc_auc").collect();
+    assert_eq!(pairs.len(), 6);
+    for c in &pairs {
+        println!(
+            "  {} − {}: mean ΔAUC {:+.3} over {} folds, corrected t {:.2} (df {}), p = {:.3}",
+            c.model_a,
+            c.model_b,
+            c.mean_difference.unwrap(),
+            c.folds.len(),
+            c.t.unwrap_or(f64::NAN),
+            c.df,
+            c.p_value.unwrap_or(f64::NAN)
+        );
+        assert_eq!(c.df, c.folds.len() - 1);
+        // The corrected test is more conservative than the naive paired t-test.
+        if let (Some(t), Some(sd)) = (c.t, c.sd_difference) {
+            let naive = c.mean_difference.unwrap() / (sd / (c.folds.len() as f64).sqrt());
+            assert!(t.abs() <= naive.abs() + 1e-12);
+        }
+    }
+    println!(
+        "selected: {} by {}; shared folds {t_multi:.1} s, four separate CVs {t_single:.1} s",
+        multi.models[multi.selected], multi.selected_by
+    );
+    let best = multi
+        .reports
+        .iter()
+        .map(|r| r.pooled_primary().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(multi.selected_report().pooled_primary().unwrap(), best);
+    // A named model wins whatever its score; unknown names are refused before any fit.
+    let named = MultiTrainConfig {
+        choose: ModelChoice::Model("forest".into()),
+        ..config.clone()
+    };
+    assert_eq!(
+        cross_validate_models(&data, &sheet, &named)
+            .unwrap()
+            .selected,
+        2
+    );
+    let bad = MultiTrainConfig {
+        choose: ModelChoice::Model("nope".into()),
+        ..config.clone()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("'nope'"));
+    // A single-model config through the multi-model engine gives `cross_validate`'s report.
+    let one = config.model_config(0);
+    assert_eq!(
+        cross_validate_models(&data, &sheet, &one.to_multi())
+            .unwrap()
+            .reports[0],
+        cross_validate(&data, &sheet, &one).unwrap()
+    );
+}
+
+#[test]
+fn corrected_resampled_t_matches_the_formula() {
+    use evomics_ml::evaluate::corrected_resampled_t;
+    // d̄ = 0.02, s² = 0.0004/3 (differences 0.01, 0.03, 0.01, 0.03), J = 4, n_test/n_train = 1/4:
+    // t = 0.02 / √((1/4 + 1/4) · 0.000266…) ; reference values from R:
+    // d <- c(0.01, 0.03, 0.01, 0.03); t <- mean(d)/sqrt((1/4 + 1/4)*var(d)); 2*pt(-abs(t), 3)
+    let (t, p) = corrected_resampled_t(&[0.01, 0.03, 0.01, 0.03], 0.25);
+    let t = t.unwrap();
+    let expected_t = 0.02 / ((0.5_f64) * (0.0004 / 3.0)).sqrt();
+    assert!((t - expected_t).abs() < 1e-12, "{t} vs {expected_t}");
+    println!("corrected resampled t = {t:.6}, p = {:.6}", p.unwrap());
+    assert!((p.unwrap() - 0.09172111331).abs() < 1e-8, "{p:?}");
+    assert_eq!(corrected_resampled_t(&[0.1, 0.1, 0.1], 0.25), (None, None));
+    assert_eq!(corrected_resampled_t(&[0.1], 0.25), (None, None));
+}
+
+// ---------------------------------------------------------------- histogram vs exact forest
+
+/// The real MSC secretome (control vs osteogenic, six cell sources): MaxLFQ intensities of the
+/// FragPipe table (0 = not quantified; `contam_` rows dropped), the sample sheet, and the
+/// in-fold preprocessing of workflows/train/msc-secretome-differentiation.toml.
+fn msc_secretome(dir: &Path) -> (Dataset, SampleSheet, PreprocessConfig) {
+    use evomics_testkit::Tsv;
+    let samples = Tsv::read(&dir.join("secretome_samples.tsv"));
+    let table = Tsv::read(&dir.join("secretome_fragpipe_combined_protein.tsv.gz"));
+    let ids: Vec<String> = samples
+        .column("Sample")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cols: Vec<usize> = samples
+        .column("lfq_column")
+        .iter()
+        .map(|c| table.col(c))
+        .collect();
+    let rows: Vec<&Vec<String>> = table
+        .rows
+        .iter()
+        .filter(|r| !r[0].starts_with("contam_"))
+        .collect();
+    let cells = Array2::from_shape_fn((rows.len(), ids.len()), |(i, j)| {
+        let v: f64 = rows[i][cols[j]].parse().unwrap();
+        (v > 0.0).then_some(v)
+    });
+    let prot = Assay::from_options(
+        "proteome",
+        LayerKind::Proteome,
+        ValueScale::Linear,
+        Features::new(
+            rows.iter()
+                .map(|r| r[table.col("Protein ID")].clone())
+                .collect(),
+        )
+        .unwrap(),
+        ids.clone(),
+        &cells,
+    )
+    .unwrap();
+    let sheet = SampleSheet::from_text_columns(
+        ids,
+        ["Cell_type", "Differentiation", "Donor"]
+            .iter()
+            .map(|c| {
+                (
+                    c.to_string(),
+                    samples
+                        .column(c)
+                        .iter()
+                        .map(|v| Some(v.to_string()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+    .unwrap();
+    let target = TargetSpec {
+        column: "Differentiation".into(),
+        kind: Default::default(),
+        classes: Some(vec!["control".into(), "dif".into()]),
+    };
+    let data = Dataset::assemble(&[&prot], &sheet, &target).unwrap();
+    let mut pre = PreprocessConfig {
+        scaling: Scaling::Standardize,
+        ..Default::default()
+    };
+    pre.layers.insert(
+        "proteome".into(),
+        norm_config(serde_json::json!({
+            "filters": [{ "method": "valid_values", "column": "Cell_type", "min_fraction": 0.7 }],
+            "transform": { "method": "log2" },
+            "normalization": { "method": "median" },
+            "imputation": { "method": "down_shift", "width": 0.3, "shift": 1.8, "seed": 7 },
+        })),
+    );
+    (data, sheet, pre)
+}
+
+/// Pooled CV ROC AUC of a 500-tree forest with each splitter on the same folds.
+fn forest_aucs(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    pre: &PreprocessConfig,
+    cv: CvScheme,
+) -> (f64, f64) {
+    use evomics_ml::evaluate::{cross_validate_models, ModelChoice, ModelEntry, MultiTrainConfig};
+    use evomics_ml::models::Splitter;
+    let forest = |splitter| {
+        ModelSpec::RandomForest(ForestParams {
+            n_trees: 500,
+            n_threads: 2,
+            seed: 7,
+            splitter,
+            ..Default::default()
+        })
+    };
+    let r = cross_validate_models(
+        data,
+        sheet,
+        &MultiTrainConfig {
+            preprocess: pre.clone(),
+            models: vec![
+                ModelEntry {
+                    name: "histogram".into(),
+                    model: forest(Splitter::Histogram),
+                    tuning: None,
+                },
+                ModelEntry {
+                    name: "exact".into(),
+                    model: forest(Splitter::Exact),
+                    tuning: None,
+                },
+            ],
+            cv,
+            seed: 20240601,
+            permutation_importance: 0,
+            top_features: 20,
+            conformal_alpha: 0.1,
+            choose: ModelChoice::Primary,
+        },
+    )
+    .unwrap();
+    (
+        r.reports[0].pooled_primary().unwrap(),
+        r.reports[1].pooled_primary().unwrap(),
+    )
+}
+
+#[test]
+fn histogram_forest_auc_is_within_0_02_of_the_exact_forest() {
+    let target = TargetSpec {
+        column: "potency_class".into(),
+        kind: Default::default(),
+        classes: Some(vec!["low".into(), "high".into()]),
+    };
+    for name in ["synthetic-S", "synthetic-M"] {
+        let dir = oracle_dir!(name);
+        let prot = read_proteome(&dir);
+        let sheet = read_sheet(&dir);
+        let data = Dataset::assemble(&[&prot], &sheet, &target).unwrap();
+        let (h, e) = forest_aucs(
+            &data,
+            &sheet,
+            &peer_preprocess("proteome", true),
+            donor_cv(5),
+        );
+        println!("{name} ({} samples), 5-fold donor CV, RF 500: pooled ROC AUC histogram {h:.4}, exact {e:.4}, difference {:+.4}", data.n_samples(), h - e);
+        assert!((h - e).abs() <= 0.02, "{name}: {h} vs {e}");
+    }
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let (data, sheet, pre) = msc_secretome(&dir);
+    let cv = CvScheme::GroupKFold {
+        k: 5,
+        group: "Donor".into(),
+        repeats: 1,
+        stratify: true,
+    };
+    let (h, e) = forest_aucs(&data, &sheet, &pre, cv);
+    println!("MSC secretome ({} samples), Differentiation, 5-fold donor CV, RF 500: pooled ROC AUC histogram {h:.4}, exact {e:.4}, difference {:+.4}", data.n_samples(), h - e);
+    assert!((h - e).abs() <= 0.02, "secretome: {h} vs {e}");
+}
+
+#[test]
+fn histogram_forest_with_coarse_bins_stays_close_to_exact() {
+    // 180 samples, so up to 144 distinct training values per feature, in at most 32 bins: the
+    // binning really coarsens the splits, and the CV AUC stays within 0.02 of exact CART.
+    use evomics_ml::models::Splitter;
+    let cohort = potency_cohort(83, 180);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let data = Dataset::assemble(&[prot], &sheet, &TargetSpec::new("potency_class")).unwrap();
+    let pre = sim_preprocess(
+        false,
+        Scaling::Standardize,
+        Selection::Univariate { k: 100 },
+    );
+    let mut aucs = Vec::new();
+    for (splitter, bins) in [(Splitter::Exact, 255), (Splitter::Histogram, 32)] {
+        let model = ModelSpec::RandomForest(ForestParams {
+            n_trees: 300,
+            n_threads: 2,
+            seed: 3,
+            splitter,
+            max_bins: bins,
+            ..Default::default()
+        });
+        let r = cross_validate(
+            &data,
+            &sheet,
+            &TrainConfig::new(pre.clone(), model, donor_cv(5)),
+        )
+        .unwrap();
+        aucs.push(r.pooled_primary().unwrap());
+    }
+    println!("simulated 180 samples, RF 300 on 100 features: pooled ROC AUC exact {:.4}, 32 histogram bins {:.4} (difference {:+.4})", aucs[0], aucs[1], aucs[1] - aucs[0]);
+    assert!((aucs[1] - aucs[0]).abs() <= 0.02);
+}
+
+// ---------------------------------------------------------------- UMAP of the demo cohort
+
+/// The log2 + median proteome of a simulated cohort restricted to its complete proteins, as a
+/// samples × features matrix, with the samples' sources.
+fn complete_log2_median(cohort: &evomics_sim::SimCohort) -> (Array2<f64>, Vec<String>) {
+    use evomics_ml::matrix::{complete_features, complete_matrix};
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let cfg = norm_config(serde_json::json!({
+        "transform": { "method": "log2" },
+        "normalization": { "method": "median" },
+    }));
+    let (_, log2, _) = cfg.fit_transform(prot, &sheet).unwrap();
+    let complete = log2.select_features(&complete_features(&log2));
+    (
+        complete_matrix(&complete).unwrap(),
+        column_text(&sheet, "source"),
+    )
+}
+
+#[test]
+fn umap_of_the_demo_cohort_separates_sources_and_repeats_exactly() {
+    use evomics_ml::cluster::agreement::adjusted_rand_index;
+    use evomics_ml::cluster::kmeans::KMeansParams;
+    use evomics_ml::umap::{Umap, UmapParams};
+    let run = |x: &Array2<f64>, params: &UmapParams, threads: usize| -> Umap {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| params.fit(x.view()).unwrap())
+    };
+    let bits = |u: &Umap| -> Vec<u64> { u.embedding.iter().map(|v| v.to_bits()).collect() };
+    let ari_of = |x: ndarray::ArrayView2<f64>, sources: &[String]| -> f64 {
+        let km = KMeansParams::new(6, 7).fit(x).unwrap();
+        adjusted_rand_index(&km.labels, sources).unwrap()
+    };
+    // The demo cohort: evomics-sim small preset, seed 20261126 (test-data/sim-small).
+    let mut p = evomics_sim::SimParams::small();
+    p.seed = 20261126;
+    let (x, sources) = complete_log2_median(&evomics_sim::simulate(&p).unwrap());
+    let params = UmapParams {
+        n_neighbors: 10,
+        seed: 20261126,
+        ..Default::default()
+    };
+    let (one, two) = (run(&x, &params, 1), run(&x, &params, 2));
+    assert_eq!(bits(&one), bits(&two), "1 and 2 threads differ");
+    assert_eq!(bits(&one), bits(&run(&x, &params, 2)), "reruns differ");
+    let (ari, raw) = (
+        ari_of(one.embedding.view(), &sources),
+        ari_of(x.view(), &sources),
+    );
+    println!(
+        "demo cohort ({} samples × {} complete log2 + median proteins), UMAP (k = 10, {} epochs, a = {:.4}, b = {:.4}): k-means (k = 6) source ARI on the embedding {ari:.3}, on the matrix itself {raw:.3}; byte-identical with 1 and 2 threads and on rerun",
+        x.nrows(),
+        x.ncols(),
+        one.n_epochs,
+        one.a,
+        one.b
+    );
+    // A cohort whose complete proteins carry the sources (120 preparations of six sources, 400
+    // proteins, 30 % of them differing by source, small batch effects, few missing values):
+    // the embedding separates them.
+    let mut p = evomics_sim::SimParams {
+        seed: 61,
+        n_samples: 120,
+        n_proteins: 400,
+        n_mirnas: 60,
+        ..evomics_sim::SimParams::default()
+    };
+    p.effects.source_de_fraction = 0.3;
+    p.effects.source_effect_log2 = [1.5, 3.0];
+    p.effects.batch_sd_log2 = 0.2;
+    p.effects.donor_sd_log2 = 0.2;
+    p.proteome.mnar_midpoint_log2 = 16.0;
+    p.proteome.mar_rate = 0.0;
+    let (x, sources) = complete_log2_median(&evomics_sim::simulate(&p).unwrap());
+    let params = UmapParams {
+        seed: 20261126,
+        ..Default::default()
+    };
+    let (one, two) = (run(&x, &params, 1), run(&x, &params, 2));
+    assert_eq!(bits(&one), bits(&two), "1 and 2 threads differ");
+    let (ari, raw) = (
+        ari_of(one.embedding.view(), &sources),
+        ari_of(x.view(), &sources),
+    );
+    println!(
+        "simulated 120 preparations × {} complete proteins, UMAP defaults: k-means (k = 6) source ARI on the embedding {ari:.3}, on the matrix itself {raw:.3}",
+        x.ncols()
+    );
+    assert!(ari >= 0.8, "ARI {ari}");
+}
+
+// ---------------------------------------------------------------- every model: threads, reload
+
+#[test]
+fn every_model_is_the_same_for_any_thread_count_and_after_reload() {
+    use evomics_ml::models::{BoostingParams, SvmParams};
+    use evomics_ml::persist::SavedModel;
+    let cohort = potency_cohort(91, 90);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let data = Dataset::assemble(&[prot], &sheet, &TargetSpec::new("potency_class")).unwrap();
+    let pre = sim_preprocess(false, Scaling::Standardize, Selection::Univariate { k: 40 });
+    for model in [
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        ModelSpec::RandomForest(ForestParams {
+            n_trees: 50,
+            n_threads: 2,
+            ..Default::default()
+        }),
+        ModelSpec::LinearSvm(SvmParams::default()),
+        ModelSpec::GradientBoosting(BoostingParams::default()),
+    ] {
+        let cfg = TrainConfig::new(pre.clone(), model.clone(), donor_cv(4));
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| cross_validate(&data, &sheet, &cfg).unwrap())
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{}: 1 and 2 threads differ", model.name());
+        let saved = evomics_ml::persist::train_final(&data, &sheet, &cfg, Some(&one)).unwrap();
+        let back = SavedModel::from_json(&saved.to_json().unwrap()).unwrap();
+        assert_eq!(
+            back,
+            saved,
+            "{}: the model file does not round-trip",
+            model.name()
+        );
+        let a = saved.predict(&[prot], &sheet).unwrap();
+        let b = back.predict(&[prot], &sheet).unwrap();
+        assert_eq!(
+            a,
+            b,
+            "{}: reloaded model predicts differently",
+            model.name()
+        );
+        println!(
+            "{}: CV pooled AUC {:.3}, identical with 1 and 2 threads, reloads and predicts identically",
+            model.name(),
+            one.pooled_primary().unwrap()
+        );
     }
 }

@@ -28,6 +28,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{data_err, ensure, Result};
+use crate::models::binning::{bin_exact, bin_histogram, Bin, Binned};
 use crate::models::{Labels, Output};
 
 /// Features drawn at each split.
@@ -49,6 +50,19 @@ pub enum MaxFeatures {
     Count(usize),
 }
 
+/// How a tree searches split points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Splitter {
+    /// Split between histogram bins of the training values (at most `max_bins` per feature,
+    /// learned once per fit; see [`crate::models::binning`]); thresholds are bin edges.
+    #[default]
+    Histogram,
+    /// Split between every pair of consecutive distinct training values (scikit-learn's and R
+    /// randomForest's CART); thresholds are the midpoints of the node's neighbouring values.
+    Exact,
+}
+
 /// Random forest parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,7 +75,9 @@ pub struct ForestParams {
     pub min_samples_leaf: Option<usize>,
     /// Maximum depth (default unlimited).
     pub max_depth: Option<usize>,
-    /// Histogram bins per feature, 2–255 (default 255).
+    /// How split points are searched (default histogram).
+    pub splitter: Splitter,
+    /// Histogram bins per feature, 2–255 (default 255; histogram splitter only).
     pub max_bins: usize,
     /// Bootstrap samples (default true); false grows every tree on all samples.
     pub bootstrap: bool,
@@ -78,6 +94,7 @@ impl Default for ForestParams {
             max_features: MaxFeatures::Auto,
             min_samples_leaf: None,
             max_depth: None,
+            splitter: Splitter::Histogram,
             max_bins: 255,
             bootstrap: true,
             seed: 1,
@@ -123,65 +140,33 @@ pub struct Forest {
     pub importance: Vec<f64>,
 }
 
-struct Binned {
-    n: usize,
-    /// bins[f * n + i]
-    bins: Vec<u8>,
-    /// Thresholds: bin b of feature f is `x <= cuts[f][b]` (the last bin is unbounded).
-    cuts: Vec<Vec<f64>>,
-}
-
-fn bin_features(x: ArrayView2<f64>, max_bins: usize) -> Binned {
-    let (n, p) = x.dim();
-    let mut bins = vec![0u8; n * p];
-    let mut cuts = Vec::with_capacity(p);
-    for f in 0..p {
-        let mut v: Vec<f64> = x.column(f).to_vec();
-        v.sort_by(f64::total_cmp);
-        let mut distinct = v.clone();
-        distinct.dedup();
-        let c: Vec<f64> = if distinct.len() <= max_bins {
-            distinct
-                .windows(2)
-                .map(|w| w[0] + (w[1] - w[0]) / 2.0)
-                .collect()
-        } else {
-            let mut c: Vec<f64> = (1..max_bins)
-                .map(|q| {
-                    let at = (q * n) / max_bins;
-                    let lo = v[at.saturating_sub(1)];
-                    // the next distinct value above `lo`
-                    let hi = v[at..].iter().copied().find(|&h| h > lo).unwrap_or(lo);
-                    lo + (hi - lo) / 2.0
-                })
-                .filter(|&t| t < distinct[distinct.len() - 1])
-                .collect();
-            c.dedup();
-            c
-        };
-        for (i, xv) in x.column(f).iter().enumerate() {
-            bins[f * n + i] = c.partition_point(|&t| t < *xv) as u8;
-        }
-        cuts.push(c);
-    }
-    Binned { n, bins, cuts }
-}
-
 /// Buffers reused by every split search of a tree.
 #[derive(Default)]
 struct Scratch {
-    /// Sums per occupied bin (`w` values each).
+    /// Sums per occupied bin (`w` values each): class counts, or Σwy and Σwy².
     hist: Vec<f64>,
-    /// Samples per occupied bin.
+    /// Samples (with bootstrap multiplicity) per occupied bin.
     counts: Vec<f64>,
     /// The occupied bins, ascending.
     occupied: Vec<usize>,
     /// (bin, sample) of a small node, sorted by bin.
-    pairs: Vec<(u8, u32)>,
+    pairs: Vec<(usize, u32)>,
+    /// Class counts per bin (classification), `k` per bin.
+    class_hist: Vec<u32>,
+    /// Running class counts left of a cut and in the node.
+    left_counts: Vec<u32>,
+    total_counts: Vec<u32>,
+    /// Right part of a partition.
+    right: Vec<u32>,
+    /// Packed (bin, sample) keys of a small node.
+    keys: Vec<u64>,
 }
 
-struct Grow<'a> {
-    b: &'a Binned,
+/// One tree's growth on binned features. Samples are the distinct bootstrap draws, each with
+/// its multiplicity as an integer weight, so a sample drawn three times costs one visit per
+/// node instead of three; every count, sum and impurity is the one of the drawn multiset.
+struct Grow<'a, B> {
+    b: &'a Binned<B>,
     y_class: &'a [usize],
     y_num: &'a [f64],
     k: usize,
@@ -190,80 +175,117 @@ struct Grow<'a> {
     max_depth: usize,
 }
 
-impl Grow<'_> {
+impl<B: Bin> Grow<'_, B> {
     fn n_out(&self) -> usize {
         self.k.max(1)
     }
 
-    fn leaf_value(&self, idx: &[usize], out: &mut Vec<f64>) {
+    /// Weighted size of a node.
+    fn size(idx: &[u32], wt: &[u32]) -> f64 {
+        idx.iter().map(|&i| wt[i as usize] as f64).sum()
+    }
+
+    fn leaf_value(&self, idx: &[u32], wt: &[u32], out: &mut Vec<f64>) {
+        let n = Self::size(idx, wt);
         if self.k > 0 {
             let mut c = vec![0.0; self.k];
             for &i in idx {
-                c[self.y_class[i]] += 1.0;
+                c[self.y_class[i as usize]] += wt[i as usize] as f64;
             }
-            let n = idx.len() as f64;
             out.extend(c.iter().map(|v| v / n));
         } else {
-            out.push(idx.iter().map(|&i| self.y_num[i]).sum::<f64>() / idx.len() as f64);
+            let s: f64 = idx
+                .iter()
+                .map(|&i| wt[i as usize] as f64 * self.y_num[i as usize])
+                .sum();
+            out.push(s / n);
         }
     }
 
-    fn impurity(&self, idx: &[usize]) -> f64 {
-        let n = idx.len() as f64;
+    fn impurity(&self, idx: &[u32], wt: &[u32]) -> f64 {
+        let n = Self::size(idx, wt);
         if self.k > 0 {
             let mut c = vec![0.0; self.k];
             for &i in idx {
-                c[self.y_class[i]] += 1.0;
+                c[self.y_class[i as usize]] += wt[i as usize] as f64;
             }
             1.0 - c.iter().map(|v| (v / n) * (v / n)).sum::<f64>()
         } else {
-            let m = idx.iter().map(|&i| self.y_num[i]).sum::<f64>() / n;
+            let m = idx
+                .iter()
+                .map(|&i| wt[i as usize] as f64 * self.y_num[i as usize])
+                .sum::<f64>()
+                / n;
             idx.iter()
-                .map(|&i| (self.y_num[i] - m) * (self.y_num[i] - m))
+                .map(|&i| {
+                    let d = self.y_num[i as usize] - m;
+                    wt[i as usize] as f64 * d * d
+                })
                 .sum::<f64>()
                 / n
         }
     }
 
-    /// Best split of `idx` on feature f: (score = weighted child impurity sum, bin).
+    /// Best split of the node `idx` (weighted size `n`) on feature f: (score = weighted child
+    /// impurity sum, last bin on the left, first occupied bin on the right).
     ///
-    /// The node's samples are summarized per occupied bin, in bin order, each bin's sums taken
-    /// in `idx` order: through a full histogram for large nodes, through a stable sort of the
-    /// samples by bin for nodes much smaller than the number of bins (most nodes of a deep
-    /// tree), where clearing and scanning every bin would cost more than the samples. Both give
-    /// the same per-bin sums in the same order, so the split is bit-identical either way.
-    fn best_split(&self, f: usize, idx: &[usize], s: &mut Scratch) -> Option<(f64, usize)> {
-        let nb = self.b.cuts[f].len() + 1;
-        let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
+    /// The node's samples are summarized per occupied bin, in bin order: through a full
+    /// histogram for large nodes, through a sort of the samples by bin for nodes much smaller
+    /// than the number of bins (most nodes of a deep tree), where clearing and scanning every
+    /// bin would cost more than the samples.
+    fn best_split(
+        &self,
+        f: usize,
+        idx: &[u32],
+        wt: &[u32],
+        n: f64,
+        s: &mut Scratch,
+    ) -> Option<(f64, usize, usize)> {
+        if self.k > 0 {
+            return self.best_split_class(f, idx, wt, n, s);
+        }
+        let nb = self.b.n_bins(f);
+        let col = self.b.column(f);
         let w = self.n_out().max(2);
         let Scratch {
             hist,
             counts,
             occupied,
             pairs,
+            ..
         } = s;
         hist.clear();
         counts.clear();
         occupied.clear();
         if idx.len() * 2 < nb {
             pairs.clear();
-            pairs.extend(idx.iter().map(|&i| (col[i], i as u32)));
-            pairs.sort_by_key(|&(b, _)| b);
+            pairs.extend(idx.iter().map(|&i| (col[i as usize].idx(), i)));
+            pairs.sort_unstable();
             for &(b, i) in pairs.iter() {
-                if occupied.last() != Some(&(b as usize)) {
-                    occupied.push(b as usize);
+                if occupied.last() != Some(&b) {
+                    occupied.push(b);
                     counts.push(0.0);
                     hist.extend(std::iter::repeat_n(0.0, w));
                 }
                 let g = occupied.len() - 1;
-                self.add(&mut hist[g * w..(g + 1) * w], &mut counts[g], i as usize);
+                self.add(
+                    &mut hist[g * w..(g + 1) * w],
+                    &mut counts[g],
+                    i as usize,
+                    wt,
+                );
             }
         } else {
             hist.resize(nb * w, 0.0);
             counts.resize(nb, 0.0);
             for &i in idx {
-                let bin = col[i] as usize;
-                self.add(&mut hist[bin * w..(bin + 1) * w], &mut counts[bin], i);
+                let bin = col[i as usize].idx();
+                self.add(
+                    &mut hist[bin * w..(bin + 1) * w],
+                    &mut counts[bin],
+                    i as usize,
+                    wt,
+                );
             }
             let mut g = 0;
             for bin in 0..nb {
@@ -279,7 +301,6 @@ impl Grow<'_> {
         if ng < 2 {
             return None;
         }
-        let n = idx.len() as f64;
         let mut left = vec![0.0; w];
         let mut total = vec![0.0; w];
         for g in 0..ng {
@@ -288,7 +309,7 @@ impl Grow<'_> {
             }
         }
         let mut nl = 0.0;
-        let mut best: Option<(f64, usize)> = None;
+        let mut best: Option<(f64, usize, usize)> = None;
         for g in 0..ng - 1 {
             nl += counts[g];
             for c in 0..w {
@@ -311,45 +332,155 @@ impl Grow<'_> {
                 let (sr, qr) = (total[0] - sl, total[1] - ql);
                 (ql - sl * sl / nl) + (qr - sr * sr / nr)
             };
-            if best.is_none_or(|(s, _)| score < s - 1e-12 * n) {
-                best = Some((score, occupied[g]));
+            if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
+                best = Some((score, occupied[g], occupied[g + 1]));
             }
         }
         best
     }
 
-    /// Add sample i to one bin's sums: class counts, or Σy and Σy².
+    /// [`Self::best_split`] for classes: integer class counts per bin (sums of bootstrap
+    /// multiplicities, so every count, and hence every score, is exactly what summing 1.0 per
+    /// drawn sample gives).
+    fn best_split_class(
+        &self,
+        f: usize,
+        idx: &[u32],
+        wt: &[u32],
+        n: f64,
+        s: &mut Scratch,
+    ) -> Option<(f64, usize, usize)> {
+        let k = self.k;
+        let nb = self.b.n_bins(f);
+        let col = self.b.column(f);
+        let y = self.y_class;
+        let Scratch {
+            occupied,
+            keys,
+            class_hist: h,
+            left_counts: left,
+            total_counts: total,
+            ..
+        } = s;
+        occupied.clear();
+        h.clear();
+        if idx.len() * 2 < nb {
+            // Small node: sort (bin, sample) packed into one integer key.
+            keys.clear();
+            keys.extend(
+                idx.iter()
+                    .map(|&i| ((col[i as usize].idx() as u64) << 32) | i as u64),
+            );
+            keys.sort_unstable();
+            for &key in keys.iter() {
+                let (b, i) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+                if occupied.last() != Some(&b) {
+                    occupied.push(b);
+                    h.extend(std::iter::repeat_n(0, k));
+                }
+                let g = occupied.len() - 1;
+                h[g * k + y[i]] += wt[i];
+            }
+        } else {
+            h.resize(nb * k, 0);
+            for &i in idx {
+                let i = i as usize;
+                h[col[i].idx() * k + y[i]] += wt[i];
+            }
+            let mut g = 0;
+            for bin in 0..nb {
+                if h[bin * k..(bin + 1) * k].iter().any(|&c| c > 0) {
+                    occupied.push(bin);
+                    if g != bin {
+                        h.copy_within(bin * k..(bin + 1) * k, g * k);
+                    }
+                    g += 1;
+                }
+            }
+        }
+        let ng = occupied.len();
+        if ng < 2 {
+            return None;
+        }
+        left.clear();
+        left.resize(k, 0);
+        total.clear();
+        total.resize(k, 0);
+        for g in 0..ng {
+            for c in 0..k {
+                total[c] += h[g * k + c];
+            }
+        }
+        let mut nl = 0u64;
+        let min_leaf = self.min_leaf as u64;
+        let n_int = n as u64;
+        let mut best: Option<(f64, usize, usize)> = None;
+        for g in 0..ng - 1 {
+            for c in 0..k {
+                let v = h[g * k + c];
+                left[c] += v;
+                nl += v as u64;
+            }
+            let nr = n_int - nl;
+            if nl < min_leaf || nr < min_leaf {
+                continue;
+            }
+            // Weighted child Gini impurity n·(1 − Σp²) summed over both children.
+            let (nlf, nrf) = (nl as f64, nr as f64);
+            let gl: f64 = left.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / nlf;
+            let gr: f64 = (0..k)
+                .map(|c| {
+                    let r = (total[c] - left[c]) as f64;
+                    r * r
+                })
+                .sum::<f64>()
+                / nrf;
+            let score = n - gl - gr;
+            if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
+                best = Some((score, occupied[g], occupied[g + 1]));
+            }
+        }
+        best
+    }
+
+    /// Add sample i (weight `wt[i]`) to one bin's sums: class counts, or Σwy and Σwy².
     #[inline]
-    fn add(&self, sums: &mut [f64], count: &mut f64, i: usize) {
-        *count += 1.0;
+    fn add(&self, sums: &mut [f64], count: &mut f64, i: usize, wt: &[u32]) {
+        let m = wt[i] as f64;
+        *count += m;
         if self.k > 0 {
-            sums[self.y_class[i]] += 1.0;
+            sums[self.y_class[i]] += m;
         } else {
             let y = self.y_num[i];
-            sums[0] += y;
-            sums[1] += y * y;
+            sums[0] += m * y;
+            sums[1] += m * y * y;
         }
     }
 
-    fn grow(&self, rng: &mut Rng, idx: Vec<usize>, importance: &mut [f64]) -> Tree {
-        let p = self.b.cuts.len();
+    /// Grow one tree on the samples `idx` (distinct, ascending) with multiplicities `wt`.
+    fn grow(&self, rng: &mut Rng, mut idx: Vec<u32>, wt: &[u32], importance: &mut [f64]) -> Tree {
+        let p = self.b.n_features();
         let mut nodes: Vec<Node> = Vec::new();
         let mut leaves: Vec<f64> = Vec::new();
         let mut feats: Vec<usize> = (0..p).collect();
         let mut scratch = Scratch::default();
-        // Stack of (node index, samples, depth).
-        nodes.push(Node {
+        let blank = Node {
             feature: u32::MAX,
             threshold: 0.0,
             left: 0,
             right: 0,
-        });
-        let mut stack = vec![(0usize, idx, 0usize)];
-        while let Some((node, idx, depth)) = stack.pop() {
-            let imp = self.impurity(&idx);
+        };
+        nodes.push(blank.clone());
+        // Stack of (node index, sample range in `idx`, depth); a node's samples are the range,
+        // partitioned in place when it splits.
+        let mut stack = vec![(0usize, 0usize, idx.len(), 0usize)];
+        while let Some((node, lo, hi, depth)) = stack.pop() {
+            let here = &idx[lo..hi];
+            let n = Self::size(here, wt);
+            let imp = self.impurity(here, wt);
             let splittable =
-                idx.len() >= 2 * self.min_leaf && imp > 1e-12 && depth < self.max_depth;
-            let mut chosen: Option<(f64, usize, usize)> = None;
+                n >= 2.0 * self.min_leaf as f64 && imp > 1e-12 && depth < self.max_depth;
+            let mut chosen: Option<(f64, usize, usize, usize)> = None;
             if splittable {
                 // Draw features without replacement until `mtry` non-constant ones were tried.
                 let mut tried = 0;
@@ -359,48 +490,50 @@ impl Grow<'_> {
                     feats.swap(drawn, j);
                     let f = feats[drawn];
                     drawn += 1;
-                    if let Some((score, bin)) = self.best_split(f, &idx, &mut scratch) {
+                    if let Some((score, bin, next)) = self.best_split(f, here, wt, n, &mut scratch)
+                    {
                         tried += 1;
-                        if chosen.is_none_or(|(s, _, _)| score < s) {
-                            chosen = Some((score, f, bin));
+                        if chosen.is_none_or(|(s, _, _, _)| score < s) {
+                            chosen = Some((score, f, bin, next));
                         }
                     }
                 }
             }
             match chosen {
-                Some((score, f, bin)) => {
-                    let col = &self.b.bins[f * self.b.n..(f + 1) * self.b.n];
-                    let (l, r): (Vec<usize>, Vec<usize>) =
-                        idx.iter().partition(|&&i| (col[i] as usize) <= bin);
-                    let n = idx.len() as f64;
-                    let parent = imp * n;
-                    importance[f] += (parent - score).max(0.0);
+                Some((score, f, bin, next)) => {
+                    let col = self.b.column(f);
+                    // Stable in-place partition: left samples keep their order, then the right.
+                    let part = &mut idx[lo..hi];
+                    let right = &mut scratch.right;
+                    right.clear();
+                    let mut nl = 0;
+                    for r in 0..part.len() {
+                        let i = part[r];
+                        if col[i as usize].idx() <= bin {
+                            part[nl] = i;
+                            nl += 1;
+                        } else {
+                            right.push(i);
+                        }
+                    }
+                    part[nl..].copy_from_slice(right);
+                    importance[f] += (imp * n - score).max(0.0);
                     let li = nodes.len();
-                    nodes.push(Node {
-                        feature: u32::MAX,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                    });
+                    nodes.push(blank.clone());
                     let ri = nodes.len();
-                    nodes.push(Node {
-                        feature: u32::MAX,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                    });
+                    nodes.push(blank.clone());
                     nodes[node] = Node {
                         feature: f as u32,
-                        threshold: self.b.cuts[f][bin],
+                        threshold: self.b.threshold(f, bin, next),
                         left: li as u32,
                         right: ri as u32,
                     };
-                    stack.push((ri, r, depth + 1));
-                    stack.push((li, l, depth + 1));
+                    stack.push((ri, lo + nl, hi, depth + 1));
+                    stack.push((li, lo, lo + nl, depth + 1));
                 }
                 None => {
                     let leaf = leaves.len() / self.n_out();
-                    self.leaf_value(&idx, &mut leaves);
+                    self.leaf_value(here, wt, &mut leaves);
                     nodes[node] = Node {
                         feature: u32::MAX,
                         threshold: 0.0,
@@ -465,60 +598,41 @@ impl ForestParams {
         if n < 2 {
             return Err(data_err("random forest", "needs at least 2 samples"));
         }
-        let binned = bin_features(x, self.max_bins);
         let (y_class, y_num, k): (Vec<usize>, Vec<f64>, usize) = match labels {
             Labels::Classes { y, n_classes } => (y.clone(), Vec::new(), (*n_classes).max(2)),
             Labels::Numeric { y } => (Vec::new(), y.clone(), 0),
         };
         let classification = k > 0;
-        let g = Grow {
-            b: &binned,
-            y_class: &y_class,
-            y_num: &y_num,
-            k,
-            mtry: self.mtry(p, classification),
-            min_leaf: self
-                .min_samples_leaf
-                .unwrap_or(if classification { 1 } else { 5 }),
-            max_depth: self.max_depth.unwrap_or(usize::MAX),
-        };
-        let grow_one = |t: usize| -> (Tree, Vec<f64>) {
-            let mut rng = seeded(derive_seed(self.seed, &format!("tree/{t}")));
-            let idx: Vec<usize> = if self.bootstrap {
-                (0..n).map(|_| rng.gen_range(0..n)).collect()
-            } else {
-                (0..n).collect()
-            };
-            let mut imp = vec![0.0; p];
-            let tree = g.grow(&mut rng, idx, &mut imp);
-            let s: f64 = imp.iter().sum();
-            if s > 0.0 {
-                imp.iter_mut().for_each(|v| *v /= s);
+        let mtry = self.mtry(p, classification);
+        let min_leaf = self
+            .min_samples_leaf
+            .unwrap_or(if classification { 1 } else { 5 });
+        let max_depth = self.max_depth.unwrap_or(usize::MAX);
+        let results = match self.splitter {
+            Splitter::Histogram => {
+                let binned = bin_histogram(x, self.max_bins);
+                self.grow_all(&Grow {
+                    b: &binned,
+                    y_class: &y_class,
+                    y_num: &y_num,
+                    k,
+                    mtry,
+                    min_leaf,
+                    max_depth,
+                })
             }
-            (tree, imp)
-        };
-        let threads = self.n_threads.min(self.n_trees);
-        let results: Vec<(Tree, Vec<f64>)> = if threads <= 1 {
-            (0..self.n_trees).map(grow_one).collect()
-        } else {
-            let chunk = self.n_trees.div_ceil(threads);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|c| {
-                        let grow_one = &grow_one;
-                        let n_trees = self.n_trees;
-                        s.spawn(move || {
-                            ((c * chunk)..((c + 1) * chunk).min(n_trees))
-                                .map(grow_one)
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
+            Splitter::Exact => {
+                let binned = bin_exact(x)?;
+                self.grow_all(&Grow {
+                    b: &binned,
+                    y_class: &y_class,
+                    y_num: &y_num,
+                    k,
+                    mtry,
+                    min_leaf,
+                    max_depth,
+                })
+            }
         };
         if results.len() != self.n_trees {
             return Err(data_err(
@@ -543,7 +657,61 @@ impl ForestParams {
     }
 }
 
+impl ForestParams {
+    /// Grow every tree (on `n_threads` threads, trees in index order).
+    fn grow_all<B: Bin>(&self, g: &Grow<'_, B>) -> Vec<(Tree, Vec<f64>)> {
+        let (n, p) = (g.b.n, g.b.n_features());
+        let grow_one = |t: usize| -> (Tree, Vec<f64>) {
+            let mut rng = seeded(derive_seed(self.seed, &format!("tree/{t}")));
+            // Bootstrap draws as multiplicities of the distinct samples drawn.
+            let mut wt = vec![0u32; n];
+            if self.bootstrap {
+                for _ in 0..n {
+                    wt[rng.gen_range(0..n)] += 1;
+                }
+            } else {
+                wt.fill(1);
+            }
+            let idx: Vec<u32> = (0..n as u32).filter(|&i| wt[i as usize] > 0).collect();
+            let mut imp = vec![0.0; p];
+            let tree = g.grow(&mut rng, idx, &wt, &mut imp);
+            let s: f64 = imp.iter().sum();
+            if s > 0.0 {
+                imp.iter_mut().for_each(|v| *v /= s);
+            }
+            (tree, imp)
+        };
+        let threads = self.n_threads.min(self.n_trees);
+        if threads <= 1 {
+            return (0..self.n_trees).map(grow_one).collect();
+        }
+        let chunk = self.n_trees.div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|c| {
+                    let grow_one = &grow_one;
+                    let n_trees = self.n_trees;
+                    s.spawn(move || {
+                        ((c * chunk)..((c + 1) * chunk).min(n_trees))
+                            .map(grow_one)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    }
+}
+
 impl Tree {
+    /// The value of the leaf a sample falls into (trees with one output per leaf).
+    pub fn leaf_value(&self, row: &[f64]) -> f64 {
+        self.leaves[self.leaf_of(row)]
+    }
+
     fn leaf_of(&self, row: &[f64]) -> usize {
         let mut node = 0usize;
         loop {
@@ -688,19 +856,40 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_are_midpoints_and_binning_is_consistent() {
-        let x = ndarray::array![[1.0], [2.0], [4.0], [8.0]];
-        let b = bin_features(x.view(), 255);
-        assert_eq!(b.cuts[0], vec![1.5, 3.0, 6.0]);
-        assert_eq!(b.bins, vec![0, 1, 2, 3]);
-        let many = Array2::from_shape_fn((600, 1), |(i, _)| i as f64);
-        let b = bin_features(many.view(), 16);
-        assert!(b.cuts[0].len() <= 15);
-        for i in 0..600 {
-            let bin = b.bins[i] as usize;
-            let v = i as f64;
-            assert!(bin == b.cuts[0].len() || v <= b.cuts[0][bin]);
-            assert!(bin == 0 || v > b.cuts[0][bin - 1]);
+    fn histogram_and_exact_splitters_agree_on_few_distinct_values() {
+        // At most max_bins distinct values per feature: both splitters see the same candidate
+        // partitions of the training samples, so the trees split the training samples alike
+        // (only thresholds between training values differ) and, grown on every sample (no
+        // bootstrap, so no out-of-bag sample falls between two thresholds), predict them
+        // identically.
+        let (x, yc, _) = data();
+        let labels = Labels::Classes {
+            y: yc,
+            n_classes: 2,
+        };
+        let fit = |splitter| {
+            ForestParams {
+                n_trees: 30,
+                seed: 4,
+                splitter,
+                bootstrap: false,
+                ..Default::default()
+            }
+            .fit(x.view(), &labels)
+            .unwrap()
+        };
+        let (h, e) = (fit(Splitter::Histogram), fit(Splitter::Exact));
+        assert_eq!(h.predict(x.view()), e.predict(x.view()));
+        assert_eq!(h.importance, e.importance);
+        // With 4 bins for 60 distinct values the trees differ.
+        let coarse = ForestParams {
+            n_trees: 30,
+            seed: 4,
+            max_bins: 4,
+            ..Default::default()
         }
+        .fit(x.view(), &labels)
+        .unwrap();
+        assert_ne!(coarse.importance, h.importance);
     }
 }

@@ -5,10 +5,13 @@
 //! [`Labels`] target; parameters are validated before data are read; fitted models are serde
 //! data (saved inside model files) and predict class probabilities or numbers.
 
+pub mod binning;
+pub mod boosting;
 pub mod enet;
 pub mod forest;
 pub mod knn;
 pub mod pls;
+pub mod svm;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -16,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{data_err, Result};
 use crate::matrix::check_matrix;
 
+pub use boosting::{Boosting, BoostingLoss, BoostingParams};
 pub use enet::{ElasticNet, ElasticNetParams};
-pub use forest::{Forest, ForestParams, MaxFeatures};
+pub use forest::{Forest, ForestParams, MaxFeatures, Splitter};
 pub use knn::{Knn, KnnParams, KnnWeights};
 pub use pls::{Pls, PlsParams};
+pub use svm::{LinearSvm, SvmParams};
 
 /// The target of a supervised model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +115,8 @@ impl Output {
 /// model = { model = "random_forest", n_trees = 500, seed = 7 }
 /// model = { model = "knn", k = 7 }
 /// model = { model = "pls", n_components = 3 }
+/// model = { model = "linear_svm", c = 0.1 }
+/// model = { model = "gradient_boosting", learning_rate = 0.05, max_leaf_nodes = 15 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
@@ -122,6 +129,10 @@ pub enum ModelSpec {
     Knn(KnnParams),
     /// PLS regression (numeric targets).
     Pls(PlsParams),
+    /// Linear SVM (squared hinge, L2) with Platt-scaled probabilities (class targets).
+    LinearSvm(SvmParams),
+    /// Gradient boosting on histogram-binned features (classes and numbers).
+    GradientBoosting(BoostingParams),
 }
 
 impl ModelSpec {
@@ -132,6 +143,8 @@ impl ModelSpec {
             ModelSpec::RandomForest(_) => "random_forest",
             ModelSpec::Knn(_) => "knn",
             ModelSpec::Pls(_) => "pls",
+            ModelSpec::LinearSvm(_) => "linear_svm",
+            ModelSpec::GradientBoosting(_) => "gradient_boosting",
         }
     }
 
@@ -142,6 +155,8 @@ impl ModelSpec {
             ModelSpec::RandomForest(p) => p.validate(),
             ModelSpec::Knn(p) => p.validate(),
             ModelSpec::Pls(p) => p.validate(),
+            ModelSpec::LinearSvm(p) => p.validate(),
+            ModelSpec::GradientBoosting(p) => p.validate(),
         }
     }
 
@@ -150,17 +165,28 @@ impl ModelSpec {
         if let (ModelSpec::Pls(_), Labels::Classes { .. }) = (self, labels) {
             return Err(data_err(
                 "pls",
-                "PLS regression needs a numeric target; for a class target use elastic_net, random_forest or knn",
+                "PLS regression needs a numeric target; for a class target use elastic_net, random_forest, linear_svm or knn",
+            ));
+        }
+        if let (ModelSpec::LinearSvm(_), Labels::Numeric { .. }) = (self, labels) {
+            return Err(data_err(
+                "linear_svm",
+                "a linear SVM needs a class target; for a numeric target use elastic_net, random_forest or pls",
             ));
         }
         Ok(())
     }
 
-    /// The same model with a different seed (random forests; other models are deterministic).
+    /// The same model with a different seed (random forests, the SVM's Platt folds, boosting's
+    /// early-stopping split; other models are deterministic).
     pub fn with_seed(&self, seed: u64) -> ModelSpec {
         match self {
             ModelSpec::RandomForest(p) => {
                 ModelSpec::RandomForest(ForestParams { seed, ..p.clone() })
+            }
+            ModelSpec::LinearSvm(p) => ModelSpec::LinearSvm(SvmParams { seed, ..p.clone() }),
+            ModelSpec::GradientBoosting(p) => {
+                ModelSpec::GradientBoosting(BoostingParams { seed, ..p.clone() })
             }
             other => other.clone(),
         }
@@ -186,6 +212,8 @@ impl ModelSpec {
             ModelSpec::RandomForest(p) => FittedModel::RandomForest(p.fit(x, labels)?),
             ModelSpec::Knn(p) => FittedModel::Knn(p.fit(x, labels)?),
             ModelSpec::Pls(p) => FittedModel::Pls(p.fit(x, labels)?),
+            ModelSpec::LinearSvm(p) => FittedModel::LinearSvm(p.fit(x, labels)?),
+            ModelSpec::GradientBoosting(p) => FittedModel::GradientBoosting(p.fit(x, labels)?),
         })
     }
 }
@@ -202,6 +230,10 @@ pub enum FittedModel {
     Knn(Knn),
     /// PLS regression.
     Pls(Pls),
+    /// Linear SVM.
+    LinearSvm(LinearSvm),
+    /// Gradient boosting.
+    GradientBoosting(Boosting),
 }
 
 impl FittedModel {
@@ -212,6 +244,8 @@ impl FittedModel {
             FittedModel::RandomForest(m) => m.n_features,
             FittedModel::Knn(m) => m.x.ncols(),
             FittedModel::Pls(m) => m.coefficients.len(),
+            FittedModel::LinearSvm(m) => m.n_features(),
+            FittedModel::GradientBoosting(m) => m.n_features,
         }
     }
 
@@ -233,18 +267,24 @@ impl FittedModel {
             FittedModel::RandomForest(m) => m.predict(x),
             FittedModel::Knn(m) => m.predict(x),
             FittedModel::Pls(m) => m.predict(x),
+            FittedModel::LinearSvm(m) => m.predict(x),
+            FittedModel::GradientBoosting(m) => m.predict(x),
         })
     }
 
     /// Built-in importance of every feature, when the model has one: |standardized coefficient|
     /// (the largest over classes for multinomial models), mean decrease in impurity for forests,
-    /// |regression coefficient on the scaled features| for PLS; None for k-NN.
+    /// |regression coefficient on the scaled features| for PLS, |weight| for the linear SVM
+    /// (largest over one-vs-rest models), normalized total split gain for boosting; None for
+    /// k-NN.
     pub fn builtin_importance(&self) -> Option<Vec<f64>> {
         match self {
             FittedModel::ElasticNet(m) => Some(m.importance()),
             FittedModel::RandomForest(m) => Some(m.importance.clone()),
             FittedModel::Knn(_) => None,
             FittedModel::Pls(m) => Some(m.scaled_coefficients().iter().map(|v| v.abs()).collect()),
+            FittedModel::LinearSvm(m) => Some(m.importance()),
+            FittedModel::GradientBoosting(m) => Some(m.importance.clone()),
         }
     }
 }

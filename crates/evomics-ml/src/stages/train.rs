@@ -59,7 +59,8 @@ use crate::evaluate::{
     LearningPoint, Permutation, PermutationTest, Runner, SourceCheck, TrainConfig, Tuning,
 };
 use crate::models::{
-    ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec, PlsParams,
+    BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
+    PlsParams, SvmParams,
 };
 use crate::persist::{train_final, MissingFeatureRule, SavedModel};
 use crate::preprocess::{FeatureRef, PreprocessConfig, Scaling, Selection};
@@ -75,12 +76,18 @@ pub enum ModelKind {
     Knn,
     /// PLS regression (numeric targets).
     Pls,
+    /// Linear SVM with Platt-scaled probabilities (class targets).
+    LinearSvm,
+    /// Gradient boosting on histogram bins.
+    GradientBoosting,
 }
 evomics_core::vocabulary!(ModelKind {
     ElasticNet => "elastic_net" | "enet" | "glmnet",
     RandomForest => "random_forest" | "rf" | "forest",
     Knn => "knn",
     Pls => "pls",
+    LinearSvm => "linear_svm" | "svm",
+    GradientBoosting => "gradient_boosting" | "boosting" | "gbm",
 });
 
 impl ModelKind {
@@ -100,6 +107,8 @@ impl ModelKind {
             ModelKind::RandomForest => ModelSpec::RandomForest(ForestParams::default()),
             ModelKind::Knn => ModelSpec::Knn(KnnParams::default()),
             ModelKind::Pls => ModelSpec::Pls(PlsParams::default()),
+            ModelKind::LinearSvm => ModelSpec::LinearSvm(SvmParams::default()),
+            ModelKind::GradientBoosting => ModelSpec::GradientBoosting(BoostingParams::default()),
         }
     }
 }
@@ -1143,6 +1152,7 @@ fn final_coefficients(model: &FittedModel) -> Option<Vec<f64>> {
             Some(m.coefficients.column(0).to_vec())
         }
         FittedModel::Pls(m) => Some(m.coefficients.clone()),
+        FittedModel::LinearSvm(m) if m.weights.ncols() == 1 => Some(m.weights.column(0).to_vec()),
         _ => None,
     }
 }

@@ -1,0 +1,206 @@
+//! Feature binning for the tree models (random forest, gradient boosting), learned on the
+//! training samples only.
+//!
+//! - **Histogram bins** (`u8`, at most 255 per feature), as LightGBM (Ke et al. 2017, *NeurIPS*)
+//!   and scikit-learn's `HistGradientBoosting*` do: a feature with at most `max_bins` distinct
+//!   training values gets one bin per value, its cut points the midpoints between consecutive
+//!   values (so every split a sorting CART could make is available); a feature with more gets
+//!   `max_bins − 1` quantile cut points, each the midpoint between the value at the quantile and
+//!   the next larger training value. Bin b of a feature holds the values in
+//!   `(cut[b − 1], cut[b]]`; the last bin is unbounded above.
+//! - **Exact bins** (`u16`): one bin per distinct training value (at most 65,536), for the
+//!   exact splitter that examines every split between consecutive values.
+//!
+//! New samples are never binned: fitted trees store raw-value thresholds and route a sample by
+//! `x ≤ threshold`. Missing values never reach binning: models take complete matrices (they are
+//! imputed or filtered inside the folds), as for every other evomics-ml model.
+
+use ndarray::ArrayView2;
+
+use crate::error::{data_err, Result};
+
+/// A bin index type (`u8` for histogram bins, `u16` for exact bins).
+pub(crate) trait Bin: Copy + Ord + Send + Sync + 'static {
+    /// The bin as an index.
+    fn idx(self) -> usize;
+}
+
+impl Bin for u8 {
+    #[inline]
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+impl Bin for u16 {
+    #[inline]
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// A binned training matrix, column-major.
+pub(crate) struct Binned<B> {
+    /// Samples.
+    pub n: usize,
+    /// `bins[f * n + i]`: bin of sample i in feature f.
+    pub bins: Vec<B>,
+    /// Cut points per feature: bin b is `x <= cuts[f][b]` (the last bin is unbounded).
+    pub cuts: Vec<Vec<f64>>,
+    /// Exact bins only: the distinct training values of each feature, ascending (bin b holds
+    /// value `values[f][b]`).
+    pub values: Option<Vec<Vec<f64>>>,
+}
+
+impl<B: Bin> Binned<B> {
+    /// The bins of feature f.
+    #[inline]
+    pub fn column(&self, f: usize) -> &[B] {
+        &self.bins[f * self.n..(f + 1) * self.n]
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.cuts.len()
+    }
+
+    /// Number of bins of feature f.
+    #[inline]
+    pub fn n_bins(&self, f: usize) -> usize {
+        self.cuts[f].len() + 1
+    }
+
+    /// The raw-value threshold of a split of feature f between bins `left` (last bin on the
+    /// left) and `right` (first occupied bin on the right): the bin's cut point for histogram
+    /// bins, the midpoint of the two values for exact bins (scikit-learn's CART).
+    #[inline]
+    pub fn threshold(&self, f: usize, left: usize, right: usize) -> f64 {
+        match &self.values {
+            Some(v) => v[f][left] + (v[f][right] - v[f][left]) / 2.0,
+            None => self.cuts[f][left],
+        }
+    }
+}
+
+/// Histogram bins (see the module docs), `max_bins` in 2–255.
+pub(crate) fn bin_histogram(x: ArrayView2<f64>, max_bins: usize) -> Binned<u8> {
+    let (n, p) = x.dim();
+    let mut bins = vec![0u8; n * p];
+    let mut cuts = Vec::with_capacity(p);
+    let mut v: Vec<f64> = Vec::with_capacity(n);
+    for f in 0..p {
+        v.clear();
+        v.extend(x.column(f).iter().copied());
+        v.sort_unstable_by(f64::total_cmp);
+        let mut distinct = v.clone();
+        distinct.dedup();
+        let c: Vec<f64> = if distinct.len() <= max_bins {
+            distinct
+                .windows(2)
+                .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+                .collect()
+        } else {
+            let mut c: Vec<f64> = (1..max_bins)
+                .map(|q| {
+                    let at = (q * n) / max_bins;
+                    let lo = v[at.saturating_sub(1)];
+                    // the next distinct value above `lo`
+                    let hi = v[at..].iter().copied().find(|&h| h > lo).unwrap_or(lo);
+                    lo + (hi - lo) / 2.0
+                })
+                .filter(|&t| t < distinct[distinct.len() - 1])
+                .collect();
+            c.dedup();
+            c
+        };
+        let dst = &mut bins[f * n..(f + 1) * n];
+        for (d, xv) in dst.iter_mut().zip(x.column(f).iter()) {
+            *d = c.partition_point(|&t| t < *xv) as u8;
+        }
+        cuts.push(c);
+    }
+    Binned {
+        n,
+        bins,
+        cuts,
+        values: None,
+    }
+}
+
+/// Exact bins: one per distinct training value.
+pub(crate) fn bin_exact(x: ArrayView2<f64>) -> Result<Binned<u16>> {
+    let (n, p) = x.dim();
+    let mut bins = vec![0u16; n * p];
+    let mut cuts = Vec::with_capacity(p);
+    let mut values = Vec::with_capacity(p);
+    for f in 0..p {
+        let mut distinct: Vec<f64> = x.column(f).to_vec();
+        distinct.sort_unstable_by(f64::total_cmp);
+        distinct.dedup();
+        if distinct.len() > u16::MAX as usize + 1 {
+            return Err(data_err(
+                "random forest",
+                format!(
+                    "feature {f} has {} distinct values; the exact splitter takes at most 65,536: use the histogram splitter",
+                    distinct.len()
+                ),
+            ));
+        }
+        let c: Vec<f64> = distinct
+            .windows(2)
+            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+            .collect();
+        let dst = &mut bins[f * n..(f + 1) * n];
+        for (d, xv) in dst.iter_mut().zip(x.column(f).iter()) {
+            *d = distinct.partition_point(|&t| t < *xv) as u16;
+        }
+        cuts.push(c);
+        values.push(distinct);
+    }
+    Ok(Binned {
+        n,
+        bins,
+        cuts,
+        values: Some(values),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn few_values_get_midpoints_many_get_quantiles() {
+        let x = ndarray::array![[1.0], [2.0], [4.0], [8.0]];
+        let b = bin_histogram(x.view(), 255);
+        assert_eq!(b.cuts[0], vec![1.5, 3.0, 6.0]);
+        assert_eq!(b.bins, vec![0, 1, 2, 3]);
+        let many = Array2::from_shape_fn((600, 1), |(i, _)| i as f64);
+        let b = bin_histogram(many.view(), 16);
+        assert!(b.cuts[0].len() <= 15);
+        for i in 0..600 {
+            let bin = b.bins[i] as usize;
+            let v = i as f64;
+            assert!(bin == b.cuts[0].len() || v <= b.cuts[0][bin]);
+            assert!(bin == 0 || v > b.cuts[0][bin - 1]);
+        }
+        // Quantile bins hold about n / max_bins samples each.
+        let mut counts = [0usize; 16];
+        for &v in &b.bins {
+            counts[v as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| (30..=45).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn exact_bins_rank_distinct_values_and_split_at_node_midpoints() {
+        let x = ndarray::array![[3.0], [1.0], [3.0], [10.0]];
+        let b = bin_exact(x.view()).unwrap();
+        assert_eq!(b.bins, vec![1, 0, 1, 2]);
+        assert_eq!(b.values.as_ref().unwrap()[0], vec![1.0, 3.0, 10.0]);
+        // Between bins 0 and 2 (bin 1 empty at the node): the midpoint of 1 and 10.
+        assert_eq!(b.threshold(0, 0, 2), 5.5);
+        assert_eq!(b.threshold(0, 0, 1), 2.0);
+    }
+}
