@@ -61,7 +61,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
             log.warn(format!("layer {}: {w}", r.layer));
         }
     }
-    for w in evomics_io::sheet::sheet_warnings(exp.samples()) {
+    for w in evomics_io::ingest::sheet_warnings(&manifest) {
         log.warn(format!("sample sheet: {w}"));
     }
     write_experiment(&a.out, &exp, &manifest)
