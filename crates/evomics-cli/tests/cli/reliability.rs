@@ -65,12 +65,13 @@ fn run_in(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
         .expect("the evomics binary runs")
 }
 
-/// Run `evomics ARGS` in `dir` and return its output with its peak resident set size in KiB,
-/// measured by the kernel for this child alone (wait4's rusage, `ru_maxrss`).
+/// Run `evomics ARGS` in `dir` and return its output with its peak resident set size in KiB:
+/// the kernel's high-water mark `VmHWM` of the child, read from `/proc/PID/status` every
+/// millisecond while it runs (the mark only grows, so the last reading is the peak up to a
+/// millisecond before the end).
 #[cfg(target_os = "linux")]
 fn run_measured(dir: &Path, args: &[String]) -> (Output, u64) {
     use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
     let mut child = Command::new(env!("CARGO_BIN_EXE_evomics"))
         .args(args)
         .current_dir(dir)
@@ -79,27 +80,41 @@ fn run_measured(dir: &Path, args: &[String]) -> (Output, u64) {
         .spawn()
         .expect("the evomics binary runs");
     let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let mut stderr = Vec::new();
-    let _ = err.read_to_end(&mut stderr);
-    let stdout = reader.join().unwrap();
-    let mut status: libc::c_int = 0;
-    // SAFETY: plain syscall on our own child's pid with valid out-pointers; std never waits
-    // for this child afterwards (Child's drop does not wait).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 on the evomics child");
-    let output = Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr,
+    let readers = (
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out.read_to_end(&mut b);
+            b
+        }),
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err.read_to_end(&mut b);
+            b
+        }),
+    );
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     };
-    (output, usage.ru_maxrss as u64)
+    let output = Output {
+        status,
+        stdout: readers.0.join().unwrap(),
+        stderr: readers.1.join().unwrap(),
+    };
+    (output, peak)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
