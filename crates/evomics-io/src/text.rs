@@ -534,19 +534,18 @@ impl Parser {
                 return Err(self.too_long(start_line));
             }
         }
-        let bytes = std::mem::take(&mut self.bytes);
-        match String::from_utf8(bytes) {
+        // Both buffers are reused from row to row: no allocation per row.
+        match std::str::from_utf8(&self.bytes) {
             Ok(s) => {
-                rec.text = s;
-                // Give the parser its buffer back: the record keeps a copy of the text.
-                self.bytes = Vec::with_capacity(rec.text.len());
+                rec.text.push_str(s);
                 Ok(true)
             }
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let bytes = e.into_bytes();
-                Err(non_utf8(&self.path, start_line, &bytes, at))
-            }
+            Err(e) => Err(non_utf8(
+                &self.path,
+                start_line,
+                &self.bytes,
+                e.valid_up_to(),
+            )),
         }
     }
 

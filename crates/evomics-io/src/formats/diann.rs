@@ -356,13 +356,10 @@ pub fn read_report_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedM
         let i = pivot
             .add(pg, run, v, Loc::Line(r.line))
             .map_err(|c| IoError::parse(path, r.line, Some(qcol_name), c.message(qcol_name)))?;
-        ann.note(
-            i,
-            gene_col.and_then(|c| text(r.get(c))),
-            ids_col.and_then(|c| text(r.get(c))),
-            names_col.and_then(|c| text(r.get(c))),
-            decoy,
-        );
+        // Annotations come from a protein group's first row: later rows copy no text.
+        let first = i == ann.genes.len();
+        let cell = |c: Option<usize>| c.filter(|_| first).and_then(|c| text(r.get(c)));
+        ann.note(i, cell(gene_col), cell(ids_col), cell(names_col), decoy);
     }
     report.rows_read = t.rows.rows_read;
     if report.rows_read == 0 {

@@ -92,11 +92,13 @@ impl Pivot {
         value: Option<f64>,
         loc: Loc,
     ) -> Result<usize, PivotError> {
-        let new_feature = !self.feature_index.contains_key(feature);
-        let new_run = !self.run_index.contains_key(run);
-        if new_feature || new_run {
-            let f = self.features.len() + usize::from(new_feature);
-            let r = self.runs.len() + usize::from(new_run);
+        let (fi, rj) = (
+            self.feature_index.get(feature).copied(),
+            self.run_index.get(run).copied(),
+        );
+        if fi.is_none() || rj.is_none() {
+            let f = self.features.len() + usize::from(fi.is_none());
+            let r = self.runs.len() + usize::from(rj.is_none());
             if f as u64 * r as u64 > crate::text::LIMITS.max_cells {
                 return Err(PivotError::TooLarge {
                     features: f,
@@ -104,8 +106,8 @@ impl Pivot {
                 });
             }
         }
-        let i = match self.feature_index.get(feature) {
-            Some(&i) => i,
+        let i = match fi {
+            Some(i) => i,
             None => {
                 self.features.push(feature.to_string());
                 self.feature_index
@@ -113,8 +115,8 @@ impl Pivot {
                 self.features.len() - 1
             }
         };
-        let j = match self.run_index.get(run) {
-            Some(&j) => j,
+        let j = match rj {
+            Some(j) => j,
             None => {
                 self.runs.push(run.to_string());
                 self.run_index.insert(run.to_string(), self.runs.len() - 1);

@@ -133,10 +133,10 @@ pub fn read_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
                 1,
                 None,
                 format!(
-                    "column {} has values but no header (first on line {}); name it after its {}",
+                    "column {} has values but no header; name it after its {} (its first value is on line {})",
                     k + 1,
-                    r.line,
-                    if opts.transpose { "feature" } else { "sample" }
+                    if opts.transpose { "feature" } else { "sample" },
+                    r.line
                 ),
             ));
         }
@@ -451,7 +451,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("w.tsv:1: column 3 has values but no header (first on line 2)"),
+            e.starts_with("w.tsv:1: column 3 has values but no header; name it after its sample (its first value is on line 2)"),
             "{e}"
         );
     }
