@@ -1,4 +1,5 @@
-//! The wide-TSV reader and the whole ingest (sheet + layer + alignment) on a generated
+//! The streaming wide-TSV reader, the whole ingest (sheet + layer + alignment) and the store
+//! write (Parquet, column chunk by column chunk) on a generated
 //! LFQ-like matrix: 4,000 proteins × 250 samples (1,000,000 cells, about 9 MB), 20% `NA`,
 //! values written as the peers' generator writes them (integers up to 10^10). One iteration
 //! takes a fraction of a second, so `cargo bench -p evomics-io --bench reader` runs in seconds;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evomics_io::formats::read_matrix;
 use evomics_io::sheet::SheetOptions;
-use evomics_io::{ingest, IngestRequest, LayerSpec};
+use evomics_io::{ingest, write_experiment, IngestRequest, LayerSpec};
 use rand::Rng;
 
 const FEATURES: usize = 4_000;
@@ -80,6 +81,11 @@ fn bench(c: &mut Criterion) {
     };
     group.bench_function("ingest (sheet + layer + alignment)", |b| {
         b.iter(|| ingest(&req).expect("ingest"))
+    });
+    let (exp, manifest, _) = ingest(&req).expect("ingest");
+    let store = dir.path().join("store");
+    group.bench_function("write_experiment (Parquet store)", |b| {
+        b.iter(|| write_experiment(&store, &exp, &manifest).expect("write"))
     });
     group.finish();
 }

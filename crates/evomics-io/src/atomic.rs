@@ -136,6 +136,34 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
+/// Write `path` through `fill`, which gets the temporary file to write into; it is synced and
+/// renamed onto `path` when `fill` succeeds, and removed when it fails.
+pub fn write_file_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> Result<()>,
+) -> Result<()> {
+    ensure_parent(path)?;
+    if path.is_dir() {
+        return Err(IoError::Spec(format!(
+            "output '{}' is a directory; give a file path",
+            path.display()
+        )));
+    }
+    remove_stale_siblings(path);
+    let tmp = sibling(path, "tmp");
+    let result = (|| {
+        let mut f = fs::File::create(&tmp).map_err(|e| IoError::fs("cannot create", &tmp, e))?;
+        fill(&mut f)?;
+        f.sync_all()
+            .map_err(|e| IoError::fs("cannot write", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| IoError::fs("cannot move into place", path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Build a directory with `fill` in a temporary sibling, then swap it in place of `dir`.
 ///
 /// On error the temporary directory is removed and `dir` is untouched. An existing `dir` is

@@ -4,13 +4,21 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+/// Message text with control characters from inputs escaped (`\u{1b}`), line breaks kept.
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::escape_message(s)
+}
+
 /// Errors raised while reading inputs or reading/writing the experiment store.
+///
+/// Every message is printed with control characters (ESC, BEL, NUL, …) that came from an input
+/// escaped, so a hostile cell cannot drive the terminal.
 #[derive(Debug, Error)]
 pub enum IoError {
     /// The operating system refused an operation on a path.
     // The OS error is part of the message and deliberately not a `source()`: the CLI prints the
     // whole chain, which would repeat it on a `caused by:` line.
-    #[error("{action} '{path}': {error}")]
+    #[error("{action} '{}': {error}", esc(&.path.display().to_string()))]
     Fs {
         /// What was being done ("cannot read", "cannot create directory", …).
         action: &'static str,
@@ -20,7 +28,7 @@ pub enum IoError {
         error: std::io::Error,
     },
     /// A text table could not be parsed at a position.
-    #[error("{path}:{line}{col}: {problem}")]
+    #[error("{}:{line}{col}: {}", esc(&.path.display().to_string()), esc(.problem))]
     Parse {
         /// The file.
         path: PathBuf,
@@ -32,7 +40,7 @@ pub enum IoError {
         problem: String,
     },
     /// The file's layout is not what the chosen (or detected) format expects.
-    #[error("{path}: {problem}")]
+    #[error("{}: {}", esc(&.path.display().to_string()), esc(.problem))]
     Layout {
         /// The file.
         path: PathBuf,
@@ -40,7 +48,7 @@ pub enum IoError {
         problem: String,
     },
     /// Samples of the sheet and of a matrix do not correspond.
-    #[error("layer '{layer}' ({path}): {problem}")]
+    #[error("layer '{}' ({}): {}", esc(.layer), esc(&.path.display().to_string()), esc(.problem))]
     SampleMatch {
         /// Layer name.
         layer: String,
@@ -50,11 +58,11 @@ pub enum IoError {
         problem: String,
     },
     /// A `--layer` specification or reader option is malformed.
-    #[error("{0}")]
+    #[error("{}", esc(.0))]
     Spec(String),
     /// The data model rejected what was read.
     // As for `Fs`, the data-model error is in the message rather than a `source()`.
-    #[error("{context}: {error}")]
+    #[error("{}: {}", esc(.context), esc(&.error.to_string()))]
     Core {
         /// Where (file or layer).
         context: String,
@@ -62,7 +70,7 @@ pub enum IoError {
         error: evomics_core::CoreError,
     },
     /// Parquet encoding or decoding failed.
-    #[error("{path}: Parquet error: {message}")]
+    #[error("{}: Parquet error: {}", esc(&.path.display().to_string()), esc(.message))]
     Parquet {
         /// The file.
         path: PathBuf,
@@ -70,7 +78,7 @@ pub enum IoError {
         message: String,
     },
     /// The store's manifest or a stored file is inconsistent.
-    #[error("experiment store '{path}': {problem}")]
+    #[error("experiment store '{}': {}", esc(&.path.display().to_string()), esc(.problem))]
     Store {
         /// The store directory or file.
         path: PathBuf,
@@ -138,5 +146,20 @@ mod tests {
         assert_eq!(e.to_string(), "cannot read 'x.tsv': entity not found");
         // A source would make the CLI print the OS error a second time as `caused by:`.
         assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let e = IoError::parse(
+            "x\u{7}.tsv",
+            3,
+            Some("a\u{1b}[2J"),
+            "'\u{0}' is not a number\nsecond line",
+        );
+        let m = e.to_string();
+        assert_eq!(
+            m,
+            "x\\u{7}.tsv:3, column 'a\\u{1b}[2J': '\\u{0}' is not a number\nsecond line"
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{IoError, Result};
 use crate::formats::read_matrix;
 use crate::manifest::{InputFile, Manifest};
 use crate::matrix::{align_to_sheet, MatchReport, ReadReport};
-use crate::sheet::{read_sample_sheet, SheetOptions};
+use crate::sheet::{read_sample_sheet_with_warnings, SheetOptions};
 use crate::spec::LayerSpec;
 
 /// Everything `evomics ingest` needs.
@@ -51,7 +51,7 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
             "no --layer given; add at least one, e.g. --layer proteome=proteinGroups.txt".into(),
         ));
     }
-    let sheet = read_sample_sheet(&req.samples, &req.sheet)?;
+    let (sheet, sheet_warnings) = read_sample_sheet_with_warnings(&req.samples, &req.sheet)?;
     let mut manifest = Manifest::new("ingest");
     manifest
         .inputs
@@ -73,6 +73,7 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
         let mut read = parsed.report.clone();
         let path = parsed.path.clone();
+        let digest = parsed.source_digest.take();
         let (assay, matching) = align_to_sheet(
             parsed,
             &spec.name,
@@ -82,10 +83,18 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         )?;
         read.warnings
             .extend(check_values(&spec.name, &path, &assay)?);
-        manifest.inputs.push(InputFile::hash(
-            &format!("layer:{}", spec.name),
-            &spec.path,
-        )?);
+        for w in &mut read.warnings {
+            *w = crate::text::escape_message(w).into_owned();
+        }
+        manifest.inputs.push(match digest {
+            Some((sha, bytes)) => InputFile {
+                role: format!("layer:{}", spec.name),
+                path: spec.path.display().to_string(),
+                bytes,
+                sha256: crate::manifest::hex(&sha),
+            },
+            None => InputFile::hash(&format!("layer:{}", spec.name), &spec.path)?,
+        });
         reports.push(LayerIngestReport {
             layer: spec.name.clone(),
             path: spec.path.display().to_string(),
@@ -106,7 +115,28 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         })).collect::<Vec<_>>(),
     });
     manifest.reports = json!({ "layers": reports });
+    if !sheet_warnings.is_empty() {
+        let escaped: Vec<String> = sheet_warnings
+            .iter()
+            .map(|w| crate::text::escape_message(w).into_owned())
+            .collect();
+        manifest.reports["sheet"] = json!({ "warnings": escaped });
+    }
     Ok((exp, manifest, reports))
+}
+
+/// The warnings about the sample sheet that [`ingest`] recorded in its manifest: spreadsheet
+/// error values and `TRUE`/`FALSE` read as missing, text in a column of numbers, numbers
+/// written with commas, literal quotes (see [`crate::sheet::read_sample_sheet_with_warnings`]).
+pub fn sheet_warnings(manifest: &Manifest) -> Vec<String> {
+    manifest.reports["sheet"]["warnings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| w.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A layer in which no cell has a value is an error (a wrong delimiter, quantity or `zero=`

@@ -58,6 +58,9 @@ pub struct ParsedMatrix {
     pub scale: ValueScale,
     /// What the reader did.
     pub report: ReadReport,
+    /// SHA-256 and size of the file's bytes, when the reader saw all of them (text inputs):
+    /// the manifest takes them from here instead of reading the file a second time.
+    pub source_digest: Option<([u8; 32], u64)>,
 }
 
 impl ParsedMatrix {
@@ -91,8 +94,180 @@ impl ParsedMatrix {
             flags,
             scale,
             report,
+            source_digest: None,
         }
     }
+}
+
+impl ParsedMatrix {
+    /// Build from a filled [`MatrixBuilder`] (rows = features).
+    pub fn from_builder(
+        path: PathBuf,
+        feature_ids: Vec<String>,
+        columns: Vec<MatrixColumn>,
+        cells: MatrixBuilder,
+        scale: ValueScale,
+        report: ReadReport,
+    ) -> ParsedMatrix {
+        let (values, flags) = cells.finish();
+        ParsedMatrix {
+            path,
+            feature_flags: vec![FeatureFlags::NONE; feature_ids.len()],
+            feature_ids,
+            annotations: Vec::new(),
+            columns,
+            values,
+            flags,
+            scale,
+            report,
+            source_digest: None,
+        }
+    }
+}
+
+/// The cells of a matrix as a reader parses them, row after row, straight into the final
+/// values and flags (a value slot holds NaN where the flag has none): no per-cell text or
+/// per-row vectors are kept. Bounded by [`crate::text::Limits::max_cells`].
+#[derive(Debug)]
+pub struct MatrixBuilder {
+    ncols: usize,
+    values: Vec<f64>,
+    flags: Vec<ValueFlag>,
+}
+
+impl MatrixBuilder {
+    /// An empty matrix of `ncols` columns.
+    pub fn new(ncols: usize) -> MatrixBuilder {
+        MatrixBuilder {
+            ncols,
+            values: Vec::new(),
+            flags: Vec::new(),
+        }
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.ncols
+    }
+
+    /// Complete rows so far.
+    pub fn nrows(&self) -> usize {
+        self.values.len().checked_div(self.ncols).unwrap_or(0)
+    }
+
+    /// Check that one more row keeps the matrix within the cell limit; the error names the
+    /// file and line of the row that would exceed it.
+    pub fn reserve_row(&self, path: &std::path::Path, line: u64) -> Result<()> {
+        let limit = crate::text::LIMITS.max_cells;
+        if (self.nrows() as u64 + 1) * self.ncols as u64 > limit {
+            return Err(IoError::parse(
+                path,
+                line,
+                None,
+                format!(
+                    "the matrix would exceed {limit} cells ({} rows × {} columns), the limit of one layer (docs/reliability.md); read a subset of the file",
+                    self.nrows() + 1,
+                    self.ncols
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Append one cell (`None`: no value) to the current row.
+    #[inline]
+    pub fn push(&mut self, v: Option<f64>) {
+        match v {
+            Some(x) => {
+                self.values.push(x);
+                self.flags.push(ValueFlag::Observed);
+            }
+            None => {
+                self.values.push(f64::NAN);
+                self.flags.push(ValueFlag::Missing);
+            }
+        }
+    }
+
+    /// Drop the cells of an unfinished last row (a row the reader decided to skip).
+    pub fn truncate_rows(&mut self, rows: usize) {
+        self.values.truncate(rows * self.ncols);
+        self.flags.truncate(rows * self.ncols);
+    }
+
+    /// The cells of row `i`.
+    pub fn row(&self, i: usize) -> (&[f64], &[ValueFlag]) {
+        let r = i * self.ncols..(i + 1) * self.ncols;
+        (&self.values[r.clone()], &self.flags[r])
+    }
+
+    /// Values and flags, rows × columns.
+    pub fn finish(mut self) -> (Array2<f64>, Array2<ValueFlag>) {
+        let n = self.nrows();
+        self.truncate_rows(n);
+        self.values.shrink_to_fit();
+        self.flags.shrink_to_fit();
+        let shape = (n, self.ncols);
+        (
+            Array2::from_shape_vec(shape, self.values).expect("rows × columns cells"),
+            Array2::from_shape_vec(shape, self.flags).expect("rows × columns cells"),
+        )
+    }
+
+    /// Values and flags, columns × rows: the transpose of [`MatrixBuilder::finish`], for a
+    /// file whose rows are samples.
+    pub fn finish_transposed(self) -> (Array2<f64>, Array2<ValueFlag>) {
+        let (v, f) = self.finish();
+        (
+            v.reversed_axes().as_standard_layout().into_owned(),
+            f.reversed_axes().as_standard_layout().into_owned(),
+        )
+    }
+}
+
+/// Keep the columns `cols` (in that order) of a row-major matrix, in place where the layout
+/// allows: no second matrix is allocated, only one row of scratch space.
+pub(crate) fn select_columns<T: Copy>(a: Array2<T>, cols: &[usize]) -> Array2<T> {
+    let (nr, nc) = a.dim();
+    if cols.len() == nc && cols.iter().enumerate().all(|(i, &c)| i == c) {
+        return a;
+    }
+    if !a.is_standard_layout() {
+        return a.select(Axis(1), cols);
+    }
+    let k = cols.len();
+    let (mut v, offset) = a.into_raw_vec_and_offset();
+    debug_assert_eq!(offset.unwrap_or(0), 0);
+    let mut row: Vec<T> = Vec::with_capacity(k);
+    for i in 0..nr {
+        row.clear();
+        row.extend(cols.iter().map(|&c| v[i * nc + c]));
+        // Row i's new cells end at (i + 1)·k ≤ (i + 1)·nc: rows not yet read are untouched.
+        v[i * k..(i + 1) * k].copy_from_slice(&row);
+    }
+    v.truncate(nr * k);
+    v.shrink_to_fit();
+    Array2::from_shape_vec((nr, k), v).expect("rows × kept columns")
+}
+
+/// A sample id with its invisible differences shown: characters outside printable ASCII are
+/// written as `\u{e9}`, so two spellings that look the same can be told apart.
+pub(crate) fn spelled_out(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(60) {
+        if c.is_ascii_graphic() || c == ' ' {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
+}
+
+/// Unicode NFC form of a name.
+pub(crate) fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfc().collect()
 }
 
 /// How matrix columns are matched to sheet samples.
@@ -196,7 +371,30 @@ pub fn align_to_sheet(
                 used[j] = true;
                 picked.push((j, sid.clone()));
             }
-            None => not_in_matrix.push(sid.clone()),
+            None => {
+                // Two spellings of one name in different Unicode forms look identical but do
+                // not match; say so instead of reporting a missing sample.
+                let want = nfc(&key);
+                if let Some(c) = parsed
+                    .columns
+                    .iter()
+                    .find(|c| nfc(&c.header) == want || nfc(&c.name) == want)
+                {
+                    let theirs = if nfc(&c.header) == want { &c.header } else { &c.name };
+                    return Err(IoError::SampleMatch {
+                        layer: layer.into(),
+                        path: parsed.path.clone(),
+                        problem: format!(
+                            "sheet sample '{}' and matrix column '{}' are the same text in different Unicode forms (sheet: '{}', matrix: '{}'); save both files with one spelling (e.g. NFC)",
+                            clip(sid),
+                            clip(theirs),
+                            spelled_out(&key),
+                            spelled_out(theirs)
+                        ),
+                    });
+                }
+                not_in_matrix.push(sid.clone())
+            }
         }
     }
     let not_in_sheet: Vec<String> = parsed
@@ -274,8 +472,8 @@ pub fn align_to_sheet(
         parsed.scale,
         features,
         samples,
-        parsed.values.select(Axis(1), &cols),
-        parsed.flags.select(Axis(1), &cols),
+        select_columns(parsed.values, &cols),
+        select_columns(parsed.flags, &cols),
     )
     .map_err(|e| IoError::core(parsed.path.display().to_string(), e))?;
     Ok((assay, report))

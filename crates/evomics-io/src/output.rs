@@ -98,43 +98,37 @@ pub fn to_tsv(t: &Table) -> String {
 }
 
 /// The table as Parquet bytes: float columns as float64, integer columns as float64 (so that
-/// readers see one numeric type per statistic), booleans and text as UTF-8 text, `Na` as null.
+/// readers see one numeric type per statistic), booleans and text as UTF-8 text
+/// (`large_string`, which every Parquet reader opens, see [`crate::parquet`]), `Na` as null in
+/// numeric columns and the text `NA` in text columns.
 pub fn to_parquet(t: &Table) -> Result<Vec<u8>> {
-    use polars::prelude::{Column, DataFrame, ParquetCompression, ParquetWriter};
+    use crate::parquet::{write_columns, OutColumn};
     let path = Path::new(&t.name).with_extension("parquet");
-    let perr = |e: polars::prelude::PolarsError| IoError::Parquet {
-        path: path.clone(),
-        message: e.to_string(),
-    };
     let mut cols = Vec::with_capacity(t.columns.len());
     for (k, spec) in t.columns.iter().enumerate() {
-        let name = spec.name.as_str().into();
+        let rows = &t.rows;
         match spec.kind {
             Kind::Float | Kind::Int => {
-                let v: Vec<Option<f64>> = t.rows.iter().map(|r| r[k].as_f64()).collect();
-                cols.push(Column::new(name, v));
+                cols.push(OutColumn::f64(&spec.name, move || {
+                    rows.iter().map(move |r| r[k].as_f64())
+                }));
             }
             Kind::Text | Kind::Bool => {
-                let v: Vec<Option<String>> = t
-                    .rows
-                    .iter()
-                    .map(|r| match &r[k] {
-                        Cell::Text(s) => Some(s.clone()),
-                        Cell::Bool(b) => Some(b.to_string()),
-                        Cell::Na => Some("NA".to_string()),
-                        other => Some(format!("{other:?}")),
+                cols.push(OutColumn::text(&spec.name, move || {
+                    rows.iter().map(move |r| {
+                        Some(match &r[k] {
+                            Cell::Text(s) => s.clone(),
+                            Cell::Bool(b) => b.to_string(),
+                            Cell::Na => "NA".to_string(),
+                            other => format!("{other:?}"),
+                        })
                     })
-                    .collect();
-                cols.push(Column::new(name, v));
+                }));
             }
         }
     }
-    let mut df = DataFrame::new(t.rows.len(), cols).map_err(perr)?;
     let mut buf: Vec<u8> = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(perr)?;
+    write_columns(&path, &mut buf, t.rows.len(), cols)?;
     Ok(buf)
 }
 

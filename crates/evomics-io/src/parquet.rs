@@ -1,12 +1,28 @@
-//! Reading Parquet through polars without letting a damaged file crash the process.
+//! Parquet: reading through polars without letting a damaged file crash the process, and
+//! writing column chunk by column chunk with plain types every reader opens.
 //!
 //! polars' Parquet decoder panics on some malformed files instead of returning an error (see
 //! `guard`); [`read`] and [`column_names`] turn such a panic into an [`IoError::Parquet`] naming
 //! the file, with the panic's own report kept off stderr.
+//!
+//! [`write_columns`] writes one row group whose columns are built one at a time ([`OutColumn`]
+//! produces its array only when the writer reaches it), so writing a layer needs the memory of
+//! one column, not a second copy of the table. Text columns are `large_string` (UTF-8 with
+//! 64-bit offsets): polars' own writer records `string_view`, which pyarrow before 15 cannot
+//! read ("Unrecognized type: 24"); `large_string` is read by pyarrow ≥ 10, polars, DuckDB and
+//! R arrow. Pages are Parquet data page v1 with zstd compression.
 
 use std::path::Path;
 
 use polars::prelude::{DataFrame, ParquetReader, PolarsError, SerReader};
+use polars_arrow::array::{Array, PrimitiveArray, Utf8Array};
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
+use polars_parquet::write::{
+    array_to_columns, get_dtype_encoding, to_parquet_type, CompressionOptions, Compressor, DynIter,
+    DynStreamingIterator, FallibleStreamingIterator, FileWriter, StatisticsOptions, Version,
+    WriteOptions,
+};
 
 use crate::error::{IoError, Result};
 use crate::guard::catch;
@@ -43,6 +59,17 @@ pub fn read(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame> {
     })
 }
 
+/// The column names and row count of a Parquet file, from its metadata (no data decoded).
+pub fn shape(path: &Path) -> Result<(Vec<String>, usize)> {
+    let f = open(path)?;
+    guarded(path, || {
+        let mut r = ParquetReader::new(f);
+        let names = r.schema()?.iter_names().map(|n| n.to_string()).collect();
+        let rows = r.num_rows()?;
+        Ok((names, rows))
+    })
+}
+
 /// The column names of a Parquet file, without reading its data.
 pub fn column_names(path: &Path) -> Result<Vec<String>> {
     let f = open(path)?;
@@ -50,6 +77,135 @@ pub fn column_names(path: &Path) -> Result<Vec<String>> {
         ParquetReader::new(f)
             .schema()
             .map(|s| s.iter_names().map(|n| n.to_string()).collect())
+    })
+}
+
+/// One column of a table to write; its array is built when the writer reaches it.
+pub struct OutColumn<'a> {
+    name: String,
+    dtype: ArrowDataType,
+    nullable: bool,
+    make: Box<dyn FnOnce() -> Box<dyn Array> + Send + Sync + 'a>,
+}
+
+impl<'a> OutColumn<'a> {
+    /// A text column (`large_string`; `None` is null).
+    pub fn text<I, S>(name: &str, values: impl FnOnce() -> I + Send + Sync + 'a) -> OutColumn<'a>
+    where
+        I: IntoIterator<Item = Option<S>>,
+        S: AsRef<str>,
+    {
+        OutColumn {
+            name: name.to_string(),
+            dtype: ArrowDataType::LargeUtf8,
+            nullable: true,
+            make: Box::new(move || {
+                Box::new(Utf8Array::<i64>::from_iter(values())) as Box<dyn Array>
+            }),
+        }
+    }
+
+    /// A `double` column (`None` is null).
+    pub fn f64<I>(name: &str, values: impl FnOnce() -> I + Send + Sync + 'a) -> OutColumn<'a>
+    where
+        I: IntoIterator<Item = Option<f64>>,
+    {
+        OutColumn {
+            name: name.to_string(),
+            dtype: ArrowDataType::Float64,
+            nullable: true,
+            make: Box::new(move || {
+                let mut v = Vec::new();
+                let mut valid = Vec::new();
+                for x in values() {
+                    v.push(x.unwrap_or(0.0));
+                    valid.push(x.is_some());
+                }
+                let validity = valid
+                    .iter()
+                    .any(|b| !b)
+                    .then(|| Bitmap::from_iter(valid.iter().copied()));
+                Box::new(PrimitiveArray::<f64>::new(
+                    ArrowDataType::Float64,
+                    v.into(),
+                    validity,
+                )) as Box<dyn Array>
+            }),
+        }
+    }
+
+    /// A `uint8` column without nulls.
+    pub fn u8(name: &str, values: impl FnOnce() -> Vec<u8> + Send + Sync + 'a) -> OutColumn<'a> {
+        OutColumn {
+            name: name.to_string(),
+            dtype: ArrowDataType::UInt8,
+            nullable: true,
+            make: Box::new(move || {
+                Box::new(PrimitiveArray::<u8>::from_vec(values())) as Box<dyn Array>
+            }),
+        }
+    }
+}
+
+fn perr(path: &Path, e: impl std::fmt::Display) -> IoError {
+    IoError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Write `columns` of `rows` rows as one Parquet row group to `out`, one column chunk at a
+/// time (see the module documentation for the types and layout).
+pub fn write_columns<W: std::io::Write>(
+    path: &Path,
+    out: W,
+    rows: usize,
+    columns: Vec<OutColumn<'_>>,
+) -> Result<()> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(c.name.as_str().into(), c.dtype.clone(), c.nullable))
+        .collect();
+    let schema = ArrowSchema::from_iter(fields.iter().cloned());
+    let options = WriteOptions {
+        statistics: StatisticsOptions::empty(),
+        version: Version::V1,
+        compression: CompressionOptions::Zstd(None),
+        data_page_size: None,
+    };
+    let mut writer = FileWriter::try_new(out, schema, options).map_err(|e| perr(path, e))?;
+    if rows > 0 || !columns.is_empty() {
+        let pages = columns.into_iter().zip(fields).map(move |(c, field)| {
+            let array = (c.make)();
+            let type_ = to_parquet_type(&field)?;
+            let encodings = get_dtype_encoding(&field.dtype);
+            let mut leaves = array_to_columns(array, type_, options, &encodings)?;
+            let leaf = leaves.pop().expect("a flat column has one leaf");
+            let compressed = Compressor::new_from_vec(
+                leaf.map(|page| {
+                    page.map_err(|e| {
+                        polars_parquet::read::ParquetError::FeatureNotSupported(e.to_string())
+                    })
+                }),
+                options.compression,
+                vec![],
+            )
+            .map_err(PolarsError::from);
+            Ok(DynStreamingIterator::new(compressed))
+        });
+        writer
+            .write(rows as u64, DynIter::new(pages))
+            .map_err(|e| perr(path, e))?;
+    }
+    writer.end(None).map_err(|e| perr(path, e))?;
+    Ok(())
+}
+
+/// [`write_columns`] into `path`, atomically (a temporary sibling renamed into place).
+pub fn write_file(path: &Path, rows: usize, columns: Vec<OutColumn<'_>>) -> Result<()> {
+    crate::atomic::write_file_atomic_with(path, |f| {
+        let w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write_columns(path, w, rows, columns)
     })
 }
 
@@ -75,6 +231,37 @@ mod tests {
             e.contains("`left == right` failed left: 0 right: 2)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn written_columns_read_back_with_plain_string_types() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.parquet");
+        let ids = ["a", "b", "c"];
+        write_file(
+            &p,
+            3,
+            vec![
+                OutColumn::text("id", || ids.iter().map(Some)),
+                OutColumn::f64("x", || vec![Some(1.5), None, Some(-0.0)]),
+                OutColumn::u8("f", || vec![0, 1, 3]),
+                OutColumn::text("note", || vec![Some("é"), None, Some("")]),
+            ],
+        )
+        .unwrap();
+        let df = read(&p, None).unwrap();
+        assert_eq!(df.shape(), (3, 4));
+        let x: Vec<Option<f64>> = df.column("x").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(x, vec![Some(1.5), None, Some(-0.0)]);
+        let note: Vec<Option<&str>> = df.column("note").unwrap().str().unwrap().iter().collect();
+        assert_eq!(note, vec![Some("é"), None, Some("")]);
+        // The embedded Arrow schema says large_string (type 20 in Arrow's flatbuffers enum),
+        // never string_view (24), which older readers reject.
+        let bytes = std::fs::read(&p).unwrap();
+        assert!(bytes.windows(12).any(|w| w == b"ARROW:schema"));
+        // An empty table is a valid file too.
+        write_file(&p, 0, vec![OutColumn::text("id", Vec::<Option<&str>>::new)]).unwrap();
+        assert_eq!(read(&p, None).unwrap().shape(), (0, 1));
     }
 
     #[test]

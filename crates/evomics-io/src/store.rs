@@ -26,6 +26,7 @@ use evomics_core::{
 use crate::atomic::{replace_dir, write_file_atomic};
 use crate::error::{IoError, Result};
 use crate::manifest::{Manifest, STORE_FORMAT_VERSION};
+use crate::parquet::{write_file, OutColumn};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct LayerMeta {
@@ -50,26 +51,8 @@ fn pq_err(path: &Path, e: PolarsError) -> IoError {
     }
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let mut buf: Vec<u8> = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::empty())
-        .finish(df)
-        .map_err(|e| pq_err(path, e))?;
-    write_file_atomic(path, &buf)
-}
-
 fn read_parquet(path: &Path) -> Result<DataFrame> {
     crate::parquet::read(path, None)
-}
-
-fn frame(path: &Path, height: usize, cols: Vec<Column>) -> Result<DataFrame> {
-    DataFrame::new(height, cols).map_err(|e| pq_err(path, e))
-}
-
-fn str_column(name: &str, values: &[Option<String>]) -> Column {
-    Column::new(name.into(), values)
 }
 
 /// Write an experiment to `dir` atomically: everything is written into a temporary sibling
@@ -107,55 +90,53 @@ pub fn write_experiment_with(
 }
 
 fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
-    let ids: Vec<Option<String>> = sheet.sample_ids().iter().cloned().map(Some).collect();
-    let mut cols = vec![str_column("sample_id", &ids)];
+    let mut cols = vec![OutColumn::text("sample_id", || {
+        sheet.sample_ids().iter().map(Some)
+    })];
     for c in sheet.columns() {
         cols.push(match &c.values {
-            ColumnValues::Text(v) => str_column(&c.name, v),
-            ColumnValues::Numeric(v) => Column::new(c.name.as_str().into(), v),
+            ColumnValues::Text(v) => OutColumn::text(&c.name, || v.iter().map(|x| x.as_ref())),
+            ColumnValues::Numeric(v) => OutColumn::f64(&c.name, || v.iter().copied()),
         });
     }
-    let mut df = frame(path, sheet.len(), cols)?;
-    write_parquet(path, &mut df)
+    write_file(path, sheet.len(), cols)
 }
 
+/// Write a layer's four files. values.parquet and flags.parquet are written one sample column
+/// at a time from the layer's matrices (no copy of the table is built).
 fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
-    let ids: Vec<Option<String>> = a.features().ids().iter().cloned().map(Some).collect();
+    let ids = a.features().ids();
     let n = a.n_features();
     let fpath = dir.join("features.parquet");
     let mut fcols = vec![
-        str_column("feature_id", &ids),
-        Column::new(
-            "feature_flags".into(),
-            a.features()
-                .flags()
-                .iter()
-                .map(|f| f.bits())
-                .collect::<Vec<u8>>(),
-        ),
+        OutColumn::text("feature_id", || ids.iter().map(Some)),
+        OutColumn::u8("feature_flags", || {
+            a.features().flags().iter().map(|f| f.bits()).collect()
+        }),
     ];
     for (k, v) in a.features().annotations() {
-        fcols.push(str_column(k, v));
+        fcols.push(OutColumn::text(k, || v.iter().map(|x| x.as_ref())));
     }
-    write_parquet(&fpath, &mut frame(&fpath, n, fcols)?)?;
+    write_file(&fpath, n, fcols)?;
 
     let vpath = dir.join("values.parquet");
-    let mut vcols = vec![str_column("feature_id", &ids)];
-    let fpath2 = dir.join("flags.parquet");
-    let mut gcols = vec![str_column("feature_id", &ids)];
+    let mut vcols = vec![OutColumn::text("feature_id", || ids.iter().map(Some))];
+    let gpath = dir.join("flags.parquet");
+    let mut gcols = vec![OutColumn::text("feature_id", || ids.iter().map(Some))];
+    let (values, flags) = (a.values(), a.flags());
     for (j, s) in a.samples().iter().enumerate() {
-        let vals: Vec<Option<f64>> = (0..n)
-            .map(|i| {
-                let v = a.values()[[i, j]];
-                (!v.is_nan()).then_some(v)
-            })
-            .collect();
-        vcols.push(Column::new(s.as_str().into(), vals));
-        let codes: Vec<u8> = (0..n).map(|i| a.flags()[[i, j]].code()).collect();
-        gcols.push(Column::new(s.as_str().into(), codes));
+        vcols.push(OutColumn::f64(s, move || {
+            values
+                .column(j)
+                .into_iter()
+                .map(|v| (!v.is_nan()).then_some(*v))
+        }));
+        gcols.push(OutColumn::u8(s, move || {
+            flags.column(j).iter().map(|f| f.code()).collect()
+        }));
     }
-    write_parquet(&vpath, &mut frame(&vpath, n, vcols)?)?;
-    write_parquet(&fpath2, &mut frame(&fpath2, n, gcols)?)?;
+    write_file(&vpath, n, vcols)?;
+    write_file(&gpath, n, gcols)?;
     let meta = LayerMeta {
         kind: a.kind().clone(),
         scale: a.scale(),
@@ -325,26 +306,19 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
 
     let vpath = dir.join("values.parquet");
     let gpath = dir.join("flags.parquet");
-    let vdf = read_parquet(&vpath)?;
-    let gdf = read_parquet(&gpath)?;
-    for (p, df) in [(&vpath, &vdf), (&gpath, &gdf)] {
-        if get_ids(p, df, "feature_id")? != ids {
+    let vnames = crate::parquet::column_names(&vpath)?;
+    let gnames = crate::parquet::column_names(&gpath)?;
+    for (p, names) in [(&vpath, &vnames), (&gpath, &gnames)] {
+        if names.first().map(String::as_str) != Some("feature_id") {
+            return Err(store_err(p, "column 'feature_id' is missing"));
+        }
+        let df = crate::parquet::read(p, Some(vec!["feature_id".to_string()]))?;
+        if get_ids(p, &df, "feature_id")? != ids {
             return Err(store_err(p, "feature ids differ from features.parquet; the store is damaged, re-run the stage that wrote it"));
         }
     }
-    let samples: Vec<String> = vdf
-        .get_column_names()
-        .iter()
-        .skip(1)
-        .map(|s| s.to_string())
-        .collect();
-    let gsamples: Vec<String> = gdf
-        .get_column_names()
-        .iter()
-        .skip(1)
-        .map(|s| s.to_string())
-        .collect();
-    if samples != gsamples {
+    let samples: Vec<String> = vnames[1..].to_vec();
+    if samples[..] != gnames[1..] {
         return Err(store_err(
             dir,
             "values.parquet and flags.parquet name different samples; the store is damaged",
@@ -353,26 +327,39 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
     let (nf, ns) = (ids.len(), samples.len());
     let mut values = Array2::from_elem((nf, ns), f64::NAN);
     let mut flags = Array2::from_elem((nf, ns), ValueFlag::Missing);
-    for (j, s) in samples.iter().enumerate() {
-        let vc = vdf
-            .column(s)
-            .and_then(|c| c.f64().cloned())
-            .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
-        let gc = gdf
-            .column(s)
-            .and_then(|c| c.u8().cloned())
-            .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
-        for (i, (v, g)) in vc.iter().zip(gc.iter()).enumerate() {
-            let code = g.ok_or_else(|| {
-                store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
-            })?;
-            flags[[i, j]] = ValueFlag::from_code(code).ok_or_else(|| {
-                store_err(
-                    &gpath,
-                    format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
-                )
-            })?;
-            values[[i, j]] = v.unwrap_or(f64::NAN);
+    // A batch of sample columns at a time: reading needs the layer's matrices plus one batch.
+    const BATCH: usize = 128;
+    for (b, batch) in samples.chunks(BATCH).enumerate() {
+        let vdf = crate::parquet::read(&vpath, Some(batch.to_vec()))?;
+        let gdf = crate::parquet::read(&gpath, Some(batch.to_vec()))?;
+        for (k, s) in batch.iter().enumerate() {
+            let j = b * BATCH + k;
+            let vc = vdf
+                .column(s)
+                .and_then(|c| c.f64().cloned())
+                .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
+            let gc = gdf
+                .column(s)
+                .and_then(|c| c.u8().cloned())
+                .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
+            if vc.len() != nf || gc.len() != nf {
+                return Err(store_err(
+                    dir,
+                    format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
+                ));
+            }
+            for (i, (v, g)) in vc.iter().zip(gc.iter()).enumerate() {
+                let code = g.ok_or_else(|| {
+                    store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
+                })?;
+                flags[[i, j]] = ValueFlag::from_code(code).ok_or_else(|| {
+                    store_err(
+                        &gpath,
+                        format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
+                    )
+                })?;
+                values[[i, j]] = v.unwrap_or(f64::NAN);
+            }
         }
     }
     Assay::new(

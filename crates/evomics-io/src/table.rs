@@ -56,13 +56,10 @@ impl Table {
     }
 
     /// Write the table as Parquet: the named columns as float64 (`NA` → null), the others as
-    /// text. A numeric column holding text other than `NA` is an error.
+    /// text (`large_string`, see [`crate::parquet`]). A numeric column holding text other than
+    /// `NA` is an error.
     pub fn write_parquet(&self, path: &Path, numeric: &[&str]) -> Result<()> {
-        use polars::prelude::{Column, DataFrame, ParquetCompression, ParquetWriter};
-        let perr = |e: polars::prelude::PolarsError| crate::error::IoError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        use crate::parquet::{write_file, OutColumn};
         let mut cols = Vec::with_capacity(self.columns.len());
         for (k, name) in self.columns.iter().enumerate() {
             if numeric.contains(&name.as_str()) {
@@ -74,25 +71,21 @@ impl Table {
                         t => Some(t.parse::<f64>().map_err(|_| crate::error::IoError::Store {
                             path: path.to_path_buf(),
                             problem: format!(
-                                "row {}, column '{name}': '{t}' is not a number",
-                                i + 1
+                                "row {}, column '{name}': '{}' is not a number",
+                                i + 1,
+                                crate::text::clip(t)
                             ),
                         })?),
                     });
                 }
-                cols.push(Column::new(name.as_str().into(), v));
+                cols.push(OutColumn::f64(name, move || v));
             } else {
-                let v: Vec<Option<String>> = self.rows.iter().map(|r| Some(r[k].clone())).collect();
-                cols.push(Column::new(name.as_str().into(), v));
+                cols.push(OutColumn::text(name, move || {
+                    self.rows.iter().map(move |r| Some(r[k].as_str()))
+                }));
             }
         }
-        let mut df = DataFrame::new(self.rows.len(), cols).map_err(perr)?;
-        let mut buf: Vec<u8> = Vec::new();
-        ParquetWriter::new(&mut buf)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut df)
-            .map_err(perr)?;
-        write_file_atomic(path, &buf)
+        write_file(path, self.rows.len(), cols)
     }
 }
 

@@ -1,36 +1,89 @@
-//! Delimited text tables (TSV, CSV, semicolon), plain or gzip-compressed, with positions kept for errors.
+//! Delimited text tables (TSV, CSV, semicolon), plain or gzip-compressed, read as a stream of
+//! rows with positions kept for errors and every size bounded by [`LIMITS`].
+//!
+//! A [`TextTable`] holds the header and a row source: readers take one row at a time
+//! ([`Rows::next_row`]) and parse its cells straight into their final values, so no reader
+//! keeps the file, its records or its cells as text. The whole file is never in memory: the
+//! source is read through a fixed buffer, gzip streams are decompressed on the fly, and each
+//! record is bounded by [`Limits::max_line_bytes`] and each cell by [`Limits::max_cell_bytes`].
+//!
+//! Quotes: comma- and semicolon-separated files use RFC 4180 quoting (`"a,b"`, `""` for a
+//! quote). In a tab-separated file quotes are literal characters unless every named field of the
+//! header is quoted (as R's `write.table` writes), which marks a quoted file. A quoted field that
+//! is never closed, or that runs over a line holding a whole row's worth of delimiters, is an
+//! error naming the line where the field started: an unbalanced quote must not swallow rows.
 
-use std::io::Read;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::error::{IoError, Result};
 
-/// A delimited text table read whole: header plus rows, each row with its 1-based line number.
-#[derive(Debug, Clone)]
+/// The bounds every text input is held to (docs/reliability.md, "Memory bounds").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest record (a line, or several when a quoted field spans lines), in bytes.
+    pub max_line_bytes: usize,
+    /// Longest cell, in bytes.
+    pub max_cell_bytes: usize,
+    /// Most fields in a header.
+    pub max_header_fields: usize,
+    /// Most cells of one matrix a reader builds (features × samples).
+    pub max_cells: u64,
+    /// Most bytes a gzip-compressed input may decompress to.
+    pub max_decompressed_bytes: u64,
+    /// Most cells (rows × columns) of a sample sheet.
+    pub max_sheet_cells: usize,
+}
+
+/// The limits in force. DIA-NN reports of several GB and matrices of tens of millions of cells
+/// are real and read; a single 1 MiB cell or a 16 MiB line is not a table any tool writes.
+pub const LIMITS: Limits = Limits {
+    max_line_bytes: 16 << 20,
+    max_cell_bytes: 1 << 20,
+    max_header_fields: 200_000,
+    max_cells: 500_000_000,
+    max_decompressed_bytes: 64 << 30,
+    max_sheet_cells: 1_000_000,
+};
+
+/// A size in words: `16 MiB`, `1 MiB`, `64 GiB`.
+pub(crate) fn bytes_text(n: u64) -> String {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A delimited text table: header, and the rows still to be read.
 pub struct TextTable {
     /// The file it came from.
     pub path: PathBuf,
     /// The delimiter used.
     pub delimiter: u8,
+    /// True when quotes delimit fields (CSV, or a TSV whose header is quoted).
+    pub quoted: bool,
     /// Header fields (BOM and surrounding white space removed).
     pub header: Vec<String>,
-    /// Data rows.
-    pub rows: Vec<TextRow>,
+    /// The data rows, read one at a time.
+    pub rows: Rows,
 }
 
-/// One data row of a [`TextTable`].
-#[derive(Debug, Clone)]
-pub struct TextRow {
-    /// 1-based line number in the file where the row starts.
-    pub line: u64,
-    /// The fields.
-    pub fields: csv::StringRecord,
-}
-
-impl TextRow {
-    /// A field by index, trimmed; empty when the row is shorter.
-    pub fn get(&self, i: usize) -> &str {
-        self.fields.get(i).map(str::trim).unwrap_or("")
+impl std::fmt::Debug for TextTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTable")
+            .field("path", &self.path)
+            .field("delimiter", &self.delimiter)
+            .field("header", &self.header.len())
+            .finish()
     }
 }
 
@@ -51,32 +104,649 @@ impl TextTable {
     }
 }
 
-/// Read a whole file, transparently gunzipping `.gz` content (detected by its magic bytes).
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                // Name the line where the readable data stops, as for a truncated text file.
-                let line = 1 + out.iter().filter(|&&b| b == b'\n').count() as u64;
-                IoError::parse(
+/// One data row, borrowed from [`Rows`] until the next row is read.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRow<'a> {
+    /// 1-based line number in the file where the row starts.
+    pub line: u64,
+    rec: &'a Record,
+}
+
+impl<'a> TextRow<'a> {
+    /// A field by index, trimmed; empty when the row is shorter.
+    pub fn get(&self, i: usize) -> &'a str {
+        self.rec.field(i).trim()
+    }
+
+    /// A field by index as written (not trimmed); empty when the row is shorter.
+    pub fn raw(&self, i: usize) -> &'a str {
+        self.rec.field(i)
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.rec.len()
+    }
+
+    /// True for a row without fields (never returned by [`Rows::next_row`]).
+    pub fn is_empty(&self) -> bool {
+        self.rec.len() == 0
+    }
+}
+
+/// Fields of one record: their bytes back to back, and where each ends.
+#[derive(Debug, Default)]
+struct Record {
+    text: String,
+    ends: Vec<usize>,
+    line: u64,
+    /// The record ended at a line break (not at the end of the file).
+    terminated: bool,
+}
+
+impl Record {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn field(&self, i: usize) -> &str {
+        if i >= self.ends.len() {
+            return "";
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn push_empty(&mut self) {
+        self.ends.push(self.text.len());
+    }
+}
+
+/// The data rows of a [`TextTable`], parsed on demand.
+pub struct Rows {
+    parser: Parser,
+    rec: Record,
+    ncol: usize,
+    pad: bool,
+    /// Data rows returned so far.
+    pub rows_read: usize,
+    /// Rows padded with empty trailing fields (count, first line).
+    pub padded: (usize, u64),
+    /// Cells whose text starts or ends with a literal quote in an unquoted TSV (count, first
+    /// line, column index).
+    pub literal_quotes: (usize, u64, usize),
+    header: Vec<String>,
+}
+
+impl Rows {
+    /// The next data row, or `None` at the end of the file. Blank lines are skipped; a row
+    /// with more or fewer fields than the header is an error naming its line (see
+    /// [`read_table_padded`] for rows that lost trailing empty fields).
+    pub fn next_row(&mut self) -> Result<Option<TextRow<'_>>> {
+        loop {
+            if !self.parser.read_record(&mut self.rec, Some(self.ncol))? {
+                return Ok(None);
+            }
+            let rec = &mut self.rec;
+            if rec.len() == 1 && rec.field(0).trim().is_empty() {
+                continue;
+            }
+            let ncol = self.ncol;
+            if rec.len() == ncol + 1 && rec.field(ncol).trim().is_empty() {
+                rec.ends.truncate(ncol);
+                rec.text.truncate(rec.ends.last().copied().unwrap_or(0));
+            }
+            let path = self.parser.path.as_path();
+            let delimiter = self.parser.delimiter;
+            if let Some(other) = mixed_delimiter(rec, ncol, delimiter) {
+                // Padding such a row would read the whole line as a feature id with every value
+                // missing: a wrong result that looks like a sparse one.
+                return Err(IoError::parse(
                     path,
-                    line,
+                    rec.line,
                     None,
-                    format!("gzip data is corrupt or truncated ({e}): the readable text stops in this line; re-download or re-compress the file"),
-                )
-            })?;
-        Ok(out)
+                    format!(
+                        "row has 1 field but the header has {ncol}; the row splits into {ncol} fields at {} while the header uses {}: the file mixes delimiters. Re-export it with one delimiter",
+                        delimiter_name(other),
+                        delimiter_name(delimiter)
+                    ),
+                ));
+            }
+            if self.pad && rec.len() < ncol && rec.terminated {
+                while rec.len() < ncol {
+                    rec.push_empty();
+                }
+                if self.padded.0 == 0 {
+                    self.padded.1 = rec.line;
+                }
+                self.padded.0 += 1;
+            }
+            if rec.len() != ncol {
+                let header = &self.header;
+                // Name the column where the row stops (or overflows), so a truncated row is located.
+                let at = if rec.len() < ncol {
+                    format!("the row ends before column '{}'", clip(&header[rec.len()]))
+                } else {
+                    format!(
+                        "field {} is beyond the last column '{}'",
+                        ncol + 1,
+                        clip(&header[ncol - 1])
+                    )
+                };
+                return Err(IoError::parse(
+                    path,
+                    rec.line,
+                    None,
+                    format!(
+                        "row has {} fields but the header has {ncol} ({at}; delimiter {}); the file may be truncated, or a field holds an unquoted delimiter",
+                        rec.len(),
+                        delimiter_name(delimiter)
+                    ),
+                ));
+            }
+            if !self.parser.quoted && delimiter == b'\t' {
+                for i in 0..rec.len() {
+                    let f = rec.field(i).trim();
+                    if f.starts_with('"') || f.ends_with('"') {
+                        if self.literal_quotes.0 == 0 {
+                            self.literal_quotes.1 = rec.line;
+                            self.literal_quotes.2 = i;
+                        }
+                        self.literal_quotes.0 += 1;
+                    }
+                }
+            }
+            self.rows_read += 1;
+            return Ok(Some(TextRow {
+                line: self.rec.line,
+                rec: &self.rec,
+            }));
+        }
+    }
+
+    /// Physical lines read so far.
+    pub fn lines(&self) -> u64 {
+        self.parser.line - u64::from(self.parser.at_line_start)
+    }
+
+    /// Line breaks that were inside quoted fields, and the line of the first such field.
+    pub fn quoted_line_breaks(&self) -> (u64, u64) {
+        (self.parser.quoted_breaks, self.parser.first_quoted_break)
+    }
+
+    /// SHA-256 and size of the file's bytes read so far (all of them once the rows are done).
+    pub fn digest(&self) -> ([u8; 32], u64) {
+        let h = self.parser.src.hash.borrow();
+        (h.0.clone().finalize().into(), h.1)
+    }
+
+    /// A warning about quoting worth a user's attention: literal quotes at the edge of TSV
+    /// cells (an unbalanced quote read as text), or quoted fields that held line breaks.
+    pub fn quote_warning(&self) -> Option<String> {
+        if self.literal_quotes.0 > 0 {
+            let (n, line, col) = self.literal_quotes;
+            return Some(format!(
+                "{n} cell(s) of this tab-separated file begin or end with a quote character (first at {}:{line}, column '{}'); quotes in a TSV whose header is not quoted are read as part of the text",
+                self.parser.path.display(),
+                clip(self.header.get(col).map(String::as_str).unwrap_or(""))
+            ));
+        }
+        let (breaks, first) = self.quoted_line_breaks();
+        (breaks > 0).then(|| {
+            format!(
+                "{breaks} line break(s) are inside quoted fields (first in the field starting at {}:{first}); {} rows were read from {} lines",
+                self.parser.path.display(),
+                self.rows_read,
+                self.lines()
+            )
+        })
+    }
+}
+
+/// Raw bytes of an input with its SHA-256 computed on the way.
+struct Hashing<R> {
+    inner: R,
+    hash: std::rc::Rc<std::cell::RefCell<(Sha256, u64)>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut h = self.hash.borrow_mut();
+        h.0.update(&buf[..n]);
+        h.1 += n as u64;
+        Ok(n)
+    }
+}
+
+/// The byte source of a parser: the file (or gzip stream) through a fixed buffer.
+struct Source {
+    inner: Box<dyn Read>,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    gz: bool,
+    total: u64,
+    hash: std::rc::Rc<std::cell::RefCell<(Sha256, u64)>>,
+}
+
+const BUF_BYTES: usize = 1 << 18;
+
+/// The bytes that end a run of ordinary field bytes.
+fn specials(delimiter: u8, quoted: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    t[delimiter as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    if quoted {
+        t[b'"' as usize] = true;
+    }
+    t
+}
+
+struct Parser {
+    path: PathBuf,
+    src: Source,
+    delimiter: u8,
+    quoted: bool,
+    special: [bool; 256],
+    limits: Limits,
+    /// The current physical line (1-based).
+    line: u64,
+    at_line_start: bool,
+    bytes: Vec<u8>,
+    quoted_breaks: u64,
+    first_quoted_break: u64,
+}
+
+enum Step {
+    Byte(u8),
+    Eof,
+}
+
+impl Parser {
+    fn fill(&mut self) -> Result<bool> {
+        if self.src.pos < self.src.len {
+            return Ok(true);
+        }
+        if self.src.eof {
+            return Ok(false);
+        }
+        loop {
+            match self.src.inner.read(&mut self.src.buf) {
+                Ok(0) => {
+                    self.src.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.src.pos = 0;
+                    self.src.len = n;
+                    self.src.total += n as u64;
+                    if self.src.gz && self.src.total > self.limits.max_decompressed_bytes {
+                        return Err(IoError::parse(
+                            &self.path,
+                            self.line,
+                            None,
+                            format!(
+                                "the gzip stream decompresses to more than {}, the limit for one input (docs/reliability.md); a table that large is not a tool output: check the file, or split it",
+                                bytes_text(self.limits.max_decompressed_bytes)
+                            ),
+                        ));
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if self.src.gz => {
+                    return Err(IoError::parse(
+                        &self.path,
+                        self.line,
+                        None,
+                        format!("gzip data is corrupt or truncated ({e}): the readable text stops in this line; re-download or re-compress the file"),
+                    ))
+                }
+                Err(e) => return Err(IoError::fs("cannot read", &self.path, e)),
+            }
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Result<Step> {
+        if self.src.pos >= self.src.len && !self.fill()? {
+            return Ok(Step::Eof);
+        }
+        let b = self.src.buf[self.src.pos];
+        self.src.pos += 1;
+        Ok(Step::Byte(b))
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Result<Option<u8>> {
+        if self.src.pos >= self.src.len && !self.fill()? {
+            return Ok(None);
+        }
+        Ok(Some(self.src.buf[self.src.pos]))
+    }
+
+    fn too_long(&self, start: u64) -> IoError {
+        IoError::parse(
+            &self.path,
+            start,
+            None,
+            format!(
+                "the line is longer than {}, the limit for one row (docs/reliability.md); the file is not a text table (binary, or a table without line breaks)",
+                bytes_text(self.limits.max_line_bytes as u64)
+            ),
+        )
+    }
+
+    fn cell_too_long(&self, start: u64, field: usize) -> IoError {
+        IoError::parse(
+            &self.path,
+            start,
+            None,
+            format!(
+                "field {} is longer than {}, the limit for one cell (docs/reliability.md); no tool writes such a cell: the file is damaged or not a table",
+                field + 1,
+                bytes_text(self.limits.max_cell_bytes as u64)
+            ),
+        )
+    }
+
+    /// Read one record into `rec`; false at the end of the input. `ncol` (the header's width,
+    /// once known) sets how many delimiters on one line inside a quoted field mean that the
+    /// quote swallowed a row.
+    fn read_record(&mut self, rec: &mut Record, ncol: Option<usize>) -> Result<bool> {
+        self.bytes.clear();
+        rec.ends.clear();
+        rec.text.clear();
+        rec.terminated = false;
+        let start_line = self.line;
+        rec.line = start_line;
+        let mut field_start = 0usize;
+        let mut any = false;
+        loop {
+            // Fast path: a run of ordinary bytes.
+            if self.src.pos < self.src.len {
+                let buf = &self.src.buf[self.src.pos..self.src.len];
+                let run = buf
+                    .iter()
+                    .position(|&b| self.special[b as usize])
+                    .unwrap_or(buf.len());
+                if run > 0 {
+                    self.bytes.extend_from_slice(&buf[..run]);
+                    self.src.pos += run;
+                    self.at_line_start = false;
+                    any = true;
+                    if self.bytes.len() - field_start > self.limits.max_cell_bytes {
+                        return Err(self.cell_too_long(start_line, rec.ends.len()));
+                    }
+                    if self.bytes.len() > self.limits.max_line_bytes {
+                        return Err(self.too_long(start_line));
+                    }
+                    continue;
+                }
+            }
+            let b = match self.next()? {
+                Step::Eof => {
+                    if !any && rec.ends.is_empty() {
+                        return Ok(false);
+                    }
+                    rec.ends.push(self.bytes.len());
+                    break;
+                }
+                Step::Byte(b) => b,
+            };
+            any = true;
+            self.at_line_start = false;
+            if b == self.delimiter {
+                rec.ends.push(self.bytes.len());
+                field_start = self.bytes.len();
+                if rec.ends.len() > self.limits.max_header_fields {
+                    return Err(IoError::parse(
+                        &self.path,
+                        start_line,
+                        None,
+                        format!(
+                            "the row has more than {} fields, the limit (docs/reliability.md); is the delimiter right?",
+                            self.limits.max_header_fields
+                        ),
+                    ));
+                }
+            } else if b == b'\n' || b == b'\r' {
+                if b == b'\r' && self.peek()? == Some(b'\n') {
+                    self.src.pos += 1;
+                }
+                self.line += 1;
+                self.at_line_start = true;
+                rec.ends.push(self.bytes.len());
+                rec.terminated = true;
+                break;
+            } else if b == b'"' && self.bytes.len() == field_start {
+                self.quoted_field(start_line, rec.ends.len(), ncol)?;
+                if self.bytes.len() - field_start > self.limits.max_cell_bytes {
+                    return Err(self.cell_too_long(start_line, rec.ends.len()));
+                }
+            } else {
+                self.bytes.push(b);
+            }
+            if self.bytes.len() > self.limits.max_line_bytes {
+                return Err(self.too_long(start_line));
+            }
+        }
+        // Both buffers are reused from row to row: no allocation per row.
+        match std::str::from_utf8(&self.bytes) {
+            Ok(s) => {
+                rec.text.push_str(s);
+                Ok(true)
+            }
+            Err(e) => Err(non_utf8(
+                &self.path,
+                start_line,
+                &self.bytes,
+                e.valid_up_to(),
+            )),
+        }
+    }
+
+    /// Read a quoted field's content (the opening quote is consumed) into `self.bytes`.
+    fn quoted_field(&mut self, start_line: u64, field: usize, ncol: Option<usize>) -> Result<()> {
+        let field_line = self.line;
+        // Delimiters on the current line inside the quotes; a line holding as many as a whole
+        // row (the header's width less one, or less the fields before for the first line)
+        // means the quote runs over rows.
+        let mut on_line = 0usize;
+        let mut first_segment = true;
+        let threshold = |first: bool| -> usize {
+            match ncol {
+                Some(n) if first => n.saturating_sub(1 + field).max(1),
+                Some(n) => n.saturating_sub(1).max(1),
+                None => 1,
+            }
+        };
+        let mut line_breaks = 0u64;
+        loop {
+            let b = match self.next()? {
+                Step::Eof => {
+                    return Err(IoError::parse(
+                        &self.path,
+                        field_line,
+                        None,
+                        format!(
+                            "a quoted field (field {}) starts on this line and its closing quote never comes: the file ends inside it{}. An unbalanced quote? Remove the stray '\"' or double it (\"\") inside quoted text",
+                            field + 1,
+                            if line_breaks > 0 { format!(" {line_breaks} line(s) later") } else { String::new() }
+                        ),
+                    ))
+                }
+                Step::Byte(b) => b,
+            };
+            match b {
+                b'"' => {
+                    if self.peek()? == Some(b'"') {
+                        self.src.pos += 1;
+                        self.bytes.push(b'"');
+                    } else {
+                        if line_breaks > 0 {
+                            if self.quoted_breaks == 0 {
+                                self.first_quoted_break = field_line;
+                            }
+                            self.quoted_breaks += line_breaks;
+                        }
+                        return Ok(());
+                    }
+                }
+                b'\n' | b'\r' => {
+                    if b == b'\r' && self.peek()? == Some(b'\n') {
+                        self.src.pos += 1;
+                        self.bytes.push(b'\r');
+                    }
+                    if on_line >= threshold(first_segment) {
+                        return Err(self.swallowed(field_line, field, on_line));
+                    }
+                    on_line = 0;
+                    first_segment = false;
+                    self.bytes.push(b'\n');
+                    self.line += 1;
+                    line_breaks += 1;
+                }
+                b if b == self.delimiter => {
+                    on_line += 1;
+                    self.bytes.push(b);
+                }
+                b => self.bytes.push(b),
+            }
+            if self.bytes.len() > self.limits.max_line_bytes {
+                return Err(self.too_long(start_line));
+            }
+        }
+    }
+
+    fn swallowed(&self, field_line: u64, field: usize, delimiters: usize) -> IoError {
+        IoError::parse(
+            &self.path,
+            field_line,
+            None,
+            format!(
+                "a quoted field (field {}) starts on this line and is not closed at the end of line {}, where the text inside the quotes holds {delimiters} delimiter(s), a whole row's worth: an unbalanced quote would swallow the rows after it. Remove the stray '\"', or double it (\"\") inside quoted text",
+                field + 1,
+                self.line
+            ),
+        )
+    }
+}
+
+fn non_utf8(path: &Path, start_line: u64, bytes: &[u8], at: usize) -> IoError {
+    let line = start_line + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    IoError::parse(
+        path,
+        line,
+        None,
+        format!(
+            "byte {:#04x} is not valid UTF-8; save the file as UTF-8 (Excel: 'CSV UTF-8'; a Latin-1 file: iconv -f latin1 -t utf-8)",
+            bytes[at]
+        ),
+    )
+}
+
+/// What the first bytes of a file say it is, when that is not a text table.
+fn not_text(path: &Path, head: &[u8]) -> Option<IoError> {
+    let what = if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+        "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.tsv, or save it from Excel as 'CSV UTF-8'".to_string()
+    } else if head.len() >= 4
+        && head
+            .chunks(2)
+            .take(8)
+            .all(|c| c.len() == 2 && (c[1] == 0) != (c[0] == 0))
+    {
+        "the file looks like UTF-16 text (every other byte is 0); convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.tsv".to_string()
+    } else if head.starts_with(b"PK\x03\x04") {
+        "the file is a zip archive (an .xlsx/.ods workbook or a .zip), not a text table; save the sheet as TSV or CSV, or unzip it".to_string()
+    } else if head.starts_with(b"PAR1") {
+        "the file is Parquet, not a text table; name it with the .parquet extension".to_string()
+    } else if let Some(at) = head.iter().position(|&b| b == 0) {
+        let line = 1 + head[..at].iter().filter(|&&b| b == b'\n').count();
+        return Some(IoError::parse(
+            path,
+            line as u64,
+            None,
+            "the file holds NUL bytes (0x00): it is binary, not a text table; check that this is the tool's table output",
+        ));
     } else {
-        Ok(raw)
+        return None;
+    };
+    Some(IoError::layout(path, what))
+}
+
+/// Open a file for reading as text: gzip (by its magic bytes) is decompressed on the fly, and
+/// the raw bytes are hashed as they are read.
+fn open_source(path: &Path) -> Result<(Source, Vec<u8>)> {
+    let f = File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
+    let hash = std::rc::Rc::new(std::cell::RefCell::new((Sha256::new(), 0u64)));
+    let mut raw = Hashing {
+        inner: f,
+        hash: hash.clone(),
+    };
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match raw.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(IoError::fs("cannot read", path, e)),
+        }
+    }
+    let first = magic[..got].to_vec();
+    let gz = got == 2 && magic == [0x1f, 0x8b];
+    let chained = Cursor::new(first.clone()).chain(raw);
+    let inner: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(1 << 16, chained),
+        ))
+    } else {
+        Box::new(chained)
+    };
+    Ok((
+        Source {
+            inner,
+            buf: vec![0u8; BUF_BYTES].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            eof: false,
+            gz,
+            total: 0,
+            hash,
+        },
+        first,
+    ))
+}
+
+fn memory_source(text: &[u8]) -> Source {
+    let hash = std::rc::Rc::new(std::cell::RefCell::new((Sha256::new(), 0u64)));
+    Source {
+        inner: Box::new(Hashing {
+            inner: Cursor::new(text.to_vec()),
+            hash: hash.clone(),
+        }),
+        buf: vec![0u8; BUF_BYTES].into_boxed_slice(),
+        pos: 0,
+        len: 0,
+        eof: false,
+        gz: false,
+        total: 0,
+        hash,
     }
 }
 
 /// Check the bytes are UTF-8 and strip a leading byte-order mark; a non-UTF-8 file is an error
 /// that names the line of the first bad byte.
 pub fn decode_utf8(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    if let Some(e) = not_text(path, &bytes[..bytes.len().min(1 << 16)]) {
+        if !matches!(e, IoError::Parse { .. }) {
+            return Err(e);
+        }
+    }
     match String::from_utf8(bytes) {
         Ok(mut s) => {
             if s.starts_with('\u{feff}') {
@@ -87,16 +757,7 @@ pub fn decode_utf8(path: &Path, bytes: Vec<u8>) -> Result<String> {
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
-            let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-            Err(IoError::parse(
-                path,
-                line,
-                None,
-                format!(
-                    "byte {:#04x} is not valid UTF-8; save the file as UTF-8 (Excel: 'CSV UTF-8'; iconv -f latin1 -t utf-8)",
-                    bytes[at]
-                ),
-            ))
+            Err(non_utf8(path, 1, &bytes, at))
         }
     }
 }
@@ -115,59 +776,153 @@ pub fn sniff_delimiter(first_line: &str) -> u8 {
     }
 }
 
+/// True when a tab-separated header line quotes every named field (`"id"\t"A"`), as R's
+/// `write.table` does: such a file uses quotes as CSV does.
+fn tsv_header_quoted(first_line: &str) -> bool {
+    let fields: Vec<&str> = first_line
+        .split('\t')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    // The last field may continue on the next line (a quoted line break in a name).
+    let n = fields.len();
+    n > 0
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.starts_with('"') && (i + 1 == n || (f.len() >= 2 && f.ends_with('"'))))
+}
+
 /// Read a delimited table. `delimiter = None` sniffs it from the header line.
 ///
 /// Every row must have as many fields as the header (a short or long row is an error naming its
 /// line), except that a trailing empty field is tolerated as tools often write one.
 pub fn read_table(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
-    let text = decode_utf8(path, read_bytes(path)?)?;
-    parse_table(path, &text, delimiter)
-}
-
-/// Parse table text already in memory (see [`read_table`]).
-pub fn parse_table(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
-    parse_table_impl(path, text, delimiter, false).map(|(t, _)| t)
+    open_table(path, delimiter, false)
 }
 
 /// Like [`read_table`], but a row shorter than the header is padded with empty fields when a
 /// line break follows it: its trailing empty fields were not written (tools and editors that
 /// strip trailing white space drop them). A short last row with no line break after it is still
-/// an error, as it is what a truncated file looks like. Returns the lines of the padded rows.
-pub fn read_table_padded(path: &Path, delimiter: Option<u8>) -> Result<(TextTable, Vec<u64>)> {
-    let text = decode_utf8(path, read_bytes(path)?)?;
-    parse_table_impl(path, &text, delimiter, true)
+/// an error, as it is what a truncated file looks like. [`Rows::padded`] counts the padded rows.
+pub fn read_table_padded(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
+    open_table(path, delimiter, true)
 }
 
-fn parse_table_impl(
-    path: &Path,
-    text: &str,
-    delimiter: Option<u8>,
-    pad: bool,
-) -> Result<(TextTable, Vec<u64>)> {
-    let first_line = text.lines().next().unwrap_or("");
-    if text.trim().is_empty() {
+/// Parse table text already in memory (see [`read_table`]).
+pub fn parse_table(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
+    start_table(path, memory_source(text.as_bytes()), delimiter, false)
+}
+
+/// [`parse_table`] with short rows padded (see [`read_table_padded`]).
+pub fn parse_table_padded(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
+    start_table(path, memory_source(text.as_bytes()), delimiter, true)
+}
+
+fn open_table(path: &Path, delimiter: Option<u8>, pad: bool) -> Result<TextTable> {
+    let (src, _) = open_source(path)?;
+    start_table(path, src, delimiter, pad)
+}
+
+fn start_table(path: &Path, src: Source, delimiter: Option<u8>, pad: bool) -> Result<TextTable> {
+    let mut parser = Parser {
+        path: path.to_path_buf(),
+        src,
+        delimiter: b'\t',
+        quoted: false,
+        special: specials(b'\t', false),
+        limits: LIMITS,
+        line: 1,
+        at_line_start: true,
+        bytes: Vec::new(),
+        quoted_breaks: 0,
+        first_quoted_break: 0,
+    };
+    // The first line decides the delimiter and the quoting, and tells a binary file.
+    let mut head: Vec<u8> = Vec::new();
+    let mut blank_only = true;
+    loop {
+        if !parser.fill()? {
+            break;
+        }
+        let buf = &parser.src.buf[parser.src.pos..parser.src.len];
+        let had = head.len();
+        head.extend_from_slice(buf);
+        let complete = head[had..].contains(&b'\n');
+        if head.iter().any(|b| !b.is_ascii_whitespace()) {
+            blank_only = false;
+        }
+        // Keep the bytes for the parser: rewind is done by chaining below.
+        parser.src.pos = parser.src.len;
+        if (complete && !blank_only) || head.len() > LIMITS.max_line_bytes {
+            break;
+        }
+    }
+    if let Some(e) = not_text(path, &head[..head.len().min(1 << 16)]) {
+        return Err(e);
+    }
+    let mut skip = 0;
+    if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        skip = 3;
+    }
+    let body = &head[skip..];
+    if body.iter().all(|b| b.is_ascii_whitespace()) && parser.src.eof {
         return Err(IoError::layout(
             path,
             "the file is empty; expected a header line and data rows",
         ));
     }
-    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(first_line));
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .quoting(true)
-        .from_reader(text.as_bytes());
-    let mut records = rdr.records();
-    let header_rec = match records.next() {
-        Some(r) => r.map_err(|e| csv_error(path, e))?,
-        None => return Err(IoError::layout(path, "the file has no header line")),
-    };
-    let mut header: Vec<String> = header_rec.iter().map(|h| h.trim().to_string()).collect();
+    let first_line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    if first_line_end > LIMITS.max_line_bytes {
+        return Err(parser.too_long(1));
+    }
+    let first_line = String::from_utf8_lossy(&body[..first_line_end]);
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&first_line));
+    let quoted = delimiter != b'\t' || tsv_header_quoted(&first_line);
+    // Put the bytes looked at back in front of the rest of the input.
+    let rest = std::mem::replace(&mut parser.src.inner, Box::new(std::io::empty()));
+    parser.src.inner = Box::new(Cursor::new(body.to_vec()).chain(rest));
+    parser.src.pos = 0;
+    parser.src.len = 0;
+    parser.src.eof = false;
+    parser.src.total = 0;
+    parser.delimiter = delimiter;
+    parser.quoted = quoted;
+    parser.special = specials(delimiter, quoted);
+    drop(head);
+
+    let mut rec = Record::default();
+    // Leading blank lines before the header are skipped.
+    loop {
+        if !parser.read_record(&mut rec, None)? {
+            return Err(IoError::layout(
+                path,
+                "the file is empty; expected a header line and data rows",
+            ));
+        }
+        if !(rec.len() == 1 && rec.field(0).trim().is_empty()) {
+            break;
+        }
+    }
+    let mut header: Vec<String> = (0..rec.len())
+        .map(|i| rec.field(i).trim().to_string())
+        .collect();
     while header.last().is_some_and(|h| h.is_empty()) && header.len() > 1 {
         header.pop();
     }
-    let mut seen = std::collections::HashSet::new();
+    if header.len() > LIMITS.max_header_fields {
+        return Err(IoError::parse(
+            path,
+            rec.line,
+            None,
+            format!(
+                "the header has {} fields, more than the limit of {} (docs/reliability.md)",
+                header.len(),
+                LIMITS.max_header_fields
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(header.len());
     for (i, h) in header.iter().enumerate() {
         if !h.is_empty() && !seen.insert(h.as_str()) {
             return Err(IoError::parse(
@@ -182,90 +937,24 @@ fn parse_table_impl(
             ));
         }
     }
+    drop(seen);
     let ncol = header.len();
-    let mut rows = Vec::new();
-    // The csv crate's line counter and record offsets are off by one for CRLF files (a record
-    // appears to start at the preceding '\n'), so lines are counted from the offsets here.
-    let bytes = text.as_bytes();
-    let (mut at_byte, mut at_line) = (0usize, 1u64);
-    let mut padded = Vec::new();
-    let mut records = records.peekable();
-    while let Some(rec) = records.next() {
-        let rec = rec.map_err(|e| csv_error(path, e))?;
-        let mut start = rec
-            .position()
-            .map(|p| p.byte() as usize)
-            .unwrap_or(at_byte)
-            .min(bytes.len());
-        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start >= at_byte {
-            at_line += bytes[at_byte..start]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
-            at_byte = start;
-        }
-        let line = at_line;
-        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let mut rec = rec;
-        if rec.len() == ncol + 1 && rec.get(ncol).is_some_and(|f| f.trim().is_empty()) {
-            rec.truncate(ncol);
-        }
-        if let Some(other) = mixed_delimiter(&rec, ncol, delimiter) {
-            // Padding such a row would read the whole line as a feature id with every value
-            // missing: a wrong result that looks like a sparse one.
-            return Err(IoError::parse(
-                path,
-                line,
-                None,
-                format!(
-                    "row has 1 field but the header has {ncol}; the row splits into {ncol} fields at {} while the header uses {}: the file mixes delimiters. Re-export it with one delimiter",
-                    delimiter_name(other),
-                    delimiter_name(delimiter)
-                ),
-            ));
-        }
-        if pad && rec.len() < ncol && (records.peek().is_some() || text.ends_with('\n')) {
-            while rec.len() < ncol {
-                rec.push_field("");
-            }
-            padded.push(line);
-        }
-        if rec.len() != ncol {
-            let delim_name = delimiter_name(delimiter);
-            // Name the column where the row stops (or overflows), so a truncated row is located.
-            let at = if rec.len() < ncol {
-                format!("the row ends before column '{}'", clip(&header[rec.len()]))
-            } else {
-                format!(
-                    "field {} is beyond the last column '{}'",
-                    ncol + 1,
-                    clip(&header[ncol - 1])
-                )
-            };
-            return Err(IoError::parse(
-                path,
-                line,
-                None,
-                format!(
-                    "row has {} fields but the header has {ncol} ({at}; delimiter {delim_name}); the file may be truncated, or a field holds an unquoted delimiter",
-                    rec.len()
-                ),
-            ));
-        }
-        rows.push(TextRow { line, fields: rec });
-    }
-    let table = TextTable {
+    Ok(TextTable {
         path: path.to_path_buf(),
         delimiter,
+        quoted,
+        rows: Rows {
+            parser,
+            rec,
+            ncol,
+            pad,
+            rows_read: 0,
+            padded: (0, 0),
+            literal_quotes: (0, 0, 0),
+            header: header.clone(),
+        },
         header,
-        rows,
-    };
-    Ok((table, padded))
+    })
 }
 
 fn delimiter_name(d: u8) -> String {
@@ -277,11 +966,11 @@ fn delimiter_name(d: u8) -> String {
 
 /// The other delimiter a one-field row is written with, when splitting it at that delimiter
 /// gives exactly the header's width (a trailing empty field allowed).
-fn mixed_delimiter(rec: &csv::StringRecord, ncol: usize, delimiter: u8) -> Option<u8> {
+fn mixed_delimiter(rec: &Record, ncol: usize, delimiter: u8) -> Option<u8> {
     if rec.len() != 1 || ncol < 2 {
         return None;
     }
-    let field = rec.get(0)?;
+    let field = rec.field(0);
     [b'\t', b',', b';']
         .into_iter()
         .filter(|&d| d != delimiter)
@@ -292,12 +981,45 @@ fn mixed_delimiter(rec: &csv::StringRecord, ncol: usize, delimiter: u8) -> Optio
         })
 }
 
-/// Text from an input file cut to 60 characters for a message (a cell can be megabytes long).
-pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+/// True for characters that must not reach a terminal raw: C0 and C1 controls, DEL, and the
+/// bidirectional overrides that reorder what is shown.
+fn is_hostile(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Input text made safe to print: control characters (ESC, BEL, NUL, line breaks, tabs, …) and
+/// bidirectional overrides are written as `\u{1b}`, never echoed raw.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    escape_with(s, |_| false)
+}
+
+/// [`escape_controls`], keeping line breaks (for messages that are several lines by design).
+pub(crate) fn escape_message(s: &str) -> Cow<'_, str> {
+    escape_with(s, |c| c == '\n')
+}
+
+fn escape_with(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_hostile(c) && !keep(c)) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_hostile(c) && !keep(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Text from an input file cut to 60 characters for a message (a cell can be megabytes long),
+/// with control characters escaped ([`escape_controls`]).
+pub fn clip(s: &str) -> Cow<'_, str> {
     const MAX_CHARS: usize = 60;
     match s.char_indices().nth(MAX_CHARS) {
-        Some((at, _)) => format!("{}…", &s[..at]).into(),
-        None => s.into(),
+        Some((at, _)) => format!("{}…", escape_controls(&s[..at])).into(),
+        None => escape_controls(s),
     }
 }
 
@@ -316,12 +1038,6 @@ pub fn header_preview(header: &[String]) -> String {
     parts.join(", ")
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> IoError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
-    // Only used for undecodable records, where the csv crate's count is the best we have.
-    IoError::parse(path, line, None, format!("cannot parse the row: {e}"))
-}
-
 /// Spellings of a missing cell in numeric matrices.
 pub fn is_na_cell(s: &str) -> bool {
     matches!(
@@ -330,10 +1046,31 @@ pub fn is_na_cell(s: &str) -> bool {
     )
 }
 
+/// A plain decimal integer of at most 15 digits, parsed exactly (the common cell of count and
+/// intensity tables); `None` for anything else.
+#[inline]
+fn fast_integer(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 15 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    Some(v as f64)
+}
+
 /// Parse a numeric cell: `Ok(None)` for a missing spelling, an error for text, infinities or NaN
 /// written as numbers are rejected so that no non-finite value enters a matrix silently.
 pub fn parse_cell(path: &Path, line: u64, column: &str, raw: &str) -> Result<Option<f64>> {
     let s = raw.trim();
+    if let Some(v) = fast_integer(s.as_bytes()) {
+        return Ok(Some(v));
+    }
     if is_na_cell(s) {
         return Ok(None);
     }
@@ -379,19 +1116,32 @@ mod tests {
         Path::new("x.tsv")
     }
 
+    fn all_rows(t: &mut TextTable) -> Result<Vec<(u64, Vec<String>)>> {
+        let mut out = Vec::new();
+        while let Some(r) = t.rows.next_row()? {
+            out.push((r.line, (0..r.len()).map(|i| r.get(i).to_string()).collect()));
+        }
+        Ok(out)
+    }
+
+    fn rows_of(text: &str) -> Result<Vec<(u64, Vec<String>)>> {
+        all_rows(&mut parse_table(p(), text, None)?)
+    }
+
     #[test]
     fn sniffs_and_reads() {
-        let t = parse_table(p(), "\u{feff}id,a,b\r\nf1,1,2\r\nf2,\"3\",4\r\n", None).unwrap();
+        let mut t = parse_table(p(), "\u{feff}id,a,b\r\nf1,1,2\r\nf2,\"3\",4\r\n", None).unwrap();
         assert_eq!(t.delimiter, b',');
         assert_eq!(t.header, vec!["id", "a", "b"]);
-        assert_eq!(t.rows.len(), 2);
-        assert_eq!(t.rows[1].get(1), "3");
-        assert_eq!(t.rows[1].line, 3);
+        let rows = all_rows(&mut t).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].1[1], "3");
+        assert_eq!(rows[1].0, 3);
     }
 
     #[test]
     fn short_row_names_line() {
-        let e = parse_table(p(), "id\ta\tb\nf1\t1\t2\nf2\t3\n", None).unwrap_err();
+        let e = rows_of("id\ta\tb\nf1\t1\t2\nf2\t3\n").unwrap_err();
         let m = e.to_string();
         assert!(m.starts_with("x.tsv:3:"), "{m}");
         assert!(m.contains("2 fields but the header has 3"), "{m}");
@@ -399,15 +1149,21 @@ mod tests {
 
     #[test]
     fn padded_rows_need_a_line_break_after_them() {
-        let (t, padded) = parse_table_impl(p(), "id\ta\tb\nf1\t1\nf2\t3\t4\n", None, true).unwrap();
-        assert_eq!((t.rows[0].get(2), padded), ("", vec![2]));
-        let e = parse_table_impl(p(), "id\ta\tb\nf1\t1\t2\nf2\t3", None, true).unwrap_err();
+        let mut t = parse_table_padded(p(), "id\ta\tb\nf1\t1\nf2\t3\t4\n", None).unwrap();
+        let rows = all_rows(&mut t).unwrap();
+        assert_eq!((rows[0].1[2].as_str(), t.rows.padded), ("", (1, 2)));
+        let mut t = parse_table_padded(p(), "id\ta\tb\nf1\t1\t2\nf2\t3", None).unwrap();
+        let e = all_rows(&mut t).unwrap_err();
         assert!(e.to_string().contains("ends before column 'b'"), "{e}");
     }
 
     #[test]
     fn empty_and_duplicate_header() {
         assert!(parse_table(p(), "", None)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert!(parse_table(p(), "\n  \n\t\n", None)
             .unwrap_err()
             .to_string()
             .contains("empty"));
@@ -420,6 +1176,14 @@ mod tests {
     #[test]
     fn cells() {
         assert_eq!(parse_cell(p(), 2, "a", " 1.5 ").unwrap(), Some(1.5));
+        assert_eq!(
+            parse_cell(p(), 2, "a", "123456789").unwrap(),
+            Some(123456789.0)
+        );
+        assert_eq!(
+            parse_cell(p(), 2, "a", "1234567890123456789").unwrap(),
+            Some(1234567890123456789.0)
+        );
         assert_eq!(parse_cell(p(), 2, "a", "NA").unwrap(), None);
         let m = parse_cell(p(), 7, "s1", "abc").unwrap_err().to_string();
         assert!(m.contains("x.tsv:7, column 's1'"), "{m}");
@@ -429,7 +1193,7 @@ mod tests {
     #[test]
     fn mixed_delimiters_are_an_error_not_padding() {
         let text = "id\ta\tb\nf1,1,2\nf2,3,4\n";
-        let e = parse_table_impl(p(), text, None, true)
+        let e = all_rows(&mut parse_table_padded(p(), text, None).unwrap())
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("x.tsv:2:"), "{e}");
@@ -438,8 +1202,9 @@ mod tests {
             "{e}"
         );
         // A row that only lost its trailing empty fields is still padded.
-        let (t, padded) = parse_table_impl(p(), "id\ta\tb\nf1\nf2\t3\t4\n", None, true).unwrap();
-        assert_eq!((t.rows.len(), padded), (2, vec![2]));
+        let mut t = parse_table_padded(p(), "id\ta\tb\nf1\nf2\t3\t4\n", None).unwrap();
+        let rows = all_rows(&mut t).unwrap();
+        assert_eq!((rows.len(), t.rows.padded), (2, (1, 2)));
     }
 
     #[test]
@@ -470,7 +1235,124 @@ mod tests {
 
     #[test]
     fn non_utf8_names_line() {
-        let e = decode_utf8(p(), b"a\tb\nc\t\xe9\n".to_vec()).unwrap_err();
-        assert!(e.to_string().contains("x.tsv:2"), "{e}");
+        let e = rows_of("a\tb\nc\t\u{e9}\nd\te\n").unwrap();
+        assert_eq!(e.len(), 2);
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.tsv");
+        std::fs::write(&f, b"a\tb\nc\td\nc\t\xe9\n").unwrap();
+        let mut t = read_table(&f, None).unwrap();
+        let e = all_rows(&mut t).unwrap_err();
+        assert!(e.to_string().contains("x.tsv:3: byte 0xe9"), "{e}");
+        assert!(e.to_string().contains("iconv -f latin1"), "{e}");
+    }
+
+    #[test]
+    fn utf16_zip_and_binary_files_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.tsv");
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("id\tA\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        std::fs::write(&f, &utf16).unwrap();
+        let e = read_table(&f, None).unwrap_err().to_string();
+        assert!(
+            e.contains("iconv -f UTF-16 -t UTF-8") && !e.contains("latin1"),
+            "{e}"
+        );
+        std::fs::write(&f, &utf16[2..]).unwrap();
+        let e = read_table(&f, None).unwrap_err().to_string();
+        assert!(e.contains("iconv -f UTF-16 -t UTF-8"), "{e}");
+        std::fs::write(&f, b"PK\x03\x04rest").unwrap();
+        let e = read_table(&f, None).unwrap_err().to_string();
+        assert!(e.contains("zip archive"), "{e}");
+        std::fs::write(&f, b"id\tA\nx\0y\t1\n").unwrap();
+        let e = read_table(&f, None).unwrap_err().to_string();
+        assert!(e.contains("x.tsv:2: the file holds NUL bytes"), "{e}");
+    }
+
+    #[test]
+    fn gzip_streams_and_truncation() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.tsv.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut text = String::from("id\tA\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("f{i}\t{i}\n"));
+        }
+        gz.write_all(text.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        std::fs::write(&f, &bytes).unwrap();
+        let mut t = read_table(&f, None).unwrap();
+        assert_eq!(all_rows(&mut t).unwrap().len(), 20_000);
+        let (digest, size) = t.rows.digest();
+        assert_eq!(size, bytes.len() as u64);
+        assert_eq!(digest.to_vec(), Sha256::digest(&bytes).to_vec());
+        std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
+        let mut t = read_table(&f, None).unwrap();
+        let e = all_rows(&mut t).unwrap_err().to_string();
+        assert!(e.contains("gzip data is corrupt or truncated"), "{e}");
+    }
+
+    #[test]
+    fn unbalanced_quotes_are_errors_naming_the_line_they_start() {
+        // CSV: a stray quote on line 3 would swallow the rows after it.
+        let e = rows_of("id,a,b\nf1,1,2\n\"f2,3,4\nf3,5,6\nf4,7,8\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("x.tsv:3: a quoted field (field 1) starts on this line"),
+            "{e}"
+        );
+        assert!(e.contains("not closed at the end of line 3, where the text inside the quotes holds 2 delimiter(s)"), "{e}");
+        // Never closed before the end of the file.
+        let e = rows_of("id,a\nf1,1\nf2,\"3\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.tsv:3: a quoted field (field 2)") && e.contains("never comes"),
+            "{e}"
+        );
+        // A quoted line break without a row's worth of delimiters is text.
+        let mut t = parse_table(p(), "id,a,b\n\"multi\nline\",1,2\nf2,3,4\n", None).unwrap();
+        let rows = all_rows(&mut t).unwrap();
+        assert_eq!(rows[0].1[0], "multi\nline");
+        assert_eq!(rows[1].0, 4);
+        assert!(t.rows.quote_warning().unwrap().contains("1 line break(s)"));
+    }
+
+    #[test]
+    fn tsv_quotes_are_literal_unless_the_header_is_quoted() {
+        let mut t = parse_table(p(), "id\ta\n\"f1\t1\nf2\t2\n", None).unwrap();
+        assert!(!t.quoted);
+        let rows = all_rows(&mut t).unwrap();
+        assert_eq!(rows[0].1[0], "\"f1");
+        assert!(t
+            .rows
+            .quote_warning()
+            .unwrap()
+            .contains("x.tsv:2, column 'id'"));
+        let mut t = parse_table(p(), "\"id\"\t\"a\"\n\"f\t1\"\t1\n", None).unwrap();
+        assert!(t.quoted);
+        assert_eq!(t.header, vec!["id", "a"]);
+        assert_eq!(all_rows(&mut t).unwrap()[0].1[0], "f\t1");
+    }
+
+    #[test]
+    fn long_lines_and_cells_are_bounded() {
+        let big = format!("id\ta\nf1\t{}\n", "1".repeat(LIMITS.max_cell_bytes + 1));
+        let e = rows_of(&big).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.tsv:2: field 2 is longer than 1 MiB"),
+            "{e}"
+        );
+        let wide = format!("id{}\n", "\ta".repeat(10));
+        assert!(parse_table(p(), &wide, None).is_err(), "repeated names");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clip("a\u{1b}[31mb\u{7}\0"), "a\\u{1b}[31mb\\u{7}\\u{0}");
+        assert_eq!(escape_message("x\ny\u{1b}"), "x\ny\\u{1b}");
+        assert_eq!(escape_controls("fine"), "fine");
     }
 }

@@ -194,6 +194,326 @@ print(json.dumps({"values": v, "flags": f, "samples": s, "features": ft}))
     assert_eq!(j["features"]["gene"], serde_json::json!(["G0", null, "G2"]));
 }
 
+/// A python with the modules in `imports`, from the environment variable `var`; `None` (with a
+/// visible line) when it is not set up here. Under CI (`CI` set) it must be there: `.ci/run`
+/// installs it.
+fn python_with(var: &str, default: Option<&str>, imports: &str) -> Option<String> {
+    let python = std::env::var(var)
+        .ok()
+        .or_else(|| default.map(str::to_string))?;
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {imports}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide {var} with {imports}; .ci/run installs it"
+    );
+    eprintln!("skipped: no python with {imports} ({var}); .ci/run installs it");
+    None
+}
+
+/// An experiment whose every stored column has something a reader could get wrong: nulls,
+/// non-ASCII and empty text, a quote and a tab in ids, −0, huge and tiny numbers, every flag.
+fn awkward_experiment() -> Experiment {
+    let samples: Vec<String> = vec!["EV-1".into(), "EV é\t2".into(), "EV\"3".into()];
+    let sheet = SampleSheet::from_text_columns(
+        samples.clone(),
+        vec![
+            (
+                "source".into(),
+                vec![Some("BM-MSC".into()), None, Some("ADSC ü".into())],
+            ),
+            (
+                "alp_activity".into(),
+                vec![Some("1.5".into()), None, Some("-2e-300".into())],
+            ),
+            (
+                "note".into(),
+                vec![Some("".into()), Some("x,y".into()), None],
+            ),
+        ],
+    )
+    .unwrap();
+    let mut features = Features::new(vec![
+        "P1".into(),
+        "sp|Q2|Ω".into(),
+        "".to_string() + "CON__P3",
+        "P4".into(),
+    ])
+    .unwrap();
+    features
+        .set_annotation(
+            "gene",
+            vec![Some("G1".into()), None, Some("".into()), Some("Ω".into())],
+        )
+        .unwrap();
+    features
+        .set_flags(vec![
+            FeatureFlags::NONE,
+            FeatureFlags::DECOY,
+            FeatureFlags::CONTAMINANT,
+            FeatureFlags::NONE,
+        ])
+        .unwrap();
+    let values = Array2::from_shape_vec(
+        (4, 3),
+        vec![
+            1.5,
+            f64::NAN,
+            -0.0,
+            1e300,
+            5e-324,
+            2.0,
+            0.1 + 0.2,
+            f64::NAN,
+            7.0,
+            0.0,
+            f64::NAN,
+            3.25,
+        ],
+    )
+    .unwrap();
+    use ValueFlag::*;
+    let flags = Array2::from_shape_vec(
+        (4, 3),
+        vec![
+            Observed,
+            Missing,
+            Observed,
+            Observed,
+            Observed,
+            Imputed,
+            Observed,
+            BelowDetection,
+            Observed,
+            Observed,
+            Missing,
+            BelowDetection,
+        ],
+    )
+    .unwrap();
+    let a = Assay::new(
+        "proteome",
+        LayerKind::Proteome,
+        ValueScale::Linear,
+        features,
+        samples,
+        values,
+        flags,
+    )
+    .unwrap();
+    let mut e = Experiment::new(sheet);
+    e.insert_layer(a).unwrap();
+    e
+}
+
+/// Every column of every Parquet file of a store, as JSON, read by pyarrow (any version) or
+/// DuckDB. Floats are printed with repr(), so that every bit is compared.
+const READ_STORE_PY: &str = r#"
+import json, sys, os
+engine, d = sys.argv[1], sys.argv[2]
+files = ["samples.parquet", "layers/proteome/features.parquet",
+         "layers/proteome/values.parquet", "layers/proteome/flags.parquet"]
+def enc(v):
+    if isinstance(v, float):
+        return {"f": repr(v)}
+    return v
+out = {}
+for f in files:
+    p = os.path.join(d, f)
+    if engine == "duckdb":
+        import duckdb
+        con = duckdb.connect()
+        rel = con.execute("SELECT * FROM read_parquet(?)", [p])
+        names = [c[0] for c in rel.description]
+        rows = rel.fetchall()
+        cols = {n: [enc(r[i]) for r in rows] for i, n in enumerate(names)}
+        types = {}
+    else:
+        import pyarrow.parquet as pq
+        t = pq.read_table(p)
+        cols = {n: [enc(v) for v in t.column(n).to_pylist()] for n in t.column_names}
+        types = {n: str(t.schema.field(n).type) for n in t.column_names}
+    out[f] = {"columns": cols, "types": types}
+print(json.dumps(out))
+"#;
+
+/// What evomics wrote, in the shape READ_STORE_PY prints.
+fn expected_store_json(e: &Experiment) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let f = |x: f64| json!({ "f": python_repr(x) });
+    let text = |v: &[Option<String>]| {
+        Value::from(
+            v.iter()
+                .map(|x| x.clone().map(Value::from).unwrap_or(Value::Null))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut samples = Map::new();
+    samples.insert("sample_id".into(), json!(e.samples().sample_ids()));
+    for c in e.samples().columns() {
+        samples.insert(
+            c.name.clone(),
+            match &c.values {
+                evomics_core::ColumnValues::Text(v) => text(v),
+                evomics_core::ColumnValues::Numeric(v) => Value::from(
+                    v.iter()
+                        .map(|x| x.map(f).unwrap_or(Value::Null))
+                        .collect::<Vec<_>>(),
+                ),
+            },
+        );
+    }
+    let a = e.layer("proteome").unwrap();
+    let ids = json!(a.features().ids());
+    let mut features = Map::new();
+    features.insert("feature_id".into(), ids.clone());
+    features.insert(
+        "feature_flags".into(),
+        json!(a
+            .features()
+            .flags()
+            .iter()
+            .map(|x| x.bits())
+            .collect::<Vec<_>>()),
+    );
+    for (k, v) in a.features().annotations() {
+        features.insert(k.clone(), text(v));
+    }
+    let mut values = Map::new();
+    let mut flags = Map::new();
+    values.insert("feature_id".into(), ids.clone());
+    flags.insert("feature_id".into(), ids);
+    for (j, s) in a.samples().iter().enumerate() {
+        values.insert(
+            s.clone(),
+            Value::from(
+                a.values()
+                    .column(j)
+                    .iter()
+                    .map(|&x| if x.is_nan() { Value::Null } else { f(x) })
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        flags.insert(
+            s.clone(),
+            json!(a
+                .flags()
+                .column(j)
+                .iter()
+                .map(|g| g.code())
+                .collect::<Vec<_>>()),
+        );
+    }
+    json!({
+        "samples.parquet": samples,
+        "layers/proteome/features.parquet": features,
+        "layers/proteome/values.parquet": values,
+        "layers/proteome/flags.parquet": flags,
+    })
+}
+
+/// Python's `repr` of a float: the shortest round-trip digits, as Rust's `{:?}` gives them,
+/// spelled as Python spells them.
+fn python_repr(x: f64) -> String {
+    if x == 0.0 {
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    let a = x.abs();
+    if (1e-4..1e16).contains(&a) {
+        let s = format!("{x:?}");
+        if s.contains('.') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        // Python: 1e+300, 5e-324, 1.5e-05
+        let s = format!("{x:e}");
+        let (m, e) = s.split_once('e').unwrap();
+        let e: i32 = e.parse().unwrap();
+        format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    }
+}
+
+/// The store's Parquet files are read back identically — every column, every value, nulls
+/// where evomics has no value — by pyarrow 12 (the oldest line in use; polars' `string_view`
+/// columns made it fail with "Unrecognized type: 24"), by current pyarrow and by DuckDB.
+/// Text columns are plain `large_string`.
+#[test]
+fn store_is_read_identically_by_pyarrow_12_current_pyarrow_and_duckdb() {
+    let old = python_with("EVOMICS_PYTHON_PARQUET", None, "pyarrow, duckdb");
+    let new = python_with("EVOMICS_PYTHON", Some("python3"), "pyarrow");
+    let e = awkward_experiment();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    write_experiment(&store, &e, &Manifest::new("test")).unwrap();
+    // The store itself reads back equal.
+    let (back, _) = read_experiment(&store).unwrap();
+    assert_eq!(back, e);
+    let want = expected_store_json(&e);
+    let mut readers = Vec::new();
+    if let Some(py) = &old {
+        let v = Command::new(py)
+            .args(["-c", "import pyarrow; print(pyarrow.__version__)"])
+            .output()
+            .unwrap();
+        let version = String::from_utf8_lossy(&v.stdout).trim().to_string();
+        assert!(
+            version.starts_with("12."),
+            "EVOMICS_PYTHON_PARQUET has pyarrow {version}, expected 12.x"
+        );
+        readers.push((py.clone(), "pyarrow", format!("pyarrow {version}")));
+        readers.push((py.clone(), "duckdb", "DuckDB".to_string()));
+    }
+    if let Some(py) = &new {
+        readers.push((py.clone(), "pyarrow", "current pyarrow".to_string()));
+    }
+    for (py, engine, label) in readers {
+        let out = Command::new(&py)
+            .args(["-c", READ_STORE_PY, engine])
+            .arg(&store)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (file, cols) in want.as_object().unwrap() {
+            let got_cols = &got[file]["columns"];
+            for (name, values) in cols.as_object().unwrap() {
+                assert_eq!(&got_cols[name], values, "{label}: {file}, column '{name}'");
+            }
+            assert_eq!(
+                got_cols.as_object().unwrap().len(),
+                cols.as_object().unwrap().len(),
+                "{label}: {file} has other columns than evomics wrote"
+            );
+            if engine == "pyarrow" {
+                for (name, t) in got[file]["types"].as_object().unwrap() {
+                    let t = t.as_str().unwrap();
+                    assert!(
+                        matches!(t, "large_string" | "double" | "uint8"),
+                        "{label}: {file}, column '{name}' has type {t}"
+                    );
+                }
+            }
+        }
+        eprintln!("{label}: every column of the store's 4 Parquet files read back identically");
+    }
+}
+
 #[test]
 fn ingest_real_wide_mirna_counts() {
     let dir = evomics_testkit::require_shared!("data/real/ev-mirna-metabolic-inhibitors-cfarkas");

@@ -182,7 +182,7 @@ pub fn ingest(
             msgs.push(Message::warn(format!("layer {}: {w}", r.layer)));
         }
     }
-    for w in evomics_io::sheet::sheet_warnings(exp.samples()) {
+    for w in evomics_io::ingest::sheet_warnings(&manifest) {
         msgs.push(Message::warn(format!("sample sheet: {w}")));
     }
     evomics_io::write_experiment(out, &exp, &manifest)?;

@@ -38,6 +38,8 @@ struct Case {
     compare: Vec<[String; 2]>,
     kept_output: Option<String>,
     generate: Option<String>,
+    /// Peak RSS the command may reach, in MiB: the final matrices plus 64 MiB of buffers.
+    max_rss_mib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +63,58 @@ fn run_in(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("the evomics binary runs")
+}
+
+/// Run `evomics ARGS` in `dir` and return its output with its peak resident set size in KiB:
+/// the kernel's high-water mark `VmHWM` of the child, read from `/proc/PID/status` every
+/// millisecond while it runs (the mark only grows, so the last reading is the peak up to a
+/// millisecond before the end).
+#[cfg(target_os = "linux")]
+fn run_measured(dir: &Path, args: &[String]) -> (Output, u64) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evomics"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the evomics binary runs");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let readers = (
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out.read_to_end(&mut b);
+            b
+        }),
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err.read_to_end(&mut b);
+            b
+        }),
+    );
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let output = Output {
+        status,
+        stdout: readers.0.join().unwrap(),
+        stderr: readers.1.join().unwrap(),
+    };
+    (output, peak)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -100,7 +154,7 @@ fn files(dir: &Path) -> BTreeSet<PathBuf> {
 fn generate(kind: &str, dir: &Path) {
     match kind {
         "huge_header_matrix" => {
-            let n = 300_000;
+            let n = 150_000;
             let mut s = String::with_capacity(n * 10);
             s.push_str("id");
             for i in 0..n {
@@ -117,8 +171,152 @@ fn generate(kind: &str, dir: &Path) {
             let s = format!("{}\nA\n", "x".repeat(8_000_000));
             std::fs::write(dir.join("huge.tsv"), s).unwrap();
         }
+        "too_wide_header" => {
+            let mut s = String::from("id");
+            for i in 0..250_000 {
+                s.push_str(&format!("\tS{i:06}"));
+            }
+            s.push('\n');
+            std::fs::write(dir.join("wide.tsv"), s).unwrap();
+        }
+        "long_line" => {
+            let s = format!("id\tA\nf1\t{}", "1".repeat(20 << 20));
+            std::fs::write(dir.join("matrix.tsv"), s).unwrap();
+        }
+        // 1 GiB of zero bytes, gzip-compressed (1,024 copies of one gzip member of 1 MiB).
+        "gzip_bomb_zeros" => {
+            let member = gzip(&vec![0u8; 1 << 20]);
+            write_repeated(&dir.join("matrix.tsv.gz"), &[], &member, 1024, &[]);
+        }
+        // A wide table whose second row has a 1 GiB cell, gzip-compressed.
+        "one_gigabyte_cell" => {
+            let head = gzip(b"id\tA\tB\nf1\t");
+            let member = gzip(&vec![b'7'; 1 << 20]);
+            let tail = gzip(b"\t1\n");
+            write_repeated(&dir.join("matrix.tsv.gz"), &head, &member, 1024, &tail);
+        }
+        // A DIA-NN report of one row repeated to 400 MB decompressed, its last row cut short.
+        "gzip_400mb_truncated" => {
+            let row = "runA\tP1\tGENE1\tAAAK2\t1000\n";
+            let head = gzip(
+                format!("Run\tProtein.Group\tGenes\tPrecursor.Id\tPG.MaxLFQ\n{row}").as_bytes(),
+            );
+            let member = gzip(row.repeat((1 << 20) / row.len()).as_bytes());
+            let tail = gzip(b"runA\tP1\tGE");
+            write_repeated(&dir.join("report.tsv.gz"), &head, &member, 400, &tail);
+        }
+        // An XLSX workbook whose worksheet decompresses to 1 GiB of cells.
+        "xlsx_bomb_sheet" => xlsx_bomb(&dir.join("samples.xlsx"), 1 << 30),
+        "xlsx_bomb_layer" => xlsx_bomb(&dir.join("matrix.xlsx"), 1 << 30),
         other => panic!("unknown generator '{other}' in cases.toml"),
     }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// `head`, then `n` copies of `member`, then `tail` (gzip members decompress as one stream).
+fn write_repeated(path: &Path, head: &[u8], member: &[u8], n: usize, tail: &[u8]) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    f.write_all(head).unwrap();
+    for _ in 0..n {
+        f.write_all(member).unwrap();
+    }
+    f.write_all(tail).unwrap();
+}
+
+/// An XLSX zip bomb: a valid workbook whose sheet1.xml holds `bytes` of rows of cells,
+/// deflated (about 1,000:1).
+fn xlsx_bomb(path: &Path, bytes: usize) {
+    use std::io::Write;
+    let head = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>sample_id</t></is></c></row>";
+    let row = "<row><c t=\"inlineStr\"><is><t>EV0001</t></is></c></row>";
+    let tail = "</sheetData></worksheet>";
+    // Deflate blocks ended by a sync flush are byte-aligned and refer to nothing before them,
+    // so one compressed chunk repeated is a valid stream of many chunks.
+    let flushed = |text: &[u8]| {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(text).unwrap();
+        e.flush().unwrap();
+        e.get_ref().clone()
+    };
+    let chunk = row.repeat((1 << 20) / row.len());
+    let copies = bytes / chunk.len();
+    let mut crc = flate2::Crc::new();
+    let mut data = flushed(head.as_bytes());
+    crc.update(head.as_bytes());
+    let block = flushed(chunk.as_bytes());
+    for _ in 0..copies {
+        data.extend_from_slice(&block);
+        crc.update(chunk.as_bytes());
+    }
+    let mut last = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    last.write_all(tail.as_bytes()).unwrap();
+    data.extend_from_slice(&last.finish().unwrap());
+    crc.update(tail.as_bytes());
+    let size = head.len() + copies * chunk.len() + tail.len();
+    let sheet = (crc.sum(), size as u32, data);
+    let plain = |text: &str| {
+        let mut c = flate2::Crc::new();
+        c.update(text.as_bytes());
+        (c.sum(), text.len() as u32, text.as_bytes().to_vec())
+    };
+    let parts: Vec<(&str, u16, (u32, u32, Vec<u8>))> = vec![
+        ("[Content_Types].xml", 0, plain("<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/><Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>")),
+        ("_rels/.rels", 0, plain("<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>")),
+        ("xl/workbook.xml", 0, plain("<?xml version=\"1.0\"?><workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>")),
+        ("xl/_rels/workbook.xml.rels", 0, plain("<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>")),
+        ("xl/worksheets/sheet1.xml", 8, sheet),
+    ];
+    let mut out: Vec<u8> = Vec::new();
+    let mut central: Vec<u8> = Vec::new();
+    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    for (name, method, (crc, size, data)) in &parts {
+        let offset = out.len() as u32;
+        le32(&mut out, 0x0403_4b50);
+        for x in [20u16, 0, *method, 0, 0x21] {
+            le16(&mut out, x);
+        }
+        le32(&mut out, *crc);
+        le32(&mut out, data.len() as u32);
+        le32(&mut out, *size);
+        le16(&mut out, name.len() as u16);
+        le16(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        le32(&mut central, 0x0201_4b50);
+        for x in [20u16, 20, 0, *method, 0, 0x21] {
+            le16(&mut central, x);
+        }
+        le32(&mut central, *crc);
+        le32(&mut central, data.len() as u32);
+        le32(&mut central, *size);
+        for x in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut central, x);
+        }
+        le32(&mut central, 0);
+        le32(&mut central, offset);
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    le32(&mut out, 0x0605_4b50);
+    for x in [0u16, 0, parts.len() as u16, parts.len() as u16] {
+        le16(&mut out, x);
+    }
+    le32(&mut out, central.len() as u32);
+    le32(&mut out, cd_offset);
+    le16(&mut out, 0);
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(&out)
+        .unwrap();
 }
 
 /// Spellings of a non-finite number that must never reach an output.
@@ -230,12 +428,41 @@ fn check_case(case: &Case) -> Vec<String> {
     let target = out_arg(&case.args).map(|o| dir.join(o));
     let target_existed = target.as_ref().is_some_and(|t| t.exists());
     let started = Instant::now();
+    #[cfg(target_os = "linux")]
+    let out = match case.max_rss_mib {
+        Some(limit) => {
+            let (out, kib) = run_measured(&dir, &case.args);
+            eprintln!(
+                "{}: peak RSS {:.1} MiB (bound {limit} MiB)",
+                case.name,
+                kib as f64 / 1024.0
+            );
+            if kib > limit * 1024 {
+                problems.push(format!(
+                    "peak RSS {:.1} MiB is above the bound of {limit} MiB",
+                    kib as f64 / 1024.0
+                ));
+            }
+            out
+        }
+        None => run_in(&dir, &case.args, &[]),
+    };
+    #[cfg(not(target_os = "linux"))]
     let out = run_in(&dir, &case.args, &[]);
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     if panicked(&out) {
         problems.push(format!("panicked or killed ({}):\n{stderr}", out.status));
         return problems;
+    }
+    if let Some(b) = out
+        .stderr
+        .iter()
+        .find(|&&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
+    {
+        problems.push(format!(
+            "stderr holds the raw control character {b:#04x}: input text reached the terminal unescaped"
+        ));
     }
     if out.stderr.len() > 64 * 1024 {
         problems.push(format!(

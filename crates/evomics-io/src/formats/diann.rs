@@ -12,9 +12,9 @@ use evomics_core::{FeatureFlags, ValueScale};
 use super::common::{bump, parse_intensity, run_stem, split_list, text, zero_is_missing};
 use super::long::{Loc, Pivot};
 use crate::error::{IoError, Result};
-use crate::matrix::{MatrixColumn, ParsedMatrix, ReadReport};
+use crate::matrix::{MatrixBuilder, MatrixColumn, ParsedMatrix, ReadReport};
 use crate::spec::ReadOptions;
-use crate::text::TextTable;
+use crate::text::{clip, TextTable};
 
 /// The `report.pg_matrix.tsv` format.
 pub const PG_MATRIX: super::TextFormat = super::TextFormat {
@@ -106,8 +106,9 @@ fn gene_annotations(genes: Vec<Option<String>>) -> [(String, Vec<Option<String>>
 }
 
 /// Read a `report.pg_matrix.tsv`.
-pub fn read_pg_matrix(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read_pg_matrix(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     let id_col = t.require("Protein.Group", "DIA-NN pg_matrix")?;
     if opts.quantity.as_deref().is_some_and(|q| q != "maxlfq") {
         return Err(IoError::Spec(format!(
@@ -124,25 +125,29 @@ pub fn read_pg_matrix(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix>
             "no run columns after the annotation columns; a pg_matrix has one column per run",
         ));
     }
-    if t.rows.is_empty() {
-        return Err(IoError::layout(
-            path,
-            "the file has a header but no protein-group rows",
-        ));
-    }
     let zero_na = zero_is_missing(opts, true);
     let mut report = ReadReport {
         format: PG_MATRIX.name.into(),
         quantity: "maxlfq".into(),
-        rows_read: t.rows.len(),
         ..Default::default()
     };
     let headers: Vec<String> = run_idx.iter().map(|&k| t.header[k].clone()).collect();
     let columns = run_columns(&headers, &mut report.warnings);
-    let mut ids = Vec::with_capacity(t.rows.len());
+    let ann_cols: Vec<(&str, Option<usize>)> = [
+        ("Protein.Ids", "protein_ids"),
+        ("Protein.Names", "protein_names"),
+        ("First.Protein.Description", "description"),
+        ("Genes", "genes"),
+    ]
+    .iter()
+    .map(|(col, key)| (*key, t.column(col)))
+    .collect();
+    let mut anns: Vec<Vec<Option<String>>> = vec![Vec::new(); ann_cols.len()];
+    let mut ids = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut cells = Vec::with_capacity(t.rows.len());
-    for r in &t.rows {
+    let mut cells = MatrixBuilder::new(run_idx.len());
+    let TextTable { header, rows, .. } = t;
+    while let Some(r) = rows.next_row()? {
         let id = r.get(id_col).to_string();
         if id.is_empty() {
             return Err(IoError::parse(
@@ -157,27 +162,34 @@ pub fn read_pg_matrix(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix>
                 path,
                 r.line,
                 Some("Protein.Group"),
-                format!("protein group '{id}' already appears on line {prev}; a pg_matrix has one row per group"),
+                format!("protein group '{}' already appears on line {prev}; a pg_matrix has one row per group", clip(&id)),
             ));
         }
         ids.push(id);
-        let mut row = Vec::with_capacity(run_idx.len());
+        cells.reserve_row(path, r.line)?;
         for &k in &run_idx {
-            row.push(parse_intensity(
+            cells.push(parse_intensity(
                 path,
                 r.line,
-                &t.header[k],
-                r.get(k),
+                &header[k],
+                r.raw(k),
                 zero_na,
             )?);
         }
-        cells.push(row);
+        for (a, (_, c)) in anns.iter_mut().zip(&ann_cols) {
+            if let Some(c) = c {
+                a.push(text(r.get(*c)));
+            }
+        }
     }
-    let ann = |name: &str| {
-        t.column(name)
-            .map(|c| t.rows.iter().map(|r| text(r.get(c))).collect::<Vec<_>>())
-    };
-    let mut m = ParsedMatrix::from_cells(
+    report.rows_read = rows.rows_read;
+    if ids.is_empty() {
+        return Err(IoError::layout(
+            path,
+            "the file has a header but no protein-group rows",
+        ));
+    }
+    let mut m = ParsedMatrix::from_builder(
         path.to_path_buf(),
         ids,
         columns,
@@ -185,17 +197,12 @@ pub fn read_pg_matrix(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix>
         opts.scale.unwrap_or(ValueScale::Linear),
         report,
     );
-    for (col, key) in [
-        ("Protein.Ids", "protein_ids"),
-        ("Protein.Names", "protein_names"),
-        ("First.Protein.Description", "description"),
-    ] {
-        if let Some(v) = ann(col) {
-            m.annotations.push((key.into(), v));
+    for ((key, c), v) in ann_cols.into_iter().zip(anns) {
+        match (key, c) {
+            (_, None) => {}
+            ("genes", Some(_)) => m.annotations.extend(gene_annotations(v)),
+            (key, Some(_)) => m.annotations.push((key.into(), v)),
         }
-    }
-    if let Some(g) = ann("Genes") {
-        m.annotations.extend(gene_annotations(g));
     }
     Ok(m)
 }
@@ -263,19 +270,24 @@ fn finish_long(
         pivot.repeats,
     );
     let columns = run_columns(&pivot.runs, &mut report.warnings);
-    let cells = pivot.cells();
+    let mut pivot = pivot;
+    let (values, flags) = pivot.matrix();
     let n_decoy = ann.decoy.iter().filter(|d| **d).count();
     if opts.keep_flagged {
         bump(&mut report.rows_flagged, "decoy", n_decoy);
     }
-    let mut m = ParsedMatrix::from_cells(
-        path.to_path_buf(),
-        pivot.features,
+    let mut m = ParsedMatrix {
+        path: path.to_path_buf(),
+        feature_flags: Vec::new(),
+        feature_ids: pivot.features,
+        annotations: Vec::new(),
         columns,
-        cells,
-        opts.scale.unwrap_or(ValueScale::Linear),
+        values,
+        flags,
+        scale: opts.scale.unwrap_or(ValueScale::Linear),
         report,
-    );
+        source_digest: None,
+    };
     m.feature_flags = ann
         .decoy
         .iter()
@@ -301,8 +313,9 @@ fn finish_long(
 }
 
 /// Read the long main report as text (`report.tsv`).
-pub fn read_report_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read_report_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     let (qname, qcol_name) = report_quantity(opts)?;
     let run_col = t.require("Run", "DIA-NN report")?;
     let pg_col = t.require("Protein.Group", "DIA-NN report")?;
@@ -313,19 +326,15 @@ pub fn read_report_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatri
         t.column("Protein.Names"),
     );
     let decoy_col = t.column("Decoy");
-    if t.rows.is_empty() {
-        return Err(IoError::layout(path, "the report has a header but no rows"));
-    }
     let zero_na = zero_is_missing(opts, true);
     let mut report = ReadReport {
         format: REPORT.name.into(),
         quantity: qname.into(),
-        rows_read: t.rows.len(),
         ..Default::default()
     };
     let mut pivot = Pivot::default();
     let mut ann = LongAnnotations::default();
-    for r in &t.rows {
+    while let Some(r) = t.rows.next_row()? {
         let decoy = decoy_col.is_some_and(|c| matches!(r.get(c), "1" | "True" | "true"));
         if decoy && !opts.keep_flagged {
             bump(&mut report.rows_dropped, "decoy", 1);
@@ -347,13 +356,14 @@ pub fn read_report_text(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatri
         let i = pivot
             .add(pg, run, v, Loc::Line(r.line))
             .map_err(|c| IoError::parse(path, r.line, Some(qcol_name), c.message(qcol_name)))?;
-        ann.note(
-            i,
-            gene_col.and_then(|c| text(r.get(c))),
-            ids_col.and_then(|c| text(r.get(c))),
-            names_col.and_then(|c| text(r.get(c))),
-            decoy,
-        );
+        // Annotations come from a protein group's first row: later rows copy no text.
+        let first = i == ann.genes.len();
+        let cell = |c: Option<usize>| c.filter(|_| first).and_then(|c| text(r.get(c)));
+        ann.note(i, cell(gene_col), cell(ids_col), cell(names_col), decoy);
+    }
+    report.rows_read = t.rows.rows_read;
+    if report.rows_read == 0 {
+        return Err(IoError::layout(path, "the report has a header but no rows"));
     }
     if pivot.features.is_empty() {
         return Err(IoError::layout(
@@ -517,7 +527,8 @@ mod tests {
         )
         .unwrap();
         assert!(detect_pg_matrix(&t) && !detect_report(&t));
-        let m = read_pg_matrix(&t, &ReadOptions::default()).unwrap();
+        let mut t = t;
+        let m = read_pg_matrix(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.columns[0].name, "run1");
         assert_eq!(m.columns[1].name, "run2");
         assert_eq!(m.columns[1].header, "D:\\x\\run2.mzML");
@@ -535,9 +546,9 @@ mod tests {
                     r1\tP1\tGA\tCCC2\t10\n\
                     r2\tP1\tGA\tAAA2\t12\n\
                     r2\tP2\tGB\tDDD3\t7\n";
-        let t = parse_table(Path::new("report.tsv"), body, None).unwrap();
+        let mut t = parse_table(Path::new("report.tsv"), body, None).unwrap();
         assert!(detect_report(&t) && !detect_pg_matrix(&t));
-        let m = read_report_text(&t, &ReadOptions::default()).unwrap();
+        let m = read_report_text(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.feature_ids, vec!["P1", "P2"]);
         assert_eq!(
             m.report.rows_dropped.get("repeated_protein_group_row"),
@@ -546,8 +557,8 @@ mod tests {
         assert!(m.values[[1, 0]].is_nan());
         assert_eq!(m.values[[1, 1]], 7.0);
         let bad = format!("{body}r1\tP1\tGA\tEEE2\t11\n");
-        let t = parse_table(Path::new("report.tsv"), &bad, None).unwrap();
-        let e = read_report_text(&t, &ReadOptions::default())
+        let mut t = parse_table(Path::new("report.tsv"), &bad, None).unwrap();
+        let e = read_report_text(&mut t, &ReadOptions::default())
             .unwrap_err()
             .to_string();
         assert!(

@@ -9,7 +9,7 @@ use super::common::{
     zero_is_missing, Quantity,
 };
 use crate::error::{IoError, Result};
-use crate::matrix::{MatrixColumn, ParsedMatrix, ReadReport};
+use crate::matrix::{MatrixBuilder, MatrixColumn, ParsedMatrix, ReadReport};
 use crate::spec::ReadOptions;
 use crate::text::TextTable;
 
@@ -70,8 +70,9 @@ fn detect(t: &TextTable) -> bool {
 }
 
 /// Read a `combined_protein.tsv` table.
-pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     let protein_col = t.column("Protein");
     let id_col = t.column("Protein ID").or(protein_col).ok_or_else(|| {
         IoError::layout(
@@ -82,12 +83,6 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let flag_col = protein_col.unwrap_or(id_col);
     let mut warnings = Vec::new();
     let (quantity, qcols) = choose_quantity(t, FORMAT.name, &QUANTITIES, opts, &mut warnings)?;
-    if t.rows.is_empty() {
-        return Err(IoError::layout(
-            path,
-            "the file has a header but no protein rows",
-        ));
-    }
     let gene_col = t.column("Gene").or_else(|| t.column("Gene Names"));
     let entry_col = t.column("Entry Name");
     let desc_col = t.column("Description");
@@ -95,14 +90,15 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let mut report = ReadReport {
         format: FORMAT.name.into(),
         quantity: quantity.into(),
-        rows_read: t.rows.len(),
         ..Default::default()
     };
-    let (mut preferred, mut fallback, mut lines, mut cells, mut flags) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut preferred, mut fallback, mut lines, mut flags) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cells = MatrixBuilder::new(qcols.len());
+    let id_header = t.header[id_col].clone();
     let (mut proteins, mut genes, mut gene_lists, mut entries, mut descs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in &t.rows {
+    while let Some(r) = t.rows.next_row()? {
         let protein = r.get(flag_col);
         let (flag, key) = if protein.starts_with("rev_") {
             (FeatureFlags::DECOY, "decoy")
@@ -132,17 +128,16 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         preferred.push(id);
         fallback.push(protein.to_string());
         lines.push(r.line);
-        let mut row = Vec::with_capacity(qcols.len());
+        cells.reserve_row(path, r.line)?;
         for q in &qcols {
-            row.push(parse_intensity(
+            cells.push(parse_intensity(
                 path,
                 r.line,
                 &q.header,
-                r.get(q.index),
+                r.raw(q.index),
                 zero_na,
             )?);
         }
-        cells.push(row);
         flags.push(flag);
         proteins.push(text(protein));
         if let Some(c) = gene_col {
@@ -152,14 +147,14 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         entries.push(entry_col.and_then(|c| text(r.get(c))));
         descs.push(desc_col.and_then(|c| text(r.get(c))));
     }
-    let ids = unique_ids(
-        path,
-        preferred,
-        fallback,
-        &lines,
-        &t.header[id_col],
-        &mut warnings,
-    )?;
+    report.rows_read = t.rows.rows_read;
+    if report.rows_read == 0 {
+        return Err(IoError::layout(
+            path,
+            "the file has a header but no protein rows",
+        ));
+    }
+    let ids = unique_ids(path, preferred, fallback, &lines, &id_header, &mut warnings)?;
     report.warnings = warnings;
     let columns = qcols
         .into_iter()
@@ -168,7 +163,7 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             name: q.name,
         })
         .collect();
-    let mut m = ParsedMatrix::from_cells(
+    let mut m = ParsedMatrix::from_builder(
         path.to_path_buf(),
         ids,
         columns,
@@ -226,9 +221,9 @@ mod tests {
 
     #[test]
     fn drops_contaminants_and_maps_noisy_headers() {
-        let t = table();
+        let mut t = table();
         assert!(detect(&t));
-        let m = read(&t, &ReadOptions::default()).unwrap();
+        let m = read(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.feature_ids, vec!["P02790", "P00761"]);
         assert_eq!(m.columns[1].header, "B MaxLFQ remove Intensity");
         assert_eq!(m.columns[1].name, "B");
@@ -244,7 +239,7 @@ mod tests {
             quantity: Some("intensity".into()),
             ..Default::default()
         };
-        let m = read(&table(), &o).unwrap();
+        let m = read(&mut table(), &o).unwrap();
         assert_eq!(m.feature_ids, vec!["contam_P00761", "P02790", "P00761"]);
         assert!(m.feature_flags[0].contains(FeatureFlags::CONTAMINANT));
         assert_eq!(m.columns[0].name, "A");

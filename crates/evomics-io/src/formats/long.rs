@@ -3,6 +3,10 @@
 
 use std::collections::HashMap;
 
+use ndarray::Array2;
+
+use evomics_core::ValueFlag;
+
 /// Where a long-report row came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Loc {
@@ -45,6 +49,28 @@ impl Conflict {
     }
 }
 
+/// Why a row could not be added to a [`Pivot`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PivotError {
+    /// The row disagrees with an earlier one.
+    Conflict(Box<Conflict>),
+    /// Features × runs would exceed the cell limit.
+    TooLarge { features: usize, runs: usize },
+}
+
+impl PivotError {
+    /// A message naming the rows or the limit, and how to fix the input.
+    pub fn message(&self, quantity: &str) -> String {
+        match self {
+            PivotError::Conflict(c) => c.message(quantity),
+            PivotError::TooLarge { features, runs } => format!(
+                "{features} protein groups × {runs} runs would exceed {} cells, the limit of one layer (docs/reliability.md); is this one analysis?",
+                crate::text::LIMITS.max_cells
+            ),
+        }
+    }
+}
+
 /// Accumulates (feature, run, value) rows in first-appearance order.
 #[derive(Debug, Default)]
 pub(crate) struct Pivot {
@@ -65,9 +91,23 @@ impl Pivot {
         run: &str,
         value: Option<f64>,
         loc: Loc,
-    ) -> Result<usize, Box<Conflict>> {
-        let i = match self.feature_index.get(feature) {
-            Some(&i) => i,
+    ) -> Result<usize, PivotError> {
+        let (fi, rj) = (
+            self.feature_index.get(feature).copied(),
+            self.run_index.get(run).copied(),
+        );
+        if fi.is_none() || rj.is_none() {
+            let f = self.features.len() + usize::from(fi.is_none());
+            let r = self.runs.len() + usize::from(rj.is_none());
+            if f as u64 * r as u64 > crate::text::LIMITS.max_cells {
+                return Err(PivotError::TooLarge {
+                    features: f,
+                    runs: r,
+                });
+            }
+        }
+        let i = match fi {
+            Some(i) => i,
             None => {
                 self.features.push(feature.to_string());
                 self.feature_index
@@ -75,8 +115,8 @@ impl Pivot {
                 self.features.len() - 1
             }
         };
-        let j = match self.run_index.get(run) {
-            Some(&j) => j,
+        let j = match rj {
+            Some(j) => j,
             None => {
                 self.runs.push(run.to_string());
                 self.run_index.insert(run.to_string(), self.runs.len() - 1);
@@ -91,12 +131,12 @@ impl Pivot {
                     _ => false,
                 };
                 if !same {
-                    return Err(Box::new(Conflict {
+                    return Err(PivotError::Conflict(Box::new(Conflict {
                         feature: feature.to_string(),
                         run: run.to_string(),
                         first: (*prev, *prev_loc),
                         second: (value, loc),
-                    }));
+                    })));
                 }
                 self.repeats += 1;
             }
@@ -107,13 +147,18 @@ impl Pivot {
         Ok(i)
     }
 
-    /// The features × runs cells; a (feature, run) never seen is missing.
-    pub fn cells(&self) -> Vec<Vec<Option<f64>>> {
-        let mut out = vec![vec![None; self.runs.len()]; self.features.len()];
-        for (&(i, j), (v, _)) in &self.cells {
-            out[i][j] = *v;
+    /// The features × runs values and flags; a (feature, run) never seen is missing.
+    pub fn matrix(&mut self) -> (Array2<f64>, Array2<ValueFlag>) {
+        let shape = (self.features.len(), self.runs.len());
+        let mut values = Array2::from_elem(shape, f64::NAN);
+        let mut flags = Array2::from_elem(shape, ValueFlag::Missing);
+        for ((i, j), (v, _)) in std::mem::take(&mut self.cells) {
+            if let Some(x) = v {
+                values[[i, j]] = x;
+                flags[[i, j]] = ValueFlag::Observed;
+            }
         }
-        out
+        (values, flags)
     }
 }
 
@@ -128,12 +173,15 @@ mod tests {
         p.add("PG1", "r1", Some(1.0), Loc::Line(3)).unwrap();
         p.add("PG2", "r2", None, Loc::Line(4)).unwrap();
         assert_eq!(p.repeats, 1);
-        assert_eq!(p.cells(), vec![vec![Some(1.0), None], vec![None, None]]);
         let c = p.add("PG1", "r1", Some(2.0), Loc::Line(5)).unwrap_err();
         let m = c.message("PG.Quantity");
         assert!(
             m.contains("'PG1'") && m.contains("'r1'") && m.contains("line 2"),
             "{m}"
         );
+        let (v, f) = p.matrix();
+        assert_eq!(v[[0, 0]], 1.0);
+        assert_eq!(f[[0, 1]], ValueFlag::Missing);
+        assert_eq!(f[[1, 0]], ValueFlag::Missing);
     }
 }

@@ -9,7 +9,7 @@ use super::common::{
     zero_is_missing, Quantity,
 };
 use crate::error::{IoError, Result};
-use crate::matrix::{MatrixColumn, ParsedMatrix, ReadReport};
+use crate::matrix::{MatrixBuilder, MatrixColumn, ParsedMatrix, ReadReport};
 use crate::spec::ReadOptions;
 use crate::text::TextTable;
 
@@ -69,8 +69,9 @@ fn detect(t: &TextTable) -> bool {
 }
 
 /// Read a `proteinGroups.txt` table.
-pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     let majority = t.column("Majority protein IDs");
     let all_ids = t.column("Protein IDs");
     let id_col = majority.or(all_ids).ok_or_else(|| {
@@ -105,31 +106,24 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             warnings.push(format!("no '{}' column; no rows filtered on it", names[0]));
         }
     }
-    if t.rows.is_empty() {
-        return Err(IoError::layout(
-            path,
-            "the file has a header but no protein-group rows",
-        ));
-    }
     let gene_col = t.column("Gene names");
     let name_col = t.column("Protein names");
     let zero_na = zero_is_missing(opts, true);
     let mut report = ReadReport {
         format: FORMAT.name.into(),
         quantity: quantity.into(),
-        rows_read: t.rows.len(),
         ..Default::default()
     };
     let mut preferred = Vec::new();
     let mut fallback = Vec::new();
     let mut lines = Vec::new();
-    let mut cells = Vec::new();
+    let mut cells = MatrixBuilder::new(qcols.len());
     let mut flags = Vec::new();
     let mut groups = Vec::new();
     let mut genes = Vec::new();
     let mut gene_lists = Vec::new();
     let mut names = Vec::new();
-    for r in &t.rows {
+    while let Some(r) = t.rows.next_row()? {
         let mut f = FeatureFlags::NONE;
         let mut first_reason = None;
         for (c, key, flag) in &filters {
@@ -153,17 +147,16 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         preferred.push(lead);
         fallback.push(group.to_string());
         lines.push(r.line);
-        let mut row = Vec::with_capacity(qcols.len());
+        cells.reserve_row(path, r.line)?;
         for q in &qcols {
-            row.push(parse_intensity(
+            cells.push(parse_intensity(
                 path,
                 r.line,
                 &q.header,
-                r.get(q.index),
+                r.raw(q.index),
                 zero_na,
             )?);
         }
-        cells.push(row);
         flags.push(f);
         groups.push(text(all_ids.map(|c| r.get(c)).unwrap_or(group)));
         if let Some(c) = gene_col {
@@ -175,6 +168,13 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             names.push(text(r.get(c)));
         }
     }
+    report.rows_read = t.rows.rows_read;
+    if report.rows_read == 0 {
+        return Err(IoError::layout(
+            path,
+            "the file has a header but no protein-group rows",
+        ));
+    }
     let ids = unique_ids(path, preferred, fallback, &lines, &id_name, &mut warnings)?;
     report.warnings = warnings;
     let columns = qcols
@@ -184,7 +184,7 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             name: q.name,
         })
         .collect();
-    let mut m = ParsedMatrix::from_cells(
+    let mut m = ParsedMatrix::from_builder(
         path.to_path_buf(),
         ids,
         columns,
@@ -222,9 +222,9 @@ mod tests {
 
     #[test]
     fn drops_flagged_and_reads_lfq() {
-        let t = table();
+        let mut t = table();
         assert!(detect(&t));
-        let m = read(&t, &ReadOptions::default()).unwrap();
+        let m = read(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.feature_ids, vec!["P1", "P3"]);
         assert_eq!(
             m.columns[1],
@@ -249,7 +249,7 @@ mod tests {
             quantity: Some("intensity".into()),
             ..Default::default()
         };
-        let m = read(&table(), &o).unwrap();
+        let m = read(&mut table(), &o).unwrap();
         assert_eq!(m.feature_ids.len(), 4);
         assert!(m.feature_flags[1].contains(FeatureFlags::DECOY));
         assert!(m.feature_flags[1].contains(FeatureFlags::ONLY_BY_SITE));
@@ -268,13 +268,13 @@ mod tests {
             quantity: Some("maxlfq".into()),
             ..Default::default()
         };
-        let e = read(&table(), &o).unwrap_err().to_string();
+        let e = read(&mut table(), &o).unwrap_err().to_string();
         assert!(e.contains("lfq, intensity, ibaq"), "{e}");
         let o = ReadOptions {
             quantity: Some("ibaq".into()),
             ..Default::default()
         };
-        let e = read(&table(), &o).unwrap_err().to_string();
+        let e = read(&mut table(), &o).unwrap_err().to_string();
         assert!(
             e.contains("iBAQ <sample>") && e.contains("lfq (2 columns"),
             "{e}"

@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
-use evomics_core::{FeatureFlags, ValueFlag, ValueScale};
+use evomics_core::{FeatureFlags, ValueScale};
 
 use super::common::{bump, merge_annotation, sum_rows, CountCheck};
 use super::wide;
 use crate::error::{IoError, Result};
-use crate::matrix::{MatrixColumn, ParsedMatrix, ReadReport};
+use crate::matrix::{MatrixBuilder, MatrixColumn, ParsedMatrix, ReadReport};
 use crate::spec::ReadOptions;
 use crate::text::{parse_cell, TextTable};
 
@@ -92,7 +92,7 @@ fn wide_options(opts: &ReadOptions, transpose: bool) -> ReadOptions {
 }
 
 /// Read an nf-core/smrnaseq `mirna.tsv`.
-pub fn read_smrnaseq(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+pub fn read_smrnaseq(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     counts_only(opts, "smrnaseq")?;
     let mut m = wide::read_text(t, &wide_options(opts, false))?;
     m.report.format = SMRNASEQ.name.into();
@@ -101,7 +101,7 @@ pub fn read_smrnaseq(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
 }
 
 /// Read an nf-core/smrnaseq `mature_counts.csv` (samples as rows).
-pub fn read_transposed(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+pub fn read_transposed(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     counts_only(opts, "smrnaseq-transposed")?;
     if !opts.annotation_columns.is_empty() {
         return Err(IoError::Spec(
@@ -119,8 +119,9 @@ const MIRDEEP2_FIXED: [&str; 4] = ["#miRNA", "read_count", "precursor", "total"]
 
 /// Read a miRDeep2 `miRNAs_expressed_all_samples_*.csv`; rows of one mature miRNA on several
 /// precursors are summed per sample, and the `(norm)` columns are ignored.
-pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read_mirdeep2(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     counts_only(opts, "mirdeep2")?;
     let name_col = t.require("#miRNA", "miRDeep2")?;
     let prec_col = t.require("precursor", "miRDeep2")?;
@@ -136,12 +137,6 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
             "no per-sample count columns after '#miRNA, read_count, precursor, total' (only '(norm)' columns, which are not read)",
         ));
     }
-    if t.rows.is_empty() {
-        return Err(IoError::layout(
-            path,
-            "the file has a header but no miRNA rows",
-        ));
-    }
     let zero_na = opts.zero_is_missing.unwrap_or(false);
     let scale = opts.scale.unwrap_or(ValueScale::Counts);
     let mut check = (scale == ValueScale::Counts).then(CountCheck::default);
@@ -149,8 +144,10 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut precursors: Vec<Option<String>> = Vec::new();
-    let mut cells = Vec::with_capacity(t.rows.len());
-    for (row, r) in t.rows.iter().enumerate() {
+    let mut cells = MatrixBuilder::new(sample_idx.len());
+    let TextTable { header, rows, .. } = t;
+    while let Some(r) = rows.next_row()? {
+        let row = cells.nrows();
         let name = r.get(name_col);
         if name.is_empty() {
             return Err(IoError::parse(
@@ -167,20 +164,25 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
         });
         groups[g].push(row);
         precursors.push(super::common::text(r.get(prec_col)));
-        let mut vals = Vec::with_capacity(sample_idx.len());
+        cells.reserve_row(path, r.line)?;
         for &k in &sample_idx {
-            let v = parse_cell(path, r.line, &t.header[k], r.get(k))?;
+            let v = parse_cell(path, r.line, &header[k], r.raw(k))?;
             if let Some(c) = check.as_mut() {
-                c.check(path, r.line, &t.header[k], v)?;
+                c.check(path, r.line, &header[k], v)?;
             }
-            vals.push(v.filter(|x| !(zero_na && *x == 0.0)));
+            cells.push(v.filter(|x| !(zero_na && *x == 0.0)));
         }
-        cells.push(vals);
+    }
+    if cells.nrows() == 0 {
+        return Err(IoError::layout(
+            path,
+            "the file has a header but no miRNA rows",
+        ));
     }
     let mut report = ReadReport {
         format: MIRDEEP2.name.into(),
         quantity: "counts".into(),
-        rows_read: t.rows.len(),
+        rows_read: rows.rows_read,
         ..Default::default()
     };
     let multi: Vec<&Vec<usize>> = groups.iter().filter(|g| g.len() > 1).collect();
@@ -191,11 +193,14 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
             "summed_over_precursors",
             rows_merged,
         );
+        let same = |a: usize, b: usize| {
+            let ((va, fa), (vb, fb)) = (cells.row(a), cells.row(b));
+            fa == fb && va.iter().zip(vb).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
         let identical = multi
             .iter()
             .filter(|g| {
-                g.iter().all(|&r| cells[r] == cells[g[0]])
-                    && cells[g[0]].iter().any(|v| v.is_some_and(|x| x > 0.0))
+                g.iter().all(|&r| same(r, g[0])) && cells.row(g[0]).0.iter().any(|x| *x > 0.0)
             })
             .count();
         let mut w = format!(
@@ -216,22 +221,16 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
     let columns: Vec<MatrixColumn> = sample_idx
         .iter()
         .map(|&k| MatrixColumn {
-            header: t.header[k].clone(),
-            name: t.header[k].clone(),
+            header: header[k].clone(),
+            name: header[k].clone(),
         })
         .collect();
-    let (nr, nc) = (cells.len(), columns.len());
-    let mut row_values = ndarray::Array2::from_elem((nr, nc), f64::NAN);
-    let mut row_flags = ndarray::Array2::from_elem((nr, nc), ValueFlag::Missing);
-    for (i, row) in cells.iter().enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            if let Some(x) = v {
-                row_values[[i, j]] = *x;
-                row_flags[[i, j]] = ValueFlag::Observed;
-            }
-        }
-    }
-    let (values, flags) = sum_rows(&row_values, &row_flags, &groups);
+    let (row_values, row_flags) = cells.finish();
+    let (values, flags) = if multi.is_empty() {
+        (row_values, row_flags)
+    } else {
+        sum_rows(&row_values, &row_flags, &groups)
+    };
     let mut m = ParsedMatrix {
         path: path.to_path_buf(),
         feature_flags: vec![FeatureFlags::NONE; names.len()],
@@ -242,6 +241,7 @@ pub fn read_mirdeep2(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
         flags,
         scale,
         report,
+        source_digest: None,
     };
     m.annotations
         .push(("precursors".into(), merge_annotation(&precursors, &groups)));
@@ -283,13 +283,14 @@ mod tests {
         )
         .unwrap();
         assert!(detect_mirdeep2(&t));
-        let m = read_mirdeep2(&t, &ReadOptions::default()).unwrap();
+        let mut t = t;
+        let m = read_mirdeep2(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.feature_ids, vec!["hsa-miR-7-5p", "hsa-miR-21-5p"]);
         assert_eq!(m.columns.len(), 2);
         assert_eq!(m.values[[0, 0]], 11.0);
         assert_eq!(m.values[[0, 1]], 23.0);
         assert_eq!(m.values[[1, 1]], 0.0);
-        assert_eq!(m.flags[[1, 1]], ValueFlag::Observed);
+        assert_eq!(m.flags[[1, 1]], evomics_core::ValueFlag::Observed);
         assert_eq!(
             m.report.rows_dropped.get("summed_over_precursors"),
             Some(&1)

@@ -32,8 +32,8 @@ pub struct TextFormat {
     pub expects: &'static str,
     /// True when the header looks like this format.
     pub detect: fn(&TextTable) -> bool,
-    /// Read the table.
-    pub read: fn(&TextTable, &ReadOptions) -> Result<ParsedMatrix>,
+    /// Read the table's rows (a stream: each row is parsed once, straight into the matrix).
+    pub read: fn(&mut TextTable, &ReadOptions) -> Result<ParsedMatrix>,
 }
 
 /// The text formats in detection order (specific before generic). The signatures do not
@@ -89,14 +89,18 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
     if is_parquet(path) {
         return require_features(read_parquet(path, opts)?);
     }
-    let (table, padded) = read_table_padded(path, None)?;
-    let mut parsed = read_text_table(path, &table, opts)?;
-    if let Some(first) = padded.first() {
+    let mut table = read_table_padded(path, None)?;
+    let mut parsed = read_text_table(path, &mut table, opts)?;
+    let (n, first) = table.rows.padded;
+    if n > 0 {
         parsed.report.warnings.push(format!(
-            "{} row(s) have fewer fields than the header (first on line {first}); their missing trailing fields were read as empty",
-            padded.len()
+            "{n} row(s) have fewer fields than the header (first on line {first}); their missing trailing fields were read as empty"
         ));
     }
+    if let Some(w) = table.rows.quote_warning() {
+        parsed.report.warnings.push(w);
+    }
+    parsed.source_digest = Some(table.rows.digest());
     require_features(parsed)
 }
 
@@ -122,7 +126,7 @@ fn require_features(parsed: ParsedMatrix) -> Result<ParsedMatrix> {
     Err(IoError::layout(&parsed.path, problem))
 }
 
-fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+fn read_text_table(path: &Path, table: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     if let Some(name) = &opts.format {
         let f = TEXT_FORMATS
             .iter()
@@ -136,7 +140,7 @@ fn read_text_table(path: &Path, table: &TextTable, opts: &ReadOptions) -> Result
         return (f.read)(table, opts);
     }
     for f in TEXT_FORMATS.iter().filter(|f| f.name != wide::FORMAT.name) {
-        if (f.detect)(table) {
+        if (f.detect)(&*table) {
             return (f.read)(table, opts);
         }
     }

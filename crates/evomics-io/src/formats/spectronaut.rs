@@ -2,6 +2,8 @@
 //! quantity `PG.Quantity` repeated on every row of the group; pivoted to
 //! `PG.ProteinGroups` × `R.FileName`.
 
+use std::path::Path;
+
 use evomics_core::{FeatureFlags, ValueScale};
 
 use super::common::{bump, run_stem, split_list, text, zero_is_missing};
@@ -27,7 +29,7 @@ fn detect(t: &TextTable) -> bool {
 
 /// Spectronaut writes `Filtered` for a value removed by its filters, and German-locale exports
 /// a decimal comma.
-fn parse_quantity(t: &TextTable, line: u64, raw: &str, zero_na: bool) -> Result<Option<f64>> {
+fn parse_quantity(path: &Path, line: u64, raw: &str, zero_na: bool) -> Result<Option<f64>> {
     let s = raw.trim();
     if s.eq_ignore_ascii_case("filtered") {
         return Ok(None);
@@ -39,9 +41,9 @@ fn parse_quantity(t: &TextTable, line: u64, raw: &str, zero_na: bool) -> Result<
     } else {
         s
     };
-    match parse_cell(&t.path, line, "PG.Quantity", s)? {
+    match parse_cell(path, line, "PG.Quantity", s)? {
         Some(x) if x < 0.0 => Err(IoError::parse(
-            &t.path,
+            path,
             line,
             Some("PG.Quantity"),
             format!("quantity {x} is negative; protein quantities are never negative"),
@@ -52,8 +54,9 @@ fn parse_quantity(t: &TextTable, line: u64, raw: &str, zero_na: bool) -> Result<
 }
 
 /// Read a Spectronaut report.
-pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
-    let path = t.path.as_path();
+pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let path = t.path.clone();
+    let path = path.as_path();
     if opts.quantity.as_deref().is_some_and(|q| q != "quantity") {
         return Err(IoError::Spec(format!(
             "quant={} is not a Spectronaut quantity; the reader takes PG.Quantity (quant=quantity)",
@@ -66,19 +69,15 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let gene_col = t.column("PG.Genes");
     let acc_col = t.column("PG.ProteinAccessions");
     let decoy_col = t.column("EG.IsDecoy");
-    if t.rows.is_empty() {
-        return Err(IoError::layout(path, "the report has a header but no rows"));
-    }
     let zero_na = zero_is_missing(opts, true);
     let mut report = ReadReport {
         format: FORMAT.name.into(),
         quantity: "quantity".into(),
-        rows_read: t.rows.len(),
         ..Default::default()
     };
     let mut pivot = Pivot::default();
     let (mut genes, mut accs, mut decoy) = (Vec::new(), Vec::new(), Vec::new());
-    for r in &t.rows {
+    while let Some(r) = t.rows.next_row()? {
         let is_decoy = decoy_col.is_some_and(|c| r.get(c).eq_ignore_ascii_case("true"));
         if is_decoy && !opts.keep_flagged {
             bump(&mut report.rows_dropped, "decoy", 1);
@@ -96,7 +95,7 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
                 ));
             }
         }
-        let v = parse_quantity(t, r.line, r.get(q_col), zero_na)?;
+        let v = parse_quantity(path, r.line, r.get(q_col), zero_na)?;
         let i = pivot.add(pg, run, v, Loc::Line(r.line)).map_err(|c| {
             IoError::parse(path, r.line, Some("PG.Quantity"), c.message("PG.Quantity"))
         })?;
@@ -107,6 +106,10 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         } else if is_decoy {
             decoy[i] = true;
         }
+    }
+    report.rows_read = t.rows.rows_read;
+    if report.rows_read == 0 {
+        return Err(IoError::layout(path, "the report has a header but no rows"));
     }
     if pivot.features.is_empty() {
         return Err(IoError::layout(
@@ -134,15 +137,19 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             name: run_stem(r),
         })
         .collect();
-    let cells = pivot.cells();
-    let mut m = ParsedMatrix::from_cells(
-        path.to_path_buf(),
-        pivot.features,
+    let (values, flags) = pivot.matrix();
+    let mut m = ParsedMatrix {
+        path: path.to_path_buf(),
+        feature_flags: Vec::new(),
+        feature_ids: std::mem::take(&mut pivot.features),
+        annotations: Vec::new(),
         columns,
-        cells,
-        opts.scale.unwrap_or(ValueScale::Linear),
+        values,
+        flags,
+        scale: opts.scale.unwrap_or(ValueScale::Linear),
         report,
-    );
+        source_digest: None,
+    };
     m.feature_flags = decoy
         .iter()
         .map(|d| {
@@ -174,7 +181,6 @@ pub fn read(t: &TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
 mod tests {
     use super::*;
     use crate::text::parse_table;
-    use std::path::Path;
 
     const BODY: &str = "\tR.FileName\tPG.ProteinGroups\tPG.Genes\tPG.Quantity\tEG.IsDecoy\n\
         0\trun_a\tP1;P2\tGA;GB\t1449,5\tFalse\n\
@@ -185,9 +191,9 @@ mod tests {
 
     #[test]
     fn pivots_and_collapses() {
-        let t = parse_table(Path::new("sn.tsv"), BODY, None).unwrap();
+        let mut t = parse_table(Path::new("sn.tsv"), BODY, None).unwrap();
         assert!(detect(&t));
-        let m = read(&t, &ReadOptions::default()).unwrap();
+        let m = read(&mut t, &ReadOptions::default()).unwrap();
         assert_eq!(m.feature_ids, vec!["P1;P2", "P3"]);
         assert_eq!(m.values[[0, 0]], 1449.5);
         assert!(m.values[[0, 1]].is_nan());
@@ -202,8 +208,10 @@ mod tests {
     #[test]
     fn conflicting_repeat_names_both_lines() {
         let bad = format!("{BODY}5\trun_a\tP1;P2\tGA;GB\t1500\tFalse\n");
-        let t = parse_table(Path::new("sn.tsv"), &bad, None).unwrap();
-        let e = read(&t, &ReadOptions::default()).unwrap_err().to_string();
+        let mut t = parse_table(Path::new("sn.tsv"), &bad, None).unwrap();
+        let e = read(&mut t, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("sn.tsv:7, column 'PG.Quantity'") && e.contains("line 2"),
             "{e}"
