@@ -28,6 +28,7 @@
 //! The crate does no I/O.
 
 pub mod adjust;
+mod block;
 pub mod classical;
 pub mod contrasts;
 pub mod design;
@@ -50,8 +51,9 @@ pub use enrichment::{camera_pr, hypergeometric_upper, CameraDirection, CameraRow
 pub use error::{Result, StatsError};
 pub use explore::{one_vs_rest, top_markers, Marker, MarkerDirection, OneVsRest, OneVsRestOptions};
 pub use limma::{
-    duplicate_correlation, lm_fit, Block, CoefTable, ContrastTable, EbayesOptions, FTable,
-    FitTable, Legacy, LimmaResult, LimmaSettings, LmFit,
+    duplicate_correlation, duplicate_correlation_detail, lm_fit, Block, CoefTable, ContrastTable,
+    DuplicateCorrelation, EbayesOptions, FTable, FitTable, Legacy, LimmaResult, LimmaSettings,
+    LmFit,
 };
 pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
 pub use varpart::{

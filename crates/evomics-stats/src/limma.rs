@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use edge_rs::limma::contrasts::contrasts_fit;
 use edge_rs::limma::ebayes::{ebayes, EBayesParams, EBayesTrend};
-use edge_rs::limma::lm_fit::lm_fit as engine_lm_fit;
+use edge_rs::limma::lm_fit::{lm_fit as engine_lm_fit, LmFitResult};
 use edge_rs::limma::marray::MArrayLm;
 use edge_rs::utils::recycled::Recycled;
 use evomics_core::{Assay, SampleSheet, ValueFlag};
@@ -31,6 +31,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
+use crate::block::{check_correlation, Blocks};
 use crate::contrasts::Contrasts;
 use crate::design::Design;
 use crate::error::{engine, Result, StatsError};
@@ -210,7 +211,8 @@ impl Block {
         })
     }
 
-    fn codes(&self) -> Vec<usize> {
+    /// Block index of every design sample, numbered by first appearance (0, 1, …).
+    pub fn codes(&self) -> Vec<usize> {
         let mut map: HashMap<&str, usize> = HashMap::new();
         self.labels
             .iter()
@@ -312,29 +314,169 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
 }
 
 /// Consensus within-block correlation, limma's `duplicateCorrelation` (trim 0.15), on the
-/// observed values of the layer (Smyth, Michaud & Scott 2005).
+/// observed values of the layer (Smyth, Michaud & Scott 2005). See
+/// [`duplicate_correlation_detail`] for the per-feature correlations.
 pub fn duplicate_correlation(
     assay: &Assay,
     design: &Design,
     block: &Block,
     weights: Option<&Array2<f64>>,
 ) -> Result<f64> {
+    Ok(duplicate_correlation_detail(assay, design, block, weights)?.consensus)
+}
+
+/// limma's `duplicateCorrelation` result: the consensus correlation and the Fisher-transformed
+/// correlation of every feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCorrelation {
+    /// `consensus.correlation`: tanh of the 15 % trimmed mean of the per-feature atanh values.
+    pub consensus: f64,
+    /// `atanh.correlations`, one per feature in layer order; `None` (R's `NA`) for a feature with
+    /// too few observations or blocks to estimate it (limma needs more than p + 2 observations,
+    /// at least 2 blocks and fewer blocks than observations − 1) or whose REML fit failed.
+    pub atanh_correlations: Vec<Option<f64>>,
+    /// Features that contributed to the consensus.
+    pub n_estimated: usize,
+    /// When limma sets the correlation to 0 without estimating it: why.
+    pub note: Option<String>,
+}
+
+/// limma's `duplicateCorrelation(y, design, block = …, weights = …)` with every per-feature
+/// correlation (Smyth, Michaud & Scott 2005).
+///
+/// Each feature's REML fit (statmod's `mixedModel2Fit`) runs on its observed values (and, with
+/// weights, those with a positive weight), reduced to the block structure as described in
+/// `docs/methods/statistics.md`: O(n·p² + B³) per feature for n samples, p coefficients and B
+/// blocks, instead of an SVD of an (n − p) × B matrix. Per-feature correlations are clamped to
+/// [1/(1 − largest block) + 0.01, 0.99] as limma does. When every block has one sample, or the
+/// blocks are already in the design, the correlation is 0 with a note (limma warns and does the
+/// same).
+///
+/// ```
+/// use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
+/// use evomics_stats::{duplicate_correlation_detail, Block, Design, DesignOptions};
+/// use ndarray::Array2;
+///
+/// let ids: Vec<String> = (0..12).map(|j| format!("s{j}")).collect();
+/// let text = |f: &dyn Fn(usize) -> String| (0..12).map(|j| Some(f(j))).collect::<Vec<_>>();
+/// let sheet = SampleSheet::from_text_columns(
+///     ids.clone(),
+///     vec![
+///         ("group".into(), text(&|j| if j < 6 { "a".into() } else { "b".into() })),
+///         ("donor".into(), text(&|j| format!("d{}", j / 2))),
+///     ],
+/// )
+/// .unwrap();
+/// // a shared donor effect on every feature
+/// let donor = [0.9, -0.4, 0.3, -1.1, 0.6, 0.1];
+/// let cells = Array2::from_shape_fn((40, 12), |(i, j)| {
+///     Some(10.0 + donor[j / 2] + (((i * 7 + j * 13) % 11) as f64 - 5.0) / 10.0)
+/// });
+/// let layer = Assay::from_options(
+///     "proteome", LayerKind::Proteome, ValueScale::Log2,
+///     Features::new((0..40).map(|i| format!("P{i}")).collect()).unwrap(), ids, &cells,
+/// )
+/// .unwrap();
+/// let design = Design::from_formula(&sheet, "~ 0 + group", &DesignOptions::default()).unwrap();
+/// let block = Block::from_sheet(&sheet, "donor", &design).unwrap();
+/// let dc = duplicate_correlation_detail(&layer, &design, &block, None).unwrap();
+/// assert!(dc.consensus > 0.5 && dc.n_estimated == 40);
+/// ```
+pub fn duplicate_correlation_detail(
+    assay: &Assay,
+    design: &Design,
+    block: &Block,
+    weights: Option<&Array2<f64>>,
+) -> Result<DuplicateCorrelation> {
     check_block(block, design)?;
     let r = response(assay, design, weights)?;
-    let w = r.weights.map(Recycled::Full);
-    single_thread("duplicateCorrelation", || {
-        edge_rs::limma::array_weights::duplicate_correlation(
-            &r.y,
-            assay.n_features(),
-            design.n_samples(),
-            &design.row_major(),
-            design.n_coef(),
-            &block.codes(),
-            w.as_ref(),
-            0.15,
-        )
-        .map_err(engine("duplicateCorrelation"))
+    duplicate_correlation_raw(
+        &r.y,
+        assay.n_features(),
+        design,
+        &block.codes(),
+        r.weights.as_deref(),
+        assay.name(),
+    )
+}
+
+/// duplicateCorrelation on a response in engine layout (features × design samples, NaN missing).
+pub(crate) fn duplicate_correlation_raw(
+    y: &[f64],
+    g: usize,
+    design: &Design,
+    codes: &[usize],
+    weights: Option<&[f64]>,
+    layer: &str,
+) -> Result<DuplicateCorrelation> {
+    let blocks = Blocks::new(codes.to_vec());
+    let (n, p) = (design.n_samples(), design.n_coef());
+    let x = design.row_major();
+    let zero = |note: &str| DuplicateCorrelation {
+        consensus: 0.0,
+        atanh_correlations: vec![Some(0.0); g],
+        n_estimated: 0,
+        note: Some(note.to_string()),
+    };
+    if blocks.max_size <= 1 {
+        return Ok(zero(
+            "every block has a single sample: the within-block correlation is set to 0 (as limma does)",
+        ));
+    }
+    if crate::block::block_in_design(&x, n, p, &blocks) {
+        return Ok(zero(
+            "the blocks are already encoded in the design (e.g. donor nested in a design factor with one donor per level): the within-block correlation is set to 0 (as limma does)",
+        ));
+    }
+    let rho = crate::block::feature_correlations(y, g, &x, n, p, weights, &blocks);
+    let (consensus, z) = crate::block::consensus(&rho, blocks.max_size);
+    let consensus = consensus.ok_or_else(|| StatsError::Data {
+        layer: layer.to_string(),
+        problem: format!(
+            "no feature can estimate the within-block correlation (each needs more than {} observed values in at least 2 blocks, and fewer blocks than values − 1); give the correlation explicitly or drop the block",
+            p + 2
+        ),
+    })?;
+    Ok(DuplicateCorrelation {
+        consensus,
+        n_estimated: z.iter().flatten().count(),
+        atanh_correlations: z,
+        note: None,
     })
+}
+
+/// Blocked lmFit (`gls.series`) in engine form.
+pub(crate) fn blocked_lm_fit(
+    y: &[f64],
+    g: usize,
+    design: &Design,
+    codes: &[usize],
+    weights: Option<&[f64]>,
+    rho: f64,
+) -> LmFitResult {
+    let blocks = Blocks::new(codes.to_vec());
+    let (n, p) = (design.n_samples(), design.n_coef());
+    let fit = crate::block::gls_series(y, g, &design.row_major(), n, p, weights, &blocks, rho);
+    let mut coefficients = Vec::with_capacity(g * p);
+    let mut stdev_unscaled = Vec::with_capacity(g * p);
+    let mut sigma = Vec::with_capacity(g);
+    let mut df_residual = Vec::with_capacity(g);
+    for gene in fit.genes {
+        coefficients.extend(gene.coef);
+        stdev_unscaled.extend(gene.stdev);
+        sigma.push(gene.sigma);
+        df_residual.push(gene.df);
+    }
+    LmFitResult {
+        coefficients,
+        stdev_unscaled,
+        sigma,
+        df_residual,
+        fitted: Vec::new(),
+        cov_coefficients: fit.cov,
+        pivot: fit.pivot,
+        rank: fit.rank,
+    }
 }
 
 fn check_block(block: &Block, design: &Design) -> Result<()> {
@@ -346,12 +488,11 @@ fn check_block(block: &Block, design: &Design) -> Result<()> {
         });
     }
     if let Some(c) = block.correlation {
-        if !(c.is_finite() && c.abs() < 1.0) {
-            return Err(StatsError::Option {
-                option: "block correlation".into(),
-                problem: format!("{c} is not strictly between -1 and 1"),
-            });
-        }
+        let max_size = Blocks::new(block.codes()).max_size;
+        check_correlation(c, max_size).map_err(|problem| StatsError::Option {
+            option: "block correlation".into(),
+            problem,
+        })?;
     }
     Ok(())
 }
@@ -421,41 +562,44 @@ pub fn lm_fit(
     let resp = response(assay, design, weights)?;
     let (g, n, p) = (assay.n_features(), design.n_samples(), design.n_coef());
     let x = design.row_major();
-    let w = resp.weights.map(Recycled::Full);
     let block_info = match block {
         None => None,
         Some(b) => {
             check_block(b, design)?;
+            let codes = b.codes();
             let rho = match b.correlation {
                 Some(c) => c,
-                None => single_thread("duplicateCorrelation", || {
-                    edge_rs::limma::array_weights::duplicate_correlation(
+                None => {
+                    duplicate_correlation_raw(
                         &resp.y,
                         g,
-                        n,
-                        &x,
-                        p,
-                        &b.codes(),
-                        w.as_ref(),
-                        0.15,
-                    )
-                    .map_err(engine("duplicateCorrelation"))
-                })?,
+                        design,
+                        &codes,
+                        resp.weights.as_deref(),
+                        assay.name(),
+                    )?
+                    .consensus
+                }
             };
-            Some((b.name.clone(), rho, b.codes()))
+            let max_size = Blocks::new(codes.clone()).max_size;
+            check_correlation(rho, max_size).map_err(|problem| StatsError::Option {
+                option: "block correlation".into(),
+                problem,
+            })?;
+            Some((b.name.clone(), rho, codes))
         }
     };
-    let fit = engine_lm_fit(
-        &resp.y,
-        g,
-        n,
-        &x,
-        p,
-        w.as_ref(),
-        block_info.as_ref().map(|(_, _, c)| c.as_slice()),
-        block_info.as_ref().map(|(_, r, _)| *r),
-    )
-    .map_err(engine("lmFit"))?;
+    let fit = match &block_info {
+        // limma's lm.series: edge-rs, exact and fast
+        None => {
+            let w = resp.weights.clone().map(Recycled::Full);
+            engine_lm_fit(&resp.y, g, n, &x, p, w.as_ref(), None, None).map_err(engine("lmFit"))?
+        }
+        // gls.series: the compound-symmetry path of this crate
+        Some((_, rho, codes)) => {
+            blocked_lm_fit(&resp.y, g, design, codes, resp.weights.as_deref(), *rho)
+        }
+    };
     // The engine's trended prior rejects a NaN covariate, so a feature without any value gets
     // the median Amean there: it has no residual df, so it does not shape the prior, and its
     // coefficients are NA anyway.
