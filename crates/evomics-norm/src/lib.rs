@@ -12,6 +12,10 @@
 //! 5. [`combat`]: sva ComBat, parametric and non-parametric, with covariates, mean-only and a
 //!    reference batch, on complete data and with missing values.
 //!
+//! [`design`] builds design matrices from model formulas (R's `model.matrix`, with
+//! interactions); edgeR's `filterByExpr` uses it here, and `evomics-stats` re-exports it for its
+//! linear models.
+//!
 //! Every step follows fit → fitted → transform ([`Fit`], [`Transformer`]): parameters are
 //! deserialized from TOML and validated before data is read, fitted on training samples, and the
 //! fitted step (serializable, for model files) applies what it learned unchanged to new
@@ -29,6 +33,7 @@
 //! `docs/methods/normalization.md`.
 
 pub mod combat;
+pub mod design;
 pub mod error;
 pub mod filter;
 pub mod impute;

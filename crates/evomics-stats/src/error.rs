@@ -89,6 +89,10 @@ pub enum StatsError {
         /// What is wrong and what is allowed.
         problem: String,
     },
+    /// A step of the shared preprocessing crate failed (design formulas, normalization
+    /// factors).
+    #[error(transparent)]
+    Norm(#[from] evomics_norm::NormError),
     /// The numerical engine (edge-rs, the limma port) refused the computation.
     #[error("{step}: {message}")]
     Engine {
