@@ -13,7 +13,8 @@
 //!   tables. The numerics are the edge-rs crate (a Rust port of limma, MIT), wrapped so that
 //!   evomics types go in and come out; see `docs/methods/statistics.md` for its evaluation
 //!   against R limma.
-//! - [`mod@voom`]: precision weights for count layers (Law et al. 2014).
+//! - [`mod@voom`]: precision weights for count layers (Law et al. 2014), on edgeR's normalized
+//!   library sizes (TMM by default), with limma's two-pass recipe under donor blocking.
 //! - [`classical`]: Welch t-test, one-way ANOVA, Pearson/Spearman correlation with a label.
 //! - [`adjust`]: BH, BY, Holm and Bonferroni adjustment as R's `p.adjust`.
 //! - [`explore`]: per-group signatures for the `explore` stage — one-vs-rest moderated
@@ -60,4 +61,7 @@ pub use varpart::{
     variance_partition, VarPartMethod, VarPartOptions, VarPartRow, VarPartSummary,
     VariancePartition,
 };
-pub use voom::{voom, VoomOptions, VoomOutput};
+pub use voom::{
+    voom, voom_libraries, voom_lm_fit, voom_with_libraries, VoomCorrelations, VoomFit,
+    VoomFitOptions, VoomOptions, VoomOutput,
+};

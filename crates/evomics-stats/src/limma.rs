@@ -479,7 +479,7 @@ pub(crate) fn blocked_lm_fit(
     }
 }
 
-fn check_block(block: &Block, design: &Design) -> Result<()> {
+pub(crate) fn check_block(block: &Block, design: &Design) -> Result<()> {
     if block.labels.len() != design.n_samples() {
         return Err(StatsError::Shape {
             what: format!("block '{}'", block.name),

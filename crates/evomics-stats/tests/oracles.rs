@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_stats::{
-    duplicate_correlation_detail, labels_from_sheet, lm_fit, voom, welch_t_test, AdjustMethod,
-    Block, Contrasts, Design, DesignOptions, EbayesOptions, Legacy, LimmaResult, LmFit,
-    VoomOptions,
+    duplicate_correlation_detail, labels_from_sheet, lm_fit, voom, voom_lm_fit, welch_t_test,
+    AdjustMethod, Block, Contrasts, Design, DesignOptions, EbayesOptions, Legacy, LimmaResult,
+    LmFit, VoomFitOptions, VoomOptions,
 };
 use ndarray::Array2;
 
@@ -216,8 +216,18 @@ fn variant_options(v: &str) -> EbayesOptions {
 
 const VARIANTS: [&str; 4] = ["default", "trend", "robust", "trend_robust"];
 
+/// The oracle file of a table: `limma_{tag}_{v}_{kind}.tsv`, or for the count recipe (tag
+/// `tmm` or `block`, v `source`) `voom_{tag}_source_{kind}.tsv`.
+fn oracle_table(tag: &str, v: &str, kind: &str) -> String {
+    if tag == "tmm" || (tag == "block" && v == "source") {
+        format!("oracle/voom_{tag}_{v}_{kind}.tsv")
+    } else {
+        format!("oracle/limma_{tag}_{v}_{kind}.tsv")
+    }
+}
+
 fn compare_toptable(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
-    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_toptable.tsv"));
+    let (h, rows) = read_tsv(d.name, &oracle_table(tag, v, "toptable"));
     assert_eq!(
         h,
         [
@@ -324,7 +334,7 @@ fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
 }
 
 fn compare_fit(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
-    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_fit.tsv"));
+    let (h, rows) = read_tsv(d.name, &oracle_table(tag, v, "fit"));
     assert_eq!(
         h,
         [
@@ -1197,4 +1207,171 @@ fn interaction_design_on_the_secretome_matches_r() {
             }
         },
     );
+}
+
+// ------------------------------------------------------------------ the count recipe
+
+/// The miRNA counts restricted to the miRNAs edgeR's `filterByExpr` keeps (the oracle's list).
+fn filtered_mirna(name: &'static str) -> Assay {
+    let (counts, _) = mirna(name);
+    let (h, rows) = read_tsv(name, "oracle/edger_filterbyexpr_source.tsv");
+    assert_eq!(h, ["feature_id", "total_count", "keep"]);
+    let keep: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[2] == "1")
+        .map(|(i, r)| {
+            assert_eq!(r[0], counts.features().ids()[i]);
+            i
+        })
+        .collect();
+    counts.select_features(&keep)
+}
+
+/// A features × samples matrix file of the oracle (first column the feature id) against ours.
+fn compare_matrix(
+    name: &'static str,
+    file: &str,
+    ours: &Array2<f64>,
+    ids: &[String],
+    samples: &[String],
+) {
+    let (h, rows) = read_tsv(name, file);
+    assert_eq!(&h[1..], samples, "{file}: sample order");
+    assert_eq!(rows.len(), ours.nrows());
+    let mut e = MaxErr::default();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], ids[i], "{file}: feature order");
+        for j in 0..samples.len() {
+            let what = format!("{name} {file} {} {}", r[0], h[j + 1]);
+            check(Some(ours[[i, j]]), num(&r[j + 1]), REL, ABS, &what, &mut e);
+        }
+    }
+    report(&format!("{name} {file}"), &[("value", e)]);
+}
+
+/// Library sizes over the filtered miRNAs and TMM factors (`voom_tmm_libraries.tsv`).
+fn compare_libraries(name: &'static str, lib: &evomics_norm::LibrarySizes) {
+    let (h, rows) = read_tsv(name, "oracle/voom_tmm_libraries.tsv");
+    assert_eq!(h, ["sample_id", "lib.size", "norm.factors"]);
+    let mut e: Vec<(&str, MaxErr)> = vec![
+        ("lib.size", MaxErr::default()),
+        ("norm.factors", MaxErr::default()),
+    ];
+    for (j, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], lib.samples[j]);
+        check(
+            Some(lib.lib_size[j]),
+            num(&r[1]),
+            REL,
+            ABS,
+            &format!("{name} lib.size {}", r[0]),
+            &mut e[0].1,
+        );
+        check(
+            Some(lib.norm_factors[j]),
+            num(&r[2]),
+            REL,
+            ABS,
+            &format!("{name} norm.factors {}", r[0]),
+            &mut e[1].1,
+        );
+    }
+    report(&format!("{name} voom libraries"), &e);
+}
+
+/// filterByExpr → TMM (`keep.lib.sizes = FALSE`) → voom → lmFit → the 5 contrasts → eBayes():
+/// libraries, weights, toptable and fit within 1e-6 relative.
+fn voom_tmm_against_oracle(name: &'static str) {
+    let d = data(name);
+    let counts = filtered_mirna(name);
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let vf = voom_lm_fit(&counts, &design, None, &VoomFitOptions::default()).unwrap();
+    compare_libraries(name, &vf.voom.libraries);
+    compare_matrix(
+        name,
+        "oracle/voom_tmm_weights.tsv",
+        &vf.voom.weights,
+        counts.features().ids(),
+        vf.voom.expression.samples(),
+    );
+    let res = vf
+        .fit
+        .moderate(&source_contrasts(&design), &variant_options("default"))
+        .unwrap();
+    assert!(res.settings.weighted);
+    compare_toptable(d, "tmm", "source", &res);
+    compare_fit(d, "tmm", "source", &res);
+}
+
+/// limma's two-pass voom with donor blocking: both consensus correlations, the final weights,
+/// toptable and fit within 1e-6 relative.
+fn voom_block_against_oracle(name: &'static str) {
+    let d = data(name);
+    let counts = filtered_mirna(name);
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let block = Block::from_sheet(&d.sheet, "donor_id", &design).unwrap();
+    let vf = voom_lm_fit(&counts, &design, Some(&block), &VoomFitOptions::default()).unwrap();
+    let c = vf.correlations.as_ref().expect("two passes");
+    let mut e: Vec<(&str, MaxErr)> =
+        vec![("pass 1", MaxErr::default()), ("pass 2", MaxErr::default())];
+    check(
+        Some(c.first.consensus),
+        Some(block_summary(name, "voom_pass1_consensus")),
+        REL,
+        ABS,
+        &format!("{name} voom pass 1 consensus"),
+        &mut e[0].1,
+    );
+    check(
+        Some(c.second.consensus),
+        Some(block_summary(name, "voom_pass2_consensus")),
+        REL,
+        ABS,
+        &format!("{name} voom pass 2 consensus"),
+        &mut e[1].1,
+    );
+    report(&format!("{name} voom block consensus correlations"), &e);
+    assert_eq!(vf.voom.block_correlation, Some(c.first.consensus));
+    assert_eq!(
+        vf.fit.block_correlation().map(|(_, r)| r),
+        Some(c.second.consensus)
+    );
+    compare_matrix(
+        name,
+        "oracle/voom_block_weights.tsv",
+        &vf.voom.weights,
+        counts.features().ids(),
+        vf.voom.expression.samples(),
+    );
+    let res = vf
+        .fit
+        .moderate(&source_contrasts(&design), &variant_options("default"))
+        .unwrap();
+    compare_toptable(d, "block", "source", &res);
+    compare_fit(d, "block", "source", &res);
+}
+
+#[test]
+fn voom_tmm_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    voom_tmm_against_oracle("synthetic-S");
+}
+
+#[test]
+fn voom_tmm_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    voom_tmm_against_oracle("synthetic-M");
+}
+
+#[test]
+fn voom_block_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    voom_block_against_oracle("synthetic-S");
+}
+
+#[test]
+fn voom_block_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    voom_block_against_oracle("synthetic-M");
 }
