@@ -3,8 +3,8 @@
 //! The `normalize` stage of evomics: everything between the raw quantities a reader produced
 //! and the matrices the statistics and models use, one layer at a time:
 //!
-//! 1. [`filter`]: feature filters — Perseus valid values per group, minimum counts,
-//!    contaminants and decoys, zero variance;
+//! 1. [`filter`]: feature filters — Perseus valid values per group, edgeR's `filterByExpr`,
+//!    minimum counts, contaminants and decoys, zero variance;
 //! 2. [`transform`]: log2, edgeR log-CPM (with TMM, upper-quartile or RLE factors), CLR;
 //! 3. [`normalize`]: median centring, limma quantile normalization, edgeR TMM and upper
 //!    quartile, DESeq2 median of ratios, total count, MISEV dose normalization;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_norm::combat::{BatchCorrectionParams, CombatParams, FittedBatchCorrection};
-use evomics_norm::filter::{FilterParams, ValidValuesParams};
+use evomics_norm::filter::{FilterByExprParams, FilterParams, ValidValuesParams};
 use evomics_norm::transform::{LogCpmParams, TransformParams};
 use evomics_norm::{Fit, NormFactorsParams, Transformer};
 use ndarray::Array2;
@@ -522,4 +522,69 @@ fn combat_fitted_on_s_applies_to_held_out_samples() {
             assert_eq!(held.get(i, k), all.get(i, j));
         }
     }
+}
+
+// --------------------------------------------------------------------------- filterByExpr
+
+/// edgeR's `filterByExpr(DGEList(counts, group = source), group = source)` keeps exactly the
+/// oracle's miRNAs, with `group` and with the equivalent design `~ 0 + source`.
+fn check_filter_by_expr(c: Cohort) {
+    let sheet = sheet(c);
+    let counts = mirna(c);
+    let want: BTreeSet<String> = {
+        let t = read_text(&c.path("oracle/edger_filterbyexpr_source.tsv", true));
+        let mut lines = t.lines();
+        assert_eq!(lines.next(), Some("feature_id\ttotal_count\tkeep"));
+        lines
+            .filter(|l| l.ends_with("\t1"))
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    for p in [
+        FilterByExprParams {
+            group: Some("source".into()),
+            ..Default::default()
+        },
+        FilterByExprParams {
+            design: Some("~ 0 + source".into()),
+            ..Default::default()
+        },
+    ] {
+        let fitted = FilterParams::FilterByExpr(p.clone())
+            .fit(&counts, &sheet)
+            .unwrap();
+        let got: BTreeSet<String> = fitted.kept.iter().cloned().collect();
+        let missing: Vec<&String> = want.difference(&got).collect();
+        let extra: Vec<&String> = got.difference(&want).collect();
+        println!(
+            "{} filterByExpr {:?}: {} of {} kept (edgeR {}), {} missing, {} extra",
+            c.dir(),
+            p.group.as_ref().or(p.design.as_ref()).unwrap(),
+            got.len(),
+            counts.n_features(),
+            want.len(),
+            missing.len(),
+            extra.len()
+        );
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "kept set differs from edgeR: missing {missing:?}, extra {extra:?}"
+        );
+        assert!(fitted
+            .removed
+            .iter()
+            .all(|r| r.reason.starts_with("filterByExpr:")));
+    }
+}
+
+#[test]
+fn filter_by_expr_matches_edger_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    check_filter_by_expr(Cohort::S);
+}
+
+#[test]
+fn filter_by_expr_matches_edger_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    check_filter_by_expr(Cohort::M);
 }
