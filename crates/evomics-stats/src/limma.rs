@@ -724,6 +724,66 @@ impl LmFit {
     /// Apply contrasts (`contrasts.fit`), moderate (`eBayes`) and tabulate (`topTable`, unsorted,
     /// every feature). Use [`Contrasts::coefficients`] to test the coefficients themselves.
     pub fn moderate(&self, contrasts: &Contrasts, options: &EbayesOptions) -> Result<LimmaResult> {
+        self.moderate_impl(contrasts, options, None)
+    }
+
+    /// limma's `treat` and `topTreat` (McCarthy & Smyth 2009, Bioinformatics 25:765): for each
+    /// contrast, the test of |logFC| ≤ `lfc` against |logFC| > `lfc` with the moderated
+    /// variances of `eBayes` (same prior, same df), as limma 3.54's `treat(fit, lfc = )`:
+    /// `p = P(T > (|β| − lfc)/se) + P(T > (|β| + lfc)/se)` on the total df, and `t` is 0 when
+    /// |β| ≤ lfc, else `sign(β) · (|β| − lfc)/se`. Tables have no B statistic and there is no
+    /// F table; `settings.treat_lfc` records the threshold. Of `options`, `proportion` and
+    /// `stdev_coef_lim` (which only shape B) are not used.
+    ///
+    /// ```
+    /// use evomics_core::{Assay, Features, LayerKind, ValueScale};
+    /// use evomics_stats::{lm_fit, Contrasts, Design, EbayesOptions};
+    /// use ndarray::Array2;
+    ///
+    /// let ids: Vec<String> = (0..6).map(|j| format!("s{j}")).collect();
+    /// // three features: a 3-fold change, a 1.4-fold change, none
+    /// let shift = [1.6, 0.5, 0.0];
+    /// let cells = Array2::from_shape_fn((3, 6), |(i, j)| {
+    ///     Some(20.0 + if j >= 3 { shift[i] } else { 0.0 } + [0.1, -0.2, 0.05, -0.1, 0.2, 0.0][j])
+    /// });
+    /// let layer = Assay::from_options(
+    ///     "p", LayerKind::Proteome, ValueScale::Log2,
+    ///     Features::new(vec!["A".into(), "B".into(), "C".into()]).unwrap(), ids.clone(), &cells,
+    /// )
+    /// .unwrap();
+    /// let x = Array2::from_shape_fn((6, 2), |(j, c)| f64::from(u8::from((j >= 3) == (c == 1))));
+    /// let design = Design::from_matrix(ids, x, vec!["ctl".into(), "trt".into()]).unwrap();
+    /// let fit = lm_fit(&layer, &design, None, None).unwrap();
+    /// let c = Contrasts::parse(&design, &["trt - ctl"]).unwrap();
+    /// let tr = fit.treat(&c, 1.0, &EbayesOptions::default()).unwrap();
+    /// let rows = &tr.tables[0].rows;
+    /// assert!(rows[0].t.unwrap() > 0.0 && rows[0].b.is_none());
+    /// assert_eq!(rows[1].t, Some(0.0)); // |logFC| 0.5 is under the threshold
+    /// assert_eq!(tr.settings.treat_lfc, Some(1.0));
+    /// ```
+    pub fn treat(
+        &self,
+        contrasts: &Contrasts,
+        lfc: f64,
+        options: &EbayesOptions,
+    ) -> Result<LimmaResult> {
+        if !(lfc.is_finite() && lfc >= 0.0) {
+            return Err(StatsError::Option {
+                option: "treat lfc".into(),
+                problem: format!(
+                    "{lfc} is not a log2 fold change ≥ 0 (limma's treat takes |lfc|; use e.g. 1 for a two-fold change)"
+                ),
+            });
+        }
+        self.moderate_impl(contrasts, options, Some(lfc))
+    }
+
+    fn moderate_impl(
+        &self,
+        contrasts: &Contrasts,
+        options: &EbayesOptions,
+        treat_lfc: Option<f64>,
+    ) -> Result<LimmaResult> {
         options.validate()?;
         if contrasts.coef_names() != self.design.coef_names() {
             return Err(StatsError::Contrast {
@@ -782,9 +842,44 @@ impl LmFit {
         let (g, k) = (eb.n_genes, eb.n_coef);
         let rec = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
 
+        // treat: t and p from the squeezed variances, per limma 3.54's treat()
+        let treat_tp = |idx: usize, i: usize, lfc: f64| -> (Option<f64>, Option<f64>) {
+            let coef = eb.coefficients[idx];
+            let se = eb.stdev_unscaled[idx] * s2_post[i].sqrt();
+            let df = df_total[i];
+            if !(coef.is_finite() && se.is_finite() && df > 0.0) {
+                return (None, None);
+            }
+            let right = (coef.abs() - lfc) / se;
+            let left = (coef.abs() + lfc) / se;
+            let tail = |x: f64| {
+                if x.is_nan() {
+                    None
+                } else {
+                    edge_rs::numeric::dist::t_sf(x, df).ok()
+                }
+            };
+            let p = match (tail(right), tail(left)) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            let t = if right.is_nan() {
+                None
+            } else if coef > lfc {
+                Some(right.max(0.0))
+            } else if coef < -lfc {
+                Some(-right.max(0.0))
+            } else {
+                Some(0.0)
+            };
+            (t, p)
+        };
         let mut tables = Vec::with_capacity(k);
         for (c, con) in contrasts.contrasts().iter().enumerate() {
-            let pvals: Vec<Option<f64>> = (0..g).map(|i| opt(pv[i * k + c])).collect();
+            let pvals: Vec<Option<f64>> = match treat_lfc {
+                None => (0..g).map(|i| opt(pv[i * k + c])).collect(),
+                Some(lfc) => (0..g).map(|i| treat_tp(i * k + c, i, lfc).1).collect(),
+            };
             let adj = p_adjust(&pvals, options.adjust);
             let rows = (0..g)
                 .map(|i| {
@@ -796,10 +891,17 @@ impl LmFit {
                         n_obs: self.n_obs[i],
                         log_fc: lfc,
                         ave_expr: self.amean[i],
-                        t: lfc.and(opt(t[idx])),
+                        t: match treat_lfc {
+                            None => lfc.and(opt(t[idx])),
+                            Some(l) => lfc.and(treat_tp(idx, i, l).0),
+                        },
                         p_value: lfc.and(pvals[i]),
                         adj_p_value: lfc.and(adj[i]),
-                        b: lfc.and(opt(lods[idx])),
+                        b: if treat_lfc.is_some() {
+                            None
+                        } else {
+                            lfc.and(opt(lods[idx]))
+                        },
                     }
                 })
                 .collect();
@@ -811,7 +913,7 @@ impl LmFit {
         }
 
         let f_table = match (&eb.f_stat, &eb.f_p_value) {
-            (Some(f), Some(fp)) if k > 1 => {
+            (Some(f), Some(fp)) if k > 1 && treat_lfc.is_none() => {
                 let fpv: Vec<Option<f64>> = fp.iter().map(|&v| opt(v)).collect();
                 let adj = p_adjust(&fpv, options.adjust);
                 Some(FTable {
@@ -884,6 +986,7 @@ impl LmFit {
                 block_correlation: self.block.as_ref().map(|(_, r)| *r),
                 options: *options,
                 legacy_applied,
+                treat_lfc,
             },
             tables,
             f_table,
@@ -1016,10 +1119,13 @@ pub struct LimmaSettings {
     pub options: EbayesOptions,
     /// Whether the legacy prior estimator was used (`options.legacy` resolved on this data).
     pub legacy_applied: bool,
+    /// The fold-change threshold (log2) of a `treat` result; `None` for `eBayes`.
+    #[serde(default)]
+    pub treat_lfc: Option<f64>,
 }
 
-/// The result of [`LmFit::moderate`]: per-contrast tables, the F table (several contrasts on a
-/// full-rank design), the fit table and the settings.
+/// The result of [`LmFit::moderate`] (or [`LmFit::treat`]): per-contrast tables, the F table
+/// (several contrasts on a full-rank design; not for `treat`), the fit table and the settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimmaResult {
     /// How the result was made.

@@ -1375,3 +1375,69 @@ fn voom_block_synthetic_m_matches_r() {
     evomics_testkit::require_shared!("oracles/synthetic-M");
     voom_block_against_oracle("synthetic-M");
 }
+
+/// limma 3.54's `treat(fit, lfc = 1)` (and with `trend = TRUE`) + `topTreat` on the synthetic-S
+/// proteome (`~ 0 + source`, the 5 source contrasts), from test-data/r-reference/treat. R's t of
+/// a protein without a logFC is 0 (limma fills t with zeros); ours is NA like its logFC.
+#[test]
+fn treat_matches_limma() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    let d = data("synthetic-S");
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let fit = lm_fit(&d.proteins, &design, None, None).unwrap();
+    let refdir = evomics_testkit::test_data("r-reference/treat");
+    let pos: HashMap<&str, usize> = d
+        .proteins
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    for v in ["default", "trend"] {
+        let res = fit
+            .treat(&source_contrasts(&design), 1.0, &variant_options(v))
+            .unwrap();
+        assert_eq!(res.settings.treat_lfc, Some(1.0));
+        assert!(res.f_table.is_none());
+        let top =
+            evomics_testkit::Tsv::read(&refdir.join(format!("treat_lfc1_{v}_toptreat.tsv.gz")));
+        assert_eq!(top.rows.len(), 5 * d.proteins.n_features());
+        compare_reference(
+            &format!("synthetic-S treat lfc 1 {v} toptreat"),
+            &top,
+            &["logFC", "AveExpr", "t", "P.Value", "adj.P.Val"],
+            REL,
+            ABS,
+            |row, c| {
+                let r = &res.table(&row[1]).unwrap().rows[pos[row[0].as_str()]];
+                assert!(r.b.is_none());
+                match c {
+                    "logFC" => r.log_fc,
+                    "AveExpr" => r.ave_expr,
+                    // R: t = 0 where logFC is NA
+                    "t" => r.t.or(r.log_fc.is_none().then_some(0.0)),
+                    "P.Value" => r.p_value,
+                    _ => r.adj_p_value,
+                }
+            },
+        );
+        let fit_ref = evomics_testkit::Tsv::read(&refdir.join(format!("treat_lfc1_{v}_fit.tsv")));
+        compare_reference(
+            &format!("synthetic-S treat lfc 1 {v} fit"),
+            &fit_ref,
+            &["s2.prior", "df.prior", "s2.post", "df.total"],
+            REL,
+            ABS,
+            |row, c| {
+                let r = &res.fit.rows[pos[row[0].as_str()]];
+                match c {
+                    "s2.prior" => r.s2_prior,
+                    "df.prior" => Some(r.df_prior),
+                    "s2.post" => r.s2_post,
+                    _ => Some(r.df_total),
+                }
+            },
+        );
+    }
+}
