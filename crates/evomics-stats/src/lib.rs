@@ -31,6 +31,7 @@
 pub mod adjust;
 mod block;
 pub mod classical;
+pub mod constant;
 pub mod contrasts;
 pub mod design;
 pub mod enrichment;
@@ -53,8 +54,8 @@ pub use error::{Result, StatsError};
 pub use explore::{one_vs_rest, top_markers, Marker, MarkerDirection, OneVsRest, OneVsRestOptions};
 pub use limma::{
     duplicate_correlation, duplicate_correlation_detail, lm_fit, Block, CoefTable, ContrastTable,
-    DuplicateCorrelation, EbayesOptions, FTable, FitTable, Legacy, LimmaResult, LimmaSettings,
-    LmFit,
+    DuplicateCorrelation, EbayesOptions, ExcludedFeature, FTable, FitTable, Legacy, LimmaResult,
+    LimmaSettings, LmFit,
 };
 pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
 pub use varpart::{

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
 use crate::block::{check_correlation, Blocks};
+use crate::constant::constant_up_to_rounding;
 use crate::contrasts::Contrasts;
 use crate::design::Design;
 use crate::error::{engine, Result, StatsError};
@@ -231,6 +232,18 @@ struct Response {
     n_obs: Vec<usize>,
     amean: Vec<Option<f64>>,
     weights: Option<Vec<f64>>,
+    /// Features left out of the fit because their values are constant up to rounding.
+    excluded: Vec<ExcludedFeature>,
+}
+
+/// A feature left out of a test, with the reason (e.g. its values are constant up to rounding,
+/// see [`crate::constant`]). Its statistics are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedFeature {
+    /// Feature id.
+    pub feature_id: String,
+    /// Why it was not tested.
+    pub reason: String,
 }
 
 fn design_columns(assay: &Assay, design: &Design) -> Result<Vec<usize>> {
@@ -278,6 +291,7 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
     let mut wv = weights.map(|_| vec![0.0; g * n]);
     let mut n_obs = vec![0usize; g];
     let mut amean = vec![None; g];
+    let mut excluded = Vec::new();
     for i in 0..g {
         let mut sum = 0.0;
         let mut cnt = 0usize;
@@ -304,12 +318,23 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
         if cnt > 0 {
             amean[i] = Some(sum / cnt as f64);
         }
+        let row = &mut y[i * n..(i + 1) * n];
+        let values: Vec<f64> = row.iter().copied().filter(|v| !v.is_nan()).collect();
+        if let Some(reason) = constant_up_to_rounding(&values, assay.scale()) {
+            row.iter_mut().for_each(|v| *v = f64::NAN);
+            n_obs[i] = 0;
+            excluded.push(ExcludedFeature {
+                feature_id: assay.features().ids()[i].clone(),
+                reason,
+            });
+        }
     }
     Ok(Response {
         y,
         n_obs,
         amean,
         weights: wv,
+        excluded,
     })
 }
 
@@ -530,6 +555,7 @@ pub struct LmFit {
     weighted: bool,
     block: Option<(String, f64)>,
     fit: MArrayLm,
+    excluded: Vec<ExcludedFeature>,
 }
 
 /// Feature display names: the `name` annotation if the layer has one, else `gene`.
@@ -618,6 +644,7 @@ pub fn lm_fit(
         weighted: weights.is_some(),
         block: block_info.map(|(name, rho, _)| (name, rho)),
         fit,
+        excluded: resp.excluded,
     })
 }
 
@@ -658,6 +685,11 @@ impl LmFit {
     /// The within-block correlation used, with the blocking variable's name.
     pub fn block_correlation(&self) -> Option<(&str, f64)> {
         self.block.as_ref().map(|(n, r)| (n.as_str(), *r))
+    }
+
+    /// Features left out of the fit (constant up to rounding), with the reason.
+    pub fn excluded(&self) -> &[ExcludedFeature] {
+        &self.excluded
     }
 
     /// Residual df per feature (observations used minus the rank achieved on them).
@@ -800,12 +832,45 @@ impl LmFit {
                 ),
             });
         }
+        if self.fit.df_residual.iter().all(|d| *d <= 0.0) && !self.excluded.is_empty() {
+            let names: Vec<&str> = self
+                .excluded
+                .iter()
+                .take(5)
+                .map(|e| e.feature_id.as_str())
+                .collect();
+            return Err(StatsError::Data {
+                layer: self.layer.clone(),
+                problem: format!(
+                    "no feature can be tested: {} feature(s) are constant up to rounding ({}{}: {}) and no other has residual degrees of freedom",
+                    self.excluded.len(),
+                    names.join(", "),
+                    if self.excluded.len() > 5 { ", …" } else { "" },
+                    self.excluded[0].reason
+                ),
+            });
+        }
         if self.fit.df_residual.iter().all(|d| *d <= 0.0) {
             return Err(StatsError::Design {
                 formula: self.design.formula().to_string(),
                 problem: format!(
                     "no feature of layer '{}' has residual degrees of freedom (more coefficients than observations); use fewer terms or more samples",
                     self.layer
+                ),
+            });
+        }
+        let with_df = self.fit.df_residual.iter().filter(|d| **d > 0.0).count();
+        if options.robust && with_df < 2 {
+            return Err(StatsError::Option {
+                option: "robust".into(),
+                problem: format!(
+                    "robust empirical Bayes needs at least two features with residual degrees of freedom; layer '{}' has {with_df}{}; use robust = false",
+                    self.layer,
+                    if self.excluded.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} constant up to rounding and not tested)", self.excluded.len())
+                    }
                 ),
             });
         }
@@ -991,6 +1056,7 @@ impl LmFit {
             tables,
             f_table,
             fit,
+            excluded: self.excluded.clone(),
         })
     }
 }
@@ -1136,6 +1202,9 @@ pub struct LimmaResult {
     pub f_table: Option<FTable>,
     /// sigma, df.residual, s2.prior, df.prior, s2.post, df.total per feature.
     pub fit: FitTable,
+    /// Features not tested (constant up to rounding), with the reason; their rows are `None`.
+    #[serde(default)]
+    pub excluded: Vec<ExcludedFeature>,
 }
 
 impl LimmaResult {

@@ -1441,3 +1441,141 @@ fn treat_matches_limma() {
         );
     }
 }
+
+// ------------------------------------------------------------------ degenerate inputs
+
+/// Zero-variance layers, features constant up to rounding and constant-within-group features
+/// go through every statistic without a panic; a feature constant up to rounding (a one-feature
+/// layer after median normalization: logFC −2e-14) is never tested, and says why.
+#[test]
+fn degenerate_inputs_never_panic_and_rounding_is_not_significant() {
+    use evomics_stats::{
+        camera_pr, correlation_test, duplicate_correlation, one_vs_rest, one_way_anova,
+        panel_scores, variance_partition, CorrelationMethod, FeatureSet, OneVsRestOptions,
+        VarPartOptions,
+    };
+    let n = 12;
+    let ids: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+    let text = |f: &dyn Fn(usize) -> String| (0..n).map(|j| Some(f(j))).collect::<Vec<_>>();
+    let sheet = SampleSheet::from_text_columns(
+        ids.clone(),
+        vec![
+            (
+                "group".into(),
+                text(&|j| if j < 6 { "a".into() } else { "b".into() }),
+            ),
+            ("donor".into(), text(&|j| format!("d{}", j / 2))),
+        ],
+    )
+    .unwrap();
+    let mk = |rows: Vec<Vec<f64>>| {
+        let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| Some(rows[i][j]));
+        Assay::from_options(
+            "l",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new((0..rows.len()).map(|i| format!("f{i}")).collect()).unwrap(),
+            ids.clone(),
+            &cells,
+        )
+        .unwrap()
+    };
+    // median normalization of a one-feature layer: x − median(x) + level, up to rounding
+    let rounding: Vec<f64> = (0..n)
+        .map(|j| 20.0 + if j % 3 == 0 { 3.5e-15 } else { 0.0 } - if j >= 6 { 1.4e-14 } else { 0.0 })
+        .collect();
+    let varying: Vec<f64> = (0..n).map(|j| (j as f64 * 0.37).sin() + 10.0).collect();
+    let cases = [
+        ("zero variance", mk(vec![vec![7.0; n]; 5]), 5),
+        (
+            "one feature after median normalization",
+            mk(vec![rounding.clone()]),
+            1,
+        ),
+        (
+            "constant within groups",
+            mk(vec![
+                (0..n).map(|j| if j < 6 { 5.0 } else { 6.0 }).collect(),
+                varying.clone(),
+            ]),
+            0,
+        ),
+        ("mixed", mk(vec![vec![7.0; n], rounding, varying]), 2),
+    ];
+    let design = Design::from_formula(&sheet, "~ 0 + group", &DesignOptions::default()).unwrap();
+    let c = Contrasts::parse(&design, &["b - a"]).unwrap();
+    let block = Block::from_sheet(&sheet, "donor", &design).unwrap();
+    let labels = labels_from_sheet(&sheet, "group", &ids).unwrap();
+    let numeric: Vec<Option<f64>> = (0..n).map(|j| Some(j as f64)).collect();
+    for (name, a, n_constant) in &cases {
+        let fit = lm_fit(a, &design, None, None).unwrap();
+        assert_eq!(fit.excluded().len(), *n_constant, "{name}");
+        for (trend, robust) in [(false, false), (true, false), (false, true)] {
+            let o = EbayesOptions {
+                trend,
+                robust,
+                ..Default::default()
+            };
+            match fit.moderate(&c, &o) {
+                Ok(res) => {
+                    assert_eq!(res.excluded.len(), *n_constant);
+                    for e in &res.excluded {
+                        let i = a.features().position(&e.feature_id).unwrap();
+                        let row = &res.tables[0].rows[i];
+                        assert_eq!((row.log_fc, row.p_value), (None, None), "{name}");
+                        assert!(e.reason.starts_with("constant"), "{}", e.reason);
+                    }
+                }
+                Err(e) => {
+                    // only when nothing (or, for robust, one feature) is left to test
+                    let e = e.to_string();
+                    let left = a.n_features() - n_constant;
+                    assert!(left == 0 || (robust && left < 2), "{name}: {e}");
+                    assert!(e.contains("constant"), "{e}");
+                }
+            }
+            let _ = fit.treat(&c, 1.0, &o);
+        }
+        let _ = duplicate_correlation(a, &design, &block, None);
+        let w = welch_t_test(a, &labels, "a", "b", AdjustMethod::Bh).unwrap();
+        let _ = one_way_anova(a, &labels, AdjustMethod::Bh).unwrap();
+        for m in [CorrelationMethod::Pearson, CorrelationMethod::Spearman] {
+            let t = correlation_test(a, &numeric, m, AdjustMethod::Bh).unwrap();
+            assert_eq!(t.excluded.len(), *n_constant, "{name} {m:?}");
+            for e in &t.excluded {
+                let i = a.features().position(&e.feature_id).unwrap();
+                assert_eq!(t.rows[i].p_value, None);
+            }
+            let constant_label = vec![Some(1.0); n];
+            let _ = correlation_test(a, &constant_label, m, AdjustMethod::Bh).unwrap();
+        }
+        for e in fit.excluded() {
+            let i = a.features().position(&e.feature_id).unwrap();
+            assert_eq!(
+                w.rows[i].p_value, None,
+                "{name}: Welch on a constant feature"
+            );
+        }
+        let _ = one_vs_rest(a, &sheet, "group", &OneVsRestOptions::default());
+        let vp = variance_partition(
+            a,
+            &sheet,
+            &["group".to_string(), "donor".to_string()],
+            &VarPartOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            vp.rows
+                .iter()
+                .filter(|r| r.status.starts_with("constant"))
+                .count(),
+            *n_constant,
+            "{name}"
+        );
+        let members: Vec<(usize, f64)> = (0..a.n_features()).map(|i| (i, 1.0)).collect();
+        let set = FeatureSet::new("all", &members).unwrap();
+        let _ = panel_scores(a, &[set]).unwrap();
+        let stat = vec![0.0; 10];
+        assert!(camera_pr(&stat, &[vec![0, 1]], false, 0.01).is_err());
+    }
+}
