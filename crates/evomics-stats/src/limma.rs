@@ -1143,12 +1143,56 @@ pub struct FitRow {
     pub df_residual: f64,
     /// Prior variance (`s2.prior`; per feature with `trend`).
     pub s2_prior: Option<f64>,
-    /// Prior df (`df.prior`; per feature with `robust`; may be infinite).
+    /// Prior df (`df.prior`; per feature with `robust`). Infinite when the features' variances
+    /// are more alike than sampling alone would make them (homoscedastic data; R gives `Inf`
+    /// too): then every posterior variance is the prior. Serialized as the string `"Inf"`.
+    #[serde(with = "float_or_inf")]
     pub df_prior: f64,
     /// Posterior variance (`s2.post`).
     pub s2_post: Option<f64>,
-    /// `df.total`.
+    /// `df.total` (residual plus prior df, capped at the pooled residual df as limma does).
+    #[serde(with = "float_or_inf")]
     pub df_total: f64,
+}
+
+/// Serde for a number that may be infinite: a finite value is a number, ±∞ and NaN are the
+/// strings `"Inf"`, `"-Inf"` and `"NaN"` (R's spellings, which JSON has no number for; serde_json
+/// would write `null` and fail to read it back).
+mod float_or_inf {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("Inf")
+        } else {
+            s.serialize_str("-Inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Number(v) => Ok(v),
+            Repr::Text(t) => match t.as_str() {
+                "Inf" | "inf" | "Infinity" => Ok(f64::INFINITY),
+                "-Inf" | "-inf" | "-Infinity" => Ok(f64::NEG_INFINITY),
+                "NaN" | "nan" => Ok(f64::NAN),
+                _ => Err(serde::de::Error::custom(format!(
+                    "'{t}' is not a number (expected a number, Inf, -Inf or NaN)"
+                ))),
+            },
+        }
+    }
 }
 
 /// Fit and moderation quantities for every feature.
@@ -1372,6 +1416,35 @@ mod tests {
             assert_eq!(r.fit.rows[1].df_residual, 0.0);
             assert!(r.tables[0].rows[0].p_value.is_some());
         }
+    }
+
+    /// Features with the same residuals (homoscedastic): limma's df.prior is Inf, kept as
+    /// infinity, through serialization too, and every posterior variance is the prior.
+    #[test]
+    fn infinite_prior_df_is_representable() {
+        let noise = [0.3, -0.1, -0.2, 0.25, -0.05, -0.2];
+        let rows: Vec<Vec<Option<f64>>> = (0..6)
+            .map(|i| {
+                (0..6)
+                    .map(|j| Some(10.0 + i as f64 + if j >= 3 { 0.4 * i as f64 } else { 0.0 } + noise[j]))
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[Option<f64>]> = rows.iter().map(|r| r.as_slice()).collect();
+        let a = assay(&refs);
+        let d = two_groups(6);
+        let fit = lm_fit(&a, &d, None, None).unwrap();
+        let c = Contrasts::parse(&d, &["b - a"]).unwrap();
+        let r = fit.moderate(&c, &EbayesOptions::default()).unwrap();
+        let row = &r.fit.rows[0];
+        assert_eq!(row.df_prior, f64::INFINITY);
+        assert_eq!(row.s2_post, row.s2_prior);
+        assert!(row.df_total.is_finite());
+        let json = serde_json::to_string(&r.fit).unwrap();
+        assert!(json.contains("\"df_prior\":\"Inf\""), "{json}");
+        let back: FitTable = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r.fit);
+        assert!(r.tables[0].rows.iter().all(|x| x.p_value.is_some()));
     }
 
     #[test]
