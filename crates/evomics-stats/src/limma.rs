@@ -1426,7 +1426,9 @@ mod tests {
         let rows: Vec<Vec<Option<f64>>> = (0..6)
             .map(|i| {
                 (0..6)
-                    .map(|j| Some(10.0 + i as f64 + if j >= 3 { 0.4 * i as f64 } else { 0.0 } + noise[j]))
+                    .map(|j| {
+                        Some(10.0 + i as f64 + if j >= 3 { 0.4 * i as f64 } else { 0.0 } + noise[j])
+                    })
                     .collect()
             })
             .collect();
