@@ -51,6 +51,24 @@ const RHO_MAX: f64 = 0.99;
 /// `duplicateCorrelation`'s test that the blocks are already in the design.
 const ABSORBED_TOL: f64 = 1e-8;
 
+/// Dot product in four interleaved sums (element i to sum i mod 4, added in a fixed order), so
+/// the loop vectorizes; the result depends only on the inputs.
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
 /// Householder QR with R's `lm.fit` (LINPACK `dqrdc2`) column handling: columns are taken
 /// left to right, and a column whose remaining norm is at most 1e-7 of its original norm is
 /// set aside as linearly dependent (its coefficient is `NA`).
@@ -70,13 +88,7 @@ impl Qr {
     /// Factor a column-major `m × p` matrix (overwritten).
     pub(crate) fn new(a: &mut [f64], m: usize, p: usize) -> Qr {
         let orig: Vec<f64> = (0..p)
-            .map(|j| {
-                a[j * m..(j + 1) * m]
-                    .iter()
-                    .map(|x| x * x)
-                    .sum::<f64>()
-                    .sqrt()
-            })
+            .map(|j| dot(&a[j * m..(j + 1) * m], &a[j * m..(j + 1) * m]).sqrt())
             .collect();
         let mut v = vec![0.0; p.min(m) * m];
         let mut tau = Vec::with_capacity(p.min(m));
@@ -87,11 +99,8 @@ impl Qr {
             if rank == m {
                 break;
             }
-            let norm = a[j * m + rank..(j + 1) * m]
-                .iter()
-                .map(|x| x * x)
-                .sum::<f64>()
-                .sqrt();
+            let col = &a[j * m + rank..(j + 1) * m];
+            let norm = dot(col, col).sqrt();
             if norm == 0.0 || norm <= RANK_TOL * orig[j] {
                 continue;
             }
@@ -105,12 +114,12 @@ impl Qr {
             v[base + rank..base + m].copy_from_slice(&a[j * m + rank..(j + 1) * m]);
             v[base + rank] = head - alpha;
             let t = 1.0 / (norm * (norm + head.abs()));
+            let hv = &v[base + rank..base + m];
             for jj in (j + 1)..p {
-                let col = &mut a[jj * m..(jj + 1) * m];
-                let dot: f64 = (rank..m).map(|i| v[base + i] * col[i]).sum();
-                let f = dot * t;
-                for i in rank..m {
-                    col[i] -= f * v[base + i];
+                let col = &mut a[jj * m + rank..(jj + 1) * m];
+                let f = dot(hv, col) * t;
+                for (c, h) in col.iter_mut().zip(hv) {
+                    *c -= f * h;
                 }
             }
             tau.push(t);
@@ -132,24 +141,17 @@ impl Qr {
     }
 
     fn reflect(&self, t: usize, z: &mut [f64]) {
-        let base = t * self.m;
-        let dot: f64 = (t..self.m).map(|i| self.v[base + i] * z[i]).sum();
-        let f = dot * self.tau[t];
-        for i in t..self.m {
-            z[i] -= f * self.v[base + i];
+        let hv = &self.v[t * self.m + t..(t + 1) * self.m];
+        let z = &mut z[t..self.m];
+        let f = dot(hv, z) * self.tau[t];
+        for (x, h) in z.iter_mut().zip(hv) {
+            *x -= f * h;
         }
     }
 
     /// `z ← Qᵀz`.
     pub(crate) fn qty(&self, z: &mut [f64]) {
         for t in 0..self.rank() {
-            self.reflect(t, z);
-        }
-    }
-
-    /// `z ← Qz`.
-    pub(crate) fn qy(&self, z: &mut [f64]) {
-        for t in (0..self.rank()).rev() {
             self.reflect(t, z);
         }
     }
@@ -219,18 +221,33 @@ impl Blocks {
 }
 
 /// Whiten the observed values of one column in place: `C^{-1/2}` block by block.
-/// `obs_block[k]` is the block of the k-th observed value, `count[b]` the observed size of block b.
-fn whiten(col: &mut [f64], obs_block: &[usize], count: &[usize], rho: f64, sums: &mut [f64]) {
+/// `obs_block[k]` is the block of the k-th observed value; `shift[b]` is `(c_b − a) / m_b` for
+/// the observed size m_b of block b and `a = (1 − ρ)^{-1/2}` (see [`whitening`]).
+fn whiten(col: &mut [f64], obs_block: &[usize], a: f64, shift: &[f64], sums: &mut [f64]) {
     sums.iter_mut().for_each(|s| *s = 0.0);
     for (x, &b) in col.iter().zip(obs_block) {
         sums[b] += *x;
     }
-    let a = 1.0 / (1.0 - rho).sqrt();
     for (x, &b) in col.iter_mut().zip(obs_block) {
-        let m = count[b] as f64;
-        let c = 1.0 / (1.0 + (m - 1.0) * rho).sqrt();
-        *x = a * *x + (c - a) * sums[b] / m;
+        *x = a * *x + shift[b] * sums[b];
     }
+}
+
+/// The whitening constants of the observed blocks: `a` and `(c_b − a)/m_b` per block.
+fn whitening(count: &[usize], rho: f64) -> (f64, Vec<f64>) {
+    let a = 1.0 / (1.0 - rho).sqrt();
+    let shift = count
+        .iter()
+        .map(|&m| {
+            if m == 0 {
+                0.0
+            } else {
+                let m = m as f64;
+                (1.0 / (1.0 + (m - 1.0) * rho).sqrt() - a) / m
+            }
+        })
+        .collect();
+    (a, shift)
 }
 
 /// One feature's generalized least-squares fit.
@@ -279,6 +296,7 @@ pub(crate) fn gls_series(
     blocks: &Blocks,
     rho: f64,
 ) -> GlsFit {
+    let xt = column_major(x, n, p);
     let genes: Vec<GlsGene> = (0..g)
         .into_par_iter()
         .map(|i| {
@@ -286,6 +304,7 @@ pub(crate) fn gls_series(
                 &y[i * n..(i + 1) * n],
                 w.map(|w| &w[i * n..(i + 1) * n]),
                 x,
+                &xt,
                 n,
                 p,
                 blocks,
@@ -295,7 +314,7 @@ pub(crate) fn gls_series(
         .collect();
     // cov.coefficients: the whole design whitened by the correlation alone
     let all: Vec<usize> = (0..n).collect();
-    let (mut a, _) = whitened_design(x, p, &all, None, &blocks.codes, blocks.n_blocks, rho);
+    let (mut a, _) = whitened_design(&xt, n, p, &all, None, &blocks.codes, blocks.n_blocks, rho);
     let qr = Qr::new(&mut a, n, p);
     let mut pivot = qr.est.clone();
     pivot.extend((0..p).filter(|j| !qr.est.contains(j)));
@@ -308,10 +327,13 @@ pub(crate) fn gls_series(
     }
 }
 
-/// The design rows `obs`, scaled by √w and whitened; column-major `m × p`, with the observed
-/// block of each row.
+/// The design rows `obs` (design column-major `xt`, `n` rows), scaled by √w and whitened;
+/// column-major `m × p`, with the observed block of each row. Each column is gathered and
+/// summed by block in one pass and whitened in a second.
+#[allow(clippy::too_many_arguments)]
 fn whitened_design(
-    x: &[f64],
+    xt: &[f64],
+    n: usize,
     p: usize,
     obs: &[usize],
     sw: Option<&[f64]>,
@@ -325,30 +347,42 @@ fn whitened_design(
     for &b in &obs_block {
         count[b] += 1;
     }
+    let (wa, shift) = whitening(&count, rho);
     let mut a = vec![0.0; m * p];
-    for (k, &j) in obs.iter().enumerate() {
-        let s = sw.map_or(1.0, |s| s[k]);
-        for c in 0..p {
-            a[c * m + k] = s * x[j * p + c];
-        }
-    }
     let mut sums = vec![0.0; n_blocks];
     for c in 0..p {
-        whiten(
-            &mut a[c * m..(c + 1) * m],
-            &obs_block,
-            &count,
-            rho,
-            &mut sums,
-        );
+        let src = &xt[c * n..(c + 1) * n];
+        let col = &mut a[c * m..(c + 1) * m];
+        sums.iter_mut().for_each(|v| *v = 0.0);
+        match sw {
+            Some(sw) => {
+                for (k, &j) in obs.iter().enumerate() {
+                    let v = sw[k] * src[j];
+                    col[k] = v;
+                    sums[obs_block[k]] += v;
+                }
+            }
+            None => {
+                for (k, &j) in obs.iter().enumerate() {
+                    let v = src[j];
+                    col[k] = v;
+                    sums[obs_block[k]] += v;
+                }
+            }
+        }
+        for (v, &b) in col.iter_mut().zip(&obs_block) {
+            *v = wa * *v + shift[b] * sums[b];
+        }
     }
     (a, obs_block)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn gls_gene(
     y: &[f64],
     w: Option<&[f64]>,
     x: &[f64],
+    xt: &[f64],
     n: usize,
     p: usize,
     blocks: &Blocks,
@@ -371,7 +405,8 @@ fn gls_gene(
     }
     let sw: Option<Vec<f64>> = w.map(|w| obs.iter().map(|&j| w[j].sqrt()).collect());
     let (mut a, obs_block) = whitened_design(
-        x,
+        xt,
+        n,
         p,
         &obs,
         sw.as_deref(),
@@ -389,7 +424,8 @@ fn gls_gene(
         count[b] += 1;
     }
     let mut sums = vec![0.0; blocks.n_blocks];
-    whiten(&mut z, &obs_block, &count, rho, &mut sums);
+    let (wa, shift) = whitening(&count, rho);
+    whiten(&mut z, &obs_block, wa, &shift, &mut sums);
     if obs
         .iter()
         .all(|&j| x[j * p..(j + 1) * p].iter().all(|v| *v == 0.0))
@@ -426,19 +462,31 @@ pub(crate) fn feature_correlations(
     w: Option<&[f64]>,
     blocks: &Blocks,
 ) -> Vec<Option<f64>> {
+    let xt = column_major(x, n, p);
     (0..g)
         .into_par_iter()
         .map(|i| {
             reml_gene(
                 &y[i * n..(i + 1) * n],
                 w.map(|w| &w[i * n..(i + 1) * n]),
-                x,
+                &xt,
                 n,
                 p,
                 blocks,
             )
         })
         .collect()
+}
+
+/// Column-major copy of a row-major `n × p` matrix.
+fn column_major(x: &[f64], n: usize, p: usize) -> Vec<f64> {
+    let mut t = vec![0.0; n * p];
+    for j in 0..n {
+        for c in 0..p {
+            t[c * n + j] = x[j * p + c];
+        }
+    }
+    t
 }
 
 /// Whether the block factor lies in the column space of the design (limma then sets the
@@ -543,7 +591,7 @@ struct Reduced {
 fn reml_gene(
     y: &[f64],
     w: Option<&[f64]>,
-    x: &[f64],
+    xt: &[f64],
     n: usize,
     p: usize,
     blocks: &Blocks,
@@ -571,14 +619,21 @@ fn reml_gene(
     }
     let sw: Option<Vec<f64>> = w.map(|w| obs.iter().map(|&j| w[j].sqrt()).collect());
     let mut a = vec![0.0; m * p];
-    let mut ys = vec![0.0; m];
-    for (k, &j) in obs.iter().enumerate() {
-        let s = sw.as_ref().map_or(1.0, |s| s[k]);
-        ys[k] = s * y[j];
-        for c in 0..p {
-            a[c * m + k] = s * x[j * p + c];
+    for c in 0..p {
+        let src = &xt[c * n..(c + 1) * n];
+        let col = &mut a[c * m..(c + 1) * m];
+        for (k, &j) in obs.iter().enumerate() {
+            col[k] = src[j];
+        }
+        if let Some(sw) = &sw {
+            col.iter_mut().zip(sw).for_each(|(v, s)| *v *= s);
         }
     }
+    let ys: Vec<f64> = obs
+        .iter()
+        .enumerate()
+        .map(|(k, &j)| sw.as_ref().map_or(1.0, |s| s[k]) * y[j])
+        .collect();
     let red = reduce(&mut a, &ys, &obs_block, m, p, nb)?;
     let varcomp = mixed_model_varcomp(&red)?;
     let rho = varcomp[1] / (varcomp[0] + varcomp[1]);
@@ -594,34 +649,44 @@ fn reduce(
     p: usize,
     nb: usize,
 ) -> Option<Reduced> {
+    // block sums of the (weighted) design rows and response, before the QR overwrites the design
+    let mut w = vec![0.0; nb * p];
+    let mut size = vec![0.0; nb];
+    let mut ysum = vec![0.0; nb];
+    for (k, &b) in obs_block.iter().enumerate() {
+        size[b] += 1.0;
+        ysum[b] += ys[k];
+        for c in 0..p {
+            w[b * p + c] += a[c * m + k];
+        }
+    }
     let qr = Qr::new(a, m, p);
     let r = qr.rank();
     let mq = m - r;
     if mq == 0 {
         return None;
     }
-    // residuals: Q [0; (Qᵀy)_{r..}]
-    let mut res = ys.to_vec();
-    qr.qty(&mut res);
-    let rss: f64 = res[r..].iter().map(|v| v * v).sum();
-    res[..r].iter_mut().for_each(|v| *v = 0.0);
-    qr.qy(&mut res);
-    // ZᵀQ₁ (nb × r), from the first r columns of Q
+    let mut z = ys.to_vec();
+    qr.qty(&mut z);
+    let rss: f64 = z[r..].iter().map(|v| v * v).sum();
+    let beta = qr.solve(&z[..r]);
+    // Q₁ = X R⁻¹ on the accepted columns, so ZᵀQ₁ = (ZᵀX) R⁻¹: solve c_bᵀ R = w_bᵀ per block;
+    // and the residual block sums are Zᵀ(y − Xβ) = Zᵀy − (ZᵀX)β
     let mut c = vec![0.0; nb * r];
-    let mut e = vec![0.0; m];
-    for t in 0..r {
-        e.iter_mut().for_each(|v| *v = 0.0);
-        e[t] = 1.0;
-        qr.qy(&mut e);
-        for (k, &b) in obs_block.iter().enumerate() {
-            c[b * r + t] += e[k];
-        }
-    }
-    let mut size = vec![0.0; nb];
     let mut zr = vec![0.0; nb];
-    for (k, &b) in obs_block.iter().enumerate() {
-        size[b] += 1.0;
-        zr[b] += res[k];
+    let mut wb = vec![0.0; r];
+    for b in 0..nb {
+        for (t, &j) in qr.est.iter().enumerate() {
+            wb[t] = w[b * p + j];
+        }
+        for t in 0..r {
+            let mut acc = wb[t];
+            for u in 0..t {
+                acc -= c[b * r + u] * qr.r[u * p + t];
+            }
+            c[b * r + t] = acc / qr.r[t * p + t];
+        }
+        zr[b] = ysum[b] - wb.iter().zip(&beta).map(|(x, y)| x * y).sum::<f64>();
     }
     let mut mat = vec![0.0; nb * nb];
     for i in 0..nb {
@@ -885,7 +950,7 @@ mod tests {
             let y: Vec<f64> = (0..n)
                 .map(|j| 5.0 + 0.7 * donor[codes[j]] + normal(&mut seed))
                 .collect();
-            let ours = reml_gene(&y, None, &x, n, p, &blocks).map(|r| {
+            let ours = reml_gene(&y, None, &column_major(&x, n, p), n, p, &blocks).map(|r| {
                 let rho_min = 1.0 / (1.0 - blocks.max_size as f64) + 0.01;
                 r.clamp(rho_min, RHO_MAX)
             });
