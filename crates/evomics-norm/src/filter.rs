@@ -224,7 +224,7 @@ impl FilterByExprParams {
         for (j, l) in lib.iter_mut().enumerate() {
             *l = num::sum((0..g).filter_map(|i| assay.get(i, j)));
         }
-        if let Some(j) = (0..n).find(|&j| !(lib[j] > 0.0)) {
+        if let Some(j) = (0..n).find(|&j| lib[j].is_nan() || lib[j] <= 0.0) {
             return Err(NormError::Sample {
                 step,
                 layer: assay.name().to_string(),
@@ -240,10 +240,10 @@ impl FilterByExprParams {
             .map(|i| {
                 let mut pass = 0usize;
                 let mut total = Vec::with_capacity(n);
-                for j in 0..n {
+                for (j, sc) in scale.iter().enumerate() {
                     if let Some(v) = assay.get(i, j) {
                         total.push(v);
-                        if v * scale[j] >= cutoff {
+                        if v * sc >= cutoff {
                             pass += 1;
                         }
                     }

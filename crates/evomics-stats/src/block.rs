@@ -161,11 +161,13 @@ impl Qr {
         let k = self.rank();
         let mut beta = vec![0.0; k];
         for i in (0..k).rev() {
-            let mut s = qty[i];
-            for t in (i + 1)..k {
-                s -= self.r[i * self.p + t] * beta[t];
-            }
-            beta[i] = s / self.r[i * self.p + i];
+            let row = &self.r[i * self.p..i * self.p + k];
+            let s: f64 = qty[i]
+                - (i + 1..k)
+                    .zip(&beta[i + 1..k])
+                    .map(|(t, b)| row[t] * b)
+                    .sum::<f64>();
+            beta[i] = s / row[i];
         }
         beta
     }
@@ -735,7 +737,7 @@ fn mixed_model_varcomp(red: &Reduced) -> Option<[f64; 2]> {
     // lm.fit(cbind(1, d), dy): the d column is aliased (NA) when it is constant
     let sdd = sum_dd - sum_d * dbar; // Σ (d − d̄)²
     let norm_d = sum_dd.sqrt();
-    let aliased = !(sdd > 0.0) || sdd.sqrt() <= RANK_TOL * norm_d;
+    let aliased = sdd.is_nan() || sdd <= 0.0 || sdd.sqrt() <= RANK_TOL * norm_d;
     let start = if aliased {
         [ybar, f64::NAN]
     } else {

@@ -167,7 +167,7 @@ pub fn rank_sum_test_with_correlation(
     if any_tie {
         sigma2 *= 1.0 - adjustment / (n * (n + 1.0) * (n - 1.0));
     }
-    if !(sigma2 > 0.0) {
+    if sigma2.is_nan() || sigma2 <= 0.0 {
         return Err(StatsError::Option {
             option: "cameraPR".into(),
             problem: "the statistics are all tied, so the rank-sum variance is 0; there is nothing to rank".into(),

@@ -207,22 +207,13 @@ pub fn voom_with_libraries(
 }
 
 /// Options of [`voom_lm_fit`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoomFitOptions {
     /// Normalization factors computed on the counts (edgeR `calcNormFactors`; TMM by default).
     pub norm_factors: NormFactorsParams,
     /// voom's trend options.
     pub voom: VoomOptions,
-}
-
-impl Default for VoomFitOptions {
-    fn default() -> Self {
-        VoomFitOptions {
-            norm_factors: NormFactorsParams::default(),
-            voom: VoomOptions::default(),
-        }
-    }
 }
 
 /// The consensus correlations of limma's two-pass voom with blocking.
