@@ -8,7 +8,7 @@
 #   --out DIR         results (default /tmp/evomics-bench/results)
 #   --no-peer         skip the Python peer
 #   --stages LIST     evomics stages to run, comma-separated (default all:
-#                     ingest,normalize,diff_source,diff_potency,cluster,train_enet,train_rf)
+#                     ingest,normalize,diff_source,diff_block,diff_potency,cluster,train_enet,train_rf)
 #   --timeout SEC     per command (default 3600)
 #
 # Cohorts: python3 shared/peers/gen_synthetic.py --seed 20240601 --features P --samples S
@@ -16,7 +16,8 @@
 # The evomics pipeline is the peer's: ingest (proteins_lfq.tsv, where 0 = not quantified as in
 # MaxQuant, read with zero=missing; mirna_counts.tsv) → normalize
 # (valid-70 by source, log2, median, MinProb down-shift; miRNA TMM log-CPM) → limma
-# (~ 0 + source with 5 contrasts; ~ 0 + potency_class) → PCA + k-means (k = 6) → 5-fold
+# (~ 0 + source with 5 contrasts, also with --block donor_id; ~ 0 + potency_class) → PCA +
+# k-means (k = 6) → 5-fold
 # donor-grouped CV of elastic-net logistic and of a 500-tree random forest (preprocessing in
 # the folds). Each stage is one `evomics` process under /usr/bin/time -v (wall seconds, peak
 # RSS); the end-to-end time is their sum. The peer runs `py_pipeline.py --no-inmoose` under
@@ -34,7 +35,7 @@ EVOMICS=""
 DATA=/tmp/evomics-bench/data
 OUT=/tmp/evomics-bench/results
 PEER=1
-STAGES="ingest,normalize,diff_source,diff_potency,cluster,train_enet,train_rf"
+STAGES="ingest,normalize,diff_source,diff_block,diff_potency,cluster,train_enet,train_rf"
 TIMEOUT=3600
 SIZES=()
 while [ $# -gt 0 ]; do
@@ -45,12 +46,12 @@ while [ $# -gt 0 ]; do
     --no-peer) PEER=0; shift ;;
     --stages) STAGES="$2"; shift 2 ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | cut -c3-; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) SIZES+=("$1"); shift ;;
   esac
 done
-[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,27p' "$0" | cut -c3-; exit 2; }
+[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,28p' "$0" | cut -c3-; exit 2; }
 if [ -z "$EVOMICS" ]; then
   for c in "${CARGO_TARGET_DIR:-}/release/evomics" "$ROOT/target/release/evomics"; do
     [ -x "$c" ] && { EVOMICS="$c"; break; }
@@ -122,6 +123,9 @@ for spec in "${SIZES[@]}"; do
   want diff_source && timed "$size" evomics diff_source "$E" diff "$W/normalize" --layer proteome --design "~ 0 + source" \
     --contrast "ADSC - BM_MSC" --contrast "UC_MSC - BM_MSC" --contrast "iMSC - BM_MSC" \
     --contrast "DPSC - BM_MSC" --contrast "SYN_MSC - BM_MSC" -o "$W/diff/source"
+  want diff_block && timed "$size" evomics diff_block "$E" diff "$W/normalize" --layer proteome --design "~ 0 + source" \
+    --contrast "ADSC - BM_MSC" --contrast "UC_MSC - BM_MSC" --contrast "iMSC - BM_MSC" \
+    --contrast "DPSC - BM_MSC" --contrast "SYN_MSC - BM_MSC" --block donor_id -o "$W/diff/block"
   want diff_potency && timed "$size" evomics diff_potency "$E" diff "$W/normalize" --layer proteome \
     --design "~ 0 + potency_class" --contrast "high - low" -o "$W/diff/potency"
   want cluster && timed "$size" evomics cluster "$E" cluster "$W/normalize" --layer proteome --scale \

@@ -15,6 +15,8 @@ import os
 from collections import defaultdict
 
 STAGES = ["ingest", "normalize", "diff_source", "diff_potency", "cluster", "train_enet", "train_rf"]
+# stages timed beside the peer's pipeline but not part of it (not in the end-to-end sum)
+EXTRA_STAGES = ["diff_block"]
 SIZE_ORDER = {"S": 0, "M": 1, "L": 2}
 
 
@@ -62,6 +64,17 @@ def main():
                 cell += " (failed)"
             cells.append(cell)
         print(f"| evomics {st} | " + " | ".join(cells) + " |")
+    for st in EXTRA_STAGES:
+        if not any(wall(s, "evomics", st) is not None for s in sizes):
+            continue
+        cells = []
+        for s in sizes:
+            w, m = wall(s, "evomics", st), rss(s, "evomics", st)
+            cell = "not run" if w is None else f"{w:.2f} [{m:.0f}]"
+            if failed(s, "evomics", st):
+                cell += " (failed)"
+            cells.append(cell)
+        print(f"| evomics {st} (not in the sum) | " + " | ".join(cells) + " |")
     totals, peaks = {}, {}
     for s in sizes:
         ws = [wall(s, "evomics", st) for st in STAGES]

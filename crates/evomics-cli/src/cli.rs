@@ -313,7 +313,7 @@ macro_rules! switch {
 /// `evomics diff`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  evomics diff exp-norm --layer proteome --design '~ 0 + source' --contrast 'ADSC - BM_MSC' -o diff\n  evomics diff exp-norm --config diff.toml -o diff\n\nConfig (TOML): layer, design, contrasts = [\"name = expr\", …], trend, robust, legacy (auto|true|false),\nblock (e.g. \"donor_id\"), voom (auto|true|false), adjust (BH|BY|holm|bonferroni|none), level_order\n(first_appearance|sorted), [levels] source = [\"BM-MSC\", …], significance (0.05). See docs/methods/statistics.md."
+    after_help = "Examples:\n  evomics diff exp-norm --layer proteome --design '~ 0 + source' --contrast 'ADSC - BM_MSC' -o diff\n  evomics diff exp-norm --config diff.toml -o diff\n  evomics diff exp-norm --counts exp --layer mirna --design '~ 0 + source' --block donor_id -o diff\n\nConfig (TOML): layer, design, contrasts = [\"name = expr\", …], trend, robust, legacy (auto|true|false),\nblock (e.g. \"donor_id\"), voom (auto|true|false), norm_factors = { method = \"tmm\" } (voom's libraries:\ntmm|upper_quartile|rle|none), treat_lfc, adjust (BH|BY|holm|bonferroni|none), level_order\n(first_appearance|sorted), [levels] source = [\"BM-MSC\", …], significance (0.05). See docs/methods/statistics.md."
 )]
 pub struct DiffArgs {
     /// Experiment store directory (normally the output of `evomics normalize`).
@@ -345,6 +345,16 @@ pub struct DiffArgs {
     /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block.
     #[arg(long)]
     pub block: Option<String>,
+    /// voom precision weights: auto (count layers), true, false [default: auto].
+    #[arg(long)]
+    pub voom: Option<String>,
+    /// limma's treat: test |logFC| > this log2 fold change instead of logFC ≠ 0.
+    #[arg(long)]
+    pub treat_lfc: Option<f64>,
+    /// The ingested store with the layer's counts: when the store's layer is normalize's
+    /// log-CPM, voom runs on these counts (the features and samples normalize kept).
+    #[arg(long)]
+    pub counts: Option<PathBuf>,
 }
 
 impl DiffArgs {
@@ -358,6 +368,8 @@ impl DiffArgs {
             .opt("robust", self.robust)
             .text("legacy", self.legacy.as_ref())
             .text("block", self.block.as_ref())
+            .text("voom", self.voom.as_ref())
+            .opt("treat_lfc", self.treat_lfc)
     }
 }
 

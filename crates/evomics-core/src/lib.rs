@@ -34,4 +34,4 @@ pub use experiment::Experiment;
 pub use flags::{FeatureFlags, FlagCounts, ValueFlag};
 pub use sheet::{Column, ColumnValues, SampleSheet};
 pub use stage::{Level, Message, StageResult, StageTables};
-pub use table::{Cell, Kind, Table};
+pub use table::{format_float, Cell, Kind, Table};

@@ -158,6 +158,8 @@ pub enum Formats {
     Tsv,
     /// TSV and Parquet (same columns, typed).
     TsvAndParquet,
+    /// Parquet only (matrices too large for a useful TSV, e.g. voom's weights).
+    Parquet,
 }
 
 /// A rectangular table of typed cells with a file stem (`name`): `name.tsv` (and
@@ -215,6 +217,12 @@ impl Table {
     /// Also write the table as Parquet.
     pub fn with_parquet(mut self) -> Table {
         self.formats = Formats::TsvAndParquet;
+        self
+    }
+
+    /// Write the table as Parquet only (`name.parquet`).
+    pub fn parquet_only(mut self) -> Table {
+        self.formats = Formats::Parquet;
         self
     }
 
@@ -307,5 +315,55 @@ mod tests {
             .contains("Float cell in a Int column"));
         let dup = Table::new("d").col("a", Kind::Text).col("a", Kind::Int);
         assert!(dup.check().unwrap_err().contains("twice"));
+    }
+}
+
+/// A finite double as the text every evomics table writes: the shortest decimal that reads back
+/// to the same double, in fixed notation for `1e-4 ≤ |x| < 1e15` (and 0) and with an exponent
+/// otherwise (`2.1825255858384526e-11`, `1e15`), as R and Python print. Fixed notation of tiny
+/// p-values (`0.000000000000000000956…`) is exact too, but pandas' default CSV parser reads such
+/// long literals as 0 or rounds them; with the exponent, pandas (≥ 2.x), R's `read.delim`,
+/// polars and Rust read back every value bit for bit. Non-finite values return `None`: the
+/// writer decides their spelling (`NA`, `Inf`).
+pub fn format_float(x: f64) -> Option<String> {
+    if !x.is_finite() {
+        return None;
+    }
+    let a = x.abs();
+    Some(if a != 0.0 && !(1e-4..1e15).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    })
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::format_float;
+
+    #[test]
+    fn small_and_large_numbers_get_an_exponent_and_read_back_exactly() {
+        let cases = [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (0.5, "0.5"),
+            (1e-4, "0.0001"),
+            (9.99e-5, "9.99e-5"),
+            (2.1825255858384526e-11, "2.1825255858384526e-11"),
+            (9.56133968414222e-19, "9.56133968414222e-19"),
+            (123456.789, "123456.789"),
+            (999999999999999.9, "999999999999999.9"),
+            (1e15, "1e15"),
+            (-3.5e20, "-3.5e20"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
+        ];
+        for (x, text) in cases {
+            let s = format_float(x).unwrap();
+            assert_eq!(s, text);
+            assert_eq!(s.parse::<f64>().unwrap().to_bits(), x.to_bits(), "{s}");
+        }
+        assert_eq!(format_float(f64::NAN), None);
+        assert_eq!(format_float(f64::INFINITY), None);
     }
 }

@@ -1,6 +1,5 @@
 //! Wide TSV export of a layer.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use evomics_core::Assay;
@@ -86,7 +85,7 @@ pub fn wide_tsv(a: &Assay, cells: ExportCells) -> String {
                 ExportCells::ObservedOnly => flag == evomics_core::ValueFlag::Observed,
             };
             if keep {
-                let _ = write!(out, "{}", a.values()[[i, j]]);
+                out.push_str(&crate::output::format_float(a.values()[[i, j]]));
             } else {
                 out.push_str("NA");
             }

@@ -26,7 +26,6 @@ pub mod parquet;
 pub mod sheet;
 pub mod spec;
 pub mod store;
-pub mod table;
 pub mod text;
 
 pub use error::{IoError, Result};

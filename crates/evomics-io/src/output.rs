@@ -20,14 +20,10 @@ use crate::atomic::{replace_dir, write_file_atomic};
 use crate::error::{IoError, Result};
 use crate::manifest::Manifest;
 
-/// A double as text: the shortest decimal that reads back to the same value (Rust's
-/// round-trip formatting), `NA` when not finite.
+/// A double as text: the shortest decimal that reads back to the same value, with an exponent
+/// for |x| < 1e-4 or ≥ 1e15 ([`evomics_core::format_float`]), `NA` when not finite.
 pub fn format_float(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else {
-        "NA".to_string()
-    }
+    evomics_core::format_float(x).unwrap_or_else(|| "NA".to_string())
 }
 
 /// Text that a spreadsheet would evaluate (`=…`, `+…`, `@…`, or `-…` that is not a number)
@@ -135,8 +131,11 @@ pub fn to_parquet(t: &Table) -> Result<Vec<u8>> {
 /// Write `dir/NAME.tsv` (and `dir/NAME.parquet` when the table asks for it), atomically.
 pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
     checked(t)?;
-    write_file_atomic(&dir.join(format!("{}.tsv", t.name)), to_tsv(t).as_bytes())?;
-    if t.formats == evomics_core::table::Formats::TsvAndParquet {
+    use evomics_core::table::Formats;
+    if t.formats != Formats::Parquet {
+        write_file_atomic(&dir.join(format!("{}.tsv", t.name)), to_tsv(t).as_bytes())?;
+    }
+    if t.formats != Formats::Tsv {
         write_file_atomic(&dir.join(format!("{}.parquet", t.name)), &to_parquet(t)?)?;
     }
     Ok(())
@@ -274,7 +273,7 @@ mod tests {
         t.push(vec!["a\tb".into(), 1usize.into(), 1e-20.into(), Cell::Na]);
         assert_eq!(
             to_tsv(&t),
-            "id\tn\tv\tok\n'=cmd|' /C calc'!A0\t3\t0.5\ttrue\n-1.5\tNA\tNA\tfalse\na b\t1\t0.00000000000000000001\tNA\n"
+            "id\tn\tv\tok\n'=cmd|' /C calc'!A0\t3\t0.5\ttrue\n-1.5\tNA\tNA\tfalse\na b\t1\t1e-20\tNA\n"
         );
         assert_eq!(spreadsheet_safe("-x"), "'-x");
         assert_eq!(spreadsheet_safe("+1"), "'+1");

@@ -194,29 +194,6 @@ print(json.dumps({"values": v, "flags": f, "samples": s, "features": ft}))
     assert_eq!(j["features"]["gene"], serde_json::json!(["G0", null, "G2"]));
 }
 
-/// A python with the modules in `imports`, from the environment variable `var`; `None` (with a
-/// visible line) when it is not set up here. Under CI (`CI` set) it must be there: `.ci/run`
-/// installs it.
-fn python_with(var: &str, default: Option<&str>, imports: &str) -> Option<String> {
-    let python = std::env::var(var)
-        .ok()
-        .or_else(|| default.map(str::to_string))?;
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {imports}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must provide {var} with {imports}; .ci/run installs it"
-    );
-    eprintln!("skipped: no python with {imports} ({var}); .ci/run installs it");
-    None
-}
-
 /// An experiment whose every stored column has something a reader could get wrong: nulls,
 /// non-ASCII and empty text, a quote and a tab in ids, −0, huge and tiny numbers, every flag.
 fn awkward_experiment() -> Experiment {
@@ -451,8 +428,8 @@ fn python_repr(x: f64) -> String {
 /// Text columns are plain `large_string`.
 #[test]
 fn store_is_read_identically_by_pyarrow_12_current_pyarrow_and_duckdb() {
-    let old = python_with("EVOMICS_PYTHON_PARQUET", None, "pyarrow, duckdb");
-    let new = python_with("EVOMICS_PYTHON", Some("python3"), "pyarrow");
+    let old = evomics_testkit::python_with("EVOMICS_PYTHON_PARQUET", None, "pyarrow, duckdb");
+    let new = evomics_testkit::python_with("EVOMICS_PYTHON", Some("python3"), "pyarrow");
     let e = awkward_experiment();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");

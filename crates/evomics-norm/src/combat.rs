@@ -9,10 +9,21 @@
 //! priors are iterated to sva's relative tolerance 1e-4 (`it.sol`); the non-parametric ones are
 //! sva's `int.eprior` leave-one-feature-out weighted averages.
 //!
-//! Features ComBat cannot fit (too few values in a batch, zero variance in a batch, a design
-//! that is singular on the feature's observed samples, zero pooled variance) are left unchanged
-//! and reported with the reason, as sva does for its zero-variance rows, instead of becoming NaN.
-//! They take no part in the priors.
+//! Features ComBat cannot fit (too few values in a batch, zero or near-zero variance in a batch,
+//! a design that is singular on the feature's observed samples, zero pooled variance) are left
+//! unchanged and reported with the reason, as sva does for its zero-variance rows, instead of
+//! becoming NaN. They take no part in the priors.
+//!
+//! **Near-zero variance.** sva leaves a feature uncorrected only when a batch's variance is
+//! exactly 0 (`var(x) == 0`). A feature constant within a batch up to rounding is not caught by
+//! that: miRNAs with all counts zero in one batch have a log-CPM that is the same number in every
+//! sample of the batch up to the last bits (within-batch variance ~1e-30 where the feature's
+//! overall variance is ~1), so sva divides by that variance, gives the feature meaningless
+//! values and lets its absurd batch variance shift the inverse-gamma prior of every other
+//! feature. Here a batch variance at or below [`NEAR_ZERO_VARIANCE`] (1e-10) times the feature's
+//! variance over all its values counts as zero: the feature is left uncorrected, named in the
+//! report with the variances, and kept out of the priors, so the others are corrected exactly as
+//! sva corrects a matrix without it.
 //!
 //! The fitted step keeps, per corrected feature, the standardisation (grand mean, covariate
 //! coefficients, pooled variance) and each batch's γ* and δ*; `transform` applies them to any
@@ -33,6 +44,10 @@ use crate::step::{
 const STEP: &str = "batch_correction combat";
 /// sva's `it.sol` convergence tolerance (`conv = .0001`).
 const CONV: f64 = 1e-4;
+/// A batch whose variance is at most this fraction of the feature's overall variance is treated
+/// as having zero variance (constant up to rounding): a standard deviation ratio of 1e-5, far
+/// below any biological spread and far above the ~1e-15 relative rounding of a constant.
+pub const NEAR_ZERO_VARIANCE: f64 = 1e-10;
 /// Safety cap on `it.sol` iterations (sva loops until convergence).
 const MAX_ITER: usize = 10_000;
 
@@ -535,6 +550,8 @@ fn fit_combat(p: &CombatParams, assay: &Assay, sheet: &SampleSheet) -> Result<Fi
     let need = if mean_only { 1 } else { 2 };
     for i in 0..g {
         let mut reason = None;
+        let all: Vec<f64> = (0..n).filter_map(|s| assay.get(i, s)).collect();
+        let var_all = num::var(&all).unwrap_or(0.0);
         for (b, m) in members.iter().enumerate() {
             let v: Vec<f64> = m.iter().filter_map(|&s| assay.get(i, s)).collect();
             if v.len() < need {
@@ -548,9 +565,19 @@ fn fit_combat(p: &CombatParams, assay: &Assay, sheet: &SampleSheet) -> Result<Fi
                 });
                 break;
             }
-            if v.len() >= 2 && num::var(&v).is_some_and(|x| x <= 0.0) {
-                reason = Some(format!("zero variance in batch '{}'", levels[b]));
-                break;
+            if v.len() >= 2 {
+                let var_b = num::var(&v).unwrap_or(0.0);
+                if var_b <= 0.0 {
+                    reason = Some(format!("zero variance in batch '{}'", levels[b]));
+                    break;
+                }
+                if var_b <= NEAR_ZERO_VARIANCE * var_all {
+                    reason = Some(format!(
+                        "near-zero variance in batch '{}' ({var_b:.3e}, at most {NEAR_ZERO_VARIANCE:e} × the feature's variance {var_all:.3e}): constant up to rounding in that batch (e.g. all counts zero)",
+                        levels[b]
+                    ));
+                    break;
+                }
             }
         }
         if reason.is_none() && nc > 0 {
@@ -846,6 +873,16 @@ impl Transformer for FittedBatchCorrection {
         }
         let mut report = StepReport::new(Stage::BatchCorrection, "combat", assay);
         report.uncorrected = c.uncorrected.clone();
+        let near_zero = c
+            .uncorrected
+            .iter()
+            .filter(|u| u.reason.starts_with("near-zero variance"))
+            .count();
+        if near_zero > 0 {
+            report.notes.push(format!(
+                "{near_zero} feature(s) constant up to rounding within a batch (variance ≤ {NEAR_ZERO_VARIANCE:e} × their overall variance) left uncorrected and out of the priors; sva would correct them"
+            ));
+        }
         report.notes.push(format!(
             "{} batch(es) ({}); {} of {} features corrected; {} priors{}; sva {} path{}",
             nb,
@@ -1024,6 +1061,53 @@ mod tests {
             .iter()
             .zip(out.flags())
             .all(|(v, f)| !f.has_value() || v.is_finite()));
+    }
+
+    /// A feature constant up to rounding in one batch (as log-CPM of all-zero counts) is left
+    /// uncorrected, and the other features are corrected exactly as without it.
+    #[test]
+    fn near_zero_batch_variance_is_left_out_of_the_priors() {
+        let (a, sheet) = data(false);
+        let mut cells = a.values().mapv(Some);
+        // batch B0 (samples 0..4): the same value up to the last bits
+        for s in 0..4 {
+            cells[[2, s]] = Some(-1.736 + f64::EPSILON * (s as f64 - 1.5));
+        }
+        let b = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Log2,
+            a.features().clone(),
+            a.samples().to_vec(),
+            &cells,
+        )
+        .unwrap();
+        let p = BatchCorrectionParams::Combat(CombatParams::default());
+        let (_, out, rep) = p.fit_transform(&b, &sheet).unwrap();
+        assert_eq!(rep.uncorrected.len(), 1, "{:?}", rep.uncorrected);
+        assert_eq!(rep.uncorrected[0].feature, b.features().ids()[2]);
+        assert!(
+            rep.uncorrected[0]
+                .reason
+                .starts_with("near-zero variance in batch 'B0'"),
+            "{}",
+            rep.uncorrected[0].reason
+        );
+        assert!(rep
+            .notes
+            .iter()
+            .any(|n| n.contains("constant up to rounding")));
+        for s in 0..12 {
+            assert_eq!(out.get(2, s), b.get(2, s));
+        }
+        // the others: as ComBat on the layer without that feature
+        let rows: Vec<usize> = (0..b.n_features()).filter(|&i| i != 2).collect();
+        let (_, without, _) = p.fit_transform(&b.select_features(&rows), &sheet).unwrap();
+        for (k, &i) in rows.iter().enumerate() {
+            for s in 0..12 {
+                assert_eq!(out.get(i, s), without.get(k, s));
+            }
+        }
     }
 
     #[test]

@@ -131,6 +131,22 @@ pub enum NormError {
         /// What is wrong and how to fix it.
         problem: String,
     },
+    /// A model formula could not be parsed.
+    #[error("formula '{formula}': {problem}")]
+    Formula {
+        /// The formula as given.
+        formula: String,
+        /// What is wrong and how to write it instead.
+        problem: String,
+    },
+    /// The design matrix of a formula (or an explicit one) cannot be built.
+    #[error("design '{formula}': {problem}")]
+    Design {
+        /// The formula behind the design (`<matrix>` for an explicit matrix).
+        formula: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
     /// An error of the data model (e.g. an invariant of the output assay).
     #[error(transparent)]
     Core(#[from] CoreError),

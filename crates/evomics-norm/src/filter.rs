@@ -1,5 +1,5 @@
-//! Feature filters: valid values per group (Perseus), minimum counts (miRNA), contaminants and
-//! decoys, zero variance.
+//! Feature filters: valid values per group (Perseus), edgeR's `filterByExpr` and minimum counts
+//! (miRNA), contaminants and decoys, zero variance.
 //!
 //! Every filter learns the ids of the features it keeps; `transform` selects exactly those, so
 //! held-out samples never change which features a model sees.
@@ -19,6 +19,7 @@ use crate::step::{ensure, sheet_text, Fit, RemovedFeature, Stage, StepReport, Tr
 /// filters = [
 ///   { method = "contaminants" },
 ///   { method = "valid_values", column = "source", min_fraction = 0.7 },
+///   { method = "filter_by_expr", group = "source" },
 ///   { method = "min_count", min_count = 10, min_samples = 3 },
 ///   { method = "zero_variance" },
 /// ]
@@ -28,6 +29,8 @@ use crate::step::{ensure, sheet_text, Fit, RemovedFeature, Stage, StepReport, Tr
 pub enum FilterParams {
     /// Perseus "filter rows based on valid values".
     ValidValues(ValidValuesParams),
+    /// edgeR's `filterByExpr`: enough counts per million in enough samples, and enough in total.
+    FilterByExpr(FilterByExprParams),
     /// Keep features with at least `min_count` in at least `min_samples` samples.
     MinCount(MinCountParams),
     /// Drop features the reader flagged (decoys, contaminants, only identified by site).
@@ -98,6 +101,171 @@ impl Default for MinCountParams {
     }
 }
 
+/// edgeR 3.40's `filterByExpr` (Chen, Lun & Smyth 2016, *F1000Research* 5:1438; edgeR's
+/// `filterByExpr.default`), for count layers.
+///
+/// A feature is kept when its count per million reaches `min_count / median(lib.size) · 10⁶` in
+/// at least the minimum group size of samples and its total count is at least
+/// `min_total_count` (both with edgeR's 1e-14 slack). The minimum group size is the smallest
+/// group of `group`, or `1 / max(hat(design))` for a `design` formula (hat values with an
+/// intercept, as R's `hat`), or the number of samples when neither is given; above `large_n`
+/// it becomes `large_n + (n − large_n) · min_prop`. Library sizes are the column sums over the
+/// layer's features as they reach the filter (a fresh `DGEList`), and the CPM are
+/// `count · (10⁶ / lib.size)`, the way edgeR's C++ computes them, so ties at the cut-off fall
+/// as in R. A missing count (not observed) adds nothing to the sums and does not reach the
+/// cut-off (edgeR has no missing counts).
+///
+/// ```toml
+/// filters = [{ method = "filter_by_expr", group = "source" }]
+/// filters = [{ method = "filter_by_expr", design = "~ 0 + source + batch", min_count = 5 }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterByExprParams {
+    /// Sample-sheet column of the experimental groups (edgeR `group`).
+    pub group: Option<String>,
+    /// Design formula over sample-sheet columns (edgeR `design`), instead of `group`.
+    pub design: Option<String>,
+    /// Minimum count for the CPM cut-off, ≥ 0 (edgeR `min.count`, default 10).
+    pub min_count: f64,
+    /// Minimum total count over all samples, ≥ 0 (edgeR `min.total.count`, default 15).
+    pub min_total_count: f64,
+    /// Group size above which only a proportion of samples must pass, ≥ 0 (edgeR `large.n`,
+    /// default 10).
+    pub large_n: f64,
+    /// That proportion, in [0, 1] (edgeR `min.prop`, default 0.7).
+    pub min_prop: f64,
+}
+
+impl Default for FilterByExprParams {
+    fn default() -> Self {
+        FilterByExprParams {
+            group: None,
+            design: None,
+            min_count: 10.0,
+            min_total_count: 15.0,
+            large_n: 10.0,
+            min_prop: 0.7,
+        }
+    }
+}
+
+impl FilterByExprParams {
+    /// edgeR's `MinSampleSize` for the layer's samples, and how it was found.
+    fn min_sample_size(
+        &self,
+        step: &'static str,
+        assay: &Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(f64, String)> {
+        let n = assay.n_samples();
+        let (size, how) = match (&self.group, &self.design) {
+            (Some(column), _) => {
+                let groups = sheet_text(step, assay, sheet, column, "group")?;
+                let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+                for g in groups.iter().flatten() {
+                    *count.entry(g.as_str()).or_default() += 1;
+                }
+                let (g, m) = count
+                    .iter()
+                    .min_by_key(|(_, m)| **m)
+                    .map(|(g, m)| (g.to_string(), *m))
+                    .ok_or_else(|| NormError::Layer {
+                        step,
+                        layer: assay.name().to_string(),
+                        problem: format!(
+                            "no sample of the layer has a value in sheet column '{column}'"
+                        ),
+                    })?;
+                (
+                    m as f64,
+                    format!("smallest group of '{column}' ('{g}', {m} samples)"),
+                )
+            }
+            (None, Some(formula)) => {
+                let rows = crate::step::sheet_rows(step, assay, sheet)?;
+                let sub = sheet.select(&rows);
+                let design =
+                    crate::design::Design::from_formula(&sub, formula, &Default::default())?;
+                if let Some(d) = design.dropped().first() {
+                    return Err(NormError::SheetValue {
+                        step,
+                        column: d.columns.join(", "),
+                        sample: d.sample_id.clone(),
+                        problem: format!("has no value, but the design '{formula}' needs every sample of the layer"),
+                    });
+                }
+                let h = design.hat_values(true);
+                let max = h.iter().copied().fold(0.0, f64::max);
+                (
+                    1.0 / max,
+                    format!("1 / largest leverage of '{formula}' = {:.4}", 1.0 / max),
+                )
+            }
+            (None, None) => (n as f64, format!("all {n} samples as one group")),
+        };
+        let size = if size > self.large_n {
+            self.large_n + (size - self.large_n) * self.min_prop
+        } else {
+            size
+        };
+        Ok((size, how))
+    }
+
+    fn decide(
+        &self,
+        step: &'static str,
+        assay: &Assay,
+        sheet: &SampleSheet,
+    ) -> Result<Vec<Option<String>>> {
+        let (g, n) = (assay.n_features(), assay.n_samples());
+        let (min_size, _) = self.min_sample_size(step, assay, sheet)?;
+        let mut lib = vec![0.0; n];
+        for (j, l) in lib.iter_mut().enumerate() {
+            *l = num::sum((0..g).filter_map(|i| assay.get(i, j)));
+        }
+        if let Some(j) = (0..n).find(|&j| lib[j].is_nan() || lib[j] <= 0.0) {
+            return Err(NormError::Sample {
+                step,
+                layer: assay.name().to_string(),
+                sample: assay.samples()[j].clone(),
+                problem: format!("library size (sum of counts) is {}; filterByExpr needs a positive total (remove empty samples first)", lib[j]),
+            });
+        }
+        let median = num::median(&lib);
+        let cutoff = self.min_count / median * 1e6;
+        const TOL: f64 = 1e-14;
+        let scale: Vec<f64> = lib.iter().map(|l| 1e6 / l).collect();
+        Ok((0..g)
+            .map(|i| {
+                let mut pass = 0usize;
+                let mut total = Vec::with_capacity(n);
+                for (j, sc) in scale.iter().enumerate() {
+                    if let Some(v) = assay.get(i, j) {
+                        total.push(v);
+                        if v * sc >= cutoff {
+                            pass += 1;
+                        }
+                    }
+                }
+                let total = num::sum(total);
+                if (pass as f64) < min_size - TOL {
+                    Some(format!(
+                        "filterByExpr: {pass} sample(s) with CPM ≥ {cutoff:.4} (need {min_size:.4})"
+                    ))
+                } else if total < self.min_total_count - TOL {
+                    Some(format!(
+                        "filterByExpr: total count {total} < {}",
+                        self.min_total_count
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+}
+
 /// Which reader flags remove a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -160,6 +328,7 @@ impl FilterParams {
     pub fn method(&self) -> &'static str {
         match self {
             FilterParams::ValidValues(_) => "valid_values",
+            FilterParams::FilterByExpr(_) => "filter_by_expr",
             FilterParams::MinCount(_) => "min_count",
             FilterParams::Contaminants(_) => "contaminants",
             FilterParams::ZeroVariance(_) => "zero_variance",
@@ -169,6 +338,7 @@ impl FilterParams {
     fn step(&self) -> &'static str {
         match self {
             FilterParams::ValidValues(_) => "filter valid_values",
+            FilterParams::FilterByExpr(_) => "filter filter_by_expr",
             FilterParams::MinCount(_) => "filter min_count",
             FilterParams::Contaminants(_) => "filter contaminants",
             FilterParams::ZeroVariance(_) => "filter zero_variance",
@@ -242,6 +412,7 @@ impl FilterParams {
                     })
                     .collect())
             }
+            FilterParams::FilterByExpr(p) => p.decide(step, assay, sheet),
             FilterParams::MinCount(p) => Ok((0..n_f)
                 .map(|i| {
                     let n = (0..assay.n_samples())
@@ -311,6 +482,46 @@ impl Fit for FilterParams {
                     step,
                     "column",
                     "is empty; name the sample-sheet column that defines the groups, e.g. \"source\"".into(),
+                )
+            }
+            FilterParams::FilterByExpr(p) => {
+                ensure(
+                    !(p.group.is_some() && p.design.is_some()),
+                    step,
+                    "design",
+                    "is given together with group; give one (edgeR would use group and ignore the design)".into(),
+                )?;
+                ensure(
+                    p.group.as_ref().is_none_or(|g| !g.trim().is_empty()),
+                    step,
+                    "group",
+                    "is empty; name the sample-sheet column of the groups, e.g. \"source\"".into(),
+                )?;
+                if let Some(f) = &p.design {
+                    ensure(
+                        f.trim_start().starts_with('~'),
+                        step,
+                        "design",
+                        format!("'{f}' is not a formula; write e.g. \"~ 0 + source\""),
+                    )?;
+                }
+                for (name, v) in [
+                    ("min_count", p.min_count),
+                    ("min_total_count", p.min_total_count),
+                    ("large_n", p.large_n),
+                ] {
+                    ensure(
+                        v.is_finite() && v >= 0.0,
+                        step,
+                        name,
+                        format!("is {v}; use a number ≥ 0"),
+                    )?;
+                }
+                ensure(
+                    (0.0..=1.0).contains(&p.min_prop),
+                    step,
+                    "min_prop",
+                    format!("is {}; use a proportion in [0, 1] (edgeR default 0.7)", p.min_prop),
                 )
             }
             FilterParams::MinCount(p) => {
@@ -545,6 +756,135 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("'P2'"), "{e}");
+    }
+
+    fn counts(rows: &[&[f64]], groups: &[&str]) -> (Assay, SampleSheet) {
+        let n = rows[0].len();
+        let ids: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+        let cells = ndarray::Array2::from_shape_fn((rows.len(), n), |(i, j)| Some(rows[i][j]));
+        let a = Assay::from_options(
+            "mirna",
+            evomics_core::LayerKind::Mirna,
+            evomics_core::ValueScale::Counts,
+            Features::new((0..rows.len()).map(|i| format!("m{i}")).collect()).unwrap(),
+            ids.clone(),
+            &cells,
+        )
+        .unwrap();
+        let sheet = SampleSheet::from_text_columns(
+            ids,
+            vec![(
+                "group".into(),
+                groups.iter().map(|g| Some(g.to_string())).collect(),
+            )],
+        )
+        .unwrap();
+        (a, sheet)
+    }
+
+    #[test]
+    fn filter_by_expr_by_hand() {
+        // libraries 1e6 each: the CPM cut-off is 10 CPM = a count of 10; smallest group 2
+        let filler = 1e6 - 60.0;
+        let (a, sheet) = counts(
+            &[
+                &[10.0, 10.0, 0.0, 0.0], // 2 samples at the cut-off (≥, as edgeR): kept
+                &[10.0, 9.0, 0.0, 40.0], // 2 samples over it, total 59: kept
+                &[10.0, 0.0, 0.0, 0.0],  // 1 sample: removed
+                &[9.0, 9.0, 9.0, 9.0],   // under the cut-off everywhere: removed
+                &[filler - 39.0, filler - 28.0, filler - 9.0, filler - 49.0],
+            ],
+            &["a", "a", "b", "b"],
+        );
+        let p = FilterParams::FilterByExpr(FilterByExprParams {
+            group: Some("group".into()),
+            ..Default::default()
+        });
+        let f = p.fit(&a, &sheet).unwrap();
+        assert_eq!(f.kept, ["m0", "m1", "m4"]);
+        assert!(
+            f.removed[0].reason.contains("1 sample(s) with CPM"),
+            "{:?}",
+            f.removed
+        );
+        // min_total_count: 20 + 0 in m0 is below 25
+        let p = FilterParams::FilterByExpr(FilterByExprParams {
+            group: Some("group".into()),
+            min_total_count: 25.0,
+            ..Default::default()
+        });
+        let f = p.fit(&a, &sheet).unwrap();
+        assert_eq!(f.kept, ["m1", "m4"]);
+        assert!(
+            f.removed[0].reason.contains("total count 20"),
+            "{:?}",
+            f.removed
+        );
+        // no group or design: all 4 samples must pass
+        let f = FilterParams::FilterByExpr(FilterByExprParams::default())
+            .fit(&a, &sheet)
+            .unwrap();
+        assert_eq!(f.kept, ["m4"]);
+    }
+
+    #[test]
+    fn filter_by_expr_large_groups_need_a_proportion() {
+        // one group of 20: MinSampleSize = 10 + (20 - 10) * 0.7 = 17
+        let p = FilterByExprParams::default();
+        let (a, sheet) = counts(&[&[1.0; 20], &[2.0; 20]], &["g"; 20]);
+        let (m, _) = p.min_sample_size("t", &a, &sheet).unwrap();
+        assert!((m - 17.0).abs() < 1e-12);
+        let p = FilterByExprParams {
+            group: Some("group".into()),
+            ..Default::default()
+        };
+        let (m, how) = p.min_sample_size("t", &a, &sheet).unwrap();
+        assert!((m - 17.0).abs() < 1e-12 && how.contains("'g'"), "{how}");
+    }
+
+    #[test]
+    fn filter_by_expr_params_are_checked() {
+        let both = FilterParams::FilterByExpr(FilterByExprParams {
+            group: Some("a".into()),
+            design: Some("~ a".into()),
+            ..Default::default()
+        });
+        assert!(both
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("together"));
+        for bad in [
+            FilterByExprParams {
+                min_prop: 1.5,
+                ..Default::default()
+            },
+            FilterByExprParams {
+                min_count: -1.0,
+                ..Default::default()
+            },
+            FilterByExprParams {
+                large_n: f64::NAN,
+                ..Default::default()
+            },
+            FilterByExprParams {
+                design: Some("source".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(FilterParams::FilterByExpr(bad).validate().is_err());
+        }
+        let cfg: Vec<FilterParams> = toml::from_str::<
+            std::collections::BTreeMap<String, Vec<FilterParams>>,
+        >(
+            "filters = [{ method = \"filter_by_expr\", design = \"~ 0 + group\", min_count = 5 }]",
+        )
+        .unwrap()
+        .remove("filters")
+        .unwrap();
+        assert!(
+            matches!(&cfg[0], FilterParams::FilterByExpr(p) if p.min_count == 5.0 && p.min_total_count == 15.0)
+        );
     }
 
     #[test]

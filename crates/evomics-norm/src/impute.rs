@@ -96,6 +96,9 @@ impl Default for MinDetParams {
     }
 }
 
+/// The largest `k` of [`KnnParams`]: a bound checked before any data is read.
+pub const MAX_KNN_K: usize = 10_000;
+
 /// Feature-wise KNN imputation after Troyanskaya et al. 2001 (*Bioinformatics* 17:520) as
 /// implemented by `impute::impute.knn` (Hastie, Tibshirani, Narasimhan, Chu), documented exactly:
 ///
@@ -115,7 +118,7 @@ impl Default for MinDetParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KnnParams {
-    /// Number of neighbours, ≥ 1 (default 10, as impute.knn).
+    /// Number of neighbours, 1 to 10,000 (default 10, as impute.knn).
     pub k: usize,
     /// Maximum missing fraction of a feature imputed by neighbours, in [0, 1] (default 0.5).
     pub rowmax: f64,
@@ -215,6 +218,15 @@ impl Fit for ImputationParams {
             ImputationParams::Knn(p) => {
                 let step = "imputation knn";
                 ensure(p.k >= 1, step, "k", "is 0; use at least 1 neighbour".into())?;
+                ensure(
+                    p.k <= MAX_KNN_K,
+                    step,
+                    "k",
+                    format!(
+                        "is {}; use at most {MAX_KNN_K} neighbours (impute.knn's default is 10)",
+                        p.k
+                    ),
+                )?;
                 ensure(
                     (0.0..=1.0).contains(&p.rowmax),
                     step,

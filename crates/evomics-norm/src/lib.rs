@@ -3,14 +3,18 @@
 //! The `normalize` stage of evomics: everything between the raw quantities a reader produced
 //! and the matrices the statistics and models use, one layer at a time:
 //!
-//! 1. [`filter`]: feature filters — Perseus valid values per group, minimum counts,
-//!    contaminants and decoys, zero variance;
+//! 1. [`filter`]: feature filters — Perseus valid values per group, edgeR's `filterByExpr`,
+//!    minimum counts, contaminants and decoys, zero variance;
 //! 2. [`transform`]: log2, edgeR log-CPM (with TMM, upper-quartile or RLE factors), CLR;
 //! 3. [`normalize`]: median centring, limma quantile normalization, edgeR TMM and upper
 //!    quartile, DESeq2 median of ratios, total count, MISEV dose normalization;
 //! 4. [`impute`]: Perseus down-shift, MinDet, feature-wise KNN, QRILC;
 //! 5. [`combat`]: sva ComBat, parametric and non-parametric, with covariates, mean-only and a
 //!    reference batch, on complete data and with missing values.
+//!
+//! [`design`] builds design matrices from model formulas (R's `model.matrix`, with
+//! interactions); edgeR's `filterByExpr` uses it here, and `evomics-stats` re-exports it for its
+//! linear models.
 //!
 //! Every step follows fit → fitted → transform ([`Fit`], [`Transformer`]): parameters are
 //! deserialized from TOML and validated before data is read, fitted on training samples, and the
@@ -29,6 +33,7 @@
 //! `docs/methods/normalization.md`.
 
 pub mod combat;
+pub mod design;
 pub mod error;
 pub mod filter;
 pub mod impute;

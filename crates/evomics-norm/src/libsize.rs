@@ -45,6 +45,18 @@ pub enum NormFactorsParams {
     None(NoParams),
 }
 
+impl NormFactorsParams {
+    /// The method's name as configured (`tmm`, `upper_quartile`, `rle`, `none`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NormFactorsParams::Tmm(_) => "tmm",
+            NormFactorsParams::UpperQuartile(_) => "upper_quartile",
+            NormFactorsParams::Rle(_) => "rle",
+            NormFactorsParams::None(_) => "none",
+        }
+    }
+}
+
 impl Default for NormFactorsParams {
     fn default() -> Self {
         NormFactorsParams::Tmm(TmmParams::default())

@@ -206,6 +206,13 @@ pub(crate) fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize, m: usize) -> Opt
 /// Numerical rank of the columns of an n × p row-major matrix, by Gram–Schmidt with the relative
 /// tolerance 1e-7 that R's `qr()` (LINPACK `dqrdc2`) uses to call a column dependent.
 pub(crate) fn column_rank(x: &[f64], n: usize, p: usize) -> usize {
+    orthonormal_basis(x, n, p).len()
+}
+
+/// An orthonormal basis of the column space of `x` (n × p, row-major), by Gram–Schmidt with
+/// reorthogonalisation, taking columns left to right and dropping a column whose part orthogonal
+/// to the earlier ones is at most 1e-7 of its norm (R's `qr` tolerance).
+pub(crate) fn orthonormal_basis(x: &[f64], n: usize, p: usize) -> Vec<Vec<f64>> {
     let mut basis: Vec<Vec<f64>> = Vec::new();
     for c in 0..p {
         let mut v: Vec<f64> = (0..n).map(|r| x[r * p + c]).collect();
@@ -230,7 +237,7 @@ pub(crate) fn column_rank(x: &[f64], n: usize, p: usize) -> usize {
             basis.push(v);
         }
     }
-    basis.len()
+    basis
 }
 
 /// A standard normal deviate by the Box–Muller transform of two uniforms from the seeded stream.

@@ -543,6 +543,48 @@ mod tests {
         }
     }
 
+    /// A layer without variance (every value the same, a few missing) goes through every
+    /// filter, normalization, imputation and ComBat without a panic: a result or an error that
+    /// says what is wrong.
+    #[test]
+    fn zero_variance_layer_never_panics() {
+        let (a, sheet) = cohort(&[20.0], &[false], 12);
+        let mut cells = a.values().mapv(|_| Some(2f64.powi(20)));
+        cells[[1, 3]] = None;
+        cells[[4, 9]] = None;
+        let a = Assay::from_options(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Linear,
+            a.features().clone(),
+            a.samples().to_vec(),
+            &cells,
+        )
+        .unwrap();
+        let normalizations = [
+            NormalizationParams::None(NoParams {}),
+            NormalizationParams::Median(MedianParams::default()),
+            NormalizationParams::Quantile(QuantileParams {}),
+        ];
+        for imp in imputations() {
+            for norm in &normalizations {
+                for filters in [vec![], vec![FilterParams::ZeroVariance(Default::default())]] {
+                    let cfg = NormalizeConfig {
+                        filters,
+                        transform: TransformParams::Log2(Log2Params::default()),
+                        normalization: norm.clone(),
+                        imputation: imp.clone(),
+                        batch_correction: BatchCorrectionParams::Combat(CombatParams::default()),
+                        report_group: "source".into(),
+                    };
+                    if let Err(e) = cfg.fit_transform(&a, &sheet) {
+                        assert!(!e.to_string().is_empty());
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn config_parses_from_toml_with_defaults_and_rejects_typos() {
         let cfg: NormalizeConfig = toml::from_str(

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_norm::combat::{BatchCorrectionParams, CombatParams, FittedBatchCorrection};
-use evomics_norm::filter::{FilterParams, ValidValuesParams};
+use evomics_norm::filter::{FilterByExprParams, FilterParams, ValidValuesParams};
 use evomics_norm::transform::{LogCpmParams, TransformParams};
 use evomics_norm::{Fit, NormFactorsParams, Transformer};
 use ndarray::Array2;
@@ -522,4 +522,189 @@ fn combat_fitted_on_s_applies_to_held_out_samples() {
             assert_eq!(held.get(i, k), all.get(i, j));
         }
     }
+}
+
+// --------------------------------------------------------------------------- filterByExpr
+
+/// edgeR's `filterByExpr(DGEList(counts, group = source), group = source)` keeps exactly the
+/// oracle's miRNAs, with `group` and with the equivalent design `~ 0 + source`.
+fn check_filter_by_expr(c: Cohort) {
+    let sheet = sheet(c);
+    let counts = mirna(c);
+    let want: BTreeSet<String> = {
+        let t = read_text(&c.path("oracle/edger_filterbyexpr_source.tsv", true));
+        let mut lines = t.lines();
+        assert_eq!(lines.next(), Some("feature_id\ttotal_count\tkeep"));
+        lines
+            .filter(|l| l.ends_with("\t1"))
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    for p in [
+        FilterByExprParams {
+            group: Some("source".into()),
+            ..Default::default()
+        },
+        FilterByExprParams {
+            design: Some("~ 0 + source".into()),
+            ..Default::default()
+        },
+    ] {
+        let fitted = FilterParams::FilterByExpr(p.clone())
+            .fit(&counts, &sheet)
+            .unwrap();
+        let got: BTreeSet<String> = fitted.kept.iter().cloned().collect();
+        let missing: Vec<&String> = want.difference(&got).collect();
+        let extra: Vec<&String> = got.difference(&want).collect();
+        println!(
+            "{} filterByExpr {:?}: {} of {} kept (edgeR {}), {} missing, {} extra",
+            c.dir(),
+            p.group.as_ref().or(p.design.as_ref()).unwrap(),
+            got.len(),
+            counts.n_features(),
+            want.len(),
+            missing.len(),
+            extra.len()
+        );
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "kept set differs from edgeR: missing {missing:?}, extra {extra:?}"
+        );
+        assert!(fitted
+            .removed
+            .iter()
+            .all(|r| r.reason.starts_with("filterByExpr:")));
+    }
+}
+
+#[test]
+fn filter_by_expr_matches_edger_s() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    check_filter_by_expr(Cohort::S);
+}
+
+#[test]
+fn filter_by_expr_matches_edger_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    check_filter_by_expr(Cohort::M);
+}
+
+// --------------------------------------------------------------------------- ComBat, near-zero
+
+/// Two real miRNA batches (mouse-plasma-ev-mirna-wildfire: the 237 miRNAs both count files
+/// report, 30 samples), log-CPM, ComBat with `covariates = ["Treatment"]`: the miRNAs whose
+/// counts are all zero in one batch are left uncorrected and named, and every other value
+/// equals sva's ComBat run without them (test-data/r-reference/combat-near-zero).
+#[test]
+fn combat_leaves_near_zero_variance_features_uncorrected() {
+    let dir = evomics_testkit::require_shared!("data/real/mouse-plasma-ev-mirna-wildfire");
+    let read = |name: &str| evomics_testkit::Tsv::parse(&read_text(&dir.join(name)), ',');
+    let b0 = read("batch0_mouse_miRNA_count.csv");
+    let b1 = read("batch1_mouse_miRNA_count.csv");
+    let ids1: HashMap<&str, usize> = b1
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r[0].as_str(), i))
+        .collect();
+    let shared: Vec<(usize, usize)> = b0
+        .rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| ids1.get(r[0].as_str()).map(|&k| (i, k)))
+        .collect();
+    assert_eq!(shared.len(), 237);
+    let samples: Vec<String> = b0.header[1..]
+        .iter()
+        .chain(&b1.header[1..])
+        .cloned()
+        .collect();
+    let n0 = b0.header.len() - 1;
+    let cells = Array2::from_shape_fn((shared.len(), samples.len()), |(i, j)| {
+        let (r0, r1) = shared[i];
+        let cell = if j < n0 {
+            &b0.rows[r0][j + 1]
+        } else {
+            &b1.rows[r1][j - n0 + 1]
+        };
+        Some(cell.parse::<f64>().unwrap())
+    });
+    let counts = Assay::from_options(
+        "mirna",
+        LayerKind::Mirna,
+        ValueScale::Counts,
+        Features::new(shared.iter().map(|&(i, _)| b0.rows[i][0].clone()).collect()).unwrap(),
+        samples.clone(),
+        &cells,
+    )
+    .unwrap();
+    let labels = read("microRNAseq_ID_summaries_032821.csv");
+    let col = |name: &str| -> Vec<Option<String>> {
+        samples
+            .iter()
+            .map(|s| {
+                let row = labels
+                    .rows
+                    .iter()
+                    .find(|r| &r[labels.col("Label_from_Core")] == s)
+                    .unwrap_or_else(|| panic!("no label row for {s}"));
+                Some(row[labels.col(name)].clone())
+            })
+            .collect()
+    };
+    let sheet = SampleSheet::from_text_columns(
+        samples.clone(),
+        vec![
+            ("Batch".into(), col("Batch")),
+            ("Treatment".into(), col("Treatment")),
+        ],
+    )
+    .unwrap();
+
+    let (_, logcpm, _) = TransformParams::LogCpm(LogCpmParams::default())
+        .fit_transform(&counts, &sheet)
+        .unwrap();
+    let p = BatchCorrectionParams::Combat(CombatParams {
+        batch: "Batch".into(),
+        covariates: vec!["Treatment".into()],
+        ..Default::default()
+    });
+    let (_, out, report) = p.fit_transform(&logcpm, &sheet).unwrap();
+
+    let refdir = evomics_testkit::test_data("r-reference/combat-near-zero");
+    let flagged = evomics_testkit::Tsv::read(&refdir.join("flagged.tsv"));
+    let want: BTreeSet<&str> = flagged.column("feature_id").into_iter().collect();
+    let got: BTreeSet<&str> = report
+        .uncorrected
+        .iter()
+        .map(|u| u.feature.as_str())
+        .collect();
+    assert_eq!(got, want, "uncorrected miRNAs: {:?}", report.uncorrected);
+    for u in &report.uncorrected {
+        assert!(u.reason.starts_with("near-zero variance in batch"), "{u:?}");
+        let i = logcpm.features().position(&u.feature).unwrap();
+        for j in 0..samples.len() {
+            assert_eq!(out.get(i, j), logcpm.get(i, j), "{} changed", u.feature);
+        }
+    }
+    let sva = read_table(&refdir.join("combat_without_flagged.tsv"));
+    assert_eq!(sva.columns, samples);
+    assert_eq!(sva.ids.len(), 237 - want.len());
+    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
+    for (k, id) in sva.ids.iter().enumerate() {
+        let i = out.features().position(id).unwrap();
+        for j in 0..samples.len() {
+            let (a, b) = (out.get(i, j).unwrap(), sva.rows[k][j].unwrap());
+            max_abs = max_abs.max((a - b).abs());
+            max_rel = max_rel.max((a - b).abs() / b.abs().max(1e-300));
+        }
+    }
+    println!(
+        "wildfire ComBat: {} uncorrected ({}); the other {} × {}: max abs error {max_abs:.2e}, max rel {max_rel:.2e} against sva",
+        got.len(),
+        got.iter().copied().collect::<Vec<_>>().join(", "),
+        sva.ids.len(),
+        samples.len()
+    );
+    assert!(max_abs < 1e-6, "max absolute error {max_abs:e}");
 }

@@ -572,9 +572,31 @@ fn run_step(
             res.qc = Some(r);
         }
         StageCall::Diff(cfg) => {
-            let r = with_analysis(res, ingest_dir, normalize_dir, has_normalize, |src| {
-                stages::diff(src, target, cfg)
-            })?;
+            // A count layer's diff gets the ingested counts of the features normalize kept.
+            let r = if has_normalize {
+                res.ingested(ingest_dir)?;
+                res.normalized_store(normalize_dir)?;
+                let (counts, cfp, _) = res.ingest.as_ref().expect("loaded above");
+                let (exp, fp, _) = res.normalized.as_ref().expect("loaded above");
+                stages::diff(
+                    Source::Memory {
+                        experiment: exp,
+                        path: normalize_dir,
+                        input: fp,
+                    },
+                    Some(Source::Memory {
+                        experiment: counts,
+                        path: ingest_dir,
+                        input: cfp,
+                    }),
+                    target,
+                    cfg,
+                )?
+            } else {
+                with_analysis(res, ingest_dir, normalize_dir, has_normalize, |src| {
+                    stages::diff(src, None, target, cfg)
+                })?
+            };
             say(evomics_core::StageResult::messages(&r));
             res.diff
                 .push((s.name.trim_start_matches("diff.").to_string(), r));

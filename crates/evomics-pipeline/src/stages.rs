@@ -268,14 +268,77 @@ pub fn normalize(
     Ok((normalized, result))
 }
 
-/// `diff`.
-pub fn diff(source: Source<'_>, target: &Target, config: &DiffConfig) -> Result<DiffResult> {
+/// `diff`. `counts` is the store holding the layer's counts (the ingested store): when the
+/// analysis store's layer was transformed by `normalize` and voom is not switched off, the
+/// counts of the features `normalize` kept, over its samples, are analysed with voom instead
+/// (limma's recipe for counts). Without `counts`, a layer that `normalize` turned into log-CPM
+/// is an error unless `voom = false`: fitting log-CPM without weights is a choice the user
+/// makes, never a fallback.
+pub fn diff(
+    source: Source<'_>,
+    counts: Option<Source<'_>>,
+    target: &Target,
+    config: &DiffConfig,
+) -> Result<DiffResult> {
+    use evomics_core::ValueScale;
+    use evomics_stats::stages::diff::VoomChoice;
     config
         .validate()
         .map_err(|e| settings_error("diff", target, e))?;
-    let result = source.with(Some(&[config.layer.as_str()]), |exp, _| {
+    let layer_name = config.layer.as_str();
+    let transform = normalize_transform(source.path(), layer_name);
+    let counts_layer = match (&counts, config.voom) {
+        (Some(c), VoomChoice::Auto | VoomChoice::On) => c.with(Some(&[layer_name]), |e, _| {
+            Ok(e.layer(layer_name)
+                .ok()
+                .filter(|a| a.scale() == ValueScale::Counts)
+                .cloned())
+        })?,
+        _ => None,
+    };
+    let mut swapped = None;
+    let mut result = source.with(Some(&[layer_name]), |exp, _| {
+        let layer = exp.layer(layer_name)?;
+        if config.voom == VoomChoice::Off || layer.scale() == ValueScale::Counts {
+            return Ok(run_diff(exp, config)?);
+        }
+        if let Some(c) = &counts_layer {
+            let rows: Vec<usize> = layer
+                .features()
+                .ids()
+                .iter()
+                .map(|id| {
+                    c.features().position(id).ok_or_else(|| PipelineError::Setting {
+                        context: format!("diff of layer '{layer_name}'"),
+                        problem: format!(
+                            "feature '{id}' of the analysis store is not among the ingested counts; diff the counts directly or set voom = false"
+                        ),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let c = c.select_features(&rows).select_samples_by_id(layer.samples())?;
+            swapped = Some(format!(
+                "voom on the ingested counts of the {} features and {} samples of the analysis layer (its {} values are not fitted)",
+                c.n_features(),
+                c.n_samples(),
+                layer.scale().name()
+            ));
+            let mut e = Experiment::new(exp.samples().clone());
+            e.insert_layer(c)?;
+            return Ok(run_diff(&e, config)?);
+        }
+        if let Some(t) = &transform {
+            if t == "log_cpm" {
+                return Err(PipelineError::Setting {
+                    context: format!("diff of layer '{layer_name}'"),
+                    problem:                         "the layer holds log-CPM values that normalize made from counts; limma on them without voom's weights ignores the counts' mean-variance trend. Give the counts for voom on TMM-normalized libraries (`--counts INGEST_STORE`; `evomics run` does this by itself), or set voom = false to fit the log-CPM values as they are (then trend = true is limma-trend)"
+                    .to_string(),
+                });
+            }
+        }
         Ok(run_diff(exp, config)?)
     })?;
+    result.counts_source = swapped;
     let mut m = manifest(
         "diff",
         &source,
@@ -283,9 +346,30 @@ pub fn diff(source: Source<'_>, target: &Target, config: &DiffConfig) -> Result<
         config,
         &json!({ "limma": result.limma.settings }),
     )?;
+    if let Some(c) = &counts {
+        if result.counts_source.is_some() {
+            m.inputs.push(c.fingerprint()?);
+        }
+    }
     m.settings["voom"] = json!(result.voom);
+    if let Some(v) = &result.voom_detail {
+        m.settings["voom_norm_factors"] = json!(v.norm_factors.name());
+        if let Some((first, second)) = v.correlations {
+            m.settings["voom_block_correlations"] = json!({ "first": first, "second": second });
+        }
+    }
+    m.settings["counts_source"] = json!(result.counts_source);
     write_stage_result(&target.out, &m, &result, &[])?;
     Ok(result)
+}
+
+/// The transform `normalize` applied to `layer` when `store` is a normalized store (its
+/// `result.json`), e.g. `log_cpm`.
+fn normalize_transform(store: &Path, layer: &str) -> Option<String> {
+    let r: NormalizeResult = evomics_io::output::read_result(store).ok()?;
+    let l = r.layers.get(layer)?;
+    let v = serde_json::to_value(&l.config.transform).ok()?;
+    v.get("method").and_then(|m| m.as_str()).map(str::to_string)
 }
 
 /// The panels `explore` scores: the curated set, a user file, or both.

@@ -189,9 +189,25 @@ fn layers_summary(exp: &Experiment, norm: Option<&NormalizeResult>) -> Vec<Layer
                 n_features: a.n_features(),
                 n_samples: a.n_samples(),
                 missing_fraction: (c.total() > 0).then(|| c.missing as f64 / c.total() as f64),
-                processing: norm
-                    .and_then(|n| n.layers.get(name))
-                    .map(|l| describe_pipeline(&l.config)),
+                processing: norm.and_then(|n| n.layers.get(name)).map(|l| {
+                    let mut text = describe_pipeline(&l.config);
+                    let left: Vec<&str> = l
+                        .report
+                        .steps
+                        .iter()
+                        .flat_map(|s| s.uncorrected.iter().map(|u| u.feature.as_str()))
+                        .collect();
+                    if !left.is_empty() {
+                        let shown = left.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+                        let more = left.len().saturating_sub(10);
+                        text.push_str(&format!(
+                            " ({} feature(s) left uncorrected by the batch correction, see normalize/{name}.report.json: {shown}{})",
+                            left.len(),
+                            if more > 0 { format!(", … {more} more") } else { String::new() }
+                        ));
+                    }
+                    text
+                }),
             }
         })
         .collect()

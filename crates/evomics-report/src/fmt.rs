@@ -70,7 +70,7 @@ pub(crate) fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
 /// A number in a TSV download: the shortest text that reads back to the same double.
 pub(crate) fn tsv(v: Option<f64>) -> String {
     match v {
-        Some(v) if v.is_finite() => format!("{v}"),
+        Some(v) if v.is_finite() => evomics_core::format_float(v).unwrap_or_default(),
         Some(v) => non_finite(v),
         None => "NA".into(),
     }

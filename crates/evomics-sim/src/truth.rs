@@ -437,7 +437,7 @@ impl Cell {
         match self {
             Cell::Text(s) => s.clone(),
             Cell::Int(v) => v.to_string(),
-            Cell::Float(v) if v.is_finite() => v.to_string(),
+            Cell::Float(v) if v.is_finite() => evomics_core::format_float(*v).unwrap_or_default(),
             Cell::Float(_) | Cell::Na => "NA".into(),
             Cell::Bool(b) => b.to_string(),
         }

@@ -15,8 +15,9 @@ use evomics_core::{Assay, ColumnValues, SampleSheet};
 use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
+use crate::constant::constant_up_to_rounding;
 use crate::error::{engine, Result, StatsError};
-use crate::limma::feature_names;
+use crate::limma::{feature_names, ExcludedFeature};
 
 /// A text label per layer sample, read from a sample-sheet column (numbers become text).
 pub fn labels_from_sheet(
@@ -405,6 +406,10 @@ pub struct CorrelationTable {
     pub adjust: AdjustMethod,
     /// One row per feature, layer order.
     pub rows: Vec<CorrelationRow>,
+    /// Features not tested because their values are constant up to rounding (their row is
+    /// `None`; R's `cor.test` would correlate the rounding).
+    #[serde(default)]
+    pub excluded: Vec<ExcludedFeature>,
 }
 
 /// Average ranks (1-based), ties sharing the mean of their ranks, as R's `rank`.
@@ -441,7 +446,8 @@ fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
 
 /// Correlation of every feature with a continuous label (one value per layer sample), as R's
 /// `cor.test` (Pearson; Spearman with `exact = FALSE`, i.e. the t approximation). Not done with
-/// fewer than three pairs or when either variable is constant.
+/// fewer than three pairs or when either variable is constant; a feature constant up to
+/// rounding is listed in [`CorrelationTable::excluded`] with the reason.
 pub fn correlation_test(
     assay: &Assay,
     label: &[Option<f64>],
@@ -458,6 +464,7 @@ pub fn correlation_test(
     let ids = assay.features().ids();
     let nm = feature_names(assay);
     let mut rows = Vec::with_capacity(assay.n_features());
+    let mut excluded = Vec::new();
     for i in 0..assay.n_features() {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for (j, l) in label.iter().enumerate() {
@@ -476,7 +483,14 @@ pub fn correlation_test(
             p_value: None,
             adj_p_value: None,
         };
-        if n >= 3 {
+        let constant = constant_up_to_rounding(&x, assay.scale());
+        if let Some(reason) = &constant {
+            excluded.push(ExcludedFeature {
+                feature_id: ids[i].clone(),
+                reason: reason.clone(),
+            });
+        }
+        if n >= 3 && constant.is_none() {
             let r = match method {
                 CorrelationMethod::Pearson => pearson(&x, &y),
                 CorrelationMethod::Spearman => pearson(&ranks(&x), &ranks(&y)),
@@ -499,6 +513,7 @@ pub fn correlation_test(
         method,
         adjust,
         rows,
+        excluded,
     })
 }
 

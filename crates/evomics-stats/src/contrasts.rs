@@ -3,9 +3,14 @@
 //!
 //! A contrast is `name = expression` or just `expression` (its name is then the expression
 //! text, as `makeContrasts` names it). Names in the expression must be coefficient names of
-//! the design; an unknown name is an error that lists the available coefficients. The
-//! arithmetic is edge-rs's `make_contrasts` (the grammar `+ - * / ( )`, numbers and names);
-//! this module adds the naming and the error that lists the coefficients.
+//! the design, or names of contrasts given before it: a contrast of contrasts such as
+//! `interaction = DPSC_dif - ADSC_dif` after `DPSC_dif = DPSCs.dif - DPSCs.control` and
+//! `ADSC_dif = ADSCs.dif - ADSCs.control` is the difference of the two differences (the
+//! interaction contrast of limma's user's guide, written out); a coefficient name takes
+//! precedence over a contrast of the same name. An unknown name is an error that lists the
+//! available names. The arithmetic is edge-rs's `make_contrasts` (the grammar `+ - * / ( )`,
+//! numbers and names); this module adds the naming, the references to earlier contrasts and
+//! the error that lists the coefficients.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +33,12 @@ pub struct Contrast {
 pub struct Contrasts {
     coef_names: Vec<String>,
     contrasts: Vec<Contrast>,
+}
+
+/// Whether a contrast name can be written in an expression (a run of `[A-Za-z0-9._]` that is
+/// not a number).
+fn is_identifier(name: &str) -> bool {
+    identifiers(name) == [name]
 }
 
 /// Names that appear in an expression (maximal runs of `[A-Za-z0-9._]` that are not numbers).
@@ -79,8 +90,6 @@ impl Contrasts {
                 problem: "no contrast given; write e.g. 'ADSC - BM_MSC'".into(),
             });
         }
-        let levels: Vec<&str> = coef_names.iter().map(String::as_str).collect();
-        let available = coef_names.join(", ");
         let mut contrasts: Vec<Contrast> = Vec::with_capacity(specs.len());
         for spec in specs {
             let spec = spec.as_ref().trim();
@@ -94,8 +103,26 @@ impl Contrasts {
                     problem: "write 'name = expression' or an expression".into(),
                 });
             }
+            // earlier contrasts that the expression may name (coefficients take precedence)
+            let earlier: Vec<&Contrast> = contrasts
+                .iter()
+                .filter(|c| !coef_names.contains(&c.name) && is_identifier(&c.name))
+                .collect();
+            let mut levels: Vec<&str> = coef_names.iter().map(String::as_str).collect();
+            levels.extend(earlier.iter().map(|c| c.name.as_str()));
+            let mut available = coef_names.join(", ");
+            if !earlier.is_empty() {
+                available.push_str("; earlier contrasts: ");
+                available.push_str(
+                    &earlier
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
             for id in identifiers(&expression) {
-                if !coef_names.iter().any(|c| c == id) {
+                if !levels.contains(&id) {
                     return Err(StatsError::UnknownCoefficient {
                         contrast: expression.clone(),
                         name: id.to_string(),
@@ -103,7 +130,7 @@ impl Contrasts {
                     });
                 }
             }
-            let (weights, _) =
+            let (extended, _) =
                 edge_rs::limma::contrasts::make_contrasts(&levels, &[expression.as_str()])
                     .map_err(|e| {
                         // The engine repeats "Invalid argument: contrast '…':" before its reason.
@@ -119,6 +146,17 @@ impl Contrasts {
                             ),
                         }
                     })?;
+            // a named earlier contrast contributes its own weights
+            let p = coef_names.len();
+            let mut weights = extended[..p].to_vec();
+            for (k, c) in earlier.iter().enumerate() {
+                let f = extended[p + k];
+                if f != 0.0 {
+                    for (w, cw) in weights.iter_mut().zip(&c.weights) {
+                        *w += f * cw;
+                    }
+                }
+            }
             if weights.iter().all(|w| *w == 0.0) {
                 return Err(StatsError::Contrast {
                     contrast: expression.clone(),
@@ -252,6 +290,33 @@ mod tests {
             e.contains("such as 'A - B'") && e.contains("coefficients: ADSC, BM_MSC"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn contrasts_of_contrasts() {
+        let n = names(&["A.ctl", "A.dif", "B.ctl", "B.dif"]);
+        let c = Contrasts::parse_for(
+            &n,
+            &[
+                "A_dif = A.dif - A.ctl",
+                "B_dif = B.dif - B.ctl",
+                "interaction = B_dif - A_dif",
+                "(B.dif - B.ctl) - (A.dif - A.ctl)",
+                "half = 0.5 * interaction",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.contrasts()[2].weights, vec![1.0, -1.0, -1.0, 1.0]);
+        assert_eq!(c.contrasts()[3].weights, c.contrasts()[2].weights);
+        assert_eq!(c.contrasts()[4].weights, vec![0.5, -0.5, -0.5, 0.5]);
+        // a later contrast cannot be named before it is defined
+        let e = Contrasts::parse_for(&n, &["x = y - A.ctl", "y = A.dif"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'y'"), "{e}");
+        // an unnamed contrast is not an identifier and cannot be referred to
+        let e = Contrasts::parse_for(&n, &["A.dif - A.ctl", "A_ctl = A.ctl"]).unwrap();
+        assert_eq!(e.len(), 2);
     }
 
     #[test]

@@ -167,6 +167,12 @@ pub fn rank_sum_test_with_correlation(
     if any_tie {
         sigma2 *= 1.0 - adjustment / (n * (n + 1.0) * (n - 1.0));
     }
+    if sigma2.is_nan() || sigma2 <= 0.0 {
+        return Err(StatsError::Option {
+            option: "cameraPR".into(),
+            problem: "the statistics are all tied, so the rank-sum variance is 0; there is nothing to rank".into(),
+        });
+    }
     let z_lower = (u + 0.5 - mu) / sigma2.sqrt();
     let z_upper = (u - 0.5 - mu) / sigma2.sqrt();
     // R's ranks are the reverse of Mann-Whitney's: "less" is the upper tail of z_upper.
@@ -183,7 +189,8 @@ pub fn rank_sum_test_with_correlation(
 /// set, in the order given (limma sorts by p-value with `sort = TRUE`; here the caller sorts).
 ///
 /// `statistic` must be finite (limma refuses `NA`) and have at least 3 values; each set is a
-/// list of distinct positions in `statistic` with 1 ≤ m < G members.
+/// list of distinct positions in `statistic` with 1 ≤ m < G members. Statistics without spread
+/// (all equal: R's t is 0/0 and its p-values NaN) are an error, not a result.
 pub fn camera_pr(
     statistic: &[f64],
     sets: &[Vec<usize>],
@@ -233,6 +240,12 @@ pub fn camera_pr(
                 let var_pooled =
                     ((gf - 1.0) * var_stat - delta * delta * mf * m2 / gf) / (gf - 2.0);
                 let t = delta / (var_pooled * (vif / mf + 1.0 / m2)).sqrt();
+                if t.is_nan() {
+                    // statistics without spread: R's t is 0/0 and its p-values NaN
+                    return Err(bad(
+                        "the statistics have no spread (every value the same), so cameraPR's t is 0/0; there is nothing to rank (a layer with zero variance gives no moderated statistics)".into(),
+                    ));
+                }
                 let down = t_cdf(t, gf - 2.0).map_err(engine("cameraPR"))?;
                 (down, 1.0 - down)
             };
@@ -323,6 +336,22 @@ mod tests {
         let (_, g_0) = rank_sum_test_with_correlation(&idx, &stat, 0.0, f64::INFINITY).unwrap();
         let (_, g_c) = rank_sum_test_with_correlation(&idx, &stat, 0.3, f64::INFINITY).unwrap();
         assert!(g_0 < g_c && g_c < 0.5);
+    }
+
+    #[test]
+    fn camera_on_statistics_without_spread_is_an_error_not_a_panic() {
+        for stat in [vec![1.0; 10], vec![0.0; 10]] {
+            for ranks in [false, true] {
+                let e = camera_pr(&stat, &[vec![0, 1]], ranks, 0.01)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains("nothing to rank"), "{e}");
+            }
+        }
+        // ties everywhere but one value still rank
+        let mut stat = vec![0.0; 10];
+        stat[3] = 2.0;
+        assert!(camera_pr(&stat, &[vec![3, 4]], true, 0.01).is_ok());
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub enum StatsError {
     /// sheet lacks).
     #[error(transparent)]
     Core(#[from] evomics_core::CoreError),
+    /// A step of the shared preprocessing crate failed (design formulas, normalization
+    /// factors).
+    #[error(transparent)]
+    Norm(#[from] evomics_norm::NormError),
     /// The numerical engine (edge-rs, the limma port) refused the computation.
     #[error("{step}: {message}")]
     Engine {

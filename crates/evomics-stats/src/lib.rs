@@ -13,7 +13,8 @@
 //!   tables. The numerics are the edge-rs crate (a Rust port of limma, MIT), wrapped so that
 //!   evomics types go in and come out; see `docs/methods/statistics.md` for its evaluation
 //!   against R limma.
-//! - [`mod@voom`]: precision weights for count layers (Law et al. 2014).
+//! - [`mod@voom`]: precision weights for count layers (Law et al. 2014), on edgeR's normalized
+//!   library sizes (TMM by default), with limma's two-pass recipe under donor blocking.
 //! - [`classical`]: Welch t-test, one-way ANOVA, Pearson/Spearman correlation with a label.
 //! - [`adjust`]: BH, BY, Holm and Bonferroni adjustment as R's `p.adjust`.
 //! - [`explore`]: per-group signatures for the `explore` stage — one-vs-rest moderated
@@ -31,7 +32,9 @@
 //! The crate does no I/O.
 
 pub mod adjust;
+mod block;
 pub mod classical;
+pub mod constant;
 pub mod contrasts;
 pub mod design;
 pub mod enrichment;
@@ -54,8 +57,9 @@ pub use enrichment::{camera_pr, hypergeometric_upper, CameraDirection, CameraRow
 pub use error::{Result, StatsError};
 pub use explore::{one_vs_rest, top_markers, Marker, MarkerDirection, OneVsRest, OneVsRestOptions};
 pub use limma::{
-    duplicate_correlation, lm_fit, Block, CoefTable, ContrastTable, EbayesOptions, FTable,
-    FitTable, Legacy, LimmaResult, LimmaSettings, LmFit,
+    duplicate_correlation, duplicate_correlation_detail, lm_fit, Block, CoefTable, ContrastTable,
+    DuplicateCorrelation, EbayesOptions, ExcludedFeature, FTable, FitTable, Legacy, LimmaResult,
+    LimmaSettings, LmFit,
 };
 pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
 pub use stages::diff::{run_diff, DiffConfig, DiffResult, VoomChoice};
@@ -64,4 +68,7 @@ pub use varpart::{
     variance_partition, VarPartMethod, VarPartOptions, VarPartRow, VarPartSummary,
     VariancePartition,
 };
-pub use voom::{voom, VoomOptions, VoomOutput};
+pub use voom::{
+    voom, voom_libraries, voom_lm_fit, voom_with_libraries, VoomCorrelations, VoomFit,
+    VoomFitOptions, VoomOptions, VoomOutput,
+};

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use edge_rs::limma::contrasts::contrasts_fit;
 use edge_rs::limma::ebayes::{ebayes, EBayesParams, EBayesTrend};
-use edge_rs::limma::lm_fit::lm_fit as engine_lm_fit;
+use edge_rs::limma::lm_fit::{lm_fit as engine_lm_fit, LmFitResult};
 use edge_rs::limma::marray::MArrayLm;
 use edge_rs::utils::recycled::Recycled;
 use evomics_core::{Assay, SampleSheet, ValueFlag};
@@ -31,6 +31,8 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
+use crate::block::{check_correlation, Blocks};
+use crate::constant::constant_up_to_rounding;
 use crate::contrasts::Contrasts;
 use crate::design::Design;
 use crate::error::{engine, Result, StatsError};
@@ -210,7 +212,8 @@ impl Block {
         })
     }
 
-    fn codes(&self) -> Vec<usize> {
+    /// Block index of every design sample, numbered by first appearance (0, 1, …).
+    pub fn codes(&self) -> Vec<usize> {
         let mut map: HashMap<&str, usize> = HashMap::new();
         self.labels
             .iter()
@@ -229,6 +232,18 @@ struct Response {
     n_obs: Vec<usize>,
     amean: Vec<Option<f64>>,
     weights: Option<Vec<f64>>,
+    /// Features left out of the fit because their values are constant up to rounding.
+    excluded: Vec<ExcludedFeature>,
+}
+
+/// A feature left out of a test, with the reason (e.g. its values are constant up to rounding,
+/// see [`crate::constant`]). Its statistics are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedFeature {
+    /// Feature id.
+    pub feature_id: String,
+    /// Why it was not tested.
+    pub reason: String,
 }
 
 fn design_columns(assay: &Assay, design: &Design) -> Result<Vec<usize>> {
@@ -276,6 +291,7 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
     let mut wv = weights.map(|_| vec![0.0; g * n]);
     let mut n_obs = vec![0usize; g];
     let mut amean = vec![None; g];
+    let mut excluded = Vec::new();
     for i in 0..g {
         let mut sum = 0.0;
         let mut cnt = 0usize;
@@ -302,42 +318,193 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
         if cnt > 0 {
             amean[i] = Some(sum / cnt as f64);
         }
+        let row = &mut y[i * n..(i + 1) * n];
+        let values: Vec<f64> = row.iter().copied().filter(|v| !v.is_nan()).collect();
+        if let Some(reason) = constant_up_to_rounding(&values, assay.scale()) {
+            row.iter_mut().for_each(|v| *v = f64::NAN);
+            n_obs[i] = 0;
+            excluded.push(ExcludedFeature {
+                feature_id: assay.features().ids()[i].clone(),
+                reason,
+            });
+        }
     }
     Ok(Response {
         y,
         n_obs,
         amean,
         weights: wv,
+        excluded,
     })
 }
 
 /// Consensus within-block correlation, limma's `duplicateCorrelation` (trim 0.15), on the
-/// observed values of the layer (Smyth, Michaud & Scott 2005).
+/// observed values of the layer (Smyth, Michaud & Scott 2005). See
+/// [`duplicate_correlation_detail`] for the per-feature correlations.
 pub fn duplicate_correlation(
     assay: &Assay,
     design: &Design,
     block: &Block,
     weights: Option<&Array2<f64>>,
 ) -> Result<f64> {
+    Ok(duplicate_correlation_detail(assay, design, block, weights)?.consensus)
+}
+
+/// limma's `duplicateCorrelation` result: the consensus correlation and the Fisher-transformed
+/// correlation of every feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCorrelation {
+    /// `consensus.correlation`: tanh of the 15 % trimmed mean of the per-feature atanh values.
+    pub consensus: f64,
+    /// `atanh.correlations`, one per feature in layer order; `None` (R's `NA`) for a feature with
+    /// too few observations or blocks to estimate it (limma needs more than p + 2 observations,
+    /// at least 2 blocks and fewer blocks than observations − 1) or whose REML fit failed.
+    pub atanh_correlations: Vec<Option<f64>>,
+    /// Features that contributed to the consensus.
+    pub n_estimated: usize,
+    /// When limma sets the correlation to 0 without estimating it: why.
+    pub note: Option<String>,
+}
+
+/// limma's `duplicateCorrelation(y, design, block = …, weights = …)` with every per-feature
+/// correlation (Smyth, Michaud & Scott 2005).
+///
+/// Each feature's REML fit (statmod's `mixedModel2Fit`) runs on its observed values (and, with
+/// weights, those with a positive weight), reduced to the block structure as described in
+/// `docs/methods/statistics.md`: O(n·p² + B³) per feature for n samples, p coefficients and B
+/// blocks, instead of an SVD of an (n − p) × B matrix. Per-feature correlations are clamped to
+/// [1/(1 − largest block) + 0.01, 0.99] as limma does. When every block has one sample, or the
+/// blocks are already in the design, the correlation is 0 with a note (limma warns and does the
+/// same).
+///
+/// ```
+/// use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
+/// use evomics_stats::{duplicate_correlation_detail, Block, Design, DesignOptions};
+/// use ndarray::Array2;
+///
+/// let ids: Vec<String> = (0..12).map(|j| format!("s{j}")).collect();
+/// let text = |f: &dyn Fn(usize) -> String| (0..12).map(|j| Some(f(j))).collect::<Vec<_>>();
+/// let sheet = SampleSheet::from_text_columns(
+///     ids.clone(),
+///     vec![
+///         ("group".into(), text(&|j| if j < 6 { "a".into() } else { "b".into() })),
+///         ("donor".into(), text(&|j| format!("d{}", j / 2))),
+///     ],
+/// )
+/// .unwrap();
+/// // a shared donor effect on every feature
+/// let donor = [0.9, -0.4, 0.3, -1.1, 0.6, 0.1];
+/// let cells = Array2::from_shape_fn((40, 12), |(i, j)| {
+///     Some(10.0 + donor[j / 2] + (((i * 7 + j * 13) % 11) as f64 - 5.0) / 10.0)
+/// });
+/// let layer = Assay::from_options(
+///     "proteome", LayerKind::Proteome, ValueScale::Log2,
+///     Features::new((0..40).map(|i| format!("P{i}")).collect()).unwrap(), ids, &cells,
+/// )
+/// .unwrap();
+/// let design = Design::from_formula(&sheet, "~ 0 + group", &DesignOptions::default()).unwrap();
+/// let block = Block::from_sheet(&sheet, "donor", &design).unwrap();
+/// let dc = duplicate_correlation_detail(&layer, &design, &block, None).unwrap();
+/// assert!(dc.consensus > 0.5 && dc.n_estimated == 40);
+/// ```
+pub fn duplicate_correlation_detail(
+    assay: &Assay,
+    design: &Design,
+    block: &Block,
+    weights: Option<&Array2<f64>>,
+) -> Result<DuplicateCorrelation> {
     check_block(block, design)?;
     let r = response(assay, design, weights)?;
-    let w = r.weights.map(Recycled::Full);
-    single_thread("duplicateCorrelation", || {
-        edge_rs::limma::array_weights::duplicate_correlation(
-            &r.y,
-            assay.n_features(),
-            design.n_samples(),
-            &design.row_major(),
-            design.n_coef(),
-            &block.codes(),
-            w.as_ref(),
-            0.15,
-        )
-        .map_err(engine("duplicateCorrelation"))
+    duplicate_correlation_raw(
+        &r.y,
+        assay.n_features(),
+        design,
+        &block.codes(),
+        r.weights.as_deref(),
+        assay.name(),
+    )
+}
+
+/// duplicateCorrelation on a response in engine layout (features × design samples, NaN missing).
+pub(crate) fn duplicate_correlation_raw(
+    y: &[f64],
+    g: usize,
+    design: &Design,
+    codes: &[usize],
+    weights: Option<&[f64]>,
+    layer: &str,
+) -> Result<DuplicateCorrelation> {
+    let blocks = Blocks::new(codes.to_vec());
+    let (n, p) = (design.n_samples(), design.n_coef());
+    let x = design.row_major();
+    let zero = |note: &str| DuplicateCorrelation {
+        consensus: 0.0,
+        atanh_correlations: vec![Some(0.0); g],
+        n_estimated: 0,
+        note: Some(note.to_string()),
+    };
+    if blocks.max_size <= 1 {
+        return Ok(zero(
+            "every block has a single sample: the within-block correlation is set to 0 (as limma does)",
+        ));
+    }
+    if crate::block::block_in_design(&x, n, p, &blocks) {
+        return Ok(zero(
+            "the blocks are already encoded in the design (e.g. donor nested in a design factor with one donor per level): the within-block correlation is set to 0 (as limma does)",
+        ));
+    }
+    let rho = crate::block::feature_correlations(y, g, &x, n, p, weights, &blocks);
+    let (consensus, z) = crate::block::consensus(&rho, blocks.max_size);
+    let consensus = consensus.ok_or_else(|| StatsError::Data {
+        layer: layer.to_string(),
+        problem: format!(
+            "no feature can estimate the within-block correlation (each needs more than {} observed values in at least 2 blocks, and fewer blocks than values − 1); give the correlation explicitly or drop the block",
+            p + 2
+        ),
+    })?;
+    Ok(DuplicateCorrelation {
+        consensus,
+        n_estimated: z.iter().flatten().count(),
+        atanh_correlations: z,
+        note: None,
     })
 }
 
-fn check_block(block: &Block, design: &Design) -> Result<()> {
+/// Blocked lmFit (`gls.series`) in engine form.
+pub(crate) fn blocked_lm_fit(
+    y: &[f64],
+    g: usize,
+    design: &Design,
+    codes: &[usize],
+    weights: Option<&[f64]>,
+    rho: f64,
+) -> LmFitResult {
+    let blocks = Blocks::new(codes.to_vec());
+    let (n, p) = (design.n_samples(), design.n_coef());
+    let fit = crate::block::gls_series(y, g, &design.row_major(), n, p, weights, &blocks, rho);
+    let mut coefficients = Vec::with_capacity(g * p);
+    let mut stdev_unscaled = Vec::with_capacity(g * p);
+    let mut sigma = Vec::with_capacity(g);
+    let mut df_residual = Vec::with_capacity(g);
+    for gene in fit.genes {
+        coefficients.extend(gene.coef);
+        stdev_unscaled.extend(gene.stdev);
+        sigma.push(gene.sigma);
+        df_residual.push(gene.df);
+    }
+    LmFitResult {
+        coefficients,
+        stdev_unscaled,
+        sigma,
+        df_residual,
+        fitted: Vec::new(),
+        cov_coefficients: fit.cov,
+        pivot: fit.pivot,
+        rank: fit.rank,
+    }
+}
+
+pub(crate) fn check_block(block: &Block, design: &Design) -> Result<()> {
     if block.labels.len() != design.n_samples() {
         return Err(StatsError::Shape {
             what: format!("block '{}'", block.name),
@@ -346,12 +513,11 @@ fn check_block(block: &Block, design: &Design) -> Result<()> {
         });
     }
     if let Some(c) = block.correlation {
-        if !(c.is_finite() && c.abs() < 1.0) {
-            return Err(StatsError::Option {
-                option: "block correlation".into(),
-                problem: format!("{c} is not strictly between -1 and 1"),
-            });
-        }
+        let max_size = Blocks::new(block.codes()).max_size;
+        check_correlation(c, max_size).map_err(|problem| StatsError::Option {
+            option: "block correlation".into(),
+            problem,
+        })?;
     }
     Ok(())
 }
@@ -389,6 +555,7 @@ pub struct LmFit {
     weighted: bool,
     block: Option<(String, f64)>,
     fit: MArrayLm,
+    excluded: Vec<ExcludedFeature>,
 }
 
 /// Feature display names: the `name` annotation if the layer has one, else `gene`.
@@ -421,41 +588,44 @@ pub fn lm_fit(
     let resp = response(assay, design, weights)?;
     let (g, n, p) = (assay.n_features(), design.n_samples(), design.n_coef());
     let x = design.row_major();
-    let w = resp.weights.map(Recycled::Full);
     let block_info = match block {
         None => None,
         Some(b) => {
             check_block(b, design)?;
+            let codes = b.codes();
             let rho = match b.correlation {
                 Some(c) => c,
-                None => single_thread("duplicateCorrelation", || {
-                    edge_rs::limma::array_weights::duplicate_correlation(
+                None => {
+                    duplicate_correlation_raw(
                         &resp.y,
                         g,
-                        n,
-                        &x,
-                        p,
-                        &b.codes(),
-                        w.as_ref(),
-                        0.15,
-                    )
-                    .map_err(engine("duplicateCorrelation"))
-                })?,
+                        design,
+                        &codes,
+                        resp.weights.as_deref(),
+                        assay.name(),
+                    )?
+                    .consensus
+                }
             };
-            Some((b.name.clone(), rho, b.codes()))
+            let max_size = Blocks::new(codes.clone()).max_size;
+            check_correlation(rho, max_size).map_err(|problem| StatsError::Option {
+                option: "block correlation".into(),
+                problem,
+            })?;
+            Some((b.name.clone(), rho, codes))
         }
     };
-    let fit = engine_lm_fit(
-        &resp.y,
-        g,
-        n,
-        &x,
-        p,
-        w.as_ref(),
-        block_info.as_ref().map(|(_, _, c)| c.as_slice()),
-        block_info.as_ref().map(|(_, r, _)| *r),
-    )
-    .map_err(engine("lmFit"))?;
+    let fit = match &block_info {
+        // limma's lm.series: edge-rs, exact and fast
+        None => {
+            let w = resp.weights.clone().map(Recycled::Full);
+            engine_lm_fit(&resp.y, g, n, &x, p, w.as_ref(), None, None).map_err(engine("lmFit"))?
+        }
+        // gls.series: the compound-symmetry path of this crate
+        Some((_, rho, codes)) => {
+            blocked_lm_fit(&resp.y, g, design, codes, resp.weights.as_deref(), *rho)
+        }
+    };
     // The engine's trended prior rejects a NaN covariate, so a feature without any value gets
     // the median Amean there: it has no residual df, so it does not shape the prior, and its
     // coefficients are NA anyway.
@@ -474,6 +644,7 @@ pub fn lm_fit(
         weighted: weights.is_some(),
         block: block_info.map(|(name, rho, _)| (name, rho)),
         fit,
+        excluded: resp.excluded,
     })
 }
 
@@ -514,6 +685,11 @@ impl LmFit {
     /// The within-block correlation used, with the blocking variable's name.
     pub fn block_correlation(&self) -> Option<(&str, f64)> {
         self.block.as_ref().map(|(n, r)| (n.as_str(), *r))
+    }
+
+    /// Features left out of the fit (constant up to rounding), with the reason.
+    pub fn excluded(&self) -> &[ExcludedFeature] {
+        &self.excluded
     }
 
     /// Residual df per feature (observations used minus the rank achieved on them).
@@ -580,6 +756,66 @@ impl LmFit {
     /// Apply contrasts (`contrasts.fit`), moderate (`eBayes`) and tabulate (`topTable`, unsorted,
     /// every feature). Use [`Contrasts::coefficients`] to test the coefficients themselves.
     pub fn moderate(&self, contrasts: &Contrasts, options: &EbayesOptions) -> Result<LimmaResult> {
+        self.moderate_impl(contrasts, options, None)
+    }
+
+    /// limma's `treat` and `topTreat` (McCarthy & Smyth 2009, Bioinformatics 25:765): for each
+    /// contrast, the test of |logFC| ≤ `lfc` against |logFC| > `lfc` with the moderated
+    /// variances of `eBayes` (same prior, same df), as limma 3.54's `treat(fit, lfc = )`:
+    /// `p = P(T > (|β| − lfc)/se) + P(T > (|β| + lfc)/se)` on the total df, and `t` is 0 when
+    /// |β| ≤ lfc, else `sign(β) · (|β| − lfc)/se`. Tables have no B statistic and there is no
+    /// F table; `settings.treat_lfc` records the threshold. Of `options`, `proportion` and
+    /// `stdev_coef_lim` (which only shape B) are not used.
+    ///
+    /// ```
+    /// use evomics_core::{Assay, Features, LayerKind, ValueScale};
+    /// use evomics_stats::{lm_fit, Contrasts, Design, EbayesOptions};
+    /// use ndarray::Array2;
+    ///
+    /// let ids: Vec<String> = (0..6).map(|j| format!("s{j}")).collect();
+    /// // three features: a 3-fold change, a 1.4-fold change, none
+    /// let shift = [1.6, 0.5, 0.0];
+    /// let cells = Array2::from_shape_fn((3, 6), |(i, j)| {
+    ///     Some(20.0 + if j >= 3 { shift[i] } else { 0.0 } + [0.1, -0.2, 0.05, -0.1, 0.2, 0.0][j])
+    /// });
+    /// let layer = Assay::from_options(
+    ///     "p", LayerKind::Proteome, ValueScale::Log2,
+    ///     Features::new(vec!["A".into(), "B".into(), "C".into()]).unwrap(), ids.clone(), &cells,
+    /// )
+    /// .unwrap();
+    /// let x = Array2::from_shape_fn((6, 2), |(j, c)| f64::from(u8::from((j >= 3) == (c == 1))));
+    /// let design = Design::from_matrix(ids, x, vec!["ctl".into(), "trt".into()]).unwrap();
+    /// let fit = lm_fit(&layer, &design, None, None).unwrap();
+    /// let c = Contrasts::parse(&design, &["trt - ctl"]).unwrap();
+    /// let tr = fit.treat(&c, 1.0, &EbayesOptions::default()).unwrap();
+    /// let rows = &tr.tables[0].rows;
+    /// assert!(rows[0].t.unwrap() > 0.0 && rows[0].b.is_none());
+    /// assert_eq!(rows[1].t, Some(0.0)); // |logFC| 0.5 is under the threshold
+    /// assert_eq!(tr.settings.treat_lfc, Some(1.0));
+    /// ```
+    pub fn treat(
+        &self,
+        contrasts: &Contrasts,
+        lfc: f64,
+        options: &EbayesOptions,
+    ) -> Result<LimmaResult> {
+        if !(lfc.is_finite() && lfc >= 0.0) {
+            return Err(StatsError::Option {
+                option: "treat lfc".into(),
+                problem: format!(
+                    "{lfc} is not a log2 fold change ≥ 0 (limma's treat takes |lfc|; use e.g. 1 for a two-fold change)"
+                ),
+            });
+        }
+        self.moderate_impl(contrasts, options, Some(lfc))
+    }
+
+    fn moderate_impl(
+        &self,
+        contrasts: &Contrasts,
+        options: &EbayesOptions,
+        treat_lfc: Option<f64>,
+    ) -> Result<LimmaResult> {
         options.validate()?;
         if contrasts.coef_names() != self.design.coef_names() {
             return Err(StatsError::Contrast {
@@ -596,12 +832,45 @@ impl LmFit {
                 ),
             });
         }
+        if self.fit.df_residual.iter().all(|d| *d <= 0.0) && !self.excluded.is_empty() {
+            let names: Vec<&str> = self
+                .excluded
+                .iter()
+                .take(5)
+                .map(|e| e.feature_id.as_str())
+                .collect();
+            return Err(StatsError::Data {
+                layer: self.layer.clone(),
+                problem: format!(
+                    "no feature can be tested: {} feature(s) are constant up to rounding ({}{}: {}) and no other has residual degrees of freedom (more coefficients than observations): use fewer terms or more samples",
+                    self.excluded.len(),
+                    names.join(", "),
+                    if self.excluded.len() > 5 { ", …" } else { "" },
+                    self.excluded[0].reason
+                ),
+            });
+        }
         if self.fit.df_residual.iter().all(|d| *d <= 0.0) {
             return Err(StatsError::Design {
                 formula: self.design.formula().to_string(),
                 problem: format!(
                     "no feature of layer '{}' has residual degrees of freedom (more coefficients than observations); use fewer terms or more samples",
                     self.layer
+                ),
+            });
+        }
+        let with_df = self.fit.df_residual.iter().filter(|d| **d > 0.0).count();
+        if options.robust && with_df < 2 {
+            return Err(StatsError::Option {
+                option: "robust".into(),
+                problem: format!(
+                    "robust empirical Bayes needs at least two features with residual degrees of freedom; layer '{}' has {with_df}{}; use robust = false",
+                    self.layer,
+                    if self.excluded.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} constant up to rounding and not tested)", self.excluded.len())
+                    }
                 ),
             });
         }
@@ -638,9 +907,44 @@ impl LmFit {
         let (g, k) = (eb.n_genes, eb.n_coef);
         let rec = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
 
+        // treat: t and p from the squeezed variances, per limma 3.54's treat()
+        let treat_tp = |idx: usize, i: usize, lfc: f64| -> (Option<f64>, Option<f64>) {
+            let coef = eb.coefficients[idx];
+            let se = eb.stdev_unscaled[idx] * s2_post[i].sqrt();
+            let df = df_total[i];
+            if !(coef.is_finite() && se.is_finite() && df > 0.0) {
+                return (None, None);
+            }
+            let right = (coef.abs() - lfc) / se;
+            let left = (coef.abs() + lfc) / se;
+            let tail = |x: f64| {
+                if x.is_nan() {
+                    None
+                } else {
+                    edge_rs::numeric::dist::t_sf(x, df).ok()
+                }
+            };
+            let p = match (tail(right), tail(left)) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            let t = if right.is_nan() {
+                None
+            } else if coef > lfc {
+                Some(right.max(0.0))
+            } else if coef < -lfc {
+                Some(-right.max(0.0))
+            } else {
+                Some(0.0)
+            };
+            (t, p)
+        };
         let mut tables = Vec::with_capacity(k);
         for (c, con) in contrasts.contrasts().iter().enumerate() {
-            let pvals: Vec<Option<f64>> = (0..g).map(|i| opt(pv[i * k + c])).collect();
+            let pvals: Vec<Option<f64>> = match treat_lfc {
+                None => (0..g).map(|i| opt(pv[i * k + c])).collect(),
+                Some(lfc) => (0..g).map(|i| treat_tp(i * k + c, i, lfc).1).collect(),
+            };
             let adj = p_adjust(&pvals, options.adjust);
             let rows = (0..g)
                 .map(|i| {
@@ -652,10 +956,17 @@ impl LmFit {
                         n_obs: self.n_obs[i],
                         log_fc: lfc,
                         ave_expr: self.amean[i],
-                        t: lfc.and(opt(t[idx])),
+                        t: match treat_lfc {
+                            None => lfc.and(opt(t[idx])),
+                            Some(l) => lfc.and(treat_tp(idx, i, l).0),
+                        },
                         p_value: lfc.and(pvals[i]),
                         adj_p_value: lfc.and(adj[i]),
-                        b: lfc.and(opt(lods[idx])),
+                        b: if treat_lfc.is_some() {
+                            None
+                        } else {
+                            lfc.and(opt(lods[idx]))
+                        },
                     }
                 })
                 .collect();
@@ -667,7 +978,7 @@ impl LmFit {
         }
 
         let f_table = match (&eb.f_stat, &eb.f_p_value) {
-            (Some(f), Some(fp)) if k > 1 => {
+            (Some(f), Some(fp)) if k > 1 && treat_lfc.is_none() => {
                 let fpv: Vec<Option<f64>> = fp.iter().map(|&v| opt(v)).collect();
                 let adj = p_adjust(&fpv, options.adjust);
                 Some(FTable {
@@ -740,10 +1051,12 @@ impl LmFit {
                 block_correlation: self.block.as_ref().map(|(_, r)| *r),
                 options: *options,
                 legacy_applied,
+                treat_lfc,
             },
             tables,
             f_table,
             fit,
+            excluded: self.excluded.clone(),
         })
     }
 }
@@ -830,12 +1143,14 @@ pub struct FitRow {
     pub df_residual: f64,
     /// Prior variance (`s2.prior`; per feature with `trend`).
     pub s2_prior: Option<f64>,
-    /// Prior df (`df.prior`; per feature with `robust`; may be infinite).
+    /// Prior df (`df.prior`; per feature with `robust`). Infinite when the features' variances
+    /// are more alike than sampling alone would make them (homoscedastic data; R gives `Inf`
+    /// too): then every posterior variance is the prior. Serialized as the string `"Inf"`.
     #[serde(with = "evomics_core::vocab::nonfinite")]
     pub df_prior: f64,
     /// Posterior variance (`s2.post`).
     pub s2_post: Option<f64>,
-    /// `df.total`.
+    /// `df.total` (residual plus prior df, capped at the pooled residual df as limma does).
     #[serde(with = "evomics_core::vocab::nonfinite")]
     pub df_total: f64,
 }
@@ -874,10 +1189,13 @@ pub struct LimmaSettings {
     pub options: EbayesOptions,
     /// Whether the legacy prior estimator was used (`options.legacy` resolved on this data).
     pub legacy_applied: bool,
+    /// The fold-change threshold (log2) of a `treat` result; `None` for `eBayes`.
+    #[serde(default)]
+    pub treat_lfc: Option<f64>,
 }
 
-/// The result of [`LmFit::moderate`]: per-contrast tables, the F table (several contrasts on a
-/// full-rank design), the fit table and the settings.
+/// The result of [`LmFit::moderate`] (or [`LmFit::treat`]): per-contrast tables, the F table
+/// (several contrasts on a full-rank design; not for `treat`), the fit table and the settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimmaResult {
     /// How the result was made.
@@ -888,6 +1206,9 @@ pub struct LimmaResult {
     pub f_table: Option<FTable>,
     /// sigma, df.residual, s2.prior, df.prior, s2.post, df.total per feature.
     pub fit: FitTable,
+    /// Features not tested (constant up to rounding), with the reason; their rows are `None`.
+    #[serde(default)]
+    pub excluded: Vec<ExcludedFeature>,
 }
 
 impl LimmaResult {
@@ -1055,6 +1376,37 @@ mod tests {
             assert_eq!(r.fit.rows[1].df_residual, 0.0);
             assert!(r.tables[0].rows[0].p_value.is_some());
         }
+    }
+
+    /// Features with the same residuals (homoscedastic): limma's df.prior is Inf, kept as
+    /// infinity, through serialization too, and every posterior variance is the prior.
+    #[test]
+    fn infinite_prior_df_is_representable() {
+        let noise = [0.3, -0.1, -0.2, 0.25, -0.05, -0.2];
+        let rows: Vec<Vec<Option<f64>>> = (0..6)
+            .map(|i| {
+                (0..6)
+                    .map(|j| {
+                        Some(10.0 + i as f64 + if j >= 3 { 0.4 * i as f64 } else { 0.0 } + noise[j])
+                    })
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[Option<f64>]> = rows.iter().map(|r| r.as_slice()).collect();
+        let a = assay(&refs);
+        let d = two_groups(6);
+        let fit = lm_fit(&a, &d, None, None).unwrap();
+        let c = Contrasts::parse(&d, &["b - a"]).unwrap();
+        let r = fit.moderate(&c, &EbayesOptions::default()).unwrap();
+        let row = &r.fit.rows[0];
+        assert_eq!(row.df_prior, f64::INFINITY);
+        assert_eq!(row.s2_post, row.s2_prior);
+        assert!(row.df_total.is_finite());
+        let json = serde_json::to_string(&r.fit).unwrap();
+        assert!(json.contains("\"df_prior\":\"Inf\""), "{json}");
+        let back: FitTable = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r.fit);
+        assert!(r.tables[0].rows.iter().all(|x| x.p_value.is_some()));
     }
 
     #[test]

@@ -199,7 +199,10 @@ pub fn panel_scores(assay: &Assay, sets: &[FeatureSet]) -> Result<Vec<PanelScore
                 let sd = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
                     / (v.len() as f64 - 1.0))
                     .sqrt();
-                if sd > 0.0 && sd.is_finite() {
+                // a member constant up to rounding has no z-score (its spread is rounding)
+                let constant =
+                    crate::constant::constant_up_to_rounding(&v, assay.scale()).is_some();
+                if sd > 0.0 && sd.is_finite() && !constant {
                     mean_sd[r] = Some((m, sd));
                 }
             }

@@ -503,6 +503,10 @@ pub fn variance_partition(
                     None,
                 );
             }
+            let values: Vec<f64> = obs.iter().filter_map(|&j| assay.get(i, j)).collect();
+            if let Some(reason) = crate::constant::constant_up_to_rounding(&values, assay.scale()) {
+                return row(reason, None);
+            }
             let mut codes = Vec::with_capacity(factors.len());
             for (f, l) in factors.iter().zip(&labels) {
                 let lv: Vec<&str> = obs.iter().filter_map(|&j| l[j].as_deref()).collect();

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_stats::{
-    labels_from_sheet, lm_fit, voom, welch_t_test, AdjustMethod, Block, Contrasts, Design,
-    DesignOptions, EbayesOptions, Legacy, LimmaResult, LmFit, VoomOptions,
+    duplicate_correlation_detail, labels_from_sheet, lm_fit, voom, voom_lm_fit, welch_t_test,
+    AdjustMethod, Block, Contrasts, Design, DesignOptions, EbayesOptions, Legacy, LimmaResult,
+    LmFit, VoomFitOptions, VoomOptions,
 };
 use ndarray::Array2;
 
@@ -215,8 +216,18 @@ fn variant_options(v: &str) -> EbayesOptions {
 
 const VARIANTS: [&str; 4] = ["default", "trend", "robust", "trend_robust"];
 
+/// The oracle file of a table: `limma_{tag}_{v}_{kind}.tsv`, or for the count recipe (tag
+/// `tmm` or `block`, v `source`) `voom_{tag}_source_{kind}.tsv`.
+fn oracle_table(tag: &str, v: &str, kind: &str) -> String {
+    if tag == "tmm" || (tag == "block" && v == "source") {
+        format!("oracle/voom_{tag}_{v}_{kind}.tsv")
+    } else {
+        format!("oracle/limma_{tag}_{v}_{kind}.tsv")
+    }
+}
+
 fn compare_toptable(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
-    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_toptable.tsv"));
+    let (h, rows) = read_tsv(d.name, &oracle_table(tag, v, "toptable"));
     assert_eq!(
         h,
         [
@@ -323,7 +334,7 @@ fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
 }
 
 fn compare_fit(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
-    let (h, rows) = read_tsv(d.name, &format!("oracle/limma_{tag}_{v}_fit.tsv"));
+    let (h, rows) = read_tsv(d.name, &oracle_table(tag, v, "fit"));
     assert_eq!(
         h,
         [
@@ -816,5 +827,755 @@ fn results_do_not_depend_on_thread_count() {
             "results differ between 1 and 3 threads ({:?})",
             a.settings.options
         );
+    }
+}
+
+// ------------------------------------------------------------------ donor blocking (oracle)
+
+/// A value of `oracle/block_voom_summary.tsv` (consensus correlations, counts).
+fn block_summary(name: &'static str, what: &str) -> f64 {
+    let (_, rows) = read_tsv(name, "oracle/block_voom_summary.tsv");
+    rows.iter()
+        .find(|r| r[0] == what)
+        .and_then(|r| num(&r[1]))
+        .unwrap_or_else(|| panic!("{name}: no '{what}' in block_voom_summary.tsv"))
+}
+
+fn source_contrasts(design: &Design) -> Contrasts {
+    let specs: Vec<String> = SOURCES[1..]
+        .iter()
+        .map(|s| format!("{s}_vs_BM_MSC = {s} - BM_MSC"))
+        .collect();
+    Contrasts::parse(design, &specs).unwrap()
+}
+
+/// `duplicateCorrelation(X, ~0+source, block = donor_id)` then `lmFit(block, correlation)`,
+/// contrasts, `eBayes()`: per-feature atanh correlations, the consensus, the toptable and the
+/// fit table within 1e-6 relative.
+fn block_against_oracle(name: &'static str) {
+    let d = data(name);
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let block = Block::from_sheet(&d.sheet, "donor_id", &design).unwrap();
+    let dc = duplicate_correlation_detail(&d.proteins, &design, &block, None).unwrap();
+    let (h, rows) = read_tsv(name, "oracle/limma_source_block_atanh_correlations.tsv");
+    assert_eq!(h, ["feature_id", "atanh_correlation"]);
+    assert_eq!(rows.len(), dc.atanh_correlations.len());
+    let mut e = MaxErr::default();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], d.proteins.features().ids()[i]);
+        let what = format!("{name} atanh correlation {}", r[0]);
+        check(
+            dc.atanh_correlations[i],
+            num(&r[1]),
+            REL,
+            ABS,
+            &what,
+            &mut e,
+        );
+    }
+    let mut c = MaxErr::default();
+    check(
+        Some(dc.consensus),
+        Some(block_summary(name, "proteome_block_consensus")),
+        REL,
+        ABS,
+        &format!("{name} consensus correlation"),
+        &mut c,
+    );
+    report(
+        &format!("{name} duplicateCorrelation"),
+        &[("atanh", e), ("consensus", c)],
+    );
+    let fixed = Block {
+        correlation: Some(dc.consensus),
+        ..block
+    };
+    let fit = lm_fit(&d.proteins, &design, None, Some(&fixed)).unwrap();
+    let res = fit
+        .moderate(&source_contrasts(&design), &variant_options("default"))
+        .unwrap();
+    assert_eq!(res.settings.block_correlation, Some(dc.consensus));
+    compare_toptable(d, "source", "block", &res);
+    compare_fit(d, "source", "block", &res);
+}
+
+#[test]
+fn block_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    block_against_oracle("synthetic-S");
+}
+
+#[test]
+fn block_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    block_against_oracle("synthetic-M");
+}
+
+/// The block-structured duplicateCorrelation gives the consensus of the dense computation
+/// (edge-rs's port of statmod's mixedModel2Fit: an SVD of the (n − p) × B projected block
+/// design per feature) on the M proteome (3,960 features × 300 samples, 35 donors, missing
+/// values), and the blocked lmFit equals the dense GLS (a Cholesky factor of each feature's
+/// n × n correlation matrix).
+#[test]
+fn block_structure_equals_dense_computation_on_m() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    let d = data("synthetic-M");
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let block = Block::from_sheet(&d.sheet, "donor_id", &design).unwrap();
+    let (g, n, p) = (d.proteins.n_features(), design.n_samples(), design.n_coef());
+    let ours = duplicate_correlation_detail(&d.proteins, &design, &block, None).unwrap();
+    let mut y = vec![f64::NAN; g * n];
+    for i in 0..g {
+        for j in 0..n {
+            if let Some(v) = d.proteins.get(i, j) {
+                y[i * n + j] = v;
+            }
+        }
+    }
+    let x: Vec<f64> = design.matrix().iter().copied().collect();
+    let dense = edge_rs::limma::array_weights::duplicate_correlation(
+        &y,
+        g,
+        n,
+        &x,
+        p,
+        &block.codes(),
+        None,
+        0.15,
+    )
+    .unwrap();
+    let rel = (ours.consensus - dense).abs() / dense.abs();
+    println!(
+        "M consensus correlation: block structure {:.12}, dense {dense:.12} (relative difference {rel:.1e})",
+        ours.consensus
+    );
+    assert!(rel < 1e-9, "{} vs {dense}", ours.consensus);
+
+    let fit = lm_fit(
+        &d.proteins,
+        &design,
+        None,
+        Some(&Block {
+            correlation: Some(ours.consensus),
+            ..block.clone()
+        }),
+    )
+    .unwrap();
+    let dense_fit = edge_rs::limma::lm_fit::lm_fit(
+        &y,
+        g,
+        n,
+        &x,
+        p,
+        None,
+        Some(&block.codes()),
+        Some(ours.consensus),
+    )
+    .unwrap();
+    let coef = fit.coefficients();
+    let mut worst: f64 = 0.0;
+    for (i, row) in coef.rows.iter().enumerate() {
+        for c in 0..p {
+            if let Some(b) = row.coefficients[c] {
+                let a = dense_fit.coefficients[i * p + c];
+                worst = worst.max((a - b).abs() / (1.0 + b.abs()));
+                let (s, t) = (
+                    row.stdev_unscaled[c].unwrap(),
+                    dense_fit.stdev_unscaled[i * p + c],
+                );
+                worst = worst.max((s - t).abs() / t);
+            } else {
+                assert!(dense_fit.coefficients[i * p + c].is_nan());
+            }
+        }
+        let (s, t) = (fit.df_residual()[i], dense_fit.df_residual[i]);
+        assert_eq!(s, t);
+    }
+    println!("M blocked lmFit: largest relative difference to the dense GLS {worst:.1e}");
+    assert!(worst < 1e-9);
+}
+
+// ------------------------------------------------------------------ R references in test-data
+
+/// Compare the columns of a committed R reference table (read with evomics-testkit) with ours,
+/// row by row in the reference's order; `get(row, column)` gives our value for a reference row.
+fn compare_reference(
+    label: &str,
+    reference: &evomics_testkit::Tsv,
+    columns: &[&'static str],
+    rel: f64,
+    abs: f64,
+    mut get: impl FnMut(&[String], &str) -> Option<f64>,
+) {
+    let mut errs: Vec<(&str, MaxErr)> = columns.iter().map(|c| (*c, MaxErr::default())).collect();
+    for row in &reference.rows {
+        for (k, c) in columns.iter().enumerate() {
+            let want = evomics_testkit::number(&row[reference.col(c)]);
+            let what = format!("{label} {} {c}", row[..2].join(" "));
+            check(get(row, c), want, rel, abs, &what, &mut errs[k].1);
+        }
+    }
+    report(label, &errs);
+}
+
+/// The real MSC secretome: log2 MaxLFQ intensities (FragPipe's 0 = not quantified stays
+/// missing), the authors' 45 samples, proteins with at least 2 values in each cell the
+/// interaction uses.
+fn secretome(dir: &std::path::Path) -> (SampleSheet, Assay) {
+    let s = evomics_testkit::Tsv::read(&dir.join("secretome_samples.tsv"));
+    let keep: Vec<&Vec<String>> = s
+        .rows
+        .iter()
+        .filter(|r| r[s.col("excluded_by_authors")] == "False")
+        .collect();
+    assert_eq!(keep.len(), 45);
+    let ids: Vec<String> = keep.iter().map(|r| r[s.col("Sample")].clone()).collect();
+    let col = |name: &str| -> Vec<Option<String>> {
+        keep.iter().map(|r| Some(r[s.col(name)].clone())).collect()
+    };
+    let sheet = SampleSheet::from_text_columns(
+        ids.clone(),
+        vec![
+            ("Cell_type".into(), col("Cell_type")),
+            ("Differentiation".into(), col("Differentiation")),
+            ("Donor".into(), col("Donor")),
+        ],
+    )
+    .unwrap();
+    let t = evomics_testkit::Tsv::read(&dir.join("secretome_fragpipe_combined_protein.tsv.gz"));
+    let lfq: Vec<usize> = keep
+        .iter()
+        .map(|r| t.col(&r[s.col("lfq_column")]))
+        .collect();
+    let cell_of = |j: usize| {
+        (
+            keep[j][s.col("Cell_type")].as_str(),
+            keep[j][s.col("Differentiation")].as_str(),
+        )
+    };
+    let cells = [
+        ("ADSCs", "control"),
+        ("ADSCs", "dif"),
+        ("DPSCs", "control"),
+        ("DPSCs", "dif"),
+    ];
+    let mut fids = Vec::new();
+    let mut rows: Vec<Vec<Option<f64>>> = Vec::new();
+    for r in &t.rows {
+        let id = &r[t.col("Protein")];
+        if id.starts_with("contam_") {
+            continue;
+        }
+        let v: Vec<Option<f64>> = lfq
+            .iter()
+            .map(|&c| {
+                let x: f64 = r[c].parse().unwrap();
+                (x > 0.0).then(|| x.log2())
+            })
+            .collect();
+        let enough = cells.iter().all(|cell| {
+            (0..v.len())
+                .filter(|&j| cell_of(j) == *cell && v[j].is_some())
+                .count()
+                >= 2
+        });
+        if enough {
+            fids.push(id.clone());
+            rows.push(v);
+        }
+    }
+    let m = Array2::from_shape_fn((rows.len(), ids.len()), |(i, j)| rows[i][j]);
+    let assay = Assay::from_options(
+        "secretome",
+        LayerKind::Proteome,
+        ValueScale::Log2,
+        Features::new(fids).unwrap(),
+        ids,
+        &m,
+    )
+    .unwrap();
+    (sheet, assay)
+}
+
+/// `~ 0 + Cell_type:Differentiation` on the real secretome with an interaction contrast (a
+/// contrast of contrasts) equals limma 3.54 on the same data (test-data/r-reference/interaction).
+#[test]
+fn interaction_design_on_the_secretome_matches_r() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let (sheet, assay) = secretome(&dir);
+    let refdir = evomics_testkit::test_data("r-reference/interaction");
+    let coefs = evomics_testkit::Tsv::read(&refdir.join("secretome_interaction_coefficients.tsv"));
+    let design = Design::from_formula(
+        &sheet,
+        "~ 0 + Cell_type:Differentiation",
+        &DesignOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(design.coef_names(), coefs.column("coefficient").as_slice());
+    let contrasts = Contrasts::parse(
+        &design,
+        &[
+            "interaction = (DPSCs.dif - DPSCs.control) - (ADSCs.dif - ADSCs.control)",
+            "DPSC_dif = DPSCs.dif - DPSCs.control",
+        ],
+    )
+    .unwrap();
+    // the same interaction as a contrast of named contrasts
+    let nested = Contrasts::parse(
+        &design,
+        &[
+            "ADSC_dif = ADSCs.dif - ADSCs.control",
+            "DPSC_dif = DPSCs.dif - DPSCs.control",
+            "interaction = DPSC_dif - ADSC_dif",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        nested.contrasts()[2].weights,
+        contrasts.contrasts()[0].weights
+    );
+
+    let fit = lm_fit(&assay, &design, None, None).unwrap();
+    let res = fit
+        .moderate(&contrasts, &variant_options("default"))
+        .unwrap();
+    let top = evomics_testkit::Tsv::read(&refdir.join("secretome_interaction_toptable.tsv"));
+    let fit_ref = evomics_testkit::Tsv::read(&refdir.join("secretome_interaction_fit.tsv"));
+    assert_eq!(
+        fit_ref.column("feature_id"),
+        assay
+            .features()
+            .ids()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "the protein filter must select R's proteins"
+    );
+    let pos: HashMap<&str, usize> = assay
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    assert_eq!(top.rows.len(), 2 * assay.n_features());
+    compare_reference(
+        "secretome interaction toptable",
+        &top,
+        &["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"],
+        REL,
+        ABS,
+        |row, c| {
+            let r = &res.table(&row[1]).unwrap().rows[pos[row[0].as_str()]];
+            match c {
+                "logFC" => r.log_fc,
+                "AveExpr" => r.ave_expr,
+                "t" => r.t,
+                "P.Value" => r.p_value,
+                "adj.P.Val" => r.adj_p_value,
+                _ => r.b,
+            }
+        },
+    );
+    compare_reference(
+        "secretome interaction fit",
+        &fit_ref,
+        &[
+            "n_obs",
+            "Amean",
+            "sigma",
+            "df.residual",
+            "s2.prior",
+            "df.prior",
+            "s2.post",
+            "df.total",
+        ],
+        REL,
+        ABS,
+        |row, c| {
+            let r = &res.fit.rows[pos[row[0].as_str()]];
+            match c {
+                "n_obs" => Some(r.n_obs as f64),
+                "Amean" => r.amean,
+                "sigma" => r.sigma,
+                "df.residual" => Some(r.df_residual),
+                "s2.prior" => r.s2_prior,
+                "df.prior" => Some(r.df_prior),
+                "s2.post" => r.s2_post,
+                _ => Some(r.df_total),
+            }
+        },
+    );
+}
+
+// ------------------------------------------------------------------ the count recipe
+
+/// The miRNA counts restricted to the miRNAs edgeR's `filterByExpr` keeps (the oracle's list).
+fn filtered_mirna(name: &'static str) -> Assay {
+    let (counts, _) = mirna(name);
+    let (h, rows) = read_tsv(name, "oracle/edger_filterbyexpr_source.tsv");
+    assert_eq!(h, ["feature_id", "total_count", "keep"]);
+    let keep: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[2] == "1")
+        .map(|(i, r)| {
+            assert_eq!(r[0], counts.features().ids()[i]);
+            i
+        })
+        .collect();
+    counts.select_features(&keep)
+}
+
+/// A features × samples matrix file of the oracle (first column the feature id) against ours.
+fn compare_matrix(
+    name: &'static str,
+    file: &str,
+    ours: &Array2<f64>,
+    ids: &[String],
+    samples: &[String],
+) {
+    let (h, rows) = read_tsv(name, file);
+    assert_eq!(&h[1..], samples, "{file}: sample order");
+    assert_eq!(rows.len(), ours.nrows());
+    let mut e = MaxErr::default();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], ids[i], "{file}: feature order");
+        for j in 0..samples.len() {
+            let what = format!("{name} {file} {} {}", r[0], h[j + 1]);
+            check(Some(ours[[i, j]]), num(&r[j + 1]), REL, ABS, &what, &mut e);
+        }
+    }
+    report(&format!("{name} {file}"), &[("value", e)]);
+}
+
+/// Library sizes over the filtered miRNAs and TMM factors (`voom_tmm_libraries.tsv`).
+fn compare_libraries(name: &'static str, lib: &evomics_norm::LibrarySizes) {
+    let (h, rows) = read_tsv(name, "oracle/voom_tmm_libraries.tsv");
+    assert_eq!(h, ["sample_id", "lib.size", "norm.factors"]);
+    let mut e: Vec<(&str, MaxErr)> = vec![
+        ("lib.size", MaxErr::default()),
+        ("norm.factors", MaxErr::default()),
+    ];
+    for (j, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], lib.samples[j]);
+        check(
+            Some(lib.lib_size[j]),
+            num(&r[1]),
+            REL,
+            ABS,
+            &format!("{name} lib.size {}", r[0]),
+            &mut e[0].1,
+        );
+        check(
+            Some(lib.norm_factors[j]),
+            num(&r[2]),
+            REL,
+            ABS,
+            &format!("{name} norm.factors {}", r[0]),
+            &mut e[1].1,
+        );
+    }
+    report(&format!("{name} voom libraries"), &e);
+}
+
+/// filterByExpr → TMM (`keep.lib.sizes = FALSE`) → voom → lmFit → the 5 contrasts → eBayes():
+/// libraries, weights, toptable and fit within 1e-6 relative.
+fn voom_tmm_against_oracle(name: &'static str) {
+    let d = data(name);
+    let counts = filtered_mirna(name);
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let vf = voom_lm_fit(&counts, &design, None, &VoomFitOptions::default()).unwrap();
+    compare_libraries(name, &vf.voom.libraries);
+    compare_matrix(
+        name,
+        "oracle/voom_tmm_weights.tsv",
+        &vf.voom.weights,
+        counts.features().ids(),
+        vf.voom.expression.samples(),
+    );
+    let res = vf
+        .fit
+        .moderate(&source_contrasts(&design), &variant_options("default"))
+        .unwrap();
+    assert!(res.settings.weighted);
+    compare_toptable(d, "tmm", "source", &res);
+    compare_fit(d, "tmm", "source", &res);
+}
+
+/// limma's two-pass voom with donor blocking: both consensus correlations, the final weights,
+/// toptable and fit within 1e-6 relative.
+fn voom_block_against_oracle(name: &'static str) {
+    let d = data(name);
+    let counts = filtered_mirna(name);
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let block = Block::from_sheet(&d.sheet, "donor_id", &design).unwrap();
+    let vf = voom_lm_fit(&counts, &design, Some(&block), &VoomFitOptions::default()).unwrap();
+    let c = vf.correlations.as_ref().expect("two passes");
+    let mut e: Vec<(&str, MaxErr)> =
+        vec![("pass 1", MaxErr::default()), ("pass 2", MaxErr::default())];
+    check(
+        Some(c.first.consensus),
+        Some(block_summary(name, "voom_pass1_consensus")),
+        REL,
+        ABS,
+        &format!("{name} voom pass 1 consensus"),
+        &mut e[0].1,
+    );
+    check(
+        Some(c.second.consensus),
+        Some(block_summary(name, "voom_pass2_consensus")),
+        REL,
+        ABS,
+        &format!("{name} voom pass 2 consensus"),
+        &mut e[1].1,
+    );
+    report(&format!("{name} voom block consensus correlations"), &e);
+    assert_eq!(vf.voom.block_correlation, Some(c.first.consensus));
+    assert_eq!(
+        vf.fit.block_correlation().map(|(_, r)| r),
+        Some(c.second.consensus)
+    );
+    compare_matrix(
+        name,
+        "oracle/voom_block_weights.tsv",
+        &vf.voom.weights,
+        counts.features().ids(),
+        vf.voom.expression.samples(),
+    );
+    let res = vf
+        .fit
+        .moderate(&source_contrasts(&design), &variant_options("default"))
+        .unwrap();
+    compare_toptable(d, "block", "source", &res);
+    compare_fit(d, "block", "source", &res);
+}
+
+#[test]
+fn voom_tmm_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    voom_tmm_against_oracle("synthetic-S");
+}
+
+#[test]
+fn voom_tmm_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    voom_tmm_against_oracle("synthetic-M");
+}
+
+#[test]
+fn voom_block_synthetic_s_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    voom_block_against_oracle("synthetic-S");
+}
+
+#[test]
+fn voom_block_synthetic_m_matches_r() {
+    evomics_testkit::require_shared!("oracles/synthetic-M");
+    voom_block_against_oracle("synthetic-M");
+}
+
+/// limma 3.54's `treat(fit, lfc = 1)` (and with `trend = TRUE`) + `topTreat` on the synthetic-S
+/// proteome (`~ 0 + source`, the 5 source contrasts), from test-data/r-reference/treat. R's t of
+/// a protein without a logFC is 0 (limma fills t with zeros); ours is NA like its logFC.
+#[test]
+fn treat_matches_limma() {
+    evomics_testkit::require_shared!("oracles/synthetic-S");
+    let d = data("synthetic-S");
+    let design = Design::from_formula(&d.sheet, "~ 0 + source", &DesignOptions::default()).unwrap();
+    let fit = lm_fit(&d.proteins, &design, None, None).unwrap();
+    let refdir = evomics_testkit::test_data("r-reference/treat");
+    let pos: HashMap<&str, usize> = d
+        .proteins
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    for v in ["default", "trend"] {
+        let res = fit
+            .treat(&source_contrasts(&design), 1.0, &variant_options(v))
+            .unwrap();
+        assert_eq!(res.settings.treat_lfc, Some(1.0));
+        assert!(res.f_table.is_none());
+        let top =
+            evomics_testkit::Tsv::read(&refdir.join(format!("treat_lfc1_{v}_toptreat.tsv.gz")));
+        assert_eq!(top.rows.len(), 5 * d.proteins.n_features());
+        compare_reference(
+            &format!("synthetic-S treat lfc 1 {v} toptreat"),
+            &top,
+            &["logFC", "AveExpr", "t", "P.Value", "adj.P.Val"],
+            REL,
+            ABS,
+            |row, c| {
+                let r = &res.table(&row[1]).unwrap().rows[pos[row[0].as_str()]];
+                assert!(r.b.is_none());
+                match c {
+                    "logFC" => r.log_fc,
+                    "AveExpr" => r.ave_expr,
+                    // R: t = 0 where logFC is NA
+                    "t" => r.t.or(r.log_fc.is_none().then_some(0.0)),
+                    "P.Value" => r.p_value,
+                    _ => r.adj_p_value,
+                }
+            },
+        );
+        let fit_ref = evomics_testkit::Tsv::read(&refdir.join(format!("treat_lfc1_{v}_fit.tsv")));
+        compare_reference(
+            &format!("synthetic-S treat lfc 1 {v} fit"),
+            &fit_ref,
+            &["s2.prior", "df.prior", "s2.post", "df.total"],
+            REL,
+            ABS,
+            |row, c| {
+                let r = &res.fit.rows[pos[row[0].as_str()]];
+                match c {
+                    "s2.prior" => r.s2_prior,
+                    "df.prior" => Some(r.df_prior),
+                    "s2.post" => r.s2_post,
+                    _ => Some(r.df_total),
+                }
+            },
+        );
+    }
+}
+
+// ------------------------------------------------------------------ degenerate inputs
+
+/// Zero-variance layers, features constant up to rounding and constant-within-group features
+/// go through every statistic without a panic; a feature constant up to rounding (a one-feature
+/// layer after median normalization: logFC −2e-14) is never tested, and says why.
+#[test]
+fn degenerate_inputs_never_panic_and_rounding_is_not_significant() {
+    use evomics_stats::{
+        camera_pr, correlation_test, duplicate_correlation, one_vs_rest, one_way_anova,
+        panel_scores, variance_partition, CorrelationMethod, FeatureSet, OneVsRestOptions,
+        VarPartOptions,
+    };
+    let n = 12;
+    let ids: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+    let text = |f: &dyn Fn(usize) -> String| (0..n).map(|j| Some(f(j))).collect::<Vec<_>>();
+    let sheet = SampleSheet::from_text_columns(
+        ids.clone(),
+        vec![
+            (
+                "group".into(),
+                text(&|j| if j < 6 { "a".into() } else { "b".into() }),
+            ),
+            ("donor".into(), text(&|j| format!("d{}", j / 2))),
+        ],
+    )
+    .unwrap();
+    let mk = |rows: Vec<Vec<f64>>| {
+        let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| Some(rows[i][j]));
+        Assay::from_options(
+            "l",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new((0..rows.len()).map(|i| format!("f{i}")).collect()).unwrap(),
+            ids.clone(),
+            &cells,
+        )
+        .unwrap()
+    };
+    // median normalization of a one-feature layer: x − median(x) + level, up to rounding
+    let rounding: Vec<f64> = (0..n)
+        .map(|j| 20.0 + if j % 3 == 0 { 3.5e-15 } else { 0.0 } - if j >= 6 { 1.4e-14 } else { 0.0 })
+        .collect();
+    let varying: Vec<f64> = (0..n).map(|j| (j as f64 * 0.37).sin() + 10.0).collect();
+    let cases = [
+        ("zero variance", mk(vec![vec![7.0; n]; 5]), 5),
+        (
+            "one feature after median normalization",
+            mk(vec![rounding.clone()]),
+            1,
+        ),
+        (
+            "constant within groups",
+            mk(vec![
+                (0..n).map(|j| if j < 6 { 5.0 } else { 6.0 }).collect(),
+                varying.clone(),
+            ]),
+            0,
+        ),
+        ("mixed", mk(vec![vec![7.0; n], rounding, varying]), 2),
+    ];
+    let design = Design::from_formula(&sheet, "~ 0 + group", &DesignOptions::default()).unwrap();
+    let c = Contrasts::parse(&design, &["b - a"]).unwrap();
+    let block = Block::from_sheet(&sheet, "donor", &design).unwrap();
+    let labels = labels_from_sheet(&sheet, "group", &ids).unwrap();
+    let numeric: Vec<Option<f64>> = (0..n).map(|j| Some(j as f64)).collect();
+    for (name, a, n_constant) in &cases {
+        let fit = lm_fit(a, &design, None, None).unwrap();
+        assert_eq!(fit.excluded().len(), *n_constant, "{name}");
+        for (trend, robust) in [(false, false), (true, false), (false, true)] {
+            let o = EbayesOptions {
+                trend,
+                robust,
+                ..Default::default()
+            };
+            match fit.moderate(&c, &o) {
+                Ok(res) => {
+                    assert_eq!(res.excluded.len(), *n_constant);
+                    for e in &res.excluded {
+                        let i = a.features().position(&e.feature_id).unwrap();
+                        let row = &res.tables[0].rows[i];
+                        assert_eq!((row.log_fc, row.p_value), (None, None), "{name}");
+                        assert!(e.reason.starts_with("constant"), "{}", e.reason);
+                    }
+                }
+                Err(e) => {
+                    // only when nothing (or, for robust, one feature) is left to test
+                    let e = e.to_string();
+                    let left = a.n_features() - n_constant;
+                    assert!(left == 0 || (robust && left < 2), "{name}: {e}");
+                    assert!(e.contains("constant"), "{e}");
+                }
+            }
+            let _ = fit.treat(&c, 1.0, &o);
+        }
+        let _ = duplicate_correlation(a, &design, &block, None);
+        let w = welch_t_test(a, &labels, "a", "b", AdjustMethod::Bh).unwrap();
+        let _ = one_way_anova(a, &labels, AdjustMethod::Bh).unwrap();
+        for m in [CorrelationMethod::Pearson, CorrelationMethod::Spearman] {
+            let t = correlation_test(a, &numeric, m, AdjustMethod::Bh).unwrap();
+            assert_eq!(t.excluded.len(), *n_constant, "{name} {m:?}");
+            for e in &t.excluded {
+                let i = a.features().position(&e.feature_id).unwrap();
+                assert_eq!(t.rows[i].p_value, None);
+            }
+            let constant_label = vec![Some(1.0); n];
+            let _ = correlation_test(a, &constant_label, m, AdjustMethod::Bh).unwrap();
+        }
+        for e in fit.excluded() {
+            let i = a.features().position(&e.feature_id).unwrap();
+            assert_eq!(
+                w.rows[i].p_value, None,
+                "{name}: Welch on a constant feature"
+            );
+        }
+        let _ = one_vs_rest(a, &sheet, "group", &OneVsRestOptions::default());
+        let vp = variance_partition(
+            a,
+            &sheet,
+            &["group".to_string(), "donor".to_string()],
+            &VarPartOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            vp.rows
+                .iter()
+                .filter(|r| r.status.starts_with("constant"))
+                .count(),
+            *n_constant,
+            "{name}"
+        );
+        let members: Vec<(usize, f64)> = (0..a.n_features()).map(|i| (i, 1.0)).collect();
+        let set = FeatureSet::new("all", &members).unwrap();
+        let _ = panel_scores(a, &[set]).unwrap();
+        let stat = vec![0.0; 10];
+        assert!(camera_pr(&stat, &[vec![0, 1]], false, 0.01).is_err());
     }
 }

@@ -34,6 +34,32 @@ pub fn shared_required() -> bool {
     std::env::var("EVOMICS_REQUIRE_SHARED").is_ok_and(|v| v == "1" || v == "true")
 }
 
+/// A Python interpreter that imports `imports` (e.g. `"pandas, pyarrow"`): the one named by the
+/// environment variable `var`, else `default`. When there is none, prints a `skipped:` line and
+/// returns `None`; under CI (`CI` set, as `.ci/run` does, which installs the packages) it panics
+/// instead.
+pub fn python_with(var: &str, default: Option<&str>, imports: &str) -> Option<String> {
+    let python = std::env::var(var)
+        .ok()
+        .or_else(|| default.map(str::to_string));
+    let ok = python.as_ref().is_some_and(|py| {
+        std::process::Command::new(py)
+            .args(["-c", &format!("import {imports}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    if ok {
+        return python;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide {var} with {imports}; .ci/run installs it"
+    );
+    eprintln!("skipped: no python with {imports} ({var}); .ci/run installs it");
+    None
+}
+
 /// The path `../shared/<rel>` when it exists. When it does not, prints one line
 /// `skipped: needs ../shared/<rel>` straight to the terminal's stderr (past the test harness's
 /// capture, so it shows in `cargo test` output) and returns `None`; with

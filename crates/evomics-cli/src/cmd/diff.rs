@@ -13,7 +13,8 @@ pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
         out: a.out.clone(),
         config_file: a.config.clone(),
     };
-    let result = stages::diff(Source::Store(&a.store), &target, &config)?;
+    let counts = a.counts.as_deref().map(Source::Store);
+    let result = stages::diff(Source::Store(&a.store), counts, &target, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
     Ok(())

@@ -3,6 +3,7 @@
 mod basic;
 mod explore;
 mod pipeline;
+mod recipe;
 mod reliability;
 mod stages;
 mod threads;

@@ -127,6 +127,8 @@ fn outputs_are_identical_with_one_and_two_threads() {
                 "~ potency_score + batch",
                 "--contrast",
                 "potency_score",
+                "--counts",
+                p(&store),
                 "-o",
                 "out/diff-potency",
             ],

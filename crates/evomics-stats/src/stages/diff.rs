@@ -41,7 +41,8 @@ use crate::contrasts::Contrasts;
 use crate::design::{Design, DesignOptions, LevelOrder};
 use crate::error::{Result, StatsError};
 use crate::limma::{lm_fit, Block, EbayesOptions, Legacy, LimmaResult};
-use crate::voom::{voom, VoomOptions};
+use crate::voom::{voom_lm_fit, VoomFitOptions, VoomOptions};
+use evomics_norm::{LibrarySizes, NormFactorsParams};
 
 /// Whether `diff` uses voom's precision weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +73,8 @@ evomics_core::vocabulary!(VoomChoice {
 /// robust = false
 /// legacy = "auto"                               # auto | true | false
 /// voom = "auto"                                 # auto | true | false
+/// norm_factors = { method = "tmm" }             # voom's libraries: tmm | upper_quartile | rle | none
+/// treat_lfc = 1.0                               # limma's treat: test |logFC| > 1 instead of ≠ 0
 /// adjust = "BH"
 /// significance = 0.05
 /// ```
@@ -96,6 +99,12 @@ pub struct DiffConfig {
     pub block: Option<String>,
     /// voom precision weights: `auto` (for count layers), `true`, `false`.
     pub voom: VoomChoice,
+    /// edgeR normalization factors of voom's libraries, computed on the layer's (filtered)
+    /// counts with library sizes over those features (`keep.lib.sizes = FALSE`); TMM when not
+    /// given. Only with voom.
+    pub norm_factors: Option<NormFactorsParams>,
+    /// limma's `treat`: test |logFC| > `treat_lfc` (log2 units) instead of logFC ≠ 0.
+    pub treat_lfc: Option<f64>,
     /// p-value adjustment (`BH`, `BY`, `holm`, `bonferroni`, `none`).
     #[serde(deserialize_with = "adjust_from_text")]
     pub adjust: AdjustMethod,
@@ -118,6 +127,8 @@ impl Default for DiffConfig {
             legacy: Legacy::Auto,
             block: None,
             voom: VoomChoice::Auto,
+            norm_factors: None,
+            treat_lfc: None,
             adjust: AdjustMethod::Bh,
             level_order: LevelOrder::FirstAppearance,
             levels: BTreeMap::new(),
@@ -170,6 +181,24 @@ impl DiffConfig {
                 "no design: give --design '~ 0 + source' or `design = \"…\"`".into(),
             );
         }
+        if let Some(lfc) = self.treat_lfc {
+            if !(lfc.is_finite() && lfc >= 0.0) {
+                return bad(
+                    "treat_lfc",
+                    format!("treat_lfc = {lfc} must be a log2 fold change ≥ 0 (1 = two-fold)"),
+                );
+            }
+        }
+        if self.voom == VoomChoice::Off && self.norm_factors.is_some() {
+            return bad(
+                "norm_factors",
+                "norm_factors sets voom's libraries, but voom = false: leave one of them out"
+                    .into(),
+            );
+        }
+        if let Some(nf) = &self.norm_factors {
+            nf.validate("norm_factors")?;
+        }
         if !(self.significance > 0.0 && self.significance < 1.0) {
             return Err(StatsError::Option {
                 option: "significance".into(),
@@ -190,8 +219,34 @@ pub struct DiffResult {
     pub config: DiffConfig,
     /// Whether voom weights were used.
     pub voom: bool,
+    /// voom's libraries, consensus correlations and (not in `result.json`) its expression and
+    /// weights, when voom ran.
+    #[serde(default)]
+    pub voom_detail: Option<VoomDetail>,
+    /// Where the counts came from when the analysis store held a transformed layer (set by the
+    /// caller that swapped the counts in, e.g. `evomics run`).
+    #[serde(default)]
+    pub counts_source: Option<String>,
     /// The limma tables and how they were made.
     pub limma: LimmaResult,
+}
+
+/// What voom did in `diff`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoomDetail {
+    /// The normalization factors' method (`tmm`, `upper_quartile`, `rle`, `none`).
+    pub norm_factors: NormFactorsParams,
+    /// Library sizes (over the layer's features) and factors of the design's samples.
+    pub libraries: LibrarySizes,
+    /// With a block: the consensus correlation of the first pass (voom without the block) and
+    /// of the second (voom with the block and the first consensus); the fit uses the second.
+    pub correlations: Option<(f64, f64)>,
+    /// Remarks of voom (e.g. all weights 1).
+    pub notes: Vec<String>,
+    /// voom's log2-CPM (`E`) and weights, features × design samples; written as
+    /// `voom_E.parquet` and `voom_weights.parquet`, not kept in `result.json`.
+    #[serde(skip)]
+    pub matrices: Option<(Assay, ndarray::Array2<f64>)>,
 }
 
 /// Run the model of `config` on its layer of `exp`.
@@ -220,6 +275,16 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         VoomChoice::Off => false,
         VoomChoice::Auto => layer.scale() == ValueScale::Counts,
     };
+    if use_voom && layer.scale() != ValueScale::Counts {
+        return Err(StatsError::Option {
+            option: "voom".into(),
+            problem: format!(
+                "voom = true needs counts, but layer '{}' holds {} values: give the ingested counts (in `evomics run` a count layer's diff gets them by itself; `evomics diff --counts INGEST_STORE`), or set voom = false",
+                config.layer,
+                layer.scale().name()
+            ),
+        });
+    }
     if !use_voom && matches!(layer.scale(), ValueScale::Linear | ValueScale::Counts) {
         return Err(StatsError::Option {
             option: "layer".into(),
@@ -235,12 +300,6 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
             ),
         });
     }
-    let (assay, weights) = if use_voom {
-        let v = voom(&layer, &design, None, &VoomOptions::default())?;
-        (v.expression, Some(v.weights))
-    } else {
-        (layer, None)
-    };
     let block = match &config.block {
         Some(col) => {
             let rows: Vec<usize> = design
@@ -252,7 +311,27 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         }
         None => None,
     };
-    let fit = lm_fit(&assay, &design, weights.as_ref(), block.as_ref())?;
+    let (fit, voom_detail) = if use_voom {
+        let norm_factors = config.norm_factors.clone().unwrap_or_default();
+        let options = VoomFitOptions {
+            norm_factors: norm_factors.clone(),
+            voom: VoomOptions::default(),
+        };
+        let vf = voom_lm_fit(&layer, &design, block.as_ref(), &options)?;
+        let detail = VoomDetail {
+            norm_factors,
+            libraries: vf.voom.libraries.clone(),
+            correlations: vf
+                .correlations
+                .as_ref()
+                .map(|c| (c.first.consensus, c.second.consensus)),
+            notes: vf.voom.notes.clone(),
+            matrices: Some((vf.voom.expression, vf.voom.weights)),
+        };
+        (vf.fit, Some(detail))
+    } else {
+        (lm_fit(&layer, &design, None, block.as_ref())?, None)
+    };
     let options = EbayesOptions {
         trend: config.trend,
         robust: config.robust,
@@ -260,7 +339,10 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         adjust: config.adjust,
         ..EbayesOptions::default()
     };
-    let limma = fit.moderate(&contrasts, &options)?;
+    let limma = match config.treat_lfc {
+        Some(lfc) => fit.treat(&contrasts, lfc, &options)?,
+        None => fit.moderate(&contrasts, &options)?,
+    };
     let mut stems = BTreeMap::new();
     for t in &limma.tables {
         let stem = file_stem(&t.contrast);
@@ -277,6 +359,8 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     Ok(DiffResult {
         config: config.clone(),
         voom: use_voom,
+        voom_detail,
+        counts_source: None,
         limma,
     })
 }
@@ -413,8 +497,45 @@ impl StageTables for DiffResult {
             ]);
         }
         out.push(fit);
+        if let Some(v) = &self.voom_detail {
+            let l = &v.libraries;
+            let mut lib = Table::new("voom_libraries")
+                .col("sample_id", Kind::Text)
+                .cols(
+                    ["lib_size", "norm_factors", "effective_lib_size"],
+                    Kind::Float,
+                );
+            for (j, s) in l.samples.iter().enumerate() {
+                lib.push(vec![
+                    s.as_str().into(),
+                    l.lib_size[j].into(),
+                    l.norm_factors[j].into(),
+                    (l.lib_size[j] * l.norm_factors[j]).into(),
+                ]);
+            }
+            out.push(lib);
+            if let Some((e, w)) = &v.matrices {
+                out.push(wide_parquet("voom_E", e, |i, j| e.get(i, j)));
+                out.push(wide_parquet("voom_weights", e, |i, j| Some(w[[i, j]])));
+            }
+        }
         out
     }
+}
+
+/// A features × samples matrix as a Parquet-only table (`feature_id` + one column per sample).
+fn wide_parquet(name: &str, layer: &Assay, cell: impl Fn(usize, usize) -> Option<f64>) -> Table {
+    let mut t = Table::new(name)
+        .col("feature_id", Kind::Text)
+        .cols(layer.samples().iter().cloned(), Kind::Float)
+        .parquet_only();
+    for (i, id) in layer.features().ids().iter().enumerate() {
+        let mut row: Vec<Cell> = Vec::with_capacity(layer.n_samples() + 1);
+        row.push(id.as_str().into());
+        row.extend((0..layer.n_samples()).map(|j| Cell::from(cell(i, j))));
+        t.push(row);
+    }
+    t
 }
 
 /// limma's `df.prior` is infinite when the data show no extra variance between features
@@ -429,7 +550,7 @@ fn infinite_as_text(x: f64) -> Cell {
 
 impl StageResult for DiffResult {
     const STAGE: &'static str = "diff";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn messages(&self) -> Vec<Message> {
         let mut out = Vec::new();
@@ -444,6 +565,35 @@ impl StageResult for DiffResult {
                 t.contrast,
                 t.rows.len(),
                 self.config.significance
+            )));
+        }
+        if let Some(src) = &self.counts_source {
+            out.push(Message::info(format!("counts: {src}")));
+        }
+        if let Some(v) = &self.voom_detail {
+            let f = &v.libraries.norm_factors;
+            let (lo, hi) = f
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                    (a.min(*x), b.max(*x))
+                });
+            out.push(Message::info(format!(
+                "voom on {} libraries of {} samples (normalization factors {lo:.3}–{hi:.3}), weights in voom_weights.parquet",
+                v.norm_factors.name(),
+                f.len()
+            )));
+            if let Some((a, b)) = v.correlations {
+                out.push(Message::info(format!(
+                    "duplicateCorrelation with voom, two passes: consensus {a:.4} (first), {b:.4} (used)"
+                )));
+            }
+            for n in &v.notes {
+                out.push(Message::warn(format!("voom: {n}")));
+            }
+        }
+        if let Some(lfc) = self.config.treat_lfc {
+            out.push(Message::info(format!(
+                "treat: P.Value tests |logFC| > {lfc}; B is not defined under treat"
             )));
         }
         let dropped = &self.limma.settings.dropped_samples;
