@@ -545,3 +545,46 @@ fn sheet_sample_absent_from_matrix_is_an_error_naming_it() {
     assert_eq!(exp.layer("lipidome").unwrap().n_samples(), 2);
     assert_eq!(exp.samples().len(), 3);
 }
+
+/// Every TSV number reads back bit for bit in R: `numbers.tsv` holds 3,012 doubles (p-values down
+/// to 1e-200, statistics, random bit patterns, subnormals, the fixed/exponent boundaries) as
+/// evomics writes them, and `r_read.tsv` what R 4.2's `read.delim` read from it (the bits, by
+/// `make.R` in the same folder). Run with `EVOMICS_BLESS=1` to rewrite `numbers.tsv` from
+/// `bits.txt` (then rerun `make.R`).
+#[test]
+fn tsv_numbers_read_back_exactly_in_r() {
+    let dir = evomics_testkit::test_data("r-reference/float-format");
+    let bits: Vec<u64> = evomics_testkit::text(&dir.join("bits.txt"))
+        .lines()
+        .map(|l| u64::from_str_radix(l, 16).unwrap())
+        .collect();
+    let mut table = String::from("bits\ttext\n");
+    for b in &bits {
+        let x = f64::from_bits(*b);
+        table.push_str(&format!(
+            "{b:016x}\t{}\n",
+            evomics_io::output::format_float(x)
+        ));
+    }
+    let path = dir.join("numbers.tsv");
+    if std::env::var("EVOMICS_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &table).unwrap();
+    }
+    assert_eq!(
+        evomics_testkit::text(&path),
+        table,
+        "numbers.tsv is not what format_float writes now (EVOMICS_BLESS=1, then make.R)"
+    );
+    let r = evomics_testkit::Tsv::read(&dir.join("r_read.tsv"));
+    assert_eq!(r.rows.len(), bits.len());
+    for (row, b) in r.rows.iter().zip(&bits) {
+        assert_eq!(row[0], format!("{b:016x}"));
+        assert_eq!(
+            row[1],
+            row[0],
+            "R read {} for the double with bits {}",
+            row[2],
+            row[0]
+        );
+    }
+}
