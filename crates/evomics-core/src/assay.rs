@@ -438,6 +438,22 @@ impl Assay {
         }
     }
 
+    /// A sentence for the user when the layer has imputed cells that a stage uses as values
+    /// (`None` when it has none): how many, and what share of the cells with a value.
+    pub fn imputed_note(&self, used_by: &str) -> Option<String> {
+        let c = self.flag_counts();
+        (c.imputed > 0).then(|| {
+            let with_value = (c.observed + c.imputed).max(1);
+            format!(
+                "layer '{}': {} of its {} values are imputed ({:.1} %); {used_by} uses them as values",
+                self.name,
+                c.imputed,
+                with_value,
+                100.0 * c.imputed as f64 / with_value as f64
+            )
+        })
+    }
+
     /// Keep the named samples, in the given order; unknown names are an error.
     pub fn select_samples_by_id(&self, ids: &[String]) -> Result<Assay> {
         let at: std::collections::HashMap<&str, usize> = self

@@ -384,6 +384,66 @@ fn finite(x: Option<f64>) -> Option<f64> {
     x.filter(|v| v.is_finite())
 }
 
+/// The methods text of the differential analyses: what ran, analysis by analysis.
+fn diff_methods(analyses: &[(String, DiffResult)]) -> String {
+    let mut parts = Vec::new();
+    for (name, d) in analyses {
+        let mut how = Vec::new();
+        if let Some(v) = &d.voom_detail {
+            how.push(format!(
+                "voom precision weights on {}-normalized libraries of the counts",
+                v.norm_factors.name().to_uppercase()
+            ));
+        }
+        if let Some(b) = &d.limma.settings.block {
+            let rho = d
+                .limma
+                .settings
+                .block_correlation
+                .map(|r| format!(", consensus correlation {r:.3}"))
+                .unwrap_or_default();
+            how.push(format!(
+                "samples blocked by '{b}' (duplicateCorrelation{rho})"
+            ));
+        }
+        if d.cells.total_imputed() > 0 {
+            how.push(if d.cells.used_imputed {
+                "imputed cells fitted as if measured".to_string()
+            } else {
+                "imputed cells left out of the fit".to_string()
+            });
+        }
+        if let Some(lfc) = d.limma.settings.treat_lfc {
+            how.push(format!("treat test of |log2FC| > {lfc}"));
+        }
+        let o = &d.limma.settings.options;
+        if o.trend {
+            how.push("intensity-dependent prior (trend)".into());
+        }
+        if o.robust {
+            how.push("robust prior".into());
+        }
+        parts.push(format!(
+            "{name}: layer {}, design {}{}",
+            d.config.layer,
+            d.config.design,
+            if how.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", how.join("; "))
+            }
+        ));
+    }
+    format!(
+        "Per-feature linear models on each feature's observed samples (limma lmFit), contrasts, empirical Bayes moderation (eBayes) and {} adjustment. {}.",
+        analyses
+            .first()
+            .map(|(_, d)| d.config.adjust.name())
+            .unwrap_or("BH"),
+        parts.join(". ")
+    )
+}
+
 fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
     let mut sorted: Vec<&(String, DiffResult)> = analyses.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -409,10 +469,12 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
                 contrast: format!("{name}: {stem}"),
                 expression,
                 adj_p_threshold: d.config.significance,
+                imputed_fitted: (d.cells.total_imputed() > 0).then_some(d.cells.used_imputed),
                 rows: t
                     .rows
                     .iter()
-                    .map(|r| DiffRow {
+                    .enumerate()
+                    .map(|(i, r)| DiffRow {
                         feature_id: r.feature_id.clone(),
                         name: r.name.clone().filter(|s| !s.is_empty()),
                         log_fc: finite(r.log_fc),
@@ -420,6 +482,7 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
                         t: finite(r.t),
                         p_value: finite(r.p_value),
                         adj_p_value: finite(r.adj_p_value),
+                        n_imputed: d.cells.imputed.get(i).copied(),
                     })
                     .collect(),
                 ..ContrastResult::default()
@@ -732,7 +795,17 @@ fn methods(r: &RunResults<'_>) -> Methods {
         steps.push(step("Normalization", format!("Per-layer pipelines fitted on the cohort (filter → transform → normalization → imputation → batch correction): {}. TMM and log-CPM as edgeR, ComBat as sva; imputed cells stay flagged.", layers.join("; ")), &["tyanova2016", "robinson2010", "johnson2007"]));
     }
     if !r.diff.is_empty() {
-        steps.push(step("Differential statistics", "Per-feature linear models on each feature's observed samples (limma lmFit), contrasts, empirical Bayes moderation (eBayes) and Benjamini–Hochberg adjustment; voom weights for count layers and duplicateCorrelation blocking where set.".into(), &["smyth2004", "ritchie2015", "law2014", "smyth2005", "benjamini1995"]));
+        steps.push(step(
+            "Differential statistics",
+            diff_methods(r.diff),
+            &[
+                "smyth2004",
+                "ritchie2015",
+                "law2014",
+                "smyth2005",
+                "benjamini1995",
+            ],
+        ));
     }
     if r.explore.is_some() {
         steps.push(step("Exploration", "One-vs-rest moderated statistics per group, variance partition per feature with random effects, and curated osteogenic panels scored per sample (singscore) and tested for enrichment.".into(), &["hoffman2016", "foroutan2018", "dallecarbonare2025"]));

@@ -273,6 +273,9 @@ pub struct ContrastResult {
     pub label_top: usize,
     /// Rows of the top table shown in the page (default 20); the TSV download has every row.
     pub table_rows: usize,
+    /// When the layer had imputed cells: whether the fit used them (`use_imputed`); `None`
+    /// when nothing was imputed.
+    pub imputed_fitted: Option<bool>,
     /// One row per feature.
     pub rows: Vec<DiffRow>,
 }
@@ -287,6 +290,7 @@ impl Default for ContrastResult {
             log_fc_threshold: 0.0,
             label_top: 10,
             table_rows: 20,
+            imputed_fitted: None,
             rows: Vec::new(),
         }
     }
@@ -310,6 +314,8 @@ pub struct DiffRow {
     pub p_value: Option<f64>,
     /// Adjusted p-value.
     pub adj_p_value: Option<f64>,
+    /// Imputed cells of the feature over the design's samples.
+    pub n_imputed: Option<usize>,
 }
 
 /// Section 6: panel scores and enrichment.

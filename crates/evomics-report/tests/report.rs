@@ -148,8 +148,10 @@ fn contrast(rng: &mut Rng, layer: &str, name: &str, n: usize) -> ContrastResult 
                 t: Some(t[i]),
                 p_value: Some(p[i]),
                 adj_p_value: Some(adj[i]),
+                n_imputed: Some(if layer == "proteome" { i % 3 } else { 0 }),
             })
             .collect(),
+        imputed_fitted: (layer == "proteome").then_some(false),
         ..ContrastResult::default()
     }
 }
@@ -943,6 +945,10 @@ fn tsv_downloads_hold_every_row() {
     assert!(first.starts_with(&format!("{}\t", best.feature_id)));
     assert!(first.contains(&format!("\t{}\t", best.log_fc.unwrap())));
     assert!(html.contains("Showing 20 of 900 rows."));
+    assert!(html.contains("the fit used measured values only (imputed cells are missing to limma)"));
+    assert!(
+        html.contains("<th class=\"num\">Imputed cells</th>") || html.contains(">Imputed cells<")
+    );
     let names: Vec<&str> = attr_values(&html, "download");
     assert!(
         names.contains(&"diff_proteome_ADSC_-_BM-MSC.tsv"),

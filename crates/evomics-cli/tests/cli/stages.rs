@@ -2,6 +2,10 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
+
+use evomics_testkit::Tsv;
+
 use crate::{col, fail, ok, p, read_tsv, sim_store};
 
 #[test]
@@ -316,4 +320,129 @@ fn diff_refuses_linear_values_and_unknown_levels() {
         p(&d.path().join("x")),
     ]);
     assert!(e.contains("Bone") && e.contains("BM_MSC"), "{e}");
+}
+
+/// On the real MSC secretome, down-shift imputation fills many cells; diff fits limma on the
+/// measured values only by default — exactly limma on the matrix with the imputed cells set to
+/// NA (the same store normalized without the imputation step) — and every toptable row counts its
+/// observed and imputed cells, overall and per group of the contrast. `use_imputed = true` fits
+/// them, and says so.
+#[test]
+fn diff_on_imputed_secretome_fits_measured_values_and_counts_imputed_cells() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("sec");
+    ok(&[
+        "ingest",
+        "-s",
+        p(&dir.join("secretome_samples.tsv")),
+        "--sample-id-column",
+        "Sample",
+        "--layer",
+        &format!(
+            "proteome={}",
+            dir.join("secretome_fragpipe_combined_protein.tsv.gz")
+                .display()
+        ),
+        "-o",
+        p(&store),
+        "--quiet",
+    ]);
+    let base = "filters = [{ method = \"valid_values\", column = \"Cell_type\", min_fraction = 0.5 }]\ntransform = { method = \"log2\" }\nnormalization = { method = \"median\" }\n";
+    let mut stores = Vec::new();
+    for (name, extra) in [
+        (
+            "imputed",
+            "imputation = { method = \"down_shift\", width = 0.3, shift = 1.8, seed = 7 }\n",
+        ),
+        ("measured", ""),
+    ] {
+        let cfg = d.path().join(format!("{name}.toml"));
+        std::fs::write(&cfg, format!("[proteome]\n{base}{extra}")).unwrap();
+        let out = d.path().join(name);
+        ok(&[
+            "normalize",
+            p(&store),
+            "--config",
+            p(&cfg),
+            "-o",
+            p(&out),
+            "--quiet",
+        ]);
+        stores.push(out);
+    }
+    let contrast = "DPSC_dif = DPSCs.dif - DPSCs.control";
+    let diff = |store: &Path, out: &str, extra: &[&str]| -> Tsv {
+        let o = d.path().join(out);
+        let mut args = vec![
+            "diff",
+            p(store),
+            "--layer",
+            "proteome",
+            "--design",
+            "~ 0 + Cell_type:Differentiation",
+            "--contrast",
+            contrast,
+            "-o",
+            p(&o),
+            "--quiet",
+        ];
+        args.extend(extra);
+        ok(&args);
+        Tsv::read(&o.join("DPSC_dif.tsv"))
+    };
+    let default = diff(&stores[0], "d-imputed", &[]);
+    let measured = diff(&stores[1], "d-measured", &[]);
+    for c in [
+        "feature_id",
+        "n_obs",
+        "logFC",
+        "t",
+        "P.Value",
+        "adj.P.Val",
+        "B",
+    ] {
+        assert_eq!(default.column(c), measured.column(c), "{c}");
+    }
+    let imputed: Vec<usize> = default
+        .column("n_imputed")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let total: usize = imputed.iter().sum();
+    assert!(
+        total > 1000,
+        "down-shift filled {total} cells of the design samples"
+    );
+    let n_obs: Vec<usize> = default
+        .column("n_obs")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let observed: Vec<usize> = default
+        .column("n_observed")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(n_obs, observed, "the fit uses the measured cells only");
+    for g in ["DPSCs.dif", "DPSCs.control"] {
+        let by_group: usize = default
+            .column(&format!("n_imputed.{g}"))
+            .iter()
+            .map(|v| v.parse::<usize>().unwrap())
+            .sum();
+        assert!(by_group > 0, "{g}");
+    }
+    // Opting in fits the imputed cells: more observations, different statistics.
+    let cfg = d.path().join("use.toml");
+    std::fs::write(&cfg, "use_imputed = true\n").unwrap();
+    let fitted = diff(&stores[0], "d-use", &["--config", p(&cfg)]);
+    let n_fit: Vec<usize> = fitted
+        .column("n_obs")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(n_fit.iter().zip(&n_obs).any(|(a, b)| a > b));
+    assert_ne!(fitted.column("P.Value"), default.column("P.Value"));
 }

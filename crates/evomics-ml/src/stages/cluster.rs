@@ -404,7 +404,11 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     // complete features only: PCA and the clusterings need a value in every cell
     let n_features_in = assay.n_features();
     let complete = complete_features(&assay);
-    let mut notes: Vec<String> = transform_note.into_iter().collect();
+    let mut notes: Vec<String> = raw
+        .imputed_note("cluster (PCA, distances, clustering)")
+        .into_iter()
+        .chain(transform_note)
+        .collect();
     if complete.len() < n_features_in {
         if !config.complete_features {
             return Err(data_err("cluster", format!(

@@ -97,6 +97,26 @@ fn contrast(c: &ContrastResult) -> String {
             num(c.adj_p_threshold)
         ),
     ));
+    if let Some(fitted) = c.imputed_fitted {
+        let sig: Vec<&&DiffRow> = rows
+            .iter()
+            .filter(|r| significant(c, r).is_some())
+            .collect();
+        let with = sig.iter().filter(|r| r.n_imputed.unwrap_or(0) > 0).count();
+        let share = if sig.is_empty() {
+            String::new()
+        } else {
+            format!(" ({:.0} %)", 100.0 * with as f64 / sig.len() as f64)
+        };
+        h.push_str(&para(
+            "summary",
+            &if fitted {
+                format!("Imputed values were fitted as if measured (use_imputed = true): {with} of the {} significant features{share} have imputed cells, marked in the table.", sig.len())
+            } else {
+                format!("The layer has imputed cells; the fit used measured values only (imputed cells are missing to limma). {with} of the {} significant features{share} have imputed cells, marked in the table.", sig.len())
+            },
+        ));
+    }
 
     let mut plot = XyPlot::new(
         1000.0,
@@ -217,6 +237,7 @@ fn contrast(c: &ContrastResult) -> String {
             ("P.Value", Col::Num),
             ("adj.P.Val", Col::Num),
             ("Significant", Col::Text),
+            ("Imputed cells", Col::Num),
         ],
     );
     for r in &rows {
@@ -234,6 +255,7 @@ fn contrast(c: &ContrastResult) -> String {
             Cell::num(r.p_value, pval),
             Cell::num(r.adj_p_value, pval),
             Cell::text(sig),
+            Cell::count(r.n_imputed),
         ]);
     }
     t.show = c.table_rows;

@@ -75,6 +75,7 @@ evomics_core::vocabulary!(VoomChoice {
 /// voom = "auto"                                 # auto | true | false
 /// norm_factors = { method = "tmm" }             # voom's libraries: tmm | upper_quartile | rle | none
 /// treat_lfc = 1.0                               # limma's treat: test |logFC| > 1 instead of ≠ 0
+/// use_imputed = false                           # imputed cells are missing to limma (default)
 /// adjust = "BH"
 /// significance = 0.05
 /// ```
@@ -105,6 +106,10 @@ pub struct DiffConfig {
     pub norm_factors: Option<NormFactorsParams>,
     /// limma's `treat`: test |logFC| > `treat_lfc` (log2 units) instead of logFC ≠ 0.
     pub treat_lfc: Option<f64>,
+    /// Fit imputed cells as if they were measured. Off by default: an imputed cell is missing
+    /// to limma (limma is made for missing values; imputed values shrink variances and inflate
+    /// significance). Either way the tables count observed and imputed cells per feature.
+    pub use_imputed: bool,
     /// p-value adjustment (`BH`, `BY`, `holm`, `bonferroni`, `none`).
     #[serde(deserialize_with = "adjust_from_text")]
     pub adjust: AdjustMethod,
@@ -129,6 +134,7 @@ impl Default for DiffConfig {
             voom: VoomChoice::Auto,
             norm_factors: None,
             treat_lfc: None,
+            use_imputed: false,
             adjust: AdjustMethod::Bh,
             level_order: LevelOrder::FirstAppearance,
             levels: BTreeMap::new(),
@@ -227,8 +233,115 @@ pub struct DiffResult {
     /// caller that swapped the counts in, e.g. `evomics run`).
     #[serde(default)]
     pub counts_source: Option<String>,
+    /// Observed and imputed cells per feature (and per group of each contrast).
+    #[serde(default)]
+    pub cells: CellCounts,
     /// The limma tables and how they were made.
     pub limma: LimmaResult,
+}
+
+/// Observed and imputed cells of every feature over the design's samples: overall and per
+/// group, a group being an indicator coefficient of the design (`~ 0 + source` has one per
+/// source) that a contrast uses.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CellCounts {
+    /// Whether imputed cells went into the fit (`use_imputed`).
+    pub used_imputed: bool,
+    /// The design's coefficient names.
+    pub coefficients: Vec<String>,
+    /// Per contrast (in table order), the indicator coefficients it uses.
+    pub contrast_groups: Vec<Vec<usize>>,
+    /// Per feature: observed cells.
+    pub observed: Vec<usize>,
+    /// Per feature: imputed cells.
+    pub imputed: Vec<usize>,
+    /// Per feature, per coefficient: observed cells of the samples in that group (0 for a
+    /// coefficient that is not an indicator).
+    pub observed_by_group: Vec<Vec<usize>>,
+    /// Per feature, per coefficient: imputed cells of the samples in that group.
+    pub imputed_by_group: Vec<Vec<usize>>,
+}
+
+impl CellCounts {
+    /// Count the cells of `layer` (design samples, design order) per feature and group.
+    pub fn count(
+        layer: &Assay,
+        design: &Design,
+        contrasts: &Contrasts,
+        used_imputed: bool,
+    ) -> Self {
+        use evomics_core::ValueFlag;
+        let x = design.matrix();
+        let (n, p) = (x.nrows(), x.ncols());
+        // An indicator column: every entry 0 or 1, some of each.
+        let indicator: Vec<bool> = (0..p)
+            .map(|k| {
+                let col = x.column(k);
+                col.iter().all(|v| *v == 0.0 || *v == 1.0)
+                    && col.iter().any(|v| *v == 1.0)
+                    && col.iter().any(|v| *v == 0.0)
+            })
+            .collect();
+        let contrast_groups = contrasts
+            .contrasts()
+            .iter()
+            .map(|c| {
+                (0..p)
+                    .filter(|&k| indicator[k] && c.weights[k] != 0.0)
+                    .collect()
+            })
+            .collect();
+        let flags = layer.flags();
+        let mut out = CellCounts {
+            used_imputed,
+            coefficients: design.coef_names().to_vec(),
+            contrast_groups,
+            ..CellCounts::default()
+        };
+        for i in 0..layer.n_features() {
+            let (mut obs, mut imp) = (0usize, 0usize);
+            let mut og = vec![0usize; p];
+            let mut ig = vec![0usize; p];
+            for j in 0..n {
+                let (o, m) = match flags[[i, j]] {
+                    ValueFlag::Observed => (1, 0),
+                    ValueFlag::Imputed => (0, 1),
+                    _ => (0, 0),
+                };
+                obs += o;
+                imp += m;
+                for k in (0..p).filter(|&k| indicator[k] && x[[j, k]] == 1.0) {
+                    og[k] += o;
+                    ig[k] += m;
+                }
+            }
+            out.observed.push(obs);
+            out.imputed.push(imp);
+            out.observed_by_group.push(og);
+            out.imputed_by_group.push(ig);
+        }
+        out
+    }
+
+    /// Total imputed cells.
+    pub fn total_imputed(&self) -> usize {
+        self.imputed.iter().sum()
+    }
+}
+
+/// The layer with its imputed cells turned back into missing ones (values NaN, flag
+/// `Missing`), so that limma fits the measured values only.
+fn imputed_as_missing(layer: &Assay) -> Result<Assay> {
+    use evomics_core::ValueFlag;
+    let mut values = layer.values().clone();
+    let mut flags = layer.flags().clone();
+    for ((v, f), _) in values.iter_mut().zip(flags.iter_mut()).zip(0..) {
+        if *f == ValueFlag::Imputed {
+            *f = ValueFlag::Missing;
+            *v = f64::NAN;
+        }
+    }
+    Ok(layer.with_matrices(values, flags, layer.scale())?)
 }
 
 /// What voom did in `diff`.
@@ -300,6 +413,12 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
             ),
         });
     }
+    let cells = CellCounts::count(&layer, &design, &contrasts, config.use_imputed);
+    let layer = if !config.use_imputed && cells.total_imputed() > 0 {
+        imputed_as_missing(&layer)?
+    } else {
+        layer
+    };
     let block = match &config.block {
         Some(col) => {
             let rows: Vec<usize> = design
@@ -361,6 +480,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         voom: use_voom,
         voom_detail,
         counts_source: None,
+        cells,
         limma,
     })
 }
@@ -419,15 +539,41 @@ pub fn toptable_cells(r: &crate::limma::ContrastRow) -> Vec<Cell> {
 impl StageTables for DiffResult {
     fn tables(&self) -> Vec<Table> {
         let mut out = Vec::new();
-        for t in &self.limma.tables {
+        for (c, t) in self.limma.tables.iter().enumerate() {
             let stem = file_stem(&t.contrast);
+            let groups = self
+                .cells
+                .contrast_groups
+                .get(c)
+                .cloned()
+                .unwrap_or_default();
             let mut top = toptable(stem.as_str(), &[]).with_parquet();
+            let counted = self.cells.observed.len() == t.rows.len();
+            if counted {
+                top = top.cols(["n_observed", "n_imputed"], Kind::Int);
+                for &k in &groups {
+                    let g = &self.cells.coefficients[k];
+                    top = top.cols(
+                        [format!("n_observed.{g}"), format!("n_imputed.{g}")],
+                        Kind::Int,
+                    );
+                }
+            }
             let mut volcano = Table::new(format!("{stem}.volcano"))
                 .cols(["feature_id", "name"], Kind::Text)
                 .cols(["logFC", "neg_log10_p", "adj.P.Val"], Kind::Float)
                 .col("significant", Kind::Bool);
-            for r in &t.rows {
-                top.push(toptable_cells(r));
+            for (i, r) in t.rows.iter().enumerate() {
+                let mut cells = toptable_cells(r);
+                if counted {
+                    cells.push(self.cells.observed[i].into());
+                    cells.push(self.cells.imputed[i].into());
+                    for &k in &groups {
+                        cells.push(self.cells.observed_by_group[i][k].into());
+                        cells.push(self.cells.imputed_by_group[i][k].into());
+                    }
+                }
+                top.push(cells);
                 if let (Some(fc), Some(p)) = (r.log_fc, r.p_value) {
                     volcano.push(vec![
                         r.feature_id.as_str().into(),
@@ -560,13 +706,22 @@ impl StageResult for DiffResult {
                 .iter()
                 .filter(|r| r.adj_p_value.is_some_and(|q| q < self.config.significance))
                 .count();
+            let tested = t.rows.iter().filter(|r| r.p_value.is_some()).count();
             out.push(Message::info(format!(
-                "{}: {} features, {sig} with adj.P.Val < {}",
+                "{}: {} features, {tested} tested, {sig} with adj.P.Val < {}",
                 t.contrast,
                 t.rows.len(),
                 self.config.significance
             )));
         }
+        out.push(Message::info(format!(
+            "eBayes prior estimator: {}",
+            if self.limma.settings.legacy_applied {
+                "legacy (fitFDist, limma before 3.60)"
+            } else {
+                "fitFDistUnequalDF1 (limma ≥ 3.60 with unequal residual df)"
+            }
+        )));
         if let Some(src) = &self.counts_source {
             out.push(Message::info(format!("counts: {src}")));
         }
@@ -595,6 +750,43 @@ impl StageResult for DiffResult {
             out.push(Message::info(format!(
                 "treat: P.Value tests |logFC| > {lfc}; B is not defined under treat"
             )));
+        }
+        let imputed = self.cells.total_imputed();
+        if imputed > 0 {
+            let total: usize = self.cells.observed.iter().sum::<usize>() + imputed;
+            let share = 100.0 * imputed as f64 / total.max(1) as f64;
+            let with_imp = |t: &crate::limma::ContrastTable| {
+                t.rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.adj_p_value.is_some_and(|q| q < self.config.significance))
+                    .fold((0usize, 0usize), |(s, w), (i, _)| {
+                        (s + 1, w + usize::from(self.cells.imputed[i] > 0))
+                    })
+            };
+            if self.cells.used_imputed {
+                out.push(Message::warn(format!(
+                    "use_imputed = true: limma fitted {imputed} imputed cells ({share:.1} % of the values) as if measured"
+                )));
+            } else {
+                out.push(Message::info(format!(
+                    "{imputed} imputed cells ({share:.1} % of the values) are missing to limma: the fit uses measured values only (use_imputed = true fits them); the tables count them in n_imputed"
+                )));
+            }
+            for t in &self.limma.tables {
+                let (sig, w) = with_imp(t);
+                if w > 0 {
+                    out.push(Message::info(format!(
+                        "{}: {w} of {sig} significant features have imputed cells{}",
+                        t.contrast,
+                        if self.cells.used_imputed {
+                            " in their fit"
+                        } else {
+                            " (not fitted)"
+                        }
+                    )));
+                }
+            }
         }
         let dropped = &self.limma.settings.dropped_samples;
         if !dropped.is_empty() {

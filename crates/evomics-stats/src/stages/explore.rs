@@ -262,6 +262,9 @@ pub fn run_explore(
     let raw = exp.layer(&config.layer)?;
     let (assay, transform_note) = log_scale(raw, config.log2)?;
     let mut notes: Vec<Message> = Vec::new();
+    if let Some(n) = raw.imputed_note("explore (markers, variance partition, panel scores)") {
+        notes.push(Message::warn(n));
+    }
     if let Some(n) = &transform_note {
         notes.push(Message::info(n.clone()));
     }
