@@ -351,6 +351,9 @@ pub struct DiffArgs {
     /// limma's treat: test |logFC| > this log2 fold change instead of logFC ≠ 0.
     #[arg(long)]
     pub treat_lfc: Option<f64>,
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    #[arg(long)]
+    pub assume_scale: Option<String>,
     /// The ingested store with the layer's counts: when the store's layer is normalize's
     /// log-CPM, voom runs on these counts (the features and samples normalize kept).
     #[arg(long)]
@@ -370,6 +373,7 @@ impl DiffArgs {
             .text("block", self.block.as_ref())
             .text("voom", self.voom.as_ref())
             .opt("treat_lfc", self.treat_lfc)
+            .text("assume_scale", self.assume_scale.as_ref())
     }
 }
 
@@ -396,6 +400,9 @@ pub struct ExploreArgs {
     /// Log2-transform a layer of linear intensities first (missing cells stay missing).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub log2: Option<bool>,
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    #[arg(long)]
+    pub assume_scale: Option<String>,
     /// User panels: TSV with columns panel, feature, direction[, note].
     #[arg(long)]
     pub panels: Option<PathBuf>,
@@ -449,6 +456,7 @@ impl ExploreArgs {
             .text("layer", self.layer.as_ref())
             .list("by", &self.by)
             .opt("log2", self.log2)
+            .text("assume_scale", self.assume_scale.as_ref())
             .text("panels", self.panels.as_ref().map(|p| p.display()).as_ref())
             .opt("curated_panels", self.no_curated_panels.then_some(false))
             .list("factors", &self.factors)
@@ -505,6 +513,9 @@ pub struct ClusterArgs {
     /// Log2-transform a layer of linear intensities first.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub log2: Option<bool>,
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    #[arg(long)]
+    pub assume_scale: Option<String>,
     /// Linkage of hierarchical clustering: ward.D2, average, complete [default: ward.D2].
     #[arg(long)]
     pub linkage: Option<String>,
@@ -538,6 +549,7 @@ impl ClusterArgs {
             .opt("scale", self.scale)
             .opt("complete_features", self.complete_features)
             .opt("log2", self.log2)
+            .text("assume_scale", self.assume_scale.as_ref())
             .text("linkage", self.linkage.as_ref())
             .text("distance", self.distance.as_ref())
             .text("choose_by", self.choose_by.as_ref())

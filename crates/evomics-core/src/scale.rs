@@ -6,13 +6,50 @@ use std::borrow::Cow;
 use crate::assay::{Assay, ValueScale};
 use crate::error::{CoreError, Result};
 
+/// What the user says the values of a layer of scale `other` are, so that a stage that needs
+/// log-scale data may use them (`assume_scale = "log2"`, `--assume-scale log2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssumedScale {
+    /// The values are log2 intensities (or another log2 quantity).
+    Log2,
+}
+crate::vocabulary!(AssumedScale { Log2 => "log2" });
+
+/// Refuse a layer of scale `other` unless the user said what its values are: `other` is what
+/// ingest stores when the values were neither counts nor intensities and no `scale=` was given
+/// (log2 values, but also ratios, z-scores, Ct values), and analysing them as log2 without being
+/// told would be a guess.
+pub fn check_assumed(layer: &Assay, assume: Option<AssumedScale>) -> Result<Option<String>> {
+    match (layer.scale(), assume) {
+        (ValueScale::Other, None) => Err(CoreError::Invalid(format!(
+            "layer '{}' has scale 'other' (ingest could not tell what its values are); if they are log2 values say so: assume_scale = \"log2\" (--assume-scale log2), or ingest with scale=log2",
+            layer.name()
+        ))),
+        (ValueScale::Other, Some(AssumedScale::Log2)) => Ok(Some(format!(
+            "layer '{}' has scale 'other'; its values are taken as log2 (assume_scale = \"log2\")",
+            layer.name()
+        ))),
+        (_, _) => Ok(None),
+    }
+}
+
 /// The layer on a log scale: its log2 when `log2` is set and the layer holds linear intensities
 /// (missing cells stay missing; a value ≤ 0 is an error naming the cell), else the layer itself
-/// when it is already log-scale (`log2`) or of scale `other` (used as is; the caller should say
-/// so). Counts, and linear layers without `log2`, are refused with how to fix it. Returns the
-/// layer and, when transformed, a note saying so.
-pub fn log_scale(layer: &Assay, log2: bool) -> Result<(Cow<'_, Assay>, Option<String>)> {
+/// when it is already log-scale (`log2`), or of scale `other` and `assume` says it is log2 (see
+/// [`check_assumed`]; without it the layer is refused). Counts, and linear layers without
+/// `log2`, are refused with how to fix it. Returns the layer and, when transformed or assumed,
+/// a note saying so.
+pub fn log_scale(
+    layer: &Assay,
+    log2: bool,
+    assume: Option<AssumedScale>,
+) -> Result<(Cow<'_, Assay>, Option<String>)> {
     let fail = |problem: String| Err(CoreError::Invalid(problem));
+    if !log2 {
+        if let Some(note) = check_assumed(layer, assume)? {
+            return Ok((Cow::Borrowed(layer), Some(note)));
+        }
+    }
     match (layer.scale(), log2) {
         (ValueScale::Linear, true) => {
             if let Some(((i, j), v)) = layer

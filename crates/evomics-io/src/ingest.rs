@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use evomics_core::{Assay, Experiment, FlagCounts};
+use evomics_core::{Assay, Experiment, FlagCounts, ValueScale};
 
 use crate::error::{IoError, Result};
 use crate::formats::read_matrix;
@@ -83,6 +83,18 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         )?;
         read.warnings
             .extend(check_values(&spec.name, &path, &assay)?);
+        let assay = if opts.scale.is_none() && assay.scale() == ValueScale::Other {
+            let (scale, note) = infer_scale(&spec.name, &path, &assay)?;
+            if scale == ValueScale::Counts {
+                read.quantity = "counts".into();
+            }
+            read.warnings.push(note);
+            assay
+                .with_matrices(assay.values().clone(), assay.flags().clone(), scale)
+                .map_err(|e| IoError::core(path.display().to_string(), e))?
+        } else {
+            assay
+        };
         for w in &mut read.warnings {
             *w = crate::text::escape_message(w).into_owned();
         }
@@ -137,6 +149,58 @@ pub fn sheet_warnings(manifest: &Manifest) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What the values of a layer read without `scale=` (and of a format that does not fix it, such as
+/// a wide table) are, from the values themselves:
+///
+/// - every value a non-negative integer and the largest ≥ 100: **counts** (read counts);
+/// - every value non-negative, some not integers, the largest ≥ 1000: **linear** intensities;
+/// - every value a non-negative integer below 100 (spectral counts? ranks? 0/1 calls?): an
+///   error asking for `scale=` — guessing either way would change every downstream step;
+/// - anything else (negative values, or non-integers below 1000: log2 values, ratios, z-scores):
+///   **other**, which `diff`, `explore` and `cluster` refuse until told (`assume_scale = "log2"`).
+///
+/// Returns the scale and the sentence for the read report.
+fn infer_scale(layer: &str, path: &Path, a: &Assay) -> Result<(ValueScale, String)> {
+    let (mut min, mut max, mut integers) = (f64::INFINITY, f64::NEG_INFINITY, true);
+    for (v, f) in a.values().iter().zip(a.flags().iter()) {
+        if f.has_value() {
+            min = min.min(*v);
+            max = max.max(*v);
+            integers &= v.fract() == 0.0;
+        }
+    }
+    let range = format!(
+        "{}..{}",
+        crate::output::format_float(min),
+        crate::output::format_float(max)
+    );
+    if min >= 0.0 && integers && max >= 100.0 {
+        return Ok((
+            ValueScale::Counts,
+            format!("no scale= given: every value is a non-negative integer (range {range}), read as counts; give scale=… if they are not"),
+        ));
+    }
+    if min >= 0.0 && !integers && max >= 1000.0 {
+        return Ok((
+            ValueScale::Linear,
+            format!("no scale= given: non-negative values up to {} that are not all integers, read as linear intensities; give scale=… if they are not", crate::output::format_float(max)),
+        ));
+    }
+    if min >= 0.0 && integers {
+        return Err(IoError::SampleMatch {
+            layer: layer.into(),
+            path: path.to_path_buf(),
+            problem: format!(
+                "every value is a non-negative integer below 100 (range {range}): read counts, spectral counts or calls? Say what they are with scale=counts, scale=linear or scale=other in --layer {layer}=…,scale=…"
+            ),
+        });
+    }
+    Ok((
+        ValueScale::Other,
+        format!("no scale= given: values range {range}, stored with scale 'other' (log2 values? ratios?); diff, explore and cluster need to be told: ingest with scale=log2, or assume_scale = \"log2\" (--assume-scale log2)"),
+    ))
 }
 
 /// A layer in which no cell has a value is an error (a wrong delimiter, quantity or `zero=`
@@ -212,7 +276,7 @@ mod tests {
         IngestRequest {
             samples: sheet,
             sheet: SheetOptions::default(),
-            layers: vec![LayerSpec::parse(&format!("p={}", m.display())).unwrap()],
+            layers: vec![LayerSpec::parse(&format!("p={},scale=log2", m.display())).unwrap()],
             allow_missing_samples: false,
         }
     }
@@ -239,5 +303,37 @@ mod tests {
             w.contains("1 feature(s) have no value in any sample (e.g. 'f2')"),
             "{w}"
         );
+    }
+
+    fn inferred(matrix: &str) -> std::result::Result<(ValueScale, String), String> {
+        let d = tempfile::tempdir().unwrap();
+        let mut req = request(d.path(), matrix);
+        req.layers =
+            vec![LayerSpec::parse(&format!("p={}", d.path().join("m.tsv").display())).unwrap()];
+        match ingest(&req) {
+            Ok((exp, _, reports)) => Ok((
+                exp.layer("p").unwrap().scale(),
+                reports[0].read.warnings.join(" | "),
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn the_scale_of_a_wide_table_without_scale_is_read_from_its_values() {
+        let (s, w) = inferred("id\tA\tB\tC\nf1\t0\t250\t12\nf2\t3\t0\t7\n").unwrap();
+        assert_eq!(s, ValueScale::Counts);
+        assert!(w.contains("read as counts") && w.contains("scale="), "{w}");
+        let (s, w) = inferred("id\tA\tB\tC\nf1\t1520.5\t250\t12\nf2\tNA\t0\t7\n").unwrap();
+        assert_eq!(s, ValueScale::Linear);
+        assert!(w.contains("linear intensities"), "{w}");
+        let (s, w) = inferred("id\tA\tB\tC\nf1\t21.5\t25.25\t19\nf2\t-0.5\t3\t7\n").unwrap();
+        assert_eq!(s, ValueScale::Other);
+        assert!(
+            w.contains("assume_scale") && w.contains("scale=log2"),
+            "{w}"
+        );
+        let e = inferred("id\tA\tB\tC\nf1\t0\t1\t1\nf2\t3\t0\t7\n").unwrap_err();
+        assert!(e.contains("below 100") && e.contains("scale=counts"), "{e}");
     }
 }

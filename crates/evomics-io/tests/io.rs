@@ -532,7 +532,7 @@ fn sheet_sample_absent_from_matrix_is_an_error_naming_it() {
     let mut req = IngestRequest {
         samples: sheet,
         sheet: SheetOptions::default(),
-        layers: vec![LayerSpec::parse(&format!("lipidome={}", m.display())).unwrap()],
+        layers: vec![LayerSpec::parse(&format!("lipidome={},scale=linear", m.display())).unwrap()],
         allow_missing_samples: false,
     };
     let e = ingest(&req).unwrap_err().to_string();

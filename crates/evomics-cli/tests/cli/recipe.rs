@@ -306,3 +306,105 @@ fn log_cpm_without_counts_is_refused_unless_voom_is_off() {
     ok(&unweighted);
     assert!(!out2.join("voom_weights.parquet").exists());
 }
+
+/// The scenario on real EV miRNA counts (cfarkas): ingested without `scale=`, the counts
+/// are recognised as counts (the read report says so), normalize makes log-CPM, and diff runs
+/// voom on the counts — never a "logFC" of raw counts.
+#[test]
+fn raw_counts_without_scale_are_recognised_and_analysed_as_counts() {
+    let dir = evomics_testkit::require_shared!("data/real/ev-mirna-metabolic-inhibitors-cfarkas");
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("s");
+    let out = crate::evomics(&[
+        "ingest",
+        "-s",
+        p(&dir.join("samples.tsv")),
+        "--layer",
+        &format!("mirna={}", dir.join("ev_mirna_counts.csv").display()),
+        "-o",
+        p(&store),
+    ]);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("read as counts"), "{log}");
+    let norm = d.path().join("n");
+    ok(&["normalize", p(&store), "-o", p(&norm), "--quiet"]);
+    let base = [
+        "diff",
+        p(&norm),
+        "--layer",
+        "mirna",
+        "--design",
+        "~ 0 + group",
+    ];
+    let refused = d.path().join("refused");
+    let mut args = base.to_vec();
+    args.extend(["-o", p(&refused)]);
+    let e = fail(&args);
+    assert!(e.contains("log-CPM") && e.contains("--counts"), "{e}");
+    let out = d.path().join("d");
+    let mut args = base.to_vec();
+    args.extend(["--counts", p(&store), "-o", p(&out), "--quiet"]);
+    ok(&args);
+    assert!(out.join("voom_weights.parquet").exists());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["settings"]["voom"], true);
+    assert_eq!(m["settings"]["voom_norm_factors"], "tmm");
+}
+
+/// A layer whose values ingest could not classify is refused by diff, explore and cluster until
+/// the user says what it holds.
+#[test]
+fn a_layer_of_scale_other_needs_to_be_told_what_it_holds() {
+    let d = tempfile::tempdir().unwrap();
+    let sheet = d.path().join("s.tsv");
+    let mut s = String::from("sample_id\tgroup\n");
+    let mut m = String::from("id");
+    for j in 0..8 {
+        s.push_str(&format!("S{j}\t{}\n", if j < 4 { "a" } else { "b" }));
+        m.push_str(&format!("\tS{j}"));
+    }
+    m.push('\n');
+    for i in 0..30 {
+        m.push_str(&format!("f{i}"));
+        for j in 0..8 {
+            m.push_str(&format!(
+                "\t{}",
+                20.0 + ((i * 7 + j * 3) % 11) as f64 * 0.37
+                    - 2.0 * f64::from(u8::from(j >= 4 && i < 3))
+            ));
+        }
+        m.push('\n');
+    }
+    std::fs::write(&sheet, s).unwrap();
+    let mat = d.path().join("m.tsv");
+    std::fs::write(&mat, m).unwrap();
+    let store = d.path().join("st");
+    ok(&[
+        "ingest",
+        "-s",
+        p(&sheet),
+        "--layer",
+        &format!("p={}", mat.display()),
+        "-o",
+        p(&store),
+        "--quiet",
+    ]);
+    for stage in [
+        vec!["diff", p(&store), "--layer", "p", "--design", "~ 0 + group"],
+        vec!["explore", p(&store), "--layer", "p", "--by", "group"],
+        vec!["cluster", p(&store), "--layer", "p", "--by", "group", "--k", "2..3"],
+    ] {
+        let out = d.path().join(format!("o-{}", stage[0]));
+        let mut args = stage.clone();
+        args.extend(["-o", p(&out)]);
+        let e = fail(&args);
+        assert!(
+            e.contains("scale 'other'") && e.contains("--assume-scale log2"),
+            "{e}"
+        );
+        args.extend(["--assume-scale", "log2", "--quiet"]);
+        ok(&args);
+    }
+}

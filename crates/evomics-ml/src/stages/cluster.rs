@@ -236,6 +236,8 @@ pub struct ClusterConfig {
     pub complete_features: bool,
     /// Log2-transform a layer of linear intensities first.
     pub log2: bool,
+    /// What a layer of scale `other` holds (`"log2"`): without it such a layer is refused.
+    pub assume_scale: Option<evomics_core::scale::AssumedScale>,
     /// Linkage of hierarchical clustering.
     #[serde(deserialize_with = "linkage_de")]
     pub linkage: Linkage,
@@ -263,6 +265,7 @@ impl Default for ClusterConfig {
             scale: false,
             complete_features: false,
             log2: false,
+            assume_scale: None,
             linkage: Linkage::WardD2,
             distance: Distance::Euclidean,
             choose_by: ChooseBy::Silhouette,
@@ -384,7 +387,7 @@ pub const DEFAULT_BY: [&str; 4] = ["source", "batch", "donor_id", "conditioning"
 pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterResult> {
     config.validate()?;
     let raw = exp.layer(&config.layer)?;
-    let (assay, transform_note) = log_scale(raw, config.log2)?;
+    let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
     let mut assay: Assay = assay.into_owned();
     let sheet = exp.samples().for_samples(assay.samples())?;
     let by: Vec<String> = if config.by.is_empty() {

@@ -106,6 +106,8 @@ pub struct DiffConfig {
     pub norm_factors: Option<NormFactorsParams>,
     /// limma's `treat`: test |logFC| > `treat_lfc` (log2 units) instead of logFC ≠ 0.
     pub treat_lfc: Option<f64>,
+    /// What a layer of scale `other` holds (`"log2"`): without it such a layer is refused.
+    pub assume_scale: Option<evomics_core::scale::AssumedScale>,
     /// Fit imputed cells as if they were measured. Off by default: an imputed cell is missing
     /// to limma (limma is made for missing values; imputed values shrink variances and inflate
     /// significance). Either way the tables count observed and imputed cells per feature.
@@ -135,6 +137,7 @@ impl Default for DiffConfig {
             norm_factors: None,
             treat_lfc: None,
             use_imputed: false,
+            assume_scale: None,
             adjust: AdjustMethod::Bh,
             level_order: LevelOrder::FirstAppearance,
             levels: BTreeMap::new(),
@@ -383,6 +386,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     } else {
         Contrasts::parse(&design, &config.contrasts)?
     };
+    evomics_core::scale::check_assumed(&layer, config.assume_scale)?;
     let use_voom = match config.voom {
         VoomChoice::On => true,
         VoomChoice::Off => false,
@@ -787,6 +791,12 @@ impl StageResult for DiffResult {
                     )));
                 }
             }
+        }
+        if self.config.assume_scale.is_some() {
+            out.push(Message::info(format!(
+                "layer '{}' has scale 'other'; its values are taken as log2 (assume_scale = \"log2\")",
+                self.config.layer
+            )));
         }
         let dropped = &self.limma.settings.dropped_samples;
         if !dropped.is_empty() {

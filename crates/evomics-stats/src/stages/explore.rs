@@ -64,6 +64,8 @@ pub struct ExploreConfig {
     pub by: Vec<String>,
     /// Log2-transform a layer of linear intensities first (missing cells stay missing).
     pub log2: bool,
+    /// What a layer of scale `other` holds (`"log2"`): without it such a layer is refused.
+    pub assume_scale: Option<evomics_core::scale::AssumedScale>,
     /// A user panel file (TSV: panel, feature, direction[, note]); read by the caller.
     pub panels: Option<std::path::PathBuf>,
     /// Score the curated osteogenic panels (default true).
@@ -101,6 +103,7 @@ impl Default for ExploreConfig {
             layer: String::new(),
             by: Vec::new(),
             log2: false,
+            assume_scale: None,
             panels: None,
             curated_panels: true,
             factors: Vec::new(),
@@ -260,7 +263,7 @@ pub fn run_explore(
 ) -> Result<ExploreResult> {
     config.validate()?;
     let raw = exp.layer(&config.layer)?;
-    let (assay, transform_note) = log_scale(raw, config.log2)?;
+    let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
     let mut notes: Vec<Message> = Vec::new();
     if let Some(n) = raw.imputed_note("explore (markers, variance partition, panel scores)") {
         notes.push(Message::warn(n));
