@@ -149,6 +149,29 @@ impl SampleSheet {
         &self.columns
     }
 
+    /// The columns that group the samples, in sheet order: text columns with at least two
+    /// levels, every level on at least two samples, and fewer levels than half the samples
+    /// (so ids, free-text notes and one-sample labels are not groups). Stages that need a
+    /// grouping and were given none take the first; nothing assumes a column name.
+    pub fn grouping_columns(&self) -> Vec<String> {
+        let n = self.len();
+        self.columns
+            .iter()
+            .filter_map(|c| {
+                let ColumnValues::Text(v) = &c.values else {
+                    return None;
+                };
+                let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+                for s in v.iter().flatten() {
+                    *counts.entry(s.as_str()).or_default() += 1;
+                }
+                let ok =
+                    counts.len() >= 2 && 2 * counts.len() <= n && counts.values().all(|&k| k >= 2);
+                ok.then(|| c.name.clone())
+            })
+            .collect()
+    }
+
     /// A column by name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)

@@ -62,7 +62,9 @@ pub enum ValidMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValidValuesParams {
-    /// Sample-sheet column that defines the groups (default `source`).
+    /// Sample-sheet column that defines the groups; empty (the default) means the normalize
+    /// stage's grouping column (`group_by`, else the sheet's first grouping column, see
+    /// `SampleSheet::grouping_columns`).
     pub column: String,
     /// Minimum fraction of valid values, in (0, 1] (default 0.7).
     pub min_fraction: f64,
@@ -73,7 +75,7 @@ pub struct ValidValuesParams {
 impl Default for ValidValuesParams {
     fn default() -> Self {
         ValidValuesParams {
-            column: "source".into(),
+            column: String::new(),
             min_fraction: 0.7,
             mode: ValidMode::AnyGroup,
         }
@@ -354,6 +356,13 @@ impl FilterParams {
             FilterParams::ValidValues(p) => {
                 let groups: Vec<Option<String>> = match p.mode {
                     ValidMode::Total => vec![Some("all samples".into()); assay.n_samples()],
+                    _ if p.column.trim().is_empty() => {
+                        return Err(NormError::Config {
+                            problem: format!(
+                                "{step}: no grouping column: name one (column = \"…\", or group_by for the normalize stage), or use mode = \"total\"; the sample sheet has no column that groups the samples"
+                            ),
+                        })
+                    }
                     _ => sheet_text(step, assay, sheet, &p.column, "column")?,
                 };
                 // group name -> member columns, in name order
@@ -476,12 +485,6 @@ impl Fit for FilterParams {
                     step,
                     "min_fraction",
                     format!("is {}; use a fraction in (0, 1], e.g. 0.7", p.min_fraction),
-                )?;
-                ensure(
-                    p.mode == ValidMode::Total || !p.column.trim().is_empty(),
-                    step,
-                    "column",
-                    "is empty; name the sample-sheet column that defines the groups, e.g. \"source\"".into(),
                 )
             }
             FilterParams::FilterByExpr(p) => {
@@ -693,6 +696,7 @@ mod tests {
     #[test]
     fn valid_values_modes() {
         let p = FilterParams::ValidValues(ValidValuesParams {
+            column: "source".into(),
             min_fraction: 1.0,
             ..Default::default()
         });
@@ -704,6 +708,7 @@ mod tests {
             f.removed
         );
         let p = FilterParams::ValidValues(ValidValuesParams {
+            column: "source".into(),
             min_fraction: 0.5,
             mode: ValidMode::AllGroups,
             ..Default::default()
@@ -890,6 +895,7 @@ mod tests {
     #[test]
     fn bad_params_rejected_before_data() {
         let p = FilterParams::ValidValues(ValidValuesParams {
+            column: "source".into(),
             min_fraction: 1.5,
             ..Default::default()
         });

@@ -42,8 +42,8 @@ pub struct NormalizeConfig {
     pub imputation: ImputationParams,
     /// Batch correction (default none).
     pub batch_correction: BatchCorrectionParams,
-    /// Sheet column that groups the per-group counts of imputed cells in the report
-    /// (default `source`; empty for none).
+    /// Sheet column that groups the per-group counts of imputed cells in the report; empty
+    /// (the default) means the normalize stage's grouping column, if any.
     pub report_group: String,
 }
 
@@ -55,14 +55,14 @@ impl Default for NormalizeConfig {
             normalization: NormalizationParams::None(NoParams {}),
             imputation: ImputationParams::None(NoParams {}),
             batch_correction: BatchCorrectionParams::None(NoParams {}),
-            report_group: "source".into(),
+            report_group: String::new(),
         }
     }
 }
 
 impl NormalizeConfig {
     /// A sensible start for a layer: proteomes get contaminant removal, the Perseus 70 %
-    /// valid-values filter by `source`, log2 (when linear) and median centring; miRNA counts get
+    /// valid-values filter by the stage's grouping column, log2 (when linear) and median centring; miRNA counts get
     /// the ≥ 10 reads in ≥ 3 samples filter and edgeR TMM log-CPM (prior 2); other layers log2
     /// (when linear) and median centring. No imputation and no batch correction are switched on.
     pub fn recommended(kind: &LayerKind, scale: ValueScale) -> NormalizeConfig {
@@ -71,6 +71,14 @@ impl NormalizeConfig {
         } else {
             TransformParams::None(NoParams {})
         };
+        if scale == ValueScale::Counts {
+            // Counts of any layer kind: log2 of raw counts would drop every zero.
+            return NormalizeConfig {
+                filters: vec![FilterParams::MinCount(MinCountParams::default())],
+                transform: TransformParams::LogCpm(LogCpmParams::default()),
+                ..Default::default()
+            };
+        }
         match kind {
             LayerKind::Proteome => NormalizeConfig {
                 filters: vec![
@@ -79,11 +87,6 @@ impl NormalizeConfig {
                 ],
                 transform: log2,
                 normalization: NormalizationParams::Median(MedianParams::default()),
-                ..Default::default()
-            },
-            LayerKind::Mirna if scale == ValueScale::Counts => NormalizeConfig {
-                filters: vec![FilterParams::MinCount(MinCountParams::default())],
-                transform: TransformParams::LogCpm(LogCpmParams::default()),
                 ..Default::default()
             },
             _ => NormalizeConfig {
@@ -338,6 +341,7 @@ mod tests {
             filters: vec![
                 FilterParams::Contaminants(ContaminantParams::default()),
                 FilterParams::ValidValues(ValidValuesParams {
+                    column: "source".into(),
                     min_fraction: 0.5,
                     ..Default::default()
                 }),
@@ -454,7 +458,7 @@ mod tests {
         fn imputation_never_changes_observed((vals, mask) in value_strategy(), which in 1usize..5) {
             let (a, sheet) = cohort(&vals, &mask, 25);
             let pre = NormalizeConfig {
-                filters: vec![FilterParams::ValidValues(ValidValuesParams { min_fraction: 0.5, ..Default::default() })],
+                filters: vec![FilterParams::ValidValues(ValidValuesParams { column: "source".into(), min_fraction: 0.5, ..Default::default() })],
                 transform: TransformParams::Log2(Log2Params::default()),
                 ..Default::default()
             };
@@ -601,7 +605,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.filters.len(), 2);
-        assert_eq!(cfg.report_group, "source");
+        assert_eq!(cfg.report_group, "");
         assert!(
             matches!(cfg.imputation, ImputationParams::DownShift(DownShiftParams { seed: 7, width, .. }) if width == 0.3)
         );

@@ -41,13 +41,25 @@ use crate::pipeline::{FittedPipeline, NormalizeConfig, PipelineReport};
 pub struct NormalizeSpec {
     /// Pipelines by layer name.
     pub layers: BTreeMap<String, NormalizeConfig>,
+    /// The sheet column that groups samples for the valid-values filter and the imputation
+    /// report when a pipeline names none (key `group_by`); `None`: the sheet's first grouping
+    /// column ([`evomics_core::SampleSheet::grouping_columns`]), or no grouping.
+    pub group_by: Option<String>,
     /// The spec used the older `layers` (or `config.layers`) nesting.
     pub legacy_form: bool,
 }
 
 impl Serialize for NormalizeSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.layers.serialize(s)
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if let Some(g) = &self.group_by {
+            m.serialize_entry("group_by", g)?;
+        }
+        for (k, v) in &self.layers {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }
 
@@ -72,6 +84,7 @@ impl<'de> Deserialize<'de> for NormalizeSpec {
                 let mut spec = NormalizeSpec::default();
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
+                        "group_by" => spec.group_by = Some(map.next_value()?),
                         "layers" => {
                             let l: BTreeMap<String, NormalizeConfig> = map.next_value()?;
                             spec.layers.extend(l);
@@ -113,11 +126,36 @@ impl NormalizeSpec {
     /// The pipeline of each layer of `exp`: the named ones, or the recommended pipeline for
     /// every layer when none is named. A named layer the experiment lacks is an error.
     pub fn resolve(&self, exp: &Experiment) -> Result<BTreeMap<String, NormalizeConfig>> {
+        let group = self.grouping(exp)?;
+        // A recommended pipeline without a grouping column filters on all samples; a pipeline
+        // the user wrote keeps its empty column, which the filter reports as an error.
+        let fill = |mut cfg: NormalizeConfig, recommended: bool| {
+            for f in &mut cfg.filters {
+                if let crate::filter::FilterParams::ValidValues(p) = f {
+                    if p.column.trim().is_empty() && p.mode != crate::filter::ValidMode::Total {
+                        match &group {
+                            Some(g) => p.column = g.clone(),
+                            None if recommended => p.mode = crate::filter::ValidMode::Total,
+                            None => {}
+                        }
+                    }
+                }
+            }
+            if cfg.report_group.trim().is_empty() {
+                cfg.report_group = group.clone().unwrap_or_default();
+            }
+            cfg
+        };
         if self.layers.is_empty() {
             return Ok(exp
                 .layers()
                 .iter()
-                .map(|(n, a)| (n.clone(), NormalizeConfig::recommended(a.kind(), a.scale())))
+                .map(|(n, a)| {
+                    (
+                        n.clone(),
+                        fill(NormalizeConfig::recommended(a.kind(), a.scale()), true),
+                    )
+                })
                 .collect());
         }
         for name in self.layers.keys() {
@@ -130,7 +168,23 @@ impl NormalizeSpec {
                 });
             }
         }
-        Ok(self.layers.clone())
+        Ok(self
+            .layers
+            .iter()
+            .map(|(k, c)| (k.clone(), fill(c.clone(), false)))
+            .collect())
+    }
+
+    /// The grouping column: `group_by` (which the sheet must have), else the sheet's first
+    /// grouping column, else none.
+    pub fn grouping(&self, exp: &Experiment) -> Result<Option<String>> {
+        match &self.group_by {
+            Some(g) => {
+                exp.samples().require_column(g)?;
+                Ok(Some(g.clone()))
+            }
+            None => Ok(exp.samples().grouping_columns().into_iter().next()),
+        }
     }
 }
 

@@ -250,9 +250,12 @@ fn check_valid70(c: Cohort) {
         .iter()
         .position(|h| h == "keep")
         .expect("keep column");
-    let fitted = FilterParams::ValidValues(ValidValuesParams::default())
-        .fit(&x, &sheet)
-        .unwrap();
+    let fitted = FilterParams::ValidValues(ValidValuesParams {
+        column: "source".into(),
+        ..Default::default()
+    })
+    .fit(&x, &sheet)
+    .unwrap();
     let kept: BTreeSet<&str> = fitted.kept.iter().map(String::as_str).collect();
     assert_eq!(oracle.ids.len(), x.n_features());
     let mut disagree = Vec::new();
@@ -441,9 +444,12 @@ fn combat_complete_mod_source_matches_sva_m() {
 fn check_combat_na(c: Cohort) {
     let sheet = sheet(c);
     let x = proteins(c);
-    let (_, xf, _) = FilterParams::ValidValues(ValidValuesParams::default())
-        .fit_transform(&x, &sheet)
-        .unwrap();
+    let (_, xf, _) = FilterParams::ValidValues(ValidValuesParams {
+        column: "source".into(),
+        ..Default::default()
+    })
+    .fit_transform(&x, &sheet)
+    .unwrap();
     let (fitted, out) = combat(&xf, &sheet, &[]);
     let FittedBatchCorrection::Combat(f) = &fitted else {
         panic!("ComBat expected")

@@ -227,7 +227,14 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
             "ingest",
         );
     }
-    let (analysis_store, analysis_stage) = match &c.normalize {
+    // normalize groups by the run's grouping (qc group_by) unless its config names one.
+    let normalize = c.normalize.clone().map(|mut n| {
+        if n.group_by.is_none() {
+            n.group_by = c.qc.as_ref().and_then(|q| q.group_by.clone());
+        }
+        n
+    });
+    let (analysis_store, analysis_stage) = match &normalize {
         Some(n) => (
             push(
                 &mut steps,

@@ -51,29 +51,10 @@ pub struct RunResults<'a> {
     pub train: Option<&'a TrainResult>,
 }
 
-const SAMPLE_COLUMNS: [&str; 8] = [
-    "source",
-    "donor_id",
-    "batch",
-    "conditioning",
-    "isolation_method",
-    "potency_class",
-    "Cell_type",
-    "Differentiation",
-];
-
-const COLOUR_COLUMNS: [&str; 5] = [
-    "source",
-    "batch",
-    "conditioning",
-    "Cell_type",
-    "Differentiation",
-];
-
 /// Build the report input of a run.
 pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
     let exp = r.experiment;
-    let (samples, colour) = sample_table(exp);
+    let (samples, colour) = sample_table(exp, r.qc.and_then(|q| q.config.group_by.as_deref()));
     let mut notes = Vec::new();
     for (stage, ran) in [
         ("qc", r.qc.is_some()),
@@ -123,12 +104,15 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
     Ok(input)
 }
 
-fn sample_table(exp: &Experiment) -> (SampleTable, Vec<String>) {
-    let cols: Vec<String> = SAMPLE_COLUMNS
-        .iter()
-        .filter(|c| exp.samples().column(c).is_some())
-        .map(|c| c.to_string())
-        .collect();
+/// The sample table shows the sheet's grouping columns; plots colour by the run's grouping
+/// (qc `group_by`) first, then by those columns in sheet order — never by a fixed column name.
+fn sample_table(exp: &Experiment, group_by: Option<&str>) -> (SampleTable, Vec<String>) {
+    let mut cols: Vec<String> = exp.samples().grouping_columns();
+    if let Some(g) = group_by {
+        if exp.samples().column(g).is_some() && !cols.iter().any(|c| c == g) {
+            cols.insert(0, g.to_string());
+        }
+    }
     let rows = exp
         .samples()
         .sample_ids()
@@ -138,11 +122,16 @@ fn sample_table(exp: &Experiment) -> (SampleTable, Vec<String>) {
             values: cols.iter().map(|c| exp.samples().text(c, s)).collect(),
         })
         .collect();
-    let colour = COLOUR_COLUMNS
-        .iter()
-        .filter(|c| cols.iter().any(|x| x == *c))
-        .map(|c| c.to_string())
+    let mut colour: Vec<String> = group_by
+        .filter(|g| cols.iter().any(|c| c == g))
+        .map(str::to_string)
+        .into_iter()
         .collect();
+    colour.extend(
+        cols.iter()
+            .filter(|c| Some(c.as_str()) != group_by)
+            .cloned(),
+    );
     (
         SampleTable {
             columns: cols,

@@ -394,7 +394,16 @@ fn a_layer_of_scale_other_needs_to_be_told_what_it_holds() {
     for stage in [
         vec!["diff", p(&store), "--layer", "p", "--design", "~ 0 + group"],
         vec!["explore", p(&store), "--layer", "p", "--by", "group"],
-        vec!["cluster", p(&store), "--layer", "p", "--by", "group", "--k", "2..3"],
+        vec![
+            "cluster",
+            p(&store),
+            "--layer",
+            "p",
+            "--by",
+            "group",
+            "--k",
+            "2..3",
+        ],
     ] {
         let out = d.path().join(format!("o-{}", stage[0]));
         let mut args = stage.clone();

@@ -446,3 +446,61 @@ fn diff_on_imputed_secretome_fits_measured_values_and_counts_imputed_cells() {
     assert!(n_fit.iter().zip(&n_obs).any(|(a, b)| a > b));
     assert_ne!(fitted.column("P.Value"), default.column("P.Value"));
 }
+
+/// Defaults follow the user's sheet: the secretome's sheet has no `source` column, and a bare
+/// normalize groups its valid-values filter by the sheet's first grouping column (`Cell_type`),
+/// cluster compares with the sheet's grouping columns, and nothing names `source`.
+#[test]
+fn defaults_follow_the_sheet_without_a_source_column() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("sec");
+    ok(&[
+        "ingest",
+        "-s",
+        p(&dir.join("secretome_samples.tsv")),
+        "--sample-id-column",
+        "Sample",
+        "--layer",
+        &format!(
+            "proteome={}",
+            dir.join("secretome_fragpipe_combined_protein.tsv.gz")
+                .display()
+        ),
+        "-o",
+        p(&store),
+        "--quiet",
+    ]);
+    let norm = d.path().join("n");
+    let out = crate::evomics(&["normalize", p(&store), "-o", p(&norm)]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("source"), "{log}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(norm.join("manifest.json")).unwrap())
+            .unwrap();
+    let filters = m["settings"]["layers"]["proteome"]["filters"].to_string();
+    assert!(filters.contains("\"column\":\"Cell_type\""), "{filters}");
+    assert_eq!(
+        m["settings"]["layers"]["proteome"]["report_group"],
+        "Cell_type"
+    );
+    let cl = d.path().join("cl");
+    ok(&[
+        "cluster",
+        p(&norm),
+        "--layer",
+        "proteome",
+        "--k",
+        "2..4",
+        "--complete-features",
+        "-o",
+        p(&cl),
+        "--quiet",
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cl.join("result.json")).unwrap()).unwrap();
+    let by = r["result"]["config"]["by"].to_string();
+    assert!(by.starts_with("[\"Cell_type\",\"Differentiation\""), "{by}");
+}

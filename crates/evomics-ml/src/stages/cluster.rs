@@ -220,8 +220,8 @@ fn distance_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Di
 pub struct ClusterConfig {
     /// Layer to cluster (log-scale values; see `log2`).
     pub layer: String,
-    /// Sample-sheet columns to compare the clusters with (default: those of source, batch,
-    /// donor_id, conditioning the sheet has).
+    /// Sample-sheet columns to compare the clusters with (default: the sheet's grouping
+    /// columns, `SampleSheet::grouping_columns`).
     pub by: Vec<String>,
     /// Candidate numbers of clusters.
     pub k: KCandidates,
@@ -380,9 +380,6 @@ pub struct ClusterResult {
     pub notes: Vec<String>,
 }
 
-/// Sheet columns compared with the clusters when none are named.
-pub const DEFAULT_BY: [&str; 4] = ["source", "batch", "donor_id", "conditioning"];
-
 /// Run `cluster` on `config.layer` of `exp`.
 pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterResult> {
     config.validate()?;
@@ -391,11 +388,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     let mut assay: Assay = assay.into_owned();
     let sheet = exp.samples().for_samples(assay.samples())?;
     let by: Vec<String> = if config.by.is_empty() {
-        DEFAULT_BY
-            .iter()
-            .filter(|c| sheet.column(c).is_some())
-            .map(|c| c.to_string())
-            .collect()
+        sheet.grouping_columns()
     } else {
         for b in &config.by {
             sheet.require_column(b)?;
