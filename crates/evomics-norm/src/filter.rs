@@ -711,7 +711,6 @@ mod tests {
             column: "source".into(),
             min_fraction: 0.5,
             mode: ValidMode::AllGroups,
-            ..Default::default()
         });
         let f = p.fit(&assay(), &sheet()).unwrap();
         assert_eq!(f.kept, vec!["P2".to_string(), "P3".to_string()]);
