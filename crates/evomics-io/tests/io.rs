@@ -580,11 +580,9 @@ fn tsv_numbers_read_back_exactly_in_r() {
     for (row, b) in r.rows.iter().zip(&bits) {
         assert_eq!(row[0], format!("{b:016x}"));
         assert_eq!(
-            row[1],
-            row[0],
+            row[1], row[0],
             "R read {} for the double with bits {}",
-            row[2],
-            row[0]
+            row[2], row[0]
         );
     }
 }
