@@ -5,7 +5,7 @@
 //! maximum errors (they are recorded in docs/methods/normalization.md).
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_norm::combat::{BatchCorrectionParams, CombatParams, FittedBatchCorrection};
@@ -50,7 +50,7 @@ struct Table {
     rows: Vec<Vec<Option<f64>>>,
 }
 
-fn read_table(path: &PathBuf) -> Table {
+fn read_table(path: &Path) -> Table {
     let text = text(path);
     let mut lines = text.lines();
     let header: Vec<String> = lines
