@@ -29,7 +29,12 @@ pub fn sum(xs: impl IntoIterator<Item = f64>) -> f64 {
         }
         s = t;
     }
-    s + c
+    // an infinite or NaN total makes the compensation NaN (inf − inf); R's sum is the total then
+    if s.is_finite() {
+        s + c
+    } else {
+        s
+    }
 }
 
 /// Arithmetic mean, as R's `mean(x)` (`summary.c`: the sum over n, then, when finite, the mean
@@ -362,6 +367,9 @@ mod tests {
     fn compensated_sum_beats_naive() {
         let v = [1e16, 1.0, -1e16, 1.0];
         assert_eq!(sum(v), 2.0);
+        // R: sum(c(1, Inf)) = Inf; sum(c(Inf, -Inf)) = NaN
+        assert_eq!(sum([1.0, f64::INFINITY]), f64::INFINITY);
+        assert!(sum([f64::INFINITY, f64::NEG_INFINITY]).is_nan());
     }
 
     #[test]
