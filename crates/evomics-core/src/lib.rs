@@ -9,6 +9,8 @@
 //!   explicit and travels through every step;
 //! - [`Experiment`]: the sheet plus named layers aligned on `sample_id`;
 //! - [`rng`]: the seeded generator every stochastic step uses;
+//! - [`num`]: the R-parity numeric kernels (mean, var, type-7 quantile, median, mad, average
+//!   ranks, Pearson/Spearman, approx), each written once;
 //! - [`table`] and [`stage`]: typed output tables and what every stage result has in common
 //!   ([`StageResult`]); `evomics-io` writes them as TSV, Parquet and JSON.
 //!
@@ -18,6 +20,7 @@ pub mod assay;
 pub mod error;
 pub mod experiment;
 pub mod flags;
+pub mod num;
 pub mod rng;
 pub mod scale;
 pub mod sheet;

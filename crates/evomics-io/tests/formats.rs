@@ -3,7 +3,6 @@
 //! miRNA name harmonization, and errors on wrong or truncated files.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use evomics_core::{Assay, Experiment, FeatureFlags, LayerKind, ValueFlag, ValueScale};
@@ -12,6 +11,7 @@ use evomics_io::matrix::ParsedMatrix;
 use evomics_io::sheet::SheetOptions;
 use evomics_io::spec::ReadOptions;
 use evomics_io::{ingest, IngestRequest, LayerIngestReport, LayerSpec};
+use evomics_testkit::{col, text};
 
 /// A file of `../shared/data/real`, or return from the test (skipped without `../shared`).
 macro_rules! real {
@@ -21,30 +21,12 @@ macro_rules! real {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../test-data/fixtures")
-        .join(name);
-    assert!(p.exists(), "{} is missing", p.display());
-    p
-}
-
-/// The file's text, gunzipped when needed — an independent reading to check values against.
-fn raw_text(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    } else {
-        String::from_utf8(bytes).unwrap()
-    }
+    evomics_testkit::test_data(&format!("fixtures/{name}"))
 }
 
 /// Header and rows of an unquoted delimited text.
 fn raw_rows(path: &Path, delim: char) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = raw_text(path);
+    let text = text(path);
     let mut lines = text.lines();
     let header = lines
         .next()
@@ -57,13 +39,6 @@ fn raw_rows(path: &Path, delim: char) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|l| l.split(delim).map(|s| s.trim().to_string()).collect())
         .collect();
     (header, rows)
-}
-
-fn col(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name}"))
 }
 
 fn observed(m: &ParsedMatrix) -> usize {
@@ -1054,7 +1029,7 @@ fn corrupt(text: &str, delim: char, line: usize, field: usize, with: &str) -> St
 #[test]
 fn wrong_or_truncated_files_name_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let mq = raw_text(&real!(
+    let mq = text(&real!(
         "format-fixtures-alphapeptstats/maxquant_proteinGroups.txt.gz",
     ));
     let mq_head: Vec<&str> = mq.lines().next().unwrap().split('\t').collect();
@@ -1080,10 +1055,10 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
                 && mq_flags.iter().all(|&c| f[c] != "+")
         })
         .unwrap();
-    let fp = raw_text(&real!(
+    let fp = text(&real!(
         "format-fixtures-alphapeptstats/fragpipe_combined_protein.tsv",
     ));
-    let secr = raw_text(&real!(
+    let secr = text(&real!(
         "msc-sources-osteogenic-secretome-proteome/secretome_fragpipe_combined_protein.tsv.gz",
     ));
     let secr_lfq = secr
@@ -1093,10 +1068,10 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
         .split('\t')
         .position(|h| h == "Ad_c_31 MaxLFQ Intensity")
         .unwrap();
-    let dn = raw_text(&real!(
+    let dn = text(&real!(
         "format-fixtures-alphapeptstats/diann_report.pg_matrix.tsv",
     ));
-    let sn = raw_text(&real!(
+    let sn = text(&real!(
         "format-fixtures-alphapeptstats/spectronaut_report_subset.tsv.gz",
     ));
     let sn_q = sn
@@ -1106,10 +1081,10 @@ fn wrong_or_truncated_files_name_file_line_and_column() {
         .split('\t')
         .position(|h| h == "PG.Quantity")
         .unwrap();
-    let sm = raw_text(&fixture("smrnaseq_mirna.tsv"));
-    let st = raw_text(&fixture("smrnaseq_mature_counts.csv"));
-    let md = raw_text(&fixture("miRNAs_expressed_all_samples_fixture.csv"));
-    let cf = raw_text(&real!(
+    let sm = text(&fixture("smrnaseq_mirna.tsv"));
+    let st = text(&fixture("smrnaseq_mature_counts.csv"));
+    let md = text(&fixture("miRNAs_expressed_all_samples_fixture.csv"));
+    let cf = text(&real!(
         "ev-mirna-metabolic-inhibitors-cfarkas/ev_mirna_counts.csv",
     ));
     let report = "Run\tProtein.Group\tPrecursor.Id\tPG.MaxLFQ\nr1\tP1\tAAK2\t10\nr1\tP1\tCCK2\t10\nr2\tP1\tAAK2\t12\n";

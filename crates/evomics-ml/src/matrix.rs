@@ -169,26 +169,6 @@ impl Distance {
     }
 }
 
-/// Average ranks (1-based, ties get their mean rank, as R's `rank(ties.method = "average")`).
-pub fn average_ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            r[k] = rank;
-        }
-        i = j + 1;
-    }
-    r
-}
-
 /// Rows centred and scaled to unit Euclidean norm, so a dot product is a Pearson correlation.
 /// A constant row becomes all zeros (correlation 0 with everything).
 fn unit_rows(x: ArrayView2<f64>) -> Array2<f64> {
@@ -359,7 +339,7 @@ pub fn distance_matrix(x: ArrayView2<f64>, metric: Distance) -> Array2<f64> {
             let src = if metric == Distance::Spearman {
                 let mut r = Array2::zeros(x.dim());
                 for (i, row) in x.rows().into_iter().enumerate() {
-                    let rk = average_ranks(&row.to_vec());
+                    let rk = evomics_core::num::rank_average(&row.to_vec());
                     r.row_mut(i).assign(&Array1::from(rk));
                 }
                 r
@@ -394,14 +374,6 @@ mod tests {
             let f = fast[[i, j]];
             assert!((f - d).abs() <= 1e-9 * d.max(1.0), "({i}, {j}): {f} vs {d}");
         }
-    }
-
-    #[test]
-    fn ranks_average_ties() {
-        assert_eq!(
-            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
-            vec![3.5, 1.0, 3.5, 2.0]
-        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::average_ranks;
+use evomics_core::num::{mean, rank_average, spearman};
 
 /// Metrics of class predictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ pub fn roc_auc(truth: &[bool], score: &[f64]) -> Option<f64> {
     if np == 0 || nn == 0 {
         return None;
     }
-    let ranks = average_ranks(score);
+    let ranks = rank_average(score);
     let rsum: f64 = ranks
         .iter()
         .zip(truth)
@@ -149,7 +149,7 @@ pub fn average_precision(truth: &[bool], score: &[f64]) -> Option<f64> {
 
 fn mean_defined(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let vals: Vec<f64> = v.flatten().collect();
-    (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    (!vals.is_empty()).then(|| mean(&vals))
 }
 
 /// Metrics of class probabilities `p` (samples × classes) against true classes `y`.
@@ -255,17 +255,6 @@ pub fn regression_metrics(y: &[f64], pred: &[f64]) -> RegressionMetrics {
         mae,
         spearman: spearman(y, pred),
     }
-}
-
-/// Spearman rank correlation (Pearson correlation of average ranks).
-pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (ra, rb) = (average_ranks(a), average_ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma) * (x - ma)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb) * (y - mb)).sum();
-    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
 }
 
 /// One bin of a calibration table.

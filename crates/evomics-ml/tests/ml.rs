@@ -2,10 +2,10 @@
 //! cohorts with batch effects, and the potency-model guarantees (leakage-free CV, permutation
 //! tests, conformal coverage, persistence, CV AUC on the synthetic-M cohort).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
+use evomics_testkit::{cohorts, plain_or_gz, read_tsv, text};
 use ndarray::Array2;
 
 // ---------------------------------------------------------------- oracle readers
@@ -17,56 +17,9 @@ macro_rules! oracle_dir {
     };
 }
 
-/// Read a (possibly .gz) text file; a missing file fails the test.
-fn read_text(path: &Path) -> String {
-    let bytes = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("cannot read oracle file {}: {e}", path.display()));
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    } else {
-        String::from_utf8(bytes).unwrap()
-    }
-}
-
-/// The file `stem` in `dir`, as plain or .gz, whichever exists (the plain name is required when
-/// neither exists, so the failure names it).
-fn find(dir: &Path, stem: &str) -> PathBuf {
-    let plain = dir.join(stem);
-    if plain.exists() {
-        return plain;
-    }
-    let gz = dir.join(format!("{stem}.gz"));
-    if gz.exists() {
-        gz
-    } else {
-        plain
-    }
-}
-
-/// A TSV with a header: (header, rows of cells).
-fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = read_text(path);
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect();
-    (header, rows)
-}
-
 /// proteins_log2.tsv as a proteome assay (NA = missing).
 fn read_proteome(dir: &Path) -> Assay {
-    let (header, rows) = read_tsv(&find(dir, "proteins_log2.tsv"));
+    let (header, rows) = read_tsv(&plain_or_gz(dir, "proteins_log2.tsv"));
     let samples: Vec<String> = header[1..].to_vec();
     let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     let cells = Array2::from_shape_fn((rows.len(), samples.len()), |(i, j)| {
@@ -116,11 +69,14 @@ fn check_pca_against_prcomp(name: &str) {
 
     let dir = oracle_dir!(name);
     let assay = read_proteome(&dir);
-    let cc: Vec<String> = read_text(&find(&dir.join("oracle"), "complete_case_features.txt"))
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
+    let cc: Vec<String> = text(&plain_or_gz(
+        &dir.join("oracle"),
+        "complete_case_features.txt",
+    ))
+    .lines()
+    .filter(|l| !l.is_empty())
+    .map(str::to_string)
+    .collect();
     let rows: Vec<usize> = cc
         .iter()
         .map(|id| assay.features().position(id).unwrap())
@@ -215,38 +171,6 @@ fn column_text(sheet: &SampleSheet, column: &str) -> Vec<String> {
         .collect()
 }
 
-/// A cohort where source and batch effects are both strong and batch dominates before
-/// correction: 3 sources × 3 batches (batches cross sources, balanced by the simulator's design),
-/// 30 % of proteins source-DE by 1.5–3 log2, 90 % batch-affected with SD 2 log2 plus a global
-/// batch shift of SD 1, little donor and conditioning structure, and a detection limit low enough
-/// that most proteins are complete.
-fn batchy_cohort(seed: u64) -> evomics_sim::SimCohort {
-    use evomics_sim::SimParams;
-    let mut p = SimParams {
-        seed,
-        n_samples: 60,
-        n_proteins: 400,
-        n_mirnas: 60,
-        n_batches: 3,
-        donors_per_source: [3, 5],
-        preps_per_donor: [2, 5],
-        ..SimParams::default()
-    };
-    p.sources.truncate(3);
-    p.effects.source_de_fraction = 0.3;
-    p.effects.source_effect_log2 = [1.5, 3.0];
-    p.effects.batch_affected_fraction = 0.9;
-    p.effects.batch_sd_log2 = 2.0;
-    p.effects.donor_sd_log2 = 0.2;
-    p.effects.conditioning_de_fraction = 0.01;
-    p.proteome.batch_shift_sd_log2 = 1.0;
-    p.purity.dirty_sample_fraction = 0.0;
-    // A lower detection limit and no random dropout keep most proteins complete.
-    p.proteome.mnar_midpoint_log2 = 16.0;
-    p.proteome.mar_rate = 0.0;
-    evomics_sim::simulate(&p).unwrap()
-}
-
 #[test]
 fn clustering_recovers_batch_before_combat_and_source_after() {
     use evomics_ml::cluster::{
@@ -257,7 +181,7 @@ fn clustering_recovers_batch_before_combat_and_source_after() {
     use evomics_ml::matrix::Distance;
     use evomics_ml::pca::PcaParams;
 
-    let cohort = batchy_cohort(20240601);
+    let cohort = cohorts::batchy(20240601);
     let sheet = cohort.experiment.samples().clone();
     let prot = cohort.experiment.layer("proteome").unwrap();
     let base = serde_json::json!({

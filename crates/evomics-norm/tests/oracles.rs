@@ -5,14 +5,14 @@
 //! maximum errors (they are recorded in docs/methods/normalization.md).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_norm::combat::{BatchCorrectionParams, CombatParams, FittedBatchCorrection};
 use evomics_norm::filter::{FilterByExprParams, FilterParams, ValidValuesParams};
 use evomics_norm::transform::{LogCpmParams, TransformParams};
 use evomics_norm::{Fit, NormFactorsParams, Transformer};
+use evomics_testkit::text;
 use ndarray::Array2;
 
 const ORACLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/oracles/");
@@ -43,27 +43,6 @@ impl Cohort {
     }
 }
 
-fn read_text(path: &PathBuf) -> String {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| {
-        panic!(
-            "oracle file {} cannot be opened ({e}); these tests need the shared oracles beside the \
-             clone (../shared/oracles, see DESIGN.md) — they are required, not optional",
-            path.display()
-        )
-    });
-    let mut s = String::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut s)
-            .unwrap_or_else(|e| panic!("{}: cannot decompress: {e}", path.display()));
-    } else {
-        std::io::BufReader::new(file)
-            .read_to_string(&mut s)
-            .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
-    }
-    s
-}
-
 /// A TSV with a header; first column ids, other columns numbers or `NA`.
 struct Table {
     columns: Vec<String>,
@@ -71,8 +50,8 @@ struct Table {
     rows: Vec<Vec<Option<f64>>>,
 }
 
-fn read_table(path: &PathBuf) -> Table {
-    let text = read_text(path);
+fn read_table(path: &Path) -> Table {
+    let text = text(path);
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
@@ -117,7 +96,7 @@ fn read_table(path: &PathBuf) -> Table {
 }
 
 fn sheet(c: Cohort) -> SampleSheet {
-    let text = read_text(&c.path("samples.tsv", false));
+    let text = text(&c.path("samples.tsv", false));
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
@@ -381,7 +360,7 @@ fn combat(x: &Assay, sheet: &SampleSheet, covariates: &[&str]) -> (FittedBatchCo
 fn check_combat_cc(c: Cohort, covariates: &[&str], file: &str) {
     let sheet = sheet(c);
     let x = proteins(c);
-    let cc: Vec<String> = read_text(&c.path("oracle/complete_case_features.txt", false))
+    let cc: Vec<String> = text(&c.path("oracle/complete_case_features.txt", false))
         .lines()
         .map(str::to_string)
         .collect();
@@ -511,7 +490,7 @@ fn combat_fitted_on_s_applies_to_held_out_samples() {
     let c = Cohort::S;
     let sheet = sheet(c);
     let x = proteins(c);
-    let cc: Vec<usize> = read_text(&c.path("oracle/complete_case_features.txt", false))
+    let cc: Vec<usize> = text(&c.path("oracle/complete_case_features.txt", false))
         .lines()
         .map(|id| x.features().position(id).expect("feature"))
         .collect();
@@ -538,7 +517,7 @@ fn check_filter_by_expr(c: Cohort) {
     let sheet = sheet(c);
     let counts = mirna(c);
     let want: BTreeSet<String> = {
-        let t = read_text(&c.path("oracle/edger_filterbyexpr_source.tsv", true));
+        let t = text(&c.path("oracle/edger_filterbyexpr_source.tsv", true));
         let mut lines = t.lines();
         assert_eq!(lines.next(), Some("feature_id\ttotal_count\tkeep"));
         lines
@@ -604,7 +583,7 @@ fn filter_by_expr_matches_edger_m() {
 #[test]
 fn combat_leaves_near_zero_variance_features_uncorrected() {
     let dir = evomics_testkit::require_shared!("data/real/mouse-plasma-ev-mirna-wildfire");
-    let read = |name: &str| evomics_testkit::Tsv::parse(&read_text(&dir.join(name)), ',');
+    let read = |name: &str| evomics_testkit::Tsv::parse(&text(&dir.join(name)), ',');
     let b0 = read("batch0_mouse_miRNA_count.csv");
     let b1 = read("batch1_mouse_miRNA_count.csv");
     let ids1: HashMap<&str, usize> = b1

@@ -1,6 +1,6 @@
 //! Small robust-statistics helpers shared by the QC modules.
 
-use evomics_core::ValueScale;
+use evomics_core::{num, ValueScale};
 use serde::{Deserialize, Serialize};
 
 /// Which transform the log-scale QC metrics use, chosen from the layer's [`ValueScale`].
@@ -57,22 +57,14 @@ pub fn linear_value(scale: ValueScale, v: f64) -> Option<f64> {
     }
 }
 
-/// Quantile with linear interpolation between order statistics (R type 7); `None` if empty.
+/// R's type-7 quantile ([`evomics_core::num::quantile7`]); `None` if empty.
 pub fn quantile(values: &[f64], p: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let h = (v.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    Some(v[lo] + (h - lo as f64) * (v[hi] - v[lo]))
+    (!values.is_empty()).then(|| num::quantile7(values, p))
 }
 
-/// Median; `None` if empty.
+/// R's median ([`evomics_core::num::median`]); `None` if empty.
 pub fn median(values: &[f64]) -> Option<f64> {
-    quantile(values, 0.5)
+    (!values.is_empty()).then(|| num::median(values))
 }
 
 /// Robust z-scores (x − median) / max(1.4826 · MAD, `floor`) of `values` (`None` stays `None`).
@@ -91,7 +83,7 @@ pub fn robust_z(values: &[Option<f64>], floor: f64) -> Vec<Option<f64>> {
     let scale = if mad > 0.0 {
         mad
     } else {
-        dev.iter().sum::<f64>() / dev.len() as f64 * 1.2533
+        num::mean(&dev) * 1.2533
     }
     .max(floor);
     values
@@ -100,21 +92,13 @@ pub fn robust_z(values: &[Option<f64>], floor: f64) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Pearson correlation of paired values; `None` with fewer than 3 pairs or zero variance.
+/// Pearson correlation of paired values (R's `cor`, [`evomics_core::num::pearson`]); `None`
+/// with fewer than 3 pairs (QC does not judge a sample on two points) or zero variance.
 pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len();
-    if n < 3 || n != y.len() {
+    if x.len() < 3 {
         return None;
     }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+    num::pearson(x, y)
 }
 
 #[cfg(test)]
@@ -160,7 +144,10 @@ mod tests {
 
     #[test]
     fn pearson_basics() {
-        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.99794).abs() < 1e-4);
+        assert!(
+            (pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.9979487157886733).abs()
+                < 1e-15
+        );
         assert_eq!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
         assert_eq!(pearson(&[1.0, 2.0], &[1.0, 2.0]), None);
     }

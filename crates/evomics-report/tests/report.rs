@@ -156,15 +156,6 @@ fn contrast(rng: &mut Rng, layer: &str, name: &str, n: usize) -> ContrastResult 
     }
 }
 
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
-
 /// Correlation heatmap with a tree: samples chained within source, then sources joined.
 fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
     let source_effect: Vec<Vec<f64>> = (0..4)
@@ -185,7 +176,7 @@ fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
     let values = (0..n)
         .map(|i| {
             (0..n)
-                .map(|j| Some(pearson(&profiles[i], &profiles[j])))
+                .map(|j| evomics_core::num::pearson(&profiles[i], &profiles[j]))
                 .collect()
         })
         .collect();

@@ -119,7 +119,7 @@ fn potency_readouts(
         .iter()
         .map(|&l| pp.alp_baseline * (pp.alp_slope * l + normal(rng, 0.0, pp.alp_noise_sd)).exp())
         .collect();
-    let median = median(&potency_score);
+    let median = evomics_core::num::median(&potency_score);
     let potency_class = potency_score
         .iter()
         .map(|&s| if s > median { "high" } else { "low" }.to_string())
@@ -129,17 +129,6 @@ fn potency_readouts(
         potency_score,
         potency_class,
         alp,
-    }
-}
-
-fn median(x: &[f64]) -> f64 {
-    let mut v = x.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
     }
 }
 
@@ -311,13 +300,6 @@ fn run(p: &SimParams) -> Result<SimCohort> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_even_and_odd() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&[]), 0.0);
-    }
 
     #[test]
     fn small_cohort_is_consistent() {

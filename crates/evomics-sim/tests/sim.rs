@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use evomics_core::num::{self, mean};
 use evomics_core::{Assay, ColumnValues, SampleSheet, ValueFlag};
 use evomics_sim::catalog::{CONTAMINANT_MARKERS, EV_MARKERS};
 use evomics_sim::{
@@ -29,43 +30,14 @@ fn num_col(c: &SimCohort, name: &str) -> Vec<f64> {
     }
 }
 
-fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            r[k] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
+/// R's `cor(x, y)`, NaN where R gives `NA` (so a comparison with it fails).
 fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx).powi(2);
-        syy += (b - my).powi(2);
-    }
-    sxy / (sxx * syy).sqrt()
+    num::pearson(x, y).unwrap_or(f64::NAN)
 }
 
+/// R's `cor(x, y, method = "spearman")`, NaN where R gives `NA`.
 fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    pearson(&ranks(x), &ranks(y))
-}
-
-fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
+    num::spearman(x, y).unwrap_or(f64::NAN)
 }
 
 /// A cohort with many samples and few features, for properties that need sample size.

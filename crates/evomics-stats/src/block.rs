@@ -30,6 +30,7 @@
 //! limma 3.54 `duplicateCorrelation`, `gls.series`; statmod 1.5 `mixedModel2Fit`,
 //! `glmgam.fit` (Smyth 2002, Statistics and Computing 12:47 for the REML-by-gamma-GLM device).
 
+use evomics_core::num::trimmed_mean;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use rayon::prelude::*;
@@ -526,27 +527,11 @@ pub(crate) fn consensus(rho: &[Option<f64>], max_size: usize) -> (Option<f64>, V
         .iter()
         .map(|r| r.map(|r| r.clamp(rho_min, RHO_MAX).atanh()))
         .collect();
-    let mut v: Vec<f64> = z.iter().flatten().copied().collect();
+    let v: Vec<f64> = z.iter().flatten().copied().collect();
     if v.is_empty() {
         return (None, z);
     }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let lo = (n as f64 * 0.15).floor() as usize; // R: lo = floor(n·trim) + 1, 1-based
-    let hi = n - lo; // R: hi = n + 1 − lo, 1-based inclusive
-    let part = &v[lo..hi];
-    let mean = r_mean(part);
-    (Some(mean.tanh()), z)
-}
-
-/// R's `mean` of doubles: the sum divided by n, then corrected by the mean of the residuals.
-fn r_mean(x: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let s = x.iter().sum::<f64>() / n;
-    if !s.is_finite() {
-        return s;
-    }
-    s + x.iter().map(|v| v - s).sum::<f64>() / n
+    (Some(trimmed_mean(&v, 0.15).tanh()), z)
 }
 
 /// Eigenvalues and eigenvectors (columns, row-major `k × k`) of a symmetric matrix, on one thread.

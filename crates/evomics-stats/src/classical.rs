@@ -11,6 +11,7 @@
 //! rank correlation with the t approximation (R `cor.test`, for Spearman with `exact = FALSE`).
 
 use edge_rs::numeric::dist::{f_sf, t_cdf};
+use evomics_core::num::{mean, pearson, rank_average, var};
 use evomics_core::{Assay, ColumnValues, SampleSheet};
 use serde::{Deserialize, Serialize};
 
@@ -95,16 +96,6 @@ fn check_len(assay: &Assay, n: usize, what: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
-}
-
-/// Sample variance with the n − 1 denominator, two-pass.
-fn var(x: &[f64]) -> f64 {
-    let m = mean(x);
-    x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() as f64 - 1.0)
 }
 
 fn two_sided_t(t: f64, df: f64) -> Result<f64> {
@@ -202,10 +193,10 @@ pub fn welch_t_test(
         let mean_a = (!xa.is_empty()).then(|| mean(&xa));
         let mean_b = (!xb.is_empty()).then(|| mean(&xb));
         let (mut t, mut df, mut p) = (None, None, None);
-        if xa.len() >= 2 && xb.len() >= 2 {
+        if let (Some(va), Some(vb)) = (var(&xa), var(&xb)) {
             let (ma, mb) = (mean(&xa), mean(&xb));
-            let sa = var(&xa) / xa.len() as f64;
-            let sb = var(&xb) / xb.len() as f64;
+            let sa = va / xa.len() as f64;
+            let sb = vb / xb.len() as f64;
             let se = (sa + sb).sqrt();
             if se >= 10.0 * f64::EPSILON * ma.abs().max(mb.abs()) {
                 let d = (sa + sb).powi(2)
@@ -412,38 +403,6 @@ pub struct CorrelationTable {
     pub excluded: Vec<ExcludedFeature>,
 }
 
-/// Average ranks (1-based), ties sharing the mean of their ranks, as R's `rank`.
-fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            r[k] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let (mx, my) = (mean(x), mean(y));
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    let d = (sxx * syy).sqrt();
-    (d > 0.0).then(|| (sxy / d).clamp(-1.0, 1.0))
-}
-
 /// Correlation of every feature with a continuous label (one value per layer sample), as R's
 /// `cor.test` (Pearson; Spearman with `exact = FALSE`, i.e. the t approximation). Not done with
 /// fewer than three pairs or when either variable is constant; a feature constant up to
@@ -493,7 +452,7 @@ pub fn correlation_test(
         if n >= 3 && constant.is_none() {
             let r = match method {
                 CorrelationMethod::Pearson => pearson(&x, &y),
-                CorrelationMethod::Spearman => pearson(&ranks(&x), &ranks(&y)),
+                CorrelationMethod::Spearman => pearson(&rank_average(&x), &rank_average(&y)),
             };
             if let Some(r) = r {
                 let df = (n - 2) as f64;
@@ -616,10 +575,5 @@ mod tests {
         assert!((s.rows[0].r.unwrap() - 0.880952380952381).abs() < 1e-12);
         assert!((s.rows[0].p_value.unwrap() - 0.0038503204637324005).abs() < 1e-12);
         assert_eq!(s.rows[0].n_obs, 8);
-    }
-
-    #[test]
-    fn ranks_average_ties() {
-        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
     }
 }

@@ -20,6 +20,7 @@
 
 use edge_rs::numeric::dist::{norm_cdf, norm_sf, t_cdf};
 use edge_rs::numeric::gamma::ln_gamma;
+use evomics_core::num::{mean, rank_average, var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{engine, Result, StatsError};
@@ -93,35 +94,6 @@ pub struct CameraRow {
     pub p_up: f64,
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn var(v: &[f64]) -> f64 {
-    let m = mean(v);
-    v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
-}
-
-/// Average ranks (ties get the mean of their ranks), as R's `rank()`.
-pub(crate) fn average_ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
-    let mut ranks = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for &o in &order[i..=j] {
-            ranks[o] = r;
-        }
-        i = j + 1;
-    }
-    ranks
-}
-
 /// limma's `rankSumTestWithCorrelation(index, statistics, correlation, df)`: returns the
 /// one-sided p-values `(less, greater)`, i.e. (set lower, set higher).
 pub fn rank_sum_test_with_correlation(
@@ -131,7 +103,7 @@ pub fn rank_sum_test_with_correlation(
     df: f64,
 ) -> Result<(f64, f64)> {
     let n = statistics.len() as f64;
-    let r = average_ranks(statistics);
+    let r = rank_average(statistics);
     let n1 = index.len() as f64;
     let n2 = n - n1;
     let sum_r1: f64 = index.iter().map(|&i| r[i]).sum();
@@ -218,7 +190,9 @@ pub fn camera_pr(
         )));
     }
     let mean_stat = mean(statistic);
-    let var_stat = var(statistic);
+    let Some(var_stat) = var(statistic) else {
+        return Err(bad(format!("{g} statistics have no variance")));
+    };
     let gf = g as f64;
     sets.iter()
         .map(|set| {

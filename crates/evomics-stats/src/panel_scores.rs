@@ -31,6 +31,7 @@
 //! the data; the z-scores likewise use observed values only. `n_used` reports how many members
 //! entered each score; a score with no member is `None`.
 
+use evomics_core::num::{mad, mean, rank_min, sd};
 use evomics_core::Assay;
 use serde::{Deserialize, Serialize};
 
@@ -101,43 +102,6 @@ pub struct PanelScoreRow {
     pub singscore_down: Option<f64>,
 }
 
-/// Ranks with ties given the minimum rank (R `rank(ties.method = "min")`), 1 = smallest.
-fn min_ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
-    let mut ranks = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        for &o in &order[i..=j] {
-            ranks[o] = (i + 1) as f64;
-        }
-        i = j + 1;
-    }
-    ranks
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// R's `mad(x)`: 1.4826 · median(|x − median(x)|).
-fn mad(v: &[f64]) -> f64 {
-    let mut a = v.to_vec();
-    let m = median(&mut a);
-    let mut d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    1.4826 * median(&mut d)
-}
-
 /// The scaled (not yet centred) mean rank of a set of `set_ranks` among `n` ranked features,
 /// `(mean − (N_s + 1)/2) / ((2N − N_s + 1)/2 − (N_s + 1)/2)`; `None` when the set fills the ranking.
 fn scaled_mean_rank(set_ranks: &[f64], n: usize) -> Option<f64> {
@@ -194,11 +158,8 @@ pub fn panel_scores(assay: &Assay, sets: &[FeatureSet]) -> Result<Vec<PanelScore
                 continue;
             }
             let v: Vec<f64> = (0..ns).filter_map(|j| assay.get(r, j)).collect();
-            if v.len() >= 2 {
-                let m = v.iter().sum::<f64>() / v.len() as f64;
-                let sd = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
-                    / (v.len() as f64 - 1.0))
-                    .sqrt();
+            if let Some(sd) = sd(&v) {
+                let m = mean(&v);
                 // a member constant up to rounding has no z-score (its spread is rounding)
                 let constant =
                     crate::constant::constant_up_to_rounding(&v, assay.scale()).is_some();
@@ -217,7 +178,7 @@ pub fn panel_scores(assay: &Assay, sets: &[FeatureSet]) -> Result<Vec<PanelScore
             .iter()
             .map(|&i| assay.get(i, j).unwrap_or(f64::NAN))
             .collect();
-        let ranks = min_ranks(&values);
+        let ranks = rank_min(&values);
         let mut rank_of = vec![None; nf];
         for (k, &i) in observed.iter().enumerate() {
             rank_of[i] = Some(ranks[k]);
@@ -282,14 +243,6 @@ mod tests {
             &cells,
         )
         .unwrap()
-    }
-
-    #[test]
-    fn min_ranks_and_mad_follow_r() {
-        assert_eq!(min_ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.0, 1.0, 3.0, 2.0]);
-        assert_eq!(min_ranks(&[5.0, 5.0, 5.0]), vec![1.0, 1.0, 1.0]);
-        // mad(c(1, 2, 3, 4, 10)) = 1.4826 * median(|x - 3|) = 1.4826 * 1
-        assert!((mad(&[1.0, 2.0, 3.0, 4.0, 10.0]) - 1.4826).abs() < 1e-12);
     }
 
     #[test]

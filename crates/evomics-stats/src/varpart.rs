@@ -46,6 +46,7 @@
 
 use edge_rs::numeric::bobyqa::{bobyqa, BobyqaParams, BobyqaStatus};
 use edge_rs::numeric::optimise::brent_fmin;
+use evomics_core::num::quantile7_sorted;
 use evomics_core::{Assay, SampleSheet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -582,14 +583,6 @@ pub struct VarPartSummary {
     pub n_largest: usize,
 }
 
-/// R's `quantile(type = 7)` of sorted values.
-fn quantile7(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 /// Per-component summary across fitted features (factors in order, then `Residuals`); empty
 /// when no feature was fitted.
 pub fn summarize(vp: &VariancePartition) -> Vec<VarPartSummary> {
@@ -627,9 +620,9 @@ pub fn summarize(vp: &VariancePartition) -> Vec<VarPartSummary> {
                 component: name.clone(),
                 n_features: v.len(),
                 mean: v.iter().sum::<f64>() / v.len() as f64,
-                q25: quantile7(&v, 0.25),
-                median: quantile7(&v, 0.5),
-                q75: quantile7(&v, 0.75),
+                q25: quantile7_sorted(&v, 0.25),
+                median: quantile7_sorted(&v, 0.5),
+                q75: quantile7_sorted(&v, 0.75),
                 max: v[v.len() - 1],
                 n_largest: largest[c],
             }
@@ -887,8 +880,8 @@ mod tests {
         assert!(same_partition(&[0, 0, 1, 2], &[1, 1, 0, 2]));
         assert!(!same_partition(&[0, 0, 1, 1], &[0, 1, 1, 1]));
         let v = [1.0, 2.0, 3.0, 4.0];
-        assert!((quantile7(&v, 0.25) - 1.75).abs() < 1e-15);
-        assert!((quantile7(&v, 0.5) - 2.5).abs() < 1e-15);
+        assert!((quantile7_sorted(&v, 0.25) - 1.75).abs() < 1e-15);
+        assert!((quantile7_sorted(&v, 0.5) - 2.5).abs() < 1e-15);
         assert!(VarPartMethod::parse("REML").is_ok() && VarPartMethod::parse("x").is_err());
     }
 }

@@ -23,6 +23,7 @@
 //!   the block and correlation → `duplicateCorrelation` → `lmFit` with both), returning the
 //!   expression, weights, libraries, both consensus correlations and the fit to moderate.
 
+use evomics_core::num::{approx, mean};
 use evomics_core::{Assay, ValueFlag, ValueScale};
 use evomics_norm::{LibrarySizes, NormFactorsParams};
 use ndarray::Array2;
@@ -396,43 +397,6 @@ fn design_layer(counts: &Assay, design: &Design) -> Result<Assay> {
     Ok(layer)
 }
 
-/// R's `mean` of doubles (a sum, then the mean of the residuals added).
-fn r_mean(x: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let s = x.iter().sum::<f64>() / n;
-    if !s.is_finite() {
-        return s;
-    }
-    s + x.iter().map(|v| v - s).sum::<f64>() / n
-}
-
-/// R's `approx(…, rule = 2)` at `v` on strictly increasing knots.
-fn approx_rule2(x: &[f64], y: &[f64], v: f64) -> f64 {
-    let n = x.len();
-    if v < x[0] {
-        return y[0];
-    }
-    if v > x[n - 1] {
-        return y[n - 1];
-    }
-    let (mut i, mut j) = (0usize, n - 1);
-    while i + 1 < j {
-        let ij = (i + j) / 2;
-        if v < x[ij] {
-            j = ij;
-        } else {
-            i = ij;
-        }
-    }
-    if v == x[j] {
-        return y[j];
-    }
-    if v == x[i] {
-        return y[i];
-    }
-    y[i] + (y[j] - y[i]) * ((v - x[i]) / (x[j] - x[i]))
-}
-
 /// limma 3.54's voom on a checked layer (design samples, design order) with libraries.
 fn voom_core(
     name: &str,
@@ -470,7 +434,7 @@ fn voom_core(
         ));
         (vec![1.0; g * n], Vec::new(), Vec::new())
     } else {
-        let mean_log_lib = r_mean(&lib.iter().map(|l| (l + 1.0).log2()).collect::<Vec<_>>());
+        let mean_log_lib = mean(&lib.iter().map(|l| (l + 1.0).log2()).collect::<Vec<_>>());
         let mut sx = Vec::with_capacity(g);
         let mut sy = Vec::with_capacity(g);
         for i in 0..g {
@@ -529,7 +493,7 @@ fn voom_core(
                     .sum();
                 // fitted.count = 1e-6 · 2^fitted · (lib.size + 1), in R's order of operations
                 let log_count = (1e-6 * (2f64.powf(fv) * (lib[j] + 1.0))).log2();
-                let t = approx_rule2(&kx, &ky, log_count);
+                let t = approx(&kx, &ky, log_count);
                 w[i * n + j] = 1.0 / (t * t * t * t);
             }
         }

@@ -7,7 +7,7 @@
 //! Run with `--nocapture` to see the maximum errors per table.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
@@ -16,6 +16,7 @@ use evomics_stats::{
     AdjustMethod, Block, Contrasts, Design, DesignOptions, EbayesOptions, Legacy, LimmaResult,
     LmFit, VoomFitOptions, VoomOptions,
 };
+use evomics_testkit::{number, plain_or_gz};
 use ndarray::Array2;
 
 const ORACLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/oracles");
@@ -23,48 +24,17 @@ const SOURCES: [&str; 6] = ["BM_MSC", "ADSC", "UC_MSC", "iMSC", "DPSC", "SYN_MSC
 
 // ------------------------------------------------------------------ reading
 
-/// Read a TSV (plain, or `.gz` next to it); panics with a clear message when neither exists.
+/// Read an oracle TSV (plain, or `.gz` next to it); panics with a clear message when neither
+/// exists.
 fn read_tsv(dataset: &str, rel: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let plain = format!("{ORACLES}/{dataset}/{rel}");
-    let gz = format!("{plain}.gz");
-    let text = if let Ok(t) = std::fs::read_to_string(&plain) {
-        t
-    } else if let Ok(f) = std::fs::File::open(&gz) {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(f)
-            .read_to_string(&mut s)
-            .unwrap_or_else(|e| panic!("cannot decompress oracle file {gz}: {e}"));
-        s
-    } else {
-        panic!(
-            "oracle file missing: neither {plain} nor {gz} exists. The oracles live in shared/oracles \
-             beside the repository (see shared/oracles/README.md); this test needs them."
-        )
-    };
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .expect("empty oracle file")
-        .split('\t')
-        .map(String::from)
-        .collect();
-    let rows = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect();
-    (header, rows)
-}
-
-fn num(s: &str) -> Option<f64> {
-    match s {
-        "NA" | "NaN" => None,
-        "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => Some(
-            s.parse()
-                .unwrap_or_else(|_| panic!("not a number in oracle: '{s}'")),
-        ),
-    }
+    let path = plain_or_gz(&Path::new(ORACLES).join(dataset), rel);
+    assert!(
+        path.exists(),
+        "oracle file missing: neither {} nor its .gz exists. The oracles live in shared/oracles \
+         beside the repository (see shared/oracles/README.md); this test needs them.",
+        path.display()
+    );
+    evomics_testkit::read_tsv(&path)
 }
 
 struct Data {
@@ -100,7 +70,7 @@ fn load(name: &'static str) -> Data {
         "{name}: filter_valid70 names proteins not in proteins_log2"
     );
     let n = h.len() - 1;
-    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| num(&rows[i][j + 1]));
+    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| number(&rows[i][j + 1]));
     let proteins = Assay::from_options(
         "proteome",
         LayerKind::Proteome,
@@ -276,7 +246,7 @@ fn compare_toptable(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
             } else {
                 ABS
             };
-            check(g, num(&r[k + 2]), REL, abs, &what, &mut e[k].1);
+            check(g, number(&r[k + 2]), REL, abs, &what, &mut e[k].1);
         }
     }
     report(&format!("{} {tag} {v} toptable", d.name), &e);
@@ -297,7 +267,7 @@ fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
         for k in 0..5 {
             check(
                 row.log_fc[k],
-                num(&r[1 + k]),
+                number(&r[1 + k]),
                 REL,
                 ABS,
                 &what("logFC"),
@@ -306,16 +276,16 @@ fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
         }
         check(
             row.ave_expr,
-            num(&r[6]),
+            number(&r[6]),
             REL,
             ABS,
             &what("AveExpr"),
             &mut e[1].1,
         );
-        check(row.f, num(&r[7]), REL, ABS, &what("F"), &mut e[2].1);
+        check(row.f, number(&r[7]), REL, ABS, &what("F"), &mut e[2].1);
         check(
             row.p_value,
-            num(&r[8]),
+            number(&r[8]),
             REL,
             ABS,
             &what("P.Value"),
@@ -323,7 +293,7 @@ fn compare_f(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
         );
         check(
             row.adj_p_value,
-            num(&r[9]),
+            number(&r[9]),
             REL,
             ABS,
             &what("adj.P.Val"),
@@ -372,7 +342,7 @@ fn compare_fit(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
         ];
         for (k, g) in got.into_iter().enumerate() {
             let what = format!("{} {tag} {v} fit {} {}", d.name, r[0], cols[k]);
-            check(g, num(&r[k + 1]), REL, ABS, &what, &mut e[k].1);
+            check(g, number(&r[k + 1]), REL, ABS, &what, &mut e[k].1);
         }
     }
     if v.contains("robust") {
@@ -383,7 +353,7 @@ fn compare_fit(d: &Data, tag: &str, v: &str, res: &LimmaResult) {
             *counts.entry(r[5].as_str()).or_default() += 1;
         }
         let (common, _) = counts.iter().max_by_key(|(_, n)| **n).unwrap();
-        let w = num(common).unwrap();
+        let w = number(common).unwrap();
         let link = |d: f64| d / (1.0 + d);
         for (r, row) in rows.iter().zip(&res.fit.rows) {
             if r[5] == *common {
@@ -411,7 +381,7 @@ fn compare_coef(d: &Data, tag: &str, fit: &LmFit) {
         for (k, g) in row.coefficients.iter().enumerate() {
             check(
                 *g,
-                num(&r[k + 1]),
+                number(&r[k + 1]),
                 REL,
                 ABS,
                 &format!("{} {tag} lmFit coef {} {}", d.name, r[0], h[k + 1]),
@@ -517,7 +487,7 @@ fn legacy_auto_uses_current_limma_and_says_so() {
 fn mirna(name: &'static str) -> (Assay, Vec<f64>) {
     let (h, rows) = read_tsv(name, "mirna_counts.tsv");
     let n = h.len() - 1;
-    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| num(&rows[i][j + 1]));
+    let cells = Array2::from_shape_fn((rows.len(), n), |(i, j)| number(&rows[i][j + 1]));
     let counts = Assay::from_options(
         "mirna",
         LayerKind::Mirna,
@@ -531,7 +501,12 @@ fn mirna(name: &'static str) -> (Assay, Vec<f64>) {
     assert_eq!(th[..3], ["sample_id", "lib.size", "norm.factors"]);
     let lib: HashMap<&str, f64> = tmm
         .iter()
-        .map(|r| (r[0].as_str(), num(&r[1]).unwrap() * num(&r[2]).unwrap()))
+        .map(|r| {
+            (
+                r[0].as_str(),
+                number(&r[1]).unwrap() * number(&r[2]).unwrap(),
+            )
+        })
         .collect();
     let lib_size = counts.samples().iter().map(|s| lib[s.as_str()]).collect();
     (counts, lib_size)
@@ -554,7 +529,7 @@ fn voom_against_oracle(name: &'static str) {
             let what = format!("{name} voom weight {} {}", r[0], wh[j + 1]);
             check(
                 Some(out.weights[[i, j]]),
-                num(&r[j + 1]),
+                number(&r[j + 1]),
                 REL,
                 ABS,
                 &what,
@@ -620,7 +595,7 @@ fn welch_against_oracle(name: &'static str) {
         assert_eq!(r[0], row.feature_id);
         assert_eq!(
             (row.n_a as f64, row.n_b as f64),
-            (num(&r[6]).unwrap(), num(&r[7]).unwrap()),
+            (number(&r[6]).unwrap(), number(&r[7]).unwrap()),
             "{}",
             r[0]
         );
@@ -635,7 +610,7 @@ fn welch_against_oracle(name: &'static str) {
         let want = [1, 2, 3, 4, 5, 8];
         for k in 0..6 {
             let what = format!("{name} welch {} {}", r[0], cols[k]);
-            check(got[k], num(&r[want[k]]), 1e-9, 1e-12, &what, &mut e[k].1);
+            check(got[k], number(&r[want[k]]), 1e-9, 1e-12, &what, &mut e[k].1);
         }
     }
     report(&format!("{name} Welch high vs low"), &e);
@@ -837,7 +812,7 @@ fn block_summary(name: &'static str, what: &str) -> f64 {
     let (_, rows) = read_tsv(name, "oracle/block_voom_summary.tsv");
     rows.iter()
         .find(|r| r[0] == what)
-        .and_then(|r| num(&r[1]))
+        .and_then(|r| number(&r[1]))
         .unwrap_or_else(|| panic!("{name}: no '{what}' in block_voom_summary.tsv"))
 }
 
@@ -866,7 +841,7 @@ fn block_against_oracle(name: &'static str) {
         let what = format!("{name} atanh correlation {}", r[0]);
         check(
             dc.atanh_correlations[i],
-            num(&r[1]),
+            number(&r[1]),
             REL,
             ABS,
             &what,
@@ -1244,7 +1219,14 @@ fn compare_matrix(
         assert_eq!(r[0], ids[i], "{file}: feature order");
         for j in 0..samples.len() {
             let what = format!("{name} {file} {} {}", r[0], h[j + 1]);
-            check(Some(ours[[i, j]]), num(&r[j + 1]), REL, ABS, &what, &mut e);
+            check(
+                Some(ours[[i, j]]),
+                number(&r[j + 1]),
+                REL,
+                ABS,
+                &what,
+                &mut e,
+            );
         }
     }
     report(&format!("{name} {file}"), &[("value", e)]);
@@ -1262,7 +1244,7 @@ fn compare_libraries(name: &'static str, lib: &evomics_norm::LibrarySizes) {
         assert_eq!(r[0], lib.samples[j]);
         check(
             Some(lib.lib_size[j]),
-            num(&r[1]),
+            number(&r[1]),
             REL,
             ABS,
             &format!("{name} lib.size {}", r[0]),
@@ -1270,7 +1252,7 @@ fn compare_libraries(name: &'static str, lib: &evomics_norm::LibrarySizes) {
         );
         check(
             Some(lib.norm_factors[j]),
-            num(&r[2]),
+            number(&r[2]),
             REL,
             ABS,
             &format!("{name} norm.factors {}", r[0]),

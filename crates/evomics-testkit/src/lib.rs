@@ -6,9 +6,11 @@
 //!   oracles that live beside the repository), with the skip rule: a test that needs a missing
 //!   file prints one `skipped: needs ../shared/…` line and passes, unless the environment sets
 //!   `EVOMICS_REQUIRE_SHARED=1` (CI does), when it fails;
-//! - [`text`] and [`Tsv`]: plain or gzip text and tab-separated tables, read independently of
-//!   evomics' own readers so that tests check the readers against something else;
+//! - [`text`], [`plain_or_gz`], [`Tsv`], [`read_tsv`] and [`col`]: plain or gzip text and
+//!   tab-separated tables, read independently of evomics' own readers so that tests check the
+//!   readers against something else;
 //! - [`close`]: numeric agreement with stated tolerances;
+//! - [`cohorts`]: simulated cohorts shared by several crates' tests;
 //! - [`snapshot`]: every file under a folder, with the run-specific part of manifests removed.
 
 use std::collections::BTreeMap;
@@ -183,6 +185,22 @@ impl Tsv {
     }
 }
 
+/// A tab-separated file (plain or `.gz`) as (header, rows of cells): [`Tsv::read`] in the shape
+/// most tests destructure.
+pub fn read_tsv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let t = Tsv::read(path);
+    (t.header, t.rows)
+}
+
+/// Index of the column `name` in a header; panics naming the columns when absent.
+#[track_caller]
+pub fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column '{name}' in {header:?}"))
+}
+
 /// A cell as a number as R writes them (`NA`, `NaN` and empty are `None`).
 pub fn number(cell: &str) -> Option<f64> {
     match cell.trim().trim_matches('"') {
@@ -239,6 +257,41 @@ pub mod close {
     }
 }
 
+/// Simulated cohorts that several crates' tests share.
+pub mod cohorts {
+    use evomics_sim::{simulate, SimCohort, SimParams};
+
+    /// A cohort where source and batch effects are both strong and batch dominates before
+    /// correction: 60 preparations, 3 sources crossed with 3 batches, 30 % of proteins differing
+    /// by source (1.5–3 log2), 90 % batch-affected (SD 2 log2, plus a global batch shift of SD 1),
+    /// little donor and conditioning structure, and a detection limit low enough (no random
+    /// dropout) that most proteins are complete. Clustering and batch-correction tests use it.
+    pub fn batchy(seed: u64) -> SimCohort {
+        let mut p = SimParams {
+            seed,
+            n_samples: 60,
+            n_proteins: 400,
+            n_mirnas: 60,
+            n_batches: 3,
+            donors_per_source: [3, 5],
+            preps_per_donor: [2, 5],
+            ..SimParams::default()
+        };
+        p.sources.truncate(3);
+        p.effects.source_de_fraction = 0.3;
+        p.effects.source_effect_log2 = [1.5, 3.0];
+        p.effects.batch_affected_fraction = 0.9;
+        p.effects.batch_sd_log2 = 2.0;
+        p.effects.donor_sd_log2 = 0.2;
+        p.effects.conditioning_de_fraction = 0.01;
+        p.proteome.batch_shift_sd_log2 = 1.0;
+        p.purity.dirty_sample_fraction = 0.0;
+        p.proteome.mnar_midpoint_log2 = 16.0;
+        p.proteome.mar_rate = 0.0;
+        simulate(&p).expect("the batchy cohort's parameters are valid")
+    }
+}
+
 /// Every file under `dir` (relative path with `/` → bytes), with the run-specific `run` part of
 /// each `manifest.json` removed, so that two runs of the same work compare equal.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -282,6 +335,8 @@ mod tests {
         let t = Tsv::parse("id\tx\na\tNA\nb\t1.5\nc\tInf\n\n", '\t');
         assert_eq!(t.rows.len(), 3);
         assert_eq!(t.numbers("x"), vec![None, Some(1.5), Some(f64::INFINITY)]);
+        assert_eq!(col(&t.header, "x"), 1);
+        assert!(std::panic::catch_unwind(|| col(&t.header, "y")).is_err());
     }
 
     #[test]

@@ -9,39 +9,13 @@ use evomics_io::{write_experiment, Manifest};
 use evomics_norm::NormalizeConfig;
 use evomics_sim::{simulate, SimCohort, SimParams};
 
+use evomics_testkit::cohorts;
+
 use crate::{col, fail, ok, p, read_tsv};
 
 fn float(s: &str) -> f64 {
     s.parse()
         .unwrap_or_else(|_| panic!("'{s}' is not a number"))
-}
-
-/// Spearman correlation (average ranks, then Pearson).
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    fn ranks(v: &[f64]) -> Vec<f64> {
-        let mut o: Vec<usize> = (0..v.len()).collect();
-        o.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
-        let mut r = vec![0.0; v.len()];
-        let mut i = 0;
-        while i < o.len() {
-            let mut j = i;
-            while j + 1 < o.len() && v[o[j + 1]] == v[o[i]] {
-                j += 1;
-            }
-            for &k in &o[i..=j] {
-                r[k] = (i + j) as f64 / 2.0 + 1.0;
-            }
-            i = j + 1;
-        }
-        r
-    }
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma) * (x - ma)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb) * (y - mb)).sum();
-    cov / (va * vb).sqrt()
 }
 
 /// Write the cohort's sheet with its proteome passed through a normalize pipeline (as
@@ -56,34 +30,6 @@ fn normalized_store(dir: &Path, name: &str, cohort: &SimCohort, cfg: serde_json:
     let store = dir.join(name);
     write_experiment(&store, &exp, &Manifest::new("normalize")).unwrap();
     store
-}
-
-/// The cohort of evomics-ml's library test: 60 preparations, 3 sources crossed with 3 batches,
-/// 30 % of proteins differing by source (1.5–3 log2), 90 % batch-affected (SD 2 log2, plus a
-/// global batch shift of SD 1), little donor and conditioning structure, most proteins complete.
-fn batchy_cohort(seed: u64) -> SimCohort {
-    let mut p = SimParams {
-        seed,
-        n_samples: 60,
-        n_proteins: 400,
-        n_mirnas: 60,
-        n_batches: 3,
-        donors_per_source: [3, 5],
-        preps_per_donor: [2, 5],
-        ..SimParams::default()
-    };
-    p.sources.truncate(3);
-    p.effects.source_de_fraction = 0.3;
-    p.effects.source_effect_log2 = [1.5, 3.0];
-    p.effects.batch_affected_fraction = 0.9;
-    p.effects.batch_sd_log2 = 2.0;
-    p.effects.donor_sd_log2 = 0.2;
-    p.effects.conditioning_de_fraction = 0.01;
-    p.proteome.batch_shift_sd_log2 = 1.0;
-    p.purity.dirty_sample_fraction = 0.0;
-    p.proteome.mnar_midpoint_log2 = 16.0;
-    p.proteome.mar_rate = 0.0;
-    simulate(&p).unwrap()
 }
 
 /// (method, column) → (k, ARI, NMI) from agreement.tsv.
@@ -106,7 +52,7 @@ fn agreement(dir: &Path) -> BTreeMap<(String, String), (usize, f64, f64)> {
 #[test]
 fn cluster_recovers_batch_before_combat_and_source_after() {
     let d = tempfile::tempdir().unwrap();
-    let cohort = batchy_cohort(20240601);
+    let cohort = cohorts::batchy(20240601);
     let base = serde_json::json!({
         "filters": [{ "method": "valid_values", "min_fraction": 1.0, "mode": "total" }],
         "transform": { "method": "log2" },
@@ -392,7 +338,8 @@ fn panel_scores_rank_samples_by_true_potency() {
         .collect();
     for score in ["singscore", "mean_z"] {
         let s: Vec<f64> = rows.iter().map(|r| float(&r[col(&h, score)])).collect();
-        let rho = spearman(&s, &potency);
+        let rho = evomics_core::num::spearman(&s, &potency)
+            .unwrap_or_else(|| panic!("{score}: no Spearman correlation (a constant column)"));
         println!("Spearman({score}, true potency_score) = {rho:.3} over 60 samples");
         assert!(rho > 0.5, "{score}: Spearman {rho}");
         // the highest-scoring fifth of the samples is mostly in the top half of true potency

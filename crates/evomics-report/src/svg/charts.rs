@@ -1,6 +1,8 @@
 //! The chart types: x–y plots (scatter, curves, histograms), vertical bars per category, box
 //! plots with strips, and horizontal (stacked) bars.
 
+use evomics_core::num::quantile7_sorted;
+
 use crate::fmt::C;
 use crate::svg::palette::{Style, INK, NEUTRAL};
 use crate::svg::scale::{self, Linear, Ticks};
@@ -435,17 +437,6 @@ impl BarChart {
     }
 }
 
-/// R's default (type 7) quantile of sorted values.
-pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 /// One group of a box plot.
 #[derive(Debug, Clone)]
 pub(crate) struct BoxGroup {
@@ -504,9 +495,9 @@ impl BoxPlot {
             sorted.sort_by(f64::total_cmp);
             if !sorted.is_empty() {
                 let (q1, med, q3) = (
-                    quantile(&sorted, 0.25),
-                    quantile(&sorted, 0.5),
-                    quantile(&sorted, 0.75),
+                    quantile7_sorted(&sorted, 0.25),
+                    quantile7_sorted(&sorted, 0.5),
+                    quantile7_sorted(&sorted, 0.75),
                 );
                 let iqr = q3 - q1;
                 let lo = sorted
@@ -749,16 +740,6 @@ mod tests {
 
     fn count(hay: &str, needle: &str) -> usize {
         hay.matches(needle).count()
-    }
-
-    #[test]
-    fn quantiles_match_r_type_7() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&v, 0.25), 1.75);
-        assert_eq!(quantile(&v, 0.5), 2.5);
-        assert_eq!(quantile(&v, 1.0), 4.0);
-        assert_eq!(quantile(&[7.0], 0.3), 7.0);
-        assert!(quantile(&[], 0.5).is_nan());
     }
 
     #[test]
