@@ -364,7 +364,7 @@ fn sparse_ev_mirna_counts_flag_shallow_libraries_not_deep_ones() {
     assert_eq!(any, 698, "features with any count");
     assert!(f.features.iter().all(|q| q.observed_fraction == 1.0));
 
-    // One library 100× shallower than `control Evs_1` (159 reads) is flagged, on both rules.
+    // One library 100× shallower than `control Evs_1` (145 reads) is flagged, on both rules.
     let b = with_shallow_copy(&a, "control Evs_1", 100.0);
     let r = sample_qc(&b, &SampleQcParams::default()).unwrap();
     let flagged: Vec<&str> = r
