@@ -186,7 +186,7 @@ impl SampleQcReport {
         let p = &self.params;
         if self.scale == ValueScale::Counts {
             format!(
-                "counts: log2 library size or log2 detected features more than {} MADs (and at least {} log2 units) below the median",
+                "counts: log2 library size or log2 detected features more than {} MADs, and by at least {} on the log2 scale, below the median",
                 p.count_nmads, p.count_min_log2_diff
             )
         } else {
@@ -362,7 +362,7 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
     }
     if counts {
         notes.push(format!(
-            "count layer: observed zeros are values, not missing; detection (count > 0) is reported in 'detected'; outliers only on log2 library size and log2 detected features ({} MADs and at least {} log2 units below the median), no rules on the median or IQR of log2(count + 1)",
+            "count layer: observed zeros are values, not missing; detection (count > 0) is reported in 'detected'; outliers only on log2 library size and log2 detected features ({} MADs, and by at least {} on the log2 scale, below the median), no rules on the median or IQR of log2(count + 1)",
             params.count_nmads, params.count_min_log2_diff
         ));
     }

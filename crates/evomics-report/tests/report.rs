@@ -534,7 +534,7 @@ fn full_input() -> ReportInput {
         colour_by: Some("batch".into()),
         counts: true,
         outlier_rules: Some(
-            "counts: log2 library size or log2 detected features more than 3 MADs (and at least 1 log2 units) below the median".into(),
+            "counts: log2 library size or log2 detected features more than 3 MADs, and by at least 1 on the log2 scale, below the median".into(),
         ),
         samples: ss
             .iter()
