@@ -629,7 +629,7 @@ mod tests {
     fn count_cohort() -> Assay {
         let (nf, ns) = (40, 8);
         let base = |i: usize, j: usize| -> f64 {
-            if (i * 3 + j * 5) % 4 == 0 {
+            if (i * 3 + j * 5).is_multiple_of(4) {
                 0.0
             } else {
                 ((i + 1) * 10 + j) as f64
