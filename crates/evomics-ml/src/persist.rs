@@ -13,10 +13,17 @@
 //! [`MissingFeatureRule`]: `error` (the default) refuses, `impute` inserts it as a column of
 //! missing cells for the fitted pipeline's imputation to fill (an error when the pipeline has
 //! no imputation). Either way the missing features are reported.
+//!
+//! **Training samples.** The model records its training samples' ids and a content hash of each
+//! training row ([`row_hash`]); [`SavedModel::predict`] marks every predicted sample that has a
+//! training sample's id or the same row hash (a renamed copy), since its prediction is not an
+//! independent test. Model files written before the hashes were recorded still load; their
+//! predicted samples are checked by id only.
 
 use evomics_core::{Assay, SampleSheet, ValueFlag};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::conformal::{prediction_set, ConformalCalibration};
 use crate::data::Dataset;
@@ -52,6 +59,78 @@ pub struct TrainingInfo {
     pub data_hash: String,
     /// Samples left out by the join rule.
     pub n_dropped: usize,
+    /// SHA-256 of each training sample's input row ([`row_hash`]), aligned with `sample_ids`;
+    /// empty in model files written before it was recorded.
+    #[serde(default)]
+    pub row_hashes: Vec<String>,
+}
+
+/// The SHA-256 (lower-case hex) of one sample's values of a model's input layers, as read,
+/// before any preprocessing; `None` when a layer lacks the sample.
+///
+/// Hashed, in order: the bytes `evomics-ml row v1` and a NUL; then for each fitted layer in
+/// the pipeline's order its name and a NUL, and for each of its input features (the features
+/// the pipeline was fitted on, in that order) the feature id, a NUL, the cell's
+/// [`ValueFlag::code`] byte and, when the flag carries a value (observed or imputed), the
+/// value's IEEE-754 bits as 8 little-endian bytes (−0 written as +0). A feature the layer lacks
+/// is hashed as a missing cell. Extra features of the layer and the sample's id are not part
+/// of it, so the same measurements under another sample id, or in a store with more features,
+/// give the same hash.
+pub fn row_hash(pre: &FittedPreprocess, layers: &[&Assay], sample: &str) -> Option<String> {
+    let mut h = Sha256::new();
+    h.update(b"evomics-ml row v1\0");
+    for fl in &pre.layers {
+        let layer = layers.iter().find(|l| l.name() == fl.layer)?;
+        let j = layer.sample_position(sample)?;
+        h.update(fl.layer.as_bytes());
+        h.update([0]);
+        for id in &fl.input_features {
+            h.update(id.as_bytes());
+            h.update([0]);
+            match layer.features().position(id) {
+                Some(i) => {
+                    let flag = layer.flags()[[i, j]];
+                    h.update([flag.code()]);
+                    if flag.has_value() {
+                        let v = layer.values()[[i, j]];
+                        let v = if v == 0.0 { 0.0 } else { v };
+                        h.update(v.to_bits().to_le_bytes());
+                    }
+                }
+                None => h.update([ValueFlag::Missing.code()]),
+            }
+        }
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// How a predicted sample was found in the model's training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainingMatch {
+    /// A training sample has the same id.
+    Id,
+    /// A training sample under another id has the same input row ([`row_hash`]).
+    Data,
+}
+
+impl TrainingMatch {
+    /// The value of the `in_training` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainingMatch::Id => "id",
+            TrainingMatch::Data => "data",
+        }
+    }
+}
+
+/// A predicted sample that was in the model's training data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InTraining {
+    /// By id or by data.
+    pub by: TrainingMatch,
+    /// The training sample it matches (its own id for [`TrainingMatch::Id`]).
+    pub training_sample: String,
 }
 
 /// A trained potency model, ready to save and to apply.
@@ -102,6 +181,13 @@ pub struct PredictReport {
     pub ignored_features: usize,
     /// Samples not predicted (absent from a layer or from the sheet), with the reason.
     pub dropped: Vec<(String, String)>,
+    /// Per prediction: whether the sample was in the model's training data.
+    #[serde(default)]
+    pub in_training: Vec<Option<InTraining>>,
+    /// Whether samples were also checked by data (false for a model file without training row
+    /// hashes, where only ids could be compared).
+    #[serde(default)]
+    pub checked_by_data: bool,
 }
 
 /// Train the final model on every sample of `data`. With tuning, the model is chosen by the
@@ -124,6 +210,17 @@ pub fn train_final(
         .preprocess
         .fit(&data.layers, sheet, &rows, &data.labels)?;
     let model = spec.fit(x.view(), &data.labels)?;
+    let layers: Vec<&Assay> = data.layers.iter().collect();
+    let row_hashes = data
+        .sample_ids
+        .iter()
+        .map(|s| {
+            row_hash(&pre, &layers, s).ok_or_else(|| MlError::Data {
+                what: "training",
+                problem: format!("sample '{s}' is missing from a layer of the training data"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(SavedModel {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
@@ -140,6 +237,7 @@ pub fn train_final(
             sample_ids: data.sample_ids.clone(),
             data_hash: data.hash(),
             n_dropped: data.dropped.len(),
+            row_hashes,
         },
         cv_metrics: cv.map(|r| r.summary.clone()).unwrap_or_default(),
         conformal: cv.map(|r| r.conformal.clone()),
@@ -306,6 +404,7 @@ impl SavedModel {
                 flags,
             )?);
         }
+        let in_training = self.training_matches(&needed, &ids);
         let x = self.preprocess.transform_assays(&aligned, sheet)?;
         let out = self.model.predict(x.view())?;
         let predictions: Vec<PredictionRow> = (0..ids.len())
@@ -341,7 +440,47 @@ impl SavedModel {
             missing_features: missing,
             ignored_features: ignored,
             dropped,
+            in_training,
+            checked_by_data: !self.training.row_hashes.is_empty(),
         })
+    }
+
+    /// For each of `ids`: the training sample with the same id, or else the one with the same
+    /// input row ([`row_hash`]; only when the model file recorded the hashes).
+    fn training_matches(&self, layers: &[&Assay], ids: &[String]) -> Vec<Option<InTraining>> {
+        let by_id: std::collections::BTreeSet<&str> = self
+            .training
+            .sample_ids
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut by_hash: std::collections::BTreeMap<&str, &str> = Default::default();
+        for (h, id) in self
+            .training
+            .row_hashes
+            .iter()
+            .zip(&self.training.sample_ids)
+        {
+            by_hash.entry(h.as_str()).or_insert(id.as_str());
+        }
+        ids.iter()
+            .map(|id| {
+                if by_id.contains(id.as_str()) {
+                    return Some(InTraining {
+                        by: TrainingMatch::Id,
+                        training_sample: id.clone(),
+                    });
+                }
+                if by_hash.is_empty() {
+                    return None;
+                }
+                let h = row_hash(&self.preprocess, layers, id)?;
+                by_hash.get(h.as_str()).map(|t| InTraining {
+                    by: TrainingMatch::Data,
+                    training_sample: (*t).to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Whether the saved model is a classifier.

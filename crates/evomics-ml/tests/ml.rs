@@ -887,6 +887,176 @@ fn saved_model_reloads_exactly_and_aligns_features_by_name() {
     );
 }
 
+/// `a` with the values and flags of sample `from` of `src` copied into its sample `to` (a
+/// training sample's data under another id).
+fn with_copied_sample(a: &Assay, src: &Assay, from: &str, to: &str) -> Assay {
+    let (f, t) = (
+        src.sample_position(from).unwrap(),
+        a.sample_position(to).unwrap(),
+    );
+    let mut values = a.values().clone();
+    let mut flags = a.flags().clone();
+    let (vf, ff) = (
+        src.values().column(f).to_owned(),
+        src.flags().column(f).to_owned(),
+    );
+    values.column_mut(t).assign(&vf);
+    flags.column_mut(t).assign(&ff);
+    Assay::new(
+        a.name(),
+        a.kind().clone(),
+        a.scale(),
+        a.features().clone(),
+        a.samples().to_vec(),
+        values,
+        flags,
+    )
+    .unwrap()
+}
+
+#[test]
+fn predict_marks_training_samples_by_id_and_by_data() {
+    use evomics_ml::persist::{row_hash, SavedModel, TrainingMatch};
+    use evomics_ml::stages::predict::{run_predict, PredictConfig};
+    let cohort = potency_cohort(43, 60);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let mir = cohort.experiment.layer("mirna").unwrap();
+    let ids = prot.samples().to_vec();
+    let (train_ids, new_ids) = ids.split_at(45);
+    let train_sheet = sheet.select(&(0..45).collect::<Vec<_>>());
+    let p_train = prot.select_samples_by_id(train_ids).unwrap();
+    let m_train = mir.select_samples_by_id(train_ids).unwrap();
+    let data = Dataset::assemble(
+        &[&p_train, &m_train],
+        &train_sheet,
+        &TargetSpec::new("potency_class"),
+    )
+    .unwrap();
+    let cfg = TrainConfig::new(
+        sim_preprocess(true, Scaling::Standardize, Selection::None),
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        donor_cv(3),
+    );
+    let saved = evomics_ml::persist::train_final(&data, &train_sheet, &cfg, None).unwrap();
+    // One hash per training sample, as `row_hash` computes it from the layers as read.
+    assert_eq!(saved.training.row_hashes.len(), 45);
+    assert_eq!(saved.training.sample_ids, train_ids);
+    let h5 = row_hash(&saved.preprocess, &[prot, mir], &train_ids[5]).unwrap();
+    assert_eq!(saved.training.row_hashes[5], h5);
+    assert_eq!(h5.len(), 64);
+    // Stable: layer order and extra samples do not matter; other data give another hash.
+    assert_eq!(
+        row_hash(&saved.preprocess, &[&m_train, &p_train], &train_ids[5]).unwrap(),
+        h5
+    );
+    assert_ne!(saved.training.row_hashes[6], h5);
+
+    // New data: the last 10 training samples (same ids), 15 new samples of which the first is
+    // training sample 5's data under a new id.
+    let predict_ids: Vec<String> = ids[35..].to_vec();
+    let copy_id = new_ids[0].clone();
+    let p_new = with_copied_sample(
+        &prot.select_samples_by_id(&predict_ids).unwrap(),
+        prot,
+        &train_ids[5],
+        &copy_id,
+    );
+    let m_new = with_copied_sample(
+        &mir.select_samples_by_id(&predict_ids).unwrap(),
+        mir,
+        &train_ids[5],
+        &copy_id,
+    );
+    let r = saved.predict(&[&p_new, &m_new], &sheet).unwrap();
+    assert!(r.checked_by_data);
+    assert_eq!(r.in_training.len(), 25);
+    for (p, m) in r.predictions.iter().zip(&r.in_training) {
+        if train_ids.contains(&p.sample_id) {
+            let m = m.as_ref().unwrap();
+            assert_eq!(
+                (m.by, m.training_sample.as_str()),
+                (TrainingMatch::Id, p.sample_id.as_str())
+            );
+        } else if p.sample_id == copy_id {
+            let m = m.as_ref().unwrap();
+            assert_eq!(
+                (m.by, &m.training_sample),
+                (TrainingMatch::Data, &train_ids[5])
+            );
+        } else {
+            assert!(m.is_none(), "{}: {m:?}", p.sample_id);
+        }
+    }
+
+    // Through the stage: the warning lists them, the table marks them.
+    let mut exp = evomics_core::Experiment::new(sheet.clone());
+    exp.insert_layer(p_new.clone()).unwrap();
+    exp.insert_layer(m_new.clone()).unwrap();
+    let res = run_predict(saved.clone(), &exp, &PredictConfig::default()).unwrap();
+    let warn: Vec<String> = res
+        .notes
+        .iter()
+        .filter(|m| m.level == evomics_core::Level::Warning)
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(warn.len(), 1, "{warn:?}");
+    assert!(
+        warn[0].starts_with("11 of 25 predicted sample(s) were in the model's training data (10 by sample id, 1 by identical input values)"),
+        "{}",
+        warn[0]
+    );
+    assert!(warn[0].contains(&format!(
+        "{copy_id} (same data as training sample {})",
+        train_ids[5]
+    )));
+    assert!(warn[0].contains(&train_ids[44]));
+    use evomics_core::StageTables;
+    let t = &res.tables()[0];
+    let col = t
+        .columns
+        .iter()
+        .position(|c| c.name == "in_training")
+        .unwrap();
+    let marks: Vec<String> = t
+        .rows
+        .iter()
+        .map(|r| match &r[col] {
+            evomics_core::Cell::Text(s) => s.clone(),
+            other => panic!("in_training is not text: {other:?}"),
+        })
+        .collect();
+    assert_eq!(marks.iter().filter(|m| *m == "id").count(), 10);
+    assert_eq!(marks.iter().filter(|m| *m == "data").count(), 1);
+    assert_eq!(marks.iter().filter(|m| m.is_empty()).count(), 14);
+
+    // A model file written before the row hashes were recorded still loads; predict checks
+    // ids only (the renamed copy is no longer caught) and says so.
+    let mut v: serde_json::Value = serde_json::from_str(&saved.to_json().unwrap()).unwrap();
+    v["training"].as_object_mut().unwrap().remove("row_hashes");
+    let old = SavedModel::from_json(&v.to_string()).unwrap();
+    assert!(old.training.row_hashes.is_empty());
+    let res = run_predict(old, &exp, &PredictConfig::default()).unwrap();
+    assert!(!res.report.checked_by_data);
+    assert_eq!(res.report.in_training.iter().flatten().count(), 10);
+    let text: Vec<&str> = res.notes.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("records no training row hashes")
+                && t.contains("checked against its 45 training sample ids only")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("10 of 25 predicted sample(s)")),
+        "{text:?}"
+    );
+}
+
 #[test]
 fn source_checks_and_learning_curve() {
     use evomics_ml::evaluate::{learning_curve, source_check};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use evomics_core::{Assay, SampleSheet, ValueFlag};
+use evomics_core::{Assay, SampleSheet, ValueFlag, ValueScale};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{QcError, Result};
@@ -22,6 +22,16 @@ pub struct FeatureQc {
     pub observed_fraction: f64,
     /// Observed fraction within each group, aligned with [`FeatureQcReport::groups`].
     pub group_observed_fraction: Vec<f64>,
+    /// Count layers only: samples in which the feature is detected (observed count > 0).
+    #[serde(default)]
+    pub n_detected: Option<usize>,
+    /// Count layers only: `n_detected` / samples.
+    #[serde(default)]
+    pub detected_fraction: Option<f64>,
+    /// Count layers only: detected fraction within each group, aligned with
+    /// [`FeatureQcReport::groups`] (empty for other layers).
+    #[serde(default)]
+    pub group_detected_fraction: Vec<f64>,
     /// Mean of the observed values on the report's log basis.
     pub mean_log: Option<f64>,
     /// Median of the same values.
@@ -50,7 +60,9 @@ pub struct FeatureQcReport {
 
 /// Compute per-feature QC. With `groups = Some((sheet, column))`, observed fractions are also
 /// reported per value of that sheet column; every layer sample must be in the sheet.
-/// Only observed cells count (imputed and below-detection cells do not).
+/// Only observed cells count (imputed and below-detection cells do not). For count layers the
+/// samples in which the feature is detected (count > 0) are reported as well: there an observed
+/// zero is a value, so the observed fraction is not a detection rate.
 pub fn feature_qc(assay: &Assay, groups: Option<(&SampleSheet, &str)>) -> Result<FeatureQcReport> {
     let (nf, ns) = (assay.n_features(), assay.n_samples());
     if nf == 0 || ns == 0 {
@@ -96,12 +108,15 @@ pub fn feature_qc(assay: &Assay, groups: Option<(&SampleSheet, &str)>) -> Result
     }
 
     let basis = LogBasis::for_scale(assay.scale());
+    let counts = assay.scale() == ValueScale::Counts;
     let values = assay.values();
     let flags = assay.flags();
     let mut features = Vec::with_capacity(nf);
     for i in 0..nf {
         let mut n_obs = 0;
+        let mut n_det = 0;
         let mut per_group = vec![0usize; groups.len()];
+        let mut det_group = vec![0usize; groups.len()];
         let mut logs = Vec::new();
         let mut lin = Vec::new();
         for j in 0..ns {
@@ -109,10 +124,16 @@ pub fn feature_qc(assay: &Assay, groups: Option<(&SampleSheet, &str)>) -> Result
                 continue;
             }
             n_obs += 1;
+            let v = values[[i, j]];
             if let Some(g) = sample_group[j] {
                 per_group[g] += 1;
+                if v > 0.0 {
+                    det_group[g] += 1;
+                }
             }
-            let v = values[[i, j]];
+            if v > 0.0 {
+                n_det += 1;
+            }
             if let Some(l) = basis.apply(v) {
                 logs.push(l);
             }
@@ -129,6 +150,17 @@ pub fn feature_qc(assay: &Assay, groups: Option<(&SampleSheet, &str)>) -> Result
                 .zip(&group_sizes)
                 .map(|(&o, &n)| o as f64 / n as f64)
                 .collect(),
+            n_detected: counts.then_some(n_det),
+            detected_fraction: counts.then_some(n_det as f64 / ns as f64),
+            group_detected_fraction: if counts {
+                det_group
+                    .iter()
+                    .zip(&group_sizes)
+                    .map(|(&o, &n)| o as f64 / n as f64)
+                    .collect()
+            } else {
+                Vec::new()
+            },
             mean_log: (!logs.is_empty()).then(|| logs.iter().sum::<f64>() / logs.len() as f64),
             median_log: median(&logs),
             cv: cv(&lin),
@@ -160,7 +192,7 @@ fn cv(v: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evomics_core::{Features, LayerKind, ValueScale};
+    use evomics_core::{Features, LayerKind};
     use ndarray::array;
 
     fn assay() -> Assay {
@@ -208,6 +240,35 @@ mod tests {
         assert_eq!(b.cv, Some(0.0));
         let c = &r.features[2];
         assert_eq!((c.n_observed, c.mean_log, c.cv), (0, None, None));
+    }
+
+    #[test]
+    fn counts_report_detection_separately() {
+        let cells = array![
+            [Some(0.0), Some(4.0), Some(0.0), None],
+            [Some(3.0), Some(1.0), Some(16.0), Some(2.0)],
+        ];
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new(vec!["a".into(), "b".into()]).unwrap(),
+            vec!["s1".into(), "s2".into(), "s3".into(), "s4".into()],
+            &cells,
+        )
+        .unwrap();
+        let sh = sheet();
+        let r = feature_qc(&a, Some((&sh, "source"))).unwrap();
+        let f = &r.features[0];
+        // zeros are observed, the missing cell is not; detection counts only count > 0
+        assert_eq!((f.n_observed, f.n_detected), (3, Some(1)));
+        assert_eq!(f.detected_fraction, Some(0.25));
+        assert_eq!(f.group_detected_fraction, [0.0, 0.5, 0.0]);
+        assert_eq!(r.features[1].n_detected, Some(4));
+        let p = feature_qc(&assay(), None).unwrap();
+        assert!(p.features.iter().all(|f| f.n_detected.is_none()
+            && f.detected_fraction.is_none()
+            && f.group_detected_fraction.is_empty()));
     }
 
     #[test]

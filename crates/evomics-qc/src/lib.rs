@@ -5,10 +5,12 @@
 //!
 //! - [`sample_qc`]: per sample, features quantified, missing fraction, total intensity or
 //!   library size, median and IQR of log2 values (the transform follows the layer scale, see
-//!   [`LogBasis`]), Pearson correlation to the cohort median profile, and robust-z outlier flags
-//!   with reasons;
-//! - [`feature_qc`]: per feature, observed fraction overall and per group of a sheet column,
-//!   mean/median log abundance and CV;
+//!   [`LogBasis`]), Pearson correlation to the cohort median profile, for count layers library
+//!   size and detected features (count > 0), and outlier flags with reasons — robust z-scores
+//!   for intensity layers, scater's log library size / log detected-feature MAD rules for count
+//!   layers;
+//! - [`feature_qc`]: per feature, observed fraction overall and per group of a sheet column
+//!   (and, for count layers, the detected fraction), mean/median log abundance and CV;
 //! - [`purity_gate`]: the MISEV2018/2023 purity gate for proteome layers — presence of
 //!   transmembrane (category 1) and cytosolic (category 2) EV markers and the intensity share of
 //!   co-isolates (category 3) and other-compartment proteins (category 4) — giving each sample
@@ -34,6 +36,6 @@ pub use purity::{
     purity_gate, CategoryEvidence, MarkerFeature, PurityGate, PurityParams, PurityReport,
     SamplePurity, Verdict,
 };
-pub use sample::{sample_qc, SampleQc, SampleQcParams, SampleQcReport};
+pub use sample::{sample_qc, CountLimits, MadLimit, SampleQc, SampleQcParams, SampleQcReport};
 pub use stage::{run_qc, LayerQc, QcConfig, QcResult, QcSummary};
 pub use stats::LogBasis;

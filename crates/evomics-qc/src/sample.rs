@@ -2,6 +2,16 @@
 //!
 //! Only cells flagged observed count: imputed values are not measurements and below-detection
 //! cells carry no value, so both are reported separately and left out of every metric.
+//!
+//! The outlier rules depend on the layer kind. Intensity layers (scale linear, log2 or other)
+//! are flagged on robust z-scores of the features quantified, the log total, the median and IQR
+//! of the log values and the correlation to the cohort median profile. Count layers (scale
+//! `counts`, e.g. small-RNA reads) are sparse: most cells are observed zeros, so the median of
+//! log2(count + 1) is 0 or 1 in a normal library and says nothing about its quality. They are
+//! flagged, as in scater's `quickPerCellQC` (McCarthy et al. 2017, Bioinformatics 33:1179;
+//! scuttle's `isOutlier(..., log = TRUE, type = "lower", nmads = 3)`), only when the log library
+//! size or the log number of detected features (count > 0) lies more than `count_nmads` MADs
+//! below the cohort median.
 
 use evomics_core::{Assay, ValueFlag, ValueScale};
 use serde::{Deserialize, Serialize};
@@ -22,6 +32,15 @@ pub struct SampleQcParams {
     pub min_shared_features: usize,
     /// Fewest samples for outlier flags to be computed at all.
     pub min_samples_for_outliers: usize,
+    /// Count layers: a sample whose log2 library size or log2 detected features lies more
+    /// than this many MADs (1.4826 × median absolute deviation) below the cohort median is
+    /// flagged (3 is scater's `isOutlier` default).
+    pub count_nmads: f64,
+    /// Count layers: a flagged sample must also lie at least this far below the median on
+    /// the log2 scale (scuttle's `min.diff`; 1 = half the median library size or detected
+    /// features), so that a cohort of near-identical libraries, whose MAD is close to 0, does
+    /// not flag negligible differences. 0 gives scater's default rule.
+    pub count_min_log2_diff: f64,
 }
 
 impl Default for SampleQcParams {
@@ -31,6 +50,8 @@ impl Default for SampleQcParams {
             profile_min_fraction: 0.5,
             min_shared_features: 10,
             min_samples_for_outliers: 5,
+            count_nmads: 3.0,
+            count_min_log2_diff: 1.0,
         }
     }
 }
@@ -42,6 +63,21 @@ impl SampleQcParams {
             return Err(QcError::InvalidParam {
                 param: "outlier_z",
                 problem: format!("{} must be a positive number (e.g. 3.5)", self.outlier_z),
+            });
+        }
+        if !(self.count_nmads.is_finite() && self.count_nmads > 0.0) {
+            return Err(QcError::InvalidParam {
+                param: "count_nmads",
+                problem: format!("{} must be a positive number (e.g. 3)", self.count_nmads),
+            });
+        }
+        if !(self.count_min_log2_diff.is_finite() && self.count_min_log2_diff >= 0.0) {
+            return Err(QcError::InvalidParam {
+                param: "count_min_log2_diff",
+                problem: format!(
+                    "{} must be a number ≥ 0 (e.g. 1, or 0 for no minimum)",
+                    self.count_min_log2_diff
+                ),
             });
         }
         if !(self.profile_min_fraction > 0.0 && self.profile_min_fraction <= 1.0) {
@@ -79,8 +115,18 @@ pub struct SampleQc {
     pub n_imputed: usize,
     /// Cells flagged below detection.
     pub n_below_detection: usize,
-    /// 1 − n_observed / n_features.
+    /// 1 − n_observed / n_features: cells without a value. For count layers an observed zero
+    /// is a value, so this is not the share of undetected features (see `detected`).
     pub missing_fraction: f64,
+    /// Count layers only: library size, the sum of the observed counts.
+    #[serde(default)]
+    pub lib_size: Option<f64>,
+    /// Count layers only: detected features, observed cells with a count > 0.
+    #[serde(default)]
+    pub detected: Option<usize>,
+    /// Count layers only: `detected` / `n_features`.
+    #[serde(default)]
+    pub detected_fraction: Option<f64>,
     /// Sum of observed values on the linear scale (total intensity, or library size for
     /// counts; 2^v summed for log2 layers); `None` for scale `other`.
     pub total: Option<f64>,
@@ -127,8 +173,69 @@ pub struct SampleQcReport {
     pub params: SampleQcParams,
     /// One row per sample, in layer order.
     pub samples: Vec<SampleQc>,
+    /// Count layers only: the limits of the library-size and detected-feature rules.
+    #[serde(default)]
+    pub count_limits: Option<CountLimits>,
     /// Remarks about the whole run (e.g. too few samples for outlier flags).
     pub notes: Vec<String>,
+}
+
+impl SampleQcReport {
+    /// The outlier rules applied to this layer, in words (the `outlier_rules` column).
+    pub fn outlier_rules(&self) -> String {
+        let p = &self.params;
+        if self.scale == ValueScale::Counts {
+            format!(
+                "counts: log2 library size or log2 detected features more than {} MADs, and by at least {} on the log2 scale, below the median",
+                p.count_nmads, p.count_min_log2_diff
+            )
+        } else {
+            format!(
+                "intensity: robust z beyond ±{} for features quantified, log2 total, median and IQR of log values; below -{} for correlation to the median profile",
+                p.outlier_z, p.outlier_z
+            )
+        }
+    }
+}
+
+/// The limits of the count-layer outlier rules (scater's `isOutlier` with `log = TRUE`,
+/// `type = "lower"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountLimits {
+    /// MADs below the median that flag a sample.
+    pub nmads: f64,
+    /// Smallest distance below the median (log2 units) that flags a sample.
+    #[serde(default)]
+    pub min_log2_diff: f64,
+    /// The rule on log2 library size (`None` when no sample has a positive library size).
+    pub log2_lib_size: Option<MadLimit>,
+    /// The rule on log2 detected features (`None` when no sample detects a feature).
+    pub log2_detected: Option<MadLimit>,
+}
+
+/// One median − k·MAD rule on a log2 metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MadLimit {
+    /// Median of the metric over the samples with a positive value.
+    pub median: f64,
+    /// 1.4826 × the median absolute deviation from that median (R's `mad`).
+    pub mad: f64,
+    /// `median − max(nmads × mad, min_log2_diff)`: a sample below it is flagged.
+    pub lower: f64,
+}
+
+impl MadLimit {
+    /// The limit of `values` (log2 of the positive metrics), `None` when there are none.
+    pub fn of(values: &[f64], nmads: f64, min_log2_diff: f64) -> Option<MadLimit> {
+        let med = median(values)?;
+        let dev: Vec<f64> = values.iter().map(|x| (x - med).abs()).collect();
+        let mad = 1.4826 * median(&dev).unwrap_or(0.0);
+        Some(MadLimit {
+            median: med,
+            mad,
+            lower: med - (nmads * mad).max(min_log2_diff),
+        })
+    }
 }
 
 /// Compute per-sample QC metrics and robust outlier flags for one layer.
@@ -143,6 +250,7 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
         });
     }
     let scale = assay.scale();
+    let counts = scale == ValueScale::Counts;
     let basis = LogBasis::for_scale(scale);
     let values = assay.values();
     let flags = assay.flags();
@@ -178,6 +286,7 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
         let mut n_imp = 0;
         let mut n_bd = 0;
         let mut n_nonpos = 0;
+        let mut n_detected = 0;
         let mut total = 0.0;
         let mut logs = Vec::new();
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
@@ -185,6 +294,9 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
             match flags[[i, j]] {
                 ValueFlag::Observed => {
                     n_obs += 1;
+                    if values[[i, j]] > 0.0 {
+                        n_detected += 1;
+                    }
                     if let Some(l) = linear_value(scale, values[[i, j]]) {
                         total += l;
                     }
@@ -217,6 +329,9 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
             n_imputed: n_imp,
             n_below_detection: n_bd,
             missing_fraction: 1.0 - n_obs as f64 / nf as f64,
+            lib_size: counts.then_some(total),
+            detected: counts.then_some(n_detected),
+            detected_fraction: counts.then_some(n_detected as f64 / nf as f64),
             total: (scale != ValueScale::Other).then_some(total),
             log2_median: median(&logs),
             log2_iqr: iqr.map(|(q3, q1)| q3 - q1),
@@ -234,13 +349,22 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
     }
 
     let mut notes = Vec::new();
+    let count_limits = counts.then(|| count_limits(&samples, params));
     if ns < params.min_samples_for_outliers {
         notes.push(format!(
             "{ns} sample(s) < min_samples_for_outliers = {}: no outlier flags computed",
             params.min_samples_for_outliers
         ));
+    } else if let Some(limits) = &count_limits {
+        flag_count_outliers(&mut samples, limits);
     } else {
         flag_outliers(&mut samples, params.outlier_z);
+    }
+    if counts {
+        notes.push(format!(
+            "count layer: observed zeros are values, not missing; detection (count > 0) is reported in 'detected'; outliers only on log2 library size and log2 detected features ({} MADs, and by at least {} on the log2 scale, below the median), no rules on the median or IQR of log2(count + 1)",
+            params.count_nmads, params.count_min_log2_diff
+        ));
     }
     if basis == LogBasis::AsGiven {
         notes.push("layer scale is 'other': medians, IQRs and correlations use the values as given, and no total is computed".into());
@@ -258,8 +382,63 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
         n_profile_features,
         params: params.clone(),
         samples,
+        count_limits,
         notes,
     })
+}
+
+/// The limits of the count rules, from the samples with a positive library size (detected
+/// features): a library of 0 reads has no log and is flagged on its own.
+fn count_limits(samples: &[SampleQc], params: &SampleQcParams) -> CountLimits {
+    let (nmads, min_diff) = (params.count_nmads, params.count_min_log2_diff);
+    let logs = |f: &dyn Fn(&SampleQc) -> Option<f64>| -> Vec<f64> {
+        samples
+            .iter()
+            .filter_map(f)
+            .filter(|v| *v > 0.0)
+            .map(f64::log2)
+            .collect()
+    };
+    CountLimits {
+        nmads,
+        min_log2_diff: min_diff,
+        log2_lib_size: MadLimit::of(&logs(&|s| s.lib_size), nmads, min_diff),
+        log2_detected: MadLimit::of(&logs(&|s| s.detected.map(|d| d as f64)), nmads, min_diff),
+    }
+}
+
+/// Flag count-layer samples below the library-size or detected-feature limit (scater's
+/// `isOutlier(x, nmads, type = "lower", log = TRUE)`: below `median − nmads × MAD` of log2 x).
+fn flag_count_outliers(samples: &mut [SampleQc], limits: &CountLimits) {
+    for s in samples.iter_mut() {
+        let mut reasons = Vec::new();
+        let mut check = |what: &str, value: Option<f64>, limit: Option<&MadLimit>| {
+            let Some(v) = value else {
+                return;
+            };
+            if v <= 0.0 {
+                reasons.push(format!("{what} is 0 (count rule: nothing to analyse)"));
+            } else if let Some(m) = limit.filter(|m| v.log2() < m.lower) {
+                reasons.push(format!(
+                    "{what} {v} is low: log2 {:.2} < {:.2} = median {:.2} - max({} x MAD {:.2}, {}) (count rule, scater isOutlier)",
+                    v.log2(),
+                    m.lower,
+                    m.median,
+                    limits.nmads,
+                    m.mad,
+                    limits.min_log2_diff
+                ));
+            }
+        };
+        check("library size", s.lib_size, limits.log2_lib_size.as_ref());
+        check(
+            "detected features",
+            s.detected.map(|d| d as f64),
+            limits.log2_detected.as_ref(),
+        );
+        s.outlier = !reasons.is_empty();
+        s.reasons = reasons;
+    }
 }
 
 /// Smallest robust scale per metric, so that a very uniform cohort does not flag negligible
@@ -430,6 +609,10 @@ mod tests {
         let r = sample_qc(&a, &SampleQcParams::default()).unwrap();
         assert_eq!(r.total_kind, "library_size");
         assert_eq!(r.samples[0].total, Some(7.0));
+        assert_eq!(r.samples[0].lib_size, Some(7.0));
+        assert_eq!(r.samples[0].detected, Some(1));
+        assert_eq!(r.samples[1].detected, Some(1));
+        assert_eq!(r.samples[1].detected_fraction, Some(0.5));
         // log2(0+1)=0, log2(7+1)=3 -> median 1.5
         assert_eq!(r.samples[0].log2_median, Some(1.5));
         assert_eq!(r.samples[0].n_nonpositive, 0);
@@ -438,6 +621,177 @@ mod tests {
             .samples
             .iter()
             .all(|s| !s.outlier && s.z_observed.is_none()));
+    }
+
+    /// 40 miRNAs × 8 samples of sparse counts (a quarter of the cells are zero): sample 5
+    /// has an ordinary library size spread over 3 miRNAs, sample 6 is 100× shallower than
+    /// sample 0, sample 7 is 20× deeper.
+    fn count_cohort() -> Assay {
+        let (nf, ns) = (40, 8);
+        let base = |i: usize, j: usize| -> f64 {
+            if (i * 3 + j * 5).is_multiple_of(4) {
+                0.0
+            } else {
+                ((i + 1) * 10 + j) as f64
+            }
+        };
+        let mut cells = Array2::from_elem((nf, ns), None);
+        for i in 0..nf {
+            for j in 0..5 {
+                cells[[i, j]] = Some(base(i, j));
+            }
+            cells[[i, 6]] = Some((base(i, 0) / 100.0).round());
+            cells[[i, 7]] = Some(base(i, 1) * 20.0);
+            cells[[i, 5]] = Some(0.0);
+        }
+        let lib0: f64 = (0..nf).map(|i| base(i, 0)).sum();
+        for i in 0..3 {
+            cells[[i, 5]] = Some((lib0 / 3.0).round());
+        }
+        Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..nf).map(|i| format!("miR-{i}")).collect()).unwrap(),
+            (0..ns).map(|j| format!("s{j}")).collect(),
+            &cells,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn count_rule_flags_low_library_size_and_low_detection_only() {
+        let scater = SampleQcParams {
+            count_min_log2_diff: 0.0,
+            ..Default::default()
+        };
+        let r = sample_qc(&count_cohort(), &scater).unwrap();
+        let lim = r.count_limits.clone().unwrap();
+        assert_eq!(lim.nmads, 3.0);
+        let s = &r.samples;
+        // zeros are observed values, not missing; detection is reported on its own
+        assert!(s
+            .iter()
+            .all(|x| x.missing_fraction == 0.0 && x.n_observed == 40));
+        assert_eq!(s[0].detected, Some(30));
+        assert_eq!(s[0].detected_fraction, Some(0.75));
+        assert_eq!(s[5].detected, Some(3));
+        assert_eq!(s[0].lib_size, s[0].total);
+        // the limit is median − 3 × 1.4826 × MAD of log2 library size (positive libraries)
+        let logs: Vec<f64> = s.iter().map(|x| x.lib_size.unwrap().log2()).collect();
+        let med = median(&logs).unwrap();
+        let dev: Vec<f64> = logs.iter().map(|x| (x - med).abs()).collect();
+        let mad = 1.4826 * median(&dev).unwrap();
+        let l = lim.log2_lib_size.unwrap();
+        assert!((l.median - med).abs() < 1e-12 && (l.mad - mad).abs() < 1e-12);
+        assert!((l.lower - (med - 3.0 * mad)).abs() < 1e-12);
+        // the default minimum difference (1 log2 unit) changes nothing here
+        let d = sample_qc(&count_cohort(), &SampleQcParams::default()).unwrap();
+        let flags = |r: &SampleQcReport| r.samples.iter().map(|x| x.outlier).collect::<Vec<_>>();
+        assert_eq!(flags(&d), flags(&r));
+        let flagged: Vec<&str> = s
+            .iter()
+            .filter(|x| x.outlier)
+            .map(|x| x.sample.as_str())
+            .collect();
+        assert_eq!(flagged, ["s5", "s6"], "{:#?}", s);
+        assert!(
+            s[6].reasons[0].starts_with("library size"),
+            "{:?}",
+            s[6].reasons
+        );
+        assert!(
+            s[6].reasons
+                .iter()
+                .any(|m| m.starts_with("detected features")),
+            "{:?}",
+            s[6].reasons
+        );
+        assert_eq!(s[5].reasons.len(), 1, "{:?}", s[5].reasons);
+        assert!(
+            s[5].reasons[0].starts_with("detected features 3 is low")
+                && s[5].reasons[0].contains("3 x MAD"),
+            "{:?}",
+            s[5].reasons
+        );
+        // a 20× deeper library is not a defect
+        assert!(!s[7].outlier);
+        // no median/IQR-of-log rules on counts: sample 5's median log2(count + 1) is 0
+        assert_eq!(s[5].log2_median, Some(0.0));
+        assert!(s.iter().all(|x| x.z_median.is_none() && x.z_iqr.is_none()));
+        assert!(r.outlier_rules().starts_with("counts:"));
+        assert!(r
+            .notes
+            .iter()
+            .any(|n| n.contains("observed zeros are values")));
+    }
+
+    #[test]
+    fn count_rule_flags_an_empty_library_and_follows_nmads() {
+        let mut cells = Array2::from_elem((12, 6), None);
+        for i in 0..12 {
+            for j in 0..6 {
+                cells[[i, j]] = Some(if j == 5 { 0.0 } else { (i * 7 + j) as f64 });
+            }
+        }
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..12).map(|i| format!("m{i}")).collect()).unwrap(),
+            (0..6).map(|j| format!("s{j}")).collect(),
+            &cells,
+        )
+        .unwrap();
+        let r = sample_qc(&a, &SampleQcParams::default()).unwrap();
+        assert_eq!(
+            r.samples[5].reasons,
+            [
+                "library size is 0 (count rule: nothing to analyse)",
+                "detected features is 0 (count rule: nothing to analyse)"
+            ]
+        );
+        assert_eq!(r.samples.iter().filter(|s| s.outlier).count(), 1);
+        // sample 0 detects 11 of 12 miRNAs, the others 12: the MAD of log2 detected is 0, so
+        // scater's rule (no minimum difference) flags it; the default minimum of 1 log2 unit
+        // does not
+        assert!(!r.samples[0].outlier, "{:?}", r.samples[0]);
+        let scater = SampleQcParams {
+            count_min_log2_diff: 0.0,
+            ..Default::default()
+        };
+        let r = sample_qc(&a, &scater).unwrap();
+        assert!(r.samples[0].outlier, "{:?}", r.samples[0]);
+        assert!(r.samples[0].reasons[0].starts_with("detected features 11 is low"));
+        let bad = SampleQcParams {
+            count_nmads: -1.0,
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("count_nmads"));
+        let bad = SampleQcParams {
+            count_min_log2_diff: f64::NAN,
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("count_min_log2_diff"));
+    }
+
+    #[test]
+    fn intensity_layers_keep_robust_z_rules_and_no_count_metrics() {
+        let r = sample_qc(&cohort(), &SampleQcParams::default()).unwrap();
+        assert!(r.count_limits.is_none());
+        assert!(r.outlier_rules().starts_with("intensity:"));
+        assert!(r
+            .samples
+            .iter()
+            .all(|s| s.lib_size.is_none() && s.detected.is_none() && s.z_median.is_some()));
     }
 
     #[test]

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use evomics_core::{
-    Assay, Cell, Experiment, Kind, LayerKind, Message, StageResult, StageTables, Table,
+    Assay, Cell, Experiment, Kind, LayerKind, Message, StageResult, StageTables, Table, ValueScale,
 };
 use evomics_panels::MisevCategory;
 
@@ -213,7 +213,7 @@ impl QcResult {
 
 impl StageResult for QcResult {
     const STAGE: &'static str = "qc";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn messages(&self) -> Vec<Message> {
         let s = self.summary();
@@ -232,6 +232,11 @@ impl StageResult for QcResult {
                 ));
             }
             out.push(Message::info(line));
+        }
+        for l in &self.layers {
+            if let Some(line) = count_line(l) {
+                out.push(Message::info(line));
+            }
         }
         out.push(Message::info(format!(
             "dose ratios assessed for {} sample(s)",
@@ -273,11 +278,15 @@ impl QcResult {
                     "log2_median",
                     "log2_iqr",
                     "corr_to_median",
+                    "lib_size",
                 ],
                 Kind::Float,
             )
+            .col("detected", Kind::Int)
+            .col("detected_fraction", Kind::Float)
             .col("outlier", Kind::Bool)
-            .col("reasons", Kind::Text);
+            .col("reasons", Kind::Text)
+            .col("outlier_rules", Kind::Text);
         for l in &self.layers {
             for s in &l.samples.samples {
                 t.push(vec![
@@ -292,8 +301,12 @@ impl QcResult {
                     s.log2_median.into(),
                     s.log2_iqr.into(),
                     s.corr_to_median.into(),
+                    s.lib_size.into(),
+                    s.detected.into(),
+                    s.detected_fraction.into(),
                     s.outlier.into(),
                     s.reasons.join("; ").into(),
+                    l.samples.outlier_rules().into(),
                 ]);
             }
         }
@@ -307,6 +320,10 @@ impl QcResult {
             .first()
             .map(|l| l.features.groups.clone())
             .unwrap_or_default();
+        let any_counts = self
+            .layers
+            .iter()
+            .any(|l| l.samples.scale == ValueScale::Counts);
         let mut t = Table::new("features")
             .cols(["layer", "feature_id"], Kind::Text)
             .col("n_observed", Kind::Int)
@@ -314,10 +331,18 @@ impl QcResult {
                 ["observed_fraction", "mean_log", "median_log", "cv"],
                 Kind::Float,
             )
+            .col("n_detected", Kind::Int)
+            .col("detected_fraction", Kind::Float)
             .cols(
                 groups.iter().map(|g| format!("observed_fraction:{g}")),
                 Kind::Float,
             );
+        if any_counts {
+            t = t.cols(
+                groups.iter().map(|g| format!("detected_fraction:{g}")),
+                Kind::Float,
+            );
+        }
         for l in &self.layers {
             for q in &l.features.features {
                 let mut row: Vec<Cell> = vec![
@@ -328,14 +353,52 @@ impl QcResult {
                     q.mean_log.into(),
                     q.median_log.into(),
                     q.cv.into(),
+                    q.n_detected.into(),
+                    q.detected_fraction.into(),
                 ];
-                row.extend(q.group_observed_fraction.iter().map(|v| Cell::from(*v)));
+                let mut per_group: Vec<Cell> = q
+                    .group_observed_fraction
+                    .iter()
+                    .map(|v| Cell::from(*v))
+                    .collect();
+                per_group.resize(groups.len(), Cell::Na);
+                row.extend(per_group);
+                if any_counts {
+                    row.extend(q.group_detected_fraction.iter().map(|v| Cell::from(*v)));
+                }
                 row.resize(t.columns.len(), Cell::Na);
                 t.push(row);
             }
         }
         t
     }
+}
+
+/// For a count layer: the range of library sizes and detected features and the limits of the
+/// count outlier rules, in one line.
+fn count_line(l: &LayerQc) -> Option<String> {
+    let limits = l.samples.count_limits.as_ref()?;
+    let range = |v: Vec<f64>| -> Option<(f64, f64)> {
+        let lo = v.iter().copied().reduce(f64::min)?;
+        let hi = v.iter().copied().reduce(f64::max)?;
+        Some((lo, hi))
+    };
+    let s = &l.samples.samples;
+    let (lib_lo, lib_hi) = range(s.iter().filter_map(|x| x.lib_size).collect())?;
+    let (det_lo, det_hi) = range(s.iter().filter_map(|x| x.detected_fraction).collect())?;
+    let limit = |m: &Option<crate::sample::MadLimit>| {
+        m.as_ref()
+            .map_or("-".to_string(), |m| format!("{:.0}", m.lower.exp2()))
+    };
+    Some(format!(
+        "{} (counts): library size {lib_lo}-{lib_hi}, detected features (count > 0) {:.1}-{:.1} % per sample; outlier rules: library size below {} or detected features below {} ({} MADs below the median on the log2 scale)",
+        l.layer,
+        100.0 * det_lo,
+        100.0 * det_hi,
+        limit(&limits.log2_lib_size),
+        limit(&limits.log2_detected),
+        limits.nmads
+    ))
 }
 
 /// `purity.tsv`: the MISEV purity gate per sample of every proteome layer.

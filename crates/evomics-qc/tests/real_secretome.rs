@@ -2,6 +2,10 @@
 //! combined_protein.tsv, IonQuant MaxLFQ): 50 conditioned-medium samples of six mesenchymal
 //! sources, control vs osteogenic induction. There is no FragPipe reader in evomics-io yet, so
 //! this test parses the three columns it needs itself.
+//!
+//! Also: QC of sparse EV small-RNA counts (microglia EVs, 74–85 % zeros per sample; HepG2 EVs,
+//! 27–72 %), where the count rules (log library size and log detected features, scater's
+//! `isOutlier`) replace the intensity rules on the median and IQR of log values.
 
 use std::io::Read;
 
@@ -268,4 +272,147 @@ fn qc_and_purity_gate_on_all_50_samples() {
             assert!(!s.reasons.is_empty(), "{}", s.sample);
         }
     }
+}
+
+/// A count matrix CSV (first column feature ids, then one column per sample) as a counts layer.
+fn count_layer(path: &std::path::Path) -> Assay {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let mut ids = Vec::new();
+    let mut cells: Vec<Option<f64>> = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        ids.push(f[0].to_string());
+        cells.extend(
+            f[1..]
+                .iter()
+                .map(|v| Some(v.trim().parse::<f64>().unwrap())),
+        );
+    }
+    let m = Array2::from_shape_vec((ids.len(), header.len()), cells).unwrap();
+    Assay::from_options(
+        "mirna",
+        LayerKind::Mirna,
+        ValueScale::Counts,
+        Features::new(ids).unwrap(),
+        header,
+        &m,
+    )
+    .unwrap()
+}
+
+/// The same layer with one more sample: `from`'s counts divided by `factor` and rounded.
+fn with_shallow_copy(a: &Assay, from: &str, factor: f64) -> Assay {
+    let j = a.sample_position(from).unwrap();
+    let (nf, ns) = (a.n_features(), a.n_samples());
+    let m = Array2::from_shape_fn((nf, ns + 1), |(i, k)| {
+        Some(if k < ns {
+            a.values()[[i, k]]
+        } else {
+            (a.values()[[i, j]] / factor).round()
+        })
+    });
+    let mut samples = a.samples().to_vec();
+    samples.push("shallow".into());
+    Assay::from_options(
+        "mirna",
+        LayerKind::Mirna,
+        ValueScale::Counts,
+        a.features().clone(),
+        samples,
+        &m,
+    )
+    .unwrap()
+}
+
+#[test]
+fn sparse_ev_mirna_counts_flag_shallow_libraries_not_deep_ones() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/microglia-ev-conditioning-proteome-mirna");
+    let a = count_layer(&dir.join("ev_mirna_raw_counts.csv"));
+    assert_eq!((a.n_features(), a.n_samples()), (1187, 12));
+    let r = sample_qc(&a, &SampleQcParams::default()).unwrap();
+    for s in &r.samples {
+        // 74–85 % zeros: observed, not missing; detection reported on its own
+        assert_eq!(s.missing_fraction, 0.0);
+        let d = s.detected_fraction.unwrap();
+        assert!((0.14..0.27).contains(&d), "{}: detected {d}", s.sample);
+        assert!(s.log2_median.unwrap() <= 1.0);
+        assert!(!s.outlier, "{}: {:?}", s.sample, s.reasons);
+    }
+    // The LPS libraries are the deepest (23.9–28.7 k reads against a median of 16.4 k): the
+    // robust-z rule on log totals flagged all three, the count rule does not.
+    let lib = |id: &str| {
+        r.samples
+            .iter()
+            .find(|s| s.sample == id)
+            .unwrap()
+            .lib_size
+            .unwrap()
+    };
+    assert_eq!(lib("LPS Evs_2"), 28727.0);
+    assert_eq!(lib("TGFB Evs_3"), 15071.0);
+    let f = feature_qc(&a, None).unwrap();
+    let any = f.features.iter().filter(|q| q.n_detected > Some(0)).count();
+    assert_eq!(any, 698, "features with any count");
+    assert!(f.features.iter().all(|q| q.observed_fraction == 1.0));
+
+    // One library 100× shallower than `control Evs_1` (145 reads) is flagged, on both rules.
+    let b = with_shallow_copy(&a, "control Evs_1", 100.0);
+    let r = sample_qc(&b, &SampleQcParams::default()).unwrap();
+    let flagged: Vec<&str> = r
+        .samples
+        .iter()
+        .filter(|s| s.outlier)
+        .map(|s| s.sample.as_str())
+        .collect();
+    assert_eq!(flagged, ["shallow"]);
+    let s = r.samples.last().unwrap();
+    assert!(s.lib_size.unwrap() < 200.0, "{:?}", s.lib_size);
+    assert!(s.reasons[0].starts_with("library size"), "{:?}", s.reasons);
+    assert!(
+        s.reasons.iter().any(|m| m.starts_with("detected features")),
+        "{:?}",
+        s.reasons
+    );
+
+    // HepG2 EVs: libraries of 0.26–2.7 M reads, 27–72 % zeros, half the samples with a median
+    // log2(count + 1) of 0. None is a low outlier; a 100× shallower copy of the smallest is.
+    let dir = evomics_testkit::require_shared!("data/real/hepg2-ev-mirna-pfas");
+    let h = count_layer(&dir.join("ev_mirna_raw_counts.csv"));
+    let r = sample_qc(&h, &SampleQcParams::default()).unwrap();
+    assert_eq!(
+        r.samples
+            .iter()
+            .filter(|s| s.log2_median == Some(0.0))
+            .count(),
+        6
+    );
+    assert!(r.samples.iter().all(|s| !s.outlier), "{:#?}", r.samples);
+    let smallest = r
+        .samples
+        .iter()
+        .min_by(|x, y| x.lib_size.unwrap().total_cmp(&y.lib_size.unwrap()))
+        .unwrap()
+        .sample
+        .clone();
+    let r = sample_qc(
+        &with_shallow_copy(&h, &smallest, 100.0),
+        &SampleQcParams::default(),
+    )
+    .unwrap();
+    let flagged: Vec<&str> = r
+        .samples
+        .iter()
+        .filter(|s| s.outlier)
+        .map(|s| s.sample.as_str())
+        .collect();
+    assert_eq!(flagged, ["shallow"]);
 }

@@ -210,10 +210,11 @@ fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLay
     by_layer
         .into_iter()
         .map(|(layer, l)| {
-            let counts = exp
-                .layers()
-                .get(layer)
-                .is_some_and(|a| a.scale() == ValueScale::Counts || *a.kind() == LayerKind::Mirna);
+            let count_layer = l.samples.scale == ValueScale::Counts;
+            let counts = count_layer
+                || exp.layers().get(layer).is_some_and(|a| {
+                    a.scale() == ValueScale::Counts || *a.kind() == LayerKind::Mirna
+                });
             let samples = l
                 .samples
                 .samples
@@ -237,6 +238,8 @@ fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLay
                         n_observed: Some(s.n_observed),
                         missing_fraction: Some(s.missing_fraction).filter(|v| v.is_finite()),
                         total: s.total.filter(|v| v.is_finite()),
+                        detected: s.detected,
+                        detected_fraction: s.detected_fraction.filter(|v| v.is_finite()),
                         outlier: s.outlier,
                         outlier_reasons: s.reasons.clone(),
                         purity,
@@ -252,6 +255,8 @@ fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLay
                 }
                 .to_string(),
                 colour_by: colour.map(str::to_string),
+                counts: count_layer,
+                outlier_rules: Some(l.samples.outlier_rules()),
                 samples,
             }
         })

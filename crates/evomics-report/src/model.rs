@@ -124,6 +124,11 @@ pub struct QcLayer {
     pub total_label: String,
     /// Sample column whose levels colour the bars (must be in [`ReportInput::samples`]).
     pub colour_by: Option<String>,
+    /// A count layer: library size and detected features are shown instead of missingness,
+    /// and the outliers follow the count rules.
+    pub counts: bool,
+    /// The outlier rules applied to the layer, in words.
+    pub outlier_rules: Option<String>,
     /// One row per sample.
     pub samples: Vec<QcSample>,
 }
@@ -140,6 +145,10 @@ pub struct QcSample {
     pub missing_fraction: Option<f64>,
     /// Total intensity or library size.
     pub total: Option<f64>,
+    /// Count layers: features detected (count > 0).
+    pub detected: Option<usize>,
+    /// Count layers: detected features / features (0–1).
+    pub detected_fraction: Option<f64>,
     /// Whether QC flagged the sample as an outlier.
     pub outlier: bool,
     /// Why it was flagged.

@@ -473,6 +473,8 @@ fn full_input() -> ReportInput {
         layer: "proteome".into(),
         total_label: "Total intensity".into(),
         colour_by: Some("source".into()),
+        counts: false,
+        outlier_rules: None,
         samples: ss
             .iter()
             .enumerate()
@@ -514,6 +516,7 @@ fn full_input() -> ReportInput {
                         Vec::new()
                     },
                     purity: Some(Purity { verdict, reasons }),
+                    ..QcSample::default()
                 }
             })
             .collect(),
@@ -522,14 +525,23 @@ fn full_input() -> ReportInput {
         layer: "mirna".into(),
         total_label: "Library size".into(),
         colour_by: Some("batch".into()),
+        counts: true,
+        outlier_rules: Some(
+            "counts: log2 library size or log2 detected features more than 3 MADs, and by at least 1 on the log2 scale, below the median".into(),
+        ),
         samples: ss
             .iter()
-            .map(|s| QcSample {
-                sample_id: s.id.clone(),
-                n_observed: Some(300 + (rng.uniform() * 80.0) as usize),
-                missing_fraction: Some(0.05 + 0.1 * rng.uniform()),
-                total: Some(2.0e6 + 6.0e6 * rng.uniform()),
-                ..QcSample::default()
+            .map(|s| {
+                let detected = 300 + (rng.uniform() * 80.0) as usize;
+                QcSample {
+                    sample_id: s.id.clone(),
+                    n_observed: Some(400),
+                    missing_fraction: Some(0.0),
+                    total: Some(2.0e6 + 6.0e6 * rng.uniform()),
+                    detected: Some(detected),
+                    detected_fraction: Some(detected as f64 / 400.0),
+                    ..QcSample::default()
+                }
             })
             .collect(),
     };
@@ -903,6 +915,39 @@ fn rendering_is_deterministic() {
     assert!(
         render(&via_json).unwrap() == a,
         "rendering after a JSON round trip differs"
+    );
+}
+
+#[test]
+fn count_layers_show_library_size_and_detected_features() {
+    let input = full_input();
+    let html = render(&input).unwrap();
+    assert!(html.contains("aria-label=\"Detected features per sample, layer mirna"));
+    assert!(html.contains("aria-label=\"Library size per sample, layer mirna"));
+    // no missingness chart for a count layer without missing cells; the intensity layer keeps it
+    assert!(!html.contains("aria-label=\"Missing values per sample, layer mirna"));
+    assert!(html.contains("aria-label=\"Missing values per sample, layer proteome"));
+    assert!(html.contains("Outlier rules: counts: log2 library size or log2 detected features"));
+    let prefix = "data:text/tab-separated-values;charset=utf-8;base64,";
+    let tables: Vec<String> = attr_values(&html, "href")
+        .into_iter()
+        .filter_map(|h| h.strip_prefix(prefix))
+        .map(|b| String::from_utf8(decode_base64(b)).unwrap())
+        .collect();
+    let mirna = tables
+        .iter()
+        .find(|t| t.starts_with("Sample\tbatch\tLibrary size\tDetected\tDetected %\tOutlier"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no count-layer QC table: {:?}",
+                tables.iter().map(|t| t.lines().next()).collect::<Vec<_>>()
+            )
+        });
+    let first = &input.qc[1].samples[0];
+    let row = mirna.lines().nth(1).unwrap();
+    assert!(
+        row.contains(&format!("\t{}\t", first.detected.unwrap())),
+        "{row}"
     );
 }
 

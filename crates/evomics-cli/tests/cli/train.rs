@@ -600,9 +600,15 @@ fn predict_reproduces_the_final_model_exactly_on_held_out_donors() {
             "predicted",
             "p_low",
             "p_high",
-            "conformal_set"
+            "conformal_set",
+            "in_training"
         ]
     );
+    assert!(
+        rows.iter().all(|r| r[6].is_empty()),
+        "held-out donors are not training samples"
+    );
+    assert!(!err.contains("training data"), "{err}");
     assert_eq!(rows.len(), layer.n_samples());
     assert!(rows.len() >= 8, "{} held-out samples", rows.len());
     for (i, r) in rows.iter().enumerate() {
@@ -702,6 +708,93 @@ fn predict_reproduces_the_final_model_exactly_on_held_out_donors() {
     std::fs::write(&bad, v).unwrap();
     let e = fail(&["predict", p(&bad), p(&held_store), "-o", p(&out)]);
     assert!(e.contains("version 99 is not supported"), "{e}");
+}
+
+#[test]
+fn predict_warns_about_training_samples_by_id_and_by_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tsv) = cohort(dir.path(), 17);
+    let (train_sheet, held_sheet) = split_by_donor(&tsv, dir.path());
+    let train_store = dir.path().join("train");
+    ingest(&train_sheet, &tsv.join("proteome.tsv"), &train_store);
+    let cfg = sim_config(
+        dir.path(),
+        "train.toml",
+        "permutations = 0\nlearning_curve = []",
+    );
+    let m = dir.path().join("model");
+    ok(&[
+        "train",
+        p(&train_store),
+        "-c",
+        p(&cfg),
+        "-o",
+        p(&m),
+        "--quiet",
+    ]);
+    let saved =
+        SavedModel::from_json(&std::fs::read_to_string(m.join("model.json")).unwrap()).unwrap();
+    let n_train = saved.training.sample_ids.len();
+    assert_eq!(saved.training.row_hashes.len(), n_train);
+
+    // The training store itself: every sample is marked by id and listed.
+    let out = dir.path().join("same.tsv");
+    let err = ok_stderr(&["predict", p(&m), p(&train_store), "-o", p(&out)]);
+    assert!(
+        err.contains(&format!(
+            "warning: {n_train} of {n_train} predicted sample(s) were in the model's training data ({n_train} by sample id, 0 by identical input values)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&saved.training.sample_ids[0]), "{err}");
+    let (h, rows) = read_tsv(&out);
+    let c = col(&h, "in_training");
+    assert!(rows.iter().all(|r| r[c] == "id"), "{rows:?}");
+
+    // Held-out donors plus one training preparation under a new id: caught by its data.
+    let original = saved.training.sample_ids[3].clone();
+    let copy = format!("{original}_renamed");
+    let (sh, srows) = read_tsv(&held_sheet);
+    let (_, trows) = read_tsv(&train_sheet);
+    let mut row = trows.iter().find(|r| r[0] == original).unwrap().clone();
+    row[0] = copy.clone();
+    let mut new_rows = srows.clone();
+    new_rows.push(row);
+    let new_sheet = dir.path().join("new-sheet.tsv");
+    write_tsv(&new_sheet, &sh, &new_rows);
+    let (mut ph, prot) = read_tsv(&tsv.join("proteome.tsv"));
+    let k = col(&ph, &original);
+    ph.push(copy.clone());
+    let prot: Vec<Vec<String>> = prot
+        .into_iter()
+        .map(|mut r| {
+            let v = r[k].clone();
+            r.push(v);
+            r
+        })
+        .collect();
+    let new_matrix = dir.path().join("new-proteome.tsv");
+    write_tsv(&new_matrix, &ph, &prot);
+    let new_store = dir.path().join("new");
+    ingest(&new_sheet, &new_matrix, &new_store);
+    let out = dir.path().join("new.tsv");
+    let err = ok_stderr(&["predict", p(&m), p(&new_store), "-o", p(&out)]);
+    assert!(
+        err.contains("predicted sample(s) were in the model's training data (0 by sample id, 1 by identical input values)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{copy} (same data as training sample {original})")),
+        "{err}"
+    );
+    let (h, rows) = read_tsv(&out);
+    let c = col(&h, "in_training");
+    let marked: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| !r[c].is_empty())
+        .map(|r| (r[0].as_str(), r[c].as_str()))
+        .collect();
+    assert_eq!(marked, [(copy.as_str(), "data")]);
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! The `predict` stage as one library call: [`run_predict`] applies a saved potency model to the
 //! samples of an experiment, with features aligned by name, absent features handled by the
 //! model's (or the given) rule, and conformal sets or intervals at a chosen error rate.
+//!
+//! Predicted samples that were in the model's training data — the same sample id, or the same
+//! input values under another id ([`crate::persist::row_hash`]) — are listed in a warning and
+//! marked in the `in_training` column (`id`, `data` or empty): their predictions are not an
+//! independent test of the model.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +15,7 @@ use evomics_core::{Assay, Cell, Experiment, Kind, Message, StageResult, StageTab
 
 use crate::conformal::ConformalCalibration;
 use crate::error::{data_err, Result};
-use crate::persist::{MissingFeatureRule, PredictReport, SavedModel};
+use crate::persist::{MissingFeatureRule, PredictReport, SavedModel, TrainingMatch};
 
 /// Settings of `predict`: what may differ from the saved model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -98,6 +103,7 @@ pub fn run_predict(
                 .join(", ")
         )));
     }
+    notes.extend(training_notes(&model, &report));
     let truth: Option<Vec<String>> = exp.samples().column(&model.target).map(|_| {
         report
             .predictions
@@ -166,6 +172,56 @@ pub fn run_predict(
     })
 }
 
+/// The warning about predicted samples that were in the training data, and the note that the
+/// data check could not be done for a model file without training row hashes.
+fn training_notes(model: &SavedModel, report: &PredictReport) -> Vec<Message> {
+    const SHOWN: usize = 20;
+    let mut out = Vec::new();
+    if !report.checked_by_data {
+        out.push(Message::warn(format!(
+            "this model file records no training row hashes (written by an earlier evomics): predicted samples were checked against its {} training sample ids only, so a training sample under another id cannot be recognised; retrain the model to record them",
+            model.training.sample_ids.len()
+        )));
+    }
+    let hits: Vec<String> = report
+        .predictions
+        .iter()
+        .zip(&report.in_training)
+        .filter_map(|(p, m)| {
+            m.as_ref().map(|m| match m.by {
+                TrainingMatch::Id => p.sample_id.clone(),
+                TrainingMatch::Data => format!(
+                    "{} (same data as training sample {})",
+                    p.sample_id, m.training_sample
+                ),
+            })
+        })
+        .collect();
+    if !hits.is_empty() {
+        let n_id = report
+            .in_training
+            .iter()
+            .flatten()
+            .filter(|m| m.by == TrainingMatch::Id)
+            .count();
+        let more = hits.len().saturating_sub(SHOWN);
+        out.push(Message::warn(format!(
+            "{} of {} predicted sample(s) were in the model's training data ({} by sample id, {} by identical input values), so their predictions are not an independent test of the model (column in_training): {}{}",
+            hits.len(),
+            report.predictions.len(),
+            n_id,
+            hits.len() - n_id,
+            hits[..hits.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    out
+}
+
 /// A model none of whose input features is in the new data cannot predict anything real:
 /// refuse it, whatever the missing-feature rule.
 fn check_overlap(model: &SavedModel, layers: &[&Assay]) -> Result<()> {
@@ -221,6 +277,7 @@ impl StageTables for PredictResult {
         } else if self.calibrated {
             t = t.cols(["lower", "upper"], Kind::Float);
         }
+        t.add_col("in_training", Kind::Text);
         for (r, p) in self.report.predictions.iter().enumerate() {
             let mut row: Vec<Cell> = vec![p.sample_id.as_str().into()];
             if let Some(tr) = &self.truth {
@@ -236,6 +293,14 @@ impl StageTables for PredictResult {
                 row.push((*lo).into());
                 row.push((*hi).into());
             }
+            row.push(
+                self.report
+                    .in_training
+                    .get(r)
+                    .and_then(|m| m.as_ref())
+                    .map_or("", |m| m.by.name())
+                    .into(),
+            );
             t.push(row);
         }
         vec![t]
@@ -244,7 +309,7 @@ impl StageTables for PredictResult {
 
 impl StageResult for PredictResult {
     const STAGE: &'static str = "predict";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn messages(&self) -> Vec<Message> {
         self.notes.clone()

@@ -1,4 +1,5 @@
-//! Section 2: per-sample QC — MISEV purity verdicts, missingness, totals, outliers.
+//! Section 2: per-sample QC — MISEV purity verdicts, missingness, totals, outliers; library size
+//! and detected features for count layers.
 
 use std::fmt::Write as _;
 
@@ -19,7 +20,11 @@ other-compartment proteins: <span class=\"badge pass\">pass</span> all rules met
 threshold; the reasons column says which. The bar charts show each sample's share of features \
 without a value and its total intensity (or library size); bars are coloured by sample group, and a \
 black triangle (&#9660;) above a bar marks a sample flagged as an outlier (robust z-scores of these \
-metrics, reasons in the table). Look for samples that stand apart from their group.";
+metrics, reasons in the table). Count layers (small-RNA reads) are sparse: a zero count is a \
+measured zero, not a missing value, so for them the charts show each sample's library size (reads) \
+and detected features (count &gt; 0), and a sample is flagged only when its log library size or log \
+detected features lies more than 3 MADs below the cohort median (the rule is stated under each \
+layer). Look for samples that stand apart from their group.";
 
 /// The QC section, or `None` without QC data.
 pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
@@ -84,7 +89,56 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
     let group_text = |s: &str| groups.map_or(String::new(), |g| format!(" ({})", g.label(s)));
     let outlier_text = |o: bool| if o { " — outlier" } else { "" };
 
-    let has_missing = q.samples.iter().any(|s| s.missing_fraction.is_some());
+    if let Some(rules) = &q.outlier_rules {
+        let _ = writeln!(h, "<p class=\"summary\">Outlier rules: {}.</p>", Esc(rules));
+    }
+    let any_missing = q
+        .samples
+        .iter()
+        .any(|s| s.missing_fraction.is_some_and(|v| v > 0.0));
+    let has_missing =
+        q.samples.iter().any(|s| s.missing_fraction.is_some()) && (!q.counts || any_missing);
+    if q.counts && q.samples.iter().any(|s| s.detected.is_some()) {
+        let chart = BarChart {
+            width: 1000.0,
+            plot_height: 170.0,
+            label: format!("Detected features per sample, layer {}", q.layer),
+            y_title: "Detected".into(),
+            y_format: TickFormat::Number,
+            categories: ids.iter().map(|s| s.to_string()).collect(),
+            values: q
+                .samples
+                .iter()
+                .map(|s| s.detected.map(|d| d as f64))
+                .collect(),
+            colours: colours.clone(),
+            titles: q
+                .samples
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}: {} detected ({}){}",
+                        s.sample_id,
+                        group_text(&s.sample_id),
+                        s.detected.map_or_else(|| "NA".into(), |d| d.to_string()),
+                        s.detected_fraction
+                            .map_or_else(|| "NA".into(), |v| percent(v, 1)),
+                        outlier_text(s.outlier)
+                    )
+                })
+                .collect(),
+            flags: flags.clone(),
+            legend_title: legend_title.clone(),
+            legend: legend.clone(),
+        };
+        h.push_str(&figure(
+            &chart.render(),
+            &format!(
+                "Features detected (count > 0) per sample ({}). ▼ marks QC outliers.",
+                q.layer
+            ),
+        ));
+    }
     if has_missing {
         let chart = BarChart {
             width: 1000.0,
@@ -172,13 +226,23 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
     if with_purity {
         cols.extend([("Purity", Col::Text), ("Purity reasons", Col::Wrap)]);
     }
-    cols.extend([
-        ("Observed", Col::Num),
-        ("Missing", Col::Num),
-        (total_label, Col::Num),
-        ("Outlier", Col::Text),
-        ("Outlier reasons", Col::Wrap),
-    ]);
+    if q.counts {
+        cols.extend([
+            (total_label, Col::Num),
+            ("Detected", Col::Num),
+            ("Detected %", Col::Num),
+        ]);
+        if any_missing {
+            cols.push(("Missing", Col::Num));
+        }
+    } else {
+        cols.extend([
+            ("Observed", Col::Num),
+            ("Missing", Col::Num),
+            (total_label, Col::Num),
+        ]);
+    }
+    cols.extend([("Outlier", Col::Text), ("Outlier reasons", Col::Wrap)]);
     let mut t = Table::new(&stem(&["qc", &q.layer]), &cols);
     for s in &q.samples {
         let mut row = vec![Cell::text(&s.sample_id)];
@@ -197,9 +261,18 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
                 }
             }
         }
-        row.push(Cell::count(s.n_observed));
-        row.push(Cell::num(s.missing_fraction, |v| percent(v, 1)));
-        row.push(Cell::num(s.total, num));
+        if q.counts {
+            row.push(Cell::num(s.total, num));
+            row.push(Cell::count(s.detected));
+            row.push(Cell::num(s.detected_fraction, |v| percent(v, 1)));
+            if any_missing {
+                row.push(Cell::num(s.missing_fraction, |v| percent(v, 1)));
+            }
+        } else {
+            row.push(Cell::count(s.n_observed));
+            row.push(Cell::num(s.missing_fraction, |v| percent(v, 1)));
+            row.push(Cell::num(s.total, num));
+        }
         row.push(if s.outlier {
             Cell::markup("<span class=\"flag\">yes</span>".into(), "yes")
         } else {
