@@ -861,8 +861,20 @@ n_components = 2
     assert!(imp.iter().any(|r| r[c] != "NA" && r[c] != "0"));
     let out = dir.path().join("p.tsv");
     ok(&["predict", p(&m), p(&store), "-o", p(&out), "--quiet"]);
-    let (h, _) = read_tsv(&out);
-    assert_eq!(h, ["sample_id", "truth", "predicted", "lower", "upper"]);
+    let (h, rows) = read_tsv(&out);
+    assert_eq!(
+        h,
+        [
+            "sample_id",
+            "truth",
+            "predicted",
+            "lower",
+            "upper",
+            "in_training"
+        ]
+    );
+    // predicted on its own training store: every sample is marked
+    assert!(rows.iter().all(|r| r[5] == "id"));
 }
 
 #[test]
