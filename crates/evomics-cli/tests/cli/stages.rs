@@ -76,13 +76,9 @@ fn qc_reports_every_sample_and_the_purity_gate() {
     assert!(e.contains("nope") && e.contains("source"), "{e}");
 }
 
-/// The secretome of six MSC sources: QC runs on all 50 samples and reports marker presence.
-#[test]
-fn qc_on_real_secretome_covers_all_samples() {
-    let dir =
-        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
-    let d = tempfile::tempdir().unwrap();
-    let store = d.path().join("sec");
+/// Ingest the real MSC secretome (FragPipe MaxLFQ, its sheet keyed by `Sample`) into `out/sec`.
+fn ingest_secretome(dir: &Path, out: &Path) -> std::path::PathBuf {
+    let store = out.join("sec");
     ok(&[
         "ingest",
         "-s",
@@ -99,6 +95,16 @@ fn qc_on_real_secretome_covers_all_samples() {
         p(&store),
         "--quiet",
     ]);
+    store
+}
+
+/// The secretome of six MSC sources: QC runs on all 50 samples and reports marker presence.
+#[test]
+fn qc_on_real_secretome_covers_all_samples() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let d = tempfile::tempdir().unwrap();
+    let store = ingest_secretome(&dir, d.path());
     let qc = d.path().join("qc");
     ok(&["qc", p(&store), "-o", p(&qc), "--quiet"]);
     let (h, rows) = read_tsv(&qc.join("purity.tsv"));
@@ -332,23 +338,7 @@ fn diff_on_imputed_secretome_fits_measured_values_and_counts_imputed_cells() {
     let dir =
         evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let d = tempfile::tempdir().unwrap();
-    let store = d.path().join("sec");
-    ok(&[
-        "ingest",
-        "-s",
-        p(&dir.join("secretome_samples.tsv")),
-        "--sample-id-column",
-        "Sample",
-        "--layer",
-        &format!(
-            "proteome={}",
-            dir.join("secretome_fragpipe_combined_protein.tsv.gz")
-                .display()
-        ),
-        "-o",
-        p(&store),
-        "--quiet",
-    ]);
+    let store = ingest_secretome(&dir, d.path());
     let base = "filters = [{ method = \"valid_values\", column = \"Cell_type\", min_fraction = 0.5 }]\ntransform = { method = \"log2\" }\nnormalization = { method = \"median\" }\n";
     let mut stores = Vec::new();
     for (name, extra) in [
@@ -455,23 +445,7 @@ fn defaults_follow_the_sheet_without_a_source_column() {
     let dir =
         evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let d = tempfile::tempdir().unwrap();
-    let store = d.path().join("sec");
-    ok(&[
-        "ingest",
-        "-s",
-        p(&dir.join("secretome_samples.tsv")),
-        "--sample-id-column",
-        "Sample",
-        "--layer",
-        &format!(
-            "proteome={}",
-            dir.join("secretome_fragpipe_combined_protein.tsv.gz")
-                .display()
-        ),
-        "-o",
-        p(&store),
-        "--quiet",
-    ]);
+    let store = ingest_secretome(&dir, d.path());
     let norm = d.path().join("n");
     let out = crate::evomics(&["normalize", p(&store), "-o", p(&norm)]);
     let log = String::from_utf8_lossy(&out.stderr);
