@@ -760,8 +760,12 @@ fn killed_run_leaves_old_store_or_none_and_rerun_completes() {
     .collect();
     assert!(run_in(&work, &old_args, &[]).status.success());
     let old = snapshot(&out);
-    for delay in [0, 100, 300] {
-        if kill_mid_write(&work, &new_args, "cohort", Duration::from_millis(delay)) {
+    // The last kill comes as soon as the write starts: a later one may land after the final
+    // rename, and each run removes the siblings its killed predecessors left.
+    let mut last_interrupted = false;
+    for delay in [300, 100, 0] {
+        last_interrupted = kill_mid_write(&work, &new_args, "cohort", Duration::from_millis(delay));
+        if last_interrupted {
             interrupted += 1;
         }
         let now = snapshot(&out);
@@ -777,8 +781,8 @@ fn killed_run_leaves_old_store_or_none_and_rerun_completes() {
         "only {interrupted} of 4 kills landed mid-write"
     );
     assert!(
-        !temp_siblings(&work, "cohort").is_empty(),
-        "the killed runs left their temporary siblings (which the rerun must clean)"
+        !last_interrupted || !temp_siblings(&work, "cohort").is_empty(),
+        "the run killed as its write began left no temporary sibling (which the rerun must clean)"
     );
 
     let rerun = run_in(&work, &args, &[]);
