@@ -18,6 +18,10 @@ pub struct Cli {
     /// Print nothing but errors and warnings on stderr.
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// Print a JSON summary of what the command did on stdout when it ends (outputs, messages
+    /// and the command's own summary; layout in docs/cli.md).
+    #[arg(long, global = true)]
+    pub json: bool,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -88,6 +92,30 @@ impl Flags {
     /// Set `key` to text (a path, a name).
     pub fn text(self, key: &str, value: Option<&impl ToString>) -> Flags {
         self.opt(key, value.map(|v| v.to_string()))
+    }
+}
+
+/// `--exclude`, shared by every stage that reads a store.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExcludeArgs {
+    /// Leave out samples whose sheet column has one of the values: COLUMN=VALUE[;VALUE…],
+    /// repeatable (a sample matching any rule is left out; `sample_id=S1;S2` names samples).
+    /// Replaces the config's `exclude`. [default: none]
+    #[arg(long = "exclude", value_name = "COLUMN=VALUES")]
+    pub exclude: Vec<String>,
+}
+
+impl Flags {
+    /// Set `exclude` to the rules given on the command line (checked here, so that a
+    /// malformed rule is named as the user typed it).
+    pub fn exclude(mut self, a: &ExcludeArgs) -> anyhow::Result<Flags> {
+        if a.exclude.is_empty() {
+            return Ok(self);
+        }
+        let rules = evomics_core::ExcludeRules::parse_all(&a.exclude)?;
+        let value = toml::Value::try_from(&rules)?;
+        self.0.insert("exclude".into(), value);
+        Ok(self)
     }
 }
 
@@ -173,9 +201,6 @@ Examples:
 pub struct InfoArgs {
     /// Experiment store directory.
     pub dir: PathBuf,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `evomics export`.
@@ -276,14 +301,18 @@ pub struct QcArgs {
     /// QC settings (TOML; flags override its keys).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
 }
 
 impl QcArgs {
     /// The flags as config keys.
-    pub fn flags(&self) -> Flags {
+    pub fn flags(&self) -> anyhow::Result<Flags> {
         Flags::default()
             .list("layers", &self.layers)
             .text("group_by", self.group_by.as_ref())
+            .exclude(&self.exclusion)
     }
 }
 
@@ -301,6 +330,22 @@ pub struct NormalizeArgs {
     /// Pipeline per layer (TOML); layers it does not name are copied unchanged.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Sheet column grouping the samples of the valid-values filter and the imputation report
+    /// when a pipeline names none [default: the sheet's first grouping column].
+    #[arg(long)]
+    pub group_by: Option<String>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
+}
+
+impl NormalizeArgs {
+    /// The flags as config keys.
+    pub fn flags(&self) -> anyhow::Result<Flags> {
+        Flags::default()
+            .text("group_by", self.group_by.as_ref())
+            .exclude(&self.exclusion)
+    }
 }
 
 /// A boolean flag that can also be switched off: `--trend`, `--trend=false`.
@@ -358,11 +403,14 @@ pub struct DiffArgs {
     /// log-CPM, voom runs on these counts (the features and samples normalize kept).
     #[arg(long)]
     pub counts: Option<PathBuf>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
 }
 
 impl DiffArgs {
     /// The flags as config keys.
-    pub fn flags(&self) -> Flags {
+    pub fn flags(&self) -> anyhow::Result<Flags> {
         Flags::default()
             .text("layer", self.layer.as_ref())
             .text("design", self.design.as_ref())
@@ -374,6 +422,7 @@ impl DiffArgs {
             .text("voom", self.voom.as_ref())
             .opt("treat_lfc", self.treat_lfc)
             .text("assume_scale", self.assume_scale.as_ref())
+            .exclude(&self.exclusion)
     }
 }
 
@@ -447,11 +496,14 @@ pub struct ExploreArgs {
     /// Inter-feature correlation assumed by cameraPR [default: 0.01].
     #[arg(long)]
     pub inter_gene_cor: Option<f64>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
 }
 
 impl ExploreArgs {
     /// The flags as config keys.
-    pub fn flags(&self) -> Flags {
+    pub fn flags(&self) -> anyhow::Result<Flags> {
         Flags::default()
             .text("layer", self.layer.as_ref())
             .list("by", &self.by)
@@ -471,6 +523,7 @@ impl ExploreArgs {
             .opt("fdr", self.fdr)
             .num("min_panel_size", self.min_panel_size)
             .opt("inter_gene_cor", self.inter_gene_cor)
+            .exclude(&self.exclusion)
     }
 }
 
@@ -535,11 +588,14 @@ pub struct ClusterArgs {
     /// Components written to pca_scores.tsv and pca_loadings.tsv [default: 10].
     #[arg(long)]
     pub components: Option<usize>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
 }
 
 impl ClusterArgs {
     /// The flags as config keys.
-    pub fn flags(&self) -> Flags {
+    pub fn flags(&self) -> anyhow::Result<Flags> {
         Flags::default()
             .text("layer", self.layer.as_ref())
             .list("by", &self.by)
@@ -556,6 +612,7 @@ impl ClusterArgs {
             .num("gap_references", self.gap_references)
             .num("gmm_pcs", self.gmm_pcs)
             .num("components", self.components)
+            .exclude(&self.exclusion)
     }
 }
 
@@ -610,16 +667,15 @@ pub struct TrainArgs {
     /// Seed of the folds, the models and the permutations [default: 20240601].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Leave out samples whose sheet column has one of the values: COLUMN=VALUE[;VALUE…]
-    /// (e.g. excluded_by_authors=True).
-    #[arg(long)]
-    pub exclude: Option<String>,
     /// Also write every fold's fitted preprocessing and model (fold-models.json) for audits.
     #[arg(long)]
     pub save_fold_models: bool,
     /// Worker threads for the permutations (results do not depend on it; default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Samples to leave out.
+    #[command(flatten)]
+    pub exclusion: ExcludeArgs,
 }
 
 const TRAIN_HELP: &str = "\
@@ -636,7 +692,7 @@ the config) is fitted inside each training fold. The config schema is in docs/po
 
 impl TrainArgs {
     /// The flags that are keys of the train config.
-    pub fn flags(&self) -> Flags {
+    pub fn flags(&self) -> anyhow::Result<Flags> {
         Flags::default()
             .text("target", self.target.as_ref())
             .list("layers", &self.layers)
@@ -646,6 +702,7 @@ impl TrainArgs {
             .num("source_permutations", self.source_permutations)
             .opt("seed", self.seed.map(|s| s as i64))
             .opt("save_fold_models", self.save_fold_models.then_some(true))
+            .exclude(&self.exclusion)
     }
 
     /// The flags that name a model or design by kind (applied on top of the config).
@@ -656,7 +713,7 @@ impl TrainArgs {
             folds: self.folds,
             repeats: self.repeats,
             group: self.group.clone(),
-            exclude: self.exclude.clone(),
+            exclude: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod assay;
 pub mod error;
+pub mod exclude;
 pub mod experiment;
 pub mod flags;
 pub mod num;
@@ -33,6 +34,7 @@ pub use serde as __serde;
 
 pub use assay::{Assay, Features, LayerKind, ValueScale};
 pub use error::{CoreError, Result};
+pub use exclude::{Exclude, ExcludeRules};
 pub use experiment::Experiment;
 pub use flags::{FeatureFlags, FlagCounts, ValueFlag};
 pub use sheet::{Column, ColumnValues, SampleSheet};

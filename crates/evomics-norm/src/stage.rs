@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use evomics_core::{Experiment, Message, StageResult, StageTables, Table};
+use evomics_core::{ExcludeRules, Experiment, Message, StageResult, StageTables, Table};
 
 use crate::error::{NormError, Result};
 use crate::pipeline::{FittedPipeline, NormalizeConfig, PipelineReport};
@@ -45,6 +45,9 @@ pub struct NormalizeSpec {
     /// report when a pipeline names none (key `group_by`); `None`: the sheet's first grouping
     /// column ([`evomics_core::SampleSheet::grouping_columns`]), or no grouping.
     pub group_by: Option<String>,
+    /// Samples left out of every layer before anything is fitted (key `exclude`); the
+    /// normalized store holds the other samples only.
+    pub exclude: ExcludeRules,
     /// The spec used the older `layers` (or `config.layers`) nesting.
     pub legacy_form: bool,
 }
@@ -55,6 +58,9 @@ impl Serialize for NormalizeSpec {
         let mut m = s.serialize_map(None)?;
         if let Some(g) = &self.group_by {
             m.serialize_entry("group_by", g)?;
+        }
+        if !self.exclude.is_empty() {
+            m.serialize_entry("exclude", &self.exclude)?;
         }
         for (k, v) in &self.layers {
             m.serialize_entry(k, v)?;
@@ -85,6 +91,7 @@ impl<'de> Deserialize<'de> for NormalizeSpec {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "group_by" => spec.group_by = Some(map.next_value()?),
+                        "exclude" => spec.exclude = map.next_value()?,
                         "layers" => {
                             let l: BTreeMap<String, NormalizeConfig> = map.next_value()?;
                             spec.layers.extend(l);
@@ -115,6 +122,7 @@ impl<'de> Deserialize<'de> for NormalizeSpec {
 impl NormalizeSpec {
     /// Check every pipeline (no data read).
     pub fn validate(&self) -> Result<()> {
+        self.exclude.validate()?;
         for (name, cfg) in &self.layers {
             cfg.validate().map_err(|e| NormError::Config {
                 problem: format!("pipeline of layer '{name}': {e}"),
@@ -208,6 +216,12 @@ pub struct NormalizeResult {
     pub legacy_form: bool,
     /// Per normalized layer.
     pub layers: BTreeMap<String, LayerNormalization>,
+    /// The rules that left samples out (`exclude`).
+    #[serde(default, skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
+    /// The samples they left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// Fit every configured pipeline on `exp` and transform its layers; layers without a pipeline
@@ -217,6 +231,8 @@ pub fn run_normalize(
     spec: &NormalizeSpec,
 ) -> Result<(Experiment, NormalizeResult)> {
     spec.validate()?;
+    let (exp, excluded) = exp.excluding(&spec.exclude)?;
+    let exp = exp.as_ref();
     let configs = spec.resolve(exp)?;
     let mut out = exp.clone();
     let mut layers = BTreeMap::new();
@@ -243,6 +259,8 @@ pub fn run_normalize(
             recommended: spec.layers.is_empty(),
             legacy_form: spec.legacy_form,
             layers,
+            exclude: spec.exclude.clone(),
+            excluded,
         },
     ))
 }
@@ -259,6 +277,7 @@ impl StageResult for NormalizeResult {
 
     fn messages(&self) -> Vec<Message> {
         let mut out = Vec::new();
+        out.extend(self.exclude.message("normalize", &self.excluded));
         if self.recommended {
             out.push(Message::info(
                 "no --config: using the recommended pipeline for every layer",

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use evomics_core::ExcludeRules;
 use evomics_ml::stages::cluster::ClusterConfig;
 use evomics_ml::stages::train::TrainSpec;
 use evomics_norm::stage::NormalizeSpec;
@@ -136,6 +137,11 @@ impl Default for ReportSpec {
 pub struct RunConfig {
     /// Seed given to `cluster` and `train` unless their tables set one.
     pub seed: Option<u64>,
+    /// Samples every stage leaves out (before a stage's own `exclude` rules): applied where
+    /// the ingested store is read (qc, normalize, train, and the analyses when there is no
+    /// normalize), so that later stages never see them.
+    #[serde(default, skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
     /// The inputs.
     pub ingest: IngestSpec,
     /// QC.
@@ -286,9 +292,9 @@ impl RunConfig {
             .parse()
             .map_err(|e: toml::de::Error| err(e.to_string().trim_end().to_string()))?;
         for k in root.keys() {
-            if !STAGES.contains(&k.as_str()) && k != "seed" {
+            if !STAGES.contains(&k.as_str()) && k != "seed" && k != "exclude" {
                 return Err(err(format!(
-                    "unknown table or key '{k}'; the stages are {}",
+                    "unknown table or key '{k}'; the stages are {} (and the keys seed, exclude)",
                     STAGES.join(", ")
                 )));
             }
@@ -339,6 +345,7 @@ impl RunConfig {
                 "seed" => {
                     config.seed = Some(typed_value(value, &origin)?);
                 }
+                "exclude" => config.exclude = typed_value(value, &origin)?,
                 "ingest" => config.ingest = typed_value(value, &origin)?,
                 "report" => config.report = Some(typed_value(value, &origin)?),
                 "diff" => {
@@ -455,6 +462,8 @@ fn legacy_train(t: toml::Table, origin: &str) -> Result<(TrainSpec, bool)> {
 #[serde(deny_unknown_fields)]
 struct RunConfigSingleTrain {
     seed: Option<u64>,
+    #[serde(default)]
+    exclude: ExcludeRules,
     ingest: IngestSpec,
     qc: Option<QcConfig>,
     normalize: Option<NormalizeSpec>,
@@ -470,6 +479,7 @@ impl RunConfigSingleTrain {
     fn into_run(self) -> RunConfig {
         RunConfig {
             seed: self.seed,
+            exclude: self.exclude,
             ingest: self.ingest,
             qc: self.qc,
             normalize: self.normalize,

@@ -215,6 +215,30 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
         out_dir
     };
 
+    // Run-level exclusions go to the stages that read the ingested store; the normalized store
+    // no longer holds those samples.
+    let run_rules = c.exclude.clone();
+    if !run_rules.is_empty() {
+        if let Some(q) = &mut c.qc {
+            q.exclude = q.exclude.after(&run_rules);
+        }
+        if let Some(n) = &mut c.normalize {
+            n.exclude = n.exclude.after(&run_rules);
+        } else {
+            for d in c.diff.values_mut() {
+                d.exclude = d.exclude.after(&run_rules);
+            }
+            if let Some(e) = &mut c.explore {
+                e.exclude = e.exclude.after(&run_rules);
+            }
+            if let Some(cl) = &mut c.cluster {
+                cl.exclude = cl.exclude.after(&run_rules);
+            }
+        }
+        for t in c.train.values_mut() {
+            t.exclude = t.exclude.after(&run_rules);
+        }
+    }
     if let Some(q) = &c.qc {
         push(
             &mut steps,

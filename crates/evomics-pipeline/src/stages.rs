@@ -206,6 +206,24 @@ pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcRe
     Ok(result)
 }
 
+/// Per contrast: its name, the features in its table, those tested (with a p-value) and those
+/// below the significance threshold (the manifest's summary of a diff).
+fn contrast_counts(r: &DiffResult) -> serde_json::Value {
+    r.limma
+        .tables
+        .iter()
+        .map(|t| {
+            json!({
+                "contrast": t.contrast,
+                "features": t.rows.len(),
+                "tested": t.rows.iter().filter(|x| x.p_value.is_some()).count(),
+                "significant": t.rows.iter().filter(|x| x.adj_p_value.is_some_and(|q| q < r.config.significance)).count(),
+                "adj_p_threshold": r.config.significance,
+            })
+        })
+        .collect()
+}
+
 /// `summary.json` of the QC folder: per layer the counts, outliers and purity verdicts, and the
 /// dose check.
 fn qc_summary(r: &QcResult) -> serde_json::Value {
@@ -344,7 +362,7 @@ pub fn diff(
         &source,
         target,
         config,
-        &json!({ "limma": result.limma.settings }),
+        &json!({ "limma": result.limma.settings, "contrasts": contrast_counts(&result) }),
     )?;
     if let Some(c) = &counts {
         if result.counts_source.is_some() {

@@ -43,7 +43,7 @@ pub fn from_table(t: &mut toml::Table, origin: &str) -> Result<TrainFlags> {
         );
     }
     if let Some(toml::Value::String(s)) = t.get("exclude") {
-        flags.exclude = Some(s.clone());
+        flags.exclude = vec![s.clone()];
         t.remove("exclude");
     }
     t.remove("threads");

@@ -23,7 +23,8 @@
 use serde::{Deserialize, Serialize};
 
 use evomics_core::{
-    Assay, Cell, Experiment, Kind, LayerKind, Message, StageResult, StageTables, Table, ValueScale,
+    Assay, Cell, ExcludeRules, Experiment, Kind, LayerKind, Message, StageResult, StageTables,
+    Table, ValueScale,
 };
 use evomics_panels::MisevCategory;
 
@@ -59,11 +60,15 @@ pub struct QcConfig {
     pub purity: PurityParams,
     /// Dose-ratio thresholds.
     pub dose: DoseParams,
+    /// Samples left out before any check (see [`evomics_core::exclude`]).
+    #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
 }
 
 impl QcConfig {
     /// Check the settings alone (before any data is read).
     pub fn validate(&self) -> Result<()> {
+        self.exclude.validate()?;
         self.sample.validate()?;
         self.purity.check()?;
         self.dose.validate()?;
@@ -103,6 +108,9 @@ pub struct QcResult {
     pub layers: Vec<LayerQc>,
     /// Dose ratios of every sheet sample.
     pub dose: Vec<DoseQc>,
+    /// The samples `exclude` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// A short, stable summary of a QC run (written to the stage manifest).
@@ -136,6 +144,8 @@ pub struct LayerSummary {
 /// Run QC on the experiment's layers (or those `config.layers` names) and its sheet.
 pub fn run_qc(exp: &Experiment, config: &QcConfig) -> Result<QcResult> {
     config.validate()?;
+    let (exp, excluded) = exp.excluding(&config.exclude)?;
+    let exp = exp.as_ref();
     if let Some(g) = &config.group_by {
         exp.samples().require_column(g)?;
     }
@@ -171,6 +181,7 @@ pub fn run_qc(exp: &Experiment, config: &QcConfig) -> Result<QcResult> {
         config: config.clone(),
         layers: out,
         dose,
+        excluded,
     })
 }
 
@@ -218,6 +229,7 @@ impl StageResult for QcResult {
     fn messages(&self) -> Vec<Message> {
         let s = self.summary();
         let mut out = Vec::new();
+        out.extend(self.config.exclude.message("qc", &self.excluded));
         for l in &s.layers {
             let mut line = format!(
                 "{}: {} samples, {} features, {} outlier(s)",

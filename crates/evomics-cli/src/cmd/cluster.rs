@@ -8,7 +8,7 @@ use crate::cli::ClusterArgs;
 use crate::cmd::Log;
 
 pub fn run(a: ClusterArgs, log: Log) -> anyhow::Result<()> {
-    let config: ClusterConfig = resolve(a.config.as_deref(), a.flags().0, "evomics cluster")?;
+    let config: ClusterConfig = resolve(a.config.as_deref(), a.flags()?.0, "evomics cluster")?;
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
@@ -16,5 +16,5 @@ pub fn run(a: ClusterArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::cluster(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish("cluster", &[&a.out], crate::cmd::stage_summary(&a.out))
 }

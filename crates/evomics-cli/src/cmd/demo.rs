@@ -14,5 +14,10 @@ pub fn run(a: DemoArgs, log: Log) -> anyhow::Result<()> {
         progress: Some(&progress),
     };
     demo(&a.out, a.seed, &opts, &mut |m| log.message(&m))?;
-    Ok(())
+    let report = a.out.join("report.html");
+    log.finish(
+        "demo",
+        &[&a.out, &report],
+        serde_json::json!({ "seed": a.seed }),
+    )
 }

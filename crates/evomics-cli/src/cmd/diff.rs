@@ -8,7 +8,7 @@ use crate::cli::DiffArgs;
 use crate::cmd::Log;
 
 pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
-    let config: DiffConfig = resolve(a.config.as_deref(), a.flags().0, "evomics diff")?;
+    let config: DiffConfig = resolve(a.config.as_deref(), a.flags()?.0, "evomics diff")?;
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
@@ -17,5 +17,5 @@ pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::diff(Source::Store(&a.store), counts, &target, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish("diff", &[&a.out], crate::cmd::stage_summary(&a.out))
 }

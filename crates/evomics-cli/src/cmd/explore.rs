@@ -8,7 +8,7 @@ use crate::cli::ExploreArgs;
 use crate::cmd::Log;
 
 pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
-    let config: ExploreConfig = resolve(a.config.as_deref(), a.flags().0, "evomics explore")?;
+    let config: ExploreConfig = resolve(a.config.as_deref(), a.flags()?.0, "evomics explore")?;
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
@@ -16,5 +16,5 @@ pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::explore(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish("explore", &[&a.out], crate::cmd::stage_summary(&a.out))
 }

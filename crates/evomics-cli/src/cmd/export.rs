@@ -29,5 +29,9 @@ pub fn run(a: ExportArgs, log: Log) -> anyhow::Result<()> {
         layer.n_features(),
         layer.n_samples()
     ));
-    Ok(())
+    log.finish(
+        "export",
+        &[&a.out],
+        serde_json::json!({ "layer": a.layer, "features": layer.n_features(), "samples": layer.n_samples() }),
+    )
 }

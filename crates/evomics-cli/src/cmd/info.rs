@@ -42,14 +42,14 @@ pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
     })
 }
 
-pub fn run(a: InfoArgs) -> anyhow::Result<()> {
+pub fn run(a: InfoArgs, log: crate::cmd::Log) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (exp, manifest) = read_experiment(&a.dir)?;
     let s = summary(&exp, &manifest);
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
-        return Ok(());
+    if log.json() {
+        drop(out);
+        return log.finish("info", &[], s);
     }
     writeln!(
         out,

@@ -20,5 +20,13 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
     )?;
     log.messages(&msgs);
     log.say(format!("wrote {}", a.out.display()));
+    if log.json() {
+        let (exp, manifest) = evomics_io::read_experiment(&a.out)?;
+        log.finish(
+            "ingest",
+            &[&a.out],
+            crate::cmd::info::summary(&exp, &manifest),
+        )?;
+    }
     Ok(())
 }

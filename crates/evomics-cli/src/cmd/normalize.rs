@@ -8,10 +8,7 @@ use crate::cli::NormalizeArgs;
 use crate::cmd::Log;
 
 pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
-    let spec: NormalizeSpec = match &a.config {
-        Some(p) => resolve(Some(p), toml::Table::new(), "evomics normalize")?,
-        None => NormalizeSpec::default(),
-    };
+    let spec: NormalizeSpec = resolve(a.config.as_deref(), a.flags()?.0, "evomics normalize")?;
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
@@ -19,5 +16,8 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
     let (_, result) = stages::normalize(Source::Store(&a.store), &target, &spec)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    let (exp, manifest) = evomics_io::read_experiment(&a.out)?;
+    let mut summary = crate::cmd::info::summary(&exp, &manifest);
+    summary["normalize"] = crate::cmd::stage_summary(&a.out);
+    log.finish("normalize", &[&a.out], summary)
 }

@@ -21,5 +21,15 @@ pub fn run(a: PredictArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::predict(&a.model, Source::Store(&a.store), &a.out, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish(
+        "predict",
+        &[&a.out],
+        serde_json::json!({
+            "target": result.target,
+            "samples": result.report.predictions.len(),
+            "dropped": result.report.dropped.len(),
+            "in_training": result.report.in_training.iter().filter(|t| t.is_some()).count(),
+            "missing_features": result.report.missing_features.len(),
+        }),
+    )
 }

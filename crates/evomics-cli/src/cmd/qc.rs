@@ -8,7 +8,7 @@ use crate::cli::QcArgs;
 use crate::cmd::Log;
 
 pub fn run(a: QcArgs, log: Log) -> anyhow::Result<()> {
-    let config: QcConfig = resolve(a.config.as_deref(), a.flags().0, "evomics qc")?;
+    let config: QcConfig = resolve(a.config.as_deref(), a.flags()?.0, "evomics qc")?;
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
@@ -16,5 +16,5 @@ pub fn run(a: QcArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::qc(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish("qc", &[&a.out], crate::cmd::stage_summary(&a.out))
 }

@@ -15,5 +15,9 @@ pub fn run(a: ReportArgs, log: Log) -> anyhow::Result<()> {
         a.out.display(),
         html.len() / 1024
     ));
-    Ok(())
+    log.finish(
+        "report",
+        &[&a.out],
+        serde_json::json!({ "bytes": html.len() }),
+    )
 }

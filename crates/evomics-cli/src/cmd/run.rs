@@ -9,6 +9,36 @@ use crate::cmd::Log;
 
 pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
     let p = plan(&a.config, &a.out)?;
+    let reuse = reuse_plan(&p, &a.out, a.force);
+    let stages = |done: bool| -> Vec<serde_json::Value> {
+        p.steps
+            .iter()
+            .zip(&reuse)
+            .map(|(s, reused)| {
+                let cmd: Vec<String> = s.command.iter().map(|c| shell_quote(c)).collect();
+                let mut v = serde_json::json!({
+                    "name": s.name,
+                    "out": s.out.display().to_string(),
+                    "action": if *reused { "reuse" } else { "run" },
+                    "command": format!("evomics {}", cmd.join(" ")),
+                });
+                if done && s.name != "report" {
+                    v["summary"] = crate::cmd::stage_summary(&s.out);
+                }
+                v
+            })
+            .collect()
+    };
+    if a.dry_run && log.json() {
+        for n in &p.notes {
+            log.warn(format!("run config: {n}"));
+        }
+        return log.finish(
+            "run",
+            &[],
+            serde_json::json!({ "dry_run": true, "stages": stages(false) }),
+        );
+    }
     if a.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -16,7 +46,7 @@ pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
         for n in &p.notes {
             writeln!(out, "note: {n}")?;
         }
-        for (s, reused) in p.steps.iter().zip(reuse_plan(&p, &a.out, a.force)) {
+        for (s, reused) in p.steps.iter().zip(reuse.iter().copied()) {
             writeln!(
                 out,
                 "{:<16} {}",
@@ -41,5 +71,9 @@ pub fn run(a: RunArgs, log: Log) -> anyhow::Result<()> {
         progress: Some(&progress),
     };
     execute(&p, &a.out, &opts, &mut |m| log.message(&m))?;
-    Ok(())
+    log.finish(
+        "run",
+        &[&a.out],
+        serde_json::json!({ "dry_run": false, "stages": stages(true) }),
+    )
 }

@@ -15,5 +15,15 @@ pub fn run(a: SimulateArgs, log: Log) -> anyhow::Result<()> {
     let params = resolve_params(&a.preset, a.config.as_deref(), &overrides)?;
     let msgs = simulate(&params, a.config.as_deref(), &a.out, a.tsv.as_deref())?;
     log.messages(&msgs);
+    if log.json() {
+        let (exp, manifest) = evomics_io::read_experiment(&a.out)?;
+        let mut outputs = vec![a.out.as_path()];
+        outputs.extend(a.tsv.as_deref());
+        log.finish(
+            "simulate",
+            &outputs,
+            crate::cmd::info::summary(&exp, &manifest),
+        )?;
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::cli::TrainArgs;
 use crate::cmd::Log;
 
 pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
-    let mut spec: TrainSpec = resolve(a.config.as_deref(), a.flags().0, "evomics train")?;
+    let mut spec: TrainSpec = resolve(a.config.as_deref(), a.flags()?.0, "evomics train")?;
     a.shortcuts().apply(&mut spec)?;
     let progress = log.progress();
     let ctx = TrainContext {
@@ -23,5 +23,5 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
     let result = stages::train(Source::Store(&a.store), &target, &spec, &ctx)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    Ok(())
+    log.finish("train", &[&a.out], crate::cmd::stage_summary(&a.out))
 }

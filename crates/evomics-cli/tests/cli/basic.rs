@@ -102,7 +102,9 @@ fn simulated_cohort_round_trips() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tsv.join("summary.json")).unwrap()).unwrap();
     let info: serde_json::Value =
-        serde_json::from_str(&ok(&["info", p(&ingested), "--json"])).unwrap();
+        serde_json::from_str::<serde_json::Value>(&ok(&["info", p(&ingested), "--json"])).unwrap()
+            ["summary"]
+            .clone();
     assert_eq!(info["samples"], summary["n_samples"]);
     for l in summary["layers"].as_array().unwrap() {
         let name = l["layer"].as_str().unwrap();
@@ -190,4 +192,167 @@ fn bad_inputs_give_clear_errors() {
     assert!(!d.path().join("o").exists(), "no output on error");
     let e = fail(&["simulate", "--samples", "0", "-o", p(&d.path().join("z"))]);
     assert!(e.contains("n_samples"), "{e}");
+}
+
+/// `--json` prints one summary document on stdout for every subcommand (the layout of
+/// docs/cli.md), with the command's outputs, its messages and its own summary.
+#[test]
+fn every_subcommand_prints_a_json_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = |n: &str| d.path().join(n);
+    let doc = |args: &[&str]| -> serde_json::Value {
+        let mut with = args.to_vec();
+        with.extend(["--json", "--quiet"]);
+        let text = ok(&with);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("evomics {args:?} --json: {e}\n{text}"));
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["command"], args[0]);
+        assert!(v["messages"].is_array() && v["warnings"].is_array());
+        v
+    };
+    let mut seen = Vec::new();
+    let mut run = |args: &[&str]| {
+        seen.push(args[0].to_string());
+        doc(args)
+    };
+    let s = run(&[
+        "simulate",
+        "--preset",
+        "small",
+        "--seed",
+        "3",
+        "-o",
+        p(&dir("sim")),
+        "--tsv",
+        p(&dir("tsv")),
+    ]);
+    assert_eq!(s["summary"]["samples"], 36);
+    assert_eq!(s["outputs"].as_array().unwrap().len(), 2);
+    let tsv = dir("tsv");
+    let i = run(&[
+        "ingest",
+        "-s",
+        p(&tsv.join("samples.tsv")),
+        "--layer",
+        &format!(
+            "proteome={},scale=linear",
+            tsv.join("proteome.tsv").display()
+        ),
+        "-o",
+        p(&dir("ing")),
+    ]);
+    assert_eq!(i["summary"]["layers"]["proteome"]["samples"], 36);
+    assert_eq!(run(&["info", p(&dir("sim"))])["summary"]["samples"], 36);
+    let e = run(&[
+        "export",
+        p(&dir("sim")),
+        "--layer",
+        "mirna",
+        "-o",
+        p(&dir("mirna.tsv")),
+    ]);
+    assert_eq!(e["summary"]["samples"], 36);
+    let q = run(&["qc", p(&dir("sim")), "-o", p(&dir("qc"))]);
+    assert!(q["summary"]["layers"][0]["outliers"].is_array(), "{q}");
+    let n = run(&["normalize", p(&dir("sim")), "-o", p(&dir("norm"))]);
+    assert_eq!(n["summary"]["layers"]["proteome"]["scale"], "log2");
+    let df = run(&[
+        "diff",
+        p(&dir("norm")),
+        "-o",
+        p(&dir("diff")),
+        "--layer",
+        "proteome",
+        "--design",
+        "~ 0 + source",
+        "--contrast",
+        "ADSC - BM_MSC",
+    ]);
+    let c = &df["summary"]["contrasts"][0];
+    assert_eq!(c["contrast"], "ADSC - BM_MSC");
+    assert!(
+        c["tested"].as_u64().unwrap() > 100 && c["significant"].as_u64().is_some(),
+        "{df}"
+    );
+    let ex = run(&[
+        "explore",
+        p(&dir("norm")),
+        "-o",
+        p(&dir("explore")),
+        "--layer",
+        "proteome",
+        "--by",
+        "source",
+    ]);
+    assert!(!ex["summary"].is_null());
+    let cl = run(&[
+        "cluster",
+        p(&dir("norm")),
+        "-o",
+        p(&dir("cluster")),
+        "--layer",
+        "proteome",
+        "--k",
+        "3",
+        "--complete-features",
+    ]);
+    assert!(!cl["summary"].is_null());
+    let tr = run(&[
+        "train",
+        p(&dir("sim")),
+        "-o",
+        p(&dir("train")),
+        "--target",
+        "potency_class",
+        "--layers",
+        "mirna",
+        "--cv",
+        "k_fold",
+        "--folds",
+        "3",
+    ]);
+    assert!(tr["summary"]["data_hash"].is_string(), "{tr}");
+    let pr = run(&[
+        "predict",
+        p(&dir("train")),
+        p(&dir("sim")),
+        "-o",
+        p(&dir("pred.tsv")),
+    ]);
+    assert_eq!(pr["summary"]["samples"], 36);
+    assert_eq!(pr["summary"]["in_training"], 36);
+    assert!(
+        !pr["warnings"].as_array().unwrap().is_empty(),
+        "the training-sample warning is kept"
+    );
+    let cfg = workspace_file("workflows/mirna-only.toml");
+    let plan = run(&["run", p(&cfg), "-o", p(&dir("run")), "--dry-run"]);
+    assert_eq!(plan["summary"]["dry_run"], true);
+    assert!(!dir("run").exists(), "a dry run writes nothing");
+    let r = run(&["run", p(&cfg), "-o", p(&dir("run"))]);
+    let stages = r["summary"]["stages"].as_array().unwrap();
+    assert!(stages.iter().all(|s| s["action"] == "run"));
+    assert!(stages
+        .iter()
+        .any(|s| s["name"] == "qc" && s["summary"]["layers"].is_array()));
+    let rp = run(&["report", p(&dir("run")), "-o", p(&dir("r.html"))]);
+    assert!(rp["summary"]["bytes"].as_u64().unwrap() > 1000);
+    // demo is `run` on an embedded config (same code path); every other subcommand is here.
+    let help = ok(&["help"]);
+    for sub in help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| !["help", "demo"].contains(s))
+    {
+        assert!(seen.iter().any(|x| x == sub), "{sub} --json is not tested");
+    }
+}
+
+fn workspace_file(rel: &str) -> std::path::PathBuf {
+    evomics_testkit::workspace_root().join(rel)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use evomics_testkit::Tsv;
 
-use crate::{col, fail, ok, p, read_tsv, sim_store};
+use crate::{col, evomics, fail, ok, p, read_tsv, sim_store};
 
 #[test]
 fn qc_reports_every_sample_and_the_purity_gate() {
@@ -180,8 +180,13 @@ transform = { method = "log_cpm", prior_count = 2.0, norm_factors = { method = "
         );
     }
     let before: serde_json::Value =
-        serde_json::from_str(&ok(&["info", p(&store), "--json"])).unwrap();
-    let after: serde_json::Value = serde_json::from_str(&ok(&["info", p(&a), "--json"])).unwrap();
+        serde_json::from_str::<serde_json::Value>(&ok(&["info", p(&store), "--json"])).unwrap()
+            ["summary"]
+            .clone();
+    let after: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(&ok(&["info", p(&a), "--json"])).unwrap()
+            ["summary"]
+            .clone();
     let pa = &after["layers"]["proteome"];
     assert_eq!(pa["scale"], "log2");
     assert_eq!(pa["missing"], 0, "down-shift fills every missing cell");
@@ -477,4 +482,163 @@ fn defaults_follow_the_sheet_without_a_source_column() {
         serde_json::from_str(&std::fs::read_to_string(cl.join("result.json")).unwrap()).unwrap();
     let by = r["result"]["config"]["by"].to_string();
     assert!(by.starts_with("[\"Cell_type\",\"Differentiation\""), "{by}");
+}
+
+/// `exclude` leaves the same samples out of every stage (`--exclude` and the run config's
+/// top-level `exclude`), lists them in each result and records the rule in the manifest; a
+/// rule that matches nothing is a warning, a rule on a missing column an error naming it.
+#[test]
+fn exclude_leaves_samples_out_of_every_stage_and_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    let store = sim_store(d.path(), 3);
+    let json = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let excluded = |dir: &Path| -> Vec<String> {
+        json(&dir.join("result.json"))["result"]["excluded"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // The SEC preparations and one named sample.
+    let rules = [
+        "--exclude",
+        "isolation_method=SEC",
+        "--exclude",
+        "sample_id=EV00001",
+    ];
+    let qc = d.path().join("qc");
+    let mut args = vec!["qc", p(&store), "-o", p(&qc), "--quiet"];
+    args.extend(rules);
+    ok(&args);
+    let left_out = excluded(&qc);
+    assert!(left_out.len() > 5 && left_out.contains(&"EV00001".to_string()));
+    let (h, rows) = read_tsv(&qc.join("samples.tsv"));
+    assert!(rows
+        .iter()
+        .all(|r| !left_out.contains(&r[col(&h, "sample_id")])));
+    let m = json(&qc.join("manifest.json"));
+    assert_eq!(
+        m["settings"]["config"]["exclude"][0]["column"],
+        "isolation_method"
+    );
+
+    let norm = d.path().join("norm");
+    let mut args = vec!["normalize", p(&store), "-o", p(&norm), "--quiet"];
+    args.extend(rules);
+    ok(&args);
+    assert_eq!(excluded(&norm), left_out);
+    let info: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(&ok(&["info", p(&norm), "--json"])).unwrap()
+            ["summary"]
+            .clone();
+    assert_eq!(
+        info["samples"].as_u64().unwrap() as usize,
+        36 - left_out.len()
+    );
+
+    let all = d.path().join("norm-all");
+    ok(&["normalize", p(&store), "-o", p(&all), "--quiet"]);
+    for (stage, extra) in [
+        (
+            "diff",
+            vec![
+                "--layer",
+                "proteome",
+                "--design",
+                "~ 0 + source",
+                "--contrast",
+                "ADSC - BM_MSC",
+            ],
+        ),
+        ("explore", vec!["--layer", "proteome", "--by", "source"]),
+        ("cluster", vec!["--layer", "proteome", "--k", "3"]),
+    ] {
+        let out = d.path().join(stage);
+        let mut args = vec![stage, p(&all), "-o", p(&out), "--quiet"];
+        if stage == "cluster" {
+            args.push("--complete-features");
+        }
+        args.extend(extra);
+        args.extend(["--exclude", "batch=B2"]);
+        ok(&args);
+        let out_ids = excluded(&out);
+        assert!(!out_ids.is_empty(), "{stage} lists the samples it left out");
+        let r = json(&out.join("result.json"))["result"].clone();
+        let text = r.to_string();
+        assert!(text.contains("\"batch\""), "{stage} records its rule");
+        if stage != "diff" {
+            let samples: Vec<&str> = r["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(
+                out_ids.iter().all(|s| !samples.contains(&s.as_str())),
+                "{stage}"
+            );
+        }
+    }
+
+    // A rule that matches nothing warns; a missing column is an error naming it.
+    let out = evomics(&[
+        "qc",
+        p(&store),
+        "-o",
+        p(&d.path().join("q2")),
+        "--exclude",
+        "batch=b2",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("matched no sample"),
+        "{err}"
+    );
+    let e = fail(&[
+        "qc",
+        p(&store),
+        "-o",
+        p(&d.path().join("q3")),
+        "--exclude",
+        "bogus=1",
+    ]);
+    assert!(
+        e.contains("'bogus'") && e.contains("isolation_method"),
+        "{e}"
+    );
+
+    // The run's top-level exclude reaches qc, normalize and train.
+    let cfg = d.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "seed = 7\nexclude = {{ column = \"isolation_method\", values = [\"SEC\"] }}\n\
+             [ingest]\nsamples = \"{}\"\nlayer = [\"proteome={}\"]\n[qc]\n[normalize]\n\
+             [diff.source]\nlayer = \"proteome\"\ndesign = \"~ 0 + source\"\ncontrasts = [\"ADSC - BM_MSC\"]\n",
+            evomics_testkit::test_data("sim-small/samples.tsv").display(),
+            evomics_testkit::test_data("sim-small/proteinGroups.txt").display()
+        ),
+    )
+    .unwrap();
+    let run = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let sec = excluded(&run.join("qc"));
+    assert!(!sec.is_empty());
+    assert_eq!(excluded(&run.join("normalize")), sec);
+    let diff_samples = json(&run.join("diff/source/manifest.json"));
+    assert!(
+        diff_samples["settings"]["config"].get("exclude").is_none(),
+        "diff reads the normalized store, which no longer holds them"
+    );
+    let info: serde_json::Value = serde_json::from_str::<serde_json::Value>(&ok(&[
+        "info",
+        p(&run.join("normalize")),
+        "--json",
+    ]))
+    .unwrap()["summary"]
+        .clone();
+    assert_eq!(info["samples"].as_u64().unwrap() as usize, 36 - sec.len());
+    let toml = std::fs::read_to_string(run.join("config/qc.toml")).unwrap();
+    assert!(toml.contains("isolation_method"), "{toml}");
 }

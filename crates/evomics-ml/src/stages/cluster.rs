@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 
 use evomics_core::rng::derive_seed;
 use evomics_core::scale::log_scale;
-use evomics_core::{Assay, Cell, Experiment, Kind, Message, StageResult, StageTables, Table};
+use evomics_core::{
+    Assay, Cell, ExcludeRules, Experiment, Kind, Message, StageResult, StageTables, Table,
+};
 
 use crate::cluster::{
     adjusted_rand_index, normalized_mutual_information, ChooseKParams, ClusterMethod, GapReference,
@@ -252,6 +254,9 @@ pub struct ClusterConfig {
     pub gmm_pcs: usize,
     /// Components written to the score and loading tables.
     pub components: usize,
+    /// Samples left out before anything is fitted (see [`evomics_core::exclude`]).
+    #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
 }
 
 impl Default for ClusterConfig {
@@ -272,6 +277,7 @@ impl Default for ClusterConfig {
             gap_references: 50,
             gmm_pcs: 5,
             components: 10,
+            exclude: ExcludeRules::default(),
         }
     }
 }
@@ -279,6 +285,7 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     /// Check the settings alone (before any data is read).
     pub fn validate(&self) -> Result<()> {
+        self.exclude.validate()?;
         let bad = |param: &'static str, problem: String| {
             Err(MlError::InvalidParam {
                 what: "cluster",
@@ -378,11 +385,16 @@ pub struct ClusterResult {
     pub agreement: Vec<Agreement>,
     /// What the run did to the data (log2, dropped features).
     pub notes: Vec<String>,
+    /// The samples `exclude` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// Run `cluster` on `config.layer` of `exp`.
 pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterResult> {
     config.validate()?;
+    let (exp, excluded) = exp.excluding(&config.exclude)?;
+    let exp = exp.as_ref();
     let raw = exp.layer(&config.layer)?;
     let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
     let mut assay: Assay = assay.into_owned();
@@ -586,6 +598,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         clusterings,
         agreement,
         notes,
+        excluded,
     })
 }
 
@@ -714,7 +727,9 @@ impl StageResult for ClusterResult {
     const VERSION: u32 = 1;
 
     fn messages(&self) -> Vec<Message> {
-        let mut out: Vec<Message> = self.notes.iter().map(Message::info).collect();
+        let mut out: Vec<Message> = Vec::new();
+        out.extend(self.config.exclude.message("cluster", &self.excluded));
+        out.extend(self.notes.iter().map(Message::info));
         let ve = &self.pca.variance_explained;
         out.push(Message::info(format!(
             "PCA of {} samples × {} features{}: PC1 {:.1}%, PC2 {:.1}% of the variance",

@@ -46,7 +46,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use evomics_core::{
-    Assay, Cell, Experiment, Kind, Message, SampleSheet, StageResult, StageTables, Table,
+    Assay, Cell, ExcludeRules, Experiment, Kind, Message, SampleSheet, StageResult, StageTables,
+    Table,
 };
 use evomics_norm::NormalizeConfig;
 
@@ -129,45 +130,7 @@ evomics_core::vocabulary!(CvKind {
     LeaveOneGroupOut => "leave_one_group_out" | "logo",
 });
 
-/// Samples to leave out: those whose `column` holds one of `values` (compared as text).
-///
-/// ```toml
-/// exclude = { column = "excluded_by_authors", values = ["True"] }
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Exclude {
-    /// Sheet column.
-    pub column: String,
-    /// Values marking a sample to leave out.
-    pub values: Vec<String>,
-}
-
-impl Exclude {
-    /// Parse `COLUMN=VALUE[;VALUE…]`.
-    pub fn parse(text: &str) -> Result<Exclude> {
-        let bad = |problem: String| MlError::InvalidParam {
-            what: "exclude",
-            param: "exclude",
-            problem,
-        };
-        let Some((column, values)) = text.split_once('=') else {
-            return Err(bad(format!(
-                "'{text}': expected COLUMN=VALUE[;VALUE...], e.g. excluded_by_authors=True"
-            )));
-        };
-        let values: Vec<String> = values.split(';').map(|v| v.trim().to_string()).collect();
-        if column.trim().is_empty() || values.iter().any(String::is_empty) {
-            return Err(bad(format!(
-                "'{text}': the column and every value must be non-empty"
-            )));
-        }
-        Ok(Exclude {
-            column: column.trim().to_string(),
-            values,
-        })
-    }
-}
+pub use evomics_core::Exclude;
 
 /// Nested tuning in the config: a grid crossed with `[model]`'s parameters, and/or explicit
 /// candidate models, scored by an inner CV on each outer training part.
@@ -228,8 +191,10 @@ pub struct TrainSpec {
     pub classes: Option<Vec<String>>,
     /// Layers joined on sample id (default: every layer of the store).
     pub layers: Option<Vec<String>>,
-    /// Samples left out before anything is fitted, by a sheet column's values.
-    pub exclude: Option<Exclude>,
+    /// Samples left out before anything is fitted, by sheet columns' values (one rule or a
+    /// list; see [`evomics_core::exclude`]).
+    #[serde(default, skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
     /// Per-layer evomics-norm pipelines (`[preprocess.<layer>]`), fitted inside every fold.
     #[serde(default)]
     pub preprocess: BTreeMap<String, NormalizeConfig>,
@@ -274,8 +239,8 @@ pub struct TrainSettings {
     pub target: TargetSpec,
     /// Layers used, in store order.
     pub layers: Vec<String>,
-    /// Samples left out by a sheet column's values.
-    pub exclude: Option<Exclude>,
+    /// Samples left out by sheet columns' values.
+    pub exclude: ExcludeRules,
     /// Preprocessing, model, design, tuning, seed, conformal α (evomics-ml's config).
     pub config: TrainConfig,
     /// Label permutations (0: none).
@@ -626,8 +591,8 @@ pub struct TrainFlags {
     pub repeats: Option<usize>,
     /// `--group COLUMN`.
     pub group: Option<String>,
-    /// `--exclude COLUMN=VALUE[;VALUE…]`.
-    pub exclude: Option<String>,
+    /// `--exclude COLUMN=VALUE[;VALUE…]` (repeatable; replaces the spec's rules).
+    pub exclude: Vec<String>,
 }
 
 impl TrainFlags {
@@ -649,8 +614,8 @@ impl TrainFlags {
                 self.group.as_deref(),
             )?);
         }
-        if let Some(e) = &self.exclude {
-            spec.exclude = Some(Exclude::parse(e)?);
+        if !self.exclude.is_empty() {
+            spec.exclude = ExcludeRules::parse_all(&self.exclude)?;
         }
         Ok(())
     }
@@ -760,6 +725,9 @@ pub fn run_train(
     ctx: &TrainContext<'_>,
 ) -> Result<TrainResult> {
     let mut notes = Vec::new();
+    let (exp, excluded) = exp.excluding(&s.exclude)?;
+    let exp = exp.as_ref();
+    notes.extend(s.exclude.message("train", &excluded));
     let layers: Vec<&Assay> = s
         .layers
         .iter()
@@ -774,26 +742,8 @@ pub fn run_train(
             notes.push(Message::warn(format!("layer '{}' has {} imputed cells: an imputation fitted outside the folds leaks; impute inside them with [preprocess.{}] imputation = {{ ... }}", l.name(), c.imputed, l.name())));
         }
     }
-    let (sheet, layers, excluded) = exclude_samples(exp.samples(), &layers, s.exclude.as_ref())?;
-    if let Some(e) = &s.exclude {
-        if excluded.is_empty() {
-            notes.push(Message::warn(format!(
-                "exclude: no sample has {} in '{}'; nothing was left out",
-                e.values.join(" or "),
-                e.column
-            )));
-        } else {
-            notes.push(Message::info(format!(
-                "excluded {} sample(s) by '{}': {}",
-                excluded.len(),
-                e.column,
-                excluded.join(", ")
-            )));
-        }
-    }
-    let sheet = &sheet;
-    let layer_refs: Vec<&Assay> = layers.iter().collect();
-    let data = Dataset::assemble(&layer_refs, sheet, &s.target)?;
+    let sheet = exp.samples();
+    let data = Dataset::assemble(&layers, sheet, &s.target)?;
     if !data.dropped.is_empty() {
         let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
         for d in &data.dropped {
@@ -909,7 +859,7 @@ pub fn run_train(
         conformal,
         learning_curve: lc,
         model,
-        genes: gene_names(&layer_refs),
+        genes: gene_names(&layers),
         notes,
     })
 }
@@ -1037,44 +987,6 @@ fn gene_names(layers: &[&Assay]) -> Vec<(String, String, String)> {
         }
     }
     out
-}
-
-/// The sheet and layers without the samples `rule` excludes, and the excluded ids.
-fn exclude_samples(
-    sheet: &SampleSheet,
-    layers: &[&Assay],
-    rule: Option<&Exclude>,
-) -> Result<(SampleSheet, Vec<Assay>, Vec<String>)> {
-    let Some(rule) = rule else {
-        return Ok((
-            sheet.clone(),
-            layers.iter().map(|l| (*l).clone()).collect(),
-            Vec::new(),
-        ));
-    };
-    let col = sheet.require_column(&rule.column)?;
-    let mut keep = Vec::new();
-    let mut excluded = Vec::new();
-    for (row, id) in sheet.sample_ids().iter().enumerate() {
-        match col.values.text(row) {
-            Some(v) if rule.values.contains(&v) => excluded.push(id.clone()),
-            _ => keep.push(row),
-        }
-    }
-    let kept = sheet.select(&keep);
-    let layers = layers
-        .iter()
-        .map(|l| {
-            let ids: Vec<String> = l
-                .samples()
-                .iter()
-                .filter(|s| kept.position(s).is_some())
-                .cloned()
-                .collect();
-            l.select_samples_by_id(&ids)
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok((kept, layers, excluded))
 }
 
 /// Fail early when permuting within a column cannot change any label.

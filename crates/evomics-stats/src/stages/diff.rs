@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use evomics_core::{
-    Assay, Cell, Experiment, Kind, Message, StageResult, StageTables, Table, ValueScale,
+    Assay, Cell, ExcludeRules, Experiment, Kind, Message, StageResult, StageTables, Table,
+    ValueScale,
 };
 
 use crate::adjust::AdjustMethod;
@@ -121,6 +122,9 @@ pub struct DiffConfig {
     pub levels: BTreeMap<String, Vec<String>>,
     /// adj.P.Val threshold marking features significant in the volcano table.
     pub significance: f64,
+    /// Samples left out before the design is built (see [`evomics_core::exclude`]).
+    #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
 }
 
 impl Default for DiffConfig {
@@ -138,6 +142,7 @@ impl Default for DiffConfig {
             treat_lfc: None,
             use_imputed: false,
             assume_scale: None,
+            exclude: ExcludeRules::default(),
             adjust: AdjustMethod::Bh,
             level_order: LevelOrder::FirstAppearance,
             levels: BTreeMap::new(),
@@ -172,6 +177,7 @@ fn adjust_from_text<'de, D: serde::Deserializer<'de>>(
 impl DiffConfig {
     /// Check the settings alone (before any data is read).
     pub fn validate(&self) -> Result<()> {
+        self.exclude.validate()?;
         let bad = |option: &str, problem: String| {
             Err(StatsError::Option {
                 option: option.into(),
@@ -241,6 +247,9 @@ pub struct DiffResult {
     pub cells: CellCounts,
     /// The limma tables and how they were made.
     pub limma: LimmaResult,
+    /// The samples `exclude` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// Observed and imputed cells of every feature over the design's samples: overall and per
@@ -368,6 +377,8 @@ pub struct VoomDetail {
 /// Run the model of `config` on its layer of `exp`.
 pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     config.validate()?;
+    let (exp, excluded) = exp.excluding(&config.exclude)?;
+    let exp = exp.as_ref();
     let layer = exp.layer(&config.layer)?;
     let rows: Vec<usize> = layer
         .samples()
@@ -486,6 +497,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         counts_source: None,
         cells,
         limma,
+        excluded,
     })
 }
 
@@ -704,6 +716,7 @@ impl StageResult for DiffResult {
 
     fn messages(&self) -> Vec<Message> {
         let mut out = Vec::new();
+        out.extend(self.config.exclude.message("diff", &self.excluded));
         for t in &self.limma.tables {
             let sig = t
                 .rows

@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use evomics_core::scale::log_scale;
 use evomics_core::{
-    Assay, Cell, Experiment, Kind, Message, SampleSheet, StageResult, StageTables, Table,
+    Assay, Cell, ExcludeRules, Experiment, Kind, Message, SampleSheet, StageResult, StageTables,
+    Table,
 };
 use evomics_panels::{match_panels, MatchedPanel, PanelSet};
 
@@ -95,6 +96,9 @@ pub struct ExploreConfig {
     pub min_panel_size: usize,
     /// Inter-feature correlation assumed by cameraPR.
     pub inter_gene_cor: f64,
+    /// Samples left out before anything is fitted (see [`evomics_core::exclude`]).
+    #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
+    pub exclude: ExcludeRules,
 }
 
 impl Default for ExploreConfig {
@@ -118,6 +122,7 @@ impl Default for ExploreConfig {
             fdr: 0.05,
             min_panel_size: 3,
             inter_gene_cor: 0.01,
+            exclude: ExcludeRules::default(),
         }
     }
 }
@@ -125,6 +130,7 @@ impl Default for ExploreConfig {
 impl ExploreConfig {
     /// Check the settings alone (before any data is read).
     pub fn validate(&self) -> Result<()> {
+        self.exclude.validate()?;
         let bad = |option: &str, problem: String| {
             Err(StatsError::Option {
                 option: option.into(),
@@ -240,6 +246,9 @@ pub struct ExploreResult {
     pub enrichment: Vec<EnrichmentRow>,
     /// What the run had to say (transform, dropped samples, convergence).
     pub notes: Vec<Message>,
+    /// The samples `exclude` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// Number of distinct non-missing values of a column.
@@ -262,9 +271,12 @@ pub fn run_explore(
     panels: &PanelSet,
 ) -> Result<ExploreResult> {
     config.validate()?;
+    let (exp, excluded) = exp.excluding(&config.exclude)?;
+    let exp = exp.as_ref();
     let raw = exp.layer(&config.layer)?;
     let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
     let mut notes: Vec<Message> = Vec::new();
+    notes.extend(config.exclude.message("explore", &excluded));
     if let Some(n) = raw.imputed_note("explore (markers, variance partition, panel scores)") {
         notes.push(Message::warn(n));
     }
@@ -447,6 +459,7 @@ pub fn run_explore(
         scores,
         enrichment,
         notes,
+        excluded,
     })
 }
 
