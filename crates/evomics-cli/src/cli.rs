@@ -131,16 +131,16 @@ pub struct SimulateArgs {
     /// A TOML file overriding simulation parameters (see docs/simulator.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Random seed (overrides the config's).
+    /// Random seed (overrides the config's) [default: the config's, else the preset's].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Number of samples (overrides the preset).
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Number of proteins (overrides the preset).
+    /// Number of proteins (overrides the preset) [default: the preset's].
     #[arg(long)]
     pub proteins: Option<usize>,
-    /// Number of miRNAs (overrides the preset).
+    /// Number of miRNAs (overrides the preset) [default: the preset's].
     #[arg(long)]
     pub mirnas: Option<usize>,
     /// Output experiment store directory.
@@ -295,7 +295,8 @@ pub struct QcArgs {
     /// Layers to check (repeatable; default: all).
     #[arg(long = "layer")]
     pub layers: Vec<String>,
-    /// Sample-sheet column whose groups the per-feature observed fractions are given for.
+    /// Sample-sheet column whose groups the per-feature observed fractions are given for
+    /// [default: none, fractions over all samples].
     #[arg(long)]
     pub group_by: Option<String>,
     /// QC settings (TOML; flags override its keys).
@@ -372,10 +373,12 @@ pub struct DiffArgs {
     /// Layer to test.
     #[arg(long)]
     pub layer: Option<String>,
-    /// Design formula over sample-sheet columns, e.g. '~ 0 + source'.
+    /// Design formula over sample-sheet columns, e.g. '~ 0 + source' [default: none; required
+    /// here or in --config].
     #[arg(long)]
     pub design: Option<String>,
-    /// Contrast (repeatable): 'ADSC - BM_MSC' or 'name = ADSC - BM_MSC'.
+    /// Contrast (repeatable): 'ADSC - BM_MSC' or 'name = ADSC - BM_MSC' [default: every
+    /// coefficient of the design].
     #[arg(long = "contrast")]
     pub contrasts: Vec<String>,
     /// Intensity-dependent prior variance (eBayes trend = TRUE) [default: false].
@@ -387,16 +390,19 @@ pub struct DiffArgs {
     /// Prior estimator: auto (current limma), true (limma < 3.60), false [default: auto].
     #[arg(long)]
     pub legacy: Option<String>,
-    /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block.
+    /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block
+    /// [default: none].
     #[arg(long)]
     pub block: Option<String>,
     /// voom precision weights: auto (count layers), true, false [default: auto].
     #[arg(long)]
     pub voom: Option<String>,
-    /// limma's treat: test |logFC| > this log2 fold change instead of logFC ≠ 0.
+    /// limma's treat: test |logFC| > this log2 fold change instead of logFC ≠ 0 [default: none,
+    /// test logFC ≠ 0].
     #[arg(long)]
     pub treat_lfc: Option<f64>,
-    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused
+    /// [default: none].
     #[arg(long)]
     pub assume_scale: Option<String>,
     /// The ingested store with the layer's counts: when the store's layer is normalize's
@@ -443,13 +449,16 @@ pub struct ExploreArgs {
     /// Layer to explore (log-scale values; see --log2).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Grouping column for one-vs-rest signatures (repeatable, e.g. --by source --by conditioning).
+    /// Grouping column for one-vs-rest signatures (repeatable, e.g. --by source --by conditioning)
+    /// [default: the sheet's first grouping column].
     #[arg(long)]
     pub by: Vec<String>,
-    /// Log2-transform a layer of linear intensities first (missing cells stay missing).
+    /// Log2-transform a layer of linear intensities first (missing cells stay missing)
+    /// [default: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub log2: Option<bool>,
-    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused
+    /// [default: none].
     #[arg(long)]
     pub assume_scale: Option<String>,
     /// User panels: TSV with columns panel, feature, direction[, note].
@@ -475,10 +484,11 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub direction: Option<String>,
     /// Columns to adjust the one-vs-rest fits for, comma-separated (`~ 0 + group + cov…`);
-    /// factor(col) reads a numeric column as a factor.
+    /// factor(col) reads a numeric column as a factor [default: none].
     #[arg(long, value_delimiter = ',')]
     pub covariates: Vec<String>,
-    /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block.
+    /// Sample-sheet column of correlated samples (e.g. donor_id): duplicateCorrelation + block
+    /// [default: none].
     #[arg(long)]
     pub block: Option<String>,
     /// Intensity-dependent prior variance (eBayes trend = TRUE) [default: false].
@@ -557,16 +567,18 @@ pub struct ClusterArgs {
     /// Seed of k-means++, the Gaussian mixture and the gap statistic's reference sets [default: 1].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Scale every feature to unit variance after centring (prcomp scale. = TRUE).
+    /// Scale every feature to unit variance after centring (prcomp scale. = TRUE) [default: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub scale: Option<bool>,
-    /// Keep only features with a value in every sample (otherwise missing cells are an error).
+    /// Keep only features with a value in every sample (otherwise missing cells are an error)
+    /// [default: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub complete_features: Option<bool>,
-    /// Log2-transform a layer of linear intensities first.
+    /// Log2-transform a layer of linear intensities first [default: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
     pub log2: Option<bool>,
-    /// What a layer of scale 'other' holds (log2); without it such a layer is refused.
+    /// What a layer of scale 'other' holds (log2); without it such a layer is refused
+    /// [default: none].
     #[arg(long)]
     pub assume_scale: Option<String>,
     /// Linkage of hierarchical clustering: ward.D2, average, complete [default: ward.D2].
@@ -628,7 +640,8 @@ pub struct TrainArgs {
     /// Output model directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Sample-sheet column to predict (a class or numeric column).
+    /// Sample-sheet column to predict (a class or numeric column) [default: none; required here
+    /// or in --config].
     #[arg(long)]
     pub target: Option<String>,
     /// Layers to use, comma-separated (default: the config's, else every layer of the store).
@@ -639,16 +652,18 @@ pub struct TrainArgs {
     /// this one gets default parameters.
     #[arg(long)]
     pub model: Option<ModelKind>,
-    /// Cross-validation design: group_k_fold, k_fold, leave_one_group_out.
+    /// Cross-validation design: group_k_fold, k_fold, leave_one_group_out [default:
+    /// group_k_fold].
     #[arg(long)]
     pub cv: Option<CvKind>,
-    /// Number of folds (k-fold designs).
+    /// Number of folds (k-fold designs) [default: 5].
     #[arg(long)]
     pub folds: Option<usize>,
-    /// Repeats of the k-fold designs with new shuffles.
+    /// Repeats of the k-fold designs with new shuffles [default: 1].
     #[arg(long)]
     pub repeats: Option<usize>,
-    /// Sample-sheet column grouping samples that must stay together (group designs).
+    /// Sample-sheet column grouping samples that must stay together (group designs) [default:
+    /// donor_id].
     #[arg(long)]
     pub group: Option<String>,
     /// Label permutations of the permutation test (0: no test) [default: 99].
@@ -658,7 +673,8 @@ pub struct TrainArgs {
     /// paired design); default: free permutations.
     #[arg(long)]
     pub permute_within: Option<String>,
-    /// Sample-sheet column of the cell source for the "is it just predicting source?" check.
+    /// Sample-sheet column of the cell source for the "is it just predicting source?" check
+    /// [default: none, no check].
     #[arg(long)]
     pub source_column: Option<String>,
     /// Within-source permutations of the source check [default: --permutations].

@@ -62,6 +62,55 @@ mod tests {
         }
     }
 
+    /// Every option that takes a value and can be left out says what happens then: a clap
+    /// default, or `[default: …]` / "default" in its help. Outputs, inputs and config files
+    /// (nothing happens without them) are exempt.
+    #[test]
+    fn every_optional_setting_states_its_default() {
+        let mut cmd = crate::cli::Cli::command();
+        cmd.build();
+        let exempt = [
+            "out",
+            "config",
+            "counts",
+            "panels",
+            "tsv",
+            "samples",
+            "layer",
+            "layers",
+            "exclude",
+            "sample-id-column",
+            "worksheet",
+            "date",
+            "title",
+            "help",
+            "version",
+        ];
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+                if !takes_value || arg.is_required_set() || exempt.contains(&long) {
+                    continue;
+                }
+                let help = arg
+                    .get_long_help()
+                    .or(arg.get_help())
+                    .map(|h| h.to_string().to_lowercase())
+                    .unwrap_or_default();
+                if arg.get_default_values().is_empty() && !help.contains("default") {
+                    missing.push(format!("evomics {} --{long}", sub.get_name()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no default stated: {}",
+            missing.join(", ")
+        );
+    }
+
     /// Every subcommand's help ends with at least one example.
     #[test]
     fn every_subcommand_has_an_example() {

@@ -604,6 +604,109 @@ fn curves(scored: &mut [(f64, bool)]) -> (Vec<RocPoint>, Vec<PrPoint>) {
     (roc, pr)
 }
 
+/// What `train` did, from its resolved settings: the model, the validation design (and what
+/// it does and does not keep apart), where preprocessing was fitted, tuning, the permutation
+/// test as it ran, the source check and conformal prediction.
+fn train_methods(t: &TrainResult) -> String {
+    use evomics_ml::cv::CvScheme;
+    use evomics_ml::evaluate::Permutation;
+    let s = &t.settings;
+    let c = &s.config;
+    let kind = if t.is_numeric() {
+        "regression"
+    } else {
+        "classification"
+    };
+    let mut text = format!(
+        "A {} model ({kind}) of {} from {}",
+        c.model.name(),
+        t.target,
+        s.layers.join(" + ")
+    );
+    let reps = |r: usize| {
+        if r > 1 {
+            format!(", repeated {r} times with new shuffles")
+        } else {
+            String::new()
+        }
+    };
+    text.push_str(&match &c.cv {
+        CvScheme::KFold { k, repeats, .. } => format!(
+            ", judged by {k}-fold cross-validation of samples{} (samples, not donors, are split: preparations of one donor can be in both training and test folds)",
+            reps(*repeats)
+        ),
+        CvScheme::GroupKFold {
+            k, group, repeats, ..
+        } => format!(
+            ", judged by {k}-fold cross-validation grouped by {group}{} (no {group} in both training and test folds)",
+            reps(*repeats)
+        ),
+        CvScheme::LeaveOneGroupOut { group } => {
+            format!(", judged by leave-one-{group}-out cross-validation")
+        }
+    });
+    let pre = &c.preprocess;
+    if pre.layers.is_empty() {
+        text.push_str(
+            "; the layers were used as stored, with no preprocessing fitted inside the folds",
+        );
+    } else {
+        let layers: Vec<String> = pre
+            .layers
+            .iter()
+            .map(|(k, l)| format!("{k}: {}", describe_pipeline(l)))
+            .collect();
+        text.push_str(&format!(
+            "; preprocessing fitted inside each training fold ({})",
+            layers.join("; ")
+        ));
+    }
+    if c.tuning.is_some() {
+        text.push_str(
+            "; hyper-parameters chosen by an inner cross-validation on each training part",
+        );
+    }
+    text.push('.');
+    match &t.permutation {
+        Some(p) => text.push_str(&match &p.permutation {
+            Permutation::Free => format!(
+                " A label-permutation test ({} permutations of the labels over all samples) gives the p-value of the {}.",
+                p.null.len(),
+                p.metric
+            ),
+            Permutation::Within(col) => format!(
+                " A label-permutation test ({} permutations within each {col}) gives the p-value of the {}.",
+                p.null.len(),
+                p.metric
+            ),
+        }),
+        None => text.push_str(" No permutation test was run."),
+    }
+    if let Some(col) = &s.source_column {
+        text.push_str(&format!(
+            " A second test permutes labels within each {col} to check that the model predicts more than the {col}."
+        ));
+    }
+    if c.conformal_alpha > 0.0 {
+        text.push_str(&format!(
+            " Split-conformal {} at α = {} from out-of-fold scores.",
+            if t.is_numeric() {
+                "intervals"
+            } else {
+                "prediction sets"
+            },
+            c.conformal_alpha
+        ));
+    }
+    if !t.excluded.is_empty() {
+        text.push_str(&format!(
+            " {} sample(s) were left out by the exclusion rules.",
+            t.excluded.len()
+        ));
+    }
+    text
+}
+
 /// The CV design as the report prints it: scheme, k, group and repeats.
 fn cv_text(cv: &evomics_ml::cv::CvScheme) -> String {
     use evomics_ml::cv::CvScheme;
@@ -777,8 +880,37 @@ fn methods(r: &RunResults<'_>) -> Methods {
         description: text,
         citations: cites.iter().map(|c| c.to_string()).collect(),
     };
-    if r.qc.is_some() {
-        steps.push(step("Quality control", "Per-sample missingness, totals, log2 median/IQR and correlation to the cohort median profile with robust-z outlier flags; the MISEV purity gate scores EV markers (categories 1–2) against co-isolates and other compartments (categories 3–4) from the MISEV2018 tables.".into(), &["thery2018", "welsh2024"]));
+    if let Some(q) = r.qc {
+        let (counts, other): (Vec<&str>, Vec<&str>) = q
+            .layers
+            .iter()
+            .map(|l| (l.layer.as_str(), l.samples.count_limits.is_some()))
+            .fold(
+                (Vec::new(), Vec::new()),
+                |(mut c, mut o), (name, is_count)| {
+                    if is_count {
+                        c.push(name)
+                    } else {
+                        o.push(name)
+                    }
+                    (c, o)
+                },
+            );
+        let mut text = String::new();
+        if !other.is_empty() {
+            text.push_str(&format!("{}: per-sample missingness, totals, log2 median/IQR and correlation to the cohort median profile with robust-z outlier flags. ", other.join(", ")));
+        }
+        if !counts.is_empty() {
+            text.push_str(&format!("{} (counts): library size and detected features (count > 0) per sample, with outliers 3 MADs below the median on the log2 scale. ", counts.join(", ")));
+        }
+        if q.layers.iter().any(|l| l.purity.is_some()) {
+            text.push_str("The MISEV purity gate scores EV markers (categories 1–2) against co-isolates and other compartments (categories 3–4) from the MISEV2018 tables.");
+        }
+        steps.push(step(
+            "Quality control",
+            text.trim_end().to_string(),
+            &["thery2018", "welsh2024"],
+        ));
     }
     if let Some((_, n)) = r.normalized {
         let layers: Vec<String> = n
@@ -807,8 +939,12 @@ fn methods(r: &RunResults<'_>) -> Methods {
     if r.cluster.is_some() {
         steps.push(step("Clustering", "PCA of complete features; k-means, hierarchical and Gaussian-mixture clustering with k chosen by silhouette or gap statistic; agreement with sheet columns by ARI and NMI.".into(), &["rousseeuw1987", "hubert1985"]));
     }
-    if r.train.is_some() {
-        steps.push(step("Potency models", "Models fitted with all preprocessing inside the training folds of donor-grouped cross-validation, label-permutation p-values within the grouping, and split-conformal prediction sets.".into(), &["friedman2010", "breiman2001", "lei2018"]));
+    if let Some(t) = r.train {
+        steps.push(step(
+            "Predictive models",
+            train_methods(t),
+            &["friedman2010", "breiman2001", "lei2018"],
+        ));
     }
     Methods {
         steps,

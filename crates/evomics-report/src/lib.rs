@@ -61,7 +61,7 @@ pub const SECTION_TITLES: [&str; 9] = [
     "Differential abundance",
     "Panel scores and enrichment",
     "Variance partition",
-    "Potency models",
+    "Predictive models",
     "Methods",
 ];
 

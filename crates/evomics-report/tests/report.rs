@@ -409,7 +409,7 @@ fn methods() -> Methods {
                 &["hoffman2016"],
             ),
             step(
-                "Potency models",
+                "Predictive models",
                 "Models were validated by grouped cross-validation with preprocessing fitted inside the folds; significance was assessed by label permutation.",
                 &["phipson2010"],
             ),

@@ -191,3 +191,41 @@ fn demo_outputs_are_the_recorded_ones() {
         "demo outputs differ from test-data/golden/demo.sha256 (rerun with EVOMICS_BLESS=1 if the change is intended): {differ:?}"
     );
 }
+
+/// The report's methods say what ran: sample-level folds and free permutations are described
+/// as such (never as donor-grouped), count-layer QC by its own rules, the model by its target.
+#[test]
+fn methods_text_follows_what_ran() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "seed = 3\n[ingest]\nsamples = \"{}\"\nlayer = [\"mirna={},scale=counts\"]\n[qc]\n\
+             [train]\ntarget = \"potency_class\"\nlayers = [\"mirna\"]\npermutations = 4\n\
+             cv = {{ scheme = \"k_fold\", k = 3 }}\n[train.preprocess.mirna]\n\
+             transform = {{ method = \"log_cpm\" }}\n[report]\n",
+            workspace()
+                .join("test-data/sim-small/samples.tsv")
+                .display(),
+            workspace().join("test-data/sim-small/mirna.tsv").display()
+        ),
+    )
+    .unwrap();
+    let out = d.path().join("o");
+    ok(&["run", p(&cfg), "-o", p(&out), "--quiet"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let methods = &html[html.find("id=\"methods\"").expect("a methods section")..];
+    for want in [
+        "3-fold cross-validation of samples",
+        "preparations of one donor can be in both training and test folds",
+        "4 permutations of the labels over all samples",
+        "preprocessing fitted inside each training fold",
+        "mirna (counts): library size and detected features",
+        "of potency_class from mirna",
+    ] {
+        assert!(methods.contains(want), "methods lack '{want}'");
+    }
+    assert!(!methods.contains("no donor_id in both"));
+    assert!(!html.contains("Potency models"));
+}

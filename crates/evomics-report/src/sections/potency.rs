@@ -12,9 +12,9 @@ use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
 use crate::svg::scale;
 use crate::svg::{Key, LegendEntry, TickFormat};
 
-const HOWTO: &str = "Each model predicts the potency label from EV cargo and is judged only on \
-samples it did not see during training (cross-validation with all preprocessing fitted inside the \
-folds, and no donor in both training and test data). <em>ROC</em>: the true-positive rate against \
+const HOWTO: &str = "Each model predicts its target (a potency label or score, or any sheet column) from EV cargo and is judged only on \
+samples it did not see during training (cross-validation; each model's design, what it keeps \
+apart and where its preprocessing was fitted are stated under it and in the methods). <em>ROC</em>: the true-positive rate against \
 the false-positive rate over all thresholds; the dashed diagonal is guessing (AUC 0.5). \
 <em>Precision–recall</em>: precision against recall; the dashed line is the share of positives, \
 what guessing achieves. <em>Calibration</em>: predicted probability against the observed share of \
@@ -35,7 +35,7 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
     let body: String = ctx.input.potency.iter().map(model).collect();
     Some(Section {
         id: "potency",
-        title: "Potency models",
+        title: "Predictive models",
         howto: HOWTO,
         body,
     })

@@ -61,7 +61,8 @@ use crate::varpart::{
 pub struct ExploreConfig {
     /// Layer to explore (log-scale values; see `log2`).
     pub layer: String,
-    /// Grouping columns of the one-vs-rest signatures.
+    /// Grouping columns of the one-vs-rest signatures (default: the sheet's first grouping
+    /// column, [`evomics_core::SampleSheet::grouping_columns`]).
     pub by: Vec<String>,
     /// Log2-transform a layer of linear intensities first (missing cells stay missing).
     pub log2: bool,
@@ -139,12 +140,6 @@ impl ExploreConfig {
         };
         if self.layer.trim().is_empty() {
             return bad("layer", "no layer: give --layer NAME".into());
-        }
-        if self.by.is_empty() {
-            return bad(
-                "by",
-                "no grouping column: give --by COLUMN (e.g. source)".into(),
-            );
         }
         for (i, b) in self.by.iter().enumerate() {
             if self.by[..i].contains(b) {
@@ -273,6 +268,29 @@ pub fn run_explore(
     config.validate()?;
     let (exp, excluded) = exp.excluding(&config.exclude)?;
     let exp = exp.as_ref();
+    // Without `by`, the groups are the sheet's first grouping column.
+    let resolved;
+    let config = if config.by.is_empty() {
+        let by: Vec<String> = exp
+            .samples()
+            .grouping_columns()
+            .into_iter()
+            .take(1)
+            .collect();
+        if by.is_empty() {
+            return Err(StatsError::Option {
+                option: "by".into(),
+                problem: "no grouping column: the sheet has no categorical column with 2+ levels; give --by COLUMN".into(),
+            });
+        }
+        resolved = ExploreConfig {
+            by,
+            ..config.clone()
+        };
+        &resolved
+    } else {
+        config
+    };
     let raw = exp.layer(&config.layer)?;
     let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
     let mut notes: Vec<Message> = Vec::new();
