@@ -21,6 +21,7 @@
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod multiqc;
 pub mod names;
 pub mod report;
 pub mod run;

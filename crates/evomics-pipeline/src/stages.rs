@@ -197,12 +197,9 @@ pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcRe
     let result = source.with(None, |exp, _| Ok(run_qc(exp, config)?))?;
     let m = manifest("qc", &source, target, config, &result.summary())?;
     let summary = serde_json::to_string_pretty(&qc_summary(&result)).unwrap_or_default() + "\n";
-    write_stage_result(
-        &target.out,
-        &m,
-        &result,
-        &[("summary.json".into(), summary)],
-    )?;
+    let mut docs = vec![("summary.json".to_string(), summary)];
+    docs.extend(crate::multiqc::qc_files(&result));
+    write_stage_result(&target.out, &m, &result, &docs)?;
     Ok(result)
 }
 
@@ -469,7 +466,8 @@ pub fn cluster(
         }),
     )?;
     m.seeds.insert("cluster".into(), config.seed);
-    write_stage_result(&target.out, &m, &result, &[])?;
+    let docs: Vec<(String, String)> = crate::multiqc::pca_file(&result).into_iter().collect();
+    write_stage_result(&target.out, &m, &result, &docs)?;
     Ok(result)
 }
 

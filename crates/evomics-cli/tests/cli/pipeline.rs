@@ -121,7 +121,7 @@ fn demo_writes_the_report() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for section in [
         "Sample quality control",
-        "Potency",
+        "Predictive models",
         "Variance partition",
         "Methods",
     ] {
@@ -228,4 +228,67 @@ fn methods_text_follows_what_ran() {
     }
     assert!(!methods.contains("no donor_id in both"));
     assert!(!html.contains("Potency models"));
+}
+
+/// The QC and cluster stages write MultiQC custom content that MultiQC (from PyPI) loads: its
+/// report has the sample QC table, the MISEV purity gate and the PCA, with the values of the
+/// stage's own tables.
+#[test]
+fn multiqc_loads_the_qc_purity_and_pca_sections() {
+    let Some(python) = evomics_testkit::python_with("EVOMICS_PYTHON_MULTIQC", None, "multiqc")
+    else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let res = d.path().join("res");
+    ok(&[
+        "run",
+        p(&workspace().join("workflows/maxquant-proteome.toml")),
+        "-o",
+        p(&res),
+        "--quiet",
+    ]);
+    let out = d.path().join("mqc");
+    let run = std::process::Command::new(&python)
+        .args(["-m", "multiqc", p(&res), "-o", p(&out), "--no-ansi", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("multiqc_report.html")).unwrap();
+    for section in [
+        "evomics: sample QC (proteome)",
+        "evomics: MISEV purity gate (proteome)",
+        "evomics: PCA (proteome)",
+    ] {
+        assert!(
+            html.contains(section),
+            "the MultiQC report lacks '{section}'"
+        );
+    }
+    // MultiQC's parsed table equals evomics' own QC table.
+    let data = out.join("multiqc_data");
+    let (mh, mrows) =
+        evomics_testkit::read_tsv(&data.join("multiqc_evomics_qc_proteome_table.txt"));
+    let (qh, qrows) = evomics_testkit::read_tsv(&res.join("qc/samples.tsv"));
+    let q: Vec<&Vec<String>> = qrows
+        .iter()
+        .filter(|r| r[evomics_testkit::col(&qh, "layer")] == "proteome")
+        .collect();
+    assert_eq!(mrows.len(), q.len());
+    for (m, q) in mrows.iter().zip(q) {
+        assert_eq!(m[0], q[evomics_testkit::col(&qh, "sample_id")]);
+        let a: f64 = m[evomics_testkit::col(&mh, "missing_fraction")]
+            .parse()
+            .unwrap();
+        let b: f64 = q[evomics_testkit::col(&qh, "missing_fraction")]
+            .parse()
+            .unwrap();
+        assert_eq!(a, b);
+    }
+    let (_, pca) = evomics_testkit::read_tsv(&data.join("multiqc_evomics_pca_proteome_plot.txt"));
+    assert!(pca.len() > 10);
 }
