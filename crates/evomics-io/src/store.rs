@@ -152,7 +152,7 @@ fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> 
         return Err(store_err(
             dir,
             format!(
-                "store format {} has no record of its files, so it cannot be verified (this evomics reads format {STORE_FORMAT_VERSION}); re-create it with the evomics that reads it: `evomics ingest` again, then the later stages",
+                "store format {} has no record of its files, so it cannot be verified (this evomics reads format {STORE_FORMAT_VERSION}); re-create it: run `evomics ingest` again, then the later stages",
                 m.format_version
             ),
         ));
