@@ -715,27 +715,17 @@ impl ReportInput {
         Ok(())
     }
 
-    /// Every fraction, share and probability lies in [0, 1] and every other number shown is
-    /// finite: a value read back from an edited or damaged table (a `missing_fraction` of 7.5)
-    /// is refused, naming the section, the item and the value, instead of being drawn as
-    /// "750 % missing".
+    /// Every fraction, share and probability lies in [0, 1]: a value read back from an edited or
+    /// damaged table (a `missing_fraction` of 7.5) is refused, naming the section, the item and
+    /// the value, instead of being drawn as "750 % missing". Non-finite values are not refused
+    /// here: the renderer shows them as missing (`non_finite_numbers_do_not_break_the_page`).
     fn validate_ranges(&self) -> Result<()> {
         fn unit(section: &'static str, item: &str, field: &str, v: Option<f64>) -> Result<()> {
             match v {
-                Some(v) if !(0.0..=1.0).contains(&v) => Err(invalid(
+                Some(v) if v.is_finite() && !(0.0..=1.0).contains(&v) => Err(invalid(
                     section,
                     item,
                     format!("{field} is {v}; it is a fraction and lies between 0 and 1 (the table it was read from was edited or damaged: re-run the stage that wrote it)"),
-                )),
-                _ => Ok(()),
-            }
-        }
-        fn finite(section: &'static str, item: &str, field: &str, v: Option<f64>) -> Result<()> {
-            match v {
-                Some(v) if !v.is_finite() => Err(invalid(
-                    section,
-                    item,
-                    format!("{field} is {v}; give a finite number or leave it empty"),
                 )),
                 _ => Ok(()),
             }
@@ -748,8 +738,7 @@ impl ReportInput {
                 let item = format!("{} / {}", q.layer, s.sample_id);
                 unit("qc", &item, "missing_fraction", s.missing_fraction)?;
                 unit("qc", &item, "detected_fraction", s.detected_fraction)?;
-                finite("qc", &item, "total", s.total)?;
-                if s.total.is_some_and(|t| t < 0.0) {
+                if s.total.is_some_and(|t| t < 0.0 && t.is_finite()) {
                     return Err(invalid(
                         "qc",
                         item,
@@ -758,19 +747,11 @@ impl ReportInput {
                 }
             }
         }
-        for p in &self.pca {
-            for pt in &p.points {
-                finite("pca", &p.layer, "pc1", Some(pt.pc1))?;
-                finite("pca", &p.layer, "pc2", Some(pt.pc2))?;
-            }
-        }
         for d in &self.differential {
             let item = format!("{} / {}", d.layer, d.contrast);
             for r in &d.rows {
                 unit("differential", &item, "p_value", r.p_value)?;
                 unit("differential", &item, "adj_p_value", r.adj_p_value)?;
-                finite("differential", &item, "log_fc", r.log_fc)?;
-                finite("differential", &item, "t", r.t)?;
             }
         }
         if let Some(panels) = &self.panels {
@@ -1042,12 +1023,10 @@ mod tests {
             "{e}"
         );
         input.differential[0].rows[0].p_value = Some(0.01);
+        // Non-finite values are the renderer's to show as missing, not refused.
         input.differential[0].rows[0].log_fc = Some(f64::INFINITY);
-        assert!(input
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("log_fc is inf"));
+        input.qc[0].samples[0].missing_fraction = Some(f64::NAN);
+        input.validate().unwrap();
     }
 
     #[test]
