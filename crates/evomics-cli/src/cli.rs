@@ -84,9 +84,11 @@ impl Flags {
         self
     }
 
-    /// Set `key` to a number.
+    /// Set `key` to a number. TOML integers are 64-bit signed: a larger count saturates at
+    /// `i64::MAX` (the key's range check then refuses it) instead of wrapping to a negative
+    /// number.
     pub fn num(self, key: &str, value: Option<usize>) -> Flags {
-        self.opt(key, value.map(|v| v as i64))
+        self.opt(key, value.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
     }
 
     /// Set `key` to text (a path, a name).

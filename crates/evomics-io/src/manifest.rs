@@ -10,7 +10,38 @@ use sha2::{Digest, Sha256};
 use crate::error::{IoError, Result};
 
 /// Version of the on-disk layout; bumped when a reader of an older store would misread it.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// Version 2 lists every file of a store with its size and SHA-256 ([`Manifest::files`]).
+pub const STORE_FORMAT_VERSION: u32 = 2;
+
+/// One file of an experiment store as written: checked when the store is opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// Path relative to the store, `/`-separated (`layers/proteome/values.parquet`).
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+}
+
+/// SHA-256 (lower-case hex) and size of a file, read in 64 KiB blocks.
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| IoError::fs("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex(&hasher.finalize()), bytes))
+}
 
 /// One input file with its content hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,25 +59,12 @@ pub struct InputFile {
 impl InputFile {
     /// Hash a file for the manifest.
     pub fn hash(role: &str, path: &Path) -> Result<InputFile> {
-        let mut f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut bytes = 0u64;
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| IoError::fs("cannot read", path, e))?;
-            if n == 0 {
-                break;
-            }
-            bytes += n as u64;
-            hasher.update(&buf[..n]);
-        }
+        let (sha256, bytes) = sha256_file(path)?;
         Ok(InputFile {
             role: role.to_string(),
             path: path.display().to_string(),
             bytes,
-            sha256: hex(&hasher.finalize()),
+            sha256,
         })
     }
 }
@@ -131,6 +149,11 @@ pub struct Manifest {
     pub reports: serde_json::Value,
     /// Facts that change from run to run (command line, time, host): excluded from comparisons.
     pub run: RunInfo,
+    /// For an experiment store: every file but `manifest.json` with its size and SHA-256, in
+    /// path order, written with the store and checked when it is opened (empty for stage
+    /// folders that are not stores).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<StoredFile>,
 }
 
 /// The run-specific part of a manifest.
@@ -168,6 +191,7 @@ impl Manifest {
             seeds: BTreeMap::new(),
             reports: serde_json::Value::Object(Default::default()),
             run: RunInfo::now(),
+            files: Vec::new(),
         }
     }
 

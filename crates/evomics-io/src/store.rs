@@ -10,6 +10,15 @@
 //! DIR/layers/<name>/flags.parquet         feature_id, one UInt8 column per sample (ValueFlag codes)
 //! DIR/layers/<name>/layer.json            kind and scale
 //! ```
+//!
+//! **Integrity.** The manifest (store format 2) lists every other file of the store with its
+//! size and SHA-256, recorded when the store is written. Opening a store checks, before any file
+//! is decoded, that every listed file is a regular file of the recorded size, that the metadata
+//! (`samples.parquet`, every `layer.json` and `features.parquet`, fitted parameters) has the
+//! recorded hash, and that the matrices (`values.parquet`, `flags.parquet`) of the layers being
+//! read have it too; a layer folder the manifest does not list is refused. An edited
+//! `layer.json`, a missing `layers/` folder or a truncated matrix is an error naming the file.
+//! Stores of format 1 (no file list) are refused with a request to re-create them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +34,7 @@ use evomics_core::{
 
 use crate::atomic::{replace_dir, write_file_atomic};
 use crate::error::{IoError, Result};
-use crate::manifest::{Manifest, STORE_FORMAT_VERSION};
+use crate::manifest::{sha256_file, Manifest, StoredFile, STORE_FORMAT_VERSION};
 use crate::parquet::{write_file, OutColumn};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,8 +94,141 @@ pub fn write_experiment_with(
             write_layer(&ldir, assay)?;
         }
         extra(tmp)?;
+        let mut manifest = manifest.clone();
+        manifest.files = store_files(tmp)?
+            .into_iter()
+            .map(|(rel, path)| {
+                let (sha256, bytes) = sha256_file(&path)?;
+                Ok(StoredFile {
+                    path: rel,
+                    bytes,
+                    sha256,
+                })
+            })
+            .collect::<Result<_>>()?;
         write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
     })
+}
+
+/// Every file under `dir` but its top-level `manifest.json`: the relative `/`-separated path
+/// and the full path, in path order.
+fn store_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(|e| IoError::fs("cannot list", &d, e))? {
+            let path = e.map_err(|e| IoError::fs("cannot list", &d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel != "manifest.json" {
+                    files.push((rel, path));
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether a stored file is a layer matrix (hashed only when its layer is read).
+fn matrix_layer(rel: &str) -> Option<&str> {
+    let rest = rel.strip_prefix("layers/")?;
+    let (layer, file) = rest.split_once('/')?;
+    matches!(file, "values.parquet" | "flags.parquet").then_some(layer)
+}
+
+/// Check a store's files against its manifest (see the module notes): every listed file is a
+/// regular file of the recorded size; the metadata, and the matrices of the layers `hash_layer`
+/// accepts, have the recorded SHA-256.
+fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> Result<()> {
+    let redo = "re-run the stage that wrote the store (or restore it from a copy)";
+    if m.format_version < 2 {
+        return Err(store_err(
+            dir,
+            format!(
+                "store format {} has no record of its files, so it cannot be verified (this evomics reads format {STORE_FORMAT_VERSION}); re-create it: run `evomics ingest` again, then the later stages",
+                m.format_version
+            ),
+        ));
+    }
+    if m.files.is_empty() {
+        return Err(store_err(
+            dir,
+            format!(
+                "its manifest (written by `evomics {}`) lists no stored files: this is not an experiment store; give a folder written by `evomics ingest`, `simulate` or `normalize`",
+                crate::text::clip(&m.stage)
+            ),
+        ));
+    }
+    for f in &m.files {
+        let unsafe_path = f.path.is_empty()
+            || f.path.starts_with('/')
+            || f.path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..");
+        if unsafe_path {
+            return Err(store_err(
+                dir,
+                format!(
+                    "manifest.json lists the file '{}', which is not a path inside the store; the manifest was edited or damaged: {redo}",
+                    crate::text::clip(&f.path)
+                ),
+            ));
+        }
+        let path = dir.join(&f.path);
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(store_err(
+                    dir,
+                    format!(
+                        "{} is missing (the manifest lists it): the store is incomplete; {redo}",
+                        f.path
+                    ),
+                ))
+            }
+            Err(e) => return Err(IoError::fs("cannot read", &path, e)),
+        };
+        if !meta.is_file() {
+            return Err(store_err(
+                dir,
+                format!(
+                    "{} is not a regular file (a folder, FIFO or device); {redo}",
+                    f.path
+                ),
+            ));
+        }
+        if meta.len() != f.bytes {
+            return Err(store_err(
+                dir,
+                format!(
+                    "{} has {} bytes but was written with {}: it was truncated or replaced; {redo}",
+                    f.path,
+                    meta.len(),
+                    f.bytes
+                ),
+            ));
+        }
+        if matrix_layer(&f.path).is_none_or(&hash_layer) {
+            let (sha256, _) = sha256_file(&path)?;
+            if sha256 != f.sha256 {
+                return Err(store_err(
+                    dir,
+                    format!(
+                        "{} was changed after the store was written: its content hash does not match the manifest; {redo}",
+                        f.path
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
@@ -173,16 +315,14 @@ fn get_ids(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<String>> {
 /// Read the manifest of a store.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let p = dir.join("manifest.json");
-    let text = fs::read_to_string(&p).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            store_err(
-                dir,
-                "no manifest.json here; is this a directory written by `evomics ingest` or `evomics simulate`?",
-            )
-        } else {
-            IoError::fs("cannot read", &p, e)
-        }
-    })?;
+    if !p.exists() {
+        return Err(store_err(
+            dir,
+            "no manifest.json here; is this a directory written by `evomics ingest` or `evomics simulate`?",
+        ));
+    }
+    // A regular file only: a FIFO in its place would block the read forever.
+    let text = crate::output::read_regular_text(&p)?;
     let m = Manifest::from_json(&p, &text)?;
     if m.format_version > STORE_FORMAT_VERSION {
         return Err(store_err(
@@ -206,11 +346,10 @@ pub fn read_experiment(dir: &Path) -> Result<(Experiment, Manifest)> {
 /// layer is read, so the caller's lookup error lists what the store has.
 pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Experiment, Manifest)> {
     let manifest = read_manifest(dir)?;
-    let sheet = read_samples(&dir.join("samples.parquet"))?;
-    let mut exp = Experiment::new(sheet);
     let ldir = dir.join("layers");
+    let mut names: Vec<PathBuf> = Vec::new();
     if ldir.is_dir() {
-        let mut names: Vec<PathBuf> = fs::read_dir(&ldir)
+        names = fs::read_dir(&ldir)
             .map_err(|e| IoError::fs("cannot list", &ldir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_dir())
@@ -226,6 +365,27 @@ pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Expe
                 names.retain(|p| p.file_name().is_some_and(|f| only.iter().any(|w| f == *w)));
             }
         }
+    }
+    let read: Vec<String> = names
+        .iter()
+        .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .collect();
+    verify_store(dir, &manifest, |layer| read.iter().any(|r| r == layer))?;
+    for name in &read {
+        let listed = format!("layers/{name}/layer.json");
+        if !manifest.files.iter().any(|f| f.path == listed) {
+            return Err(store_err(
+                dir,
+                format!(
+                    "layers/{} was not written with the store (the manifest does not list it); remove it, or ingest the layer with the others",
+                    crate::text::clip(name)
+                ),
+            ));
+        }
+    }
+    let sheet = read_samples(&dir.join("samples.parquet"))?;
+    let mut exp = Experiment::new(sheet);
+    {
         for p in names {
             let assay = read_layer(&p)?;
             exp.insert_layer(assay)

@@ -998,6 +998,14 @@ pub(crate) fn escape_message(s: &str) -> Cow<'_, str> {
     escape_with(s, |c| c == '\n')
 }
 
+/// The one escape applied to every line evomics prints on the terminal (errors, warnings,
+/// notes): [`escape_controls`] keeping line breaks and tabs, the layout characters of its own
+/// messages. Text echoed from inputs is escaped where it is quoted as well; this is the last
+/// line of defence for a message that quotes input text another way.
+pub fn escape_for_terminal(s: &str) -> Cow<'_, str> {
+    escape_with(s, |c| c == '\n' || c == '\t')
+}
+
 fn escape_with(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     if !s.chars().any(|c| is_hostile(c) && !keep(c)) {
         return s.into();
@@ -1111,6 +1119,15 @@ fn decimal_comma(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_escape_keeps_layout_and_escapes_controls_and_overrides() {
+        assert_eq!(
+            escape_for_terminal("a\tb\nc\u{1b}[2J\u{7}\u{0}\u{202e}d"),
+            "a\tb\nc\\u{1b}[2J\\u{7}\\u{0}\\u{202e}d"
+        );
+        assert!(matches!(escape_for_terminal("plain"), Cow::Borrowed(_)));
+    }
 
     fn p() -> &'static Path {
         Path::new("x.tsv")

@@ -586,3 +586,123 @@ fn tsv_numbers_read_back_exactly_in_r() {
         );
     }
 }
+
+/// A store is verified when it is opened: the manifest records every file's size and SHA-256,
+/// and an edited, truncated, missing or added file is refused naming it.
+#[test]
+fn edited_or_damaged_stores_are_refused_naming_the_file() {
+    let values = Array2::from_shape_fn((6, 4), |(i, j)| (i * 4 + j) as f64 + 1.5);
+    let flags = Array2::from_elem((6, 4), ValueFlag::Observed);
+    let e = experiment(&values, &flags);
+    let mut two = e.clone();
+    let mut mirna = e.layer("proteome").unwrap().clone();
+    mirna.set_name("mirna");
+    two.insert_layer(mirna).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = |name: &str| {
+        let s = dir.path().join(name);
+        write_experiment(&s, &two, &Manifest::new("ingest")).unwrap();
+        s
+    };
+    let err = |s: &std::path::Path| read_experiment(s).unwrap_err().to_string();
+
+    let s = fresh("ok");
+    let (back, m) = read_experiment(&s).unwrap();
+    assert_eq!(back, two);
+    assert_eq!(m.format_version, 2);
+    let listed: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(listed.contains(&"samples.parquet") && listed.contains(&"layers/mirna/layer.json"));
+    assert_eq!(listed.len(), 9, "{listed:?}");
+
+    // layer.json's scale edited by hand.
+    let s = fresh("scale");
+    let lj = s.join("layers/proteome/layer.json");
+    let text = std::fs::read_to_string(&lj).unwrap();
+    assert!(text.contains("linear"));
+    std::fs::write(&lj, text.replace("linear", "log2  ")).unwrap();
+    let m = err(&s);
+    assert!(
+        m.contains("layers/proteome/layer.json was changed after the store was written: its content hash does not match the manifest"),
+        "{m}"
+    );
+
+    // The layers/ folder gone.
+    let s = fresh("nolayers");
+    std::fs::remove_dir_all(s.join("layers")).unwrap();
+    let m = err(&s);
+    assert!(m.contains("layers/mirna/features.parquet is missing (the manifest lists it): the store is incomplete"), "{m}");
+
+    // A matrix cut in half: caught by its size, even when only the other layer is read
+    // (sizes are always checked, hashes of the matrices only for the layers read).
+    let s = fresh("truncated");
+    let v = s.join("layers/mirna/values.parquet");
+    let bytes = std::fs::read(&v).unwrap();
+    std::fs::write(&v, &bytes[..bytes.len() / 2]).unwrap();
+    let m = evomics_io::read_experiment_layers(&s, Some(&["proteome"]))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains(&format!("layers/mirna/values.parquet has {} bytes but was written with {}: it was truncated or replaced", bytes.len() / 2, bytes.len())), "{m}");
+
+    // One byte of a matrix changed, same size: refused when that layer is read.
+    let s = fresh("flipped");
+    let v = s.join("layers/mirna/values.parquet");
+    let mut bytes = std::fs::read(&v).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&v, &bytes).unwrap();
+    assert!(evomics_io::read_experiment_layers(&s, Some(&["proteome"])).is_ok());
+    let m = err(&s);
+    assert!(
+        m.contains("layers/mirna/values.parquet was changed after the store was written"),
+        "{m}"
+    );
+
+    // A layer folder copied in from elsewhere.
+    let s = fresh("added");
+    std::fs::create_dir_all(s.join("layers/extra")).unwrap();
+    for f in [
+        "layer.json",
+        "features.parquet",
+        "values.parquet",
+        "flags.parquet",
+    ] {
+        std::fs::copy(
+            s.join("layers/mirna").join(f),
+            s.join("layers/extra").join(f),
+        )
+        .unwrap();
+    }
+    let m = err(&s);
+    assert!(
+        m.contains("layers/extra was not written with the store (the manifest does not list it)"),
+        "{m}"
+    );
+
+    // A store of format 1 (no file list).
+    let s = fresh("old");
+    let mp = s.join("manifest.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mp).unwrap()).unwrap();
+    v["format_version"] = 1.into();
+    v.as_object_mut().unwrap().remove("files");
+    std::fs::write(&mp, v.to_string()).unwrap();
+    let m = err(&s);
+    assert!(
+        m.contains("store format 1 has no record of its files, so it cannot be verified"),
+        "{m}"
+    );
+}
+
+/// A `manifest.json` that is a FIFO is refused at once instead of blocking the read forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_manifest_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("manifest.json");
+    let st = Command::new("mkfifo").arg(&p).status().unwrap();
+    assert!(st.success());
+    let m = evomics_io::read_manifest(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("is not a regular file"), "{m}");
+}

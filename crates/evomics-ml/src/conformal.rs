@@ -107,8 +107,15 @@ pub struct ConformalCalibration {
     pub alpha: f64,
     /// The out-of-fold nonconformity scores (residuals or 1 − p̂(true class)).
     pub scores: Vec<f64>,
-    /// The threshold q.
+    /// The threshold q; ∞ (too few scores for the rank) is written as JSON `null` and read
+    /// back as ∞.
+    #[serde(deserialize_with = "null_is_infinite")]
     pub threshold: f64,
+}
+
+/// JSON has no ∞: serde_json writes it as `null`, read back here as +∞.
+fn null_is_infinite<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 impl ConformalCalibration {

@@ -19,6 +19,14 @@
 //! training sample's id or the same row hash (a renamed copy), since its prediction is not an
 //! independent test. Model files written before the hashes were recorded still load; their
 //! predicted samples are checked by id only.
+//!
+//! **Integrity.** Every model file carries `content_sha256`: the SHA-256 of its canonical
+//! content, the compact JSON of the model with that key left out and object keys in
+//! serde_json's order (sorted). [`SavedModel::from_json`] recomputes it and refuses a file whose
+//! content no longer matches (an edited class list, feature list or coefficient; a damaged
+//! file), then checks the parts against each other ([`SavedModel::validate`]): feature lists,
+//! centring and scaling vectors, model shapes against the classes, the conformal calibration.
+//! Version 1 files (written before the hash) are refused with a request to retrain.
 
 use evomics_core::{Assay, SampleSheet, ValueFlag};
 use ndarray::Array2;
@@ -35,7 +43,30 @@ use crate::preprocess::{FeatureRef, FittedPreprocess};
 /// Format name written into every model file.
 pub const MODEL_FORMAT: &str = "evomics-model";
 /// Current model file version; files of other versions are refused with a clear message.
-pub const MODEL_VERSION: u32 = 1;
+/// Version 2 added `content_sha256`.
+pub const MODEL_VERSION: u32 = 2;
+
+/// The key of the content hash in a model file.
+pub const CONTENT_HASH_KEY: &str = "content_sha256";
+
+/// At most 60 characters of text read from a model file, for a message (the CLI escapes
+/// control characters when it prints).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// SHA-256 (lower-case hex) of a model's canonical content: its JSON value without
+/// [`CONTENT_HASH_KEY`], written compactly.
+fn content_hash(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// What to do when new data lack a feature the model was fitted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -279,29 +310,172 @@ fn tune_all(
 }
 
 impl SavedModel {
-    /// Serialize to JSON (compact; numbers round-trip exactly).
+    /// Serialize to JSON (compact; numbers round-trip exactly), with the content hash
+    /// ([`CONTENT_HASH_KEY`]) of everything else.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| MlError::ModelFile {
+        let mut v = serde_json::to_value(self).map_err(|e| MlError::ModelFile {
             problem: format!("cannot serialize: {e}"),
-        })
+        })?;
+        let hash = content_hash(&v);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(CONTENT_HASH_KEY.into(), serde_json::Value::String(hash));
+        }
+        Ok(v.to_string())
     }
 
-    /// Read a model written by [`SavedModel::to_json`], checking format and version.
+    /// Read a model written by [`SavedModel::to_json`]: format and version, then the content
+    /// hash (an edited or damaged file is refused), then the parts against each other
+    /// ([`SavedModel::validate`]).
     pub fn from_json(text: &str) -> Result<SavedModel> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| MlError::ModelFile {
-            problem: format!("not JSON: {e}"),
-        })?;
+        let mut v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| MlError::ModelFile {
+                problem: format!("not JSON ({e}); the file is damaged or not a model file: retrain or restore it"),
+            })?;
         let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format != MODEL_FORMAT {
-            return Err(MlError::ModelFile { problem: format!("format is '{format}', expected '{MODEL_FORMAT}'; is this an evomics model file?") });
+            return Err(MlError::ModelFile {
+                problem: format!(
+                    "format is '{}', expected '{MODEL_FORMAT}'; is this an evomics model file?",
+                    clip(format)
+                ),
+            });
         }
         let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
+        if version == 1 {
+            return Err(MlError::ModelFile { problem: format!("version 1 is not supported: it was written by an evomics before model files carried a content hash (this evomics reads version {MODEL_VERSION}); retrain the model, or use the evomics release that wrote it") });
+        }
         if version != u64::from(MODEL_VERSION) {
             return Err(MlError::ModelFile { problem: format!("version {version} is not supported (this evomics reads version {MODEL_VERSION}); retrain the model or use the evomics release that wrote it") });
         }
-        serde_json::from_value(v).map_err(|e| MlError::ModelFile {
+        let stored = v
+            .as_object_mut()
+            .and_then(|o| o.remove(CONTENT_HASH_KEY))
+            .and_then(|h| h.as_str().map(str::to_string));
+        let Some(stored) = stored else {
+            return Err(MlError::ModelFile {
+                problem: format!("the file has no content hash ('{CONTENT_HASH_KEY}'), so it cannot be verified; retrain the model or restore the file"),
+            });
+        };
+        if content_hash(&v) != stored {
+            return Err(MlError::ModelFile {
+                problem: "the file was changed after it was saved: its content hash does not match; retrain the model or restore the file".into(),
+            });
+        }
+        let model: SavedModel = serde_json::from_value(v).map_err(|e| MlError::ModelFile {
             problem: format!("malformed model: {e}"),
-        })
+        })?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Check that the parts of a model fit each other: the feature list against the
+    /// preprocessing (selected columns, centres, scales), the fitted model's shape against the
+    /// features and classes, the training record and the conformal calibration (α in (0, 1),
+    /// calibration scores present, the stored threshold the one they give). A model trained by
+    /// evomics always passes; [`SavedModel::from_json`] runs it after the content hash.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |problem: String| {
+            Err(MlError::ModelFile {
+                problem: format!(
+                    "{problem}; the file is inconsistent: retrain the model or restore the file"
+                ),
+            })
+        };
+        let pre = &self.preprocess;
+        let nf = self.features.len();
+        if pre.features != self.features {
+            return bad("the feature list differs from the preprocessing's".into());
+        }
+        if pre.columns.len() != nf {
+            return bad(format!(
+                "{} selected columns for {nf} features",
+                pre.columns.len()
+            ));
+        }
+        let outputs: usize = pre.layers.iter().map(|l| l.output_features.len()).sum();
+        if let Some(c) = pre.columns.iter().find(|c| **c >= outputs) {
+            return bad(format!(
+                "selected column {c} lies beyond the {outputs} preprocessed features"
+            ));
+        }
+        for (name, v) in [
+            ("center", &pre.center),
+            ("scale", &pre.scale),
+            ("scores", &pre.scores),
+        ] {
+            if !v.is_empty() && v.len() != nf {
+                return bad(format!(
+                    "the '{name}' array has {} values for {nf} features",
+                    v.len()
+                ));
+            }
+        }
+        if pre.center.len() != pre.scale.len() {
+            return bad(format!(
+                "{} centres but {} scales",
+                pre.center.len(),
+                pre.scale.len()
+            ));
+        }
+        if pre.center.iter().any(|c| !c.is_finite())
+            || pre.scale.iter().any(|s| !s.is_finite() || *s == 0.0)
+        {
+            return bad(
+                "a centre or scale is not a finite number (scales must be non-zero)".into(),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(c) = self
+            .classes
+            .iter()
+            .find(|c| c.is_empty() || !seen.insert(c.as_str()))
+        {
+            return bad(format!("class '{}' is empty or listed twice", clip(c)));
+        }
+        if self.classes.len() == 1 {
+            return bad("a classifier needs at least 2 classes; the file lists 1".into());
+        }
+        if self.model.n_features() != nf {
+            return bad(format!(
+                "the fitted model takes {} features; the feature list has {nf}",
+                self.model.n_features()
+            ));
+        }
+        if let Err(e) = self.model.check_shapes(self.classes.len()) {
+            return bad(e);
+        }
+        let t = &self.training;
+        if t.sample_ids.len() != t.n_samples
+            || !(t.row_hashes.is_empty() || t.row_hashes.len() == t.n_samples)
+        {
+            return bad(format!(
+                "the training record lists {} samples, {} ids and {} row hashes",
+                t.n_samples,
+                t.sample_ids.len(),
+                t.row_hashes.len()
+            ));
+        }
+        if let Some(c) = &self.conformal {
+            if !(c.alpha > 0.0 && c.alpha < 1.0) {
+                return bad(format!("conformal alpha {} is outside (0, 1)", c.alpha));
+            }
+            if c.scores.is_empty() || c.scores.iter().any(|s| !s.is_finite()) {
+                return bad(
+                    "the conformal calibration has no scores, or one that is not a finite number"
+                        .into(),
+                );
+            }
+            let q = crate::conformal::conformal_quantile(&c.scores, c.alpha);
+            if q.as_ref().ok() != Some(&c.threshold) {
+                return bad(format!(
+                    "the conformal threshold {} is not the one its {} scores give at alpha {}",
+                    c.threshold,
+                    c.scores.len(),
+                    c.alpha
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The same model with another missing-feature rule.

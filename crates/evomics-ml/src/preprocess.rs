@@ -433,6 +433,24 @@ impl FittedPreprocess {
             blocks.push(block_matrix(&out, "new")?);
         }
         let x = concat(&blocks, n);
+        let width = x.ncols();
+        if self.columns.iter().any(|c| *c >= width)
+            || (!self.center.is_empty()
+                && (self.center.len() != self.columns.len()
+                    || self.scale.len() != self.columns.len()))
+        {
+            // A model built in code or read without `SavedModel::validate`: refuse rather than
+            // index out of bounds.
+            return Err(data_err(
+                "preprocessing",
+                format!(
+                    "the fitted preprocessing is inconsistent: {} selected columns of {width}, {} centres and {} scales",
+                    self.columns.len(),
+                    self.center.len(),
+                    self.scale.len()
+                ),
+            ));
+        }
         Ok(self.finish(x.select(Axis(1), &self.columns)))
     }
 

@@ -887,6 +887,125 @@ fn saved_model_reloads_exactly_and_aligns_features_by_name() {
     );
 }
 
+/// A model file is verified on read: an edit anywhere is caught by its content hash, and a
+/// model whose parts do not fit each other (re-hashed after the edit) is refused with what does
+/// not fit, never a panic at prediction time.
+#[test]
+fn edited_or_inconsistent_model_files_are_refused() {
+    use evomics_ml::persist::{SavedModel, CONTENT_HASH_KEY};
+    let cohort = potency_cohort(43, 60);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap();
+    let data = Dataset::assemble(&[prot], &sheet, &TargetSpec::new("potency_class")).unwrap();
+    let refused = |m: &SavedModel, needle: &str| {
+        let e = SavedModel::from_json(&m.to_json().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "expected '{needle}' in: {e}");
+    };
+    for model in [
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        ModelSpec::RandomForest(ForestParams {
+            n_trees: 5,
+            seed: 3,
+            ..Default::default()
+        }),
+    ] {
+        let forest = matches!(model, ModelSpec::RandomForest(_));
+        let cfg = TrainConfig::new(
+            sim_preprocess(false, Scaling::Block, Selection::Univariate { k: 20 }),
+            model,
+            donor_cv(3),
+        );
+        let cv = cross_validate(&data, &sheet, &cfg).unwrap();
+        let saved = evomics_ml::persist::train_final(&data, &sheet, &cfg, Some(&cv)).unwrap();
+        let json = saved.to_json().unwrap();
+        assert!(json.contains(CONTENT_HASH_KEY));
+        // Reformatted (pretty-printed) but unchanged: still the same content.
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            SavedModel::from_json(&serde_json::to_string_pretty(&v).unwrap()).unwrap(),
+            saved
+        );
+        // Edited by hand: a class renamed, a class added, a coefficient changed.
+        let first = &saved.classes[0];
+        for edited in [
+            json.replacen(&format!("\"{first}\""), "\"renamed\"", 1),
+            json.replacen("\"classes\":[", "\"classes\":[\"extra\",", 1),
+            json.replacen("\"center\":[", "\"center\":[1.5,", 1),
+        ] {
+            assert_ne!(edited, json);
+            let e = SavedModel::from_json(&edited).unwrap_err().to_string();
+            assert!(
+                e.contains("the file was changed after it was saved: its content hash does not match; retrain the model or restore the file"),
+                "{e}"
+            );
+        }
+        let mut no_hash = v.clone();
+        no_hash.as_object_mut().unwrap().remove(CONTENT_HASH_KEY);
+        let e = SavedModel::from_json(&no_hash.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("has no content hash"), "{e}");
+        let mut v1 = v.clone();
+        v1["version"] = 1.into();
+        let e = SavedModel::from_json(&v1.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("version 1 is not supported") && e.contains("retrain"),
+            "{e}"
+        );
+
+        // Inconsistent but re-hashed: each refused by the shape checks.
+        let mut m = saved.clone();
+        m.preprocess.center.pop();
+        refused(&m, "the 'center' array has 19 values for 20 features");
+        let mut m = saved.clone();
+        m.classes.push("extra".into());
+        refused(&m, "class(es)");
+        let mut m = saved.clone();
+        m.features.pop();
+        refused(&m, "the feature list differs from the preprocessing's");
+        let mut m = saved.clone();
+        m.preprocess.columns[0] = 10_000;
+        refused(&m, "selected column 10000 lies beyond");
+        let mut m = saved.clone();
+        m.conformal.as_mut().unwrap().alpha = 5.0;
+        refused(&m, "conformal alpha 5 is outside (0, 1)");
+        let mut m = saved.clone();
+        m.conformal.as_mut().unwrap().scores.clear();
+        refused(&m, "the conformal calibration has no scores");
+        let mut m = saved.clone();
+        m.conformal.as_mut().unwrap().threshold = 0.0;
+        refused(&m, "the conformal threshold 0 is not the one");
+        if forest {
+            let mut m = saved.clone();
+            if let evomics_ml::models::FittedModel::RandomForest(f) = &mut m.model {
+                let root = &mut f.trees[0].nodes[0];
+                assert_ne!(root.feature, u32::MAX, "the first tree has no split");
+                root.left = 0;
+            }
+            refused(&m, "random forest tree 0: node 0 has child 0");
+            let mut m = saved.clone();
+            if let evomics_ml::models::FittedModel::RandomForest(f) = &mut m.model {
+                f.trees[0].nodes[0].feature = 999;
+            }
+            refused(&m, "splits on feature 999 of 20");
+        } else {
+            let mut m = saved.clone();
+            if let evomics_ml::models::FittedModel::ElasticNet(e) = &mut m.model {
+                e.intercepts.push(0.0);
+            }
+            refused(&m, "elastic net: 2 intercepts for 1 coefficient columns");
+        }
+    }
+}
+
 /// `a` with the values and flags of sample `from` of `src` copied into its sample `to` (a
 /// training sample's data under another id).
 fn with_copied_sample(a: &Assay, src: &Assay, from: &str, to: &str) -> Assay {
@@ -1034,11 +1153,11 @@ fn predict_marks_training_samples_by_id_and_by_data() {
     assert_eq!(marks.iter().filter(|m| *m == "data").count(), 1);
     assert_eq!(marks.iter().filter(|m| m.is_empty()).count(), 14);
 
-    // A model file written before the row hashes were recorded still loads; predict checks
-    // ids only (the renamed copy is no longer caught) and says so.
-    let mut v: serde_json::Value = serde_json::from_str(&saved.to_json().unwrap()).unwrap();
-    v["training"].as_object_mut().unwrap().remove("row_hashes");
-    let old = SavedModel::from_json(&v.to_string()).unwrap();
+    // A model without training row hashes: predict checks ids only (the renamed copy is no
+    // longer caught) and says so.
+    let mut old = saved.clone();
+    old.training.row_hashes.clear();
+    let old = SavedModel::from_json(&old.to_json().unwrap()).unwrap();
     assert!(old.training.row_hashes.is_empty());
     let res = run_predict(old, &exp, &PredictConfig::default()).unwrap();
     assert!(!res.report.checked_by_data);

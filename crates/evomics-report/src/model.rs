@@ -620,6 +620,7 @@ impl ReportInput {
     /// sample columns, dendrogram merges, thresholds and citation keys.
     pub fn validate(&self) -> Result<()> {
         self.validate_samples()?;
+        self.validate_ranges()?;
         for q in &self.qc {
             if let Some(c) = &q.colour_by {
                 self.check_column("qc", &q.layer, c)?;
@@ -709,6 +710,112 @@ impl ReportInput {
                         format!("cites '{c}', which is not in references; add the reference or drop the citation"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every fraction, share and probability lies in [0, 1]: a value read back from an edited or
+    /// damaged table (a `missing_fraction` of 7.5) is refused, naming the section, the item and
+    /// the value, instead of being drawn as "750 % missing". Non-finite values are not refused
+    /// here: the renderer shows them as missing (`non_finite_numbers_do_not_break_the_page`).
+    fn validate_ranges(&self) -> Result<()> {
+        fn unit(section: &'static str, item: &str, field: &str, v: Option<f64>) -> Result<()> {
+            match v {
+                Some(v) if v.is_finite() && !(0.0..=1.0).contains(&v) => Err(invalid(
+                    section,
+                    item,
+                    format!("{field} is {v}; it is a fraction and lies between 0 and 1 (the table it was read from was edited or damaged: re-run the stage that wrote it)"),
+                )),
+                _ => Ok(()),
+            }
+        }
+        for l in &self.header.layers {
+            unit("header", &l.name, "missing_fraction", l.missing_fraction)?;
+        }
+        for q in &self.qc {
+            for s in &q.samples {
+                let item = format!("{} / {}", q.layer, s.sample_id);
+                unit("qc", &item, "missing_fraction", s.missing_fraction)?;
+                unit("qc", &item, "detected_fraction", s.detected_fraction)?;
+                if s.total.is_some_and(|t| t < 0.0 && t.is_finite()) {
+                    return Err(invalid(
+                        "qc",
+                        item,
+                        "total is negative; a total intensity or library size is ≥ 0",
+                    ));
+                }
+            }
+        }
+        for d in &self.differential {
+            let item = format!("{} / {}", d.layer, d.contrast);
+            for r in &d.rows {
+                unit("differential", &item, "p_value", r.p_value)?;
+                unit("differential", &item, "adj_p_value", r.adj_p_value)?;
+            }
+        }
+        if let Some(panels) = &self.panels {
+            for e in &panels.enrichment {
+                unit("panels", &e.panel, "p_value", e.p_value)?;
+                unit("panels", &e.panel, "adj_p_value", e.adj_p_value)?;
+            }
+        }
+        for v in &self.variance_partition {
+            for f in &v.features {
+                for x in &f.fractions {
+                    unit(
+                        "variance_partition",
+                        &format!("{} / {}", v.layer, f.feature_id),
+                        "a variance fraction",
+                        *x,
+                    )?;
+                }
+            }
+        }
+        for m in &self.potency {
+            unit("potency", &m.name, "prevalence", m.prevalence)?;
+            if let Some(p) = &m.permutation {
+                unit(
+                    "potency",
+                    &m.name,
+                    "the permutation p_value",
+                    Some(p.p_value),
+                )?;
+            }
+            for r in &m.roc {
+                unit("potency", &m.name, "an ROC point's fpr", Some(r.fpr))?;
+                unit("potency", &m.name, "an ROC point's tpr", Some(r.tpr))?;
+            }
+            for r in &m.pr {
+                unit("potency", &m.name, "a PR point's recall", Some(r.recall))?;
+                unit(
+                    "potency",
+                    &m.name,
+                    "a PR point's precision",
+                    Some(r.precision),
+                )?;
+            }
+            for b in &m.calibration {
+                unit(
+                    "potency",
+                    &m.name,
+                    "a calibration bin's mean_predicted",
+                    Some(b.mean_predicted),
+                )?;
+                unit(
+                    "potency",
+                    &m.name,
+                    "a calibration bin's observed",
+                    Some(b.observed),
+                )?;
+            }
+            for i in &m.importance {
+                unit(
+                    "potency",
+                    &m.name,
+                    &format!("selection_frequency of '{}'", i.feature),
+                    i.selection_frequency,
+                )?;
             }
         }
         Ok(())
@@ -868,6 +975,58 @@ mod tests {
         assert_eq!(c.adj_p_threshold, 0.05);
         assert_eq!(c.label_top, 10);
         assert_eq!(c.table_rows, 20);
+    }
+
+    #[test]
+    fn fractions_and_probabilities_out_of_range_are_refused() {
+        let mut input = with_samples();
+        input.qc.push(QcLayer {
+            layer: "proteome".into(),
+            samples: vec![QcSample {
+                sample_id: "a".into(),
+                missing_fraction: Some(7.5),
+                ..QcSample::default()
+            }],
+            ..QcLayer::default()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("proteome / a")
+                && e.contains("missing_fraction is 7.5; it is a fraction and lies between 0 and 1"),
+            "{e}"
+        );
+        input.qc[0].samples[0].missing_fraction = Some(0.075);
+        input.validate().unwrap();
+        input.qc[0].samples[0].detected_fraction = Some(-0.1);
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("detected_fraction is -0.1"));
+        input.qc[0].samples[0].detected_fraction = None;
+        input.differential.push(ContrastResult {
+            layer: "proteome".into(),
+            contrast: "A-B".into(),
+            rows: vec![DiffRow {
+                feature_id: "P1".into(),
+                log_fc: Some(1.0),
+                t: Some(2.0),
+                p_value: Some(1.5),
+                adj_p_value: Some(0.5),
+                ..DiffRow::default()
+            }],
+            ..serde_json::from_str(r#"{"layer": "p", "contrast": "A-B"}"#).unwrap()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("proteome / A-B") && e.contains("p_value is 1.5"),
+            "{e}"
+        );
+        input.differential[0].rows[0].p_value = Some(0.01);
+        // Non-finite values are the renderer's to show as missing, not refused.
+        input.differential[0].rows[0].log_fc = Some(f64::INFINITY);
+        input.qc[0].samples[0].missing_fraction = Some(f64::NAN);
+        input.validate().unwrap();
     }
 
     #[test]

@@ -58,18 +58,11 @@ pub fn stage_summary(dir: &Path) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Text with control characters (ESC, BEL, NUL, …) shown as `\u{…}`, so that no input cell
-/// can drive the terminal.
+/// Text with control characters (ESC, BEL, NUL, …) and bidirectional overrides shown as
+/// `\u{…}`, so that no input cell can drive the terminal (`evomics_io::text::escape_for_terminal`,
+/// the one escape of every printed line).
 pub fn terminal_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    evomics_io::text::escape_for_terminal(s).into_owned()
 }
 
 impl Log {

@@ -153,6 +153,17 @@ fn files(dir: &Path) -> BTreeSet<PathBuf> {
 /// Inputs too large to commit, written by the test.
 fn generate(kind: &str, dir: &Path) {
     match kind {
+        // A store folder whose manifest.json is a FIFO (a named pipe, which git cannot hold):
+        // reading it would block until a writer comes, which none does.
+        "fifo_manifest" => {
+            let store = dir.join("store");
+            std::fs::create_dir_all(&store).unwrap();
+            let made = Command::new("mkfifo")
+                .arg(store.join("manifest.json"))
+                .status()
+                .unwrap();
+            assert!(made.success(), "mkfifo failed");
+        }
         "huge_header_matrix" => {
             let n = 150_000;
             let mut s = String::with_capacity(n * 10);

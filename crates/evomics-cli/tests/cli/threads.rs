@@ -9,8 +9,8 @@ use std::process::Command;
 
 use crate::p;
 
-/// [`crate::snapshot`] without the forest's own `n_threads` setting and the hash of the config
-/// file that differs by that one line.
+/// [`crate::snapshot`] without the forest's own `n_threads` setting, the hash of the config
+/// file that differs by that one line and the model file's content hash, which covers it.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     crate::snapshot(dir)
         .into_iter()
@@ -22,6 +22,16 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                         i.as_object_mut().unwrap().remove("sha256");
                     }
                 }
+                bytes = serde_json::to_vec(&m).unwrap();
+            }
+            // The model file's content hash covers its `n_threads` setting too.
+            if rel.ends_with("model.json") {
+                let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                assert!(m
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(evomics_ml::persist::CONTENT_HASH_KEY)
+                    .is_some());
                 bytes = serde_json::to_vec(&m).unwrap();
             }
             let text = String::from_utf8_lossy(&bytes)

@@ -712,6 +712,44 @@ impl Tree {
         self.leaves[self.leaf_of(row)]
     }
 
+    /// Check a tree read from a file: every split feature below `n_features`, children after
+    /// their parent and inside the tree (so every walk from the root ends at a leaf), and every
+    /// leaf's `n_outputs` values inside `leaves`.
+    pub fn check(&self, n_features: usize, n_outputs: usize) -> std::result::Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("no nodes".into());
+        }
+        for (i, nd) in self.nodes.iter().enumerate() {
+            if nd.feature == u32::MAX {
+                let end = (nd.left as usize + 1).saturating_mul(n_outputs);
+                if end > self.leaves.len() {
+                    return Err(format!(
+                        "node {i} points to leaf {} but the tree has {} leaf value(s)",
+                        nd.left,
+                        self.leaves.len()
+                    ));
+                }
+            } else {
+                if nd.feature as usize >= n_features {
+                    return Err(format!(
+                        "node {i} splits on feature {} of {n_features}",
+                        nd.feature
+                    ));
+                }
+                for c in [nd.left as usize, nd.right as usize] {
+                    if c <= i || c >= self.nodes.len() {
+                        return Err(format!(
+                            "node {i} has child {c}, outside nodes {}..{}",
+                            i + 1,
+                            self.nodes.len()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn leaf_of(&self, row: &[f64]) -> usize {
         let mut node = 0usize;
         loop {

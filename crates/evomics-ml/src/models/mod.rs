@@ -272,6 +272,151 @@ impl FittedModel {
         })
     }
 
+    /// Check that the parts of a fitted model read from a file fit each other and a target of
+    /// `n_classes` classes (0 for a numeric target): matrix shapes, one output per class, tree
+    /// nodes that point inside their tree (children after their parent, so a walk ends) and
+    /// split features that exist. Returns what does not fit; a model fitted by evomics always
+    /// passes, so a failure means the file was edited or damaged.
+    pub fn check_shapes(&self, n_classes: usize) -> std::result::Result<(), String> {
+        let p = self.n_features();
+        let want = |ok: bool, what: String| if ok { Ok(()) } else { Err(what) };
+        match self {
+            FittedModel::ElasticNet(m) => {
+                let outputs = m.coefficients.ncols();
+                want(
+                    m.std_coefficients.dim() == m.coefficients.dim(),
+                    "elastic net: standardized and original coefficients differ in shape".into(),
+                )?;
+                want(
+                    m.intercepts.len() == outputs,
+                    format!(
+                        "elastic net: {} intercepts for {outputs} coefficient columns",
+                        m.intercepts.len()
+                    ),
+                )?;
+                let expected = match m.family {
+                    enet::Family::Gaussian => (n_classes == 0).then_some(1),
+                    enet::Family::Binomial => (n_classes == 2).then_some(1),
+                    enet::Family::Multinomial => (n_classes > 2).then_some(n_classes),
+                };
+                want(
+                    expected == Some(outputs),
+                    format!("elastic net ({:?}): {outputs} coefficient column(s) for {n_classes} class(es)", m.family),
+                )
+            }
+            FittedModel::RandomForest(m) => {
+                want(
+                    m.n_classes == n_classes,
+                    format!("random forest: fitted for {} classes, the model lists {n_classes} class(es)", m.n_classes),
+                )?;
+                want(!m.trees.is_empty(), "random forest: no trees".into())?;
+                want(
+                    m.importance.len() == p,
+                    format!(
+                        "random forest: {} importances for {p} features",
+                        m.importance.len()
+                    ),
+                )?;
+                m.trees.iter().enumerate().try_for_each(|(t, tree)| {
+                    tree.check(p, n_classes.max(1))
+                        .map_err(|e| format!("random forest tree {t}: {e}"))
+                })
+            }
+            FittedModel::Knn(m) => {
+                match &m.labels {
+                    Labels::Classes { y, n_classes: k } => {
+                        want(*k == n_classes, format!("k-NN: fitted for {k} classes, the model lists {n_classes} class(es)"))?;
+                        want(
+                            y.len() == m.x.nrows(),
+                            format!("k-NN: {} labels for {} training rows", y.len(), m.x.nrows()),
+                        )?;
+                        want(
+                            y.iter().all(|c| c < k),
+                            "k-NN: a label names a class that does not exist".into(),
+                        )
+                    }
+                    Labels::Numeric { y } => {
+                        want(
+                            n_classes == 0,
+                            format!(
+                                "k-NN: fitted on numbers, the model lists {n_classes} class(es)"
+                            ),
+                        )?;
+                        want(
+                            y.len() == m.x.nrows(),
+                            format!("k-NN: {} labels for {} training rows", y.len(), m.x.nrows()),
+                        )
+                    }
+                }
+            }
+            FittedModel::Pls(m) => {
+                want(
+                    n_classes == 0,
+                    format!("PLS: a regression model, the model lists {n_classes} class(es)"),
+                )?;
+                want(
+                    m.standardizer.mean.len() == p
+                        && (m.standardizer.scale.is_empty() || m.standardizer.scale.len() == p),
+                    format!(
+                        "PLS: the standardizer has {} means for {p} coefficients",
+                        m.standardizer.mean.len()
+                    ),
+                )
+            }
+            FittedModel::LinearSvm(m) => {
+                want(
+                    m.n_classes == n_classes && n_classes >= 2,
+                    format!(
+                        "linear SVM: fitted for {} classes, the model lists {n_classes} class(es)",
+                        m.n_classes
+                    ),
+                )?;
+                let outputs = if n_classes == 2 { 1 } else { n_classes };
+                want(
+                    m.weights.ncols() == outputs && m.intercepts.len() == outputs && m.platt.len() == outputs,
+                    format!(
+                        "linear SVM: {} weight columns, {} intercepts and {} Platt scalings for {n_classes} classes (expected {outputs} each)",
+                        m.weights.ncols(),
+                        m.intercepts.len(),
+                        m.platt.len()
+                    ),
+                )
+            }
+            FittedModel::GradientBoosting(m) => {
+                let outputs = match m.loss {
+                    BoostingLoss::SquaredError => (n_classes == 0).then_some(1),
+                    BoostingLoss::LogLoss => (n_classes == 2).then_some(1),
+                    BoostingLoss::Softmax => (n_classes > 2).then_some(n_classes),
+                };
+                let Some(outputs) = outputs else {
+                    return Err(format!(
+                        "gradient boosting ({:?}): does not fit {n_classes} class(es)",
+                        m.loss
+                    ));
+                };
+                want(
+                    m.n_classes == n_classes && m.baseline.len() == outputs && m.trees.len() % outputs == 0,
+                    format!(
+                        "gradient boosting: {} baseline value(s) and {} trees for {n_classes} class(es)",
+                        m.baseline.len(),
+                        m.trees.len()
+                    ),
+                )?;
+                want(
+                    m.importance.len() == p,
+                    format!(
+                        "gradient boosting: {} importances for {p} features",
+                        m.importance.len()
+                    ),
+                )?;
+                m.trees.iter().enumerate().try_for_each(|(t, tree)| {
+                    tree.check(p, 1)
+                        .map_err(|e| format!("gradient boosting tree {t}: {e}"))
+                })
+            }
+        }
+    }
+
     /// Built-in importance of every feature, when the model has one: |standardized coefficient|
     /// (the largest over classes for multinomial models), mean decrease in impurity for forests,
     /// |regression coefficient on the scaled features| for PLS, |weight| for the linear SVM
