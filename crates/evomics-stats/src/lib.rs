@@ -37,6 +37,7 @@ pub mod classical;
 pub mod constant;
 pub mod contrasts;
 pub mod design;
+pub mod detection;
 pub mod enrichment;
 pub mod error;
 pub mod explore;

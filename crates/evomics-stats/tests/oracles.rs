@@ -1561,3 +1561,22 @@ fn degenerate_inputs_never_panic_and_rounding_is_not_significant() {
         assert!(camera_pr(&stat, &[vec![0, 1]], false, 0.01).is_err());
     }
 }
+
+/// The present/absent test's Fisher exact p-values equal R's `fisher.test` (two-sided) on
+/// every table of test-data/r-reference/fisher (R code beside it).
+#[test]
+fn present_absent_fisher_matches_r() {
+    use evomics_stats::detection::fisher_exact_two_sided;
+    let t =
+        evomics_testkit::Tsv::read(&evomics_testkit::test_data("r-reference/fisher/fisher.tsv"));
+    let mut worst = 0.0f64;
+    for row in &t.rows {
+        let n = |c: &str| row[t.col(c)].parse::<usize>().unwrap();
+        let (du, nu, dd, nd) = (n("detected_up"), n("n_up"), n("detected_down"), n("n_down"));
+        let want: f64 = row[t.col("p_value")].parse().unwrap();
+        let got = fisher_exact_two_sided(du, dd, nu - du, nd - dd);
+        worst = worst.max((got - want).abs() / want);
+    }
+    assert!(t.rows.len() > 200);
+    assert!(worst < 1e-10, "largest relative difference {worst:e}");
+}

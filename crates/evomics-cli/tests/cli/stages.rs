@@ -642,3 +642,86 @@ fn exclude_leaves_samples_out_of_every_stage_and_the_run() {
     let toml = std::fs::read_to_string(run.join("config/qc.toml")).unwrap();
     assert!(toml.contains("isolation_method"), "{toml}");
 }
+
+/// Present/absent cargo on the real secretome: proteins detected in every DPSC preparation and
+/// in no ADSC one (or the reverse) are listed with Fisher's exact p-value, including those limma
+/// cannot test (a whole group missing gives NA in the toptable).
+#[test]
+fn present_absent_proteins_are_listed_where_limma_gives_na() {
+    let dir =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let d = tempfile::tempdir().unwrap();
+    let store = ingest_secretome(&dir, d.path());
+    let cfg = d.path().join("n.toml");
+    std::fs::write(
+        &cfg,
+        "[proteome]\ntransform = { method = \"log2\" }\nnormalization = { method = \"median\" }\n",
+    )
+    .unwrap();
+    let norm = d.path().join("norm");
+    ok(&[
+        "normalize",
+        p(&store),
+        "--config",
+        p(&cfg),
+        "-o",
+        p(&norm),
+        "--quiet",
+    ]);
+    let out = d.path().join("diff");
+    ok(&[
+        "diff",
+        p(&norm),
+        "--layer",
+        "proteome",
+        "--design",
+        "~ 0 + Cell_type",
+        "--contrast",
+        "DPSCs - ADSCs",
+        "-o",
+        p(&out),
+        "--quiet",
+    ]);
+    let t = Tsv::read(&out.join("absent_present.tsv"));
+    let c = |name: &str| t.col(name);
+    let all_or_none: Vec<&Vec<String>> = t
+        .rows
+        .iter()
+        .filter(|r| r[c("all_or_none")] == "true")
+        .collect();
+    assert!(!all_or_none.is_empty());
+    let untestable: Vec<&&Vec<String>> = all_or_none
+        .iter()
+        .filter(|r| r[c("limma_tested")] == "false")
+        .collect();
+    assert!(
+        !untestable.is_empty(),
+        "some all-or-none proteins have no limma p-value"
+    );
+    // Their exact p: one table of the hypergeometric, or two when the sides are the same size.
+    let choose = |n: u64, k: u64| (0..k).fold(1.0, |a, i| a * (n - i) as f64 / (i + 1) as f64);
+    for r in &all_or_none {
+        let (nu, nd): (u64, u64) = (
+            r[c("n_up")].parse().unwrap(),
+            r[c("n_down")].parse().unwrap(),
+        );
+        let up: u64 = r[c("detected_up")].parse().unwrap();
+        let k = if up == nu { nu } else { nd };
+        let one = 1.0 / choose(nu + nd, k);
+        let pv: f64 = r[c("P.Value")].parse().unwrap();
+        assert!(
+            pv >= one * (1.0 - 1e-9) && pv <= 2.0 * one * (1.0 + 1e-9),
+            "{r:?}"
+        );
+        assert!(r[c("adj.P.Val")] != "NA");
+    }
+    // The toptable has NA for those proteins: limma could not test them.
+    let top = Tsv::read(&out.join("DPSCs_-_ADSCs.tsv"));
+    let id = &untestable[0][c("feature_id")];
+    let row = top
+        .rows
+        .iter()
+        .find(|r| &r[0] == id)
+        .expect("in the toptable");
+    assert_eq!(row[top.col("P.Value")], "NA");
+}

@@ -250,6 +250,9 @@ pub struct DiffResult {
     /// The samples `exclude` left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// Present/absent tests per contrast between groups (table `absent_present`).
+    #[serde(default)]
+    pub detection: Vec<crate::detection::DetectionRow>,
 }
 
 /// Observed and imputed cells of every feature over the design's samples: overall and per
@@ -341,6 +344,35 @@ impl CellCounts {
     }
 }
 
+/// Present/absent tests of every contrast whose sides are groups of the design (indicator
+/// coefficients with positive and with negative weight); the cells are counted before imputed
+/// cells are set missing, and an imputed cell is never a detection.
+fn detection_by_contrast(
+    layer: &Assay,
+    design: &Design,
+    contrasts: &Contrasts,
+    cells: &CellCounts,
+) -> Vec<crate::detection::DetectionRow> {
+    let x = design.matrix();
+    let mut out = Vec::new();
+    for (c, groups) in contrasts.contrasts().iter().zip(&cells.contrast_groups) {
+        let side = |positive: bool| -> Vec<usize> {
+            (0..x.nrows())
+                .filter(|&j| {
+                    groups.iter().any(|&k| {
+                        x[[j, k]] == 1.0 && (c.weights[k] > 0.0) == positive && c.weights[k] != 0.0
+                    })
+                })
+                .collect()
+        };
+        let (up, down) = (side(true), side(false));
+        out.extend(crate::detection::detection_tests(
+            &c.name, layer, &up, &down,
+        ));
+    }
+    out
+}
+
 /// The layer with its imputed cells turned back into missing ones (values NaN, flag
 /// `Missing`), so that limma fits the measured values only.
 fn imputed_as_missing(layer: &Assay) -> Result<Assay> {
@@ -429,6 +461,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         });
     }
     let cells = CellCounts::count(&layer, &design, &contrasts, config.use_imputed);
+    let detection = detection_by_contrast(&layer, &design, &contrasts, &cells);
     let layer = if !config.use_imputed && cells.total_imputed() > 0 {
         imputed_as_missing(&layer)?
     } else {
@@ -498,6 +531,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         cells,
         limma,
         excluded,
+        detection,
     })
 }
 
@@ -659,6 +693,45 @@ impl StageTables for DiffResult {
             ]);
         }
         out.push(fit);
+        if !self.detection.is_empty() {
+            let mut t = Table::new("absent_present")
+                .cols(["contrast", "feature_id"], Kind::Text)
+                .cols(
+                    ["n_up", "detected_up", "n_down", "detected_down"],
+                    Kind::Int,
+                )
+                .cols(["rate_difference", "P.Value", "adj.P.Val"], Kind::Float)
+                .cols(["all_or_none", "limma_tested"], Kind::Bool);
+            let tested: std::collections::HashSet<(&str, &str)> = self
+                .limma
+                .tables
+                .iter()
+                .flat_map(|t| {
+                    t.rows
+                        .iter()
+                        .filter(|r| r.p_value.is_some())
+                        .map(move |r| (t.contrast.as_str(), r.feature_id.as_str()))
+                })
+                .collect();
+            for r in &self.detection {
+                t.push(vec![
+                    r.contrast.as_str().into(),
+                    r.feature.as_str().into(),
+                    r.n_up.into(),
+                    r.detected_up.into(),
+                    r.n_down.into(),
+                    r.detected_down.into(),
+                    r.rate_difference.into(),
+                    r.p_value.into(),
+                    r.adj_p_value.into(),
+                    r.all_or_none.into(),
+                    tested
+                        .contains(&(r.contrast.as_str(), r.feature.as_str()))
+                        .into(),
+                ]);
+            }
+            out.push(t);
+        }
         if let Some(v) = &self.voom_detail {
             let l = &v.libraries;
             let mut lib = Table::new("voom_libraries")
@@ -729,6 +802,25 @@ impl StageResult for DiffResult {
                 t.contrast,
                 t.rows.len(),
                 self.config.significance
+            )));
+        }
+        for t in &self.limma.tables {
+            let rows: Vec<&crate::detection::DetectionRow> = self
+                .detection
+                .iter()
+                .filter(|r| r.contrast == t.contrast)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let all_or_none = rows.iter().filter(|r| r.all_or_none).count();
+            let sig = rows
+                .iter()
+                .filter(|r| r.adj_p_value < self.config.significance)
+                .count();
+            out.push(Message::info(format!(
+                "{}: present/absent (Fisher on detection): {all_or_none} feature(s) detected in every sample of one side and none of the other, {sig} with adj.P.Val < {} (absent_present.tsv)",
+                t.contrast, self.config.significance
             )));
         }
         out.push(Message::info(format!(
