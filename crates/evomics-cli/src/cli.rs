@@ -118,6 +118,9 @@ pub struct SimulateArgs {
     /// Output experiment store directory.
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the cohort as plain inputs (samples.tsv, proteome.tsv, mirna.tsv, truth tables)
     /// into this directory, ready for `evomics ingest`.
     #[arg(long)]
@@ -147,6 +150,9 @@ pub struct IngestArgs {
     /// Output experiment store directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
 }
 
 const INGEST_HELP: &str = "\
@@ -212,7 +218,8 @@ pub struct RunArgs {
     /// Print the resolved plan (stages, reuse, the equivalent commands) and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Rerun every stage even when its inputs and settings are unchanged.
+    /// Rerun every stage even when its inputs and settings are unchanged, and write into the
+    /// output folder even when it is not an evomics run folder.
     #[arg(long)]
     pub force: bool,
     /// Worker threads of the permutation tests (results do not depend on it; default: all cores).
@@ -251,7 +258,8 @@ pub struct DemoArgs {
     /// Seed of the simulated cohort.
     #[arg(long, default_value_t = evomics_pipeline::demo::DEMO_SEED)]
     pub seed: u64,
-    /// Rerun every stage.
+    /// Rerun every stage (and simulate the cohort again), and write into the output folder even
+    /// when it is not an evomics run folder.
     #[arg(long)]
     pub force: bool,
 }
@@ -267,6 +275,9 @@ pub struct QcArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Layers to check (repeatable; default: all).
     #[arg(long = "layer")]
     pub layers: Vec<String>,
@@ -298,6 +309,9 @@ pub struct NormalizeArgs {
     /// Output experiment store (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Pipeline per layer (TOML); layers it does not name are copied unchanged.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -321,6 +335,9 @@ pub struct DiffArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML); flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -388,6 +405,9 @@ pub struct ExploreArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML, the keys of [explore] in a run config); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -485,6 +505,9 @@ pub struct ClusterArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML, the keys of [cluster] in a run config); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -571,6 +594,9 @@ pub struct TrainArgs {
     /// Output model directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Sample-sheet column to predict (a class or numeric column).
     #[arg(long)]
     pub target: Option<String>,

@@ -262,12 +262,12 @@ fn diff_matches_the_limma_oracle_end_to_end() {
     let mut ours: HashMap<(String, String), (Vec<String>, Vec<String>)> = HashMap::new();
     for s in ["ADSC", "UC_MSC", "iMSC", "DPSC", "SYN_MSC"] {
         let c = format!("{s}_vs_BM_MSC");
-        let (h, rows) = read_tsv(&out.join(format!("{c}.tsv")));
+        let (h, rows) = read_tsv(&out.join(format!("contrast_{c}.tsv")));
         assert_eq!(rows.len(), 438, "valid-70 keeps 438 features");
         for r in rows {
             ours.insert((r[0].clone(), c.clone()), (h.clone(), r));
         }
-        assert!(out.join(format!("{c}.parquet")).exists());
+        assert!(out.join(format!("contrast_{c}.parquet")).exists());
     }
     let mut checked = 0;
     for r in &orows {
