@@ -467,6 +467,9 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         None => fit.moderate(&contrasts, &options)?,
     };
     check_contrast_names(limma.tables.iter().map(|t| t.contrast.as_str()))?;
+    if limma.f_table.is_some() {
+        check_f_columns(limma.tables.iter().map(|t| t.contrast.as_str()))?;
+    }
     Ok(DiffResult {
         config: config.clone(),
         voom: use_voom,
@@ -516,6 +519,35 @@ pub fn check_contrast_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Res
                 option: "contrasts".into(),
                 problem: format!(
                     "contrasts '{prev}' and '{name}' give the same file name '{stem}.tsv'; name them differently (name = expr)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The columns of the F-test table besides one logFC column per contrast (named by the
+/// contrast, as limma's `topTable` of several coefficients names them).
+pub const F_COLUMNS: [&str; 7] = [
+    "feature_id",
+    "name",
+    "n_obs",
+    "AveExpr",
+    "F",
+    "P.Value",
+    "adj.P.Val",
+];
+
+/// With several contrasts, each names a logFC column of `F.tsv`: a contrast named like one of
+/// the table's other columns ([`F_COLUMNS`]) would give it two columns of one name.
+pub fn check_f_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    for name in names {
+        if F_COLUMNS.contains(&name) {
+            return Err(StatsError::Option {
+                option: "contrasts".into(),
+                problem: format!(
+                    "the contrast name '{name}' is also a column of the F-test table F.tsv ({}), which has a logFC column per contrast; rename the contrast (name = expr)",
+                    F_COLUMNS.join(", ")
                 ),
             });
         }
@@ -861,5 +893,8 @@ mod tests {
             let e = check_contrast_names(names).unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
         }
+        assert!(check_f_columns(["fit", "ADSC_vs_BM"]).is_ok());
+        let e = check_f_columns(["x", "F"]).unwrap_err().to_string();
+        assert!(e.contains("'F' is also a column of the F-test table F.tsv"), "{e}");
     }
 }
