@@ -939,5 +939,7 @@ fn pipeline_is_byte_identical_across_runs_and_thread_counts() {
         differing.is_empty(),
         "files differ between the runs: {differing:?}"
     );
-    assert!(sa.keys().any(|k| k.ends_with("contrast_ADSC_-_BM_MSC.parquet")));
+    assert!(sa
+        .keys()
+        .any(|k| k.ends_with("contrast_ADSC_-_BM_MSC.parquet")));
 }

@@ -380,7 +380,7 @@ fn diff_on_imputed_secretome_fits_measured_values_and_counts_imputed_cells() {
         ];
         args.extend(extra);
         ok(&args);
-        Tsv::read(&o.join("DPSC_dif.tsv"))
+        Tsv::read(&o.join("contrast_DPSC_dif.tsv"))
     };
     let default = diff(&stores[0], "d-imputed", &[]);
     let measured = diff(&stores[1], "d-measured", &[]);

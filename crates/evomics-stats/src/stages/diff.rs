@@ -895,6 +895,9 @@ mod tests {
         }
         assert!(check_f_columns(["fit", "ADSC_vs_BM"]).is_ok());
         let e = check_f_columns(["x", "F"]).unwrap_err().to_string();
-        assert!(e.contains("'F' is also a column of the F-test table F.tsv"), "{e}");
+        assert!(
+            e.contains("'F' is also a column of the F-test table F.tsv"),
+            "{e}"
+        );
     }
 }
