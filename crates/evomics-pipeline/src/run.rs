@@ -736,3 +736,37 @@ fn with_analysis<T>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[diff.a]` and `[diff."a.b"]` are two sibling folders: the dotted name is one folder
+    /// name, never a folder inside `a`'s (which replacing `a` would delete).
+    #[test]
+    fn dotted_analysis_names_are_one_folder_each() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("s.tsv"), "sample_id\tsource\nA\tx\n").unwrap();
+        std::fs::write(d.path().join("p.tsv"), "id\tA\nP1\t1\n").unwrap();
+        let config = d.path().join("run.toml");
+        std::fs::write(
+            &config,
+            "[ingest]\nsamples = \"s.tsv\"\nlayer = [\"p=p.tsv,scale=log2\"]\n\
+             [diff.a]\nlayer = \"p\"\ndesign = \"~ source\"\n\
+             [diff.\"a.b\"]\nlayer = \"p\"\ndesign = \"~ source\"\n",
+        )
+        .unwrap();
+        let out = d.path().join("out");
+        let p = plan(&config, &out).unwrap();
+        let dirs: Vec<&Path> = p
+            .steps
+            .iter()
+            .filter(|s| s.name.starts_with("diff."))
+            .map(|s| s.out.as_path())
+            .collect();
+        assert_eq!(dirs, [out.join("diff/a"), out.join("diff/a.b")]);
+        let inputs = p.inputs();
+        assert!(inputs.contains(&config) && inputs.contains(&d.path().join("s.tsv")));
+        assert!(inputs.contains(&d.path().join("p.tsv")));
+    }
+}
