@@ -367,7 +367,7 @@ fn not_ours(dir: &Path, what: &str, names: &[String]) -> IoError {
     output_error(
         dir,
         format!(
-            "the folder exists and is not {what} (it holds {}{more}); writing the output would delete it. Choose another output path, or give --force to replace it anyway",
+            "the folder exists and is not {what}; it holds {}{more}, which writing the output would delete. Choose another output path, or give --force to replace it anyway",
             shown.join(", ")
         ),
     )
