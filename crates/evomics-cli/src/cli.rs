@@ -148,6 +148,9 @@ pub struct SimulateArgs {
     /// Output experiment store directory.
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the cohort as plain inputs (samples.tsv, proteome.tsv, mirna.tsv, truth tables)
     /// into this directory, ready for `evomics ingest`.
     #[arg(long)]
@@ -177,6 +180,9 @@ pub struct IngestArgs {
     /// Output experiment store directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
 }
 
 const INGEST_HELP: &str = "\
@@ -239,7 +245,8 @@ pub struct RunArgs {
     /// Print the resolved plan (stages, reuse, the equivalent commands) and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Rerun every stage even when its inputs and settings are unchanged.
+    /// Rerun every stage even when its inputs and settings are unchanged, and write into the
+    /// output folder even when it is not an evomics run folder.
     #[arg(long)]
     pub force: bool,
     /// Worker threads of the permutation tests (results do not depend on it; default: all cores).
@@ -278,7 +285,8 @@ pub struct DemoArgs {
     /// Seed of the simulated cohort.
     #[arg(long, default_value_t = evomics_pipeline::demo::DEMO_SEED)]
     pub seed: u64,
-    /// Rerun every stage.
+    /// Rerun every stage (and simulate the cohort again), and write into the output folder even
+    /// when it is not an evomics run folder.
     #[arg(long)]
     pub force: bool,
 }
@@ -294,6 +302,9 @@ pub struct QcArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Layers to check (repeatable; default: all).
     #[arg(long = "layer")]
     pub layers: Vec<String>,
@@ -330,6 +341,9 @@ pub struct NormalizeArgs {
     /// Output experiment store (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Pipeline per layer (TOML); layers it does not name are copied unchanged.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -369,6 +383,9 @@ pub struct DiffArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML); flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -445,6 +462,9 @@ pub struct ExploreArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML, the keys of [explore] in a run config); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -550,6 +570,9 @@ pub struct ClusterArgs {
     /// Output directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Settings file (TOML, the keys of [cluster] in a run config); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -642,6 +665,9 @@ pub struct TrainArgs {
     /// Output model directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,
+    /// Replace the output folder even when it is not evomics output (see docs/reliability.md).
+    #[arg(long)]
+    pub force: bool,
     /// Sample-sheet column to predict (a class or numeric column) [default: none; required here
     /// or in --config].
     #[arg(long)]

@@ -4,10 +4,16 @@
 //! directory being replaced is first moved aside to `.NAME.old-PID-N`. A process killed
 //! mid-write leaves such siblings behind (never a partial `NAME`); the next write of the same
 //! `NAME` removes those whose process is gone (see [`remove_stale_siblings`]).
+//!
+//! An output never destroys what evomics did not write ([`check_output`], docs/reliability.md):
+//! a folder is replaced only when it is empty or evomics output (its `manifest.json` is an
+//! evomics manifest; for `run`, the run's own layout), unless [`Replace::Anything`]
+//! (`--force`); no output may be an input of its command, lie inside an input folder, or hold
+//! an input that replacing it would delete; and `.`, `..` or `/` are never outputs.
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{IoError, Result};
@@ -169,14 +175,18 @@ pub fn write_file_atomic_with(
 /// On error the temporary directory is removed and `dir` is untouched. An existing `dir` is
 /// moved aside before the new one is renamed in and deleted afterwards, so at every instant
 /// `dir` is absent, old or complete.
-pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+///
+/// `replace` says what an existing `dir` may be: [`Replace::EvomicsOutput`] refuses a folder
+/// that is neither empty nor evomics output (see [`check_replaceable`]), and a path without a
+/// name of its own (`.`, `..`, `/`) is always refused, since no sibling can be built for it.
+pub fn replace_dir(
+    dir: &Path,
+    replace: Replace,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    check_output_name(dir)?;
     ensure_parent(dir)?;
-    if dir.exists() && !dir.is_dir() {
-        return Err(IoError::Spec(format!(
-            "output '{}' exists and is not a directory; choose another output path",
-            dir.display()
-        )));
-    }
+    check_replaceable(dir, replace)?;
     remove_stale_siblings(dir);
     let tmp = sibling(dir, "tmp");
     fs::create_dir(&tmp).map_err(|e| IoError::fs("cannot create directory", &tmp, e))?;
@@ -202,6 +212,300 @@ pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
     Ok(())
 }
 
+/// What an output folder may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Replace {
+    /// Only an empty folder or evomics output (the default).
+    #[default]
+    EvomicsOutput,
+    /// Whatever folder is there (`--force`).
+    Anything,
+}
+
+impl Replace {
+    /// [`Replace::Anything`] when `force`, else [`Replace::EvomicsOutput`].
+    pub fn forced(force: bool) -> Replace {
+        if force {
+            Replace::Anything
+        } else {
+            Replace::EvomicsOutput
+        }
+    }
+}
+
+/// How a command writes its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// A folder replaced as a whole (a store, a stage folder).
+    Folder,
+    /// A folder written into, whose stage folders and files are replaced one by one (`run`,
+    /// `demo`; see [`RUN_ENTRIES`]).
+    RunFolder,
+    /// One file: an existing file is replaced, a folder never.
+    File,
+}
+
+/// The entries `evomics run` writes in its folder: an input inside one of them would be
+/// replaced by the run.
+pub const RUN_ENTRIES: [&str; 10] = [
+    "ingest",
+    "qc",
+    "normalize",
+    "diff",
+    "explore",
+    "cluster",
+    "train",
+    "config",
+    "run.json",
+    "report.html",
+];
+
+fn output_error(path: &Path, problem: impl Into<String>) -> IoError {
+    IoError::Output {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+/// A temporary sibling an atomic write leaves while it runs (`.NAME.tmp-…`, `.NAME.old-…`).
+fn is_temp_sibling(name: &str) -> bool {
+    name.starts_with('.') && (name.contains(".tmp-") || name.contains(".old-"))
+}
+
+/// Refuse an output path whose last part is not a name (`.`, `..`, `/`, empty): the output is
+/// built in a sibling of that name and renamed onto it, which such a path does not have.
+pub fn check_output_name(out: &Path) -> Result<()> {
+    match out.components().next_back() {
+        Some(Component::Normal(_)) => Ok(()),
+        _ => Err(output_error(
+            out,
+            "names no folder or file of its own ('.', '..', a root or nothing): an output is written beside its path and renamed onto it; give a new name such as 'out'",
+        )),
+    }
+}
+
+/// `path` made absolute with symbolic links resolved, also when it does not exist yet: the
+/// nearest existing ancestor is canonicalized and the rest appended (`.` dropped, `..` taking
+/// off one part).
+pub fn resolve_path(path: &Path) -> Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| IoError::fs("cannot resolve", path, e))?;
+        cwd.join(path)
+    };
+    for anc in abs.ancestors() {
+        let Ok(base) = fs::canonicalize(anc) else {
+            continue;
+        };
+        let mut out = base;
+        for c in abs.strip_prefix(anc).unwrap_or(Path::new("")).components() {
+            match c {
+                Component::Normal(n) => out.push(n),
+                Component::ParentDir => {
+                    out.pop();
+                }
+                _ => {}
+            }
+        }
+        return Ok(out);
+    }
+    Ok(abs)
+}
+
+/// A JSON document of at most 16 MiB at `path` that is a regular file, parsed.
+fn small_json(path: &Path) -> Option<serde_json::Value> {
+    let meta = fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 16 << 20 {
+        return None;
+    }
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+/// True when `dir/manifest.json` is an evomics manifest (a regular file whose `tool` is
+/// `evomics`, with a stage and a layout version): the folder is evomics output.
+pub fn is_evomics_output(dir: &Path) -> bool {
+    small_json(&dir.join("manifest.json")).is_some_and(|m| {
+        m.get("tool").and_then(|t| t.as_str()) == Some("evomics")
+            && m.get("stage").is_some_and(|s| s.is_string())
+            && m.get("format_version").is_some_and(|v| v.is_u64())
+    })
+}
+
+/// True when `dir/run.json` is the state file of `evomics run` (an object with `stages`).
+pub fn is_run_state(dir: &Path) -> bool {
+    small_json(&dir.join("run.json"))
+        .is_some_and(|m| m.get("stages").is_some_and(|s| s.is_object()))
+}
+
+/// The entries of an existing folder that are not temporary siblings, sorted (None: not a
+/// folder or absent).
+fn entries(dir: &Path) -> Result<Option<Vec<String>>> {
+    match fs::symlink_metadata(dir) {
+        Err(_) => return Ok(None),
+        Ok(m) if !m.is_dir() && !dir.is_dir() => {
+            return Err(output_error(
+                dir,
+                "exists and is not a folder; choose another output path",
+            ))
+        }
+        Ok(_) => {}
+    }
+    let list = fs::read_dir(dir).map_err(|e| IoError::fs("cannot list", dir, e))?;
+    let mut names: Vec<String> = list
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !is_temp_sibling(n))
+        .collect();
+    names.sort();
+    Ok(Some(names))
+}
+
+fn not_ours(dir: &Path, what: &str, names: &[String]) -> IoError {
+    let shown: Vec<String> = names.iter().take(3).map(|n| format!("'{n}'")).collect();
+    let more = if names.len() > 3 { ", …" } else { "" };
+    output_error(
+        dir,
+        format!(
+            "the folder exists and is not {what}; it holds {}{more}, which writing the output would delete. Choose another output path, or give --force to replace it anyway",
+            shown.join(", ")
+        ),
+    )
+}
+
+/// Whether the folder `dir` may be replaced by an output: it is absent, empty (temporary
+/// siblings of interrupted writes aside) or evomics output ([`is_evomics_output`]); with
+/// [`Replace::Anything`] any folder may. A file in its place is always an error.
+pub fn check_replaceable(dir: &Path, replace: Replace) -> Result<()> {
+    let Some(names) = entries(dir)? else {
+        return Ok(());
+    };
+    if replace == Replace::Anything || names.is_empty() || is_evomics_output(dir) {
+        return Ok(());
+    }
+    Err(not_ours(
+        dir,
+        "an evomics output (no evomics manifest.json in it)",
+        &names,
+    ))
+}
+
+/// Whether `evomics run` (or `demo`) may write into `dir`: it is absent, empty, holds the
+/// run's `run.json` ([`is_run_state`]), or holds only `demo.toml` and evomics output folders
+/// (a demo interrupted before its first stage finished); with [`Replace::Anything`] any folder
+/// may. Each stage folder in it is checked again when it is replaced.
+pub fn check_run_folder(dir: &Path, replace: Replace) -> Result<()> {
+    let Some(names) = entries(dir)? else {
+        return Ok(());
+    };
+    let demo_layout = || {
+        names
+            .iter()
+            .all(|n| n == "demo.toml" || is_evomics_output(&dir.join(n)))
+    };
+    if replace == Replace::Anything || names.is_empty() || is_run_state(dir) || demo_layout() {
+        return Ok(());
+    }
+    Err(not_ours(
+        dir,
+        "an evomics run folder (no run.json of evomics run in it)",
+        &names,
+    ))
+}
+
+/// Check an output path before anything is computed or written:
+///
+/// - its last part is a name ([`check_output_name`]) and it is not the root;
+/// - it is none of `inputs`, not inside an input folder, and (for folders) no input lies in
+///   it: for [`OutputKind::Folder`] anywhere, for [`OutputKind::RunFolder`] inside one of the
+///   [`RUN_ENTRIES`]; paths are compared after [`resolve_path`], so `st/./x`, `../d/st` and
+///   symbolic links are seen through;
+/// - a replaced folder does not hold the current folder;
+/// - what exists there may be replaced: [`check_replaceable`] / [`check_run_folder`]; for
+///   [`OutputKind::File`], an existing file may be replaced but a folder never.
+pub fn check_output(
+    out: &Path,
+    kind: OutputKind,
+    inputs: &[&Path],
+    replace: Replace,
+) -> Result<()> {
+    check_output_name(out)?;
+    let abs_out = resolve_path(out)?;
+    if abs_out.parent().is_none() {
+        return Err(output_error(
+            out,
+            "is the root folder; give a new folder name",
+        ));
+    }
+    for input in inputs {
+        let abs_in = resolve_path(input)?;
+        let both = format!("'{}' (as '{}')", input.display(), abs_in.display());
+        if abs_out == abs_in {
+            return Err(output_error(
+                out,
+                format!(
+                    "is the command's input {both}: writing it would destroy the input; choose another output path"
+                ),
+            ));
+        }
+        if abs_out.starts_with(&abs_in) {
+            return Err(output_error(
+                out,
+                format!(
+                    "lies inside the input folder {both}: writing it would change the input; choose an output path outside it"
+                ),
+            ));
+        }
+        let inside = match kind {
+            OutputKind::File => false,
+            OutputKind::Folder => abs_in.starts_with(&abs_out),
+            OutputKind::RunFolder => abs_in.strip_prefix(&abs_out).is_ok_and(|rest| {
+                rest.components().next().is_some_and(|c| {
+                    RUN_ENTRIES
+                        .iter()
+                        .any(|e| c.as_os_str() == std::ffi::OsStr::new(e))
+                })
+            }),
+        };
+        if inside {
+            return Err(output_error(
+                out,
+                format!(
+                    "holds the command's input {both}, which writing the output would delete; choose an output path that does not contain the input"
+                ),
+            ));
+        }
+    }
+    match kind {
+        OutputKind::Folder => {
+            if let Ok(cwd) = std::env::current_dir().and_then(fs::canonicalize) {
+                if cwd.starts_with(&abs_out) {
+                    return Err(output_error(
+                        out,
+                        format!(
+                            "holds the current folder '{}', which replacing the output would delete; give a folder outside it",
+                            cwd.display()
+                        ),
+                    ));
+                }
+            }
+            check_replaceable(out, replace)
+        }
+        OutputKind::RunFolder => check_run_folder(out, replace),
+        OutputKind::File => {
+            if out.is_dir() {
+                // A file output never replaces a folder.
+                Err(IoError::Spec(format!(
+                    "output '{}' is a directory; give a file path",
+                    out.display()
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,8 +514,11 @@ mod tests {
     fn failed_fill_leaves_old_dir() {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("store");
-        replace_dir(&out, |t| write_file_atomic(&t.join("a"), b"old")).unwrap();
-        let r = replace_dir(&out, |t| {
+        replace_dir(&out, Replace::Anything, |t| {
+            write_file_atomic(&t.join("a"), b"old")
+        })
+        .unwrap();
+        let r = replace_dir(&out, Replace::Anything, |t| {
             write_file_atomic(&t.join("a"), b"new")?;
             Err(IoError::Spec("boom".into()))
         });
@@ -219,7 +526,10 @@ mod tests {
         assert_eq!(fs::read(out.join("a")).unwrap(), b"old");
         let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temporary directories are cleaned up");
-        replace_dir(&out, |t| write_file_atomic(&t.join("b"), b"new")).unwrap();
+        replace_dir(&out, Replace::Anything, |t| {
+            write_file_atomic(&t.join("b"), b"new")
+        })
+        .unwrap();
         assert!(!out.join("a").exists());
         assert_eq!(fs::read(out.join("b")).unwrap(), b"new");
     }
@@ -252,7 +562,10 @@ mod tests {
             fs::write(d.path().join(other), b"keep").unwrap();
         }
 
-        replace_dir(&out, |t| write_file_atomic(&t.join("a"), b"new")).unwrap();
+        replace_dir(&out, Replace::EvomicsOutput, |t| {
+            write_file_atomic(&t.join("a"), b"new")
+        })
+        .unwrap();
         assert!(!stale_dir.exists() && !stale_old.exists());
         assert!(live.exists(), "a live writer's sibling is kept");
         assert!(
@@ -272,12 +585,196 @@ mod tests {
         assert_eq!(fs::read(d.path().join("x.tsv")).unwrap(), b"full");
     }
 
+    fn manifest_text() -> String {
+        crate::manifest::Manifest::new("test").to_json()
+    }
+
+    #[test]
+    fn only_empty_folders_and_evomics_output_are_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("notes.txt"), b"my notes").unwrap();
+        let e = replace_dir(&out, Replace::EvomicsOutput, |t| {
+            write_file_atomic(&t.join("a"), b"new")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("out': the folder exists and is not an evomics output")
+                && e.contains("'notes.txt'")
+                && e.contains("--force"),
+            "{e}"
+        );
+        assert_eq!(fs::read(out.join("notes.txt")).unwrap(), b"my notes");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no sibling left"
+        );
+        // A manifest that is not evomics' (or not a file) does not make it evomics output.
+        for bad in [
+            &b"{}"[..],
+            b"not json",
+            br#"{"tool":"other","stage":"x","format_version":1}"#,
+        ] {
+            fs::write(out.join("manifest.json"), bad).unwrap();
+            assert!(check_replaceable(&out, Replace::EvomicsOutput).is_err());
+        }
+        fs::remove_file(out.join("manifest.json")).unwrap();
+        fs::create_dir(out.join("manifest.json")).unwrap();
+        assert!(check_replaceable(&out, Replace::EvomicsOutput).is_err());
+        fs::remove_dir(out.join("manifest.json")).unwrap();
+        // --force replaces it.
+        replace_dir(&out, Replace::Anything, |t| {
+            write_file_atomic(&t.join("manifest.json"), manifest_text().as_bytes())
+        })
+        .unwrap();
+        assert!(!out.join("notes.txt").exists() && is_evomics_output(&out));
+        // evomics output and empty folders are replaced without it.
+        replace_dir(&out, Replace::EvomicsOutput, |t| {
+            write_file_atomic(&t.join("b"), b"x")
+        })
+        .unwrap();
+        assert!(out.join("b").is_file());
+        let empty = d.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        fs::create_dir(empty.join(format!(".x.tmp-{DEAD_PID}-0"))).unwrap();
+        replace_dir(&empty, Replace::EvomicsOutput, |t| {
+            write_file_atomic(&t.join("c"), b"x")
+        })
+        .unwrap();
+        assert!(empty.join("c").is_file());
+    }
+
+    #[test]
+    fn paths_without_a_name_are_refused_and_leave_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        for bad in [".", "..", "/", "", "a/..", "./"] {
+            let e = check_output_name(Path::new(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("names no folder or file of its own"),
+                "{bad:?}: {e}"
+            );
+        }
+        let cwd_like = d.path().join(".");
+        assert!(check_output_name(&cwd_like)
+            .is_ok_and(|_| cwd_like.ends_with(d.path().file_name().unwrap())));
+        let e = replace_dir(&d.path().join(".."), Replace::Anything, |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("names no folder"), "{e}");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn outputs_never_touch_their_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path().join("st");
+        fs::create_dir_all(st.join("layers/p")).unwrap();
+        fs::write(st.join("manifest.json"), manifest_text()).unwrap();
+        let model = d.path().join("model.json");
+        fs::write(&model, b"{}").unwrap();
+        let ok = Replace::EvomicsOutput;
+        let err = |out: &Path, kind, inputs: &[&Path]| {
+            check_output(out, kind, inputs, Replace::Anything)
+                .unwrap_err()
+                .to_string()
+        };
+        // onto the input, inside it, around it
+        let e = err(&st, OutputKind::Folder, &[&st]);
+        assert!(e.contains("is the command's input"), "{e}");
+        let e = err(&st.join("manifest.json"), OutputKind::File, &[&st]);
+        assert!(e.contains("lies inside the input folder"), "{e}");
+        let e = err(&st.join("layers/qc"), OutputKind::Folder, &[&st]);
+        assert!(e.contains("lies inside the input folder"), "{e}");
+        let e = err(&model, OutputKind::File, &[&model, &st]);
+        assert!(
+            e.contains("is the command's input") && e.contains("model.json"),
+            "{e}"
+        );
+        let e = err(d.path(), OutputKind::Folder, &[&st]);
+        assert!(e.contains("holds the command's input"), "{e}");
+        // seen through `.`/`..`, not-yet-existing parts and symbolic links
+        let e = err(&st.join("x/../../st/./layers"), OutputKind::Folder, &[&st]);
+        assert!(e.contains("lies inside the input folder"), "{e}");
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&st, &link).unwrap();
+        let e = err(&link.join("qc"), OutputKind::Folder, &[&st]);
+        assert!(e.contains("lies inside the input folder"), "{e}");
+        // a run folder may hold its config, but not inside a folder the run replaces
+        let run = d.path().join("run");
+        fs::create_dir_all(run.join("ingest")).unwrap();
+        fs::write(run.join("run.json"), br#"{"stages":{}}"#).unwrap();
+        fs::write(run.join("pipeline.toml"), b"").unwrap();
+        fs::write(run.join("ingest/samples.tsv"), b"").unwrap();
+        check_output(
+            &run,
+            OutputKind::RunFolder,
+            &[&run.join("pipeline.toml")],
+            ok,
+        )
+        .unwrap();
+        let e = err(
+            &run,
+            OutputKind::RunFolder,
+            &[&run.join("ingest/samples.tsv")],
+        );
+        assert!(e.contains("holds the command's input"), "{e}");
+        // a file output replaces a file, never a folder
+        check_output(
+            &d.path().join("model2.json"),
+            OutputKind::File,
+            &[&model],
+            ok,
+        )
+        .unwrap();
+        fs::write(d.path().join("old.tsv"), b"x").unwrap();
+        check_output(&d.path().join("old.tsv"), OutputKind::File, &[&st], ok).unwrap();
+        let e = err(&run, OutputKind::File, &[]);
+        assert!(e.contains("is a directory; give a file path"), "{e}");
+        // a new folder beside the inputs is fine
+        check_output(&d.path().join("qc"), OutputKind::Folder, &[&st, &model], ok).unwrap();
+    }
+
+    #[test]
+    fn run_folders_are_recognised_by_their_state_or_layout() {
+        let d = tempfile::tempdir().unwrap();
+        let run = d.path().join("run");
+        check_run_folder(&run, Replace::EvomicsOutput).unwrap();
+        fs::create_dir(&run).unwrap();
+        check_run_folder(&run, Replace::EvomicsOutput).unwrap();
+        fs::write(run.join("demo.toml"), b"").unwrap();
+        fs::create_dir(run.join("simulated-store")).unwrap();
+        fs::write(run.join("simulated-store/manifest.json"), manifest_text()).unwrap();
+        check_run_folder(&run, Replace::EvomicsOutput).unwrap();
+        fs::write(run.join("notes.txt"), b"mine").unwrap();
+        let e = check_run_folder(&run, Replace::EvomicsOutput)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is not an evomics run folder") && e.contains("--force"),
+            "{e}"
+        );
+        check_run_folder(&run, Replace::Anything).unwrap();
+        fs::write(run.join("run.json"), br#"{"stages":{"ingest":"k"}}"#).unwrap();
+        check_run_folder(&run, Replace::EvomicsOutput).unwrap();
+    }
+
+    #[test]
+    fn resolved_paths_need_not_exist() {
+        let d = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(d.path()).unwrap();
+        assert_eq!(
+            resolve_path(&d.path().join("a/./b/../c")).unwrap(),
+            base.join("a/c")
+        );
+    }
+
     #[test]
     fn a_file_in_the_way_is_named() {
         let d = tempfile::tempdir().unwrap();
         let blocker = d.path().join("blocker");
         fs::write(&blocker, b"x").unwrap();
-        let e = replace_dir(&blocker.join("out"), |_| Ok(()))
+        let e = replace_dir(&blocker.join("out"), Replace::EvomicsOutput, |_| Ok(()))
             .unwrap_err()
             .to_string();
         assert!(

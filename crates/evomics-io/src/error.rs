@@ -77,6 +77,15 @@ pub enum IoError {
         /// polars' message.
         message: String,
     },
+    /// An output path that would destroy something: a folder evomics did not write, an input
+    /// of the command, or a path with no name of its own (`.`, `..`, `/`).
+    #[error("output '{}': {}", esc(&.path.display().to_string()), esc(.problem))]
+    Output {
+        /// The output path as given.
+        path: PathBuf,
+        /// What it would destroy and how to choose another.
+        problem: String,
+    },
     /// The store's manifest or a stored file is inconsistent.
     #[error("experiment store '{}': {}", esc(&.path.display().to_string()), esc(.problem))]
     Store {

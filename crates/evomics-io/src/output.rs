@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use evomics_core::{Cell, Kind, StageResult, Table};
 
-use crate::atomic::{replace_dir, write_file_atomic};
+use crate::atomic::{replace_dir, write_file_atomic, Replace};
 use crate::error::{IoError, Result};
 use crate::manifest::Manifest;
 
@@ -223,9 +223,11 @@ pub fn read_regular_text(path: &Path) -> Result<String> {
 }
 
 /// Write a stage folder atomically: the result's tables, `result.json`, any further documents
-/// (`name` → text) and `manifest.json`, in a temporary sibling that then replaces `out`.
+/// (`name` → text) and `manifest.json`, in a temporary sibling that then replaces `out`;
+/// `replace` says what an existing `out` may be ([`crate::atomic::check_replaceable`]).
 pub fn write_stage_result<R: StageResult>(
     out: &Path,
+    replace: Replace,
     manifest: &Manifest,
     result: &R,
     documents: &[(String, String)],
@@ -235,7 +237,7 @@ pub fn write_stage_result<R: StageResult>(
         checked(t)?;
     }
     let json = result_json(result)?;
-    replace_dir(out, |tmp| {
+    replace_dir(out, replace, |tmp| {
         for t in &tables {
             write_table(tmp, t)?;
         }

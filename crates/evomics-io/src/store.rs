@@ -32,7 +32,7 @@ use evomics_core::{
     SampleSheet, ValueFlag, ValueScale,
 };
 
-use crate::atomic::{replace_dir, write_file_atomic};
+use crate::atomic::{replace_dir, write_file_atomic, Replace};
 use crate::error::{IoError, Result};
 use crate::manifest::{sha256_file, Manifest, StoredFile, STORE_FORMAT_VERSION};
 use crate::parquet::{write_file, OutColumn};
@@ -66,14 +66,18 @@ fn read_parquet(path: &Path) -> Result<DataFrame> {
 
 /// Write an experiment to `dir` atomically: everything is written into a temporary sibling
 /// directory which then replaces `dir`, so readers see the old store or the new one, never a mix.
+/// An existing `dir` is replaced only when it is empty or evomics output
+/// ([`crate::atomic::check_replaceable`]).
 pub fn write_experiment(dir: &Path, exp: &Experiment, manifest: &Manifest) -> Result<()> {
-    write_experiment_with(dir, exp, manifest, |_| Ok(()))
+    write_experiment_with(dir, Replace::EvomicsOutput, exp, manifest, |_| Ok(()))
 }
 
 /// [`write_experiment`], with `extra` writing further files (e.g. fitted parameters) into the
-/// same temporary directory before it is swapped in, so they land atomically with the store.
+/// same temporary directory before it is swapped in, so they land atomically with the store;
+/// `replace` says what an existing `dir` may be.
 pub fn write_experiment_with(
     dir: &Path,
+    replace: Replace,
     exp: &Experiment,
     manifest: &Manifest,
     extra: impl FnOnce(&Path) -> Result<()>,
@@ -85,7 +89,7 @@ pub fn write_experiment_with(
             )));
         }
     }
-    replace_dir(dir, |tmp| {
+    replace_dir(dir, replace, |tmp| {
         write_samples(&tmp.join("samples.parquet"), exp.samples())?;
         for (name, assay) in exp.layers() {
             let ldir = tmp.join("layers").join(name);

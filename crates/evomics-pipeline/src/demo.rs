@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use evomics_core::Message;
-use evomics_io::atomic::write_file_atomic;
+use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 
 use crate::error::{PipelineError, Result};
 use crate::run::{execute, plan, RunOptions};
@@ -58,6 +58,8 @@ pub fn demo(
     opts: &RunOptions<'_>,
     log: &mut dyn FnMut(Message),
 ) -> Result<()> {
+    let replace = Replace::forced(opts.force);
+    check_output(out, OutputKind::RunFolder, &[], replace)?;
     let inputs = out.join("inputs");
     if !inputs.join("samples.tsv").exists() || opts.force {
         log(Message::info(format!(
@@ -72,7 +74,13 @@ pub fn demo(
                 ..SimOverrides::default()
             },
         )?;
-        for m in simulate(&params, None, &out.join("simulated-store"), Some(&inputs))? {
+        for m in simulate(
+            &params,
+            None,
+            &out.join("simulated-store"),
+            Some(&inputs),
+            replace,
+        )? {
             log(m);
         }
     }

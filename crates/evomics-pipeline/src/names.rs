@@ -26,6 +26,25 @@ pub fn check_analysis_name(stage: &str, name: &str) -> Result<()> {
     }
 }
 
+/// Check that the analysis names of a stage stay distinct as folder names on a file system
+/// that ignores case (macOS, Windows): `[diff.Source]` and `[diff.source]` would write one
+/// folder.
+pub fn check_distinct_names<'a>(
+    stage: &str,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<String, &str> = Default::default();
+    for name in names {
+        if let Some(prev) = seen.insert(name.to_ascii_lowercase(), name) {
+            return Err(PipelineError::Setting {
+                context: format!("run config, [{stage}.{prev}] and [{stage}.{name}]"),
+                problem: format!("the analysis names {prev:?} and {name:?} differ only in case and would share one folder where case is ignored; rename one"),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +59,14 @@ mod tests {
         ] {
             assert!(check_analysis_name("diff", bad).is_err(), "{bad:?}");
         }
+        let names = ["Source".to_string(), "potency".into(), "source".into()];
+        let e = check_distinct_names("diff", &names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"Source\" and \"source\" differ only in case"),
+            "{e}"
+        );
+        assert!(check_distinct_names("diff", &names[..2]).is_ok());
     }
 }

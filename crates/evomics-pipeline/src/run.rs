@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use evomics_core::{Experiment, Message};
-use evomics_io::atomic::write_file_atomic;
+use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_io::output::read_result;
 use evomics_io::sheet::SheetOptions;
 use evomics_io::{read_experiment, InputFile, LayerSpec};
@@ -76,6 +76,32 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// What reading the config had to say (deprecated forms).
     pub notes: Vec<String>,
+    /// The run config file.
+    pub config: PathBuf,
+}
+
+impl Plan {
+    /// The files the run reads: the config, the sample sheet, the layer files and the panel
+    /// file (an output may be none of them, nor hold them).
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.config.clone()];
+        for s in &self.steps {
+            match &s.call {
+                StageCall::Ingest(spec) => {
+                    v.push(spec.samples.clone());
+                    v.extend(
+                        spec.layer
+                            .iter()
+                            .filter_map(|l| LayerSpec::parse(l).ok())
+                            .map(|l| l.path),
+                    );
+                }
+                StageCall::Explore(e) => v.extend(e.panels.clone()),
+                _ => {}
+            }
+        }
+        v
+    }
 }
 
 /// What `run.json` remembers of each stage: its key and the content hash of its output.
@@ -192,7 +218,12 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
                 settings_toml: String,
                 settings_json: String,
                 upstream: &str| {
-        let out_dir = out.join(name.replace('.', "/"));
+        // `diff.NAME` writes OUTDIR/diff/NAME: the checked name is one folder name, dots
+        // and all, so `a.b` can never land inside the folder of `a`.
+        let out_dir = match name.split_once('.') {
+            Some((stage, analysis)) => out.join(stage).join(analysis),
+            None => out.join(name),
+        };
         let cfg_path = out.join("config").join(format!("{name}.toml"));
         let up = key_of(steps, upstream);
         let key = hash_parts(&[name, &settings_json, &up]);
@@ -274,6 +305,8 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
         ),
         None => (store.clone(), "ingest"),
     };
+    crate::names::check_distinct_names("diff", c.diff.keys())?;
+    crate::names::check_distinct_names("train", c.train.keys())?;
     for (name, d) in &c.diff {
         crate::names::check_analysis_name("diff", name)?;
         let stage = format!("diff.{name}");
@@ -320,7 +353,9 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
         );
     }
     for (name, t) in &c.train {
-        let stage = if name.is_empty() {
+        // Only the single `[train]` table writes OUTDIR/train itself; a named `[train.""]`
+        // beside others would hold their folders, so its name is checked like any other.
+        let stage = if name.is_empty() && c.train.len() == 1 {
             "train".to_string()
         } else {
             crate::names::check_analysis_name("train", name)?;
@@ -367,6 +402,7 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
     Ok(Plan {
         steps,
         notes: loaded.notes,
+        config: config_path.to_path_buf(),
     })
 }
 
@@ -478,6 +514,10 @@ pub fn execute(
     for n in &plan.notes {
         log(Message::warn(format!("run config: {n}")));
     }
+    let replace = Replace::forced(opts.force);
+    let inputs = plan.inputs();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    check_output(out, OutputKind::RunFolder, &inputs, replace)?;
     std::fs::create_dir_all(out).map_err(|e| evomics_io::IoError::fs("cannot create", out, e))?;
     let mut state = load_state(out);
     let reuse = reuse_plan(plan, out, opts.force);
@@ -502,6 +542,7 @@ pub fn execute(
         let target = Target {
             out: s.out.clone(),
             config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
+            replace,
         };
         run_step(
             s,
@@ -574,6 +615,7 @@ fn run_step(
                 &spec.layer,
                 spec.allow_missing_samples,
                 &s.out,
+                target.replace,
             )?;
             say(msgs);
             let fp = InputFile::store(&s.out)?;
@@ -716,5 +758,39 @@ fn with_analysis<T>(
             path: ingest_dir,
             input: fp,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[diff.a]` and `[diff."a.b"]` are two sibling folders: the dotted name is one folder
+    /// name, never a folder inside `a`'s (which replacing `a` would delete).
+    #[test]
+    fn dotted_analysis_names_are_one_folder_each() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("s.tsv"), "sample_id\tsource\nA\tx\n").unwrap();
+        std::fs::write(d.path().join("p.tsv"), "id\tA\nP1\t1\n").unwrap();
+        let config = d.path().join("run.toml");
+        std::fs::write(
+            &config,
+            "[ingest]\nsamples = \"s.tsv\"\nlayer = [\"p=p.tsv,scale=log2\"]\n\
+             [diff.a]\nlayer = \"p\"\ndesign = \"~ source\"\n\
+             [diff.\"a.b\"]\nlayer = \"p\"\ndesign = \"~ source\"\n",
+        )
+        .unwrap();
+        let out = d.path().join("out");
+        let p = plan(&config, &out).unwrap();
+        let dirs: Vec<&Path> = p
+            .steps
+            .iter()
+            .filter(|s| s.name.starts_with("diff."))
+            .map(|s| s.out.as_path())
+            .collect();
+        assert_eq!(dirs, [out.join("diff/a"), out.join("diff/a.b")]);
+        let inputs = p.inputs();
+        assert!(inputs.contains(&config) && inputs.contains(&d.path().join("s.tsv")));
+        assert!(inputs.contains(&d.path().join("p.tsv")));
     }
 }

@@ -6,9 +6,11 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use evomics_core::Message;
-use evomics_io::atomic::{replace_dir, write_file_atomic};
+use evomics_io::atomic::{
+    check_output, replace_dir, resolve_path, write_file_atomic, OutputKind, Replace,
+};
 use evomics_io::export::{sheet_tsv, wide_tsv, ExportCells};
-use evomics_io::{write_experiment, InputFile, Manifest};
+use evomics_io::{write_experiment_with, InputFile, Manifest};
 use evomics_sim::{simulate as sim, SimCohort, SimParams};
 
 use crate::error::{PipelineError, Result};
@@ -75,18 +77,30 @@ pub fn resolve_params(preset: &str, config: Option<&Path>, o: &SimOverrides) -> 
     })
 }
 
-/// Simulate a cohort into the store `out` (and plain inputs into `tsv`).
+/// Simulate a cohort into the store `out` (and plain inputs into `tsv`, a folder with its own
+/// `manifest.json`); `replace` says what existing folders there may be.
 pub fn simulate(
     params: &SimParams,
     config: Option<&Path>,
     out: &Path,
     tsv: Option<&Path>,
+    replace: Replace,
 ) -> Result<Vec<Message>> {
-    if tsv == Some(out) {
-        return Err(PipelineError::Setting {
-            context: "evomics simulate".into(),
-            problem: "--tsv and --out must be different directories".into(),
-        });
+    let inputs: Vec<&Path> = config.into_iter().collect();
+    check_output(out, OutputKind::Folder, &inputs, replace)?;
+    if let Some(t) = tsv {
+        check_output(t, OutputKind::Folder, &inputs, replace)?;
+        let (a, b) = (resolve_path(out)?, resolve_path(t)?);
+        if a.starts_with(&b) || b.starts_with(&a) {
+            return Err(PipelineError::Setting {
+                context: "evomics simulate".into(),
+                problem: format!(
+                    "--tsv '{}' and --out '{}' must be separate folders, neither inside the other (each replaces its folder as a whole)",
+                    t.display(),
+                    out.display()
+                ),
+            });
+        }
     }
     let cohort = sim(params)?;
     let mut manifest = Manifest::new("simulate");
@@ -96,13 +110,13 @@ pub fn simulate(
         manifest.inputs.push(InputFile::hash("config", c)?);
     }
     manifest.reports = json!({ "summary": cohort.summary });
-    write_experiment(out, &cohort.experiment, &manifest)?;
+    write_experiment_with(out, replace, &cohort.experiment, &manifest, |_| Ok(()))?;
     let mut msgs = vec![Message::info(format!(
         "wrote the experiment store {}",
         out.display()
     ))];
     if let Some(dir) = tsv {
-        write_tsv_dir(dir, &cohort, params)?;
+        write_tsv_dir(dir, &cohort, params, &manifest, replace)?;
         msgs.push(Message::info(format!(
             "wrote TSV inputs and truth tables to {}",
             dir.display()
@@ -122,8 +136,14 @@ pub fn simulate(
     Ok(msgs)
 }
 
-fn write_tsv_dir(dir: &Path, cohort: &SimCohort, params: &SimParams) -> Result<()> {
-    replace_dir(dir, |tmp| {
+fn write_tsv_dir(
+    dir: &Path,
+    cohort: &SimCohort,
+    params: &SimParams,
+    manifest: &Manifest,
+    replace: Replace,
+) -> Result<()> {
+    replace_dir(dir, replace, |tmp| {
         let exp = &cohort.experiment;
         write_file_atomic(
             &tmp.join("samples.tsv"),
@@ -147,7 +167,9 @@ fn write_tsv_dir(dir: &Path, cohort: &SimCohort, params: &SimParams) -> Result<(
         let summary = serde_json::to_string_pretty(&cohort.summary).unwrap_or_default() + "\n";
         write_file_atomic(&tmp.join("summary.json"), summary.as_bytes())?;
         let p = serde_json::to_string_pretty(params).unwrap_or_default() + "\n";
-        write_file_atomic(&tmp.join("params.json"), p.as_bytes())
+        write_file_atomic(&tmp.join("params.json"), p.as_bytes())?;
+        // The manifest marks the folder as evomics output, so a rerun may replace it.
+        write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
     })?;
     Ok(())
 }

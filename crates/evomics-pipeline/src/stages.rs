@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use evomics_core::{Experiment, Message, StageResult};
+use evomics_io::atomic::{check_output, OutputKind, Replace};
 use evomics_io::output::write_stage_result;
 use evomics_io::sheet::SheetOptions;
 use evomics_io::text::header_preview;
@@ -83,14 +84,29 @@ impl Source<'_> {
     }
 }
 
-/// Where a stage writes, and the config file its settings came from (hashed into the
-/// manifest).
+/// Where a stage writes, what it may replace there, and the config file its settings came from
+/// (hashed into the manifest).
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The output folder (or file, for `predict`).
     pub out: PathBuf,
     /// The config file, if one was given.
     pub config_file: Option<PathBuf>,
+    /// What an existing output folder may be (`--force`: anything).
+    pub replace: Replace,
+}
+
+impl Target {
+    /// Check the output folder against the stage's inputs (the store, the config file and
+    /// `more`) and what is there before anything is computed
+    /// ([`evomics_io::atomic::check_output`]).
+    fn check(&self, source: &Source<'_>, more: &[&Path]) -> Result<()> {
+        let mut inputs: Vec<&Path> = vec![source.path()];
+        inputs.extend(self.config_file.as_deref());
+        inputs.extend_from_slice(more);
+        check_output(&self.out, OutputKind::Folder, &inputs, self.replace)?;
+        Ok(())
+    }
 }
 
 /// A settings error of `stage`, naming the config file the settings came from.
@@ -129,11 +145,15 @@ pub fn ingest(
     layers: &[String],
     allow_missing_samples: bool,
     out: &Path,
+    replace: Replace,
 ) -> Result<(Experiment, Manifest, Vec<Message>)> {
     let layers = layers
         .iter()
         .map(|s| LayerSpec::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut inputs: Vec<&Path> = vec![samples];
+    inputs.extend(layers.iter().map(|l| l.path.as_path()));
+    check_output(out, OutputKind::Folder, &inputs, replace)?;
     let req = IngestRequest {
         samples: samples.to_path_buf(),
         sheet,
@@ -185,7 +205,7 @@ pub fn ingest(
     for w in evomics_io::ingest::sheet_warnings(&manifest) {
         msgs.push(Message::warn(format!("sample sheet: {w}")));
     }
-    evomics_io::write_experiment(out, &exp, &manifest)?;
+    evomics_io::write_experiment_with(out, replace, &exp, &manifest, |_| Ok(()))?;
     Ok((exp, manifest, msgs))
 }
 
@@ -194,12 +214,13 @@ pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcRe
     config
         .validate()
         .map_err(|e| settings_error("qc", target, e))?;
+    target.check(&source, &[])?;
     let result = source.with(None, |exp, _| Ok(run_qc(exp, config)?))?;
     let m = manifest("qc", &source, target, config, &result.summary())?;
     let summary = serde_json::to_string_pretty(&qc_summary(&result)).unwrap_or_default() + "\n";
     let mut docs = vec![("summary.json".to_string(), summary)];
     docs.extend(crate::multiqc::qc_files(&result));
-    write_stage_result(&target.out, &m, &result, &docs)?;
+    write_stage_result(&target.out, target.replace, &m, &result, &docs)?;
     Ok(result)
 }
 
@@ -256,6 +277,7 @@ pub fn normalize(
 ) -> Result<(Experiment, NormalizeResult)> {
     spec.validate()
         .map_err(|e| settings_error("normalize", target, e))?;
+    target.check(&source, &[])?;
     let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
     let mut m = Manifest::new("normalize");
     m.inputs.push(source.fingerprint()?);
@@ -274,7 +296,7 @@ pub fn normalize(
         docs.push((format!("normalize/{name}.report.json"), rj));
     }
     let result_json = evomics_io::output::result_json(&result)?;
-    write_experiment_with(&target.out, &normalized, &m, |tmp| {
+    write_experiment_with(&target.out, target.replace, &normalized, &m, |tmp| {
         for (name, text) in &docs {
             evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
         }
@@ -300,6 +322,8 @@ pub fn diff(
     config
         .validate()
         .map_err(|e| settings_error("diff", target, e))?;
+    let counts_path = counts.as_ref().map(|c| c.path());
+    target.check(&source, counts_path.as_slice())?;
     let layer_name = config.layer.as_str();
     let transform = normalize_transform(source.path(), layer_name);
     let counts_layer = match (&counts, config.voom) {
@@ -374,7 +398,7 @@ pub fn diff(
         }
     }
     m.settings["counts_source"] = json!(result.counts_source);
-    write_stage_result(&target.out, &m, &result, &[])?;
+    write_stage_result(&target.out, target.replace, &m, &result, &[])?;
     Ok(result)
 }
 
@@ -418,6 +442,7 @@ pub fn explore(
     config
         .validate()
         .map_err(|e| settings_error("explore", target, e))?;
+    target.check(&source, config.panels.as_deref().as_slice())?;
     let panels = explore_panels(config)?;
     let result = source.with(None, |exp, _| Ok(run_explore(exp, config, &panels)?))?;
     let mut m = manifest(
@@ -434,7 +459,7 @@ pub fn explore(
     if let Some(p) = &config.panels {
         m.inputs.push(InputFile::hash("panels", p)?);
     }
-    write_stage_result(&target.out, &m, &result, &[])?;
+    write_stage_result(&target.out, target.replace, &m, &result, &[])?;
     Ok(result)
 }
 
@@ -447,6 +472,7 @@ pub fn cluster(
     config
         .validate()
         .map_err(|e| settings_error("cluster", target, e))?;
+    target.check(&source, &[])?;
     let result = source.with(Some(&[config.layer.as_str()]), |exp, _| {
         Ok(run_cluster(exp, config)?)
     })?;
@@ -467,7 +493,7 @@ pub fn cluster(
     )?;
     m.seeds.insert("cluster".into(), config.seed);
     let docs: Vec<(String, String)> = crate::multiqc::pca_file(&result).into_iter().collect();
-    write_stage_result(&target.out, &m, &result, &docs)?;
+    write_stage_result(&target.out, target.replace, &m, &result, &docs)?;
     Ok(result)
 }
 
@@ -480,6 +506,7 @@ pub fn train(
 ) -> Result<TrainResult> {
     spec.validate()
         .map_err(|e| settings_error("train", target, e))?;
+    target.check(&source, &[])?;
     let result = source.with(None, |exp, m| {
         let layers: Vec<String> = exp.layers().keys().cloned().collect();
         let settings = spec.resolve(&layers)?;
@@ -501,7 +528,7 @@ pub fn train(
         "permutation_p": result.permutation.as_ref().map(|p| p.p_value),
     });
     let docs = result.documents()?;
-    write_stage_result(&target.out, &m, &result, &docs)?;
+    write_stage_result(&target.out, target.replace, &m, &result, &docs)?;
     Ok(result)
 }
 
@@ -526,6 +553,12 @@ pub fn predict(
     out: &Path,
     config: &PredictConfig,
 ) -> Result<PredictResult> {
+    check_output(
+        out,
+        OutputKind::File,
+        &[model, source.path()],
+        Replace::EvomicsOutput,
+    )?;
     let saved = load_model(model)?;
     let result = source.with(None, |exp, _| Ok(run_predict(saved, exp, config)?))?;
     let tables = evomics_core::StageTables::tables(&result);

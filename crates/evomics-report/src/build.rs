@@ -14,7 +14,7 @@ use evomics_ml::stages::train::TrainResult;
 use evomics_norm::stage::NormalizeResult;
 use evomics_norm::NormalizeConfig;
 use evomics_qc::QcResult;
-use evomics_stats::stages::diff::{file_stem, DiffResult};
+use evomics_stats::stages::diff::DiffResult;
 use evomics_stats::stages::explore::ExploreResult;
 
 use crate::error::{invalid, Result};
@@ -447,20 +447,20 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
             .limma
             .tables
             .iter()
-            .map(|t| (file_stem(&t.contrast), t))
+            .map(|t| (t.contrast.clone(), t))
             .collect();
         tables.sort_by(|a, b| a.0.cmp(&b.0));
-        for (stem, t) in tables {
+        for (contrast, t) in tables {
             let expression = d
                 .limma
                 .settings
                 .contrasts
                 .iter()
-                .find(|(n, _)| *n == stem)
+                .find(|(n, _)| *n == contrast)
                 .map(|(_, e)| e.clone());
             out.push(ContrastResult {
                 layer: d.config.layer.clone(),
-                contrast: format!("{name}: {stem}"),
+                contrast: format!("{name}: {contrast}"),
                 expression,
                 adj_p_threshold: d.config.significance,
                 imputed_fitted: (d.cells.total_imputed() > 0).then_some(d.cells.used_imputed),

@@ -35,6 +35,12 @@ def fmt(v):
     return str(v)
 
 
+def contrast_slug(name):
+    """The stem evomics gives a contrast's files after `contrast_` (evomics_stats file_stem):
+    letters, digits, `_` and `-` kept, anything else `_`."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in name)
+
+
 def read_json(path):
     with open(path) as fh:
         return json.load(fh)
@@ -99,7 +105,7 @@ def diff_rows(d, analysis):
     if limma.get("block_correlation") is not None:
         yield "diff", analysis, "block_correlation", limma.get("block_correlation")
     for name, _expr in limma.get("contrasts", []):
-        path = os.path.join(d, f"{name}.tsv")
+        path = os.path.join(d, f"contrast_{contrast_slug(name)}.tsv")
         if not os.path.exists(path):
             continue
         rows = read_tsv(path)

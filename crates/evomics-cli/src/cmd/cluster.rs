@@ -1,5 +1,6 @@
 //! `evomics cluster`.
 
+use evomics_io::atomic::Replace;
 use evomics_ml::stages::cluster::ClusterConfig;
 use evomics_pipeline::config::resolve;
 use evomics_pipeline::stages::{self, Source, Target};
@@ -12,6 +13,7 @@ pub fn run(a: ClusterArgs, log: Log) -> anyhow::Result<()> {
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
+        replace: Replace::forced(a.force),
     };
     let result = stages::cluster(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));

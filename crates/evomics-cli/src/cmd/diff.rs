@@ -1,5 +1,6 @@
 //! `evomics diff`.
 
+use evomics_io::atomic::Replace;
 use evomics_pipeline::config::resolve;
 use evomics_pipeline::stages::{self, Source, Target};
 use evomics_stats::stages::diff::DiffConfig;
@@ -12,6 +13,7 @@ pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
+        replace: Replace::forced(a.force),
     };
     let counts = a.counts.as_deref().map(Source::Store);
     let result = stages::diff(Source::Store(&a.store), counts, &target, &config)?;

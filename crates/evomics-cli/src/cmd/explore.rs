@@ -1,5 +1,6 @@
 //! `evomics explore`.
 
+use evomics_io::atomic::Replace;
 use evomics_pipeline::config::resolve;
 use evomics_pipeline::stages::{self, Source, Target};
 use evomics_stats::stages::explore::ExploreConfig;
@@ -12,6 +13,7 @@ pub fn run(a: ExploreArgs, log: Log) -> anyhow::Result<()> {
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
+        replace: Replace::forced(a.force),
     };
     let result = stages::explore(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));

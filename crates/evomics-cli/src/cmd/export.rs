@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use evomics_io::atomic::write_file_atomic;
+use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_io::export::{flags_tsv, write_wide_tsv, ExportCells};
 use evomics_io::read_experiment;
 
@@ -10,6 +10,7 @@ use crate::cli::ExportArgs;
 use crate::cmd::Log;
 
 pub fn run(a: ExportArgs, log: Log) -> anyhow::Result<()> {
+    check_output(&a.out, OutputKind::File, &[&a.dir], Replace::EvomicsOutput)?;
     let (exp, _) = read_experiment(&a.dir)?;
     let layer = exp.layer(&a.layer)?;
     if a.flags {

@@ -1,5 +1,6 @@
 //! `evomics ingest`.
 
+use evomics_io::atomic::Replace;
 use evomics_io::sheet::SheetOptions;
 use evomics_pipeline::stages;
 
@@ -17,6 +18,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
         &a.layers,
         a.allow_missing_samples,
         &a.out,
+        Replace::forced(a.force),
     )?;
     log.messages(&msgs);
     log.say(format!("wrote {}", a.out.display()));

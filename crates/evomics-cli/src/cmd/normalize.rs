@@ -1,5 +1,6 @@
 //! `evomics normalize`.
 
+use evomics_io::atomic::Replace;
 use evomics_norm::stage::NormalizeSpec;
 use evomics_pipeline::config::resolve;
 use evomics_pipeline::stages::{self, Source, Target};
@@ -12,6 +13,7 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
+        replace: Replace::forced(a.force),
     };
     let (_, result) = stages::normalize(Source::Store(&a.store), &target, &spec)?;
     log.messages(&stages::messages(&result));

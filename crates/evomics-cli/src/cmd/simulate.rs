@@ -1,5 +1,6 @@
 //! `evomics simulate`.
 
+use evomics_io::atomic::Replace;
 use evomics_pipeline::simulate::{resolve_params, simulate, SimOverrides};
 
 use crate::cli::SimulateArgs;
@@ -13,7 +14,13 @@ pub fn run(a: SimulateArgs, log: Log) -> anyhow::Result<()> {
         mirnas: a.mirnas,
     };
     let params = resolve_params(&a.preset, a.config.as_deref(), &overrides)?;
-    let msgs = simulate(&params, a.config.as_deref(), &a.out, a.tsv.as_deref())?;
+    let msgs = simulate(
+        &params,
+        a.config.as_deref(),
+        &a.out,
+        a.tsv.as_deref(),
+        Replace::forced(a.force),
+    )?;
     log.messages(&msgs);
     if log.json() {
         let (exp, manifest) = evomics_io::read_experiment(&a.out)?;

@@ -1,5 +1,6 @@
 //! `evomics train`.
 
+use evomics_io::atomic::Replace;
 use evomics_ml::stages::train::{TrainContext, TrainSpec};
 use evomics_pipeline::config::resolve;
 use evomics_pipeline::stages::{self, Source, Target};
@@ -19,6 +20,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
     let target = Target {
         out: a.out.clone(),
         config_file: a.config.clone(),
+        replace: Replace::forced(a.force),
     };
     let result = stages::train(Source::Store(&a.store), &target, &spec, &ctx)?;
     log.messages(&stages::messages(&result));

@@ -27,7 +27,7 @@ fn run_reuses_unchanged_stages_and_reruns_identically() {
     assert!(!out.exists(), "a dry run writes nothing");
     ok(&["run", p(&cfg), "-o", p(&out), "--quiet"]);
     let first = snapshot(&out);
-    assert!(first.contains_key("diff/source/ADSC_vs_BM_MSC.tsv"));
+    assert!(first.contains_key("diff/source/contrast_ADSC_vs_BM_MSC.tsv"));
     assert!(first.contains_key("qc/purity.tsv"));
     assert!(first.contains_key("cluster/pca_scores.tsv"));
     let html = String::from_utf8(first["report.html"].clone()).unwrap();

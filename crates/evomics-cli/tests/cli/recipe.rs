@@ -71,7 +71,7 @@ fn compare(diff: &Path, prefix: &Path, n: usize) {
     let mut ours: HashMap<(String, String), Vec<Option<f64>>> = HashMap::new();
     let stats = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"];
     for c in contrasts() {
-        let t = Tsv::read(&diff.join(format!("{c}.tsv")));
+        let t = Tsv::read(&diff.join(format!("contrast_{c}.tsv")));
         assert_eq!(t.rows.len(), n, "{}", diff.display());
         let cols: Vec<Vec<Option<f64>>> = stats.iter().map(|s| t.numbers(s)).collect();
         for (i, id) in t.column("feature_id").iter().enumerate() {
@@ -139,7 +139,7 @@ fn the_voom_recipe_in_one_run_config_equals_limma_and_edger() {
         .map(|(id, _)| id)
         .collect();
     let voom = out.join("diff/voom");
-    let top = Tsv::read(&voom.join("ADSC_vs_BM_MSC.tsv"));
+    let top = Tsv::read(&voom.join("contrast_ADSC_vs_BM_MSC.tsv"));
     let mut ours = top.column("feature_id");
     ours.sort_unstable();
     let mut want = kept.clone();
@@ -298,7 +298,12 @@ fn log_cpm_without_counts_is_refused_unless_voom_is_off() {
     with_counts.extend(["--counts", p(&store), "--quiet"]);
     ok(&with_counts);
     assert!(out.join("voom_weights.parquet").exists() && out.join("voom_libraries.tsv").exists());
-    assert_eq!(Tsv::read(&out.join("ADSC_vs_BM_MSC.tsv")).rows.len(), 207);
+    assert_eq!(
+        Tsv::read(&out.join("contrast_ADSC_vs_BM_MSC.tsv"))
+            .rows
+            .len(),
+        207
+    );
 
     let out2 = d.path().join("d2");
     let mut unweighted: Vec<&str> = base.to_vec();

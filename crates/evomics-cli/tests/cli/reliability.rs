@@ -40,6 +40,13 @@ struct Case {
     generate: Option<String>,
     /// Peak RSS the command may reach, in MiB: the final matrices plus 64 MiB of buffers.
     max_rss_mib: Option<u64>,
+    /// Files or folders (from the case folder) that must be byte for byte as they were before
+    /// the command: inputs and other folders an output must not destroy.
+    #[serde(default)]
+    unchanged: Vec<String>,
+    /// Files an "ok"/"warning" run must have written (and where).
+    #[serde(default)]
+    produced: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -474,6 +481,11 @@ fn check_case(case: &Case) -> Vec<String> {
             return problems;
         }
     }
+    let kept: Vec<(String, BTreeMap<PathBuf, Vec<u8>>)> = case
+        .unchanged
+        .iter()
+        .map(|p| (p.clone(), snapshot_path(&dir.join(p))))
+        .collect();
     let target = out_arg(&case.args).map(|o| dir.join(o));
     let target_existed = target.as_ref().is_some_and(|t| t.exists());
     let started = Instant::now();
@@ -557,6 +569,13 @@ fn check_case(case: &Case) -> Vec<String> {
             ));
         }
     }
+    for (p, before) in &kept {
+        if snapshot_path(&dir.join(p)) != *before {
+            problems.push(format!(
+                "{p} changed: the command destroyed what it must not touch"
+            ));
+        }
+    }
     let leftovers: Vec<String> = files(scratch.path())
         .iter()
         .map(|f| f.display().to_string())
@@ -575,6 +594,11 @@ fn check_case(case: &Case) -> Vec<String> {
         }
         Expect::Ok | Expect::Warning => {
             problems.extend(non_finite_outputs(&dir, &inputs));
+            for p in &case.produced {
+                if !dir.join(p).is_file() {
+                    problems.push(format!("{p} was not written"));
+                }
+            }
             for [produced, expected] in &case.compare {
                 let a = std::fs::read(dir.join(produced));
                 let b = std::fs::read(dir.join(expected));
@@ -662,6 +686,17 @@ fn non_finite_tokens_are_found() {
     assert_eq!(non_finite_token("a\tNaN\tb"), Some("NaN"));
     assert_eq!(non_finite_token("x,-inf\n"), Some("-inf"));
     assert_eq!(non_finite_token("0.5\tNA\tinference\tInfant"), None);
+}
+
+/// [`snapshot`] of a folder, or of one file (under its own name), or empty when absent.
+fn snapshot_path(path: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    if path.is_dir() {
+        snapshot(path)
+    } else {
+        std::fs::read(path)
+            .map(|b| BTreeMap::from([(PathBuf::from(path.file_name().unwrap_or_default()), b)]))
+            .unwrap_or_default()
+    }
 }
 
 /// A directory's files with their bytes; `manifest.json` files without their run-specific
@@ -915,5 +950,7 @@ fn pipeline_is_byte_identical_across_runs_and_thread_counts() {
         differing.is_empty(),
         "files differ between the runs: {differing:?}"
     );
-    assert!(sa.keys().any(|k| k.ends_with("ADSC_-_BM_MSC.parquet")));
+    assert!(sa
+        .keys()
+        .any(|k| k.ends_with("contrast_ADSC_-_BM_MSC.parquet")));
 }

@@ -267,12 +267,12 @@ fn diff_matches_the_limma_oracle_end_to_end() {
     let mut ours: HashMap<(String, String), (Vec<String>, Vec<String>)> = HashMap::new();
     for s in ["ADSC", "UC_MSC", "iMSC", "DPSC", "SYN_MSC"] {
         let c = format!("{s}_vs_BM_MSC");
-        let (h, rows) = read_tsv(&out.join(format!("{c}.tsv")));
+        let (h, rows) = read_tsv(&out.join(format!("contrast_{c}.tsv")));
         assert_eq!(rows.len(), 438, "valid-70 keeps 438 features");
         for r in rows {
             ours.insert((r[0].clone(), c.clone()), (h.clone(), r));
         }
-        assert!(out.join(format!("{c}.parquet")).exists());
+        assert!(out.join(format!("contrast_{c}.parquet")).exists());
     }
     let mut checked = 0;
     for r in &orows {
@@ -385,7 +385,7 @@ fn diff_on_imputed_secretome_fits_measured_values_and_counts_imputed_cells() {
         ];
         args.extend(extra);
         ok(&args);
-        Tsv::read(&o.join("DPSC_dif.tsv"))
+        Tsv::read(&o.join("contrast_DPSC_dif.tsv"))
     };
     let default = diff(&stores[0], "d-imputed", &[]);
     let measured = diff(&stores[1], "d-measured", &[]);
@@ -716,7 +716,7 @@ fn present_absent_proteins_are_listed_where_limma_gives_na() {
         assert!(r[c("adj.P.Val")] != "NA");
     }
     // The toptable has NA for those proteins: limma could not test them.
-    let top = Tsv::read(&out.join("DPSCs_-_ADSCs.tsv"));
+    let top = Tsv::read(&out.join("contrast_DPSCs_-_ADSCs.tsv"));
     let id = &untestable[0][c("feature_id")];
     let row = top
         .rows

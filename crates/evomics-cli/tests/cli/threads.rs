@@ -185,7 +185,7 @@ fn outputs_are_identical_with_one_and_two_threads() {
         "the same files"
     );
     assert!(one.contains_key("train/metrics.json"));
-    assert!(one.contains_key("diff-source/ADSC_-_BM_MSC.tsv"));
+    assert!(one.contains_key("diff-source/contrast_ADSC_-_BM_MSC.tsv"));
     assert!(one.contains_key("cluster/clusters.tsv"));
     let differ: Vec<&String> = one.keys().filter(|k| one[*k] != two[*k]).collect();
     assert!(

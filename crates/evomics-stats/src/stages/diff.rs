@@ -25,7 +25,7 @@
 //! let result = run_diff(&exp, &config).unwrap();
 //! assert_eq!(result.limma.tables[0].contrast, "AD_vs_BM");
 //! let names: Vec<String> = result.tables().into_iter().map(|t| t.name).collect();
-//! assert_eq!(names, ["AD_vs_BM", "AD_vs_BM.volcano", "fit"]);
+//! assert_eq!(names, ["contrast_AD_vs_BM", "contrast_AD_vs_BM.volcano", "fit"]);
 //! ```
 
 use std::collections::BTreeMap;
@@ -510,18 +510,9 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         Some(lfc) => fit.treat(&contrasts, lfc, &options)?,
         None => fit.moderate(&contrasts, &options)?,
     };
-    let mut stems = BTreeMap::new();
-    for t in &limma.tables {
-        let stem = file_stem(&t.contrast);
-        if let Some(prev) = stems.insert(stem.clone(), t.contrast.clone()) {
-            return Err(StatsError::Option {
-                option: "contrasts".into(),
-                problem: format!(
-                    "contrasts '{prev}' and '{}' give the same file name '{stem}'; name them differently (name = expr)",
-                    t.contrast
-                ),
-            });
-        }
+    check_contrast_names(limma.tables.iter().map(|t| t.contrast.as_str()))?;
+    if limma.f_table.is_some() {
+        check_f_columns(limma.tables.iter().map(|t| t.contrast.as_str()))?;
     }
     Ok(DiffResult {
         config: config.clone(),
@@ -535,18 +526,79 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     })
 }
 
-/// A contrast name as a file stem: letters, digits, `_`, `-` and `.` kept, anything else `_`.
+/// A contrast name as the stem of its files: `contrast_` and the name with letters, digits,
+/// `_` and `-` kept and anything else (`.`, `/`, spaces, …) turned into `_`. The `contrast_`
+/// namespace cannot meet the stage's fixed files (`fit`, `F`, `voom_*`, `result.json`,
+/// `manifest.json`), and without dots a stem is never hidden, `.` or `..`, and the
+/// `.volcano` table of one contrast is never the table of another.
 pub fn file_stem(contrast: &str) -> String {
-    contrast
+    let slug: String = contrast
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') {
                 c
             } else {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    format!("contrast_{slug}")
+}
+
+/// Check that contrast names make distinct, meaningful file names ([`file_stem`]): a name
+/// without a letter or digit (empty, `..`, `/`) or two names with the same stem (`a.b` and
+/// `a_b`) are errors naming the names.
+pub fn check_contrast_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut stems: BTreeMap<String, &str> = BTreeMap::new();
+    for name in names {
+        if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+            return Err(StatsError::Option {
+                option: "contrasts".into(),
+                problem: format!(
+                    "the contrast name {name:?} has no letter or digit, so it makes no file name; name the contrast (name = expr, e.g. AD_vs_BM = AD - BM)"
+                ),
+            });
+        }
+        let stem = file_stem(name);
+        if let Some(prev) = stems.insert(stem.clone(), name) {
+            return Err(StatsError::Option {
+                option: "contrasts".into(),
+                problem: format!(
+                    "contrasts '{prev}' and '{name}' give the same file name '{stem}.tsv'; name them differently (name = expr)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The columns of the F-test table besides one logFC column per contrast (named by the
+/// contrast, as limma's `topTable` of several coefficients names them).
+pub const F_COLUMNS: [&str; 7] = [
+    "feature_id",
+    "name",
+    "n_obs",
+    "AveExpr",
+    "F",
+    "P.Value",
+    "adj.P.Val",
+];
+
+/// With several contrasts, each names a logFC column of `F.tsv`: a contrast named like one of
+/// the table's other columns ([`F_COLUMNS`]) would give it two columns of one name.
+pub fn check_f_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    for name in names {
+        if F_COLUMNS.contains(&name) {
+            return Err(StatsError::Option {
+                option: "contrasts".into(),
+                problem: format!(
+                    "the contrast name '{name}' is also a column of the F-test table F.tsv ({}), which has a logFC column per contrast; rename the contrast (name = expr)",
+                    F_COLUMNS.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The columns of a `topTable` (the per-contrast table).
@@ -912,5 +964,45 @@ impl StageResult for DiffResult {
             )));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrast_files_cannot_collide_escape_or_hide() {
+        assert_eq!(file_stem("AD_vs_BM"), "contrast_AD_vs_BM");
+        assert_eq!(file_stem("../../x/y"), "contrast_______x_y");
+        assert_eq!(file_stem(".hidden"), "contrast__hidden");
+        // The fixed files of the stage are outside the namespace.
+        for fixed in ["fit", "F", "voom_libraries", "result", "manifest"] {
+            assert_ne!(file_stem(fixed), fixed);
+            assert!(file_stem(fixed).starts_with("contrast_"));
+        }
+        // A contrast named `x.volcano` is not the volcano table of `x`.
+        assert_ne!(
+            file_stem("x.volcano"),
+            format!("{}.volcano", file_stem("x"))
+        );
+        assert!(check_contrast_names(["fit", "F", "AD_vs_BM"]).is_ok());
+        for (names, needle) in [
+            (vec![""], "\"\" has no letter or digit"),
+            (vec!["..", "a"], "\"..\" has no letter or digit"),
+            (
+                vec!["a.b", "a_b"],
+                "'a.b' and 'a_b' give the same file name 'contrast_a_b.tsv'",
+            ),
+        ] {
+            let e = check_contrast_names(names).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        assert!(check_f_columns(["fit", "ADSC_vs_BM"]).is_ok());
+        let e = check_f_columns(["x", "F"]).unwrap_err().to_string();
+        assert!(
+            e.contains("'F' is also a column of the F-test table F.tsv"),
+            "{e}"
+        );
     }
 }

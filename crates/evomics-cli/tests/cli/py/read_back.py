@@ -41,8 +41,8 @@ def close(a, b, what, floor=1e-3):
 oracle = pd.read_csv(prefix + "_toptable.tsv", sep="\t")
 worst = 0.0
 for c in contrasts:
-    tsv = pd.read_csv(f"{diff}/{c}.tsv", sep="\t")
-    pq = pd.read_parquet(f"{diff}/{c}.parquet")
+    tsv = pd.read_csv(f"{diff}/contrast_{c}.tsv", sep="\t")
+    pq = pd.read_parquet(f"{diff}/contrast_{c}.parquet")
     a = tsv["P.Value"].to_numpy(dtype=float)
     b = pq["P.Value"].to_numpy(dtype=float)
     same = (a.view(np.uint64) == b.view(np.uint64)) | (np.isnan(a) & np.isnan(b))
