@@ -251,7 +251,7 @@ pub struct DiffResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
     /// Present/absent tests per contrast between groups (table `absent_present`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detection: Vec<crate::detection::DetectionRow>,
 }
 
