@@ -220,7 +220,7 @@ pub struct ExportArgs {
     /// Layer to export.
     #[arg(long)]
     pub layer: String,
-    /// Output TSV file (written atomically).
+    /// Output TSV file (written atomically); `-` writes the table to stdout.
     #[arg(short, long)]
     pub out: PathBuf,
     /// Write the per-cell flags (observed, missing, imputed, below_detection) instead of values.

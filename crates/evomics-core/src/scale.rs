@@ -87,3 +87,26 @@ pub fn log_scale(
         )),
     }
 }
+
+/// Largest plausible log2 value: 2^60 ≈ 1e18, beyond any intensity or count a mass spectrometer
+/// or sequencer reports.
+pub const MAX_PLAUSIBLE_LOG2: f64 = 60.0;
+
+/// A warning when a layer that is to be read as log2 values holds values above
+/// [`MAX_PLAUSIBLE_LOG2`]: such a layer almost surely holds linear intensities (declared or
+/// assumed `log2` by mistake), and differences of it are not log fold changes.
+pub fn implausible_log2(layer: &Assay) -> Option<String> {
+    let (mut n, mut max) = (0usize, f64::NEG_INFINITY);
+    for (v, f) in layer.values().iter().zip(layer.flags().iter()) {
+        if f.has_value() && *v > MAX_PLAUSIBLE_LOG2 {
+            n += 1;
+            max = max.max(*v);
+        }
+    }
+    (n > 0).then(|| {
+        format!(
+            "layer '{}' is read as log2 values but {n} cell(s) exceed {MAX_PLAUSIBLE_LOG2} (up to {max:.4e}, i.e. 2^{max:.0}): it probably holds linear intensities; declare scale=linear at ingest (and log2-transform in normalize) or check the input",
+            layer.name()
+        )
+    })
+}

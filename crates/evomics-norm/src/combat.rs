@@ -909,11 +909,56 @@ impl Transformer for FittedBatchCorrection {
                 "mean_only was forced on because a batch has a single sample (as sva does): batch variances are not adjusted".into(),
             );
         }
+        report.warnings.extend(confounded_columns(
+            assay,
+            sheet,
+            &c.params.batch,
+            &bidx,
+            &c.params.covariates,
+        ));
         Ok((
             rebuild(assay, values, assay.flags().clone(), assay.scale())?,
             report,
         ))
     }
+}
+
+/// Warnings for the sheet's grouping columns that the batch determines (every batch holds one
+/// level of the column, and the column has two or more): ComBat without that column as a
+/// covariate removes the differences between its levels together with the batch effect.
+fn confounded_columns(
+    assay: &Assay,
+    sheet: &SampleSheet,
+    batch: &str,
+    bidx: &[usize],
+    covariates: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for col in sheet.grouping_columns() {
+        if col == batch || covariates.iter().any(|c| c == &col) {
+            continue;
+        }
+        let labels: Vec<Option<String>> = assay
+            .samples()
+            .iter()
+            .map(|s| sheet.text(&col, s))
+            .collect();
+        let mut per_batch: std::collections::BTreeMap<usize, std::collections::BTreeSet<&str>> =
+            Default::default();
+        let mut levels = std::collections::BTreeSet::new();
+        for (l, b) in labels.iter().zip(bidx) {
+            if let Some(l) = l {
+                per_batch.entry(*b).or_default().insert(l.as_str());
+                levels.insert(l.as_str());
+            }
+        }
+        if levels.len() >= 2 && per_batch.values().all(|v| v.len() == 1) {
+            out.push(format!(
+                "batch '{batch}' is confounded with sheet column '{col}' (each batch holds a single {col}): ComBat removes the differences between the {col} levels together with the batch effect; do not correct these batches, or add '{col}' as a covariate if the design is not fully confounded"
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -3,27 +3,42 @@
 use anyhow::Context;
 
 use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
-use evomics_io::export::{flags_tsv, write_wide_tsv, ExportCells};
+use std::io::Write;
+
+use evomics_io::export::{flags_tsv, wide_tsv, ExportCells};
 use evomics_io::read_experiment;
 
 use crate::cli::ExportArgs;
 use crate::cmd::Log;
 
 pub fn run(a: ExportArgs, log: Log) -> anyhow::Result<()> {
-    check_output(&a.out, OutputKind::File, &[&a.dir], Replace::EvomicsOutput)?;
+    // `-o -` writes to stdout, as Unix tools do (the summary of --json then goes nowhere: the
+    // table is the output).
+    let to_stdout = a.out.as_os_str() == "-";
+    if !to_stdout {
+        check_output(&a.out, OutputKind::File, &[&a.dir], Replace::EvomicsOutput)?;
+    }
     let (exp, _) = read_experiment(&a.dir)?;
     let layer = exp.layer(&a.layer)?;
-    if a.flags {
-        write_file_atomic(&a.out, flags_tsv(layer).as_bytes())
+    let text = if a.flags {
+        flags_tsv(layer)
     } else {
         let cells = if a.observed_only {
             ExportCells::ObservedOnly
         } else {
             ExportCells::WithValues
         };
-        write_wide_tsv(&a.out, layer, cells)
+        wide_tsv(layer, cells)
+    };
+    if to_stdout {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(());
     }
-    .with_context(|| format!("writing {}", a.out.display()))?;
+    write_file_atomic(&a.out, text.as_bytes())
+        .with_context(|| format!("writing {}", a.out.display()))?;
     log.say(format!(
         "wrote {} ({} features × {} samples)",
         a.out.display(),

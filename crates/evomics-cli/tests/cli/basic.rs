@@ -253,6 +253,10 @@ fn every_subcommand_prints_a_json_summary() {
         p(&dir("mirna.tsv")),
     ]);
     assert_eq!(e["summary"]["samples"], 36);
+    // `-o -` writes the same table to stdout, and no file named `-`.
+    let piped = ok(&["export", p(&dir("sim")), "--layer", "mirna", "-o", "-"]);
+    assert_eq!(piped, std::fs::read_to_string(dir("mirna.tsv")).unwrap());
+    assert!(!std::path::Path::new("-").exists());
     let q = run(&["qc", p(&dir("sim")), "-o", p(&dir("qc"))]);
     assert!(q["summary"]["layers"][0]["outliers"].is_array(), "{q}");
     let n = run(&["normalize", p(&dir("sim")), "-o", p(&dir("norm"))]);

@@ -744,6 +744,9 @@ pub fn run_train(
     }
     let sheet = exp.samples();
     let data = Dataset::assemble(&layers, sheet, &s.target)?;
+    if let Some(n) = case_twins(&data.classes) {
+        notes.push(Message::warn(n));
+    }
     if !data.dropped.is_empty() {
         let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
         for d in &data.dropped {
@@ -987,6 +990,24 @@ fn gene_names(layers: &[&Assay]) -> Vec<(String, String, String)> {
         }
     }
     out
+}
+
+/// A warning when class labels differ only in case or surrounding spaces (`High` and `high`):
+/// they are distinct classes to the model, which is rarely what the sheet meant.
+fn case_twins(classes: &[String]) -> Option<String> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    let mut twins = Vec::new();
+    for c in classes {
+        if let Some(prev) = seen.insert(c.trim().to_lowercase(), c) {
+            twins.push(format!("'{prev}' and '{c}'"));
+        }
+    }
+    (!twins.is_empty()).then(|| {
+        format!(
+            "class labels that differ only in case or spaces are separate classes: {}; fix the sheet if they are one class",
+            twins.join(", ")
+        )
+    })
 }
 
 /// Fail early when permuting within a column cannot change any label.
@@ -1462,5 +1483,21 @@ impl StageResult for TrainResult {
             self.model.features.len()
         )));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_differing_in_case_are_named() {
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(case_twins(&c(&["high", "low"])).is_none());
+        let w = case_twins(&c(&["High", "high", "low", "Low "])).unwrap();
+        assert!(
+            w.contains("'High' and 'high'") && w.contains("'low' and 'Low '"),
+            "{w}"
+        );
     }
 }

@@ -250,6 +250,9 @@ pub struct DiffResult {
     /// The samples `exclude` left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// Plausibility warnings (log2 values above 60, |logFC| above 30).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Present/absent tests per contrast between groups (table `absent_present`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detection: Vec<crate::detection::DetectionRow>,
@@ -460,6 +463,10 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
             ),
         });
     }
+    let mut warnings = Vec::new();
+    if !use_voom {
+        warnings.extend(evomics_core::scale::implausible_log2(&layer));
+    }
     let cells = CellCounts::count(&layer, &design, &contrasts, config.use_imputed);
     let detection = detection_by_contrast(&layer, &design, &contrasts, &cells);
     let layer = if !config.use_imputed && cells.total_imputed() > 0 {
@@ -514,6 +521,19 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     if limma.f_table.is_some() {
         check_f_columns(limma.tables.iter().map(|t| t.contrast.as_str()))?;
     }
+    for t in &limma.tables {
+        let huge = t
+            .rows
+            .iter()
+            .filter(|r| r.log_fc.is_some_and(|x| x.abs() > MAX_PLAUSIBLE_LOG_FC))
+            .count();
+        if huge > 0 {
+            warnings.push(format!(
+                "{}: {huge} feature(s) have |logFC| above {MAX_PLAUSIBLE_LOG_FC} (a {MAX_PLAUSIBLE_LOG_FC}-fold change in log2 units is a billion-fold change): check that the layer holds log values and the design is what you meant",
+                t.contrast
+            ));
+        }
+    }
     Ok(DiffResult {
         config: config.clone(),
         voom: use_voom,
@@ -522,6 +542,7 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         cells,
         limma,
         excluded,
+        warnings,
         detection,
     })
 }
@@ -544,6 +565,10 @@ pub fn file_stem(contrast: &str) -> String {
         .collect();
     format!("contrast_{slug}")
 }
+
+/// Largest plausible |logFC| in log2 units (2^30 ≈ 1e9-fold): beyond it a difference is almost
+/// surely of linear values read as logs.
+pub const MAX_PLAUSIBLE_LOG_FC: f64 = 30.0;
 
 /// Check that contrast names make distinct, meaningful file names ([`file_stem`]): a name
 /// without a letter or digit (empty, `..`, `/`) or two names with the same stem (`a.b` and
@@ -842,6 +867,7 @@ impl StageResult for DiffResult {
     fn messages(&self) -> Vec<Message> {
         let mut out = Vec::new();
         out.extend(self.config.exclude.message("diff", &self.excluded));
+        out.extend(self.warnings.iter().map(Message::warn));
         for t in &self.limma.tables {
             let sig = t
                 .rows
