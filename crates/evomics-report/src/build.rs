@@ -21,9 +21,9 @@ use crate::error::{invalid, Result};
 use crate::model::{
     CalibrationBin, ContrastResult, DiffRow, EnrichmentRow, Header, Importance, InputFile,
     LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, PanelScores, PanelSection,
-    PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer,
-    QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable,
-    Task, VariancePartition, Verdict, VpFeature,
+    PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow,
+    Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow,
+    SampleScore, SampleTable, Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -477,6 +477,24 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
                         p_value: finite(r.p_value),
                         adj_p_value: finite(r.adj_p_value),
                         n_imputed: d.cells.imputed.get(i).copied(),
+                    })
+                    .collect(),
+                present_absent: d
+                    .detection
+                    .iter()
+                    .filter(|r| r.contrast == contrast && r.all_or_none)
+                    .map(|r| PresentAbsentRow {
+                        feature_id: r.feature.clone(),
+                        detected_up: r.detected_up,
+                        n_up: r.n_up,
+                        detected_down: r.detected_down,
+                        n_down: r.n_down,
+                        p_value: finite(Some(r.p_value)),
+                        adj_p_value: finite(Some(r.adj_p_value)),
+                        limma_tested: t
+                            .rows
+                            .iter()
+                            .any(|x| x.feature_id == r.feature && x.p_value.is_some()),
                     })
                     .collect(),
                 ..ContrastResult::default()

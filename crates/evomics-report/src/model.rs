@@ -287,6 +287,32 @@ pub struct ContrastResult {
     pub imputed_fitted: Option<bool>,
     /// One row per feature.
     pub rows: Vec<DiffRow>,
+    /// Present/absent tests of the contrast (Fisher's exact test on detection), when its sides
+    /// are groups.
+    #[serde(default)]
+    pub present_absent: Vec<PresentAbsentRow>,
+}
+
+/// One feature's detection in the two sides of a contrast.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresentAbsentRow {
+    /// Feature id.
+    pub feature_id: String,
+    /// Samples with a detection on the positive side, of `n_up`.
+    pub detected_up: usize,
+    /// Samples on the positive side.
+    pub n_up: usize,
+    /// Samples with a detection on the negative side, of `n_down`.
+    pub detected_down: usize,
+    /// Samples on the negative side.
+    pub n_down: usize,
+    /// Fisher exact p-value.
+    pub p_value: Option<f64>,
+    /// BH-adjusted.
+    pub adj_p_value: Option<f64>,
+    /// Whether limma gave the feature a p-value.
+    pub limma_tested: bool,
 }
 
 impl Default for ContrastResult {
@@ -301,6 +327,7 @@ impl Default for ContrastResult {
             table_rows: 20,
             imputed_fitted: None,
             rows: Vec::new(),
+            present_absent: Vec::new(),
         }
     }
 }

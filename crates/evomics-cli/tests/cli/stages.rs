@@ -724,4 +724,30 @@ fn present_absent_proteins_are_listed_where_limma_gives_na() {
         .find(|r| &r[0] == id)
         .expect("in the toptable");
     assert_eq!(row[top.col("P.Value")], "NA");
+
+    // The same analysis in a run: the report lists them under the contrast.
+    let cfg = d.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ingest]\nsamples = \"{}\"\nsample_id_column = \"Sample\"\nlayer = [\"proteome={}\"]\n\
+             [normalize.proteome]\ntransform = {{ method = \"log2\" }}\nnormalization = {{ method = \"median\" }}\n\
+             [diff.cells]\nlayer = \"proteome\"\ndesign = \"~ 0 + Cell_type\"\ncontrasts = [\"DPSCs - ADSCs\"]\n[report]\n",
+            dir.join("secretome_samples.tsv").display(),
+            dir.join("secretome_fragpipe_combined_protein.tsv.gz").display()
+        ),
+    )
+    .unwrap();
+    let run = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!(
+            "Present/absent: {} feature(s) detected in every sample of one side and in none of the other ({} of them without a limma p-value",
+            all_or_none.len(),
+            untestable.len()
+        )),
+        "the report lists the present/absent proteins"
+    );
+    assert!(html.contains(id.as_str()));
 }

@@ -260,6 +260,53 @@ fn contrast(c: &ContrastResult) -> String {
     }
     t.show = c.table_rows;
     h.push_str(&t.render());
+    if !c.present_absent.is_empty() {
+        h.push_str(&present_absent(c));
+    }
+    h
+}
+
+/// The features detected in every sample of one side of the contrast and in none of the other
+/// (Fisher's exact test on detection), most significant first; limma often cannot test them.
+fn present_absent(c: &ContrastResult) -> String {
+    let mut rows: Vec<&crate::model::PresentAbsentRow> = c.present_absent.iter().collect();
+    rows.sort_by(|a, b| {
+        a.p_value
+            .unwrap_or(1.0)
+            .total_cmp(&b.p_value.unwrap_or(1.0))
+            .then_with(|| a.feature_id.cmp(&b.feature_id))
+    });
+    let untested = rows.iter().filter(|r| !r.limma_tested).count();
+    let mut h = para(
+        "summary",
+        &format!(
+            "Present/absent: {} feature(s) detected in every sample of one side and in none of the other ({untested} of them without a limma p-value, as a side with no values cannot be fitted). Fisher's exact test on detection, BH-adjusted; the stage's absent_present.tsv holds every feature.",
+            rows.len()
+        ),
+    );
+    let mut t = Table::new(
+        &stem(&["present_absent", &c.layer, &c.contrast]),
+        &[
+            ("Feature", Col::Text),
+            ("Detected (+)", Col::Text),
+            ("Detected (−)", Col::Text),
+            ("P.Value", Col::Num),
+            ("adj.P.Val", Col::Num),
+            ("limma tested", Col::Text),
+        ],
+    );
+    for r in rows {
+        t.rows.push(vec![
+            Cell::text(&r.feature_id),
+            Cell::text(&format!("{}/{}", r.detected_up, r.n_up)),
+            Cell::text(&format!("{}/{}", r.detected_down, r.n_down)),
+            Cell::num(r.p_value, pval),
+            Cell::num(r.adj_p_value, pval),
+            Cell::text(if r.limma_tested { "yes" } else { "no" }),
+        ]);
+    }
+    t.show = c.table_rows;
+    h.push_str(&t.render());
     h
 }
 
