@@ -12,7 +12,7 @@
 //! imputation never creates presence.
 
 use edge_rs::numeric::gamma::ln_gamma;
-use evomics_core::{Assay, ValueFlag, ValueScale};
+use evomics_core::{Assay, Kind, Table, ValueFlag, ValueScale};
 use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
@@ -109,6 +109,36 @@ pub fn detection_tests(
         r.adj_p_value = q.unwrap_or(f64::NAN);
     }
     rows
+}
+
+/// The `absent_present` table of `rows`: detection counts, rate difference, the exact p-values,
+/// `all_or_none` and `limma_tested` (whether `tested` says limma gave the feature a p-value in
+/// the same comparison).
+pub fn detection_table(rows: &[DetectionRow], tested: &dyn Fn(&DetectionRow) -> bool) -> Table {
+    let mut t = Table::new("absent_present")
+        .cols(["contrast", "feature_id"], Kind::Text)
+        .cols(
+            ["n_up", "detected_up", "n_down", "detected_down"],
+            Kind::Int,
+        )
+        .cols(["rate_difference", "P.Value", "adj.P.Val"], Kind::Float)
+        .cols(["all_or_none", "limma_tested"], Kind::Bool);
+    for r in rows {
+        t.push(vec![
+            r.contrast.as_str().into(),
+            r.feature.as_str().into(),
+            r.n_up.into(),
+            r.detected_up.into(),
+            r.n_down.into(),
+            r.detected_down.into(),
+            r.rate_difference.into(),
+            r.p_value.into(),
+            r.adj_p_value.into(),
+            r.all_or_none.into(),
+            tested(r).into(),
+        ]);
+    }
+    t
 }
 
 #[cfg(test)]

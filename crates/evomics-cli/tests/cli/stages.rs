@@ -725,6 +725,36 @@ fn present_absent_proteins_are_listed_where_limma_gives_na() {
         .expect("in the toptable");
     assert_eq!(row[top.col("P.Value")], "NA");
 
+    // explore tests every group against the rest the same way.
+    let ex = d.path().join("explore");
+    ok(&[
+        "explore",
+        p(&norm),
+        "--layer",
+        "proteome",
+        "--by",
+        "Cell_type",
+        "-o",
+        p(&ex),
+        "--quiet",
+    ]);
+    let e = Tsv::read(&ex.join("absent_present.tsv"));
+    let dpsc: Vec<&Vec<String>> = e
+        .rows
+        .iter()
+        .filter(|r| r[e.col("contrast")] == "Cell_type: DPSCs vs rest")
+        .collect();
+    assert!(!dpsc.is_empty());
+    for r in &dpsc {
+        let (n_up, n_down): (usize, usize) = (
+            r[e.col("n_up")].parse().unwrap(),
+            r[e.col("n_down")].parse().unwrap(),
+        );
+        assert_eq!(n_up + n_down, 50, "every sample is on one side");
+        let pv: f64 = r[e.col("P.Value")].parse().unwrap();
+        assert!((0.0..=1.0).contains(&pv));
+    }
+
     // The same analysis in a run: the report lists them under the contrast.
     let cfg = d.path().join("run.toml");
     std::fs::write(

@@ -771,14 +771,6 @@ impl StageTables for DiffResult {
         }
         out.push(fit);
         if !self.detection.is_empty() {
-            let mut t = Table::new("absent_present")
-                .cols(["contrast", "feature_id"], Kind::Text)
-                .cols(
-                    ["n_up", "detected_up", "n_down", "detected_down"],
-                    Kind::Int,
-                )
-                .cols(["rate_difference", "P.Value", "adj.P.Val"], Kind::Float)
-                .cols(["all_or_none", "limma_tested"], Kind::Bool);
             let tested: std::collections::HashSet<(&str, &str)> = self
                 .limma
                 .tables
@@ -790,24 +782,9 @@ impl StageTables for DiffResult {
                         .map(move |r| (t.contrast.as_str(), r.feature_id.as_str()))
                 })
                 .collect();
-            for r in &self.detection {
-                t.push(vec![
-                    r.contrast.as_str().into(),
-                    r.feature.as_str().into(),
-                    r.n_up.into(),
-                    r.detected_up.into(),
-                    r.n_down.into(),
-                    r.detected_down.into(),
-                    r.rate_difference.into(),
-                    r.p_value.into(),
-                    r.adj_p_value.into(),
-                    r.all_or_none.into(),
-                    tested
-                        .contains(&(r.contrast.as_str(), r.feature.as_str()))
-                        .into(),
-                ]);
-            }
-            out.push(t);
+            out.push(crate::detection::detection_table(&self.detection, &|r| {
+                tested.contains(&(r.contrast.as_str(), r.feature.as_str()))
+            }));
         }
         if let Some(v) = &self.voom_detail {
             let l = &v.libraries;

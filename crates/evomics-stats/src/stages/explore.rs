@@ -244,6 +244,10 @@ pub struct ExploreResult {
     /// The samples `exclude` left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// Present/absent tests of every group against the rest (table `absent_present`; the
+    /// comparison is named `BY: GROUP vs rest`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<crate::detection::DetectionRow>,
 }
 
 /// Number of distinct non-missing values of a column.
@@ -338,6 +342,7 @@ pub fn run_explore(
         covariates: config.covariates.clone(),
     };
     let mut analyses: Vec<OneVsRest> = Vec::new();
+    let mut presence = Vec::new();
     for b in &config.by {
         let ovr = one_vs_rest(&assay, &sheet, b, &options).map_err(|e| StatsError::Option {
             option: format!("by {b}"),
@@ -362,6 +367,27 @@ pub fn run_explore(
                 ovr.dropped_samples.join(", ")
             )));
         }
+        let labels: Vec<Option<String>> =
+            assay.samples().iter().map(|s| sheet.text(b, s)).collect();
+        let before = presence.len();
+        for g in &ovr.groups {
+            let up: Vec<usize> = (0..labels.len())
+                .filter(|&j| labels[j].as_deref() == Some(g.as_str()))
+                .collect();
+            let down: Vec<usize> = (0..labels.len())
+                .filter(|&j| labels[j].as_ref().is_some_and(|l| l != g))
+                .collect();
+            presence.extend(crate::detection::detection_tests(
+                &format!("{b}: {g} vs rest"),
+                &assay,
+                &up,
+                &down,
+            ));
+        }
+        let all_or_none = presence[before..].iter().filter(|r| r.all_or_none).count();
+        notes.push(Message::info(format!(
+            "by {b}: {all_or_none} feature(s) detected in every sample of one group and in none of the rest (Fisher on detection, absent_present.tsv)"
+        )));
         analyses.push(ovr);
     }
 
@@ -478,6 +504,7 @@ pub fn run_explore(
         enrichment,
         notes,
         excluded,
+        presence,
     })
 }
 
@@ -826,7 +853,7 @@ impl StageTables for ExploreResult {
     fn tables(&self) -> Vec<Table> {
         let (ovr, markers) = self.signature_tables();
         let (vp, vps) = self.varpart_tables();
-        vec![
+        let mut out = vec![
             ovr,
             markers,
             vp,
@@ -834,7 +861,29 @@ impl StageTables for ExploreResult {
             self.members_table(),
             self.scores_table(),
             self.enrichment_table(),
-        ]
+        ];
+        if !self.presence.is_empty() {
+            // limma_tested: the group's one-vs-rest table has a p-value for the feature.
+            let tested: std::collections::HashSet<(String, &str)> = self
+                .one_vs_rest
+                .iter()
+                .flat_map(|o| {
+                    o.groups.iter().enumerate().flat_map(move |(gi, g)| {
+                        o.table(gi)
+                            .rows
+                            .iter()
+                            .filter(|r| r.p_value.is_some())
+                            .map(move |r| {
+                                (format!("{}: {g} vs rest", o.column), r.feature_id.as_str())
+                            })
+                    })
+                })
+                .collect();
+            out.push(crate::detection::detection_table(&self.presence, &|r| {
+                tested.contains(&(r.contrast.clone(), r.feature.as_str()))
+            }));
+        }
+        out
     }
 }
 
