@@ -224,6 +224,7 @@ impl BiofluidReport {
     pub fn flagged(&self) -> Vec<&SampleBiofluid> {
         self.samples
             .iter()
+            .filter(|s| s.scope == BiofluidScope::Checked)
             .filter(|s| matches!(s.verdict, Some(Verdict::Warn | Verdict::Fail)))
             .collect()
     }
@@ -545,7 +546,7 @@ mod tests {
         );
         assert_eq!(r.matched["hsa-miR-23a-3p"], ["miR-23a-3p"]);
         // Informational verdicts are not flagged.
-        assert!(r.flagged().len() == 2);
+        assert!(r.flagged().is_empty());
     }
 
     #[test]

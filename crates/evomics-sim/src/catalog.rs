@@ -90,11 +90,11 @@ pub(crate) const NAMED_MIRNA_BASE_LOG2: [f64; 22] = [
     7.2,  // miR-122-5p
     7.2,  // miR-25-3p
     5.8,  // miR-192-5p
-    9.0,  // miR-23a-3p: the haemolysis reference, abundant in MSC EVs
+    10.5, // miR-23a-3p: the haemolysis reference, abundant in MSC EVs
     2.5,  // miR-223-3p: myeloid, scarce in EVs of cultured cells
     3.0,  // miR-142-3p: haematopoietic, scarce in EVs of cultured cells
-    6.0,  // miR-16-5p
-    4.0,  // miR-486-5p: erythroid
+    5.0,  // miR-16-5p
+    3.0,  // miR-486-5p: erythroid
 ];
 
 /// Source-typical miRNA cargo (review Tables 1 and 2): `(source, miRNAs enriched in its EVs)`.

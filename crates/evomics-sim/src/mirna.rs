@@ -130,11 +130,13 @@ pub(crate) fn simulate_mirna(ctx: &Ctx) -> Result<MirnaOut> {
     let dispersion: Vec<f64> = (0..n_f)
         .map(|_| m.dispersion_median * normal(&mut rf, 0.0, m.dispersion_log_sd).exp())
         .collect();
-    // The biofluid-check miRNAs (the haemolysis reference and the blood-cell miRNAs, the last
-    // named rows) get no random source or conditioning effects: miR-23a-3p is chosen as a
-    // reference for being stable, and the blood-cell miRNAs should vary by contamination only.
+    // The biofluid-check miRNAs (miR-451a, miR-142-5p, and the last named rows: the haemolysis
+    // reference miR-23a-3p and the other blood-cell miRNAs) get no random source or conditioning effects:
+    // miR-23a-3p is chosen as a reference for being stable, and the others should vary by
+    // contamination (and their literature effects) only.
+    let fixed = [row_of(HAEMOLYSIS_FULL), row_of("hsa-miR-142-5p")];
     let eligible: Vec<bool> = (0..n_f)
-        .map(|i| !(n_named - N_BIOFLUID_NAMED..n_named).contains(&i))
+        .map(|i| !fixed.contains(&i) && !(n_named - N_BIOFLUID_NAMED..n_named).contains(&i))
         .collect();
     let mut fx = draw_effects(&mut rf, &eligible, p);
     if e.literature_effects {

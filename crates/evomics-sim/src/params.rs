@@ -294,7 +294,7 @@ impl Default for BiofluidContamination {
         BiofluidContamination {
             haemolysed: 0,
             blood_cell_rich: 0,
-            haemolysis_log2: 8.0,
+            haemolysis_log2: 10.0,
             blood_cell_log2: 7.0,
         }
     }
