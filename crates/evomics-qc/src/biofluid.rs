@@ -551,7 +551,7 @@ mod tests {
 
     #[test]
     fn log2_layer_gives_the_same_ratio_and_share() {
-        let cols = vec![vec![40.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 900.0]];
+        let cols = [vec![40.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 900.0]];
         let logs: Vec<Vec<f64>> = cols
             .iter()
             .map(|c| c.iter().map(|v: &f64| v.log2()).collect())
