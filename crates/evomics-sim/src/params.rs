@@ -1023,6 +1023,37 @@ mod tests {
     }
 
     #[test]
+    fn biofluid_contamination_is_validated() {
+        let with = |b: BiofluidContamination| SimParams {
+            biofluid: b,
+            ..SimParams::default()
+        };
+        let m = err(with(BiofluidContamination {
+            haemolysis_log2: -1.0,
+            ..Default::default()
+        }));
+        assert!(m.contains("biofluid.haemolysis_log2"), "{m}");
+        let m = err(with(BiofluidContamination {
+            blood_cell_log2: 25.0,
+            ..Default::default()
+        }));
+        assert!(m.contains("biofluid.blood_cell_log2"), "{m}");
+        let m = err(with(BiofluidContamination {
+            haemolysed: 40,
+            blood_cell_rich: 9,
+            ..Default::default()
+        }));
+        assert!(m.contains("exceed the 48 samples"), "{m}");
+        assert!(with(BiofluidContamination {
+            haemolysed: 40,
+            blood_cell_rich: 8,
+            ..Default::default()
+        })
+        .validate()
+        .is_ok());
+    }
+
+    #[test]
     fn more_donors_than_samples() {
         let m = err(SimParams {
             n_samples: 12,
