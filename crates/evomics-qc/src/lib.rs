@@ -15,12 +15,17 @@
 //!   transmembrane (category 1) and cytosolic (category 2) EV markers and the intensity share of
 //!   co-isolates (category 3) and other-compartment proteins (category 4) — giving each sample
 //!   pass/warn/fail with reasons;
+//! - [`biofluid_check`]: biofluid contamination checks for miRNA layers — haemolysis
+//!   (log2 miR-451a / miR-23a-3p on CPM, Blondal et al. 2013) and the read share of blood-cell
+//!   miRNAs (Pritchard et al. 2012) — with pass/warn/fail per sample, scoped by the sheet's
+//!   `biofluid` column;
 //! - [`dose_qc`]: protein per particle and the Webber & Clayton (2013) particles-per-µg purity
 //!   ratio from the sheet's MISEV dose columns.
 //!
 //! Parameters are serde structs with defaults that reject unknown fields, validated before any
 //! data is read. Methods and thresholds are described in `docs/methods/qc-and-panels.md`.
 
+pub mod biofluid;
 pub mod dose;
 pub mod error;
 pub mod feature;
@@ -29,6 +34,10 @@ pub mod sample;
 pub mod stage;
 pub mod stats;
 
+pub use biofluid::{
+    biofluid_check, BiofluidParams, BiofluidReport, BiofluidScope, SampleBiofluid,
+    BLOOD_CELL_MIRNAS, HAEMOLYSIS_MARKER, HAEMOLYSIS_REFERENCE,
+};
 pub use dose::{dose_qc, DoseParams, DosePurity, DoseQc, WEBBER_CLAYTON_2013};
 pub use error::{QcError, Result};
 pub use feature::{feature_qc, FeatureQc, FeatureQcReport, NO_GROUP};

@@ -28,10 +28,11 @@ use evomics_core::{
 };
 use evomics_panels::MisevCategory;
 
+use crate::biofluid::{biofluid_check, BiofluidParams, BiofluidReport, BiofluidScope};
 use crate::dose::{dose_qc, DoseParams, DoseQc};
 use crate::error::{QcError, Result};
 use crate::feature::{feature_qc, FeatureQcReport};
-use crate::purity::{PurityParams, PurityReport};
+use crate::purity::{PurityParams, PurityReport, Verdict};
 use crate::sample::{sample_qc, SampleQcParams, SampleQcReport};
 
 /// Settings of the QC stage: `[qc]` of a run config, or the `--config` file of `evomics qc`.
@@ -46,6 +47,10 @@ use crate::sample::{sample_qc, SampleQcParams, SampleQcReport};
 /// co_isolate_warn_share = 0.05
 /// [dose]
 /// high_purity_particles_per_ug = 3e10
+/// [biofluid]
+/// biofluid_column = "biofluid"
+/// haemolysis_fail_log2 = 7.0
+/// blood_cell_warn_share = 0.05
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -60,6 +65,8 @@ pub struct QcConfig {
     pub purity: PurityParams,
     /// Dose-ratio thresholds.
     pub dose: DoseParams,
+    /// Biofluid contamination checks of miRNA layers (haemolysis, blood-cell share).
+    pub biofluid: BiofluidParams,
     /// Samples left out before any check (see [`evomics_core::exclude`]).
     #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
     pub exclude: ExcludeRules,
@@ -72,6 +79,7 @@ impl QcConfig {
         self.sample.validate()?;
         self.purity.check()?;
         self.dose.validate()?;
+        self.biofluid.validate()?;
         if let Some(g) = &self.group_by {
             if g.trim().is_empty() {
                 return Err(QcError::InvalidParam {
@@ -97,6 +105,9 @@ pub struct LayerQc {
     pub features: FeatureQcReport,
     /// The MISEV purity gate (proteome layers only).
     pub purity: Option<PurityReport>,
+    /// The biofluid contamination checks (miRNA layers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biofluid: Option<BiofluidReport>,
 }
 
 /// The result of the QC stage.
@@ -168,12 +179,18 @@ pub fn run_qc(exp: &Experiment, config: &QcConfig) -> Result<QcResult> {
         } else {
             None
         };
+        let biofluid = if *layer.kind() == LayerKind::Mirna {
+            Some(biofluid_check(layer, exp.samples(), &config.biofluid)?)
+        } else {
+            None
+        };
         out.push(LayerQc {
             layer: layer.name().to_string(),
             kind: layer.kind().clone(),
             samples,
             features,
             purity,
+            biofluid,
         });
     }
     let dose = dose_qc(exp.samples(), &config.dose)?;
@@ -250,6 +267,9 @@ impl StageResult for QcResult {
                 out.push(Message::info(line));
             }
         }
+        for r in self.layers.iter().filter_map(|l| l.biofluid.as_ref()) {
+            out.extend(biofluid_messages(r));
+        }
         out.push(Message::info(format!(
             "dose ratios assessed for {} sample(s)",
             s.dose_assessed
@@ -268,6 +288,14 @@ impl StageTables for QcResult {
             .collect();
         if !purity.is_empty() {
             out.push(purity_table(&purity));
+        }
+        let biofluid: Vec<&BiofluidReport> = self
+            .layers
+            .iter()
+            .filter_map(|l| l.biofluid.as_ref())
+            .collect();
+        if !biofluid.is_empty() {
+            out.push(biofluid_table(&biofluid));
         }
         out.push(dose_table(&self.dose));
         out
@@ -448,6 +476,125 @@ fn purity_table(reports: &[&PurityReport]) -> Table {
                 ev(C::CoIsolated).share.into(),
                 ev(C::OtherCompartment).markers.join(",").into(),
                 ev(C::OtherCompartment).share.into(),
+            ]);
+        }
+    }
+    t
+}
+
+/// Messages of the biofluid checks of one layer: what decided the scope, the flagged samples
+/// (a warning when the verdicts count, information when they are informational) and the
+/// samples whose check is incomplete.
+fn biofluid_messages(r: &BiofluidReport) -> Vec<Message> {
+    let mut out = Vec::new();
+    let list = |v: &[&crate::biofluid::SampleBiofluid]| {
+        v.iter()
+            .map(|s| format!("{} ({})", s.sample, s.reasons.join("; ")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let flagged = |scope: BiofluidScope| -> Vec<&crate::biofluid::SampleBiofluid> {
+        r.samples
+            .iter()
+            .filter(|s| {
+                s.scope == scope && matches!(s.verdict, Some(Verdict::Warn | Verdict::Fail))
+            })
+            .collect()
+    };
+    match &r.column {
+        Some(c) => {
+            let checked = r
+                .samples
+                .iter()
+                .filter(|s| s.scope == BiofluidScope::Checked)
+                .count();
+            out.push(Message::info(format!(
+                "{}: biofluid checks (haemolysis, blood-cell share) on {checked} of {} sample(s) whose '{c}' names a biofluid",
+                r.layer,
+                r.samples.len()
+            )));
+            let f = flagged(BiofluidScope::Checked);
+            if !f.is_empty() {
+                out.push(Message::warn(format!(
+                    "{}: biofluid contamination in {} sample(s): {}",
+                    r.layer,
+                    f.len(),
+                    list(&f)
+                )));
+            }
+        }
+        None => {
+            out.push(Message::info(format!(
+                "{}: no 'biofluid' sample-sheet column, so the biofluid checks ran on every sample but are informational (EVs from cell culture carry no blood); add the column (plasma, serum, urine, … or conditioned_medium) or set [biofluid] biofluid_column to apply them",
+                r.layer
+            )));
+            let f = flagged(BiofluidScope::Informational);
+            if !f.is_empty() {
+                out.push(Message::info(format!(
+                    "{}: biofluid profile (informational) in {} sample(s): {}",
+                    r.layer,
+                    f.len(),
+                    list(&f)
+                )));
+            }
+        }
+    }
+    let na: Vec<&str> = r
+        .samples
+        .iter()
+        .filter(|s| s.scope != BiofluidScope::NotBiofluid && s.verdict.is_none())
+        .map(|s| s.sample.as_str())
+        .collect();
+    if !na.is_empty() {
+        let why = r
+            .samples
+            .iter()
+            .find(|s| s.sample == na[0])
+            .map(|s| s.reasons.join("; "))
+            .unwrap_or_default();
+        let text = format!(
+            "{}: biofluid check incomplete (NA) for {} sample(s), e.g. {}: {why}",
+            r.layer,
+            na.len(),
+            na[0]
+        );
+        out.push(if r.column.is_some() {
+            Message::warn(text)
+        } else {
+            Message::info(text)
+        });
+    }
+    out
+}
+
+/// `biofluid.tsv`: haemolysis ratio, blood-cell share and verdicts per sample of every miRNA
+/// layer.
+fn biofluid_table(reports: &[&BiofluidReport]) -> Table {
+    let mut t = Table::new("biofluid")
+        .cols(["layer", "sample_id", "biofluid", "scope"], Kind::Text)
+        .cols(
+            ["mir451a_cpm", "mir23a_cpm", "haemolysis_log2"],
+            Kind::Float,
+        )
+        .col("haemolysis", Kind::Text)
+        .col("blood_cell_share", Kind::Float)
+        .cols(["blood_cell", "verdict", "reasons"], Kind::Text);
+    let v = |x: Option<Verdict>| Cell::from(x.map(|v| v.name().to_string()));
+    for r in reports {
+        for s in &r.samples {
+            t.push(vec![
+                r.layer.as_str().into(),
+                s.sample.as_str().into(),
+                s.biofluid.clone().into(),
+                s.scope.name().into(),
+                s.mir451a_cpm.into(),
+                s.mir23a_cpm.into(),
+                s.haemolysis_log2.into(),
+                v(s.haemolysis),
+                s.blood_cell_share.into(),
+                v(s.blood_cell),
+                v(s.verdict),
+                s.reasons.join("; ").into(),
             ]);
         }
     }

@@ -20,8 +20,10 @@ pub const BM_MSC_CARGO: [&str; 19] = [
     "DCN", "CLEC3B", "MMP2", "IGF2", "IGFBP2", "IGFBP3", "HMGB1", "COL6A1", "VCAN",
 ];
 
-/// Named miRNAs (miRBase names), in the order they appear in the layer.
-pub const NAMED_MIRNAS: [&str; 17] = [
+/// Named miRNAs (miRBase names), in the order they appear in the layer. The last five are the
+/// haemolysis reference miR-23a-3p and the blood-cell miRNAs the QC biofluid checks read
+/// (with miR-451a and miR-142-5p above); [`crate::BiofluidContamination`] raises them.
+pub const NAMED_MIRNAS: [&str; 22] = [
     "hsa-miR-196a-5p",
     "hsa-miR-27a-3p",
     "hsa-miR-150-3p",
@@ -39,6 +41,11 @@ pub const NAMED_MIRNAS: [&str; 17] = [
     "hsa-miR-122-5p",
     "hsa-miR-25-3p",
     "hsa-miR-192-5p",
+    "hsa-miR-23a-3p",
+    "hsa-miR-223-3p",
+    "hsa-miR-142-3p",
+    "hsa-miR-16-5p",
+    "hsa-miR-486-5p",
 ];
 
 /// Pro-osteogenic miRNAs of review Table 2; in the potency signature they load positively.
@@ -65,7 +72,7 @@ pub const ANTI_OSTEOGENIC_MIRNAS: [&str; 2] = ["hsa-miR-21-5p", "hsa-miR-424-5p"
 
 /// Relative log2 abundance of the named miRNAs before jitter: a few miRNAs (miR-21, miR-451a,
 /// let-7a, miR-148a) dominate EV small-RNA libraries.
-pub(crate) const NAMED_MIRNA_BASE_LOG2: [f64; 17] = [
+pub(crate) const NAMED_MIRNA_BASE_LOG2: [f64; 22] = [
     4.3,  // miR-196a-5p
     6.5,  // miR-27a-3p
     2.9,  // miR-150-3p
@@ -83,6 +90,11 @@ pub(crate) const NAMED_MIRNA_BASE_LOG2: [f64; 17] = [
     7.2,  // miR-122-5p
     7.2,  // miR-25-3p
     5.8,  // miR-192-5p
+    10.5, // miR-23a-3p: the haemolysis reference, abundant in MSC EVs
+    2.5,  // miR-223-3p: myeloid, scarce in EVs of cultured cells
+    3.0,  // miR-142-3p: haematopoietic, scarce in EVs of cultured cells
+    5.0,  // miR-16-5p
+    3.0,  // miR-486-5p: erythroid
 ];
 
 /// Source-typical miRNA cargo (review Tables 1 and 2): `(source, miRNAs enriched in its EVs)`.

@@ -28,6 +28,64 @@ pub(crate) struct MirnaOut {
     pub layer: LayerOut,
     pub library_target: Vec<f64>,
     pub library_size: Vec<f64>,
+    /// Preparations made haemolysed ([`crate::BiofluidContamination`]).
+    pub haemolysed: Vec<bool>,
+    /// Preparations made blood-cell-rich.
+    pub blood_cell_rich: Vec<bool>,
+}
+
+/// The biofluid-check miRNAs at the end of the named miRNAs (miR-23a-3p, miR-223-3p,
+/// miR-142-3p, miR-16-5p, miR-486-5p).
+const N_BIOFLUID_NAMED: usize = 5;
+
+/// Erythrocyte miRNAs raised by haemolysis: miR-451a by the full shift, the others by half.
+const HAEMOLYSIS_FULL: &str = "hsa-miR-451a";
+const HAEMOLYSIS_HALF: [&str; 2] = ["hsa-miR-16-5p", "hsa-miR-486-5p"];
+/// Leukocyte miRNAs raised in blood-cell-rich preparations.
+const BLOOD_CELL: [&str; 3] = ["hsa-miR-223-3p", "hsa-miR-142-3p", "hsa-miR-142-5p"];
+
+/// Which preparations are haemolysed and which blood-cell-rich (disjoint), from their own
+/// random stream so that the rest of the simulation does not depend on them.
+fn biofluid_samples(seed: u64, n_s: usize, n_h: usize, n_b: usize) -> (Vec<bool>, Vec<bool>) {
+    let (mut h, mut b) = (vec![false; n_s], vec![false; n_s]);
+    if n_h + n_b == 0 {
+        return (h, b);
+    }
+    let mut r = seeded(derive_seed(seed, "mirna/biofluid"));
+    let picked = index::sample(&mut r, n_s, (n_h + n_b).min(n_s)).into_vec();
+    for (k, j) in picked.into_iter().enumerate() {
+        if k < n_h {
+            h[j] = true;
+        } else {
+            b[j] = true;
+        }
+    }
+    (h, b)
+}
+
+/// log2 rise of every feature row in each preparation from biofluid contamination
+/// (row-major `n_f × n_s`; empty when there is none).
+fn biofluid_shift(ctx: &Ctx, n_f: usize, h: &[bool], b: &[bool]) -> Vec<f64> {
+    let bf = &ctx.p.biofluid;
+    let n_s = h.len();
+    if !h.iter().chain(b).any(|&x| x) {
+        return Vec::new();
+    }
+    let mut shift = vec![0.0; n_f * n_s];
+    let mut add = |name: &str, on: &[bool], v: f64| {
+        let row = row_of(name);
+        for (j, _) in on.iter().enumerate().filter(|(_, &x)| x) {
+            shift[row * n_s + j] += v;
+        }
+    };
+    add(HAEMOLYSIS_FULL, h, bf.haemolysis_log2);
+    for m in HAEMOLYSIS_HALF {
+        add(m, h, bf.haemolysis_log2 / 2.0);
+    }
+    for m in BLOOD_CELL {
+        add(m, b, bf.blood_cell_log2);
+    }
+    shift
 }
 
 fn row_of(name: &str) -> usize {
@@ -72,7 +130,15 @@ pub(crate) fn simulate_mirna(ctx: &Ctx) -> Result<MirnaOut> {
     let dispersion: Vec<f64> = (0..n_f)
         .map(|_| m.dispersion_median * normal(&mut rf, 0.0, m.dispersion_log_sd).exp())
         .collect();
-    let mut fx = draw_effects(&mut rf, &vec![true; n_f], p);
+    // The biofluid-check miRNAs (miR-451a, miR-142-5p, and the last named rows: the haemolysis
+    // reference miR-23a-3p and the other blood-cell miRNAs) get no random source or conditioning effects:
+    // miR-23a-3p is chosen as a reference for being stable, and the others should vary by
+    // contamination (and their literature effects) only.
+    let fixed = [row_of(HAEMOLYSIS_FULL), row_of("hsa-miR-142-5p")];
+    let eligible: Vec<bool> = (0..n_f)
+        .map(|i| !fixed.contains(&i) && !(n_named - N_BIOFLUID_NAMED..n_named).contains(&i))
+        .collect();
+    let mut fx = draw_effects(&mut rf, &eligible, p);
     if e.literature_effects {
         for (source, mirnas) in SOURCE_ENRICHED_MIRNAS {
             if let Some(s) = p.sources.iter().position(|x| x.name == source) {
@@ -123,7 +189,15 @@ pub(crate) fn simulate_mirna(ctx: &Ctx) -> Result<MirnaOut> {
         })
         .collect();
 
-    // Pass 1: log2 expression rates (biology + batch), kept in the value buffer.
+    let (haemolysed, blood_cell_rich) = biofluid_samples(
+        p.seed,
+        n_s,
+        p.biofluid.haemolysed,
+        p.biofluid.blood_cell_rich,
+    );
+    let contamination = biofluid_shift(ctx, n_f, &haemolysed, &blood_cell_rich);
+
+    // Pass 1: log2 expression rates (biology + batch + contamination), kept in the value buffer.
     let mut rv = seeded(derive_seed(p.seed, "mirna/values"));
     let library_target: Vec<f64> = (0..n_s)
         .map(|_| log_uniform(&mut rv, m.library_size))
@@ -151,7 +225,7 @@ pub(crate) fn simulate_mirna(ctx: &Ctx) -> Result<MirnaOut> {
             if let Some(k) = slot {
                 signature[k].bio.push(bio);
             }
-            *r = bio + bat[d.batch[j]];
+            *r = bio + bat[d.batch[j]] + contamination.get(i * n_s + j).copied().unwrap_or(0.0);
             col_max[j] = col_max[j].max(*r);
         }
     }
@@ -254,5 +328,7 @@ pub(crate) fn simulate_mirna(ctx: &Ctx) -> Result<MirnaOut> {
         },
         library_target,
         library_size,
+        haemolysed,
+        blood_cell_rich,
     })
 }

@@ -270,6 +270,36 @@ impl Default for PurityParams {
     }
 }
 
+/// Biofluid contamination of the miRNA layer (off by default): a number of haemolysed
+/// preparations, in which miR-451a rises by `haemolysis_log2` and the other erythrocyte miRNAs
+/// (miR-16-5p, miR-486-5p) by half of it (Pritchard et al. 2012: haemolysis raises these most,
+/// miR-451a above all), and a number of blood-cell-rich preparations, in which the leukocyte
+/// miRNAs miR-223-3p, miR-142-3p and miR-142-5p rise by `blood_cell_log2`. The two sets are
+/// disjoint, drawn from their own random stream, so other outputs do not change with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BiofluidContamination {
+    /// Number of haemolysed preparations.
+    pub haemolysed: usize,
+    /// Number of blood-cell-rich preparations.
+    pub blood_cell_rich: usize,
+    /// log2 rise of miR-451a in a haemolysed preparation (≥ 0).
+    pub haemolysis_log2: f64,
+    /// log2 rise of miR-223-3p, miR-142-3p and miR-142-5p in a blood-cell-rich preparation (≥ 0).
+    pub blood_cell_log2: f64,
+}
+
+impl Default for BiofluidContamination {
+    fn default() -> Self {
+        BiofluidContamination {
+            haemolysed: 0,
+            blood_cell_rich: 0,
+            haemolysis_log2: 10.0,
+            blood_cell_log2: 7.0,
+        }
+    }
+}
+
 /// Everything the simulator needs. `Default` is the S cohort (48 samples × 500 proteins, 250
 /// miRNAs, 6 sources, 4 batches); see also [`SimParams::small`], [`SimParams::medium`] and
 /// [`SimParams::large`].
@@ -312,6 +342,8 @@ pub struct SimParams {
     pub doses: DoseParams,
     /// Preparation purity.
     pub purity: PurityParams,
+    /// Biofluid contamination of the miRNA layer: haemolysed and blood-cell-rich preparations.
+    pub biofluid: BiofluidContamination,
 }
 
 /// The default stem-cell sources with their mean latent potency (BM-MSC and DPSC highest).
@@ -388,6 +420,7 @@ impl Default for SimParams {
             mirna: MirnaParams::default(),
             doses: DoseParams::default(),
             purity: PurityParams::default(),
+            biofluid: BiofluidContamination::default(),
         }
     }
 }
@@ -798,6 +831,23 @@ impl SimParams {
             "purity.dirty_sample_fraction",
             self.purity.dirty_sample_fraction,
         )?;
+        let b = &self.biofluid;
+        for (name, v) in [
+            ("biofluid.haemolysis_log2", b.haemolysis_log2),
+            ("biofluid.blood_cell_log2", b.blood_cell_log2),
+        ] {
+            non_negative(name, v)?;
+            at_most(name, v, MAX_LOG2_EFFECT)?;
+        }
+        if b.haemolysed.saturating_add(b.blood_cell_rich) > self.n_samples {
+            return Err(SimError::param(
+                "biofluid.haemolysed",
+                format!(
+                    "{} haemolysed plus {} blood-cell-rich preparations exceed the {} samples; the two sets are disjoint",
+                    b.haemolysed, b.blood_cell_rich, self.n_samples
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -970,6 +1020,37 @@ mod tests {
             ..SimParams::default()
         });
         assert!(m.contains("`n_samples`") && m.contains("at least 2"), "{m}");
+    }
+
+    #[test]
+    fn biofluid_contamination_is_validated() {
+        let with = |b: BiofluidContamination| SimParams {
+            biofluid: b,
+            ..SimParams::default()
+        };
+        let m = err(with(BiofluidContamination {
+            haemolysis_log2: -1.0,
+            ..Default::default()
+        }));
+        assert!(m.contains("biofluid.haemolysis_log2"), "{m}");
+        let m = err(with(BiofluidContamination {
+            blood_cell_log2: 25.0,
+            ..Default::default()
+        }));
+        assert!(m.contains("biofluid.blood_cell_log2"), "{m}");
+        let m = err(with(BiofluidContamination {
+            haemolysed: 40,
+            blood_cell_rich: 9,
+            ..Default::default()
+        }));
+        assert!(m.contains("exceed the 48 samples"), "{m}");
+        assert!(with(BiofluidContamination {
+            haemolysed: 40,
+            blood_cell_rich: 8,
+            ..Default::default()
+        })
+        .validate()
+        .is_ok());
     }
 
     #[test]

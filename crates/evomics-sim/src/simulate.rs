@@ -226,6 +226,8 @@ fn run(p: &SimParams) -> Result<SimCohort> {
             mnar_midpoint_log2: prot.mnar_midpoint[j],
             library_size_target: mir.library_target[j],
             library_size: mir.library_size[j],
+            haemolysed: mir.haemolysed[j],
+            blood_cell_rich: mir.blood_cell_rich[j],
         })
         .collect();
     let donors: Vec<DonorTruth> = design

@@ -135,6 +135,10 @@ pub struct SampleTruth {
     pub library_size_target: f64,
     /// Realised miRNA library size (sum of counts).
     pub library_size: f64,
+    /// Haemolysed preparation (miR-451a and erythrocyte miRNAs raised).
+    pub haemolysed: bool,
+    /// Blood-cell-rich preparation (miR-223-3p, miR-142-3p/5p raised).
+    pub blood_cell_rich: bool,
 }
 
 /// The truth about one donor.
@@ -316,6 +320,8 @@ impl Truth {
                     Cell::Float(s.mnar_midpoint_log2),
                     Cell::Float(s.library_size_target),
                     Cell::Float(s.library_size),
+                    Cell::Bool(s.haemolysed),
+                    Cell::Bool(s.blood_cell_rich),
                 ]
             })
             .collect();
@@ -339,6 +345,8 @@ impl Truth {
                 "mnar_midpoint_log2",
                 "library_size_target",
                 "library_size",
+                "haemolysed",
+                "blood_cell_rich",
             ],
             rows,
         )

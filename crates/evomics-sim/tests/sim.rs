@@ -7,8 +7,8 @@ use evomics_core::num::{self, mean};
 use evomics_core::{Assay, ColumnValues, SampleSheet, ValueFlag};
 use evomics_sim::catalog::{CONTAMINANT_MARKERS, EV_MARKERS};
 use evomics_sim::{
-    simulate, FeatureCategory, MissingCause, SimCohort, SimError, SimParams, MIRNA_LAYER,
-    PROTEOME_LAYER,
+    simulate, BiofluidContamination, FeatureCategory, MissingCause, SimCohort, SimError, SimParams,
+    MIRNA_LAYER, PROTEOME_LAYER,
 };
 use proptest::prelude::*;
 
@@ -252,7 +252,8 @@ fn named_features_come_first_with_annotations() {
     assert_eq!(cat[7].as_deref(), Some("contaminant_marker"));
     let mir = c.experiment.layer(MIRNA_LAYER).unwrap();
     assert_eq!(mir.features().ids()[0], "hsa-miR-196a-5p");
-    assert_eq!(mir.features().ids()[17], "hsa-miR-sim-0001");
+    assert_eq!(mir.features().ids()[17], "hsa-miR-23a-3p");
+    assert_eq!(mir.features().ids()[22], "hsa-miR-sim-0001");
     assert_eq!(mir.kind().name(), "mirna");
     assert_eq!(mir.scale().name(), "counts");
     assert_eq!(prot.scale().name(), "linear");
@@ -707,4 +708,78 @@ proptest! {
             prop_assert!(m.starts_with("simulation parameter `"), "{}", m);
         }
     }
+}
+
+#[test]
+fn biofluid_contamination_marks_and_raises_blood_mirnas() {
+    let params = SimParams {
+        biofluid: BiofluidContamination {
+            haemolysed: 2,
+            blood_cell_rich: 1,
+            ..Default::default()
+        },
+        ..SimParams::small()
+    };
+    let clean = simulate(&SimParams::small()).unwrap();
+    let c = simulate(&params).unwrap();
+    // Contamination touches the miRNA layer only; the truth marks disjoint sets.
+    assert_eq!(
+        bits(clean.experiment.layer(PROTEOME_LAYER).unwrap()),
+        bits(c.experiment.layer(PROTEOME_LAYER).unwrap())
+    );
+    let h: Vec<bool> = c.truth.samples.iter().map(|s| s.haemolysed).collect();
+    let b: Vec<bool> = c.truth.samples.iter().map(|s| s.blood_cell_rich).collect();
+    assert_eq!(h.iter().filter(|&&x| x).count(), 2);
+    assert_eq!(b.iter().filter(|&&x| x).count(), 1);
+    assert!(h.iter().zip(&b).all(|(x, y)| !(x & y)));
+    assert!(clean
+        .truth
+        .samples
+        .iter()
+        .all(|s| !s.haemolysed && !s.blood_cell_rich));
+    let t = c.truth.samples_table().to_tsv();
+    assert!(t
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("haemolysed\tblood_cell_rich"));
+    // log2 ratios on counts: miR-451a / miR-23a-3p and miR-223-3p / library.
+    let mir = c.experiment.layer(MIRNA_LAYER).unwrap();
+    let row = |m: &str| mir.features().position(m).unwrap();
+    let v = mir.values();
+    let ratio: Vec<f64> = (0..mir.n_samples())
+        .map(|j| {
+            ((v[[row("hsa-miR-451a"), j]] + 1.0) / (v[[row("hsa-miR-23a-3p"), j]] + 1.0)).log2()
+        })
+        .collect();
+    let max_clean = (0..h.len())
+        .filter(|&j| !h[j])
+        .map(|j| ratio[j])
+        .fold(f64::NEG_INFINITY, f64::max);
+    for j in (0..h.len()).filter(|&j| h[j]) {
+        assert!(
+            ratio[j] > max_clean + 1.0 && ratio[j] > 5.0,
+            "{} vs {max_clean}",
+            ratio[j]
+        );
+    }
+    let r223 = row("hsa-miR-223-3p");
+    let lib: Vec<f64> = (0..mir.n_samples())
+        .map(|j| (0..mir.n_features()).map(|i| v[[i, j]]).sum())
+        .collect();
+    let j_b = b.iter().position(|&x| x).unwrap();
+    let share_b = v[[r223, j_b]] / lib[j_b];
+    for j in (0..b.len()).filter(|&j| !b[j]) {
+        assert!(share_b > 10.0 * v[[r223, j]] / lib[j]);
+    }
+    // Too many contaminated preparations is a parameter error.
+    let err = simulate(&SimParams {
+        biofluid: BiofluidContamination {
+            haemolysed: 1000,
+            ..Default::default()
+        },
+        ..SimParams::small()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("biofluid.haemolysed"), "{err}");
 }
