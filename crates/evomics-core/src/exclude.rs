@@ -143,21 +143,9 @@ impl ExcludeRules {
                     return Ok(None);
                 }
                 sheet
-                    .column(&r.column)
+                    .require_column(&r.column)
                     .map(Some)
-                    .ok_or_else(|| CoreError::NotFound {
-                        kind: "exclude column",
-                        name: r.column.clone(),
-                        hint: format!(
-                            " in the sample sheet; its columns are: {}",
-                            sheet
-                                .columns()
-                                .iter()
-                                .map(|c| c.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    })
+                    .map_err(|e| CoreError::Invalid(format!("exclude: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(sheet
