@@ -1,4 +1,27 @@
 //! Ingest: a sample sheet plus layer files into an [`Experiment`] with a provenance manifest.
+//!
+//! ```
+//! use evomics_io::ingest::{ingest, IngestRequest};
+//! use evomics_io::sheet::SheetOptions;
+//! use evomics_io::spec::LayerSpec;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let sheet = dir.path().join("samples.tsv");
+//! std::fs::write(&sheet, "sample_id\tsource\nEV1\tBM_MSC\nEV2\tADSC\nEV3\tADSC\n").unwrap();
+//! let table = dir.path().join("proteins.tsv");
+//! std::fs::write(&table, "protein\tEV1\tEV2\tEV3\nCD63\t21.5\t22.0\t\nALB\t14.1\tNA\t13.9\n").unwrap();
+//! let layer = format!("proteome={},scale=log2", table.display());
+//! let request = IngestRequest {
+//!     samples: sheet,
+//!     sheet: SheetOptions::default(),
+//!     layers: vec![LayerSpec::parse(&layer).unwrap()],
+//!     allow_missing_samples: false,
+//! };
+//! let (experiment, _manifest, reports) = ingest(&request).unwrap();
+//! let proteome = experiment.layer("proteome").unwrap();
+//! assert_eq!((proteome.n_features(), proteome.n_samples()), (2, 3));
+//! assert_eq!(reports[0].cells.missing, 2); // empty and NA are missing values, never 0
+//! ```
 
 use std::path::{Path, PathBuf};
 

@@ -19,11 +19,12 @@ use evomics_stats::stages::explore::ExploreResult;
 
 use crate::error::{invalid, Result};
 use crate::model::{
-    CalibrationBin, ContrastResult, DiffRow, EnrichmentRow, Header, Importance, InputFile,
-    LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, PanelScores, PanelSection,
-    PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow,
-    Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow,
-    SampleScore, SampleTable, Task, VariancePartition, Verdict, VpFeature,
+    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EnrichmentRow, Header, Importance,
+    InputFile, LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison,
+    ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult, PermutationSummary, PotencyModel,
+    PrPoint, Prediction, PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput,
+    RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict,
+    VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -685,6 +686,18 @@ fn train_methods(t: &TrainResult) -> String {
         );
     }
     text.push('.');
+    if let Some(cmp) = &t.comparison {
+        text.push_str(&format!(
+            " {} models ({}) were cross-validated on the same folds with the same fold preprocessing and compared in pairs by the corrected resampled t-test (Nadeau & Bengio 2003); {} was kept ({}).",
+            cmp.models.len(),
+            cmp.models.join(", "),
+            cmp.models[cmp.selected],
+            cmp.selected_by
+        ));
+        if cmp.models.len() > 1 && !cmp.selected_by.starts_with("named") {
+            text.push_str(" Its cross-validated metrics and permutation p-value do not include the choice among the models and are therefore optimistic.");
+        }
+    }
     match &t.permutation {
         Some(p) => text.push_str(&match &p.permutation {
             Permutation::Free => format!(
@@ -857,7 +870,67 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     out.importance = rows.into_iter().take(20).map(|(_, v)| v).collect();
+    out.comparison = t.comparison.as_ref().map(|c| comparison_view(t, c));
     out
+}
+
+/// The report's view of a multi-model comparison: every model's metrics, the headline metric
+/// per split, and the pairs on that metric.
+fn comparison_view(t: &TrainResult, c: &evomics_ml::evaluate::MultiCvReport) -> ModelComparison {
+    let metric = if t.is_numeric() { "r2" } else { "roc_auc" };
+    let kinds = t.settings.comparison.as_ref().map(|m| &m.models);
+    let models = c
+        .models
+        .iter()
+        .zip(&c.reports)
+        .enumerate()
+        .map(|(i, (name, r))| ComparedModel {
+            name: name.clone(),
+            kind: kinds
+                .and_then(|k| k.get(i))
+                .map_or_else(String::new, |e| e.model.name().to_string()),
+            metrics: r
+                .summary
+                .iter()
+                .map(|m| MetricRow {
+                    name: m.name.clone(),
+                    pooled: finite(m.pooled),
+                    fold_mean: finite(m.fold_mean),
+                    fold_sd: finite(m.fold_sd),
+                })
+                .collect(),
+            folds: r
+                .fold_metrics
+                .iter()
+                .map(|f| {
+                    f.metrics
+                        .named()
+                        .into_iter()
+                        .find(|(n, _)| *n == metric)
+                        .and_then(|(_, v)| finite(Some(v)))
+                })
+                .collect(),
+        })
+        .collect();
+    let pairs = c
+        .comparisons_of(metric)
+        .map(|p| ModelPair {
+            a: p.model_a.clone(),
+            b: p.model_b.clone(),
+            mean_difference: finite(p.mean_difference),
+            sd_difference: finite(p.sd_difference),
+            t: finite(p.t),
+            df: p.df,
+            p_value: finite(p.p_value),
+        })
+        .collect();
+    ModelComparison {
+        metric: metric.to_string(),
+        selected: c.models[c.selected].clone(),
+        selected_by: c.selected_by.clone(),
+        models,
+        pairs,
+    }
 }
 
 fn reference(key: &str, text: &str, doi: &str) -> Reference {
@@ -961,12 +1034,24 @@ fn methods(r: &RunResults<'_>) -> Methods {
         steps.push(step(
             "Predictive models",
             train_methods(t),
-            &["friedman2010", "breiman2001", "lei2018"],
+            if t.comparison.is_some() {
+                &["friedman2010", "breiman2001", "lei2018", "nadeau2003"]
+            } else {
+                &["friedman2010", "breiman2001", "lei2018"]
+            },
+        ));
+    }
+    let mut references = references();
+    if r.train.is_some_and(|t| t.comparison.is_some()) {
+        references.push(reference(
+            "nadeau2003",
+            "Nadeau C, Bengio Y. Inference for the generalization error. Mach Learn 2003;52:239–281.",
+            "10.1023/A:1024068626366",
         ));
     }
     Methods {
         steps,
         settings: Vec::new(),
-        references: references(),
+        references,
     }
 }

@@ -26,6 +26,36 @@
 //!
 //! The crate does no file I/O; the caller writes the string. See `docs/report.md` for the
 //! sections and the JSON schema of [`ReportInput`].
+//!
+//! The report of a run is built from the stages' typed results ([`build`] takes a
+//! [`RunResults`]), never from their files:
+//!
+//! ```
+//! use evomics_qc::{run_qc, QcConfig};
+//! use evomics_report::{build, render, RunResults};
+//! use evomics_sim::{simulate, SimParams};
+//!
+//! let mut params = SimParams::preset("small").unwrap();
+//! params.seed = 3;
+//! let exp = simulate(&params).unwrap().experiment;
+//! let qc = run_qc(&exp, &QcConfig { group_by: Some("source".into()), ..QcConfig::default() }).unwrap();
+//! let run = RunResults {
+//!     title: "EV cargo by source",
+//!     date: "2026-12-04",
+//!     inputs: &[],
+//!     experiment: &exp,
+//!     normalized: None,
+//!     qc: Some(&qc),
+//!     diff: &[],
+//!     explore: None,
+//!     cluster: None,
+//!     train: None,
+//! };
+//! let html = render(&build(&run).unwrap()).unwrap();
+//! assert!(html.contains("Sample quality control"));
+//! assert!(html.contains("stage train was not run"));
+//! assert!(!html.contains("<script")); // self-contained, nothing runs
+//! ```
 
 pub mod build;
 pub mod error;
@@ -42,11 +72,12 @@ use std::fmt::Write as _;
 pub use build::{build, RunResults};
 pub use error::{ReportError, Result};
 pub use model::{
-    CalibrationBin, ContrastResult, DiffRow, EnrichmentRow, Header, Importance, InputFile,
-    LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, PanelScores, PanelSection,
-    PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer,
-    QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable,
-    Setting, Task, VariancePartition, Verdict, VpFeature,
+    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EnrichmentRow, Header, Importance,
+    InputFile, LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison,
+    ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult, PermutationSummary, PotencyModel,
+    PrPoint, Prediction, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint,
+    SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict,
+    VpFeature,
 };
 
 use html::Esc;

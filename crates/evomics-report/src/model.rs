@@ -484,6 +484,60 @@ pub struct PotencyModel {
     pub predictions: Vec<Prediction>,
     /// Feature importance; the 20 largest by absolute value are drawn.
     pub importance: Vec<Importance>,
+    /// Several models compared on the same folds, when the run compared them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ModelComparison>,
+}
+
+/// Models cross-validated on the same folds with the same fold preprocessing, and compared in
+/// pairs by the corrected resampled t-test (Nadeau & Bengio 2003).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelComparison {
+    /// The metric drawn per fold and tested in `pairs` (the headline metric).
+    pub metric: String,
+    /// The model kept.
+    pub selected: String,
+    /// How it was chosen (e.g. `pooled roc_auc (higher is better)`).
+    pub selected_by: String,
+    /// The models, in config order.
+    pub models: Vec<ComparedModel>,
+    /// Every pair of models on `metric`.
+    pub pairs: Vec<ModelPair>,
+}
+
+/// One model of a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComparedModel {
+    /// Name in the comparison.
+    pub name: String,
+    /// Model kind (`elastic_net`, `linear_svm`, …).
+    pub kind: String,
+    /// Its metrics.
+    pub metrics: Vec<MetricRow>,
+    /// The comparison metric per split, in split order (`None` where undefined).
+    pub folds: Vec<Option<f64>>,
+}
+
+/// Two models compared on one metric over the shared splits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelPair {
+    /// Model A.
+    pub a: String,
+    /// Model B.
+    pub b: String,
+    /// Mean of A − B over the splits.
+    pub mean_difference: Option<f64>,
+    /// SD of the differences.
+    pub sd_difference: Option<f64>,
+    /// Corrected t statistic.
+    pub t: Option<f64>,
+    /// Degrees of freedom (splits − 1).
+    pub df: usize,
+    /// Two-sided p-value.
+    pub p_value: Option<f64>,
 }
 
 /// Classification or regression.

@@ -328,6 +328,46 @@ fn classifier(rng: &mut Rng) -> PotencyModel {
                 selection_frequency: Some((1.0 - i as f64 / 45.0).max(0.0)),
             })
             .collect(),
+        comparison: Some(comparison()),
+    }
+}
+
+/// Three models on five shared folds.
+fn comparison() -> ModelComparison {
+    let model = |name: &str, kind: &str, folds: [f64; 5]| ComparedModel {
+        name: name.into(),
+        kind: kind.into(),
+        metrics: vec![MetricRow {
+            name: "roc_auc".into(),
+            pooled: Some(folds.iter().sum::<f64>() / 5.0),
+            fold_mean: Some(folds.iter().sum::<f64>() / 5.0),
+            fold_sd: Some(0.05),
+        }],
+        folds: folds.iter().map(|v| Some(*v)).collect(),
+    };
+    let pair = |a: &str, b: &str, d: f64, p: f64| ModelPair {
+        a: a.into(),
+        b: b.into(),
+        mean_difference: Some(d),
+        sd_difference: Some(0.04),
+        t: Some(d / 0.03),
+        df: 4,
+        p_value: Some(p),
+    };
+    ModelComparison {
+        metric: "roc_auc".into(),
+        selected: "enet".into(),
+        selected_by: "pooled roc_auc (higher is better)".into(),
+        models: vec![
+            model("enet", "elastic_net", [0.95, 0.9, 1.0, 0.85, 0.92]),
+            model("svm", "linear_svm", [0.9, 0.88, 0.97, 0.8, 0.9]),
+            model("forest", "random_forest", [0.8, 0.85, 0.9, 0.7, 0.88]),
+        ],
+        pairs: vec![
+            pair("enet", "svm", 0.034, 0.31),
+            pair("enet", "forest", 0.098, 0.04),
+            pair("svm", "forest", 0.064, 0.12),
+        ],
     }
 }
 
@@ -824,6 +864,7 @@ fn every_section_renders_with_its_heading() {
         "mirna: osteogenic_induction - control",
         "Panel enrichment",
         "Feature importance",
+        "Models compared on the same folds",
         "References",
         "Resolved settings",
     ] {
@@ -851,11 +892,17 @@ fn every_section_renders_with_its_heading() {
         "Permutation null of",
         "Observed against predicted",
         "Feature importance of",
+        "roc_auc per split and model",
     ] {
         assert!(
             html.contains(&format!("aria-label=\"{plot}")),
             "{plot} missing"
         );
+    }
+    // The comparison: the kept model, every pair with its corrected t-test p-value.
+    assert!(html.contains("<strong>enet</strong> was kept"));
+    for p in ["0.310", "0.040", "0.120"] {
+        assert!(html.contains(&format!(">{p}<")), "p = {p} missing");
     }
     // Verdict badges, hover titles, the SHA-256.
     assert!(html.contains("<span class=\"badge fail\">fail</span>"));

@@ -18,11 +18,23 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
+///
+/// Found from the crate under test as `cargo test` runs it (its `CARGO_MANIFEST_DIR` at run
+/// time), not from where this crate was compiled: two checkouts sharing one build folder (a
+/// clone in CI and the working copy) reuse a compiled test-support crate, whose compile-time
+/// path would point the tests at the other checkout and its `../shared`.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = start
+        .ancestors()
+        .find(|d| {
+            std::fs::read_to_string(d.join("Cargo.toml"))
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map_or_else(|| start.join("../.."), Path::to_path_buf);
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The `../shared` folder beside the repository.

@@ -1012,3 +1012,171 @@ fn real_secretome_predicts_differentiation_with_donor_grouped_cv() {
     assert!(auc > 0.9, "pooled AUC {auc}");
     assert_eq!(pv, 0.05, "the smallest p with 19 permutations");
 }
+
+/// Issue 18: four models (elastic net, tuned linear SVM, forest, boosting) on the same
+/// donor-grouped folds of the real secretome, with the in-fold preprocessing of the documented
+/// config, compared in pairs by the corrected resampled t-test; then the same models with
+/// leave-one-cell-type-out.
+#[test]
+fn real_secretome_models_compared_on_shared_folds() {
+    let data =
+        evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
+    let sheet = data.join("secretome_samples.tsv");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("secretome");
+    ok(&[
+        "ingest",
+        "-s",
+        p(&sheet),
+        "--sample-id-column",
+        "Sample",
+        "--layer",
+        &format!(
+            "proteome={}",
+            p(&data.join("secretome_fragpipe_combined_protein.tsv.gz"))
+        ),
+        "-o",
+        p(&store),
+        "--quiet",
+    ]);
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../workflows/train/msc-secretome-model-comparison.toml");
+    let mut fast: toml::Table = toml::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    fast.insert("permutations".into(), toml::Value::Integer(0));
+    let fast_cfg = dir.path().join("fast.toml");
+    std::fs::write(&fast_cfg, toml::to_string(&fast).unwrap()).unwrap();
+
+    let check = |out: &Path, splits: usize| -> String {
+        let (h, rows) = read_tsv(&out.join("models.tsv"));
+        let (model, selected, metric, pooled) = (
+            col(&h, "model"),
+            col(&h, "selected"),
+            col(&h, "metric"),
+            col(&h, "pooled"),
+        );
+        let auc: BTreeMap<String, f64> = rows
+            .iter()
+            .filter(|r| r[metric] == "roc_auc")
+            .map(|r| (r[model].clone(), r[pooled].parse::<f64>().unwrap()))
+            .collect();
+        assert_eq!(
+            auc.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["boosting", "enet", "forest", "svm"]
+        );
+        let kept: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r[selected] == "true")
+            .map(|r| r[model].as_str())
+            .collect();
+        assert_eq!(kept.len(), 1, "one model is kept: {kept:?}");
+        let kept = kept.into_iter().next().unwrap().to_string();
+        let best = auc
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(n, _)| n.clone())
+            .unwrap();
+        assert_eq!(kept, best, "the best pooled ROC AUC is kept: {auc:?}");
+        let (h, rows) = read_tsv(&out.join("model_comparison.tsv"));
+        let (m, n, df, pv, t) = (
+            col(&h, "metric"),
+            col(&h, "n_splits"),
+            col(&h, "df"),
+            col(&h, "p_value"),
+            col(&h, "t"),
+        );
+        let aucs: Vec<&Vec<String>> = rows.iter().filter(|r| r[m] == "roc_auc").collect();
+        assert_eq!(aucs.len(), 6, "every pair of four models");
+        for r in aucs {
+            assert_eq!(r[n], splits.to_string());
+            assert_eq!(r[df], (splits - 1).to_string());
+            if r[t] != "NA" {
+                let p: f64 = r[pv].parse().unwrap();
+                assert!((0.0..=1.0).contains(&p), "{r:?}");
+            }
+        }
+        let (h, rows) = read_tsv(&out.join("model_folds.tsv"));
+        let per_model = rows
+            .iter()
+            .filter(|r| r[col(&h, "metric")] == "roc_auc" && r[col(&h, "model")] == "svm")
+            .count();
+        assert_eq!(per_model, splits);
+        let metrics = json(&out.join("metrics.json"));
+        assert_eq!(metrics["model_comparison"]["selected"], kept.as_str());
+        let model =
+            SavedModel::from_json(&std::fs::read_to_string(out.join("model.json")).unwrap())
+                .unwrap();
+        let kind = |n: &str| match n {
+            "enet" => "elastic_net",
+            "svm" => "linear_svm",
+            "forest" => "random_forest",
+            _ => "gradient_boosting",
+        };
+        assert_eq!(
+            model.model_params.name(),
+            kind(&kept),
+            "the saved model is the kept one"
+        );
+        println!("pooled ROC AUC {auc:?}, kept {kept}");
+        kept
+    };
+
+    let grouped = dir.path().join("grouped");
+    let err = ok_stderr(&["train", p(&store), "-c", p(&fast_cfg), "-o", p(&grouped)]);
+    println!("{err}");
+    assert!(err.contains("4 models on the same folds"), "{err}");
+    assert!(
+        err.contains("optimistic"),
+        "the selection is said to bias the estimate: {err}"
+    );
+    assert!(
+        !err.contains("learned nothing"),
+        "every model learns: {err}"
+    );
+    let donors = sheet_map(&sheet, "Donor");
+    let (splits, _) = assert_grouped_folds(&grouped.join("folds.tsv"), &donors);
+    assert_eq!(splits, 5);
+    check(&grouped, 5);
+
+    let logo = dir.path().join("logo");
+    ok(&[
+        "train",
+        p(&store),
+        "-c",
+        p(&fast_cfg),
+        "--cv",
+        "leave_one_group_out",
+        "--group",
+        "Cell_type",
+        "-o",
+        p(&logo),
+        "--quiet",
+    ]);
+    let types = sheet_map(&sheet, "Cell_type");
+    let (splits, _) = assert_grouped_folds(&logo.join("folds.tsv"), &types);
+    assert_eq!(splits, 6, "one fold per cell type");
+    check(&logo, 6);
+
+    // Naming the model removes the selection; --model cannot replace [[models]].
+    let named = dir.path().join("named");
+    fast.insert("select".into(), toml::Value::String("forest".into()));
+    fast.insert("learning_curve".into(), toml::Value::Array(Vec::new()));
+    let named_cfg = dir.path().join("named.toml");
+    std::fs::write(&named_cfg, toml::to_string(&fast).unwrap()).unwrap();
+    let err = ok_stderr(&["train", p(&store), "-c", p(&named_cfg), "-o", p(&named)]);
+    assert!(!err.contains("optimistic"), "{err}");
+    assert_eq!(
+        json(&named.join("metrics.json"))["model_comparison"]["selected_by"],
+        "named: forest"
+    );
+    let e = fail(&[
+        "train",
+        p(&store),
+        "-c",
+        p(&fast_cfg),
+        "--model",
+        "svm",
+        "-o",
+        p(&named),
+    ]);
+    assert!(e.contains("[[models]]"), "{e}");
+}

@@ -6,6 +6,41 @@
 //! input values under another id ([`crate::persist::row_hash`]) — are listed in a warning and
 //! marked in the `in_training` column (`id`, `data` or empty): their predictions are not an
 //! independent test of the model.
+//!
+//! ```
+//! use evomics_core::StageTables;
+//! use evomics_ml::stages::predict::{run_predict, PredictConfig};
+//! use evomics_ml::stages::train::{run_train, TrainContext, TrainSpec};
+//! use evomics_sim::{simulate, SimParams};
+//!
+//! // Train on one simulated cohort …
+//! let mut params = SimParams::preset("small").unwrap();
+//! params.seed = 3;
+//! let training = simulate(&params).unwrap().experiment;
+//! let spec: TrainSpec = toml::from_str(r#"
+//!     target = "potency_class"
+//!     layers = ["proteome"]
+//!     permutations = 0
+//!     learning_curve = []
+//!     [preprocess.proteome]
+//!     transform = { method = "log2" }
+//!     imputation = { method = "down_shift", seed = 7 }
+//!     [cv]
+//!     scheme = "group_k_fold"
+//!     k = 3
+//!     group = "donor_id"
+//! "#).unwrap();
+//! let layers: Vec<String> = training.layers().keys().cloned().collect();
+//! let trained = run_train(&training, &spec.resolve(&layers).unwrap(), &TrainContext::default()).unwrap();
+//!
+//! // … and apply the saved model. New preparations would come from their own store; here the
+//! // training cohort itself is predicted, so every row is marked as seen in training.
+//! let result = run_predict(trained.model, &training, &PredictConfig::default()).unwrap();
+//! let predictions = result.tables().into_iter().find(|t| t.name == "predictions").unwrap();
+//! assert_eq!(predictions.rows.len(), training.samples().len());
+//! assert!(result.calibrated); // out-of-fold conformal sets came with the model
+//! assert!(result.notes.iter().any(|m| m.text.contains("training")));
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -56,8 +56,9 @@ use crate::cv::{CvScheme, Part};
 use crate::data::{Dataset, DroppedSample, TargetKind, TargetSpec};
 use crate::error::{data_err, MlError, Result};
 use crate::evaluate::{
-    cross_validate, learning_curve, permutation_test_given, source_check_given, CvReport,
-    LearningPoint, Permutation, PermutationTest, Runner, SourceCheck, TrainConfig, Tuning,
+    cross_validate, cross_validate_models, learning_curve, permutation_test_given,
+    source_check_given, CvReport, LearningPoint, ModelChoice, ModelEntry, MultiCvReport,
+    MultiTrainConfig, Permutation, PermutationTest, Runner, SourceCheck, TrainConfig, Tuning,
 };
 use crate::models::{
     BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
@@ -153,6 +154,112 @@ pub struct TuningSpec {
     pub inner: Option<CvScheme>,
 }
 
+/// One model of a comparison: `[[models]]` in a train config. Its keys are the model's own
+/// (`model = "linear_svm"`, `c = 0.1`, …, as in `[model]`) plus an optional `name` (default:
+/// the model kind, which must then be unique) and an optional `tuning` table of its own.
+///
+/// ```toml
+/// [[models]]
+/// name = "enet"
+/// model = "elastic_net"
+/// alpha = 0.5
+///
+/// [[models]]
+/// model = "linear_svm"
+/// tuning = { grid = { c = [0.01, 0.1, 1.0] } }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    try_from = "serde_json::Map<String, Value>",
+    into = "serde_json::Map<String, Value>"
+)]
+pub struct ModelEntrySpec {
+    /// Name in the comparison tables (default: the model kind).
+    pub name: Option<String>,
+    /// The model and its parameters.
+    pub model: ModelSpec,
+    /// Nested tuning of this model (a grid crossed with its parameters and/or candidates).
+    pub tuning: Option<TuningSpec>,
+}
+
+impl ModelEntrySpec {
+    /// The name the model has in the comparison.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.model.name().to_string())
+    }
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for ModelEntrySpec {
+    type Error = String;
+
+    fn try_from(mut map: serde_json::Map<String, Value>) -> std::result::Result<Self, String> {
+        let name = match map.remove("name") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => return Err(format!("[[models]] name must be text, not {other}")),
+        };
+        let tuning = match map.remove("tuning") {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_value::<TuningSpec>(v)
+                    .map_err(|e| format!("[[models]] tuning: {e}"))?,
+            ),
+        };
+        if !map.contains_key("model") {
+            return Err(format!(
+                "[[models]]{}: no `model = \"KIND\"` (one of elastic_net, random_forest, gradient_boosting, linear_svm, knn, pls)",
+                name.as_deref().map(|n| format!(" '{n}'")).unwrap_or_default()
+            ));
+        }
+        let model = serde_json::from_value::<ModelSpec>(Value::Object(map)).map_err(|e| {
+            format!(
+                "[[models]]{}: {e}",
+                name.as_deref()
+                    .map(|n| format!(" '{n}'"))
+                    .unwrap_or_default()
+            )
+        })?;
+        Ok(ModelEntrySpec {
+            name,
+            model,
+            tuning,
+        })
+    }
+}
+
+impl From<ModelEntrySpec> for serde_json::Map<String, Value> {
+    fn from(e: ModelEntrySpec) -> Self {
+        // Unset optional values are left out, as in a written config (TOML has no null).
+        fn without_nulls(v: Value) -> Value {
+            match v {
+                Value::Object(m) => Value::Object(
+                    m.into_iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k, without_nulls(v)))
+                        .collect(),
+                ),
+                Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+                other => other,
+            }
+        }
+        let mut map = match serde_json::to_value(&e.model).map(without_nulls) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(n) = e.name {
+            map.insert("name".into(), Value::String(n));
+        }
+        if let Some(t) = e.tuning {
+            if let Ok(v) = serde_json::to_value(t) {
+                map.insert("tuning".into(), without_nulls(v));
+            }
+        }
+        map
+    }
+}
+
 /// The training configuration: `[train]` of a run config or the `--config` file of `evomics
 /// train`. Every key is optional; see `docs/potency-models.md`.
 ///
@@ -208,6 +315,13 @@ pub struct TrainSpec {
     pub cv: Option<CvScheme>,
     /// Nested hyperparameter tuning.
     pub tuning: Option<TuningSpec>,
+    /// Several models compared on the same folds (`[[models]]`; replaces `model` and `tuning`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelEntrySpec>,
+    /// With `[[models]]`: the model to keep, by a metric's name (the best pooled value wins,
+    /// e.g. `"brier"`) or by a model's name (default: the best pooled headline metric, ROC AUC
+    /// for classes and R² for numbers).
+    pub select: Option<String>,
     /// Seed of folds, models and permutations (default 20240601).
     pub seed: Option<u64>,
     /// Label permutations of the permutation test (default 99; 0 switches it off).
@@ -241,8 +355,12 @@ pub struct TrainSettings {
     pub layers: Vec<String>,
     /// Samples left out by sheet columns' values.
     pub exclude: ExcludeRules,
-    /// Preprocessing, model, design, tuning, seed, conformal α (evomics-ml's config).
+    /// Preprocessing, model, design, tuning, seed, conformal α (evomics-ml's config). With
+    /// several models this is the selected model's config once `run_train` has chosen it.
     pub config: TrainConfig,
+    /// The models compared on shared folds, when the spec lists `[[models]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<MultiTrainConfig>,
     /// Label permutations (0: none).
     pub permutations: usize,
     /// Column labels are permuted within, if any.
@@ -411,6 +529,45 @@ pub fn expand_grid(
         .collect()
 }
 
+/// The tuning of `model` a [`TuningSpec`] asks for: its grid crossed with the model's
+/// parameters plus its explicit candidates, scored by its inner design (default: the outer
+/// design with one repeat; leave-one-group-out stays as it is).
+fn resolve_tuning(
+    model: &ModelSpec,
+    spec: Option<&TuningSpec>,
+    cv: &CvScheme,
+) -> Result<Option<Tuning>> {
+    let Some(t) = spec else {
+        return Ok(None);
+    };
+    let mut candidates = if t.grid.is_empty() {
+        Vec::new()
+    } else {
+        expand_grid(model, &t.grid)?
+    };
+    candidates.extend(t.candidates.iter().cloned());
+    if candidates.is_empty() {
+        return Err(invalid("tuning", "[tuning] has neither a grid nor candidates; add `grid = { lambda = [0.01, 0.1] }` or remove the table".into()));
+    }
+    let inner = t.inner.clone().unwrap_or_else(|| match cv {
+        CvScheme::KFold { k, stratify, .. } => CvScheme::KFold {
+            k: *k,
+            repeats: 1,
+            stratify: *stratify,
+        },
+        CvScheme::GroupKFold {
+            k, group, stratify, ..
+        } => CvScheme::GroupKFold {
+            k: *k,
+            group: group.clone(),
+            repeats: 1,
+            stratify: *stratify,
+        },
+        other => other.clone(),
+    });
+    Ok(Some(Tuning { candidates, inner }))
+}
+
 impl TrainSpec {
     /// Check everything that can be checked before the store is read (the layers it names are
     /// checked against the store by [`TrainSpec::resolve`]).
@@ -457,42 +614,22 @@ impl TrainSpec {
                 return Err(invalid("preprocess", format!("the config has [preprocess.{l}], but '{l}' is not among the layers used ({}); fix the table name or add the layer", layers.join(", "))));
             }
         }
-        let model = self
-            .model
-            .clone()
-            .unwrap_or(ModelSpec::ElasticNet(ElasticNetParams::default()));
-        let cv = self.cv.clone().unwrap_or_else(default_cv);
-        let tuning = match &self.tuning {
-            None => None,
-            Some(t) => {
-                let mut candidates = if t.grid.is_empty() {
-                    Vec::new()
-                } else {
-                    expand_grid(&model, &t.grid)?
-                };
-                candidates.extend(t.candidates.iter().cloned());
-                if candidates.is_empty() {
-                    return Err(invalid("tuning", "[tuning] has neither a grid nor candidates; add `grid = { lambda = [0.01, 0.1] }` or remove the table".into()));
-                }
-                let inner = t.inner.clone().unwrap_or_else(|| match &cv {
-                    CvScheme::KFold { k, stratify, .. } => CvScheme::KFold {
-                        k: *k,
-                        repeats: 1,
-                        stratify: *stratify,
-                    },
-                    CvScheme::GroupKFold {
-                        k, group, stratify, ..
-                    } => CvScheme::GroupKFold {
-                        k: *k,
-                        group: group.clone(),
-                        repeats: 1,
-                        stratify: *stratify,
-                    },
-                    other => other.clone(),
-                });
-                Some(Tuning { candidates, inner })
-            }
+        if !self.models.is_empty() && (self.model.is_some() || self.tuning.is_some()) {
+            return Err(invalid("models", "the config has [[models]] and also [model] or [tuning]; with several models put each model's parameters and tuning in its own [[models]] entry".into()));
+        }
+        if self.models.is_empty() && self.select.is_some() {
+            return Err(invalid(
+                "select",
+                "`select` chooses among [[models]], and the config lists none; remove it or add [[models]] entries".into(),
+            ));
+        }
+        let model = match (&self.model, self.models.first()) {
+            (Some(m), _) => m.clone(),
+            (None, Some(e)) => e.model.clone(),
+            (None, None) => ModelSpec::ElasticNet(ElasticNetParams::default()),
         };
+        let cv = self.cv.clone().unwrap_or_else(default_cv);
+        let tuning = resolve_tuning(&model, self.tuning.as_ref(), &cv)?;
         let preprocess = PreprocessConfig {
             layers: self.preprocess.clone(),
             selection: self.selection.clone().unwrap_or_default(),
@@ -513,6 +650,49 @@ impl TrainSpec {
             config.conformal_alpha = al;
         }
         config.validate()?;
+        let comparison = if self.models.is_empty() {
+            None
+        } else {
+            let mut entries = Vec::with_capacity(self.models.len());
+            for e in &self.models {
+                entries.push(ModelEntry {
+                    name: e.display_name(),
+                    model: e.model.clone(),
+                    tuning: resolve_tuning(&e.model, e.tuning.as_ref(), &config.cv)?,
+                });
+            }
+            let choose = match &self.select {
+                None => ModelChoice::Primary,
+                Some(x) if entries.iter().any(|e| &e.name == x) => ModelChoice::Model(x.clone()),
+                Some(x) => ModelChoice::Metric(x.clone()),
+            };
+            let multi = MultiTrainConfig {
+                preprocess: config.preprocess.clone(),
+                models: entries,
+                cv: config.cv.clone(),
+                seed: config.seed,
+                permutation_importance: config.permutation_importance,
+                top_features: config.top_features,
+                conformal_alpha: config.conformal_alpha,
+                choose,
+            };
+            multi.validate().map_err(|e| match e {
+                MlError::InvalidParam {
+                    param: "choose",
+                    problem,
+                    ..
+                } => invalid(
+                    "select",
+                    format!(
+                        "'{}' is neither a model's name nor a metric: {problem}",
+                        self.select.as_deref().unwrap_or_default()
+                    ),
+                ),
+                other => other,
+            })?;
+            config = multi.model_config(0);
+            Some(multi)
+        };
         let permutations = self.permutations.unwrap_or(DEFAULT_PERMUTATIONS);
         let source_permutations = self.source_permutations.unwrap_or(permutations);
         for (name, n) in [
@@ -565,6 +745,7 @@ impl TrainSpec {
                 .collect(),
             exclude: self.exclude.clone(),
             config,
+            comparison,
             permutations,
             permute_within: self.permute_within.clone(),
             source_column: self.source_column.clone(),
@@ -599,6 +780,9 @@ impl TrainFlags {
     /// Apply the flags to a spec.
     pub fn apply(&self, spec: &mut TrainSpec) -> Result<()> {
         if let Some(kind) = self.model {
+            if !spec.models.is_empty() {
+                return Err(invalid("model", format!("--model {} replaces one model, and the config compares [[models]]; drop --model or the [[models]] entries", kind.name())));
+            }
             spec.model = Some(kind.overlay(spec.model.as_ref()));
         }
         if self.cv.is_some()
@@ -700,8 +884,12 @@ pub struct TrainResult {
     pub dropped: Vec<DroppedSample>,
     /// Layers used.
     pub layers: Vec<LayerUse>,
-    /// The cross-validation.
+    /// The cross-validation (of the selected model, with several).
     pub report: CvReport,
+    /// With `[[models]]`: every model's cross-validation on the shared folds (fold fits left
+    /// out), the paired comparisons with the corrected resampled t-test, and the choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<MultiCvReport>,
     /// The label-permutation test.
     pub permutation: Option<PermutationTest>,
     /// The source checks.
@@ -770,18 +958,62 @@ pub fn run_train(
     } else {
         ctx.threads
     };
-    let cfg = &s.config;
-    notes.push(Message::info(format!(
-        "cross-validating: {} samples, {}, model {}{}",
-        data.n_samples(),
-        design_text(&cfg.cv),
-        cfg.model.name(),
-        cfg.tuning.as_ref().map_or(String::new(), |t| format!(
-            " tuned over {} candidates",
-            t.candidates.len()
-        ))
-    )));
-    let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
+    let (report, comparison, chosen) = match &s.comparison {
+        None => {
+            let cfg = &s.config;
+            notes.push(Message::info(format!(
+                "cross-validating: {} samples, {}, model {}{}",
+                data.n_samples(),
+                design_text(&cfg.cv),
+                cfg.model.name(),
+                cfg.tuning.as_ref().map_or(String::new(), |t| format!(
+                    " tuned over {} candidates",
+                    t.candidates.len()
+                ))
+            )));
+            let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
+            (report, None, s.config.clone())
+        }
+        Some(multi) => {
+            let names: Vec<&str> = multi.models.iter().map(|m| m.name.as_str()).collect();
+            notes.push(Message::info(format!(
+                "cross-validating: {} samples, {}, {} models on the same folds and fold preprocessing: {}",
+                data.n_samples(),
+                design_text(&multi.cv),
+                multi.models.len(),
+                names.join(", ")
+            )));
+            let mut multi_report =
+                cross_validate_models(&data, sheet, multi).map_err(|e| with_hint(e, s))?;
+            let chosen = multi.model_config(multi_report.selected);
+            let report = multi_report.reports[multi_report.selected].clone();
+            // The selected model's fold fits are in `report`; the others' would only bloat
+            // result.json.
+            for r in &mut multi_report.reports {
+                r.fits.clear();
+            }
+            notes.push(Message::info(format!(
+                "selected model '{}' ({})",
+                multi_report.models[multi_report.selected], multi_report.selected_by
+            )));
+            if multi.models.len() > 1 && !matches!(multi.choose, ModelChoice::Model(_)) {
+                notes.push(Message::warn(format!(
+                    "the selected model was chosen as the best of {} by its cross-validated metrics, so its CV estimate and permutation p-value are optimistic (they do not include the choice); compare models by the corrected t-tests in model_comparison.tsv, or name the model with `select = \"NAME\"` before seeing the results",
+                    multi.models.len()
+                )));
+            }
+            (report, Some(multi_report), chosen)
+        }
+    };
+    let cfg = &chosen;
+    match &comparison {
+        None => notes.extend(constant_predictions(&report.predictions, cfg.model.name())),
+        Some(c) => {
+            for (name, r) in c.models.iter().zip(&c.reports) {
+                notes.extend(constant_predictions(&r.predictions, name));
+            }
+        }
+    }
     let tick = |what: &'static str| {
         move |d: usize, t: usize| {
             if let Some(p) = ctx.progress {
@@ -848,8 +1080,10 @@ pub fn run_train(
                 .count(),
         })
         .collect();
+    let mut settings = s.clone();
+    settings.config = chosen.clone();
     Ok(TrainResult {
-        settings: s.clone(),
+        settings,
         target: data.target.clone(),
         classes: data.classes.clone(),
         sample_ids: data.sample_ids.clone(),
@@ -857,6 +1091,7 @@ pub fn run_train(
         dropped: data.dropped.clone(),
         layers: layer_use,
         report,
+        comparison,
         permutation,
         source_check,
         conformal,
@@ -864,6 +1099,40 @@ pub fn run_train(
         model,
         genes: gene_names(&layers),
         notes,
+    })
+}
+
+/// A warning when a model gave every test sample of every fold the same prediction: it learned
+/// nothing (e.g. gradient boosting, whose `min_samples_leaf` of 20 leaves no split on fewer than
+/// 40 training samples, or an elastic net whose λ removes every feature), and its metrics are
+/// those of guessing.
+fn constant_predictions(
+    predictions: &[crate::evaluate::PredictionRow],
+    name: &str,
+) -> Option<Message> {
+    let mut by_fold: BTreeMap<(usize, usize), Vec<&crate::evaluate::PredictionRow>> =
+        BTreeMap::new();
+    for p in predictions {
+        by_fold.entry((p.repeat, p.fold)).or_default().push(p);
+    }
+    let constant = |rows: &Vec<&crate::evaluate::PredictionRow>| {
+        rows.windows(2).all(|w| {
+            w[0].predicted == w[1].predicted
+                && w[0].probabilities.len() == w[1].probabilities.len()
+                && w[0]
+                    .probabilities
+                    .iter()
+                    .zip(&w[1].probabilities)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        })
+    };
+    let all_constant = by_fold
+        .values()
+        .all(|rows| rows.len() > 1 && constant(rows));
+    (all_constant && !by_fold.is_empty()).then(|| {
+        Message::warn(format!(
+            "model '{name}' gave every test sample of every fold the same prediction: it learned nothing from the training folds, and its metrics are those of guessing (for gradient_boosting, lower min_samples_leaf, 20 by default, to below half the training samples; for elastic_net, a smaller lambda)"
+        ))
     })
 }
 
@@ -1101,7 +1370,7 @@ impl TrainResult {
         let numeric = self.is_numeric();
         let oof = &self.conformal;
         let cfg = &self.settings.config;
-        json!({
+        let mut doc = json!({
             "target": self.target,
             "task": if numeric { "regression" } else { "classification" },
             "classes": self.classes,
@@ -1136,7 +1405,26 @@ impl TrainResult {
             },
             "settings": self.settings,
             "software_version": env!("CARGO_PKG_VERSION"),
-        })
+        });
+        if let (Some(c), Value::Object(map)) = (&self.comparison, &mut doc) {
+            map.insert(
+                "model_comparison".into(),
+                json!({
+                    "models": c.models,
+                    "selected": c.models[c.selected],
+                    "selected_by": c.selected_by,
+                    "summaries": c.models.iter().zip(&c.reports).map(|(n, r)| json!({
+                        "model": n, "summary": r.summary, "pooled": r.pooled_metrics,
+                    })).collect::<Vec<_>>(),
+                    "comparisons": c.comparisons.iter().map(|p| json!({
+                        "model_a": p.model_a, "model_b": p.model_b, "metric": p.metric,
+                        "mean_difference": p.mean_difference, "sd_difference": p.sd_difference,
+                        "t": p.t, "df": p.df, "p_value": p.p_value,
+                    })).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        doc
     }
 
     /// The documents written beside the tables: `metrics.json`, `model.json` and, when asked,
@@ -1345,15 +1633,104 @@ impl TrainResult {
     }
 }
 
+impl TrainResult {
+    /// `models`: every compared model's metrics (fold mean, fold SD, pooled), one row per model
+    /// and metric.
+    fn models_table(c: &MultiCvReport, settings: &TrainSettings) -> Table {
+        let mut t = Table::new("models")
+            .cols(["model", "kind"], Kind::Text)
+            .cols(["tuned", "selected"], Kind::Bool)
+            .col("metric", Kind::Text)
+            .cols(["fold_mean", "fold_sd", "pooled"], Kind::Float);
+        let entries = settings.comparison.as_ref().map(|m| &m.models);
+        for (i, (name, r)) in c.models.iter().zip(&c.reports).enumerate() {
+            let entry = entries.and_then(|e| e.get(i));
+            for m in &r.summary {
+                t.push(vec![
+                    name.as_str().into(),
+                    entry.map_or("", |e| e.model.name()).into(),
+                    entry.is_some_and(|e| e.tuning.is_some()).into(),
+                    (i == c.selected).into(),
+                    m.name.as_str().into(),
+                    m.fold_mean.into(),
+                    m.fold_sd.into(),
+                    m.pooled.into(),
+                ]);
+            }
+        }
+        t
+    }
+
+    /// `model_folds`: every model's metrics per split of the shared folds.
+    fn model_folds_table(c: &MultiCvReport) -> Table {
+        let mut t = Table::new("model_folds")
+            .col("model", Kind::Text)
+            .cols(["repeat", "fold", "n_train", "n_test"], Kind::Int)
+            .col("metric", Kind::Text)
+            .col("value", Kind::Float);
+        for (name, r) in c.models.iter().zip(&c.reports) {
+            for f in &r.fold_metrics {
+                for (metric, v) in f.metrics.named() {
+                    t.push(vec![
+                        name.as_str().into(),
+                        f.repeat.into(),
+                        f.fold.into(),
+                        f.n_train.into(),
+                        f.n_test.into(),
+                        metric.into(),
+                        Some(v).filter(|v| v.is_finite()).into(),
+                    ]);
+                }
+            }
+        }
+        t
+    }
+
+    /// `model_comparison`: every pair of models on every metric, with the corrected resampled
+    /// t-test of Nadeau & Bengio (2003).
+    fn comparison_table(c: &MultiCvReport) -> Table {
+        let mut t = Table::new("model_comparison")
+            .cols(["model_a", "model_b", "metric"], Kind::Text)
+            .col("n_splits", Kind::Int)
+            .cols(
+                ["mean_difference", "sd_difference", "test_train_ratio", "t"],
+                Kind::Float,
+            )
+            .col("df", Kind::Int)
+            .col("p_value", Kind::Float);
+        for p in &c.comparisons {
+            t.push(vec![
+                p.model_a.as_str().into(),
+                p.model_b.as_str().into(),
+                p.metric.as_str().into(),
+                p.folds.len().into(),
+                p.mean_difference.into(),
+                p.sd_difference.into(),
+                p.test_train_ratio.into(),
+                p.t.into(),
+                p.df.into(),
+                p.p_value.into(),
+            ]);
+        }
+        t
+    }
+}
+
 impl StageTables for TrainResult {
     fn tables(&self) -> Vec<Table> {
-        vec![
+        let mut out = vec![
             self.folds_table(),
             self.predictions_table(),
             self.importance_table(),
             self.calibration_table(),
             self.learning_table(),
-        ]
+        ];
+        if let Some(c) = &self.comparison {
+            out.push(Self::models_table(c, &self.settings));
+            out.push(Self::model_folds_table(c));
+            out.push(Self::comparison_table(c));
+        }
+        out
     }
 }
 
@@ -1401,6 +1778,38 @@ impl StageResult for TrainResult {
                     fmt_opt(m.fold_mean),
                     fmt_opt(m.fold_sd),
                     fmt_opt(m.pooled)
+                )));
+            }
+        }
+        if let Some(c) = &self.comparison {
+            let headline = if self.classes.is_empty() {
+                "r2"
+            } else {
+                "roc_auc"
+            };
+            out.push(Message::info(format!(
+                "  models on the same folds ({headline}, pooled): {}; kept '{}' ({})",
+                c.models
+                    .iter()
+                    .zip(&c.reports)
+                    .map(|(n, r)| format!(
+                        "{n} {}",
+                        fmt_opt(r.metric(headline).and_then(|m| m.pooled))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                c.models[c.selected],
+                c.selected_by
+            )));
+            for p in c.comparisons_of(headline) {
+                out.push(Message::info(format!(
+                    "    {} − {}: {} {} (corrected resampled t-test p = {})",
+                    p.model_a,
+                    p.model_b,
+                    headline,
+                    p.mean_difference
+                        .map_or_else(|| "NA".into(), |d| format!("{d:+.3}")),
+                    p.p_value.map_or_else(|| "NA".into(), |v| format!("{v:.3}"))
                 )));
             }
         }
@@ -1499,5 +1908,104 @@ mod tests {
             w.contains("'High' and 'high'") && w.contains("'low' and 'Low '"),
             "{w}"
         );
+    }
+
+    fn spec(text: &str) -> std::result::Result<TrainSpec, String> {
+        toml::from_str::<TrainSpec>(text).map_err(|e| e.to_string())
+    }
+
+    const MODELS: &str = r#"
+target = "potency_class"
+[[models]]
+name = "enet"
+model = "elastic_net"
+alpha = 0.5
+[[models]]
+model = "linear_svm"
+tuning = { grid = { c = [0.01, 0.1] } }
+"#;
+
+    #[test]
+    fn models_are_read_with_their_own_parameters_and_tuning() {
+        let sp = spec(MODELS).unwrap();
+        assert_eq!(sp.models.len(), 2);
+        assert_eq!(sp.models[0].display_name(), "enet");
+        assert_eq!(sp.models[1].display_name(), "linear_svm", "named by kind");
+        let s = sp.resolve(&["proteome".to_string()]).unwrap();
+        let multi = s.comparison.as_ref().unwrap();
+        assert_eq!(multi.models[1].tuning.as_ref().unwrap().candidates.len(), 2);
+        assert_eq!(multi.choose, ModelChoice::Primary);
+        assert_eq!(s.config, multi.model_config(0));
+        // The entry round-trips through its table form.
+        let back: TrainSpec = toml::from_str(&toml::to_string(&sp).unwrap()).unwrap();
+        assert_eq!(back, sp);
+    }
+
+    #[test]
+    fn select_is_a_model_name_or_a_metric() {
+        let layers = ["proteome".to_string()];
+        let named = spec(&format!("select = \"enet\"\n{MODELS}")).unwrap();
+        let m = named.resolve(&layers).unwrap().comparison.unwrap();
+        assert_eq!(m.choose, ModelChoice::Model("enet".into()));
+        let metric = spec(&format!("select = \"brier\"\n{MODELS}")).unwrap();
+        let m = metric.resolve(&layers).unwrap().comparison.unwrap();
+        assert_eq!(m.choose, ModelChoice::Metric("brier".into()));
+        let bad = spec(&format!("select = \"svm\"\n{MODELS}")).unwrap();
+        let e = bad.resolve(&layers).unwrap_err().to_string();
+        assert!(e.contains("neither a model's name nor a metric"), "{e}");
+    }
+
+    #[test]
+    fn model_entries_refuse_what_they_cannot_mean() {
+        let layers = ["proteome".to_string()];
+        let e = spec("[[models]]\nname = \"x\"\nalpha = 0.5\n").unwrap_err();
+        assert!(e.contains("no `model = \"KIND\"`"), "{e}");
+        let e = spec("[[models]]\nmodel = \"elastic_net\"\nalfa = 0.5\n").unwrap_err();
+        assert!(e.contains("alfa"), "an unknown key is named: {e}");
+        let twice =
+            spec("target = \"t\"\n[[models]]\nmodel = \"knn\"\n[[models]]\nmodel = \"knn\"\n")
+                .unwrap();
+        let e = twice.resolve(&layers).unwrap_err().to_string();
+        assert!(e.contains("used twice"), "{e}");
+        let both = spec(&format!("{MODELS}\n[model]\nmodel = \"knn\"\n")).unwrap();
+        let e = both.resolve(&layers).unwrap_err().to_string();
+        assert!(e.contains("[[models]] and also [model]"), "{e}");
+        let lonely = spec("target = \"t\"\nselect = \"enet\"\n").unwrap();
+        let e = lonely.resolve(&layers).unwrap_err().to_string();
+        assert!(e.contains("chooses among [[models]]"), "{e}");
+        let mut flagged = spec(MODELS).unwrap();
+        let flags = TrainFlags {
+            model: Some(ModelKind::Knn),
+            ..TrainFlags::default()
+        };
+        let e = flags.apply(&mut flagged).unwrap_err().to_string();
+        assert!(e.contains("[[models]]"), "{e}");
+    }
+
+    #[test]
+    fn a_model_predicting_one_value_everywhere_is_named() {
+        let row = |fold: usize, id: &str, p: f64| crate::evaluate::PredictionRow {
+            sample_id: id.into(),
+            repeat: 1,
+            fold,
+            truth: Some("high".into()),
+            predicted: if p > 0.5 { "high" } else { "low" }.into(),
+            probabilities: vec![1.0 - p, p],
+        };
+        let flat = [
+            row(1, "a", 0.4),
+            row(1, "b", 0.4),
+            row(2, "c", 0.45),
+            row(2, "d", 0.45),
+        ];
+        let w = constant_predictions(&flat, "boosting").unwrap();
+        assert!(w.text.contains("'boosting'") && w.text.contains("learned nothing"));
+        let varied = [
+            row(1, "a", 0.4),
+            row(1, "b", 0.6),
+            row(2, "c", 0.45),
+            row(2, "d", 0.45),
+        ];
+        assert!(constant_predictions(&varied, "enet").is_none());
     }
 }

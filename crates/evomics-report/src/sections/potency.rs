@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use crate::fmt::{num, percent, pval};
 use crate::html::{Cell, Col, Esc, Table};
-use crate::model::{Importance, MetricRow, PotencyModel, Task};
+use crate::model::{Importance, MetricRow, ModelComparison, PotencyModel, Task};
 use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
-use crate::svg::charts::{Bar, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
+use crate::svg::charts::{Bar, BoxGroup, BoxPlot, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
 use crate::svg::scale;
 use crate::svg::{Key, LegendEntry, TickFormat};
@@ -278,6 +278,119 @@ fn model(m: &PotencyModel) -> String {
     if !m.importance.is_empty() {
         h.push_str(&h4("Feature importance"));
         h.push_str(&importance(m));
+    }
+    if let Some(c) = &m.comparison {
+        h.push_str(&comparison(m, c));
+    }
+    h
+}
+
+/// Models compared on the same folds: the headline metric per model (pooled, fold mean ± SD),
+/// its value in every split per model, and every pair's corrected resampled t-test.
+fn comparison(m: &PotencyModel, c: &ModelComparison) -> String {
+    let mut h = h4("Models compared on the same folds");
+    let _ = writeln!(
+        h,
+        "<p class=\"summary\">{} models were cross-validated on the same splits with the same fold preprocessing; <strong>{}</strong> was kept ({}). A pair differs credibly only when its corrected resampled t-test (Nadeau &amp; Bengio 2003, which allows for the overlap of the training parts) gives a small p-value; with few folds, differences of a few hundredths usually do not.</p>",
+        c.models.len(),
+        Esc(&c.selected),
+        Esc(&c.selected_by)
+    );
+    let mut t = Table::new(
+        &stem(&["models", &m.name]),
+        &[
+            ("Model", Col::Text),
+            ("Kind", Col::Text),
+            ("Pooled", Col::Num),
+            ("Fold mean", Col::Num),
+            ("Fold SD", Col::Num),
+        ],
+    );
+    for cm in &c.models {
+        let row = cm.metrics.iter().find(|r| r.name == c.metric);
+        t.rows.push(vec![
+            Cell::text(&cm.name),
+            Cell::text(&cm.kind),
+            Cell::num(row.and_then(|r| r.pooled), num),
+            Cell::num(row.and_then(|r| r.fold_mean), num),
+            Cell::num(row.and_then(|r| r.fold_sd), num),
+        ]);
+    }
+    let _ = writeln!(h, "<p class=\"summary\">Metric: {}.</p>", Esc(&c.metric));
+    h.push_str(&t.render());
+
+    let groups: Vec<BoxGroup> = c
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, cm)| {
+            let (values, titles): (Vec<f64>, Vec<String>) = cm
+                .folds
+                .iter()
+                .enumerate()
+                .filter_map(|(j, v)| {
+                    v.map(|v| {
+                        (
+                            v,
+                            format!("{}, split {}: {} {}", cm.name, j + 1, c.metric, num(v)),
+                        )
+                    })
+                })
+                .unzip();
+            BoxGroup {
+                label: cm.name.clone(),
+                colour: OKABE_ITO[i % OKABE_ITO.len()],
+                values,
+                titles,
+            }
+        })
+        .filter(|g| !g.values.is_empty())
+        .collect();
+    if !groups.is_empty() {
+        let plot = BoxPlot {
+            width: 540.0,
+            plot_height: 240.0,
+            label: format!("{} per split and model", c.metric),
+            y_title: c.metric.clone(),
+            y_format: TickFormat::Number,
+            y_domain: None,
+            groups,
+            points: true,
+        };
+        h.push_str(&figure(
+            &plot.render(),
+            &format!(
+                "{} of every model in each split of the shared folds (one point per split).",
+                c.metric
+            ),
+        ));
+    }
+
+    if !c.pairs.is_empty() {
+        let mut t = Table::new(
+            &stem(&["model-pairs", &m.name]),
+            &[
+                ("Model A", Col::Text),
+                ("Model B", Col::Text),
+                ("Mean A − B", Col::Num),
+                ("SD", Col::Num),
+                ("Corrected t", Col::Num),
+                ("df", Col::Num),
+                ("p", Col::Num),
+            ],
+        );
+        for p in &c.pairs {
+            t.rows.push(vec![
+                Cell::text(&p.a),
+                Cell::text(&p.b),
+                Cell::num(p.mean_difference, num),
+                Cell::num(p.sd_difference, num),
+                Cell::num(p.t, num),
+                Cell::num(Some(p.df as f64), num),
+                Cell::num(p.p_value, pval),
+            ]);
+        }
+        h.push_str(&t.render());
     }
     h
 }
