@@ -625,6 +625,13 @@ pub struct ClusterArgs {
     /// Components written to pca_scores.tsv and pca_loadings.tsv [default: 10].
     #[arg(long)]
     pub components: Option<usize>,
+    /// Add a UMAP embedding of the samples with umap-learn's defaults (its parameters go in the
+    /// config's `umap` table) [default: false].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = switch!())]
+    pub umap: Option<bool>,
+    /// Principal components UMAP is computed on [default: 50].
+    #[arg(long)]
+    pub umap_pcs: Option<usize>,
     /// Samples to leave out.
     #[command(flatten)]
     pub exclusion: ExcludeArgs,
@@ -649,6 +656,8 @@ impl ClusterArgs {
             .num("gap_references", self.gap_references)
             .num("gmm_pcs", self.gmm_pcs)
             .num("components", self.components)
+            .opt("umap", self.umap)
+            .num("umap_pcs", self.umap_pcs)
             .exclude(&self.exclusion)
     }
 }

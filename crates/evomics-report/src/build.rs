@@ -19,12 +19,12 @@ use evomics_stats::stages::explore::ExploreResult;
 
 use crate::error::{invalid, Result};
 use crate::model::{
-    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EnrichmentRow, Header, Importance,
-    InputFile, LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison,
-    ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult, PermutationSummary, PotencyModel,
-    PrPoint, Prediction, PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput,
-    RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict,
-    VpFeature,
+    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
+    EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult,
+    PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity, QcLayer,
+    QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable,
+    Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -290,6 +290,54 @@ fn pca_section(c: &ClusterResult, colour: &[String]) -> PcaResult {
             .collect(),
         colour_by: colour.to_vec(),
         points,
+        umap: c.umap.as_ref().and_then(|u| {
+            let points: Vec<EmbeddingPoint> = c
+                .samples
+                .iter()
+                .zip(&u.coords)
+                .filter_map(|(s, row)| {
+                    let (x, y) = (*row.first()?, *row.get(1)?);
+                    (x.is_finite() && y.is_finite()).then(|| EmbeddingPoint {
+                        sample_id: s.clone(),
+                        x,
+                        y,
+                    })
+                })
+                .collect();
+            if points.is_empty() {
+                return None;
+            }
+            let agreement: Vec<String> = u
+                .agreement
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} ARI {}",
+                        a.column,
+                        a.ari.map_or_else(|| "NA".into(), |v| format!("{v:.2}"))
+                    )
+                })
+                .collect();
+            Some(EmbeddingView {
+                description: format!(
+                    "UMAP of {} on its first {} principal components (n_neighbors {}, min_dist {}, seed {}){}.",
+                    c.config.layer,
+                    u.pcs,
+                    u.params.n_neighbors,
+                    u.params.min_dist,
+                    u.params.seed,
+                    if agreement.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; k-means on the embedding with k = the number of levels agrees with {}",
+                            agreement.join(", ")
+                        )
+                    }
+                ),
+                points,
+            })
+        }),
     }
 }
 

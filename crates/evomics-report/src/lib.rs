@@ -72,12 +72,12 @@ use std::fmt::Write as _;
 pub use build::{build, RunResults};
 pub use error::{ReportError, Result};
 pub use model::{
-    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EnrichmentRow, Header, Importance,
-    InputFile, LayerSummary, MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison,
-    ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult, PermutationSummary, PotencyModel,
-    PrPoint, Prediction, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint,
-    SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict,
-    VpFeature,
+    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
+    EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult,
+    PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer, QcSample, Reference,
+    ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting, Task,
+    VariancePartition, Verdict, VpFeature,
 };
 
 use html::Esc;

@@ -203,6 +203,31 @@ pub struct PcaResult {
     pub colour_by: Vec<String>,
     /// One point per sample.
     pub points: Vec<PcaPoint>,
+    /// A UMAP embedding of the same samples, when `cluster` computed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub umap: Option<EmbeddingView>,
+}
+
+/// A two-dimensional embedding of the samples (UMAP) drawn beside the PCA.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingView {
+    /// How it was computed and how well its groups match the sheet (one sentence).
+    pub description: String,
+    /// One point per sample.
+    pub points: Vec<EmbeddingPoint>,
+}
+
+/// One sample's embedding coordinates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingPoint {
+    /// Sample id.
+    pub sample_id: String,
+    /// First coordinate.
+    pub x: f64,
+    /// Second coordinate.
+    pub y: f64,
 }
 
 /// One sample's PCA scores.

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{fail, ok, p, snapshot};
+use crate::{col, fail, ok, p, read_tsv, snapshot};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -129,6 +129,21 @@ fn demo_writes_the_report() {
     }
     assert!(out.join("train/model.json").is_file());
     assert!(out.join("inputs/samples.tsv").is_file());
+    // The UMAP of the six simulated sources: k-means on the embedding recovers them far above
+    // chance (ARI 0 for random labels), and the report draws it beside the PCA.
+    let (h, rows) = read_tsv(&out.join("cluster/umap_agreement.tsv"));
+    let source = rows
+        .iter()
+        .find(|r| r[col(&h, "column")] == "source")
+        .unwrap();
+    assert_eq!(source[col(&h, "k")], "6");
+    let ari: f64 = source[col(&h, "ARI")].parse().unwrap();
+    println!("UMAP source ARI {ari:.3}");
+    assert!(ari > 0.35, "source ARI of k-means on the UMAP: {ari}");
+    assert!(html.contains("aria-label=\"UMAP of proteome coloured by source"));
+    assert!(html.contains("not distances"));
+    // Reruns give the same embedding byte for byte: cluster/umap.tsv is among the files
+    // `demo_outputs_are_the_recorded_ones` compares with their recorded hashes.
 }
 
 /// The demo's outputs, file by file, as recorded in `test-data/golden/demo.sha256` (SHA-256 of

@@ -46,6 +46,7 @@ use crate::cluster::{
 use crate::error::{data_err, MlError, Result};
 use crate::matrix::{complete_features, complete_matrix, Distance};
 use crate::pca::PcaParams;
+use crate::umap::UmapParams;
 
 /// Candidate numbers of clusters: written `"2..8"`, `"2,3,5"`, `4`, or `[2, 3, 5]`; strictly
 /// increasing, each at least 2.
@@ -257,6 +258,36 @@ pub struct ClusterConfig {
     /// Samples left out before anything is fitted (see [`evomics_core::exclude`]).
     #[serde(skip_serializing_if = "ExcludeRules::is_empty")]
     pub exclude: ExcludeRules,
+    /// A UMAP embedding of the samples: `umap = true` (umap-learn's defaults) or a table of
+    /// [`UmapParams`] (`umap = { n_neighbors = 10, min_dist = 0.3, seed = 7 }`); default none.
+    #[serde(deserialize_with = "umap_de", skip_serializing_if = "Option::is_none")]
+    pub umap: Option<UmapParams>,
+    /// Principal components UMAP is computed on (at most the components there are; default 50).
+    #[serde(skip_serializing_if = "is_default_umap_pcs")]
+    pub umap_pcs: usize,
+}
+
+fn is_default_umap_pcs(n: &usize) -> bool {
+    *n == DEFAULT_UMAP_PCS
+}
+
+/// Principal components UMAP is computed on when `umap_pcs` is not given (as scanpy).
+pub const DEFAULT_UMAP_PCS: usize = 50;
+
+fn umap_de<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<UmapParams>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Switch(bool),
+        Params(UmapParams),
+    }
+    Ok(match Option::<Repr>::deserialize(d)? {
+        None | Some(Repr::Switch(false)) => None,
+        Some(Repr::Switch(true)) => Some(UmapParams::default()),
+        Some(Repr::Params(p)) => Some(p),
+    })
 }
 
 impl Default for ClusterConfig {
@@ -278,6 +309,8 @@ impl Default for ClusterConfig {
             gmm_pcs: 5,
             components: 10,
             exclude: ExcludeRules::default(),
+            umap: None,
+            umap_pcs: DEFAULT_UMAP_PCS,
         }
     }
 }
@@ -310,6 +343,15 @@ impl ClusterConfig {
                 "gap_references",
                 format!("{} is more than 10000", self.gap_references),
             );
+        }
+        if let Some(u) = &self.umap {
+            u.validate()?;
+            if self.umap_pcs == 0 {
+                return bad(
+                    "umap_pcs",
+                    "UMAP needs at least 1 principal component".into(),
+                );
+            }
         }
         if self.choose_by == ChooseBy::Gap && self.gap_references == 0 && self.k.0.len() > 1 {
             return bad(
@@ -366,6 +408,20 @@ pub struct PcaSummary {
     pub variance_explained: Vec<f64>,
 }
 
+/// A UMAP embedding of the samples and how well k-means on it recovers each sheet column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    /// The parameters used (`n_neighbors` after truncation to the samples).
+    pub params: UmapParams,
+    /// Principal components it was computed on.
+    pub pcs: usize,
+    /// Coordinates, samples × components (samples in layer order).
+    pub coords: Vec<Vec<f64>>,
+    /// k-means on the embedding with k = the column's number of levels, against each `by`
+    /// column: how far the embedding separates the column's groups.
+    pub agreement: Vec<Agreement>,
+}
+
 /// The result of `cluster`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterResult {
@@ -388,6 +444,9 @@ pub struct ClusterResult {
     /// The samples `exclude` left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// The UMAP embedding, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umap: Option<Embedding>,
 }
 
 /// Run `cluster` on `config.layer` of `exp`.
@@ -541,33 +600,45 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     for c in &clusterings {
         for b in &by {
             let col = sheet.column_labels(b, assay.samples())?;
-            let (mut cl, mut lv) = (Vec::new(), Vec::new());
-            for (l, v) in c.labels.iter().zip(&col) {
-                if let Some(v) = v {
-                    cl.push(*l);
-                    lv.push(v.clone());
-                }
-            }
-            let n_levels = lv.iter().collect::<BTreeSet<_>>().len();
-            let (ari, nmi) = if cl.len() >= 2 {
-                (
-                    Some(adjusted_rand_index(&cl, &lv)?),
-                    Some(normalized_mutual_information(&cl, &lv)?),
-                )
-            } else {
-                (None, None)
-            };
-            agreement.push(Agreement {
-                method: c.method,
-                k: c.k,
-                column: b.clone(),
-                n_samples: cl.len(),
-                n_levels,
-                ari,
-                nmi,
-            });
+            agreement.push(agree(c.method, c.k, b, &c.labels, &col)?);
         }
     }
+    let umap = match &config.umap {
+        None => None,
+        Some(params) => {
+            let pcs = config.umap_pcs.min(pca.n_components());
+            let mut params = params.clone();
+            if params.n_neighbors >= n {
+                notes.push(format!(
+                    "UMAP: n_neighbors {} is not below the {n} samples; used {} (as umap-learn)",
+                    params.n_neighbors,
+                    n - 1
+                ));
+                params.n_neighbors = n - 1;
+            }
+            let fit = params.fit(pca.top_scores(pcs).view())?;
+            let mut agreement = Vec::new();
+            for b in &by {
+                let col = sheet.column_labels(b, assay.samples())?;
+                let k = col.iter().flatten().collect::<BTreeSet<_>>().len();
+                if k < 2 || k >= n {
+                    continue;
+                }
+                let labels = ClusterMethod::KMeans(KMeansParams::new(
+                    k,
+                    derive_seed(config.seed, "cluster/umap/kmeans"),
+                ))
+                .labels(fit.embedding.view(), k)?;
+                agreement.push(agree(MethodName::Kmeans, k, b, &labels, &col)?);
+            }
+            Some(Embedding {
+                params,
+                pcs,
+                coords: fit.embedding.outer_iter().map(|r| r.to_vec()).collect(),
+                agreement,
+            })
+        }
+    };
 
     let n_comp = config.components.min(pca.n_components());
     let names = assay
@@ -599,6 +670,42 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         agreement,
         notes,
         excluded,
+        umap,
+    })
+}
+
+/// Agreement of one labelling with one sheet column, over the samples with a value in it.
+fn agree(
+    method: MethodName,
+    k: usize,
+    column: &str,
+    labels: &[usize],
+    values: &[Option<String>],
+) -> Result<Agreement> {
+    let (mut cl, mut lv) = (Vec::new(), Vec::new());
+    for (l, v) in labels.iter().zip(values) {
+        if let Some(v) = v {
+            cl.push(*l);
+            lv.push(v.clone());
+        }
+    }
+    let n_levels = lv.iter().collect::<BTreeSet<_>>().len();
+    let (ari, nmi) = if cl.len() >= 2 {
+        (
+            Some(adjusted_rand_index(&cl, &lv)?),
+            Some(normalized_mutual_information(&cl, &lv)?),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Agreement {
+        method,
+        k,
+        column: column.to_string(),
+        n_samples: cl.len(),
+        n_levels,
+        ari,
+        nmi,
     })
 }
 
@@ -714,7 +821,34 @@ impl StageTables for ClusterResult {
                 a.nmi.into(),
             ]);
         }
-        vec![scores, loadings, var, clusters, ksel, agreement]
+        let mut out = vec![scores, loadings, var, clusters, ksel, agreement];
+        if let Some(u) = &self.umap {
+            let dims = u.coords.first().map_or(0, Vec::len);
+            let mut t = Table::new("umap")
+                .col("sample_id", Kind::Text)
+                .cols((1..=dims).map(|d| format!("UMAP{d}")), Kind::Float);
+            for (s, row) in self.samples.iter().zip(&u.coords) {
+                let mut r: Vec<Cell> = vec![s.as_str().into()];
+                r.extend(row.iter().map(|v| Cell::from(*v)));
+                t.push(r);
+            }
+            let mut a = Table::new("umap_agreement")
+                .col("column", Kind::Text)
+                .cols(["k", "n_samples"], Kind::Int)
+                .cols(["ARI", "NMI"], Kind::Float);
+            for g in &u.agreement {
+                a.push(vec![
+                    g.column.as_str().into(),
+                    g.k.into(),
+                    g.n_samples.into(),
+                    g.ari.into(),
+                    g.nmi.into(),
+                ]);
+            }
+            out.push(t);
+            out.push(a);
+        }
+        out
     }
 }
 
@@ -757,6 +891,25 @@ impl StageResult for ClusterResult {
                 }
             )));
         }
+        if let Some(u) = &self.umap {
+            let parts: Vec<String> = u
+                .agreement
+                .iter()
+                .map(|a| format!("{} ARI {} (k = {})", a.column, fmt3(a.ari), a.k))
+                .collect();
+            out.push(Message::info(format!(
+                "UMAP on {} PCs (n_neighbors {}, min_dist {}, seed {}); k-means on the embedding: {}",
+                u.pcs,
+                u.params.n_neighbors,
+                u.params.min_dist,
+                u.params.seed,
+                if parts.is_empty() {
+                    "no grouping column".to_string()
+                } else {
+                    parts.join(", ")
+                }
+            )));
+        }
         out
     }
 }
@@ -782,4 +935,21 @@ mod tests {
         assert!(toml::from_str::<ClusterConfig>("k = 1").is_err());
         assert_eq!(KCandidates::parse("2..8").unwrap().text(), "2..8");
     }
+
+    #[test]
+    fn umap_is_a_switch_or_a_table() {
+        let c = |t: &str| toml::from_str::<ClusterConfig>(t).map_err(|e| e.to_string());
+        assert_eq!(c("umap = true").unwrap().umap, Some(UmapParams::default()));
+        assert_eq!(c("umap = false").unwrap().umap, None);
+        assert_eq!(c("layer = \"p\"").unwrap().umap, None);
+        let t = c("umap = { n_neighbors = 8, seed = 3 }").unwrap().umap.unwrap();
+        assert_eq!((t.n_neighbors, t.seed), (8, 3));
+        assert!(c("umap = { neighbours = 8 }").is_err(), "unknown keys are refused");
+        let mut bad = c("layer = \"p\"\numap = true\numap_pcs = 0").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("umap_pcs"));
+        bad.umap_pcs = 5;
+        bad.umap.as_mut().unwrap().min_dist = -1.0;
+        assert!(bad.validate().is_err());
+    }
+
 }

@@ -2,7 +2,10 @@
 
 use crate::fmt::{num, percent};
 use crate::model::PcaResult;
-use crate::sections::{figure, grid, h3, Ctx, Section};
+use std::fmt::Write as _;
+
+use crate::html::Esc;
+use crate::sections::{figure, grid, h3, h4, Ctx, Section};
 use crate::svg::charts::{BarChart, Point, XyPlot};
 use crate::svg::palette::OKABE_ITO;
 use crate::svg::palette::{level_style, Style};
@@ -44,63 +47,22 @@ fn layer(ctx: &Ctx<'_>, p: &PcaResult) -> String {
     }
     let x_title = axis_title(1, p.variance_explained.first());
     let y_title = axis_title(2, p.variance_explained.get(1));
-    let ids: Vec<&str> = p.points.iter().map(|q| q.sample_id.as_str()).collect();
-    let mut panels = Vec::new();
-    let columns: Vec<Option<&str>> = if p.colour_by.is_empty() {
-        vec![None]
-    } else {
-        p.colour_by.iter().map(|c| Some(c.as_str())).collect()
-    };
-    for col in columns {
-        let levels = col.and_then(|c| ctx.column(c));
-        let mut plot = XyPlot::new(
-            540.0,
-            400.0,
-            &format!(
-                "PCA of {}{}",
-                p.layer,
-                col.map_or(String::new(), |c| format!(" coloured by {c}"))
-            ),
-            &x_title,
-            &y_title,
-        );
-        for q in &p.points {
-            let (style, group) = match levels {
-                Some(l) => (
-                    l.style(&q.sample_id),
-                    format!(" — {}: {}", l.name, l.label(&q.sample_id)),
-                ),
-                None => (
-                    Style {
-                        colour: OKABE_ITO[3],
-                        ..level_style(0)
-                    },
-                    String::new(),
-                ),
-            };
-            plot.points.push(Point {
-                x: q.pc1,
-                y: q.pc2,
-                r: 5.0,
-                style,
-                title: format!(
-                    "{}{group} (PC1 {}, PC2 {})",
-                    q.sample_id,
-                    num(q.pc1),
-                    num(q.pc2)
-                ),
-            });
-        }
-        if let Some(l) = levels {
-            plot.legend_title = Some(l.name.clone());
-            plot.legend = l.legend(ids.iter().copied());
-        }
-        let caption = match col {
+    let pts: Vec<(&str, f64, f64)> = p
+        .points
+        .iter()
+        .map(|q| (q.sample_id.as_str(), q.pc1, q.pc2))
+        .collect();
+    let panels = coloured_panels(
+        ctx,
+        p,
+        &pts,
+        ("PCA", "PC1", "PC2"),
+        (&x_title, &y_title),
+        |col| match col {
             Some(c) => format!("PC1 against PC2 of {}, coloured by {c}.", p.layer),
             None => format!("PC1 against PC2 of {}.", p.layer),
-        };
-        panels.push(figure(&plot.render(), &caption));
-    }
+        },
+    );
     h.push_str(&grid(&panels));
     if p.variance_explained.len() > 2 {
         let k = p.variance_explained.len().min(10);
@@ -130,5 +92,96 @@ fn layer(ctx: &Ctx<'_>, p: &PcaResult) -> String {
             ),
         ));
     }
+    if let Some(u) = &p.umap {
+        h.push_str(&h4("UMAP"));
+        let _ = writeln!(
+            h,
+            "<p class=\"summary\">{} UMAP keeps each sample's nearest neighbours, not distances: the sizes of groups and the gaps between them carry no meaning, and a different seed or n_neighbors moves them.</p>",
+            Esc(&u.description)
+        );
+        let pts: Vec<(&str, f64, f64)> = u
+            .points
+            .iter()
+            .map(|q| (q.sample_id.as_str(), q.x, q.y))
+            .collect();
+        let panels = coloured_panels(
+            ctx,
+            p,
+            &pts,
+            ("UMAP", "UMAP1", "UMAP2"),
+            ("UMAP1", "UMAP2"),
+            |col| match col {
+                Some(c) => format!("UMAP of {}, coloured by {c}.", p.layer),
+                None => format!("UMAP of {}.", p.layer),
+            },
+        );
+        h.push_str(&grid(&panels));
+    }
     h
+}
+
+/// One scatter panel per colouring column of `p` (one uncoloured panel without columns):
+/// `names` are the plot's name and its axes' short names (for hover titles), `titles` the axis
+/// titles.
+fn coloured_panels(
+    ctx: &Ctx<'_>,
+    p: &PcaResult,
+    pts: &[(&str, f64, f64)],
+    names: (&str, &str, &str),
+    titles: (&str, &str),
+    caption: impl Fn(Option<&str>) -> String,
+) -> Vec<String> {
+    let ids: Vec<&str> = pts.iter().map(|q| q.0).collect();
+    let columns: Vec<Option<&str>> = if p.colour_by.is_empty() {
+        vec![None]
+    } else {
+        p.colour_by.iter().map(|c| Some(c.as_str())).collect()
+    };
+    let mut panels = Vec::new();
+    for col in columns {
+        let levels = col.and_then(|c| ctx.column(c));
+        let mut plot = XyPlot::new(
+            540.0,
+            400.0,
+            &format!(
+                "{} of {}{}",
+                names.0,
+                p.layer,
+                col.map_or(String::new(), |c| format!(" coloured by {c}"))
+            ),
+            titles.0,
+            titles.1,
+        );
+        for &(id, x, y) in pts {
+            let (style, group) = match levels {
+                Some(l) => (l.style(id), format!(" — {}: {}", l.name, l.label(id))),
+                None => (
+                    Style {
+                        colour: OKABE_ITO[3],
+                        ..level_style(0)
+                    },
+                    String::new(),
+                ),
+            };
+            plot.points.push(Point {
+                x,
+                y,
+                r: 5.0,
+                style,
+                title: format!(
+                    "{id}{group} ({} {}, {} {})",
+                    names.1,
+                    num(x),
+                    names.2,
+                    num(y)
+                ),
+            });
+        }
+        if let Some(l) = levels {
+            plot.legend_title = Some(l.name.clone());
+            plot.legend = l.legend(ids.iter().copied());
+        }
+        panels.push(figure(&plot.render(), &caption(col)));
+    }
+    panels
 }
