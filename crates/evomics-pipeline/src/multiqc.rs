@@ -101,6 +101,45 @@ pub fn qc_files(r: &QcResult) -> Vec<(String, String)> {
                 }),
             ));
         }
+        if let Some(b) = &l.biofluid {
+            let word = |v: Option<evomics_qc::Verdict>| {
+                v.and_then(|v| serde_json::to_value(v).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "NA".into())
+            };
+            let mut data = Map::new();
+            for s in &b.samples {
+                data.insert(
+                    s.sample.clone(),
+                    without_nulls(
+                        json!({
+                            "scope": s.scope.name(),
+                            "verdict": word(s.verdict),
+                            "haemolysis_log2": num(s.haemolysis_log2),
+                            "haemolysis": word(s.haemolysis),
+                            "blood_cell_share": num(s.blood_cell_share),
+                            "blood_cell": word(s.blood_cell),
+                            "reasons": s.reasons.join("; "),
+                        })
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                    ),
+                );
+            }
+            let id = format!("evomics_biofluid_{}", slug(&l.layer));
+            out.push(file(
+                &id,
+                json!({
+                    "id": id,
+                    "section_name": format!("evomics: biofluid contamination ({})", l.layer),
+                    "description": "Haemolysis (log2 miR-451a / miR-23a-3p on CPM) and the share of blood-cell miRNAs per preparation: pass, warn or fail where the sheet names a biofluid; informational without a biofluid column. From evomics qc.",
+                    "plot_type": "table",
+                    "pconfig": { "id": format!("{id}_table"), "title": format!("evomics: biofluid contamination ({})", l.layer) },
+                    "data": data,
+                }),
+            ));
+        }
     }
     out
 }

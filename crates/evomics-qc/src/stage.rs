@@ -150,6 +150,13 @@ pub struct LayerSummary {
     pub log_basis: String,
     /// Purity gate counts (pass, warn, fail), for proteome layers.
     pub purity: Option<(usize, usize, usize)>,
+    /// Biofluid check counts (pass, warn, fail, NA) over the samples it applies to, for miRNA
+    /// layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biofluid: Option<(usize, usize, usize, usize)>,
+    /// Samples whose sheet names a biofluid and whose biofluid checks warn or fail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub biofluid_flagged: Vec<String>,
 }
 
 /// Run QC on the experiment's layers (or those `config.layers` names) and its sheet.
@@ -222,6 +229,27 @@ impl QcResult {
                         .collect(),
                     log_basis: format!("{:?}", l.samples.basis),
                     purity: l.purity.as_ref().map(PurityReport::counts),
+                    biofluid: l.biofluid.as_ref().map(|b| {
+                        let mut c = (0, 0, 0, 0);
+                        for s in b
+                            .samples
+                            .iter()
+                            .filter(|s| s.scope != crate::biofluid::BiofluidScope::NotBiofluid)
+                        {
+                            match s.verdict {
+                                Some(Verdict::Pass) => c.0 += 1,
+                                Some(Verdict::Warn) => c.1 += 1,
+                                Some(Verdict::Fail) => c.2 += 1,
+                                None => c.3 += 1,
+                            }
+                        }
+                        c
+                    }),
+                    biofluid_flagged: l
+                        .biofluid
+                        .as_ref()
+                        .map(|b| b.flagged().iter().map(|s| s.sample.clone()).collect())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             dose_assessed: self

@@ -516,6 +516,12 @@ fn biofluid_checks_flag_exactly_the_contaminated_simulated_preparations() {
             .map(|t| t.sample_id.as_str())
             .collect();
         assert_eq!(flagged, expected, "seed {seed}");
+        // The stage summary carries the same samples and counts every checked preparation.
+        let summary = &res.summary().layers[0];
+        assert_eq!(summary.biofluid_flagged, expected);
+        let (pass, warn, fail, na) = summary.biofluid.unwrap();
+        assert_eq!(pass + warn + fail + na, n - 1, "the conditioned medium is not counted");
+        assert_eq!(warn + fail, expected.len());
         let table = res
             .tables()
             .into_iter()

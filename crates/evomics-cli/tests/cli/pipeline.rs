@@ -249,20 +249,15 @@ fn methods_text_follows_what_ran() {
 /// report has the sample QC table, the MISEV purity gate and the PCA, with the values of the
 /// stage's own tables.
 #[test]
-fn multiqc_loads_the_qc_purity_and_pca_sections() {
+fn multiqc_loads_the_qc_purity_pca_and_biofluid_sections() {
     let Some(python) = evomics_testkit::python_with("EVOMICS_PYTHON_MULTIQC", None, "multiqc")
     else {
         return;
     };
     let d = tempfile::tempdir().unwrap();
+    // The demo: a proteome (sample QC, purity gate, PCA) and a miRNA layer (biofluid checks).
     let res = d.path().join("res");
-    ok(&[
-        "run",
-        p(&workspace().join("workflows/maxquant-proteome.toml")),
-        "-o",
-        p(&res),
-        "--quiet",
-    ]);
+    ok(&["demo", "-o", p(&res), "--quiet"]);
     let out = d.path().join("mqc");
     let run = std::process::Command::new(&python)
         .args(["-m", "multiqc", p(&res), "-o", p(&out), "--no-ansi", "-q"])
@@ -278,6 +273,7 @@ fn multiqc_loads_the_qc_purity_and_pca_sections() {
         "evomics: sample QC (proteome)",
         "evomics: MISEV purity gate (proteome)",
         "evomics: PCA (proteome)",
+        "evomics: biofluid contamination (mirna)",
     ] {
         assert!(
             html.contains(section),
@@ -306,4 +302,16 @@ fn multiqc_loads_the_qc_purity_and_pca_sections() {
     }
     let (_, pca) = evomics_testkit::read_tsv(&data.join("multiqc_evomics_pca_proteome_plot.txt"));
     assert!(pca.len() > 10);
+    // Every preparation's biofluid verdict, as in qc/biofluid.tsv.
+    let (bh, brows) =
+        evomics_testkit::read_tsv(&data.join("multiqc_evomics_biofluid_mirna_table.txt"));
+    let (qh, qrows) = evomics_testkit::read_tsv(&res.join("qc/biofluid.tsv"));
+    assert_eq!(brows.len(), qrows.len());
+    for (m, q) in brows.iter().zip(&qrows) {
+        assert_eq!(m[0], q[evomics_testkit::col(&qh, "sample_id")]);
+        assert_eq!(
+            m[evomics_testkit::col(&bh, "verdict")],
+            q[evomics_testkit::col(&qh, "verdict")]
+        );
+    }
 }
