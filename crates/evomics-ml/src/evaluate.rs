@@ -921,6 +921,26 @@ pub fn cross_validate_models(
 }
 
 /// Paired comparison of metric `k` (name `metric`) between two reports on the same splits.
+/// Two cross-validations of the same data on the same splits (same seed and design) compared
+/// on `metric` by the corrected resampled t-test ([`PairedComparison`]); `None` when the
+/// reports do not carry the metric.
+pub fn compare_reports(
+    name_a: &str,
+    name_b: &str,
+    a: &CvReport,
+    b: &CvReport,
+    metric: &str,
+) -> Option<PairedComparison> {
+    let k = a
+        .fold_metrics
+        .first()?
+        .metrics
+        .named()
+        .iter()
+        .position(|(n, _)| *n == metric)?;
+    Some(compare_pair(name_a, name_b, a, b, metric, k))
+}
+
 fn compare_pair(
     name_a: &str,
     name_b: &str,

@@ -520,7 +520,11 @@ fn biofluid_checks_flag_exactly_the_contaminated_simulated_preparations() {
         let summary = &res.summary().layers[0];
         assert_eq!(summary.biofluid_flagged, expected);
         let (pass, warn, fail, na) = summary.biofluid.unwrap();
-        assert_eq!(pass + warn + fail + na, n - 1, "the conditioned medium is not counted");
+        assert_eq!(
+            pass + warn + fail + na,
+            n - 1,
+            "the conditioned medium is not counted"
+        );
         assert_eq!(warn + fail, expected.len());
         let table = res
             .tables()

@@ -55,6 +55,7 @@ use crate::conformal::{conformal_quantile, prediction_set};
 use crate::cv::{CvScheme, Part};
 use crate::data::{Dataset, DroppedSample, TargetKind, TargetSpec};
 use crate::error::{data_err, MlError, Result};
+use crate::evaluate::PairedComparison;
 use crate::evaluate::{
     cross_validate, cross_validate_models, learning_curve, permutation_test_given,
     source_check_given, CvReport, LearningPoint, ModelChoice, ModelEntry, MultiCvReport,
@@ -152,6 +153,58 @@ pub struct TuningSpec {
     pub candidates: Vec<ModelSpec>,
     /// Inner design (default: the outer one, one repeat).
     pub inner: Option<CvScheme>,
+}
+
+/// A small release panel (`panel = { max_features = 5 }`): the same model and design with only
+/// the `max_features` features of largest univariate statistic, chosen inside every training
+/// fold, cross-validated on the same splits as the full model and compared with it; the final
+/// panel is fitted on all samples and saved as its own model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelSpec {
+    /// Features in the panel, ≥ 1 (e.g. the 5 proteins an ELISA set can measure).
+    pub max_features: usize,
+}
+
+/// One feature of the final panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelFeature {
+    /// The feature.
+    pub feature: FeatureRef,
+    /// Its gene name, where the layer annotates one.
+    pub gene: Option<String>,
+    /// Share of the panel CV's training folds whose panel held it.
+    pub selection_frequency: f64,
+    /// Coefficient in the final panel model (linear models with one response), on the
+    /// standardized scale.
+    pub coefficient: Option<f64>,
+    /// Centre subtracted before the model (the layer pipeline's output scale).
+    pub center: Option<f64>,
+    /// Divisor applied after centring.
+    pub scale: Option<f64>,
+}
+
+/// The panel: its cross-validation beside the full model's, the candidates' selection
+/// frequencies, the final panel and how to apply it to values measured by another assay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelResult {
+    /// The request.
+    pub spec: PanelSpec,
+    /// The panel's cross-validation (same splits as the full model; fold fits left out).
+    pub report: CvReport,
+    /// Full model against panel on the headline metric (corrected resampled t-test).
+    pub comparison: Option<PairedComparison>,
+    /// Every feature chosen in at least one training fold, with its selection frequency
+    /// (frequencies sum to `max_features`: each fold chooses that many).
+    pub candidates: Vec<(FeatureRef, Option<String>, f64)>,
+    /// The final panel, in model input order.
+    pub features: Vec<PanelFeature>,
+    /// Per layer, the pipeline steps a value goes through before centring and scaling, each with
+    /// whether it can be applied to a panel measured alone (per-feature steps can; steps that
+    /// use a sample's whole profile cannot).
+    pub steps: Vec<(String, String, bool)>,
+    /// The final panel model (`panel-model.json`, usable by `evomics predict`).
+    pub model: SavedModel,
 }
 
 /// One model of a comparison: `[[models]]` in a train config. Its keys are the model's own
@@ -344,6 +397,8 @@ pub struct TrainSpec {
     pub missing_features: Option<MissingFeatureRule>,
     /// Write fold-models.json (default false).
     pub save_fold_models: Option<bool>,
+    /// A small release panel selected inside the folds and compared with the full model.
+    pub panel: Option<PanelSpec>,
 }
 
 /// Everything `train` does, resolved from the spec (written to metrics.json and the manifest).
@@ -375,6 +430,9 @@ pub struct TrainSettings {
     pub missing_features: MissingFeatureRule,
     /// Whether fold-models.json is written.
     pub save_fold_models: bool,
+    /// The release panel, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelSpec>,
 }
 
 /// Label permutations of the permutation test when the spec names none.
@@ -719,6 +777,14 @@ impl TrainSpec {
                 ));
             }
         }
+        if let Some(p) = &self.panel {
+            if p.max_features == 0 {
+                return Err(invalid(
+                    "panel",
+                    "max_features is 0; a panel needs at least 1 feature".into(),
+                ));
+            }
+        }
         if self.source_column.is_some() && source_permutations == 0 {
             return Err(invalid("source_permutations", "the source check needs within-source permutations: set `source_permutations` (or `permutations`) to at least 1, or drop `source_column`".into()));
         }
@@ -753,6 +819,7 @@ impl TrainSpec {
             learning_curve: learning,
             missing_features: self.missing_features.unwrap_or_default(),
             save_fold_models: self.save_fold_models.unwrap_or(false),
+            panel: self.panel.clone(),
         })
     }
 }
@@ -900,6 +967,9 @@ pub struct TrainResult {
     pub learning_curve: Vec<LearningPoint>,
     /// The final model.
     pub model: SavedModel,
+    /// The release panel, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelResult>,
     /// Gene names of the features, where the layers annotate them: (layer, feature, gene).
     pub genes: Vec<(String, String, String)>,
     /// What the run had to say before the summary.
@@ -1068,6 +1138,18 @@ pub fn run_train(
     let model =
         train_final(&data, sheet, cfg, Some(&report))?.with_missing_rule(s.missing_features);
     let conformal = oof_conformal(&report, &data, cfg.conformal_alpha)?;
+    let panel = match &s.panel {
+        None => None,
+        Some(p) => Some(panel_result(
+            &data,
+            sheet,
+            cfg,
+            &report,
+            p,
+            &gene_names(&layers),
+            &mut notes,
+        )?),
+    };
     let layer_use = layers
         .iter()
         .map(|l| LayerUse {
@@ -1097,9 +1179,144 @@ pub fn run_train(
         conformal,
         learning_curve: lc,
         model,
+        panel,
         genes: gene_names(&layers),
         notes,
     })
+}
+
+/// The release panel (see [`PanelSpec`]).
+fn panel_result(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    cfg: &TrainConfig,
+    full: &CvReport,
+    spec: &PanelSpec,
+    genes: &[(String, String, String)],
+    notes: &mut Vec<Message>,
+) -> Result<PanelResult> {
+    let mut pcfg = cfg.clone();
+    if !matches!(cfg.preprocess.selection, Selection::None) {
+        notes.push(Message::info(format!(
+            "panel: the config's feature selection is replaced by the {} features of largest univariate statistic in each training fold",
+            spec.max_features
+        )));
+    }
+    pcfg.preprocess.selection = Selection::Univariate {
+        k: spec.max_features,
+    };
+    let mut report = cross_validate(data, sheet, &pcfg)?;
+    report.fits.clear();
+    let headline = if matches!(data.labels, Labels::Numeric { .. }) {
+        "r2"
+    } else {
+        "roc_auc"
+    };
+    let comparison = crate::evaluate::compare_reports("full", "panel", full, &report, headline);
+    let model = train_final(data, sheet, &pcfg, Some(&report))?;
+    let gene = |f: &FeatureRef| {
+        genes
+            .iter()
+            .find(|(l, id, _)| *l == f.layer && *id == f.id)
+            .map(|g| g.2.clone())
+    };
+    let mut candidates: Vec<(FeatureRef, Option<String>, f64)> = report
+        .importance
+        .iter()
+        .filter(|r| r.selection_frequency > 0.0)
+        .map(|r| (r.feature.clone(), gene(&r.feature), r.selection_frequency))
+        .collect();
+    candidates.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let coefficients = final_coefficients(&model.model);
+    let pre = &model.preprocess;
+    let features = pre
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| PanelFeature {
+            feature: f.clone(),
+            gene: gene(f),
+            selection_frequency: report
+                .importance
+                .iter()
+                .find(|r| r.feature == *f)
+                .map_or(0.0, |r| r.selection_frequency),
+            coefficient: coefficients.as_ref().and_then(|c| c.get(i).copied()),
+            center: pre.center.get(i).copied(),
+            scale: pre.scale.get(i).copied(),
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for (layer, c) in &pcfg.preprocess.layers {
+        for f in &c.filters {
+            let m = f.method().to_string();
+            if m != "none" {
+                steps.push((
+                    layer.clone(),
+                    format!("filter {m} (decides the candidates; nothing to apply)"),
+                    true,
+                ));
+            }
+        }
+        if let Some(t) = describe_step(&c.transform) {
+            // log2 works value by value; log-CPM and CLR divide by a sample's whole profile.
+            let per_feature = t == "log2";
+            steps.push((layer.clone(), format!("transform {t}"), per_feature));
+        }
+        if let Some(n) = describe_step(&c.normalization) {
+            steps.push((
+                layer.clone(),
+                format!("normalization {n} (uses each sample's whole profile)"),
+                false,
+            ));
+        }
+        if let Some(b) = describe_step(&c.batch_correction) {
+            steps.push((
+                layer.clone(),
+                format!("batch correction {b} (needs the training batches)"),
+                false,
+            ));
+        }
+        if let Some(m) = describe_step(&c.imputation) {
+            steps.push((
+                layer.clone(),
+                format!("imputation {m} (only for missing values)"),
+                true,
+            ));
+        }
+    }
+    let whole_profile: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.2)
+        .map(|s| format!("{}: {}", s.0, s.1))
+        .collect();
+    if !whole_profile.is_empty() {
+        notes.push(Message::warn(format!(
+            "panel: the model was trained on values that went through steps a panel measured alone cannot reproduce ({}); to apply it to qPCR or ELISA values, measure them on the same scale (e.g. against the same reference) or train the panel on a pipeline without these steps",
+            whole_profile.join("; ")
+        )));
+    }
+    Ok(PanelResult {
+        spec: spec.clone(),
+        report,
+        comparison,
+        candidates,
+        features,
+        steps,
+        model,
+    })
+}
+
+/// A pipeline step's method name, `None` when the step is absent or `none`.
+fn describe_step<T: Serialize>(step: &T) -> Option<String> {
+    let v = serde_json::to_value(step).ok()?;
+    let m = match &v {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o.get("method")?.as_str()?.to_string(),
+        _ => return None,
+    };
+    (m != "none").then_some(m)
 }
 
 /// A warning when a model gave every test sample of every fold the same prediction: it learned
@@ -1406,6 +1623,24 @@ impl TrainResult {
             "settings": self.settings,
             "software_version": env!("CARGO_PKG_VERSION"),
         });
+        if let (Some(p), Value::Object(map)) = (&self.panel, &mut doc) {
+            map.insert(
+                "panel".into(),
+                json!({
+                    "max_features": p.spec.max_features,
+                    "features": p.features.iter().map(|f| json!({
+                        "layer": f.feature.layer, "feature": f.feature.id, "gene": f.gene,
+                    })).collect::<Vec<_>>(),
+                    "summary": p.report.summary,
+                    "pooled": p.report.pooled_metrics,
+                    "full_summary": self.report.summary,
+                    "full_vs_panel": p.comparison,
+                    "steps": p.steps.iter().map(|(l, step, alone)| json!({
+                        "layer": l, "step": step, "applies_to_a_panel_alone": alone,
+                    })).collect::<Vec<_>>(),
+                }),
+            );
+        }
         if let (Some(c), Value::Object(map)) = (&self.comparison, &mut doc) {
             map.insert(
                 "model_comparison".into(),
@@ -1437,6 +1672,9 @@ impl TrainResult {
             ("metrics.json".to_string(), metrics),
             ("model.json".to_string(), self.model.to_json()?),
         ];
+        if let Some(p) = &self.panel {
+            out.push(("panel-model.json".to_string(), p.model.to_json()?));
+        }
         if self.settings.save_fold_models {
             let fm = serde_json::to_string(
                 &json!({ "sample_ids": self.sample_ids, "folds": self.report.fits }),
@@ -1730,6 +1968,38 @@ impl StageTables for TrainResult {
             out.push(Self::model_folds_table(c));
             out.push(Self::comparison_table(c));
         }
+        if let Some(p) = &self.panel {
+            let mut t = Table::new("panel")
+                .cols(["layer", "feature", "gene"], Kind::Text)
+                .cols(
+                    ["selection_frequency", "coefficient", "center", "scale"],
+                    Kind::Float,
+                );
+            for f in &p.features {
+                t.push(vec![
+                    f.feature.layer.as_str().into(),
+                    f.feature.id.as_str().into(),
+                    f.gene.clone().into(),
+                    f.selection_frequency.into(),
+                    f.coefficient.into(),
+                    f.center.into(),
+                    f.scale.into(),
+                ]);
+            }
+            let mut c = Table::new("panel_candidates")
+                .cols(["layer", "feature", "gene"], Kind::Text)
+                .col("selection_frequency", Kind::Float);
+            for (f, g, freq) in &p.candidates {
+                c.push(vec![
+                    f.layer.as_str().into(),
+                    f.id.as_str().into(),
+                    g.clone().into(),
+                    (*freq).into(),
+                ]);
+            }
+            out.push(t);
+            out.push(c);
+        }
         out
     }
 }
@@ -1812,6 +2082,31 @@ impl StageResult for TrainResult {
                     p.p_value.map_or_else(|| "NA".into(), |v| format!("{v:.3}"))
                 )));
             }
+        }
+        if let Some(p) = &self.panel {
+            let headline = if self.classes.is_empty() {
+                "r2"
+            } else {
+                "roc_auc"
+            };
+            let pooled = |r: &CvReport| fmt_opt(r.metric(headline).and_then(|m| m.pooled));
+            out.push(Message::info(format!(
+                "  panel of {} ({}): {headline} pooled {} against {} for the full model{}",
+                p.spec.max_features,
+                p.features
+                    .iter()
+                    .map(|f| f.gene.clone().unwrap_or_else(|| f.feature.id.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                pooled(&p.report),
+                pooled(&self.report),
+                p.comparison
+                    .as_ref()
+                    .and_then(|c| c.p_value)
+                    .map_or_else(String::new, |v| format!(
+                        " (corrected resampled t-test p = {v:.3})"
+                    ))
+            )));
         }
         match &self.permutation {
             Some(p) => {
