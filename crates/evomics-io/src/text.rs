@@ -207,6 +207,22 @@ impl Rows {
             // field beyond the header) are dropped when empty: spreadsheet and Proteome
             // Discoverer exports end every line with such columns.
             let spare = self.raw_ncol.max(ncol + 1);
+            if rec.len() > ncol && rec.len() <= self.raw_ncol {
+                if let Some(k) = (ncol..rec.len()).find(|&i| !rec.field(i).trim().is_empty()) {
+                    return Err(IoError::parse(
+                        &self.parser.path,
+                        rec.line,
+                        None,
+                        format!(
+                            "column {} has a value ('{}') but no header (the header ends with {} unnamed column(s) after '{}'); name the column in the header, or remove the value",
+                            k + 1,
+                            clip(rec.field(k).trim()),
+                            self.raw_ncol - ncol,
+                            clip(&self.header[ncol - 1])
+                        ),
+                    ));
+                }
+            }
             if rec.len() > ncol
                 && rec.len() <= spare
                 && (ncol..rec.len()).all(|i| rec.field(i).trim().is_empty())
@@ -1259,7 +1275,10 @@ mod tests {
         assert_eq!(rows.len(), 2);
         // A value under an unnamed trailing column is not dropped silently.
         let e = rows_of("id,S1,S2,,\nP1,1,2,,5\n").unwrap_err().to_string();
-        assert!(e.contains(":2") && e.contains("row has 5 fields"), "{e}");
+        assert!(
+            e.contains("x.tsv:2: column 5 has a value ('5') but no header"),
+            "{e}"
+        );
         // More empty fields than the header had columns is still a malformed row.
         let e = rows_of("id,S1,\nP1,1,,,\n").unwrap_err().to_string();
         assert!(e.contains("row has 5 fields"), "{e}");

@@ -371,6 +371,7 @@ pub(crate) fn merge_flags(flags: &[FeatureFlags], groups: &[Vec<usize>]) -> Vec<
 /// sheet could not tell them apart.
 pub(crate) fn distinct_columns(
     path: &Path,
+    line: u64,
     columns: &[crate::matrix::MatrixColumn],
     what: &str,
 ) -> Result<()> {
@@ -379,7 +380,7 @@ pub(crate) fn distinct_columns(
         if let Some(prev) = seen.insert(c.name.as_str(), c.header.as_str()) {
             return Err(IoError::parse(
                 path,
-                1,
+                line,
                 Some(&c.header),
                 format!(
                     "{what} '{}' appears twice (columns '{}' and '{}'); each {what} needs one column: remove or rename the duplicate",

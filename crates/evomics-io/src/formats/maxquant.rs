@@ -134,7 +134,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
 /// and experiment (plex). Channels are matched to the sheet by header or by `<exp>.<n>`.
 pub fn read_tmt(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let mut m = read_with(t, opts, TMT.name, &TMT_QUANTITIES)?;
-    super::common::distinct_columns(&m.path, &m.columns, "channel")?;
+    super::common::distinct_columns(&m.path, 1, &m.columns, "channel")?;
     let mut plexes: Vec<&str> = Vec::new();
     for c in &m.columns {
         if let Some((exp, _)) = c.name.rsplit_once('.') {

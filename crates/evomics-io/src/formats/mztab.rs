@@ -261,7 +261,7 @@ fn protein_layout(
         .map(|((k, _, header), name)| (k, MatrixColumn { header, name }))
         .collect();
     let just: Vec<MatrixColumn> = cols.iter().map(|(_, c)| c.clone()).collect();
-    distinct_columns(path, &just, "assay")?;
+    distinct_columns(path, line, &just, "assay")?;
     Ok((id_col, desc_col, cols))
 }
 

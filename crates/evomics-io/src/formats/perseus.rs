@@ -255,7 +255,7 @@ impl Layout {
                 name: header[k].clone(),
             })
             .collect();
-        distinct_columns(path, &columns, "main column")?;
+        distinct_columns(path, 1, &columns, "main column")?;
         let id = match &opts.id_column {
             Some(c) => header.iter().position(|h| h == c).ok_or_else(|| {
                 IoError::layout(path, format!("id_column '{c}' is not in the header"))

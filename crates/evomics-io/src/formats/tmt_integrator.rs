@@ -66,7 +66,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
             name: h.clone(),
         })
         .collect();
-    distinct_columns(path, &columns, "channel")?;
+    distinct_columns(path, 1, &columns, "channel")?;
     let mut report = ReadReport {
         format: FORMAT.name.into(),
         quantity: if path
