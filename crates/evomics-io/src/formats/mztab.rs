@@ -73,7 +73,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         quantity: if study { "study_variable" } else { "assay" }.into(),
         ..Default::default()
     };
-    let mut layout: Option<(usize, usize, Vec<(usize, MatrixColumn)>)> = None;
+    let mut layout: Option<ProteinLayout> = None;
     let (mut ids, mut lines, mut descs) = (Vec::new(), Vec::new(), Vec::new());
     let mut cells = MatrixBuilder::new(0);
     let zero_na = opts.zero_is_missing.unwrap_or(true);
