@@ -300,6 +300,14 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
     let mut reports = Vec::new();
     for (name, specs) in group_layers(&req.layers)? {
         let first = specs[0];
+        if specs
+            .iter()
+            .any(|s| s.options.get("sheet_column") != first.options.get("sheet_column"))
+        {
+            return Err(IoError::Spec(format!(
+                "layer '{name}': its files give different sheet_column= values; the layer's samples are matched through one sheet column"
+            )));
+        }
         let kind = first.kind()?;
         let join = join_of(&name, &specs)?;
         let mut parts = Vec::new();

@@ -1530,6 +1530,13 @@ fn several_files_errors_name_both_files() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("is given twice"), "{e}");
+    let e = ingest(&req(vec![
+        spec("m", &f0, ",sheet_column=a_column"),
+        spec("m", &f1, ""),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("different sheet_column= values"), "{e}");
     std::fs::write(&f1, "id,C\nm1,5\nm3,7\n").unwrap();
     let e = ingest(&req(vec![
         spec("m", &f0, ",scale=counts"),
