@@ -8,9 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use evomics_core::{
-    Assay, ColumnValues, Experiment, Features, LayerKind, SampleSheet, ValueFlag, ValueScale,
-};
+use evomics_core::{Assay, ColumnValues, Experiment, Features, LayerKind, SampleSheet, ValueScale};
 use evomics_io::formats::{harmonize, read_matrix};
 use evomics_io::matrix::{align_to_sheet, MatchOptions, ParsedMatrix};
 use evomics_io::sheet::{read_sample_sheet, SheetOptions};
@@ -96,6 +94,19 @@ pub const TARGETS: &[Target] = &[
         Some("diann-report"),
     ),
     matrix("fragpipe", "combined_protein.tsv", Some("fragpipe")),
+    matrix(
+        "proteome_discoverer",
+        "proteins.csv",
+        Some("proteome-discoverer"),
+    ),
+    matrix("perseus", "matrix.txt", Some("perseus")),
+    matrix("maxquant_tmt", "proteinGroups.txt", Some("maxquant-tmt")),
+    matrix(
+        "tmt_integrator",
+        "abundance_protein_MD.tsv",
+        Some("tmt-integrator"),
+    ),
+    matrix("mztab", "proteins.mzTab", Some("mztab")),
     matrix("spectronaut", "report.tsv", Some("spectronaut")),
     mirna("smrnaseq", "mirna.tsv", "smrnaseq"),
     mirna(
@@ -210,7 +221,7 @@ fn matrix_contract(m: &ParsedMatrix) -> Result<(), String> {
     if m.flags
         .iter()
         .zip(m.values.iter())
-        .any(|(f, v)| *f == ValueFlag::Missing && !v.is_nan())
+        .any(|(f, v)| f.is_missing() && !v.is_nan())
     {
         return Err("a missing cell holds a number".into());
     }

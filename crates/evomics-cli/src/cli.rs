@@ -170,7 +170,8 @@ pub struct IngestArgs {
     /// Worksheet of an XLSX sample sheet (default: the first).
     #[arg(long)]
     pub worksheet: Option<String>,
-    /// A layer: NAME=PATH[,key=value…] (repeatable). See the keys below.
+    /// A layer: NAME=PATH[,key=value…] (repeatable; the same NAME twice reads several files
+    /// into one layer). See the keys below.
     #[arg(long = "layer", short = 'l', required = true)]
     pub layers: Vec<String>,
     /// Keep going when sheet samples are missing from a matrix (or the reverse): they are
@@ -188,7 +189,9 @@ pub struct IngestArgs {
 const INGEST_HELP: &str = "\
 Layer syntax: --layer NAME=PATH[,key=value...]
   format=NAME        input format (detected from the header when omitted): wide, wide-parquet, …
-  quant=NAME         quantity, e.g. lfq | intensity | ibaq (MaxQuant); maxlfq | intensity | razor (FragPipe)
+  quant=NAME         quantity, e.g. lfq | intensity | ibaq (MaxQuant); corrected | uncorrected (MaxQuant TMT);
+                     maxlfq | intensity | razor (FragPipe); normalized | grouped | scaled | abundance
+                     (Proteome Discoverer); assay | study_variable (mzTab)
   kind=NAME          proteome | mirna | lipidome | other (default: guessed from NAME)
   scale=NAME         linear | counts | log2 | other
   transpose=true     rows are samples, columns are features (wide format)
@@ -197,11 +200,14 @@ Layer syntax: --layer NAME=PATH[,key=value...]
   zero=missing|observed   how a 0 is read
   keep_flagged=true  keep decoy/contaminant rows as flagged features
   sheet_column=COL   sample-sheet column naming each sample's matrix column (default: NAME_column)
+  join=outer|inner   for a layer given as several files: every feature (absent ones flagged
+                     absent_from_file; default) or only the features of every file
 
 Examples:
   evomics ingest -s samples.tsv --layer proteome=proteinGroups.txt,quant=lfq -o exp
   evomics ingest -s sheet.xlsx --layer mirna=counts.csv,scale=counts --layer proteome=pg.tsv -o exp
-  evomics ingest -s samples.tsv --layer lipidome=lipids.tsv,transpose=true,kind=lipidome -o exp";
+  evomics ingest -s samples.tsv --layer lipidome=lipids.tsv,transpose=true,kind=lipidome -o exp
+  evomics ingest -s sheet.csv --layer mirna=batch0.csv --layer mirna=batch1.csv,join=inner -o exp";
 
 /// `evomics info`.
 #[derive(Debug, Args)]

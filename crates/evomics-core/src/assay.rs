@@ -306,7 +306,7 @@ impl Assay {
         // Fast pass in memory order; the indexed pass below finds and names a bad cell.
         let bad = |f: &ValueFlag, v: f64| match f {
             ValueFlag::Observed | ValueFlag::Imputed => !v.is_finite(),
-            ValueFlag::Missing => !v.is_nan(),
+            ValueFlag::Missing | ValueFlag::AbsentFromFile => !v.is_nan(),
             _ => false,
         };
         if ndarray::Zip::from(&self.flags)
@@ -321,8 +321,9 @@ impl Assay {
                 ValueFlag::Observed | ValueFlag::Imputed if !v.is_finite() => {
                     Some(format!("{} cell holds non-finite value {v}", f.name()))
                 }
-                ValueFlag::Missing if !v.is_nan() => Some(format!(
-                    "missing cell holds value {v}; missing cells hold no value"
+                ValueFlag::Missing | ValueFlag::AbsentFromFile if !v.is_nan() => Some(format!(
+                    "{} cell holds value {v}; missing cells hold no value",
+                    f.name()
                 )),
                 _ => None,
             };

@@ -21,15 +21,22 @@ pub enum ValueFlag {
     /// Reported as below the limit of detection (e.g. qPCR Ct beyond the cycle cut-off).
     /// The value slot holds the detection limit when it is known, NaN otherwise.
     BelowDetection = 3,
+    /// The feature is not in the file this sample came from: a layer read from several files
+    /// (one per sequencing or MS batch) holds the union of their features, and a feature one
+    /// file lacks has no value in that file's samples. Missing, for a different reason than
+    /// [`ValueFlag::Missing`] (the tool saw the feature but reported nothing for the sample);
+    /// never a 0.
+    AbsentFromFile = 4,
 }
 
 impl ValueFlag {
     /// Every flag, in code order.
-    pub const ALL: [ValueFlag; 4] = [
+    pub const ALL: [ValueFlag; 5] = [
         ValueFlag::Observed,
         ValueFlag::Missing,
         ValueFlag::Imputed,
         ValueFlag::BelowDetection,
+        ValueFlag::AbsentFromFile,
     ];
 
     /// The stable numeric code used in the on-disk flag matrix.
@@ -44,17 +51,20 @@ impl ValueFlag {
             1 => Some(ValueFlag::Missing),
             2 => Some(ValueFlag::Imputed),
             3 => Some(ValueFlag::BelowDetection),
+            4 => Some(ValueFlag::AbsentFromFile),
             _ => None,
         }
     }
 
-    /// The lower-case name used in reports (`observed`, `missing`, `imputed`, `below_detection`).
+    /// The lower-case name used in reports (`observed`, `missing`, `imputed`, `below_detection`,
+    /// `absent_from_file`).
     pub fn name(self) -> &'static str {
         match self {
             ValueFlag::Observed => "observed",
             ValueFlag::Missing => "missing",
             ValueFlag::Imputed => "imputed",
             ValueFlag::BelowDetection => "below_detection",
+            ValueFlag::AbsentFromFile => "absent_from_file",
         }
     }
 
@@ -62,6 +72,13 @@ impl ValueFlag {
     #[inline]
     pub fn has_value(self) -> bool {
         matches!(self, ValueFlag::Observed | ValueFlag::Imputed)
+    }
+
+    /// True for the flags of a cell without a value that no method filled in: missing, and
+    /// absent from the file the sample came from. Both hold NaN in the value matrix.
+    #[inline]
+    pub fn is_missing(self) -> bool {
+        matches!(self, ValueFlag::Missing | ValueFlag::AbsentFromFile)
     }
 }
 
@@ -76,6 +93,14 @@ pub struct FlagCounts {
     pub imputed: usize,
     /// Cells flagged below detection.
     pub below_detection: usize,
+    /// Cells of a feature absent from the file the sample came from (layers read from
+    /// several files); left out of serialized counts when there are none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub absent_from_file: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl FlagCounts {
@@ -95,12 +120,13 @@ impl FlagCounts {
             ValueFlag::Missing => self.missing += 1,
             ValueFlag::Imputed => self.imputed += 1,
             ValueFlag::BelowDetection => self.below_detection += 1,
+            ValueFlag::AbsentFromFile => self.absent_from_file += 1,
         }
     }
 
     /// Total number of cells counted.
     pub fn total(&self) -> usize {
-        self.observed + self.missing + self.imputed + self.below_detection
+        self.observed + self.missing + self.imputed + self.below_detection + self.absent_from_file
     }
 }
 
@@ -169,6 +195,15 @@ mod tests {
             assert_eq!(ValueFlag::from_code(f.code()), Some(f));
         }
         assert_eq!(ValueFlag::from_code(9), None);
+        assert_eq!(ValueFlag::AbsentFromFile.code(), 4);
+        assert!(!ValueFlag::AbsentFromFile.has_value());
+        assert!(ValueFlag::AbsentFromFile.is_missing());
+        // Counts without absent cells serialize as before.
+        let c = FlagCounts::count(&[ValueFlag::Observed]);
+        let j = toml::to_string(&c).unwrap();
+        assert!(!j.contains("absent"), "{j}");
+        let c = FlagCounts::count(&[ValueFlag::AbsentFromFile]);
+        assert_eq!((c.absent_from_file, c.total()), (1, 1));
     }
 
     #[test]

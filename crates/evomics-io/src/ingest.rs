@@ -28,12 +28,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use evomics_core::{Assay, Experiment, FlagCounts, ValueScale};
+use evomics_core::{Assay, Experiment, FeatureFlags, FlagCounts, ValueFlag, ValueScale};
 
 use crate::error::{IoError, Result};
 use crate::formats::read_matrix;
 use crate::manifest::{InputFile, Manifest};
-use crate::matrix::{align_to_sheet, MatchReport, ReadReport};
+use crate::matrix::{align_to_sheet, MatchReport, ParsedMatrix, ReadReport};
 use crate::sheet::{read_sample_sheet_with_warnings, SheetOptions};
 use crate::spec::LayerSpec;
 
@@ -65,6 +65,246 @@ pub struct LayerIngestReport {
     pub features: usize,
     /// Flag counts of the stored layer.
     pub cells: FlagCounts,
+    /// For a layer read from several files, what was read from each (empty for one file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileReadReport>,
+}
+
+/// What was read from one file of a layer given as several files.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReadReport {
+    /// The file.
+    pub path: String,
+    /// Its reader's report.
+    pub read: ReadReport,
+    /// Features read from it.
+    pub features: usize,
+    /// Sample columns read from it.
+    pub columns: usize,
+}
+
+/// How the features of a layer's files are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Every feature of any file; a feature a file lacks is `absent_from_file` in its samples.
+    Outer,
+    /// Only the features of every file.
+    Inner,
+}
+
+/// The layers in order of first appearance, each with its files' specifications. A file given
+/// twice for one layer is an error.
+fn group_layers(layers: &[LayerSpec]) -> Result<Vec<(String, Vec<&LayerSpec>)>> {
+    let mut groups: Vec<(String, Vec<&LayerSpec>)> = Vec::new();
+    for spec in layers {
+        match groups.iter_mut().find(|(n, _)| *n == spec.name) {
+            Some((_, v)) => {
+                if v.iter().any(|s| s.path == spec.path) {
+                    return Err(IoError::Spec(format!(
+                        "layer '{}': file '{}' is given twice",
+                        spec.name,
+                        spec.path.display()
+                    )));
+                }
+                v.push(spec);
+            }
+            None => groups.push((spec.name.clone(), vec![spec])),
+        }
+    }
+    Ok(groups)
+}
+
+/// The `join=` of a layer: the same on every file that gives it, and only for several files.
+fn join_of(name: &str, specs: &[&LayerSpec]) -> Result<Join> {
+    let mut join: Option<Join> = None;
+    for s in specs {
+        let Some(v) = s.options.get("join") else {
+            continue;
+        };
+        let j = match v.to_ascii_lowercase().as_str() {
+            "outer" | "union" => Join::Outer,
+            "inner" | "intersection" => Join::Inner,
+            _ => {
+                return Err(IoError::Spec(format!(
+                    "layer '{name}': join={v} must be 'outer' (every feature) or 'inner' (features in every file)"
+                )))
+            }
+        };
+        if join.is_some_and(|k| k != j) {
+            return Err(IoError::Spec(format!(
+                "layer '{name}': its files give different join= values; give join= once"
+            )));
+        }
+        join = Some(j);
+    }
+    if join.is_some() && specs.len() == 1 {
+        return Err(IoError::Spec(format!(
+            "layer '{name}': join= combines the files of a layer given several times (--layer {name}=a.csv --layer {name}=b.csv,join=inner); this layer has one file"
+        )));
+    }
+    Ok(join.unwrap_or(Join::Outer))
+}
+
+/// Combine the matrices read from a layer's files: samples (columns) concatenated in file
+/// order, features the union (first file's order, then each later file's new features) or,
+/// with [`Join::Inner`], those in every file. A cell of a feature its sample's file lacks is
+/// flagged [`ValueFlag::AbsentFromFile`]; a sample in two files is an error naming both.
+pub fn merge_files(
+    layer: &str,
+    parts: Vec<(PathBuf, ParsedMatrix)>,
+    join: Join,
+) -> Result<ParsedMatrix> {
+    use std::collections::HashMap;
+    let first_path = parts[0].0.clone();
+    let scale = parts[0].1.scale;
+    if let Some((p, m)) = parts.iter().find(|(_, m)| m.scale != scale) {
+        return Err(IoError::SampleMatch {
+            layer: layer.into(),
+            path: p.clone(),
+            problem: format!(
+                "this file's values are {} but '{}' holds {}; the files of one layer must hold one kind of value (give scale= on each)",
+                m.scale.name(),
+                first_path.display(),
+                scale.name()
+            ),
+        });
+    }
+    let mut owner: HashMap<&str, &Path> = HashMap::new();
+    for (p, m) in &parts {
+        for c in &m.columns {
+            if let Some(prev) = owner.insert(c.name.as_str(), p.as_path()) {
+                return Err(IoError::SampleMatch {
+                    layer: layer.into(),
+                    path: p.clone(),
+                    problem: format!(
+                        "sample '{}' is in both '{}' and '{}'; a sample must come from one file (rename or drop one of them)",
+                        crate::text::clip(&c.name),
+                        prev.display(),
+                        p.display()
+                    ),
+                });
+            }
+        }
+    }
+    drop(owner);
+    // Feature order and, per file, the row of each kept feature.
+    let mut ids: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (_, m) in &parts {
+        for id in &m.feature_ids {
+            if !index.contains_key(id) {
+                index.insert(id.clone(), ids.len());
+                ids.push(id.clone());
+            }
+        }
+    }
+    let rows: Vec<HashMap<&str, usize>> = parts
+        .iter()
+        .map(|(_, m)| {
+            m.feature_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.as_str(), i))
+                .collect()
+        })
+        .collect();
+    let union = ids.len();
+    if join == Join::Inner {
+        ids.retain(|id| rows.iter().all(|r| r.contains_key(id.as_str())));
+    }
+    let nf = ids.len();
+    let nc: usize = parts.iter().map(|(_, m)| m.columns.len()).sum();
+    let mut values = ndarray::Array2::from_elem((nf, nc), f64::NAN);
+    let mut flags = ndarray::Array2::from_elem((nf, nc), ValueFlag::AbsentFromFile);
+    let mut feature_flags = vec![FeatureFlags::NONE; nf];
+    let mut ann_names: Vec<String> = Vec::new();
+    for (_, m) in &parts {
+        for (k, _) in &m.annotations {
+            if !ann_names.contains(k) {
+                ann_names.push(k.clone());
+            }
+        }
+    }
+    let mut anns: Vec<Vec<Option<String>>> = vec![vec![None; nf]; ann_names.len()];
+    let mut columns = Vec::with_capacity(nc);
+    let mut absent_by_file = Vec::new();
+    let mut offset = 0;
+    for ((_, m), r) in parts.iter().zip(&rows) {
+        let w = m.columns.len();
+        let mut absent = 0usize;
+        for (i, id) in ids.iter().enumerate() {
+            let Some(&src) = r.get(id.as_str()) else {
+                absent += 1;
+                continue;
+            };
+            for j in 0..w {
+                values[[i, offset + j]] = m.values[[src, j]];
+                flags[[i, offset + j]] = m.flags[[src, j]];
+            }
+            feature_flags[i].insert(m.feature_flags[src]);
+            for (k, vals) in &m.annotations {
+                let a = ann_names
+                    .iter()
+                    .position(|n| n == k)
+                    .expect("collected above");
+                if anns[a][i].is_none() {
+                    anns[a][i] = vals[src].clone();
+                }
+            }
+        }
+        absent_by_file.push(absent);
+        columns.extend(m.columns.iter().cloned());
+        offset += w;
+    }
+    let mut report = ReadReport::default();
+    let mut formats: Vec<&str> = Vec::new();
+    let mut quantities: Vec<&str> = Vec::new();
+    for ((p, m), absent) in parts.iter().zip(&absent_by_file) {
+        if !formats.contains(&m.report.format.as_str()) {
+            formats.push(&m.report.format);
+        }
+        if !quantities.contains(&m.report.quantity.as_str()) {
+            quantities.push(&m.report.quantity);
+        }
+        report.rows_read += m.report.rows_read;
+        for (k, n) in &m.report.rows_dropped {
+            *report.rows_dropped.entry(k.clone()).or_insert(0) += n;
+        }
+        for (k, n) in &m.report.rows_flagged {
+            *report.rows_flagged.entry(k.clone()).or_insert(0) += n;
+        }
+        for w in &m.report.warnings {
+            report.warnings.push(format!("{}: {w}", p.display()));
+        }
+        if *absent > 0 {
+            report.warnings.push(format!(
+                "{}: {absent} of the layer's {nf} features are not in this file; their cells in its {} sample(s) are flagged absent_from_file (missing, not 0)",
+                p.display(),
+                m.columns.len()
+            ));
+        }
+    }
+    if join == Join::Inner {
+        report.warnings.push(format!(
+            "join=inner: {nf} of the {union} features are in every file; {} were left out",
+            union - nf
+        ));
+    }
+    report.format = formats.join("+");
+    report.quantity = quantities.join("+");
+    let annotations = ann_names.into_iter().zip(anns).collect();
+    Ok(ParsedMatrix {
+        path: first_path,
+        feature_ids: ids,
+        annotations,
+        feature_flags,
+        columns,
+        values,
+        flags,
+        scale,
+        report,
+        source_digest: None,
+    })
 }
 
 /// Read the sheet and every layer, align them, and describe what was done.
@@ -81,33 +321,74 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         .push(InputFile::hash("samples", &req.samples)?);
     let mut exp = Experiment::new(sheet);
     let mut reports = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for spec in &req.layers {
-        if !seen.insert(spec.name.clone()) {
+    for (name, specs) in group_layers(&req.layers)? {
+        let first = specs[0];
+        if specs
+            .iter()
+            .any(|s| s.options.get("sheet_column") != first.options.get("sheet_column"))
+        {
             return Err(IoError::Spec(format!(
-                "layer '{}' is given twice",
-                spec.name
+                "layer '{name}': its files give different sheet_column= values; the layer's samples are matched through one sheet column"
             )));
         }
-        let opts = spec.read_options()?;
-        let kind = spec.kind()?;
-        let mut parsed = read_matrix(&spec.path, &opts)?;
-        // miRNA name harmonization (formats::harmonize): on for miRNA layers unless harmonize=false.
-        crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
+        let kind = first.kind()?;
+        let join = join_of(&name, &specs)?;
+        let mut parts = Vec::new();
+        for spec in &specs {
+            let opts = spec.read_options()?;
+            if spec.kind()? != kind {
+                return Err(IoError::Spec(format!(
+                    "layer '{name}': its files are given different kind= values; a layer has one kind"
+                )));
+            }
+            let mut parsed = read_matrix(&spec.path, &opts)?;
+            // miRNA name harmonization (formats::harmonize): on for miRNA layers unless harmonize=false.
+            crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
+            let digest = parsed.source_digest.take();
+            manifest.inputs.push(match digest {
+                Some((sha, bytes)) => InputFile {
+                    role: format!("layer:{name}"),
+                    path: spec.path.display().to_string(),
+                    bytes,
+                    sha256: crate::manifest::hex(&sha),
+                },
+                None => InputFile::hash(&format!("layer:{name}"), &spec.path)?,
+            });
+            parts.push((spec.path.clone(), opts, parsed));
+        }
+        let scale_given = parts.iter().all(|(_, o, _)| o.scale.is_some());
+        let (parsed, files) = if parts.len() == 1 {
+            let (_, _, parsed) = parts.pop().expect("one file");
+            (parsed, Vec::new())
+        } else {
+            let files: Vec<FileReadReport> = parts
+                .iter()
+                .map(|(p, _, m)| FileReadReport {
+                    path: p.display().to_string(),
+                    read: m.report.clone(),
+                    features: m.feature_ids.len(),
+                    columns: m.columns.len(),
+                })
+                .collect();
+            let merged = merge_files(
+                &name,
+                parts.into_iter().map(|(p, _, m)| (p, m)).collect(),
+                join,
+            )?;
+            (merged, files)
+        };
         let mut read = parsed.report.clone();
         let path = parsed.path.clone();
-        let digest = parsed.source_digest.take();
         let (assay, matching) = align_to_sheet(
             parsed,
-            &spec.name,
+            &name,
             kind,
             exp.samples(),
-            &spec.match_options(req.allow_missing_samples),
+            &first.match_options(req.allow_missing_samples),
         )?;
-        read.warnings
-            .extend(check_values(&spec.name, &path, &assay)?);
-        let assay = if opts.scale.is_none() && assay.scale() == ValueScale::Other {
-            let (scale, note) = infer_scale(&spec.name, &path, &assay)?;
+        read.warnings.extend(check_values(&name, &path, &assay)?);
+        let assay = if !scale_given && assay.scale() == ValueScale::Other {
+            let (scale, note) = infer_scale(&name, &path, &assay)?;
             if scale == ValueScale::Counts {
                 read.quantity = "counts".into();
             }
@@ -121,25 +402,18 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         for w in &mut read.warnings {
             *w = crate::text::escape_message(w).into_owned();
         }
-        manifest.inputs.push(match digest {
-            Some((sha, bytes)) => InputFile {
-                role: format!("layer:{}", spec.name),
-                path: spec.path.display().to_string(),
-                bytes,
-                sha256: crate::manifest::hex(&sha),
-            },
-            None => InputFile::hash(&format!("layer:{}", spec.name), &spec.path)?,
-        });
+        let paths: Vec<String> = specs.iter().map(|s| s.path.display().to_string()).collect();
         reports.push(LayerIngestReport {
-            layer: spec.name.clone(),
-            path: spec.path.display().to_string(),
+            layer: name.clone(),
+            path: paths.join(", "),
             read,
             matching,
             features: assay.n_features(),
             cells: assay.flag_counts(),
+            files,
         });
         exp.insert_layer(assay)
-            .map_err(|e| IoError::core(spec.path.display().to_string(), e))?;
+            .map_err(|e| IoError::core(paths.join(", "), e))?;
     }
     manifest.settings = json!({
         "samples": req.samples.display().to_string(),

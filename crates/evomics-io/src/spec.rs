@@ -10,9 +10,10 @@ use crate::matrix::MatchOptions;
 use crate::store::valid_layer_name;
 
 /// Option keys a layer specification accepts, with what they do (shown in errors and `--help`).
-pub const LAYER_KEYS: [(&str, &str); 11] = [
+pub const LAYER_KEYS: [(&str, &str); 12] = [
     ("format", "input format; detected from the header when omitted"),
-    ("quant", "quantity to read: lfq | intensity | ibaq (MaxQuant), maxlfq | intensity | razor (FragPipe), maxlfq | quantity | normalised (DIA-NN report), counts (miRNA tables)"),
+    ("quant", "quantity to read: lfq | intensity | ibaq (MaxQuant), corrected | uncorrected (MaxQuant TMT), maxlfq | intensity | razor (FragPipe), maxlfq | quantity | normalised (DIA-NN report), normalized | grouped | scaled | abundance (Proteome Discoverer), assay | study_variable (mzTab), counts (miRNA tables)"),
+    ("join", "outer | inner: for a layer given as several files, keep every feature (absent ones flagged absent_from_file; default) or only those in every file"),
     ("kind", "proteome | mirna | lipidome | other (default: guessed from the layer name)"),
     ("scale", "linear | counts | log2 | other (default: set by the format)"),
     ("transpose", "true when rows are samples and columns features (wide format)"),

@@ -168,6 +168,10 @@ pub struct Rows {
     rec: Record,
     ncol: usize,
     pad: bool,
+    /// The header's width before its trailing empty fields were removed.
+    raw_ncol: usize,
+    /// Rows may have any number of fields (line-oriented formats such as mzTab).
+    ragged: bool,
     /// Data rows returned so far.
     pub rows_read: usize,
     /// Rows padded with empty trailing fields (count, first line).
@@ -191,8 +195,38 @@ impl Rows {
             if rec.len() == 1 && rec.field(0).trim().is_empty() {
                 continue;
             }
+            if self.ragged {
+                self.rows_read += 1;
+                return Ok(Some(TextRow {
+                    line: self.rec.line,
+                    rec: &self.rec,
+                }));
+            }
             let ncol = self.ncol;
-            if rec.len() == ncol + 1 && rec.field(ncol).trim().is_empty() {
+            // Trailing fields under the header's trailing unnamed columns (or one trailing
+            // field beyond the header) are dropped when empty: spreadsheet and Proteome
+            // Discoverer exports end every line with such columns.
+            let spare = self.raw_ncol.max(ncol + 1);
+            if rec.len() > ncol && rec.len() <= self.raw_ncol {
+                if let Some(k) = (ncol..rec.len()).find(|&i| !rec.field(i).trim().is_empty()) {
+                    return Err(IoError::parse(
+                        &self.parser.path,
+                        rec.line,
+                        None,
+                        format!(
+                            "column {} has a value ('{}') but no header (the header ends with {} unnamed column(s) after '{}'); name the column in the header, or remove the value",
+                            k + 1,
+                            clip(rec.field(k).trim()),
+                            self.raw_ncol - ncol,
+                            clip(&self.header[ncol - 1])
+                        ),
+                    ));
+                }
+            }
+            if rec.len() > ncol
+                && rec.len() <= spare
+                && (ncol..rec.len()).all(|i| rec.field(i).trim().is_empty())
+            {
                 rec.ends.truncate(ncol);
                 rec.text.truncate(rec.ends.last().copied().unwrap_or(0));
             }
@@ -809,6 +843,47 @@ pub fn read_table_padded(path: &Path, delimiter: Option<u8>) -> Result<TextTable
     open_table(path, delimiter, true)
 }
 
+/// Read a tab-separated file whose lines have different numbers of fields (mzTab): the first
+/// line is returned as the header and every later line as a row of its own width. Limits,
+/// gzip, UTF-8 checks and line numbers are those of [`read_table`].
+pub fn read_lines(path: &Path) -> Result<TextTable> {
+    let mut t = open_table(path, Some(b'\t'), false)?;
+    t.rows.ragged = true;
+    Ok(t)
+}
+
+/// [`read_lines`] over text already in memory.
+pub fn parse_lines(path: &Path, text: &str) -> Result<TextTable> {
+    let mut t = start_table(path, memory_source(text.as_bytes()), Some(b'\t'), false)?;
+    t.rows.ragged = true;
+    Ok(t)
+}
+
+/// The first `n` lines of a file (gzip decompressed, a byte-order mark removed), at most
+/// 1 MiB of text in all: what format detection looks at before a file is parsed.
+pub fn head_lines(path: &Path, n: usize) -> Result<Vec<String>> {
+    let (mut src, _) = open_source(path)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while buf.len() < (1 << 20) && buf.iter().filter(|&&b| b == b'\n').count() < n {
+        let got = match src.inner.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A damaged file is reported by the parser that reads it next.
+            Err(_) => break,
+        };
+        buf.extend_from_slice(&chunk[..got]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    Ok(text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .take(n)
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect())
+}
+
 /// Parse table text already in memory (see [`read_table`]).
 pub fn parse_table(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
     start_table(path, memory_source(text.as_bytes()), delimiter, false)
@@ -907,6 +982,7 @@ fn start_table(path: &Path, src: Source, delimiter: Option<u8>, pad: bool) -> Re
     let mut header: Vec<String> = (0..rec.len())
         .map(|i| rec.field(i).trim().to_string())
         .collect();
+    let raw_ncol = header.len();
     while header.last().is_some_and(|h| h.is_empty()) && header.len() > 1 {
         header.pop();
     }
@@ -948,6 +1024,8 @@ fn start_table(path: &Path, src: Source, delimiter: Option<u8>, pad: bool) -> Re
             rec,
             ncol,
             pad,
+            raw_ncol,
+            ragged: false,
             rows_read: 0,
             padded: (0, 0),
             literal_quotes: (0, 0, 0),
@@ -1188,6 +1266,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(m.contains("repeats the name 'a'"), "{m}");
+    }
+
+    #[test]
+    fn trailing_unnamed_empty_columns_are_dropped() {
+        let rows = rows_of("id,S1,S2,,\nP1,1,2,,\nP2,3,4,,\n").unwrap();
+        assert_eq!(rows[0].1, vec!["P1", "1", "2"]);
+        assert_eq!(rows.len(), 2);
+        // A value under an unnamed trailing column is not dropped silently.
+        let e = rows_of("id,S1,S2,,\nP1,1,2,,5\n").unwrap_err().to_string();
+        assert!(
+            e.contains("x.tsv:2: column 5 has a value ('5') but no header"),
+            "{e}"
+        );
+        // More empty fields than the header had columns is still a malformed row.
+        let e = rows_of("id,S1,\nP1,1,,,\n").unwrap_err().to_string();
+        assert!(e.contains("row has 5 fields"), "{e}");
     }
 
     #[test]

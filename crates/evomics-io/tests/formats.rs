@@ -1277,3 +1277,423 @@ fn gzip_tables_stream_and_are_hashed_in_the_same_pass() {
     assert_eq!(size, bytes.len() as u64);
     assert_eq!(sha.to_vec(), sha2::Sha256::digest(&bytes).to_vec());
 }
+
+// ---------------------------------------------------------------- Proteome Discoverer (real)
+
+/// Fields of one CSV line, quotes honoured: the test's own parser, independent of the reader's.
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Header and rows of a gzip CSV with a byte-order mark, read without evomics' reader.
+fn gz_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    use std::io::Read;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut s)
+        .unwrap();
+    let s = s
+        .strip_prefix('\u{feff}')
+        .expect("the PD export starts with a BOM");
+    let mut lines = s.lines().map(|l| l.trim_end_matches('\r'));
+    let header = csv_fields(lines.next().unwrap());
+    let rows = lines.filter(|l| !l.is_empty()).map(csv_fields).collect();
+    (header, rows)
+}
+
+/// The rows of the cardiac `samples.tsv` for one PD file, as a sheet of their own.
+fn pd_sheet(dir: &Path, pd_file: &str, out: &Path) -> usize {
+    let text = text(&dir.join("samples.tsv"));
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap().to_string()];
+    kept.extend(
+        lines
+            .filter(|l| l.split('\t').nth(1) == Some(pd_file))
+            .map(str::to_string),
+    );
+    std::fs::write(out, kept.join("\n") + "\n").unwrap();
+    kept.len() - 1
+}
+
+fn pd_real(pd_file: &str, proteins: usize) {
+    let dir = real!("cardiac-msc-ev-hypoxia-proteomics");
+    let tmp = tempfile::tempdir().unwrap();
+    let sheet = tmp.path().join("samples.tsv");
+    assert_eq!(pd_sheet(&dir, pd_file, &sheet), 12);
+    let file = dir.join(pd_file);
+    let (exp, reports) = run_ingest(&sheet, None, &[spec("proteome", &file, "")], false);
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (proteins, 12));
+    let r = &reports[0];
+    assert_eq!(r.read.format, "proteome-discoverer");
+    assert_eq!(r.read.quantity, "normalized");
+    assert_eq!(
+        r.matching.sheet_column.as_deref(),
+        Some("pd_abundance_column")
+    );
+    assert_eq!(a.scale(), ValueScale::Linear);
+    // Every cell equals the file's column for that sample; an empty cell is missing.
+    let (h, rows) = gz_csv(&file);
+    assert_eq!(h.len(), 114);
+    assert_eq!(rows.len(), proteins);
+    let sheet_map: HashMap<String, String> = text(&sheet)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[2].to_string())
+        })
+        .collect();
+    let acc = col(&h, "Accession");
+    let (mut observed, mut missing) = (0, 0);
+    for row in &rows {
+        let i = a.features().position(&row[acc]).unwrap();
+        for (j, s) in a.samples().iter().enumerate() {
+            let raw = &row[col(&h, &sheet_map[s])];
+            if raw.is_empty() {
+                assert_eq!(a.flags()[[i, j]], ValueFlag::Missing, "{} / {s}", row[acc]);
+                missing += 1;
+            } else {
+                assert_eq!(a.get(i, j), Some(raw.parse::<f64>().unwrap()));
+                observed += 1;
+            }
+        }
+    }
+    assert_eq!(observed + missing, proteins * 12);
+    assert_eq!(a.flag_counts().missing, missing);
+    for id in a.features().ids().iter().chain(a.samples()) {
+        assert!(!id.contains('\u{feff}'), "BOM in id {id:?}");
+    }
+    // The gene comes from the description's GN= tag.
+    let genes = annotation(a, "gene");
+    let fn1 = a.features().position("P02751");
+    if let Some(i) = fn1 {
+        assert_eq!(genes[i].as_deref(), Some("FN1"));
+    }
+}
+
+#[test]
+fn proteome_discoverer_human_real() {
+    pd_real("pd_multiconsensus_human_CPC_MSC.csv.gz", 1326);
+}
+
+#[test]
+fn proteome_discoverer_rat_real() {
+    pd_real("pd_multiconsensus_rat_CEC_RCF.csv.gz", 2018);
+}
+
+#[test]
+fn proteome_discoverer_raw_abundance_by_file_id() {
+    let dir = real!("cardiac-msc-ev-hypoxia-proteomics");
+    let file = dir.join("pd_multiconsensus_human_CPC_MSC.csv.gz");
+    let m = read_matrix(
+        &file,
+        &ReadOptions {
+            quantity: Some("abundance".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names[0], "F1");
+    assert_eq!(names[11], "F12");
+    let (h, rows) = gz_csv(&file);
+    let i = m.feature_ids.iter().position(|f| f == "P07996").unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r[col(&h, "Accession")] == "P07996")
+        .unwrap();
+    assert_eq!(
+        m.values[[i, 3]],
+        row[col(&h, "Abundance: F4: Sample")]
+            .parse::<f64>()
+            .unwrap()
+    );
+    assert_eq!(m.values[[i, 3]], 762147750.5);
+}
+
+// ---------------------------------------------------------------- several files into one layer
+
+#[test]
+fn mirna_wildfire_batches_into_one_layer() {
+    let dir = real!("mouse-plasma-ev-mirna-wildfire");
+    let sheet = dir.join("microRNAseq_ID_summaries_032821.csv");
+    let (b0, b1) = (
+        dir.join("batch0_mouse_miRNA_count.csv"),
+        dir.join("batch1_mouse_miRNA_count.csv"),
+    );
+    let (raw0, raw1) = (raw_rows(&b0, ','), raw_rows(&b1, ','));
+    for (join, expected) in [("", 373), (",join=inner", 237)] {
+        let (exp, reports) = run_ingest(
+            &sheet,
+            Some("Label_from_Core"),
+            &[spec("mirna", &b0, ""), spec("mirna", &b1, join)],
+            true,
+        );
+        let a = exp.layer("mirna").unwrap();
+        assert_eq!(
+            (a.n_features(), a.n_samples()),
+            (expected, 30),
+            "join{join}"
+        );
+        assert_eq!(a.scale(), ValueScale::Counts);
+        let r = &reports[0];
+        assert_eq!(r.files.len(), 2);
+        assert_eq!(r.files[0].path, b0.display().to_string());
+        assert_eq!((r.files[0].features, r.files[0].columns), (262, 21));
+        assert_eq!((r.files[1].features, r.files[1].columns), (348, 9));
+        // Each cell is its file's count, or absent_from_file when the file lacks the miRNA.
+        let mut absent = 0;
+        for (raw_h, raw_rows) in [&raw0, &raw1] {
+            let by_name: HashMap<&str, &Vec<String>> =
+                raw_rows.iter().map(|r| (r[0].as_str(), r)).collect();
+            for s in &raw_h[1..] {
+                let j = a.sample_position(s).unwrap();
+                let c = col(raw_h, s);
+                for (i, id) in a.features().ids().iter().enumerate() {
+                    match by_name.get(id.as_str()) {
+                        Some(row) => {
+                            assert_eq!(a.get(i, j), Some(row[c].parse::<f64>().unwrap()))
+                        }
+                        None => {
+                            assert_eq!(a.flags()[[i, j]], ValueFlag::AbsentFromFile);
+                            assert!(a.values()[[i, j]].is_nan());
+                            absent += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let c = a.flag_counts();
+        assert_eq!(c.absent_from_file, absent);
+        if join.is_empty() {
+            assert_eq!(absent, (373 - 262) * 21 + (373 - 348) * 9);
+        } else {
+            assert_eq!(absent, 0);
+            assert!(r
+                .read
+                .warnings
+                .iter()
+                .any(|w| w.contains("join=inner: 237 of the 373")));
+        }
+    }
+}
+
+#[test]
+fn several_files_errors_name_both_files() {
+    let d = tempfile::tempdir().unwrap();
+    let sheet = d.path().join("s.tsv");
+    std::fs::write(&sheet, "sample_id\nA\nB\nC\n").unwrap();
+    let (f0, f1) = (d.path().join("b0.csv"), d.path().join("b1.csv"));
+    std::fs::write(&f0, "id,A,B\nm1,1,2\nm2,3,4\n").unwrap();
+    std::fs::write(&f1, "id,B,C\nm1,5,6\n").unwrap();
+    let req = |layers: Vec<String>| IngestRequest {
+        samples: sheet.clone(),
+        sheet: SheetOptions::default(),
+        layers: layers
+            .iter()
+            .map(|l| LayerSpec::parse(l).unwrap())
+            .collect(),
+        allow_missing_samples: false,
+    };
+    let e = ingest(&req(vec![
+        spec("m", &f0, ",scale=counts"),
+        spec("m", &f1, ",scale=counts"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("sample 'B' is in both")
+            && e.contains(&*f0.display().to_string())
+            && e.contains(&*f1.display().to_string()),
+        "{e}"
+    );
+    let e = ingest(&req(vec![spec("m", &f0, ",join=inner")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("this layer has one file"), "{e}");
+    let e = ingest(&req(vec![spec("m", &f0, ""), spec("m", &f0, "")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is given twice"), "{e}");
+    let e = ingest(&req(vec![
+        spec("m", &f0, ",sheet_column=a_column"),
+        spec("m", &f1, ""),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("different sheet_column= values"), "{e}");
+    std::fs::write(&f1, "id,C\nm1,5\nm3,7\n").unwrap();
+    let e = ingest(&req(vec![
+        spec("m", &f0, ",scale=counts"),
+        spec("m", &f1, ",scale=log2"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("must hold one kind of value"), "{e}");
+    let (exp, _, reports) = ingest(&req(vec![
+        spec("m", &f0, ",scale=counts"),
+        spec("m", &f1, ",scale=counts"),
+    ]))
+    .unwrap();
+    let a = exp.layer("m").unwrap();
+    assert_eq!(a.features().ids(), &["m1", "m2", "m3"]);
+    assert_eq!(a.flags()[[2, 0]], ValueFlag::AbsentFromFile);
+    assert_eq!(a.flags()[[1, 2]], ValueFlag::AbsentFromFile);
+    assert_eq!(a.get(2, 2), Some(7.0));
+    assert_eq!(reports[0].cells.absent_from_file, 3);
+}
+
+// ---------------------------------------------------------------- Readers II: fixtures
+
+#[test]
+fn perseus_fixture() {
+    let m = read_matrix(&fixture("perseus_matrix.txt"), &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "perseus");
+    assert_eq!(m.feature_ids, vec!["P08670", "P21926", "P60709", "Q9UBR2"]);
+    let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "LFQ intensity BM_1",
+            "LFQ intensity BM_2",
+            "LFQ intensity AD_1"
+        ]
+    );
+    assert_eq!(m.scale, ValueScale::Log2);
+    assert!(m
+        .report
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("scale: log2")));
+    assert_eq!(m.values[[0, 0]], 28.5);
+    assert_eq!(m.flags[[1, 1]], ValueFlag::Missing);
+    assert_eq!(m.report.rows_dropped.get("potential_contaminant"), Some(&1));
+    assert_eq!(m.report.rows_dropped.get("reverse"), Some(&1));
+}
+
+#[test]
+fn maxquant_tmt_fixture_through_the_sheet() {
+    let (exp, reports) = run_ingest(
+        &fixture("maxquant_tmt_samples.tsv"),
+        None,
+        &[spec(
+            "proteome",
+            &fixture("maxquant_tmt_proteinGroups.txt"),
+            "",
+        )],
+        false,
+    );
+    assert_eq!(reports[0].read.format, "maxquant-tmt");
+    assert_eq!(reports[0].read.quantity, "corrected");
+    assert_eq!(reports[0].read.rows_dropped.get("reverse"), Some(&1));
+    assert_eq!(
+        reports[0].read.rows_dropped.get("potential_contaminant"),
+        Some(&1)
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (3, 6));
+    let j = a.sample_position("AD_2").unwrap();
+    let i = a.features().position("P21926").unwrap();
+    assert_eq!(a.get(i, j), Some(5120.0));
+    assert_eq!(
+        a.flags()[[a.features().position("P60709").unwrap(), 0]],
+        ValueFlag::Missing
+    );
+    let (exp, _) = run_ingest(
+        &fixture("maxquant_tmt_samples.tsv"),
+        None,
+        &[spec(
+            "proteome",
+            &fixture("maxquant_tmt_proteinGroups.txt"),
+            ",quant=uncorrected",
+        )],
+        false,
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!(a.get(i, j), Some(5200.0));
+}
+
+#[test]
+fn tmt_integrator_fixture() {
+    let (exp, reports) = run_ingest(
+        &fixture("tmt_integrator_samples.tsv"),
+        None,
+        &[spec("proteome", &fixture("abundance_protein_MD.tsv"), "")],
+        false,
+    );
+    assert_eq!(reports[0].read.format, "tmt-integrator");
+    assert_eq!(reports[0].read.rows_dropped.get("contaminant"), Some(&1));
+    assert_eq!(reports[0].read.rows_dropped.get("decoy"), Some(&1));
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (3, 6));
+    assert_eq!(a.scale(), ValueScale::Log2);
+    let i = a.features().position("sp|P21926|CD9_HUMAN").unwrap();
+    assert_eq!(a.get(i, a.sample_position("BM_1").unwrap()), Some(-0.42));
+    assert_eq!(
+        a.flags()[[i, a.sample_position("AD_3").unwrap()]],
+        ValueFlag::Missing
+    );
+}
+
+#[test]
+fn mztab_fixture() {
+    let m = read_matrix(&fixture("proteins.mzTab"), &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "mztab");
+    assert_eq!(m.feature_ids, vec!["P08670", "P21926", "P60709"]);
+    let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["BM_1", "BM_2", "AD_1", "AD_2"]);
+    assert_eq!(m.values[[1, 2]], 88000.0);
+    assert_eq!(m.flags[[2, 3]], ValueFlag::Missing);
+    assert!(m.source_digest.is_some());
+}
+
+#[test]
+fn proteome_discoverer_fixture_by_file_ids() {
+    let (exp, reports) = run_ingest(
+        &fixture("pd_proteins_samples.tsv"),
+        None,
+        &[spec("proteome", &fixture("pd_proteins.txt"), "")],
+        false,
+    );
+    let r = &reports[0];
+    assert_eq!(r.read.format, "proteome-discoverer");
+    assert_eq!(r.read.rows_dropped.get("contaminant"), Some(&1));
+    assert_eq!(
+        r.read.rows_dropped.get("master_protein_candidate"),
+        Some(&1)
+    );
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (3, 4));
+    let i = a.features().position("P21926").unwrap();
+    assert_eq!(
+        a.get(i, a.sample_position("AD_2").unwrap()),
+        Some(4100000.0)
+    );
+    assert_eq!(annotation(a, "gene")[i].as_deref(), Some("CD9"));
+}
+
+#[test]
+fn wide_tables_ending_in_unnamed_empty_columns_read() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("m.csv");
+    std::fs::write(&p, "id,S1,S2,,\nP1,1,2,,\n").unwrap();
+    let m = read_matrix(&p, &ReadOptions::default()).unwrap();
+    assert_eq!(m.report.format, "wide");
+    assert_eq!(m.columns.len(), 2);
+    assert_eq!(m.values[[0, 1]], 2.0);
+}

@@ -171,6 +171,18 @@ pub fn ingest(
             r.layer, r.path, r.read.format, r.read.quantity, r.read.rows_read, r.features,
             r.matching.samples_matched, r.cells.observed, r.cells.missing
         )));
+        for f in &r.files {
+            msgs.push(Message::info(format!(
+                "  file {} (format {}): {} rows read, {} features, {} sample columns",
+                f.path, f.read.format, f.read.rows_read, f.features, f.columns
+            )));
+        }
+        if r.cells.absent_from_file > 0 {
+            msgs.push(Message::info(format!(
+                "  {} cells absent_from_file (a feature not in the file its sample came from; missing, not 0)",
+                r.cells.absent_from_file
+            )));
+        }
         for (why, n) in &r.read.rows_dropped {
             msgs.push(Message::info(format!("  dropped {n} row(s): {why}")));
         }

@@ -313,7 +313,7 @@ pub fn sample_qc(assay: &Assay, params: &SampleQcParams) -> Result<SampleQcRepor
                 }
                 ValueFlag::Imputed => n_imp += 1,
                 ValueFlag::BelowDetection => n_bd += 1,
-                ValueFlag::Missing => {}
+                ValueFlag::Missing | ValueFlag::AbsentFromFile => {}
             }
         }
         let iqr = quantile(&logs, 0.75).zip(quantile(&logs, 0.25));

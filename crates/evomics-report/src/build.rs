@@ -178,7 +178,8 @@ fn layers_summary(exp: &Experiment, norm: Option<&NormalizeResult>) -> Vec<Layer
                 scale: a.scale(),
                 n_features: a.n_features(),
                 n_samples: a.n_samples(),
-                missing_fraction: (c.total() > 0).then(|| c.missing as f64 / c.total() as f64),
+                missing_fraction: (c.total() > 0)
+                    .then(|| (c.missing + c.absent_from_file) as f64 / c.total() as f64),
                 processing: norm.and_then(|n| n.layers.get(name)).map(|l| {
                     let mut text = describe_pipeline(&l.config);
                     let left: Vec<&str> = l

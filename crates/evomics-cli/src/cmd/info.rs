@@ -15,9 +15,7 @@ pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
     let mut layers = Map::new();
     for (name, a) in exp.layers() {
         let c = a.flag_counts();
-        layers.insert(
-            name.clone(),
-            json!({
+        let mut entry = json!({
                 "kind": a.kind().name(),
                 "scale": a.scale().name(),
                 "features": a.n_features(),
@@ -26,11 +24,15 @@ pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
                 "missing": c.missing,
                 "imputed": c.imputed,
                 "below_detection": c.below_detection,
-                "missing_fraction": if c.total() > 0 { c.missing as f64 / c.total() as f64 } else { 0.0 },
+                "missing_fraction": if c.total() > 0 { (c.missing + c.absent_from_file) as f64 / c.total() as f64 } else { 0.0 },
                 "flagged_features": a.features().flags().iter().filter(|f| !f.is_empty()).count(),
                 "annotations": a.features().annotations().keys().collect::<Vec<_>>(),
-            }),
-        );
+        });
+        // Only layers read from several files have such cells.
+        if c.absent_from_file > 0 {
+            entry["absent_from_file"] = json!(c.absent_from_file);
+        }
+        layers.insert(name.clone(), entry);
     }
     json!({
         "samples": exp.samples().len(),
@@ -77,7 +79,7 @@ pub fn run(a: InfoArgs, log: crate::cmd::Log) -> anyhow::Result<()> {
     for (name, a) in exp.layers() {
         let c = a.flag_counts();
         let pct = if c.total() > 0 {
-            100.0 * c.missing as f64 / c.total() as f64
+            100.0 * (c.missing + c.absent_from_file) as f64 / c.total() as f64
         } else {
             0.0
         };
@@ -88,7 +90,7 @@ pub fn run(a: InfoArgs, log: crate::cmd::Log) -> anyhow::Result<()> {
             a.n_features(),
             a.n_samples(),
             c.observed,
-            c.missing,
+            c.missing + c.absent_from_file,
             c.imputed,
             pct
         )?;

@@ -360,3 +360,132 @@ fn every_subcommand_prints_a_json_summary() {
 fn workspace_file(rel: &str) -> std::path::PathBuf {
     evomics_testkit::workspace_root().join(rel)
 }
+
+/// The two wildfire batch tables as one `mirna` layer, from the command line and from a run
+/// config: 373 miRNAs × 30 samples, the cells of miRNAs a batch lacks flagged
+/// `absent_from_file`; `normalize` leaves those cells without a value (never 0), and the read
+/// report lists both files.
+#[test]
+fn several_files_into_one_layer_on_the_command_line_and_in_a_run_config() {
+    use evomics_core::ValueFlag;
+    let dir = evomics_testkit::require_shared!("data/real/mouse-plasma-ev-mirna-wildfire");
+    let d = tempfile::tempdir().unwrap();
+    let sheet = dir.join("microRNAseq_ID_summaries_032821.csv");
+    let b0 = format!(
+        "mirna={}",
+        dir.join("batch0_mouse_miRNA_count.csv").display()
+    );
+    let b1 = format!(
+        "mirna={}",
+        dir.join("batch1_mouse_miRNA_count.csv").display()
+    );
+    let store = d.path().join("ing");
+    let out = crate::evomics(&[
+        "ingest",
+        "-s",
+        p(&sheet),
+        "--sample-id-column",
+        "Label_from_Core",
+        "--allow-missing-samples",
+        "--layer",
+        &b0,
+        "--layer",
+        &b1,
+        "-o",
+        p(&store),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("batch0_mouse_miRNA_count.csv (format smrnaseq): 262 rows read, 262 features, 21 sample columns")
+            && err.contains("batch1_mouse_miRNA_count.csv (format smrnaseq): 348 rows read, 348 features, 9 sample columns")
+            && err.contains("2556 cells absent_from_file"),
+        "{err}"
+    );
+    let (exp, manifest) = evomics_io::read_experiment(&store).unwrap();
+    let a = exp.layer("mirna").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (373, 30));
+    assert_eq!(a.flag_counts().absent_from_file, 2556);
+    let files = &manifest.reports["layers"][0]["files"];
+    assert_eq!(files.as_array().map(Vec::len), Some(2), "{files}");
+    let info = ok(&["info", p(&store), "--json"]);
+    assert!(info.contains("\"absent_from_file\": 2556"), "{info}");
+    // normalize: the recommended count pipeline (count filter, TMM log-CPM) keeps every absent
+    // cell without a value.
+    let norm = d.path().join("norm");
+    ok(&["normalize", p(&store), "-o", p(&norm), "--quiet"]);
+    let (nexp, _) = evomics_io::read_experiment(&norm).unwrap();
+    let n = nexp.layer("mirna").unwrap();
+    let mut checked = 0;
+    for (i, id) in n.features().ids().iter().enumerate() {
+        let src = a.features().position(id).unwrap();
+        for (j, s) in n.samples().iter().enumerate() {
+            let k = a.sample_position(s).unwrap();
+            if a.flags()[[src, k]] == ValueFlag::AbsentFromFile {
+                assert_eq!(n.flags()[[i, j]], ValueFlag::AbsentFromFile, "{id} / {s}");
+                assert!(n.values()[[i, j]].is_nan());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "some absent cells survive the count filter");
+    // The same in a run config, with join=inner.
+    let cfg = d.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ingest]\nsamples = \"{}\"\nsample_id_column = \"Label_from_Core\"\nallow_missing_samples = true\nlayer = [\"{b0}\", \"{b1},join=inner\"]\n",
+            sheet.display()
+        ),
+    )
+    .unwrap();
+    let run = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let (rexp, _) = evomics_io::read_experiment(&run.join("ingest")).unwrap();
+    let r = rexp.layer("mirna").unwrap();
+    assert_eq!((r.n_features(), r.n_samples()), (237, 30));
+    assert_eq!(r.flag_counts().absent_from_file, 0);
+}
+
+/// The cardiac Proteome Discoverer export through `ingest` with the 12 human rows of the data
+/// set's `samples.tsv` (its rat rows name the same `Abundances (Normalized): Fn: Sample` headers
+/// in the other file, so one sheet of all 24 would map two samples to each column).
+#[test]
+fn proteome_discoverer_export_ingests() {
+    let dir = evomics_testkit::require_shared!("data/real/cardiac-msc-ev-hypoxia-proteomics");
+    let d = tempfile::tempdir().unwrap();
+    let sheet = d.path().join("human.tsv");
+    let all = std::fs::read_to_string(dir.join("samples.tsv")).unwrap();
+    let human: Vec<&str> = all
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.contains("\tpd_multiconsensus_human_CPC_MSC.csv.gz\t"))
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(human.len(), 13);
+    std::fs::write(&sheet, human.join("\n") + "\n").unwrap();
+    let store = d.path().join("pd");
+    let out = crate::evomics(&[
+        "ingest",
+        "-s",
+        p(&sheet),
+        "--layer",
+        &format!(
+            "proteome={}",
+            dir.join("pd_multiconsensus_human_CPC_MSC.csv.gz").display()
+        ),
+        "-o",
+        p(&store),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("format proteome-discoverer, quantity normalized): 1326 rows read, 1326 features kept, 12 samples matched")
+            && err.contains("samples matched through sheet column 'pd_abundance_column'"),
+        "{err}"
+    );
+    let (exp, _) = evomics_io::read_experiment(&store).unwrap();
+    let a = exp.layer("proteome").unwrap();
+    assert_eq!((a.n_features(), a.n_samples()), (1326, 12));
+    assert_eq!(a.samples()[0], "CPC.A.Normoxia");
+}

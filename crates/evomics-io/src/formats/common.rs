@@ -367,6 +367,33 @@ pub(crate) fn merge_flags(flags: &[FeatureFlags], groups: &[Vec<usize>]) -> Vec<
         .collect()
 }
 
+/// Two sample columns of one quantity that name the same sample (channel) are an error: the
+/// sheet could not tell them apart.
+pub(crate) fn distinct_columns(
+    path: &Path,
+    line: u64,
+    columns: &[crate::matrix::MatrixColumn],
+    what: &str,
+) -> Result<()> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for c in columns {
+        if let Some(prev) = seen.insert(c.name.as_str(), c.header.as_str()) {
+            return Err(IoError::parse(
+                path,
+                line,
+                Some(&c.header),
+                format!(
+                    "{what} '{}' appears twice (columns '{}' and '{}'); each {what} needs one column: remove or rename the duplicate",
+                    crate::text::clip(&c.name),
+                    crate::text::clip(prev),
+                    crate::text::clip(&c.header)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Add `n` to a report counter (kept out of the map when zero).
 pub(crate) fn bump(map: &mut BTreeMap<String, usize>, key: &str, n: usize) {
     if n > 0 {

@@ -1,6 +1,7 @@
-//! MaxQuant `proteinGroups.txt` (label-free): `LFQ intensity <s>`, `Intensity <s>` or
-//! `iBAQ <s>` per sample, with the `Reverse`, `Potential contaminant` and
-//! `Only identified by site` filter columns.
+//! MaxQuant `proteinGroups.txt`: label-free (`LFQ intensity <s>`, `Intensity <s>` or
+//! `iBAQ <s>` per sample) and isobaric (TMT/iTRAQ: `Reporter intensity corrected <n> <exp>` per
+//! channel, `Reporter intensity <n> <exp>` uncorrected), with the `Reverse`,
+//! `Potential contaminant` and `Only identified by site` filter columns.
 
 use evomics_core::{FeatureFlags, ValueScale};
 
@@ -58,9 +59,58 @@ const FILTERS: [(&[&str], &str, FeatureFlags); 3] = [
     ),
 ];
 
+/// The MaxQuant isobaric (TMT/iTRAQ) format.
+pub const TMT: super::TextFormat = super::TextFormat {
+    name: "maxquant-tmt",
+    expects: "columns 'Protein IDs' and 'Majority protein IDs' plus per-channel 'Reporter intensity corrected <n> <experiment>' columns (MaxQuant proteinGroups.txt of a TMT/iTRAQ search)",
+    detect: detect_tmt,
+    read: read_tmt,
+};
+
+/// The channel of a reporter header after its prefix: `1 TMT_A` → `TMT_A.1`, `1` → `1`.
+/// MaxQuant numbers channels from 0 or 1 (by version) and appends the experiment when there
+/// are several; a header without a channel number is not a channel.
+fn reporter_channel(rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    let (n, exp) = rest.split_once(' ').unwrap_or((rest, ""));
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = n.parse::<u32>().ok()?;
+    let exp = exp.trim();
+    Some(if exp.is_empty() {
+        n.to_string()
+    } else {
+        format!("{exp}.{n}")
+    })
+}
+
+/// Isobaric quantities, default first.
+const TMT_QUANTITIES: [Quantity; 2] = [
+    Quantity {
+        name: "corrected",
+        sample_of: |h| {
+            h.strip_prefix("Reporter intensity corrected ")
+                .and_then(reporter_channel)
+        },
+        pattern: "Reporter intensity corrected <n> <experiment>",
+    },
+    Quantity {
+        name: "uncorrected",
+        sample_of: |h| {
+            h.strip_prefix("Reporter intensity ")
+                .and_then(reporter_channel)
+        },
+        pattern: "Reporter intensity <n> <experiment>",
+    },
+];
+
+fn protein_groups(t: &TextTable) -> bool {
+    t.column("Majority protein IDs").is_some() && t.column("Protein IDs").is_some()
+}
+
 fn detect(t: &TextTable) -> bool {
-    t.column("Majority protein IDs").is_some()
-        && t.column("Protein IDs").is_some()
+    protein_groups(t)
         && t.header.iter().any(|h| {
             QUANTITIES
                 .iter()
@@ -68,8 +118,48 @@ fn detect(t: &TextTable) -> bool {
         })
 }
 
-/// Read a `proteinGroups.txt` table.
+fn detect_tmt(t: &TextTable) -> bool {
+    protein_groups(t)
+        && t.header
+            .iter()
+            .any(|h| (TMT_QUANTITIES[0].sample_of)(h).is_some())
+}
+
+/// Read a `proteinGroups.txt` table (label-free).
 pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    read_with(t, opts, FORMAT.name, &QUANTITIES)
+}
+
+/// Read a `proteinGroups.txt` table of an isobaric search: one column per reporter channel
+/// and experiment (plex). Channels are matched to the sheet by header or by `<exp>.<n>`.
+pub fn read_tmt(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
+    let mut m = read_with(t, opts, TMT.name, &TMT_QUANTITIES)?;
+    super::common::distinct_columns(&m.path, 1, &m.columns, "channel")?;
+    let mut plexes: Vec<&str> = Vec::new();
+    for c in &m.columns {
+        if let Some((exp, _)) = c.name.rsplit_once('.') {
+            if !plexes.contains(&exp) {
+                plexes.push(exp);
+            }
+        }
+    }
+    if plexes.len() > 1 {
+        let w = format!(
+            "{} plexes ({}): give the sheet a column naming each sample's plex and use it as the batch (ComBat, '~ batch')",
+            plexes.len(),
+            super::common::preview(&plexes, 6)
+        );
+        m.report.warnings.push(w);
+    }
+    Ok(m)
+}
+
+fn read_with(
+    t: &mut TextTable,
+    opts: &ReadOptions,
+    format: &'static str,
+    quantities: &[Quantity],
+) -> Result<ParsedMatrix> {
     let path = t.path.clone();
     let path = path.as_path();
     let majority = t.column("Majority protein IDs");
@@ -91,7 +181,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         ));
     }
     let mut warnings = Vec::new();
-    let (quantity, qcols) = choose_quantity(t, FORMAT.name, &QUANTITIES, opts, &mut warnings)?;
+    let (quantity, qcols) = choose_quantity(t, format, quantities, opts, &mut warnings)?;
     let filters: Vec<(usize, &str, FeatureFlags)> = FILTERS
         .iter()
         .filter_map(|(names, key, flag)| {
@@ -110,7 +200,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let name_col = t.column("Protein names");
     let zero_na = zero_is_missing(opts, true);
     let mut report = ReadReport {
-        format: FORMAT.name.into(),
+        format: format.into(),
         quantity: quantity.into(),
         ..Default::default()
     };
@@ -260,6 +350,51 @@ mod tests {
         );
         assert_eq!(m.report.quantity, "intensity");
         assert_eq!(m.values[[0, 0]], 10.0);
+    }
+
+    const TMT_PG: &str = "Protein IDs\tMajority protein IDs\tGene names\tIntensity\tIntensity P1\tReporter intensity 1 P1\tReporter intensity 2 P1\tReporter intensity corrected 1 P1\tReporter intensity corrected 2 P1\tReporter intensity count 1 P1\tReporter intensity corrected 1 P2\tReverse\tPotential contaminant\n\
+        P1\tP1\tGA\t100\t100\t11\t12\t10\t0\t3\t7\t\t\n\
+        REV__P9\tREV__P9\t\t3\t3\t3\t3\t3\t3\t3\t3\t+\t\n\
+        CON__P2\tCON__P2\tALB\t7\t7\t7\t8\t7\t8\t1\t1\t\t+\n";
+
+    #[test]
+    fn reporter_channels_per_plex() {
+        let mut t = parse_table(Path::new("proteinGroups.txt"), TMT_PG, None).unwrap();
+        assert!(detect_tmt(&t));
+        let m = read_tmt(&mut t, &ReadOptions::default()).unwrap();
+        assert_eq!(m.report.format, "maxquant-tmt");
+        assert_eq!(m.feature_ids, vec!["P1"]);
+        let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["P1.1", "P1.2", "P2.1"]);
+        assert_eq!(m.values[[0, 0]], 10.0);
+        assert!(m.values[[0, 1]].is_nan());
+        assert_eq!(m.report.rows_dropped.get("reverse"), Some(&1));
+        assert_eq!(m.report.rows_dropped.get("potential_contaminant"), Some(&1));
+        assert!(m.report.warnings.iter().any(|w| w.contains("2 plexes")));
+        let o = ReadOptions {
+            quantity: Some("uncorrected".into()),
+            ..Default::default()
+        };
+        let mut t = parse_table(Path::new("proteinGroups.txt"), TMT_PG, None).unwrap();
+        let m = read_tmt(&mut t, &o).unwrap();
+        assert_eq!(m.columns.len(), 2);
+        assert_eq!(m.values[[0, 1]], 12.0);
+    }
+
+    #[test]
+    fn a_duplicate_channel_is_an_error() {
+        let dup = TMT_PG.replace(
+            "Reporter intensity corrected 2 P1",
+            "Reporter intensity corrected 01 P1",
+        );
+        let mut t = parse_table(Path::new("proteinGroups.txt"), &dup, None).unwrap();
+        let e = read_tmt(&mut t, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("channel 'P1.1' appears twice") && e.contains("proteinGroups.txt:1"),
+            "{e}"
+        );
     }
 
     #[test]

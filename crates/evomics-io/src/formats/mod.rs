@@ -21,7 +21,11 @@ pub mod harmonize;
 mod long;
 pub mod maxquant;
 pub mod mirna;
+pub mod mztab;
+pub mod pd;
+pub mod perseus;
 pub mod spectronaut;
+pub mod tmt_integrator;
 pub mod wide;
 
 /// A tool output format read from delimited text.
@@ -39,8 +43,12 @@ pub struct TextFormat {
 /// The text formats in detection order (specific before generic). The signatures do not
 /// overlap: each tool's header has columns the others lack (see `docs/formats.md`).
 pub static TEXT_FORMATS: &[TextFormat] = &[
+    maxquant::TMT,
     maxquant::FORMAT,
     fragpipe::FORMAT,
+    tmt_integrator::FORMAT,
+    pd::FORMAT,
+    perseus::FORMAT,
     diann::REPORT,
     diann::PG_MATRIX,
     spectronaut::FORMAT,
@@ -53,6 +61,7 @@ pub static TEXT_FORMATS: &[TextFormat] = &[
 /// Names of every format, for `--help` and errors.
 pub fn format_names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = TEXT_FORMATS.iter().map(|f| f.name).collect();
+    v.push(mztab::NAME);
     v.push(wide::PARQUET_NAME);
     v
 }
@@ -89,8 +98,24 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ParsedMatrix> {
     if is_parquet(path) {
         return require_features(read_parquet(path, opts)?);
     }
+    // Two formats are told by their first lines rather than by a header: mzTab (line-oriented,
+    // its lines of different widths) and Perseus (the `#!{Type}` row after the header).
+    let head = match opts.format.as_deref() {
+        None if path.metadata().is_ok_and(|m| m.is_file()) => crate::text::head_lines(path, 8)?,
+        _ => Vec::new(),
+    };
+    if opts.format.as_deref() == Some(mztab::NAME)
+        || (opts.format.is_none() && mztab::looks_like_mztab(&head))
+    {
+        return require_features(mztab::read_file(path, opts)?);
+    }
     let mut table = read_table_padded(path, None)?;
-    let mut parsed = read_text_table(path, &mut table, opts)?;
+    let mut parsed =
+        if opts.format.is_none() && head.get(1).is_some_and(|l| perseus::looks_like_perseus(l)) {
+            perseus::read(&mut table, opts)?
+        } else {
+            read_text_table(path, &mut table, opts)?
+        };
     let (n, first) = table.rows.padded;
     if n > 0 {
         parsed.report.warnings.push(format!(
@@ -150,11 +175,12 @@ fn read_text_table(path: &Path, table: &mut TextTable, opts: &ReadOptions) -> Re
         if matches!(e, IoError::Parse { line, .. } if line > 2) {
             return e;
         }
-        let tried: Vec<String> = TEXT_FORMATS
+        let mut tried: Vec<String> = TEXT_FORMATS
             .iter()
             .filter(|f| f.name != wide::FORMAT.name)
             .map(|f| format!("  {}: {}", f.name, f.expects))
             .collect();
+        tried.push(format!("  {}: {}", mztab::NAME, mztab::EXPECTS));
         IoError::layout(
             path,
             format!(
