@@ -598,6 +598,17 @@ fn full_input() -> ReportInput {
                 pc2: centres[s.source].1 + 1.4 * rng.normal(),
             })
             .collect(),
+        umap: Some(EmbeddingView {
+            description: "UMAP of proteome on its first 10 principal components (n_neighbors 8, min_dist 0.1, seed 1); k-means on the embedding with k = the number of levels agrees with source ARI 0.91.".into(),
+            points: ss
+                .iter()
+                .map(|s| EmbeddingPoint {
+                    sample_id: s.id.clone(),
+                    x: 2.0 * centres[s.source].0 + 0.5 * rng.normal(),
+                    y: 2.0 * centres[s.source].1 + 0.5 * rng.normal(),
+                })
+                .collect(),
+        }),
     };
     let differential = vec![
         contrast(&mut rng, "proteome", "ADSC - BM-MSC", 900),
@@ -873,12 +884,18 @@ fn every_section_renders_with_its_heading() {
             "sub-heading '{sub}' missing"
         );
     }
-    // Three PCA panels, one heatmap, three volcanos.
+    // Three PCA panels and three UMAP panels, one heatmap, three volcanos.
     assert_eq!(
         html.matches("aria-label=\"PCA of proteome coloured by")
             .count(),
         3
     );
+    assert_eq!(
+        html.matches("aria-label=\"UMAP of proteome coloured by")
+            .count(),
+        3
+    );
+    assert!(html.contains("source ARI 0.91") && html.contains("not distances"));
     assert_eq!(
         html.matches("aria-label=\"Sample clustering heatmap")
             .count(),
