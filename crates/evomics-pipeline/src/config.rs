@@ -184,7 +184,7 @@ pub struct LoadedRun {
 }
 
 /// Keys of the train spec, to tell a single `[train]` table from named `[train.<name>]` ones.
-const TRAIN_KEYS: [&str; 22] = [
+const TRAIN_KEYS: [&str; 25] = [
     "target",
     "target_kind",
     "classes",
@@ -207,6 +207,9 @@ const TRAIN_KEYS: [&str; 22] = [
     "top_features",
     "missing_features",
     "save_fold_models",
+    "models",
+    "select",
+    "panel",
 ];
 
 /// Flags of the older run form that have another name in the stage config.
@@ -498,6 +501,25 @@ impl RunConfigSingleTrain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `TRAIN_KEYS` lists exactly the train spec's keys (serde names them when one is unknown),
+    /// so a new key of `[train]` is never mistaken for a named model.
+    #[test]
+    fn train_keys_are_the_train_specs() {
+        let e = toml::from_str::<evomics_ml::stages::train::TrainSpec>("no_such_key = 1")
+            .unwrap_err()
+            .to_string();
+        let expected = e.split("expected one of").nth(1).unwrap();
+        let mut spec: Vec<&str> = expected
+            .split(',')
+            .map(|k| k.trim().trim_matches('`').trim())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let mut ours = TRAIN_KEYS.to_vec();
+        spec.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(ours, spec, "{e}");
+    }
 
     #[test]
     fn flags_overlay_the_file_one_way() {

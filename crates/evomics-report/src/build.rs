@@ -21,10 +21,10 @@ use crate::error::{invalid, Result};
 use crate::model::{
     CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
     EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
-    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult,
-    PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity, QcLayer,
-    QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable,
-    Task, VariancePartition, Verdict, VpFeature,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
+    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity,
+    QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore,
+    SampleTable, Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -920,6 +920,39 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     out.importance = rows.into_iter().take(20).map(|(_, v)| v).collect();
     out.comparison = t.comparison.as_ref().map(|c| comparison_view(t, c));
+    out.panel = t.panel.as_ref().map(|p| {
+        let metric = if t.is_numeric() { "r2" } else { "roc_auc" };
+        let row = |r: &evomics_ml::evaluate::CvReport| {
+            let m = r.metric(metric);
+            MetricRow {
+                name: metric.to_string(),
+                pooled: finite(m.and_then(|m| m.pooled)),
+                fold_mean: finite(m.and_then(|m| m.fold_mean)),
+                fold_sd: finite(m.and_then(|m| m.fold_sd)),
+            }
+        };
+        PanelView {
+            features: p
+                .features
+                .iter()
+                .map(|f| {
+                    f.gene
+                        .clone()
+                        .unwrap_or_else(|| format!("{}:{}", f.feature.layer, f.feature.id))
+                })
+                .collect(),
+            selection_frequency: p.features.iter().map(|f| f.selection_frequency).collect(),
+            panel: row(&p.report),
+            full: row(&t.report),
+            p_value: finite(p.comparison.as_ref().and_then(|c| c.p_value)),
+            not_reproducible: p
+                .steps
+                .iter()
+                .filter(|s| !s.2)
+                .map(|s| format!("{}: {}", s.0, s.1))
+                .collect(),
+        }
+    });
     out
 }
 

@@ -74,10 +74,10 @@ pub use error::{ReportError, Result};
 pub use model::{
     CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
     EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
-    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PcaPoint, PcaResult,
-    PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer, QcSample, Reference,
-    ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting, Task,
-    VariancePartition, Verdict, VpFeature,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
+    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer, QcSample,
+    Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting,
+    Task, VariancePartition, Verdict, VpFeature,
 };
 
 use html::Esc;

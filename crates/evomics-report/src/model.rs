@@ -512,6 +512,27 @@ pub struct PotencyModel {
     /// Several models compared on the same folds, when the run compared them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<ModelComparison>,
+    /// A small release panel beside the full model, when the run selected one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelView>,
+}
+
+/// A release panel selected inside the training folds, beside the full model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanelView {
+    /// The final panel's features (gene names where known), in model order.
+    pub features: Vec<String>,
+    /// Their selection frequency across the training folds (same order).
+    pub selection_frequency: Vec<f64>,
+    /// The headline metric of the panel's cross-validation.
+    pub panel: MetricRow,
+    /// The same metric of the full model.
+    pub full: MetricRow,
+    /// Corrected resampled t-test of full − panel on that metric.
+    pub p_value: Option<f64>,
+    /// Pipeline steps a panel measured alone cannot reproduce.
+    pub not_reproducible: Vec<String>,
 }
 
 /// Models cross-validated on the same folds with the same fold preprocessing, and compared in

@@ -329,6 +329,26 @@ fn classifier(rng: &mut Rng) -> PotencyModel {
             })
             .collect(),
         comparison: Some(comparison()),
+        panel: Some(PanelView {
+            features: vec!["FBLN1".into(), "MGP".into(), "IGFBP3".into()],
+            selection_frequency: vec![1.0, 0.8, 0.6],
+            panel: MetricRow {
+                name: "roc_auc".into(),
+                pooled: Some(0.88),
+                fold_mean: Some(0.87),
+                fold_sd: Some(0.06),
+            },
+            full: MetricRow {
+                name: "roc_auc".into(),
+                pooled: Some(0.93),
+                fold_mean: Some(0.92),
+                fold_sd: Some(0.05),
+            },
+            p_value: Some(0.21),
+            not_reproducible: vec![
+                "proteome: normalization median (uses each sample's whole profile)".into(),
+            ],
+        }),
     }
 }
 
@@ -876,6 +896,7 @@ fn every_section_renders_with_its_heading() {
         "Panel enrichment",
         "Feature importance",
         "Models compared on the same folds",
+        "Release panel",
         "References",
         "Resolved settings",
     ] {

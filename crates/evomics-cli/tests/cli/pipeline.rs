@@ -142,6 +142,44 @@ fn demo_writes_the_report() {
     assert!(ari > 0.35, "source ARI of k-means on the UMAP: {ari}");
     assert!(html.contains("aria-label=\"UMAP of proteome coloured by source"));
     assert!(html.contains("not distances"));
+    // The 5-feature release panel: chosen inside every training fold (each fold keeps 5, so the
+    // candidates' selection frequencies sum to 5), reported beside the full model.
+    let (h, rows) = read_tsv(&out.join("train/panel_candidates.tsv"));
+    let total: f64 = rows
+        .iter()
+        .map(|r| r[col(&h, "selection_frequency")].parse::<f64>().unwrap())
+        .sum();
+    assert!(
+        (total - 5.0).abs() < 1e-9,
+        "selection frequencies sum to {total}"
+    );
+    let (h, panel) = read_tsv(&out.join("train/panel.tsv"));
+    assert_eq!(panel.len(), 5);
+    for r in &panel {
+        let f: f64 = r[col(&h, "selection_frequency")].parse().unwrap();
+        assert!(f > 0.0 && f <= 1.0, "{r:?}");
+        assert!(rows.iter().any(|c| c[1] == r[col(&h, "feature")]));
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("train/metrics.json")).unwrap())
+            .unwrap();
+    let side = |key: &str| {
+        metrics["panel"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "roc_auc")
+            .and_then(|m| m["pooled"].as_f64())
+            .unwrap()
+    };
+    println!(
+        "panel ROC AUC {:.3} against the full model's {:.3}",
+        side("summary"),
+        side("full_summary")
+    );
+    assert_eq!(metrics["panel"]["full_vs_panel"]["metric"], "roc_auc");
+    assert!(out.join("train/panel-model.json").is_file());
+    assert!(html.contains("Release panel"));
     // Reruns give the same embedding byte for byte: cluster/umap.tsv is among the files
     // `demo_outputs_are_the_recorded_ones` compares with their recorded hashes.
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::fmt::{num, percent, pval};
 use crate::html::{Cell, Col, Esc, Table};
-use crate::model::{Importance, MetricRow, ModelComparison, PotencyModel, Task};
+use crate::model::{Importance, MetricRow, ModelComparison, PanelView, PotencyModel, Task};
 use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
 use crate::svg::charts::{Bar, BoxGroup, BoxPlot, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
@@ -281,6 +281,58 @@ fn model(m: &PotencyModel) -> String {
     }
     if let Some(c) = &m.comparison {
         h.push_str(&comparison(m, c));
+    }
+    if let Some(p) = &m.panel {
+        h.push_str(&panel(m, p));
+    }
+    h
+}
+
+/// The release panel beside the full model.
+fn panel(m: &PotencyModel, p: &PanelView) -> String {
+    let mut h = h4("Release panel");
+    let features: Vec<String> = p
+        .features
+        .iter()
+        .zip(&p.selection_frequency)
+        .map(|(f, s)| format!("{} ({} of folds)", Esc(f), percent(*s, 0)))
+        .collect();
+    let _ = writeln!(
+        h,
+        "<p class=\"summary\">The {} features chosen inside every training fold (largest univariate statistic), cross-validated on the same splits as the full model: {}.{}</p>",
+        p.features.len(),
+        features.join(", "),
+        p.p_value.map_or_else(String::new, |v| format!(
+            " Full model against panel, corrected resampled t-test: p = {}.",
+            pval(v)
+        ))
+    );
+    let mut t = Table::new(
+        &stem(&["panel", &m.name]),
+        &[
+            ("Model", Col::Text),
+            ("Metric", Col::Text),
+            ("Pooled", Col::Num),
+            ("Fold mean", Col::Num),
+            ("Fold SD", Col::Num),
+        ],
+    );
+    for (label, r) in [("full model", &p.full), ("panel", &p.panel)] {
+        t.rows.push(vec![
+            Cell::text(label),
+            Cell::text(&r.name),
+            Cell::num(r.pooled, num),
+            Cell::num(r.fold_mean, num),
+            Cell::num(r.fold_sd, num),
+        ]);
+    }
+    h.push_str(&t.render());
+    if !p.not_reproducible.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"summary\">To apply the panel to values from another assay (qPCR, ELISA), note that the model saw values after steps a panel measured alone cannot reproduce: {}.</p>",
+            Esc(&p.not_reproducible.join("; "))
+        );
     }
     h
 }
