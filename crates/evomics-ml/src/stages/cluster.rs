@@ -942,14 +942,19 @@ mod tests {
         assert_eq!(c("umap = true").unwrap().umap, Some(UmapParams::default()));
         assert_eq!(c("umap = false").unwrap().umap, None);
         assert_eq!(c("layer = \"p\"").unwrap().umap, None);
-        let t = c("umap = { n_neighbors = 8, seed = 3 }").unwrap().umap.unwrap();
+        let t = c("umap = { n_neighbors = 8, seed = 3 }")
+            .unwrap()
+            .umap
+            .unwrap();
         assert_eq!((t.n_neighbors, t.seed), (8, 3));
-        assert!(c("umap = { neighbours = 8 }").is_err(), "unknown keys are refused");
+        assert!(
+            c("umap = { neighbours = 8 }").is_err(),
+            "unknown keys are refused"
+        );
         let mut bad = c("layer = \"p\"\numap = true\numap_pcs = 0").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("umap_pcs"));
         bad.umap_pcs = 5;
         bad.umap.as_mut().unwrap().min_dist = -1.0;
         assert!(bad.validate().is_err());
     }
-
 }
