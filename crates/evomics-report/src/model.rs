@@ -34,13 +34,13 @@ pub struct ReportInput {
     /// (section 6).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<MarkerSet>,
-    /// Panel scores by group and panel enrichment (section 6).
+    /// Panel scores by group and panel enrichment (section 7).
     pub panels: Option<PanelSection>,
-    /// Variance partition, one entry per layer (section 7).
+    /// Variance partition, one entry per layer (section 8).
     pub variance_partition: Vec<VariancePartition>,
-    /// Potency models (section 8).
+    /// Potency models (section 9).
     pub potency: Vec<PotencyModel>,
-    /// Methods text and references (section 9).
+    /// Methods text and references (section 10).
     pub methods: Option<Methods>,
 }
 
@@ -539,7 +539,7 @@ pub struct DiffRow {
     pub n_imputed: Option<usize>,
 }
 
-/// Section 6: panel scores and enrichment.
+/// Section 7: panel scores and enrichment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PanelSection {
@@ -601,7 +601,7 @@ pub struct EnrichmentRow {
     pub adj_p_value: Option<f64>,
 }
 
-/// Section 7: variance partition of one layer.
+/// Section 8: variance partition of one layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VariancePartition {
@@ -641,7 +641,7 @@ pub struct VpFeature {
     pub fractions: Vec<Option<f64>>,
 }
 
-/// Section 8: one cross-validated potency model.
+/// Section 9: one cross-validated potency model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PotencyModel {
@@ -824,7 +824,7 @@ pub struct Importance {
     pub selection_frequency: Option<f64>,
 }
 
-/// Section 9: methods text and references.
+/// Section 10: methods text and references.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Methods {
