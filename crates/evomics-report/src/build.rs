@@ -102,7 +102,14 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
         let stage_tree = stage_heatmap(analysis, c, &colour)?;
         let h = match stage_tree {
             Some(h) => Some(h),
-            None => heatmap(analysis, &c.config.layer, &colour)?,
+            None => heatmap(analysis, &c.config.layer, &colour)?.map(|mut h| {
+                h.linkage = Some(format!(
+                    "average linkage on 1 − r, not the cluster stage's tree ({} linkage on {} distance, which the analysed layer no longer reproduces)",
+                    linkage_name(c.config.linkage),
+                    c.config.distance.name()
+                ));
+                h
+            }),
         };
         if let Some(h) = h {
             input.sample_clustering = vec![h];
@@ -697,7 +704,7 @@ fn stage_heatmap(
         measure,
         kind: MatrixKind::Distance,
         linkage: Some(format!(
-            "{} on {} distance, the tree of the cluster stage",
+            "{} linkage on {} distance, the cluster stage's own tree",
             linkage_name(cfg.linkage),
             cfg.distance.name()
         )),
@@ -802,7 +809,7 @@ fn heatmap(exp: &Experiment, layer: &str, annotate: &[String]) -> Result<Option<
         layer: layer.to_string(),
         measure: format!("Pearson correlation over {} complete features", rows.len()),
         kind: MatrixKind::Similarity,
-        linkage: Some("average (1 − r)".into()),
+        linkage: Some("average linkage on 1 − r".into()),
         order: order.iter().map(|&i| a.samples()[i].clone()).collect(),
         values,
         dendrogram,
@@ -1647,7 +1654,7 @@ mod tests {
         let s = &input.sample_clustering[0];
         assert_eq!(
             s.linkage.as_deref(),
-            Some("ward.D2 on euclidean distance, the tree of the cluster stage")
+            Some("ward.D2 linkage on euclidean distance, the cluster stage's own tree")
         );
         assert_eq!(s.kind, MatrixKind::Distance);
         assert_eq!(s.dendrogram.len(), 11);
@@ -1655,6 +1662,8 @@ mod tests {
         assert!(s.dendrogram.iter().all(|m| m.height <= top_merge));
         input.validate().unwrap();
         let html = crate::render(&input).unwrap();
-        assert!(html.contains("the tree of the cluster stage"));
+        assert!(html.contains(
+            "(12 samples, dendrogram order, tree: ward.D2 linkage on euclidean distance, the cluster stage&#39;s own tree)."
+        ));
     }
 }

@@ -259,7 +259,7 @@ pub struct SampleHeatmap {
     pub measure: String,
     /// Similarity (high = alike) or distance (low = alike).
     pub kind: MatrixKind,
-    /// Linkage used for the dendrogram (e.g. `average`).
+    /// The tree in words, shown in the caption after `tree:` (e.g. `average linkage on 1 − r`).
     pub linkage: Option<String>,
     /// Sample ids in dendrogram (display) order.
     pub order: Vec<String>,

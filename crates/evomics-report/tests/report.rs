@@ -215,7 +215,7 @@ fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
         layer: "proteome".into(),
         measure: "Pearson correlation".into(),
         kind: MatrixKind::Similarity,
-        linkage: Some("average".into()),
+        linkage: Some("average linkage on 1 − r".into()),
         order: order.iter().map(|&i| ss[i].id.clone()).collect(),
         values,
         dendrogram: merges,

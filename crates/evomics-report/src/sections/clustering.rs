@@ -98,7 +98,7 @@ fn layer(ctx: &Ctx<'_>, h: &SampleHeatmap) -> String {
     };
     let tree = match (&h.linkage, h.dendrogram.is_empty()) {
         (_, true) => String::new(),
-        (Some(l), false) => format!(", {l} linkage"),
+        (Some(l), false) => format!(", tree: {l}"),
         (None, false) => String::new(),
     };
     out.push_str(&figure(
