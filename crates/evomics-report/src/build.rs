@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use ndarray::Array2;
 
-use evomics_core::{Experiment, LayerKind, ValueScale};
+use evomics_core::scale::log_scale;
+use evomics_core::{Experiment, LayerKind, ValueFlag, ValueScale};
 use evomics_ml::cluster::{HclustParams, Linkage};
 use evomics_ml::matrix::Distance;
 use evomics_ml::stages::cluster::ClusterResult;
@@ -19,12 +20,13 @@ use evomics_stats::stages::explore::ExploreResult;
 
 use crate::error::{invalid, Result};
 use crate::model::{
-    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
-    EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
-    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
-    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity,
-    QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore,
-    SampleTable, Task, VariancePartition, Verdict, VpFeature,
+    CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
+    ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
+    Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
+    MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
+    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
+    PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
+    SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -55,7 +57,16 @@ pub struct RunResults<'a> {
 /// Build the report input of a run.
 pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
     let exp = r.experiment;
-    let (samples, colour) = sample_table(exp, r.qc.and_then(|q| q.config.group_by.as_deref()));
+    // The run's own grouping columns: qc group_by first, then explore's and cluster's `by`.
+    let extra: Vec<&str> = r
+        .explore
+        .iter()
+        .flat_map(|e| e.config.by.iter())
+        .chain(r.cluster.iter().flat_map(|c| c.config.by.iter()))
+        .map(String::as_str)
+        .collect();
+    let (samples, colour) =
+        sample_table(exp, r.qc.and_then(|q| q.config.group_by.as_deref()), &extra);
     let mut notes = Vec::new();
     for (stage, ran) in [
         ("qc", r.qc.is_some()),
@@ -85,18 +96,32 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
     if let Some(q) = r.qc {
         input.qc = qc_section(q, colour.first().map(String::as_str), exp);
     }
+    let analysis = r.normalized.map(|(e, _)| e).unwrap_or(exp);
     if let Some(c) = r.cluster {
         input.pca = vec![pca_section(c, &colour)];
-        let analysis = r.normalized.map(|(e, _)| e).unwrap_or(exp);
-        if let Some(h) = heatmap(analysis, &c.config.layer, &colour)? {
+        let stage_tree = stage_heatmap(analysis, c, &colour)?;
+        let h = match stage_tree {
+            Some(h) => Some(h),
+            None => heatmap(analysis, &c.config.layer, &colour)?.map(|mut h| {
+                h.linkage = Some(format!(
+                    "average linkage on 1 − r, not the cluster stage's tree ({} linkage on {} distance, which the analysed layer no longer reproduces)",
+                    linkage_name(c.config.linkage),
+                    c.config.distance.name()
+                ));
+                h
+            }),
+        };
+        if let Some(h) = h {
             input.sample_clustering = vec![h];
         }
+        input.clusters = vec![cluster_summary(c)];
     }
     input.differential = diff_section(r.diff);
     if let Some(e) = r.explore {
         let (panels, vp) = explore_sections(e);
         input.panels = panels;
         input.variance_partition = vp;
+        input.markers = marker_sets(e, analysis)?;
     }
     if let Some(t) = r.train {
         input.potency = vec![potency_section(t)];
@@ -107,8 +132,17 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
 
 /// The sample table shows the sheet's grouping columns; plots colour by the run's grouping
 /// (qc `group_by`) first, then by those columns in sheet order — never by a fixed column name.
-fn sample_table(exp: &Experiment, group_by: Option<&str>) -> (SampleTable, Vec<String>) {
+fn sample_table(
+    exp: &Experiment,
+    group_by: Option<&str>,
+    by: &[&str],
+) -> (SampleTable, Vec<String>) {
     let mut cols: Vec<String> = exp.samples().grouping_columns();
+    for b in by {
+        if exp.samples().column(b).is_some() && !cols.iter().any(|c| c == b) {
+            cols.push(b.to_string());
+        }
+    }
     if let Some(g) = group_by {
         if exp.samples().column(g).is_some() && !cols.iter().any(|c| c == g) {
             cols.insert(0, g.to_string());
@@ -342,6 +376,385 @@ fn pca_section(c: &ClusterResult, colour: &[String]) -> PcaResult {
     }
 }
 
+/// Number of a group's markers drawn in the z-score heatmap.
+const HEATMAP_MARKERS: usize = 5;
+
+/// The top markers of every group of every `by` column of `explore`, with a z-score heatmap of
+/// each group's first [`HEATMAP_MARKERS`] markers across the samples ordered by group, computed
+/// from the layer as `explore` analysed it (same samples, same log transform).
+fn marker_sets(e: &ExploreResult, analysis: &Experiment) -> Result<Vec<MarkerSet>> {
+    let layer = &e.config.layer;
+    let values = match analysis.layer(layer) {
+        Ok(raw) => Some(
+            log_scale(raw, e.config.log2, e.config.assume_scale)
+                .map_err(|err| invalid("markers", layer, err.to_string()))?
+                .0,
+        ),
+        Err(_) => None,
+    };
+    let mut out = Vec::new();
+    for (a, o) in e.one_vs_rest.iter().enumerate() {
+        let markers = evomics_stats::top_markers(o, Some(e.config.top), e.config.direction);
+        let rows: Vec<MarkerRow> = markers
+            .iter()
+            .filter_map(|m| {
+                let gi = o.groups.iter().position(|g| *g == m.group)?;
+                let r = o.table(gi).rows.get(m.row)?;
+                Some(MarkerRow {
+                    group: m.group.clone(),
+                    rank: m.rank,
+                    feature_id: r.feature_id.clone(),
+                    name: r.name.clone().filter(|s| !s.is_empty()),
+                    log_fc: finite(r.log_fc),
+                    ave_expr: finite(r.ave_expr),
+                    t: finite(r.t),
+                    p_value: finite(r.p_value),
+                    adj_p_value: finite(r.adj_p_value),
+                })
+            })
+            .collect();
+        let heatmap = values
+            .as_deref()
+            .and_then(|assay| marker_heatmap(e, a, assay, &rows));
+        out.push(MarkerSet {
+            layer: layer.clone(),
+            by: o.column.clone(),
+            direction: e.config.direction.name().to_string(),
+            groups: o.groups.clone(),
+            rows,
+            heatmap,
+            ..MarkerSet::default()
+        });
+    }
+    Ok(out)
+}
+
+/// z-scores (over the samples with a value) of each group's first markers, samples ordered by
+/// group in design order (then layer order); rows of a feature without two distinct values are
+/// left out. Imputed cells are kept and marked.
+fn marker_heatmap(
+    e: &ExploreResult,
+    analysis: usize,
+    assay: &evomics_core::Assay,
+    rows: &[MarkerRow],
+) -> Option<MarkerHeatmap> {
+    let o = &e.one_vs_rest[analysis];
+    let labels = e.sample_labels.get(analysis)?;
+    let pos: BTreeMap<&str, usize> = assay
+        .samples()
+        .iter()
+        .enumerate()
+        .map(|(j, s)| (s.as_str(), j))
+        .collect();
+    let mut samples: Vec<(String, usize)> = Vec::new();
+    for g in &o.groups {
+        for (s, l) in e.samples.iter().zip(labels) {
+            if l.as_deref() == Some(g.as_str()) {
+                samples.push((s.clone(), *pos.get(s.as_str())?));
+            }
+        }
+    }
+    let fpos: BTreeMap<&str, usize> = assay
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect();
+    let mut hm = MarkerHeatmap {
+        samples: samples.iter().map(|s| s.0.clone()).collect(),
+        ..MarkerHeatmap::default()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows.iter().filter(|r| r.rank <= HEATMAP_MARKERS) {
+        if !seen.insert(r.feature_id.as_str()) {
+            continue;
+        }
+        let Some(&i) = fpos.get(r.feature_id.as_str()) else {
+            continue;
+        };
+        let v: Vec<Option<f64>> = samples
+            .iter()
+            .map(|&(_, j)| assay.get(i, j).filter(|x| x.is_finite()))
+            .collect();
+        let obs: Vec<f64> = v.iter().flatten().copied().collect();
+        if obs.len() < 2 {
+            continue;
+        }
+        let mean = obs.iter().sum::<f64>() / obs.len() as f64;
+        let sd =
+            (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (obs.len() - 1) as f64).sqrt();
+        if sd.is_nan() || sd <= 0.0 {
+            continue;
+        }
+        let row = hm.features.len();
+        for (k, &(_, j)) in samples.iter().enumerate() {
+            if assay.flags()[[i, j]] == ValueFlag::Imputed && v[k].is_some() {
+                hm.imputed.push([row, k]);
+            }
+        }
+        hm.features
+            .push(r.name.clone().unwrap_or_else(|| r.feature_id.clone()));
+        hm.feature_groups.push(r.group.clone());
+        hm.values
+            .push(v.iter().map(|x| x.map(|x| (x - mean) / sd)).collect());
+    }
+    (!hm.features.is_empty() && !hm.samples.is_empty()).then_some(hm)
+}
+
+/// The clusterings of `cluster` as the report shows them.
+fn cluster_summary(c: &ClusterResult) -> ClusterSummary {
+    use evomics_ml::stages::cluster::{ChooseBy, MethodName};
+    let cfg = &c.config;
+    let single = cfg.k.0.len() == 1;
+    let methods = c
+        .clusterings
+        .iter()
+        .map(|m| ClusterMethod {
+            method: m.method.name().to_string(),
+            k: m.k,
+            chosen_by: if single {
+                "the only candidate".into()
+            } else {
+                match cfg.choose_by {
+                    ChooseBy::Gap => "gap statistic, first SE max".into(),
+                    ChooseBy::Silhouette => "largest mean silhouette".into(),
+                }
+            },
+            selection: m
+                .selection
+                .scores
+                .iter()
+                .map(|s| KScoreRow {
+                    k: s.k,
+                    silhouette: finite(s.silhouette),
+                    gap: finite(s.gap),
+                    gap_se: finite(s.gap_se),
+                })
+                .collect(),
+            assignments: c
+                .samples
+                .iter()
+                .zip(&m.labels)
+                .map(|(s, l)| ClusterAssignment {
+                    sample_id: s.clone(),
+                    cluster: l + 1,
+                })
+                .collect(),
+        })
+        .collect();
+    let spaces: Vec<String> = c
+        .clusterings
+        .iter()
+        .map(|m| match m.method {
+            MethodName::Kmeans => "k-means on the centred features".to_string(),
+            MethodName::Hclust => format!(
+                "hierarchical clustering ({} linkage on {} distance)",
+                linkage_name(cfg.linkage),
+                cfg.distance.name()
+            ),
+            MethodName::Gmm => format!(
+                "a Gaussian mixture on the first {} principal components",
+                cfg.gmm_pcs
+            ),
+        })
+        .collect();
+    ClusterSummary {
+        layer: cfg.layer.clone(),
+        description: format!(
+            "{} samples × {} features{}; methods: {}; candidate k {}{}.",
+            c.samples.len(),
+            c.features.len(),
+            if cfg.scale {
+                ", each feature scaled to unit variance"
+            } else {
+                ""
+            },
+            spaces.join(", "),
+            cfg.k
+                .0
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if cfg.gap_references > 0 {
+                format!("; gap statistic from {} reference sets", cfg.gap_references)
+            } else {
+                String::new()
+            }
+        ),
+        by: cfg.by.clone(),
+        methods,
+        agreement: c
+            .agreement
+            .iter()
+            .map(|a| ClusterAgreement {
+                method: a.method.name().to_string(),
+                k: a.k,
+                column: a.column.clone(),
+                n_samples: a.n_samples,
+                n_levels: a.n_levels,
+                ari: finite(a.ari),
+                nmi: finite(a.nmi),
+            })
+            .collect(),
+    }
+}
+
+/// R's name of a linkage.
+fn linkage_name(l: Linkage) -> &'static str {
+    match l {
+        Linkage::WardD2 => "ward.D2",
+        Linkage::Average => "average",
+        Linkage::Complete => "complete",
+    }
+}
+
+/// The sample × sample matrix of `cluster`'s own distance, in the order of its own tree
+/// (`config.linkage` on `config.distance` over the samples and features the stage used,
+/// log-transformed, centred and scaled as the stage did), or `None` when the analysed layer no
+/// longer holds those features complete. When the stage ran `hclust`, the tree cut at its k
+/// must give the stage's clusters; otherwise the stage did not run on these values and `None`
+/// is returned so that the caller draws the correlation tree, labelled as such.
+fn stage_heatmap(
+    exp: &Experiment,
+    c: &ClusterResult,
+    annotate: &[String],
+) -> Result<Option<SampleHeatmap>> {
+    use evomics_ml::matrix::{distance_matrix, Standardizer};
+    use evomics_ml::stages::cluster::MethodName;
+    let cfg = &c.config;
+    let Ok(raw) = exp.layer(&cfg.layer) else {
+        return Ok(None);
+    };
+    let Ok((a, _)) = log_scale(raw, cfg.log2, cfg.assume_scale) else {
+        return Ok(None);
+    };
+    let n = c.samples.len();
+    if n < 3 || c.features.len() < 2 {
+        return Ok(None);
+    }
+    let spos: BTreeMap<&str, usize> = a
+        .samples()
+        .iter()
+        .enumerate()
+        .map(|(j, s)| (s.as_str(), j))
+        .collect();
+    let fpos: BTreeMap<&str, usize> = a
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect();
+    let (Some(sj), Some(fi)) = (
+        c.samples
+            .iter()
+            .map(|s| spos.get(s.as_str()).copied())
+            .collect::<Option<Vec<usize>>>(),
+        c.features
+            .iter()
+            .map(|f| fpos.get(f.as_str()).copied())
+            .collect::<Option<Vec<usize>>>(),
+    ) else {
+        return Ok(None);
+    };
+    let mut x = Array2::zeros((n, fi.len()));
+    for (r, &j) in sj.iter().enumerate() {
+        for (k, &i) in fi.iter().enumerate() {
+            match a.get(i, j).filter(|v| v.is_finite()) {
+                Some(v) => x[[r, k]] = v,
+                None => return Ok(None),
+            }
+        }
+    }
+    let xs = Standardizer::fit(x.view(), cfg.scale, 1).transform(x.view());
+    let params = HclustParams {
+        linkage: cfg.linkage,
+        distance: cfg.distance,
+    };
+    let tree = params
+        .fit(xs.view())
+        .map_err(|e| invalid("sample_clustering", &cfg.layer, e.to_string()))?;
+    if let Some(h) = c
+        .clusterings
+        .iter()
+        .find(|m| m.method == MethodName::Hclust)
+    {
+        let cut = tree
+            .cut(h.k)
+            .map_err(|e| invalid("sample_clustering", &cfg.layer, e.to_string()))?;
+        if !same_partition(&cut, &h.labels) {
+            return Ok(None);
+        }
+    }
+    let d = distance_matrix(xs.view(), cfg.distance);
+    let order = tree.order();
+    let dendrogram = merges_in_order(&tree.merges, &order);
+    let measure = match cfg.distance {
+        Distance::Euclidean => format!(
+            "Euclidean distance over {} {} features",
+            fi.len(),
+            if cfg.scale { "standardized" } else { "centred" }
+        ),
+        Distance::Pearson => format!("1 − Pearson r over {} features", fi.len()),
+        Distance::Spearman => format!("1 − Spearman ρ over {} features", fi.len()),
+    };
+    Ok(Some(SampleHeatmap {
+        layer: cfg.layer.clone(),
+        measure,
+        kind: MatrixKind::Distance,
+        linkage: Some(format!(
+            "{} linkage on {} distance, the cluster stage's own tree",
+            linkage_name(cfg.linkage),
+            cfg.distance.name()
+        )),
+        order: order.iter().map(|&i| c.samples[i].clone()).collect(),
+        values: order
+            .iter()
+            .map(|&i| order.iter().map(|&k| Some(d[[i, k]])).collect())
+            .collect(),
+        dendrogram,
+        annotate_by: annotate.to_vec(),
+    }))
+}
+
+/// Whether two labellings split the samples the same way (labels may differ).
+fn same_partition(a: &[usize], b: &[usize]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ab, mut ba) = (BTreeMap::new(), BTreeMap::new());
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| *ab.entry(*x).or_insert(*y) == *y && *ba.entry(*y).or_insert(*x) == *x)
+}
+
+/// The tree's merges with leaves renumbered by their position in `order` (the report's
+/// convention: leaves 0..n, merge k creates node n + k).
+fn merges_in_order(merges: &[evomics_ml::cluster::Merge], order: &[usize]) -> Vec<Merge> {
+    let n = order.len();
+    let mut pos = vec![0; n];
+    for (k, &i) in order.iter().enumerate() {
+        pos[i] = k;
+    }
+    let node = |v: i64| -> usize {
+        if v < 0 {
+            pos[(-v - 1) as usize]
+        } else {
+            n + v as usize - 1
+        }
+    };
+    merges
+        .iter()
+        .map(|m| Merge {
+            left: node(m.left),
+            right: node(m.right),
+            height: m.height,
+        })
+        .collect()
+}
+
 /// Sample × sample Pearson correlation over complete features, ordered by average-linkage
 /// clustering on 1 − r.
 fn heatmap(exp: &Experiment, layer: &str, annotate: &[String]) -> Result<Option<SampleHeatmap>> {
@@ -366,26 +779,7 @@ fn heatmap(exp: &Experiment, layer: &str, annotate: &[String]) -> Result<Option<
         .map_err(|e| invalid("sample_clustering", layer, e.to_string()))?;
     let order = tree.order();
     let n = order.len();
-    let mut pos = vec![0; n];
-    for (k, &i) in order.iter().enumerate() {
-        pos[i] = k;
-    }
-    let node = |v: i64| -> usize {
-        if v < 0 {
-            pos[(-v - 1) as usize]
-        } else {
-            n + v as usize - 1
-        }
-    };
-    let dendrogram = tree
-        .merges
-        .iter()
-        .map(|m| Merge {
-            left: node(m.left),
-            right: node(m.right),
-            height: m.height,
-        })
-        .collect();
+    let dendrogram = merges_in_order(&tree.merges, &order);
     let centred: Vec<Vec<f64>> = (0..n)
         .map(|j| {
             let r = x.row(j);
@@ -416,7 +810,7 @@ fn heatmap(exp: &Experiment, layer: &str, annotate: &[String]) -> Result<Option<
         layer: layer.to_string(),
         measure: format!("Pearson correlation over {} complete features", rows.len()),
         kind: MatrixKind::Similarity,
-        linkage: Some("average (1 − r)".into()),
+        linkage: Some("average linkage on 1 − r".into()),
         order: order.iter().map(|&i| a.samples()[i].clone()).collect(),
         values,
         dendrogram,
@@ -1135,5 +1529,175 @@ fn methods(r: &RunResults<'_>) -> Methods {
         steps,
         settings: Vec::new(),
         references,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evomics_core::{Assay, Features, SampleSheet};
+    use evomics_ml::stages::cluster::{run_cluster, ClusterConfig, KCandidates};
+    use evomics_stats::stages::explore::{run_explore, ExploreConfig};
+
+    /// 12 samples in three groups of 4 (A, B, C interleaved) × 9 features; feature `P{g}`
+    /// is 3 units higher in group g, the rest is small deterministic noise.
+    fn experiment() -> Experiment {
+        let groups = ["A", "B", "C"];
+        let ids: Vec<String> = (1..=12).map(|i| format!("EV{i:02}")).collect();
+        let group = (0..12).map(|j| Some(groups[j % 3].to_string())).collect();
+        let sheet =
+            SampleSheet::from_text_columns(ids.clone(), vec![("group".into(), group)]).unwrap();
+        let cells = Array2::from_shape_fn((9, 12), |(i, j)| {
+            let noise = 0.2 * (((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.5);
+            Some(10.0 + i as f64 + noise + if i == j % 3 { 3.0 } else { 0.0 })
+        });
+        let features = Features::new((0..9).map(|i| format!("P{i}")).collect()).unwrap();
+        let layer = Assay::from_options(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            features,
+            ids,
+            &cells,
+        )
+        .unwrap();
+        let mut exp = Experiment::new(sheet);
+        exp.insert_layer(layer).unwrap();
+        exp
+    }
+
+    fn run(exp: &Experiment) -> ReportInput {
+        let explore = run_explore(
+            exp,
+            &ExploreConfig {
+                layer: "proteome".into(),
+                by: vec!["group".into()],
+                top: 4,
+                ..ExploreConfig::default()
+            },
+            evomics_panels::PanelSet::osteogenic(),
+        )
+        .unwrap();
+        let cluster = run_cluster(
+            exp,
+            &ClusterConfig {
+                layer: "proteome".into(),
+                k: KCandidates(vec![2, 3, 4]),
+                gap_references: 5,
+                ..ClusterConfig::default()
+            },
+        )
+        .unwrap();
+        build(&RunResults {
+            title: "t",
+            date: "2026-01-01",
+            inputs: &[],
+            experiment: exp,
+            normalized: None,
+            qc: None,
+            diff: &[],
+            explore: Some(&explore),
+            cluster: Some(&cluster),
+            train: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn partitions_compare_regardless_of_label_names() {
+        assert!(same_partition(&[0, 0, 1, 2], &[2, 2, 0, 1]));
+        assert!(!same_partition(&[0, 0, 1, 1], &[0, 1, 1, 1]));
+        assert!(!same_partition(&[0, 1, 2], &[0, 0, 1]));
+        assert!(!same_partition(&[0], &[0, 0]));
+    }
+
+    #[test]
+    fn markers_are_ranked_per_group_with_a_z_score_heatmap_ordered_by_group() {
+        let input = run(&experiment());
+        assert_eq!(input.markers.len(), 1);
+        let m = &input.markers[0];
+        assert_eq!((m.by.as_str(), m.direction.as_str()), ("group", "up"));
+        assert_eq!(m.groups, ["A", "B", "C"]);
+        for (gi, g) in m.groups.iter().enumerate() {
+            let rows: Vec<&MarkerRow> = m.rows.iter().filter(|r| r.group == *g).collect();
+            assert!(!rows.is_empty() && rows.len() <= 4, "{g}: {}", rows.len());
+            // The planted marker of each group is its first.
+            assert_eq!(rows[0].rank, 1);
+            assert_eq!(rows[0].feature_id, format!("P{gi}"));
+            assert!(rows[0].log_fc.unwrap() > 2.5, "{:?}", rows[0].log_fc);
+            assert!(rows[0].adj_p_value.unwrap() < 1e-6);
+        }
+        let hm = m.heatmap.as_ref().unwrap();
+        // Samples ordered by group: EV01, EV04, … are group A.
+        assert_eq!(hm.samples[..4], ["EV01", "EV04", "EV07", "EV10"]);
+        assert_eq!(hm.samples[4..8], ["EV02", "EV05", "EV08", "EV11"]);
+        assert!(hm.imputed.is_empty());
+        for (row, g) in hm.values.iter().zip(&hm.feature_groups) {
+            let v: Vec<f64> = row.iter().map(|x| x.unwrap()).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+            assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12);
+            let gi = m.groups.iter().position(|x| x == g).unwrap();
+            if hm.features[hm.feature_groups.iter().position(|x| x == g).unwrap()]
+                == format!("P{gi}")
+            {
+                // The planted marker is high in its own group's columns.
+                let own = &hm.values[hm.feature_groups.iter().position(|x| x == g).unwrap()]
+                    [gi * 4..gi * 4 + 4];
+                assert!(own.iter().all(|z| z.unwrap() > 1.0), "{own:?}");
+            }
+        }
+        // The grouping column is a report column, so plots can colour by it.
+        assert!(input
+            .samples
+            .as_ref()
+            .unwrap()
+            .columns
+            .contains(&"group".to_string()));
+    }
+
+    #[test]
+    fn clusters_carry_k_selection_assignments_agreement_and_the_stage_tree() {
+        let exp = experiment();
+        let input = run(&exp);
+        let c = &input.clusters[0];
+        assert_eq!(c.by, ["group"]);
+        let names: Vec<&str> = c.methods.iter().map(|m| m.method.as_str()).collect();
+        assert_eq!(names, ["kmeans", "hclust", "gmm"]);
+        for m in &c.methods {
+            assert_eq!(
+                m.selection.iter().map(|s| s.k).collect::<Vec<_>>(),
+                [2, 3, 4]
+            );
+            assert!(m.selection.iter().all(|s| s.silhouette.is_some()));
+            assert!(m
+                .selection
+                .iter()
+                .all(|s| s.gap.is_some() && s.gap_se.is_some()));
+            assert_eq!(m.assignments.len(), 12);
+            assert!(m.assignments.iter().all(|a| (1..=m.k).contains(&a.cluster)));
+        }
+        assert_eq!(c.agreement.len(), 3);
+        // Three planted groups: hclust finds them exactly.
+        let h = &c.methods[1];
+        assert_eq!(h.k, 3);
+        let a = c.agreement.iter().find(|a| a.method == "hclust").unwrap();
+        assert!((a.ari.unwrap() - 1.0).abs() < 1e-12, "{a:?}");
+        // The heatmap draws the stage's own tree: ward.D2 on Euclidean distance, and cutting
+        // it at k gives the stage's clusters.
+        let s = &input.sample_clustering[0];
+        assert_eq!(
+            s.linkage.as_deref(),
+            Some("ward.D2 linkage on euclidean distance, the cluster stage's own tree")
+        );
+        assert_eq!(s.kind, MatrixKind::Distance);
+        assert_eq!(s.dendrogram.len(), 11);
+        let top_merge = s.dendrogram.last().unwrap().height;
+        assert!(s.dendrogram.iter().all(|m| m.height <= top_merge));
+        input.validate().unwrap();
+        let html = crate::render(&input).unwrap();
+        assert!(html.contains(
+            "(12 samples, dendrogram order, tree: ward.D2 linkage on euclidean distance, the cluster stage&#39;s own tree)."
+        ));
     }
 }

@@ -161,6 +161,8 @@ pub(crate) struct Table {
     pub(crate) rows: Vec<Vec<Cell>>,
     /// Rows shown in the page; the download always has all of them.
     pub(crate) show: usize,
+    /// When set, exactly the rows marked `true` are shown in the page (`show` is ignored).
+    pub(crate) visible: Option<Vec<bool>>,
 }
 
 impl Table {
@@ -171,6 +173,7 @@ impl Table {
             columns: columns.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
             rows: Vec::new(),
             show: usize::MAX,
+            visible: None,
         }
     }
 
@@ -196,7 +199,18 @@ impl Table {
             let _ = write!(h, "<th{}>{}</th>", col.class(), Esc(c));
         }
         h.push_str("</tr></thead>\n<tbody>\n");
-        for row in self.rows.iter().take(self.show) {
+        let shown_rows: Vec<&Vec<Cell>> = match &self.visible {
+            Some(v) => self
+                .rows
+                .iter()
+                .zip(v.iter().chain(std::iter::repeat(&false)))
+                .filter(|(_, keep)| **keep)
+                .map(|(r, _)| r)
+                .collect(),
+            None => self.rows.iter().take(self.show).collect(),
+        };
+        let shown = shown_rows.len();
+        for row in shown_rows {
             h.push_str("<tr>");
             for (cell, (_, col)) in row.iter().zip(&self.columns) {
                 let _ = write!(h, "<td{}>{}</td>", col.class(), cell.html);
@@ -205,7 +219,6 @@ impl Table {
         }
         h.push_str("</tbody></table></div>\n");
         let n = self.rows.len();
-        let shown = n.min(self.show);
         let _ = writeln!(
             h,
             "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>",

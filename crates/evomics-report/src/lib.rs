@@ -9,13 +9,16 @@
 //! 1. run summary: title, tool version, date, input files with SHA-256, layers, sample counts;
 //! 2. sample QC: MISEV purity verdicts, missingness and totals per sample, outliers;
 //! 3. PCA: PC1 against PC2, one panel per annotation column;
-//! 4. sample clustering: sample × sample matrix in dendrogram order with the tree;
+//! 4. sample clustering: sample × sample matrix in dendrogram order with the clustering's tree,
+//!    and per method the k-selection curves, agreement (ARI/NMI) with the annotation columns
+//!    and cluster × column contingency heatmaps;
 //! 5. differential abundance: volcano plot and top table per contrast;
-//! 6. panel scores by group and panel enrichment;
-//! 7. variance partition per factor;
-//! 8. potency models: metrics, ROC, precision–recall, calibration, permutation null,
+//! 6. group markers: top markers of each group against the rest and their z-score heatmap;
+//! 7. panel scores by group and panel enrichment;
+//! 8. variance partition per factor;
+//! 9. potency models: metrics, ROC, precision–recall, calibration, permutation null,
 //!    importance;
-//! 9. methods text, resolved settings and references.
+//! 10. methods text, resolved settings and references.
 //!
 //! The page loads nothing: no scripts, fonts, stylesheets or images from anywhere, and a
 //! Content-Security-Policy forbids any that injected text might try to add. All input text is
@@ -72,24 +75,26 @@ use std::fmt::Write as _;
 pub use build::{build, RunResults};
 pub use error::{ReportError, Result};
 pub use model::{
-    CalibrationBin, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
-    EnrichmentRow, Header, Importance, InputFile, LayerSummary, MatrixKind, Merge, MethodStep,
-    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
-    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer, QcSample,
-    Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, Setting,
-    Task, VariancePartition, Verdict, VpFeature,
+    CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
+    ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
+    Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
+    MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
+    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
+    Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow,
+    SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict, VpFeature,
 };
 
 use html::Esc;
 use sections::{Ctx, Section};
 
 /// Headings of the report sections, in report order (each appears only when its data does).
-pub const SECTION_TITLES: [&str; 9] = [
+pub const SECTION_TITLES: [&str; 10] = [
     "Run summary",
     "Sample quality control",
     "Principal component analysis",
     "Sample clustering",
     "Differential abundance",
+    "Group markers",
     "Panel scores and enrichment",
     "Variance partition",
     "Predictive models",
@@ -111,6 +116,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
         sections::pca::section(&ctx),
         sections::clustering::section(&ctx),
         sections::differential::section(&ctx),
+        sections::markers::section(&ctx),
         sections::panels::section(&ctx),
         sections::variance::section(&ctx),
         sections::potency::section(&ctx),

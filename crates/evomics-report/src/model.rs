@@ -25,15 +25,22 @@ pub struct ReportInput {
     pub pca: Vec<PcaResult>,
     /// Sample × sample matrices in dendrogram order, one entry per layer (section 4).
     pub sample_clustering: Vec<SampleHeatmap>,
+    /// Clusterings of the samples (`cluster`), one entry per layer (section 4).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<ClusterSummary>,
     /// Differential statistics, one entry per layer and contrast (section 5).
     pub differential: Vec<ContrastResult>,
-    /// Panel scores by group and panel enrichment (section 6).
+    /// Top markers of every group (`explore`), one entry per layer and grouping column
+    /// (section 6).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<MarkerSet>,
+    /// Panel scores by group and panel enrichment (section 7).
     pub panels: Option<PanelSection>,
-    /// Variance partition, one entry per layer (section 7).
+    /// Variance partition, one entry per layer (section 8).
     pub variance_partition: Vec<VariancePartition>,
-    /// Potency models (section 8).
+    /// Potency models (section 9).
     pub potency: Vec<PotencyModel>,
-    /// Methods text and references (section 9).
+    /// Methods text and references (section 10).
     pub methods: Option<Methods>,
 }
 
@@ -252,7 +259,7 @@ pub struct SampleHeatmap {
     pub measure: String,
     /// Similarity (high = alike) or distance (low = alike).
     pub kind: MatrixKind,
-    /// Linkage used for the dendrogram (e.g. `average`).
+    /// The tree in words, shown in the caption after `tree:` (e.g. `average linkage on 1 − r`).
     pub linkage: Option<String>,
     /// Sample ids in dendrogram (display) order.
     pub order: Vec<String>,
@@ -286,6 +293,159 @@ pub struct Merge {
     pub right: usize,
     /// Height of the merge.
     pub height: f64,
+}
+
+/// Section 4: the clusterings of the samples of one layer, as `cluster` computed them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSummary {
+    /// Layer name.
+    pub layer: String,
+    /// How the samples were clustered, in words (space, distance, linkage, how k was chosen).
+    pub description: String,
+    /// Sample columns the clusterings are compared with (each must be in
+    /// [`ReportInput::samples`]).
+    pub by: Vec<String>,
+    /// One entry per method, in the stage's order.
+    pub methods: Vec<ClusterMethod>,
+    /// Agreement of every method with every `by` column.
+    pub agreement: Vec<ClusterAgreement>,
+}
+
+/// One clustering method's k selection and assignments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterMethod {
+    /// Method name (`kmeans`, `hclust`, `gmm`).
+    pub method: String,
+    /// The k used.
+    pub k: usize,
+    /// How k was chosen (e.g. `largest mean silhouette`, `gap statistic (firstSEmax)`, `fixed`).
+    pub chosen_by: String,
+    /// Scores of every candidate k, in increasing k.
+    pub selection: Vec<KScoreRow>,
+    /// Cluster of every clustered sample (1-based, as R's `cutree`).
+    pub assignments: Vec<ClusterAssignment>,
+}
+
+/// Scores of one candidate k.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KScoreRow {
+    /// Number of clusters.
+    pub k: usize,
+    /// Mean silhouette width (none for k = 1).
+    pub silhouette: Option<f64>,
+    /// Gap statistic (none when no reference sets were drawn).
+    pub gap: Option<f64>,
+    /// Standard error of the gap, s_k.
+    pub gap_se: Option<f64>,
+}
+
+/// One sample's cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterAssignment {
+    /// Sample id.
+    pub sample_id: String,
+    /// Cluster (1-based).
+    pub cluster: usize,
+}
+
+/// Agreement of one clustering with one sample column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterAgreement {
+    /// Method name.
+    pub method: String,
+    /// The k used.
+    pub k: usize,
+    /// Sample column.
+    pub column: String,
+    /// Samples with a value in the column.
+    pub n_samples: usize,
+    /// Levels of the column among them.
+    pub n_levels: usize,
+    /// Adjusted Rand index.
+    pub ari: Option<f64>,
+    /// Normalized mutual information.
+    pub nmi: Option<f64>,
+}
+
+/// Section 6: the top markers of every group of one grouping column (one group against the
+/// rest), with a z-score heatmap of the strongest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarkerSet {
+    /// Layer name.
+    pub layer: String,
+    /// Grouping column (must be in [`ReportInput::samples`]).
+    pub by: String,
+    /// Which markers: `up` (higher in the group), `down` or `both`.
+    pub direction: String,
+    /// Groups in design order.
+    pub groups: Vec<String>,
+    /// Markers shown in the page per group (default 10); the download has every row.
+    pub show_per_group: usize,
+    /// Markers of every group, by group and rank.
+    pub rows: Vec<MarkerRow>,
+    /// z-scores of the strongest markers across the samples, when the values were at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heatmap: Option<MarkerHeatmap>,
+}
+
+impl Default for MarkerSet {
+    fn default() -> Self {
+        MarkerSet {
+            layer: String::new(),
+            by: String::new(),
+            direction: "up".into(),
+            groups: Vec::new(),
+            show_per_group: 10,
+            rows: Vec::new(),
+            heatmap: None,
+        }
+    }
+}
+
+/// One marker of one group (limma `topTable` columns of the group against the rest).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarkerRow {
+    /// Group.
+    pub group: String,
+    /// Rank in the group (1 = strongest).
+    pub rank: usize,
+    /// Feature id.
+    pub feature_id: String,
+    /// Display name (gene symbol, miRNA name).
+    pub name: Option<String>,
+    /// log2 fold change of the group against the mean of the others.
+    pub log_fc: Option<f64>,
+    /// Mean log abundance.
+    pub ave_expr: Option<f64>,
+    /// Moderated t.
+    pub t: Option<f64>,
+    /// P-value.
+    pub p_value: Option<f64>,
+    /// Adjusted p-value.
+    pub adj_p_value: Option<f64>,
+}
+
+/// Per-feature z-scores of marker features across samples ordered by group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarkerHeatmap {
+    /// Row labels (feature name or id).
+    pub features: Vec<String>,
+    /// The group each row is a marker of.
+    pub feature_groups: Vec<String>,
+    /// Sample ids, ordered by group.
+    pub samples: Vec<String>,
+    /// `features.len()` rows of `samples.len()` z-scores; `None` where the cell had no value.
+    pub values: Vec<Vec<Option<f64>>>,
+    /// Cells (row, column) whose value was imputed, drawn marked.
+    pub imputed: Vec<[usize; 2]>,
 }
 
 /// Section 5: the statistics of one contrast in one layer.
@@ -379,7 +539,7 @@ pub struct DiffRow {
     pub n_imputed: Option<usize>,
 }
 
-/// Section 6: panel scores and enrichment.
+/// Section 7: panel scores and enrichment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PanelSection {
@@ -441,7 +601,7 @@ pub struct EnrichmentRow {
     pub adj_p_value: Option<f64>,
 }
 
-/// Section 7: variance partition of one layer.
+/// Section 8: variance partition of one layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VariancePartition {
@@ -481,7 +641,7 @@ pub struct VpFeature {
     pub fractions: Vec<Option<f64>>,
 }
 
-/// Section 8: one cross-validated potency model.
+/// Section 9: one cross-validated potency model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PotencyModel {
@@ -685,7 +845,7 @@ pub struct Importance {
     pub selection_frequency: Option<f64>,
 }
 
-/// Section 9: methods text and references.
+/// Section 10: methods text and references.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Methods {
@@ -771,6 +931,12 @@ impl ReportInput {
         }
         for h in &self.sample_clustering {
             self.validate_heatmap(h)?;
+        }
+        for c in &self.clusters {
+            self.validate_clusters(c)?;
+        }
+        for m in &self.markers {
+            self.validate_markers(m)?;
         }
         for d in &self.differential {
             let item = format!("{} / {}", d.layer, d.contrast);
@@ -1000,6 +1166,109 @@ impl ReportInput {
                 format!("refers to sample column '{column}', which is not in samples.columns; add the column to samples or drop the reference"),
             ))
         }
+    }
+
+    fn validate_clusters(&self, c: &ClusterSummary) -> Result<()> {
+        for b in &c.by {
+            self.check_column("clusters", &c.layer, b)?;
+        }
+        for a in &c.agreement {
+            if !c.by.contains(&a.column) {
+                self.check_column("clusters", &c.layer, &a.column)?;
+            }
+            for (name, v) in [("ari", a.ari), ("nmi", a.nmi)] {
+                if v.is_some_and(|v| v.is_finite() && !(-1.0..=1.0).contains(&v)) {
+                    return Err(invalid(
+                        "clusters",
+                        format!("{} / {} / {}", c.layer, a.method, a.column),
+                        format!(
+                            "{name} is {}; an ARI or NMI lies between -1 and 1 (re-run cluster)",
+                            v.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        for m in &c.methods {
+            let item = format!("{} / {}", c.layer, m.method);
+            if let Some(a) = m
+                .assignments
+                .iter()
+                .find(|a| a.cluster == 0 || a.cluster > m.k)
+            {
+                return Err(invalid(
+                    "clusters",
+                    item,
+                    format!(
+                        "sample '{}' is in cluster {}; clusters are numbered 1..={} (k = {})",
+                        a.sample_id, a.cluster, m.k, m.k
+                    ),
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            if let Some(a) = m
+                .assignments
+                .iter()
+                .find(|a| !seen.insert(a.sample_id.as_str()))
+            {
+                return Err(invalid(
+                    "clusters",
+                    item,
+                    format!(
+                        "sample '{}' is assigned twice; give one cluster per sample",
+                        a.sample_id
+                    ),
+                ));
+            }
+            if m.selection.windows(2).any(|w| w[0].k >= w[1].k) {
+                return Err(invalid(
+                    "clusters",
+                    item,
+                    "selection rows must be in strictly increasing k",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_markers(&self, m: &MarkerSet) -> Result<()> {
+        let item = format!("{} / {}", m.layer, m.by);
+        self.check_column("markers", &item, &m.by)?;
+        for r in &m.rows {
+            for (name, v) in [("p_value", r.p_value), ("adj_p_value", r.adj_p_value)] {
+                if v.is_some_and(|v| v.is_finite() && !(0.0..=1.0).contains(&v)) {
+                    return Err(invalid(
+                        "markers",
+                        format!("{item} / {}", r.feature_id),
+                        format!("{name} is {}; it is a probability and lies between 0 and 1 (re-run explore)", v.unwrap_or_default()),
+                    ));
+                }
+            }
+        }
+        if let Some(h) = &m.heatmap {
+            let (nr, nc) = (h.features.len(), h.samples.len());
+            if h.feature_groups.len() != nr
+                || h.values.len() != nr
+                || h.values.iter().any(|r| r.len() != nc)
+            {
+                return Err(invalid(
+                    "markers",
+                    item,
+                    format!("the heatmap needs {nr} feature group(s) and {nr} rows of {nc} values (one per feature and sample)"),
+                ));
+            }
+            if let Some(c) = h.imputed.iter().find(|c| c[0] >= nr || c[1] >= nc) {
+                return Err(invalid(
+                    "markers",
+                    item,
+                    format!(
+                        "imputed cell ({}, {}) lies outside the {nr} × {nc} heatmap",
+                        c[0], c[1]
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_heatmap(&self, h: &SampleHeatmap) -> Result<()> {
@@ -1241,6 +1510,93 @@ mod tests {
         };
         let e = input.validate().unwrap_err().to_string();
         assert!(e.contains("smyth2004"), "{e}");
+    }
+
+    #[test]
+    fn markers_and_clusters_are_checked_against_the_samples_and_their_shapes() {
+        let mut input = with_samples();
+        input.markers.push(MarkerSet {
+            layer: "p".into(),
+            by: "batch".into(),
+            ..MarkerSet::default()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(e.contains("'batch'") && e.contains("markers"), "{e}");
+        input.markers[0].by = "source".into();
+        input.markers[0].heatmap = Some(MarkerHeatmap {
+            features: vec!["F1".into()],
+            feature_groups: vec!["BM".into()],
+            samples: vec!["a".into(), "b".into()],
+            values: vec![vec![Some(0.7), None]],
+            imputed: vec![[0, 2]],
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("imputed cell (0, 2) lies outside the 1 × 2 heatmap"),
+            "{e}"
+        );
+        input.markers[0].heatmap.as_mut().unwrap().imputed = vec![[0, 1]];
+        input.validate().unwrap();
+        input.markers[0].heatmap.as_mut().unwrap().values[0].pop();
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("rows of 2 values"));
+        input.markers[0].heatmap = None;
+
+        input.clusters.push(ClusterSummary {
+            layer: "p".into(),
+            by: vec!["source".into()],
+            methods: vec![ClusterMethod {
+                method: "kmeans".into(),
+                k: 2,
+                assignments: vec![
+                    ClusterAssignment {
+                        sample_id: "a".into(),
+                        cluster: 1,
+                    },
+                    ClusterAssignment {
+                        sample_id: "b".into(),
+                        cluster: 3,
+                    },
+                ],
+                ..ClusterMethod::default()
+            }],
+            ..ClusterSummary::default()
+        });
+        let e = input.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("sample 'b' is in cluster 3; clusters are numbered 1..=2"),
+            "{e}"
+        );
+        input.clusters[0].methods[0].assignments[1].cluster = 2;
+        input.validate().unwrap();
+        input.clusters[0].methods[0].assignments[1].sample_id = "a".into();
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("assigned twice"));
+        input.clusters[0].methods[0].assignments.pop();
+        input.clusters[0].agreement.push(ClusterAgreement {
+            column: "source".into(),
+            ari: Some(1.5),
+            ..ClusterAgreement::default()
+        });
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ari is 1.5"));
+        input.clusters[0].agreement[0].ari = Some(-0.2);
+        input.validate().unwrap();
+        input.clusters[0].by.push("donor".into());
+        assert!(input
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("'donor'"));
     }
 
     #[test]

@@ -50,6 +50,7 @@ a.download:hover { text-decoration: underline; }
 .badge.pass { background: #d8f0e7; color: #00603f; }
 .badge.warn { background: #fdebc8; color: #7a4d00; }
 .badge.fail { background: #f9d9c8; color: #8f3100; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
 .flag { color: #8f3100; font-weight: 650; }
 ol.refs { padding-left: 26px; font-size: 14px; }
 ol.refs li { margin-bottom: 4px; }
@@ -70,6 +71,6 @@ footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
   tr { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
   a.download { display: none; }
-  .howto, .notes, .badge, th, tbody tr:nth-child(even) { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .howto, .notes, .badge, .swatch, th, tbody tr:nth-child(even) { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 "#;

@@ -215,7 +215,7 @@ fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
         layer: "proteome".into(),
         measure: "Pearson correlation".into(),
         kind: MatrixKind::Similarity,
-        linkage: Some("average".into()),
+        linkage: Some("average linkage on 1 − r".into()),
         order: order.iter().map(|&i| ss[i].id.clone()).collect(),
         values,
         dendrogram: merges,
@@ -506,6 +506,109 @@ fn methods() -> Methods {
 }
 
 /// A report input with every section filled.
+/// Top markers of every source (12 each, so the page shows 10 of each) and a z-score heatmap of
+/// the first three across the samples ordered by source, with a missing and an imputed cell.
+fn markers(rng: &mut Rng, ss: &[Sample]) -> MarkerSet {
+    let mut rows = Vec::new();
+    for (g, src) in SOURCES.iter().enumerate() {
+        for rank in 1..=12 {
+            let i = g * 12 + rank - 1;
+            let p = 1e-6 * rank as f64 * (1.0 + rng.uniform());
+            rows.push(MarkerRow {
+                group: src.to_string(),
+                rank,
+                feature_id: format!("PROT{i:04}"),
+                name: Some(feature_name("proteome", i)),
+                log_fc: Some(3.0 / rank as f64 + 0.1 * rng.normal()),
+                ave_expr: Some(20.0 + rng.normal()),
+                t: Some(9.0 / rank as f64),
+                p_value: Some(p),
+                adj_p_value: Some((p * 40.0).min(1.0)),
+            });
+        }
+    }
+    let mut order: Vec<&Sample> = ss.iter().collect();
+    order.sort_by_key(|s| s.source);
+    let mut heatmap = MarkerHeatmap {
+        samples: order.iter().map(|s| s.id.clone()).collect(),
+        ..MarkerHeatmap::default()
+    };
+    for r in rows.iter().filter(|r| r.rank <= 3) {
+        let g = SOURCES.iter().position(|s| *s == r.group).unwrap();
+        heatmap.features.push(r.name.clone().unwrap());
+        heatmap.feature_groups.push(r.group.clone());
+        heatmap.values.push(
+            order
+                .iter()
+                .map(|s| Some(if s.source == g { 1.5 } else { -0.5 } + 0.3 * rng.normal()))
+                .collect(),
+        );
+    }
+    heatmap.values[0][5] = None;
+    heatmap.imputed.push([1, 2]);
+    MarkerSet {
+        layer: "proteome".into(),
+        by: "source".into(),
+        direction: "up".into(),
+        groups: SOURCES.iter().map(|s| s.to_string()).collect(),
+        rows,
+        heatmap: Some(heatmap),
+        ..MarkerSet::default()
+    }
+}
+
+/// k-means (k = 4, the sources) and hclust (k = 3) of the proteome with their k-selection
+/// scores (gap for hclust only) and agreement with source and batch.
+fn clusters(ss: &[Sample]) -> ClusterSummary {
+    let ks = [2usize, 3, 4, 5, 6];
+    let method =
+        |name: &str, k: usize, gap: bool, cluster: &dyn Fn(&Sample) -> usize| ClusterMethod {
+            method: name.into(),
+            k,
+            chosen_by: "largest mean silhouette".into(),
+            selection: ks
+                .iter()
+                .map(|&j| KScoreRow {
+                    k: j,
+                    silhouette: Some(0.6 - 0.08 * (j as f64 - k as f64).abs()),
+                    gap: gap.then_some(0.4 + 0.05 * j as f64),
+                    gap_se: gap.then_some(0.03),
+                })
+                .collect(),
+            assignments: ss
+                .iter()
+                .map(|s| ClusterAssignment {
+                    sample_id: s.id.clone(),
+                    cluster: cluster(s),
+                })
+                .collect(),
+        };
+    let agreement = |m: &str, k: usize, column: &str, ari: f64, nmi: f64| ClusterAgreement {
+        method: m.into(),
+        k,
+        column: column.into(),
+        n_samples: ss.len(),
+        n_levels: if column == "source" { 4 } else { 3 },
+        ari: Some(ari),
+        nmi: Some(nmi),
+    };
+    ClusterSummary {
+        layer: "proteome".into(),
+        description: "24 samples × 180 features; methods: k-means, hierarchical clustering (ward.D2 linkage on euclidean distance); candidate k 2, 3, 4, 5, 6.".into(),
+        by: vec!["source".into(), "batch".into()],
+        methods: vec![
+            method("kmeans", 4, false, &|s: &Sample| s.source + 1),
+            method("hclust", 3, true, &|s: &Sample| s.source.min(2) + 1),
+        ],
+        agreement: vec![
+            agreement("kmeans", 4, "source", 1.0, 1.0),
+            agreement("kmeans", 4, "batch", -0.043, 0.031),
+            agreement("hclust", 3, "source", 0.712, 0.861),
+            agreement("hclust", 3, "batch", -0.051, 0.027),
+        ],
+    }
+}
+
 fn full_input() -> ReportInput {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let ss = samples();
@@ -781,7 +884,9 @@ fn full_input() -> ReportInput {
         qc: vec![qc_proteome, qc_mirna],
         pca: vec![pca],
         sample_clustering: vec![heatmap(&mut rng, &ss)],
+        clusters: vec![clusters(&ss)],
         differential,
+        markers: vec![markers(&mut Rng(0x005E_ED0F_3A7C), &ss)],
         panels: Some(panels),
         variance_partition: vec![vp],
         potency: vec![classifier(&mut rng), regressor(&mut rng, &ss)],
@@ -897,6 +1002,9 @@ fn every_section_renders_with_its_heading() {
         "Feature importance",
         "Models compared on the same folds",
         "Release panel",
+        "Choice of k",
+        "Agreement with the sample annotations",
+        "Clusters against the sample annotations",
         "References",
         "Resolved settings",
     ] {
@@ -937,6 +1045,50 @@ fn every_section_renders_with_its_heading() {
             "{plot} missing"
         );
     }
+    // Markers: a table of the first 10 of each source (the download has all 12), the z-score
+    // heatmap with its source strips, a missing and an imputed cell.
+    assert!(html.contains("proteome: markers of each source</h3>"));
+    assert!(html.contains("Markers per group: BM-MSC 12, ADSC 12, UC-MSC 12, iMSC 12."));
+    assert!(html.contains("Showing 40 of 48 rows."));
+    assert!(html.contains("download=\"markers_proteome_source.tsv\""));
+    assert!(html.contains("<td class=\"num\">10</td><td>PROT0009</td>"));
+    assert!(!html.contains("<td class=\"num\">11</td><td>PROT0010</td>"));
+    assert_eq!(
+        html.matches("aria-label=\"Marker z-scores of proteome by source\"")
+            .count(),
+        1
+    );
+    assert!(html.contains("(imputed)</title>"));
+    assert!(html.contains(
+        "z-scores of the first 3 marker(s) of each group of source across the 24 samples"
+    ));
+    // Clusterings: k selection per method (gap only for hclust), the agreement table, one
+    // contingency heatmap per method and column with the counts in its cells.
+    assert!(html.contains("Clusterings of proteome</h3>"));
+    assert!(html.contains("Chosen: kmeans k = 4 (largest mean silhouette); hclust k = 3"));
+    for plot in [
+        "Silhouette by k, kmeans of proteome",
+        "Silhouette by k, hclust of proteome",
+        "Gap statistic by k, hclust of proteome",
+        "Contingency of kmeans clusters against source in proteome",
+        "Contingency of kmeans clusters against batch in proteome",
+        "Contingency of hclust clusters against source in proteome",
+        "Contingency of hclust clusters against batch in proteome",
+    ] {
+        assert_eq!(
+            html.matches(&format!("aria-label=\"{plot}\"")).count(),
+            1,
+            "{plot}"
+        );
+    }
+    assert!(!html.contains("aria-label=\"Gap statistic by k, kmeans"));
+    assert!(html.contains("<td>hclust</td><td class=\"num\">3</td><td>source</td><td class=\"num\">24</td><td class=\"num\">4</td><td class=\"num\">0.712</td><td class=\"num\">0.861</td>"));
+    assert!(html.contains("download=\"cluster_agreement_proteome.tsv\""));
+    assert!(html.contains("download=\"cluster_assignments_proteome.tsv\""));
+    // hclust cluster 3 holds iMSC and UC-MSC: 6 + 6 samples.
+    assert!(html.contains("<title>3 × iMSC: 6</title>"));
+    assert!(html.contains("<title>1 × BM-MSC: 6</title>"));
+    assert!(html.contains("<title>k = 3: gap 0.55, SE 0.03</title>"));
     // The comparison: the kept model, every pair with its corrected t-test p-value.
     assert!(html.contains("<strong>enet</strong> was kept"));
     for p in ["0.310", "0.040", "0.120"] {
@@ -1121,6 +1273,22 @@ fn text_from_sample_sheets_cannot_inject_markup() {
         p.scores.iter_mut().for_each(|s| rename(&mut s.sample_id));
     }
     input.variance_partition[0].factors[0] = evil("source");
+    let mk = &mut input.markers[0];
+    mk.rows[0].name = Some(evil("GENE"));
+    mk.rows[1].group = evil("BM-MSC");
+    mk.direction = evil("up");
+    let hm = mk.heatmap.as_mut().unwrap();
+    hm.features[0] = evil("GENE");
+    hm.samples.iter_mut().for_each(rename);
+    let cl = &mut input.clusters[0];
+    cl.description = evil("described");
+    cl.methods[0].method = evil("kmeans");
+    cl.methods[0].chosen_by = evil("silhouette");
+    cl.methods[1]
+        .assignments
+        .iter_mut()
+        .for_each(|a| rename(&mut a.sample_id));
+    cl.agreement[0].method = evil("kmeans");
     input.potency[0].name = evil("model");
     input.potency[0].importance[0].feature = evil("miR");
     input.potency[1]
@@ -1238,6 +1406,17 @@ fn non_finite_numbers_do_not_break_the_page() {
     rows[3].adj_p_value = None;
     input.panels.as_mut().unwrap().scores[0].scores[0].score = Some(f64::NAN);
     input.variance_partition[0].features[0].fractions[0] = Some(f64::NAN);
+    let mk = &mut input.markers[0];
+    mk.rows[0].log_fc = Some(f64::NAN);
+    mk.rows[1].adj_p_value = Some(f64::INFINITY);
+    let hm = mk.heatmap.as_mut().unwrap();
+    hm.values[0][0] = Some(f64::NAN);
+    hm.values[1][1] = Some(f64::INFINITY);
+    let cl = &mut input.clusters[0];
+    cl.methods[0].selection[0].silhouette = Some(f64::NAN);
+    cl.methods[1].selection[1].gap = Some(f64::INFINITY);
+    cl.methods[1].selection[2].gap_se = Some(f64::NAN);
+    cl.agreement[0].ari = Some(f64::NAN);
     let model = &mut input.potency[0];
     model.roc[3].tpr = f64::NAN;
     model.calibration[0].observed = f64::INFINITY;

@@ -3,6 +3,7 @@
 pub(crate) mod clustering;
 pub(crate) mod differential;
 pub(crate) mod header;
+pub(crate) mod markers;
 pub(crate) mod methods;
 pub(crate) mod panels;
 pub(crate) mod pca;

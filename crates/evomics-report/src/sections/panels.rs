@@ -1,4 +1,4 @@
-//! Section 6: panel scores by group and panel enrichment.
+//! Section 7: panel scores by group and panel enrichment.
 
 use crate::fmt::{num, pval};
 use crate::groups::NA;

@@ -1,4 +1,4 @@
-//! Section 8: cross-validated potency models — metrics, ROC, PR, calibration, permutation null,
+//! Section 9: cross-validated potency models — metrics, ROC, PR, calibration, permutation null,
 //! observed against predicted, and feature importance.
 
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! Section 7: variance partition — share of each feature's variance per factor.
+//! Section 8: variance partition — share of each feature's variance per factor.
 
 use crate::fmt::percent;
 use crate::html::{Cell, Col, Table};

@@ -2,6 +2,7 @@
 //! uses. Coordinates are printed with one decimal so output is byte-stable.
 
 pub(crate) mod charts;
+pub(crate) mod grid;
 pub(crate) mod heatmap;
 pub(crate) mod palette;
 pub(crate) mod scale;

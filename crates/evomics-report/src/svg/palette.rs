@@ -96,6 +96,56 @@ pub(crate) fn viridis(t: f64) -> String {
     )
 }
 
+/// ColorBrewer RdBu (Harrower & Brewer 2003), blue for low, white for 0, red for high; read
+/// by viewers with red–green colour-vision deficiencies.
+const RDBU: [(u8, u8, u8); 7] = [
+    (0x21, 0x66, 0xac),
+    (0x67, 0xa9, 0xcf),
+    (0xd1, 0xe5, 0xf0),
+    (0xf7, 0xf7, 0xf7),
+    (0xfd, 0xdb, 0xc7),
+    (0xef, 0x8a, 0x62),
+    (0xb2, 0x18, 0x2b),
+];
+
+/// ColorBrewer Blues, white to dark blue, for counts.
+const BLUES: [(u8, u8, u8); 5] = [
+    (0xf7, 0xfb, 0xff),
+    (0xc6, 0xdb, 0xef),
+    (0x6b, 0xae, 0xd6),
+    (0x21, 0x71, 0xb5),
+    (0x08, 0x30, 0x6b),
+];
+
+fn ramp(stops: &[(u8, u8, u8)], t: f64) -> String {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let pos = t * (stops.len() - 1) as f64;
+    let i = (pos.floor() as usize).min(stops.len() - 2);
+    let f = pos - i as f64;
+    let (a, b) = (stops[i], stops[i + 1]);
+    let mix = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * f).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(a.0, b.0),
+        mix(a.1, b.1),
+        mix(a.2, b.2)
+    )
+}
+
+/// Diverging blue–white–red colour at `t` in 0–1 (0.5 is white), as `#rrggbb`.
+pub(crate) fn diverging(t: f64) -> String {
+    ramp(&RDBU, t)
+}
+
+/// Sequential white–blue colour at `t` in 0–1, as `#rrggbb`.
+pub(crate) fn blues(t: f64) -> String {
+    ramp(&BLUES, t)
+}
+
 /// "Natural" order: runs of digits compare as numbers, so `batch2` sorts before `batch10`.
 pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
