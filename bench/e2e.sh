@@ -10,6 +10,9 @@
 #   --stages LIST     evomics stages to run, comma-separated (default all:
 #                     ingest,normalize,diff_source,diff_block,diff_potency,cluster,train_enet,train_rf)
 #   --timeout SEC     per command (default 3600)
+#   --run             time the pipeline as one `evomics run` (bench/configs/e2e.toml: one process,
+#                     both models cross-validated on shared folds) instead of one process per
+#                     stage; with --stages as well, those stages are timed too
 #
 # Cohorts: python3 shared/peers/gen_synthetic.py --seed 20240601 --features P --samples S
 # (S = 500 × 48, M = 5,000 × 300, L = 10,000 × 2,000; miRNAs = P/2), generated once per DIR.
@@ -20,7 +23,8 @@
 # k-means (k = 6) → 5-fold
 # donor-grouped CV of elastic-net logistic and of a 500-tree random forest (preprocessing in
 # the folds). Each stage is one `evomics` process under /usr/bin/time -v (wall seconds, peak
-# RSS); the end-to-end time is their sum. The peer runs `py_pipeline.py --no-inmoose` under
+# RSS); the end-to-end time is their sum. With --run, the whole pipeline is one `evomics run`
+# process (stage `run`), copied beside the cohort as e2e.toml. The peer runs `py_pipeline.py --no-inmoose` under
 # /usr/bin/time -v right after, on the same machine.
 #
 # Writes OUT/results.tsv (size, tool, stage, wall_s, max_rss_mib, exit) — appended, one block
@@ -35,7 +39,9 @@ EVOMICS=""
 DATA=/tmp/evomics-bench/data
 OUT=/tmp/evomics-bench/results
 PEER=1
-STAGES="ingest,normalize,diff_source,diff_block,diff_potency,cluster,train_enet,train_rf"
+ALL_STAGES="ingest,normalize,diff_source,diff_block,diff_potency,cluster,train_enet,train_rf"
+STAGES=""
+ONE_RUN=0
 TIMEOUT=3600
 SIZES=()
 while [ $# -gt 0 ]; do
@@ -45,13 +51,17 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --no-peer) PEER=0; shift ;;
     --stages) STAGES="$2"; shift 2 ;;
+    --run) ONE_RUN=1; shift ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | cut -c3-; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) SIZES+=("$1"); shift ;;
   esac
 done
-[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,28p' "$0" | cut -c3-; exit 2; }
+[ ${#SIZES[@]} -gt 0 ] || { sed -n '2,33p' "$0" | cut -c3-; exit 2; }
+if [ -z "$STAGES" ]; then
+  if [ "$ONE_RUN" = 1 ]; then STAGES="none"; else STAGES="$ALL_STAGES"; fi
+fi
 if [ -z "$EVOMICS" ]; then
   for c in "${CARGO_TARGET_DIR:-}/release/evomics" "$ROOT/target/release/evomics"; do
     [ -x "$c" ] && { EVOMICS="$c"; break; }
@@ -132,6 +142,10 @@ for spec in "${SIZES[@]}"; do
     --method kmeans --k 6 --gap-references 0 --by source,batch -o "$W/cluster"
   want train_enet && timed "$size" evomics train_enet "$E" train "$W/ingest" --config "$HERE/configs/train-enet.toml" --threads 2 -o "$W/train-enet"
   want train_rf && timed "$size" evomics train_rf "$E" train "$W/ingest" --config "$HERE/configs/train-rf.toml" --threads 2 -o "$W/train-rf"
+  if [ "$ONE_RUN" = 1 ]; then
+    cp "$HERE/configs/e2e.toml" "$D/e2e.toml"
+    timed "$size" evomics run "$E" run "$D/e2e.toml" -o "$W/run" --threads 2
+  fi
   if [ "$PEER" = 1 ]; then
     timed "$size" python total "$PY" "$PEERS/py_pipeline.py" --data "$D" --no-inmoose --json "$OUT/$size/py_results.json"
     # the peer's own per-step seconds, for the stage columns

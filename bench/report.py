@@ -91,6 +91,20 @@ def main():
         p, e = wall(s, "python", "total"), totals[s]
         ratio.append(f"{p / e:.1f}×" if p and e else "–")
     print("| **Python / evomics (wall)** | " + " | ".join(ratio) + " |")
+    if any(wall(s, "evomics", "run") is not None for s in sizes):
+        # bench/e2e.sh --run: the whole pipeline as one `evomics run` process
+        cells, ratio = [], []
+        for s in sizes:
+            w, m = wall(s, "evomics", "run"), rss(s, "evomics", "run")
+            cell = "not run" if w is None else f"{w:.2f} [{m:.0f}]"
+            if failed(s, "evomics", "run"):
+                cell += " (failed)"
+            cells.append(cell)
+            p = wall(s, "python", "total")
+            ratio.append(f"{p / w:.1f}×" if p and w and not failed(s, "evomics", "run") else "–")
+            peaks[s] = max(x for x in (peaks[s], m) if x is not None) if m is not None else peaks[s]
+        print("| **evomics run (one process)** | " + " | ".join(cells) + " |")
+        print("| **Python / evomics run (wall)** | " + " | ".join(ratio) + " |")
     steps = sorted({st for s in sizes for (t, st) in by[s] if t == "python" and st.startswith("step:")})
     if steps:
         print("\nPython peer's own step timings (seconds, from its JSON):\n")

@@ -178,6 +178,12 @@ pub struct IngestArgs {
     /// reported and left out of that layer.
     #[arg(long)]
     pub allow_missing_samples: bool,
+    /// A sample map (TSV or CSV with columns unit_id, assay, column): which column of which
+    /// layer's file holds which sheet sample. For layers measured on different preparations or
+    /// under their own column names; a sample the map does not list for a layer was not
+    /// measured in it (docs/formats.md, "Sample map").
+    #[arg(long, value_name = "FILE")]
+    pub sample_map: Option<PathBuf>,
     /// Output experiment store directory (replaced atomically).
     #[arg(short, long)]
     pub out: PathBuf,

@@ -14,6 +14,18 @@ pub struct Experiment {
     layers: BTreeMap<String, Assay>,
 }
 
+/// How the samples of an experiment's layers overlap ([`Experiment::layer_overlap`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LayerOverlap {
+    /// Sheet samples held by every layer.
+    pub in_every_layer: usize,
+    /// Sheet samples held by no layer.
+    pub in_no_layer: usize,
+    /// Every combination of layers that holds some samples, with their number (layer names in
+    /// name order; the empty combination is the samples in no layer).
+    pub combinations: Vec<(Vec<String>, usize)>,
+}
+
 impl Experiment {
     /// An experiment with no layers.
     pub fn new(samples: SampleSheet) -> Experiment {
@@ -80,6 +92,32 @@ impl Experiment {
         Ok(())
     }
 
+    /// How the layers' samples overlap: a layer may hold a subset of the sheet's samples (an
+    /// assay run on some preparations only), and analyses of several layers use the samples in
+    /// all of them.
+    pub fn layer_overlap(&self) -> LayerOverlap {
+        let mut by_set: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        for sid in self.samples.sample_ids() {
+            let set: Vec<String> = self
+                .layers
+                .iter()
+                .filter(|(_, a)| a.sample_position(sid).is_some())
+                .map(|(n, _)| n.clone())
+                .collect();
+            *by_set.entry(set).or_insert(0) += 1;
+        }
+        let all = self.layers.len();
+        LayerOverlap {
+            in_every_layer: by_set
+                .iter()
+                .filter(|(s, _)| s.len() == all)
+                .map(|(_, n)| n)
+                .sum(),
+            in_no_layer: by_set.get(&Vec::new()).copied().unwrap_or(0),
+            combinations: by_set.into_iter().collect(),
+        }
+    }
+
     /// Remove a layer, returning it.
     pub fn remove_layer(&mut self, name: &str) -> Option<Assay> {
         self.layers.remove(name)
@@ -114,6 +152,39 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mirna"));
+    }
+
+    #[test]
+    fn overlap_counts_samples_per_combination_of_layers() {
+        let sheet = SampleSheet::new(vec!["a".into(), "b".into(), "c".into(), "d".into()]).unwrap();
+        let mut e = Experiment::new(sheet);
+        let layer = |name: &str, kind, ids: &[&str]| {
+            Assay::from_options(
+                name,
+                kind,
+                ValueScale::Counts,
+                Features::new(vec!["f".into()]).unwrap(),
+                ids.iter().map(|s| s.to_string()).collect(),
+                &ndarray::Array2::from_elem((1, ids.len()), Some(1.0)),
+            )
+            .unwrap()
+        };
+        e.insert_layer(layer("mirna", LayerKind::Mirna, &["a", "b"]))
+            .unwrap();
+        e.insert_layer(layer("proteome", LayerKind::Proteome, &["b", "c"]))
+            .unwrap();
+        let o = e.layer_overlap();
+        assert_eq!((o.in_every_layer, o.in_no_layer), (1, 1));
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            o.combinations,
+            vec![
+                (s(&[]), 1),
+                (s(&["mirna"]), 1),
+                (s(&["mirna", "proteome"]), 1),
+                (s(&["proteome"]), 1)
+            ]
+        );
     }
 
     #[test]

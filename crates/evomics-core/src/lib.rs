@@ -35,7 +35,7 @@ pub use serde as __serde;
 pub use assay::{Assay, Features, LayerKind, ValueScale};
 pub use error::{CoreError, Result};
 pub use exclude::{Exclude, ExcludeRules};
-pub use experiment::Experiment;
+pub use experiment::{Experiment, LayerOverlap};
 pub use flags::{FeatureFlags, FlagCounts, ValueFlag};
 pub use sheet::{Column, ColumnValues, SampleSheet};
 pub use stage::{Level, Message, StageResult, StageTables};

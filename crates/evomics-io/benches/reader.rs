@@ -78,6 +78,7 @@ fn bench(c: &mut Criterion) {
         sheet: SheetOptions::default(),
         layers: vec![spec.clone()],
         allow_missing_samples: false,
+        sample_map: None,
     };
     group.bench_function("ingest (sheet + layer + alignment)", |b| {
         b.iter(|| ingest(&req).expect("ingest"))

@@ -16,6 +16,7 @@
 //!     sheet: SheetOptions::default(),
 //!     layers: vec![LayerSpec::parse(&layer).unwrap()],
 //!     allow_missing_samples: false,
+//!     sample_map: None,
 //! };
 //! let (experiment, _manifest, reports) = ingest(&request).unwrap();
 //! let proteome = experiment.layer("proteome").unwrap();
@@ -33,7 +34,8 @@ use evomics_core::{Assay, Experiment, FeatureFlags, FlagCounts, ValueFlag, Value
 use crate::error::{IoError, Result};
 use crate::formats::read_matrix;
 use crate::manifest::{InputFile, Manifest};
-use crate::matrix::{align_to_sheet, MatchReport, ParsedMatrix, ReadReport};
+use crate::matrix::{align_to_sheet, MatchOptions, MatchReport, ParsedMatrix, ReadReport};
+use crate::sample_map::SampleMap;
 use crate::sheet::{read_sample_sheet_with_warnings, SheetOptions};
 use crate::spec::LayerSpec;
 
@@ -48,6 +50,10 @@ pub struct IngestRequest {
     pub layers: Vec<LayerSpec>,
     /// Keep going when sheet and matrix samples differ.
     pub allow_missing_samples: bool,
+    /// A sample map (unit_id, assay, column; [`crate::sample_map`]): which column of which
+    /// layer's file holds which sheet sample, for layers measured on different preparations or
+    /// with their own column names.
+    pub sample_map: Option<PathBuf>,
 }
 
 /// What ingest did for one layer.
@@ -319,10 +325,26 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
     manifest
         .inputs
         .push(InputFile::hash("samples", &req.samples)?);
+    let groups = group_layers(&req.layers)?;
+    let sample_map = match &req.sample_map {
+        Some(p) => {
+            let map = SampleMap::read(p)?;
+            let names: Vec<&str> = groups.iter().map(|(n, _)| n.as_str()).collect();
+            map.check(&sheet, &names)?;
+            manifest.inputs.push(InputFile::hash("sample_map", p)?);
+            Some(map)
+        }
+        None => None,
+    };
     let mut exp = Experiment::new(sheet);
     let mut reports = Vec::new();
-    for (name, specs) in group_layers(&req.layers)? {
+    for (name, specs) in groups {
         let first = specs[0];
+        if sample_map.is_some() && first.options.contains_key("sheet_column") {
+            return Err(IoError::Spec(format!(
+                "layer '{name}': sheet_column= and a sample map both say which column holds which sample; give one of them"
+            )));
+        }
         if specs
             .iter()
             .any(|s| s.options.get("sheet_column") != first.options.get("sheet_column"))
@@ -384,7 +406,10 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
             &name,
             kind,
             exp.samples(),
-            &first.match_options(req.allow_missing_samples),
+            &MatchOptions {
+                column_map: sample_map.as_ref().map(|m| m.assay(&name)),
+                ..first.match_options(req.allow_missing_samples)
+            },
         )?;
         read.warnings.extend(check_values(&name, &path, &assay)?);
         let assay = if !scale_given && assay.scale() == ValueScale::Other {
@@ -423,6 +448,9 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
             "name": l.name, "path": l.path.display().to_string(), "options": l.options
         })).collect::<Vec<_>>(),
     });
+    if let Some(p) = &req.sample_map {
+        manifest.settings["sample_map"] = json!(p.display().to_string());
+    }
     manifest.reports = json!({ "layers": reports });
     if !sheet_warnings.is_empty() {
         let escaped: Vec<String> = sheet_warnings
@@ -575,6 +603,7 @@ mod tests {
             sheet: SheetOptions::default(),
             layers: vec![LayerSpec::parse(&format!("p={},scale=log2", m.display())).unwrap()],
             allow_missing_samples: false,
+            sample_map: None,
         }
     }
 

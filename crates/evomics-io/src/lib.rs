@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod output;
 pub mod parquet;
+pub mod sample_map;
 pub mod sheet;
 pub mod spec;
 pub mod store;

@@ -281,6 +281,10 @@ pub struct MatchOptions {
     /// Keep going when sheet samples are absent from the matrix or matrix columns are absent
     /// from the sheet (they are reported and dropped); an error otherwise.
     pub allow_missing_samples: bool,
+    /// The layer's rows of a sample map ([`crate::sample_map`]): sheet sample → its column in
+    /// this layer's file. Takes the place of `sheet_column`; a sample it does not list was not
+    /// measured in this layer.
+    pub column_map: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// How the matrix columns were matched to the sheet.
@@ -294,6 +298,10 @@ pub struct MatchReport {
     pub sheet_samples_not_in_matrix: Vec<String>,
     /// Matrix columns with no sheet sample.
     pub matrix_columns_not_in_sheet: Vec<String>,
+    /// Sheet samples the layer did not measure by design: absent from the sample map for this
+    /// layer, or with an empty value in the mapping sheet column. Not an error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples_not_assayed: Vec<String>,
 }
 
 fn resolve_sheet_column(
@@ -335,20 +343,31 @@ pub fn align_to_sheet(
     sheet: &SampleSheet,
     opts: &MatchOptions,
 ) -> Result<(Assay, MatchReport)> {
-    let sheet_column = resolve_sheet_column(layer, sheet, opts)?;
+    let sheet_column = match opts.column_map {
+        Some(_) => None,
+        None => resolve_sheet_column(layer, sheet, opts)?,
+    };
     let mut used = vec![false; parsed.columns.len()];
     let mut picked: Vec<(usize, String)> = Vec::new();
     let mut not_in_matrix = Vec::new();
+    let mut not_assayed = Vec::new();
     for sid in sheet.sample_ids() {
-        let key = match &sheet_column {
-            Some(c) => match sheet.text(c, sid) {
-                Some(k) => k,
+        let key = match (&opts.column_map, &sheet_column) {
+            (Some(map), _) => match map.get(sid) {
+                Some(k) => k.clone(),
                 None => {
-                    not_in_matrix.push(sid.clone());
+                    not_assayed.push(sid.clone());
                     continue;
                 }
             },
-            None => sid.clone(),
+            (None, Some(c)) => match sheet.text(c, sid) {
+                Some(k) => k,
+                None => {
+                    not_assayed.push(sid.clone());
+                    continue;
+                }
+            },
+            (None, None) => sid.clone(),
         };
         let pos = parsed
             .columns
@@ -409,10 +428,12 @@ pub fn align_to_sheet(
         samples_matched: picked.len(),
         sheet_samples_not_in_matrix: not_in_matrix,
         matrix_columns_not_in_sheet: not_in_sheet,
+        samples_not_assayed: not_assayed,
     };
-    let how = match &sheet_column {
-        Some(c) => format!("through sheet column '{c}'"),
-        None => "by sample_id".to_string(),
+    let how = match (&opts.column_map, &sheet_column) {
+        (Some(_), _) => "through the sample map".to_string(),
+        (None, Some(c)) => format!("through sheet column '{c}'"),
+        (None, None) => "by sample_id".to_string(),
     };
     if picked.is_empty() {
         return Err(IoError::SampleMatch {
@@ -448,8 +469,9 @@ pub fn align_to_sheet(
             layer: layer.into(),
             path: parsed.path.clone(),
             problem: format!(
-                "{} (matched {how}); fix the sheet, or pass --allow-missing-samples to keep the {} matched sample(s)",
+                "{} (matched {how}); fix the {}, or pass --allow-missing-samples to keep the {} matched sample(s)",
                 parts.join("; "),
+                if opts.column_map.is_some() { "sample map" } else { "sheet" },
                 report.samples_matched
             ),
         });
@@ -574,5 +596,57 @@ mod tests {
         assert_eq!(r.sheet_column.as_deref(), Some("lfq_column"));
         assert_eq!(a.get(1, 0), Some(4.0));
         assert_eq!(a.get(1, 1), Some(3.0));
+    }
+
+    #[test]
+    fn a_sample_map_or_an_empty_mapping_value_means_not_measured() {
+        let sheet = SampleSheet::from_text_columns(
+            vec!["s1".into(), "s2".into(), "s3".into()],
+            vec![(
+                "proteome_column".into(),
+                vec![Some("LFQ B".into()), None, Some("LFQ A".into())],
+            )],
+        )
+        .unwrap();
+        // s2 has no proteome column: not measured, not an error.
+        let (a, r) = align_to_sheet(
+            parsed(),
+            "proteome",
+            LayerKind::Proteome,
+            &sheet,
+            &MatchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(a.samples(), &["s1".to_string(), "s3".to_string()]);
+        assert_eq!(r.samples_not_assayed, vec!["s2".to_string()]);
+        assert!(r.sheet_samples_not_in_matrix.is_empty());
+        // The map takes the place of the sheet column.
+        let map = [("s2", "LFQ A"), ("s3", "LFQ B")]
+            .into_iter()
+            .map(|(u, c)| (u.to_string(), c.to_string()))
+            .collect();
+        let opts = MatchOptions {
+            column_map: Some(map),
+            ..Default::default()
+        };
+        let (a, r) =
+            align_to_sheet(parsed(), "proteome", LayerKind::Proteome, &sheet, &opts).unwrap();
+        assert_eq!(a.samples(), &["s2".to_string(), "s3".to_string()]);
+        assert_eq!(a.get(1, 0), Some(3.0));
+        assert_eq!(r.samples_not_assayed, vec!["s1".to_string()]);
+        assert_eq!(r.sheet_column, None);
+        // A map naming a column the file lacks is an error naming the map.
+        let map = [("s1", "LFQ Z")]
+            .into_iter()
+            .map(|(u, c)| (u.to_string(), c.to_string()))
+            .collect();
+        let opts = MatchOptions {
+            column_map: Some(map),
+            ..Default::default()
+        };
+        let e = align_to_sheet(parsed(), "proteome", LayerKind::Proteome, &sheet, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sample map"), "{e}");
     }
 }

@@ -190,6 +190,7 @@ impl LayerSpec {
         MatchOptions {
             sheet_column: self.options.get("sheet_column").cloned(),
             allow_missing_samples,
+            column_map: None,
         }
     }
 }

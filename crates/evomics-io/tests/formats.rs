@@ -71,6 +71,7 @@ fn run_ingest(
             .map(|l| LayerSpec::parse(l).unwrap())
             .collect(),
         allow_missing_samples,
+        sample_map: None,
     };
     let (exp, _manifest, reports) = ingest(&req).unwrap_or_else(|e| panic!("ingest failed: {e}"));
     (exp, reports)
@@ -1509,6 +1510,7 @@ fn several_files_errors_name_both_files() {
             .map(|l| LayerSpec::parse(l).unwrap())
             .collect(),
         allow_missing_samples: false,
+        sample_map: None,
     };
     let e = ingest(&req(vec![
         spec("m", &f0, ",scale=counts"),

@@ -503,6 +503,7 @@ fn ingest_real_wide_mirna_counts() {
         ))
         .unwrap()],
         allow_missing_samples: false,
+        sample_map: None,
     };
     let (exp, manifest, reports) = ingest(&req).unwrap();
     let m = exp.layer("mirna").unwrap();
@@ -534,6 +535,7 @@ fn sheet_sample_absent_from_matrix_is_an_error_naming_it() {
         sheet: SheetOptions::default(),
         layers: vec![LayerSpec::parse(&format!("lipidome={},scale=linear", m.display())).unwrap()],
         allow_missing_samples: false,
+        sample_map: None,
     };
     let e = ingest(&req).unwrap_err().to_string();
     assert!(

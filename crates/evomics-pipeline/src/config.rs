@@ -110,6 +110,10 @@ pub struct IngestSpec {
     /// Keep going when sheet samples are missing from a layer (or the reverse).
     #[serde(default)]
     pub allow_missing_samples: bool,
+    /// A sample map (unit_id, assay, column): which column of which layer holds which sheet
+    /// sample, for layers measured on different preparations (`evomics ingest --sample-map`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_map: Option<PathBuf>,
 }
 
 /// The `[report]` table of a run config.

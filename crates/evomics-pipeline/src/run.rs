@@ -89,6 +89,7 @@ impl Plan {
             match &s.call {
                 StageCall::Ingest(spec) => {
                     v.push(spec.samples.clone());
+                    v.extend(spec.sample_map.clone());
                     v.extend(
                         spec.layer
                             .iter()
@@ -165,7 +166,13 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
 
     // ingest: paths against the config folder; input files hashed into the key
     c.ingest.samples = resolve_path(&base, &c.ingest.samples);
+    if let Some(m) = &c.ingest.sample_map {
+        c.ingest.sample_map = Some(resolve_path(&base, m));
+    }
     let mut input_hashes = vec![InputFile::hash("samples", &c.ingest.samples)?.sha256];
+    if let Some(m) = &c.ingest.sample_map {
+        input_hashes.push(InputFile::hash("sample_map", m)?.sha256);
+    }
     for spec in c.ingest.layer.iter_mut() {
         let parsed = LayerSpec::parse(spec)?;
         let path = resolve_path(&base, &parsed.path);
@@ -189,6 +196,9 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
     }
     if c.ingest.allow_missing_samples {
         ingest_cmd.push("--allow-missing-samples".into());
+    }
+    if let Some(m) = &c.ingest.sample_map {
+        ingest_cmd.extend(["--sample-map".to_string(), p(m)]);
     }
     ingest_cmd.extend(["-o".to_string(), p(&store)]);
     let ingest_json = json_text(&c.ingest);
@@ -614,6 +624,7 @@ fn run_step(
                 },
                 &spec.layer,
                 spec.allow_missing_samples,
+                spec.sample_map.as_deref(),
                 &s.out,
                 target.replace,
             )?;

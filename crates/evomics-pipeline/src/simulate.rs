@@ -155,6 +155,19 @@ fn write_tsv_dir(
                 wide_tsv(layer, ExportCells::WithValues).as_bytes(),
             )?;
         }
+        // Preparations measured by one assay only: the sample map says which layer holds which.
+        let overlap = exp.layer_overlap();
+        if overlap.in_every_layer < exp.samples().len() {
+            let mut map = String::from("unit_id\tassay\tcolumn\n");
+            for sid in exp.samples().sample_ids() {
+                for (name, layer) in exp.layers() {
+                    if layer.sample_position(sid).is_some() {
+                        map.push_str(&format!("{sid}\t{name}\t{sid}\n"));
+                    }
+                }
+            }
+            write_file_atomic(&tmp.join("sample_map.tsv"), map.as_bytes())?;
+        }
         if let Ok(p) = exp.layer("proteome") {
             write_file_atomic(
                 &tmp.join("proteinGroups.txt"),

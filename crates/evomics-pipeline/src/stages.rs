@@ -144,6 +144,7 @@ pub fn ingest(
     sheet: SheetOptions,
     layers: &[String],
     allow_missing_samples: bool,
+    sample_map: Option<&Path>,
     out: &Path,
     replace: Replace,
 ) -> Result<(Experiment, Manifest, Vec<Message>)> {
@@ -153,12 +154,14 @@ pub fn ingest(
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut inputs: Vec<&Path> = vec![samples];
     inputs.extend(layers.iter().map(|l| l.path.as_path()));
+    inputs.extend(sample_map);
     check_output(out, OutputKind::Folder, &inputs, replace)?;
     let req = IngestRequest {
         samples: samples.to_path_buf(),
         sheet,
         layers,
         allow_missing_samples,
+        sample_map: sample_map.map(Path::to_path_buf),
     };
     let (exp, manifest, reports) = evomics_io::ingest(&req)?;
     let mut msgs = vec![Message::info(format!(
@@ -192,6 +195,18 @@ pub fn ingest(
         if let Some(c) = &r.matching.sheet_column {
             msgs.push(Message::info(format!(
                 "  samples matched through sheet column '{c}'"
+            )));
+        }
+        if !r.matching.samples_not_assayed.is_empty() {
+            msgs.push(Message::info(format!(
+                "  {} sheet sample(s) not measured in this layer ({}): {}",
+                r.matching.samples_not_assayed.len(),
+                if sample_map.is_some() {
+                    "not in the sample map for it"
+                } else {
+                    "empty mapping column"
+                },
+                header_preview(&r.matching.samples_not_assayed)
             )));
         }
         if !r.matching.sheet_samples_not_in_matrix.is_empty() {

@@ -43,7 +43,7 @@ pub use error::{Result, SimError};
 pub use layout::maxquant_text;
 pub use mirna::MIRNA_LAYER;
 pub use params::{
-    BiofluidContamination, ConditioningSpec, DoseParams, EffectParams, IsolationSpec, MirnaParams,
+    AssayCoverage, BiofluidContamination, ConditioningSpec, DoseParams, EffectParams, IsolationSpec, MirnaParams,
     PotencyParams, ProteomeParams, PurityParams, SimParams, SourceSpec, ValidSimParams,
 };
 pub use proteome::PROTEOME_LAYER;

@@ -300,6 +300,36 @@ impl Default for BiofluidContamination {
     }
 }
 
+/// Which preparations each assay measured (both by default). Labs often profile the proteome
+/// and the small RNAs of different isolations or of different subsets of their preparations; a
+/// share of the preparations then has one layer only. The two sets are disjoint, drawn from
+/// their own random stream, so the values of the other preparations do not change with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssayCoverage {
+    /// Share of preparations with a proteome and no miRNA profile (rounded to whole samples).
+    pub proteome_only: f64,
+    /// Share of preparations with a miRNA profile and no proteome.
+    pub mirna_only: f64,
+}
+
+impl Default for AssayCoverage {
+    fn default() -> Self {
+        AssayCoverage {
+            proteome_only: 0.0,
+            mirna_only: 0.0,
+        }
+    }
+}
+
+impl AssayCoverage {
+    /// Numbers of proteome-only and miRNA-only preparations among `n`.
+    pub fn counts(&self, n: usize) -> (usize, usize) {
+        let k = |f: f64| ((f * n as f64).round() as usize).min(n);
+        (k(self.proteome_only), k(self.mirna_only))
+    }
+}
+
 /// Everything the simulator needs. `Default` is the S cohort (48 samples × 500 proteins, 250
 /// miRNAs, 6 sources, 4 batches); see also [`SimParams::small`], [`SimParams::medium`] and
 /// [`SimParams::large`].
@@ -344,6 +374,8 @@ pub struct SimParams {
     pub purity: PurityParams,
     /// Biofluid contamination of the miRNA layer: haemolysed and blood-cell-rich preparations.
     pub biofluid: BiofluidContamination,
+    /// Which preparations each assay measured (by default every preparation has both).
+    pub assays: AssayCoverage,
 }
 
 /// The default stem-cell sources with their mean latent potency (BM-MSC and DPSC highest).
@@ -421,6 +453,7 @@ impl Default for SimParams {
             doses: DoseParams::default(),
             purity: PurityParams::default(),
             biofluid: BiofluidContamination::default(),
+            assays: AssayCoverage::default(),
         }
     }
 }
@@ -484,11 +517,35 @@ impl SimParams {
         self.check_design()?;
         self.check_features()?;
         self.check_effects()?;
+        self.check_assays()?;
         let per_source = source_sizes(self.n_samples, self.sources.len());
         Ok(ValidSimParams {
             params: self.clone(),
             per_source,
         })
+    }
+
+    fn check_assays(&self) -> Result<()> {
+        let a = &self.assays;
+        for (name, v) in [
+            ("assays.proteome_only", a.proteome_only),
+            ("assays.mirna_only", a.mirna_only),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(SimError::param(name, format!("is {v}; a share lies in [0, 1]")));
+            }
+        }
+        let (p, m) = a.counts(self.n_samples);
+        if p + m + 2 > self.n_samples {
+            return Err(SimError::param(
+                "assays",
+                format!(
+                    "{p} proteome-only and {m} miRNA-only preparations of {} leave fewer than 2 with both layers; lower the shares",
+                    self.n_samples
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_design(&self) -> Result<()> {

@@ -12,7 +12,8 @@ use crate::mirna::simulate_mirna;
 use crate::params::{SimParams, ValidSimParams};
 use crate::proteome::simulate_proteome;
 use crate::summary::{LayerSummary, SimSummary, SourceSummary};
-use crate::truth::{BatchTruth, DonorTruth, FeatureTruth, SampleTruth, Truth};
+use crate::truth::{BatchTruth, DonorTruth, FeatureTruth, MissingCause, SampleTruth, Truth};
+use rand::seq::SliceRandom;
 
 /// A simulated cohort: the data, the truth behind it, and realised summary numbers.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +165,75 @@ fn numeric_column(name: &str, values: &[f64]) -> Column {
     }
 }
 
+/// Which preparations the proteome and the miRNA assay measured ([`crate::AssayCoverage`]):
+/// a seeded shuffle of the preparations, the first ones proteome-only, the next miRNA-only.
+fn assay_membership(p: &SimParams, n: usize) -> (Vec<bool>, Vec<bool>) {
+    let (n_p, n_m) = p.assays.counts(n);
+    let (mut in_p, mut in_m) = (vec![true; n], vec![true; n]);
+    if n_p + n_m == 0 {
+        return (in_p, in_m);
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut seeded(derive_seed(p.seed, "assays")));
+    for &j in &order[..n_p] {
+        in_m[j] = false;
+    }
+    for &j in &order[n_p..n_p + n_m] {
+        in_p[j] = false;
+    }
+    (in_p, in_m)
+}
+
+/// Keep the measured preparations of a simulated layer and recount its summary over them.
+fn restrict_layer(
+    layer: &mut LayerOut,
+    keep: &[bool],
+    cause: Option<&ndarray::Array2<MissingCause>>,
+    library_size: Option<&[f64]>,
+) -> Result<()> {
+    if keep.iter().all(|&k| k) {
+        return Ok(());
+    }
+    let cols: Vec<usize> = (0..keep.len()).filter(|&j| keep[j]).collect();
+    layer.assay = layer.assay.select_samples(&cols);
+    let a = &layer.assay;
+    let c = a.flag_counts();
+    let cells = a.n_features() * a.n_samples();
+    let ratio = |k: usize| if cells == 0 { 0.0 } else { k as f64 / cells as f64 };
+    let zero_count = a
+        .values()
+        .iter()
+        .zip(a.flags().iter())
+        .filter(|(v, f)| f.has_value() && **v == 0.0)
+        .count();
+    let count = |which: MissingCause| {
+        cause.map_or(0, |m| {
+            cols.iter()
+                .map(|&j| m.column(j).iter().filter(|&&x| x == which).count())
+                .sum()
+        })
+    };
+    let (mnar, mar) = (count(MissingCause::Mnar), count(MissingCause::Mar));
+    let s = &mut layer.summary;
+    s.n_samples = a.n_samples();
+    s.observed = c.observed;
+    s.missing = c.missing;
+    s.missing_fraction = ratio(c.missing);
+    s.mnar_missing = mnar;
+    s.mar_missing = mar;
+    s.mnar_fraction = ratio(mnar);
+    s.zero_count = zero_count;
+    s.zero_fraction = ratio(zero_count);
+    if let Some(lib) = library_size {
+        let kept = cols.iter().map(|&j| lib[j]);
+        let min = kept.clone().fold(f64::INFINITY, f64::min);
+        let max = kept.fold(f64::NEG_INFINITY, f64::max);
+        s.library_size_min = min.is_finite().then_some(min);
+        s.library_size_max = max.is_finite().then_some(max);
+    }
+    Ok(())
+}
+
 fn run(p: &SimParams) -> Result<SimCohort> {
     let design = draw_design(p, &mut seeded(derive_seed(p.seed, "design")))?;
     let n_s = design.n_samples();
@@ -203,6 +273,14 @@ fn run(p: &SimParams) -> Result<SimCohort> {
     ] {
         sheet.push_column(col)?;
     }
+    let (in_proteome, in_mirna) = assay_membership(p, n_s);
+    restrict_layer(
+        &mut prot.layer,
+        &in_proteome,
+        Some(&prot.missing_cause),
+        None,
+    )?;
+    restrict_layer(&mut mir.layer, &in_mirna, None, Some(&mir.library_size))?;
     let mut experiment = Experiment::new(sheet);
     experiment.insert_layer(prot.layer.assay)?;
     experiment.insert_layer(mir.layer.assay)?;
@@ -228,6 +306,8 @@ fn run(p: &SimParams) -> Result<SimCohort> {
             library_size: mir.library_size[j],
             haemolysed: mir.haemolysed[j],
             blood_cell_rich: mir.blood_cell_rich[j],
+            in_proteome: in_proteome[j],
+            in_mirna: in_mirna[j],
         })
         .collect();
     let donors: Vec<DonorTruth> = design

@@ -139,6 +139,10 @@ pub struct SampleTruth {
     pub haemolysed: bool,
     /// Blood-cell-rich preparation (miR-223-3p, miR-142-3p/5p raised).
     pub blood_cell_rich: bool,
+    /// The proteome measured this preparation ([`crate::AssayCoverage`]).
+    pub in_proteome: bool,
+    /// The miRNA assay measured this preparation.
+    pub in_mirna: bool,
 }
 
 /// The truth about one donor.
@@ -184,7 +188,8 @@ pub struct Truth {
     pub samples: Vec<SampleTruth>,
     /// Every feature: proteome rows first, then miRNA rows, each in layer order.
     pub features: Vec<FeatureTruth>,
-    /// Why each proteome cell is missing (features × samples, layer order).
+    /// Why each proteome cell is missing (features × samples in sheet order, including
+    /// preparations the proteome did not measure, whose column says what it would have seen).
     pub proteome_missing_cause: Array2<MissingCause>,
     /// The complete proteome log2 matrix before dropout, when `proteome.keep_complete_log2` is set.
     pub proteome_complete_log2: Option<Array2<f64>>,

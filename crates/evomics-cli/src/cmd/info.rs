@@ -34,14 +34,23 @@ pub fn summary(exp: &Experiment, manifest: &Manifest) -> Value {
         }
         layers.insert(name.clone(), entry);
     }
-    json!({
+    let mut v = json!({
         "samples": exp.samples().len(),
         "sample_columns": exp.samples().columns().iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "layers": layers,
         "stage": manifest.stage,
         "tool_version": manifest.tool_version,
         "seeds": manifest.seeds,
-    })
+    });
+    if exp.layers().len() > 1 {
+        let o = exp.layer_overlap();
+        v["overlap"] = json!({
+            "in_every_layer": o.in_every_layer,
+            "in_no_layer": o.in_no_layer,
+            "combinations": o.combinations.iter().map(|(l, n)| json!({ "layers": l, "samples": n })).collect::<Vec<_>>(),
+        });
+    }
+    v
 }
 
 pub fn run(a: InfoArgs, log: crate::cmd::Log) -> anyhow::Result<()> {
@@ -94,6 +103,27 @@ pub fn run(a: InfoArgs, log: crate::cmd::Log) -> anyhow::Result<()> {
             c.imputed,
             pct
         )?;
+    }
+    if exp.layers().len() > 1 {
+        let o = exp.layer_overlap();
+        writeln!(
+            out,
+            "samples in every layer: {} of {} (analyses of several layers use these)",
+            o.in_every_layer,
+            exp.samples().len()
+        )?;
+        if o.in_every_layer < exp.samples().len() {
+            for (layers, n) in &o.combinations {
+                let what = if layers.is_empty() {
+                    "no layer".to_string()
+                } else {
+                    format!("only {}", layers.join(" + "))
+                };
+                if layers.len() < exp.layers().len() {
+                    writeln!(out, "  {what}: {n}")?;
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
         sheet,
         &a.layers,
         a.allow_missing_samples,
+        a.sample_map.as_deref(),
         &a.out,
         Replace::forced(a.force),
     )?;

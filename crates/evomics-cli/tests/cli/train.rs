@@ -1180,3 +1180,132 @@ fn real_secretome_models_compared_on_shared_folds() {
     ]);
     assert!(e.contains("[[models]]"), "{e}");
 }
+
+/// Assays from different subsets of preparations: the simulator gives 20 % of the preparations
+/// only a proteome and 20 % only a miRNA profile and writes the sample map; ingest through the
+/// map keeps each layer's own preparations (no --allow-missing-samples), `info` reports the
+/// overlap, and a multi-omics model trains on the preparations with both layers, the others
+/// listed as dropped, with no preparation and no donor on both sides of a split.
+#[test]
+fn multi_omics_training_uses_the_preparations_with_both_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    std::fs::write(
+        &cfg,
+        "[effects]\nsignature_loading_log2 = [1.0, 1.6]\n[assays]\nproteome_only = 0.2\nmirna_only = 0.2\n",
+    )
+    .unwrap();
+    let (sim, tsv) = (dir.path().join("sim"), dir.path().join("tsv"));
+    ok(&[
+        "simulate", "--config", p(&cfg), "--seed", "11", "--samples", "60", "--proteins", "200",
+        "--mirnas", "60", "-o", p(&sim), "--tsv", p(&tsv), "--quiet",
+    ]);
+    let (h, map_rows) = read_tsv(&tsv.join("sample_map.tsv"));
+    assert_eq!(h, ["unit_id", "assay", "column"]);
+    let assays = |unit: &str| -> BTreeSet<String> {
+        map_rows
+            .iter()
+            .filter(|r| r[0] == unit)
+            .map(|r| r[1].clone())
+            .collect()
+    };
+    let sheet = tsv.join("samples.tsv");
+    let donor_of = sheet_map(&sheet, "donor_id");
+    let both: BTreeSet<String> = donor_of
+        .keys()
+        .filter(|u| assays(u).len() == 2)
+        .cloned()
+        .collect();
+    let only = |a: &str| {
+        donor_of
+            .keys()
+            .filter(|u| assays(u) == BTreeSet::from([a.to_string()]))
+            .count()
+    };
+    assert_eq!((both.len(), only("proteome"), only("mirna")), (36, 12, 12));
+
+    // Without the map the layers' missing preparations are an error ...
+    let store = dir.path().join("store");
+    let layers = [
+        "--layer".to_string(),
+        format!("proteome={},scale=linear", p(&tsv.join("proteome.tsv"))),
+        "--layer".to_string(),
+        format!("mirna={},scale=counts", p(&tsv.join("mirna.tsv"))),
+    ];
+    let mut args = vec!["ingest", "-s", p(&sheet)];
+    args.extend(layers.iter().map(String::as_str));
+    args.extend(["-o", p(&store), "--quiet"]);
+    let err = fail(&args);
+    assert!(err.contains("--allow-missing-samples"), "{err}");
+    // ... and with it, each layer holds its own preparations.
+    let map = tsv.join("sample_map.tsv");
+    args.insert(3, p(&map));
+    args.insert(3, "--sample-map");
+    let out = evomics(&args[..args.len() - 1]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("12 sheet sample(s) not measured in this layer (not in the sample map for it)"),
+        "{said}"
+    );
+    let (exp, manifest) = read_experiment(&store).unwrap();
+    assert_eq!(exp.layer("proteome").unwrap().n_samples(), 48);
+    assert_eq!(exp.layer("mirna").unwrap().n_samples(), 48);
+    assert!(manifest.inputs.iter().any(|i| i.role == "sample_map"));
+    let info = evomics(&["info", p(&store)]);
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    assert!(info.contains("samples in every layer: 36 of 60"), "{info}");
+    assert!(info.contains("only mirna: 12") && info.contains("only proteome: 12"), "{info}");
+
+    let train_cfg = dir.path().join("train.toml");
+    std::fs::write(
+        &train_cfg,
+        r#"target = "potency_class"
+classes = ["low", "high"]
+layers = ["proteome", "mirna"]
+seed = 7
+permutations = 0
+learning_curve = []
+
+[preprocess.proteome]
+filters = [{ method = "valid_values", column = "source", min_fraction = 0.7 }]
+transform = { method = "log2" }
+normalization = { method = "median" }
+imputation = { method = "down_shift", width = 0.3, shift = 1.8, seed = 7 }
+
+[preprocess.mirna]
+transform = { method = "log_cpm", prior_count = 2.0, norm_factors = { method = "tmm" } }
+
+[model]
+model = "elastic_net"
+alpha = 0.5
+lambda = 0.05
+
+[cv]
+scheme = "group_k_fold"
+k = 4
+group = "donor_id"
+repeats = 2
+"#,
+    )
+    .unwrap();
+    let m = dir.path().join("model");
+    ok(&["train", p(&store), "-c", p(&train_cfg), "-o", p(&m), "--quiet"]);
+    let metrics = json(&m.join("metrics.json"));
+    assert_eq!(metrics["n_samples"], 36);
+    let dropped = metrics["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 24);
+    for d in dropped {
+        let unit = d["sample_id"].as_str().unwrap();
+        let missing = if assays(unit).contains("proteome") { "mirna" } else { "proteome" };
+        assert_eq!(d["reason"], format!("not in layer '{missing}'"), "{d}");
+    }
+    // Folds: only preparations with both layers, none and no donor on both sides of a split.
+    let unit_of: BTreeMap<String, String> =
+        donor_of.keys().map(|u| (u.clone(), u.clone())).collect();
+    let (_, tested) = assert_grouped_folds(&m.join("folds.tsv"), &unit_of);
+    assert_eq!(tested, 36);
+    assert_grouped_folds(&m.join("folds.tsv"), &donor_of);
+    let (_, rows) = read_tsv(&m.join("folds.tsv"));
+    assert!(rows.iter().all(|r| both.contains(&r[0])));
+}
