@@ -275,6 +275,7 @@ fn read_layer(path: &Path, t: &Target) -> Result<Result<(), String>, evomics_io:
     let opts = MatchOptions {
         sheet_column: None,
         allow_missing_samples: true,
+        column_map: None,
     };
     align_to_sheet(parsed, "p", kind, &sheet, &opts)?;
     Ok(Ok(()))

@@ -102,10 +102,9 @@ impl SampleMap {
                     ),
                 });
             }
-            if let Some((other, first)) = by_column.insert(
-                (assay.into(), column.into()),
-                (unit.to_string(), row.line),
-            ) {
+            if let Some((other, first)) =
+                by_column.insert((assay.into(), column.into()), (unit.to_string(), row.line))
+            {
                 return Err(IoError::Parse {
                     path: path.to_path_buf(),
                     line: row.line,
@@ -202,10 +201,19 @@ mod tests {
         let sheet = SampleSheet::new(vec!["EV1".into(), "EV2".into()]).unwrap();
         m.check(&sheet, &["proteome", "mirna"]).unwrap();
         let e = m.check(&sheet, &["proteome"]).unwrap_err().to_string();
-        assert!(e.contains(":3, column 'assay'") && e.contains("'mirna'"), "{e}");
+        assert!(
+            e.contains(":3, column 'assay'") && e.contains("'mirna'"),
+            "{e}"
+        );
         let one = SampleSheet::new(vec!["EV1".into()]).unwrap();
-        let e = m.check(&one, &["proteome", "mirna"]).unwrap_err().to_string();
-        assert!(e.contains(":4, column 'unit_id'") && e.contains("'EV2'"), "{e}");
+        let e = m
+            .check(&one, &["proteome", "mirna"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":4, column 'unit_id'") && e.contains("'EV2'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -213,12 +221,18 @@ mod tests {
         let e = map("unit_id\tassay\tcolumn\nEV1\tproteome\tMS1\nEV1\tproteome\tMS1b\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":3, column 'unit_id'") && e.contains("line 2"), "{e}");
+        assert!(
+            e.contains(":3, column 'unit_id'") && e.contains("line 2"),
+            "{e}"
+        );
         assert!(e.contains("technical replicates"), "{e}");
         let e = map("unit_id\tassay\tcolumn\nEV1\tproteome\tMS1\nEV2\tproteome\tMS1\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":3, column 'column'") && e.contains("'EV1'"), "{e}");
+        assert!(
+            e.contains(":3, column 'column'") && e.contains("'EV1'"),
+            "{e}"
+        );
         let e = map("unit_id\tassay\tcolumn\nEV1\t\tMS1\n")
             .unwrap_err()
             .to_string();

@@ -43,8 +43,9 @@ pub use error::{Result, SimError};
 pub use layout::maxquant_text;
 pub use mirna::MIRNA_LAYER;
 pub use params::{
-    AssayCoverage, BiofluidContamination, ConditioningSpec, DoseParams, EffectParams, IsolationSpec, MirnaParams,
-    PotencyParams, ProteomeParams, PurityParams, SimParams, SourceSpec, ValidSimParams,
+    AssayCoverage, BiofluidContamination, ConditioningSpec, DoseParams, EffectParams,
+    IsolationSpec, MirnaParams, PotencyParams, ProteomeParams, PurityParams, SimParams, SourceSpec,
+    ValidSimParams,
 };
 pub use proteome::PROTEOME_LAYER;
 pub use simulate::{simulate, SimCohort};

@@ -532,7 +532,10 @@ impl SimParams {
             ("assays.mirna_only", a.mirna_only),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(SimError::param(name, format!("is {v}; a share lies in [0, 1]")));
+                return Err(SimError::param(
+                    name,
+                    format!("is {v}; a share lies in [0, 1]"),
+                ));
             }
         }
         let (p, m) = a.counts(self.n_samples);

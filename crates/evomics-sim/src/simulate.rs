@@ -199,7 +199,13 @@ fn restrict_layer(
     let a = &layer.assay;
     let c = a.flag_counts();
     let cells = a.n_features() * a.n_samples();
-    let ratio = |k: usize| if cells == 0 { 0.0 } else { k as f64 / cells as f64 };
+    let ratio = |k: usize| {
+        if cells == 0 {
+            0.0
+        } else {
+            k as f64 / cells as f64
+        }
+    };
     let zero_count = a
         .values()
         .iter()

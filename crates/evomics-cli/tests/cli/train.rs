@@ -1197,8 +1197,22 @@ fn multi_omics_training_uses_the_preparations_with_both_layers() {
     .unwrap();
     let (sim, tsv) = (dir.path().join("sim"), dir.path().join("tsv"));
     ok(&[
-        "simulate", "--config", p(&cfg), "--seed", "11", "--samples", "60", "--proteins", "200",
-        "--mirnas", "60", "-o", p(&sim), "--tsv", p(&tsv), "--quiet",
+        "simulate",
+        "--config",
+        p(&cfg),
+        "--seed",
+        "11",
+        "--samples",
+        "60",
+        "--proteins",
+        "200",
+        "--mirnas",
+        "60",
+        "-o",
+        p(&sim),
+        "--tsv",
+        p(&tsv),
+        "--quiet",
     ]);
     let (h, map_rows) = read_tsv(&tsv.join("sample_map.tsv"));
     assert_eq!(h, ["unit_id", "assay", "column"]);
@@ -1245,7 +1259,9 @@ fn multi_omics_training_uses_the_preparations_with_both_layers() {
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{said}");
     assert!(
-        said.contains("12 sheet sample(s) not measured in this layer (not in the sample map for it)"),
+        said.contains(
+            "12 sheet sample(s) not measured in this layer (not in the sample map for it)"
+        ),
         "{said}"
     );
     let (exp, manifest) = read_experiment(&store).unwrap();
@@ -1255,7 +1271,10 @@ fn multi_omics_training_uses_the_preparations_with_both_layers() {
     let info = evomics(&["info", p(&store)]);
     let info = String::from_utf8_lossy(&info.stdout).to_string();
     assert!(info.contains("samples in every layer: 36 of 60"), "{info}");
-    assert!(info.contains("only mirna: 12") && info.contains("only proteome: 12"), "{info}");
+    assert!(
+        info.contains("only mirna: 12") && info.contains("only proteome: 12"),
+        "{info}"
+    );
 
     let train_cfg = dir.path().join("train.toml");
     std::fs::write(
@@ -1290,14 +1309,26 @@ repeats = 2
     )
     .unwrap();
     let m = dir.path().join("model");
-    ok(&["train", p(&store), "-c", p(&train_cfg), "-o", p(&m), "--quiet"]);
+    ok(&[
+        "train",
+        p(&store),
+        "-c",
+        p(&train_cfg),
+        "-o",
+        p(&m),
+        "--quiet",
+    ]);
     let metrics = json(&m.join("metrics.json"));
     assert_eq!(metrics["n_samples"], 36);
     let dropped = metrics["dropped"].as_array().unwrap();
     assert_eq!(dropped.len(), 24);
     for d in dropped {
         let unit = d["sample_id"].as_str().unwrap();
-        let missing = if assays(unit).contains("proteome") { "mirna" } else { "proteome" };
+        let missing = if assays(unit).contains("proteome") {
+            "mirna"
+        } else {
+            "proteome"
+        };
         assert_eq!(d["reason"], format!("not in layer '{missing}'"), "{d}");
     }
     // Folds: only preparations with both layers, none and no donor on both sides of a split.
