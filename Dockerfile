@@ -13,7 +13,7 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
-# compiled into the binary: docs/cli.md (a test), workflows/demo.toml (the demo's run config)
+# read at compile time: workflows/demo.toml (the demo's run config), docs/cli.md (a unit test)
 COPY docs docs
 COPY workflows workflows
 RUN cargo build --locked --release -p evomics-cli \
