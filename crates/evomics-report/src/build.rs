@@ -2,7 +2,7 @@
 //! nothing is read back from tables or looked up by string keys. `evomics run` passes the
 //! results it holds in memory; `evomics report` reads each stage's `result.json` first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ndarray::Array2;
 
@@ -21,12 +21,13 @@ use evomics_stats::stages::explore::ExploreResult;
 use crate::error::{invalid, Result};
 use crate::model::{
     CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
-    ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
-    Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
-    MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
-    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
-    PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
-    SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict, VpFeature,
+    Coefficient, ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView,
+    EnrichmentRow, Header, Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap,
+    MarkerRow, MarkerSet, MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison,
+    ModelPair, PanelScores, PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary,
+    PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity, QcLayer, QcSample, Reference,
+    ReportInput, RocPoint, SampleHeatmap, SampleRow, SampleScore, SampleTable, SignedImportance,
+    Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -116,7 +117,7 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
         }
         input.clusters = vec![cluster_summary(c)];
     }
-    input.differential = diff_section(r.diff);
+    input.differential = diff_section(analysis, r.diff);
     if let Some(e) = r.explore {
         let (panels, vp) = explore_sections(e);
         input.panels = panels;
@@ -882,11 +883,140 @@ fn diff_methods(analyses: &[(String, DiffResult)]) -> String {
     )
 }
 
-fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
+/// What one design coefficient estimates.
+#[derive(Debug, Clone, PartialEq)]
+enum CoefRole {
+    /// A mean log abundance (the intercept, or a group of a factor coded one column per level).
+    Mean,
+    /// A difference from a reference level (treatment coding).
+    Difference,
+    /// The slope of a numeric covariate (alone or in an interaction).
+    Slope(String),
+}
+
+/// What every contrast of a differential analysis estimates, by contrast name, from its design
+/// rebuilt on the analysed samples; empty when the design cannot be rebuilt (the report then
+/// calls the estimates log2 fold changes, as limma's column is named).
+fn contrast_coefficients(exp: &Experiment, d: &DiffResult) -> BTreeMap<String, Coefficient> {
+    use evomics_stats::design::TermCoding;
+    use evomics_stats::{Contrasts, Design, DesignOptions};
+    let cfg = &d.config;
+    let Ok((exp, _)) = exp.excluding(&cfg.exclude) else {
+        return BTreeMap::new();
+    };
+    let options = DesignOptions {
+        level_order: cfg.level_order,
+        levels: cfg.levels.clone(),
+    };
+    let Ok(design) = Design::from_formula(exp.samples(), &cfg.design, &options) else {
+        return BTreeMap::new();
+    };
+    if design.coef_names() != d.limma.settings.coefficients.as_slice() {
+        return BTreeMap::new();
+    }
+    let mut roles = vec![CoefRole::Mean; design.n_coef()];
+    for term in design.terms() {
+        let role = match &term.coding {
+            TermCoding::Numeric => CoefRole::Slope(term.column.clone()),
+            TermCoding::Factor { treatment, .. } => {
+                if *treatment {
+                    CoefRole::Difference
+                } else {
+                    CoefRole::Mean
+                }
+            }
+            TermCoding::Interaction { components } => {
+                if let Some(c) = components
+                    .iter()
+                    .find(|c| matches!(c.coding, TermCoding::Numeric))
+                {
+                    CoefRole::Slope(c.column.clone())
+                } else if components.iter().any(|c| {
+                    matches!(
+                        c.coding,
+                        TermCoding::Factor {
+                            treatment: true,
+                            ..
+                        }
+                    )
+                }) {
+                    CoefRole::Difference
+                } else {
+                    CoefRole::Mean
+                }
+            }
+        };
+        for &k in &term.coefficients {
+            if let Some(r) = roles.get_mut(k) {
+                *r = role.clone();
+            }
+        }
+    }
+    let contrasts = if cfg.contrasts.is_empty() {
+        Contrasts::coefficients(&design)
+    } else {
+        match Contrasts::parse(&design, &cfg.contrasts) {
+            Ok(c) => c,
+            Err(_) => return BTreeMap::new(),
+        }
+    };
+    contrasts
+        .contrasts()
+        .iter()
+        .map(|c| {
+            let used: Vec<(&CoefRole, f64)> = roles
+                .iter()
+                .zip(&c.weights)
+                .filter(|(_, w)| **w != 0.0)
+                .map(|(r, w)| (r, *w))
+                .collect();
+            let slopes: BTreeSet<&str> = used
+                .iter()
+                .filter_map(|(r, _)| match r {
+                    CoefRole::Slope(col) => Some(col.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mean_weight: f64 = used
+                .iter()
+                .filter(|(r, _)| **r == CoefRole::Mean)
+                .map(|(_, w)| w)
+                .sum();
+            let kind = if slopes.is_empty() {
+                // Group means combine into a difference only when their weights cancel.
+                if mean_weight.abs() < 1e-9 {
+                    Coefficient::LogFoldChange
+                } else {
+                    Coefficient::Other
+                }
+            } else if slopes.len() == 1
+                && used.len()
+                    == used
+                        .iter()
+                        .filter(|(r, _)| matches!(r, CoefRole::Slope(_)))
+                        .count()
+            {
+                Coefficient::Slope {
+                    covariate: slopes
+                        .iter()
+                        .next()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                }
+            } else {
+                Coefficient::Other
+            };
+            (c.name.clone(), kind)
+        })
+        .collect()
+}
+
+fn diff_section(exp: &Experiment, analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
     let mut sorted: Vec<&(String, DiffResult)> = analyses.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (name, d) in sorted {
+        let kinds = contrast_coefficients(exp, d);
         let mut tables: Vec<(String, &evomics_stats::ContrastTable)> = d
             .limma
             .tables
@@ -904,9 +1034,11 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
                 .map(|(_, e)| e.clone());
             out.push(ContrastResult {
                 layer: d.config.layer.clone(),
-                contrast: format!("{name}: {contrast}"),
+                analysis: Some(name.clone()),
+                contrast: contrast.clone(),
                 expression,
                 adj_p_threshold: d.config.significance,
+                coefficient: kinds.get(&contrast).cloned().unwrap_or_default(),
                 imputed_fitted: (d.cells.total_imputed() > 0).then_some(d.cells.used_imputed),
                 rows: t
                     .rows
@@ -1197,6 +1329,56 @@ fn cv_text(cv: &evomics_ml::cv::CvScheme) -> String {
     }
 }
 
+/// Mean and SD over the cross-validation fits of every feature's signed standardized
+/// coefficient (0 in a fit that did not keep the feature, as the importance table counts it),
+/// when every fit is a linear model with one coefficient per feature (an elastic net for two
+/// classes or a number); `None` otherwise.
+fn signed_coefficients(
+    t: &TrainResult,
+) -> Option<BTreeMap<evomics_ml::preprocess::FeatureRef, (f64, f64)>> {
+    use evomics_ml::models::FittedModel;
+    let fits = &t.report.fits;
+    if fits.is_empty() {
+        return None;
+    }
+    let mut sums: BTreeMap<evomics_ml::preprocess::FeatureRef, Vec<f64>> = BTreeMap::new();
+    for (k, fit) in fits.iter().enumerate() {
+        let FittedModel::ElasticNet(m) = &fit.model else {
+            return None;
+        };
+        if m.std_coefficients.ncols() != 1
+            || m.std_coefficients.nrows() != fit.preprocess.features.len()
+        {
+            return None;
+        }
+        for (fr, b) in fit
+            .preprocess
+            .features
+            .iter()
+            .zip(m.std_coefficients.column(0))
+        {
+            let v = sums
+                .entry(fr.clone())
+                .or_insert_with(|| vec![0.0; fits.len()]);
+            v[k] = *b;
+        }
+    }
+    let n = fits.len() as f64;
+    Some(
+        sums.into_iter()
+            .map(|(fr, v)| {
+                let mean = v.iter().sum::<f64>() / n;
+                let sd = if v.len() > 1 {
+                    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+                } else {
+                    0.0
+                };
+                (fr, (mean, sd))
+            })
+            .collect(),
+    )
+}
+
 fn potency_section(t: &TrainResult) -> PotencyModel {
     let task = if t.is_numeric() {
         Task::Regression
@@ -1278,18 +1460,35 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
             })
             .collect();
     }
+    let genes: BTreeMap<(&str, &str), &str> = t
+        .genes
+        .iter()
+        .filter(|(_, _, g)| !g.is_empty())
+        .map(|(l, f, g)| ((l.as_str(), f.as_str()), g.as_str()))
+        .collect();
+    let gene = |fr: &evomics_ml::preprocess::FeatureRef| {
+        genes
+            .get(&(fr.layer.as_str(), fr.id.as_str()))
+            .map(|g| g.to_string())
+    };
+    let signed = signed_coefficients(t);
     let mut rows: Vec<(f64, Importance)> = t
         .report
         .importance
         .iter()
         .filter(|r| r.mean_importance.is_finite())
         .map(|r| {
+            let (value, sd) = match &signed {
+                Some(s) => s.get(&r.feature).copied().unwrap_or((0.0, 0.0)),
+                None => (r.mean_importance, r.sd_importance),
+            };
             (
                 r.mean_importance,
                 Importance {
                     feature: format!("{}:{}", r.feature.layer, r.feature.id),
-                    importance: r.mean_importance,
-                    sd: finite(Some(r.sd_importance)),
+                    name: gene(&r.feature),
+                    importance: value,
+                    sd: finite(Some(sd)),
                     selection_frequency: finite(Some(r.selection_frequency)),
                 },
             )
@@ -1304,12 +1503,29 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
                 0.0,
                 Importance {
                     feature: format!("{}:{}", fr.layer, fr.id),
+                    name: gene(fr),
                     importance: 0.0,
                     sd: Some(0.0),
                     selection_frequency: Some(0.0),
                 },
             ));
         }
+    }
+    if signed.is_some() {
+        out.signed_importance = Some(if task == Task::Regression {
+            SignedImportance {
+                measure: "Mean standardized coefficient over folds (± SD)".into(),
+                positive: format!("raises {}", t.target),
+                negative: format!("lowers {}", t.target),
+            }
+        } else {
+            let positive = t.classes.get(1).map_or("the second class", String::as_str);
+            SignedImportance {
+                measure: "Mean standardized coefficient over folds (± SD)".into(),
+                positive: format!("raises P({positive})"),
+                negative: format!("lowers P({positive})"),
+            }
+        });
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     out.importance = rows.into_iter().take(20).map(|(_, v)| v).collect();

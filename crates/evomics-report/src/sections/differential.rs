@@ -70,10 +70,38 @@ fn display_name(r: &DiffRow) -> &str {
         .unwrap_or(&r.feature_id)
 }
 
+/// The contrast as written (its expression, else its name), after the analysis name when
+/// there is one: `source: ADSC - BM_MSC`.
+fn written(c: &ContrastResult) -> String {
+    let e = c
+        .expression
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or(&c.contrast);
+    match c.analysis.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => format!("{a}: {e}"),
+        None => e.to_string(),
+    }
+}
+
 fn contrast(c: &ContrastResult) -> String {
-    let mut h = h3(&format!("{}: {}", c.layer, c.contrast));
-    if let Some(e) = &c.expression {
-        h.push_str(&para("summary", &format!("Contrast: {e}")));
+    let written = written(c);
+    let mut h = h3(&format!("{}: {written}", c.layer));
+    if c.expression.as_deref().is_some_and(|e| e != c.contrast) {
+        h.push_str(&para(
+            "summary",
+            &format!(
+                "Contrast {} = {}",
+                c.contrast,
+                c.expression.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if let crate::model::Coefficient::Slope { covariate } = &c.coefficient {
+        h.push_str(&para(
+            "summary",
+            &format!("{covariate} is a numeric covariate: the estimate is the change in log2 abundance per unit of {covariate} (a slope), not a fold change between groups."),
+        ));
     }
     let rows = sorted_rows(&c.rows);
     let n_up = rows
@@ -85,8 +113,9 @@ fn contrast(c: &ContrastResult) -> String {
         .filter(|r| significant(c, r) == Some(false))
         .count();
     let tested = rows.iter().filter(|r| finite(r.p_value).is_some()).count();
+    let est = c.coefficient.column();
     let lfc_rule = if c.log_fc_threshold > 0.0 {
-        format!(" and |log2FC| ≥ {}", num(c.log_fc_threshold))
+        format!(" and |{est}| ≥ {}", num(c.log_fc_threshold))
     } else {
         String::new()
     };
@@ -121,8 +150,8 @@ fn contrast(c: &ContrastResult) -> String {
     let mut plot = XyPlot::new(
         1000.0,
         460.0,
-        &format!("Volcano plot of {} in {}", c.contrast, c.layer),
-        "log2 fold change",
+        &format!("Volcano plot of {written} in {}", c.layer),
+        &c.coefficient.axis_title(),
         "−log10 p-value",
     );
     let style = |colour| Style {
@@ -146,7 +175,7 @@ fn contrast(c: &ContrastResult) -> String {
                 r: if pass.is_some() { 3.4 } else { 2.6 },
                 style: style(colour),
                 title: format!(
-                    "{}{}: log2FC {}, p {}, adj. p {}",
+                    "{}{}: {est} {}, p {}, adj. p {}",
                     display_name(r),
                     if r.name.is_some() {
                         format!(" ({})", r.feature_id)
@@ -215,23 +244,43 @@ fn contrast(c: &ContrastResult) -> String {
             key: Key::Marker(style(NEUTRAL)),
         },
     ];
+    let (svg, drawn_labels) = plot.render_counting_labels();
+    let wanted = plot.labels.len();
+    let labelled = match (wanted, drawn_labels) {
+        (0, _) => "no feature is significant, so none is labelled".to_string(),
+        (w, d) if d == w => format!(
+            "labelled: {}",
+            if w == 1 {
+                "the significant feature with the smallest p-value".to_string()
+            } else {
+                format!("the {w} significant features with the smallest p-values")
+            }
+        ),
+        (w, d) => format!(
+            "labelled: {d} of the {w} significant features with the smallest p-values (the other {} had no room free of overlap)",
+            w - d
+        ),
+    };
     h.push_str(&figure(
-        &plot.render(),
+        &svg,
         &format!(
-            "Volcano plot of {} ({}); coloured: adjusted p < {}{lfc_rule}; labelled: the {} most significant.",
-            c.contrast,
+            "Volcano plot of {written} ({}); coloured: adjusted p < {}{lfc_rule}; {labelled}.",
             c.layer,
             num(c.adj_p_threshold),
-            plot.labels.len()
         ),
     ));
 
     let mut t = Table::new(
-        &stem(&["diff", &c.layer, &c.contrast]),
+        &stem(&[
+            "diff",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
         &[
             ("Feature", Col::Text),
             ("Name", Col::Text),
-            ("log2FC", Col::Num),
+            (est, Col::Num),
             ("AveExpr", Col::Num),
             ("t", Col::Num),
             ("P.Value", Col::Num),
@@ -285,7 +334,12 @@ fn present_absent(c: &ContrastResult) -> String {
         ),
     );
     let mut t = Table::new(
-        &stem(&["present_absent", &c.layer, &c.contrast]),
+        &stem(&[
+            "present_absent",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
         &[
             ("Feature", Col::Text),
             ("Detected (+)", Col::Text),

@@ -27,6 +27,9 @@ fold spread and the permutation p-value, not the point estimate alone.";
 /// Features drawn in the importance chart.
 const TOP_IMPORTANCE: usize = 20;
 
+/// Bar colour of an unsigned importance.
+const NEUTRAL_BAR: &str = DOWN;
+
 /// The potency section, or `None` without models.
 pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
     if ctx.input.potency.is_empty() {
@@ -502,20 +505,40 @@ fn ranked(imp: &[Importance]) -> Vec<&Importance> {
     v
 }
 
+/// The label of an importance row: the gene name where known, else the feature.
+fn importance_label(r: &Importance) -> &str {
+    r.name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&r.feature)
+}
+
 fn importance(m: &PotencyModel) -> String {
     let ranked = ranked(&m.importance);
-    let any_negative = ranked.iter().any(|r| r.importance < 0.0);
+    let signed = m.signed_importance.as_ref();
+    // Signed coefficients: positive and negative in two palette colours; an unsigned
+    // importance is one colour.
+    let (pos, neg) = (UP, DOWN);
     let rows = ranked
         .iter()
         .take(TOP_IMPORTANCE)
         .map(|r| HBarRow {
-            label: r.feature.clone(),
+            label: importance_label(r).to_string(),
             segments: vec![(
                 r.importance,
-                if r.importance < 0.0 { UP } else { DOWN },
+                match signed {
+                    Some(_) if r.importance < 0.0 => neg,
+                    Some(_) => pos,
+                    None => NEUTRAL_BAR,
+                },
                 format!(
-                    "{}: {}{}",
-                    r.feature,
+                    "{}{}: {}{}",
+                    importance_label(r),
+                    if importance_label(r) != r.feature {
+                        format!(" ({})", r.feature)
+                    } else {
+                        String::new()
+                    },
                     num(r.importance),
                     r.sd.map_or_else(String::new, |s| format!(" ± {}", num(s)))
                 ),
@@ -526,41 +549,61 @@ fn importance(m: &PotencyModel) -> String {
     let chart = HBarChart {
         width: 1000.0,
         label: format!("Feature importance of {}", m.name),
-        x_title: if ranked.iter().any(|r| r.sd.is_some()) {
-            "Mean importance over folds (± SD)".into()
-        } else {
-            "Importance".into()
+        x_title: match signed {
+            Some(s) => s.measure.clone(),
+            None if ranked.iter().any(|r| r.sd.is_some()) => {
+                "Mean importance over folds (± SD)".into()
+            }
+            None => "Importance".into(),
         },
         x_format: TickFormat::Number,
         x_domain: None,
         rows,
         legend_title: None,
-        legend: if any_negative {
-            vec![
+        legend: match signed {
+            Some(s) => vec![
                 LegendEntry {
-                    label: "Positive".into(),
-                    key: Key::Swatch(DOWN.into()),
+                    label: format!("Positive: {}", s.positive),
+                    key: Key::Swatch(pos.into()),
                 },
                 LegendEntry {
-                    label: "Negative".into(),
-                    key: Key::Swatch(UP.into()),
+                    label: format!("Negative: {}", s.negative),
+                    key: Key::Swatch(neg.into()),
                 },
-            ]
-        } else {
-            Vec::new()
+            ],
+            None => Vec::new(),
         },
     };
     let shown = ranked.len().min(TOP_IMPORTANCE);
+    let how = match signed {
+        Some(s) => format!(
+            "; bars keep the coefficient's sign (right of zero: {}; left: {}), error bars ± SD over folds",
+            s.positive, s.negative
+        ),
+        None => String::new(),
+    };
     let mut h = figure(
         &chart.render(),
         &format!(
-            "The {shown} most important features of {} (by absolute mean importance).",
+            "The {shown} most important features of {} (by absolute mean importance){how}; labelled by gene name where the layer annotates one.",
             m.name
         ),
     );
     let with_sd = ranked.iter().any(|r| r.sd.is_some());
     let with_freq = ranked.iter().any(|r| r.selection_frequency.is_some());
-    let mut cols = vec![("Feature", Col::Text), ("Importance", Col::Num)];
+    let with_name = ranked.iter().any(|r| r.name.is_some());
+    let mut cols = vec![("Feature", Col::Text)];
+    if with_name {
+        cols.push(("Gene", Col::Text));
+    }
+    cols.push((
+        if signed.is_some() {
+            "Coefficient"
+        } else {
+            "Importance"
+        },
+        Col::Num,
+    ));
     if with_sd {
         cols.push(("SD", Col::Num));
     }
@@ -569,7 +612,11 @@ fn importance(m: &PotencyModel) -> String {
     }
     let mut t = Table::new(&stem(&["importance", &m.name]), &cols);
     for r in &ranked {
-        let mut row = vec![Cell::text(&r.feature), Cell::num(Some(r.importance), num)];
+        let mut row = vec![Cell::text(&r.feature)];
+        if with_name {
+            row.push(Cell::opt_text(r.name.as_deref()));
+        }
+        row.push(Cell::num(Some(r.importance), num));
         if with_sd {
             row.push(Cell::num(r.sd, num));
         }
@@ -591,6 +638,7 @@ mod tests {
     fn importance_ranks_by_absolute_value() {
         let imp = |f: &str, v: f64| Importance {
             feature: f.into(),
+            name: None,
             importance: v,
             sd: None,
             selection_frequency: None,
