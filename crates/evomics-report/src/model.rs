@@ -138,6 +138,53 @@ pub struct QcLayer {
     pub outlier_rules: Option<String>,
     /// One row per sample.
     pub samples: Vec<QcSample>,
+    /// Per-sample quantiles of the log2 values, as ingested and after normalization.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub distributions: Vec<Distribution>,
+    /// Per feature: the share of samples that measured it against its mean log2 abundance
+    /// (the missingness pattern).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detection: Vec<FeatureDetection>,
+}
+
+/// The distribution of one layer's values per sample at one stage of processing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Distribution {
+    /// Which values (e.g. `ingested, log2`, `normalized`).
+    pub stage: String,
+    /// One row per sample, in sample-table order.
+    pub samples: Vec<SampleQuantiles>,
+}
+
+/// Quantiles (type 7) of one sample's values with a value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleQuantiles {
+    /// Sample id.
+    pub sample_id: String,
+    /// 5th percentile.
+    pub q05: f64,
+    /// First quartile.
+    pub q25: f64,
+    /// Median.
+    pub q50: f64,
+    /// Third quartile.
+    pub q75: f64,
+    /// 95th percentile.
+    pub q95: f64,
+}
+
+/// One feature's detection and abundance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureDetection {
+    /// Feature id.
+    pub feature_id: String,
+    /// Share of samples with a measured value (0–1).
+    pub detected: f64,
+    /// Mean log2 abundance over the samples that measured it.
+    pub mean: f64,
 }
 
 /// QC of one sample in one layer.
@@ -210,6 +257,9 @@ pub struct PcaResult {
     pub colour_by: Vec<String>,
     /// One point per sample.
     pub points: Vec<PcaPoint>,
+    /// How the scores were computed, when not by the `cluster` stage (one sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// A UMAP embedding of the same samples, when `cluster` computed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub umap: Option<EmbeddingView>,
@@ -722,6 +772,12 @@ pub struct PotencyModel {
     pub calibration: Vec<CalibrationBin>,
     /// Out-of-fold predictions (regression: observed against predicted).
     pub predictions: Vec<Prediction>,
+    /// ROC curve of each test fold of the first repeat (classification with two classes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fold_roc: Vec<FoldRoc>,
+    /// Out-of-fold predicted against observed classes (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<Confusion>,
     /// Feature importance; the 20 largest by absolute value are drawn.
     pub importance: Vec<Importance>,
     /// When the importances are signed coefficients of a linear model: what they are and what
@@ -905,6 +961,31 @@ pub struct Importance {
     /// Share of folds that kept the feature.
     #[serde(default)]
     pub selection_frequency: Option<f64>,
+}
+
+/// The ROC curve of one test fold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FoldRoc {
+    /// Fold name (e.g. `fold 3`).
+    pub fold: String,
+    /// The fold's ROC points, from (0, 0) to (1, 1).
+    pub roc: Vec<RocPoint>,
+    /// Area under them.
+    pub auc: Option<f64>,
+}
+
+/// Counts of out-of-fold predictions by observed (rows) and predicted (columns) class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Confusion {
+    /// Class names, rows and columns in this order.
+    pub classes: Vec<String>,
+    /// `classes.len()` rows of `classes.len()` counts: observed × predicted.
+    pub counts: Vec<Vec<usize>>,
+    /// Which predictions are counted (e.g. `out-of-fold predictions of repeat 1, each sample
+    /// once; the class of highest probability`).
+    pub description: String,
 }
 
 /// What signed importances are (e.g. mean standardized coefficients over the folds).

@@ -358,6 +358,29 @@ fn classifier(rng: &mut Rng) -> PotencyModel {
                 selection_frequency: Some((1.0 - i as f64 / 45.0).max(0.0)),
             })
             .collect(),
+        fold_roc: (1..=3)
+            .map(|k| {
+                let bend = 0.2 + 0.15 * k as f64;
+                FoldRoc {
+                    fold: format!("fold {k}"),
+                    roc: (0..=10)
+                        .map(|i| {
+                            let x = i as f64 / 10.0;
+                            RocPoint {
+                                fpr: x,
+                                tpr: x.powf(bend),
+                            }
+                        })
+                        .collect(),
+                    auc: Some(1.0 / (1.0 + bend)),
+                }
+            })
+            .collect(),
+        confusion: Some(Confusion {
+            classes: vec!["low".into(), "high".into()],
+            counts: vec![vec![9, 3], vec![2, 10]],
+            description: "24 out-of-fold predictions".into(),
+        }),
         signed_importance: Some(SignedImportance {
             measure: "Mean standardized coefficient over folds (± SD)".into(),
             positive: "raises P(high)".into(),
@@ -719,6 +742,38 @@ fn full_input() -> ReportInput {
                 }
             })
             .collect(),
+        distributions: ["ingested, log2", "normalized (log2)"]
+            .iter()
+            .enumerate()
+            .map(|(k, stage)| Distribution {
+                stage: stage.to_string(),
+                samples: ss
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let m = 24.0 + if k == 0 { (i % 5) as f64 * 0.4 } else { 0.0 };
+                        SampleQuantiles {
+                            sample_id: s.id.clone(),
+                            q05: m - 3.0,
+                            q25: m - 1.2,
+                            q50: m,
+                            q75: m + 1.1,
+                            q95: m + 2.9,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        detection: (0..300)
+            .map(|i| {
+                let mean = 18.0 + 12.0 * (i as f64 / 300.0);
+                FeatureDetection {
+                    feature_id: format!("proteome_{i:04}"),
+                    detected: (0.2 + (mean - 18.0) / 10.0).min(1.0),
+                    mean,
+                }
+            })
+            .collect(),
     };
     let qc_mirna = QcLayer {
         layer: "mirna".into(),
@@ -743,10 +798,12 @@ fn full_input() -> ReportInput {
                 }
             })
             .collect(),
+        ..QcLayer::default()
     };
     let centres = [(-6.0, 2.0), (4.0, 4.5), (5.0, -4.0), (-2.0, -5.0)];
     let pca = PcaResult {
         layer: "proteome".into(),
+        note: None,
         variance_explained: vec![0.312, 0.174, 0.088, 0.061, 0.043, 0.031],
         colour_by: vec!["source".into(), "batch".into(), "conditioning".into()],
         points: ss
@@ -1074,13 +1131,33 @@ fn every_section_renders_with_its_heading() {
         1
     );
     assert_eq!(html.matches("aria-label=\"Volcano plot").count(), 5);
+    // Beside each volcano, the p-value histogram and the MA plot.
+    assert_eq!(html.matches("aria-label=\"P-value histogram of").count(), 5);
+    assert_eq!(html.matches("aria-label=\"MA plot of").count(), 5);
+    assert_eq!(
+        html.matches("aria-label=\"ROC curve per fold of").count(),
+        1
+    );
+    assert_eq!(
+        html.matches("aria-label=\"Value distribution per sample, layer proteome")
+            .count(),
+        2
+    );
+    assert_eq!(
+        html.matches("aria-label=\"Detection against abundance, layer proteome")
+            .count(),
+        1
+    );
+    assert_eq!(html.matches("aria-label=\"Confusion matrix of").count(), 1);
+    assert!(html.contains("fold 2 (AUC 0.67)"));
     // The x axis says what the estimate is; a contrast without hits says so.
     assert_eq!(
         html.matches(">slope (log2 units per unit of potency_score)</text>")
             .count(),
-        1
+        2,
+        "the volcano's x axis and the MA plot's y axis"
     );
-    assert_eq!(html.matches(">log2 fold change</text>").count(), 4);
+    assert_eq!(html.matches(">log2 fold change</text>").count(), 8);
     assert!(html.contains("no feature is significant, so none is labelled"));
     assert!(!html.contains("labelled: the 0"));
     for plot in [
@@ -1101,7 +1178,7 @@ fn every_section_renders_with_its_heading() {
     // heatmap with its source strips, a missing and an imputed cell.
     assert!(html.contains("proteome: markers of each source</h3>"));
     assert!(html.contains("Markers per group: BM-MSC 12, ADSC 12, UC-MSC 12, iMSC 12."));
-    assert!(html.contains("Showing 40 of 48 rows."));
+    assert!(html.contains("Showing 40 of 48 rows; the download holds all of them."));
     assert!(html.contains("download=\"markers_proteome_source.tsv\""));
     assert!(html.contains("<td class=\"num\">10</td><td>PROT0009</td>"));
     assert!(!html.contains("<td class=\"num\">11</td><td>PROT0010</td>"));
@@ -1269,7 +1346,7 @@ fn tsv_downloads_hold_every_row() {
     let first = diff.lines().nth(1).unwrap();
     assert!(first.starts_with(&format!("{}\t", best.feature_id)));
     assert!(first.contains(&format!("\t{}\t", best.log_fc.unwrap())));
-    assert!(html.contains("Showing 20 of 900 rows."));
+    assert!(html.contains("Showing 20 of 900 rows; the download holds all of them."));
     assert!(html.contains("the fit used measured values only (imputed cells are missing to limma)"));
     assert!(
         html.contains("<th class=\"num\">Imputed cells</th>") || html.contains(">Imputed cells<")
@@ -1532,6 +1609,10 @@ fn large_cohorts_stay_compact() {
     // Too many samples for readable axis labels: hover titles name them instead.
     assert!(!html.contains(">EV001</text>"));
     assert!(html.contains("<title>EV001 (ADSC): 20.0% missing</title>"));
+    // One bar per sample cannot be labelled: one box per group, every sample a dot.
+    assert!(html.contains("240 samples are too many for one labelled bar each"));
+    // Tables over 50 rows show their first 50 and say so.
+    assert!(html.contains("Showing 50 of 240 rows; the download holds all of them."));
     // No per-cell titles for 57 600 cells.
     assert!(!html.contains("<title>EV000 × EV001"));
     assert!(html.len() < 6_000_000, "{} bytes", html.len());

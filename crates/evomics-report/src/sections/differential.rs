@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 use crate::fmt::{num, pval};
 use crate::html::{Cell, Col, Table};
 use crate::model::{ContrastResult, DiffRow};
-use crate::sections::{figure, h3, para, stem, Ctx, Section};
-use crate::svg::charts::{Label, Point, Ref, XyPlot};
+use crate::sections::{figure, grid, h3, para, stem, Ctx, Section};
+use crate::svg::charts::{Bar, Label, Point, Ref, XyPlot};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, UP};
 use crate::svg::{scale, Key, LegendEntry};
 
@@ -270,6 +270,11 @@ fn contrast(c: &ContrastResult) -> String {
         ),
     ));
 
+    h.push_str(&grid(&[
+        p_histogram(c, &written),
+        ma_plot(c, &written, &rows),
+    ]));
+
     let mut t = Table::new(
         &stem(&[
             "diff",
@@ -313,6 +318,116 @@ fn contrast(c: &ContrastResult) -> String {
         h.push_str(&present_absent(c));
     }
     h
+}
+
+/// Bins of the p-value histogram.
+const P_BINS: usize = 20;
+
+/// Histogram of the raw p-values in 20 bins of width 0.05, with the count a flat (all-null)
+/// distribution would give in each bin, and its data as a TSV download.
+fn p_histogram(c: &ContrastResult, written: &str) -> String {
+    let mut counts = [0usize; P_BINS];
+    for p in c
+        .rows
+        .iter()
+        .filter_map(|r| finite(r.p_value))
+        .filter(|p| (0.0..=1.0).contains(p))
+    {
+        counts[((p * P_BINS as f64) as usize).min(P_BINS - 1)] += 1;
+    }
+    let n: usize = counts.iter().sum();
+    let width = 1.0 / P_BINS as f64;
+    let mut plot = XyPlot::new(
+        490.0,
+        300.0,
+        &format!("P-value histogram of {written} in {}", c.layer),
+        "p-value",
+        "features",
+    );
+    plot.x_domain = Some((0.0, 1.0));
+    plot.y_domain = Some((0.0, counts.iter().copied().max().unwrap_or(0).max(1) as f64));
+    let mut t = Table::new(
+        &stem(&[
+            "p_histogram",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
+        &[("from", Col::Num), ("to", Col::Num), ("features", Col::Num)],
+    );
+    for (i, k) in counts.iter().enumerate() {
+        let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
+        plot.bars.push(Bar {
+            x: (lo, hi),
+            y: (0.0, *k as f64),
+            colour: DOWN,
+            title: format!("p in [{}, {}): {k} features", num(lo), num(hi)),
+        });
+        t.rows.push(vec![
+            Cell::num(Some(lo), num),
+            Cell::num(Some(hi), num),
+            Cell::count(Some(*k)),
+        ]);
+    }
+    if n > 0 {
+        plot.refs
+            .push((Ref::H(n as f64 / P_BINS as f64), "#888888", Some("5 4")));
+    }
+    let mut h = figure(
+        &plot.render(),
+        &format!(
+            "P-values of {written} ({n} features). How to read this: features without a difference give a flat histogram at the dashed line; a peak at the left is the true differences; a hump at the right or a slope rising to the right suggests the model does not fit (e.g. an unmodelled batch)."
+        ),
+    );
+    h.push_str(&t.download("Histogram counts: "));
+    h
+}
+
+/// MA plot: each feature's estimate against its mean log2 abundance, coloured as in the
+/// volcano; its data are the top table's download.
+fn ma_plot(c: &ContrastResult, written: &str, rows: &[&DiffRow]) -> String {
+    let est = c.coefficient.column();
+    let mut plot = XyPlot::new(
+        490.0,
+        300.0,
+        &format!("MA plot of {written} in {}", c.layer),
+        "mean log2 abundance (AveExpr)",
+        &c.coefficient.axis_title(),
+    );
+    for pass in [None, Some(false), Some(true)] {
+        for r in rows.iter().filter(|r| significant(c, r) == pass) {
+            let (Some(a), Some(m)) = (finite(r.ave_expr), finite(r.log_fc)) else {
+                continue;
+            };
+            plot.points.push(Point {
+                x: a,
+                y: m,
+                r: if pass.is_some() { 2.8 } else { 2.0 },
+                style: Style {
+                    colour: match pass {
+                        None => NEUTRAL,
+                        Some(false) => DOWN,
+                        Some(true) => UP,
+                    },
+                    shape: Shape::Circle,
+                },
+                // Only significant points carry a tooltip: the others would double the
+                // plot's size and are in the table.
+                title: if pass.is_some() {
+                    format!("{}: AveExpr {}, {est} {}", display_name(r), num(a), num(m))
+                } else {
+                    String::new()
+                },
+            });
+        }
+    }
+    plot.refs.push((Ref::H(0.0), "#888888", None));
+    figure(
+        &plot.render(),
+        &format!(
+            "MA plot of {written}. How to read this: each point is a feature, its mean log2 abundance across the samples (x) against its estimate (y); significant features coloured as in the volcano. A cloud centred on zero at every abundance means the normalization holds; a trend with abundance, or only low-abundance features significant, calls for care. Data: the table's download below (AveExpr, {est})."
+        ),
+    )
 }
 
 /// The features detected in every sample of one side of the contrast and in none of the other

@@ -8,6 +8,7 @@ use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{Importance, MetricRow, ModelComparison, PanelView, PotencyModel, Task};
 use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
 use crate::svg::charts::{Bar, BoxGroup, BoxPlot, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
+use crate::svg::grid::{Grid, GridScale};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
 use crate::svg::scale;
 use crate::svg::{Key, LegendEntry, TickFormat};
@@ -143,6 +144,12 @@ fn model(m: &PotencyModel) -> String {
             &p.render(),
             "ROC curve of the pooled out-of-fold predictions.",
         ));
+    }
+    if !m.fold_roc.is_empty() {
+        figures.push(fold_roc(m));
+    }
+    if let Some(c) = &m.confusion {
+        figures.push(confusion(m, c));
     }
     if m.pr.len() >= 2 {
         let mut p = unit_plot(
@@ -489,6 +496,128 @@ fn null_histogram(m: &PotencyModel, observed: f64, null: &[f64], metric: &str) -
         line_entry("Real labels".into(), UP, None),
     ];
     p.render()
+}
+
+/// One ROC curve per test fold, so that the spread of the pooled curve's performance over
+/// folds shows; the folds' curves and areas as a TSV download.
+fn fold_roc(m: &PotencyModel) -> String {
+    let mut p = unit_plot(
+        &format!("ROC curve per fold of {}", m.name),
+        "False-positive rate",
+        "True-positive rate",
+    );
+    p.refs.push((Ref::Diagonal, "#999999", Some("5 4")));
+    let mut t = Table::new(
+        &stem(&["fold_roc", &m.name]),
+        &[
+            ("fold", Col::Text),
+            ("AUC", Col::Num),
+            ("FPR", Col::Num),
+            ("TPR", Col::Num),
+        ],
+    );
+    for (i, f) in m.fold_roc.iter().enumerate() {
+        let colour = OKABE_ITO[i % OKABE_ITO.len()];
+        p.series.push(Series {
+            pts: f.roc.iter().map(|r| (r.fpr, r.tpr)).collect(),
+            colour,
+            width: 1.6,
+            dash: None,
+            title: Some(format!(
+                "{}: AUC {}",
+                f.fold,
+                f.auc
+                    .map_or_else(|| "NA".into(), |a| crate::fmt::fixed(a, 3))
+            )),
+        });
+        if i < 12 {
+            p.legend.push(line_entry(
+                format!(
+                    "{} (AUC {})",
+                    f.fold,
+                    f.auc
+                        .map_or_else(|| "NA".into(), |a| crate::fmt::fixed(a, 2))
+                ),
+                colour,
+                None,
+            ));
+        }
+        for r in &f.roc {
+            t.rows.push(vec![
+                Cell::text(&f.fold),
+                Cell::num(f.auc, num),
+                Cell::num(Some(r.fpr), num),
+                Cell::num(Some(r.tpr), num),
+            ]);
+        }
+    }
+    let mut h = figure(
+        &p.render(),
+        "ROC curve of each test fold (first repeat). How to read this: curves close together mean the model performs alike on every held-out group; a wide spread means the pooled curve hides folds where it fails.",
+    );
+    h.push_str(&t.download("Curve points: "));
+    h
+}
+
+/// Counts of observed (rows) against predicted (columns) classes.
+fn confusion(m: &PotencyModel, c: &crate::model::Confusion) -> String {
+    let values: Vec<Vec<Option<f64>>> = c
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            c.classes
+                .iter()
+                .enumerate()
+                .map(|(j, _)| {
+                    Some(c.counts.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0) as f64)
+                })
+                .collect()
+        })
+        .collect();
+    let label = format!("Confusion matrix of {}", m.name);
+    let g = Grid {
+        label: &label,
+        rows: &c.classes,
+        cols: &c.classes,
+        values: &values,
+        marked: &[],
+        mark_label: "",
+        col_title: "predicted",
+        row_title: "observed",
+        col_strip: None,
+        row_strip: None,
+        scale: GridScale::Counts,
+        colour_title: "samples",
+    };
+    let mut t = Table::new(
+        &stem(&["confusion", &m.name]),
+        &[
+            ("observed", Col::Text),
+            ("predicted", Col::Text),
+            ("samples", Col::Num),
+        ],
+    );
+    for (i, a) in c.classes.iter().enumerate() {
+        for (j, b) in c.classes.iter().enumerate() {
+            t.rows.push(vec![
+                Cell::text(a),
+                Cell::text(b),
+                Cell::count(Some(
+                    c.counts.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0),
+                )),
+            ]);
+        }
+    }
+    let mut h = figure(
+        &g.render(),
+        &format!(
+            "Confusion matrix: {}. How to read this: the diagonal holds the samples classified right; an off-diagonal cell counts the samples of the row's class called the column's.",
+            c.description
+        ),
+    );
+    h.push_str(&t.download("Counts: "));
+    h
 }
 
 /// Importance rows by absolute importance, largest first, ties by name.

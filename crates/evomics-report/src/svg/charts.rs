@@ -13,6 +13,10 @@ use crate::svg::{
 
 /// Stroke drawn around markers so that overlapping points stay apart.
 const HALO: &str = " stroke=\"#fff\" stroke-width=\"0.8\"";
+/// The halo of translucent points.
+const HALO_TRANSLUCENT: &str = " stroke=\"#fff\" stroke-width=\"0.5\" fill-opacity=\"0.6\"";
+/// Points above which a scatter plot draws them translucent.
+pub(crate) const CROWDED: usize = 150;
 
 /// Ticks for `values` (padded by `pad`), or inside `fixed` when given.
 fn axis_ticks(
@@ -233,6 +237,12 @@ impl XyPlot {
                 svg.polyline(&pts, s.colour, s.width, s.dash, s.title.as_deref());
             }
         }
+        // Many points overplot: drawn translucent, dense regions show as darker.
+        let extra = if self.points.len() > CROWDED {
+            HALO_TRANSLUCENT
+        } else {
+            HALO
+        };
         for p in self
             .points
             .iter()
@@ -242,8 +252,8 @@ impl XyPlot {
                 (xs.map(p.x), ys.map(p.y)),
                 p.r,
                 p.style,
-                HALO,
-                Some(&p.title),
+                extra,
+                (!p.title.is_empty()).then_some(p.title.as_str()),
             );
         }
         let drawn = place_labels(&mut svg, f, &xs, &ys, &self.labels);
