@@ -353,3 +353,103 @@ fn multiqc_loads_the_qc_purity_pca_and_biofluid_sections() {
         );
     }
 }
+
+/// A 300-sample cohort (`simulate --preset medium`) through the demo's pipeline: the report
+/// stays under 4 MB, has every section, and Chromium renders it (where installed).
+///
+/// Ignored by default: in a debug build the pipeline (its train stage above all) runs for well
+/// over ten minutes on 300 samples × 7,500 features, and the report is not yet under 4 MB (see
+/// docs/report.md, "Size at 300 samples"). Run it with `cargo test --release -p evomics-cli
+/// --test cli a_300_sample -- --ignored`.
+#[test]
+#[ignore = "slow in debug builds; the 300-sample report is not yet under 4 MB"]
+fn a_300_sample_cohort_gives_a_compact_report() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    ok(&[
+        "simulate",
+        "--preset",
+        "medium",
+        "--seed",
+        "11",
+        "-o",
+        p(&d.path().join("store")),
+        "--tsv",
+        p(&cohort),
+        "--quiet",
+    ]);
+    let demo = std::fs::read_to_string(workspace().join("workflows/demo.toml")).unwrap();
+    let config = demo.replace(
+        "../test-data/sim-small/",
+        &format!("{}/", cohort.to_str().unwrap()),
+    );
+    assert_ne!(config, demo, "the demo config reads test-data/sim-small");
+    let cfg = d.path().join("medium.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&out), "--quiet"]);
+    let report = out.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    println!("300-sample report: {} bytes", html.len());
+    assert!(
+        html.len() <= 4_000_000,
+        "report.html is {} bytes",
+        html.len()
+    );
+    for (i, section) in [
+        "Run summary",
+        "Sample quality control",
+        "Principal component analysis",
+        "Sample clustering",
+        "Differential abundance",
+        "Group markers",
+        "Panel scores and enrichment",
+        "Variance partition",
+        "Predictive models",
+        "Methods",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            html.contains(&format!("<h2>{}. {section}</h2>", i + 1)),
+            "report has {section}"
+        );
+    }
+    assert!(html.contains("samples are too many for one labelled bar each"));
+    assert!(html.contains("Showing 50 of 300 rows"));
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Debian's chromium package"
+        );
+        eprintln!("skipping the browser check: /usr/bin/chromium not found");
+        return;
+    }
+    let profile = d.path().join("profile");
+    let shot = d.path().join("shot.png");
+    let browser = std::process::Command::new("/usr/bin/chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--window-size=1200,3000",
+            &format!("--screenshot={}", shot.display()),
+            &format!("file://{}", report.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        browser.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&browser.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+}

@@ -21,6 +21,9 @@ features by p-value; the download holds every feature.";
 /// Most labels drawn in one volcano (placement is quadratic in the number of labels).
 const MAX_LABELS: usize = 100;
 
+/// Features above which the volcano's non-significant points have no tooltip.
+const TITLED_FEATURES: usize = 2000;
+
 /// Smallest p-value drawn, so that p = 0 stays on the plot.
 const P_FLOOR: f64 = 1e-300;
 
@@ -174,7 +177,12 @@ fn contrast(c: &ContrastResult) -> String {
                 y: -p.max(P_FLOOR).log10(),
                 r: if pass.is_some() { 3.4 } else { 2.6 },
                 style: style(colour),
-                title: format!(
+                // With many features only the significant ones carry a tooltip (the others are
+                // in the table's download), which keeps large layers' reports small.
+                title: if pass.is_none() && rows.len() > TITLED_FEATURES {
+                    String::new()
+                } else {
+                    format!(
                     "{}{}: {est} {}, p {}, adj. p {}",
                     display_name(r),
                     if r.name.is_some() {
@@ -185,7 +193,8 @@ fn contrast(c: &ContrastResult) -> String {
                     num(lfc),
                     pval(p),
                     finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
-                ),
+                )
+                },
             });
         }
     }
