@@ -183,17 +183,17 @@ fn contrast(c: &ContrastResult) -> String {
                     String::new()
                 } else {
                     format!(
-                    "{}{}: {est} {}, p {}, adj. p {}",
-                    display_name(r),
-                    if r.name.is_some() {
-                        format!(" ({})", r.feature_id)
-                    } else {
-                        String::new()
-                    },
-                    num(lfc),
-                    pval(p),
-                    finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
-                )
+                        "{}{}: {est} {}, p {}, adj. p {}",
+                        display_name(r),
+                        if r.name.is_some() {
+                            format!(" ({})", r.feature_id)
+                        } else {
+                            String::new()
+                        },
+                        num(lfc),
+                        pval(p),
+                        finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
+                    )
                 },
             });
         }
