@@ -165,7 +165,8 @@ pub(crate) struct Table {
     pub(crate) rows: Vec<Vec<Cell>>,
     /// Rows shown in the page (at most [`MAX_SHOWN`]); the download always has all of them.
     pub(crate) show: usize,
-    /// When set, exactly the rows marked `true` are shown in the page (`show` is ignored).
+    /// When set, exactly the rows marked `true` are shown in the page (`show` and
+    /// [`MAX_SHOWN`] are ignored: the section chose them, e.g. the first markers of every group).
     pub(crate) visible: Option<Vec<bool>>,
 }
 
@@ -210,7 +211,6 @@ impl Table {
                 .zip(v.iter().chain(std::iter::repeat(&false)))
                 .filter(|(_, keep)| **keep)
                 .map(|(r, _)| r)
-                .take(MAX_SHOWN)
                 .collect(),
             None => self.rows.iter().take(self.show.min(MAX_SHOWN)).collect(),
         };
