@@ -2,7 +2,7 @@
 //! nothing is read back from tables or looked up by string keys. `evomics run` passes the
 //! results it holds in memory; `evomics report` reads each stage's `result.json` first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ndarray::Array2;
 
@@ -21,13 +21,13 @@ use evomics_stats::stages::explore::ExploreResult;
 use crate::error::{invalid, Result};
 use crate::model::{
     CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
-    ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
-    Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
-    MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
-    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint,
-    Prediction, PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint,
-    SampleHeatmap, SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict,
-    VpFeature,
+    Coefficient, ComparedModel, Confusion, ContrastResult, DiffRow, Distribution, EmbeddingPoint,
+    EmbeddingView, EnrichmentRow, FeatureDetection, FoldRoc, Header, Importance, InputFile,
+    KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet, MatrixKind, Merge, MethodStep,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
+    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity,
+    QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleQuantiles, SampleRow,
+    SampleScore, SampleTable, SignedImportance, Task, VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -95,7 +95,12 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
         ..ReportInput::default()
     };
     if let Some(q) = r.qc {
-        input.qc = qc_section(q, colour.first().map(String::as_str), exp);
+        input.qc = qc_section(
+            q,
+            colour.first().map(String::as_str),
+            exp,
+            r.normalized.map(|(e, _)| e),
+        );
     }
     let analysis = r.normalized.map(|(e, _)| e).unwrap_or(exp);
     if let Some(c) = r.cluster {
@@ -116,8 +121,16 @@ pub fn build(r: &RunResults<'_>) -> Result<ReportInput> {
             input.sample_clustering = vec![h];
         }
         input.clusters = vec![cluster_summary(c)];
+        // The other layers get their PCA here, so that every analysed layer has one.
+        for (name, a) in analysis.layers() {
+            if *name != c.config.layer {
+                if let Some(p) = layer_pca(a, &colour) {
+                    input.pca.push(p);
+                }
+            }
+        }
     }
-    input.differential = diff_section(r.diff);
+    input.differential = diff_section(analysis, r.diff);
     if let Some(e) = r.explore {
         let (panels, vp) = explore_sections(e);
         input.panels = panels;
@@ -239,7 +252,12 @@ fn layers_summary(exp: &Experiment, norm: Option<&NormalizeResult>) -> Vec<Layer
         .collect()
 }
 
-fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLayer> {
+fn qc_section(
+    q: &QcResult,
+    colour: Option<&str>,
+    exp: &Experiment,
+    normalized: Option<&Experiment>,
+) -> Vec<QcLayer> {
     let mut by_layer: BTreeMap<&str, &evomics_qc::LayerQc> = BTreeMap::new();
     for l in &q.layers {
         by_layer.insert(l.layer.as_str(), l);
@@ -295,9 +313,174 @@ fn qc_section(q: &QcResult, colour: Option<&str>, exp: &Experiment) -> Vec<QcLay
                 counts: count_layer,
                 outlier_rules: Some(l.samples.outlier_rules()),
                 samples,
+                distributions: exp
+                    .layers()
+                    .get(layer)
+                    .map(|a| distribution(a, true))
+                    .into_iter()
+                    .chain(
+                        normalized
+                            .and_then(|n| n.layers().get(layer))
+                            .map(|a| distribution(a, false)),
+                    )
+                    .filter(|d| !d.samples.is_empty())
+                    .collect(),
+                detection: exp.layers().get(layer).map(detection).unwrap_or_default(),
             }
         })
         .collect()
+}
+
+/// A cell of an ingested layer on the log2 scale: log2 of a linear value (positive values
+/// only), log2(count + 1) of a count, a log-scale value as is.
+fn log2_cell(scale: ValueScale, v: f64) -> Option<f64> {
+    let x = match scale {
+        ValueScale::Linear => (v > 0.0).then(|| v.log2())?,
+        ValueScale::Counts => (v >= 0.0).then(|| (v + 1.0).log2())?,
+        _ => v,
+    };
+    x.is_finite().then_some(x)
+}
+
+/// Per-sample quantiles of a layer's values with a value, on the log2 scale: `ingested` says
+/// the layer is the ingested one (transformed by [`log2_cell`]), else it is the normalized
+/// layer, drawn as stored.
+fn distribution(a: &evomics_core::Assay, ingested: bool) -> Distribution {
+    let (values, flags) = (a.values(), a.flags());
+    let samples = a
+        .samples()
+        .iter()
+        .enumerate()
+        .filter_map(|(j, id)| {
+            let mut v: Vec<f64> = (0..a.n_features())
+                .filter(|&i| flags[[i, j]].has_value())
+                .filter_map(|i| {
+                    if ingested {
+                        log2_cell(a.scale(), values[[i, j]])
+                    } else {
+                        Some(values[[i, j]]).filter(|x| x.is_finite())
+                    }
+                })
+                .collect();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            let q = |p| evomics_core::num::quantile7_sorted(&v, p);
+            Some(SampleQuantiles {
+                sample_id: id.clone(),
+                q05: q(0.05),
+                q25: q(0.25),
+                q50: q(0.5),
+                q75: q(0.75),
+                q95: q(0.95),
+            })
+        })
+        .collect();
+    let stage = if !ingested {
+        format!("normalized ({})", a.scale().name())
+    } else {
+        match a.scale() {
+            ValueScale::Linear => "ingested, log2".to_string(),
+            ValueScale::Counts => "ingested, log2(count + 1)".to_string(),
+            s => format!("ingested ({})", s.name()),
+        }
+    };
+    Distribution { stage, samples }
+}
+
+/// Every feature's share of samples with a measured value (a count above 0 for counts) and
+/// its mean log2 abundance over them; features measured nowhere are left out.
+fn detection(a: &evomics_core::Assay) -> Vec<FeatureDetection> {
+    let (values, flags) = (a.values(), a.flags());
+    let n = a.samples().len();
+    if n == 0 {
+        return Vec::new();
+    }
+    a.features()
+        .ids()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            let measured: Vec<f64> = (0..n)
+                .filter(|&j| flags[[i, j]] == ValueFlag::Observed)
+                .filter(|&j| a.scale() != ValueScale::Counts || values[[i, j]] > 0.0)
+                .filter_map(|j| log2_cell(a.scale(), values[[i, j]]))
+                .collect();
+            (!measured.is_empty()).then(|| FeatureDetection {
+                feature_id: id.clone(),
+                detected: measured.len() as f64 / n as f64,
+                mean: measured.iter().sum::<f64>() / measured.len() as f64,
+            })
+        })
+        .collect()
+}
+
+/// PCA (centred, not scaled) of a layer's features with a value in every sample, on the log2
+/// scale ([`log2_cell`] for a layer that is not log-scale yet); `None` with fewer than three
+/// samples or two such features, or when the fit fails.
+fn layer_pca(a: &evomics_core::Assay, colour: &[String]) -> Option<PcaResult> {
+    let n = a.samples().len();
+    let (values, flags) = (a.values(), a.flags());
+    let log = !matches!(a.scale(), ValueScale::Log2 | ValueScale::Other);
+    let rows: Vec<Vec<f64>> = (0..a.n_features())
+        .filter_map(|i| {
+            (0..n)
+                .map(|j| {
+                    if !flags[[i, j]].has_value() {
+                        return None;
+                    }
+                    let v = values[[i, j]];
+                    if log {
+                        log2_cell(a.scale(), v)
+                    } else {
+                        Some(v).filter(|x| x.is_finite())
+                    }
+                })
+                .collect::<Option<Vec<f64>>>()
+        })
+        .collect();
+    let p = rows.len();
+    if n < 3 || p < 2 {
+        return None;
+    }
+    let x = Array2::from_shape_fn((n, p), |(j, i)| rows[i][j]);
+    let pca = evomics_ml::pca::PcaParams {
+        n_components: Some(2),
+        scale: false,
+    }
+    .fit(x.view())
+    .ok()?;
+    let points = a
+        .samples()
+        .iter()
+        .enumerate()
+        .filter_map(|(j, s)| {
+            let (pc1, pc2) = (*pca.scores.get([j, 0])?, *pca.scores.get([j, 1])?);
+            (pc1.is_finite() && pc2.is_finite()).then(|| PcaPoint {
+                sample_id: s.clone(),
+                pc1,
+                pc2,
+            })
+        })
+        .collect();
+    Some(PcaResult {
+        layer: a.name().to_string(),
+        variance_explained: pca
+            .variance_explained
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect(),
+        colour_by: colour.to_vec(),
+        points,
+        note: Some(format!(
+            "PCA of the {p} features with a value in all {n} samples ({}{}), centred, not scaled; computed for the report (the cluster stage analysed another layer).",
+            if log { "log2-transformed, " } else { "" },
+            if log { "as ingested" } else { "as analysed" }
+        )),
+        umap: None,
+    })
 }
 
 fn pca_section(c: &ClusterResult, colour: &[String]) -> PcaResult {
@@ -326,6 +509,7 @@ fn pca_section(c: &ClusterResult, colour: &[String]) -> PcaResult {
             .collect(),
         colour_by: colour.to_vec(),
         points,
+        note: None,
         umap: c.umap.as_ref().and_then(|u| {
             let points: Vec<EmbeddingPoint> = c
                 .samples
@@ -883,11 +1067,140 @@ fn diff_methods(analyses: &[(String, DiffResult)]) -> String {
     )
 }
 
-fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
+/// What one design coefficient estimates.
+#[derive(Debug, Clone, PartialEq)]
+enum CoefRole {
+    /// A mean log abundance (the intercept, or a group of a factor coded one column per level).
+    Mean,
+    /// A difference from a reference level (treatment coding).
+    Difference,
+    /// The slope of a numeric covariate (alone or in an interaction).
+    Slope(String),
+}
+
+/// What every contrast of a differential analysis estimates, by contrast name, from its design
+/// rebuilt on the analysed samples; empty when the design cannot be rebuilt (the report then
+/// calls the estimates log2 fold changes, as limma's column is named).
+fn contrast_coefficients(exp: &Experiment, d: &DiffResult) -> BTreeMap<String, Coefficient> {
+    use evomics_stats::design::TermCoding;
+    use evomics_stats::{Contrasts, Design, DesignOptions};
+    let cfg = &d.config;
+    let Ok((exp, _)) = exp.excluding(&cfg.exclude) else {
+        return BTreeMap::new();
+    };
+    let options = DesignOptions {
+        level_order: cfg.level_order,
+        levels: cfg.levels.clone(),
+    };
+    let Ok(design) = Design::from_formula(exp.samples(), &cfg.design, &options) else {
+        return BTreeMap::new();
+    };
+    if design.coef_names() != d.limma.settings.coefficients.as_slice() {
+        return BTreeMap::new();
+    }
+    let mut roles = vec![CoefRole::Mean; design.n_coef()];
+    for term in design.terms() {
+        let role = match &term.coding {
+            TermCoding::Numeric => CoefRole::Slope(term.column.clone()),
+            TermCoding::Factor { treatment, .. } => {
+                if *treatment {
+                    CoefRole::Difference
+                } else {
+                    CoefRole::Mean
+                }
+            }
+            TermCoding::Interaction { components } => {
+                if let Some(c) = components
+                    .iter()
+                    .find(|c| matches!(c.coding, TermCoding::Numeric))
+                {
+                    CoefRole::Slope(c.column.clone())
+                } else if components.iter().any(|c| {
+                    matches!(
+                        c.coding,
+                        TermCoding::Factor {
+                            treatment: true,
+                            ..
+                        }
+                    )
+                }) {
+                    CoefRole::Difference
+                } else {
+                    CoefRole::Mean
+                }
+            }
+        };
+        for &k in &term.coefficients {
+            if let Some(r) = roles.get_mut(k) {
+                *r = role.clone();
+            }
+        }
+    }
+    let contrasts = if cfg.contrasts.is_empty() {
+        Contrasts::coefficients(&design)
+    } else {
+        match Contrasts::parse(&design, &cfg.contrasts) {
+            Ok(c) => c,
+            Err(_) => return BTreeMap::new(),
+        }
+    };
+    contrasts
+        .contrasts()
+        .iter()
+        .map(|c| {
+            let used: Vec<(&CoefRole, f64)> = roles
+                .iter()
+                .zip(&c.weights)
+                .filter(|(_, w)| **w != 0.0)
+                .map(|(r, w)| (r, *w))
+                .collect();
+            let slopes: BTreeSet<&str> = used
+                .iter()
+                .filter_map(|(r, _)| match r {
+                    CoefRole::Slope(col) => Some(col.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mean_weight: f64 = used
+                .iter()
+                .filter(|(r, _)| **r == CoefRole::Mean)
+                .map(|(_, w)| w)
+                .sum();
+            let kind = if slopes.is_empty() {
+                // Group means combine into a difference only when their weights cancel.
+                if mean_weight.abs() < 1e-9 {
+                    Coefficient::LogFoldChange
+                } else {
+                    Coefficient::Other
+                }
+            } else if slopes.len() == 1
+                && used.len()
+                    == used
+                        .iter()
+                        .filter(|(r, _)| matches!(r, CoefRole::Slope(_)))
+                        .count()
+            {
+                Coefficient::Slope {
+                    covariate: slopes
+                        .iter()
+                        .next()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                }
+            } else {
+                Coefficient::Other
+            };
+            (c.name.clone(), kind)
+        })
+        .collect()
+}
+
+fn diff_section(exp: &Experiment, analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
     let mut sorted: Vec<&(String, DiffResult)> = analyses.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (name, d) in sorted {
+        let kinds = contrast_coefficients(exp, d);
         let mut tables: Vec<(String, &evomics_stats::ContrastTable)> = d
             .limma
             .tables
@@ -905,9 +1218,11 @@ fn diff_section(analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
                 .map(|(_, e)| e.clone());
             out.push(ContrastResult {
                 layer: d.config.layer.clone(),
-                contrast: format!("{name}: {contrast}"),
+                analysis: Some(name.clone()),
+                contrast: contrast.clone(),
                 expression,
                 adj_p_threshold: d.config.significance,
+                coefficient: kinds.get(&contrast).cloned().unwrap_or_default(),
                 imputed_fitted: (d.cells.total_imputed() > 0).then_some(d.cells.used_imputed),
                 rows: t
                     .rows
@@ -1032,6 +1347,84 @@ fn explore_sections(e: &ExploreResult) -> (Option<PanelSection>, Vec<VariancePar
         }
     }
     (panels, vp)
+}
+
+/// The predictions of the first repeat: each sample once.
+fn first_repeat(t: &TrainResult) -> Vec<&evomics_ml::evaluate::PredictionRow> {
+    let first = t.report.predictions.iter().map(|r| r.repeat).min();
+    t.report
+        .predictions
+        .iter()
+        .filter(|r| Some(r.repeat) == first)
+        .collect()
+}
+
+/// The ROC curve of every test fold of the first repeat, with its area (trapezoids), for the
+/// positive class at probability column `k`.
+fn fold_rocs(t: &TrainResult, k: Option<usize>, positive: &str) -> Vec<FoldRoc> {
+    let Some(k) = k else {
+        return Vec::new();
+    };
+    let mut by_fold: BTreeMap<usize, Vec<(f64, bool)>> = BTreeMap::new();
+    for r in first_repeat(t) {
+        let (Some(p), Some(truth)) = (r.probabilities.get(k), r.truth.as_ref()) else {
+            continue;
+        };
+        if p.is_finite() {
+            by_fold
+                .entry(r.fold)
+                .or_default()
+                .push((*p, truth == positive));
+        }
+    }
+    by_fold
+        .into_iter()
+        .filter_map(|(fold, mut scored)| {
+            let (roc, _) = curves(&mut scored);
+            // A fold with one class only has no ROC curve.
+            (roc.len() >= 2).then(|| {
+                let auc = roc
+                    .windows(2)
+                    .map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0)
+                    .sum::<f64>();
+                FoldRoc {
+                    fold: format!("fold {fold}"),
+                    roc,
+                    auc: finite(Some(auc)),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Observed against predicted classes of the first repeat's out-of-fold predictions.
+fn confusion(t: &TrainResult) -> Option<Confusion> {
+    let classes = &t.report.classes;
+    if classes.len() < 2 {
+        return None;
+    }
+    let mut counts = vec![vec![0usize; classes.len()]; classes.len()];
+    let mut n = 0;
+    for r in first_repeat(t) {
+        let Some(truth) = r.truth.as_ref() else {
+            continue;
+        };
+        let (Some(i), Some(j)) = (
+            classes.iter().position(|c| c == truth),
+            classes.iter().position(|c| *c == r.predicted),
+        ) else {
+            continue;
+        };
+        counts[i][j] += 1;
+        n += 1;
+    }
+    (n > 0).then(|| Confusion {
+        classes: classes.clone(),
+        counts,
+        description: format!(
+            "{n} out-of-fold predictions of the first cross-validation repeat (each sample once), the predicted class being the model's call"
+        ),
+    })
 }
 
 /// ROC and precision–recall points of pooled scores (higher = positive), ties stepped together.
@@ -1198,6 +1591,56 @@ fn cv_text(cv: &evomics_ml::cv::CvScheme) -> String {
     }
 }
 
+/// Mean and SD over the cross-validation fits of every feature's signed standardized
+/// coefficient (0 in a fit that did not keep the feature, as the importance table counts it),
+/// when every fit is a linear model with one coefficient per feature (an elastic net for two
+/// classes or a number); `None` otherwise.
+fn signed_coefficients(
+    t: &TrainResult,
+) -> Option<BTreeMap<evomics_ml::preprocess::FeatureRef, (f64, f64)>> {
+    use evomics_ml::models::FittedModel;
+    let fits = &t.report.fits;
+    if fits.is_empty() {
+        return None;
+    }
+    let mut sums: BTreeMap<evomics_ml::preprocess::FeatureRef, Vec<f64>> = BTreeMap::new();
+    for (k, fit) in fits.iter().enumerate() {
+        let FittedModel::ElasticNet(m) = &fit.model else {
+            return None;
+        };
+        if m.std_coefficients.ncols() != 1
+            || m.std_coefficients.nrows() != fit.preprocess.features.len()
+        {
+            return None;
+        }
+        for (fr, b) in fit
+            .preprocess
+            .features
+            .iter()
+            .zip(m.std_coefficients.column(0))
+        {
+            let v = sums
+                .entry(fr.clone())
+                .or_insert_with(|| vec![0.0; fits.len()]);
+            v[k] = *b;
+        }
+    }
+    let n = fits.len() as f64;
+    Some(
+        sums.into_iter()
+            .map(|(fr, v)| {
+                let mean = v.iter().sum::<f64>() / n;
+                let sd = if v.len() > 1 {
+                    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+                } else {
+                    0.0
+                };
+                (fr, (mean, sd))
+            })
+            .collect(),
+    )
+}
+
 fn potency_section(t: &TrainResult) -> PotencyModel {
     let task = if t.is_numeric() {
         Task::Regression
@@ -1251,7 +1694,9 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
                 out.pr = pr;
                 out.prevalence = Some(prevalence);
             }
+            out.fold_roc = fold_rocs(t, k, positive);
         }
+        out.confusion = confusion(t);
         out.calibration = t
             .report
             .calibration
@@ -1279,18 +1724,35 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
             })
             .collect();
     }
+    let genes: BTreeMap<(&str, &str), &str> = t
+        .genes
+        .iter()
+        .filter(|(_, _, g)| !g.is_empty())
+        .map(|(l, f, g)| ((l.as_str(), f.as_str()), g.as_str()))
+        .collect();
+    let gene = |fr: &evomics_ml::preprocess::FeatureRef| {
+        genes
+            .get(&(fr.layer.as_str(), fr.id.as_str()))
+            .map(|g| g.to_string())
+    };
+    let signed = signed_coefficients(t);
     let mut rows: Vec<(f64, Importance)> = t
         .report
         .importance
         .iter()
         .filter(|r| r.mean_importance.is_finite())
         .map(|r| {
+            let (value, sd) = match &signed {
+                Some(s) => s.get(&r.feature).copied().unwrap_or((0.0, 0.0)),
+                None => (r.mean_importance, r.sd_importance),
+            };
             (
                 r.mean_importance,
                 Importance {
                     feature: format!("{}:{}", r.feature.layer, r.feature.id),
-                    importance: r.mean_importance,
-                    sd: finite(Some(r.sd_importance)),
+                    name: gene(&r.feature),
+                    importance: value,
+                    sd: finite(Some(sd)),
                     selection_frequency: finite(Some(r.selection_frequency)),
                 },
             )
@@ -1305,12 +1767,29 @@ fn potency_section(t: &TrainResult) -> PotencyModel {
                 0.0,
                 Importance {
                     feature: format!("{}:{}", fr.layer, fr.id),
+                    name: gene(fr),
                     importance: 0.0,
                     sd: Some(0.0),
                     selection_frequency: Some(0.0),
                 },
             ));
         }
+    }
+    if signed.is_some() {
+        out.signed_importance = Some(if task == Task::Regression {
+            SignedImportance {
+                measure: "Mean standardized coefficient over folds (± SD)".into(),
+                positive: format!("raises {}", t.target),
+                negative: format!("lowers {}", t.target),
+            }
+        } else {
+            let positive = t.classes.get(1).map_or("the second class", String::as_str);
+            SignedImportance {
+                measure: "Mean standardized coefficient over folds (± SD)".into(),
+                positive: format!("raises P({positive})"),
+                negative: format!("lowers P({positive})"),
+            }
+        });
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     out.importance = rows.into_iter().take(20).map(|(_, v)| v).collect();

@@ -151,6 +151,10 @@ impl Col {
     }
 }
 
+/// Most rows a table shows in the page; longer tables are collapsed to their first rows, with
+/// a line saying so, and the download holds every row.
+pub(crate) const MAX_SHOWN: usize = 50;
+
 /// A table with a TSV download of all its rows.
 pub(crate) struct Table {
     /// Download file name stem.
@@ -159,9 +163,10 @@ pub(crate) struct Table {
     pub(crate) columns: Vec<(String, Col)>,
     /// Rows of cells, one per column.
     pub(crate) rows: Vec<Vec<Cell>>,
-    /// Rows shown in the page; the download always has all of them.
+    /// Rows shown in the page (at most [`MAX_SHOWN`]); the download always has all of them.
     pub(crate) show: usize,
-    /// When set, exactly the rows marked `true` are shown in the page (`show` is ignored).
+    /// When set, exactly the rows marked `true` are shown in the page (`show` and
+    /// [`MAX_SHOWN`] are ignored: the section chose them, e.g. the first markers of every group).
     pub(crate) visible: Option<Vec<bool>>,
 }
 
@@ -207,7 +212,7 @@ impl Table {
                 .filter(|(_, keep)| **keep)
                 .map(|(r, _)| r)
                 .collect(),
-            None => self.rows.iter().take(self.show).collect(),
+            None => self.rows.iter().take(self.show.min(MAX_SHOWN)).collect(),
         };
         let shown = shown_rows.len();
         for row in shown_rows {
@@ -219,15 +224,28 @@ impl Table {
         }
         h.push_str("</tbody></table></div>\n");
         let n = self.rows.len();
-        let _ = writeln!(
-            h,
-            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>",
-            if shown < n { format!("Showing {shown} of {n} rows. ") } else { String::new() },
+        h.push_str(&self.foot(&if shown < n {
+            format!("Showing {shown} of {n} rows; the download holds all of them. ")
+        } else {
+            String::new()
+        }));
+        h
+    }
+
+    /// Only the download link of the table, after `lead` (plain text): the data of a plot.
+    pub(crate) fn download(&self, lead: &str) -> String {
+        self.foot(lead)
+    }
+
+    fn foot(&self, lead: &str) -> String {
+        let n = self.rows.len();
+        format!(
+            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>\n",
+            Esc(lead),
             Esc(&file_name(&self.file)),
             base64(self.tsv().as_bytes()),
             if n == 1 { "" } else { "s" },
-        );
-        h
+        )
     }
 }
 

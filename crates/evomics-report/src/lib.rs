@@ -76,12 +76,13 @@ pub use build::{build, RunResults};
 pub use error::{ReportError, Result};
 pub use model::{
     CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
-    ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
-    Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
-    MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
-    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint,
-    Prediction, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
-    SampleRow, SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict, VpFeature,
+    Coefficient, ComparedModel, Confusion, ContrastResult, DiffRow, Distribution, EmbeddingPoint,
+    EmbeddingView, EnrichmentRow, FeatureDetection, FoldRoc, Header, Importance, InputFile,
+    KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet, MatrixKind, Merge, MethodStep,
+    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
+    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, Purity, QcLayer, QcSample,
+    Reference, ReportInput, RocPoint, SampleHeatmap, SampleQuantiles, SampleRow, SampleScore,
+    SampleTable, Setting, SignedImportance, Task, VariancePartition, Verdict, VpFeature,
 };
 
 use html::Esc;

@@ -138,6 +138,53 @@ pub struct QcLayer {
     pub outlier_rules: Option<String>,
     /// One row per sample.
     pub samples: Vec<QcSample>,
+    /// Per-sample quantiles of the log2 values, as ingested and after normalization.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub distributions: Vec<Distribution>,
+    /// Per feature: the share of samples that measured it against its mean log2 abundance
+    /// (the missingness pattern).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detection: Vec<FeatureDetection>,
+}
+
+/// The distribution of one layer's values per sample at one stage of processing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Distribution {
+    /// Which values (e.g. `ingested, log2`, `normalized`).
+    pub stage: String,
+    /// One row per sample, in sample-table order.
+    pub samples: Vec<SampleQuantiles>,
+}
+
+/// Quantiles (type 7) of one sample's values with a value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleQuantiles {
+    /// Sample id.
+    pub sample_id: String,
+    /// 5th percentile.
+    pub q05: f64,
+    /// First quartile.
+    pub q25: f64,
+    /// Median.
+    pub q50: f64,
+    /// Third quartile.
+    pub q75: f64,
+    /// 95th percentile.
+    pub q95: f64,
+}
+
+/// One feature's detection and abundance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureDetection {
+    /// Feature id.
+    pub feature_id: String,
+    /// Share of samples with a measured value (0–1).
+    pub detected: f64,
+    /// Mean log2 abundance over the samples that measured it.
+    pub mean: f64,
 }
 
 /// QC of one sample in one layer.
@@ -210,6 +257,9 @@ pub struct PcaResult {
     pub colour_by: Vec<String>,
     /// One point per sample.
     pub points: Vec<PcaPoint>,
+    /// How the scores were computed, when not by the `cluster` stage (one sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// A UMAP embedding of the same samples, when `cluster` computed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub umap: Option<EmbeddingView>,
@@ -454,9 +504,13 @@ pub struct MarkerHeatmap {
 pub struct ContrastResult {
     /// Layer name.
     pub layer: String,
+    /// The differential analysis the contrast belongs to, when the run named several (e.g.
+    /// `source` for `[diff.source]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<String>,
     /// Contrast name.
     pub contrast: String,
-    /// Contrast expression (e.g. `sourceADSC - sourceBM_MSC`).
+    /// Contrast expression as written (e.g. `ADSC - BM_MSC`).
     pub expression: Option<String>,
     /// Features with adjusted p below this are significant (default 0.05).
     pub adj_p_threshold: f64,
@@ -467,6 +521,10 @@ pub struct ContrastResult {
     pub label_top: usize,
     /// Rows of the top table shown in the page (default 20); the TSV download has every row.
     pub table_rows: usize,
+    /// What the contrast estimates (a log2 fold change, or the slope of a numeric covariate),
+    /// which titles the volcano's x axis.
+    #[serde(skip_serializing_if = "Coefficient::is_log_fold_change")]
+    pub coefficient: Coefficient,
     /// When the layer had imputed cells: whether the fit used them (`use_imputed`); `None`
     /// when nothing was imputed.
     pub imputed_fitted: Option<bool>,
@@ -476,6 +534,51 @@ pub struct ContrastResult {
     /// are groups.
     #[serde(default)]
     pub present_absent: Vec<PresentAbsentRow>,
+}
+
+/// What a contrast's estimate (limma's `logFC` column) is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Coefficient {
+    /// A difference of groups on the log2 scale: a log2 fold change.
+    #[default]
+    LogFoldChange,
+    /// The slope of a numeric covariate (or a difference of slopes): log2 units per unit of
+    /// the covariate.
+    Slope {
+        /// The sample column of the covariate (e.g. `potency_score`).
+        covariate: String,
+    },
+    /// Anything else (a group mean, or a mix of group and covariate coefficients), in log2
+    /// units.
+    Other,
+}
+
+impl Coefficient {
+    /// True for [`Coefficient::LogFoldChange`].
+    pub fn is_log_fold_change(&self) -> bool {
+        matches!(self, Coefficient::LogFoldChange)
+    }
+
+    /// The axis title of the estimate.
+    pub fn axis_title(&self) -> String {
+        match self {
+            Coefficient::LogFoldChange => "log2 fold change".into(),
+            Coefficient::Slope { covariate } => {
+                format!("slope (log2 units per unit of {covariate})")
+            }
+            Coefficient::Other => "estimate (log2 units)".into(),
+        }
+    }
+
+    /// The short column name of the estimate in tables.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Coefficient::LogFoldChange => "log2FC",
+            Coefficient::Slope { .. } => "Slope",
+            Coefficient::Other => "Estimate",
+        }
+    }
 }
 
 /// One feature's detection in the two sides of a contrast.
@@ -504,12 +607,14 @@ impl Default for ContrastResult {
     fn default() -> Self {
         ContrastResult {
             layer: String::new(),
+            analysis: None,
             contrast: String::new(),
             expression: None,
             adj_p_threshold: 0.05,
             log_fc_threshold: 0.0,
             label_top: 10,
             table_rows: 20,
+            coefficient: Coefficient::LogFoldChange,
             imputed_fitted: None,
             rows: Vec::new(),
             present_absent: Vec::new(),
@@ -667,8 +772,18 @@ pub struct PotencyModel {
     pub calibration: Vec<CalibrationBin>,
     /// Out-of-fold predictions (regression: observed against predicted).
     pub predictions: Vec<Prediction>,
+    /// ROC curve of each test fold of the first repeat (classification with two classes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fold_roc: Vec<FoldRoc>,
+    /// Out-of-fold predicted against observed classes (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<Confusion>,
     /// Feature importance; the 20 largest by absolute value are drawn.
     pub importance: Vec<Importance>,
+    /// When the importances are signed coefficients of a linear model: what they are and what
+    /// each sign means. Bars then run left or right of zero, coloured by sign.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_importance: Option<SignedImportance>,
     /// Several models compared on the same folds, when the run compared them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<ModelComparison>,
@@ -833,8 +948,11 @@ pub struct Prediction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Importance {
-    /// Feature name.
+    /// Feature (for several layers `layer:id`).
     pub feature: String,
+    /// Display name (gene symbol), when the layer annotates one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Mean importance over folds.
     pub importance: f64,
     /// Its standard deviation over folds.
@@ -843,6 +961,43 @@ pub struct Importance {
     /// Share of folds that kept the feature.
     #[serde(default)]
     pub selection_frequency: Option<f64>,
+}
+
+/// The ROC curve of one test fold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FoldRoc {
+    /// Fold name (e.g. `fold 3`).
+    pub fold: String,
+    /// The fold's ROC points, from (0, 0) to (1, 1).
+    pub roc: Vec<RocPoint>,
+    /// Area under them.
+    pub auc: Option<f64>,
+}
+
+/// Counts of out-of-fold predictions by observed (rows) and predicted (columns) class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Confusion {
+    /// Class names, rows and columns in this order.
+    pub classes: Vec<String>,
+    /// `classes.len()` rows of `classes.len()` counts: observed × predicted.
+    pub counts: Vec<Vec<usize>>,
+    /// Which predictions are counted (e.g. `out-of-fold predictions of repeat 1, each sample
+    /// once; the class of highest probability`).
+    pub description: String,
+}
+
+/// What signed importances are (e.g. mean standardized coefficients over the folds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignedImportance {
+    /// The measure, the chart's axis title (e.g. `mean standardized coefficient over folds`).
+    pub measure: String,
+    /// What a positive value means (e.g. `raises P(high)`).
+    pub positive: String,
+    /// What a negative value means (e.g. `lowers P(high)`).
+    pub negative: String,
 }
 
 /// Section 10: methods text and references.

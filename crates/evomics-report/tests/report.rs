@@ -156,6 +156,29 @@ fn contrast(rng: &mut Rng, layer: &str, name: &str, n: usize) -> ContrastResult 
     }
 }
 
+/// The slope of a numeric covariate, with many labels asked for so that placement is tight.
+fn slope_contrast(rng: &mut Rng) -> ContrastResult {
+    let mut c = contrast(rng, "proteome", "potency_score", 900);
+    c.analysis = Some("potency".into());
+    c.expression = Some("potency_score".into());
+    c.coefficient = Coefficient::Slope {
+        covariate: "potency_score".into(),
+    };
+    c.label_top = 100;
+    c
+}
+
+/// A contrast in which nothing is significant.
+fn no_hits_contrast(rng: &mut Rng) -> ContrastResult {
+    let mut c = contrast(rng, "mirna", "batch_B2", 60);
+    c.analysis = Some("batch".into());
+    c.expression = Some("batchB2".into());
+    for r in &mut c.rows {
+        r.adj_p_value = Some(0.9);
+    }
+    c
+}
+
 /// Correlation heatmap with a tree: samples chained within source, then sources joined.
 fn heatmap(rng: &mut Rng, ss: &[Sample]) -> SampleHeatmap {
     let source_effect: Vec<Vec<f64>> = (0..4)
@@ -319,15 +342,50 @@ fn classifier(rng: &mut Rng) -> PotencyModel {
         importance: (0..40)
             .map(|i| Importance {
                 feature: if i < 8 {
-                    MIRNAS[i].to_string()
+                    format!("mirna:{}", MIRNAS[i])
                 } else {
-                    feature_name("proteome", i)
+                    format!("proteome:P{:05}", 10000 + i)
                 },
+                name: (i >= 8).then(|| {
+                    if i == 9 {
+                        "COMPLEMENT-FACTOR-H-RELATED-PROTEIN-5".to_string()
+                    } else {
+                        feature_name("proteome", i)
+                    }
+                }),
                 importance: (1.0 / (1.0 + i as f64)) * if i % 7 == 3 { -1.0 } else { 1.0 },
                 sd: Some(0.05 + 0.2 / (1.0 + i as f64)),
                 selection_frequency: Some((1.0 - i as f64 / 45.0).max(0.0)),
             })
             .collect(),
+        fold_roc: (1..=3)
+            .map(|k| {
+                let bend = 0.2 + 0.15 * k as f64;
+                FoldRoc {
+                    fold: format!("fold {k}"),
+                    roc: (0..=10)
+                        .map(|i| {
+                            let x = i as f64 / 10.0;
+                            RocPoint {
+                                fpr: x,
+                                tpr: x.powf(bend),
+                            }
+                        })
+                        .collect(),
+                    auc: Some(1.0 / (1.0 + bend)),
+                }
+            })
+            .collect(),
+        confusion: Some(Confusion {
+            classes: vec!["low".into(), "high".into()],
+            counts: vec![vec![9, 3], vec![2, 10]],
+            description: "24 out-of-fold predictions".into(),
+        }),
+        signed_importance: Some(SignedImportance {
+            measure: "Mean standardized coefficient over folds (± SD)".into(),
+            positive: "raises P(high)".into(),
+            negative: "lowers P(high)".into(),
+        }),
         comparison: Some(comparison()),
         panel: Some(PanelView {
             features: vec!["FBLN1".into(), "MGP".into(), "IGFBP3".into()],
@@ -426,6 +484,7 @@ fn regressor(rng: &mut Rng, ss: &[Sample]) -> PotencyModel {
         importance: (0..12)
             .map(|i| Importance {
                 feature: feature_name("proteome", i + 5),
+                name: None,
                 importance: 0.3 / (1.0 + i as f64),
                 sd: None,
                 selection_frequency: None,
@@ -683,6 +742,38 @@ fn full_input() -> ReportInput {
                 }
             })
             .collect(),
+        distributions: ["ingested, log2", "normalized (log2)"]
+            .iter()
+            .enumerate()
+            .map(|(k, stage)| Distribution {
+                stage: stage.to_string(),
+                samples: ss
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let m = 24.0 + if k == 0 { (i % 5) as f64 * 0.4 } else { 0.0 };
+                        SampleQuantiles {
+                            sample_id: s.id.clone(),
+                            q05: m - 3.0,
+                            q25: m - 1.2,
+                            q50: m,
+                            q75: m + 1.1,
+                            q95: m + 2.9,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        detection: (0..300)
+            .map(|i| {
+                let mean = 18.0 + 12.0 * (i as f64 / 300.0);
+                FeatureDetection {
+                    feature_id: format!("proteome_{i:04}"),
+                    detected: (0.2 + (mean - 18.0) / 10.0).min(1.0),
+                    mean,
+                }
+            })
+            .collect(),
     };
     let qc_mirna = QcLayer {
         layer: "mirna".into(),
@@ -707,10 +798,12 @@ fn full_input() -> ReportInput {
                 }
             })
             .collect(),
+        ..QcLayer::default()
     };
     let centres = [(-6.0, 2.0), (4.0, 4.5), (5.0, -4.0), (-2.0, -5.0)];
     let pca = PcaResult {
         layer: "proteome".into(),
+        note: None,
         variance_explained: vec![0.312, 0.174, 0.088, 0.061, 0.043, 0.031],
         colour_by: vec!["source".into(), "batch".into(), "conditioning".into()],
         points: ss
@@ -736,7 +829,12 @@ fn full_input() -> ReportInput {
     let differential = vec![
         contrast(&mut rng, "proteome", "ADSC - BM-MSC", 900),
         contrast(&mut rng, "proteome", "UC-MSC - BM-MSC", 900),
-        contrast(&mut rng, "mirna", "osteogenic_induction - control", 400),
+        ContrastResult {
+            expression: None,
+            ..contrast(&mut rng, "mirna", "osteogenic_induction - control", 400)
+        },
+        slope_contrast(&mut rng),
+        no_hits_contrast(&mut rng),
     ];
     let panel_scores = |rng: &mut Rng, panel: &str, layer: &str, shift: [f64; 4]| PanelScores {
         panel: panel.into(),
@@ -996,7 +1094,9 @@ fn every_section_renders_with_its_heading() {
     for sub in [
         "Layer: proteome",
         "Layer: mirna",
-        "proteome: ADSC - BM-MSC",
+        "proteome: sourceADSC - sourceBM_MSC",
+        "proteome: potency: potency_score",
+        "mirna: batch: batchB2",
         "mirna: osteogenic_induction - control",
         "Panel enrichment",
         "Feature importance",
@@ -1030,7 +1130,36 @@ fn every_section_renders_with_its_heading() {
             .count(),
         1
     );
-    assert_eq!(html.matches("aria-label=\"Volcano plot").count(), 3);
+    assert_eq!(html.matches("aria-label=\"Volcano plot").count(), 5);
+    // Beside each volcano, the p-value histogram and the MA plot.
+    assert_eq!(html.matches("aria-label=\"P-value histogram of").count(), 5);
+    assert_eq!(html.matches("aria-label=\"MA plot of").count(), 5);
+    assert_eq!(
+        html.matches("aria-label=\"ROC curve per fold of").count(),
+        1
+    );
+    assert_eq!(
+        html.matches("aria-label=\"Value distribution per sample, layer proteome")
+            .count(),
+        2
+    );
+    assert_eq!(
+        html.matches("aria-label=\"Detection against abundance, layer proteome")
+            .count(),
+        1
+    );
+    assert_eq!(html.matches("aria-label=\"Confusion matrix of").count(), 1);
+    assert!(html.contains("fold 2 (AUC 0.67)"));
+    // The x axis says what the estimate is; a contrast without hits says so.
+    assert_eq!(
+        html.matches(">slope (log2 units per unit of potency_score)</text>")
+            .count(),
+        2,
+        "the volcano's x axis and the MA plot's y axis"
+    );
+    assert_eq!(html.matches(">log2 fold change</text>").count(), 8);
+    assert!(html.contains("no feature is significant, so none is labelled"));
+    assert!(!html.contains("labelled: the 0"));
     for plot in [
         "ROC curve of",
         "Precision-recall curve of",
@@ -1049,7 +1178,7 @@ fn every_section_renders_with_its_heading() {
     // heatmap with its source strips, a missing and an imputed cell.
     assert!(html.contains("proteome: markers of each source</h3>"));
     assert!(html.contains("Markers per group: BM-MSC 12, ADSC 12, UC-MSC 12, iMSC 12."));
-    assert!(html.contains("Showing 40 of 48 rows."));
+    assert!(html.contains("Showing 40 of 48 rows; the download holds all of them."));
     assert!(html.contains("download=\"markers_proteome_source.tsv\""));
     assert!(html.contains("<td class=\"num\">10</td><td>PROT0009</td>"));
     assert!(!html.contains("<td class=\"num\">11</td><td>PROT0010</td>"));
@@ -1217,7 +1346,7 @@ fn tsv_downloads_hold_every_row() {
     let first = diff.lines().nth(1).unwrap();
     assert!(first.starts_with(&format!("{}\t", best.feature_id)));
     assert!(first.contains(&format!("\t{}\t", best.log_fc.unwrap())));
-    assert!(html.contains("Showing 20 of 900 rows."));
+    assert!(html.contains("Showing 20 of 900 rows; the download holds all of them."));
     assert!(html.contains("the fit used measured values only (imputed cells are missing to limma)"));
     assert!(
         html.contains("<th class=\"num\">Imputed cells</th>") || html.contains(">Imputed cells<")
@@ -1480,6 +1609,10 @@ fn large_cohorts_stay_compact() {
     // Too many samples for readable axis labels: hover titles name them instead.
     assert!(!html.contains(">EV001</text>"));
     assert!(html.contains("<title>EV001 (ADSC): 20.0% missing</title>"));
+    // One bar per sample cannot be labelled: one box per group, every sample a dot.
+    assert!(html.contains("240 samples are too many for one labelled bar each"));
+    // Tables over 50 rows show their first 50 and say so.
+    assert!(html.contains("Showing 50 of 240 rows; the download holds all of them."));
     // No per-cell titles for 57 600 cells.
     assert!(!html.contains("<title>EV000 × EV001"));
     assert!(html.len() < 6_000_000, "{} bytes", html.len());
@@ -1631,5 +1764,148 @@ fn chromium_renders_the_report_without_errors() {
         std::fs::create_dir_all(keep).unwrap();
         std::fs::copy(&file, keep.join("report.html")).unwrap();
         std::fs::copy(&shot, keep.join("shot.png")).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Label geometry, read back from the SVG.
+// ---------------------------------------------------------------------------------------------
+
+/// The value of attribute `attr` in the tag `tag` (the text from `<` to `>`).
+fn attr<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
+    let pat = format!(" {attr}=\"");
+    let i = tag.find(&pat)? + pat.len();
+    let v = &tag[i..];
+    Some(&v[..v.find('"')?])
+}
+
+/// Characters of element text after HTML unescaping (`&amp;` is one character).
+fn text_chars(s: &str) -> usize {
+    let mut n = 0;
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '&' {
+            if let Some(end) = rest.find(';') {
+                rest = &rest[end + 1..];
+                n += 1;
+                continue;
+            }
+        }
+        rest = &rest[c.len_utf8()..];
+        n += 1;
+    }
+    n
+}
+
+/// A label's estimated box (left, top, right, bottom): the renderer's width estimate (0.56 of
+/// the font size per character, 15 % more for capitals) and its box from 10 px above the
+/// baseline to 2 px below.
+fn label_box(tag: &str, text: &str) -> (f64, f64, f64, f64) {
+    let num = |a: &str| attr(tag, a).unwrap().parse::<f64>().unwrap();
+    let (x, y, size) = (num("x"), num("y"), num("font-size"));
+    let w = text_chars(text) as f64 * size * 0.56 * 1.15;
+    let x0 = match attr(tag, "text-anchor").unwrap() {
+        "end" => x - w,
+        "middle" => x - w / 2.0,
+        _ => x,
+    };
+    (x0, y - 10.0, x0 + w, y + 2.0)
+}
+
+/// Every `<text>` element in `svg`: (opening tag, text).
+fn texts(svg: &str) -> Vec<(&str, &str)> {
+    svg.match_indices("<text ")
+        .map(|(i, _)| {
+            let rest = &svg[i..];
+            let open = &rest[..rest.find('>').unwrap() + 1];
+            let body = &rest[open.len()..];
+            (open, &body[..body.find("</text>").unwrap()])
+        })
+        .collect()
+}
+
+/// Every SVG of the page whose accessible name starts with `label`.
+fn svgs<'a>(html: &'a str, label: &str) -> Vec<&'a str> {
+    let pat = format!("aria-label=\"{label}");
+    html.match_indices(&pat)
+        .map(|(i, _)| {
+            let start = html[..i].rfind("<svg").unwrap();
+            let end = i + html[i..].find("</svg>").unwrap();
+            &html[start..end]
+        })
+        .collect()
+}
+
+#[test]
+fn volcano_labels_neither_overlap_nor_leave_the_plot() {
+    let html = render(&full_input()).unwrap();
+    let volcanos = svgs(&html, "Volcano plot");
+    assert_eq!(volcanos.len(), 5);
+    let mut total = 0;
+    for svg in volcanos {
+        let Some(g) = svg.find("<g class=\"labels\"") else {
+            continue;
+        };
+        let group = &svg[g..g + svg[g..].find("</g>").unwrap()];
+        let frame: Vec<f64> = attr(group, "data-frame")
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let boxes: Vec<(f64, f64, f64, f64)> = texts(group)
+            .into_iter()
+            .map(|(tag, text)| label_box(tag, text))
+            .collect();
+        assert!(!boxes.is_empty());
+        total += boxes.len();
+        for b in &boxes {
+            assert!(
+                b.0 >= frame[0] && b.1 >= frame[1] && b.2 <= frame[2] && b.3 <= frame[3],
+                "label {b:?} crosses the plot edge {frame:?}"
+            );
+        }
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let apart = a.2 <= b.0 || b.2 <= a.0 || a.3 <= b.1 || b.3 <= a.1;
+                assert!(apart, "labels {a:?} and {b:?} overlap");
+            }
+        }
+    }
+    // The slope contrast asks for 100 labels: many are placed, and the caption counts them.
+    assert!(total > 40, "{total} labels");
+    assert!(html.contains("significant features with the smallest p-values"));
+}
+
+#[test]
+fn importance_labels_are_gene_names_within_the_chart() {
+    let html = render(&full_input()).unwrap();
+    let charts = svgs(&html, "Feature importance of");
+    assert_eq!(charts.len(), 2);
+    // Gene names where known, the feature otherwise; a long name is not cut at the left edge.
+    assert!(charts[0].contains(">COMPLEMENT-FACTOR-H-RELATED-P…</text>"));
+    assert!(charts[0].contains(">mirna:hsa-miR-196a-5p</text>"));
+    assert!(!charts[0].contains(">proteome:P1000"));
+    // Signed: bars on both sides of zero, one colour per sign, and a legend saying which.
+    assert!(charts[0].contains("Positive: raises P(high)"));
+    assert!(charts[0].contains("Negative: lowers P(high)"));
+    assert!(charts[0].contains(">Mean standardized coefficient over folds (± SD)</text>"));
+    for svg in charts {
+        let rows: Vec<(f64, f64, f64, f64)> = texts(svg)
+            .into_iter()
+            .filter(|(tag, _)| attr(tag, "text-anchor") == Some("end"))
+            .map(|(tag, text)| label_box(tag, text))
+            .collect();
+        assert!(!rows.is_empty());
+        for b in &rows {
+            assert!(b.0 >= 0.0, "label {b:?} is cut at the left edge");
+        }
+        for (i, a) in rows.iter().enumerate() {
+            for b in &rows[i + 1..] {
+                assert!(
+                    a.3 <= b.1 || b.3 <= a.1 || a.2 <= b.0 || b.2 <= a.0,
+                    "labels {a:?} and {b:?} overlap"
+                );
+            }
+        }
     }
 }

@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 use crate::fmt::{num, pval};
 use crate::html::{Cell, Col, Table};
 use crate::model::{ContrastResult, DiffRow};
-use crate::sections::{figure, h3, para, stem, Ctx, Section};
-use crate::svg::charts::{Label, Point, Ref, XyPlot};
+use crate::sections::{figure, grid, h3, para, stem, Ctx, Section};
+use crate::svg::charts::{Bar, Label, Point, Ref, XyPlot};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, UP};
 use crate::svg::{scale, Key, LegendEntry};
 
@@ -20,6 +20,9 @@ features by p-value; the download holds every feature.";
 
 /// Most labels drawn in one volcano (placement is quadratic in the number of labels).
 const MAX_LABELS: usize = 100;
+
+/// Features above which the volcano's non-significant points have no tooltip.
+const TITLED_FEATURES: usize = 2000;
 
 /// Smallest p-value drawn, so that p = 0 stays on the plot.
 const P_FLOOR: f64 = 1e-300;
@@ -70,10 +73,38 @@ fn display_name(r: &DiffRow) -> &str {
         .unwrap_or(&r.feature_id)
 }
 
+/// The contrast as written (its expression, else its name), after the analysis name when
+/// there is one: `source: ADSC - BM_MSC`.
+fn written(c: &ContrastResult) -> String {
+    let e = c
+        .expression
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or(&c.contrast);
+    match c.analysis.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => format!("{a}: {e}"),
+        None => e.to_string(),
+    }
+}
+
 fn contrast(c: &ContrastResult) -> String {
-    let mut h = h3(&format!("{}: {}", c.layer, c.contrast));
-    if let Some(e) = &c.expression {
-        h.push_str(&para("summary", &format!("Contrast: {e}")));
+    let written = written(c);
+    let mut h = h3(&format!("{}: {written}", c.layer));
+    if c.expression.as_deref().is_some_and(|e| e != c.contrast) {
+        h.push_str(&para(
+            "summary",
+            &format!(
+                "Contrast {} = {}",
+                c.contrast,
+                c.expression.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if let crate::model::Coefficient::Slope { covariate } = &c.coefficient {
+        h.push_str(&para(
+            "summary",
+            &format!("{covariate} is a numeric covariate: the estimate is the change in log2 abundance per unit of {covariate} (a slope), not a fold change between groups."),
+        ));
     }
     let rows = sorted_rows(&c.rows);
     let n_up = rows
@@ -85,8 +116,9 @@ fn contrast(c: &ContrastResult) -> String {
         .filter(|r| significant(c, r) == Some(false))
         .count();
     let tested = rows.iter().filter(|r| finite(r.p_value).is_some()).count();
+    let est = c.coefficient.column();
     let lfc_rule = if c.log_fc_threshold > 0.0 {
-        format!(" and |log2FC| ≥ {}", num(c.log_fc_threshold))
+        format!(" and |{est}| ≥ {}", num(c.log_fc_threshold))
     } else {
         String::new()
     };
@@ -121,8 +153,8 @@ fn contrast(c: &ContrastResult) -> String {
     let mut plot = XyPlot::new(
         1000.0,
         460.0,
-        &format!("Volcano plot of {} in {}", c.contrast, c.layer),
-        "log2 fold change",
+        &format!("Volcano plot of {written} in {}", c.layer),
+        &c.coefficient.axis_title(),
         "−log10 p-value",
     );
     let style = |colour| Style {
@@ -145,18 +177,24 @@ fn contrast(c: &ContrastResult) -> String {
                 y: -p.max(P_FLOOR).log10(),
                 r: if pass.is_some() { 3.4 } else { 2.6 },
                 style: style(colour),
-                title: format!(
-                    "{}{}: log2FC {}, p {}, adj. p {}",
-                    display_name(r),
-                    if r.name.is_some() {
-                        format!(" ({})", r.feature_id)
-                    } else {
-                        String::new()
-                    },
-                    num(lfc),
-                    pval(p),
-                    finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
-                ),
+                // With many features only the significant ones carry a tooltip (the others are
+                // in the table's download), which keeps large layers' reports small.
+                title: if pass.is_none() && rows.len() > TITLED_FEATURES {
+                    String::new()
+                } else {
+                    format!(
+                        "{}{}: {est} {}, p {}, adj. p {}",
+                        display_name(r),
+                        if r.name.is_some() {
+                            format!(" ({})", r.feature_id)
+                        } else {
+                            String::new()
+                        },
+                        num(lfc),
+                        pval(p),
+                        finite(r.adj_p_value).map_or_else(|| "NA".into(), pval)
+                    )
+                },
             });
         }
     }
@@ -215,23 +253,48 @@ fn contrast(c: &ContrastResult) -> String {
             key: Key::Marker(style(NEUTRAL)),
         },
     ];
+    let (svg, drawn_labels) = plot.render_counting_labels();
+    let wanted = plot.labels.len();
+    let labelled = match (wanted, drawn_labels) {
+        (0, _) => "no feature is significant, so none is labelled".to_string(),
+        (w, d) if d == w => format!(
+            "labelled: {}",
+            if w == 1 {
+                "the significant feature with the smallest p-value".to_string()
+            } else {
+                format!("the {w} significant features with the smallest p-values")
+            }
+        ),
+        (w, d) => format!(
+            "labelled: {d} of the {w} significant features with the smallest p-values (the other {} had no room free of overlap)",
+            w - d
+        ),
+    };
     h.push_str(&figure(
-        &plot.render(),
+        &svg,
         &format!(
-            "Volcano plot of {} ({}); coloured: adjusted p < {}{lfc_rule}; labelled: the {} most significant.",
-            c.contrast,
+            "Volcano plot of {written} ({}); coloured: adjusted p < {}{lfc_rule}; {labelled}.",
             c.layer,
             num(c.adj_p_threshold),
-            plot.labels.len()
         ),
     ));
 
+    h.push_str(&grid(&[
+        p_histogram(c, &written),
+        ma_plot(c, &written, &rows),
+    ]));
+
     let mut t = Table::new(
-        &stem(&["diff", &c.layer, &c.contrast]),
+        &stem(&[
+            "diff",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
         &[
             ("Feature", Col::Text),
             ("Name", Col::Text),
-            ("log2FC", Col::Num),
+            (est, Col::Num),
             ("AveExpr", Col::Num),
             ("t", Col::Num),
             ("P.Value", Col::Num),
@@ -266,6 +329,116 @@ fn contrast(c: &ContrastResult) -> String {
     h
 }
 
+/// Bins of the p-value histogram.
+const P_BINS: usize = 20;
+
+/// Histogram of the raw p-values in 20 bins of width 0.05, with the count a flat (all-null)
+/// distribution would give in each bin, and its data as a TSV download.
+fn p_histogram(c: &ContrastResult, written: &str) -> String {
+    let mut counts = [0usize; P_BINS];
+    for p in c
+        .rows
+        .iter()
+        .filter_map(|r| finite(r.p_value))
+        .filter(|p| (0.0..=1.0).contains(p))
+    {
+        counts[((p * P_BINS as f64) as usize).min(P_BINS - 1)] += 1;
+    }
+    let n: usize = counts.iter().sum();
+    let width = 1.0 / P_BINS as f64;
+    let mut plot = XyPlot::new(
+        490.0,
+        300.0,
+        &format!("P-value histogram of {written} in {}", c.layer),
+        "p-value",
+        "features",
+    );
+    plot.x_domain = Some((0.0, 1.0));
+    plot.y_domain = Some((0.0, counts.iter().copied().max().unwrap_or(0).max(1) as f64));
+    let mut t = Table::new(
+        &stem(&[
+            "p_histogram",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
+        &[("from", Col::Num), ("to", Col::Num), ("features", Col::Num)],
+    );
+    for (i, k) in counts.iter().enumerate() {
+        let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
+        plot.bars.push(Bar {
+            x: (lo, hi),
+            y: (0.0, *k as f64),
+            colour: DOWN,
+            title: format!("p in [{}, {}): {k} features", num(lo), num(hi)),
+        });
+        t.rows.push(vec![
+            Cell::num(Some(lo), num),
+            Cell::num(Some(hi), num),
+            Cell::count(Some(*k)),
+        ]);
+    }
+    if n > 0 {
+        plot.refs
+            .push((Ref::H(n as f64 / P_BINS as f64), "#888888", Some("5 4")));
+    }
+    let mut h = figure(
+        &plot.render(),
+        &format!(
+            "P-values of {written} ({n} features). How to read this: features without a difference give a flat histogram at the dashed line; a peak at the left is the true differences; a hump at the right or a slope rising to the right suggests the model does not fit (e.g. an unmodelled batch)."
+        ),
+    );
+    h.push_str(&t.download("Histogram counts: "));
+    h
+}
+
+/// MA plot: each feature's estimate against its mean log2 abundance, coloured as in the
+/// volcano; its data are the top table's download.
+fn ma_plot(c: &ContrastResult, written: &str, rows: &[&DiffRow]) -> String {
+    let est = c.coefficient.column();
+    let mut plot = XyPlot::new(
+        490.0,
+        300.0,
+        &format!("MA plot of {written} in {}", c.layer),
+        "mean log2 abundance (AveExpr)",
+        &c.coefficient.axis_title(),
+    );
+    for pass in [None, Some(false), Some(true)] {
+        for r in rows.iter().filter(|r| significant(c, r) == pass) {
+            let (Some(a), Some(m)) = (finite(r.ave_expr), finite(r.log_fc)) else {
+                continue;
+            };
+            plot.points.push(Point {
+                x: a,
+                y: m,
+                r: if pass.is_some() { 2.8 } else { 2.0 },
+                style: Style {
+                    colour: match pass {
+                        None => NEUTRAL,
+                        Some(false) => DOWN,
+                        Some(true) => UP,
+                    },
+                    shape: Shape::Circle,
+                },
+                // Only significant points carry a tooltip: the others would double the
+                // plot's size and are in the table.
+                title: if pass.is_some() {
+                    format!("{}: AveExpr {}, {est} {}", display_name(r), num(a), num(m))
+                } else {
+                    String::new()
+                },
+            });
+        }
+    }
+    plot.refs.push((Ref::H(0.0), "#888888", None));
+    figure(
+        &plot.render(),
+        &format!(
+            "MA plot of {written}. How to read this: each point is a feature, its mean log2 abundance across the samples (x) against its estimate (y); significant features coloured as in the volcano. A cloud centred on zero at every abundance means the normalization holds; a trend with abundance, or only low-abundance features significant, calls for care. Data: the table's download below (AveExpr, {est})."
+        ),
+    )
+}
+
 /// The features detected in every sample of one side of the contrast and in none of the other
 /// (Fisher's exact test on detection), most significant first; limma often cannot test them.
 fn present_absent(c: &ContrastResult) -> String {
@@ -285,7 +458,12 @@ fn present_absent(c: &ContrastResult) -> String {
         ),
     );
     let mut t = Table::new(
-        &stem(&["present_absent", &c.layer, &c.contrast]),
+        &stem(&[
+            "present_absent",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
         &[
             ("Feature", Col::Text),
             ("Detected (+)", Col::Text),

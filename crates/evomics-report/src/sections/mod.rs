@@ -100,7 +100,12 @@ pub(crate) fn para(class: &str, text: &str) -> String {
 
 /// A safe file-name stem from parts.
 pub(crate) fn stem(parts: &[&str]) -> String {
-    parts.join("_")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 /// `s` with its first letter in upper case.

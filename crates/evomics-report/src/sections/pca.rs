@@ -41,6 +41,9 @@ fn axis_title(pc: usize, var: Option<&f64>) -> String {
 
 fn layer(ctx: &Ctx<'_>, p: &PcaResult) -> String {
     let mut h = h3(&format!("Layer: {}", p.layer));
+    if let Some(n) = &p.note {
+        h.push_str(&crate::sections::para("summary", n));
+    }
     if p.points.is_empty() {
         h.push_str("<p class=\"summary\">No samples.</p>\n");
         return h;

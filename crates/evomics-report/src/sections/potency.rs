@@ -8,6 +8,7 @@ use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{Importance, MetricRow, ModelComparison, PanelView, PotencyModel, Task};
 use crate::sections::{figure, grid, h3, h4, stem, Ctx, Section};
 use crate::svg::charts::{Bar, BoxGroup, BoxPlot, HBarChart, HBarRow, Point, Ref, Series, XyPlot};
+use crate::svg::grid::{Grid, GridScale};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, OKABE_ITO, UP};
 use crate::svg::scale;
 use crate::svg::{Key, LegendEntry, TickFormat};
@@ -26,6 +27,9 @@ fold spread and the permutation p-value, not the point estimate alone.";
 
 /// Features drawn in the importance chart.
 const TOP_IMPORTANCE: usize = 20;
+
+/// Bar colour of an unsigned importance.
+const NEUTRAL_BAR: &str = DOWN;
 
 /// The potency section, or `None` without models.
 pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
@@ -140,6 +144,12 @@ fn model(m: &PotencyModel) -> String {
             &p.render(),
             "ROC curve of the pooled out-of-fold predictions.",
         ));
+    }
+    if !m.fold_roc.is_empty() {
+        figures.push(fold_roc(m));
+    }
+    if let Some(c) = &m.confusion {
+        figures.push(confusion(m, c));
     }
     if m.pr.len() >= 2 {
         let mut p = unit_plot(
@@ -488,6 +498,128 @@ fn null_histogram(m: &PotencyModel, observed: f64, null: &[f64], metric: &str) -
     p.render()
 }
 
+/// One ROC curve per test fold, so that the spread of the pooled curve's performance over
+/// folds shows; the folds' curves and areas as a TSV download.
+fn fold_roc(m: &PotencyModel) -> String {
+    let mut p = unit_plot(
+        &format!("ROC curve per fold of {}", m.name),
+        "False-positive rate",
+        "True-positive rate",
+    );
+    p.refs.push((Ref::Diagonal, "#999999", Some("5 4")));
+    let mut t = Table::new(
+        &stem(&["fold_roc", &m.name]),
+        &[
+            ("fold", Col::Text),
+            ("AUC", Col::Num),
+            ("FPR", Col::Num),
+            ("TPR", Col::Num),
+        ],
+    );
+    for (i, f) in m.fold_roc.iter().enumerate() {
+        let colour = OKABE_ITO[i % OKABE_ITO.len()];
+        p.series.push(Series {
+            pts: f.roc.iter().map(|r| (r.fpr, r.tpr)).collect(),
+            colour,
+            width: 1.6,
+            dash: None,
+            title: Some(format!(
+                "{}: AUC {}",
+                f.fold,
+                f.auc
+                    .map_or_else(|| "NA".into(), |a| crate::fmt::fixed(a, 3))
+            )),
+        });
+        if i < 12 {
+            p.legend.push(line_entry(
+                format!(
+                    "{} (AUC {})",
+                    f.fold,
+                    f.auc
+                        .map_or_else(|| "NA".into(), |a| crate::fmt::fixed(a, 2))
+                ),
+                colour,
+                None,
+            ));
+        }
+        for r in &f.roc {
+            t.rows.push(vec![
+                Cell::text(&f.fold),
+                Cell::num(f.auc, num),
+                Cell::num(Some(r.fpr), num),
+                Cell::num(Some(r.tpr), num),
+            ]);
+        }
+    }
+    let mut h = figure(
+        &p.render(),
+        "ROC curve of each test fold (first repeat). How to read this: curves close together mean the model performs alike on every held-out group; a wide spread means the pooled curve hides folds where it fails.",
+    );
+    h.push_str(&t.download("Curve points: "));
+    h
+}
+
+/// Counts of observed (rows) against predicted (columns) classes.
+fn confusion(m: &PotencyModel, c: &crate::model::Confusion) -> String {
+    let values: Vec<Vec<Option<f64>>> = c
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            c.classes
+                .iter()
+                .enumerate()
+                .map(|(j, _)| {
+                    Some(c.counts.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0) as f64)
+                })
+                .collect()
+        })
+        .collect();
+    let label = format!("Confusion matrix of {}", m.name);
+    let g = Grid {
+        label: &label,
+        rows: &c.classes,
+        cols: &c.classes,
+        values: &values,
+        marked: &[],
+        mark_label: "",
+        col_title: "predicted",
+        row_title: "observed",
+        col_strip: None,
+        row_strip: None,
+        scale: GridScale::Counts,
+        colour_title: "samples",
+    };
+    let mut t = Table::new(
+        &stem(&["confusion", &m.name]),
+        &[
+            ("observed", Col::Text),
+            ("predicted", Col::Text),
+            ("samples", Col::Num),
+        ],
+    );
+    for (i, a) in c.classes.iter().enumerate() {
+        for (j, b) in c.classes.iter().enumerate() {
+            t.rows.push(vec![
+                Cell::text(a),
+                Cell::text(b),
+                Cell::count(Some(
+                    c.counts.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0),
+                )),
+            ]);
+        }
+    }
+    let mut h = figure(
+        &g.render(),
+        &format!(
+            "Confusion matrix: {}. How to read this: the diagonal holds the samples classified right; an off-diagonal cell counts the samples of the row's class called the column's.",
+            c.description
+        ),
+    );
+    h.push_str(&t.download("Counts: "));
+    h
+}
+
 /// Importance rows by absolute importance, largest first, ties by name.
 fn ranked(imp: &[Importance]) -> Vec<&Importance> {
     let mut v: Vec<&Importance> = imp.iter().collect();
@@ -502,20 +634,40 @@ fn ranked(imp: &[Importance]) -> Vec<&Importance> {
     v
 }
 
+/// The label of an importance row: the gene name where known, else the feature.
+fn importance_label(r: &Importance) -> &str {
+    r.name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&r.feature)
+}
+
 fn importance(m: &PotencyModel) -> String {
     let ranked = ranked(&m.importance);
-    let any_negative = ranked.iter().any(|r| r.importance < 0.0);
+    let signed = m.signed_importance.as_ref();
+    // Signed coefficients: positive and negative in two palette colours; an unsigned
+    // importance is one colour.
+    let (pos, neg) = (UP, DOWN);
     let rows = ranked
         .iter()
         .take(TOP_IMPORTANCE)
         .map(|r| HBarRow {
-            label: r.feature.clone(),
+            label: importance_label(r).to_string(),
             segments: vec![(
                 r.importance,
-                if r.importance < 0.0 { UP } else { DOWN },
+                match signed {
+                    Some(_) if r.importance < 0.0 => neg,
+                    Some(_) => pos,
+                    None => NEUTRAL_BAR,
+                },
                 format!(
-                    "{}: {}{}",
-                    r.feature,
+                    "{}{}: {}{}",
+                    importance_label(r),
+                    if importance_label(r) != r.feature {
+                        format!(" ({})", r.feature)
+                    } else {
+                        String::new()
+                    },
                     num(r.importance),
                     r.sd.map_or_else(String::new, |s| format!(" ± {}", num(s)))
                 ),
@@ -526,41 +678,61 @@ fn importance(m: &PotencyModel) -> String {
     let chart = HBarChart {
         width: 1000.0,
         label: format!("Feature importance of {}", m.name),
-        x_title: if ranked.iter().any(|r| r.sd.is_some()) {
-            "Mean importance over folds (± SD)".into()
-        } else {
-            "Importance".into()
+        x_title: match signed {
+            Some(s) => s.measure.clone(),
+            None if ranked.iter().any(|r| r.sd.is_some()) => {
+                "Mean importance over folds (± SD)".into()
+            }
+            None => "Importance".into(),
         },
         x_format: TickFormat::Number,
         x_domain: None,
         rows,
         legend_title: None,
-        legend: if any_negative {
-            vec![
+        legend: match signed {
+            Some(s) => vec![
                 LegendEntry {
-                    label: "Positive".into(),
-                    key: Key::Swatch(DOWN.into()),
+                    label: format!("Positive: {}", s.positive),
+                    key: Key::Swatch(pos.into()),
                 },
                 LegendEntry {
-                    label: "Negative".into(),
-                    key: Key::Swatch(UP.into()),
+                    label: format!("Negative: {}", s.negative),
+                    key: Key::Swatch(neg.into()),
                 },
-            ]
-        } else {
-            Vec::new()
+            ],
+            None => Vec::new(),
         },
     };
     let shown = ranked.len().min(TOP_IMPORTANCE);
+    let how = match signed {
+        Some(s) => format!(
+            "; bars keep the coefficient's sign (right of zero: {}; left: {}), error bars ± SD over folds",
+            s.positive, s.negative
+        ),
+        None => String::new(),
+    };
     let mut h = figure(
         &chart.render(),
         &format!(
-            "The {shown} most important features of {} (by absolute mean importance).",
+            "The {shown} most important features of {} (by absolute mean importance){how}; labelled by gene name where the layer annotates one.",
             m.name
         ),
     );
     let with_sd = ranked.iter().any(|r| r.sd.is_some());
     let with_freq = ranked.iter().any(|r| r.selection_frequency.is_some());
-    let mut cols = vec![("Feature", Col::Text), ("Importance", Col::Num)];
+    let with_name = ranked.iter().any(|r| r.name.is_some());
+    let mut cols = vec![("Feature", Col::Text)];
+    if with_name {
+        cols.push(("Gene", Col::Text));
+    }
+    cols.push((
+        if signed.is_some() {
+            "Coefficient"
+        } else {
+            "Importance"
+        },
+        Col::Num,
+    ));
     if with_sd {
         cols.push(("SD", Col::Num));
     }
@@ -569,7 +741,11 @@ fn importance(m: &PotencyModel) -> String {
     }
     let mut t = Table::new(&stem(&["importance", &m.name]), &cols);
     for r in &ranked {
-        let mut row = vec![Cell::text(&r.feature), Cell::num(Some(r.importance), num)];
+        let mut row = vec![Cell::text(&r.feature)];
+        if with_name {
+            row.push(Cell::opt_text(r.name.as_deref()));
+        }
+        row.push(Cell::num(Some(r.importance), num));
         if with_sd {
             row.push(Cell::num(r.sd, num));
         }
@@ -591,6 +767,7 @@ mod tests {
     fn importance_ranks_by_absolute_value() {
         let imp = |f: &str, v: f64| Importance {
             feature: f.into(),
+            name: None,
             importance: v,
             sd: None,
             selection_frequency: None,

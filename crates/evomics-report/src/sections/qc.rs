@@ -7,9 +7,10 @@ use crate::fmt::{num, percent};
 use crate::groups::ColumnLevels;
 use crate::html::{Cell, Col, Esc, Table};
 use crate::model::{QcLayer, Verdict};
-use crate::sections::{figure, h3, stem, Ctx, Section};
-use crate::svg::charts::BarChart;
+use crate::sections::{capitalise, figure, grid, h3, para, stem, Ctx, Section};
+use crate::svg::charts::{Bar, BarChart, BoxGroup, BoxPlot, Point, Series, XyPlot};
 use crate::svg::palette::OKABE_ITO;
+use crate::svg::palette::{Shape, Style};
 use crate::svg::{LegendEntry, TickFormat};
 
 const HOWTO: &str = "One block per layer. The <em>MISEV purity gate</em> checks each EV preparation \
@@ -25,6 +26,227 @@ measured zero, not a missing value, so for them the charts show each sample's li
 and detected features (count &gt; 0), and a sample is flagged only when its log library size or log \
 detected features lies more than 3 MADs below the cohort median (the rule is stated under each \
 layer). Look for samples that stand apart from their group.";
+
+/// Samples above which a per-sample bar chart becomes one box per group: at 1000 px, more
+/// bars leave no room for their labels.
+const MAX_BARS: usize = 60;
+
+/// A per-sample bar chart and its caption; with more than [`MAX_BARS`] samples, the same
+/// values as one box per group with every sample a dot (its hover title kept), outliers
+/// named in the caption.
+fn per_sample(chart: &BarChart, groups: Option<&ColumnLevels>, caption: &str) -> String {
+    if chart.categories.len() <= MAX_BARS {
+        return figure(&chart.render(), caption);
+    }
+    let mut by_level: Vec<BoxGroup> = Vec::new();
+    for (i, id) in chart.categories.iter().enumerate() {
+        let Some(v) = chart
+            .values
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|v| v.is_finite())
+        else {
+            continue;
+        };
+        let label = groups.map_or("all samples", |g| g.label(id)).to_string();
+        let colour = chart.colours.get(i).copied().unwrap_or(OKABE_ITO[1]);
+        let title = chart.titles.get(i).cloned().unwrap_or_default();
+        match by_level.iter_mut().find(|b| b.label == label) {
+            Some(b) => {
+                b.values.push(v);
+                b.titles.push(title);
+            }
+            None => by_level.push(BoxGroup {
+                label,
+                colour,
+                values: vec![v],
+                titles: vec![title],
+            }),
+        }
+    }
+    if let Some(g) = groups {
+        by_level.sort_by_key(|b| {
+            g.levels
+                .iter()
+                .position(|l| *l == b.label)
+                .unwrap_or(usize::MAX)
+        });
+    }
+    let outliers: Vec<&str> = chart
+        .categories
+        .iter()
+        .zip(&chart.flags)
+        .filter(|(_, f)| **f)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let plot = BoxPlot {
+        width: 1000.0,
+        plot_height: chart.plot_height + 40.0,
+        label: chart.label.clone(),
+        y_title: chart.y_title.clone(),
+        y_format: chart.y_format,
+        y_domain: None,
+        groups: by_level,
+        points: true,
+    };
+    figure(
+        &plot.render(),
+        &format!(
+            "{} {} samples are too many for one labelled bar each: one box per {} with every sample a dot (hover for its id); outliers: {}.",
+            caption.trim_end_matches(" ▼ marks QC outliers."),
+            chart.categories.len(),
+            groups.map_or("layer", |g| g.name.as_str()),
+            if outliers.is_empty() {
+                "none".to_string()
+            } else {
+                outliers.join(", ")
+            }
+        ),
+    )
+}
+
+/// Per-sample boxes of the log2 values (box: quartiles, whiskers: 5th–95th percentile, white
+/// tick: median), one panel per stage (as ingested, normalized), samples in sheet order and
+/// coloured by group; the quantiles as a TSV download.
+fn distributions(q: &QcLayer, groups: Option<&ColumnLevels>) -> String {
+    let mut figures = Vec::new();
+    let mut t = Table::new(
+        &stem(&["distributions", &q.layer]),
+        &[
+            ("stage", Col::Text),
+            ("sample", Col::Text),
+            ("q05", Col::Num),
+            ("q25", Col::Num),
+            ("median", Col::Num),
+            ("q75", Col::Num),
+            ("q95", Col::Num),
+        ],
+    );
+    for d in &q.distributions {
+        let mut plot = XyPlot::new(
+            490.0,
+            300.0,
+            &format!(
+                "Value distribution per sample, layer {}, {}",
+                q.layer, d.stage
+            ),
+            "sample (sheet order)",
+            "log2 value",
+        );
+        let n = d.samples.len();
+        plot.x_domain = Some((0.0, n as f64 + 1.0));
+        // Thin boxes for many samples keep a gap between neighbours.
+        let half = if n > 100 { 0.5 } else { 0.35 };
+        for (i, s) in d.samples.iter().enumerate() {
+            let x = i as f64 + 1.0;
+            let colour = groups.map_or(OKABE_ITO[1], |g| g.style(&s.sample_id).colour);
+            let group = groups.map_or(String::new(), |g| format!(" ({})", g.label(&s.sample_id)));
+            plot.series.push(Series {
+                pts: vec![(x, s.q05), (x, s.q95)],
+                colour,
+                width: 1.0,
+                dash: None,
+                title: None,
+            });
+            plot.bars.push(Bar {
+                x: (x - half, x + half),
+                y: (s.q25, s.q75),
+                colour,
+                title: format!(
+                    "{}{group}: median {}, quartiles {}–{}, 5–95 % {}–{}",
+                    s.sample_id,
+                    num(s.q50),
+                    num(s.q25),
+                    num(s.q75),
+                    num(s.q05),
+                    num(s.q95)
+                ),
+            });
+            if n <= 100 {
+                plot.series.push(Series {
+                    pts: vec![(x - half, s.q50), (x + half, s.q50)],
+                    colour: "#FFFFFF",
+                    width: 1.5,
+                    dash: None,
+                    title: None,
+                });
+            }
+            t.rows.push(vec![
+                Cell::text(&d.stage),
+                Cell::text(&s.sample_id),
+                Cell::num(Some(s.q05), num),
+                Cell::num(Some(s.q25), num),
+                Cell::num(Some(s.q50), num),
+                Cell::num(Some(s.q75), num),
+                Cell::num(Some(s.q95), num),
+            ]);
+        }
+        figures.push(figure(
+            &plot.render(),
+            &format!(
+                "{} values of {} per sample ({n} samples).",
+                capitalise(&d.stage),
+                q.layer
+            ),
+        ));
+    }
+    let mut h = para(
+        "summary",
+        "Value distributions. How to read this: one box per sample (quartiles; whiskers 5th–95th percentile; white tick the median where samples are few), as ingested and after normalization; after normalization the boxes should line up, and a sample whose box stays shifted or squeezed differs in loading or quality, not only in biology.",
+    );
+    h.push_str(&grid(&figures));
+    h.push_str(&t.download("Quantiles: "));
+    h
+}
+
+/// Each feature's share of samples that measured it against its mean log2 abundance.
+fn detection(q: &QcLayer) -> String {
+    let mut plot = XyPlot::new(
+        1000.0,
+        300.0,
+        &format!("Detection against abundance, layer {}", q.layer),
+        "mean log2 abundance where measured",
+        "samples that measured the feature",
+    );
+    plot.y_domain = Some((0.0, 1.0));
+    let mut t = Table::new(
+        &stem(&["detection", &q.layer]),
+        &[
+            ("feature", Col::Text),
+            ("detected", Col::Num),
+            ("mean log2", Col::Num),
+        ],
+    );
+    for f in &q.detection {
+        plot.points.push(Point {
+            x: f.mean,
+            y: f.detected,
+            r: 2.2,
+            style: Style {
+                colour: OKABE_ITO[3],
+                shape: Shape::Circle,
+            },
+            title: String::new(),
+        });
+        t.rows.push(vec![
+            Cell::text(&f.feature_id),
+            Cell::num(Some(f.detected), num),
+            Cell::num(Some(f.mean), num),
+        ]);
+    }
+    let complete = q.detection.iter().filter(|f| f.detected >= 1.0).count();
+    let mut h = figure(
+        &plot.render(),
+        &format!(
+            "Missingness pattern of {} ({} features, {complete} measured in every sample; the y axis is the share of samples, 0–1). How to read this: if the features measured in few samples are the low-abundance ones (points rising to the right), values are missing because they fall below detection (missing not at random) and left-censored imputation (down-shift, MinProb) suits them; missingness unrelated to abundance points to random dropout.",
+            q.layer,
+            q.detection.len()
+        ),
+    );
+    h.push_str(&t.download("Per feature: "));
+    h
+}
 
 /// The QC section, or `None` without QC data.
 pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
@@ -131,8 +353,9 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
             legend_title: legend_title.clone(),
             legend: legend.clone(),
         };
-        h.push_str(&figure(
-            &chart.render(),
+        h.push_str(&per_sample(
+            &chart,
+            groups,
             &format!(
                 "Features detected (count > 0) per sample ({}). ▼ marks QC outliers.",
                 q.layer
@@ -167,8 +390,9 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
             legend_title: legend_title.clone(),
             legend: legend.clone(),
         };
-        h.push_str(&figure(
-            &chart.render(),
+        h.push_str(&per_sample(
+            &chart,
+            groups,
             &format!(
                 "Share of features without a value per sample ({}). ▼ marks QC outliers.",
                 q.layer
@@ -208,13 +432,21 @@ fn layer(ctx: &Ctx<'_>, q: &QcLayer) -> String {
             legend_title,
             legend,
         };
-        h.push_str(&figure(
-            &chart.render(),
+        h.push_str(&per_sample(
+            &chart,
+            groups,
             &format!(
                 "{total_label} per sample ({}). ▼ marks QC outliers.",
                 q.layer
             ),
         ));
+    }
+
+    if !q.distributions.is_empty() {
+        h.push_str(&distributions(q, groups));
+    }
+    if !q.detection.is_empty() {
+        h.push_str(&detection(q));
     }
 
     let group_col = groups.map_or("Group", |g| g.name.as_str());

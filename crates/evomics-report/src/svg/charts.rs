@@ -13,6 +13,10 @@ use crate::svg::{
 
 /// Stroke drawn around markers so that overlapping points stay apart.
 const HALO: &str = " stroke=\"#fff\" stroke-width=\"0.8\"";
+/// The halo of translucent points.
+const HALO_TRANSLUCENT: &str = " stroke=\"#fff\" stroke-width=\"0.5\" fill-opacity=\"0.6\"";
+/// Points above which a scatter plot draws them translucent.
+pub(crate) const CROWDED: usize = 150;
 
 /// Ticks for `values` (padded by `pad`), or inside `fixed` when given.
 fn axis_ticks(
@@ -154,6 +158,12 @@ impl XyPlot {
 
     /// The SVG.
     pub(crate) fn render(&self) -> String {
+        self.render_counting_labels().0
+    }
+
+    /// The SVG and the number of [`XyPlot::labels`] drawn (a label with no position free of
+    /// overlap inside the plot area is left out).
+    pub(crate) fn render_counting_labels(&self) -> (String, usize) {
         let lt = self.legend_title.as_deref();
         let lw = legend_width(lt, &self.legend);
         let f = Frame {
@@ -227,6 +237,12 @@ impl XyPlot {
                 svg.polyline(&pts, s.colour, s.width, s.dash, s.title.as_deref());
             }
         }
+        // Many points overplot: drawn translucent, dense regions show as darker.
+        let extra = if self.points.len() > CROWDED {
+            HALO_TRANSLUCENT
+        } else {
+            HALO
+        };
         for p in self
             .points
             .iter()
@@ -236,22 +252,40 @@ impl XyPlot {
                 (xs.map(p.x), ys.map(p.y)),
                 p.r,
                 p.style,
-                HALO,
-                Some(&p.title),
+                extra,
+                (!p.title.is_empty()).then_some(p.title.as_str()),
             );
         }
-        place_labels(&mut svg, f, &xs, &ys, &self.labels);
+        let drawn = place_labels(&mut svg, f, &xs, &ys, &self.labels);
         if !self.legend.is_empty() {
             legend(&mut svg, (f.right() + 16.0, f.top), lt, &self.legend);
         }
-        svg.finish()
+        (svg.finish(), drawn)
     }
 }
 
-/// Writes labels next to their points, trying positions above and below on both sides so that
-/// labels do not overlap; a label moved away from its point gets a leader line.
-fn place_labels(svg: &mut Svg, f: Frame, xs: &Linear, ys: &Linear, labels: &[Label]) {
+/// Font size of point labels.
+const LABEL_SIZE: f64 = SMALL - 0.5;
+
+/// Estimated width of a point label as drawn: capitals (gene symbols) run wider than the
+/// average [`text_width`] assumes, hence the 15 % margin.
+pub(crate) fn label_width(text: &str) -> f64 {
+    text_width(text, LABEL_SIZE) * 1.15
+}
+
+/// Writes labels next to their points, trying positions beside the point and then above and
+/// below on both sides, so that no label overlaps another or leaves the plot area; a label
+/// moved away from its point gets a leader line, and a label with no free position is left
+/// out. Returns the number of labels drawn.
+///
+/// The labels are drawn in a `<g class="labels">` whose `data-frame` attribute holds the plot
+/// area (`left top right bottom`), so that their geometry can be checked from the SVG.
+fn place_labels(svg: &mut Svg, f: Frame, xs: &Linear, ys: &Linear, labels: &[Label]) -> usize {
     const H: f64 = 12.0;
+    // Steps up and down tried for a label, in lines of text.
+    const STEPS: [f64; 13] = [
+        0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0, -5.0, 5.0, -6.0, 6.0,
+    ];
     let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
     let overlaps = |b: &(f64, f64, f64, f64), placed: &[(f64, f64, f64, f64)]| {
         // A small gap keeps neighbouring labels from touching.
@@ -260,36 +294,48 @@ fn place_labels(svg: &mut Svg, f: Frame, xs: &Linear, ys: &Linear, labels: &[Lab
             .iter()
             .any(|p| b.0 < p.2 + GAP && p.0 < b.2 + GAP && b.1 < p.3 + 1.0 && p.1 < b.3 + 1.0)
     };
-    for l in labels.iter().filter(|l| l.x.is_finite() && l.y.is_finite()) {
+    let drawable: Vec<&Label> = labels
+        .iter()
+        .filter(|l| l.x.is_finite() && l.y.is_finite())
+        .collect();
+    if drawable.is_empty() {
+        return 0;
+    }
+    svg.open_group(&format!(
+        " class=\"labels\" data-frame=\"{} {} {} {}\"",
+        C(f.left),
+        C(f.top),
+        C(f.right()),
+        C(f.bottom())
+    ));
+    for l in drawable {
         let (px, py) = (xs.map(l.x), ys.map(l.y));
         let text = truncate(&l.text, 24);
-        // Capitals (gene symbols) run wider than the average the estimate assumes.
-        let w = text_width(&text, SMALL - 0.5) * 1.15;
+        let w = label_width(&text);
         let right_first = px < f.left + f.width * 0.6;
-        let mut candidates = Vec::new();
-        for k in [0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0] {
-            for right in [right_first, !right_first] {
-                candidates.push((right, k * H));
-            }
-        }
         let boxed = |(right, dy): (bool, f64)| {
             let x0 = if right { px + 6.0 } else { px - 6.0 - w };
             (x0, py + dy - 8.0, x0 + w, py + dy + 4.0)
         };
+        // Coordinates are printed rounded to 0.1 px: keep that much clear of the edges.
         let inside = |b: &(f64, f64, f64, f64)| {
-            b.0 >= f.left && b.2 <= f.right() && b.1 >= f.top && b.3 <= f.bottom()
+            b.0 >= f.left + 0.1
+                && b.2 <= f.right() - 0.1
+                && b.1 >= f.top + 0.1
+                && b.3 <= f.bottom() - 0.1
         };
-        let choice = candidates
+        let choice = STEPS
             .iter()
-            .copied()
+            .flat_map(|k| [(right_first, k * H), (!right_first, k * H)])
             .find(|c| {
                 let b = boxed(*c);
                 inside(&b) && !overlaps(&b, &placed)
-            })
-            .unwrap_or((right_first, 0.0));
-        let b = boxed(choice);
+            });
+        let Some((right, dy)) = choice else {
+            continue;
+        };
+        let b = boxed((right, dy));
         placed.push(b);
-        let (right, dy) = choice;
         if dy != 0.0 {
             let lx = if right { b.0 - 1.0 } else { b.2 + 1.0 };
             svg.line((px, py), (lx, py + dy - 2.0), "#777777", 0.7, None);
@@ -303,10 +349,12 @@ fn place_labels(svg: &mut Svg, f: Frame, xs: &Linear, ys: &Linear, labels: &[Lab
             (x, py + dy + 2.0),
             &text,
             anchor,
-            SMALL - 0.5,
+            LABEL_SIZE,
             " stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\"",
         );
     }
+    svg.close_group();
+    placed.len()
 }
 
 /// Vertical bars, one per category (sample), with optional flags drawn above bars.
@@ -638,10 +686,12 @@ impl HBarChart {
     /// The SVG.
     pub(crate) fn render(&self) -> String {
         const ROW: f64 = 19.0;
+        // The label margin fits the longest label at the width estimate of point labels
+        // (capitals run wide), so that no label is cut at the left edge.
         let longest = self
             .rows
             .iter()
-            .map(|r| text_width(&truncate(&r.label, 30), SMALL))
+            .map(|r| text_width(&truncate(&r.label, 30), SMALL) * 1.15)
             .fold(0.0, f64::max);
         let lt = self.legend_title.as_deref();
         let lw = legend_width(lt, &self.legend);

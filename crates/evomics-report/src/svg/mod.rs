@@ -162,6 +162,16 @@ impl Svg {
         self.close("polyline", title);
     }
 
+    /// Opens a group `<g{attrs}>`; close it with [`Svg::close_group`].
+    pub(crate) fn open_group(&mut self, attrs: &str) {
+        let _ = writeln!(self.out, "<g{attrs}>");
+    }
+
+    /// Closes the group opened last.
+    pub(crate) fn close_group(&mut self) {
+        self.out.push_str("</g>\n");
+    }
+
     /// A path with data `d`.
     pub(crate) fn path(&mut self, d: &str, attrs: &str) {
         let _ = writeln!(self.out, "<path d=\"{d}\"{attrs}/>");
