@@ -5,6 +5,7 @@ mod explore;
 mod pipeline;
 mod recipe;
 mod reliability;
+mod standards;
 mod stages;
 mod threads;
 mod train;
