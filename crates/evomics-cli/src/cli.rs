@@ -159,10 +159,13 @@ pub struct SimulateArgs {
 
 /// `evomics ingest`.
 #[derive(Debug, Args)]
-#[command(after_help = INGEST_HELP)]
+#[command(
+    after_help = INGEST_HELP,
+    group(clap::ArgGroup::new("sheet").required(true).args(["samples", "sdrf"]))
+)]
 pub struct IngestArgs {
     /// Sample sheet (CSV, TSV or XLSX): one row per sample.
-    #[arg(long, short = 's', required_unless_present = "sdrf", conflicts_with = "sdrf")]
+    #[arg(long, short = 's')]
     pub samples: Option<PathBuf>,
     /// An SDRF-Proteomics file as the sample sheet: one sample per `source name` (or per the
     /// column --sample-id-column names), its rows (fractions, data files) collapsed.

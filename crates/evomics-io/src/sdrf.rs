@@ -45,7 +45,10 @@ pub const SDRF_SHEET_COLUMNS: [(&str, &str); 14] = [
     ("characteristics[organism]", "organism"),
     ("characteristics[organism part]", "organism_part"),
     ("characteristics[disease]", "disease"),
-    ("characteristics[biological replicate]", "biological_replicate"),
+    (
+        "characteristics[biological replicate]",
+        "biological_replicate",
+    ),
     ("material type", "material_type"),
     ("assay name", "assay_name"),
     ("comment[data file]", "data_file"),
@@ -89,7 +92,10 @@ fn normalize_header(h: &str) -> String {
 
 /// The kind of a normalized SDRF header and the name inside its brackets, if any.
 fn split_header(h: &str) -> (&str, Option<&str>) {
-    match h.split_once('[').and_then(|(k, rest)| Some((k, rest.strip_suffix(']')?))) {
+    match h
+        .split_once('[')
+        .and_then(|(k, rest)| Some((k, rest.strip_suffix(']')?)))
+    {
         Some((kind, inner)) => (kind, Some(inner)),
         None => (h, None),
     }
@@ -285,7 +291,8 @@ pub fn read_sdrf(path: &Path, id_column: Option<&str>) -> Result<(SampleSheet, V
                 if let Some((prev, line)) = seen.first() {
                     if *prev != value {
                         let show = |v: &Option<String>| {
-                            v.as_deref().map_or(NOT_AVAILABLE.to_string(), |s| clip(s).into_owned())
+                            v.as_deref()
+                                .map_or(NOT_AVAILABLE.to_string(), |s| clip(s).into_owned())
                         };
                         return Err(IoError::parse(
                             path,
@@ -309,7 +316,10 @@ pub fn read_sdrf(path: &Path, id_column: Option<&str>) -> Result<(SampleSheet, V
         }
     }
     if ids.is_empty() {
-        return Err(IoError::layout(path, "the SDRF file has a header but no rows"));
+        return Err(IoError::layout(
+            path,
+            "the SDRF file has a header but no rows",
+        ));
     }
     let mut notes = Vec::new();
     if rows > ids.len() {
@@ -335,7 +345,12 @@ pub fn read_sdrf(path: &Path, id_column: Option<&str>) -> Result<(SampleSheet, V
             empty.push(x.name);
             continue;
         }
-        if x.name == "assay_name" && cells.iter().zip(&ids).all(|(c, id)| c.as_deref() == Some(id.as_str())) {
+        if x.name == "assay_name"
+            && cells
+                .iter()
+                .zip(&ids)
+                .all(|(c, id)| c.as_deref() == Some(id.as_str()))
+        {
             notes.push(format!(
                 "{}: 'assay name' equals the sample id on every row; not kept as a column",
                 path.display()
@@ -398,7 +413,12 @@ pub fn write_sdrf(sheet: &SampleSheet, opts: &SdrfExport) -> String {
         "characteristics[individual]",
         "characteristics[biological replicate]",
     ];
-    let run_front = ["assay name", "technology type", "comment[data file]", "comment[label]"];
+    let run_front = [
+        "assay name",
+        "technology type",
+        "comment[data file]",
+        "comment[label]",
+    ];
     // (header, sheet column if any)
     let mut cols: Vec<(String, Option<String>)> = vec![("source name".into(), None)];
     let named = |h: &str| -> Option<String> {
@@ -437,7 +457,11 @@ pub fn write_sdrf(sheet: &SampleSheet, opts: &SdrfExport) -> String {
         }
     }
     let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
-    let mut out = cols.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join("\t");
+    let mut out = cols
+        .iter()
+        .map(|(h, _)| h.as_str())
+        .collect::<Vec<_>>()
+        .join("\t");
     out.push('\n');
     for (row, id) in sheet.sample_ids().iter().enumerate() {
         let value = |c: &Option<String>| -> Option<String> {
@@ -449,7 +473,12 @@ pub fn write_sdrf(sheet: &SampleSheet, opts: &SdrfExport) -> String {
             .iter()
             .find(|(h, _)| h == "comment[data file]")
             .and_then(|(_, c)| value(c))
-            .map(|v| v.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(';')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let n = files.len().max(1);
         for k in 0..n {
@@ -508,7 +537,10 @@ mod tests {
         assert_eq!(sheet.sample_ids(), ["S1", "S2"]);
         assert_eq!(sheet.text("source", "S2").as_deref(), Some("BM-MSC"));
         assert_eq!(sheet.text("donor_id", "S2"), None);
-        assert_eq!(sheet.text("data_file", "S1").as_deref(), Some("a1.raw;a2.raw"));
+        assert_eq!(
+            sheet.text("data_file", "S1").as_deref(),
+            Some("a1.raw;a2.raw")
+        );
         assert_eq!(sheet.text("assay_name", "S1").as_deref(), Some("run1;run2"));
         assert_eq!(
             sheet.column("fraction_identifier").unwrap().values,
@@ -518,9 +550,19 @@ mod tests {
         let names: Vec<&str> = sheet.columns().iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["organism", "source", "donor_id", "assay_name", "data_file", "fraction_identifier"]
+            [
+                "organism",
+                "source",
+                "donor_id",
+                "assay_name",
+                "data_file",
+                "fraction_identifier"
+            ]
         );
-        assert!(notes[0].contains("3 rows") && notes[0].contains("2 samples"), "{notes:?}");
+        assert!(
+            notes[0].contains("3 rows") && notes[0].contains("2 samples"),
+            "{notes:?}"
+        );
     }
 
     #[test]
@@ -555,18 +597,33 @@ mod tests {
             &format!("{HEAD}S1\tHomo sapiens\tADSC\tD1\tr1\tx\ta1.raw\t1\tDPSC\n"),
         );
         let e = read_sdrf(&p, None).unwrap_err().to_string();
-        assert!(e.contains("factor value[cell type]") && e.contains("'DPSC'"), "{e}");
+        assert!(
+            e.contains("factor value[cell type]") && e.contains("'DPSC'"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_id_column_and_empty_ids_are_errors() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "sample\tcharacteristics[organism]\nS1\tHomo sapiens\n");
+        let p = write(
+            d.path(),
+            "sample\tcharacteristics[organism]\nS1\tHomo sapiens\n",
+        );
         let e = read_sdrf(&p, None).unwrap_err().to_string();
-        assert!(e.contains("'source name'") && e.contains("--sample-id-column"), "{e}");
-        let p = write(d.path(), "source name\tcharacteristics[organism]\nnot available\tHomo sapiens\n");
+        assert!(
+            e.contains("'source name'") && e.contains("--sample-id-column"),
+            "{e}"
+        );
+        let p = write(
+            d.path(),
+            "source name\tcharacteristics[organism]\nnot available\tHomo sapiens\n",
+        );
         let e = read_sdrf(&p, None).unwrap_err().to_string();
-        assert!(e.contains("x.sdrf.tsv:2") && e.contains("source name"), "{e}");
+        assert!(
+            e.contains("x.sdrf.tsv:2") && e.contains("source name"),
+            "{e}"
+        );
         let p = write(d.path(), "source name\tcomment[data file]\nS1\ta.raw\n");
         let e = read_sdrf(&p, None).unwrap_err().to_string();
         assert!(e.contains("characteristics"), "{e}");
@@ -592,11 +649,23 @@ mod tests {
         let sheet = SampleSheet::from_text_columns(
             vec!["EV1".into(), "EV2".into()],
             vec![
-                ("source".into(), vec![Some("ADSC".into()), Some("BM-MSC".into())]),
+                (
+                    "source".into(),
+                    vec![Some("ADSC".into()), Some("BM-MSC".into())],
+                ),
                 ("donor_id".into(), vec![Some("D1".into()), None]),
-                ("particle_count".into(), vec![Some("1.5e9".into()), Some("2e9".into())]),
-                ("potency_class".into(), vec![Some("high".into()), Some("low".into())]),
-                ("data_file".into(), vec![Some("a.raw;b.raw".into()), Some("c.raw".into())]),
+                (
+                    "particle_count".into(),
+                    vec![Some("1.5e9".into()), Some("2e9".into())],
+                ),
+                (
+                    "potency_class".into(),
+                    vec![Some("high".into()), Some("low".into())],
+                ),
+                (
+                    "data_file".into(),
+                    vec![Some("a.raw;b.raw".into()), Some("c.raw".into())],
+                ),
             ],
         )
         .unwrap();
@@ -618,7 +687,12 @@ mod tests {
         let (back, _) = read_sdrf(&p, None).unwrap();
         assert_eq!(back.sample_ids(), sheet.sample_ids());
         for c in sheet.columns() {
-            assert_eq!(back.column(&c.name).map(|b| &b.values), Some(&c.values), "{}", c.name);
+            assert_eq!(
+                back.column(&c.name).map(|b| &b.values),
+                Some(&c.values),
+                "{}",
+                c.name
+            );
         }
         let extra: Vec<&str> = back
             .columns()

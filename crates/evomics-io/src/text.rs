@@ -854,7 +854,13 @@ pub fn read_lines(path: &Path) -> Result<TextTable> {
 
 /// [`read_lines`] over text already in memory.
 pub fn parse_lines(path: &Path, text: &str) -> Result<TextTable> {
-    let mut t = start_table(path, memory_source(text.as_bytes()), Some(b'\t'), false, false)?;
+    let mut t = start_table(
+        path,
+        memory_source(text.as_bytes()),
+        Some(b'\t'),
+        false,
+        false,
+    )?;
     t.rows.ragged = true;
     Ok(t)
 }
@@ -886,7 +892,13 @@ pub fn head_lines(path: &Path, n: usize) -> Result<Vec<String>> {
 
 /// Parse table text already in memory (see [`read_table`]).
 pub fn parse_table(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
-    start_table(path, memory_source(text.as_bytes()), delimiter, false, false)
+    start_table(
+        path,
+        memory_source(text.as_bytes()),
+        delimiter,
+        false,
+        false,
+    )
 }
 
 /// [`parse_table`] with short rows padded (see [`read_table_padded`]).

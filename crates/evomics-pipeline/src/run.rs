@@ -178,7 +178,11 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
     }
     let store = out.join("ingest");
     let sheet_flag = if c.ingest.sdrf { "--sdrf" } else { "-s" };
-    let mut ingest_cmd = vec!["ingest".to_string(), sheet_flag.into(), p(&c.ingest.samples)];
+    let mut ingest_cmd = vec![
+        "ingest".to_string(),
+        sheet_flag.into(),
+        p(&c.ingest.samples),
+    ];
     for l in &c.ingest.layer {
         ingest_cmd.extend(["--layer".to_string(), l.clone()]);
     }

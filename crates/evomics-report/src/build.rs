@@ -24,9 +24,10 @@ use crate::model::{
     ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
     Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
     MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
-    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
-    PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
-    SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict, VpFeature,
+    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint,
+    Prediction, PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint,
+    SampleHeatmap, SampleRow, SampleScore, SampleTable, Task, VariancePartition, Verdict,
+    VpFeature,
 };
 
 /// Everything a run produced that the report shows.

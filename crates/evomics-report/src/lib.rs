@@ -79,9 +79,9 @@ pub use model::{
     ComparedModel, ContrastResult, DiffRow, EmbeddingPoint, EmbeddingView, EnrichmentRow, Header,
     Importance, InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet,
     MatrixKind, Merge, MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores,
-    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
-    Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleRow,
-    SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict, VpFeature,
+    PanelSection, PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint,
+    Prediction, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
+    SampleRow, SampleScore, SampleTable, Setting, Task, VariancePartition, Verdict, VpFeature,
 };
 
 use html::Esc;

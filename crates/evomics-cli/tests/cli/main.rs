@@ -5,8 +5,8 @@ mod explore;
 mod pipeline;
 mod recipe;
 mod reliability;
-mod standards;
 mod stages;
+mod standards;
 mod threads;
 mod train;
 
