@@ -159,12 +159,20 @@ pub struct SimulateArgs {
 
 /// `evomics ingest`.
 #[derive(Debug, Args)]
-#[command(after_help = INGEST_HELP)]
+#[command(
+    after_help = INGEST_HELP,
+    group(clap::ArgGroup::new("sheet").required(true).args(["samples", "sdrf"]))
+)]
 pub struct IngestArgs {
     /// Sample sheet (CSV, TSV or XLSX): one row per sample.
     #[arg(long, short = 's')]
-    pub samples: PathBuf,
-    /// Sample-sheet column holding the sample ids (default: sample_id, sample, Sample, …).
+    pub samples: Option<PathBuf>,
+    /// An SDRF-Proteomics file as the sample sheet: one sample per `source name` (or per the
+    /// column --sample-id-column names), its rows (fractions, data files) collapsed.
+    #[arg(long, value_name = "FILE")]
+    pub sdrf: Option<PathBuf>,
+    /// Sample-sheet column holding the sample ids (default: sample_id, sample, Sample, …; with
+    /// --sdrf: source name).
     #[arg(long)]
     pub sample_id_column: Option<String>,
     /// Worksheet of an XLSX sample sheet (default: the first).
@@ -213,7 +221,8 @@ Examples:
   evomics ingest -s samples.tsv --layer proteome=proteinGroups.txt,quant=lfq -o exp
   evomics ingest -s sheet.xlsx --layer mirna=counts.csv,scale=counts --layer proteome=pg.tsv -o exp
   evomics ingest -s samples.tsv --layer lipidome=lipids.tsv,transpose=true,kind=lipidome -o exp
-  evomics ingest -s sheet.csv --layer mirna=batch0.csv --layer mirna=batch1.csv,join=inner -o exp";
+  evomics ingest -s sheet.csv --layer mirna=batch0.csv --layer mirna=batch1.csv,join=inner -o exp
+  evomics ingest --sdrf PXD000000.sdrf.tsv --layer proteome=proteinGroups.txt -o exp";
 
 /// `evomics info`.
 #[derive(Debug, Args)]
@@ -269,7 +278,7 @@ pub struct RunArgs {
 /// `evomics report`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  evomics report results -o results/report.html\n\nReads the stage folders of an `evomics run` output (ingest, qc, normalize, diff/*, explore, cluster, train)."
+    after_help = "Examples:\n  evomics report results -o results/report.html\n  evomics report results -o results/report.html --standards results/standards\n\nReads the stage folders of an `evomics run` output (ingest, qc, normalize, diff/*, explore, cluster, train)."
 )]
 pub struct ReportArgs {
     /// The pipeline output folder.
@@ -283,6 +292,14 @@ pub struct ReportArgs {
     /// Date to print in the header (the report never reads the clock, so reruns are identical).
     #[arg(long, default_value = "")]
     pub date: String,
+    /// Also write the reporting-standards files into this folder (replaced atomically):
+    /// misev2023.tsv, ev-track.tsv, dome-<model>.tsv per trained model and sdrf.tsv
+    /// (docs/standards.md).
+    #[arg(long, value_name = "DIR")]
+    pub standards: Option<PathBuf>,
+    /// Replace the --standards folder even when it is not evomics output.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `evomics demo`.

@@ -443,6 +443,7 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
     manifest.settings = json!({
         "samples": req.samples.display().to_string(),
         "sample_id_column": req.sheet.id_column,
+        "sdrf": req.sheet.sdrf,
         "allow_missing_samples": req.allow_missing_samples,
         "layers": req.layers.iter().map(|l| json!({
             "name": l.name, "path": l.path.display().to_string(), "options": l.options

@@ -3,6 +3,7 @@
 //! Everything that touches files on the way in and out of evomics:
 //!
 //! - [`sheet`]: sample sheets from CSV, TSV or XLSX;
+//! - [`sdrf`]: SDRF-Proteomics files read as sample sheets, and sample sheets written as SDRF;
 //! - [`formats`]: one module per tool output (and the generic wide matrix), with detection;
 //! - [`matrix`]: the reader result and its alignment to the sample sheet;
 //! - [`ingest`]: sheet + layer files → [`evomics_core::Experiment`] with reports;
@@ -24,6 +25,7 @@ pub mod matrix;
 pub mod output;
 pub mod parquet;
 pub mod sample_map;
+pub mod sdrf;
 pub mod sheet;
 pub mod spec;
 pub mod store;

@@ -29,6 +29,9 @@ pub struct SheetOptions {
     pub id_column: Option<String>,
     /// The worksheet of an XLSX file; by default the first.
     pub worksheet: Option<String>,
+    /// The file is SDRF-Proteomics ([`crate::sdrf`]): `id_column` then names the SDRF column of
+    /// the sample ids (default `source name`).
+    pub sdrf: bool,
 }
 
 /// Read a sample sheet: `.xlsx`/`.xls`/`.ods` through calamine, anything else as delimited text.
@@ -47,6 +50,11 @@ pub fn read_sample_sheet_with_warnings(
     path: &Path,
     opts: &SheetOptions,
 ) -> Result<(SampleSheet, Vec<String>)> {
+    if opts.sdrf {
+        let (sheet, mut notes) = crate::sdrf::read_sdrf(path, opts.id_column.as_deref())?;
+        notes.extend(sheet_warnings(&sheet));
+        return Ok((sheet, notes));
+    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

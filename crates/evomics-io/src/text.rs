@@ -832,7 +832,7 @@ fn tsv_header_quoted(first_line: &str) -> bool {
 /// Every row must have as many fields as the header (a short or long row is an error naming its
 /// line), except that a trailing empty field is tolerated as tools often write one.
 pub fn read_table(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
-    open_table(path, delimiter, false)
+    open_table(path, delimiter, false, false)
 }
 
 /// Like [`read_table`], but a row shorter than the header is padded with empty fields when a
@@ -840,21 +840,27 @@ pub fn read_table(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
 /// strip trailing white space drop them). A short last row with no line break after it is still
 /// an error, as it is what a truncated file looks like. [`Rows::padded`] counts the padded rows.
 pub fn read_table_padded(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
-    open_table(path, delimiter, true)
+    open_table(path, delimiter, true, false)
 }
 
 /// Read a tab-separated file whose lines have different numbers of fields (mzTab): the first
 /// line is returned as the header and every later line as a row of its own width. Limits,
 /// gzip, UTF-8 checks and line numbers are those of [`read_table`].
 pub fn read_lines(path: &Path) -> Result<TextTable> {
-    let mut t = open_table(path, Some(b'\t'), false)?;
+    let mut t = open_table(path, Some(b'\t'), false, false)?;
     t.rows.ragged = true;
     Ok(t)
 }
 
 /// [`read_lines`] over text already in memory.
 pub fn parse_lines(path: &Path, text: &str) -> Result<TextTable> {
-    let mut t = start_table(path, memory_source(text.as_bytes()), Some(b'\t'), false)?;
+    let mut t = start_table(
+        path,
+        memory_source(text.as_bytes()),
+        Some(b'\t'),
+        false,
+        false,
+    )?;
     t.rows.ragged = true;
     Ok(t)
 }
@@ -886,20 +892,39 @@ pub fn head_lines(path: &Path, n: usize) -> Result<Vec<String>> {
 
 /// Parse table text already in memory (see [`read_table`]).
 pub fn parse_table(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
-    start_table(path, memory_source(text.as_bytes()), delimiter, false)
+    start_table(
+        path,
+        memory_source(text.as_bytes()),
+        delimiter,
+        false,
+        false,
+    )
 }
 
 /// [`parse_table`] with short rows padded (see [`read_table_padded`]).
 pub fn parse_table_padded(path: &Path, text: &str, delimiter: Option<u8>) -> Result<TextTable> {
-    start_table(path, memory_source(text.as_bytes()), delimiter, true)
+    start_table(path, memory_source(text.as_bytes()), delimiter, true, false)
 }
 
-fn open_table(path: &Path, delimiter: Option<u8>, pad: bool) -> Result<TextTable> {
+fn open_table(path: &Path, delimiter: Option<u8>, pad: bool, repeats: bool) -> Result<TextTable> {
     let (src, _) = open_source(path)?;
-    start_table(path, src, delimiter, pad)
+    start_table(path, src, delimiter, pad, repeats)
 }
 
-fn start_table(path: &Path, src: Source, delimiter: Option<u8>, pad: bool) -> Result<TextTable> {
+/// Like [`read_table_padded`], but a header name may repeat: SDRF-Proteomics files repeat
+/// `comment[modification parameters]` (one column per modification). The caller tells the
+/// columns apart by position.
+pub fn read_table_repeated_names(path: &Path, delimiter: Option<u8>) -> Result<TextTable> {
+    open_table(path, delimiter, true, true)
+}
+
+fn start_table(
+    path: &Path,
+    src: Source,
+    delimiter: Option<u8>,
+    pad: bool,
+    repeats: bool,
+) -> Result<TextTable> {
     let mut parser = Parser {
         path: path.to_path_buf(),
         src,
@@ -1000,7 +1025,7 @@ fn start_table(path: &Path, src: Source, delimiter: Option<u8>, pad: bool) -> Re
     }
     let mut seen = std::collections::HashSet::with_capacity(header.len());
     for (i, h) in header.iter().enumerate() {
-        if !h.is_empty() && !seen.insert(h.as_str()) {
+        if !repeats && !h.is_empty() && !seen.insert(h.as_str()) {
             return Err(IoError::parse(
                 path,
                 1,

@@ -107,6 +107,9 @@ pub struct IngestSpec {
     /// Worksheet of an XLSX sheet.
     #[serde(default)]
     pub worksheet: Option<String>,
+    /// `samples` is an SDRF-Proteomics file (`evomics ingest --sdrf`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sdrf: bool,
     /// Keep going when sheet samples are missing from a layer (or the reverse).
     #[serde(default)]
     pub allow_missing_samples: bool,

@@ -13,6 +13,8 @@
 //!   verified;
 //! - [`report`]: the HTML report from the typed results (in memory, or read back from a run
 //!   folder);
+//! - [`standards`]: the reporting-standards files of a run (MISEV2023 table, EV-TRACK
+//!   checklist, DOME table per model, SDRF-Proteomics sample annotation);
 //! - [`demo`]: the embedded demo cohort and pipeline.
 //!
 //! The command-line crate parses arguments into these configs and calls these functions; it
@@ -27,6 +29,7 @@ pub mod report;
 pub mod run;
 pub mod simulate;
 pub mod stages;
+pub mod standards;
 pub mod train_flags;
 
 pub use error::{PipelineError, Result};

@@ -29,6 +29,8 @@ pub struct RunFolder {
     pub experiment: Experiment,
     /// The ingest's inputs.
     pub inputs: Vec<InputFile>,
+    /// The ingest's manifest (inputs, settings, what each reader did).
+    pub ingest_manifest: evomics_io::Manifest,
     /// The normalized experiment and its result.
     pub normalized: Option<(Experiment, NormalizeResult)>,
     /// QC.
@@ -39,8 +41,9 @@ pub struct RunFolder {
     pub explore: Option<ExploreResult>,
     /// Clustering.
     pub cluster: Option<ClusterResult>,
-    /// The potency model.
-    pub train: Option<TrainResult>,
+    /// The potency models: `train` (named `train`) or the named `train/<name>` folders, in
+    /// name order.
+    pub train: Vec<(String, TrainResult)>,
 }
 
 fn optional<R: evomics_core::StageResult>(dir: &Path) -> Result<Option<R>> {
@@ -51,9 +54,30 @@ fn optional<R: evomics_core::StageResult>(dir: &Path) -> Result<Option<R>> {
     }
 }
 
+/// The results of the named analyses under `dir` (`diff/<name>`, `train/<name>`), in name order.
+fn named_results<R: evomics_core::StageResult>(dir: &Path) -> Result<Vec<(String, R)>> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        let mut dirs: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| evomics_io::IoError::fs("cannot list", dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("result.json").is_file())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            out.push((name, read_result(&d)?));
+        }
+    }
+    Ok(out)
+}
+
 impl RunFolder {
     /// Read the stage folders of an `evomics run` output (ingest, normalize, qc, diff/*,
-    /// explore, cluster, train).
+    /// explore, cluster, train or train/*).
     pub fn read(run: &Path) -> Result<RunFolder> {
         let ingest = run.join("ingest");
         if !ingest.join("manifest.json").is_file() {
@@ -81,31 +105,21 @@ impl RunFolder {
         } else {
             None
         };
-        let mut diff = Vec::new();
-        if run.join("diff").is_dir() {
-            let mut dirs: Vec<_> = std::fs::read_dir(run.join("diff"))
-                .map_err(|e| evomics_io::IoError::fs("cannot list", run.join("diff"), e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.join("result.json").is_file())
-                .collect();
-            dirs.sort();
-            for d in dirs {
-                let name = d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                diff.push((name, read_result(&d)?));
-            }
-        }
+        let diff = named_results(&run.join("diff"))?;
+        let train = match optional(&run.join("train"))? {
+            Some(t) => vec![("train".to_string(), t)],
+            None => named_results(&run.join("train"))?,
+        };
         Ok(RunFolder {
             experiment,
             inputs,
+            ingest_manifest: m,
             normalized,
             qc: optional(&run.join("qc"))?,
             diff,
             explore: optional(&run.join("explore"))?,
             cluster: optional(&run.join("cluster"))?,
-            train: optional(&run.join("train"))?,
+            train,
         })
     }
 
@@ -121,7 +135,7 @@ impl RunFolder {
             diff: &self.diff,
             explore: self.explore.as_ref(),
             cluster: self.cluster.as_ref(),
-            train: self.train.as_ref(),
+            train: self.train.first().map(|(_, t)| t),
         }
     }
 }

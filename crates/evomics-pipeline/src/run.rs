@@ -184,7 +184,12 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
         *spec = format!("{}={}{rest}", parsed.name, path.display());
     }
     let store = out.join("ingest");
-    let mut ingest_cmd = vec!["ingest".to_string(), "-s".into(), p(&c.ingest.samples)];
+    let sheet_flag = if c.ingest.sdrf { "--sdrf" } else { "-s" };
+    let mut ingest_cmd = vec![
+        "ingest".to_string(),
+        sheet_flag.into(),
+        p(&c.ingest.samples),
+    ];
     for l in &c.ingest.layer {
         ingest_cmd.extend(["--layer".to_string(), l.clone()]);
     }
@@ -621,6 +626,7 @@ fn run_step(
                 SheetOptions {
                     id_column: spec.sample_id_column.clone(),
                     worksheet: spec.worksheet.clone(),
+                    sdrf: spec.sdrf,
                 },
                 &spec.layer,
                 spec.allow_missing_samples,

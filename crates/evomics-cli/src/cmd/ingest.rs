@@ -11,9 +11,13 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
     let sheet = SheetOptions {
         id_column: a.sample_id_column.clone(),
         worksheet: a.worksheet.clone(),
+        sdrf: a.sdrf.is_some(),
+    };
+    let Some(samples) = a.samples.as_ref().or(a.sdrf.as_ref()) else {
+        anyhow::bail!("give the sample sheet with -s SHEET or an SDRF file with --sdrf FILE");
     };
     let (_, _, msgs) = stages::ingest(
-        &a.samples,
+        samples,
         sheet,
         &a.layers,
         a.allow_missing_samples,

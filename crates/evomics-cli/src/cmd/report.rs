@@ -2,6 +2,7 @@
 
 use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_pipeline::report::{render, RunFolder};
+use evomics_pipeline::standards::write_standards;
 
 use crate::cli::ReportArgs;
 use crate::cmd::Log;
@@ -22,6 +23,15 @@ pub fn run(a: ReportArgs, log: Log) -> anyhow::Result<()> {
     check_output(&a.out, OutputKind::File, &inputs, Replace::EvomicsOutput)?;
     let folder = RunFolder::read(&a.run_dir)?;
     let html = render(&folder.results(&a.title, &a.date))?;
+    let mut outputs = vec![a.out.as_path()];
+    let mut standards = Vec::new();
+    // Written first: a standards folder that may not be replaced stops the command before the
+    // report is written.
+    if let Some(dir) = &a.standards {
+        standards = write_standards(&folder, &a.run_dir, dir, Replace::forced(a.force))?;
+        log.say(format!("wrote {}: {}", dir.display(), standards.join(", ")));
+        outputs.push(dir);
+    }
     write_file_atomic(&a.out, html.as_bytes())?;
     log.say(format!(
         "wrote {} ({} KiB)",
@@ -30,7 +40,7 @@ pub fn run(a: ReportArgs, log: Log) -> anyhow::Result<()> {
     ));
     log.finish(
         "report",
-        &[&a.out],
-        serde_json::json!({ "bytes": html.len() }),
+        &outputs,
+        serde_json::json!({ "bytes": html.len(), "standards": standards }),
     )
 }

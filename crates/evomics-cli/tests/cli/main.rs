@@ -6,6 +6,7 @@ mod pipeline;
 mod recipe;
 mod reliability;
 mod stages;
+mod standards;
 mod threads;
 mod train;
 

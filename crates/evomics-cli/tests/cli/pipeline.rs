@@ -182,6 +182,8 @@ fn demo_writes_the_report() {
     assert!(html.contains("Release panel"));
     // Reruns give the same embedding byte for byte: cluster/umap.tsv is among the files
     // `demo_outputs_are_the_recorded_ones` compares with their recorded hashes.
+    // The standards files of the same demo run, and the SDRF round trip.
+    crate::standards::demo_standards(&out);
 }
 
 /// The demo's outputs, file by file, as recorded in `test-data/golden/demo.sha256` (SHA-256 of
