@@ -168,7 +168,8 @@ pub struct IngestArgs {
     #[arg(long, short = 's')]
     pub samples: Option<PathBuf>,
     /// An SDRF-Proteomics file as the sample sheet: one sample per `source name` (or per the
-    /// column --sample-id-column names), its rows (fractions, data files) collapsed.
+    /// column --sample-id-column names), its rows (fractions, data files) collapsed. Default: none
+    /// (-s gives the sheet).
     #[arg(long, value_name = "FILE")]
     pub sdrf: Option<PathBuf>,
     /// Sample-sheet column holding the sample ids (default: sample_id, sample, Sample, …; with
@@ -189,7 +190,8 @@ pub struct IngestArgs {
     /// A sample map (TSV or CSV with columns unit_id, assay, column): which column of which
     /// layer's file holds which sheet sample. For layers measured on different preparations or
     /// under their own column names; a sample the map does not list for a layer was not
-    /// measured in it (docs/formats.md, "Sample map").
+    /// measured in it (docs/formats.md, "Sample map"). Default: none (samples are matched by
+    /// id, or through a `<layer>_column` sheet column).
     #[arg(long, value_name = "FILE")]
     pub sample_map: Option<PathBuf>,
     /// Output experiment store directory (replaced atomically).
@@ -294,7 +296,7 @@ pub struct ReportArgs {
     pub date: String,
     /// Also write the reporting-standards files into this folder (replaced atomically):
     /// misev2023.tsv, ev-track.tsv, dome-<model>.tsv per trained model and sdrf.tsv
-    /// (docs/standards.md).
+    /// (docs/standards.md). Default: none (only the report).
     #[arg(long, value_name = "DIR")]
     pub standards: Option<PathBuf>,
     /// Replace the --standards folder even when it is not evomics output.
