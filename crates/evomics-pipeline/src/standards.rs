@@ -216,14 +216,15 @@ fn row(
     }
 }
 
-fn checklist(name: &str, rows: Vec<Row>) -> String {
+/// A checklist table; `evidence` names the column that says where each value came from.
+fn checklist(name: &str, evidence: &str, rows: Vec<Row>) -> String {
     let mut t = Table::new(name).cols(
         [
             "section",
             "item",
             "status",
             "value",
-            "evidence",
+            evidence,
             "user_action",
         ],
         Kind::Text,
@@ -965,7 +966,7 @@ fn misev(run: &RunFolder) -> String {
         "ingest/manifest.json",
         "",
     ));
-    checklist("misev2023", rows)
+    checklist("misev2023", "evidence", rows)
 }
 
 /// `ev-track.tsv`: status `filled` or `to_fill`.
@@ -1203,35 +1204,7 @@ fn ev_track(run: &RunFolder) -> String {
         "ingest/",
         "",
     )));
-    let mut t = Table::new("ev-track").cols(
-        [
-            "section",
-            "item",
-            "status",
-            "value",
-            "source",
-            "user_action",
-        ],
-        Kind::Text,
-    );
-    for r in rows {
-        let opt = |s: String| -> Cell {
-            if s.is_empty() {
-                Cell::Na
-            } else {
-                s.into()
-            }
-        };
-        t.push(vec![
-            r.section.into(),
-            r.item.into(),
-            r.status.into(),
-            opt(r.value),
-            opt(r.evidence),
-            opt(r.action),
-        ]);
-    }
-    to_tsv(&t)
+    checklist("ev-track", "source", rows)
 }
 
 /// A setting as JSON, a plain string without its quotes.
