@@ -21,13 +21,14 @@ use evomics_stats::stages::explore::ExploreResult;
 use crate::error::{invalid, Result};
 use crate::model::{
     CalibrationBin, ClusterAgreement, ClusterAssignment, ClusterMethod, ClusterSummary,
-    Coefficient, ComparedModel, Confusion, ContrastResult, DiffRow, Distribution, EmbeddingPoint,
-    EmbeddingView, EnrichmentRow, FeatureDetection, FoldRoc, Header, Importance, InputFile,
-    KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet, MatrixKind, Merge, MethodStep,
-    Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection, PanelView, PcaPoint,
-    PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction, PresentAbsentRow, Purity,
-    QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap, SampleQuantiles, SampleRow,
-    SampleScore, SampleTable, SignedImportance, Task, VariancePartition, Verdict, VpFeature,
+    Coefficient, ComparedModel, Confusion, ContrastHeatmap, ContrastResult, DiffRow, Distribution,
+    EmbeddingPoint, EmbeddingView, EnrichmentRow, FeatureDetection, FoldRoc, Header, Importance,
+    InputFile, KScoreRow, LayerSummary, MarkerHeatmap, MarkerRow, MarkerSet, MatrixKind, Merge,
+    MethodStep, Methods, MetricRow, ModelComparison, ModelPair, PanelScores, PanelSection,
+    PanelView, PcaPoint, PcaResult, PermutationSummary, PotencyModel, PrPoint, Prediction,
+    PresentAbsentRow, Purity, QcLayer, QcSample, Reference, ReportInput, RocPoint, SampleHeatmap,
+    SampleQuantiles, SampleRow, SampleScore, SampleTable, SignedImportance, Task,
+    VariancePartition, Verdict, VpFeature,
 };
 
 /// Everything a run produced that the report shows.
@@ -1195,12 +1196,184 @@ fn contrast_coefficients(exp: &Experiment, d: &DiffResult) -> BTreeMap<String, C
         .collect()
 }
 
+/// Features drawn in a contrast's z-score heatmap.
+const CONTRAST_HEATMAP_FEATURES: usize = 20;
+
+/// The layer as `diff` fitted it: its design's samples (after the exclusions), on the scale
+/// limma saw (voom's log2-CPM `log2((count + 0.5) / (lib.size × norm.factor + 1) · 10⁶)` for a
+/// voom fit, else the log-scale layer), with the design's first factor and its levels.
+struct FittedLayer {
+    assay: evomics_core::Assay,
+    factor: Option<(String, Vec<String>)>,
+}
+
+fn fitted_layer(exp: &Experiment, d: &DiffResult) -> Option<FittedLayer> {
+    use evomics_stats::design::TermCoding;
+    use evomics_stats::{Design, DesignOptions};
+    let cfg = &d.config;
+    let (exp, _) = exp.excluding(&cfg.exclude).ok()?;
+    let layer = exp.layer(&cfg.layer).ok()?;
+    let rows: Vec<usize> = layer
+        .samples()
+        .iter()
+        .filter_map(|s| exp.samples().position(s))
+        .collect();
+    let options = DesignOptions {
+        level_order: cfg.level_order,
+        levels: cfg.levels.clone(),
+    };
+    let design = Design::from_formula(&exp.samples().select(&rows), &cfg.design, &options).ok()?;
+    let layer = layer.select_samples_by_id(design.sample_ids()).ok()?;
+    let assay = match &d.voom_detail {
+        Some(v) if d.voom => {
+            let lib: BTreeMap<&str, f64> = v
+                .libraries
+                .samples
+                .iter()
+                .map(String::as_str)
+                .zip(v.libraries.effective())
+                .collect();
+            let libs: Vec<f64> = layer
+                .samples()
+                .iter()
+                .map(|s| lib.get(s.as_str()).copied())
+                .collect::<Option<_>>()?;
+            let mut values = layer.values().clone();
+            for ((_, j), x) in values.indexed_iter_mut() {
+                *x = ((*x + 0.5) / (libs[j] + 1.0) * 1e6).log2();
+            }
+            layer
+                .with_matrices(values, layer.flags().clone(), ValueScale::Log2)
+                .ok()?
+        }
+        _ => log_scale(&layer, false, cfg.assume_scale)
+            .ok()?
+            .0
+            .into_owned(),
+    };
+    let factor = design.terms().iter().find_map(|t| match &t.coding {
+        TermCoding::Factor { levels, .. } => Some((t.column.clone(), levels.clone())),
+        _ => None,
+    });
+    Some(FittedLayer { assay, factor })
+}
+
+/// z-scores (over the samples with a value) of a contrast's most significant features (up to
+/// [`CONTRAST_HEATMAP_FEATURES`], by p-value), samples ordered by the covariate of a slope or
+/// else by the design's first factor in level order; imputed cells marked.
+fn contrast_heatmap(
+    exp: &Experiment,
+    fitted: &FittedLayer,
+    c: &ContrastResult,
+) -> Option<ContrastHeatmap> {
+    let a = &fitted.assay;
+    let mut sig: Vec<&DiffRow> = c
+        .rows
+        .iter()
+        .filter(|r| {
+            r.adj_p_value.is_some_and(|p| p < c.adj_p_threshold)
+                && r.log_fc
+                    .is_some_and(|l| l.abs() >= c.log_fc_threshold && l != 0.0)
+        })
+        .collect();
+    sig.sort_by(|x, y| {
+        x.p_value
+            .unwrap_or(1.0)
+            .total_cmp(&y.p_value.unwrap_or(1.0))
+            .then_with(|| x.feature_id.cmp(&y.feature_id))
+    });
+    let mut order: Vec<usize> = (0..a.samples().len()).collect();
+    let sheet = exp.samples();
+    let order_by = match &c.coefficient {
+        Coefficient::Slope { covariate } => {
+            let v: Vec<Option<f64>> = a
+                .samples()
+                .iter()
+                .map(|s| sheet.text(covariate, s).and_then(|t| t.trim().parse().ok()))
+                .collect();
+            order.sort_by(|&i, &j| match (v[i], v[j]) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            });
+            Some(covariate.clone())
+        }
+        _ => fitted.factor.as_ref().map(|(column, levels)| {
+            let rank = |s: &String| {
+                sheet
+                    .text(column, s)
+                    .and_then(|t| levels.iter().position(|l| *l == t))
+                    .unwrap_or(levels.len())
+            };
+            order.sort_by_key(|&j| rank(&a.samples()[j]));
+            column.clone()
+        }),
+    };
+    let fpos: BTreeMap<&str, usize> = a
+        .features()
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect();
+    let mut hm = MarkerHeatmap {
+        samples: order.iter().map(|&j| a.samples()[j].clone()).collect(),
+        ..MarkerHeatmap::default()
+    };
+    for r in sig {
+        if hm.features.len() == CONTRAST_HEATMAP_FEATURES {
+            break;
+        }
+        let Some(&i) = fpos.get(r.feature_id.as_str()) else {
+            continue;
+        };
+        let v: Vec<Option<f64>> = order
+            .iter()
+            .map(|&j| a.get(i, j).filter(|x| x.is_finite()))
+            .collect();
+        let obs: Vec<f64> = v.iter().flatten().copied().collect();
+        if obs.len() < 2 {
+            continue;
+        }
+        let mean = obs.iter().sum::<f64>() / obs.len() as f64;
+        let sd =
+            (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (obs.len() - 1) as f64).sqrt();
+        if sd.is_nan() || sd <= 0.0 {
+            continue;
+        }
+        let row = hm.features.len();
+        for (k, &j) in order.iter().enumerate() {
+            if a.flags()[[i, j]] == ValueFlag::Imputed && v[k].is_some() {
+                hm.imputed.push([row, k]);
+            }
+        }
+        hm.features
+            .push(r.name.clone().unwrap_or_else(|| r.feature_id.clone()));
+        hm.feature_groups.push(
+            if r.log_fc.unwrap_or(0.0) > 0.0 {
+                "up"
+            } else {
+                "down"
+            }
+            .to_string(),
+        );
+        hm.values
+            .push(v.iter().map(|x| x.map(|x| (x - mean) / sd)).collect());
+    }
+    (!hm.features.is_empty() && !hm.samples.is_empty()).then_some(ContrastHeatmap {
+        order_by: order_by.filter(|c| sheet.column(c).is_some()),
+        heatmap: hm,
+    })
+}
+
 fn diff_section(exp: &Experiment, analyses: &[(String, DiffResult)]) -> Vec<ContrastResult> {
     let mut sorted: Vec<&(String, DiffResult)> = analyses.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (name, d) in sorted {
         let kinds = contrast_coefficients(exp, d);
+        let fitted = fitted_layer(exp, d);
         let mut tables: Vec<(String, &evomics_stats::ContrastTable)> = d
             .limma
             .tables
@@ -1259,6 +1432,9 @@ fn diff_section(exp: &Experiment, analyses: &[(String, DiffResult)]) -> Vec<Cont
                     .collect(),
                 ..ContrastResult::default()
             });
+            if let (Some(f), Some(c)) = (&fitted, out.last_mut()) {
+                c.heatmap = contrast_heatmap(exp, f, c);
+            }
         }
     }
     out
@@ -2081,6 +2257,123 @@ mod tests {
             train: None,
         })
         .unwrap()
+    }
+
+    /// z-scores of one heatmap row, recomputed.
+    fn z(row: &[f64]) -> Vec<f64> {
+        let mean = row.iter().sum::<f64>() / row.len() as f64;
+        let sd =
+            (row.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (row.len() - 1) as f64).sqrt();
+        row.iter().map(|x| (x - mean) / sd).collect()
+    }
+
+    fn diff(exp: &Experiment, layer: &str, contrasts: &[&str]) -> Vec<ContrastResult> {
+        use evomics_stats::stages::diff::{run_diff, DiffConfig};
+        let config = DiffConfig {
+            layer: layer.into(),
+            design: "~ 0 + group".into(),
+            contrasts: contrasts.iter().map(|c| c.to_string()).collect(),
+            ..DiffConfig::default()
+        };
+        let d = run_diff(exp, &config).unwrap();
+        diff_section(exp, &[("g".into(), d)])
+    }
+
+    #[test]
+    fn contrast_heatmap_holds_top_features_as_z_scores_ordered_by_the_design_factor() {
+        let exp = experiment();
+        let c = diff(&exp, "proteome", &["A - B"]);
+        let h = c[0]
+            .heatmap
+            .as_ref()
+            .expect("significant features give a heatmap");
+        assert_eq!(h.order_by.as_deref(), Some("group"));
+        let m = &h.heatmap;
+        // Samples in level order of the factor: the four A, the four B, the four C.
+        assert_eq!(m.samples[..4], ["EV01", "EV04", "EV07", "EV10"]);
+        assert_eq!(m.samples[8..], ["EV03", "EV06", "EV09", "EV12"]);
+        // The planted features: P0 (high in A) is up, P1 (high in B) down, most significant.
+        let at = |f: &str| m.features.iter().position(|x| x == f).unwrap();
+        assert_eq!(m.feature_groups[at("P0")], "up");
+        assert_eq!(m.feature_groups[at("P1")], "down");
+        assert!(m.features.len() <= CONTRAST_HEATMAP_FEATURES);
+        let layer = exp.layer("proteome").unwrap();
+        let pos = |s: &str| layer.samples().iter().position(|x| x == s).unwrap();
+        for (k, f) in m.features.iter().enumerate() {
+            let i = layer.features().ids().iter().position(|x| x == f).unwrap();
+            let raw: Vec<f64> = m
+                .samples
+                .iter()
+                .map(|s| layer.get(i, pos(s)).unwrap())
+                .collect();
+            for (got, want) in m.values[k].iter().zip(z(&raw)) {
+                assert!((got.unwrap() - want).abs() < 1e-12);
+            }
+        }
+        // No significant feature, no heatmap.
+        let mut quiet = c[0].clone();
+        for r in &mut quiet.rows {
+            r.adj_p_value = Some(0.9);
+        }
+        let fitted = FittedLayer {
+            assay: exp.layer("proteome").unwrap().clone(),
+            factor: None,
+        };
+        assert!(contrast_heatmap(&exp, &fitted, &quiet).is_none());
+    }
+
+    #[test]
+    fn contrast_heatmap_of_a_count_layer_is_on_voom_log_cpm() {
+        let ids: Vec<String> = (1..=12).map(|i| format!("EV{i:02}")).collect();
+        let group = (0..12)
+            .map(|j| Some(["A", "B"][j % 2].to_string()))
+            .collect();
+        let sheet =
+            SampleSheet::from_text_columns(ids.clone(), vec![("group".into(), group)]).unwrap();
+        let cells = Array2::from_shape_fn((40, 12), |(i, j)| {
+            let base = 50.0 + 20.0 * i as f64 + 7.0 * ((i * 5 + j * 3) % 7) as f64;
+            let depth = 1.0 + 0.1 * (j % 4) as f64;
+            Some((base * depth * if i < 4 && j % 2 == 0 { 6.0 } else { 1.0 }).round())
+        });
+        let features = Features::new((0..40).map(|i| format!("miR-{i}")).collect()).unwrap();
+        let layer = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            features,
+            ids,
+            &cells,
+        )
+        .unwrap();
+        let mut exp = Experiment::new(sheet);
+        exp.insert_layer(layer).unwrap();
+        use evomics_stats::stages::diff::{run_diff, DiffConfig};
+        let d = run_diff(
+            &exp,
+            &DiffConfig {
+                layer: "mirna".into(),
+                design: "~ 0 + group".into(),
+                contrasts: vec!["A - B".into()],
+                ..DiffConfig::default()
+            },
+        )
+        .unwrap();
+        let (e, _) = d.voom_detail.as_ref().unwrap().matrices.clone().unwrap();
+        let c = diff_section(&exp, &[("g".into(), d)]);
+        let m = &c[0].heatmap.as_ref().unwrap().heatmap;
+        assert!(m.features.iter().any(|f| f == "miR-0"));
+        let pos = |s: &str| e.samples().iter().position(|x| x == s).unwrap();
+        for (k, f) in m.features.iter().enumerate() {
+            let i = e.features().ids().iter().position(|x| x == f).unwrap();
+            let voom_e: Vec<f64> = m
+                .samples
+                .iter()
+                .map(|s| e.get(i, pos(s)).unwrap())
+                .collect();
+            for (got, want) in m.values[k].iter().zip(z(&voom_e)) {
+                assert!((got.unwrap() - want).abs() < 1e-9, "{f}");
+            }
+        }
     }
 
     #[test]

@@ -67,10 +67,18 @@ pub(crate) fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
     v.map_or_else(|| "NA".to_string(), f)
 }
 
-/// A number in a TSV download: the shortest text that reads back to the same double.
+/// Significant digits of a number in a TSV download.
+pub(crate) const TSV_DIGITS: usize = 7;
+
+/// A number in a TSV download, rounded to [`TSV_DIGITS`] significant digits (single
+/// precision: more than any assay measures; the stage outputs in the run folder keep every
+/// digit), written as the shortest text that reads back to the rounded value.
 pub(crate) fn tsv(v: Option<f64>) -> String {
     match v {
-        Some(v) if v.is_finite() => evomics_core::format_float(v).unwrap_or_default(),
+        Some(v) if v.is_finite() => {
+            let rounded: f64 = format!("{v:.*e}", TSV_DIGITS - 1).parse().unwrap_or(v);
+            evomics_core::format_float(rounded).unwrap_or_default()
+        }
         Some(v) => non_finite(v),
         None => "NA".into(),
     }
@@ -158,6 +166,10 @@ mod tests {
         assert_eq!(opt(None, num), "NA");
         assert_eq!(tsv(Some(0.1)), "0.1");
         assert_eq!(tsv(Some(f64::INFINITY)), "Inf");
+        assert_eq!(tsv(Some(-1.4052378437281923)), "-1.405238");
+        assert_eq!(tsv(Some(7.7612345678e-40)), "7.761235e-40");
+        assert_eq!(tsv(Some(1234567890.0)), "1234568000");
+        assert_eq!(tsv(Some(0.0)), "0");
     }
 
     #[test]

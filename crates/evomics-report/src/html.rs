@@ -72,6 +72,19 @@ pub(crate) fn file_name(stem: &str) -> String {
     s
 }
 
+/// TSV downloads larger than this many bytes are embedded gzip-compressed.
+pub(crate) const GZIP_ABOVE: usize = 64 * 1024;
+
+/// `bytes` as a gzip member with no name and modification time 0, so that the report's bytes
+/// depend only on its input.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(bytes);
+    z.finish().unwrap_or_default()
+}
+
 /// One table cell: what the page shows and what the TSV holds.
 pub(crate) struct Cell {
     html: String,
@@ -239,12 +252,23 @@ impl Table {
 
     fn foot(&self, lead: &str) -> String {
         let n = self.rows.len();
+        let rows = if n == 1 { "" } else { "s" };
+        let tsv = self.tsv();
+        if tsv.len() > GZIP_ABOVE {
+            // Large tables travel gzip-compressed (a third of the size or less): R, pandas,
+            // polars and spreadsheet tools open `.tsv.gz` directly.
+            return format!(
+                "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}.gz\" href=\"data:application/gzip;base64,{}\">Download TSV, gzip ({n} row{rows})</a></p>\n",
+                Esc(lead),
+                Esc(&file_name(&self.file)),
+                base64(&gzip(tsv.as_bytes())),
+            );
+        }
         format!(
-            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{})</a></p>\n",
+            "<p class=\"table-foot\">{}<a class=\"download\" download=\"{}\" href=\"data:text/tab-separated-values;charset=utf-8;base64,{}\">Download TSV ({n} row{rows})</a></p>\n",
             Esc(lead),
             Esc(&file_name(&self.file)),
-            base64(self.tsv().as_bytes()),
-            if n == 1 { "" } else { "s" },
+            base64(tsv.as_bytes()),
         )
     }
 }
@@ -299,5 +323,63 @@ mod tests {
         assert!(html.contains("Showing 1 of 2 rows"));
         assert!(html.contains(&base64(t.tsv().as_bytes())));
         assert!(html.contains("download=\"t.tsv\""));
+    }
+
+    #[test]
+    fn large_downloads_are_gzip_and_round_trip() {
+        use std::io::Read as _;
+        let mut t = Table::new("big", &[("id", Col::Text), ("value", Col::Num)]);
+        for i in 0..8000 {
+            t.rows.push(vec![
+                Cell::text(&format!("PROT{i:05}")),
+                Cell::num(Some(i as f64 / 7.0), nf::num),
+            ]);
+        }
+        t.show = 10;
+        assert!(t.tsv().len() > GZIP_ABOVE);
+        let html = t.render();
+        assert!(
+            html.contains("download=\"big.tsv.gz\""),
+            "{}",
+            &html[html.len() - 300..]
+        );
+        assert!(html.contains("Download TSV, gzip (8000 rows)"));
+        let coded = html
+            .split("href=\"data:application/gzip;base64,")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        let bytes = decode(coded);
+        let mut plain = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut plain)
+            .unwrap();
+        assert_eq!(plain, t.tsv());
+        assert!(
+            coded.len() * 2 < t.tsv().len(),
+            "compressed to half or less, base64 included"
+        );
+        assert_eq!(gzip(b"x"), gzip(b"x"), "deterministic");
+    }
+
+    fn decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let mut out = Vec::new();
+        for chunk in s.as_bytes().chunks(4) {
+            let pad = chunk.iter().filter(|c| **c == b'=').count();
+            let n = chunk
+                .iter()
+                .take(4 - pad)
+                .fold(0u32, |acc, c| (acc << 6) | u32::from(val(*c)))
+                << (6 * pad);
+            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+        }
+        out
     }
 }

@@ -498,6 +498,35 @@ pub struct MarkerHeatmap {
     pub imputed: Vec<[usize; 2]>,
 }
 
+impl MarkerHeatmap {
+    /// One group per feature, one row of values per feature and one value per sample, and
+    /// marked cells inside the grid.
+    fn check(&self, section: &'static str, item: &str) -> Result<()> {
+        let (nr, nc) = (self.features.len(), self.samples.len());
+        if self.feature_groups.len() != nr
+            || self.values.len() != nr
+            || self.values.iter().any(|r| r.len() != nc)
+        {
+            return Err(invalid(
+                section,
+                item,
+                format!("the heatmap needs {nr} feature group(s) and {nr} rows of {nc} values (one per feature and sample)"),
+            ));
+        }
+        if let Some(c) = self.imputed.iter().find(|c| c[0] >= nr || c[1] >= nc) {
+            return Err(invalid(
+                section,
+                item,
+                format!(
+                    "imputed cell ({}, {}) lies outside the {nr} × {nc} heatmap",
+                    c[0], c[1]
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Section 5: the statistics of one contrast in one layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -534,6 +563,22 @@ pub struct ContrastResult {
     /// are groups.
     #[serde(default)]
     pub present_absent: Vec<PresentAbsentRow>,
+    /// z-scores of the most significant features across the samples the model fitted, when
+    /// any feature is significant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heatmap: Option<ContrastHeatmap>,
+}
+
+/// The most significant features of a contrast as z-scores across the fitted samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContrastHeatmap {
+    /// The sample column the samples are ordered by: the design's first factor, or the
+    /// covariate of a slope; `None` keeps the layer's order.
+    pub order_by: Option<String>,
+    /// Rows (`feature_groups` holds `up` or `down`), samples and z-scores of the values the
+    /// model fitted (log2, or voom's log2-CPM for a count layer).
+    pub heatmap: MarkerHeatmap,
 }
 
 /// What a contrast's estimate (limma's `logFC` column) is.
@@ -618,6 +663,7 @@ impl Default for ContrastResult {
             imputed_fitted: None,
             rows: Vec::new(),
             present_absent: Vec::new(),
+            heatmap: None,
         }
     }
 }
@@ -1095,6 +1141,10 @@ impl ReportInput {
         }
         for d in &self.differential {
             let item = format!("{} / {}", d.layer, d.contrast);
+            if let Some(h) = &d.heatmap {
+                // `order_by` may be a numeric covariate, which the sample table leaves out.
+                h.heatmap.check("differential", &item)?;
+            }
             if !(d.adj_p_threshold > 0.0 && d.adj_p_threshold <= 1.0) {
                 return Err(invalid(
                     "differential",
@@ -1197,6 +1247,10 @@ impl ReportInput {
         }
         for d in &self.differential {
             let item = format!("{} / {}", d.layer, d.contrast);
+            if let Some(h) = &d.heatmap {
+                // `order_by` may be a numeric covariate, which the sample table leaves out.
+                h.heatmap.check("differential", &item)?;
+            }
             for r in &d.rows {
                 unit("differential", &item, "p_value", r.p_value)?;
                 unit("differential", &item, "adj_p_value", r.adj_p_value)?;
@@ -1401,27 +1455,7 @@ impl ReportInput {
             }
         }
         if let Some(h) = &m.heatmap {
-            let (nr, nc) = (h.features.len(), h.samples.len());
-            if h.feature_groups.len() != nr
-                || h.values.len() != nr
-                || h.values.iter().any(|r| r.len() != nc)
-            {
-                return Err(invalid(
-                    "markers",
-                    item,
-                    format!("the heatmap needs {nr} feature group(s) and {nr} rows of {nc} values (one per feature and sample)"),
-                ));
-            }
-            if let Some(c) = h.imputed.iter().find(|c| c[0] >= nr || c[1] >= nc) {
-                return Err(invalid(
-                    "markers",
-                    item,
-                    format!(
-                        "imputed cell ({}, {}) lies outside the {nr} × {nc} heatmap",
-                        c[0], c[1]
-                    ),
-                ));
-            }
+            h.check("markers", &item)?;
         }
         Ok(())
     }

@@ -11,7 +11,10 @@
 //!   readers against something else;
 //! - [`close`]: numeric agreement with stated tolerances;
 //! - [`cohorts`]: simulated cohorts shared by several crates' tests;
-//! - [`snapshot`]: every file under a folder, with the run-specific part of manifests removed.
+//! - [`snapshot`]: every file under a folder, with the run-specific part of manifests removed;
+//! - [`browser`]: headless Chromium's screenshot and DOM of an HTML report.
+
+pub mod browser;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

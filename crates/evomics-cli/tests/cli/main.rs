@@ -5,6 +5,7 @@ mod explore;
 mod pipeline;
 mod recipe;
 mod reliability;
+mod report;
 mod stages;
 mod standards;
 mod threads;

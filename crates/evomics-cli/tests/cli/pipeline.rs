@@ -245,6 +245,8 @@ fn demo_outputs_are_the_recorded_ones() {
         differ.is_empty(),
         "demo outputs differ from test-data/golden/demo.sha256 (rerun with EVOMICS_BLESS=1 if the change is intended): {differ:?}"
     );
+    // The demo's report as a browser shows it: every section, a screenshot, no console error.
+    crate::report::check_in_browser(&d.path().join("demo/report.html"), &crate::report::SECTIONS);
 }
 
 /// The report's methods say what ran: sample-level folds and free permutations are described

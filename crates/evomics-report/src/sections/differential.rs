@@ -4,9 +4,10 @@ use std::cmp::Ordering;
 
 use crate::fmt::{num, pval};
 use crate::html::{Cell, Col, Table};
-use crate::model::{ContrastResult, DiffRow};
+use crate::model::{ContrastHeatmap, ContrastResult, DiffRow};
 use crate::sections::{figure, grid, h3, para, stem, Ctx, Section};
 use crate::svg::charts::{Bar, Label, Point, Ref, XyPlot};
+use crate::svg::grid::{Grid, GridScale};
 use crate::svg::palette::{Shape, Style, DOWN, NEUTRAL, UP};
 use crate::svg::{scale, Key, LegendEntry};
 
@@ -32,7 +33,12 @@ pub(crate) fn section(ctx: &Ctx<'_>) -> Option<Section> {
     if ctx.input.differential.is_empty() {
         return None;
     }
-    let body: String = ctx.input.differential.iter().map(contrast).collect();
+    let body: String = ctx
+        .input
+        .differential
+        .iter()
+        .map(|c| contrast(ctx, c))
+        .collect();
     Some(Section {
         id: "differential",
         title: "Differential abundance",
@@ -87,7 +93,7 @@ fn written(c: &ContrastResult) -> String {
     }
 }
 
-fn contrast(c: &ContrastResult) -> String {
+fn contrast(ctx: &Ctx<'_>, c: &ContrastResult) -> String {
     let written = written(c);
     let mut h = h3(&format!("{}: {written}", c.layer));
     if c.expression.as_deref().is_some_and(|e| e != c.contrast) {
@@ -283,6 +289,9 @@ fn contrast(c: &ContrastResult) -> String {
         p_histogram(c, &written),
         ma_plot(c, &written, &rows),
     ]));
+    if let Some(hm) = &c.heatmap {
+        h.push_str(&top_heatmap(ctx, c, hm, &written));
+    }
 
     let mut t = Table::new(
         &stem(&[
@@ -327,6 +336,48 @@ fn contrast(c: &ContrastResult) -> String {
         h.push_str(&present_absent(c));
     }
     h
+}
+
+/// z-score heatmap of the contrast's most significant features across the fitted samples.
+fn top_heatmap(ctx: &Ctx<'_>, c: &ContrastResult, hm: &ContrastHeatmap, written: &str) -> String {
+    let m = &hm.heatmap;
+    let label = format!("z-scores of the top features of {written} in {}", c.layer);
+    let rows: Vec<String> = m
+        .features
+        .iter()
+        .zip(&m.feature_groups)
+        .map(|(f, g)| format!("{f} {}", if g == "up" { "↑" } else { "↓" }))
+        .collect();
+    let order = hm.order_by.as_deref();
+    let strip = order.and_then(|o| ctx.column(o));
+    let col_title = order.map_or_else(
+        || "samples".to_string(),
+        |o| format!("samples, ordered by {o}"),
+    );
+    let grid = Grid {
+        label: &label,
+        rows: &rows,
+        cols: &m.samples,
+        values: &m.values,
+        marked: &m.imputed,
+        mark_label: "imputed",
+        col_title: &col_title,
+        row_title: "feature",
+        col_strip: strip,
+        row_strip: None,
+        scale: GridScale::Diverging,
+        colour_title: "z-score",
+    };
+    figure(
+        &grid.render(),
+        &format!(
+            "The {} most significant feature(s) of {written} (↑ up, ↓ down), each scaled to mean 0 and standard deviation 1 across the {} samples the model fitted{}; colours clipped at ±3{}. How to read this: a contrast that holds shows blocks of colour that follow the ordering; a feature driven by one or two samples shows as a single dark cell.",
+            m.features.len(),
+            m.samples.len(),
+            order.map_or_else(String::new, |o| format!(", ordered by {o}")),
+            if m.imputed.is_empty() { "" } else { "; dotted cells were imputed" },
+        ),
+    )
 }
 
 /// Bins of the p-value histogram.
@@ -420,9 +471,10 @@ fn ma_plot(c: &ContrastResult, written: &str, rows: &[&DiffRow]) -> String {
                     },
                     shape: Shape::Circle,
                 },
-                // Only significant points carry a tooltip: the others would double the
-                // plot's size and are in the table.
-                title: if pass.is_some() {
+                // Only significant points carry a tooltip (the others would double the
+                // plot's size and are in the table), and with many features none does: the
+                // volcano above has them.
+                title: if pass.is_some() && rows.len() <= TITLED_FEATURES {
                     format!("{}: AveExpr {}, {est} {}", display_name(r), num(a), num(m))
                 } else {
                     String::new()
@@ -547,7 +599,8 @@ mod tests {
             ],
             ..ContrastResult::default()
         };
-        let html = contrast(&c);
+        let input = crate::model::ReportInput::default();
+        let html = contrast(&Ctx::new(&input), &c);
         assert!(html.contains(">zero</text>"));
         assert!(!html.contains(">ns</text>"));
         assert!(html.contains("1 up and 0 down of 2 tested"));

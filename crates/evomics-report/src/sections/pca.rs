@@ -67,6 +67,7 @@ fn layer(ctx: &Ctx<'_>, p: &PcaResult) -> String {
         },
     );
     h.push_str(&grid(&panels));
+    h.push_str(&uncoloured_note(ctx, p));
     if p.variance_explained.len() > 2 {
         let k = p.variance_explained.len().min(10);
         let chart = BarChart {
@@ -123,6 +124,38 @@ fn layer(ctx: &Ctx<'_>, p: &PcaResult) -> String {
     h
 }
 
+/// Most levels a panel is coloured by (the palette's colours and shapes stay apart up to here).
+const MAX_COLOURED: usize = 12;
+
+/// The colouring columns of `p` with more than [`MAX_COLOURED`] levels among its samples, as a
+/// sentence, or nothing.
+fn uncoloured_note(ctx: &Ctx<'_>, p: &PcaResult) -> String {
+    let many: Vec<String> = p
+        .colour_by
+        .iter()
+        .filter_map(|c| {
+            let l = ctx.column(c)?;
+            let n = p
+                .points
+                .iter()
+                .filter_map(|q| l.value(&q.sample_id))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            (n > MAX_COLOURED).then(|| format!("{c} ({n} levels)"))
+        })
+        .collect();
+    if many.is_empty() {
+        return String::new();
+    }
+    crate::sections::para(
+        "summary",
+        &format!(
+            "Not drawn coloured by {}: more than {MAX_COLOURED} colours cannot be told apart; the samples table lists each sample's value.",
+            many.join(", ")
+        ),
+    )
+}
+
 /// One scatter panel per colouring column of `p` (one uncoloured panel without columns):
 /// `names` are the plot's name and its axes' short names (for hover titles), `titles` the axis
 /// titles.
@@ -135,11 +168,27 @@ fn coloured_panels(
     caption: impl Fn(Option<&str>) -> String,
 ) -> Vec<String> {
     let ids: Vec<&str> = pts.iter().map(|q| q.0).collect();
-    let columns: Vec<Option<&str>> = if p.colour_by.is_empty() {
-        vec![None]
-    } else {
-        p.colour_by.iter().map(|c| Some(c.as_str())).collect()
+    // A colour per level cannot be told apart beyond MAX_COLOURED levels (e.g. one per donor
+    // in a large cohort): such columns get no panel, and the caller says so.
+    let readable = |c: &str| {
+        ctx.column(c).is_none_or(|l| {
+            let mut seen = std::collections::BTreeSet::new();
+            ids.iter().filter_map(|id| l.value(id)).for_each(|v| {
+                seen.insert(v);
+            });
+            seen.len() <= MAX_COLOURED
+        })
     };
+    let mut columns: Vec<Option<&str>> = p
+        .colour_by
+        .iter()
+        .map(String::as_str)
+        .filter(|c| readable(c))
+        .map(Some)
+        .collect();
+    if columns.is_empty() {
+        columns.push(None);
+    }
     let mut panels = Vec::new();
     for col in columns {
         let levels = col.and_then(|c| ctx.column(c));

@@ -1,10 +1,12 @@
 //! The chart types: x–y plots (scatter, curves, histograms), vertical bars per category, box
 //! plots with strips, and horizontal (stacked) bars.
 
+use std::fmt::Write as _;
+
 use evomics_core::num::quantile7_sorted;
 
 use crate::fmt::C;
-use crate::svg::palette::{Style, INK, NEUTRAL};
+use crate::svg::palette::{Shape, Style, INK, NEUTRAL};
 use crate::svg::scale::{self, Linear, Ticks};
 use crate::svg::{
     axes, legend, legend_height, legend_width, text_width, truncate, Anchor, Frame, LegendEntry,
@@ -183,6 +185,9 @@ impl XyPlot {
             Some((&xs, &xt, TickFormat::Number, &self.x_title)),
             (&ys, &yt, TickFormat::Number, &self.y_title),
         );
+        if !self.bars.is_empty() {
+            svg.open_group(" stroke=\"#fff\" stroke-width=\"0.5\"");
+        }
         for b in &self.bars {
             let (x0, x1) = (xs.map(b.x.0), xs.map(b.x.1));
             let (y0, y1) = (ys.map(b.y.0), ys.map(b.y.1));
@@ -190,9 +195,12 @@ impl XyPlot {
                 (x0.min(x1), y0.min(y1)),
                 ((x1 - x0).abs(), (y1 - y0).abs()),
                 b.colour,
-                " stroke=\"#fff\" stroke-width=\"0.5\"",
+                "",
                 Some(&b.title),
             );
+        }
+        if !self.bars.is_empty() {
+            svg.close_group();
         }
         for (r, colour, dash) in &self.refs {
             match r {
@@ -226,6 +234,10 @@ impl XyPlot {
                 _ => {}
             }
         }
+        // Many series (a whisker per sample): consecutive untitled, undashed series of one
+        // colour and width become one path, drawn exactly as the separate lines were.
+        let merge = self.series.len() > CROWDED;
+        let mut run: Option<(&str, f64, String)> = None;
         for s in &self.series {
             let pts: Vec<(f64, f64)> = s
                 .pts
@@ -233,20 +245,44 @@ impl XyPlot {
                 .filter(|p| p.0.is_finite() && p.1.is_finite())
                 .map(|p| (xs.map(p.0), ys.map(p.1)))
                 .collect();
-            if pts.len() >= 2 {
+            if pts.len() < 2 {
+                continue;
+            }
+            let mergeable = merge && s.title.is_none() && s.dash.is_none();
+            if let Some((colour, width, d)) = run.take() {
+                if mergeable && colour == s.colour && width == s.width {
+                    run = Some((colour, width, d));
+                } else {
+                    flush_run(&mut svg, colour, width, &d);
+                }
+            }
+            if mergeable {
+                let d = &mut run
+                    .get_or_insert_with(|| (s.colour, s.width, String::new()))
+                    .2;
+                for (k, (x, y)) in pts.iter().enumerate() {
+                    let _ = write!(d, "{}{},{}", if k == 0 { 'M' } else { 'L' }, C(*x), C(*y));
+                }
+            } else {
                 svg.polyline(&pts, s.colour, s.width, s.dash, s.title.as_deref());
             }
         }
-        // Many points overplot: drawn translucent, dense regions show as darker.
-        let extra = if self.points.len() > CROWDED {
-            HALO_TRANSLUCENT
-        } else {
-            HALO
-        };
+        if let Some((colour, width, d)) = run {
+            flush_run(&mut svg, colour, width, &d);
+        }
+        // Many points overplot: drawn translucent, dense regions show as darker; the shared
+        // attributes go on one group rather than on every point.
+        let crowded = self.points.len() > CROWDED;
+        let extra = if crowded { "" } else { HALO };
+        if crowded {
+            dot_density(&mut svg, &xs, &ys, &self.points);
+            svg.open_group(HALO_TRANSLUCENT);
+        }
         for p in self
             .points
             .iter()
             .filter(|p| p.x.is_finite() && p.y.is_finite())
+            .filter(|p| !(crowded && untitled_circle(p)))
         {
             svg.marker(
                 (xs.map(p.x), ys.map(p.y)),
@@ -256,11 +292,77 @@ impl XyPlot {
                 (!p.title.is_empty()).then_some(p.title.as_str()),
             );
         }
+        if crowded {
+            svg.close_group();
+        }
         let drawn = place_labels(&mut svg, f, &xs, &ys, &self.labels);
         if !self.legend.is_empty() {
             legend(&mut svg, (f.right() + 16.0, f.top), lt, &self.legend);
         }
         (svg.finish(), drawn)
+    }
+}
+
+/// One path of merged series lines.
+fn flush_run(svg: &mut Svg, colour: &str, width: f64, d: &str) {
+    svg.path(
+        d,
+        &format!(
+            " fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-linejoin=\"round\""
+        ),
+    );
+}
+
+/// A point drawn in a crowded plot's density layer rather than as its own element.
+fn untitled_circle(p: &Point) -> bool {
+    p.title.is_empty() && p.style.shape == Shape::Circle
+}
+
+/// Opacity of a density dot by how many points share its pixel: 1, 2–3, 4–7, 8 or more.
+const DENSITY_OPACITY: [(usize, &str); 4] = [(1, "0.45"), (2, "0.6"), (4, "0.75"), (8, "0.9")];
+
+/// The untitled circles of a crowded plot (the non-significant bulk of a volcano or MA plot):
+/// one point per occupied pixel, as zero-length round-capped strokes grouped into one path per
+/// colour, radius and density level, darker where more points share the pixel. Drawn beneath
+/// every titled point. A circle element per point would cost ~80 bytes; a pixel here ~9, and
+/// points hidden under one another cost nothing.
+fn dot_density(svg: &mut Svg, xs: &Linear, ys: &Linear, points: &[Point]) {
+    use std::collections::BTreeMap;
+    // (colour, radius in 1/100 px) → pixel → points there; BTreeMaps keep the output stable.
+    type Pixels = BTreeMap<(i64, i64), usize>;
+    let mut layers: BTreeMap<(&str, u32), Pixels> = BTreeMap::new();
+    let mut first_seen: Vec<(&str, u32)> = Vec::new();
+    for p in points
+        .iter()
+        .filter(|p| p.x.is_finite() && p.y.is_finite() && untitled_circle(p))
+    {
+        let key = (p.style.colour, (p.r * 100.0).round() as u32);
+        if !layers.contains_key(&key) {
+            first_seen.push(key);
+        }
+        let px = (xs.map(p.x).round() as i64, ys.map(p.y).round() as i64);
+        *layers.entry(key).or_default().entry(px).or_insert(0) += 1;
+    }
+    // Layers in the order their first point came, so the caller's drawing order holds.
+    for key in first_seen {
+        let cells = &layers[&key];
+        for (k, (from, opacity)) in DENSITY_OPACITY.iter().enumerate() {
+            let to = DENSITY_OPACITY.get(k + 1).map_or(usize::MAX, |n| n.0);
+            let mut d = String::new();
+            for ((x, y), _) in cells.iter().filter(|(_, n)| (*from..to).contains(*n)) {
+                let _ = write!(d, "M{x} {y}h0");
+            }
+            if !d.is_empty() {
+                svg.path(
+                    &d,
+                    &format!(
+                        " fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-linecap=\"round\" stroke-opacity=\"{opacity}\"",
+                        key.0,
+                        C(2.0 * key.1 as f64 / 100.0)
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -824,6 +926,44 @@ mod tests {
         assert!(!out.contains("<title>nan</title>"));
         assert!(out.contains(">top</text>"));
         assert_eq!(count(&out, "stroke-dasharray=\"4 3\""), 1);
+    }
+
+    #[test]
+    fn crowded_untitled_points_become_density_dots() {
+        let mut p = XyPlot::new(400.0, 300.0, "volcano", "x", "y");
+        for i in 0..1000 {
+            p.points.push(Point {
+                x: (i % 10) as f64,
+                y: (i % 10) as f64,
+                r: 2.0,
+                style: level_style(0),
+                title: String::new(),
+            });
+        }
+        p.points.push(Point {
+            x: 5.5,
+            y: 1.0,
+            r: 3.0,
+            style: level_style(1),
+            title: "hit".into(),
+        });
+        let out = p.render();
+        // Ten occupied pixels of 100 points each: one path at the densest level.
+        assert_eq!(
+            count(&out, "<circle"),
+            1,
+            "only the titled point is an element"
+        );
+        assert!(out.contains("<title>hit</title>"));
+        let dots: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("stroke-linecap=\"round\""))
+            .collect();
+        assert_eq!(dots.len(), 1, "{dots:?}");
+        assert_eq!(count(dots[0], "h0"), 10);
+        assert!(dots[0].contains("stroke-opacity=\"0.9\""));
+        // The density layer comes before (beneath) the titled point.
+        assert!(out.find("h0").unwrap() < out.find("<circle").unwrap());
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! sides, a colour bar and, for small tables, the value printed in each cell (contingency
 //! tables, z-scores of marker features across samples).
 
+use std::fmt::Write as _;
+
 use crate::fmt::{num, C};
 use crate::groups::ColumnLevels;
 use crate::svg::palette::{blues, diverging, INK};
+use crate::svg::png;
 use crate::svg::scale::{self, Linear};
 use crate::svg::{legend, legend_height, legend_width, text_width, truncate, Anchor, Svg, SMALL};
 
@@ -74,6 +77,52 @@ impl Grid<'_> {
         match self.scale {
             GridScale::Diverging => (diverging(t), t),
             GridScale::Counts => (blues(t), t),
+        }
+    }
+
+    /// The cells as one indexed PNG (one pixel per cell, scaled without smoothing), for grids
+    /// too large for an element per cell, with the marked cells as dots in one path. The values
+    /// stay in the section's table or download.
+    fn draw_raster(
+        &self,
+        svg: &mut Svg,
+        (left, top): (f64, f64),
+        (cell_w, cell_h): (f64, f64),
+        limit: f64,
+    ) {
+        let (nr, nc) = (self.rows.len(), self.cols.len());
+        let palette = png::scale_palette(|t| match self.scale {
+            GridScale::Diverging => diverging(t),
+            GridScale::Counts => blues(t),
+        });
+        let mut pixels = Vec::with_capacity(nr * nc);
+        for i in 0..nr {
+            for j in 0..nc {
+                pixels.push(
+                    match self.values.get(i).and_then(|r| r.get(j)).copied().flatten() {
+                        Some(v) if v.is_finite() => png::scale_index(self.fill(v, limit).1),
+                        _ => png::NA_INDEX,
+                    },
+                );
+            }
+        }
+        let png = png::indexed(nc as u32, nr as u32, &palette, &pixels);
+        svg.image(
+            (left, top),
+            (cell_w * nc as f64, cell_h * nr as f64),
+            &format!("data:image/png;base64,{}", crate::html::base64(&png)),
+            &format!("{nr} × {nc} cells, one pixel each (no hover values at this size)"),
+        );
+        let mut d = String::new();
+        for c in self.marked.iter().filter(|c| c[0] < nr && c[1] < nc) {
+            let (x, y) = (
+                left + cell_w * (c[1] as f64 + 0.5) - 1.0,
+                top + cell_h * (c[0] as f64 + 0.5) - 1.0,
+            );
+            let _ = write!(d, "M{},{}h2v2h-2z", C(x), C(y));
+        }
+        if !d.is_empty() {
+            svg.path(&d, &format!(" fill=\"{INK}\""));
         }
     }
 
@@ -185,7 +234,16 @@ impl Grid<'_> {
             (bottom + col_label_h + 8.0 + SMALL + 14.0).max(top + 30.0 + cb_h + 30.0 + legends_h);
         let mut svg = Svg::new(width, height, self.label);
 
-        if let Some(levels) = self.col_strip {
+        let raster = nr * nc > MAX_TITLED && !text_cells;
+        if let (Some(levels), true) = (self.col_strip, raster) {
+            let colours: Vec<&str> = self.cols.iter().map(|s| levels.style(s).colour).collect();
+            svg.colour_strip(
+                (left, 10.0),
+                (cell_w * nc as f64, STRIP),
+                &colours,
+                &format!("{} of each sample (colours in the legend)", levels.name),
+            );
+        } else if let Some(levels) = self.col_strip {
             for (j, s) in self.cols.iter().enumerate() {
                 let title = format!("{s}: {} = {}", levels.name, levels.label(s));
                 svg.rect(
@@ -213,8 +271,11 @@ impl Grid<'_> {
         let limit = self.colour_limit();
         let marks: std::collections::BTreeSet<(usize, usize)> =
             self.marked.iter().map(|c| (c[0], c[1])).collect();
-        let titled = nr * nc <= MAX_TITLED;
-        for (i, row) in self.values.iter().enumerate().take(nr) {
+        let titled = !raster;
+        if raster {
+            self.draw_raster(&mut svg, (left, top), (cell_w, cell_h), limit);
+        }
+        for (i, row) in self.values.iter().enumerate().take(nr).filter(|_| !raster) {
             for (j, v) in row.iter().enumerate().take(nc) {
                 let v = v.filter(|v| v.is_finite());
                 let marked = marks.contains(&(i, j));
@@ -455,5 +516,41 @@ mod tests {
         assert!(out.contains(&format!("fill=\"{}\"", diverging(0.5))));
         assert!(out.contains("<title>F1 × s3: 1 (imputed)</title>"));
         assert!(!out.contains("<title>F1 × s2: 0 (imputed)</title>"));
+    }
+
+    #[test]
+    fn large_z_score_grids_are_one_raster_with_marks() {
+        let rows: Vec<String> = (0..20).map(|i| format!("F{i}")).collect();
+        let cols: Vec<String> = (0..300).map(|j| format!("s{j}")).collect();
+        let values: Vec<Vec<Option<f64>>> = (0..20)
+            .map(|i| {
+                (0..300)
+                    .map(|j| (j != 7).then_some(((i + j) % 7) as f64 - 3.0))
+                    .collect()
+            })
+            .collect();
+        let g = Grid {
+            label: "z",
+            rows: &rows,
+            cols: &cols,
+            values: &values,
+            marked: &[[0, 2], [19, 299]],
+            mark_label: "imputed",
+            col_title: "sample",
+            row_title: "feature",
+            col_strip: None,
+            row_strip: None,
+            scale: GridScale::Diverging,
+            colour_title: "z-score",
+        };
+        let out = g.render();
+        assert_eq!(out.matches("<image ").count(), 1);
+        assert!(!out.contains("<title>F0 × s1:"));
+        assert_eq!(
+            out.matches("h2v2h-2z").count(),
+            2,
+            "one dot per marked cell"
+        );
+        assert!(out.len() < 30_000, "{}", out.len());
     }
 }

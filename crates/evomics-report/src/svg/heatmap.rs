@@ -6,6 +6,7 @@ use crate::fmt::{num, C};
 use crate::groups::ColumnLevels;
 use crate::model::{MatrixKind, Merge};
 use crate::svg::palette::{viridis, INK};
+use crate::svg::png;
 use crate::svg::scale::{self, Linear};
 use crate::svg::{legend, legend_height, legend_width, text_width, truncate, Anchor, Svg, SMALL};
 
@@ -137,6 +138,16 @@ impl Heatmap<'_> {
                 SMALL,
                 "",
             );
+            if n > MAX_TITLED {
+                let colours: Vec<&str> = self.order.iter().map(|s| a.style(s).colour).collect();
+                svg.colour_strip(
+                    (left, y),
+                    (cell * n as f64, STRIP),
+                    &colours,
+                    &format!("{} of each sample (colours in the legend)", a.name),
+                );
+                continue;
+            }
             for (i, s) in self.order.iter().enumerate() {
                 let title = format!("{s}: {} = {}", a.name, a.label(s));
                 svg.rect(
@@ -152,7 +163,10 @@ impl Heatmap<'_> {
         let (lo, hi) = colour_range(self.values);
         let t = |v: f64| (v - lo) / (hi - lo);
         let titled = n <= MAX_TITLED;
-        for (i, row) in self.values.iter().enumerate() {
+        if !titled {
+            self.draw_raster(&mut svg, (left, top), side, (lo, hi));
+        }
+        for (i, row) in self.values.iter().enumerate().filter(|_| titled) {
             for (j, v) in row.iter().enumerate() {
                 let fill = match v {
                     Some(v) if v.is_finite() => viridis(t(*v)),
@@ -253,6 +267,32 @@ impl Heatmap<'_> {
             ly += legend_height(Some(&a.name), &entries) + 8.0;
         }
         svg.finish()
+    }
+
+    /// The matrix as one indexed PNG, one pixel per cell scaled without smoothing, for
+    /// matrices too large for an element per cell: 256 levels of viridis (finer than the eye
+    /// separates) and grey for a missing value. Values stay in the section's TSV download.
+    fn draw_raster(&self, svg: &mut Svg, (left, top): (f64, f64), side: f64, (lo, hi): (f64, f64)) {
+        let n = self.order.len();
+        let palette = png::scale_palette(viridis);
+        let mut pixels = Vec::with_capacity(n * n);
+        for row in self.values {
+            for j in 0..n {
+                pixels.push(match row.get(j).copied().flatten() {
+                    Some(v) if v.is_finite() => png::scale_index((v - lo) / (hi - lo)),
+                    _ => png::NA_INDEX,
+                });
+            }
+        }
+        let png = png::indexed(n as u32, self.values.len() as u32, &palette, &pixels);
+        svg.image(
+            (left, top),
+            (side, side),
+            &format!("data:image/png;base64,{}", crate::html::base64(&png)),
+            &format!(
+                "{n} × {n} matrix, one pixel per pair of samples (no hover values at this size; the values are in the TSV download)"
+            ),
+        );
     }
 
     fn measure_short<'b>(&'b self, fallback: &'b str) -> &'b str {
@@ -383,5 +423,37 @@ mod tests {
         let tree = out.lines().find(|l| l.starts_with("<path d=\"M")).unwrap();
         assert_eq!(tree.matches('M').count(), 2, "{tree}");
         assert!(out.contains(&format!("fill=\"{}\"", viridis(1.0))));
+    }
+
+    #[test]
+    fn large_matrix_is_one_raster_image() {
+        let n = MAX_TITLED + 20;
+        let order: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+        let values: Vec<Vec<Option<f64>>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| (i != 3 || j != 4).then_some((i * j % 7) as f64))
+                    .collect()
+            })
+            .collect();
+        let h = Heatmap {
+            label: "clustering",
+            order: &order,
+            values: &values,
+            dendrogram: &[],
+            annotations: &[],
+            measure: "Euclidean distance",
+            kind: MatrixKind::Distance,
+        };
+        let out = h.render();
+        assert_eq!(out.matches("<image ").count(), 1);
+        assert!(out.contains("href=\"data:image/png;base64,iVBORw0KGgo"));
+        // Only the frame and the 48 colour-bar bands are rectangles, not the n² cells.
+        assert!(
+            out.matches("<rect").count() < 60,
+            "{}",
+            out.matches("<rect").count()
+        );
+        assert!(out.len() < 40_000, "{}", out.len());
     }
 }

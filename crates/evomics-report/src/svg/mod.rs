@@ -5,6 +5,7 @@ pub(crate) mod charts;
 pub(crate) mod grid;
 pub(crate) mod heatmap;
 pub(crate) mod palette;
+pub(crate) mod png;
 pub(crate) mod scale;
 
 use std::fmt::Write as _;
@@ -175,6 +176,57 @@ impl Svg {
     /// A path with data `d`.
     pub(crate) fn path(&mut self, d: &str, attrs: &str) {
         let _ = writeln!(self.out, "<path d=\"{d}\"{attrs}/>");
+    }
+
+    /// An embedded raster image (a `data:` URL) stretched to `w` × `h` without smoothing.
+    pub(crate) fn image(
+        &mut self,
+        (x, y): (f64, f64),
+        (w, h): (f64, f64),
+        href: &str,
+        title: &str,
+    ) {
+        let _ = writeln!(
+            self.out,
+            "<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"{}\"><title>{}</title></image>",
+            C(x),
+            C(y),
+            C(w),
+            C(h),
+            Esc(href),
+            Esc(title)
+        );
+    }
+
+    /// A strip of `colours.len()` cells (`#rrggbb`) side by side, as one image one pixel high
+    /// stretched to `w` × `h`: an annotation strip of hundreds of samples without an element
+    /// per sample.
+    pub(crate) fn colour_strip(
+        &mut self,
+        at: (f64, f64),
+        size: (f64, f64),
+        colours: &[&str],
+        title: &str,
+    ) {
+        let mut palette: Vec<&str> = Vec::new();
+        let pixels: Vec<u8> = colours
+            .iter()
+            .map(|c| {
+                let k = palette.iter().position(|p| p == c).unwrap_or_else(|| {
+                    palette.push(c);
+                    palette.len() - 1
+                });
+                k.min(255) as u8
+            })
+            .collect();
+        let rgb: Vec<[u8; 3]> = palette.iter().map(|c| png::hex_rgb(c)).collect();
+        let image = png::indexed(colours.len() as u32, 1, &rgb, &pixels);
+        self.image(
+            at,
+            size,
+            &format!("data:image/png;base64,{}", crate::html::base64(&image)),
+            title,
+        );
     }
 
     /// A data marker of radius `r` at (`x`, `y`) in `style`, with a hover title.
