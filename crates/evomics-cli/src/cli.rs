@@ -520,8 +520,8 @@ pub struct ExploreArgs {
     /// Leave out the curated osteogenic panels (score only --panels).
     #[arg(long)]
     pub no_curated_panels: bool,
-    /// Variance-partition factors, comma-separated [default: those of source, donor_id, batch,
-    /// conditioning the sheet has with 2+ levels].
+    /// Variance-partition factors, comma-separated [default: the --by columns and the sheet's
+    /// grouping columns with 2+ levels and fewer levels than samples].
     #[arg(long, value_delimiter = ',')]
     pub factors: Vec<String>,
     /// Variance components by maximum likelihood (ml, variancePartition's default) or reml.

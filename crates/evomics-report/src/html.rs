@@ -73,7 +73,7 @@ pub(crate) fn file_name(stem: &str) -> String {
 }
 
 /// TSV downloads larger than this many bytes are embedded gzip-compressed.
-pub(crate) const GZIP_ABOVE: usize = 64 * 1024;
+pub(crate) const GZIP_ABOVE: usize = 16 * 1024;
 
 /// `bytes` as a gzip member with no name and modification time 0, so that the report's bytes
 /// depend only on its input.

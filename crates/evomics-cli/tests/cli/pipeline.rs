@@ -357,3 +357,119 @@ fn multiqc_loads_the_qc_purity_pca_and_biofluid_sections() {
         );
     }
 }
+
+/// Reads every Parquet file named after the engine (`pyarrow`, `duckdb`, `polars`) and prints
+/// one JSON object: file → column → values (floats as Python's shortest repr, so that equal
+/// doubles print equal), with the column order.
+const READ_PARQUET_PY: &str = r#"
+import json, sys
+engine, files = sys.argv[1], sys.argv[2:]
+def enc(v):
+    if isinstance(v, float):
+        return {"f": repr(v)}
+    return v
+out = {}
+for p in files:
+    if engine == "duckdb":
+        import duckdb
+        con = duckdb.connect()
+        rel = con.execute("SELECT * FROM read_parquet(?)", [p])
+        names = [c[0] for c in rel.description]
+        rows = rel.fetchall()
+        cols = [[n, [enc(r[i]) for r in rows]] for i, n in enumerate(names)]
+    elif engine == "polars":
+        import polars as pl
+        df = pl.read_parquet(p)
+        cols = [[n, [enc(v) for v in df[n].to_list()]] for n in df.columns]
+    else:
+        import pyarrow.parquet as pq
+        t = pq.read_table(p)
+        cols = [[n, [enc(v) for v in t.column(n).to_pylist()]] for n in t.column_names]
+    out[p] = cols
+print(json.dumps(out))
+"#;
+
+/// Every Parquet file of a whole run (the experiment stores of ingest and normalize, diff's
+/// contrast tables, voom's expression and weights) reads back identically, column by column
+/// and value by value, in pyarrow 12 (`EVOMICS_PYTHON_PARQUET`, as CI pins it), DuckDB, the
+/// current pyarrow and polars (`EVOMICS_PYTHON`).
+#[test]
+fn every_parquet_output_reads_identically_in_pyarrow_12_current_pyarrow_duckdb_and_polars() {
+    let old = evomics_testkit::python_with("EVOMICS_PYTHON_PARQUET", None, "pyarrow, duckdb");
+    let new = evomics_testkit::python_with("EVOMICS_PYTHON", Some("python3"), "pyarrow, polars");
+    let (Some(old), Some(new)) = (old, new) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    ok(&["demo", "-o", p(&d.path().join("demo")), "--quiet"]);
+    let files: Vec<String> = crate::snapshot(&d.path().join("demo"))
+        .into_keys()
+        .filter(|rel| rel.ends_with(".parquet"))
+        .map(|rel| d.path().join("demo").join(rel).display().to_string())
+        .collect();
+    for kind in [
+        "ingest/",
+        "normalize/",
+        "contrast_",
+        "voom_E",
+        "voom_weights",
+    ] {
+        assert!(
+            files.iter().any(|f| f.contains(kind)),
+            "the demo wrote no Parquet file of '{kind}': {files:?}"
+        );
+    }
+    let read = |py: &str, engine: &str| -> serde_json::Value {
+        let out = std::process::Command::new(py)
+            .args(["-c", READ_PARQUET_PY, engine])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{engine} ({py}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let reference = read(&new, "pyarrow");
+    for (py, engine, label) in [
+        (&old, "pyarrow", "pyarrow 12"),
+        (&old, "duckdb", "DuckDB"),
+        (&new, "polars", "polars"),
+    ] {
+        let got = read(py, engine);
+        for f in &files {
+            let (want, have) = (&reference[f], &got[f]);
+            let names = |v: &serde_json::Value| -> Vec<String> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c[0].as_str().unwrap().to_string())
+                    .collect()
+            };
+            assert_eq!(names(have), names(want), "{label}: columns of {f}");
+            for (w, h) in want
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(have.as_array().unwrap())
+            {
+                assert_eq!(h[1], w[1], "{label}: {f}, column '{}'", w[0]);
+            }
+        }
+    }
+    let version = std::process::Command::new(&old)
+        .args(["-c", "import pyarrow; print(pyarrow.__version__)"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    assert!(
+        version.starts_with("12."),
+        "EVOMICS_PYTHON_PARQUET has pyarrow {version}, expected 12.x"
+    );
+    eprintln!(
+        "{} Parquet files: every column identical in pyarrow {version}, DuckDB, current pyarrow and polars",
+        files.len()
+    );
+}

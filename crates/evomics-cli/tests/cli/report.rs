@@ -139,6 +139,7 @@ group = "Donor"
         "aria-label=\"z-scores of the top features of cell_type: OBs - ADSCs in proteome"
     ));
     assert!(text.contains("samples, ordered by Cell_type"));
+    assert!(text.contains("download=\"zscores_proteome_cell_type_OBs_vs_ADSCs.tsv\""));
     check_in_browser(&html, &SECTIONS);
 }
 
@@ -268,4 +269,93 @@ group = "donor_id"
         "aria-label=\"z-scores of the top features of mirna_potency: high - low in mirna"
     ));
     check_in_browser(&html, &SECTIONS);
+}
+
+/// A sheet whose only grouping column is `group` (no `source`, no `batch`), run with every
+/// stage left to its defaults where it has them: every per-sample plot of the report, the PCA,
+/// the sample matrix's strip and the contrast heatmap take their colours and legend from
+/// `group`.
+#[test]
+fn a_sheet_grouped_by_group_colours_every_plot_by_group() {
+    let d = tempfile::tempdir().unwrap();
+    let src = evomics_testkit::workspace_root().join("test-data/sim-small");
+    let text = std::fs::read_to_string(src.join("samples.tsv")).unwrap();
+    let mut sheet = String::from("sample_id\tgroup\tpotency_score\n");
+    for line in text.lines().skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        sheet.push_str(&format!("{}\t{}\t{}\n", c[0], c[1].replace('-', "_"), c[8]));
+    }
+    let sheet_path = d.path().join("samples.tsv");
+    std::fs::write(&sheet_path, sheet).unwrap();
+    let cfg = d.path().join("group.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"seed = 1
+[ingest]
+samples = "{}"
+layer = ["proteome={},scale=linear"]
+
+[qc]
+
+[normalize.proteome]
+filters = [{{ method = "valid_values", min_fraction = 0.7 }}]
+transform = {{ method = "log2" }}
+normalization = {{ method = "median" }}
+
+[diff.group]
+layer = "proteome"
+design = "~ 0 + group"
+contrasts = ["ADSC - BM_MSC"]
+
+[explore]
+layer = "proteome"
+by = ["group"]
+
+[cluster]
+layer = "proteome"
+k = 3
+complete_features = true
+"#,
+            sheet_path.display(),
+            src.join("proteome.tsv").display()
+        ),
+    )
+    .unwrap();
+    let run = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let html = d.path().join("group.html");
+    ok(&["report", p(&run), "-o", p(&html), "--quiet"]);
+    let text = std::fs::read_to_string(&html).unwrap();
+    let svgs: Vec<&str> = text.split("<svg ").skip(1).collect();
+    let per_sample = [
+        "Missing values per sample",
+        "total intensity per sample",
+        "Value distribution per sample",
+        "PCA of proteome",
+        "Sample clustering heatmap",
+        "z-scores of the top features",
+    ];
+    for label in per_sample {
+        let found: Vec<&&str> = svgs
+            .iter()
+            .filter(|s| s.contains(&format!("aria-label=\"{label}")))
+            .collect();
+        assert!(!found.is_empty(), "no '{label}' plot");
+        for svg in found {
+            let colours: std::collections::BTreeSet<&str> = ["#E69F00", "#56B4E9", "#009E73"]
+                .into_iter()
+                .filter(|c| svg.contains(c))
+                .collect();
+            assert_eq!(
+                colours.len(),
+                3,
+                "'{label}' is not coloured by the three groups"
+            );
+            assert!(
+                svg.contains(">group</text>") || svg.contains("ordered by group"),
+                "'{label}' has no legend or strip of group"
+            );
+        }
+    }
 }

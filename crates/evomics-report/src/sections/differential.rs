@@ -368,7 +368,28 @@ fn top_heatmap(ctx: &Ctx<'_>, c: &ContrastResult, hm: &ContrastHeatmap, written:
         scale: GridScale::Diverging,
         colour_title: "z-score",
     };
-    figure(
+    let mut columns: Vec<(&str, Col)> = vec![("Feature", Col::Text), ("Direction", Col::Text)];
+    columns.extend(m.samples.iter().map(|s| (s.as_str(), Col::Num)));
+    let mut t = Table::new(
+        &stem(&[
+            "zscores",
+            &c.layer,
+            c.analysis.as_deref().unwrap_or(""),
+            &c.contrast,
+        ]),
+        &columns,
+    );
+    for ((f, g), row) in m.features.iter().zip(&m.feature_groups).zip(&m.values) {
+        let mut cells = vec![Cell::text(f), Cell::text(g)];
+        // z-scores to 1/1000 of a standard deviation: finer than the colours, and a tenth of
+        // the bytes of 7 significant digits across hundreds of samples.
+        cells.extend(row.iter().map(|v| match v {
+            Some(z) if z.is_finite() => Cell::markup(num(*z), &format!("{z:.3}")),
+            _ => Cell::text("NA"),
+        }));
+        t.rows.push(cells);
+    }
+    let mut h = figure(
         &grid.render(),
         &format!(
             "The {} most significant feature(s) of {written} (↑ up, ↓ down), each scaled to mean 0 and standard deviation 1 across the {} samples the model fitted{}; colours clipped at ±3{}. How to read this: a contrast that holds shows blocks of colour that follow the ordering; a feature driven by one or two samples shows as a single dark cell.",
@@ -377,7 +398,9 @@ fn top_heatmap(ctx: &Ctx<'_>, c: &ContrastResult, hm: &ContrastHeatmap, written:
             order.map_or_else(String::new, |o| format!(", ordered by {o}")),
             if m.imputed.is_empty() { "" } else { "; dotted cells were imputed" },
         ),
-    )
+    );
+    h.push_str(&t.download("z-scores: "));
+    h
 }
 
 /// Bins of the p-value histogram.

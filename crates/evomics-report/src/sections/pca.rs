@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::html::Esc;
 use crate::sections::{figure, grid, h3, h4, Ctx, Section};
-use crate::svg::charts::{BarChart, Point, XyPlot};
+use crate::svg::charts::{BarChart, Point, XyPlot, CROWDED};
 use crate::svg::palette::OKABE_ITO;
 use crate::svg::palette::{level_style, Style};
 use crate::svg::TickFormat;
@@ -220,13 +220,19 @@ fn coloured_panels(
                 y,
                 r: 5.0,
                 style,
-                title: format!(
-                    "{id}{group} ({} {}, {} {})",
-                    names.1,
-                    num(x),
-                    names.2,
-                    num(y)
-                ),
+                // With hundreds of points the tooltip names the sample and its group; the
+                // coordinates are where it is drawn.
+                title: if pts.len() > CROWDED {
+                    format!("{id}{group}")
+                } else {
+                    format!(
+                        "{id}{group} ({} {}, {} {})",
+                        names.1,
+                        num(x),
+                        names.2,
+                        num(y)
+                    )
+                },
             });
         }
         if let Some(l) = levels {

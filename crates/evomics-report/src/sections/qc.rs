@@ -11,7 +11,7 @@ use crate::sections::{capitalise, figure, grid, h3, para, stem, Ctx, Section};
 use crate::svg::charts::{Bar, BarChart, BoxGroup, BoxPlot, Point, Series, XyPlot};
 use crate::svg::palette::OKABE_ITO;
 use crate::svg::palette::{Shape, Style};
-use crate::svg::{LegendEntry, TickFormat};
+use crate::svg::{Key, LegendEntry, TickFormat};
 
 const HOWTO: &str = "One block per layer. The <em>MISEV purity gate</em> checks each EV preparation \
 for transmembrane and cytosolic EV markers and for the intensity share of co-isolated and \
@@ -181,6 +181,17 @@ fn distributions(q: &QcLayer, groups: Option<&ColumnLevels>) -> String {
                 Cell::num(Some(s.q75), num),
                 Cell::num(Some(s.q95), num),
             ]);
+        }
+        if let Some(g) = groups {
+            plot.legend_title = Some(g.name.clone());
+            plot.legend = g
+                .legend(d.samples.iter().map(|s| s.sample_id.as_str()))
+                .into_iter()
+                .map(|mut e| {
+                    e.key = Key::Swatch(g.style_of(Some(&e.label)).colour.to_string());
+                    e
+                })
+                .collect();
         }
         figures.push(figure(
             &plot.render(),

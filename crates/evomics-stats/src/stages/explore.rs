@@ -72,8 +72,8 @@ pub struct ExploreConfig {
     pub panels: Option<std::path::PathBuf>,
     /// Score the curated osteogenic panels (default true).
     pub curated_panels: bool,
-    /// Variance-partition factors (default: those of source, donor_id, batch, conditioning
-    /// the sheet has with 2+ levels).
+    /// Variance-partition factors (default: the `by` columns and the sheet's grouping columns,
+    /// see [`default_factors`]).
     pub factors: Vec<String>,
     /// Variance components by maximum likelihood (`ml`, variancePartition's default) or `reml`.
     pub vp_method: VarPartMethod,
@@ -260,8 +260,20 @@ fn n_levels(sheet: &SampleSheet, col: &str) -> usize {
     })
 }
 
-/// Sheet columns used as variance-partition factors when none are named.
-pub const DEFAULT_FACTORS: [&str; 4] = ["source", "donor_id", "batch", "conditioning"];
+/// The variance-partition factors when none are named: the `by` columns, then the sheet's
+/// grouping columns ([`SampleSheet::grouping_columns`]: categorical, 2+ levels, each level on
+/// 2+ samples), in sheet order, each with 2+ levels and fewer levels than samples (a column of
+/// one level per sample is an id, not a factor).
+pub fn default_factors(sheet: &SampleSheet, by: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in by.iter().cloned().chain(sheet.grouping_columns()) {
+        let l = n_levels(sheet, &c);
+        if l >= 2 && l < sheet.len() && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Run `explore` on `config.layer` of `exp`, scoring and testing `panels`.
 pub fn run_explore(
@@ -316,14 +328,7 @@ pub fn run_explore(
         sheet.require_column(b)?;
     }
     let factors: Vec<String> = if config.factors.is_empty() {
-        DEFAULT_FACTORS
-            .iter()
-            .filter(|f| {
-                let l = n_levels(&sheet, f);
-                l >= 2 && l < sheet.len()
-            })
-            .map(|f| f.to_string())
-            .collect()
+        default_factors(&sheet, &config.by)
     } else {
         for f in &config.factors {
             sheet.require_column(f)?;
@@ -392,7 +397,7 @@ pub fn run_explore(
     }
 
     let vp = if factors.is_empty() {
-        notes.push(Message::warn("no variance-partition factor: the sheet has none of source, donor_id, batch, conditioning with 2+ levels; give --factors"));
+        notes.push(Message::warn("no variance-partition factor: neither the `by` columns nor any grouping column of the sheet has 2+ levels and fewer levels than samples; give --factors"));
         None
     } else {
         let vp = variance_partition(
