@@ -659,33 +659,53 @@ fn marker_heatmap(
         let Some(&i) = fpos.get(r.feature_id.as_str()) else {
             continue;
         };
-        let v: Vec<Option<f64>> = samples
-            .iter()
-            .map(|&(_, j)| assay.get(i, j).filter(|x| x.is_finite()))
-            .collect();
-        let obs: Vec<f64> = v.iter().flatten().copied().collect();
-        if obs.len() < 2 {
-            continue;
-        }
-        let mean = obs.iter().sum::<f64>() / obs.len() as f64;
-        let sd =
-            (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (obs.len() - 1) as f64).sqrt();
-        if sd.is_nan() || sd <= 0.0 {
-            continue;
-        }
-        let row = hm.features.len();
-        for (k, &(_, j)) in samples.iter().enumerate() {
-            if assay.flags()[[i, j]] == ValueFlag::Imputed && v[k].is_some() {
-                hm.imputed.push([row, k]);
-            }
-        }
-        hm.features
-            .push(r.name.clone().unwrap_or_else(|| r.feature_id.clone()));
-        hm.feature_groups.push(r.group.clone());
-        hm.values
-            .push(v.iter().map(|x| x.map(|x| (x - mean) / sd)).collect());
+        let columns: Vec<usize> = samples.iter().map(|&(_, j)| j).collect();
+        push_z_row(
+            &mut hm,
+            assay,
+            i,
+            &columns,
+            r.name.clone().unwrap_or_else(|| r.feature_id.clone()),
+            r.group.clone(),
+        );
     }
     (!hm.features.is_empty() && !hm.samples.is_empty()).then_some(hm)
+}
+
+/// Appends feature `i` of `assay` to `hm` as z-scores (over the cells with a value, sample SD)
+/// across the layer columns `columns`, labelled `label` in group `group`, imputed cells
+/// marked; nothing is appended without two distinct values.
+fn push_z_row(
+    hm: &mut MarkerHeatmap,
+    assay: &evomics_core::Assay,
+    i: usize,
+    columns: &[usize],
+    label: String,
+    group: String,
+) {
+    let v: Vec<Option<f64>> = columns
+        .iter()
+        .map(|&j| assay.get(i, j).filter(|x| x.is_finite()))
+        .collect();
+    let obs: Vec<f64> = v.iter().flatten().copied().collect();
+    if obs.len() < 2 {
+        return;
+    }
+    let mean = obs.iter().sum::<f64>() / obs.len() as f64;
+    let sd = (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (obs.len() - 1) as f64).sqrt();
+    if sd.is_nan() || sd <= 0.0 {
+        return;
+    }
+    let row = hm.features.len();
+    for (k, &j) in columns.iter().enumerate() {
+        if assay.flags()[[i, j]] == ValueFlag::Imputed && v[k].is_some() {
+            hm.imputed.push([row, k]);
+        }
+    }
+    hm.features.push(label);
+    hm.feature_groups.push(group);
+    hm.values
+        .push(v.iter().map(|x| x.map(|x| (x - mean) / sd)).collect());
 }
 
 /// The clusterings of `cluster` as the report shows them.
@@ -1328,38 +1348,19 @@ fn contrast_heatmap(
         let Some(&i) = fpos.get(r.feature_id.as_str()) else {
             continue;
         };
-        let v: Vec<Option<f64>> = order
-            .iter()
-            .map(|&j| a.get(i, j).filter(|x| x.is_finite()))
-            .collect();
-        let obs: Vec<f64> = v.iter().flatten().copied().collect();
-        if obs.len() < 2 {
-            continue;
-        }
-        let mean = obs.iter().sum::<f64>() / obs.len() as f64;
-        let sd =
-            (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (obs.len() - 1) as f64).sqrt();
-        if sd.is_nan() || sd <= 0.0 {
-            continue;
-        }
-        let row = hm.features.len();
-        for (k, &j) in order.iter().enumerate() {
-            if a.flags()[[i, j]] == ValueFlag::Imputed && v[k].is_some() {
-                hm.imputed.push([row, k]);
-            }
-        }
-        hm.features
-            .push(r.name.clone().unwrap_or_else(|| r.feature_id.clone()));
-        hm.feature_groups.push(
-            if r.log_fc.unwrap_or(0.0) > 0.0 {
-                "up"
-            } else {
-                "down"
-            }
-            .to_string(),
+        let direction = if r.log_fc.unwrap_or(0.0) > 0.0 {
+            "up"
+        } else {
+            "down"
+        };
+        push_z_row(
+            &mut hm,
+            a,
+            i,
+            &order,
+            r.name.clone().unwrap_or_else(|| r.feature_id.clone()),
+            direction.to_string(),
         );
-        hm.values
-            .push(v.iter().map(|x| x.map(|x| (x - mean) / sd)).collect());
     }
     (!hm.features.is_empty() && !hm.samples.is_empty()).then_some(ContrastHeatmap {
         order_by: order_by.filter(|c| sheet.column(c).is_some()),

@@ -4,6 +4,7 @@
 
 use evomics_core::{LayerKind, ValueScale};
 use evomics_report::*;
+use evomics_testkit::decode_base64;
 
 // ---------------------------------------------------------------------------------------------
 // A synthetic cohort: 4 MSC sources × 3 donors × 2 conditions, proteome and miRNA layers.
@@ -1076,29 +1077,6 @@ fn without_data_urls(html: &str) -> String {
         rest = &rest[rest.find('"').unwrap_or(rest.len())..];
     }
     out.push_str(rest);
-    out
-}
-
-fn decode_base64(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("bad base64 byte {c}"),
-    };
-    let mut out = Vec::new();
-    for chunk in s.as_bytes().chunks(4) {
-        let pad = chunk.iter().filter(|c| **c == b'=').count();
-        let n = chunk
-            .iter()
-            .take(4 - pad)
-            .fold(0u32, |acc, c| (acc << 6) | u32::from(val(*c)))
-            << (6 * pad);
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
     out
 }
 

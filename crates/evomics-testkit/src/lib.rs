@@ -20,6 +20,30 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Standard base64 (RFC 4648, with padding) decoded, for the report's `data:` URLs; panics on
+/// a byte outside the alphabet.
+pub fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("bad base64 byte {c}"),
+    };
+    let mut out = Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|c| **c == b'=').count();
+        let n = chunk
+            .iter()
+            .take(4 - pad)
+            .fold(0u32, |acc, c| (acc << 6) | u32::from(val(*c)))
+            << (6 * pad);
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+    }
+    out
+}
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 ///
 /// Found from the crate under test as `cargo test` runs it (its `CARGO_MANIFEST_DIR` at run

@@ -63,3 +63,52 @@ pub fn sim_store(dir: &Path, seed: u64) -> std::path::PathBuf {
 }
 
 pub use evomics_testkit::{col, read_tsv, snapshot};
+
+/// A run config for the real MSC secretome (FragPipe MaxLFQ; `Sample`, `Cell_type`,
+/// `Differentiation`, `Donor`): ingest, qc grouped by `Cell_type`, normalize (valid values,
+/// log2, median) and a donor-grouped elastic net of `Differentiation`; `extra` (more stages)
+/// is appended.
+pub fn secretome_config(data: &Path, extra: &str) -> String {
+    format!(
+        r#"seed = 5
+[ingest]
+samples = "{}"
+sample_id_column = "Sample"
+layer = ["proteome={}"]
+
+[qc]
+group_by = "Cell_type"
+
+[normalize.proteome]
+filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
+transform = {{ method = "log2" }}
+normalization = {{ method = "median" }}
+
+[train]
+target = "Differentiation"
+layers = ["proteome"]
+permutations = 4
+learning_curve = []
+selection = {{ method = "univariate", k = 50 }}
+
+[train.preprocess.proteome]
+filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
+transform = {{ method = "log2" }}
+normalization = {{ method = "median" }}
+imputation = {{ method = "down_shift", seed = 7 }}
+
+[train.model]
+model = "elastic_net"
+alpha = 0.5
+lambda = 0.05
+
+[train.cv]
+scheme = "group_k_fold"
+k = 4
+group = "Donor"
+{extra}"#,
+        data.join("secretome_samples.tsv").display(),
+        data.join("secretome_fragpipe_combined_protein.tsv.gz")
+            .display()
+    )
+}

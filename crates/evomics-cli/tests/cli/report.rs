@@ -62,24 +62,7 @@ fn secretome_report_shows_every_section_in_a_browser() {
         evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("secretome.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"seed = 5
-[ingest]
-samples = "{}"
-sample_id_column = "Sample"
-layer = ["proteome={}"]
-
-[qc]
-group_by = "Cell_type"
-
-[normalize.proteome]
-filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
-transform = {{ method = "log2" }}
-normalization = {{ method = "median" }}
-imputation = {{ method = "down_shift", seed = 7 }}
-
+    let stages = r#"
 [diff.cell_type]
 layer = "proteome"
 design = "~ 0 + Cell_type"
@@ -98,36 +81,9 @@ factors = ["Cell_type", "Differentiation"]
 [cluster]
 layer = "proteome"
 by = ["Cell_type", "Differentiation"]
-
-[train]
-target = "Differentiation"
-layers = ["proteome"]
-permutations = 4
-learning_curve = []
-selection = {{ method = "univariate", k = 50 }}
-
-[train.preprocess.proteome]
-filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
-transform = {{ method = "log2" }}
-normalization = {{ method = "median" }}
-imputation = {{ method = "down_shift", seed = 7 }}
-
-[train.model]
-model = "elastic_net"
-alpha = 0.5
-lambda = 0.05
-
-[train.cv]
-scheme = "group_k_fold"
-k = 4
-group = "Donor"
-"#,
-            data.join("secretome_samples.tsv").display(),
-            data.join("secretome_fragpipe_combined_protein.tsv.gz")
-                .display()
-        ),
-    )
-    .unwrap();
+complete_features = true
+"#;
+    std::fs::write(&cfg, crate::secretome_config(&data, stages)).unwrap();
     let run = d.path().join("run");
     ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
     let html = d.path().join("secretome.html");

@@ -372,52 +372,7 @@ fn standards_are_written_for_the_real_secretome() {
         evomics_testkit::require_shared!("data/real/msc-sources-osteogenic-secretome-proteome");
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("secretome.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"seed = 5
-[ingest]
-samples = "{}"
-sample_id_column = "Sample"
-layer = ["proteome={}"]
-
-[qc]
-group_by = "Cell_type"
-
-[normalize.proteome]
-filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
-transform = {{ method = "log2" }}
-normalization = {{ method = "median" }}
-
-[train]
-target = "Differentiation"
-layers = ["proteome"]
-permutations = 4
-learning_curve = []
-selection = {{ method = "univariate", k = 50 }}
-
-[train.preprocess.proteome]
-filters = [{{ method = "valid_values", column = "Cell_type", min_fraction = 0.7 }}]
-transform = {{ method = "log2" }}
-normalization = {{ method = "median" }}
-imputation = {{ method = "down_shift", seed = 7 }}
-
-[train.model]
-model = "elastic_net"
-alpha = 0.5
-lambda = 0.05
-
-[train.cv]
-scheme = "group_k_fold"
-k = 4
-group = "Donor"
-"#,
-            data.join("secretome_samples.tsv").display(),
-            data.join("secretome_fragpipe_combined_protein.tsv.gz")
-                .display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&cfg, crate::secretome_config(&data, "")).unwrap();
     let run = d.path().join("run");
     ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
     let st = run.join("standards");
