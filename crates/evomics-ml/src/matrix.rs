@@ -228,9 +228,19 @@ pub(crate) fn cross_rows(x: ArrayView2<f64>) -> Array2<f64> {
 /// instead of n²/2 loops over the features. Close rows lose digits (relative error of d² about
 /// ε·|x|²/d²), so this serves summaries such as the silhouette, never dendrogram heights.
 pub(crate) fn euclidean_via_gram(x: ArrayView2<f64>) -> Array2<f64> {
+    distances_from_gram(&centred_gram(x))
+}
+
+/// The Gram matrix `G = X_c X_cᵀ` of the column-centred rows of `x` (centring keeps
+/// `g_ii − 2 g_ij + g_jj` from cancelling digits when the values sit far from zero).
+pub(crate) fn centred_gram(x: ArrayView2<f64>) -> Array2<f64> {
     let mean = col_means(x);
     let xc = &x - &mean;
-    let g = cross_rows(xc.view());
+    cross_rows(xc.view())
+}
+
+/// Euclidean distances `√(g_ii + g_jj − 2 g_ij)` from a Gram matrix (see [`euclidean_via_gram`]).
+pub(crate) fn distances_from_gram(g: &Array2<f64>) -> Array2<f64> {
     let n = g.nrows();
     Array2::from_shape_fn((n, n), |(i, j)| {
         if i == j {

@@ -30,13 +30,13 @@
 //! results for any number of threads.
 
 use evomics_core::rng::{derive_seed, seeded, Rng};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::Rng as _;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{data_err, ensure, Result};
-use crate::matrix::{check_matrix, cross_rows, sq_dist};
+use crate::matrix::{centred_gram, check_matrix, sq_dist};
 
 /// The iteration scheme of k-means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -133,17 +133,38 @@ impl KMeansParams {
                 ),
             ));
         }
-        self.fit_with(x, use_gram(x))
+        if use_gram(x) {
+            self.fit_with(x, Some(&Gram::new(x)))
+        } else {
+            self.fit_with(x, None)
+        }
+    }
+
+    /// [`Self::fit`] from a Gram matrix already computed for `x` (by [`Gram::for_rows`], which
+    /// is `None` where `fit` would not use one): the same partition as `fit`, bit for bit.
+    pub(crate) fn fit_gram(&self, x: ArrayView2<f64>, gram: &Gram) -> Result<KMeans> {
+        self.validate()?;
+        let n = x.nrows();
+        if self.k > n || gram.n() != n {
+            return Err(data_err(
+                "k-means",
+                format!(
+                    "k = {} clusters asked for {n} samples (Gram matrix of {} rows); choose k ≤ {n}",
+                    self.k,
+                    gram.n()
+                ),
+            ));
+        }
+        self.fit_with(x, Some(gram))
     }
 
     /// [`Self::fit`] on checked input, from the Gram matrix or from explicit centres.
-    fn fit_with(&self, x: ArrayView2<f64>, from_gram: bool) -> Result<KMeans> {
-        let gram = from_gram.then(|| Gram::new(x));
+    fn fit_with(&self, x: ArrayView2<f64>, gram: Option<&Gram>) -> Result<KMeans> {
         let runs: Vec<KMeans> = (0..self.n_init)
             .into_par_iter()
             .map(|run| {
                 let mut rng = seeded(derive_seed(self.seed, &format!("kmeans/{run}")));
-                match &gram {
+                match gram {
                     Some(g) => {
                         let seeds = g.plus_plus(self.k, &mut rng);
                         self.run_gram(x, g, &seeds)
@@ -419,8 +440,8 @@ fn use_gram(x: ArrayView2<f64>) -> bool {
     x.nrows() <= x.ncols() && x.nrows() <= GRAM_MAX_ROWS && x.nrows() >= 2
 }
 
-/// The inner products of the rows of a matrix, `G = X Xᵀ`.
-struct Gram {
+/// The inner products of the column-centred rows of a matrix, `G = X_c X_cᵀ`.
+pub(crate) struct Gram {
     g: Array2<f64>,
 }
 
@@ -428,11 +449,18 @@ impl Gram {
     /// The Gram matrix of the column-centred rows: distances do not change, and centring keeps
     /// `g_ii − 2 g_ij + g_jj` from cancelling digits when the values sit far from zero.
     fn new(x: ArrayView2<f64>) -> Gram {
-        let mean = x.mean_axis(Axis(0)).expect("at least two rows");
-        let xc = &x - &mean;
-        Gram {
-            g: cross_rows(xc.view()),
-        }
+        Gram { g: centred_gram(x) }
+    }
+
+    /// The Gram matrix [`KMeansParams::fit`] would compute for `x`, or `None` where it works
+    /// from explicit centres (more rows than features, or too many rows).
+    pub(crate) fn for_rows(x: ArrayView2<f64>) -> Option<Gram> {
+        use_gram(x).then(|| Gram::new(x))
+    }
+
+    /// The matrix.
+    pub(crate) fn matrix(&self) -> &Array2<f64> {
+        &self.g
     }
 
     fn n(&self) -> usize {
@@ -714,8 +742,8 @@ mod tests {
                     seed,
                     ..Default::default()
                 };
-                let g = p.fit_with(x.view(), true).unwrap();
-                let e = p.fit_with(x.view(), false).unwrap();
+                let g = p.fit_with(x.view(), Some(&Gram::new(x.view()))).unwrap();
+                let e = p.fit_with(x.view(), None).unwrap();
                 assert_eq!(g.labels, e.labels, "k = {k}, {algorithm:?}");
                 assert!((g.inertia - e.inertia).abs() <= 1e-9 * e.inertia);
                 assert_eq!(g.n_iter, e.n_iter);

@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::gmm::GmmParams;
 use crate::cluster::hclust::HclustParams;
-use crate::cluster::kmeans::KMeansParams;
+use crate::cluster::kmeans::{Gram, KMeansParams};
 use crate::error::{data_err, ensure, Result};
-use crate::matrix::{check_matrix, distance_matrix, euclidean_via_gram, sq_dist, Distance};
+use crate::matrix::{
+    check_matrix, distance_matrix, distances_from_gram, euclidean_via_gram, sq_dist, Distance,
+};
 use crate::pca::PcaParams;
 
 /// A clustering method whose number of clusters is chosen by [`ChooseKParams`].
@@ -192,6 +194,13 @@ impl ChooseKParams {
 
     /// Score every candidate k on the rows of `x` and pick k by silhouette and by gap.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<KSelection> {
+        Ok(self.fit_labelled(x)?.0)
+    }
+
+    /// [`Self::fit`], also returning each candidate's labels (in the order of `ks`), so that the
+    /// chosen clustering need not be computed again. k-means on wide data computes its Gram
+    /// matrix once, for every candidate k and for the silhouette's distances.
+    pub fn fit_labelled(&self, x: ArrayView2<f64>) -> Result<(KSelection, Vec<Vec<usize>>)> {
         self.validate()?;
         check_matrix(x, "choose k", 2)?;
         let n = x.nrows();
@@ -203,14 +212,26 @@ impl ChooseKParams {
         }
         // Wide data (omics: more features than samples): the silhouette's Euclidean distances
         // from one matrix product; the clusterings themselves use their own distances.
-        let d = if self.method.distance() == Distance::Euclidean && n <= x.ncols() {
+        let gram = match &self.method {
+            ClusterMethod::KMeans(_) => Gram::for_rows(x),
+            _ => None,
+        };
+        let d = if let Some(g) = &gram {
+            distances_from_gram(g.matrix())
+        } else if self.method.distance() == Distance::Euclidean && n <= x.ncols() {
             euclidean_via_gram(x)
         } else {
             distance_matrix(x, self.method.distance())
         };
         let mut scores = Vec::with_capacity(self.ks.len());
+        let mut all_labels = Vec::with_capacity(self.ks.len());
         for &k in &self.ks {
-            let labels = self.method.labels(x, k)?;
+            let labels = match (&self.method, &gram) {
+                (ClusterMethod::KMeans(p), Some(g)) => {
+                    KMeansParams { k, ..p.clone() }.fit_gram(x, g)?.labels
+                }
+                _ => self.method.labels(x, k)?,
+            };
             let sil = if k >= 2 && k < n {
                 Some(mean_silhouette(d.view(), &labels)?)
             } else {
@@ -223,6 +244,7 @@ impl ChooseKParams {
                 gap: None,
                 gap_se: None,
             });
+            all_labels.push(labels);
         }
         if self.gap_references > 0 {
             let refs = self.reference_log_w(x)?;
@@ -254,11 +276,14 @@ impl ChooseKParams {
         } else {
             None
         };
-        Ok(KSelection {
-            scores,
-            best_silhouette,
-            best_gap,
-        })
+        Ok((
+            KSelection {
+                scores,
+                best_silhouette,
+                best_gap,
+            },
+            all_labels,
+        ))
     }
 
     /// log W*_k of every reference set (rows) for every candidate (columns).
@@ -357,6 +382,39 @@ pub fn log_within(x: ArrayView2<f64>, labels: &[usize]) -> f64 {
 mod tests {
     use super::*;
     use crate::cluster::hclust::Linkage;
+
+    #[test]
+    fn one_gram_matrix_gives_what_separate_fits_give() {
+        // Wide data (more features than samples): k-means and the silhouette share one Gram
+        // matrix; labels and scores must be those of separate fits, bit for bit.
+        let x = Array2::from_shape_fn((24, 40), |(i, j)| {
+            100.0 + ((i / 8) * 3) as f64 + (((i * 37 + j * 11) % 17) as f64) * 0.21
+        });
+        let km = KMeansParams::new(2, 5);
+        let (sel, labels) = ChooseKParams {
+            ks: vec![2, 3, 4],
+            method: ClusterMethod::KMeans(km.clone()),
+            gap_references: 0,
+            gap_reference: GapReference::ScaledPca,
+            gap_rule: GapRule::FirstSeMax,
+            seed: 1,
+        }
+        .fit_labelled(x.view())
+        .unwrap();
+        let d = euclidean_via_gram(x.view());
+        for (c, k) in [2, 3, 4].into_iter().enumerate() {
+            let own = KMeansParams { k, ..km.clone() }
+                .fit(x.view())
+                .unwrap()
+                .labels;
+            assert_eq!(labels[c], own, "k = {k}");
+            let sil = mean_silhouette(d.view(), &own).unwrap();
+            assert_eq!(
+                sel.scores[c].silhouette.map(f64::to_bits),
+                Some(sil.to_bits())
+            );
+        }
+    }
 
     fn three_blobs() -> Array2<f64> {
         let centres = [[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]];

@@ -160,6 +160,44 @@ struct Scratch {
     right: Vec<u32>,
     /// Packed (bin, sample) keys of a small node.
     keys: Vec<u64>,
+    /// Per-bin sums indexed by bin (classes: `k` counts per bin; numbers: Σwy, Σwy²), all zero
+    /// between split searches: only the bins a search occupied are read and cleared.
+    bin_class: Vec<u32>,
+    bin_sums: Vec<f64>,
+    bin_counts: Vec<f64>,
+    /// Occupied bins of the current search, one bit per bin.
+    bits: Vec<u64>,
+    /// Class counts of the node being split (two classes).
+    node_counts: [u32; 2],
+}
+
+impl Scratch {
+    /// Make the per-bin buffers hold `nb` bins of `w` values and `words` bitmap words.
+    fn reserve_bins(&mut self, nb: usize, w: usize, words: usize, classes: bool) {
+        if classes {
+            if self.bin_class.len() < nb * w {
+                self.bin_class.resize(nb * w, 0);
+            }
+        } else if self.bin_counts.len() < nb {
+            self.bin_sums.resize(nb * w, 0.0);
+            self.bin_counts.resize(nb, 0.0);
+        }
+        if self.bits.len() < words {
+            self.bits.resize(words, 0);
+        }
+    }
+}
+
+/// Visit the set bits of `bits[..words]` in ascending order, clearing them.
+#[inline]
+fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
+    for (w, word) in bits.iter_mut().enumerate() {
+        let mut v = std::mem::take(word);
+        while v != 0 {
+            visit(w * 64 + v.trailing_zeros() as usize);
+            v &= v - 1;
+        }
+    }
 }
 
 /// One tree's growth on binned features. Samples are the distinct bootstrap draws, each with
@@ -229,10 +267,11 @@ impl<B: Bin> Grow<'_, B> {
     /// Best split of the node `idx` (weighted size `n`) on feature f: (score = weighted child
     /// impurity sum, last bin on the left, first occupied bin on the right).
     ///
-    /// The node's samples are summarized per occupied bin, in bin order: through a full
-    /// histogram for large nodes, through a sort of the samples by bin for nodes much smaller
-    /// than the number of bins (most nodes of a deep tree), where clearing and scanning every
-    /// bin would cost more than the samples.
+    /// The node's samples are summarized per occupied bin, in bin order: through per-bin sums
+    /// and a bitmap of the occupied bins (buffers kept zero between searches, so a search costs
+    /// its samples plus its occupied bins, never the empty ones), or, when the node has fewer
+    /// samples than the bitmap has words (exact bins of a small node), through a sort of the
+    /// samples by bin.
     fn best_split(
         &self,
         f: usize,
@@ -247,17 +286,22 @@ impl<B: Bin> Grow<'_, B> {
         let nb = self.b.n_bins(f);
         let col = self.b.column(f);
         let w = self.n_out().max(2);
+        let words = nb.div_ceil(64);
+        s.reserve_bins(nb, w, words, false);
         let Scratch {
             hist,
             counts,
             occupied,
             pairs,
+            bin_sums: sums,
+            bin_counts,
+            bits,
             ..
         } = s;
         hist.clear();
         counts.clear();
         occupied.clear();
-        if idx.len() * 2 < nb {
+        if words > idx.len() {
             pairs.clear();
             pairs.extend(idx.iter().map(|&i| (col[i as usize].idx(), i)));
             pairs.sort_unstable();
@@ -276,26 +320,24 @@ impl<B: Bin> Grow<'_, B> {
                 );
             }
         } else {
-            hist.resize(nb * w, 0.0);
-            counts.resize(nb, 0.0);
+            let bits = &mut bits[..words];
             for &i in idx {
                 let bin = col[i as usize].idx();
                 self.add(
-                    &mut hist[bin * w..(bin + 1) * w],
-                    &mut counts[bin],
+                    &mut sums[bin * w..(bin + 1) * w],
+                    &mut bin_counts[bin],
                     i as usize,
                     wt,
                 );
+                bits[bin >> 6] |= 1 << (bin & 63);
             }
-            let mut g = 0;
-            for bin in 0..nb {
-                if counts[bin] > 0.0 {
-                    occupied.push(bin);
-                    counts[g] = counts[bin];
-                    hist.copy_within(bin * w..(bin + 1) * w, g * w);
-                    g += 1;
+            drain_bits(bits, |bin| {
+                occupied.push(bin);
+                counts.push(std::mem::take(&mut bin_counts[bin]));
+                for v in &mut sums[bin * w..(bin + 1) * w] {
+                    hist.push(std::mem::take(v));
                 }
-            }
+            });
         }
         let ng = occupied.len();
         if ng < 2 {
@@ -354,18 +396,24 @@ impl<B: Bin> Grow<'_, B> {
         let nb = self.b.n_bins(f);
         let col = self.b.column(f);
         let y = self.y_class;
+        let words = nb.div_ceil(64);
+        s.reserve_bins(nb, k, words, true);
         let Scratch {
             occupied,
             keys,
             class_hist: h,
             left_counts: left,
             total_counts: total,
+            bin_class,
+            bits,
+            node_counts,
             ..
         } = s;
         occupied.clear();
         h.clear();
-        if idx.len() * 2 < nb {
-            // Small node: sort (bin, sample) packed into one integer key.
+        if words > idx.len() {
+            // Fewer samples than bitmap words (exact bins of a small node): sort (bin, sample)
+            // packed into one integer key.
             keys.clear();
             keys.extend(
                 idx.iter()
@@ -381,22 +429,34 @@ impl<B: Bin> Grow<'_, B> {
                 let g = occupied.len() - 1;
                 h[g * k + y[i]] += wt[i];
             }
+        } else if k == 2 {
+            return Self::two_class_cut(
+                col,
+                y,
+                idx,
+                wt,
+                n,
+                self.min_leaf,
+                *node_counts,
+                bin_class,
+                &mut bits[..words],
+            );
         } else {
-            h.resize(nb * k, 0);
+            // Counts by bin and a bitmap of the occupied bins: one pass over the samples and
+            // one over the occupied bins, whatever the number of bins.
+            let bits = &mut bits[..words];
             for &i in idx {
                 let i = i as usize;
-                h[col[i].idx() * k + y[i]] += wt[i];
+                let b = col[i].idx();
+                bin_class[b * k + y[i]] += wt[i];
+                bits[b >> 6] |= 1 << (b & 63);
             }
-            let mut g = 0;
-            for bin in 0..nb {
-                if h[bin * k..(bin + 1) * k].iter().any(|&c| c > 0) {
-                    occupied.push(bin);
-                    if g != bin {
-                        h.copy_within(bin * k..(bin + 1) * k, g * k);
-                    }
-                    g += 1;
+            drain_bits(bits, |b| {
+                occupied.push(b);
+                for c in &mut bin_class[b * k..(b + 1) * k] {
+                    h.push(std::mem::take(c));
                 }
-            }
+            });
         }
         let ng = occupied.len();
         if ng < 2 {
@@ -443,6 +503,58 @@ impl<B: Bin> Grow<'_, B> {
         best
     }
 
+    /// [`Self::best_split_class`] for two classes through counts by bin and a bitmap of the
+    /// occupied bins, with every candidate cut scored while the occupied bins are visited in
+    /// order (the node's class counts `totals` are known beforehand). Candidates, scores and
+    /// ties are those of the general path, bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn two_class_cut(
+        col: &[B],
+        y: &[usize],
+        idx: &[u32],
+        wt: &[u32],
+        n: f64,
+        min_leaf: usize,
+        totals: [u32; 2],
+        bin_class: &mut [u32],
+        bits: &mut [u64],
+    ) -> Option<(f64, usize, usize)> {
+        for &i in idx {
+            let i = i as usize;
+            let b = col[i].idx();
+            bin_class[2 * b + y[i]] += wt[i];
+            bits[b >> 6] |= 1 << (b & 63);
+        }
+        let (t0, t1) = (totals[0], totals[1]);
+        let n_int = n as u64;
+        let min_leaf = min_leaf as u64;
+        let (mut l0, mut l1) = (0u32, 0u32);
+        let mut prev = usize::MAX;
+        let mut best: Option<(f64, usize, usize)> = None;
+        drain_bits(bits, |b| {
+            if prev != usize::MAX {
+                // The cut between `prev` (last bin on the left) and `b`.
+                let nl = l0 as u64 + l1 as u64;
+                let nr = n_int - nl;
+                if nl >= min_leaf && nr >= min_leaf {
+                    let (a0, a1) = (l0 as f64, l1 as f64);
+                    let (r0, r1) = ((t0 - l0) as f64, (t1 - l1) as f64);
+                    let gl = (a0 * a0 + a1 * a1) / nl as f64;
+                    let gr = (r0 * r0 + r1 * r1) / nr as f64;
+                    let score = n - gl - gr;
+                    if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
+                        best = Some((score, prev, b));
+                    }
+                }
+            }
+            l0 += std::mem::take(&mut bin_class[2 * b]);
+            l1 += std::mem::take(&mut bin_class[2 * b + 1]);
+            prev = b;
+        });
+        best
+    }
+
     /// Add sample i (weight `wt[i]`) to one bin's sums: class counts, or Σwy and Σwy².
     #[inline]
     fn add(&self, sums: &mut [f64], count: &mut f64, i: usize, wt: &[u32]) {
@@ -478,6 +590,13 @@ impl<B: Bin> Grow<'_, B> {
             let here = &idx[lo..hi];
             let n = Self::size(here, wt);
             let imp = self.impurity(here, wt);
+            if self.k == 2 {
+                let mut c = [0u32; 2];
+                for &i in here {
+                    c[self.y_class[i as usize]] += wt[i as usize];
+                }
+                scratch.node_counts = c;
+            }
             let splittable =
                 n >= 2.0 * self.min_leaf as f64 && imp > 1e-12 && depth < self.max_depth;
             let mut chosen: Option<(f64, usize, usize, usize)> = None;
@@ -891,6 +1010,42 @@ mod tests {
         .fit(x.view(), &labels)
         .unwrap();
         assert_ne!(one, other);
+    }
+
+    #[test]
+    fn two_class_search_splits_as_the_general_search() {
+        // Two classes take a dedicated split search; declaring a third, empty class sends the
+        // same data through the general one. Every node must split alike, bit for bit.
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 12), |(i, j)| {
+            (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() + (j % 3) as f64
+        });
+        let y: Vec<usize> = (0..n)
+            .map(|i| usize::from(x[[i, 1]] + 0.5 * x[[i, 3]] > 40.0))
+            .collect();
+        for max_bins in [255, 16] {
+            let fit = |n_classes| {
+                ForestParams {
+                    n_trees: 15,
+                    seed: 5,
+                    max_bins,
+                    ..Default::default()
+                }
+                .fit(
+                    x.view(),
+                    &Labels::Classes {
+                        y: y.clone(),
+                        n_classes,
+                    },
+                )
+                .unwrap()
+            };
+            let (two, three) = (fit(2), fit(3));
+            for (a, b) in two.trees.iter().zip(&three.trees) {
+                assert_eq!(a.nodes, b.nodes);
+            }
+            assert_eq!(two.importance, three.importance);
+        }
     }
 
     #[test]

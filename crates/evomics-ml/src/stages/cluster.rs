@@ -566,7 +566,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
                 &pcs,
             ),
         };
-        let selection = ChooseKParams {
+        let (selection, mut candidate_labels) = ChooseKParams {
             ks: ks.clone(),
             method: method.clone(),
             gap_references: config.gap_references,
@@ -574,7 +574,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
             gap_rule: GapRule::FirstSeMax,
             seed: derive_seed(config.seed, &format!("cluster/gap/{}", m.name())),
         }
-        .fit(space.view())?;
+        .fit_labelled(space.view())?;
         let k = if ks.len() == 1 {
             ks[0]
         } else if config.choose_by == ChooseBy::Gap {
@@ -587,7 +587,10 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         } else {
             selection.best_silhouette.unwrap_or(ks[0])
         };
-        let labels = method.labels(space.view(), k)?;
+        let labels = match ks.iter().position(|&c| c == k) {
+            Some(i) => candidate_labels.swap_remove(i),
+            None => method.labels(space.view(), k)?,
+        };
         clusterings.push(Clustering {
             method: m,
             selection,
