@@ -336,109 +336,47 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         }
         None => None,
     };
+    // Layers are read one per thread (each file is parsed as it streams in); their results
+    // are taken in layer order, so the store, the manifest and the first error reported do
+    // not depend on which finishes first.
+    let sheet_ref = &sheet;
+    let sample_map_ref = sample_map.as_ref();
+    let read: Vec<Result<IngestedLayer>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|(name, specs)| {
+                scope.spawn(move || {
+                    ingest_layer(
+                        &name,
+                        &specs,
+                        sheet_ref,
+                        sample_map_ref,
+                        req.allow_missing_samples,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(IoError::Spec("a layer reader thread failed".into())))
+            })
+            .collect()
+    });
     let mut exp = Experiment::new(sheet);
     let mut reports = Vec::new();
-    for (name, specs) in groups {
-        let first = specs[0];
-        if sample_map.is_some() && first.options.contains_key("sheet_column") {
-            return Err(IoError::Spec(format!(
-                "layer '{name}': sheet_column= and a sample map both say which column holds which sample; give one of them"
-            )));
-        }
-        if specs
-            .iter()
-            .any(|s| s.options.get("sheet_column") != first.options.get("sheet_column"))
-        {
-            return Err(IoError::Spec(format!(
-                "layer '{name}': its files give different sheet_column= values; the layer's samples are matched through one sheet column"
-            )));
-        }
-        let kind = first.kind()?;
-        let join = join_of(&name, &specs)?;
-        let mut parts = Vec::new();
-        for spec in &specs {
-            let opts = spec.read_options()?;
-            if spec.kind()? != kind {
-                return Err(IoError::Spec(format!(
-                    "layer '{name}': its files are given different kind= values; a layer has one kind"
-                )));
-            }
-            let mut parsed = read_matrix(&spec.path, &opts)?;
-            // miRNA name harmonization (formats::harmonize): on for miRNA layers unless harmonize=false.
-            crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
-            let digest = parsed.source_digest.take();
-            manifest.inputs.push(match digest {
-                Some((sha, bytes)) => InputFile {
-                    role: format!("layer:{name}"),
-                    path: spec.path.display().to_string(),
-                    bytes,
-                    sha256: crate::manifest::hex(&sha),
-                },
-                None => InputFile::hash(&format!("layer:{name}"), &spec.path)?,
-            });
-            parts.push((spec.path.clone(), opts, parsed));
-        }
-        let scale_given = parts.iter().all(|(_, o, _)| o.scale.is_some());
-        let (parsed, files) = if parts.len() == 1 {
-            let (_, _, parsed) = parts.pop().expect("one file");
-            (parsed, Vec::new())
-        } else {
-            let files: Vec<FileReadReport> = parts
-                .iter()
-                .map(|(p, _, m)| FileReadReport {
-                    path: p.display().to_string(),
-                    read: m.report.clone(),
-                    features: m.feature_ids.len(),
-                    columns: m.columns.len(),
-                })
-                .collect();
-            let merged = merge_files(
-                &name,
-                parts.into_iter().map(|(p, _, m)| (p, m)).collect(),
-                join,
-            )?;
-            (merged, files)
-        };
-        let mut read = parsed.report.clone();
-        let path = parsed.path.clone();
-        let (assay, matching) = align_to_sheet(
-            parsed,
-            &name,
-            kind,
-            exp.samples(),
-            &MatchOptions {
-                column_map: sample_map.as_ref().map(|m| m.assay(&name)),
-                ..first.match_options(req.allow_missing_samples)
-            },
-        )?;
-        read.warnings.extend(check_values(&name, &path, &assay)?);
-        let assay = if !scale_given && assay.scale() == ValueScale::Other {
-            let (scale, note) = infer_scale(&name, &path, &assay)?;
-            if scale == ValueScale::Counts {
-                read.quantity = "counts".into();
-            }
-            read.warnings.push(note);
-            assay
-                .with_matrices(assay.values().clone(), assay.flags().clone(), scale)
-                .map_err(|e| IoError::core(path.display().to_string(), e))?
-        } else {
-            assay
-        };
-        for w in &mut read.warnings {
-            *w = crate::text::escape_message(w).into_owned();
-        }
-        let paths: Vec<String> = specs.iter().map(|s| s.path.display().to_string()).collect();
-        reports.push(LayerIngestReport {
-            layer: name.clone(),
-            path: paths.join(", "),
-            read,
-            matching,
-            features: assay.n_features(),
-            cells: assay.flag_counts(),
-            files,
-        });
+    for layer in read {
+        let IngestedLayer {
+            assay,
+            report,
+            inputs,
+            paths,
+        } = layer?;
+        manifest.inputs.extend(inputs);
+        reports.push(report);
         exp.insert_layer(assay)
-            .map_err(|e| IoError::core(paths.join(", "), e))?;
+            .map_err(|e| IoError::core(paths, e))?;
     }
     manifest.settings = json!({
         "samples": req.samples.display().to_string(),
@@ -461,6 +399,131 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
         manifest.reports["sheet"] = json!({ "warnings": escaped });
     }
     Ok((exp, manifest, reports))
+}
+
+/// One layer as [`ingest`] read it.
+struct IngestedLayer {
+    assay: Assay,
+    report: LayerIngestReport,
+    /// The layer's input files (path, size, SHA-256), for the manifest.
+    inputs: Vec<InputFile>,
+    /// The layer's file names, for messages.
+    paths: String,
+}
+
+/// Read, merge, align and check one layer (the files of `specs`) against the sheet.
+fn ingest_layer(
+    name: &str,
+    specs: &[&LayerSpec],
+    sheet: &evomics_core::SampleSheet,
+    sample_map: Option<&SampleMap>,
+    allow_missing_samples: bool,
+) -> Result<IngestedLayer> {
+    let first = specs[0];
+    if sample_map.is_some() && first.options.contains_key("sheet_column") {
+        return Err(IoError::Spec(format!(
+            "layer '{name}': sheet_column= and a sample map both say which column holds which sample; give one of them"
+        )));
+    }
+    if specs
+        .iter()
+        .any(|s| s.options.get("sheet_column") != first.options.get("sheet_column"))
+    {
+        return Err(IoError::Spec(format!(
+            "layer '{name}': its files give different sheet_column= values; the layer's samples are matched through one sheet column"
+        )));
+    }
+    let kind = first.kind()?;
+    let join = join_of(&name, &specs)?;
+    let mut parts = Vec::new();
+    let mut inputs = Vec::new();
+    for spec in specs {
+        let opts = spec.read_options()?;
+        if spec.kind()? != kind {
+            return Err(IoError::Spec(format!(
+                "layer '{name}': its files are given different kind= values; a layer has one kind"
+            )));
+        }
+        let mut parsed = read_matrix(&spec.path, &opts)?;
+        // miRNA name harmonization (formats::harmonize): on for miRNA layers unless harmonize=false.
+        crate::formats::harmonize::apply(&mut parsed, &opts, &kind)?;
+        let digest = parsed.source_digest.take();
+        inputs.push(match digest {
+            Some((sha, bytes)) => InputFile {
+                role: format!("layer:{name}"),
+                path: spec.path.display().to_string(),
+                bytes,
+                sha256: crate::manifest::hex(&sha),
+            },
+            None => InputFile::hash(&format!("layer:{name}"), &spec.path)?,
+        });
+        parts.push((spec.path.clone(), opts, parsed));
+    }
+    let scale_given = parts.iter().all(|(_, o, _)| o.scale.is_some());
+    let (parsed, files) = if parts.len() == 1 {
+        let (_, _, parsed) = parts.pop().expect("one file");
+        (parsed, Vec::new())
+    } else {
+        let files: Vec<FileReadReport> = parts
+            .iter()
+            .map(|(p, _, m)| FileReadReport {
+                path: p.display().to_string(),
+                read: m.report.clone(),
+                features: m.feature_ids.len(),
+                columns: m.columns.len(),
+            })
+            .collect();
+        let merged = merge_files(
+            &name,
+            parts.into_iter().map(|(p, _, m)| (p, m)).collect(),
+            join,
+        )?;
+        (merged, files)
+    };
+    let mut read = parsed.report.clone();
+    let path = parsed.path.clone();
+    let (assay, matching) = align_to_sheet(
+        parsed,
+        &name,
+        kind,
+        sheet,
+        &MatchOptions {
+            column_map: sample_map.as_ref().map(|m| m.assay(&name)),
+            ..first.match_options(allow_missing_samples)
+        },
+    )?;
+    read.warnings.extend(check_values(&name, &path, &assay)?);
+    let assay = if !scale_given && assay.scale() == ValueScale::Other {
+        let (scale, note) = infer_scale(&name, &path, &assay)?;
+        if scale == ValueScale::Counts {
+            read.quantity = "counts".into();
+        }
+        read.warnings.push(note);
+        assay
+            .with_matrices(assay.values().clone(), assay.flags().clone(), scale)
+            .map_err(|e| IoError::core(path.display().to_string(), e))?
+    } else {
+        assay
+    };
+    for w in &mut read.warnings {
+        *w = crate::text::escape_message(w).into_owned();
+    }
+    let paths: Vec<String> = specs.iter().map(|s| s.path.display().to_string()).collect();
+    let report = LayerIngestReport {
+        layer: name.to_string(),
+        path: paths.join(", "),
+        read,
+        matching,
+        features: assay.n_features(),
+        cells: assay.flag_counts(),
+        files,
+    };
+    Ok(IngestedLayer {
+        assay,
+        report,
+        inputs,
+        paths: paths.join(", "),
+    })
 }
 
 /// The warnings about the sample sheet that [`ingest`] recorded in its manifest: spreadsheet

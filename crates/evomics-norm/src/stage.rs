@@ -26,6 +26,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -234,15 +236,31 @@ pub fn run_normalize(
     let (exp, excluded) = exp.excluding(&spec.exclude)?;
     let exp = exp.as_ref();
     let configs = spec.resolve(exp)?;
-    let mut out = exp.clone();
-    let mut layers = BTreeMap::new();
-    for (name, cfg) in configs {
-        let layer = exp.layer(&name)?;
-        let (fitted, transformed, report) =
-            cfg.fit_transform(layer, exp.samples())
+    // Layers without a pipeline are copied; the others are built by their pipelines, one layer
+    // per thread (each pipeline is deterministic, and results are kept in name order).
+    let mut out = Experiment::new(exp.samples().clone());
+    for (name, assay) in exp.layers() {
+        if !configs.contains_key(name) {
+            out.insert_layer(assay.clone())?;
+        }
+    }
+    let fits: Vec<_> = configs
+        .into_iter()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(name, cfg)| {
+            let layer = exp.layer(&name)?;
+            let fit = cfg
+                .fit_transform(layer, exp.samples())
                 .map_err(|e| NormError::Config {
                     problem: format!("normalizing layer '{name}': {e}"),
                 })?;
+            Ok::<_, NormError>((name, cfg, fit))
+        })
+        .collect();
+    let mut layers = BTreeMap::new();
+    for fit in fits {
+        let (name, cfg, (fitted, transformed, report)) = fit?;
         out.insert_layer(transformed)?;
         layers.insert(
             name,
