@@ -434,7 +434,7 @@ fn ingest_layer(
         )));
     }
     let kind = first.kind()?;
-    let join = join_of(&name, &specs)?;
+    let join = join_of(name, specs)?;
     let mut parts = Vec::new();
     let mut inputs = Vec::new();
     for spec in specs {
@@ -474,7 +474,7 @@ fn ingest_layer(
             })
             .collect();
         let merged = merge_files(
-            &name,
+            name,
             parts.into_iter().map(|(p, _, m)| (p, m)).collect(),
             join,
         )?;
@@ -484,17 +484,17 @@ fn ingest_layer(
     let path = parsed.path.clone();
     let (assay, matching) = align_to_sheet(
         parsed,
-        &name,
+        name,
         kind,
         sheet,
         &MatchOptions {
-            column_map: sample_map.as_ref().map(|m| m.assay(&name)),
+            column_map: sample_map.as_ref().map(|m| m.assay(name)),
             ..first.match_options(allow_missing_samples)
         },
     )?;
-    read.warnings.extend(check_values(&name, &path, &assay)?);
+    read.warnings.extend(check_values(name, &path, &assay)?);
     let assay = if !scale_given && assay.scale() == ValueScale::Other {
-        let (scale, note) = infer_scale(&name, &path, &assay)?;
+        let (scale, note) = infer_scale(name, &path, &assay)?;
         if scale == ValueScale::Counts {
             read.quantity = "counts".into();
         }
