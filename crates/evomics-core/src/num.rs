@@ -153,12 +153,25 @@ pub fn mad(xs: &[f64]) -> f64 {
     1.4826 * median(&dev)
 }
 
+/// (value, position) pairs in `f64::total_cmp` order of the values, sorted in place by an
+/// integer key with that order (no index chasing into `xs`, no float comparisons). The order
+/// among bit-identical values is unspecified: callers give them one rank.
+fn sorted_pairs(xs: &[f64]) -> Vec<(f64, usize)> {
+    let mut keyed: Vec<(u64, usize)> = xs.iter().map(|x| total_order_key(*x)).zip(0..).collect();
+    keyed.sort_unstable_by_key(|p| p.0);
+    keyed.into_iter().map(|(_, i)| (xs[i], i)).collect()
+}
+
+/// An unsigned key whose order is `f64::total_cmp`'s (the same bit flip, made unsigned).
+#[inline]
+fn total_order_key(x: f64) -> u64 {
+    let b = x.to_bits() as i64;
+    ((b ^ ((((b >> 63) as u64) >> 1) as i64)) as u64) ^ (1 << 63)
+}
+
 /// Ranks with ties averaged, 1-based, as R's `rank(x, ties.method = "average")`.
 pub fn rank_average(xs: &[f64]) -> Vec<f64> {
-    // (value, position) pairs sort in place, without chasing indices into `xs`; the order among
-    // ties does not matter, they share one rank.
-    let mut pairs: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
-    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let pairs = sorted_pairs(xs);
     let mut ranks = vec![0.0; xs.len()];
     let mut i = 0;
     while i < pairs.len() {
@@ -179,8 +192,7 @@ pub fn rank_average(xs: &[f64]) -> Vec<f64> {
 /// Ranks with ties given the smallest of their ranks, 1-based, as R's
 /// `rank(x, ties.method = "min")`.
 pub fn rank_min(xs: &[f64]) -> Vec<f64> {
-    let mut pairs: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
-    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let pairs = sorted_pairs(xs);
     let mut ranks = vec![0.0; xs.len()];
     let mut i = 0;
     while i < pairs.len() {
@@ -255,6 +267,36 @@ pub fn approx(x: &[f64], y: &[f64], v: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn total_order_key_sorts_as_total_cmp() {
+        let mut v = vec![
+            3.5,
+            -0.0,
+            0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -2.0,
+            1e-310,
+            -1e-310,
+            2.0,
+        ];
+        let mut w = v.clone();
+        v.sort_by(f64::total_cmp);
+        w.sort_by_key(|x| super::total_order_key(*x));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&v), bits(&w));
+        assert_eq!(
+            rank_average(&[2.0, 1.0, 2.0, -0.0, 0.0]),
+            vec![4.5, 3.0, 4.5, 1.5, 1.5]
+        );
+        assert_eq!(
+            rank_min(&[2.0, 1.0, 2.0, -0.0, 0.0]),
+            vec![4.0, 3.0, 4.0, 1.0, 1.0]
+        );
+    }
+
     use super::*;
     use rand::Rng as _;
 

@@ -15,7 +15,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use crate::error::{NormError, Result};
 use crate::num;
 use crate::step::{
-    check_features, column_values, ensure, rebuild, Fit, NoParams, SampleCount, Stage, StepReport,
+    check_features, ensure, map_columns, rebuild, Fit, NoParams, SampleCount, Stage, StepReport,
     Transformer,
 };
 
@@ -375,6 +375,7 @@ fn sample_error(step: &'static str, assay: &Assay, j: usize, problem: String) ->
 }
 
 /// Mean and σ (n − 1) of a sample's observed values, or an error naming the sample.
+
 fn mean_sd(step: &'static str, assay: &Assay, j: usize, obs: &[f64]) -> Result<(f64, f64)> {
     match num::var(obs) {
         Some(v) if v > 0.0 => Ok((num::mean(obs), v.sqrt())),
@@ -475,22 +476,16 @@ impl Transformer for FittedImputation {
             );
         }
         let (g, n) = (assay.n_features(), assay.n_samples());
-        let mut values = assay.values().clone();
-        let mut flags = assay.flags().clone();
-        let mut counts = Vec::with_capacity(n);
         if let FittedImputation::Knn(k) = self {
             check_features(step, assay, &k.features)?;
         }
-        for j in 0..n {
-            let holes: Vec<usize> = (0..g).filter(|&i| !flags[[i, j]].has_value()).collect();
-            counts.push(SampleCount {
-                sample: assay.samples()[j].clone(),
-                count: holes.len(),
-            });
+        // Samples are imputed in blocks of columns on the worker threads (`map_columns`); every
+        // sample draws from its own seeded stream, so the result does not depend on the thread
+        // count. Errors are reported for the first sample in order.
+        let filled: Vec<Result<(Vec<usize>, Vec<f64>)>> = map_columns(assay, |j, obs, holes| {
             if holes.is_empty() {
-                continue;
+                return Ok((holes, Vec::new()));
             }
-            let obs = column_values(assay, j);
             let fill: Vec<f64> = match self {
                 FittedImputation::None => Vec::new(),
                 FittedImputation::DownShift(p) => {
@@ -557,7 +552,7 @@ impl Transformer for FittedImputation {
                         .collect()
                 }
             };
-            for (&i, v) in holes.iter().zip(fill) {
+            for (&i, v) in holes.iter().zip(&fill) {
                 if !v.is_finite() {
                     return Err(NormError::Cell {
                         step,
@@ -567,6 +562,19 @@ impl Transformer for FittedImputation {
                         problem: format!("imputed value is {v}"),
                     });
                 }
+            }
+            Ok((holes, fill))
+        });
+        let mut values = assay.values().clone();
+        let mut flags = assay.flags().clone();
+        let mut counts = Vec::with_capacity(n);
+        for (j, sample) in filled.into_iter().enumerate() {
+            let (holes, fill) = sample?;
+            counts.push(SampleCount {
+                sample: assay.samples()[j].clone(),
+                count: holes.len(),
+            });
+            for (&i, v) in holes.iter().zip(fill) {
                 values[[i, j]] = v;
                 flags[[i, j]] = ValueFlag::Imputed;
             }
@@ -580,6 +588,7 @@ impl Transformer for FittedImputation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step::column_values;
     use evomics_core::{Features, LayerKind};
     use ndarray::Array2;
 

@@ -8,8 +8,8 @@ use crate::error::{NormError, Result};
 use crate::libsize::{FittedNormFactors, NormFactorsParams, TmmParams, UpperQuartileParams};
 use crate::num;
 use crate::step::{
-    check_features, column_values, ensure, rebuild, require_scale, sheet_column, Fit, NoParams,
-    SheetColumn, Stage, StepReport, Transformer,
+    check_features, column_values, ensure, map_columns, rebuild, require_scale, sheet_column, Fit,
+    NoParams, SheetColumn, Stage, StepReport, Transformer,
 };
 
 /// The normalization of a layer, selected by `method`.
@@ -265,9 +265,7 @@ impl Fit for NormalizationParams {
 }
 
 fn sample_medians(step: &'static str, assay: &Assay) -> Result<Vec<f64>> {
-    (0..assay.n_samples())
-        .map(|j| {
-            let v = column_values(assay, j);
+    map_columns(assay, |j, v, _| {
             if v.is_empty() {
                 return Err(NormError::Sample {
                     step,
@@ -289,6 +287,7 @@ fn sample_medians(step: &'static str, assay: &Assay) -> Result<Vec<f64>> {
             }
             Ok(m)
         })
+        .into_iter()
         .collect()
 }
 

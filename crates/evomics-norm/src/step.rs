@@ -365,6 +365,45 @@ pub(crate) fn column_values(assay: &Assay, j: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Columns per block of [`map_columns`].
+const COLUMN_BLOCK: usize = 64;
+
+/// `f(j, values of column j that carry a value, rows of the cells without one)` for every
+/// sample, both in feature order, results in column order. Columns are gathered in blocks of
+/// [`COLUMN_BLOCK`] with one pass over the rows per block (a column scan of a row-major matrix
+/// strides through memory), blocks on the worker threads; `f` sees exactly what
+/// [`column_values`] returns, so results do not depend on the thread count.
+pub(crate) fn map_columns<T: Send>(
+    assay: &Assay,
+    f: impl Fn(usize, Vec<f64>, Vec<usize>) -> T + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let (g, n) = (assay.n_features(), assay.n_samples());
+    let (values, flags) = (assay.values(), assay.flags());
+    let blocks: Vec<Vec<T>> = (0..n.div_ceil(COLUMN_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let cols = b * COLUMN_BLOCK..((b + 1) * COLUMN_BLOCK).min(n);
+            let mut of: Vec<Vec<f64>> = vec![Vec::with_capacity(g); cols.len()];
+            let mut holes: Vec<Vec<usize>> = vec![Vec::new(); cols.len()];
+            for i in 0..g {
+                let (vrow, frow) = (values.row(i), flags.row(i));
+                for (c, j) in cols.clone().enumerate() {
+                    if frow[j].has_value() {
+                        of[c].push(vrow[j]);
+                    } else {
+                        holes[c].push(i);
+                    }
+                }
+            }
+            cols.zip(of.into_iter().zip(holes))
+                .map(|(j, (v, h))| f(j, v, h))
+                .collect()
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
 /// The values of row `i` that carry a value, with their column indices.
 pub(crate) fn row_values(assay: &Assay, i: usize) -> (Vec<usize>, Vec<f64>) {
     let mut cols = Vec::new();

@@ -527,8 +527,19 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         ));
     }
     let x = complete_matrix(&assay)?;
+    // Rotation and scores only for the components the stage reports or clusters on (every
+    // component's standard deviation is kept): the rotation of all min(n, p) components would
+    // cost another product as large as the cross product itself.
+    let used = config
+        .components
+        .max(config.gmm_pcs)
+        .max(if config.umap.is_some() {
+            config.umap_pcs
+        } else {
+            0
+        });
     let pca = PcaParams {
-        n_components: None,
+        n_components: Some(used),
         scale: config.scale,
     }
     .fit(x.view())?;
