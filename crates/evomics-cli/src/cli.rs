@@ -610,8 +610,8 @@ pub struct ClusterArgs {
     /// Layer to cluster (log-scale values; see --log2).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Sample-sheet columns to compare the clusters with, comma-separated [default: those of
-    /// source, batch, donor_id, conditioning the sheet has].
+    /// Sample-sheet columns to compare the clusters with, comma-separated [default: the
+    /// sheet's grouping columns: text columns with 2 or more values, each on 2 or more samples].
     #[arg(long, value_delimiter = ',')]
     pub by: Vec<String>,
     /// Candidate numbers of clusters: a range 2..8, a list 2,3,5 or one k [default: 2..8].
@@ -647,12 +647,21 @@ pub struct ClusterArgs {
     /// How k is chosen: silhouette (largest mean width) or gap (firstSEmax) [default: silhouette].
     #[arg(long)]
     pub choose_by: Option<String>,
-    /// Reference data sets of the gap statistic (0 skips it) [default: 50].
+    /// Reference data sets of the gap statistic (0 skips it) [default: 50; none above 500
+    /// samples unless --choose-by gap].
     #[arg(long)]
     pub gap_references: Option<usize>,
     /// Principal components the Gaussian mixture is fitted on [default: 5].
     #[arg(long)]
     pub gmm_pcs: Option<usize>,
+    /// What k-means and hierarchical clustering work on: features, pcs (the leading --pcs
+    /// components) or auto (pcs above 500 samples, features below) [default: auto].
+    #[arg(long)]
+    pub space: Option<String>,
+    /// Principal components k-means and hierarchical clustering work on when --space resolves
+    /// to components [default: 50].
+    #[arg(long)]
+    pub pcs: Option<usize>,
     /// Components written to pca_scores.tsv and pca_loadings.tsv [default: 10].
     #[arg(long)]
     pub components: Option<usize>,
@@ -686,6 +695,8 @@ impl ClusterArgs {
             .text("choose_by", self.choose_by.as_ref())
             .num("gap_references", self.gap_references)
             .num("gmm_pcs", self.gmm_pcs)
+            .text("space", self.space.as_ref())
+            .num("pcs", self.pcs)
             .num("components", self.components)
             .opt("umap", self.umap)
             .num("umap_pcs", self.umap_pcs)

@@ -749,13 +749,20 @@ fn cluster_summary(c: &ClusterResult) -> ClusterSummary {
                 .collect(),
         })
         .collect();
+    let (on, hclust_on) = match c.space_pcs {
+        Some(q) => (
+            format!("the first {q} principal components"),
+            format!(" between the samples' scores on the first {q} principal components"),
+        ),
+        None => ("the centred features".to_string(), String::new()),
+    };
     let spaces: Vec<String> = c
         .clusterings
         .iter()
         .map(|m| match m.method {
-            MethodName::Kmeans => "k-means on the centred features".to_string(),
+            MethodName::Kmeans => format!("k-means on {on}"),
             MethodName::Hclust => format!(
-                "hierarchical clustering ({} linkage on {} distance)",
+                "hierarchical clustering ({} linkage on {} distance{hclust_on})",
                 linkage_name(cfg.linkage),
                 cfg.distance.name()
             ),
@@ -783,8 +790,8 @@ fn cluster_summary(c: &ClusterResult) -> ClusterSummary {
                 .map(|k| k.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            if cfg.gap_references > 0 {
-                format!("; gap statistic from {} reference sets", cfg.gap_references)
+            if let Some(b) = cfg.gap_references.filter(|&b| b > 0) {
+                format!("; gap statistic from {b} reference sets")
             } else {
                 String::new()
             }
@@ -2240,7 +2247,7 @@ mod tests {
             &ClusterConfig {
                 layer: "proteome".into(),
                 k: KCandidates(vec![2, 3, 4]),
-                gap_references: 5,
+                gap_references: Some(5),
                 ..ClusterConfig::default()
             },
         )

@@ -3,6 +3,7 @@
 use evomics_core::rng::{derive_seed, seeded};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng as _;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::gmm::GmmParams;
@@ -51,6 +52,18 @@ impl ClusterMethod {
             ClusterMethod::Hierarchical(p) => p.fit(x)?.cut(k)?,
             ClusterMethod::Gmm(p) => GmmParams { k, ..p.clone() }.fit(x)?.labels,
         })
+    }
+
+    /// Labels of the rows of `x` for each of `ks`: hierarchical clustering builds its tree once
+    /// and cuts it at every k (R: one `hclust`, then `cutree` per k).
+    pub fn labels_for(&self, x: ArrayView2<f64>, ks: &[usize]) -> Result<Vec<Vec<usize>>> {
+        match self {
+            ClusterMethod::Hierarchical(p) => {
+                let tree = p.fit(x)?;
+                ks.iter().map(|&k| tree.cut(k)).collect()
+            }
+            _ => ks.iter().map(|&k| self.labels(x, k)).collect(),
+        }
     }
 }
 
@@ -223,15 +236,17 @@ impl ChooseKParams {
         } else {
             distance_matrix(x, self.method.distance())
         };
+        let candidate_labels = match (&self.method, &gram) {
+            (ClusterMethod::KMeans(p), Some(g)) => self
+                .ks
+                .iter()
+                .map(|&k| Ok(KMeansParams { k, ..p.clone() }.fit_gram(x, g)?.labels))
+                .collect::<Result<Vec<_>>>()?,
+            _ => self.method.labels_for(x, &self.ks)?,
+        };
         let mut scores = Vec::with_capacity(self.ks.len());
         let mut all_labels = Vec::with_capacity(self.ks.len());
-        for &k in &self.ks {
-            let labels = match (&self.method, &gram) {
-                (ClusterMethod::KMeans(p), Some(g)) => {
-                    KMeansParams { k, ..p.clone() }.fit_gram(x, g)?.labels
-                }
-                _ => self.method.labels(x, k)?,
-            };
+        for (&k, labels) in self.ks.iter().zip(candidate_labels) {
             let sil = if k >= 2 && k < n {
                 Some(mean_silhouette(d.view(), &labels)?)
             } else {
@@ -287,53 +302,71 @@ impl ChooseKParams {
     }
 
     /// log W*_k of every reference set (rows) for every candidate (columns).
+    ///
+    /// With the scaled-PCA reference, R's `clusGap` draws each set uniformly in the box of the
+    /// data's principal-component scores and rotates it back, `z Vᵀ + mean`. V has orthonormal
+    /// columns, so the rotation keeps every Euclidean distance and every within-cluster sum of
+    /// squares: k-means and hierarchical clustering on Euclidean distances give the same
+    /// partitions and W*_k on the scores themselves (up to rounding), at a cost in min(n, p)
+    /// instead of p dimensions, and without the n × r × p product per set. The back-rotation
+    /// is kept for the methods it changes (diagonal mixtures, correlation distances). The sets
+    /// are clustered in parallel, each from its own seed, so the result does not depend on the
+    /// number of threads.
     fn reference_log_w(&self, x: ArrayView2<f64>) -> Result<Vec<Vec<f64>>> {
-        let (n, p) = x.dim();
+        let invariant = match &self.method {
+            ClusterMethod::KMeans(_) => true,
+            ClusterMethod::Hierarchical(h) => h.distance == Distance::Euclidean,
+            ClusterMethod::Gmm(_) => false,
+        };
+        self.reference_log_w_in(x, !invariant)
+    }
+
+    fn reference_log_w_in(&self, x: ArrayView2<f64>, rotate_back: bool) -> Result<Vec<Vec<f64>>> {
+        let p = x.ncols();
+        let n = x.nrows();
         // The box to draw from: in PC coordinates (ScaledPca) or the original ones.
-        let (space, rotation, mean) = match self.gap_reference {
-            GapReference::Original => (x.to_owned(), None, None),
+        let (space, back) = match self.gap_reference {
+            GapReference::Original => (x.to_owned(), None),
             GapReference::ScaledPca => {
                 let pca = PcaParams {
                     n_components: None,
                     scale: false,
                 }
                 .fit(x)?;
-                let xc = pca.standardizer.transform(x);
-                // Use a full rotation (p × p or the kept r columns) so back-transformation spans the data.
-                let rot = pca.rotation.clone();
-                let scores = xc.dot(&rot);
-                (scores, Some(rot), Some(pca.standardizer.mean.clone()))
+                let back = rotate_back.then_some((pca.rotation, pca.standardizer.mean));
+                (pca.scores, back)
             }
         };
         let lo = space.fold_axis(Axis(0), f64::INFINITY, |a, &b| a.min(b));
         let hi = space.fold_axis(Axis(0), f64::NEG_INFINITY, |a, &b| a.max(b));
-        let mut out = Vec::with_capacity(self.gap_references);
-        for b in 0..self.gap_references {
-            let mut rng = seeded(derive_seed(self.seed, &format!("gap/{b}")));
-            let z = Array2::from_shape_fn((n, space.ncols()), |(_, j)| {
-                lo[j] + (hi[j] - lo[j]) * rng.gen::<f64>()
-            });
-            let z = match (&rotation, &mean) {
-                (Some(rot), Some(m)) => {
-                    let mut back = z.dot(&rot.t());
-                    for mut row in back.rows_mut() {
-                        for (v, mj) in row.iter_mut().zip(m) {
-                            *v += mj;
+        (0..self.gap_references)
+            .into_par_iter()
+            .map(|b| {
+                let mut rng = seeded(derive_seed(self.seed, &format!("gap/{b}")));
+                let z = Array2::from_shape_fn((n, space.ncols()), |(_, j)| {
+                    lo[j] + (hi[j] - lo[j]) * rng.gen::<f64>()
+                });
+                let z = match &back {
+                    Some((rot, m)) => {
+                        let mut back = z.dot(&rot.t());
+                        for mut row in back.rows_mut() {
+                            for (v, mj) in row.iter_mut().zip(m) {
+                                *v += mj;
+                            }
                         }
+                        debug_assert_eq!(back.ncols(), p);
+                        back
                     }
-                    back
-                }
-                _ => z,
-            };
-            debug_assert_eq!(z.ncols(), p);
-            let mut row = Vec::with_capacity(self.ks.len());
-            for &k in &self.ks {
-                let labels = self.method.labels(z.view(), k)?;
-                row.push(log_within(z.view(), &labels));
-            }
-            out.push(row);
-        }
-        Ok(out)
+                    None => z,
+                };
+                Ok(self
+                    .method
+                    .labels_for(z.view(), &self.ks)?
+                    .iter()
+                    .map(|labels| log_within(z.view(), labels))
+                    .collect())
+            })
+            .collect()
     }
 }
 
@@ -413,6 +446,34 @@ mod tests {
                 sel.scores[c].silhouette.map(f64::to_bits),
                 Some(sil.to_bits())
             );
+        }
+    }
+
+    #[test]
+    fn references_clustered_in_pc_coordinates_equal_rotated_back() {
+        // Wide data: the reference sets of k-means and Ward (Euclidean) are clustered in PC
+        // coordinates; rotating them back first, as clusGap does, gives the same W*_k.
+        let x = Array2::from_shape_fn((30, 60), |(i, j)| {
+            ((i / 10) * 2) as f64 + (((i * 37 + j * 11) % 23) as f64) * 0.17 + (j % 7) as f64
+        });
+        for method in [
+            ClusterMethod::KMeans(KMeansParams::new(2, 3)),
+            ClusterMethod::Hierarchical(HclustParams::default()),
+        ] {
+            let params = ChooseKParams {
+                ks: vec![1, 2, 3, 4],
+                method,
+                gap_references: 4,
+                gap_reference: GapReference::ScaledPca,
+                gap_rule: GapRule::FirstSeMax,
+                seed: 11,
+            };
+            let direct = params.reference_log_w_in(x.view(), false).unwrap();
+            let rotated = params.reference_log_w_in(x.view(), true).unwrap();
+            assert_eq!(params.reference_log_w(x.view()).unwrap(), direct);
+            for (a, b) in direct.iter().flatten().zip(rotated.iter().flatten()) {
+                assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+            }
         }
     }
 

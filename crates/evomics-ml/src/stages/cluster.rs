@@ -20,7 +20,7 @@
 //! let config = ClusterConfig {
 //!     layer: "proteome".into(),
 //!     k: KCandidates(vec![2]),
-//!     gap_references: 5,
+//!     gap_references: Some(5),
 //!     ..ClusterConfig::default()
 //! };
 //! let result = run_cluster(&exp, &config).unwrap();
@@ -176,6 +176,33 @@ pub enum ChooseBy {
 }
 evomics_core::vocabulary!(ChooseBy { Silhouette => "silhouette", Gap => "gap" });
 
+/// The data k-means and hierarchical clustering (and their choice of k) work on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterSpace {
+    /// The leading `pcs` principal components when the layer has more than
+    /// [`AUTO_PCS_ABOVE_SAMPLES`] samples and more features than `pcs`; the features otherwise.
+    #[default]
+    Auto,
+    /// The centred (and, with `scale`, scaled) features.
+    Features,
+    /// The scores of the leading `pcs` principal components.
+    Pcs,
+}
+evomics_core::vocabulary!(ClusterSpace {
+    Auto => "auto",
+    Features => "features",
+    Pcs => "pcs" | "pca",
+});
+
+/// Above this many samples, `space = "auto"` clusters on the leading principal components: the
+/// silhouettes, hierarchical clustering and every gap reference set cost O(n²) each in the
+/// dimensions clustered, which on thousands of samples × thousands of features is the whole run.
+pub const AUTO_PCS_ABOVE_SAMPLES: usize = 500;
+
+/// Principal components of `space = "pcs"` when `pcs` is not given (as Seurat's and scanpy's
+/// neighbourhood graphs).
+pub const DEFAULT_SPACE_PCS: usize = 50;
+
 /// Read a linkage name as R writes it (`ward.D2`, `average`, `complete`).
 pub fn parse_linkage(s: &str) -> std::result::Result<Linkage, String> {
     match evomics_core::vocab::normalize_key(s)
@@ -249,10 +276,23 @@ pub struct ClusterConfig {
     pub distance: Distance,
     /// How k is chosen from the candidates.
     pub choose_by: ChooseBy,
-    /// Reference data sets of the gap statistic (0 skips it).
-    pub gap_references: usize,
+    /// Reference data sets of the gap statistic (0 skips it). Default
+    /// ([`ClusterConfig::gap_references_for`]): 50, except on more than
+    /// [`AUTO_PCS_ABOVE_SAMPLES`] samples when k is chosen by silhouette: there the gap would
+    /// only be reported, at the cost of 50 more clusterings per candidate k, and is skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_references: Option<usize>,
     /// Principal components the Gaussian mixture is fitted on.
     pub gmm_pcs: usize,
+    /// What k-means and hierarchical clustering work on: `"features"`, `"pcs"` (the leading
+    /// `pcs` components) or `"auto"` (default: the components above
+    /// [`AUTO_PCS_ABOVE_SAMPLES`] samples, the features below).
+    #[serde(skip_serializing_if = "is_auto_space")]
+    pub space: ClusterSpace,
+    /// Principal components k-means and hierarchical clustering work on when `space` resolves
+    /// to components (default 50).
+    #[serde(skip_serializing_if = "is_default_space_pcs")]
+    pub pcs: usize,
     /// Components written to the score and loading tables.
     pub components: usize,
     /// Samples left out before anything is fitted (see [`evomics_core::exclude`]).
@@ -265,6 +305,14 @@ pub struct ClusterConfig {
     /// Principal components UMAP is computed on (at most the components there are; default 50).
     #[serde(skip_serializing_if = "is_default_umap_pcs")]
     pub umap_pcs: usize,
+}
+
+fn is_auto_space(s: &ClusterSpace) -> bool {
+    *s == ClusterSpace::Auto
+}
+
+fn is_default_space_pcs(n: &usize) -> bool {
+    *n == DEFAULT_SPACE_PCS
 }
 
 fn is_default_umap_pcs(n: &usize) -> bool {
@@ -305,8 +353,10 @@ impl Default for ClusterConfig {
             linkage: Linkage::WardD2,
             distance: Distance::Euclidean,
             choose_by: ChooseBy::Silhouette,
-            gap_references: 50,
+            gap_references: None,
             gmm_pcs: 5,
+            space: ClusterSpace::Auto,
+            pcs: DEFAULT_SPACE_PCS,
             components: 10,
             exclude: ExcludeRules::default(),
             umap: None,
@@ -329,20 +379,17 @@ impl ClusterConfig {
         if self.layer.trim().is_empty() {
             return bad("layer", "no layer: give --layer NAME".into());
         }
-        if self.components == 0 || self.gmm_pcs == 0 {
+        if self.components == 0 || self.gmm_pcs == 0 || self.pcs == 0 {
             return bad(
                 "components",
-                "components and gmm_pcs must be at least 1".into(),
+                "components, gmm_pcs and pcs must be at least 1".into(),
             );
         }
         if self.methods.is_empty() {
             return bad("methods", "name at least one of kmeans, hclust, gmm".into());
         }
-        if self.gap_references > 10_000 {
-            return bad(
-                "gap_references",
-                format!("{} is more than 10000", self.gap_references),
-            );
+        if let Some(b) = self.gap_references.filter(|&b| b > 10_000) {
+            return bad("gap_references", format!("{b} is more than 10000"));
         }
         if let Some(u) = &self.umap {
             u.validate()?;
@@ -353,7 +400,7 @@ impl ClusterConfig {
                 );
             }
         }
-        if self.choose_by == ChooseBy::Gap && self.gap_references == 0 && self.k.0.len() > 1 {
+        if self.choose_by == ChooseBy::Gap && self.gap_references == Some(0) && self.k.0.len() > 1 {
             return bad(
                 "choose_by",
                 "choosing k by the gap statistic needs gap_references above 0".into(),
@@ -361,7 +408,26 @@ impl ClusterConfig {
         }
         Ok(())
     }
+
+    /// The gap statistic's reference sets for a layer of `n_samples`: `gap_references` when
+    /// given; otherwise [`DEFAULT_GAP_REFERENCES`], or 0 on more than
+    /// [`AUTO_PCS_ABOVE_SAMPLES`] samples when k is chosen by silhouette.
+    pub fn gap_references_for(&self, n_samples: usize) -> usize {
+        match self.gap_references {
+            Some(b) => b,
+            None if n_samples > AUTO_PCS_ABOVE_SAMPLES
+                && self.choose_by == ChooseBy::Silhouette =>
+            {
+                0
+            }
+            None => DEFAULT_GAP_REFERENCES,
+        }
+    }
 }
+
+/// Reference sets of the gap statistic when `gap_references` is not given (as many as R
+/// `clusGap`'s examples use; its own default is 100).
+pub const DEFAULT_GAP_REFERENCES: usize = 50;
 
 /// One clustering: its method, the chosen k, the k-selection scores and the labels (0-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -447,6 +513,9 @@ pub struct ClusterResult {
     /// The UMAP embedding, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub umap: Option<Embedding>,
+    /// Principal components k-means and hierarchical clustering worked on (None: the features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_pcs: Option<usize>,
 }
 
 /// Run `cluster` on `config.layer` of `exp`.
@@ -527,12 +596,19 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         ));
     }
     let x = complete_matrix(&assay)?;
+    let p = assay.n_features();
+    let space_pcs = match config.space {
+        ClusterSpace::Features => None,
+        ClusterSpace::Pcs => Some(config.pcs.min(n.min(p))),
+        ClusterSpace::Auto => (n > AUTO_PCS_ABOVE_SAMPLES && p > config.pcs).then_some(config.pcs),
+    };
     // Rotation and scores only for the components the stage reports or clusters on (every
     // component's standard deviation is kept): the rotation of all min(n, p) components would
     // cost another product as large as the cross product itself.
     let used = config
         .components
         .max(config.gmm_pcs)
+        .max(space_pcs.unwrap_or(0))
         .max(if config.umap.is_some() {
             config.umap_pcs
         } else {
@@ -543,8 +619,30 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         scale: config.scale,
     }
     .fit(x.view())?;
-    let xs = pca.standardizer.transform(x.view());
+    let xs = match space_pcs {
+        Some(q) => {
+            let share: f64 = pca.variance_explained.iter().take(q).sum();
+            notes.push(format!(
+                "k-means and hierarchical clustering (and their choice of k) worked on the leading {q} principal components ({:.1} % of the variance{}); set space = \"features\" to cluster on all {p} features",
+                100.0 * share,
+                if config.space == ClusterSpace::Auto {
+                    format!("; space = auto, more than {AUTO_PCS_ABOVE_SAMPLES} samples")
+                } else {
+                    String::new()
+                }
+            ));
+            pca.top_scores(q)
+        }
+        None => pca.standardizer.transform(x.view()),
+    };
+    drop(x);
     let pcs = pca.top_scores(config.gmm_pcs);
+    let gap_references = config.gap_references_for(n);
+    if config.gap_references.is_none() && gap_references == 0 {
+        notes.push(format!(
+            "gap statistic not computed: with more than {AUTO_PCS_ABOVE_SAMPLES} samples and k chosen by silhouette it would only be reported, at the cost of {DEFAULT_GAP_REFERENCES} more clusterings per candidate k; set gap_references (or choose_by = \"gap\") to compute it"
+        ));
+    }
 
     let mut methods: Vec<MethodName> = Vec::new();
     for m in &config.methods {
@@ -580,7 +678,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         let (selection, mut candidate_labels) = ChooseKParams {
             ks: ks.clone(),
             method: method.clone(),
-            gap_references: config.gap_references,
+            gap_references,
             gap_reference: GapReference::ScaledPca,
             gap_rule: GapRule::FirstSeMax,
             seed: derive_seed(config.seed, &format!("cluster/gap/{}", m.name())),
@@ -674,6 +772,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     };
     let mut config = config.clone();
     config.by = by;
+    config.gap_references = Some(gap_references);
     Ok(ClusterResult {
         config,
         samples: assay.samples().to_vec(),
@@ -685,6 +784,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         notes,
         excluded,
         umap,
+        space_pcs,
     })
 }
 
@@ -948,6 +1048,106 @@ mod tests {
         assert_eq!(c.methods, vec![MethodName::Kmeans]);
         assert!(toml::from_str::<ClusterConfig>("k = 1").is_err());
         assert_eq!(KCandidates::parse("2..8").unwrap().text(), "2..8");
+    }
+
+    /// `n` samples in three groups over 60 features (log2 scale).
+    fn three_groups(n: usize) -> Experiment {
+        use evomics_core::{Features, LayerKind, SampleSheet, ValueScale};
+        let ids: Vec<String> = (0..n).map(|j| format!("EV{j}")).collect();
+        let group = (0..n)
+            .map(|j| Some(["BM", "AD", "UC"][j % 3].to_string()))
+            .collect();
+        let sheet =
+            SampleSheet::from_text_columns(ids.clone(), vec![("source".into(), group)]).unwrap();
+        let cells = Array2::from_shape_fn((60, n), |(i, j)| {
+            let shift = if (j % 3) * 20 <= i && i < (j % 3) * 20 + 20 {
+                4.0
+            } else {
+                0.0
+            };
+            Some(20.0 + shift + 0.05 * ((i * 31 + j * 17) % 41) as f64)
+        });
+        let features = Features::new((0..60).map(|i| format!("P{i}")).collect()).unwrap();
+        let layer = Assay::from_options(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            features,
+            ids,
+            &cells,
+        )
+        .unwrap();
+        let mut exp = Experiment::new(sheet);
+        exp.insert_layer(layer).unwrap();
+        exp
+    }
+
+    #[test]
+    fn auto_space_clusters_on_leading_components_above_500_samples() {
+        let config = ClusterConfig {
+            layer: "proteome".into(),
+            k: KCandidates(vec![2, 3, 4]),
+            methods: vec![MethodName::Kmeans, MethodName::Hclust],
+            pcs: 10,
+            ..ClusterConfig::default()
+        };
+        // Few samples: the features, and the gap statistic with its default reference sets.
+        let small = run_cluster(&three_groups(60), &config).unwrap();
+        assert_eq!(small.space_pcs, None);
+        assert_eq!(small.config.gap_references, Some(DEFAULT_GAP_REFERENCES));
+        assert!(small.clusterings[0].selection.scores[0].gap.is_some());
+        // Many: the leading components, and no gap statistic unless it chooses k.
+        let big = run_cluster(&three_groups(510), &config).unwrap();
+        assert_eq!(big.space_pcs, Some(10));
+        assert_eq!(big.config.gap_references, Some(0));
+        assert!(big.notes.iter().any(|n| n.contains("leading 10 principal")));
+        assert!(big
+            .notes
+            .iter()
+            .any(|n| n.contains("gap statistic not computed")));
+        for c in &big.clusterings {
+            assert_eq!(c.k, 3, "{:?}", c.method);
+            assert!(c.selection.scores.iter().all(|s| s.gap.is_none()));
+        }
+        let agreement = |r: &ClusterResult| r.agreement.iter().map(|a| a.ari).collect::<Vec<_>>();
+        assert!(agreement(&big).iter().all(|a| *a == Some(1.0)));
+        let by_gap = ClusterConfig {
+            choose_by: ChooseBy::Gap,
+            gap_references: None,
+            ..config.clone()
+        };
+        assert_eq!(by_gap.gap_references_for(510), DEFAULT_GAP_REFERENCES);
+        // Features on request: the same partitions (Euclidean distances of all components are
+        // those of the features).
+        let features = run_cluster(
+            &three_groups(510),
+            &ClusterConfig {
+                space: ClusterSpace::Features,
+                ..config.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(features.space_pcs, None);
+        let labels = |r: &ClusterResult| {
+            r.clusterings
+                .iter()
+                .map(|c| c.labels.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(labels(&features), labels(&big));
+        let all = run_cluster(
+            &three_groups(60),
+            &ClusterConfig {
+                space: ClusterSpace::Pcs,
+                pcs: 60,
+                ..config.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.space_pcs, Some(60));
+        assert_eq!(labels(&all), labels(&small));
+        assert!(toml::from_str::<ClusterConfig>("space = \"pcs\"\npcs = 20").is_ok());
+        assert!(toml::from_str::<ClusterConfig>("space = \"genes\"").is_err());
     }
 
     #[test]
