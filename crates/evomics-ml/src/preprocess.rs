@@ -17,6 +17,7 @@
 //!    variance whatever its size (the block weighting of multiple factor analysis and
 //!    multi-block PLS; Westerhuis, Kourti & MacGregor 1998, *J Chemometrics* 12:301).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use evomics_core::{Assay, SampleSheet};
@@ -155,27 +156,26 @@ impl PreprocessConfig {
             ));
         }
         let mut fitted_layers = Vec::with_capacity(layers.len());
-        let mut blocks = Vec::with_capacity(layers.len());
+        let mut outs = Vec::with_capacity(layers.len());
         for layer in layers {
-            let sub = layer.select_samples(train);
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
-            let (pipeline, out, _) =
-                cfg.fit_transform(&sub, sheet)
-                    .map_err(|source| MlError::Norm {
-                        context: format!(
-                            " of layer '{}' on {} training samples",
-                            layer.name(),
-                            train.len()
-                        ),
-                        error: Box::new(source),
-                    })?;
-            blocks.push(block_matrix(&out, "training")?);
+            let (pipeline, out, _) = cfg
+                .fit_transform_owned(layer.select_samples(train), sheet)
+                .map_err(|source| MlError::Norm {
+                    context: format!(
+                        " of layer '{}' on {} training samples",
+                        layer.name(),
+                        train.len()
+                    ),
+                    error: Box::new(source),
+                })?;
             fitted_layers.push(FittedLayer {
                 layer: layer.name().to_string(),
                 input_features: layer.features().ids().to_vec(),
                 output_features: out.features().ids().to_vec(),
                 pipeline,
             });
+            outs.push(out);
         }
         let all: Vec<FeatureRef> = fitted_layers
             .iter()
@@ -186,7 +186,7 @@ impl PreprocessConfig {
                 })
             })
             .collect();
-        let x = concat(&blocks, train.len());
+        let x = model_matrix(outs, train.len(), "training")?;
         if x.ncols() == 0 {
             return Err(data_err(
                 "preprocessing",
@@ -207,7 +207,7 @@ impl PreprocessConfig {
             }
         };
         let features: Vec<FeatureRef> = columns.iter().map(|&c| all[c].clone()).collect();
-        let xs = x.select(Axis(1), &columns);
+        let xs = select_columns(x, &columns);
         let (center, scale) = match self.scaling {
             Scaling::None => (Vec::new(), Vec::new()),
             Scaling::Standardize | Scaling::Block => {
@@ -250,43 +250,47 @@ impl PreprocessConfig {
     }
 }
 
-/// The samples × features matrix of a pipeline output; a cell without a value is an error.
-fn block_matrix(out: &Assay, what: &str) -> Result<Array2<f64>> {
-    let (nf, ns) = (out.n_features(), out.n_samples());
-    if out.flags().iter().all(|f| f.has_value()) {
-        // Every cell carries a value: one transposing copy into standard layout.
-        return Ok(out.values().t().as_standard_layout().into_owned());
-    }
-    let mut x = Array2::zeros((ns, nf));
-    for i in 0..nf {
-        for j in 0..ns {
-            match out.get(i, j) {
-                Some(v) => x[[j, i]] = v,
-                None => {
-                    return Err(MlError::MissingValue {
-                        what: if what == "training" {
-                            "preprocessing (training samples)"
-                        } else {
-                            "preprocessing (new or held-out samples)"
-                        },
-                        layer: out.name().to_string(),
-                        feature: out.features().ids()[i].clone(),
-                        sample: out.samples()[j].clone(),
-                        flag: out.flags()[[i, j]].name().to_string(),
-                    });
-                }
-            }
+/// The samples × features model matrix of the pipelines' outputs (one per layer, features
+/// side by side in layer order); a cell without a value is an error. The matrix is column-major
+/// (each feature's samples contiguous, the layout the models' per-feature passes read), so each
+/// feature is one contiguous copy of an output row; each output is dropped once copied, so the
+/// outputs and the matrix are held once.
+fn model_matrix(outs: Vec<Assay>, n: usize, what: &str) -> Result<Array2<f64>> {
+    use ndarray::ShapeBuilder;
+    let width: usize = outs.iter().map(|o| o.n_features()).sum();
+    let mut x = Array2::<f64>::zeros((n, width).f());
+    let mut offset = 0;
+    for out in outs {
+        if out.n_samples() != n {
+            return Err(data_err("preprocessing", "layers cover different samples"));
         }
+        if let Some(((i, j), f)) = out.flags().indexed_iter().find(|(_, f)| !f.has_value()) {
+            return Err(MlError::MissingValue {
+                what: if what == "training" {
+                    "preprocessing (training samples)"
+                } else {
+                    "preprocessing (new or held-out samples)"
+                },
+                layer: out.name().to_string(),
+                feature: out.features().ids()[i].clone(),
+                sample: out.samples()[j].clone(),
+                flag: f.name().to_string(),
+            });
+        }
+        for (i, row) in out.values().rows().into_iter().enumerate() {
+            x.column_mut(offset + i).assign(&row);
+        }
+        offset += out.n_features();
     }
     Ok(x)
 }
 
-fn concat(blocks: &[Array2<f64>], n: usize) -> Array2<f64> {
-    if blocks.is_empty() {
-        return Array2::zeros((n, 0));
+/// Columns `columns` (ascending) of `x`; `x` itself when they are all of them.
+fn select_columns(x: Array2<f64>, columns: &[usize]) -> Array2<f64> {
+    if columns.len() == x.ncols() && columns.iter().enumerate().all(|(a, &b)| a == b) {
+        return x;
     }
-    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-    ndarray::concatenate(Axis(1), &views).expect("blocks share the samples")
+    x.select(Axis(1), columns)
 }
 
 /// Indices of the k largest scores (NaN last, ties by index), returned in column order.
@@ -391,13 +395,22 @@ impl FittedPreprocess {
         sheet: &SampleSheet,
         rows: &[usize],
     ) -> Result<Array2<f64>> {
-        let subs: Vec<Assay> = layers.iter().map(|l| l.select_samples(rows)).collect();
-        self.transform_assays(&subs, sheet)
+        let subs = layers
+            .iter()
+            .map(|l| Cow::Owned(l.select_samples(rows)))
+            .collect();
+        self.model_input(subs, sheet)
     }
 
     /// The model's input matrix for every sample of `layers` (one assay per fitted layer, in the
     /// fitted order, with the input features the pipelines expect).
     pub fn transform_assays(&self, layers: &[Assay], sheet: &SampleSheet) -> Result<Array2<f64>> {
+        self.model_input(layers.iter().map(Cow::Borrowed).collect(), sheet)
+    }
+
+    /// [`FittedPreprocess::transform_assays`] on borrowed or owned layers (owned ones are freed
+    /// as their pipelines run).
+    fn model_input(&self, layers: Vec<Cow<'_, Assay>>, sheet: &SampleSheet) -> Result<Array2<f64>> {
         if layers.len() != self.layers.len() {
             return Err(data_err(
                 "preprocessing",
@@ -409,18 +422,19 @@ impl FittedPreprocess {
             ));
         }
         let n = layers.first().map_or(0, |l| l.n_samples());
-        let mut blocks = Vec::with_capacity(layers.len());
-        for (l, fl) in layers.iter().zip(&self.layers) {
+        let mut outs = Vec::with_capacity(layers.len());
+        for (l, fl) in layers.into_iter().zip(&self.layers) {
             if l.n_samples() != n {
                 return Err(data_err("preprocessing", "layers cover different samples"));
             }
-            let out = fl
-                .pipeline
-                .transform(l, sheet)
-                .map_err(|source| MlError::Norm {
-                    context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
-                    error: Box::new(source),
-                })?;
+            let out = match l {
+                Cow::Owned(a) => fl.pipeline.transform_owned(a, sheet),
+                Cow::Borrowed(a) => fl.pipeline.transform(a, sheet),
+            }
+            .map_err(|source| MlError::Norm {
+                context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
+                error: Box::new(source),
+            })?;
             if out.features().ids() != fl.output_features.as_slice() {
                 return Err(data_err(
                     "preprocessing",
@@ -430,9 +444,9 @@ impl FittedPreprocess {
                     ),
                 ));
             }
-            blocks.push(block_matrix(&out, "new")?);
+            outs.push(out);
         }
-        let x = concat(&blocks, n);
+        let x = model_matrix(outs, n, "new")?;
         let width = x.ncols();
         if self.columns.iter().any(|c| *c >= width)
             || (!self.center.is_empty()
@@ -451,7 +465,7 @@ impl FittedPreprocess {
                 ),
             ));
         }
-        Ok(self.finish(x.select(Axis(1), &self.columns)))
+        Ok(self.finish(select_columns(x, &self.columns)))
     }
 
     /// Number of model input features.

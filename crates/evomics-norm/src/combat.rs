@@ -820,6 +820,16 @@ fn fit_combat(p: &CombatParams, assay: &Assay, sheet: &SampleSheet) -> Result<Fi
 }
 
 impl Transformer for FittedBatchCorrection {
+    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        match self {
+            FittedBatchCorrection::None => {
+                let report = StepReport::new(Stage::BatchCorrection, "none", &assay);
+                Ok((assay, report))
+            }
+            _ => self.transform_with_report(&assay, sheet),
+        }
+    }
+
     fn transform_with_report(
         &self,
         assay: &Assay,

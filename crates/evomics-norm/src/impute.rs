@@ -458,6 +458,16 @@ fn qrilc_fit(
 }
 
 impl Transformer for FittedImputation {
+    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        match self {
+            FittedImputation::None => {
+                let report = StepReport::new(Stage::Imputation, self.method(), &assay);
+                Ok((assay, report))
+            }
+            _ => self.transform_with_report(&assay, sheet),
+        }
+    }
+
     fn transform_with_report(
         &self,
         assay: &Assay,

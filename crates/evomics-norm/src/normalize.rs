@@ -490,6 +490,16 @@ fn apply_per_sample(
 }
 
 impl Transformer for FittedNormalization {
+    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        match self {
+            FittedNormalization::None => {
+                let report = StepReport::new(Stage::Normalization, self.method(), &assay);
+                Ok((assay, report))
+            }
+            _ => self.transform_with_report(&assay, sheet),
+        }
+    }
+
     fn transform_with_report(
         &self,
         assay: &Assay,

@@ -1,6 +1,8 @@
 //! The per-layer preprocessing pipeline: filters → transform → normalization → imputation →
 //! batch correction, fitted as a whole and applied as a whole.
 
+use std::borrow::Cow;
+
 use evomics_core::{Assay, LayerKind, SampleSheet, ValueScale};
 use serde::{Deserialize, Serialize};
 
@@ -134,32 +136,50 @@ impl NormalizeConfig {
         assay: &Assay,
         sheet: &SampleSheet,
     ) -> Result<(FittedPipeline, Assay, PipelineReport)> {
+        self.fit_transform_input(Cow::Borrowed(assay), sheet)
+    }
+
+    /// [`NormalizeConfig::fit_transform`] on an assay the caller hands over (a fold's training
+    /// samples): it is freed once the first step has made its copy, and steps that change
+    /// nothing pass it on without one.
+    pub fn fit_transform_owned(
+        &self,
+        assay: Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(FittedPipeline, Assay, PipelineReport)> {
+        self.fit_transform_input(Cow::Owned(assay), sheet)
+    }
+
+    fn fit_transform_input(
+        &self,
+        assay: Cow<'_, Assay>,
+        sheet: &SampleSheet,
+    ) -> Result<(FittedPipeline, Assay, PipelineReport)> {
         self.validate()?;
-        let mut report = PipelineReport::new(assay);
-        // The input is only read; the first step's output is the first copy.
-        let mut filtered: Option<Assay> = None;
+        let mut report = PipelineReport::new(&assay);
+        // A borrowed input is only read; the first step's output is the first copy.
+        let mut current = assay;
         let mut filters = Vec::with_capacity(self.filters.len());
         for f in &self.filters {
-            let (fitted, out, r) = f.fit_transform(filtered.as_ref().unwrap_or(assay), sheet)?;
+            let (fitted, out, r) = f.fit_transform(&current, sheet)?;
             filters.push(fitted);
             report.steps.push(r);
-            filtered = Some(out);
+            current = Cow::Owned(out);
         }
-        let (transform, out, r) = self
-            .transform
-            .fit_transform(filtered.as_ref().unwrap_or(assay), sheet)?;
-        drop(filtered);
+        let (transform, out, r) = match current {
+            Cow::Owned(a) => self.transform.fit_transform_owned(a, sheet)?,
+            Cow::Borrowed(a) => self.transform.fit_transform(a, sheet)?,
+        };
         report.steps.push(r);
-        let mut current = out;
-        let (normalization, out, r) = self.normalization.fit_transform(&current, sheet)?;
+        // From here on the working copy is handed from step to step: a step that changes
+        // nothing (`none`) passes it on without a copy.
+        let (normalization, out, r) = self.normalization.fit_transform_owned(out, sheet)?;
         report.steps.push(r);
-        current = out;
-        let (imputation, out, r) = self.imputation.fit_transform(&current, sheet)?;
+        let (imputation, out, r) = self.imputation.fit_transform_owned(out, sheet)?;
         report.steps.push(r);
-        current = out;
-        let (batch_correction, out, r) = self.batch_correction.fit_transform(&current, sheet)?;
+        let (batch_correction, current, r) =
+            self.batch_correction.fit_transform_owned(out, sheet)?;
         report.steps.push(r);
-        current = out;
         let fitted = FittedPipeline {
             config: self.clone(),
             filters,
@@ -202,23 +222,37 @@ impl FittedPipeline {
         assay: &Assay,
         sheet: &SampleSheet,
     ) -> Result<(Assay, PipelineReport)> {
-        let mut report = PipelineReport::new(assay);
-        let mut filtered: Option<Assay> = None;
+        self.transform_input(Cow::Borrowed(assay), sheet)
+    }
+
+    /// [`FittedPipeline::transform`] on an assay the caller hands over (see
+    /// [`NormalizeConfig::fit_transform_owned`]).
+    pub fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<Assay> {
+        Ok(self.transform_input(Cow::Owned(assay), sheet)?.0)
+    }
+
+    fn transform_input(
+        &self,
+        assay: Cow<'_, Assay>,
+        sheet: &SampleSheet,
+    ) -> Result<(Assay, PipelineReport)> {
+        let mut report = PipelineReport::new(&assay);
+        let mut current = assay;
         for f in &self.filters {
-            let (out, r) = f.transform_with_report(filtered.as_ref().unwrap_or(assay), sheet)?;
+            let (out, r) = f.transform_with_report(&current, sheet)?;
             report.steps.push(r);
-            filtered = Some(out);
+            current = Cow::Owned(out);
         }
-        let (out, r) = self
-            .transform
-            .transform_with_report(filtered.as_ref().unwrap_or(assay), sheet)?;
-        drop(filtered);
+        let (out, r) = match current {
+            Cow::Owned(a) => self.transform.transform_owned(a, sheet)?,
+            Cow::Borrowed(a) => self.transform.transform_with_report(a, sheet)?,
+        };
         report.steps.push(r);
-        let (out, r) = self.normalization.transform_with_report(&out, sheet)?;
+        let (out, r) = self.normalization.transform_owned(out, sheet)?;
         report.steps.push(r);
-        let (out, r) = self.imputation.transform_with_report(&out, sheet)?;
+        let (out, r) = self.imputation.transform_owned(out, sheet)?;
         report.steps.push(r);
-        let (current, r) = self.batch_correction.transform_with_report(&out, sheet)?;
+        let (current, r) = self.batch_correction.transform_owned(out, sheet)?;
         report.steps.push(r);
         self.finish_report(&mut report, &current, sheet);
         Ok((current, report))

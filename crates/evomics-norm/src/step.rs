@@ -32,6 +32,18 @@ pub trait Fit {
         let (out, report) = fitted.transform_with_report(assay, sheet)?;
         Ok((fitted, out, report))
     }
+
+    /// [`Fit::fit_transform`] on an assay the caller hands over, so that a step that changes
+    /// nothing returns it without a copy (a pipeline keeps one working copy of a layer).
+    fn fit_transform_owned(
+        &self,
+        assay: Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(Self::Fitted, Assay, StepReport)> {
+        let fitted = self.fit(&assay, sheet)?;
+        let (out, report) = fitted.transform_owned(assay, sheet)?;
+        Ok((fitted, out, report))
+    }
 }
 
 /// A fitted step: applies learned parameters to any samples (the training ones or new ones).
@@ -49,6 +61,12 @@ pub trait Transformer: Serialize + DeserializeOwned {
     /// Apply the step.
     fn transform(&self, assay: &Assay, sheet: &SampleSheet) -> Result<Assay> {
         Ok(self.transform_with_report(assay, sheet)?.0)
+    }
+
+    /// [`Transformer::transform_with_report`] on an assay the caller hands over: the same
+    /// output, without a copy where the step changes nothing (`method = "none"`).
+    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        self.transform_with_report(&assay, sheet)
     }
 }
 

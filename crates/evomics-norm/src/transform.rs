@@ -325,6 +325,16 @@ fn log2_cells(
 }
 
 impl Transformer for FittedTransform {
+    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        match self {
+            FittedTransform::None => {
+                let report = StepReport::new(Stage::Transform, "none", &assay);
+                Ok((assay, report))
+            }
+            _ => self.transform_with_report(&assay, sheet),
+        }
+    }
+
     fn transform_with_report(
         &self,
         assay: &Assay,

@@ -761,9 +761,9 @@ impl ForestParams {
         }
         let mut importance = vec![0.0; p];
         let mut trees = Vec::with_capacity(self.n_trees);
-        for (t, imp) in results {
-            for (a, b) in importance.iter_mut().zip(&imp) {
-                *a += b / self.n_trees as f64;
+        for (t, shares) in results {
+            for (f, b) in shares {
+                importance[f as usize] += b / self.n_trees as f64;
             }
             trees.push(t);
         }
@@ -777,10 +777,13 @@ impl ForestParams {
 }
 
 impl ForestParams {
-    /// Grow every tree (on `n_threads` threads, trees in index order).
-    fn grow_all<B: Bin>(&self, g: &Grow<'_, B>) -> Vec<(Tree, Vec<f64>)> {
+    /// Grow every tree (on `n_threads` threads, trees in index order), each with its
+    /// normalized impurity decrease per feature as (feature, share) pairs of the features it
+    /// split on, ascending: a dense vector per tree would hold 500 × p numbers until the forest
+    /// is assembled, and the zeros it adds change no sum.
+    fn grow_all<B: Bin>(&self, g: &Grow<'_, B>) -> Vec<(Tree, Vec<(u32, f64)>)> {
         let (n, p) = (g.b.n, g.b.n_features());
-        let grow_one = |t: usize| -> (Tree, Vec<f64>) {
+        let grow_one = |t: usize| -> (Tree, Vec<(u32, f64)>) {
             let mut rng = seeded(derive_seed(self.seed, &format!("tree/{t}")));
             // Bootstrap draws as multiplicities of the distinct samples drawn.
             let mut wt = vec![0u32; n];
@@ -798,7 +801,13 @@ impl ForestParams {
             if s > 0.0 {
                 imp.iter_mut().for_each(|v| *v /= s);
             }
-            (tree, imp)
+            let shares = imp
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(f, v)| (f as u32, *v))
+                .collect();
+            (tree, shares)
         };
         let threads = self.n_threads.min(self.n_trees);
         if threads <= 1 {
