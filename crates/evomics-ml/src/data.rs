@@ -138,6 +138,43 @@ impl Dataset {
         sheet: &SampleSheet,
         target: &TargetSpec,
     ) -> Result<Dataset> {
+        let mut d = Dataset::assemble_with(layers, sheet, target)?;
+        d.layers = layers
+            .iter()
+            .map(|l| l.select_samples_by_id(&d.sample_ids))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(d)
+    }
+
+    /// [`Dataset::assemble`] from layers the caller hands over: a layer that already holds
+    /// exactly the dataset's samples in sheet order (the usual case: every sample has a target
+    /// value) becomes the dataset's layer without a copy.
+    pub fn assemble_owned(
+        layers: Vec<Assay>,
+        sheet: &SampleSheet,
+        target: &TargetSpec,
+    ) -> Result<Dataset> {
+        let views: Vec<&Assay> = layers.iter().collect();
+        let mut d = Dataset::assemble_with(&views, sheet, target)?;
+        d.layers = layers
+            .into_iter()
+            .map(|l| {
+                if l.samples() == d.sample_ids.as_slice() {
+                    Ok(l)
+                } else {
+                    l.select_samples_by_id(&d.sample_ids)
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(d)
+    }
+
+    /// Everything of [`Dataset::assemble`] but the layers (left empty).
+    fn assemble_with(
+        layers: &[&Assay],
+        sheet: &SampleSheet,
+        target: &TargetSpec,
+    ) -> Result<Dataset> {
         if layers.is_empty() {
             return Err(MlError::Data {
                 what: "training data",
@@ -269,13 +306,9 @@ impl Dataset {
                 classes,
             )
         };
-        let layers = layers
-            .iter()
-            .map(|l| l.select_samples_by_id(&ids))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Dataset {
             sample_ids: ids,
-            layers,
+            layers: Vec::new(),
             target: target.column.clone(),
             classes,
             labels,

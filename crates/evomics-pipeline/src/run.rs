@@ -543,11 +543,15 @@ pub fn execute(
         .steps
         .iter()
         .any(|s| matches!(s.call, StageCall::Normalize(_)));
-    for (s, reused) in plan.steps.iter().zip(reuse) {
+    for (i, (s, reused)) in plan.steps.iter().zip(reuse).enumerate() {
+        // The normalized experiment is released once no stage left reads it (a potency model
+        // starts from the ingested store), so `train` does not hold both stores at once.
+        if !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
+            res.normalized = None;
+        }
         if reused {
             log(Message::info(format!("== {}: unchanged, reused", s.name)));
-            load_reused(s, &mut res, &ingest_dir, &normalize_dir)
-                .map_err(|e| e.in_stage(&s.name))?;
+            load_reused(s, &mut res).map_err(|e| e.in_stage(&s.name))?;
             continue;
         }
         log(Message::info(format!("== {}", s.name)));
@@ -559,6 +563,10 @@ pub fn execute(
             config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
             replace,
         };
+        // The last stage reading the ingested experiment may take it over.
+        let last_reader = plan.steps[i + 1..]
+            .iter()
+            .all(|t| matches!(t.call, StageCall::Ingest(_)));
         run_step(
             s,
             &target,
@@ -566,6 +574,7 @@ pub fn execute(
             &ingest_dir,
             &normalize_dir,
             has_normalize,
+            last_reader,
             opts,
             log,
         )
@@ -584,12 +593,20 @@ pub fn execute(
     Ok(())
 }
 
-fn load_reused(s: &Step, res: &mut Results, ingest_dir: &Path, normalize_dir: &Path) -> Result<()> {
+/// Whether a stage reads the normalized experiment in memory (the analysis stages and the
+/// report).
+fn reads_normalized(call: &StageCall) -> bool {
+    matches!(
+        call,
+        StageCall::Diff(_) | StageCall::Explore(_) | StageCall::Cluster(_) | StageCall::Report(_)
+    )
+}
+
+fn load_reused(s: &Step, res: &mut Results) -> Result<()> {
     match &s.call {
         StageCall::Ingest(_) | StageCall::Report(_) => {}
-        StageCall::Normalize(_) => {
-            res.normalized_store(normalize_dir)?;
-        }
+        // A reused normalization is read when a later stage asks for it.
+        StageCall::Normalize(_) => {}
         StageCall::Qc(_) => res.qc = Some(read_result(&s.out)?),
         StageCall::Diff(_) => {
             let name = s.name.trim_start_matches("diff.").to_string();
@@ -599,7 +616,6 @@ fn load_reused(s: &Step, res: &mut Results, ingest_dir: &Path, normalize_dir: &P
         StageCall::Cluster(_) => res.cluster = Some(read_result(&s.out)?),
         StageCall::Train(_) => res.train.push((s.name.clone(), read_result(&s.out)?)),
     }
-    let _ = ingest_dir;
     Ok(())
 }
 
@@ -611,6 +627,7 @@ fn run_step(
     ingest_dir: &Path,
     normalize_dir: &Path,
     has_normalize: bool,
+    last_reader: bool,
     opts: &RunOptions<'_>,
     log: &mut dyn FnMut(Message),
 ) -> Result<()> {
@@ -706,23 +723,33 @@ fn run_step(
             res.cluster = Some(r);
         }
         StageCall::Train(spec) => {
-            let (exp, fp, _) = res.ingested(ingest_dir)?;
-            let source = Source::Memory {
-                experiment: exp,
-                path: ingest_dir,
-                input: fp,
-            };
             let ctx = TrainContext {
                 threads: opts.threads,
                 progress: opts.progress,
                 preprocessed_store: false,
             };
-            let r = stages::train(source, target, spec, &ctx)?;
+            res.ingested(ingest_dir)?;
+            let r = if last_reader {
+                // No later stage reads the ingested experiment: train takes it over.
+                let (exp, fp, _) = res.ingest.take().expect("loaded above");
+                stages::train_owned(exp, ingest_dir, &fp, target, spec, &ctx)?
+            } else {
+                let (exp, fp, _) = res.ingest.as_ref().expect("loaded above");
+                let source = Source::Memory {
+                    experiment: exp,
+                    path: ingest_dir,
+                    input: fp,
+                };
+                stages::train(source, target, spec, &ctx)?
+            };
             say(evomics_core::StageResult::messages(&r));
             res.train.push((s.name.clone(), r));
         }
         StageCall::Report(spec) => {
             res.ingested(ingest_dir)?;
+            if has_normalize {
+                res.normalized_store(normalize_dir)?;
+            }
             let Some((exp, _, inputs)) = res.ingest.as_ref() else {
                 return Ok(());
             };

@@ -4,6 +4,7 @@
 //! its tables. The subcommands and `evomics run` both go through these functions, so a stage
 //! writes the same files whichever way it runs.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use evomics_io::{
 use evomics_ml::persist::SavedModel;
 use evomics_ml::stages::cluster::{run_cluster, ClusterConfig, ClusterResult};
 use evomics_ml::stages::predict::{run_predict, PredictConfig, PredictResult};
-use evomics_ml::stages::train::{run_train, TrainContext, TrainResult, TrainSpec};
+use evomics_ml::stages::train::{run_train, run_train_owned, TrainContext, TrainResult, TrainSpec};
 use evomics_norm::stage::{run_normalize, NormalizeResult, NormalizeSpec};
 use evomics_panels::PanelSet;
 use evomics_qc::{run_qc, QcConfig, QcResult};
@@ -101,7 +102,12 @@ impl Target {
     /// `more`) and what is there before anything is computed
     /// ([`evomics_io::atomic::check_output`]).
     fn check(&self, source: &Source<'_>, more: &[&Path]) -> Result<()> {
-        let mut inputs: Vec<&Path> = vec![source.path()];
+        self.check_store(source.path(), more)
+    }
+
+    /// [`Target::check`] for the store at `store`.
+    fn check_store(&self, store: &Path, more: &[&Path]) -> Result<()> {
+        let mut inputs: Vec<&Path> = vec![store];
         inputs.extend(self.config_file.as_deref());
         inputs.extend_from_slice(more);
         check_output(&self.out, OutputKind::Folder, &inputs, self.replace)?;
@@ -534,20 +540,84 @@ pub fn train(
     spec.validate()
         .map_err(|e| settings_error("train", target, e))?;
     target.check(&source, &[])?;
-    let result = source.with(None, |exp, m| {
-        let layers: Vec<String> = exp.layers().keys().cloned().collect();
-        let settings = spec.resolve(&layers)?;
-        let mut ctx = *ctx;
-        ctx.preprocessed_store |= m.is_some_and(|m| m.stage == "normalize");
-        Ok(run_train(exp, &settings, &ctx)?)
-    })?;
+    match source {
+        Source::Store(p) => {
+            let (exp, m) = read_experiment(p)?;
+            train_experiment(
+                Cow::Owned(exp),
+                Some(&m),
+                p,
+                InputFile::store(p)?,
+                target,
+                spec,
+                ctx,
+            )
+        }
+        Source::Memory {
+            experiment,
+            path,
+            input,
+        } => train_experiment(
+            Cow::Borrowed(experiment),
+            None,
+            path,
+            input.clone(),
+            target,
+            spec,
+            ctx,
+        ),
+    }
+}
+
+/// [`train`] on an in-memory experiment handed over by its owner (a run whose later stages do
+/// not read it): its layers become the training data without a copy. `path` and `input` are
+/// the store it was written to and its content fingerprint.
+pub fn train_owned(
+    experiment: Experiment,
+    path: &Path,
+    input: &InputFile,
+    target: &Target,
+    spec: &TrainSpec,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
+    spec.validate()
+        .map_err(|e| settings_error("train", target, e))?;
+    target.check_store(path, &[])?;
+    train_experiment(
+        Cow::Owned(experiment),
+        None,
+        path,
+        input.clone(),
+        target,
+        spec,
+        ctx,
+    )
+}
+
+fn train_experiment(
+    exp: Cow<'_, Experiment>,
+    store_manifest: Option<&Manifest>,
+    path: &Path,
+    input: InputFile,
+    target: &Target,
+    spec: &TrainSpec,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
+    let layers: Vec<String> = exp.layers().keys().cloned().collect();
+    let settings = spec.resolve(&layers)?;
+    let mut ctx = *ctx;
+    ctx.preprocessed_store |= store_manifest.is_some_and(|m| m.stage == "normalize");
+    let result = match exp {
+        Cow::Owned(e) => run_train_owned(e, &settings, &ctx)?,
+        Cow::Borrowed(e) => run_train(e, &settings, &ctx)?,
+    };
     let settings = &result.settings;
     let mut m = Manifest::new("train");
-    m.inputs.push(source.fingerprint()?);
+    m.inputs.push(input);
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
-    m.settings = json!({ "store": source.path().display().to_string(), "train": settings });
+    m.settings = json!({ "store": path.display().to_string(), "train": settings });
     m.seeds.insert("train".into(), settings.config.seed);
     m.reports = json!({
         "data_hash": result.model.training.data_hash,

@@ -40,6 +40,7 @@
 //! assert!(result.tables().iter().any(|t| t.name == "predictions"));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -982,26 +983,73 @@ pub fn run_train(
     s: &TrainSettings,
     ctx: &TrainContext<'_>,
 ) -> Result<TrainResult> {
+    run_train_input(Cow::Borrowed(exp), s, ctx)
+}
+
+/// [`run_train`] on an experiment the caller hands over: its layers become the training data
+/// without a copy when every sample is used (a store read for `train` alone, or the last
+/// stage of a run), instead of being held twice.
+pub fn run_train_owned(
+    exp: Experiment,
+    s: &TrainSettings,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
+    run_train_input(Cow::Owned(exp), s, ctx)
+}
+
+fn run_train_input(
+    exp: Cow<'_, Experiment>,
+    s: &TrainSettings,
+    ctx: &TrainContext<'_>,
+) -> Result<TrainResult> {
     let mut notes = Vec::new();
-    let (exp, excluded) = exp.excluding(&s.exclude)?;
-    let exp = exp.as_ref();
+    let (exp, excluded) = match exp {
+        Cow::Borrowed(e) => e.excluding(&s.exclude)?,
+        Cow::Owned(e) => {
+            let (kept, excluded) = e.excluding(&s.exclude)?;
+            let kept = match kept {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(k) => Some(k),
+            };
+            (Cow::Owned(kept.unwrap_or(e)), excluded)
+        }
+    };
     notes.extend(s.exclude.message("train", &excluded));
-    let layers: Vec<&Assay> = s
-        .layers
-        .iter()
-        .map(|l| exp.layer(l))
-        .collect::<std::result::Result<_, _>>()?;
+    for l in &s.layers {
+        exp.layer(l)?;
+    }
     if ctx.preprocessed_store {
         notes.push(Message::warn("the store was written by `evomics normalize`: its pipeline was fitted on all samples, outside the cross-validation, so the CV estimates are optimistic; train on the ingested store and put the pipeline in [preprocess.<layer>]"));
     }
-    for l in &layers {
+    for l in &s.layers {
+        let l = exp.layer(l)?;
         let c = l.flag_counts();
         if c.imputed > 0 {
             notes.push(Message::warn(format!("layer '{}' has {} imputed cells: an imputation fitted outside the folds leaks; impute inside them with [preprocess.{}] imputation = {{ ... }}", l.name(), c.imputed, l.name())));
         }
     }
-    let sheet = exp.samples();
-    let data = Dataset::assemble(&layers, sheet, &s.target)?;
+    let (sheet, data) = match exp {
+        Cow::Borrowed(e) => {
+            let layers: Vec<&Assay> = s
+                .layers
+                .iter()
+                .map(|l| e.layer(l))
+                .collect::<std::result::Result<_, _>>()?;
+            (
+                Cow::Borrowed(e.samples()),
+                Dataset::assemble(&layers, e.samples(), &s.target)?,
+            )
+        }
+        Cow::Owned(mut e) => {
+            let layers: Vec<Assay> = s.layers.iter().filter_map(|l| e.remove_layer(l)).collect();
+            let sheet = e.samples().clone();
+            drop(e);
+            let data = Dataset::assemble_owned(layers, &sheet, &s.target)?;
+            (Cow::Owned(sheet), data)
+        }
+    };
+    let sheet: &SampleSheet = &sheet;
+    let layers: Vec<&Assay> = data.layers.iter().collect();
     if let Some(n) = case_twins(&data.classes) {
         notes.push(Message::warn(n));
     }
