@@ -491,6 +491,46 @@ impl Assay {
         }
     }
 
+    /// [`Assay::select_features`] on an assay the caller hands over, with `rows` ascending: the
+    /// kept rows move up in place and the matrices shrink, so the layer is never held twice.
+    /// Rows out of order (or a matrix not in row-major layout) are selected into a copy.
+    pub fn retain_features(self, rows: &[usize]) -> Assay {
+        let ascending = rows.windows(2).all(|w| w[0] < w[1])
+            && rows.last().is_none_or(|&r| r < self.n_features());
+        if !ascending || !self.values.is_standard_layout() || !self.flags.is_standard_layout() {
+            return self.select_features(rows);
+        }
+        let ns = self.n_samples();
+        Assay {
+            features: self.features.select(rows),
+            values: retain_rows(self.values, rows, ns),
+            flags: retain_rows(self.flags, rows, ns),
+            ..self
+        }
+    }
+
+    /// Rewrite the values and flags of an assay the caller hands over in place (a step on a
+    /// pipeline's working copy), then give it `scale`: every cell `f` leaves without a value
+    /// is set to NaN and the invariants are checked again as by [`Assay::new`]. Messages that
+    /// need the assay's names are best raised before (`f` sees only the matrices).
+    pub fn rewrite<E: From<CoreError>>(
+        mut self,
+        scale: ValueScale,
+        f: impl FnOnce(&mut Array2<f64>, &mut Array2<ValueFlag>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Assay, E> {
+        f(&mut self.values, &mut self.flags)?;
+        ndarray::Zip::from(&mut self.values)
+            .and(&self.flags)
+            .for_each(|v, f| {
+                if !f.has_value() {
+                    *v = f64::NAN;
+                }
+            });
+        self.scale = scale;
+        self.check_cells()?;
+        Ok(self)
+    }
+
     /// Keep features for which `keep(row)` is true.
     pub fn filter_features(&self, keep: impl Fn(usize) -> bool) -> Assay {
         let rows: Vec<usize> = (0..self.n_features()).filter(|&i| keep(i)).collect();
@@ -538,6 +578,21 @@ impl Assay {
     }
 }
 
+/// Rows `rows` (ascending, in range) of a row-major matrix of `ns` columns, moved up in place;
+/// the allocation shrinks to the rows kept.
+fn retain_rows<T: Copy>(a: Array2<T>, rows: &[usize], ns: usize) -> Array2<T> {
+    let (mut v, offset) = a.into_raw_vec_and_offset();
+    debug_assert_eq!(offset.unwrap_or(0), 0);
+    for (dst, &src) in rows.iter().enumerate() {
+        if dst != src {
+            v.copy_within(src * ns..(src + 1) * ns, dst * ns);
+        }
+    }
+    v.truncate(rows.len() * ns);
+    v.shrink_to_fit();
+    Array2::from_shape_vec((rows.len(), ns), v).expect("kept rows × samples")
+}
+
 /// Columns `cols` of a row-major matrix, filled row by row (ndarray's `select` along the
 /// second axis copies column by column, which strides through memory).
 fn select_columns<T: Clone>(a: &Array2<T>, cols: &[usize]) -> Array2<T> {
@@ -564,6 +619,34 @@ mod tests {
             &cells,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn retain_and_rewrite_work_in_place_as_the_copies_do() {
+        let a = small();
+        for rows in [vec![1], vec![0, 1], vec![], vec![1, 0]] {
+            assert_eq!(a.clone().retain_features(&rows), a.select_features(&rows));
+        }
+        let shifted = a
+            .clone()
+            .rewrite(ValueScale::Log2, |v, f| {
+                v.mapv_inplace(|x| x + 1.0);
+                f[[0, 0]] = ValueFlag::Missing;
+                Ok::<(), CoreError>(())
+            })
+            .unwrap();
+        assert_eq!(shifted.scale(), ValueScale::Log2);
+        assert_eq!(shifted.get(0, 0), None);
+        assert!(
+            shifted.values()[[0, 0]].is_nan(),
+            "a cell without a value holds NaN"
+        );
+        assert_eq!(shifted.get(1, 1), Some(6.0));
+        let bad = a.rewrite(ValueScale::Linear, |v, _| {
+            v[[1, 0]] = f64::INFINITY;
+            Ok::<(), CoreError>(())
+        });
+        assert!(bad.unwrap_err().to_string().contains("non-finite"));
     }
 
     #[test]

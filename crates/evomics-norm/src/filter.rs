@@ -596,6 +596,23 @@ impl Transformer for FittedFilter {
         assay: &Assay,
         _sheet: &SampleSheet,
     ) -> Result<(Assay, StepReport)> {
+        let (rows, mut report) = self.plan(assay)?;
+        let out = assay.select_features(&rows);
+        report.features_out = out.n_features();
+        Ok((out, report))
+    }
+
+    fn transform_owned(&self, assay: Assay, _sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+        let (rows, mut report) = self.plan(&assay)?;
+        let out = assay.retain_features(&rows);
+        report.features_out = out.n_features();
+        Ok((out, report))
+    }
+}
+
+impl FittedFilter {
+    /// The rows of `assay` the filter keeps, and the report of what it removes.
+    fn plan(&self, assay: &Assay) -> Result<(Vec<usize>, StepReport)> {
         let index: HashMap<&str, usize> = assay
             .features()
             .ids()
@@ -641,9 +658,7 @@ impl Transformer for FittedFilter {
                     .unwrap_or_else(|| "not in the data the filter was fitted on".into()),
             })
             .collect();
-        let out = assay.select_features(&rows);
-        report.features_out = out.n_features();
-        Ok((out, report))
+        Ok((rows, report))
     }
 }
 

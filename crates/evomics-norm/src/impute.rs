@@ -458,13 +458,21 @@ fn qrilc_fit(
 }
 
 impl Transformer for FittedImputation {
-    fn transform_owned(&self, assay: Assay, sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
+    fn transform_owned(&self, assay: Assay, _sheet: &SampleSheet) -> Result<(Assay, StepReport)> {
         match self {
             FittedImputation::None => {
                 let report = StepReport::new(Stage::Imputation, self.method(), &assay);
                 Ok((assay, report))
             }
-            _ => self.transform_with_report(&assay, sheet),
+            _ => {
+                let (fills, report) = self.fills(&assay)?;
+                let scale = assay.scale();
+                let out = assay.rewrite(scale, |values, flags| {
+                    fill_in(values, flags, &fills);
+                    Ok::<(), NormError>(())
+                })?;
+                Ok((out, report))
+            }
         }
     }
 
@@ -473,11 +481,39 @@ impl Transformer for FittedImputation {
         assay: &Assay,
         _sheet: &SampleSheet,
     ) -> Result<(Assay, StepReport)> {
-        let step = self.step();
-        let mut report = StepReport::new(Stage::Imputation, self.method(), assay);
         if matches!(self, FittedImputation::None) {
+            let report = StepReport::new(Stage::Imputation, self.method(), assay);
             return Ok((assay.clone(), report));
         }
+        let (fills, report) = self.fills(assay)?;
+        let mut values = assay.values().clone();
+        let mut flags = assay.flags().clone();
+        fill_in(&mut values, &mut flags, &fills);
+        let scale = assay.scale();
+        Ok((rebuild(assay, values, flags, scale)?, report))
+    }
+}
+
+/// Write each sample's imputed values (its rows and values) into the matrices, flagged imputed.
+fn fill_in(
+    values: &mut ndarray::Array2<f64>,
+    flags: &mut ndarray::Array2<ValueFlag>,
+    fills: &[(Vec<usize>, Vec<f64>)],
+) {
+    for (j, (holes, fill)) in fills.iter().enumerate() {
+        for (&i, &v) in holes.iter().zip(fill) {
+            values[[i, j]] = v;
+            flags[[i, j]] = ValueFlag::Imputed;
+        }
+    }
+}
+
+impl FittedImputation {
+    /// The cells each sample gets (rows without a value, values drawn for them) and the report.
+    #[allow(clippy::type_complexity)]
+    fn fills(&self, assay: &Assay) -> Result<(Vec<(Vec<usize>, Vec<f64>)>, StepReport)> {
+        let step = self.step();
+        let mut report = StepReport::new(Stage::Imputation, self.method(), assay);
         if matches!(assay.scale(), ValueScale::Counts) && !matches!(self, FittedImputation::Knn(_))
         {
             report.notes.push(
@@ -574,23 +610,18 @@ impl Transformer for FittedImputation {
             }
             Ok((holes, fill))
         });
-        let mut values = assay.values().clone();
-        let mut flags = assay.flags().clone();
         let mut counts = Vec::with_capacity(n);
+        let mut fills = Vec::with_capacity(n);
         for (j, sample) in filled.into_iter().enumerate() {
             let (holes, fill) = sample?;
             counts.push(SampleCount {
                 sample: assay.samples()[j].clone(),
                 count: holes.len(),
             });
-            for (&i, v) in holes.iter().zip(fill) {
-                values[[i, j]] = v;
-                flags[[i, j]] = ValueFlag::Imputed;
-            }
+            fills.push((holes, fill));
         }
         report.imputed_per_sample = counts;
-        let scale = assay.scale();
-        Ok((rebuild(assay, values, flags, scale)?, report))
+        Ok((fills, report))
     }
 }
 

@@ -476,6 +476,46 @@ impl FittedNormalization {
     }
 }
 
+/// The sample medians of median normalization (checked against the scale it was fitted on),
+/// recorded in the report.
+fn median_factors(
+    assay: &Assay,
+    level: f64,
+    log_scale: bool,
+    report: &mut StepReport,
+) -> Result<Vec<f64>> {
+    let step = "normalization median";
+    if is_log(assay.scale()) != log_scale {
+        return Err(NormError::Scale {
+            step,
+            layer: assay.name().to_string(),
+            found: assay.scale().name(),
+            needed: if log_scale {
+                "a log scale (as when fitted)"
+            } else {
+                "a linear scale (as when fitted)"
+            },
+            hint: "transform the data with the same pipeline it was fitted with".into(),
+        });
+    }
+    let meds = sample_medians(step, assay)?;
+    report.set_factors("median", assay, &meds);
+    report
+        .notes
+        .push(format!("sample medians moved to {level}"));
+    Ok(meds)
+}
+
+/// A value moved by its sample's median: shifted to `level` on a log scale, scaled to it on a
+/// linear one.
+fn median_shift(v: f64, median: f64, level: f64, log_scale: bool) -> f64 {
+    if log_scale {
+        v - median + level
+    } else {
+        v / median * level
+    }
+}
+
 /// Scale (linear) or shift (log) every value-carrying cell of column j.
 fn apply_per_sample(
     assay: &Assay,
@@ -496,6 +536,22 @@ impl Transformer for FittedNormalization {
                 let report = StepReport::new(Stage::Normalization, self.method(), &assay);
                 Ok((assay, report))
             }
+            FittedNormalization::Median { level, log_scale } => {
+                let mut report = StepReport::new(Stage::Normalization, self.method(), &assay);
+                let meds = median_factors(&assay, *level, *log_scale, &mut report)?;
+                let scale = assay.scale();
+                let out = assay.rewrite(scale, |values, flags| {
+                    ndarray::Zip::indexed(values)
+                        .and(flags)
+                        .for_each(|(_, j), v, f| {
+                            if f.has_value() {
+                                *v = median_shift(*v, meds[j], *level, *log_scale);
+                            }
+                        });
+                    Ok::<(), NormError>(())
+                })?;
+                Ok((out, report))
+            }
             _ => self.transform_with_report(&assay, sheet),
         }
     }
@@ -511,30 +567,13 @@ impl Transformer for FittedNormalization {
         match self {
             FittedNormalization::None => return Ok((assay.clone(), report)),
             FittedNormalization::Median { level, log_scale } => {
-                let step = "normalization median";
-                if is_log(assay.scale()) != *log_scale {
-                    return Err(NormError::Scale {
-                        step,
-                        layer: assay.name().to_string(),
-                        found: assay.scale().name(),
-                        needed: if *log_scale {
-                            "a log scale (as when fitted)"
-                        } else {
-                            "a linear scale (as when fitted)"
-                        },
-                        hint: "transform the data with the same pipeline it was fitted with".into(),
-                    });
-                }
-                let meds = sample_medians(step, assay)?;
-                if *log_scale {
-                    apply_per_sample(assay, &mut values, |j, v| v - meds[j] + level);
-                } else {
-                    apply_per_sample(assay, &mut values, |j, v| v / meds[j] * level);
-                }
-                report.set_factors("median", assay, &meds);
-                report
-                    .notes
-                    .push(format!("sample medians moved to {level}"));
+                let meds = median_factors(assay, *level, *log_scale, &mut report)?;
+                let flags = assay.flags();
+                ndarray::Zip::indexed(&mut values).for_each(|(i, j), v| {
+                    if flags[[i, j]].has_value() {
+                        *v = median_shift(*v, meds[j], *level, *log_scale);
+                    }
+                });
             }
             FittedNormalization::Quantile { features, target } => {
                 let step = "normalization quantile";

@@ -157,11 +157,15 @@ impl NormalizeConfig {
     ) -> Result<(FittedPipeline, Assay, PipelineReport)> {
         self.validate()?;
         let mut report = PipelineReport::new(&assay);
-        // A borrowed input is only read; the first step's output is the first copy.
+        // A borrowed input is only read and the first step's output is the first copy; an owned
+        // one is the working copy from the start (filters compact it in place).
         let mut current = assay;
         let mut filters = Vec::with_capacity(self.filters.len());
         for f in &self.filters {
-            let (fitted, out, r) = f.fit_transform(&current, sheet)?;
+            let (fitted, out, r) = match current {
+                Cow::Owned(a) => f.fit_transform_owned(a, sheet)?,
+                Cow::Borrowed(a) => f.fit_transform(a, sheet)?,
+            };
             filters.push(fitted);
             report.steps.push(r);
             current = Cow::Owned(out);
@@ -239,7 +243,10 @@ impl FittedPipeline {
         let mut report = PipelineReport::new(&assay);
         let mut current = assay;
         for f in &self.filters {
-            let (out, r) = f.transform_with_report(&current, sheet)?;
+            let (out, r) = match current {
+                Cow::Owned(a) => f.transform_owned(a, sheet)?,
+                Cow::Borrowed(a) => f.transform_with_report(a, sheet)?,
+            };
             report.steps.push(r);
             current = Cow::Owned(out);
         }
@@ -483,6 +490,27 @@ mod tests {
             let imp_step = rep.steps.iter().find(|s| s.stage == Stage::Imputation).unwrap();
             if imputed > 0 {
                 prop_assert_eq!(imp_step.imputed_per_group.iter().map(|g| g.count).sum::<usize>(), imputed);
+            }
+        }
+
+        /// A pipeline on a working copy it owns (filters compacting it, log2, median and the
+        /// imputations rewriting it in place, `none` steps passing it on) gives what the
+        /// pipeline on a borrowed layer gives, when fitted and when applied.
+        #[test]
+        fn working_in_place_gives_what_copies_give((vals, mask) in value_strategy(), which in 0usize..5) {
+            let (a, sheet) = cohort(&vals, &mask, 25);
+            for batch in [false, true] {
+                let mut cfg = full_config(imputations()[which].clone(), NormalizationParams::Median(MedianParams::default()));
+                if !batch {
+                    cfg.batch_correction = BatchCorrectionParams::None(NoParams {});
+                }
+                let (fitted, out, rep) = cfg.fit_transform(&a, &sheet).unwrap();
+                let (fitted_owned, out_owned, rep_owned) = cfg.fit_transform_owned(a.clone(), &sheet).unwrap();
+                prop_assert_eq!(&fitted, &fitted_owned);
+                prop_assert_eq!(&out, &out_owned);
+                prop_assert_eq!(rep, rep_owned);
+                let back = fitted.transform(&a, &sheet).unwrap();
+                prop_assert_eq!(&back, &fitted.transform_owned(a.clone(), &sheet).unwrap());
             }
         }
 

@@ -294,34 +294,68 @@ fn log2_cells(
     assay: &Assay,
     pc: f64,
 ) -> Result<(ndarray::Array2<f64>, ndarray::Array2<ValueFlag>, usize)> {
+    check_log2(step, assay, pc)?;
     let mut values = assay.values().clone();
     let mut flags = assay.flags().clone();
+    let lost = log2_in_place(&mut values, &mut flags, pc);
+    Ok((values, flags, lost))
+}
+
+/// The first value-carrying cell whose log2(x + pc) is undefined (x + pc < 0), as an error.
+fn check_log2(step: &'static str, assay: &Assay, pc: f64) -> Result<()> {
+    let bad = ndarray::Zip::indexed(assay.values())
+        .and(assay.flags())
+        .fold(None, |first: Option<(usize, usize)>, ij, v, f| {
+            first.or((f.has_value() && *v + pc < 0.0).then_some(ij))
+        });
+    match bad {
+        None => Ok(()),
+        Some((i, j)) => Err(NormError::Cell {
+            step,
+            layer: assay.name().to_string(),
+            feature: assay.features().ids()[i].clone(),
+            sample: assay.samples()[j].clone(),
+            problem: format!(
+                "value {} is negative and has no logarithm; linear intensities and counts are ≥ 0",
+                assay.values()[[i, j]]
+            ),
+        }),
+    }
+}
+
+/// log2(x + pc) in place of every value-carrying cell (checked by [`check_log2`]); a cell
+/// whose argument is 0 becomes missing. Returns how many did.
+fn log2_in_place(
+    values: &mut ndarray::Array2<f64>,
+    flags: &mut ndarray::Array2<ValueFlag>,
+    pc: f64,
+) -> usize {
     let mut lost = 0;
-    for ((i, j), v) in values.indexed_iter_mut() {
-        if !flags[[i, j]].has_value() {
-            continue;
+    ndarray::Zip::from(values).and(flags).for_each(|v, f| {
+        if !f.has_value() {
+            return;
         }
         let x = *v + pc;
-        if x < 0.0 {
-            return Err(NormError::Cell {
-                step,
-                layer: assay.name().to_string(),
-                feature: assay.features().ids()[i].clone(),
-                sample: assay.samples()[j].clone(),
-                problem: format!(
-                    "value {} is negative and has no logarithm; linear intensities and counts are ≥ 0",
-                    *v
-                ),
-            });
-        }
         if x == 0.0 {
-            flags[[i, j]] = ValueFlag::Missing;
+            *f = ValueFlag::Missing;
             lost += 1;
         } else {
             *v = x.log2();
         }
+    });
+    lost
+}
+
+/// The report of a log2 transform that made `lost` cells missing.
+fn log2_report(assay: &Assay, lost: usize) -> StepReport {
+    let mut report = StepReport::new(Stage::Transform, "log2", assay);
+    report.cells_set_missing = lost;
+    if lost > 0 {
+        report.notes.push(format!(
+            "{lost} zero value(s) became missing (log2 of 0 is undefined)"
+        ));
     }
-    Ok((values, flags, lost))
+    report
 }
 
 impl Transformer for FittedTransform {
@@ -330,6 +364,25 @@ impl Transformer for FittedTransform {
             FittedTransform::None => {
                 let report = StepReport::new(Stage::Transform, "none", &assay);
                 Ok((assay, report))
+            }
+            FittedTransform::Log2 { pseudocount } => {
+                let step = "transform log2";
+                require_scale(
+                    step,
+                    &assay,
+                    LINEAR,
+                    "linear intensities or counts",
+                    "the layer is already on a log or other scale",
+                )?;
+                check_log2(step, &assay, *pseudocount)?;
+                let mut lost = 0;
+                let out = assay.rewrite(ValueScale::Log2, |values, flags| {
+                    lost = log2_in_place(values, flags, *pseudocount);
+                    Ok::<(), NormError>(())
+                })?;
+                // The layer's name and dimensions, all the report reads, are unchanged.
+                let report = log2_report(&out, lost);
+                Ok((out, report))
             }
             _ => self.transform_with_report(&assay, sheet),
         }
@@ -354,14 +407,8 @@ impl Transformer for FittedTransform {
                     "linear intensities or counts",
                     "the layer is already on a log or other scale",
                 )?;
-                let mut report = StepReport::new(Stage::Transform, "log2", assay);
                 let (values, flags, lost) = log2_cells(step, assay, *pseudocount)?;
-                report.cells_set_missing = lost;
-                if lost > 0 {
-                    report.notes.push(format!(
-                        "{lost} zero value(s) became missing (log2 of 0 is undefined)"
-                    ));
-                }
+                let report = log2_report(assay, lost);
                 Ok((rebuild(assay, values, flags, ValueScale::Log2)?, report))
             }
             FittedTransform::Clr { pseudocount } => {
