@@ -28,6 +28,7 @@
 //! assert!(result.tables().iter().any(|t| t.name == "pca_scores"));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use ndarray::Array2;
@@ -525,7 +526,8 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     let exp = exp.as_ref();
     let raw = exp.layer(&config.layer)?;
     let (assay, transform_note) = log_scale(raw, config.log2, config.assume_scale)?;
-    let mut assay: Assay = assay.into_owned();
+    // A copy of the layer only when features are dropped.
+    let mut assay: Cow<'_, Assay> = assay;
     let sheet = exp.samples().for_samples(assay.samples())?;
     let by: Vec<String> = if config.by.is_empty() {
         sheet.grouping_columns()
@@ -559,7 +561,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
             complete.len(),
             n_features_in - complete.len()
         ));
-        assay = assay.select_features(&complete);
+        assay = Cow::Owned(assay.select_features(&complete));
     }
     if config.scale {
         let keep: Vec<usize> = (0..assay.n_features())
@@ -575,7 +577,7 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
                 "--scale: dropped {} constant feature(s), which cannot be scaled to unit variance",
                 assay.n_features() - keep.len()
             ));
-            assay = assay.select_features(&keep);
+            assay = Cow::Owned(assay.select_features(&keep));
         }
     }
     if assay.n_features() < 2 {
