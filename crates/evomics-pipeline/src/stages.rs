@@ -540,33 +540,18 @@ pub fn train(
     spec.validate()
         .map_err(|e| settings_error("train", target, e))?;
     target.check(&source, &[])?;
-    match source {
+    let (exp, manifest, path, input) = match source {
         Source::Store(p) => {
             let (exp, m) = read_experiment(p)?;
-            train_experiment(
-                Cow::Owned(exp),
-                Some(&m),
-                p,
-                InputFile::store(p)?,
-                target,
-                spec,
-                ctx,
-            )
+            (Cow::Owned(exp), Some(m), p, InputFile::store(p)?)
         }
         Source::Memory {
             experiment,
             path,
             input,
-        } => train_experiment(
-            Cow::Borrowed(experiment),
-            None,
-            path,
-            input.clone(),
-            target,
-            spec,
-            ctx,
-        ),
-    }
+        } => (Cow::Borrowed(experiment), None, path, input.clone()),
+    };
+    train_experiment(exp, manifest.as_ref(), path, input, target, spec, ctx)
 }
 
 /// [`train`] on an in-memory experiment handed over by its owner (a run whose later stages do
@@ -583,15 +568,8 @@ pub fn train_owned(
     spec.validate()
         .map_err(|e| settings_error("train", target, e))?;
     target.check_store(path, &[])?;
-    train_experiment(
-        Cow::Owned(experiment),
-        None,
-        path,
-        input.clone(),
-        target,
-        spec,
-        ctx,
-    )
+    let input = input.clone();
+    train_experiment(Cow::Owned(experiment), None, path, input, target, spec, ctx)
 }
 
 fn train_experiment(

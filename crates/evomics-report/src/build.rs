@@ -2209,25 +2209,11 @@ mod tests {
         let groups = ["A", "B", "C"];
         let ids: Vec<String> = (1..=12).map(|i| format!("EV{i:02}")).collect();
         let group = (0..12).map(|j| Some(groups[j % 3].to_string())).collect();
-        let sheet =
-            SampleSheet::from_text_columns(ids.clone(), vec![("group".into(), group)]).unwrap();
         let cells = Array2::from_shape_fn((9, 12), |(i, j)| {
             let noise = 0.2 * (((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.5);
             Some(10.0 + i as f64 + noise + if i == j % 3 { 3.0 } else { 0.0 })
         });
-        let features = Features::new((0..9).map(|i| format!("P{i}")).collect()).unwrap();
-        let layer = Assay::from_options(
-            "proteome",
-            LayerKind::Proteome,
-            ValueScale::Log2,
-            features,
-            ids,
-            &cells,
-        )
-        .unwrap();
-        let mut exp = Experiment::new(sheet);
-        exp.insert_layer(layer).unwrap();
-        exp
+        evomics_testkit::grouped_log2(ids, "group", group, &cells)
     }
 
     fn run(exp: &Experiment) -> ReportInput {

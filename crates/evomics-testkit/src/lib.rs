@@ -10,7 +10,8 @@
 //!   tab-separated tables, read independently of evomics' own readers so that tests check the
 //!   readers against something else;
 //! - [`close`]: numeric agreement with stated tolerances;
-//! - [`cohorts`]: simulated cohorts shared by several crates' tests;
+//! - [`cohorts`]: simulated cohorts shared by several crates' tests, and [`grouped_log2`], a
+//!   hand-made one-layer experiment;
 //! - [`snapshot`]: every file under a folder, with the run-specific part of manifests removed;
 //! - [`browser`]: headless Chromium's screenshot and DOM of an HTML report.
 
@@ -294,6 +295,34 @@ pub mod close {
         }
         worst
     }
+}
+
+/// An experiment of one log2 `proteome` layer: samples `ids`, features `P0`, `P1`, …, the cells
+/// of `cells` (features × samples; `None` is a missing cell), and a sheet with one text column
+/// `column` holding each sample's group.
+pub fn grouped_log2(
+    ids: Vec<String>,
+    column: &str,
+    groups: Vec<Option<String>>,
+    cells: &ndarray::Array2<Option<f64>>,
+) -> evomics_core::Experiment {
+    use evomics_core::{Assay, Experiment, Features, LayerKind, SampleSheet, ValueScale};
+    let sheet = SampleSheet::from_text_columns(ids.clone(), vec![(column.to_string(), groups)])
+        .expect("one group per sample");
+    let features =
+        Features::new((0..cells.nrows()).map(|i| format!("P{i}")).collect()).expect("ids");
+    let layer = Assay::from_options(
+        "proteome",
+        LayerKind::Proteome,
+        ValueScale::Log2,
+        features,
+        ids,
+        cells,
+    )
+    .expect("a cell per feature and sample");
+    let mut exp = Experiment::new(sheet);
+    exp.insert_layer(layer).expect("the sheet's samples");
+    exp
 }
 
 /// Simulated cohorts that several crates' tests share.

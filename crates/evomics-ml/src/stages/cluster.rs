@@ -1054,13 +1054,10 @@ mod tests {
 
     /// `n` samples in three groups over 60 features (log2 scale).
     fn three_groups(n: usize) -> Experiment {
-        use evomics_core::{Features, LayerKind, SampleSheet, ValueScale};
         let ids: Vec<String> = (0..n).map(|j| format!("EV{j}")).collect();
         let group = (0..n)
             .map(|j| Some(["BM", "AD", "UC"][j % 3].to_string()))
             .collect();
-        let sheet =
-            SampleSheet::from_text_columns(ids.clone(), vec![("source".into(), group)]).unwrap();
         let cells = Array2::from_shape_fn((60, n), |(i, j)| {
             let shift = if (j % 3) * 20 <= i && i < (j % 3) * 20 + 20 {
                 4.0
@@ -1069,19 +1066,7 @@ mod tests {
             };
             Some(20.0 + shift + 0.05 * ((i * 31 + j * 17) % 41) as f64)
         });
-        let features = Features::new((0..60).map(|i| format!("P{i}")).collect()).unwrap();
-        let layer = Assay::from_options(
-            "proteome",
-            LayerKind::Proteome,
-            ValueScale::Log2,
-            features,
-            ids,
-            &cells,
-        )
-        .unwrap();
-        let mut exp = Experiment::new(sheet);
-        exp.insert_layer(layer).unwrap();
-        exp
+        evomics_testkit::grouped_log2(ids, "source", group, &cells)
     }
 
     #[test]
