@@ -443,6 +443,22 @@ mod tests {
             }
         );
         assert_eq!(d.layers[0].samples(), d.sample_ids.as_slice());
+        // Handed over, the layers are taken (or selected when samples drop out) alike.
+        let owned = Dataset::assemble_owned(
+            vec![p.clone(), m.clone()],
+            &sheet(),
+            &TargetSpec::new("cls"),
+        )
+        .unwrap();
+        assert_eq!(owned, d);
+        let kept = d.layers[0].clone();
+        let again = Dataset::assemble_owned(
+            vec![kept.clone(), d.layers[1].clone()],
+            &sheet(),
+            &TargetSpec::new("cls"),
+        )
+        .unwrap();
+        assert_eq!(again.layers[0], kept);
         assert_eq!(d.layers[0].get(0, 3), Some(0.0)); // 'f' was the first column
         let n = Dataset::assemble(&[&p], &sheet(), &TargetSpec::new("num")).unwrap();
         assert!(matches!(n.labels, Labels::Numeric { .. }));

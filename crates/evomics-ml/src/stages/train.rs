@@ -1041,7 +1041,17 @@ fn run_train_input(
             )
         }
         Cow::Owned(mut e) => {
-            let layers: Vec<Assay> = s.layers.iter().filter_map(|l| e.remove_layer(l)).collect();
+            // Every layer was found above, so a second removal means it is named twice.
+            let layers = s
+                .layers
+                .iter()
+                .map(|l| {
+                    e.remove_layer(l).ok_or_else(|| MlError::Data {
+                        what: "training data",
+                        problem: format!("layer '{l}' is given twice"),
+                    })
+                })
+                .collect::<Result<Vec<Assay>>>()?;
             let sheet = e.samples().clone();
             drop(e);
             let data = Dataset::assemble_owned(layers, &sheet, &s.target)?;
