@@ -1,7 +1,7 @@
 //! Between-sample normalization: median centring, quantile normalization, edgeR TMM and
 //! upper-quartile, DESeq2 median-of-ratios, total count (CPM), and MISEV dose normalization.
 
-use evomics_core::{Assay, SampleSheet, ValueScale};
+use evomics_core::{Assay, SampleSheet, ValueFlag, ValueScale};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NormError, Result};
@@ -506,14 +506,26 @@ fn median_factors(
     Ok(meds)
 }
 
-/// A value moved by its sample's median: shifted to `level` on a log scale, scaled to it on a
-/// linear one.
-fn median_shift(v: f64, median: f64, level: f64, log_scale: bool) -> f64 {
-    if log_scale {
-        v - median + level
-    } else {
-        v / median * level
-    }
+/// Move every value-carrying cell by its sample's median: shifted to `level` on a log scale,
+/// scaled to it on a linear one.
+fn shift_by_median(
+    values: &mut ndarray::Array2<f64>,
+    flags: &ndarray::Array2<ValueFlag>,
+    meds: &[f64],
+    level: f64,
+    log_scale: bool,
+) {
+    ndarray::Zip::indexed(values)
+        .and(flags)
+        .for_each(|(_, j), v, f| {
+            if f.has_value() {
+                *v = if log_scale {
+                    *v - meds[j] + level
+                } else {
+                    *v / meds[j] * level
+                };
+            }
+        });
 }
 
 /// Scale (linear) or shift (log) every value-carrying cell of column j.
@@ -541,13 +553,7 @@ impl Transformer for FittedNormalization {
                 let meds = median_factors(&assay, *level, *log_scale, &mut report)?;
                 let scale = assay.scale();
                 let out = assay.rewrite(scale, |values, flags| {
-                    ndarray::Zip::indexed(values)
-                        .and(flags)
-                        .for_each(|(_, j), v, f| {
-                            if f.has_value() {
-                                *v = median_shift(*v, meds[j], *level, *log_scale);
-                            }
-                        });
+                    shift_by_median(values, flags, &meds, *level, *log_scale);
                     Ok::<(), NormError>(())
                 })?;
                 Ok((out, report))
@@ -568,12 +574,7 @@ impl Transformer for FittedNormalization {
             FittedNormalization::None => return Ok((assay.clone(), report)),
             FittedNormalization::Median { level, log_scale } => {
                 let meds = median_factors(assay, *level, *log_scale, &mut report)?;
-                let flags = assay.flags();
-                ndarray::Zip::indexed(&mut values).for_each(|(i, j), v| {
-                    if flags[[i, j]].has_value() {
-                        *v = median_shift(*v, meds[j], *level, *log_scale);
-                    }
-                });
+                shift_by_median(&mut values, assay.flags(), &meds, *level, *log_scale);
             }
             FittedNormalization::Quantile { features, target } => {
                 let step = "normalization quantile";
