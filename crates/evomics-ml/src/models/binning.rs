@@ -82,42 +82,48 @@ impl<B: Bin> Binned<B> {
     }
 }
 
-/// Histogram bins (see the module docs), `max_bins` in 2–255.
-pub(crate) fn bin_histogram(x: ArrayView2<f64>, max_bins: usize) -> Binned<u8> {
+/// Histogram bins (see the module docs), `max_bins` in 2–255, features spread over `threads`
+/// threads (each feature is binned alone, so the result does not depend on the thread count).
+pub(crate) fn bin_histogram(x: ArrayView2<f64>, max_bins: usize, threads: usize) -> Binned<u8> {
     let (n, p) = x.dim();
     let mut bins = vec![0u8; n * p];
-    let mut cuts = Vec::with_capacity(p);
-    let mut v: Vec<f64> = Vec::with_capacity(n);
-    for f in 0..p {
-        v.clear();
-        v.extend(x.column(f).iter().copied());
-        v.sort_unstable_by(f64::total_cmp);
-        let mut distinct = v.clone();
-        distinct.dedup();
-        let c: Vec<f64> = if distinct.len() <= max_bins {
-            distinct
-                .windows(2)
-                .map(|w| w[0] + (w[1] - w[0]) / 2.0)
-                .collect()
-        } else {
-            let mut c: Vec<f64> = (1..max_bins)
-                .map(|q| {
-                    let at = (q * n) / max_bins;
-                    let lo = v[at.saturating_sub(1)];
-                    // the next distinct value above `lo`
-                    let hi = v[at..].iter().copied().find(|&h| h > lo).unwrap_or(lo);
-                    lo + (hi - lo) / 2.0
-                })
-                .filter(|&t| t < distinct[distinct.len() - 1])
-                .collect();
-            c.dedup();
-            c
-        };
-        let dst = &mut bins[f * n..(f + 1) * n];
-        for (d, xv) in dst.iter_mut().zip(x.column(f).iter()) {
-            *d = c.partition_point(|&t| t < *xv) as u8;
+    let mut cuts: Vec<Vec<f64>> = vec![Vec::new(); p];
+    let threads = threads.clamp(1, p.max(1));
+    let per = p.div_ceil(threads).max(1);
+    let bin_range = |first: usize, dst: &mut [u8], cuts: &mut [Vec<f64>]| {
+        let mut order: Vec<(f64, u32)> = Vec::with_capacity(n);
+        let mut v: Vec<f64> = Vec::with_capacity(n);
+        for (j, (dst, cut)) in dst.chunks_mut(n).zip(cuts.iter_mut()).enumerate() {
+            order.clear();
+            order.extend(x.column(first + j).iter().zip(0u32..).map(|(&v, i)| (v, i)));
+            order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            v.clear();
+            v.extend(order.iter().map(|o| o.0));
+            *cut = histogram_cuts(&v, max_bins);
+            // Bin of a value: the number of cut points below it, found by walking the values in
+            // ascending order alongside the cut points.
+            let mut b = 0usize;
+            for &(xv, i) in &order {
+                while b < cut.len() && cut[b] < xv {
+                    b += 1;
+                }
+                dst[i as usize] = b as u8;
+            }
         }
-        cuts.push(c);
+    };
+    if threads == 1 || n == 0 {
+        bin_range(0, &mut bins, &mut cuts);
+    } else {
+        std::thread::scope(|s| {
+            for (c, (dst, cut)) in bins
+                .chunks_mut(per * n)
+                .zip(cuts.chunks_mut(per))
+                .enumerate()
+            {
+                let bin_range = &bin_range;
+                s.spawn(move || bin_range(c * per, dst, cut));
+            }
+        });
     }
     Binned {
         n,
@@ -125,6 +131,32 @@ pub(crate) fn bin_histogram(x: ArrayView2<f64>, max_bins: usize) -> Binned<u8> {
         cuts,
         values: None,
     }
+}
+
+/// The cut points of one feature from its training values `v`, sorted ascending.
+fn histogram_cuts(v: &[f64], max_bins: usize) -> Vec<f64> {
+    let n = v.len();
+    let mut distinct = v.to_vec();
+    distinct.dedup();
+    if distinct.len() <= max_bins {
+        return distinct
+            .windows(2)
+            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+            .collect();
+    }
+    let last = distinct[distinct.len() - 1];
+    let mut c: Vec<f64> = (1..max_bins)
+        .map(|q| {
+            let at = (q * n) / max_bins;
+            let lo = v[at.saturating_sub(1)];
+            // the next distinct value above `lo`
+            let hi = v[at..].iter().copied().find(|&h| h > lo).unwrap_or(lo);
+            lo + (hi - lo) / 2.0
+        })
+        .filter(|&t| t < last)
+        .collect();
+    c.dedup();
+    c
 }
 
 /// Exact bins: one per distinct training value.
@@ -173,11 +205,11 @@ mod tests {
     #[test]
     fn few_values_get_midpoints_many_get_quantiles() {
         let x = ndarray::array![[1.0], [2.0], [4.0], [8.0]];
-        let b = bin_histogram(x.view(), 255);
+        let b = bin_histogram(x.view(), 255, 1);
         assert_eq!(b.cuts[0], vec![1.5, 3.0, 6.0]);
         assert_eq!(b.bins, vec![0, 1, 2, 3]);
         let many = Array2::from_shape_fn((600, 1), |(i, _)| i as f64);
-        let b = bin_histogram(many.view(), 16);
+        let b = bin_histogram(many.view(), 16, 1);
         assert!(b.cuts[0].len() <= 15);
         for i in 0..600 {
             let bin = b.bins[i] as usize;
@@ -191,6 +223,37 @@ mod tests {
             counts[v as usize] += 1;
         }
         assert!(counts.iter().all(|&c| (30..=45).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn bins_are_the_cut_points_below_each_value_for_any_thread_count() {
+        // Features with few values (ties, -0.0 next to 0.0), many values (quantile cuts) and a
+        // constant one; every bin is the number of cut points below the value.
+        let x = Array2::from_shape_fn((700, 7), |(i, j)| match j {
+            0 => ((i * 37) % 11) as f64 - 5.0,
+            1 => {
+                if i % 2 == 0 {
+                    -0.0
+                } else {
+                    0.0
+                }
+            }
+            2 => 3.0,
+            _ => (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() * j as f64,
+        });
+        let one = bin_histogram(x.view(), 255, 1);
+        for f in 0..7 {
+            let cuts = &one.cuts[f];
+            for i in 0..700 {
+                let want = cuts.partition_point(|&t| t < x[[i, f]]);
+                assert_eq!(one.column(f)[i] as usize, want, "feature {f}, sample {i}");
+            }
+        }
+        for threads in [2, 3, 8] {
+            let b = bin_histogram(x.view(), 255, threads);
+            assert_eq!(b.bins, one.bins);
+            assert_eq!(b.cuts, one.cuts);
+        }
     }
 
     #[test]

@@ -395,7 +395,7 @@ impl BoostingParams {
             ));
         }
         let xt = x.select(ndarray::Axis(0), &train);
-        let binned = bin_histogram(xt.view(), self.max_bins);
+        let binned = bin_histogram(xt.view(), self.max_bins, 1);
         let nt = train.len();
         let n_out = if loss == BoostingLoss::Softmax { k } else { 1 };
         // Targets of the fitting part: y for numbers, one-hot for classes.

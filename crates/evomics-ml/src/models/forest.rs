@@ -5,7 +5,11 @@
 //!   al. 1984): Gini impurity for classes, squared error for numbers. At every node `max_features`
 //!   features are drawn without replacement (more are drawn while the drawn ones are constant at
 //!   the node, as scikit-learn does), and the best split of each is found by scanning its
-//!   histogram. Trees grow until nodes are pure or would have fewer than `min_samples_leaf`
+//!   histogram. With two classes (the potency models' usual case) the features a node draws
+//!   are counted two per pass over its samples, and a cut is scored only when a
+//!   division-free bound shows it could beat the node's best split so far; the splits are
+//!   those of the general search, bit for bit (a unit test holds the two together).
+//!   Trees grow until nodes are pure or would have fewer than `min_samples_leaf`
 //!   samples on a side (or `max_depth`).
 //! - Binning: per feature, the training values' distinct values define up to `max_bins` bins; with
 //!   at most `max_bins` distinct values (every cohort below 256 samples at the default 255) the
@@ -169,6 +173,14 @@ struct Scratch {
     bits: Vec<u64>,
     /// Class counts of the node being split (two classes).
     node_counts: [u32; 2],
+    /// Two classes: the node's samples as `multiplicity << 1 | class`, in node order.
+    codes: Vec<u32>,
+    /// Two classes: the second feature's counts by bin and occupied-bin bitmap of a paired
+    /// search (zero between searches, as `bin_class` and `bits`).
+    bin_class_b: Vec<u32>,
+    bits_b: Vec<u64>,
+    /// Features drawn for a node, in draw order.
+    batch: Vec<usize>,
 }
 
 impl Scratch {
@@ -186,6 +198,21 @@ impl Scratch {
             self.bits.resize(words, 0);
         }
     }
+
+    /// Make both two-class count buffers hold `nb` bins and `words` bitmap words.
+    fn reserve_pair(&mut self, nb: usize, words: usize) {
+        for (h, bits) in [
+            (&mut self.bin_class, &mut self.bits),
+            (&mut self.bin_class_b, &mut self.bits_b),
+        ] {
+            if h.len() < 2 * nb {
+                h.resize(2 * nb, 0);
+            }
+            if bits.len() < words {
+                bits.resize(words, 0);
+            }
+        }
+    }
 }
 
 /// Visit the set bits of `bits[..words]` in ascending order, clearing them.
@@ -196,6 +223,90 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
         while v != 0 {
             visit(w * 64 + v.trailing_zeros() as usize);
             v &= v - 1;
+        }
+    }
+}
+
+/// The best cut of a node with two classes from its counts by bin (`bin_class[2b + c]`) and
+/// bitmap of occupied bins, scored while the occupied bins are visited in order (the node's
+/// class counts `totals` are known beforehand): (weighted child Gini impurity sum, last bin on
+/// the left, first occupied bin on the right), `None` when no cut leaves `min_leaf` samples on
+/// both sides. Candidates, scores and ties are those of the general class path of
+/// `best_split_class`, bit for bit. Leaves the counts and bitmap zero.
+///
+/// `beat` is the score of the node's best split on the features searched before; a cut that
+/// cannot score below it is not scored. With two classes the score is
+/// `2·l0·l1/nl + 2·r0·r1/nr`, so `score · nl · nr = 2·(l0·l1·nr + r0·r1·nl)`, computed without
+/// a division to within a relative 1e-15; a cut is skipped when that product exceeds
+/// `(beat + 1e-9·n) · nl · nr`, i.e. when its score is above `beat` by far more than rounding
+/// could move either. Such cuts are never the split a search without skipping returns when
+/// that split beats `beat` (they would not outrank one that does: their scores are above
+/// `beat` by more than the 1e-12 · n tie margin), so the node's chosen split is the same;
+/// when every valid cut is skipped the result is `(∞, 0, 0)`, which no node keeps, so the
+/// feature still counts as tried.
+#[inline(never)]
+fn two_class_cut(
+    bits: &mut [u64],
+    bin_class: &mut [u32],
+    n: f64,
+    min_leaf: usize,
+    totals: [u32; 2],
+    beat: Option<f64>,
+) -> Option<(f64, usize, usize)> {
+    let (t0, t1) = (totals[0], totals[1]);
+    // Class counts are u32 (sums of bootstrap multiplicities), so every count below converts
+    // to f64 exactly.
+    let n_int = t0 + t1;
+    let min_leaf = u32::try_from(min_leaf).unwrap_or(u32::MAX);
+    let skip_from = beat.map_or(f64::INFINITY, |b| b + 1e-9 * n);
+    let (mut l0, mut l1) = (0u32, 0u32);
+    let mut prev = usize::MAX;
+    let mut best: Option<(f64, usize, usize)> = None;
+    let mut skipped = false;
+    drain_bits(bits, |b| {
+        if prev != usize::MAX {
+            // The cut between `prev` (last bin on the left) and `b`.
+            let nl = l0 + l1;
+            let nr = n_int - nl;
+            if nl >= min_leaf && nr >= min_leaf {
+                let (a0, a1) = (f64::from(l0), f64::from(l1));
+                let (r0, r1) = (f64::from(t0 - l0), f64::from(t1 - l1));
+                let (nlf, nrf) = (f64::from(nl), f64::from(nr));
+                // The score times nl·nr, without a division.
+                if 2.0 * (a0 * a1 * nrf + r0 * r1 * nlf) > skip_from * nlf * nrf {
+                    skipped = true;
+                } else {
+                    let gl = (a0 * a0 + a1 * a1) / nlf;
+                    let gr = (r0 * r0 + r1 * r1) / nrf;
+                    let score = n - gl - gr;
+                    if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
+                        best = Some((score, prev, b));
+                    }
+                }
+            }
+        }
+        l0 += std::mem::take(&mut bin_class[2 * b]);
+        l1 += std::mem::take(&mut bin_class[2 * b + 1]);
+        prev = b;
+    });
+    match best {
+        None if skipped => Some((f64::INFINITY, 0, 0)),
+        best => best,
+    }
+}
+
+/// A feature's best split at a node: the feature counts as tried when it has a split, and
+/// becomes the node's choice when it scores below every feature before it.
+fn keep(
+    chosen: &mut Option<(f64, usize, usize, usize)>,
+    tried: &mut usize,
+    f: usize,
+    split: Option<(f64, usize, usize)>,
+) {
+    if let Some((score, bin, next)) = split {
+        *tried += 1;
+        if chosen.is_none_or(|(s, _, _, _)| score < s) {
+            *chosen = Some((score, f, bin, next));
         }
     }
 }
@@ -279,9 +390,10 @@ impl<B: Bin> Grow<'_, B> {
         wt: &[u32],
         n: f64,
         s: &mut Scratch,
+        beat: Option<f64>,
     ) -> Option<(f64, usize, usize)> {
         if self.k > 0 {
-            return self.best_split_class(f, idx, wt, n, s);
+            return self.best_split_class(f, idx, wt, n, s, beat);
         }
         let nb = self.b.n_bins(f);
         let col = self.b.column(f);
@@ -391,6 +503,7 @@ impl<B: Bin> Grow<'_, B> {
         wt: &[u32],
         n: f64,
         s: &mut Scratch,
+        beat: Option<f64>,
     ) -> Option<(f64, usize, usize)> {
         let k = self.k;
         let nb = self.b.n_bins(f);
@@ -407,6 +520,7 @@ impl<B: Bin> Grow<'_, B> {
             bin_class,
             bits,
             node_counts,
+            codes,
             ..
         } = s;
         occupied.clear();
@@ -430,17 +544,13 @@ impl<B: Bin> Grow<'_, B> {
                 h[g * k + y[i]] += wt[i];
             }
         } else if k == 2 {
-            return Self::two_class_cut(
-                col,
-                y,
-                idx,
-                wt,
-                n,
-                self.min_leaf,
-                *node_counts,
-                bin_class,
-                &mut bits[..words],
-            );
+            let bits = &mut bits[..words];
+            for (&i, &c) in idx.iter().zip(codes.iter()) {
+                let b = col[i as usize].idx();
+                bin_class[2 * b + (c & 1) as usize] += c >> 1;
+                bits[b >> 6] |= 1 << (b & 63);
+            }
+            return two_class_cut(bits, bin_class, n, self.min_leaf, *node_counts, beat);
         } else {
             // Counts by bin and a bitmap of the occupied bins: one pass over the samples and
             // one over the occupied bins, whatever the number of bins.
@@ -503,56 +613,32 @@ impl<B: Bin> Grow<'_, B> {
         best
     }
 
-    /// [`Self::best_split_class`] for two classes through counts by bin and a bitmap of the
-    /// occupied bins, with every candidate cut scored while the occupied bins are visited in
-    /// order (the node's class counts `totals` are known beforehand). Candidates, scores and
-    /// ties are those of the general path, bit for bit.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    fn two_class_cut(
-        col: &[B],
-        y: &[usize],
-        idx: &[u32],
-        wt: &[u32],
-        n: f64,
-        min_leaf: usize,
-        totals: [u32; 2],
-        bin_class: &mut [u32],
-        bits: &mut [u64],
-    ) -> Option<(f64, usize, usize)> {
-        for &i in idx {
-            let i = i as usize;
-            let b = col[i].idx();
-            bin_class[2 * b + y[i]] += wt[i];
-            bits[b >> 6] |= 1 << (b & 63);
+    /// Two classes: the counts by bin of features `fa` (into `bin_class`, `bits`) and `fb`
+    /// (into `bin_class_b`, `bits_b`), both with at most as many bitmap words as the node has
+    /// samples, from one pass over the node's samples; [`two_class_cut`] then scores each as
+    /// [`Self::best_split`] would alone.
+    fn two_class_pair(&self, fa: usize, fb: usize, idx: &[u32], s: &mut Scratch) {
+        let (nba, nbb) = (self.b.n_bins(fa), self.b.n_bins(fb));
+        let (wa, wb) = (nba.div_ceil(64), nbb.div_ceil(64));
+        s.reserve_pair(nba.max(nbb), wa.max(wb));
+        let (ca, cb) = (self.b.column(fa), self.b.column(fb));
+        let Scratch {
+            codes,
+            bin_class: ha,
+            bits: bits_a,
+            bin_class_b: hb,
+            bits_b,
+            ..
+        } = s;
+        let (bits_a, bits_b) = (&mut bits_a[..wa], &mut bits_b[..wb]);
+        for (&i, &c) in idx.iter().zip(codes.iter()) {
+            let (ba, bb) = (ca[i as usize].idx(), cb[i as usize].idx());
+            let (w, y) = (c >> 1, (c & 1) as usize);
+            ha[2 * ba + y] += w;
+            bits_a[ba >> 6] |= 1 << (ba & 63);
+            hb[2 * bb + y] += w;
+            bits_b[bb >> 6] |= 1 << (bb & 63);
         }
-        let (t0, t1) = (totals[0], totals[1]);
-        let n_int = n as u64;
-        let min_leaf = min_leaf as u64;
-        let (mut l0, mut l1) = (0u32, 0u32);
-        let mut prev = usize::MAX;
-        let mut best: Option<(f64, usize, usize)> = None;
-        drain_bits(bits, |b| {
-            if prev != usize::MAX {
-                // The cut between `prev` (last bin on the left) and `b`.
-                let nl = l0 as u64 + l1 as u64;
-                let nr = n_int - nl;
-                if nl >= min_leaf && nr >= min_leaf {
-                    let (a0, a1) = (l0 as f64, l1 as f64);
-                    let (r0, r1) = ((t0 - l0) as f64, (t1 - l1) as f64);
-                    let gl = (a0 * a0 + a1 * a1) / nl as f64;
-                    let gr = (r0 * r0 + r1 * r1) / nr as f64;
-                    let score = n - gl - gr;
-                    if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
-                        best = Some((score, prev, b));
-                    }
-                }
-            }
-            l0 += std::mem::take(&mut bin_class[2 * b]);
-            l1 += std::mem::take(&mut bin_class[2 * b + 1]);
-            prev = b;
-        });
-        best
     }
 
     /// Add sample i (weight `wt[i]`) to one bin's sums: class counts, or Σwy and Σwy².
@@ -592,8 +678,11 @@ impl<B: Bin> Grow<'_, B> {
             let imp = self.impurity(here, wt);
             if self.k == 2 {
                 let mut c = [0u32; 2];
+                scratch.codes.clear();
                 for &i in here {
-                    c[self.y_class[i as usize]] += wt[i as usize];
+                    let (y, w) = (self.y_class[i as usize], wt[i as usize]);
+                    c[y] += w;
+                    scratch.codes.push(w << 1 | y as u32);
                 }
                 scratch.node_counts = c;
             }
@@ -602,21 +691,62 @@ impl<B: Bin> Grow<'_, B> {
             let mut chosen: Option<(f64, usize, usize, usize)> = None;
             if splittable {
                 // Draw features without replacement until `mtry` non-constant ones were tried.
+                // The next `mtry − tried` draws happen whatever their splits (each feature tried
+                // adds at most one), so they are drawn together, from the same stream in the
+                // same order as one draw at a time, and searched in draw order, two features
+                // per pass over the node's samples where both use the bitmap path.
                 let mut tried = 0;
                 let mut drawn = 0;
+                let mut batch = std::mem::take(&mut scratch.batch);
+                let pairable = |f: usize| self.k == 2 && self.b.n_bins(f).div_ceil(64) <= hi - lo;
                 while drawn < p && tried < self.mtry {
-                    let j = rng.gen_range(drawn..p);
-                    feats.swap(drawn, j);
-                    let f = feats[drawn];
-                    drawn += 1;
-                    if let Some((score, bin, next)) = self.best_split(f, here, wt, n, &mut scratch)
-                    {
-                        tried += 1;
-                        if chosen.is_none_or(|(s, _, _, _)| score < s) {
-                            chosen = Some((score, f, bin, next));
+                    batch.clear();
+                    for _ in 0..(self.mtry - tried).min(p - drawn) {
+                        let j = rng.gen_range(drawn..p);
+                        feats.swap(drawn, j);
+                        batch.push(feats[drawn]);
+                        drawn += 1;
+                    }
+                    let mut q = 0;
+                    while q < batch.len() {
+                        let f = batch[q];
+                        if q + 1 < batch.len() && pairable(f) && pairable(batch[q + 1]) {
+                            let g = batch[q + 1];
+                            self.two_class_pair(f, g, here, &mut scratch);
+                            let c = scratch.node_counts;
+                            let (ml, words_f, words_g) = (
+                                self.min_leaf,
+                                self.b.n_bins(f).div_ceil(64),
+                                self.b.n_bins(g).div_ceil(64),
+                            );
+                            let split = two_class_cut(
+                                &mut scratch.bits[..words_f],
+                                &mut scratch.bin_class,
+                                n,
+                                ml,
+                                c,
+                                chosen.map(|c| c.0),
+                            );
+                            keep(&mut chosen, &mut tried, f, split);
+                            let split = two_class_cut(
+                                &mut scratch.bits_b[..words_g],
+                                &mut scratch.bin_class_b,
+                                n,
+                                ml,
+                                c,
+                                chosen.map(|c| c.0),
+                            );
+                            keep(&mut chosen, &mut tried, g, split);
+                            q += 2;
+                        } else {
+                            let split =
+                                self.best_split(f, here, wt, n, &mut scratch, chosen.map(|c| c.0));
+                            keep(&mut chosen, &mut tried, f, split);
+                            q += 1;
                         }
                     }
                 }
+                scratch.batch = batch;
             }
             match chosen {
                 Some((score, f, bin, next)) => {
@@ -729,7 +859,7 @@ impl ForestParams {
         let max_depth = self.max_depth.unwrap_or(usize::MAX);
         let results = match self.splitter {
             Splitter::Histogram => {
-                let binned = bin_histogram(x, self.max_bins);
+                let binned = bin_histogram(x, self.max_bins, self.n_threads);
                 self.grow_all(&Grow {
                     b: &binned,
                     y_class: &y_class,
@@ -1023,25 +1153,34 @@ mod tests {
 
     #[test]
     fn two_class_search_splits_as_the_general_search() {
-        // Two classes take a dedicated split search; declaring a third, empty class sends the
-        // same data through the general one. Every node must split alike, bit for bit.
+        // Two classes take a dedicated split search (two features per pass, cuts that cannot
+        // beat the node's best so far skipped); declaring a third, empty class sends the same
+        // data through the general one. Every node must split alike, bit for bit: with many
+        // features per node, coarse features full of ties, and larger leaves.
         let n = 400;
-        let x = Array2::from_shape_fn((n, 12), |(i, j)| {
-            (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() + (j % 3) as f64
+        let x = Array2::from_shape_fn((n, 40), |(i, j)| {
+            let v = (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() + (j % 3) as f64;
+            if j % 4 == 2 {
+                v.round()
+            } else {
+                v
+            }
         });
         let y: Vec<usize> = (0..n)
-            .map(|i| usize::from(x[[i, 1]] + 0.5 * x[[i, 3]] > 40.0))
+            .map(|i| usize::from(x[[i, 1]] + 0.5 * x[[i, 3]] + 0.1 * x[[i, 6]] > 41.0))
             .collect();
-        for max_bins in [255, 16] {
+        for (max_bins, min_leaf, p) in [(255, 1, 12), (16, 1, 12), (255, 1, 40), (64, 3, 40)] {
+            let x = x.slice_axis(ndarray::Axis(1), ndarray::Slice::from(..p));
             let fit = |n_classes| {
                 ForestParams {
                     n_trees: 15,
                     seed: 5,
                     max_bins,
+                    min_samples_leaf: Some(min_leaf),
                     ..Default::default()
                 }
                 .fit(
-                    x.view(),
+                    x,
                     &Labels::Classes {
                         y: y.clone(),
                         n_classes,
