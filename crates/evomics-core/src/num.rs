@@ -189,6 +189,68 @@ pub fn rank_average(xs: &[f64]) -> Vec<f64> {
     ranks
 }
 
+/// Whether each value's [`rank_average`] lies in `[lo, hi]` (1-based ranks), found by two
+/// selections and counting passes instead of a sort: a value strictly between the values at
+/// sorted positions `lo` and `hi` has its whole tie group inside those positions, one below
+/// the first or above the second has it outside, and the tie groups of those two values get
+/// their average rank from the counts of smaller and equal values, with the arithmetic of
+/// [`rank_average`]. Edgeworth's trimming in edgeR's TMM (`rank(x) >= lo & rank(x) <= hi`).
+pub fn average_rank_within(xs: &[f64], lo: f64, hi: f64) -> Vec<bool> {
+    let n = xs.len();
+    if n == 0 || !(lo <= hi) || hi < 1.0 || lo > n as f64 {
+        return vec![false; n];
+    }
+    // The smallest and largest whole positions inside [lo, hi], clamped to 1..=n.
+    let first = (lo.ceil().max(1.0) as usize).min(n);
+    let last = (hi.floor() as usize).clamp(1, n);
+    if first > last {
+        // [lo, hi] holds no whole rank, but a tie group's half rank may still fall inside.
+        return xs
+            .iter()
+            .map(|&x| {
+                let r = average_rank_of(xs, x);
+                r >= lo && r <= hi
+            })
+            .collect();
+    }
+    let mut v = xs.to_vec();
+    let (_, &mut v_lo, _) = v.select_nth_unstable_by(first - 1, f64::total_cmp);
+    let (_, &mut v_hi, _) = v.select_nth_unstable_by(last - 1, f64::total_cmp);
+    let r_lo = average_rank_of(xs, v_lo);
+    let r_hi = if v_hi == v_lo {
+        r_lo
+    } else {
+        average_rank_of(xs, v_hi)
+    };
+    let (in_lo, in_hi) = (r_lo >= lo && r_lo <= hi, r_hi >= lo && r_hi <= hi);
+    xs.iter()
+        .map(|&x| {
+            if x == v_lo {
+                in_lo
+            } else if x == v_hi {
+                in_hi
+            } else {
+                x > v_lo && x < v_hi
+            }
+        })
+        .collect()
+}
+
+/// The average rank of the tie group of `x` among `xs` (ties by `==`, as [`rank_average`]).
+fn average_rank_of(xs: &[f64], x: f64) -> f64 {
+    let (mut less, mut equal) = (0usize, 0usize);
+    for &y in xs {
+        if y == x {
+            equal += 1;
+        } else if y.total_cmp(&x).is_lt() {
+            less += 1;
+        }
+    }
+    // positions less..=less + equal − 1 (0-based), averaged as rank_average does
+    let (i, j) = (less, less + equal.max(1) - 1);
+    (i + j) as f64 / 2.0 + 1.0
+}
+
 /// Ranks with ties given the smallest of their ranks, 1-based, as R's
 /// `rank(x, ties.method = "min")`.
 pub fn rank_min(xs: &[f64]) -> Vec<f64> {
@@ -267,6 +329,29 @@ pub fn approx(x: &[f64], y: &[f64], v: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn average_rank_within_is_the_rank_test(
+            xs in proptest::collection::vec(
+                prop_oneof![(-6i32..6).prop_map(|v| f64::from(v) / 2.0), Just(-0.0), -1e3..1e3f64],
+                0..60,
+            ),
+            trim in 0.0..0.5f64,
+            shift in -1.0..1.5f64,
+        ) {
+            let n = xs.len() as f64;
+            // TMM's integer bounds, and bounds that are not whole ranks.
+            let lo = (n * trim).floor() + 1.0;
+            for (lo, hi) in [(lo, n + 1.0 - lo), (lo + shift, n + 0.5 - lo)] {
+                let ranks = super::rank_average(&xs);
+                let want: Vec<bool> = ranks.iter().map(|&r| r >= lo && r <= hi).collect();
+                prop_assert_eq!(super::average_rank_within(&xs, lo, hi), want, "lo {} hi {}", lo, hi);
+            }
+        }
+    }
+
     #[test]
     fn total_order_key_sorts_as_total_cmp() {
         let mut v = vec![

@@ -295,18 +295,26 @@ fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
     }
 }
 
-/// `.calcFactorTMM` for one sample against the reference; genes without a value in either
-/// sample are skipped like edgeR's non-finite M and A values.
-fn tmm_factor(obs: &[Option<f64>], refc: &[Option<f64>], n_o: f64, n_r: f64, p: &TmmParams) -> f64 {
+/// `.calcFactorTMM` for one sample against the reference (`ref_log`: log2 of the reference's
+/// proportions `r / n_r`); genes without a value in either sample are skipped like edgeR's
+/// non-finite M and A values.
+fn tmm_factor(
+    obs: &[Option<f64>],
+    refc: &[Option<f64>],
+    ref_log: &[Option<f64>],
+    n_o: f64,
+    n_r: f64,
+    p: &TmmParams,
+) -> f64 {
     let mut log_r = Vec::with_capacity(obs.len());
     let mut abs_e = Vec::with_capacity(obs.len());
     let mut v = Vec::with_capacity(obs.len());
-    for (o, r) in obs.iter().zip(refc) {
-        let (Some(o), Some(r)) = (*o, *r) else {
+    for ((o, r), r_log) in obs.iter().zip(refc).zip(ref_log) {
+        let (Some(o), Some(r), Some(r_log)) = (*o, *r, *r_log) else {
             continue;
         };
         let lr = ((o / n_o) / (r / n_r)).log2();
-        let ae = ((o / n_o).log2() + (r / n_r).log2()) / 2.0;
+        let ae = ((o / n_o).log2() + r_log) / 2.0;
         if lr.is_finite() && ae.is_finite() && ae > p.a_cutoff {
             log_r.push(lr);
             abs_e.push(ae);
@@ -321,13 +329,10 @@ fn tmm_factor(obs: &[Option<f64>], refc: &[Option<f64>], n_o: f64, n_r: f64, p: 
     let hi_l = n + 1.0 - lo_l;
     let lo_s = (n * p.sum_trim).floor() + 1.0;
     let hi_s = n + 1.0 - lo_s;
-    let rank_r = num::rank_average(&log_r);
-    let rank_e = num::rank_average(&abs_e);
-    let keep: Vec<usize> = (0..log_r.len())
-        .filter(|&i| {
-            rank_r[i] >= lo_l && rank_r[i] <= hi_l && rank_e[i] >= lo_s && rank_e[i] <= hi_s
-        })
-        .collect();
+    // rank(logR) and rank(absE) inside their trims, without sorting either.
+    let in_r = num::average_rank_within(&log_r, lo_l, hi_l);
+    let in_e = num::average_rank_within(&abs_e, lo_s, hi_s);
+    let keep: Vec<usize> = (0..log_r.len()).filter(|&i| in_r[i] && in_e[i]).collect();
     let f = if p.do_weighting {
         num::sum(keep.iter().map(|&i| log_r[i] / v[i])) / num::sum(keep.iter().map(|&i| 1.0 / v[i]))
     } else {
@@ -457,18 +462,26 @@ impl FittedNormFactors {
                 ref_counts,
                 ref_lib,
                 ..
-            } => (0..n)
-                .into_par_iter()
-                .map(|j| {
-                    tmm_factor(
-                        counts.column(j),
-                        ref_counts,
-                        counts.lib[j],
-                        *ref_lib,
-                        params,
-                    )
-                })
-                .collect(),
+            } => {
+                // log2 of the reference's proportions, the same for every sample.
+                let ref_log: Vec<Option<f64>> = ref_counts
+                    .iter()
+                    .map(|r| r.map(|r| (r / ref_lib).log2()))
+                    .collect();
+                (0..n)
+                    .into_par_iter()
+                    .map(|j| {
+                        tmm_factor(
+                            counts.column(j),
+                            ref_counts,
+                            &ref_log,
+                            counts.lib[j],
+                            *ref_lib,
+                            params,
+                        )
+                    })
+                    .collect()
+            }
             FactorKind::UpperQuartile { p, nonzero } => (0..n)
                 .into_par_iter()
                 .map(|j| {

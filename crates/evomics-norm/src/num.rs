@@ -5,7 +5,8 @@
 use rand::Rng as _;
 
 pub(crate) use evomics_core::num::{
-    approx, mean, median, quantile7, quantile7_sorted, rank_average, sort, sum, var,
+    approx, average_rank_within, mean, median, quantile7, quantile7_sorted, rank_average, sort,
+    sum, var,
 };
 
 /// Solve the square system `a · x = b` for `m` right-hand sides by Gaussian elimination with
