@@ -194,10 +194,12 @@ pub fn rank_average(xs: &[f64]) -> Vec<f64> {
 /// sorted positions `lo` and `hi` has its whole tie group inside those positions, one below
 /// the first or above the second has it outside, and the tie groups of those two values get
 /// their average rank from the counts of smaller and equal values, with the arithmetic of
-/// [`rank_average`]. Edgeworth's trimming in edgeR's TMM (`rank(x) >= lo & rank(x) <= hi`).
+/// [`rank_average`]. This is the trimming of edgeR's TMM (Robinson & Oshlack 2010,
+/// *Genome Biol* 11:R25; `.calcFactorTMM`: `rank(x) >= lo & rank(x) <= hi`).
 pub fn average_rank_within(xs: &[f64], lo: f64, hi: f64) -> Vec<bool> {
     let n = xs.len();
-    if n == 0 || !(lo <= hi) || hi < 1.0 || lo > n as f64 {
+    // NaN bounds hold no rank either.
+    if n == 0 || lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) || hi < 1.0 || lo > n as f64 {
         return vec![false; n];
     }
     // The smallest and largest whole positions inside [lo, hi], clamped to 1..=n.
