@@ -713,30 +713,30 @@ impl<B: Bin> Grow<'_, B> {
                         if q + 1 < batch.len() && pairable(f) && pairable(batch[q + 1]) {
                             let g = batch[q + 1];
                             self.two_class_pair(f, g, here, &mut scratch);
+                            // Scored in draw order: the second search may skip what the
+                            // first one's split already beats.
                             let c = scratch.node_counts;
-                            let (ml, words_f, words_g) = (
-                                self.min_leaf,
-                                self.b.n_bins(f).div_ceil(64),
-                                self.b.n_bins(g).div_ceil(64),
-                            );
-                            let split = two_class_cut(
-                                &mut scratch.bits[..words_f],
-                                &mut scratch.bin_class,
-                                n,
-                                ml,
-                                c,
-                                chosen.map(|c| c.0),
-                            );
-                            keep(&mut chosen, &mut tried, f, split);
-                            let split = two_class_cut(
-                                &mut scratch.bits_b[..words_g],
-                                &mut scratch.bin_class_b,
-                                n,
-                                ml,
-                                c,
-                                chosen.map(|c| c.0),
-                            );
-                            keep(&mut chosen, &mut tried, g, split);
+                            let Scratch {
+                                bits,
+                                bin_class,
+                                bits_b,
+                                bin_class_b,
+                                ..
+                            } = &mut scratch;
+                            for (feature, bits, counts) in
+                                [(f, bits, bin_class), (g, bits_b, bin_class_b)]
+                            {
+                                let words = self.b.n_bins(feature).div_ceil(64);
+                                let split = two_class_cut(
+                                    &mut bits[..words],
+                                    counts,
+                                    n,
+                                    self.min_leaf,
+                                    c,
+                                    chosen.map(|c| c.0),
+                                );
+                                keep(&mut chosen, &mut tried, feature, split);
+                            }
                             q += 2;
                         } else {
                             let split =
