@@ -134,9 +134,21 @@ fn fit_log_cpm(p: &LogCpmParams, assay: &Assay) -> Result<(FittedTransform, Vec<
     Ok((fitted, nf, lib))
 }
 
-/// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`).
+/// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`), on a copy.
 fn apply_log_cpm(
     assay: &Assay,
+    fitted: &FittedTransform,
+    nf: &[f64],
+    lib: &[f64],
+) -> Result<(Assay, StepReport)> {
+    apply_log_cpm_owned(assay.clone(), fitted, nf, lib)
+}
+
+/// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`), in place of
+/// the layer's values: per sample `log2((x + prior) / (eff + 2·prior) · 1e6)` with
+/// `eff = lib × nf` and the prior count scaled by `eff` over the training mean.
+fn apply_log_cpm_owned(
+    assay: Assay,
     fitted: &FittedTransform,
     nf: &[f64],
     lib: &[f64],
@@ -150,19 +162,8 @@ fn apply_log_cpm(
         unreachable!("apply_log_cpm is only called with a fitted log-CPM transform")
     };
     let (prior_count, mean_eff_lib) = (*prior_count, *mean_eff_lib);
-    let mut values = assay.values().clone();
-    for j in 0..assay.n_samples() {
-        let eff = lib[j] * nf[j];
-        let prior = prior_count * eff / mean_eff_lib;
-        let denom = eff + 2.0 * prior;
-        for i in 0..assay.n_features() {
-            if assay.flags()[[i, j]].has_value() {
-                values[[i, j]] = ((values[[i, j]] + prior) / denom * 1e6).log2();
-            }
-        }
-    }
-    let mut report = StepReport::new(Stage::Transform, "log_cpm", assay);
-    report.set_factors("norm_factor", assay, nf);
+    let mut report = StepReport::new(Stage::Transform, "log_cpm", &assay);
+    report.set_factors("norm_factor", &assay, nf);
     report.notes.push(format!(
         "library sizes × {} factors; prior count {prior_count} scaled by effective library size / {mean_eff_lib}",
         match &factors.kind {
@@ -172,10 +173,29 @@ fn apply_log_cpm(
             crate::libsize::FactorKind::Rle { .. } => "RLE",
         }
     ));
-    Ok((
-        rebuild(assay, values, assay.flags().clone(), ValueScale::Log2)?,
-        report,
-    ))
+    // Per-sample prior and denominator first, so that the cells are visited in memory order.
+    let (prior, denom): (Vec<f64>, Vec<f64>) = lib
+        .iter()
+        .zip(nf)
+        .map(|(l, f)| {
+            let eff = l * f;
+            let prior = prior_count * eff / mean_eff_lib;
+            (prior, eff + 2.0 * prior)
+        })
+        .unzip();
+    let out = assay.rewrite(ValueScale::Log2, |values, flags| {
+        ndarray::Zip::from(values.rows_mut())
+            .and(flags.rows())
+            .for_each(|mut v, f| {
+                for (j, (x, f)) in v.iter_mut().zip(f).enumerate() {
+                    if f.has_value() {
+                        *x = ((*x + prior[j]) / denom[j] * 1e6).log2();
+                    }
+                }
+            });
+        Ok::<(), NormError>(())
+    })?;
+    Ok((out, report))
 }
 
 impl Fit for TransformParams {
@@ -257,6 +277,22 @@ impl Fit for TransformParams {
         }
         let fitted = self.fit(assay, sheet)?;
         let (out, report) = fitted.transform_with_report(assay, sheet)?;
+        Ok((fitted, out, report))
+    }
+
+    fn fit_transform_owned(
+        &self,
+        assay: Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(FittedTransform, Assay, StepReport)> {
+        if let TransformParams::LogCpm(p) = self {
+            // As in `fit_transform`: the fit's factors of the training samples are reused.
+            let (fitted, nf, lib) = fit_log_cpm(p, &assay)?;
+            let (out, report) = apply_log_cpm_owned(assay, &fitted, &nf, &lib)?;
+            return Ok((fitted, out, report));
+        }
+        let fitted = self.fit(&assay, sheet)?;
+        let (out, report) = fitted.transform_owned(assay, sheet)?;
         Ok((fitted, out, report))
     }
 }
@@ -384,7 +420,12 @@ impl Transformer for FittedTransform {
                 let report = log2_report(&out, lost);
                 Ok((out, report))
             }
-            _ => self.transform_with_report(&assay, sheet),
+            FittedTransform::LogCpm { factors, .. } => {
+                require_counts(&assay)?;
+                let (nf, lib) = factors.factors("transform log_cpm", &assay)?;
+                apply_log_cpm_owned(assay, self, &nf, &lib)
+            }
+            FittedTransform::Clr { .. } => self.transform_with_report(&assay, sheet),
         }
     }
 
@@ -536,7 +577,53 @@ mod tests {
         let p0 = 2.0 * 40.0 / 45.0;
         let want = ((10.0 + p0) / (40.0 + 2.0 * p0) * 1e6_f64).log2();
         assert!((out.get(0, 0).unwrap() - want).abs() < 1e-12);
+        let p1 = 2.0 * 50.0 / 45.0;
+        let want = ((50.0 + p1) / (50.0 + 2.0 * p1) * 1e6_f64).log2();
+        assert!((out.get(1, 1).unwrap() - want).abs() < 1e-12);
         // zero counts keep a value under log-CPM
         assert!(out.get(0, 1).is_some());
+    }
+
+    /// log-CPM with TMM on a layer with missing cells: the fit-and-transform paths on a
+    /// borrowed and on an owned layer, and the fitted transform applied afterwards, give the
+    /// same bits (the first two reuse the fit's factors of the training samples).
+    #[test]
+    fn log_cpm_paths_agree_bit_for_bit() {
+        let (g, n) = (40, 7);
+        let cells = ndarray::Array2::from_shape_fn((g, n), |(i, j)| {
+            let x = ((i * 37 + j * 11) % 23) as f64 * (1.0 + (i % 5) as f64) + (j % 3) as f64;
+            ((i + 2 * j) % 13 != 0).then_some(x)
+        });
+        let samples: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
+            samples.clone(),
+            &cells,
+        )
+        .unwrap();
+        let sheet = SampleSheet::new(samples).unwrap();
+        let p = TransformParams::LogCpm(LogCpmParams {
+            prior_count: 2.0,
+            norm_factors: NormFactorsParams::default(),
+        });
+        let (fitted, out, report) = p.fit_transform(&a, &sheet).unwrap();
+        let (fitted_owned, out_owned, report_owned) =
+            p.fit_transform_owned(a.clone(), &sheet).unwrap();
+        assert_eq!(fitted, fitted_owned);
+        assert_eq!(report, report_owned);
+        let again = fitted.transform(&a, &sheet).unwrap();
+        let again_owned = fitted.transform_owned(a.clone(), &sheet).unwrap().0;
+        for b in [&out_owned, &again, &again_owned] {
+            assert_eq!(out.flags(), b.flags());
+            assert!(out
+                .values()
+                .iter()
+                .zip(b.values())
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+        assert!(out.flags().iter().any(|f| !f.has_value()));
     }
 }
