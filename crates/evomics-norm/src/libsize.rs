@@ -299,7 +299,7 @@ fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
 /// proportions `r / n_r`); genes without a value in either sample are skipped like edgeR's
 /// non-finite M and A values.
 fn tmm_factor(
-    obs: &[Option<f64>],
+    obs: &[f64],
     refc: &[Option<f64>],
     ref_log: &[Option<f64>],
     n_o: f64,
@@ -310,9 +310,12 @@ fn tmm_factor(
     let mut abs_e = Vec::with_capacity(obs.len());
     let mut v = Vec::with_capacity(obs.len());
     for ((o, r), r_log) in obs.iter().zip(refc).zip(ref_log) {
-        let (Some(o), Some(r), Some(r_log)) = (*o, *r, *r_log) else {
+        let (o, Some(r), Some(r_log)) = (*o, *r, *r_log) else {
             continue;
         };
+        if o.is_nan() {
+            continue;
+        }
         let lr = ((o / n_o) / (r / n_r)).log2();
         let ae = ((o / n_o).log2() + r_log) / 2.0;
         if lr.is_finite() && ae.is_finite() && ae > p.a_cutoff {
@@ -343,40 +346,66 @@ fn tmm_factor(
     f.exp2()
 }
 
-/// Counts of a layer as options, with library sizes over the cells that carry a value.
+/// Counts of a layer by sample, with library sizes over the cells that carry a value.
+///
+/// A cell without a value holds NaN here, as it does in the layer (whose value-carrying cells
+/// are finite); [`Counts::get`] gives it back as `None`.
 pub(crate) struct Counts {
     pub(crate) n_features: usize,
     pub(crate) n_samples: usize,
-    cells: Vec<Option<f64>>, // column-major: sample j at cells[j * n_features..]
+    cells: Vec<f64>, // column-major: sample j at cells[j * n_features..]
     pub(crate) lib: Vec<f64>,
 }
+
+/// Rows per block of the transposition in [`Counts::read`]: a block's rows are read along a
+/// few cache lines each while its column segments are written whole.
+const TRANSPOSE_ROWS: usize = 16;
 
 impl Counts {
     /// Read and check: values ≥ 0, every library size > 0.
     pub(crate) fn read(step: &'static str, assay: &Assay) -> Result<Counts> {
         let (g, n) = (assay.n_features(), assay.n_samples());
-        let mut cells = vec![None; g * n];
-        for i in 0..g {
+        let (values, flags) = (assay.values(), assay.flags());
+        // The first negative value in row order, as the error names one cell.
+        let negative = ndarray::Zip::indexed(values).and(flags).fold(
+            None,
+            |first: Option<(usize, usize)>, ij, v, f| {
+                first.or((f.has_value() && *v < 0.0).then_some(ij))
+            },
+        );
+        if let Some((i, j)) = negative {
+            return Err(NormError::Cell {
+                step,
+                layer: assay.name().to_string(),
+                feature: assay.features().ids()[i].clone(),
+                sample: assay.samples()[j].clone(),
+                problem: format!(
+                    "value {} is negative; library-size methods need counts or linear intensities ≥ 0",
+                    values[[i, j]]
+                ),
+            });
+        }
+        let mut cells = vec![f64::NAN; g * n];
+        for i0 in (0..g).step_by(TRANSPOSE_ROWS) {
+            let rows = i0..(i0 + TRANSPOSE_ROWS).min(g);
             for j in 0..n {
-                let v = assay.get(i, j);
-                if let Some(x) = v {
-                    if x < 0.0 {
-                        return Err(NormError::Cell {
-                            step,
-                            layer: assay.name().to_string(),
-                            feature: assay.features().ids()[i].clone(),
-                            sample: assay.samples()[j].clone(),
-                            problem: format!(
-                                "value {x} is negative; library-size methods need counts or linear intensities ≥ 0"
-                            ),
-                        });
+                let column = &mut cells[j * g..(j + 1) * g];
+                for i in rows.clone() {
+                    if flags[[i, j]].has_value() {
+                        column[i] = values[[i, j]];
                     }
                 }
-                cells[j * g + i] = v;
             }
         }
         let lib: Vec<f64> = (0..n)
-            .map(|j| num::sum(cells[j * g..(j + 1) * g].iter().flatten().copied()))
+            .map(|j| {
+                num::sum(
+                    cells[j * g..(j + 1) * g]
+                        .iter()
+                        .copied()
+                        .filter(|x| !x.is_nan()),
+                )
+            })
             .collect();
         if let Some(j) = (0..n).find(|&j| lib[j] <= 0.0) {
             return Err(NormError::Sample {
@@ -399,10 +428,12 @@ impl Counts {
 
     #[inline]
     pub(crate) fn get(&self, i: usize, j: usize) -> Option<f64> {
-        self.cells[j * self.n_features + i]
+        let x = self.cells[j * self.n_features + i];
+        (!x.is_nan()).then_some(x)
     }
 
-    fn column(&self, j: usize) -> &[Option<f64>] {
+    /// Sample `j`'s counts, NaN where a cell has no value.
+    fn column(&self, j: usize) -> &[f64] {
         &self.cells[j * self.n_features..(j + 1) * self.n_features]
     }
 }
