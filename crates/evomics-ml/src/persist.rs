@@ -30,6 +30,7 @@
 
 use evomics_core::{Assay, SampleSheet, ValueFlag};
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -150,26 +151,31 @@ impl<'a> RowHasher<'a> {
     pub fn hash(&self, sample: &str) -> Option<String> {
         let mut h = Sha256::new();
         h.update(b"evomics-ml row v1\0");
+        // A layer's bytes are gathered first and hashed in one update (the digest is that of
+        // the byte stream, however it is split), not in four small updates per feature.
+        let mut buf: Vec<u8> = Vec::new();
         for (name, layer, rows) in &self.layers {
             let j = layer.sample_position(sample)?;
-            h.update(name.as_bytes());
-            h.update([0]);
+            buf.clear();
+            buf.extend_from_slice(name.as_bytes());
+            buf.push(0);
             for &(id, row) in rows {
-                h.update(id.as_bytes());
-                h.update([0]);
+                buf.extend_from_slice(id.as_bytes());
+                buf.push(0);
                 match row {
                     Some(i) => {
                         let flag = layer.flags()[[i, j]];
-                        h.update([flag.code()]);
+                        buf.push(flag.code());
                         if flag.has_value() {
                             let v = layer.values()[[i, j]];
                             let v = if v == 0.0 { 0.0 } else { v };
-                            h.update(v.to_bits().to_le_bytes());
+                            buf.extend_from_slice(&v.to_bits().to_le_bytes());
                         }
                     }
-                    None => h.update([ValueFlag::Missing.code()]),
+                    None => buf.push(ValueFlag::Missing.code()),
                 }
             }
+            h.update(&buf);
         }
         Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
@@ -283,9 +289,10 @@ pub fn train_final(
     let model = spec.fit(x.view(), &data.labels)?;
     let layers: Vec<&Assay> = data.layers.iter().collect();
     let hasher = RowHasher::new(&pre, &layers);
+    // One sample per task, results in sample order.
     let row_hashes = data
         .sample_ids
-        .iter()
+        .par_iter()
         .map(|s| {
             hasher
                 .as_ref()
