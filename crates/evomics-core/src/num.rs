@@ -162,9 +162,10 @@ fn sorted_pairs(xs: &[f64]) -> Vec<(f64, usize)> {
     keyed.into_iter().map(|(_, i)| (xs[i], i)).collect()
 }
 
-/// An unsigned key whose order is `f64::total_cmp`'s (the same bit flip, made unsigned).
+/// An unsigned key whose order is `f64::total_cmp`'s (the same bit flip, made unsigned): a
+/// negative value has every bit flipped, any other only its sign bit.
 #[inline]
-fn total_order_key(x: f64) -> u64 {
+pub fn total_order_key(x: f64) -> u64 {
     let b = x.to_bits() as i64;
     ((b ^ ((((b >> 63) as u64) >> 1) as i64)) as u64) ^ (1 << 63)
 }
