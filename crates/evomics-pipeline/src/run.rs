@@ -122,6 +122,22 @@ fn hash_parts(parts: &[&str]) -> String {
     evomics_io::manifest::hex(&h.finalize())
 }
 
+/// The SHA-256 of each file, in order, the files read at the same time (the plan of a
+/// cohort-scale run hashes hundreds of MB of tables); the first failure in file order is the
+/// error.
+fn hash_files(paths: &[PathBuf]) -> Result<Vec<String>> {
+    let hashes: Vec<_> = std::thread::scope(|s| {
+        let jobs: Vec<_> = paths
+            .iter()
+            .map(|p| s.spawn(move || InputFile::hash("input", p).map(|f| f.sha256)))
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    Ok(hashes.into_iter().collect::<std::result::Result<_, _>>()?)
+}
+
 fn resolve_path(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
@@ -169,20 +185,19 @@ pub fn plan(config_path: &Path, out: &Path) -> Result<Plan> {
     if let Some(m) = &c.ingest.sample_map {
         c.ingest.sample_map = Some(resolve_path(&base, m));
     }
-    let mut input_hashes = vec![InputFile::hash("samples", &c.ingest.samples)?.sha256];
-    if let Some(m) = &c.ingest.sample_map {
-        input_hashes.push(InputFile::hash("sample_map", m)?.sha256);
-    }
+    let mut inputs = vec![c.ingest.samples.clone()];
+    inputs.extend(c.ingest.sample_map.clone());
     for spec in c.ingest.layer.iter_mut() {
         let parsed = LayerSpec::parse(spec)?;
         let path = resolve_path(&base, &parsed.path);
-        input_hashes.push(InputFile::hash("layer", &path)?.sha256);
+        inputs.push(path.clone());
         let rest = spec
             .split_once(',')
             .map(|(_, r)| format!(",{r}"))
             .unwrap_or_default();
         *spec = format!("{}={}{rest}", parsed.name, path.display());
     }
+    let input_hashes = hash_files(&inputs)?;
     let store = out.join("ingest");
     let sheet_flag = if c.ingest.sdrf { "--sdrf" } else { "-s" };
     let mut ingest_cmd = vec![
