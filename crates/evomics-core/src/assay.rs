@@ -410,7 +410,10 @@ impl Assay {
 
     /// Flag counts over the whole matrix.
     pub fn flag_counts(&self) -> FlagCounts {
-        FlagCounts::count(self.flags.iter())
+        match self.flags.as_slice_memory_order() {
+            Some(all) => FlagCounts::count_slice(all),
+            None => FlagCounts::count(self.flags.iter()),
+        }
     }
 
     /// Flag counts per sample (column).
