@@ -1178,34 +1178,45 @@ fn fast_integer(s: &[u8]) -> Option<f64> {
 /// Parse a numeric cell: `Ok(None)` for a missing spelling, an error for text, infinities or NaN
 /// written as numbers are rejected so that no non-finite value enters a matrix silently.
 pub fn parse_cell(path: &Path, line: u64, column: &str, raw: &str) -> Result<Option<f64>> {
-    let s = raw.trim();
+    // A cell that starts and ends with a printable ASCII byte has no whitespace to trim (the
+    // usual case, and `str::trim` checks for Unicode whitespace at both ends).
+    let printable = |b: Option<&u8>| b.is_some_and(|&c| c > b' ' && c < 0x7f);
+    let s = if printable(raw.as_bytes().first()) && printable(raw.as_bytes().last()) {
+        raw
+    } else {
+        raw.trim()
+    };
     if let Some(v) = fast_integer(s.as_bytes()) {
         return Ok(Some(v));
     }
     if is_na_cell(s) {
         return Ok(None);
     }
-    let parsed = s.parse::<f64>();
-    let s = clip(s);
-    match parsed {
+    match s.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
         Ok(v) => Err(IoError::parse(
             path,
             line,
             Some(column),
-            format!("value '{s}' is {v}; write a finite number, or NA for a missing value"),
+            format!(
+                "value '{}' is {v}; write a finite number, or NA for a missing value",
+                clip(s)
+            ),
         )),
-        Err(_) if decimal_comma(&s) => Err(IoError::parse(
+        Err(_) if decimal_comma(s) => Err(IoError::parse(
             path,
             line,
             Some(column),
-            format!("'{s}' is not a number: it has a decimal comma; export the table with '.' as the decimal separator"),
+            format!("'{}' is not a number: it has a decimal comma; export the table with '.' as the decimal separator", clip(s)),
         )),
         Err(_) => Err(IoError::parse(
             path,
             line,
             Some(column),
-            format!("'{s}' is not a number; write a number, or NA/empty for a missing value"),
+            format!(
+                "'{}' is not a number; write a number, or NA/empty for a missing value",
+                clip(s)
+            ),
         )),
     }
 }
@@ -1312,6 +1323,11 @@ mod tests {
     #[test]
     fn cells() {
         assert_eq!(parse_cell(p(), 2, "a", " 1.5 ").unwrap(), Some(1.5));
+        // Whitespace at either end only, ASCII or not, is trimmed as by `str::trim`.
+        for raw in ["\t7", "7 ", "\u{a0}7", "7\u{a0}", "\u{2003}7\r", "7"] {
+            assert_eq!(parse_cell(p(), 2, "a", raw).unwrap(), Some(7.0), "{raw:?}");
+        }
+        assert_eq!(parse_cell(p(), 2, "a", "\u{a0}NA ").unwrap(), None);
         assert_eq!(
             parse_cell(p(), 2, "a", "123456789").unwrap(),
             Some(123456789.0)
