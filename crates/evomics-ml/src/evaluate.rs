@@ -668,6 +668,15 @@ impl MultiTrainConfig {
         }
     }
 
+    /// The model `select` names (its index), when it names one: the choice is then made
+    /// before the cross-validation, not by it.
+    pub fn named_choice(&self) -> Option<usize> {
+        match &self.choose {
+            ModelChoice::Model(name) => self.models.iter().position(|m| &m.name == name),
+            _ => None,
+        }
+    }
+
     /// The single-model config of model `i` (what [`cross_validate`] and
     /// [`crate::persist::train_final`] take).
     pub fn model_config(&self, i: usize) -> TrainConfig {

@@ -327,6 +327,17 @@ pub fn train_final(
     })
 }
 
+impl SavedModel {
+    /// The model with the stored metrics and conformal calibration of `cv` (a
+    /// [`crate::evaluate::cross_validate`] report of the same config), as
+    /// [`train_final`] given `Some(cv)` makes it.
+    pub fn with_cv(mut self, cv: &crate::evaluate::CvReport) -> SavedModel {
+        self.cv_metrics = cv.summary.clone();
+        self.conformal = Some(cv.conformal.clone());
+        self
+    }
+}
+
 fn tune_all(
     data: &Dataset,
     sheet: &SampleSheet,

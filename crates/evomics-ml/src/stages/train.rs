@@ -1086,53 +1086,68 @@ fn run_train_input(
     } else {
         ctx.threads
     };
-    let (report, comparison, chosen) = match &s.comparison {
-        None => {
-            let cfg = &s.config;
-            notes.push(Message::info(format!(
-                "cross-validating: {} samples, {}, model {}{}",
-                data.n_samples(),
-                design_text(&cfg.cv),
-                cfg.model.name(),
-                cfg.tuning.as_ref().map_or(String::new(), |t| format!(
-                    " tuned over {} candidates",
-                    t.candidates.len()
-                ))
-            )));
-            let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
-            (report, None, s.config.clone())
-        }
-        Some(multi) => {
-            let names: Vec<&str> = multi.models.iter().map(|m| m.name.as_str()).collect();
-            notes.push(Message::info(format!(
-                "cross-validating: {} samples, {}, {} models on the same folds and fold preprocessing: {}",
-                data.n_samples(),
-                design_text(&multi.cv),
-                multi.models.len(),
-                names.join(", ")
-            )));
-            let mut multi_report =
-                cross_validate_models(&data, sheet, multi).map_err(|e| with_hint(e, s))?;
-            let chosen = multi.model_config(multi_report.selected);
-            let report = multi_report.reports[multi_report.selected].clone();
-            // The selected model's fold fits are in `report`; the others' would only bloat
-            // result.json.
-            for r in &mut multi_report.reports {
-                r.fits.clear();
-            }
-            notes.push(Message::info(format!(
-                "selected model '{}' ({})",
-                multi_report.models[multi_report.selected], multi_report.selected_by
-            )));
-            if multi.models.len() > 1 && !matches!(multi.choose, ModelChoice::Model(_)) {
-                notes.push(Message::warn(format!(
-                    "the selected model was chosen as the best of {} by its cross-validated metrics, so its CV estimate and permutation p-value are optimistic (they do not include the choice); compare models by the corrected t-tests in model_comparison.tsv, or name the model with `select = \"NAME\"` before seeing the results",
-                    multi.models.len()
+    // With the model fixed before the cross-validation (one model, or `select` naming one),
+    // the final fit does not depend on it and runs alongside the folds; its CV metrics are
+    // attached afterwards.
+    let fixed: Option<TrainConfig> = match &s.comparison {
+        None => Some(s.config.clone()),
+        Some(multi) => multi.named_choice().map(|i| multi.model_config(i)),
+    };
+    let cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
+        match &s.comparison {
+            None => {
+                let cfg = &s.config;
+                notes.push(Message::info(format!(
+                    "cross-validating: {} samples, {}, model {}{}",
+                    data.n_samples(),
+                    design_text(&cfg.cv),
+                    cfg.model.name(),
+                    cfg.tuning.as_ref().map_or(String::new(), |t| format!(
+                        " tuned over {} candidates",
+                        t.candidates.len()
+                    ))
                 )));
+                let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
+                Ok((report, None, s.config.clone()))
             }
-            (report, Some(multi_report), chosen)
+            Some(multi) => {
+                let names: Vec<&str> = multi.models.iter().map(|m| m.name.as_str()).collect();
+                notes.push(Message::info(format!(
+                    "cross-validating: {} samples, {}, {} models on the same folds and fold preprocessing: {}",
+                    data.n_samples(),
+                    design_text(&multi.cv),
+                    multi.models.len(),
+                    names.join(", ")
+                )));
+                let mut multi_report =
+                    cross_validate_models(&data, sheet, multi).map_err(|e| with_hint(e, s))?;
+                let chosen = multi.model_config(multi_report.selected);
+                let report = multi_report.reports[multi_report.selected].clone();
+                // The selected model's fold fits are in `report`; the others' would only bloat
+                // result.json.
+                for r in &mut multi_report.reports {
+                    r.fits.clear();
+                }
+                notes.push(Message::info(format!(
+                    "selected model '{}' ({})",
+                    multi_report.models[multi_report.selected], multi_report.selected_by
+                )));
+                if multi.models.len() > 1 && !matches!(multi.choose, ModelChoice::Model(_)) {
+                    notes.push(Message::warn(format!(
+                        "the selected model was chosen as the best of {} by its cross-validated metrics, so its CV estimate and permutation p-value are optimistic (they do not include the choice); compare models by the corrected t-tests in model_comparison.tsv, or name the model with `select = \"NAME\"` before seeing the results",
+                        multi.models.len()
+                    )));
+                }
+                Ok((report, Some(multi_report), chosen))
+            }
         }
     };
+    let (cv_out, early_final) = rayon::join(cv_run, || {
+        fixed
+            .as_ref()
+            .map(|cfg| train_final(&data, sheet, cfg, None))
+    });
+    let (report, comparison, chosen) = cv_out?;
     let cfg = &chosen;
     match &comparison {
         None => notes.extend(constant_predictions(&report.predictions, cfg.model.name())),
@@ -1193,8 +1208,11 @@ fn run_train_input(
     } else {
         learning_curve(&data, sheet, cfg, &s.learning_curve)?
     };
-    let model =
-        train_final(&data, sheet, cfg, Some(&report))?.with_missing_rule(s.missing_features);
+    let model = match early_final {
+        Some(fitted) => fitted?.with_cv(&report),
+        None => train_final(&data, sheet, cfg, Some(&report))?,
+    }
+    .with_missing_rule(s.missing_features);
     let conformal = oof_conformal(&report, &data, cfg.conformal_alpha)?;
     let panel = match &s.panel {
         None => None,
