@@ -163,6 +163,23 @@ fn soft(z: f64, g: f64) -> f64 {
     }
 }
 
+/// `Σ a_i b_i` with [`wdot`]'s four accumulators and order: the bits of `wdot` with unit
+/// weights (`1·a` is `a` exactly), without reading the weights.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (a, b) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    for (l, (a, b)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += a * b;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3])
+}
+
 /// `Σ w_i a_i b_i` over four interleaved accumulators added in a fixed order: four independent
 /// chains instead of one, so coordinate descent is not bound by the latency of one running sum.
 fn wdot(w: &[f64], a: &[f64], b: &[f64]) -> f64 {
@@ -620,14 +637,13 @@ fn scores(
         Family::Gaussian => eta,
         _ => probabilities(family, &eta),
     };
-    let ones = vec![1.0; d.n];
     ys.iter()
         .zip(&mu)
         .map(|(y, m)| {
             let res: Vec<f64> = y.iter().zip(m).map(|(a, b)| a - b).collect();
             (0..d.p)
                 .into_par_iter()
-                .map(|j| wdot(&ones, d.col(j), &res) / n)
+                .map(|j| dot(d.col(j), &res) / n)
                 .collect()
         })
         .collect()
@@ -916,6 +932,24 @@ mod tests {
                 let best = (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
                 assert_eq!(best, i / 3);
             }
+        }
+    }
+
+    #[test]
+    fn dot_is_wdot_with_unit_weights_bit_for_bit() {
+        for n in [0usize, 1, 3, 4, 7, 64, 101] {
+            let a: Vec<f64> = (0..n)
+                .map(|i| ((i * 7919) % 97) as f64 / 7.0 - 6.3)
+                .collect();
+            let b: Vec<f64> = (0..n)
+                .map(|i| 1e-3 * ((i * 104_729) % 89) as f64 + 0.1)
+                .collect();
+            let ones = vec![1.0; n];
+            assert_eq!(
+                dot(&a, &b).to_bits(),
+                wdot(&ones, &a, &b).to_bits(),
+                "n = {n}"
+            );
         }
     }
 
