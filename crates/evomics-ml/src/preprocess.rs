@@ -378,10 +378,14 @@ pub fn univariate_scores(x: &Array2<f64>, labels: &Labels) -> Vec<f64> {
 impl FittedPreprocess {
     fn finish(&self, mut xs: Array2<f64>) -> Array2<f64> {
         if !self.center.is_empty() {
-            for mut row in xs.rows_mut() {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = (*v - self.center[j]) / self.scale[j];
-                }
+            // By column: the model matrix is column-major.
+            for ((mut col, c), s) in xs
+                .columns_mut()
+                .into_iter()
+                .zip(&self.center)
+                .zip(&self.scale)
+            {
+                col.mapv_inplace(|v| (v - c) / s);
             }
         }
         xs
