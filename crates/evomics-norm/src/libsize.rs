@@ -366,25 +366,11 @@ impl Counts {
     pub(crate) fn read(step: &'static str, assay: &Assay) -> Result<Counts> {
         let (g, n) = (assay.n_features(), assay.n_samples());
         let (values, flags) = (assay.values(), assay.flags());
-        // The first negative value in row order, as the error names one cell.
-        let negative = ndarray::Zip::indexed(values).and(flags).fold(
-            None,
-            |first: Option<(usize, usize)>, ij, v, f| {
-                first.or((f.has_value() && *v < 0.0).then_some(ij))
-            },
-        );
-        if let Some((i, j)) = negative {
-            return Err(NormError::Cell {
-                step,
-                layer: assay.name().to_string(),
-                feature: assay.features().ids()[i].clone(),
-                sample: assay.samples()[j].clone(),
-                problem: format!(
-                    "value {} is negative; library-size methods need counts or linear intensities ≥ 0",
-                    values[[i, j]]
-                ),
-            });
-        }
+        crate::step::check_not_below(step, assay, 0.0, |v| {
+            format!(
+                "value {v} is negative; library-size methods need counts or linear intensities ≥ 0"
+            )
+        })?;
         let mut cells = vec![f64::NAN; g * n];
         for i0 in (0..g).step_by(TRANSPOSE_ROWS) {
             let rows = i0..(i0 + TRANSPOSE_ROWS).min(g);

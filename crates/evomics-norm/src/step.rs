@@ -451,6 +451,31 @@ pub(crate) fn rebuild(
     Ok(assay.with_matrices(values, flags, scale)?)
 }
 
+/// The first value-carrying cell, in row order, whose value plus `shift` is below 0, with its
+/// value, as an error naming the cell (`problem` says why the value is not allowed).
+pub(crate) fn check_not_below(
+    step: &'static str,
+    assay: &Assay,
+    shift: f64,
+    problem: impl FnOnce(f64) -> String,
+) -> Result<()> {
+    let first = ndarray::Zip::indexed(assay.values())
+        .and(assay.flags())
+        .fold(None, |first: Option<(usize, usize)>, ij, v, f| {
+            first.or((f.has_value() && *v + shift < 0.0).then_some(ij))
+        });
+    match first {
+        None => Ok(()),
+        Some((i, j)) => Err(NormError::Cell {
+            step,
+            layer: assay.name().to_string(),
+            feature: assay.features().ids()[i].clone(),
+            sample: assay.samples()[j].clone(),
+            problem: problem(assay.values()[[i, j]]),
+        }),
+    }
+}
+
 /// Fail unless the layer is on one of the accepted scales.
 pub(crate) fn require_scale(
     step: &'static str,

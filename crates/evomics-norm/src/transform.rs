@@ -339,24 +339,9 @@ fn log2_cells(
 
 /// The first value-carrying cell whose log2(x + pc) is undefined (x + pc < 0), as an error.
 fn check_log2(step: &'static str, assay: &Assay, pc: f64) -> Result<()> {
-    let bad = ndarray::Zip::indexed(assay.values())
-        .and(assay.flags())
-        .fold(None, |first: Option<(usize, usize)>, ij, v, f| {
-            first.or((f.has_value() && *v + pc < 0.0).then_some(ij))
-        });
-    match bad {
-        None => Ok(()),
-        Some((i, j)) => Err(NormError::Cell {
-            step,
-            layer: assay.name().to_string(),
-            feature: assay.features().ids()[i].clone(),
-            sample: assay.samples()[j].clone(),
-            problem: format!(
-                "value {} is negative and has no logarithm; linear intensities and counts are ≥ 0",
-                assay.values()[[i, j]]
-            ),
-        }),
-    }
+    crate::step::check_not_below(step, assay, pc, |v| {
+        format!("value {v} is negative and has no logarithm; linear intensities and counts are ≥ 0")
+    })
 }
 
 /// log2(x + pc) in place of every value-carrying cell (checked by [`check_log2`]); a cell
