@@ -874,10 +874,7 @@ pub fn cross_validate_models(
         }
     }
     let (selected, selected_by) = match &config.choose {
-        ModelChoice::Model(name) => (
-            names.iter().position(|m| m == name).unwrap_or(0),
-            format!("named: {name}"),
-        ),
+        ModelChoice::Model(name) => (config.named_choice().unwrap_or(0), format!("named: {name}")),
         choice => {
             let metric = match choice {
                 ModelChoice::Metric(m) => m.clone(),
