@@ -134,16 +134,6 @@ fn fit_log_cpm(p: &LogCpmParams, assay: &Assay) -> Result<(FittedTransform, Vec<
     Ok((fitted, nf, lib))
 }
 
-/// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`), on a copy.
-fn apply_log_cpm(
-    assay: &Assay,
-    fitted: &FittedTransform,
-    nf: &[f64],
-    lib: &[f64],
-) -> Result<(Assay, StepReport)> {
-    apply_log_cpm_owned(assay.clone(), fitted, nf, lib)
-}
-
 /// log2 CPM with the given factors and library sizes (edgeR `cpm(log = TRUE)`), in place of
 /// the layer's values: per sample `log2((x + prior) / (eff + 2·prior) · 1e6)` with
 /// `eff = lib × nf` and the prior count scaled by `eff` over the training mean.
@@ -268,12 +258,9 @@ impl Fit for TransformParams {
         assay: &Assay,
         sheet: &SampleSheet,
     ) -> Result<(FittedTransform, Assay, StepReport)> {
-        if let TransformParams::LogCpm(p) = self {
-            // The training samples' factors from the fit are the ones the transform would
-            // compute again (TMM is the costly part of log-CPM).
-            let (fitted, nf, lib) = fit_log_cpm(p, assay)?;
-            let (out, report) = apply_log_cpm(assay, &fitted, &nf, &lib)?;
-            return Ok((fitted, out, report));
+        if let TransformParams::LogCpm(_) = self {
+            // log-CPM writes a new matrix anyway: the owned path on a copy.
+            return self.fit_transform_owned(assay.clone(), sheet);
         }
         let fitted = self.fit(assay, sheet)?;
         let (out, report) = fitted.transform_with_report(assay, sheet)?;
@@ -286,7 +273,8 @@ impl Fit for TransformParams {
         sheet: &SampleSheet,
     ) -> Result<(FittedTransform, Assay, StepReport)> {
         if let TransformParams::LogCpm(p) = self {
-            // As in `fit_transform`: the fit's factors of the training samples are reused.
+            // The training samples' factors from the fit are the ones the transform would
+            // compute again (TMM is the costly part of log-CPM).
             let (fitted, nf, lib) = fit_log_cpm(p, &assay)?;
             let (out, report) = apply_log_cpm_owned(assay, &fitted, &nf, &lib)?;
             return Ok((fitted, out, report));
@@ -417,7 +405,7 @@ impl Transformer for FittedTransform {
     fn transform_with_report(
         &self,
         assay: &Assay,
-        _sheet: &SampleSheet,
+        sheet: &SampleSheet,
     ) -> Result<(Assay, StepReport)> {
         match self {
             FittedTransform::None => Ok((
@@ -474,11 +462,7 @@ impl Transformer for FittedTransform {
                 report.set_factors("mean_log2", assay, &centres);
                 Ok((rebuild(assay, values, flags, ValueScale::Other)?, report))
             }
-            FittedTransform::LogCpm { factors, .. } => {
-                require_counts(assay)?;
-                let (nf, lib) = factors.factors("transform log_cpm", assay)?;
-                apply_log_cpm(assay, self, &nf, &lib)
-            }
+            FittedTransform::LogCpm { .. } => self.transform_owned(assay.clone(), sheet),
         }
     }
 }
