@@ -289,10 +289,28 @@ fn fit_predict(
 ) -> Result<(FittedPreprocess, FittedModel, Output)> {
     let train_labels = labels.select(train);
     let (fp, xtr) = pre.fit(&data.layers, sheet, train, &train_labels)?;
-    let fm = model.fit(xtr.view(), &train_labels)?;
+    let fm = model.fit_owned(xtr, &train_labels)?;
     let xte = fp.transform(&data.layers, sheet, test)?;
     let out = fm.predict(xte.view())?;
     Ok((fp, fm, out))
+}
+
+/// Fit every model of `specs` on one training matrix, in `specs` order, except that the one
+/// that can use the matrix itself ([`ModelSpec::uses_owned_matrix`]) is fitted last and takes
+/// it instead of a copy. The fitted models are independent of the order (each has its own
+/// seed), so this only lowers the peak memory.
+fn fit_sharing(specs: &[ModelSpec], x: Array2<f64>, labels: &Labels) -> Result<Vec<FittedModel>> {
+    let owner = specs.iter().rposition(ModelSpec::uses_owned_matrix);
+    let mut fitted: Vec<Option<FittedModel>> = vec![None; specs.len()];
+    for (i, spec) in specs.iter().enumerate() {
+        if Some(i) != owner {
+            fitted[i] = Some(spec.fit(x.view(), labels)?);
+        }
+    }
+    if let Some(i) = owner {
+        fitted[i] = Some(specs[i].fit_owned(x, labels)?);
+    }
+    Ok(fitted.into_iter().flatten().collect())
 }
 
 /// Place fold outputs into a full-length output (rows in data-set order).
@@ -439,13 +457,22 @@ fn tune_shared(
             let tr_labels = labels.select(&tr);
             let (fp, xtr) = pre.fit(&data.layers, sheet, &tr, &tr_labels)?;
             let xte = fp.transform(&data.layers, sheet, &te)?;
-            for (u, &i) in users.iter().enumerate() {
-                let t = models[i].tuning.expect("users have a tuning");
-                for (c, cand) in t.candidates.iter().enumerate() {
-                    let model = cand.with_seed(derive_seed(seed, &format!("inner/{c}/{}", s.fold)));
-                    let fm = model.fit(xtr.view(), &tr_labels)?;
-                    pooled[u][c].put(&te, &fm.predict(xte.view())?);
-                }
+            // (user, candidate) of every fit on this split, in order.
+            let slots: Vec<(usize, usize, ModelSpec)> = users
+                .iter()
+                .enumerate()
+                .flat_map(|(u, &i)| {
+                    let t = models[i].tuning.expect("users have a tuning");
+                    t.candidates.iter().enumerate().map(move |(c, cand)| {
+                        let seed = derive_seed(seed, &format!("inner/{c}/{}", s.fold));
+                        (u, c, cand.with_seed(seed))
+                    })
+                })
+                .collect();
+            let specs: Vec<ModelSpec> = slots.iter().map(|(_, _, m)| m.clone()).collect();
+            let fitted = fit_sharing(&specs, xtr, &tr_labels)?;
+            for ((u, c, _), fm) in slots.iter().zip(&fitted) {
+                pooled[*u][*c].put(&te, &fm.predict(xte.view())?);
             }
         }
         for (u, &i) in users.iter().enumerate() {
@@ -504,10 +531,13 @@ fn fit_fold(
         .fit(&data.layers, sheet, &s.train, &train_labels)?;
     let xte = fp.transform(&data.layers, sheet, &s.test)?;
     let test_labels = labels.select(&s.test);
+    let specs: Vec<ModelSpec> = specs
+        .iter()
+        .map(|spec| spec.with_seed(derive_seed(seed, "model")))
+        .collect();
+    let fitted = fit_sharing(&specs, xtr, &train_labels)?;
     let mut runs = Vec::with_capacity(models.len());
-    for spec in specs {
-        let model = spec.with_seed(derive_seed(seed, "model"));
-        let fm = model.fit(xtr.view(), &train_labels)?;
+    for (model, fm) in specs.into_iter().zip(fitted) {
         let out = fm.predict(xte.view())?;
         let metrics = metrics_of(&test_labels, &out);
         let permutation = if common.permutation_importance > 0 {

@@ -286,7 +286,7 @@ pub fn train_final(
     let (pre, x) = config
         .preprocess
         .fit(&data.layers, sheet, &rows, &data.labels)?;
-    let model = spec.fit(x.view(), &data.labels)?;
+    let model = spec.fit_owned(x, &data.labels)?;
     let layers: Vec<&Assay> = data.layers.iter().collect();
     let hasher = RowHasher::new(&pre, &layers);
     // One sample per task, results in sample order.

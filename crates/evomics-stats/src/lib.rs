@@ -58,9 +58,9 @@ pub use enrichment::{camera_pr, hypergeometric_upper, CameraDirection, CameraRow
 pub use error::{Result, StatsError};
 pub use explore::{one_vs_rest, top_markers, Marker, MarkerDirection, OneVsRest, OneVsRestOptions};
 pub use limma::{
-    duplicate_correlation, duplicate_correlation_detail, lm_fit, Block, CoefTable, ContrastTable,
-    DuplicateCorrelation, EbayesOptions, ExcludedFeature, FTable, FitTable, Legacy, LimmaResult,
-    LimmaSettings, LmFit,
+    duplicate_correlation, duplicate_correlation_detail, lm_fit, lm_fit_measured, Block, CoefTable,
+    ContrastTable, DuplicateCorrelation, EbayesOptions, ExcludedFeature, FTable, FitTable, Legacy,
+    LimmaResult, LimmaSettings, LmFit,
 };
 pub use panel_scores::{panel_scores, FeatureSet, PanelScoreRow};
 pub use stages::diff::{run_diff, DiffConfig, DiffResult, VoomChoice};

@@ -267,7 +267,30 @@ fn design_columns(assay: &Assay, design: &Design) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Result<Response> {
+/// Which cells of a layer the linear model fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cells {
+    /// Every cell with a value (measured or imputed).
+    WithValue,
+    /// Measured cells only: imputed ones are fitted as missing.
+    Measured,
+}
+
+impl Cells {
+    fn fitted(self, f: ValueFlag) -> bool {
+        match self {
+            Cells::WithValue => f.has_value(),
+            Cells::Measured => f.has_value() && f != ValueFlag::Imputed,
+        }
+    }
+}
+
+fn response(
+    assay: &Assay,
+    design: &Design,
+    weights: Option<&Array2<f64>>,
+    cells: Cells,
+) -> Result<Response> {
     let cols = design_columns(assay, design)?;
     let (g, n) = (assay.n_features(), cols.len());
     if let Some(w) = weights {
@@ -296,8 +319,7 @@ fn response(assay: &Assay, design: &Design, weights: Option<&Array2<f64>>) -> Re
         let mut sum = 0.0;
         let mut cnt = 0usize;
         for (k, &j) in cols.iter().enumerate() {
-            let f: ValueFlag = flags[[i, j]];
-            if !f.has_value() {
+            if !cells.fitted(flags[[i, j]]) {
                 continue;
             }
             let v = values[[i, j]];
@@ -414,7 +436,7 @@ pub fn duplicate_correlation_detail(
     weights: Option<&Array2<f64>>,
 ) -> Result<DuplicateCorrelation> {
     check_block(block, design)?;
-    let r = response(assay, design, weights)?;
+    let r = response(assay, design, weights, Cells::WithValue)?;
     duplicate_correlation_raw(
         &r.y,
         assay.n_features(),
@@ -579,13 +601,34 @@ pub fn lm_fit(
     weights: Option<&Array2<f64>>,
     block: Option<&Block>,
 ) -> Result<LmFit> {
+    fit_cells(assay, design, weights, block, Cells::WithValue)
+}
+
+/// [`lm_fit`] on the measured cells only: imputed cells are fitted as missing ones (limma's
+/// `lmFit` on the layer with its imputed values set to `NA`), without a copy of the layer.
+pub fn lm_fit_measured(
+    assay: &Assay,
+    design: &Design,
+    weights: Option<&Array2<f64>>,
+    block: Option<&Block>,
+) -> Result<LmFit> {
+    fit_cells(assay, design, weights, block, Cells::Measured)
+}
+
+fn fit_cells(
+    assay: &Assay,
+    design: &Design,
+    weights: Option<&Array2<f64>>,
+    block: Option<&Block>,
+    cells: Cells,
+) -> Result<LmFit> {
     if assay.n_features() == 0 {
         return Err(StatsError::Data {
             layer: assay.name().to_string(),
             problem: "the layer has no features".into(),
         });
     }
-    let resp = response(assay, design, weights)?;
+    let resp = response(assay, design, weights, cells)?;
     let (g, n, p) = (assay.n_features(), design.n_samples(), design.n_coef());
     let x = design.row_major();
     let block_info = match block {
@@ -1274,6 +1317,48 @@ mod tests {
             ..Default::default()
         };
         assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn measured_fit_equals_the_fit_with_imputed_cells_missing() {
+        let v = |x: f64| Some(x);
+        let a = assay(&[
+            &[v(1.0), v(1.2), v(0.9), v(2.0), v(2.1), v(1.8)],
+            &[v(3.0), v(3.3), v(2.9), v(3.6), v(3.1), v(3.9)],
+            &[v(5.0), v(5.2), v(4.7), v(5.1), v(4.6), v(5.3)],
+            &[v(0.5), v(0.4), v(0.7), v(1.9), v(1.5), v(1.2)],
+        ]);
+        let imputed = [(0, 1), (1, 3), (1, 4), (3, 5)];
+        let mut flags = a.flags().clone();
+        let mut missing_values = a.values().clone();
+        let mut missing_flags = a.flags().clone();
+        for &(i, j) in &imputed {
+            flags[[i, j]] = ValueFlag::Imputed;
+            missing_values[[i, j]] = f64::NAN;
+            missing_flags[[i, j]] = ValueFlag::Missing;
+        }
+        let with_imputed = a
+            .with_matrices(a.values().clone(), flags, a.scale())
+            .unwrap();
+        let without = a
+            .with_matrices(missing_values, missing_flags, a.scale())
+            .unwrap();
+        let d = two_groups(6);
+        let c = Contrasts::parse(&d, &["b - a"]).unwrap();
+        let o = EbayesOptions::default();
+        let measured = lm_fit_measured(&with_imputed, &d, None, None).unwrap();
+        let reference = lm_fit(&without, &d, None, None).unwrap();
+        assert_eq!(measured.n_obs, reference.n_obs);
+        assert_eq!(measured.n_obs[1], 4);
+        assert_eq!(measured.amean, reference.amean);
+        assert_eq!(
+            measured.moderate(&c, &o).unwrap(),
+            reference.moderate(&c, &o).unwrap()
+        );
+        // Fitting the imputed cells is a different fit.
+        let all = lm_fit(&with_imputed, &d, None, None).unwrap();
+        assert_eq!(all.n_obs[1], 6);
+        assert_ne!(all.amean, reference.amean);
     }
 
     #[test]

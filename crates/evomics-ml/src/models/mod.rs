@@ -194,6 +194,36 @@ impl ModelSpec {
 
     /// Fit on a complete samples × features matrix.
     pub fn fit(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<FittedModel> {
+        self.check_fit_input(x, labels)?;
+        Ok(match self {
+            ModelSpec::ElasticNet(p) => FittedModel::ElasticNet(p.fit(x, labels)?),
+            ModelSpec::RandomForest(p) => FittedModel::RandomForest(p.fit(x, labels)?),
+            ModelSpec::Knn(p) => FittedModel::Knn(p.fit(x, labels)?),
+            ModelSpec::Pls(p) => FittedModel::Pls(p.fit(x, labels)?),
+            ModelSpec::LinearSvm(p) => FittedModel::LinearSvm(p.fit(x, labels)?),
+            ModelSpec::GradientBoosting(p) => FittedModel::GradientBoosting(p.fit(x, labels)?),
+        })
+    }
+
+    /// Whether [`ModelSpec::fit_owned`] saves memory over [`ModelSpec::fit`] (the elastic net
+    /// standardizes the matrix it is given instead of a copy of it).
+    pub fn uses_owned_matrix(&self) -> bool {
+        matches!(self, ModelSpec::ElasticNet(_))
+    }
+
+    /// [`ModelSpec::fit`] on a matrix the caller no longer needs (same fitted model, bit for
+    /// bit); see [`ModelSpec::uses_owned_matrix`].
+    pub fn fit_owned(&self, x: Array2<f64>, labels: &Labels) -> Result<FittedModel> {
+        match self {
+            ModelSpec::ElasticNet(p) => {
+                self.check_fit_input(x.view(), labels)?;
+                Ok(FittedModel::ElasticNet(p.fit_owned(x, labels)?))
+            }
+            _ => self.fit(x.view(), labels),
+        }
+    }
+
+    fn check_fit_input(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<()> {
         self.validate()?;
         self.check_target(labels)?;
         check_matrix(x, self.name(), 2)?;
@@ -207,14 +237,7 @@ impl ModelSpec {
                 ),
             ));
         }
-        Ok(match self {
-            ModelSpec::ElasticNet(p) => FittedModel::ElasticNet(p.fit(x, labels)?),
-            ModelSpec::RandomForest(p) => FittedModel::RandomForest(p.fit(x, labels)?),
-            ModelSpec::Knn(p) => FittedModel::Knn(p.fit(x, labels)?),
-            ModelSpec::Pls(p) => FittedModel::Pls(p.fit(x, labels)?),
-            ModelSpec::LinearSvm(p) => FittedModel::LinearSvm(p.fit(x, labels)?),
-            ModelSpec::GradientBoosting(p) => FittedModel::GradientBoosting(p.fit(x, labels)?),
-        })
+        Ok(())
     }
 }
 

@@ -28,6 +28,7 @@
 //! assert_eq!(names, ["contrast_AD_vs_BM", "contrast_AD_vs_BM.volcano", "fit", "absent_present"]);
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,7 @@ use crate::adjust::AdjustMethod;
 use crate::contrasts::Contrasts;
 use crate::design::{Design, DesignOptions, LevelOrder};
 use crate::error::{Result, StatsError};
-use crate::limma::{lm_fit, Block, EbayesOptions, Legacy, LimmaResult};
+use crate::limma::{lm_fit, lm_fit_measured, Block, EbayesOptions, Legacy, LimmaResult};
 use crate::voom::{voom_lm_fit, VoomFitOptions, VoomOptions};
 use evomics_norm::{LibrarySizes, NormFactorsParams};
 
@@ -426,7 +427,12 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         levels: config.levels.clone(),
     };
     let design = Design::from_formula(&sheet, &config.design, &options)?;
-    let layer: Assay = layer.select_samples_by_id(design.sample_ids())?;
+    // The design's samples are usually the layer's own, in order: then the layer is used as is.
+    let layer: Cow<'_, Assay> = if layer.samples() == design.sample_ids() {
+        Cow::Borrowed(layer)
+    } else {
+        Cow::Owned(layer.select_samples_by_id(design.sample_ids())?)
+    };
     let contrasts = if config.contrasts.is_empty() {
         Contrasts::coefficients(&design)
     } else {
@@ -469,8 +475,10 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
     }
     let cells = CellCounts::count(&layer, &design, &contrasts, config.use_imputed);
     let detection = detection_by_contrast(&layer, &design, &contrasts, &cells);
-    let layer = if !config.use_imputed && cells.total_imputed() > 0 {
-        imputed_as_missing(&layer)?
+    let measured_only = !config.use_imputed && cells.total_imputed() > 0;
+    // lm_fit_measured drops the imputed cells itself; voom gets a copy without them.
+    let layer = if measured_only && use_voom {
+        Cow::Owned(imputed_as_missing(&layer)?)
     } else {
         layer
     };
@@ -504,7 +512,12 @@ pub fn run_diff(exp: &Experiment, config: &DiffConfig) -> Result<DiffResult> {
         };
         (vf.fit, Some(detail))
     } else {
-        (lm_fit(&layer, &design, None, block.as_ref())?, None)
+        let fit = if measured_only {
+            lm_fit_measured(&layer, &design, None, block.as_ref())?
+        } else {
+            lm_fit(&layer, &design, None, block.as_ref())?
+        };
+        (fit, None)
     };
     let options = EbayesOptions {
         trend: config.trend,
