@@ -540,6 +540,11 @@ impl Assay {
         self.select_features(&rows)
     }
 
+    /// The value and flag matrices, consuming the assay (no copy).
+    pub fn into_matrices(self) -> (Array2<f64>, Array2<ValueFlag>) {
+        (self.values, self.flags)
+    }
+
     /// Replace values and flags together (a transform step's output), re-checking invariants.
     pub fn with_matrices(
         &self,

@@ -26,8 +26,14 @@ pub struct StoredFile {
 
 /// SHA-256 (lower-case hex) and size of a file, read in 64 KiB blocks.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
     let mut hasher = Sha256::new();
+    let bytes = feed_file(&mut hasher, path)?;
+    Ok((hex(&hasher.finalize()), bytes))
+}
+
+/// Stream a file's bytes into `hasher` in 64 KiB reads; its length in bytes.
+fn feed_file(hasher: &mut Sha256, path: &Path) -> Result<u64> {
+    let mut f = std::fs::File::open(path).map_err(|e| IoError::fs("cannot read", path, e))?;
     let mut buf = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
     loop {
@@ -40,7 +46,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
         bytes += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((hex(&hasher.finalize()), bytes))
+    Ok(bytes)
 }
 
 /// One input file with its content hash.
@@ -96,20 +102,37 @@ impl InputFile {
                 .unwrap_or(f)
                 .to_string_lossy()
                 .replace('\\', "/");
-            let mut content = std::fs::read(f).map_err(|e| IoError::fs("cannot read", f, e))?;
+            hasher.update((rel.len() as u64).to_le_bytes());
+            hasher.update(rel.as_bytes());
             if f.file_name().is_some_and(|n| n == "manifest.json") {
+                let mut content = std::fs::read(f).map_err(|e| IoError::fs("cannot read", f, e))?;
                 if let Ok(mut m) = serde_json::from_slice::<serde_json::Value>(&content) {
                     if let Some(o) = m.as_object_mut() {
                         o.remove("run");
                     }
                     content = serde_json::to_vec(&m).unwrap_or(content);
                 }
+                bytes += content.len() as u64;
+                hasher.update((content.len() as u64).to_le_bytes());
+                hasher.update(&content);
+                continue;
             }
-            bytes += content.len() as u64;
-            hasher.update((rel.len() as u64).to_le_bytes());
-            hasher.update(rel.as_bytes());
-            hasher.update((content.len() as u64).to_le_bytes());
-            hasher.update(&content);
+            // Data files (Parquet layers of hundreds of MB) are streamed, not read whole.
+            let len = std::fs::metadata(f)
+                .map_err(|e| IoError::fs("cannot read", f, e))?
+                .len();
+            hasher.update(len.to_le_bytes());
+            let read = feed_file(&mut hasher, f)?;
+            if read != len {
+                return Err(IoError::fs(
+                    "cannot hash",
+                    f,
+                    std::io::Error::other(format!(
+                        "the file changed while it was read ({len} bytes, then {read}); rerun once nothing else writes to it"
+                    )),
+                ));
+            }
+            bytes += len;
         }
         Ok(InputFile {
             role: "store".into(),

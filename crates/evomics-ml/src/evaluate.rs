@@ -456,7 +456,6 @@ fn tune_shared(
             let te: Vec<usize> = s.test.iter().map(|&i| train[i]).collect();
             let tr_labels = labels.select(&tr);
             let (fp, xtr) = pre.fit(&data.layers, sheet, &tr, &tr_labels)?;
-            let xte = fp.transform(&data.layers, sheet, &te)?;
             // (user, candidate) of every fit on this split, in order.
             let slots: Vec<(usize, usize, ModelSpec)> = users
                 .iter()
@@ -471,6 +470,7 @@ fn tune_shared(
                 .collect();
             let specs: Vec<ModelSpec> = slots.iter().map(|(_, _, m)| m.clone()).collect();
             let fitted = fit_sharing(&specs, xtr, &tr_labels)?;
+            let xte = fp.transform(&data.layers, sheet, &te)?;
             for ((u, c, _), fm) in slots.iter().zip(&fitted) {
                 pooled[*u][*c].put(&te, &fm.predict(xte.view())?);
             }
@@ -529,13 +529,14 @@ fn fit_fold(
     let (fp, xtr) = common
         .preprocess
         .fit(&data.layers, sheet, &s.train, &train_labels)?;
-    let xte = fp.transform(&data.layers, sheet, &s.test)?;
     let test_labels = labels.select(&s.test);
     let specs: Vec<ModelSpec> = specs
         .iter()
         .map(|spec| spec.with_seed(derive_seed(seed, "model")))
         .collect();
     let fitted = fit_sharing(&specs, xtr, &train_labels)?;
+    // The held-out matrix is built once the training matrix is gone.
+    let xte = fp.transform(&data.layers, sheet, &s.test)?;
     let mut runs = Vec::with_capacity(models.len());
     for (model, fm) in specs.into_iter().zip(fitted) {
         let out = fm.predict(xte.view())?;

@@ -133,7 +133,13 @@ impl Standardizer {
     /// Apply to any rows with the same columns.
     pub fn transform(&self, x: ArrayView2<f64>) -> Array2<f64> {
         let mut out = x.to_owned();
-        for mut row in out.rows_mut() {
+        self.transform_in_place(&mut out);
+        out
+    }
+
+    /// [`Standardizer::transform`] in place (the same operations, the same bits).
+    pub fn transform_in_place(&self, x: &mut Array2<f64>) {
+        for mut row in x.rows_mut() {
             for (j, v) in row.iter_mut().enumerate() {
                 *v -= self.mean[j];
                 if !self.scale.is_empty() {
@@ -141,7 +147,6 @@ impl Standardizer {
                 }
             }
         }
-        out
     }
 }
 
@@ -255,11 +260,16 @@ pub(crate) fn distances_from_gram(g: &Array2<f64>) -> Array2<f64> {
 /// eigenvectors in the columns, by faer's `self_adjoint_evd` (Householder tridiagonalization,
 /// then divide and conquer on the tridiagonal matrix, as LAPACK's `dsyevd`). It runs on one
 /// thread, so the result does not depend on the thread count.
-pub(crate) fn sym_eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Array2<f64>)> {
+///
+/// `a` is taken by value and freed once copied into faer's matrix, and the workspace before
+/// the eigenvectors are copied out, so at most three n × n matrices and the workspace are
+/// held at once.
+pub(crate) fn sym_eigen(a: Array2<f64>) -> Result<(Vec<f64>, Array2<f64>)> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
     let n = a.nrows();
     let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[[i, j]]);
+    drop(a);
     let mut u = faer::Mat::<f64>::zeros(n, n);
     let mut s = faer::diag::Diag::<f64>::zeros(n);
     let par = faer::Par::Seq;
@@ -281,6 +291,8 @@ pub(crate) fn sym_eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Array2<f64>)> {
         what: "eigen decomposition",
         problem: format!("{e:?}"),
     })?;
+    drop(buf);
+    drop(m);
     let vals = (0..n).map(|i| s[i]).collect();
     let vecs = Array2::from_shape_fn((n, n), |(i, j)| u[(i, j)]);
     Ok((vals, vecs))

@@ -45,9 +45,24 @@ impl PcaParams {
 
     /// Fit on a complete samples × features matrix (at least 2 samples).
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<Pca> {
+        let standardizer = self.standardizer(x)?;
+        let xc = standardizer.transform(x);
+        self.decompose(standardizer, xc.view())
+    }
+
+    /// [`PcaParams::fit`] on a matrix the caller no longer needs: it is centred (and scaled)
+    /// in place instead of in a copy and returned with the fit (the matrix prcomp decomposes;
+    /// the same fit, bit for bit).
+    pub fn fit_owned(&self, mut x: Array2<f64>) -> Result<(Pca, Array2<f64>)> {
+        let standardizer = self.standardizer(x.view())?;
+        standardizer.transform_in_place(&mut x);
+        let pca = self.decompose(standardizer, x.view())?;
+        Ok((pca, x))
+    }
+
+    fn standardizer(&self, x: ArrayView2<f64>) -> Result<Standardizer> {
         self.validate()?;
         check_matrix(x, "pca", 2)?;
-        let (n, p) = x.dim();
         let standardizer = Standardizer::fit(x, self.scale, 1);
         if self.scale {
             let vars =
@@ -59,15 +74,20 @@ impl PcaParams {
                 ));
             }
         }
-        let xc = standardizer.transform(x);
+        Ok(standardizer)
+    }
+
+    /// The decomposition of the centred (and scaled) matrix `xc`.
+    fn decompose(&self, standardizer: Standardizer, xc: ArrayView2<f64>) -> Result<Pca> {
+        let (n, p) = xc.dim();
         let r = n.min(p);
         let den = ((n - 1).max(1)) as f64;
         // Eigen decomposition of the smaller cross-product; ascending eigenvalues from eigh.
         let (d2, u_or_v, samples_side) = if n <= p {
-            let (vals, vecs) = sym_eigen(&cross_rows(xc.view()))?;
+            let (vals, vecs) = sym_eigen(cross_rows(xc))?;
             (vals, vecs, true)
         } else {
-            let (vals, vecs) = sym_eigen(&cross_rows(xc.t()))?;
+            let (vals, vecs) = sym_eigen(cross_rows(xc.t()))?;
             (vals, vecs, false)
         };
         let mut order: Vec<usize> = (0..d2.len()).collect();
@@ -259,6 +279,31 @@ mod tests {
         for (a, b) in t.iter().zip(p.scores.iter()) {
             assert!((a - b).abs() < 1e-10);
         }
+    }
+
+    #[test]
+    fn owned_fit_centres_in_place_with_the_same_bits() {
+        let x = Array2::from_shape_fn((7, 5), |(i, j)| {
+            ((i * 5 + j) as f64 * 0.37).sin() * (1.0 + j as f64)
+        });
+        for (scale, n_components) in [(false, None), (true, Some(2))] {
+            let params = PcaParams {
+                n_components,
+                scale,
+            };
+            let borrowed = params.fit(x.view()).unwrap();
+            let (owned, xc) = params.fit_owned(x.clone()).unwrap();
+            assert_eq!(owned, borrowed);
+            assert_eq!(
+                owned.scores.mapv(f64::to_bits),
+                borrowed.scores.mapv(f64::to_bits)
+            );
+            // The returned matrix is the centred (scaled) one the fit decomposed.
+            assert_eq!(xc, borrowed.standardizer.transform(x.view()));
+        }
+        assert!(PcaParams::default()
+            .fit_owned(array![[1.0, f64::NAN], [2.0, 3.0]])
+            .is_err());
     }
 
     #[test]

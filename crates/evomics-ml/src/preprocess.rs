@@ -156,7 +156,7 @@ impl PreprocessConfig {
             ));
         }
         let mut fitted_layers = Vec::with_capacity(layers.len());
-        let mut outs = Vec::with_capacity(layers.len());
+        let mut matrix = ModelMatrix::new(train.len(), "training");
         for layer in layers {
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
             let (pipeline, out, _) = cfg
@@ -175,7 +175,7 @@ impl PreprocessConfig {
                 output_features: out.features().ids().to_vec(),
                 pipeline,
             });
-            outs.push(out);
+            matrix.push(out)?;
         }
         let all: Vec<FeatureRef> = fitted_layers
             .iter()
@@ -186,7 +186,7 @@ impl PreprocessConfig {
                 })
             })
             .collect();
-        let x = model_matrix(outs, train.len(), "training")?;
+        let x = matrix.finish()?;
         if x.ncols() == 0 {
             return Err(data_err(
                 "preprocessing",
@@ -251,22 +251,39 @@ impl PreprocessConfig {
 }
 
 /// The samples × features model matrix of the pipelines' outputs (one per layer, features
-/// side by side in layer order); a cell without a value is an error. The matrix is column-major
-/// (each feature's samples contiguous, the layout the models' per-feature passes read), so each
-/// feature is one contiguous copy of an output row; each output is dropped once copied, so the
-/// outputs and the matrix are held once.
-fn model_matrix(outs: Vec<Assay>, n: usize, what: &str) -> Result<Array2<f64>> {
-    use ndarray::ShapeBuilder;
-    let width: usize = outs.iter().map(|o| o.n_features()).sum();
-    let mut x = Array2::<f64>::zeros((n, width).f());
-    let mut offset = 0;
-    for out in outs {
-        if out.n_samples() != n {
+/// side by side in layer order), built as each layer's pipeline finishes; a cell without a
+/// value is an error. The matrix is column-major (each feature's samples contiguous, the layout
+/// the models' per-feature passes read), so each feature is one contiguous output row, and an
+/// output is freed as soon as it is appended: the matrix and one layer's pipeline are held at
+/// once, not every output beside the matrix.
+struct ModelMatrix {
+    n: usize,
+    what: &'static str,
+    /// Column-major values of the layers pushed so far.
+    data: Vec<f64>,
+    width: usize,
+}
+
+impl ModelMatrix {
+    fn new(n: usize, what: &'static str) -> ModelMatrix {
+        ModelMatrix {
+            n,
+            what,
+            data: Vec::new(),
+            width: 0,
+        }
+    }
+
+    /// Append one pipeline output's features as columns and free the output. A features ×
+    /// samples output in standard layout is already the column-major block of its columns, so
+    /// the first layer's storage becomes the matrix's and later ones are appended to it.
+    fn push(&mut self, out: Assay) -> Result<()> {
+        if out.n_samples() != self.n {
             return Err(data_err("preprocessing", "layers cover different samples"));
         }
         if let Some(((i, j), f)) = out.flags().indexed_iter().find(|(_, f)| !f.has_value()) {
             return Err(MlError::MissingValue {
-                what: if what == "training" {
+                what: if self.what == "training" {
                     "preprocessing (training samples)"
                 } else {
                     "preprocessing (new or held-out samples)"
@@ -277,12 +294,32 @@ fn model_matrix(outs: Vec<Assay>, n: usize, what: &str) -> Result<Array2<f64>> {
                 flag: f.name().to_string(),
             });
         }
-        for (i, row) in out.values().rows().into_iter().enumerate() {
-            x.column_mut(offset + i).assign(&row);
+        let f = out.n_features();
+        let (values, flags) = out.into_matrices();
+        drop(flags);
+        if self.data.is_empty() && values.is_standard_layout() {
+            let (mut v, offset) = values.into_raw_vec_and_offset();
+            v.drain(..offset.unwrap_or(0));
+            v.truncate(f * self.n);
+            self.data = v;
+        } else {
+            self.data.reserve(f * self.n);
+            for row in values.rows() {
+                match row.as_slice() {
+                    Some(r) => self.data.extend_from_slice(r),
+                    None => self.data.extend(row.iter()),
+                }
+            }
         }
-        offset += out.n_features();
+        self.width += f;
+        Ok(())
     }
-    Ok(x)
+
+    fn finish(self) -> Result<Array2<f64>> {
+        use ndarray::ShapeBuilder;
+        Array2::from_shape_vec((self.n, self.width).f(), self.data)
+            .map_err(|e| data_err("preprocessing", format!("model matrix: {e}")))
+    }
 }
 
 /// Columns `columns` (ascending) of `x`; `x` itself when they are all of them.
@@ -426,7 +463,7 @@ impl FittedPreprocess {
             ));
         }
         let n = layers.first().map_or(0, |l| l.n_samples());
-        let mut outs = Vec::with_capacity(layers.len());
+        let mut matrix = ModelMatrix::new(n, "new");
         for (l, fl) in layers.into_iter().zip(&self.layers) {
             if l.n_samples() != n {
                 return Err(data_err("preprocessing", "layers cover different samples"));
@@ -448,9 +485,9 @@ impl FittedPreprocess {
                     ),
                 ));
             }
-            outs.push(out);
+            matrix.push(out)?;
         }
-        let x = model_matrix(outs, n, "new")?;
+        let x = matrix.finish()?;
         let width = x.ncols();
         if self.columns.iter().any(|c| *c >= width)
             || (!self.center.is_empty()

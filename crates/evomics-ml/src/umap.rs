@@ -421,7 +421,7 @@ impl UmapParams {
         let lap = Array2::from_shape_fn((n, n), |(i, j)| {
             f64::from(u8::from(i == j)) - inv[i] * adj[[i, j]] * inv[j]
         });
-        let (_, vecs) = sym_eigen(&lap).ok()?;
+        let (_, vecs) = sym_eigen(lap).ok()?;
         let mut coords = Array2::zeros((n, d));
         for c in 0..d {
             let v = vecs.column(c + 1);

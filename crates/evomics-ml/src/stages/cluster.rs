@@ -616,11 +616,13 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
         } else {
             0
         });
-    let pca = PcaParams {
+    // The complete matrix is centred (and scaled) in place: clustering on all features uses
+    // that same matrix, so no copy of the layer is made.
+    let (pca, xc) = PcaParams {
         n_components: Some(used),
         scale: config.scale,
     }
-    .fit(x.view())?;
+    .fit_owned(x)?;
     let xs = match space_pcs {
         Some(q) => {
             let share: f64 = pca.variance_explained.iter().take(q).sum();
@@ -633,11 +635,11 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
                     String::new()
                 }
             ));
+            drop(xc);
             pca.top_scores(q)
         }
-        None => pca.standardizer.transform(x.view()),
+        None => xc,
     };
-    drop(x);
     let pcs = pca.top_scores(config.gmm_pcs);
     let gap_references = config.gap_references_for(n);
     if config.gap_references.is_none() && gap_references == 0 {
