@@ -392,6 +392,34 @@ mod tests {
     use ndarray::array;
 
     #[test]
+    fn complete_matrix_transposes_and_names_the_first_gap() {
+        use evomics_core::{Features, LayerKind, ValueScale};
+        let (nf, ns) = (70, 45);
+        let cells = Array2::from_shape_fn((nf, ns), |(i, j)| Some((i * 1000 + j) as f64));
+        let make = |cells: &Array2<Option<f64>>| {
+            Assay::from_options(
+                "prot",
+                LayerKind::Proteome,
+                ValueScale::Log2,
+                Features::new((0..nf).map(|i| format!("P{i}")).collect()).unwrap(),
+                (0..ns).map(|j| format!("s{j}")).collect(),
+                cells,
+            )
+            .unwrap()
+        };
+        let x = complete_matrix(&make(&cells)).unwrap();
+        assert_eq!(x.dim(), (ns, nf));
+        assert!(x
+            .indexed_iter()
+            .all(|((j, i), &v)| v == (i * 1000 + j) as f64));
+        let mut gaps = cells.clone();
+        gaps[[40, 3]] = None;
+        gaps[[12, 44]] = None;
+        let e = complete_matrix(&make(&gaps)).unwrap_err().to_string();
+        assert!(e.contains("P12") && e.contains("s44"), "{e}");
+    }
+
+    #[test]
     fn eigen_decomposition_is_the_same_on_one_and_two_threads() {
         // Large enough for faer's parallel tridiagonalization and divide and conquer.
         let n = 400;
