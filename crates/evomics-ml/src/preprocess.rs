@@ -156,7 +156,7 @@ impl PreprocessConfig {
             ));
         }
         let mut fitted_layers = Vec::with_capacity(layers.len());
-        let mut matrix = ModelMatrix::new(train.len(), "training");
+        let mut matrix = ModelMatrix::new(train.len(), "preprocessing (training samples)");
         for layer in layers {
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
             let (pipeline, out, _) = cfg
@@ -258,6 +258,7 @@ impl PreprocessConfig {
 /// once, not every output beside the matrix.
 struct ModelMatrix {
     n: usize,
+    /// What the samples are, for the error naming a cell without a value.
     what: &'static str,
     /// Column-major values of the layers pushed so far.
     data: Vec<f64>,
@@ -283,11 +284,7 @@ impl ModelMatrix {
         }
         if let Some(((i, j), f)) = out.flags().indexed_iter().find(|(_, f)| !f.has_value()) {
             return Err(MlError::MissingValue {
-                what: if self.what == "training" {
-                    "preprocessing (training samples)"
-                } else {
-                    "preprocessing (new or held-out samples)"
-                },
+                what: self.what,
                 layer: out.name().to_string(),
                 feature: out.features().ids()[i].clone(),
                 sample: out.samples()[j].clone(),
@@ -463,7 +460,7 @@ impl FittedPreprocess {
             ));
         }
         let n = layers.first().map_or(0, |l| l.n_samples());
-        let mut matrix = ModelMatrix::new(n, "new");
+        let mut matrix = ModelMatrix::new(n, "preprocessing (new or held-out samples)");
         for (l, fl) in layers.into_iter().zip(&self.layers) {
             if l.n_samples() != n {
                 return Err(data_err("preprocessing", "layers cover different samples"));
