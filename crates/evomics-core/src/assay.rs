@@ -697,6 +697,85 @@ mod tests {
     }
 
     #[test]
+    fn consistency_checks_find_a_bad_cell_anywhere_in_either_layout() {
+        use ndarray::ShapeBuilder;
+        // 90 × 100 cells: more than one chunk of the branch-free pass.
+        let (g, n) = (90, 100);
+        let build = |column_major: bool, bad: Option<(usize, usize, ValueFlag, f64)>| {
+            let shape = if column_major {
+                (g, n).f()
+            } else {
+                (g, n).into_shape_with_order()
+            };
+            let mut values = Array2::from_shape_fn(shape, |(i, j)| (i * n + j) as f64);
+            let mut flags = Array2::from_shape_fn(shape, |(i, j)| match (i + j) % 5 {
+                0 => ValueFlag::Missing,
+                1 => ValueFlag::BelowDetection,
+                2 => ValueFlag::Imputed,
+                _ => ValueFlag::Observed,
+            });
+            ndarray::Zip::from(&mut values)
+                .and(&flags)
+                .for_each(|v, f| {
+                    if f.is_missing() {
+                        *v = f64::NAN;
+                    }
+                });
+            if let Some((i, j, f, v)) = bad {
+                flags[[i, j]] = f;
+                values[[i, j]] = v;
+            }
+            Assay::new(
+                "x",
+                LayerKind::Other,
+                ValueScale::Other,
+                Features::new((0..g).map(|i| format!("f{i}")).collect()).unwrap(),
+                (0..n).map(|j| format!("s{j}")).collect(),
+                values,
+                flags,
+            )
+        };
+        for column_major in [false, true] {
+            // A below-detection cell may hold its limit; every other cell here is consistent.
+            let ok = build(column_major, None).unwrap();
+            assert_eq!(ok.values().as_slice().is_some(), !column_major);
+            for (f, v, what) in [
+                (ValueFlag::Observed, f64::INFINITY, "non-finite value inf"),
+                (ValueFlag::Imputed, f64::NAN, "non-finite value NaN"),
+                (ValueFlag::Missing, 1.5, "holds value 1.5"),
+                (ValueFlag::AbsentFromFile, 0.0, "holds value 0"),
+            ] {
+                let e = build(column_major, Some((77, 61, f, v))).unwrap_err();
+                let text = e.to_string();
+                assert!(text.contains("'f77'") && text.contains("'s61'"), "{text}");
+                assert!(text.contains(what), "{text}");
+            }
+            // rewrite: cells left without a value become NaN; a value turned non-finite is
+            // named.
+            let a = ok
+                .clone()
+                .rewrite(ValueScale::Log2, |v, f| {
+                    f[[3, 4]] = ValueFlag::Missing;
+                    v[[5, 8]] += 1.0;
+                    Ok::<(), CoreError>(())
+                })
+                .unwrap();
+            assert!(a.values()[[3, 4]].is_nan() && a.get(3, 4).is_none());
+            assert_eq!(a.get(5, 8), Some((5 * n + 8) as f64 + 1.0));
+            assert!(a.values()[[0, 1]].is_nan(), "below detection, no value");
+            assert_eq!(a.scale(), ValueScale::Log2);
+            let e = ok
+                .rewrite(ValueScale::Log2, |v, _| {
+                    v[[88, 95]] = f64::NEG_INFINITY;
+                    Ok::<(), CoreError>(())
+                })
+                .unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains("'f88'") && text.contains("'s95'"), "{text}");
+        }
+    }
+
+    #[test]
     fn map_values_keeps_missing() {
         let a = small().map_values(ValueScale::Log2, f64::log2).unwrap();
         assert_eq!(a.get(0, 1), None);

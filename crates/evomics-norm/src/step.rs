@@ -514,3 +514,68 @@ pub(crate) fn ensure(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evomics_core::{Features, LayerKind};
+    use ndarray::ShapeBuilder;
+
+    /// A layer whose missing cells follow no pattern a block boundary could hide.
+    fn layer(g: usize, n: usize, column_major: bool) -> Assay {
+        let missing = |i: usize, j: usize| (i * 31 + j * 17 + i * j) % 7 == 0;
+        let value = |i: usize, j: usize| 20.0 + i as f64 * 0.25 - j as f64 * 0.125;
+        let shape = if column_major {
+            (g, n).f()
+        } else {
+            (g, n).into_shape_with_order()
+        };
+        let values =
+            Array2::from_shape_fn(
+                shape,
+                |(i, j)| {
+                    if missing(i, j) {
+                        f64::NAN
+                    } else {
+                        value(i, j)
+                    }
+                },
+            );
+        let flags = Array2::from_shape_fn(shape, |(i, j)| {
+            if missing(i, j) {
+                ValueFlag::Missing
+            } else {
+                ValueFlag::Observed
+            }
+        });
+        Assay::new(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new((0..g).map(|i| format!("P{i}")).collect()).unwrap(),
+            (0..n).map(|j| format!("S{j}")).collect(),
+            values,
+            flags,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn map_columns_gathers_each_column_and_its_holes_in_row_order() {
+        // 150 columns (two full blocks and a partial one), row-major and column-major storage.
+        for column_major in [false, true] {
+            let a = layer(37, 150, column_major);
+            assert_eq!(a.values().as_slice().is_some(), !column_major);
+            let got = map_columns(&a, |j, v, h| (j, v, h));
+            assert_eq!(got.len(), 150);
+            assert!(got.iter().filter(|(_, _, h)| h.len() > 1).count() > 100);
+            for (j, (jj, v, h)) in got.into_iter().enumerate() {
+                assert_eq!(jj, j);
+                assert_eq!(v, column_values(&a, j), "column {j}");
+                let want: Vec<usize> = (0..37).filter(|&i| a.get(i, j).is_none()).collect();
+                assert_eq!(h, want, "column {j}");
+                assert_eq!(v.len() + h.len(), 37);
+            }
+        }
+    }
+}
