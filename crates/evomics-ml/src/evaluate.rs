@@ -26,7 +26,7 @@ use crate::error::{data_err, ensure, Result};
 use crate::metrics::{
     calibration_table, classification_metrics, regression_metrics, CalibrationBin, Metrics,
 };
-use crate::models::{FittedModel, Labels, ModelSpec, Output};
+use crate::models::{FittedModel, Labels, ModelSpec, Output, PreparedFit};
 use crate::preprocess::{FeatureRef, FittedPreprocess, PreprocessConfig};
 
 /// Hyperparameter tuning by nested cross-validation: every candidate is scored by an inner CV
@@ -296,21 +296,24 @@ fn fit_predict(
 }
 
 /// Fit every model of `specs` on one training matrix, in `specs` order, except that the one
-/// that can use the matrix itself ([`ModelSpec::uses_owned_matrix`]) is fitted last and takes
-/// it instead of a copy. The fitted models are independent of the order (each has its own
-/// seed), so this only lowers the peak memory.
+/// that can use the matrix itself ([`ModelSpec::uses_owned_matrix`]) is fitted after the
+/// others have read it and takes it instead of a copy, and that the others' work that does not
+/// read it (a random forest's trees, [`ModelSpec::prepare`]) runs after that, once the matrix
+/// is freed. The fitted models are independent of the order (each has its own seed), so this
+/// only lowers the peak memory.
 fn fit_sharing(specs: &[ModelSpec], x: Array2<f64>, labels: &Labels) -> Result<Vec<FittedModel>> {
     let owner = specs.iter().rposition(ModelSpec::uses_owned_matrix);
-    let mut fitted: Vec<Option<FittedModel>> = vec![None; specs.len()];
-    for (i, spec) in specs.iter().enumerate() {
-        if Some(i) != owner {
-            fitted[i] = Some(spec.fit(x.view(), labels)?);
-        }
+    let mut prepared: Vec<PreparedFit> = specs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != owner)
+        .map(|(_, spec)| spec.prepare(x.view(), labels))
+        .collect::<Result<_>>()?;
+    match owner {
+        Some(i) => prepared.insert(i, PreparedFit::Fitted(specs[i].fit_owned(x, labels)?)),
+        None => drop(x),
     }
-    if let Some(i) = owner {
-        fitted[i] = Some(specs[i].fit_owned(x, labels)?);
-    }
-    Ok(fitted.into_iter().flatten().collect())
+    prepared.into_iter().map(PreparedFit::finish).collect()
 }
 
 /// Place fold outputs into a full-length output (rows in data-set order).

@@ -842,58 +842,97 @@ impl ForestParams {
 
     /// Fit on a complete matrix.
     pub fn fit(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<Forest> {
+        self.prepare(x, labels)?.grow()
+    }
+
+    /// The part of [`ForestParams::fit`] that reads the matrix: checks and the features' bins.
+    /// [`PreparedForest::grow`] then grows the trees from the bins alone, so a caller can drop
+    /// the matrix in between (the same forest, bit for bit).
+    pub fn prepare(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<PreparedForest> {
         self.validate()?;
         let (n, p) = x.dim();
         if n < 2 {
             return Err(data_err("random forest", "needs at least 2 samples"));
         }
+        let bins = match self.splitter {
+            Splitter::Histogram => Bins::Histogram(bin_histogram(x, self.max_bins, self.n_threads)),
+            Splitter::Exact => Bins::Exact(bin_exact(x)?),
+        };
+        Ok(PreparedForest {
+            params: self.clone(),
+            labels: labels.clone(),
+            n_features: p,
+            bins,
+        })
+    }
+}
+
+/// Binned features of one fit: bin indices per feature ([`Splitter`]).
+enum Bins {
+    Histogram(Binned<u8>),
+    Exact(Binned<u16>),
+}
+
+/// A forest fit whose features are binned and whose trees are not grown yet
+/// ([`ForestParams::prepare`]); it holds no reference to the training matrix.
+pub struct PreparedForest {
+    params: ForestParams,
+    labels: Labels,
+    n_features: usize,
+    bins: Bins,
+}
+
+impl PreparedForest {
+    /// Grow the trees: the forest [`ForestParams::fit`] returns.
+    pub fn grow(self) -> Result<Forest> {
+        let PreparedForest {
+            params,
+            labels,
+            n_features: p,
+            bins,
+        } = self;
         let (y_class, y_num, k): (Vec<usize>, Vec<f64>, usize) = match labels {
-            Labels::Classes { y, n_classes } => (y.clone(), Vec::new(), (*n_classes).max(2)),
-            Labels::Numeric { y } => (Vec::new(), y.clone(), 0),
+            Labels::Classes { y, n_classes } => (y, Vec::new(), n_classes.max(2)),
+            Labels::Numeric { y } => (Vec::new(), y, 0),
         };
         let classification = k > 0;
-        let mtry = self.mtry(p, classification);
-        let min_leaf = self
+        let mtry = params.mtry(p, classification);
+        let min_leaf = params
             .min_samples_leaf
             .unwrap_or(if classification { 1 } else { 5 });
-        let max_depth = self.max_depth.unwrap_or(usize::MAX);
-        let results = match self.splitter {
-            Splitter::Histogram => {
-                let binned = bin_histogram(x, self.max_bins, self.n_threads);
-                self.grow_all(&Grow {
-                    b: &binned,
-                    y_class: &y_class,
-                    y_num: &y_num,
-                    k,
-                    mtry,
-                    min_leaf,
-                    max_depth,
-                })
-            }
-            Splitter::Exact => {
-                let binned = bin_exact(x)?;
-                self.grow_all(&Grow {
-                    b: &binned,
-                    y_class: &y_class,
-                    y_num: &y_num,
-                    k,
-                    mtry,
-                    min_leaf,
-                    max_depth,
-                })
-            }
+        let max_depth = params.max_depth.unwrap_or(usize::MAX);
+        let results = match &bins {
+            Bins::Histogram(binned) => params.grow_all(&Grow {
+                b: binned,
+                y_class: &y_class,
+                y_num: &y_num,
+                k,
+                mtry,
+                min_leaf,
+                max_depth,
+            }),
+            Bins::Exact(binned) => params.grow_all(&Grow {
+                b: binned,
+                y_class: &y_class,
+                y_num: &y_num,
+                k,
+                mtry,
+                min_leaf,
+                max_depth,
+            }),
         };
-        if results.len() != self.n_trees {
+        drop(bins);
+        if results.len() != params.n_trees {
             return Err(data_err(
                 "random forest",
                 "a worker thread failed while growing trees",
             ));
         }
         let mut importance = vec![0.0; p];
-        let mut trees = Vec::with_capacity(self.n_trees);
+        let mut trees = Vec::with_capacity(params.n_trees);
         for (t, shares) in results {
             for (f, b) in shares {
-                importance[f as usize] += b / self.n_trees as f64;
+                importance[f as usize] += b / params.n_trees as f64;
             }
             trees.push(t);
         }
@@ -1115,6 +1154,45 @@ mod tests {
             yn.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / 60.0
         };
         assert!(mse < 0.2 * var, "mse {mse} var {var}");
+    }
+
+    #[test]
+    fn a_prepared_fit_grows_the_forest_of_a_whole_fit_without_the_matrix() {
+        use crate::models::ModelSpec;
+        let (x, yc, yn) = data();
+        for splitter in [Splitter::Histogram, Splitter::Exact] {
+            for labels in [
+                Labels::Classes {
+                    y: yc.clone(),
+                    n_classes: 2,
+                },
+                Labels::Numeric { y: yn.clone() },
+            ] {
+                let spec = ModelSpec::RandomForest(ForestParams {
+                    n_trees: 15,
+                    seed: 4,
+                    splitter,
+                    ..Default::default()
+                });
+                let whole = spec.fit(x.view(), &labels).unwrap();
+                // The matrix is gone before the trees grow.
+                let copy = x.clone();
+                let prepared = spec.prepare(copy.view(), &labels).unwrap();
+                drop(copy);
+                assert_eq!(prepared.finish().unwrap(), whole);
+                assert_eq!(spec.fit_owned(x.clone(), &labels).unwrap(), whole);
+            }
+        }
+        // The checks of a fit run before the bins: a NaN cell is refused by `prepare`.
+        let mut bad = x.clone();
+        bad[[3, 2]] = f64::NAN;
+        let labels = Labels::Classes {
+            y: yc,
+            n_classes: 2,
+        };
+        let spec = ModelSpec::RandomForest(ForestParams::default());
+        assert!(spec.prepare(bad.view(), &labels).is_err());
+        assert!(spec.fit_owned(bad, &labels).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::matrix::check_matrix;
 
 pub use boosting::{Boosting, BoostingLoss, BoostingParams};
 pub use enet::{ElasticNet, ElasticNetParams};
-pub use forest::{Forest, ForestParams, MaxFeatures, Splitter};
+pub use forest::{Forest, ForestParams, MaxFeatures, PreparedForest, Splitter};
 pub use knn::{Knn, KnnParams, KnnWeights};
 pub use pls::{Pls, PlsParams};
 pub use svm::{LinearSvm, SvmParams};
@@ -205,19 +205,39 @@ impl ModelSpec {
         })
     }
 
-    /// Whether [`ModelSpec::fit_owned`] saves memory over [`ModelSpec::fit`] (the elastic net
-    /// standardizes the matrix it is given instead of a copy of it).
+    /// [`ModelSpec::fit`] up to the point where the model stops reading `x`: the random
+    /// forest bins its features and grows its trees in [`PreparedFit::finish`], so the caller
+    /// can drop the matrix before the longest part of the fit; every other model is fitted
+    /// here. The finished model is the one [`ModelSpec::fit`] returns, bit for bit.
+    pub fn prepare(&self, x: ArrayView2<f64>, labels: &Labels) -> Result<PreparedFit> {
+        match self {
+            ModelSpec::RandomForest(p) => {
+                self.check_fit_input(x, labels)?;
+                Ok(PreparedFit::Forest(p.prepare(x, labels)?))
+            }
+            _ => Ok(PreparedFit::Fitted(self.fit(x, labels)?)),
+        }
+    }
+
+    /// Whether the model works on the matrix [`ModelSpec::fit_owned`] hands it instead of a
+    /// copy (the elastic net standardizes it in place).
     pub fn uses_owned_matrix(&self) -> bool {
         matches!(self, ModelSpec::ElasticNet(_))
     }
 
     /// [`ModelSpec::fit`] on a matrix the caller no longer needs (same fitted model, bit for
-    /// bit); see [`ModelSpec::uses_owned_matrix`].
+    /// bit): the elastic net works on it ([`ModelSpec::uses_owned_matrix`]), the random forest
+    /// frees it before growing its trees ([`ModelSpec::prepare`]).
     pub fn fit_owned(&self, x: Array2<f64>, labels: &Labels) -> Result<FittedModel> {
         match self {
             ModelSpec::ElasticNet(p) => {
                 self.check_fit_input(x.view(), labels)?;
                 Ok(FittedModel::ElasticNet(p.fit_owned(x, labels)?))
+            }
+            ModelSpec::RandomForest(_) => {
+                let prepared = self.prepare(x.view(), labels)?;
+                drop(x);
+                prepared.finish()
             }
             _ => self.fit(x.view(), labels),
         }
@@ -238,6 +258,24 @@ impl ModelSpec {
             ));
         }
         Ok(())
+    }
+}
+
+/// A fit that no longer needs its training matrix ([`ModelSpec::prepare`]).
+pub enum PreparedFit {
+    /// Fitted already.
+    Fitted(FittedModel),
+    /// A random forest whose features are binned and whose trees are not grown yet.
+    Forest(PreparedForest),
+}
+
+impl PreparedFit {
+    /// The fitted model.
+    pub fn finish(self) -> Result<FittedModel> {
+        match self {
+            PreparedFit::Fitted(m) => Ok(m),
+            PreparedFit::Forest(f) => Ok(FittedModel::RandomForest(f.grow()?)),
+        }
     }
 }
 
