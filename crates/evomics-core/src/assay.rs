@@ -418,9 +418,23 @@ impl Assay {
 
     /// Flag counts per sample (column).
     pub fn flag_counts_per_sample(&self) -> Vec<FlagCounts> {
-        self.flags
-            .axis_iter(Axis(1))
-            .map(|c| FlagCounts::count(c.iter()))
+        // Counted row by row, in memory order: a column of a row-major matrix strides through
+        // memory one cache line per cell.
+        let mut by_code = vec![[0usize; ValueFlag::ALL.len()]; self.n_samples()];
+        for row in self.flags.rows() {
+            for (c, f) in by_code.iter_mut().zip(row.iter()) {
+                c[f.code() as usize] += 1;
+            }
+        }
+        by_code
+            .into_iter()
+            .map(|c| FlagCounts {
+                observed: c[ValueFlag::Observed.code() as usize],
+                missing: c[ValueFlag::Missing.code() as usize],
+                imputed: c[ValueFlag::Imputed.code() as usize],
+                below_detection: c[ValueFlag::BelowDetection.code() as usize],
+                absent_from_file: c[ValueFlag::AbsentFromFile.code() as usize],
+            })
             .collect()
     }
 
@@ -772,6 +786,50 @@ mod tests {
                 .unwrap_err();
             let text = e.to_string();
             assert!(text.contains("'f88'") && text.contains("'s95'"), "{text}");
+        }
+    }
+
+    #[test]
+    fn flag_counts_per_sample_count_each_column_in_either_layout() {
+        use ndarray::ShapeBuilder;
+        let (g, n) = (13, 7);
+        for shape in [(g, n).into_shape_with_order(), (g, n).f()] {
+            let flags = Array2::from_shape_fn(shape, |(i, j)| {
+                ValueFlag::ALL[(i + j * j) % ValueFlag::ALL.len()]
+            });
+            let values = Array2::from_shape_fn(shape, |(i, j)| {
+                if flags[[i, j]].is_missing() {
+                    f64::NAN
+                } else {
+                    1.0
+                }
+            });
+            let a = Assay::new(
+                "x",
+                LayerKind::Other,
+                ValueScale::Other,
+                Features::new((0..g).map(|i| format!("f{i}")).collect()).unwrap(),
+                (0..n).map(|j| format!("s{j}")).collect(),
+                values,
+                flags,
+            )
+            .unwrap();
+            let per = a.flag_counts_per_sample();
+            assert_eq!(per.len(), n);
+            for (j, c) in per.iter().enumerate() {
+                assert_eq!(
+                    *c,
+                    FlagCounts::count(a.flags().column(j).iter()),
+                    "sample {j}"
+                );
+            }
+            assert!(per
+                .iter()
+                .all(|c| c.absent_from_file > 0 && c.below_detection > 0));
+            let total = per.iter().fold(0, |t, c| {
+                t + c.observed + c.missing + c.imputed + c.below_detection + c.absent_from_file
+            });
+            assert_eq!(total, g * n);
         }
     }
 
