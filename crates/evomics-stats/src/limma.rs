@@ -312,44 +312,67 @@ fn response(
     let flags = assay.flags();
     let mut y = vec![f64::NAN; g * n];
     let mut wv = weights.map(|_| vec![0.0; g * n]);
-    let mut n_obs = vec![0usize; g];
-    let mut amean = vec![None; g];
-    let mut excluded = Vec::new();
-    for i in 0..g {
+    // One feature's response row (and weights row): (usable observations, Amean, why it is
+    // not tested). Rows are independent, so they are filled on the worker threads; each row's
+    // sums run in sample order whatever the thread count.
+    let fill = |i: usize, row: &mut [f64], wrow: Option<&mut [f64]>| {
+        let (vrow, frow) = (values.row(i), flags.row(i));
+        let mut wrow = wrow;
         let mut sum = 0.0;
         let mut cnt = 0usize;
+        let mut n_obs = 0usize;
         for (k, &j) in cols.iter().enumerate() {
-            if !cells.fitted(flags[[i, j]]) {
+            if !cells.fitted(frow[j]) {
                 continue;
             }
-            let v = values[[i, j]];
-            y[i * n + k] = v;
+            let v = vrow[j];
+            row[k] = v;
             sum += v;
             cnt += 1;
-            let usable = match (weights, wv.as_mut()) {
+            let usable = match (weights, wrow.as_deref_mut()) {
                 (Some(w), Some(out)) => {
-                    out[i * n + k] = w[[i, j]];
+                    out[k] = w[[i, j]];
                     // the engine drops weights at or below 1e-15, as lmFit does
                     w[[i, j]] > 1e-15
                 }
                 _ => true,
             };
-            n_obs[i] += usize::from(usable);
+            n_obs += usize::from(usable);
         }
         // limma's Amean is rowMeans(y, na.rm = TRUE): unweighted, over the observed values
-        if cnt > 0 {
-            amean[i] = Some(sum / cnt as f64);
-        }
-        let row = &mut y[i * n..(i + 1) * n];
-        let values: Vec<f64> = row.iter().copied().filter(|v| !v.is_nan()).collect();
-        if let Some(reason) = constant_up_to_rounding(&values, assay.scale()) {
+        let amean = (cnt > 0).then(|| sum / cnt as f64);
+        let observed: Vec<f64> = row.iter().copied().filter(|v| !v.is_nan()).collect();
+        let excluded = constant_up_to_rounding(&observed, assay.scale()).map(|reason| {
             row.iter_mut().for_each(|v| *v = f64::NAN);
-            n_obs[i] = 0;
-            excluded.push(ExcludedFeature {
+            n_obs = 0;
+            ExcludedFeature {
                 feature_id: assay.features().ids()[i].clone(),
                 reason,
-            });
-        }
+            }
+        });
+        (n_obs, amean, excluded)
+    };
+    let rows: Vec<(usize, Option<f64>, Option<ExcludedFeature>)> = if n == 0 {
+        (0..g).map(|i| fill(i, &mut [], None)).collect()
+    } else {
+        use rayon::prelude::*;
+        let wrows: Vec<Option<&mut [f64]>> = match wv.as_mut() {
+            Some(w) => w.chunks_mut(n).map(Some).collect(),
+            None => (0..g).map(|_| None).collect(),
+        };
+        y.par_chunks_mut(n)
+            .zip(wrows)
+            .enumerate()
+            .map(|(i, (row, wrow))| fill(i, row, wrow))
+            .collect()
+    };
+    let mut n_obs = Vec::with_capacity(g);
+    let mut amean = Vec::with_capacity(g);
+    let mut excluded = Vec::new();
+    for (k, a, e) in rows {
+        n_obs.push(k);
+        amean.push(a);
+        excluded.extend(e);
     }
     Ok(Response {
         y,
