@@ -710,6 +710,20 @@ mod tests {
         assert!(e.to_string().contains("non-finite"), "{e}");
     }
 
+    /// A layer of the given cells, features `f0…` and samples `s0…`.
+    fn grid(values: Array2<f64>, flags: Array2<ValueFlag>) -> Result<Assay> {
+        let (g, n) = values.dim();
+        Assay::new(
+            "x",
+            LayerKind::Other,
+            ValueScale::Other,
+            Features::new((0..g).map(|i| format!("f{i}")).collect())?,
+            (0..n).map(|j| format!("s{j}")).collect(),
+            values,
+            flags,
+        )
+    }
+
     #[test]
     fn consistency_checks_find_a_bad_cell_anywhere_in_either_layout() {
         use ndarray::ShapeBuilder;
@@ -739,15 +753,7 @@ mod tests {
                 flags[[i, j]] = f;
                 values[[i, j]] = v;
             }
-            Assay::new(
-                "x",
-                LayerKind::Other,
-                ValueScale::Other,
-                Features::new((0..g).map(|i| format!("f{i}")).collect()).unwrap(),
-                (0..n).map(|j| format!("s{j}")).collect(),
-                values,
-                flags,
-            )
+            grid(values, flags)
         };
         for column_major in [false, true] {
             // A below-detection cell may hold its limit; every other cell here is consistent.
@@ -804,16 +810,7 @@ mod tests {
                     1.0
                 }
             });
-            let a = Assay::new(
-                "x",
-                LayerKind::Other,
-                ValueScale::Other,
-                Features::new((0..g).map(|i| format!("f{i}")).collect()).unwrap(),
-                (0..n).map(|j| format!("s{j}")).collect(),
-                values,
-                flags,
-            )
-            .unwrap();
+            let a = grid(values, flags).unwrap();
             let per = a.flag_counts_per_sample();
             assert_eq!(per.len(), n);
             for (j, c) in per.iter().enumerate() {
