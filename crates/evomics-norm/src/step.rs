@@ -523,7 +523,7 @@ mod tests {
 
     /// A layer whose missing cells follow no pattern a block boundary could hide.
     fn layer(g: usize, n: usize, column_major: bool) -> Assay {
-        let missing = |i: usize, j: usize| (i * 31 + j * 17 + i * j) % 7 == 0;
+        let missing = |i: usize, j: usize| (i * 31 + j * 17 + i * j).is_multiple_of(7);
         let value = |i: usize, j: usize| 20.0 + i as f64 * 0.25 - j as f64 * 0.125;
         let shape = if column_major {
             (g, n).f()
