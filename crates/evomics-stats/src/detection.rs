@@ -42,14 +42,16 @@ pub struct DetectionRow {
     pub all_or_none: bool,
 }
 
-/// log of n choose k.
-fn ln_choose(n: usize, k: usize) -> f64 {
-    ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
-}
-
 /// Two-sided Fisher exact test of the 2 × 2 table `[[a, b], [c, d]]` (rows: detected, not
 /// detected; columns: the two sides), equal to R's `fisher.test(matrix(c(a, c, b, d), 2))$p.value`.
 pub fn fisher_exact_two_sided(a: usize, b: usize, c: usize, d: usize) -> f64 {
+    fisher_with(a, b, c, d, |x| ln_gamma(x as f64 + 1.0))
+}
+
+/// [`fisher_exact_two_sided`] with `ln_fact(x)` = ln x! (`ln_gamma(x + 1)`, or a table of it:
+/// the same numbers, so the same p-value).
+fn fisher_with(a: usize, b: usize, c: usize, d: usize, ln_fact: impl Fn(usize) -> f64) -> f64 {
+    let ln_choose = |n: usize, k: usize| ln_fact(n) - ln_fact(k) - ln_fact(n - k);
     // X = a ~ Hypergeometric: m = a + c "detected" draws among m + n, k = a + b in the first side.
     let (m, n, k) = (a + c, b + d, a + b);
     let lo = k.saturating_sub(n);
@@ -82,6 +84,11 @@ pub fn detection_tests(
     if up.is_empty() || down.is_empty() {
         return Vec::new();
     }
+    // Every table of the contrast has up.len() + down.len() samples: ln x! is looked up, not
+    // recomputed for each of a test's terms.
+    let ln_fact: Vec<f64> = (0..=up.len() + down.len())
+        .map(|x| ln_gamma(x as f64 + 1.0))
+        .collect();
     let mut rows: Vec<DetectionRow> = (0..layer.n_features())
         .map(|i| {
             let du = up.iter().filter(|&&j| detected(layer, i, j)).count();
@@ -95,7 +102,7 @@ pub fn detection_tests(
                 n_down: nd,
                 detected_down: dd,
                 rate_difference: du as f64 / nu as f64 - dd as f64 / nd as f64,
-                p_value: fisher_exact_two_sided(du, dd, nu - du, nd - dd),
+                p_value: fisher_with(du, dd, nu - du, nd - dd, |x| ln_fact[x]),
                 adj_p_value: f64::NAN,
                 all_or_none: (du == nu && dd == 0) || (du == 0 && dd == nd),
             }
@@ -155,5 +162,44 @@ mod tests {
         // identical rates: p = 1
         assert!(close(fisher_exact_two_sided(3, 3, 2, 2), 1.0));
         assert!(close(fisher_exact_two_sided(0, 0, 4, 6), 1.0));
+    }
+
+    /// The contrast's tests look ln x! up in a table: the p-values are those of the direct
+    /// test, bit for bit, over every table of 4 + 3 samples.
+    #[test]
+    fn contrast_tests_equal_the_direct_test() {
+        use evomics_core::{Features, LayerKind};
+        let (up, down) = ([0, 2, 4, 6], [1, 3, 5]);
+        // Feature i is detected in the samples whose bit is set in i.
+        let n_f = 1 << 7;
+        let mut values = ndarray::Array2::from_elem((n_f, 7), f64::NAN);
+        let mut flags = ndarray::Array2::from_elem((n_f, 7), ValueFlag::Missing);
+        for i in 0..n_f {
+            for j in 0..7 {
+                if i >> j & 1 == 1 {
+                    values[[i, j]] = 1.0 + j as f64;
+                    flags[[i, j]] = ValueFlag::Observed;
+                }
+            }
+        }
+        let layer = Assay::new(
+            "p",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new((0..n_f).map(|i| format!("F{i}")).collect()).unwrap(),
+            (0..7).map(|j| format!("S{j}")).collect(),
+            values,
+            flags,
+        )
+        .unwrap();
+        let rows = detection_tests("a - b", &layer, &up, &down);
+        assert_eq!(rows.len(), n_f);
+        for (i, r) in rows.iter().enumerate() {
+            let du = up.iter().filter(|&&j| i >> j & 1 == 1).count();
+            let dd = down.iter().filter(|&&j| i >> j & 1 == 1).count();
+            assert_eq!((r.detected_up, r.detected_down), (du, dd));
+            let direct = fisher_exact_two_sided(du, dd, 4 - du, 3 - dd);
+            assert_eq!(r.p_value.to_bits(), direct.to_bits(), "feature {i}");
+        }
     }
 }
