@@ -317,19 +317,27 @@ impl CellCounts {
             contrast_groups,
             ..CellCounts::default()
         };
-        for i in 0..layer.n_features() {
+        // The indicator groups of each sample, found once rather than for every cell.
+        let groups_of: Vec<Vec<usize>> = (0..n)
+            .map(|j| {
+                (0..p)
+                    .filter(|&k| indicator[k] && x[[j, k]] == 1.0)
+                    .collect()
+            })
+            .collect();
+        for row in flags.rows().into_iter().take(layer.n_features()) {
             let (mut obs, mut imp) = (0usize, 0usize);
             let mut og = vec![0usize; p];
             let mut ig = vec![0usize; p];
-            for j in 0..n {
-                let (o, m) = match flags[[i, j]] {
+            for (flag, groups) in row.iter().zip(&groups_of) {
+                let (o, m) = match flag {
                     ValueFlag::Observed => (1, 0),
                     ValueFlag::Imputed => (0, 1),
-                    _ => (0, 0),
+                    _ => continue,
                 };
                 obs += o;
                 imp += m;
-                for k in (0..p).filter(|&k| indicator[k] && x[[j, k]] == 1.0) {
+                for &k in groups {
                     og[k] += o;
                     ig[k] += m;
                 }
@@ -1020,5 +1028,58 @@ mod tests {
             e.contains("'F' is also a column of the F-test table F.tsv"),
             "{e}"
         );
+    }
+
+    /// Cells are counted per feature and per indicator coefficient of the design (an
+    /// intercept is not one): by hand on 2 features × 5 samples.
+    #[test]
+    fn cell_counts_by_feature_and_group() {
+        use evomics_core::{Features, LayerKind, SampleSheet, ValueFlag as F};
+        let sheet = SampleSheet::from_text_columns(
+            (0..5).map(|j| format!("S{j}")).collect(),
+            vec![(
+                "g".into(),
+                ["a", "b", "a", "c", "b"]
+                    .map(|g| Some(g.to_string()))
+                    .to_vec(),
+            )],
+        )
+        .unwrap();
+        let flags = ndarray::array![
+            [
+                F::Observed,
+                F::Imputed,
+                F::Missing,
+                F::Observed,
+                F::Observed
+            ],
+            [F::Imputed, F::Imputed, F::Observed, F::Missing, F::Imputed],
+        ];
+        let values = flags.mapv(|f| if f.has_value() { 1.0 } else { f64::NAN });
+        let layer = Assay::new(
+            "p",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new(vec!["P1".into(), "P2".into()]).unwrap(),
+            (0..5).map(|j| format!("S{j}")).collect(),
+            values,
+            flags,
+        )
+        .unwrap();
+        let opts = DesignOptions::default();
+        let cell_means = Design::from_formula(&sheet, "~ 0 + g", &opts).unwrap();
+        let c = Contrasts::parse(&cell_means, &["b - a"]).unwrap();
+        let n = CellCounts::count(&layer, &cell_means, &c, false);
+        assert_eq!((n.observed, n.imputed), (vec![3, 1], vec![1, 3]));
+        // groups a (S0, S2), b (S1, S4), c (S3)
+        assert_eq!(n.observed_by_group, vec![vec![1, 1, 1], vec![1, 0, 0]]);
+        assert_eq!(n.imputed_by_group, vec![vec![0, 1, 0], vec![1, 2, 0]]);
+        assert_eq!(n.contrast_groups, vec![vec![0, 1]]);
+        // With an intercept, its column is not a group and counts 0.
+        let treatment = Design::from_formula(&sheet, "~ g", &opts).unwrap();
+        let c = Contrasts::parse(&treatment, &["b"]).unwrap();
+        let n = CellCounts::count(&layer, &treatment, &c, false);
+        assert_eq!(n.observed_by_group, vec![vec![0, 1, 1], vec![0, 0, 0]]);
+        assert_eq!(n.imputed_by_group, vec![vec![0, 1, 0], vec![0, 2, 0]]);
     }
 }
