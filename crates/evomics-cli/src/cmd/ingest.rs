@@ -16,7 +16,7 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
     let Some(samples) = a.samples.as_ref().or(a.sdrf.as_ref()) else {
         anyhow::bail!("give the sample sheet with -s SHEET or an SDRF file with --sdrf FILE");
     };
-    let (_, _, msgs) = stages::ingest(
+    let (exp, manifest, msgs) = stages::ingest(
         samples,
         sheet,
         &a.layers,
@@ -28,7 +28,6 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
     log.messages(&msgs);
     log.say(format!("wrote {}", a.out.display()));
     if log.json() {
-        let (exp, manifest) = evomics_io::read_experiment(&a.out)?;
         log.finish(
             "ingest",
             &[&a.out],

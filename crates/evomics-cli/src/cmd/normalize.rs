@@ -15,10 +15,14 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
         config_file: a.config.clone(),
         replace: Replace::forced(a.force),
     };
-    let (_, result) = stages::normalize(Source::Store(&a.store), &target, &spec)?;
+    let (exp, result) = stages::normalize(Source::Store(&a.store), &target, &spec)?;
     log.messages(&stages::messages(&result));
     log.say(format!("wrote {}", a.out.display()));
-    let (exp, manifest) = evomics_io::read_experiment(&a.out)?;
+    if !log.json() {
+        return Ok(());
+    }
+    // The store just written holds `exp`: only its manifest is read back.
+    let manifest = evomics_io::store::read_manifest(&a.out)?;
     let mut summary = crate::cmd::info::summary(&exp, &manifest);
     summary["normalize"] = crate::cmd::stage_summary(&a.out);
     log.finish("normalize", &[&a.out], summary)

@@ -243,6 +243,9 @@ fn every_subcommand_prints_a_json_summary() {
         p(&dir("ing")),
     ]);
     assert_eq!(i["summary"]["layers"]["proteome"]["samples"], 36);
+    // ingest and normalize summarize the experiment they hold: the one `info` reads back.
+    let info_ing = run(&["info", p(&dir("ing"))])["summary"].clone();
+    assert_eq!(i["summary"], info_ing);
     assert_eq!(run(&["info", p(&dir("sim"))])["summary"]["samples"], 36);
     let e = run(&[
         "export",
@@ -261,6 +264,10 @@ fn every_subcommand_prints_a_json_summary() {
     assert!(q["summary"]["layers"][0]["outliers"].is_array(), "{q}");
     let n = run(&["normalize", p(&dir("sim")), "-o", p(&dir("norm"))]);
     assert_eq!(n["summary"]["layers"]["proteome"]["scale"], "log2");
+    let mut n_summary = n["summary"].clone();
+    assert!(n_summary["normalize"].is_object());
+    n_summary.as_object_mut().unwrap().remove("normalize");
+    assert_eq!(n_summary, run(&["info", p(&dir("norm"))])["summary"]);
     let df = run(&[
         "diff",
         p(&dir("norm")),
