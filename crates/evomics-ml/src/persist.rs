@@ -149,37 +149,97 @@ impl<'a> RowHasher<'a> {
 
     /// The row hash of `sample` ([`row_hash`]); `None` when a layer lacks the sample.
     pub fn hash(&self, sample: &str) -> Option<String> {
-        let mut h = Sha256::new();
-        h.update(b"evomics-ml row v1\0");
+        self.hash_many(&[sample]).pop().flatten()
+    }
+
+    /// [`RowHasher::hash`] of each of `samples`, in order, on the rayon pool. Samples are
+    /// taken [`HASH_BLOCK`] at a time and each block's rows are read feature by feature, so a
+    /// layer (features × samples, row-major) is walked in memory order instead of one strided
+    /// column per sample; every sample's digest is that of the same byte stream.
+    pub fn hash_many(&self, samples: &[&str]) -> Vec<Option<String>> {
+        let positions: Vec<std::collections::HashMap<&str, usize>> = self
+            .layers
+            .iter()
+            .map(|(_, layer, _)| {
+                let mut at = std::collections::HashMap::new();
+                for (j, s) in layer.samples().iter().enumerate() {
+                    at.entry(s.as_str()).or_insert(j);
+                }
+                at
+            })
+            .collect();
+        samples
+            .par_chunks(HASH_BLOCK)
+            .flat_map_iter(|block| self.hash_block(block, &positions))
+            .collect()
+    }
+
+    fn hash_block(
+        &self,
+        block: &[&str],
+        positions: &[std::collections::HashMap<&str, usize>],
+    ) -> Vec<Option<String>> {
+        let mut hashers: Vec<Option<Sha256>> = block
+            .iter()
+            .map(|_| {
+                let mut h = Sha256::new();
+                h.update(b"evomics-ml row v1\0");
+                Some(h)
+            })
+            .collect();
         // A layer's bytes are gathered first and hashed in one update (the digest is that of
         // the byte stream, however it is split), not in four small updates per feature.
-        let mut buf: Vec<u8> = Vec::new();
-        for (name, layer, rows) in &self.layers {
-            let j = layer.sample_position(sample)?;
-            buf.clear();
-            buf.extend_from_slice(name.as_bytes());
-            buf.push(0);
-            for &(id, row) in rows {
-                buf.extend_from_slice(id.as_bytes());
-                buf.push(0);
-                match row {
-                    Some(i) => {
-                        let flag = layer.flags()[[i, j]];
-                        buf.push(flag.code());
-                        if flag.has_value() {
-                            let v = layer.values()[[i, j]];
-                            let v = if v == 0.0 { 0.0 } else { v };
-                            buf.extend_from_slice(&v.to_bits().to_le_bytes());
-                        }
-                    }
-                    None => buf.push(ValueFlag::Missing.code()),
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); block.len()];
+        for ((name, layer, rows), at) in self.layers.iter().zip(positions) {
+            let cols: Vec<Option<usize>> = block.iter().map(|s| at.get(s).copied()).collect();
+            for (buf, j) in bufs.iter_mut().zip(&cols) {
+                buf.clear();
+                if j.is_some() {
+                    buf.extend_from_slice(name.as_bytes());
+                    buf.push(0);
                 }
             }
-            h.update(&buf);
+            let (values, flags) = (layer.values(), layer.flags());
+            for &(id, row) in rows {
+                for (buf, j) in bufs.iter_mut().zip(&cols) {
+                    let Some(j) = *j else { continue };
+                    buf.extend_from_slice(id.as_bytes());
+                    buf.push(0);
+                    match row {
+                        Some(i) => {
+                            let flag = flags[[i, j]];
+                            buf.push(flag.code());
+                            if flag.has_value() {
+                                let v = values[[i, j]];
+                                let v = if v == 0.0 { 0.0 } else { v };
+                                buf.extend_from_slice(&v.to_bits().to_le_bytes());
+                            }
+                        }
+                        None => buf.push(ValueFlag::Missing.code()),
+                    }
+                }
+            }
+            for ((h, buf), j) in hashers.iter_mut().zip(&bufs).zip(&cols) {
+                match j {
+                    Some(_) => {
+                        if let Some(h) = h {
+                            h.update(buf);
+                        }
+                    }
+                    None => *h = None,
+                }
+            }
         }
-        Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        hashers
+            .into_iter()
+            .map(|h| Some(h?.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+            .collect()
     }
 }
+
+/// Samples hashed together by [`RowHasher::hash_many`]: their cells of a feature are a few
+/// cache lines of its row.
+const HASH_BLOCK: usize = 16;
 
 /// How a predicted sample was found in the model's training data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,19 +348,19 @@ pub fn train_final(
         .fit(&data.layers, sheet, &rows, &data.labels)?;
     let model = spec.fit_owned(x, &data.labels)?;
     let layers: Vec<&Assay> = data.layers.iter().collect();
-    let hasher = RowHasher::new(&pre, &layers);
-    // One sample per task, results in sample order.
-    let row_hashes = data
-        .sample_ids
-        .par_iter()
-        .map(|s| {
-            hasher
-                .as_ref()
-                .and_then(|h| h.hash(s))
-                .ok_or_else(|| MlError::Data {
-                    what: "training",
-                    problem: format!("sample '{s}' is missing from a layer of the training data"),
-                })
+    let ids: Vec<&str> = data.sample_ids.iter().map(String::as_str).collect();
+    let hashes = match RowHasher::new(&pre, &layers) {
+        Some(h) => h.hash_many(&ids),
+        None => vec![None; ids.len()],
+    };
+    let row_hashes = hashes
+        .into_iter()
+        .zip(&ids)
+        .map(|(h, s)| {
+            h.ok_or_else(|| MlError::Data {
+                what: "training",
+                problem: format!("sample '{s}' is missing from a layer of the training data"),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(SavedModel {
@@ -699,7 +759,17 @@ impl SavedModel {
         {
             by_hash.entry(h.as_str()).or_insert(id.as_str());
         }
-        let hasher = RowHasher::new(&self.preprocess, layers);
+        // The samples not matched by id are hashed together.
+        let unmatched: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !by_id.contains(id))
+            .collect();
+        let hashes = match RowHasher::new(&self.preprocess, layers) {
+            Some(h) if !by_hash.is_empty() => h.hash_many(&unmatched),
+            _ => vec![None; unmatched.len()],
+        };
+        let mut hashes = hashes.into_iter();
         ids.iter()
             .map(|id| {
                 if by_id.contains(id.as_str()) {
@@ -708,10 +778,7 @@ impl SavedModel {
                         training_sample: id.clone(),
                     });
                 }
-                if by_hash.is_empty() {
-                    return None;
-                }
-                let h = hasher.as_ref()?.hash(id)?;
+                let h = hashes.next().flatten()?;
                 by_hash.get(h.as_str()).map(|t| InTraining {
                     by: TrainingMatch::Data,
                     training_sample: (*t).to_string(),

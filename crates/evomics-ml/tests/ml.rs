@@ -1035,8 +1035,9 @@ fn with_copied_sample(a: &Assay, src: &Assay, from: &str, to: &str) -> Assay {
 
 #[test]
 fn predict_marks_training_samples_by_id_and_by_data() {
-    use evomics_ml::persist::{row_hash, SavedModel, TrainingMatch};
+    use evomics_ml::persist::{row_hash, RowHasher, SavedModel, TrainingMatch};
     use evomics_ml::stages::predict::{run_predict, PredictConfig};
+    use sha2::Digest;
     let cohort = potency_cohort(43, 60);
     let sheet = cohort.experiment.samples().clone();
     let prot = cohort.experiment.layer("proteome").unwrap();
@@ -1074,6 +1075,42 @@ fn predict_marks_training_samples_by_id_and_by_data() {
         h5
     );
     assert_ne!(saved.training.row_hashes[6], h5);
+    // Hashed many at a time (blocks of samples read feature by feature), in any order, each
+    // sample's hash is the digest of its byte stream; a sample absent from a layer has none.
+    let hasher = RowHasher::new(&saved.preprocess, &[prot, mir]).unwrap();
+    let mut asked: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    asked.insert(17, "not a sample");
+    let many = hasher.hash_many(&asked);
+    assert_eq!(many.len(), asked.len());
+    for (id, h) in asked.iter().zip(&many) {
+        let expected = (*id != "not a sample").then(|| {
+            let mut bytes = b"evomics-ml row v1\0".to_vec();
+            for fl in &saved.preprocess.layers {
+                let layer = [prot, mir]
+                    .into_iter()
+                    .find(|l| l.name() == fl.layer)
+                    .unwrap();
+                let j = layer.sample_position(id).unwrap();
+                bytes.extend(fl.layer.as_bytes());
+                bytes.push(0);
+                for f in &fl.input_features {
+                    bytes.extend(f.as_bytes());
+                    bytes.push(0);
+                    let i = layer.features().ids().iter().position(|x| x == f).unwrap();
+                    let flag = layer.flags()[[i, j]];
+                    bytes.push(flag.code());
+                    if flag.has_value() {
+                        let v = layer.values()[[i, j]];
+                        bytes.extend((if v == 0.0 { 0.0 } else { v }).to_bits().to_le_bytes());
+                    }
+                }
+            }
+            let d = sha2::Sha256::digest(&bytes);
+            d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        });
+        assert_eq!(h, &expected, "sample {id}");
+        assert_eq!(h, &hasher.hash(id));
+    }
 
     // New data: the last 10 training samples (same ids), 15 new samples of which the first is
     // training sample 5's data under a new id.
