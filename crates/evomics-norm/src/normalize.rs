@@ -194,23 +194,35 @@ impl Fit for NormalizationParams {
         }
     }
 
+    /// Median normalization of its own training data uses the sample medians it was fitted
+    /// from instead of computing them again (the same numbers); other methods fit, then
+    /// transform.
+    fn fit_transform_owned(
+        &self,
+        assay: Assay,
+        sheet: &SampleSheet,
+    ) -> Result<(FittedNormalization, Assay, StepReport)> {
+        let NormalizationParams::Median(p) = self else {
+            let fitted = self.fit(&assay, sheet)?;
+            let (out, report) = fitted.transform_owned(assay, sheet)?;
+            return Ok((fitted, out, report));
+        };
+        self.validate()?;
+        let (level, log_scale, meds) = fit_median(p, &assay)?;
+        let fitted = FittedNormalization::Median { level, log_scale };
+        let mut report = StepReport::new(Stage::Normalization, fitted.method(), &assay);
+        record_medians(&mut report, &assay, &meds, level);
+        let out = apply_median(assay, &meds, level, log_scale)?;
+        Ok((fitted, out, report))
+    }
+
     fn fit(&self, assay: &Assay, sheet: &SampleSheet) -> Result<FittedNormalization> {
         self.validate()?;
         match self {
             NormalizationParams::None(_) => Ok(FittedNormalization::None),
             NormalizationParams::Median(p) => {
-                let meds = sample_medians("normalization median", assay)?;
-                let level = if p.keep_level {
-                    num::mean(&meds)
-                } else if is_log(assay.scale()) {
-                    0.0
-                } else {
-                    1.0
-                };
-                Ok(FittedNormalization::Median {
-                    level,
-                    log_scale: is_log(assay.scale()),
-                })
+                let (level, log_scale, _) = fit_median(p, assay)?;
+                Ok(FittedNormalization::Median { level, log_scale })
             }
             NormalizationParams::Quantile(_) => fit_quantile(assay),
             NormalizationParams::Tmm(p) => {
@@ -262,6 +274,20 @@ impl Fit for NormalizationParams {
             }
         }
     }
+}
+
+/// Median normalization fitted on `assay` (its level and whether the scale is a log one), and
+/// the sample medians it was fitted from.
+fn fit_median(p: &MedianParams, assay: &Assay) -> Result<(f64, bool, Vec<f64>)> {
+    let meds = sample_medians("normalization median", assay)?;
+    let level = if p.keep_level {
+        num::mean(&meds)
+    } else if is_log(assay.scale()) {
+        0.0
+    } else {
+        1.0
+    };
+    Ok((level, is_log(assay.scale()), meds))
 }
 
 fn sample_medians(step: &'static str, assay: &Assay) -> Result<Vec<f64>> {
@@ -499,11 +525,24 @@ fn median_factors(
         });
     }
     let meds = sample_medians(step, assay)?;
-    report.set_factors("median", assay, &meds);
+    record_medians(report, assay, &meds, level);
+    Ok(meds)
+}
+
+fn record_medians(report: &mut StepReport, assay: &Assay, meds: &[f64], level: f64) {
+    report.set_factors("median", assay, meds);
     report
         .notes
         .push(format!("sample medians moved to {level}"));
-    Ok(meds)
+}
+
+/// Median normalization of the working copy with its samples' medians `meds`.
+fn apply_median(assay: Assay, meds: &[f64], level: f64, log_scale: bool) -> Result<Assay> {
+    let scale = assay.scale();
+    assay.rewrite(scale, |values, flags| {
+        shift_by_median(values, flags, meds, level, log_scale);
+        Ok::<(), NormError>(())
+    })
 }
 
 /// Move every value-carrying cell by its sample's median: shifted to `level` on a log scale,
@@ -551,11 +590,7 @@ impl Transformer for FittedNormalization {
             FittedNormalization::Median { level, log_scale } => {
                 let mut report = StepReport::new(Stage::Normalization, self.method(), &assay);
                 let meds = median_factors(&assay, *level, *log_scale, &mut report)?;
-                let scale = assay.scale();
-                let out = assay.rewrite(scale, |values, flags| {
-                    shift_by_median(values, flags, &meds, *level, *log_scale);
-                    Ok::<(), NormError>(())
-                })?;
+                let out = apply_median(assay, &meds, *level, *log_scale)?;
                 Ok((out, report))
             }
             _ => self.transform_with_report(&assay, sheet),
@@ -838,5 +873,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("log2") && e.contains("log_cpm"), "{e}");
+    }
+
+    /// Median normalization fitted and applied in one step (the fit's sample medians reused)
+    /// gives what fitting, then transforming, gives: the same fitted step, bits and report.
+    #[test]
+    fn median_fit_transform_reuses_the_fitted_medians() {
+        let rows: &[&[Option<f64>]] = &[
+            &[Some(2.0), Some(3.5), None, Some(1.25)],
+            &[Some(4.0), None, Some(6.0), Some(2.5)],
+            &[Some(8.0), Some(1.5), Some(0.75), None],
+        ];
+        for scale in [ValueScale::Log2, ValueScale::Linear] {
+            for keep_level in [false, true] {
+                let params = NormalizationParams::Median(MedianParams { keep_level });
+                let a = layer(rows, scale);
+                let fitted = params.fit(&a, &sheet(4)).unwrap();
+                let (expected, expected_report) =
+                    fitted.transform_owned(a.clone(), &sheet(4)).unwrap();
+                let (f, out, report) = params.fit_transform_owned(a, &sheet(4)).unwrap();
+                assert_eq!(f, fitted);
+                assert_eq!(report, expected_report);
+                assert_eq!(out.flags(), expected.flags());
+                let bits = |x: &Assay| x.values().mapv(f64::to_bits);
+                assert_eq!(
+                    bits(&out),
+                    bits(&expected),
+                    "{scale:?} keep_level {keep_level}"
+                );
+            }
+        }
     }
 }
