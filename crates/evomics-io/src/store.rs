@@ -489,15 +489,20 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
         ));
     }
     let (nf, ns) = (ids.len(), samples.len());
-    let mut values = Array2::from_elem((nf, ns), f64::NAN);
-    let mut flags = Array2::from_elem((nf, ns), ValueFlag::Missing);
+    let mut values = vec![f64::NAN; nf * ns];
+    let mut flags = vec![ValueFlag::Missing; nf * ns];
     // A batch of sample columns at a time: reading needs the layer's matrices plus one batch.
+    // Each column is decoded whole, then the batch is written into the row-major matrices row
+    // by row (one contiguous run of cells per feature), not one strided column at a time.
     const BATCH: usize = 128;
+    let mut vcols: Vec<Vec<f64>> = Vec::with_capacity(BATCH);
+    let mut gcols: Vec<Vec<ValueFlag>> = Vec::with_capacity(BATCH);
     for (b, batch) in samples.chunks(BATCH).enumerate() {
         let vdf = crate::parquet::read(&vpath, Some(batch.to_vec()))?;
         let gdf = crate::parquet::read(&gpath, Some(batch.to_vec()))?;
-        for (k, s) in batch.iter().enumerate() {
-            let j = b * BATCH + k;
+        vcols.clear();
+        gcols.clear();
+        for s in batch {
             let vc = vdf
                 .column(s)
                 .and_then(|c| c.f64().cloned())
@@ -512,20 +517,39 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
                     format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
                 ));
             }
-            for (i, (v, g)) in vc.iter().zip(gc.iter()).enumerate() {
-                let code = g.ok_or_else(|| {
-                    store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
-                })?;
-                flags[[i, j]] = ValueFlag::from_code(code).ok_or_else(|| {
-                    store_err(
-                        &gpath,
-                        format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
-                    )
-                })?;
-                values[[i, j]] = v.unwrap_or(f64::NAN);
+            let g = gc
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let code = g.ok_or_else(|| {
+                        store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
+                    })?;
+                    ValueFlag::from_code(code).ok_or_else(|| {
+                        store_err(
+                            &gpath,
+                            format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<ValueFlag>>>()?;
+            gcols.push(g);
+            vcols.push(vc.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+        }
+        let cols = b * BATCH..b * BATCH + batch.len();
+        for (i, (vrow, frow)) in values.chunks_mut(ns).zip(flags.chunks_mut(ns)).enumerate() {
+            for ((v, g), (vc, gc)) in vrow[cols.clone()]
+                .iter_mut()
+                .zip(&mut frow[cols.clone()])
+                .zip(vcols.iter().zip(&gcols))
+            {
+                *v = vc[i];
+                *g = gc[i];
             }
         }
     }
+    let shape_err = |e: ndarray::ShapeError| store_err(dir, format!("layer matrix: {e}"));
+    let values = Array2::from_shape_vec((nf, ns), values).map_err(shape_err)?;
+    let flags = Array2::from_shape_vec((nf, ns), flags).map_err(shape_err)?;
     Assay::new(
         name, meta.kind, meta.scale, features, samples, values, flags,
     )

@@ -71,8 +71,10 @@ fn cell_strategy() -> impl Strategy<Value = (f64, ValueFlag)> {
     ]
 }
 
+/// Up to 7 features × a few samples, or × more than one of the store reader's 128-sample
+/// batches (the last one partial).
 fn matrix_strategy() -> impl Strategy<Value = (Array2<f64>, Array2<ValueFlag>)> {
-    (1usize..8, 1usize..6).prop_flat_map(|(nf, ns)| {
+    (1usize..8, prop_oneof![1usize..6, 126usize..300]).prop_flat_map(|(nf, ns)| {
         proptest::collection::vec(cell_strategy(), nf * ns).prop_map(move |cells| {
             let values =
                 Array2::from_shape_vec((nf, ns), cells.iter().map(|c| c.0).collect()).unwrap();
