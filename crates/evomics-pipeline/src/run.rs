@@ -564,6 +564,9 @@ pub fn execute(
         if !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
             res.normalized = None;
         }
+        if let Some((exp, _, _)) = res.normalized.as_mut() {
+            release_unread_layers(exp, &plan.steps[i..]);
+        }
         if reused {
             log(Message::info(format!("== {}: unchanged, reused", s.name)));
             load_reused(s, &mut res).map_err(|e| e.in_stage(&s.name))?;
@@ -615,6 +618,34 @@ fn reads_normalized(call: &StageCall) -> bool {
         call,
         StageCall::Diff(_) | StageCall::Explore(_) | StageCall::Cluster(_) | StageCall::Report(_)
     )
+}
+
+/// Release the layers of the normalized experiment that none of `steps` reads: `diff` and
+/// `cluster` read their own layer (as their standalone commands read only it from the store),
+/// `explore` and the report every layer. Nothing is released while a layer a step names is
+/// absent, so that step's error still lists every layer.
+fn release_unread_layers(exp: &mut Experiment, steps: &[Step]) {
+    let mut read: Vec<&str> = Vec::new();
+    for s in steps {
+        match &s.call {
+            StageCall::Diff(c) => read.push(&c.layer),
+            StageCall::Cluster(c) => read.push(&c.layer),
+            StageCall::Explore(_) | StageCall::Report(_) => return,
+            _ => {}
+        }
+    }
+    if read.iter().any(|l| exp.layer(l).is_err()) {
+        return;
+    }
+    let unread: Vec<String> = exp
+        .layers()
+        .keys()
+        .filter(|k| !read.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for name in unread {
+        exp.remove_layer(&name);
+    }
 }
 
 fn load_reused(s: &Step, res: &mut Results) -> Result<()> {
@@ -851,5 +882,66 @@ mod tests {
         let inputs = p.inputs();
         assert!(inputs.contains(&config) && inputs.contains(&d.path().join("s.tsv")));
         assert!(inputs.contains(&d.path().join("p.tsv")));
+    }
+
+    /// The normalized layers no remaining `diff` or `cluster` reads are released; `explore`
+    /// or the report keep every layer, and so does a step naming an absent layer.
+    #[test]
+    fn unread_normalized_layers_are_released() {
+        use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
+        let ids = vec!["A".to_string(), "B".to_string()];
+        let experiment = || {
+            let mut e = Experiment::new(SampleSheet::new(ids.clone()).unwrap());
+            for name in ["mirna", "proteome", "lipids"] {
+                let cells = ndarray::Array2::from_elem((1, 2), Some(1.0));
+                let f = Features::new(vec!["F1".into()]).unwrap();
+                let a = Assay::from_options(
+                    name,
+                    LayerKind::Other,
+                    ValueScale::Log2,
+                    f,
+                    ids.clone(),
+                    &cells,
+                )
+                .unwrap();
+                e.insert_layer(a).unwrap();
+            }
+            e
+        };
+        let step = |call: StageCall| Step {
+            name: "s".into(),
+            call,
+            out: PathBuf::new(),
+            config_file: None,
+            key: String::new(),
+            command: Vec::new(),
+        };
+        let diff = |layer: &str| {
+            step(StageCall::Diff(DiffConfig {
+                layer: layer.into(),
+                ..DiffConfig::default()
+            }))
+        };
+        let cluster = step(StageCall::Cluster(ClusterConfig {
+            layer: "mirna".into(),
+            ..ClusterConfig::default()
+        }));
+        let names = |e: &Experiment| e.layers().keys().cloned().collect::<Vec<_>>();
+        let mut e = experiment();
+        release_unread_layers(&mut e, &[diff("proteome"), cluster.clone()]);
+        assert_eq!(names(&e), ["mirna", "proteome"]);
+        release_unread_layers(&mut e, std::slice::from_ref(&cluster));
+        assert_eq!(names(&e), ["mirna"]);
+        for steps in [
+            vec![
+                diff("proteome"),
+                step(StageCall::Explore(ExploreConfig::default())),
+            ],
+            vec![diff("absent")],
+        ] {
+            let mut e = experiment();
+            release_unread_layers(&mut e, &steps);
+            assert_eq!(names(&e), ["lipids", "mirna", "proteome"]);
+        }
     }
 }

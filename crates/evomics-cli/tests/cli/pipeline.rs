@@ -62,6 +62,62 @@ fn run_reuses_unchanged_stages_and_reruns_identically() {
     assert!(!out2.exists());
 }
 
+/// A run without a report releases the normalized layers no later stage reads; its `diff`
+/// and `cluster` folders equal the stage commands' outputs on the run's stores (as the dry run
+/// prints them), apart from the manifests.
+#[test]
+fn run_stages_equal_the_stage_commands_on_its_stores() {
+    let d = tempfile::tempdir().unwrap();
+    let data = workspace().join("test-data/sim-small");
+    let cfg = d.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "seed = 3\n[ingest]\nsamples = \"{}\"\nlayer = [\"proteome={},scale=linear\", \"mirna={},scale=counts\"]\n\
+             [normalize.proteome]\ntransform = {{ method = \"log2\" }}\nnormalization = {{ method = \"median\" }}\n\
+             imputation = {{ method = \"down_shift\", seed = 7 }}\n\
+             [normalize.mirna]\ntransform = {{ method = \"log_cpm\", norm_factors = {{ method = \"tmm\" }} }}\n\
+             [diff.source]\nlayer = \"proteome\"\ndesign = \"~ 0 + source\"\ncontrasts = [\"ADSC - BM_MSC\"]\n\
+             [cluster]\nlayer = \"proteome\"\nmethod = [\"kmeans\"]\nk = 3\n",
+            data.join("samples.tsv").display(),
+            data.join("proteome.tsv").display(),
+            data.join("mirna.tsv").display()
+        ),
+    )
+    .unwrap();
+    let run = d.path().join("run");
+    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let norm = run.join("normalize");
+    for (cmd, stage) in [("diff", "diff.source"), ("cluster", "cluster")] {
+        let by_hand = d.path().join(stage);
+        let config = run.join(format!("config/{stage}.toml"));
+        ok(&[
+            cmd,
+            p(&norm),
+            "--config",
+            p(&config),
+            "-o",
+            p(&by_hand),
+            "--quiet",
+        ]);
+        let folder = if cmd == "diff" {
+            run.join("diff/source")
+        } else {
+            run.join("cluster")
+        };
+        let strip = |m: std::collections::BTreeMap<String, Vec<u8>>| {
+            m.into_iter()
+                .filter(|(rel, _)| !rel.ends_with("manifest.json"))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let (a, b) = (strip(snapshot(&folder)), strip(snapshot(&by_hand)));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        for (k, v) in &a {
+            assert!(v == &b[k], "{stage}: {k} differs from the stage command's");
+        }
+    }
+}
+
 #[test]
 fn run_config_errors_name_the_stage() {
     let d = tempfile::tempdir().unwrap();
