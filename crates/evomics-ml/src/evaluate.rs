@@ -302,6 +302,19 @@ fn fit_predict(
 /// is freed. The fitted models are independent of the order (each has its own seed), so this
 /// only lowers the peak memory.
 fn fit_sharing(specs: &[ModelSpec], x: Array2<f64>, labels: &Labels) -> Result<Vec<FittedModel>> {
+    prepare_sharing(specs, x, labels)?
+        .into_iter()
+        .map(PreparedFit::finish)
+        .collect()
+}
+
+/// The part of [`fit_sharing`] that reads the matrix: every model fitted or prepared, in
+/// `specs` order, and the matrix freed; what is left ([`PreparedFit::finish`]) does not read it.
+fn prepare_sharing(
+    specs: &[ModelSpec],
+    x: Array2<f64>,
+    labels: &Labels,
+) -> Result<Vec<PreparedFit>> {
     let owner = specs.iter().rposition(ModelSpec::uses_owned_matrix);
     let mut prepared: Vec<PreparedFit> = specs
         .iter()
@@ -313,7 +326,78 @@ fn fit_sharing(specs: &[ModelSpec], x: Array2<f64>, labels: &Labels) -> Result<V
         Some(i) => prepared.insert(i, PreparedFit::Fitted(specs[i].fit_owned(x, labels)?)),
         None => drop(x),
     }
-    prepared.into_iter().map(PreparedFit::finish).collect()
+    Ok(prepared)
+}
+
+/// One model matrix at a time among the folds of a cross-validation.
+///
+/// Folds run side by side. Each builds a model matrix (its preprocessing), fits the elastic net
+/// on it and bins it for the forest; only then is the matrix freed, and the forest's trees grow
+/// from the bins alone. With a gate, those matrix phases take turns (a fold's trees grow while
+/// the next fold builds its matrix), so at most one model matrix is alive and the peak memory
+/// is one matrix lower per extra worker, for a little less overlap. Results do not depend on
+/// it: every fold has its own seeds and the results are merged in split order.
+///
+/// The gate is held only by threads started for it, never by a rayon worker: a rayon worker
+/// waiting on its own parallel loop can pick up another fold, which would then wait for the gate
+/// that worker holds. Called from a rayon worker, a cross-validation ignores its gate.
+#[derive(Debug, Default)]
+pub struct MatrixGate(std::sync::Mutex<()>);
+
+impl MatrixGate {
+    /// An open gate.
+    pub fn new() -> MatrixGate {
+        MatrixGate::default()
+    }
+
+    /// Wait for the gate and hold it until the guard is dropped.
+    fn enter(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded data is `()`, so a panic elsewhere leaves nothing to repair.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Hold `gate`, if any, until the guard is dropped.
+fn enter(gate: Option<&MatrixGate>) -> Option<std::sync::MutexGuard<'_, ()>> {
+    gate.map(MatrixGate::enter)
+}
+
+/// `f(0)`, …, `f(n - 1)` on `workers` plain threads started here (each takes the next index),
+/// returned in index order; a worker's panic is resumed on the caller.
+fn on_threads<T: Send>(n: usize, workers: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = workers.clamp(1, n.max(1));
+    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    let parts: Vec<Vec<(usize, T)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (next, f) = (&next, &f);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return out;
+                        }
+                        out.push((i, f(i)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for (i, v) in parts.into_iter().flatten() {
+        slots[i] = Some(v);
+    }
+    slots
+        .into_iter()
+        .map(|v| v.expect("every index is taken by exactly one worker"))
+        .collect()
 }
 
 /// Place fold outputs into a full-length output (rows in data-set order).
@@ -409,6 +493,7 @@ struct ModelRef<'a> {
 /// share an inner design share the inner splits and one fitted preprocessing per inner split;
 /// candidate c of an entry is scored exactly as a lone tuning would score it (same inner
 /// splits, same seeds), so sharing changes no result.
+#[allow(clippy::too_many_arguments)]
 fn tune_shared(
     data: &Dataset,
     labels: &Labels,
@@ -417,6 +502,7 @@ fn tune_shared(
     models: &[ModelRef<'_>],
     train: &[usize],
     seed: u64,
+    gate: Option<&MatrixGate>,
 ) -> Result<Vec<ModelSpec>> {
     let mut chosen: Vec<Option<ModelSpec>> = models
         .iter()
@@ -458,6 +544,7 @@ fn tune_shared(
             let tr: Vec<usize> = s.train.iter().map(|&i| train[i]).collect();
             let te: Vec<usize> = s.test.iter().map(|&i| train[i]).collect();
             let tr_labels = labels.select(&tr);
+            let _turn = enter(gate);
             let (fp, xtr) = pre.fit(&data.layers, sheet, &tr, &tr_labels)?;
             // (user, candidate) of every fit on this split, in order.
             let slots: Vec<(usize, usize, ModelSpec)> = users
@@ -517,6 +604,7 @@ fn fit_fold(
     common: &Common<'_>,
     models: &[ModelRef<'_>],
     s: &Split,
+    gate: Option<&MatrixGate>,
 ) -> Result<(FittedPreprocess, Vec<FoldRun>)> {
     let seed = derive_seed(common.seed, &format!("fold/{}/{}", s.repeat, s.fold));
     let specs = tune_shared(
@@ -527,17 +615,25 @@ fn fit_fold(
         models,
         &s.train,
         seed,
+        gate,
     )?;
     let train_labels = labels.select(&s.train);
-    let (fp, xtr) = common
-        .preprocess
-        .fit(&data.layers, sheet, &s.train, &train_labels)?;
     let test_labels = labels.select(&s.test);
     let specs: Vec<ModelSpec> = specs
         .iter()
         .map(|spec| spec.with_seed(derive_seed(seed, "model")))
         .collect();
-    let fitted = fit_sharing(&specs, xtr, &train_labels)?;
+    let (fp, prepared) = {
+        let _turn = enter(gate);
+        let (fp, xtr) = common
+            .preprocess
+            .fit(&data.layers, sheet, &s.train, &train_labels)?;
+        (fp, prepare_sharing(&specs, xtr, &train_labels)?)
+    };
+    let fitted = prepared
+        .into_iter()
+        .map(PreparedFit::finish)
+        .collect::<Result<Vec<_>>>()?;
     // The held-out matrix is built once the training matrix is gone.
     let xte = fp.transform(&data.layers, sheet, &s.test)?;
     let mut runs = Vec::with_capacity(models.len());
@@ -584,6 +680,18 @@ pub fn cross_validate_with_labels(
     sheet: &SampleSheet,
     config: &TrainConfig,
 ) -> Result<CvReport> {
+    cross_validate_gated(data, labels, sheet, config, None)
+}
+
+/// [`cross_validate_with_labels`] whose folds build their model matrices one at a time when
+/// `gate` is given ([`MatrixGate`]; the same report either way).
+pub fn cross_validate_gated(
+    data: &Dataset,
+    labels: &Labels,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    gate: Option<&MatrixGate>,
+) -> Result<CvReport> {
     config.validate()?;
     config.model.check_target(labels)?;
     if labels.len() != data.n_samples() {
@@ -596,7 +704,7 @@ pub fn cross_validate_with_labels(
         model: &config.model,
         tuning: config.tuning.as_ref(),
     }];
-    let mut reports = run_shared_folds(data, labels, sheet, &Common::of(config), &models)?;
+    let mut reports = run_shared_folds(data, labels, sheet, &Common::of(config), &models, gate)?;
     reports
         .pop()
         .ok_or_else(|| data_err("cross-validation", "no model was evaluated"))
@@ -862,6 +970,17 @@ pub fn cross_validate_models(
     sheet: &SampleSheet,
     config: &MultiTrainConfig,
 ) -> Result<MultiCvReport> {
+    cross_validate_models_gated(data, sheet, config, None)
+}
+
+/// [`cross_validate_models`] whose folds build their model matrices one at a time when `gate`
+/// is given ([`MatrixGate`]; the same report either way).
+pub fn cross_validate_models_gated(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &MultiTrainConfig,
+    gate: Option<&MatrixGate>,
+) -> Result<MultiCvReport> {
     config.validate()?;
     for m in &config.models {
         m.model.check_target(&data.labels)?;
@@ -885,6 +1004,7 @@ pub fn cross_validate_models(
         sheet,
         &Common::of_multi(config),
         &models,
+        gate,
     )?;
     let names: Vec<String> = config.models.iter().map(|m| m.name.clone()).collect();
     let mut comparisons = Vec::new();
@@ -1063,6 +1183,7 @@ fn run_shared_folds(
     sheet: &SampleSheet,
     common: &Common<'_>,
     models: &[ModelRef<'_>],
+    gate: Option<&MatrixGate>,
 ) -> Result<Vec<CvReport>> {
     let groups = design_groups(common.cv, data, sheet)?;
     let splits = common.cv.splits(
@@ -1071,12 +1192,20 @@ fn run_shared_folds(
         groups.as_deref(),
         derive_seed(common.seed, "cv"),
     )?;
-    // Folds are fitted in parallel (rayon); each has its own seeds, and the results are merged
-    // in split order below, so nothing depends on the thread count.
-    let runs: Vec<Result<(FittedPreprocess, Vec<FoldRun>)>> = splits
-        .par_iter()
-        .map(|s| fit_fold(data, labels, sheet, common, models, s))
-        .collect();
+    // Folds are fitted in parallel; each has its own seeds, and the results are merged in split
+    // order below, so nothing depends on the thread count. With a gate the folds run on threads
+    // of their own (see `MatrixGate`), as many as rayon has workers.
+    // A caller on a rayon worker (inside a parallel loop) would block that worker while the
+    // folds' threads wait for the pool, which a pool of one thread cannot serve: there the
+    // folds run as rayon jobs, without the gate.
+    let gate = gate.filter(|_| rayon::current_thread_index().is_none());
+    let fold = |s: &Split| fit_fold(data, labels, sheet, common, models, s, gate);
+    let runs: Vec<Result<(FittedPreprocess, Vec<FoldRun>)>> = match gate {
+        None => splits.par_iter().map(fold).collect(),
+        Some(_) => on_threads(splits.len(), rayon::current_num_threads(), |i| {
+            fold(&splits[i])
+        }),
+    };
     let mut per_model: Vec<Vec<(FittedPreprocess, FoldRun)>> = (0..models.len())
         .map(|_| Vec::with_capacity(splits.len()))
         .collect();
@@ -1525,44 +1654,14 @@ pub fn permutation_test_given(
             p(d, n_permutations);
         }
     };
-    let threads = runner.threads.clamp(1, n_permutations);
-    let mut null = vec![f64::NAN; n_permutations];
-    if threads == 1 {
-        for (b, slot) in null.iter_mut().enumerate() {
-            *slot = one(b)?;
-            tick();
-        }
-    } else {
-        // Thread t takes permutations t, t + threads, …; values go back to their index.
-        let parts: Vec<Result<Vec<(usize, f64)>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (one, tick) = (&one, &tick);
-                    s.spawn(move || {
-                        let mut out = Vec::new();
-                        for b in (t..n_permutations).step_by(threads) {
-                            out.push((b, one(b)?));
-                            tick();
-                        }
-                        Ok(out)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(data_err("permutation test", "a worker thread panicked"))
-                    })
-                })
-                .collect()
-        });
-        for part in parts {
-            for (b, v) in part? {
-                null[b] = v;
-            }
-        }
-    }
+    // Values go back to their permutation's index, whatever thread computed them.
+    let null: Vec<f64> = on_threads(n_permutations, runner.threads, |b| {
+        let v = one(b);
+        tick();
+        v
+    })
+    .into_iter()
+    .collect::<Result<_>>()?;
     let ge = null.iter().filter(|&&v| v >= observed).count();
     Ok(PermutationTest {
         metric,

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use evomics_core::{Assay, SampleSheet};
 use evomics_norm::{FittedPipeline, NormalizeConfig};
 use ndarray::{Array2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{data_err, ensure, MlError, Result};
@@ -157,6 +158,8 @@ impl PreprocessConfig {
         }
         let mut fitted_layers = Vec::with_capacity(layers.len());
         let mut matrix = ModelMatrix::new(train.len(), "preprocessing (training samples)");
+        // One layer's pipeline at a time: the matrix is held beside one pipeline's working copy,
+        // not beside every layer's.
         for layer in layers {
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
             let (pipeline, out, _) = cfg
@@ -251,18 +254,19 @@ impl PreprocessConfig {
 }
 
 /// The samples × features model matrix of the pipelines' outputs (one per layer, features
-/// side by side in layer order), built as each layer's pipeline finishes; a cell without a
-/// value is an error. The matrix is column-major (each feature's samples contiguous, the layout
-/// the models' per-feature passes read), so each feature is one contiguous output row, and an
-/// output is freed as soon as it is appended: the matrix and one layer's pipeline are held at
-/// once, not every output beside the matrix.
+/// side by side in layer order); a cell without a value is an error. The matrix is
+/// column-major (each feature's samples contiguous, the layout the models' per-feature passes
+/// read), so a features × samples output in standard layout is already the block of its
+/// columns. Each output's flags are freed when it is added; at the end the largest output's
+/// storage grows into the matrix (its block moves to its place) and the others are copied in
+/// and freed one by one, so the matrix is held beside the smaller outputs only, never beside
+/// the largest.
 struct ModelMatrix {
     n: usize,
     /// What the samples are, for the error naming a cell without a value.
     what: &'static str,
-    /// Column-major values of the layers pushed so far.
-    data: Vec<f64>,
-    width: usize,
+    /// The outputs' values (features × samples), in layer order.
+    parts: Vec<Array2<f64>>,
 }
 
 impl ModelMatrix {
@@ -270,14 +274,11 @@ impl ModelMatrix {
         ModelMatrix {
             n,
             what,
-            data: Vec::new(),
-            width: 0,
+            parts: Vec::new(),
         }
     }
 
-    /// Append one pipeline output's features as columns and free the output. A features ×
-    /// samples output in standard layout is already the column-major block of its columns, so
-    /// the first layer's storage becomes the matrix's and later ones are appended to it.
+    /// Add one pipeline output's features as the next columns, keeping its values only.
     fn push(&mut self, out: Assay) -> Result<()> {
         if out.n_samples() != self.n {
             return Err(data_err("preprocessing", "layers cover different samples"));
@@ -291,30 +292,54 @@ impl ModelMatrix {
                 flag: f.name().to_string(),
             });
         }
-        let f = out.n_features();
         let (values, flags) = out.into_matrices();
         drop(flags);
-        if self.data.is_empty() && values.is_standard_layout() {
-            let (mut v, offset) = values.into_raw_vec_and_offset();
-            v.drain(..offset.unwrap_or(0));
-            v.truncate(f * self.n);
-            self.data = v;
-        } else {
-            self.data.reserve(f * self.n);
-            for row in values.rows() {
-                match row.as_slice() {
-                    Some(r) => self.data.extend_from_slice(r),
-                    None => self.data.extend(row.iter()),
-                }
-            }
-        }
-        self.width += f;
+        self.parts.push(values);
         Ok(())
     }
 
     fn finish(self) -> Result<Array2<f64>> {
         use ndarray::ShapeBuilder;
-        Array2::from_shape_vec((self.n, self.width).f(), self.data)
+        let n = self.n;
+        let mut parts = self.parts;
+        let offsets: Vec<usize> = parts
+            .iter()
+            .scan(0, |at, p| {
+                let o = *at;
+                *at += p.len();
+                Some(o)
+            })
+            .collect();
+        let total: usize = parts.iter().map(Array2::len).sum();
+        let width: usize = parts.iter().map(Array2::nrows).sum();
+        // The largest output in standard layout lends its storage (the first of equal ones).
+        let base = (0..parts.len())
+            .filter(|&i| parts[i].is_standard_layout())
+            .max_by_key(|&i| (parts[i].len(), std::cmp::Reverse(i)));
+        let mut data = match base {
+            Some(b) => {
+                let p = std::mem::take(&mut parts[b]);
+                let len = p.len();
+                let (mut v, offset) = p.into_raw_vec_and_offset();
+                v.drain(..offset.unwrap_or(0));
+                v.truncate(len);
+                v.resize(total, 0.0);
+                v.copy_within(0..len, offsets[b]);
+                v
+            }
+            None => vec![0.0; total],
+        };
+        for (i, p) in parts.into_iter().enumerate() {
+            if Some(i) == base {
+                continue;
+            }
+            let dst = &mut data[offsets[i]..offsets[i] + p.len()];
+            match p.as_slice() {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst.iter_mut().zip(p.iter()).for_each(|(d, v)| *d = *v),
+            }
+        }
+        Array2::from_shape_vec((n, width).f(), data)
             .map_err(|e| data_err("preprocessing", format!("model matrix: {e}")))
     }
 }
@@ -460,19 +485,29 @@ impl FittedPreprocess {
             ));
         }
         let n = layers.first().map_or(0, |l| l.n_samples());
+        if layers.iter().any(|l| l.n_samples() != n) {
+            return Err(data_err("preprocessing", "layers cover different samples"));
+        }
         let mut matrix = ModelMatrix::new(n, "preprocessing (new or held-out samples)");
-        for (l, fl) in layers.into_iter().zip(&self.layers) {
-            if l.n_samples() != n {
-                return Err(data_err("preprocessing", "layers cover different samples"));
-            }
-            let out = match l {
-                Cow::Owned(a) => fl.pipeline.transform_owned(a, sheet),
-                Cow::Borrowed(a) => fl.pipeline.transform(a, sheet),
-            }
-            .map_err(|source| MlError::Norm {
-                context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
-                error: Box::new(source),
-            })?;
+        // The layers' pipelines are independent, so they run side by side (the held-out or new
+        // samples are few beside a training fold); their outputs join the matrix in layer
+        // order, and the first error in layer order is the one reported.
+        let outputs: Vec<Result<Assay>> = layers
+            .into_par_iter()
+            .zip(&self.layers)
+            .map(|(l, fl)| {
+                match l {
+                    Cow::Owned(a) => fl.pipeline.transform_owned(a, sheet),
+                    Cow::Borrowed(a) => fl.pipeline.transform(a, sheet),
+                }
+                .map_err(|source| MlError::Norm {
+                    context: format!(" of layer '{}' on {} new or held-out samples", fl.layer, n),
+                    error: Box::new(source),
+                })
+            })
+            .collect();
+        for (output, fl) in outputs.into_iter().zip(&self.layers) {
+            let out = output?;
             if out.features().ids() != fl.output_features.as_slice() {
                 return Err(data_err(
                     "preprocessing",
@@ -541,6 +576,55 @@ mod tests {
 
     fn sheet(n: usize) -> SampleSheet {
         SampleSheet::new((0..n).map(|j| format!("s{j}")).collect()).unwrap()
+    }
+
+    /// The matrix is the outputs side by side in layer order, whichever output lends its
+    /// storage: the largest first, in the middle or last, one with an offset into its buffer,
+    /// one not in standard layout, or none in standard layout.
+    #[test]
+    fn model_matrix_is_the_outputs_side_by_side_in_layer_order() {
+        let n = 5;
+        let block = |rows: usize, base: f64| {
+            Array2::from_shape_fn((rows, n), |(i, j)| base + (i * n + j) as f64)
+        };
+        let expected = |parts: &[Array2<f64>]| {
+            let views: Vec<_> = parts.iter().map(Array2::view).collect();
+            ndarray::concatenate(Axis(0), &views)
+                .unwrap()
+                .reversed_axes()
+        };
+        let offset_block = {
+            let mut a = block(4, 300.0);
+            a.slice_axis_inplace(Axis(0), ndarray::Slice::from(1..));
+            a
+        };
+        let fortran = block(6, 400.0)
+            .reversed_axes()
+            .as_standard_layout()
+            .reversed_axes()
+            .to_owned();
+        let cases: Vec<Vec<Array2<f64>>> = vec![
+            vec![block(7, 0.0), block(2, 100.0), block(3, 200.0)],
+            vec![block(2, 0.0), block(7, 100.0), block(3, 200.0)],
+            vec![block(2, 0.0), block(3, 100.0), block(7, 200.0)],
+            vec![block(2, 0.0), offset_block.clone(), block(1, 200.0)],
+            vec![block(2, 0.0), fortran.clone(), block(3, 200.0)],
+            vec![fortran.clone(), fortran.t().to_owned().reversed_axes()],
+            vec![block(3, 0.0), block(3, 100.0)],
+            vec![],
+        ];
+        for parts in cases {
+            let want = if parts.is_empty() {
+                Array2::zeros((n, 0))
+            } else {
+                expected(&parts)
+            };
+            let mut m = ModelMatrix::new(n, "test");
+            m.parts = parts;
+            let x = m.finish().unwrap();
+            assert_eq!(x, want);
+            assert!(x.t().is_standard_layout(), "column-major");
+        }
     }
 
     #[test]

@@ -1449,6 +1449,23 @@ fn several_models_on_shared_folds_equal_single_model_runs_and_are_compared() {
     let t0 = std::time::Instant::now();
     let multi = cross_validate_models(&data, &sheet, &config).unwrap();
     let t_multi = t0.elapsed().as_secs_f64();
+    // Folds and their inner tuning splits taking turns through a gate give the same reports;
+    // called from the worker of a one-thread pool (where the gate is set aside, as the folds'
+    // threads would wait for that busy worker) it neither hangs nor changes a result.
+    {
+        use evomics_ml::evaluate::{cross_validate_models_gated, MatrixGate};
+        let gate = MatrixGate::new();
+        let gated = cross_validate_models_gated(&data, &sheet, &config, Some(&gate)).unwrap();
+        assert_eq!(gated, multi);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let gated = one
+            .install(|| cross_validate_models_gated(&data, &sheet, &config, Some(&gate)))
+            .unwrap();
+        assert_eq!(gated, multi);
+    }
     let t0 = std::time::Instant::now();
     for (i, name) in multi.models.iter().enumerate() {
         let single = cross_validate(&data, &sheet, &config.model_config(i)).unwrap();

@@ -58,9 +58,10 @@ use crate::data::{Dataset, DroppedSample, TargetKind, TargetSpec};
 use crate::error::{data_err, MlError, Result};
 use crate::evaluate::PairedComparison;
 use crate::evaluate::{
-    cross_validate, cross_validate_models, learning_curve, permutation_test_given,
-    source_check_given, CvReport, LearningPoint, ModelChoice, ModelEntry, MultiCvReport,
-    MultiTrainConfig, Permutation, PermutationTest, Runner, SourceCheck, TrainConfig, Tuning,
+    cross_validate, cross_validate_gated, cross_validate_models_gated, learning_curve,
+    permutation_test_given, source_check_given, CvReport, LearningPoint, MatrixGate, ModelChoice,
+    ModelEntry, MultiCvReport, MultiTrainConfig, Permutation, PermutationTest, Runner, SourceCheck,
+    TrainConfig, Tuning,
 };
 use crate::models::{
     BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
@@ -1087,13 +1088,18 @@ fn run_train_input(
         ctx.threads
     };
     // With the model fixed before the cross-validation (one model, or `select` naming one),
-    // the final fit does not depend on it and runs alongside the folds; its CV metrics are
-    // attached afterwards.
+    // the final fit does not depend on it and comes first, on an unfragmented heap; the folds
+    // then take turns building their model matrices (`MatrixGate`): one model matrix at a time.
+    // A cross-validation error is still reported before a final-fit error.
     let fixed: Option<TrainConfig> = match &s.comparison {
         None => Some(s.config.clone()),
         Some(multi) => multi.named_choice().map(|i| multi.model_config(i)),
     };
-    let cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
+    let early_final = fixed
+        .as_ref()
+        .map(|cfg| train_final(&data, sheet, cfg, None));
+    let gate = MatrixGate::new();
+    let mut cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
         match &s.comparison {
             None => {
                 let cfg = &s.config;
@@ -1107,7 +1113,8 @@ fn run_train_input(
                         t.candidates.len()
                     ))
                 )));
-                let report = cross_validate(&data, sheet, cfg).map_err(|e| with_hint(e, s))?;
+                let report = cross_validate_gated(&data, &data.labels, sheet, cfg, Some(&gate))
+                    .map_err(|e| with_hint(e, s))?;
                 Ok((report, None, s.config.clone()))
             }
             Some(multi) => {
@@ -1120,7 +1127,8 @@ fn run_train_input(
                     names.join(", ")
                 )));
                 let mut multi_report =
-                    cross_validate_models(&data, sheet, multi).map_err(|e| with_hint(e, s))?;
+                    cross_validate_models_gated(&data, sheet, multi, Some(&gate))
+                        .map_err(|e| with_hint(e, s))?;
                 let chosen = multi.model_config(multi_report.selected);
                 let report = multi_report.reports[multi_report.selected].clone();
                 // The selected model's fold fits are in `report`; the others' would only bloat
@@ -1142,12 +1150,7 @@ fn run_train_input(
             }
         }
     };
-    let (cv_out, early_final) = rayon::join(cv_run, || {
-        fixed
-            .as_ref()
-            .map(|cfg| train_final(&data, sheet, cfg, None))
-    });
-    let (report, comparison, chosen) = cv_out?;
+    let (report, comparison, chosen) = cv_run()?;
     let cfg = &chosen;
     match &comparison {
         None => notes.extend(constant_predictions(&report.predictions, cfg.model.name())),
