@@ -365,24 +365,36 @@ fn enter(gate: Option<&MatrixGate>) -> Option<std::sync::MutexGuard<'_, ()>> {
 }
 
 /// `f(0)`, …, `f(n - 1)` on `workers` plain threads started here (each takes the next index),
-/// returned in index order; a worker's panic is resumed on the caller.
-fn on_threads<T: Send>(n: usize, workers: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
+/// returned in index order. After an error no new index is taken, and the error of the smallest
+/// failing index is returned: every index below a failing one was taken before it, so that is
+/// the error a loop in index order would meet first, whatever the thread count. A worker's panic
+/// is resumed on the caller.
+fn on_threads<T: Send>(
+    n: usize,
+    workers: usize,
+    f: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
     let workers = workers.clamp(1, n.max(1));
-    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
-    let parts: Vec<Vec<(usize, T)>> = std::thread::scope(|s| {
+    let parts: Vec<Vec<(usize, Result<T>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (next, f) = (&next, &f);
+                let (next, failed, f) = (&next, &failed, &f);
                 s.spawn(move || {
                     let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    while !failed.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
                         if i >= n {
-                            return out;
+                            break;
                         }
-                        out.push((i, f(i)));
+                        let r = f(i);
+                        if r.is_err() {
+                            failed.store(true, Ordering::SeqCst);
+                        }
+                        out.push((i, r));
                     }
+                    out
                 })
             })
             .collect();
@@ -391,13 +403,19 @@ fn on_threads<T: Send>(n: usize, workers: usize, f: impl Fn(usize) -> T + Sync) 
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    for (i, v) in parts.into_iter().flatten() {
-        slots[i] = Some(v);
+    let mut slots: Vec<Option<Result<T>>> = (0..n).map(|_| None).collect();
+    for (i, r) in parts.into_iter().flatten() {
+        slots[i] = Some(r);
     }
-    slots
-        .into_iter()
-        .map(|v| v.expect("every index is taken by exactly one worker"))
-        .collect()
+    let mut out = Vec::with_capacity(n);
+    for slot in slots {
+        match slot {
+            Some(r) => out.push(r?),
+            // Reached only past a failing index, whose error was returned above.
+            None => return Err(data_err("parallel run", "a task was not run")),
+        }
+    }
+    Ok(out)
 }
 
 /// Place fold outputs into a full-length output (rows in data-set order).
@@ -1204,7 +1222,8 @@ fn run_shared_folds(
         None => splits.par_iter().map(fold).collect(),
         Some(_) => on_threads(splits.len(), rayon::current_num_threads(), |i| {
             fold(&splits[i])
-        }),
+        })
+        .map(|runs| runs.into_iter().map(Ok).collect())?,
     };
     let mut per_model: Vec<Vec<(FittedPreprocess, FoldRun)>> = (0..models.len())
         .map(|_| Vec::with_capacity(splits.len()))
@@ -1659,9 +1678,7 @@ pub fn permutation_test_given(
         let v = one(b);
         tick();
         v
-    })
-    .into_iter()
-    .collect::<Result<_>>()?;
+    })?;
     let ge = null.iter().filter(|&&v| v >= observed).count();
     Ok(PermutationTest {
         metric,
@@ -1888,4 +1905,32 @@ pub fn predict_rows(
 ) -> Result<Output> {
     let x = fit.preprocess.transform(&data.layers, sheet, rows)?;
     fit.model.predict(x.view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values come back in index order for any number of workers, and the error reported is the
+    /// smallest failing index's, as a loop in index order would meet it.
+    #[test]
+    fn on_threads_keeps_index_order_and_the_first_error() {
+        for workers in [1, 2, 3, 8] {
+            for n in [0, 1, 10] {
+                let out = on_threads(n, workers, |i| Ok(i * i)).unwrap();
+                assert_eq!(out, (0..n).map(|i| i * i).collect::<Vec<_>>());
+            }
+            for _ in 0..20 {
+                let err = on_threads(10, workers, |i| {
+                    if i == 4 || i == 7 {
+                        Err(data_err("task", format!("index {i}")))
+                    } else {
+                        Ok(i)
+                    }
+                })
+                .unwrap_err();
+                assert!(err.to_string().contains("index 4"), "{err}");
+            }
+        }
+    }
 }
