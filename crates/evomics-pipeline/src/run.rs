@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use evomics_core::{Experiment, Message};
+use evomics_core::{Experiment, Message, ValueScale};
 use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_io::output::read_result;
 use evomics_io::sheet::SheetOptions;
@@ -491,6 +491,9 @@ pub fn reuse_plan(plan: &Plan, out: &Path, force: bool) -> Vec<bool> {
 #[derive(Default)]
 struct Results {
     ingest: Option<(Experiment, InputFile, Vec<ReportInputFile>)>,
+    /// The count layers of the ingested experiment, when it was released for a stage that does
+    /// not read it (a later `diff` of one of them reads it back for voom).
+    ingest_released: Option<Vec<String>>,
     normalized: Option<(Experiment, InputFile, NormalizeResult)>,
     qc: Option<QcResult>,
     diff: Vec<(String, DiffResult)>,
@@ -516,6 +519,7 @@ impl Results {
             let (exp, m) = read_experiment(dir)?;
             let fp = InputFile::store(dir)?;
             self.ingest = Some((exp, fp, report_inputs(&m)));
+            self.ingest_released = None;
         }
         Ok(self.ingest.as_ref().expect("set above"))
     }
@@ -567,6 +571,20 @@ pub fn execute(
         if let Some((exp, _, _)) = res.normalized.as_mut() {
             release_unread_layers(exp, &plan.steps[i..]);
         }
+        // The ingested experiment is released while a stage that does not read it runs (the
+        // analysis stages read the normalized one); a later `train` or report reads it back.
+        if let Some((exp, _, _)) = &res.ingest {
+            if !reused && !reads_ingested(&s.call, exp, has_normalize) {
+                res.ingest_released = Some(
+                    exp.layers()
+                        .iter()
+                        .filter(|(_, a)| a.scale() == ValueScale::Counts)
+                        .map(|(name, _)| name.to_string())
+                        .collect(),
+                );
+                res.ingest = None;
+            }
+        }
         if reused {
             log(Message::info(format!("== {}: unchanged, reused", s.name)));
             load_reused(s, &mut res).map_err(|e| e.in_stage(&s.name))?;
@@ -609,6 +627,19 @@ pub fn execute(
         out.display()
     )));
     Ok(())
+}
+
+/// Whether a stage reads the ingested experiment `ingested` in memory: every stage but the
+/// analysis stages when a normalized experiment exists, and `diff` then only for a layer the
+/// ingest holds as counts (voom analyses those counts).
+fn reads_ingested(call: &StageCall, ingested: &Experiment, has_normalize: bool) -> bool {
+    match call {
+        StageCall::Diff(c) if has_normalize => ingested
+            .layer(&c.layer)
+            .map_or(true, |a| a.scale() == ValueScale::Counts),
+        StageCall::Explore(_) | StageCall::Cluster(_) => !has_normalize,
+        _ => true,
+    }
 }
 
 /// Whether a stage reads the normalized experiment in memory (the analysis stages and the
@@ -727,9 +758,16 @@ fn run_step(
         StageCall::Diff(cfg) => {
             // A count layer's diff gets the ingested counts of the features normalize kept.
             let r = if has_normalize {
-                res.ingested(ingest_dir)?;
+                // Read back after a release only for a count layer: the counts would not be used
+                // otherwise (`reads_ingested`).
+                if res
+                    .ingest_released
+                    .as_ref()
+                    .is_none_or(|counts| counts.contains(&cfg.layer))
+                {
+                    res.ingested(ingest_dir)?;
+                }
                 res.normalized_store(normalize_dir)?;
-                let (counts, cfp, _) = res.ingest.as_ref().expect("loaded above");
                 let (exp, fp, _) = res.normalized.as_ref().expect("loaded above");
                 stages::diff(
                     Source::Memory {
@@ -737,7 +775,7 @@ fn run_step(
                         path: normalize_dir,
                         input: fp,
                     },
-                    Some(Source::Memory {
+                    res.ingest.as_ref().map(|(counts, cfp, _)| Source::Memory {
                         experiment: counts,
                         path: ingest_dir,
                         input: cfp,
@@ -888,33 +926,12 @@ mod tests {
     /// or the report keep every layer, and so does a step naming an absent layer.
     #[test]
     fn unread_normalized_layers_are_released() {
-        use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueScale};
-        let ids = vec!["A".to_string(), "B".to_string()];
         let experiment = || {
-            let mut e = Experiment::new(SampleSheet::new(ids.clone()).unwrap());
-            for name in ["mirna", "proteome", "lipids"] {
-                let cells = ndarray::Array2::from_elem((1, 2), Some(1.0));
-                let f = Features::new(vec!["F1".into()]).unwrap();
-                let a = Assay::from_options(
-                    name,
-                    LayerKind::Other,
-                    ValueScale::Log2,
-                    f,
-                    ids.clone(),
-                    &cells,
-                )
-                .unwrap();
-                e.insert_layer(a).unwrap();
-            }
-            e
-        };
-        let step = |call: StageCall| Step {
-            name: "s".into(),
-            call,
-            out: PathBuf::new(),
-            config_file: None,
-            key: String::new(),
-            command: Vec::new(),
+            tiny_experiment(&[
+                ("mirna", ValueScale::Log2),
+                ("proteome", ValueScale::Log2),
+                ("lipids", ValueScale::Log2),
+            ])
         };
         let diff = |layer: &str| {
             step(StageCall::Diff(DiffConfig {
@@ -943,5 +960,64 @@ mod tests {
             release_unread_layers(&mut e, &steps);
             assert_eq!(names(&e), ["lipids", "mirna", "proteome"]);
         }
+    }
+
+    /// An experiment of two samples and one feature per layer, with the given scales.
+    fn tiny_experiment(layers: &[(&str, ValueScale)]) -> Experiment {
+        use evomics_core::{Assay, Features, LayerKind, SampleSheet};
+        let ids = vec!["A".to_string(), "B".to_string()];
+        let mut e = Experiment::new(SampleSheet::new(ids.clone()).unwrap());
+        for (name, scale) in layers {
+            let cells = ndarray::Array2::from_elem((1, 2), Some(1.0));
+            let f = Features::new(vec!["F1".into()]).unwrap();
+            let a = Assay::from_options(*name, LayerKind::Other, *scale, f, ids.clone(), &cells)
+                .unwrap();
+            e.insert_layer(a).unwrap();
+        }
+        e
+    }
+
+    fn step(call: StageCall) -> Step {
+        Step {
+            name: "s".into(),
+            call,
+            out: PathBuf::new(),
+            config_file: None,
+            key: String::new(),
+            command: Vec::new(),
+        }
+    }
+
+    /// The ingested experiment is kept for the stages that read it and released for the
+    /// analysis stages on normalized data, except `diff` of a count layer (voom's counts).
+    #[test]
+    fn ingested_experiment_is_read_by_the_stages_that_need_it() {
+        let e = tiny_experiment(&[
+            ("mirna", ValueScale::Counts),
+            ("proteome", ValueScale::Linear),
+        ]);
+        let diff = |layer: &str| {
+            StageCall::Diff(DiffConfig {
+                layer: layer.into(),
+                ..DiffConfig::default()
+            })
+        };
+        let cluster = StageCall::Cluster(ClusterConfig::default());
+        let explore = StageCall::Explore(ExploreConfig::default());
+        assert!(!reads_ingested(&diff("proteome"), &e, true));
+        assert!(reads_ingested(&diff("mirna"), &e, true));
+        // An absent layer keeps it, so the stage's error lists the ingested layers as before.
+        assert!(reads_ingested(&diff("absent"), &e, true));
+        assert!(!reads_ingested(&cluster, &e, true));
+        assert!(!reads_ingested(&explore, &e, true));
+        // Without a normalize step the analysis stages read the ingested experiment.
+        for call in [diff("proteome"), cluster, explore] {
+            assert!(reads_ingested(&call, &e, false));
+        }
+        assert!(reads_ingested(
+            &StageCall::Qc(QcConfig::default()),
+            &e,
+            true
+        ));
     }
 }
