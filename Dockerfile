@@ -11,6 +11,12 @@
 # Build stage: the toolchain pinned at or above the workspace's rust-version (Cargo.toml).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# The binary's allocator, jemalloc (tikv-jemalloc-sys), builds with make, which the slim image
+# lacks; .cargo/config.toml holds jemalloc's compiled-in options.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
+COPY .cargo .cargo
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 # read at compile time: workflows/demo.toml (the demo's run config), docs/cli.md (a unit test)

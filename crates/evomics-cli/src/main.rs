@@ -9,6 +9,15 @@ mod cmd;
 
 use clap::Parser;
 
+/// jemalloc, as polars advises for Linux: a cohort-scale `evomics run` frees and allocates
+/// fold matrices of hundreds of MB, which glibc's per-thread arenas keep resident (its dynamic
+/// mmap threshold moves such blocks into the arenas once one is freed). With the decay that
+/// `.cargo/config.toml` builds in, freed pages go back to the system within a second;
+/// `_RJEM_MALLOC_CONF` overrides it at run time (jemalloc's `opt.*` names).
+#[cfg(unix)]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// True when the error is a closed output pipe (`evomics info st | head -1`): the reader has
 /// what it wanted, so evomics ends quietly, as ripgrep does.
 fn broken_pipe(e: &anyhow::Error) -> bool {
