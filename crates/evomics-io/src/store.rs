@@ -291,6 +291,50 @@ fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
     write_file_atomic(&dir.join("layer.json"), json.as_bytes())
 }
 
+/// A stored sample's values, NaN where the column is null, copied chunk by chunk from the
+/// Arrow buffers (a null's slot holds an arbitrary value, so the validity decides).
+fn value_column(c: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::with_capacity(c.len());
+    for arr in c.downcast_iter() {
+        let vals: &[f64] = arr.values();
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            None => out.extend_from_slice(vals),
+            Some(valid) => {
+                out.extend(
+                    vals.iter()
+                        .zip(valid.iter())
+                        .map(|(v, ok)| if ok { *v } else { f64::NAN }),
+                )
+            }
+        }
+    }
+    out
+}
+
+/// A stored sample's flags; the first null or unknown code, in row order, is the error.
+fn flag_column(c: &UInt8Chunked, path: &Path, sample: &str) -> Result<Vec<ValueFlag>> {
+    let mut out = Vec::with_capacity(c.len());
+    for arr in c.downcast_iter() {
+        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
+        for (k, &code) in arr.values().iter().enumerate() {
+            let row = out.len() + 1;
+            if valid.is_some_and(|v| !v.get_bit(k)) {
+                return Err(store_err(
+                    path,
+                    format!("sample '{sample}' row {row} has no flag"),
+                ));
+            }
+            out.push(ValueFlag::from_code(code).ok_or_else(|| {
+                store_err(
+                    path,
+                    format!("sample '{sample}' row {row} has unknown flag code {code}"),
+                )
+            })?);
+        }
+    }
+    Ok(out)
+}
+
 fn store_err(path: &Path, problem: impl Into<String>) -> IoError {
     IoError::Store {
         path: path.to_path_buf(),
@@ -517,23 +561,8 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
                     format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
                 ));
             }
-            let g = gc
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    let code = g.ok_or_else(|| {
-                        store_err(&gpath, format!("sample '{s}' row {} has no flag", i + 1))
-                    })?;
-                    ValueFlag::from_code(code).ok_or_else(|| {
-                        store_err(
-                            &gpath,
-                            format!("sample '{s}' row {} has unknown flag code {code}", i + 1),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<ValueFlag>>>()?;
-            gcols.push(g);
-            vcols.push(vc.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+            gcols.push(flag_column(&gc, &gpath, s)?);
+            vcols.push(value_column(&vc));
         }
         let cols = b * BATCH..b * BATCH + batch.len();
         for (i, (vrow, frow)) in values.chunks_mut(ns).zip(flags.chunks_mut(ns)).enumerate() {

@@ -697,6 +697,47 @@ fn edited_or_damaged_stores_are_refused_naming_the_file() {
     );
 }
 
+/// A layer's flag file with a code no flag has (a store evomics did not write) is refused
+/// naming the sample and row, the first such cell in row order; missing values read back as
+/// missing cells.
+#[test]
+fn a_flag_code_outside_the_flags_is_refused_naming_sample_and_row() {
+    use evomics_io::parquet::{write_file, OutColumn};
+    let mut values = Array2::from_shape_fn((5, 3), |(i, j)| (i * 3 + j) as f64 + 0.25);
+    let mut flags = Array2::from_elem((5, 3), ValueFlag::Observed);
+    flags[[1, 2]] = ValueFlag::Missing;
+    values[[1, 2]] = f64::NAN;
+    let e = experiment(&values, &flags);
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    write_experiment(&s, &e, &Manifest::new("test")).unwrap();
+    let layer = s.join("layers/proteome");
+    let back = evomics_io::store::read_layer(&layer).unwrap();
+    assert_eq!(back.get(1, 2), None);
+    assert_eq!(back.get(4, 2), Some(14.25));
+
+    let ids: Vec<String> = (0..5).map(|i| format!("P{i:04}")).collect();
+    let mut cols = vec![OutColumn::text("feature_id", || ids.iter().map(Some))];
+    for j in 0..3 {
+        let code = ValueFlag::Observed.code();
+        let mut c = vec![code; 5];
+        if j == 1 {
+            c[3] = 200;
+            c[4] = 201;
+        }
+        cols.push(OutColumn::u8(&format!("EV{j:03}"), move || c));
+    }
+    write_file(&layer.join("flags.parquet"), 5, cols).unwrap();
+    let m = evomics_io::store::read_layer(&layer)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("sample 'EV001' row 4 has unknown flag code 200"),
+        "{m}"
+    );
+    assert!(m.contains("flags.parquet"), "{m}");
+}
+
 /// A `manifest.json` that is a FIFO is refused at once instead of blocking the read forever.
 #[cfg(unix)]
 #[test]
