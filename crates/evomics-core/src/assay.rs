@@ -536,15 +536,30 @@ impl Assay {
         f: impl FnOnce(&mut Array2<f64>, &mut Array2<ValueFlag>) -> std::result::Result<(), E>,
     ) -> std::result::Result<Assay, E> {
         f(&mut self.values, &mut self.flags)?;
-        ndarray::Zip::from(&mut self.values)
-            .and(&self.flags)
-            .for_each(|v, f| {
-                if !f.has_value() {
-                    *v = f64::NAN;
+        // One pass sets the cells without a value to NaN and looks for a value-carrying cell
+        // that is not finite, the only inconsistency left after it; the indexed check then
+        // names that cell.
+        let bad = crate::cells::fold_row_blocks(
+            &mut self.values,
+            &mut self.flags,
+            false,
+            |_, v, fl| {
+                let mut bad = false;
+                for (v, f) in v.iter_mut().zip(fl.iter()) {
+                    if !f.has_value() {
+                        *v = f64::NAN;
+                    } else {
+                        bad |= !v.is_finite();
+                    }
                 }
-            });
+                bad
+            },
+            |a, b| a || b,
+        );
         self.scale = scale;
-        self.check_cells()?;
+        if bad {
+            self.check_cells()?;
+        }
         Ok(self)
     }
 

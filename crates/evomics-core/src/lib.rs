@@ -11,12 +11,15 @@
 //! - [`rng`]: the seeded generator every stochastic step uses;
 //! - [`num`]: the R-parity numeric kernels (mean, var, type-7 quantile, median, mad, average
 //!   ranks, Pearson/Spearman, approx), each written once;
+//! - [`cells`]: whole-matrix passes over a layer's values and flags, in row blocks on rayon's
+//!   workers;
 //! - [`table`] and [`stage`]: typed output tables and what every stage result has in common
 //!   ([`StageResult`]); `evomics-io` writes them as TSV, Parquet and JSON.
 //!
 //! The crate has no I/O; `evomics-io` reads and writes these types.
 
 pub mod assay;
+pub mod cells;
 pub mod error;
 pub mod exclude;
 pub mod experiment;

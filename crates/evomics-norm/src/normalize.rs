@@ -554,17 +554,15 @@ fn shift_by_median(
     level: f64,
     log_scale: bool,
 ) {
-    ndarray::Zip::indexed(values)
-        .and(flags)
-        .for_each(|(_, j), v, f| {
-            if f.has_value() {
-                *v = if log_scale {
-                    *v - meds[j] + level
-                } else {
-                    *v / meds[j] * level
-                };
-            }
-        });
+    evomics_core::cells::for_each_cell(values, flags, |_, j, v, f| {
+        if f.has_value() {
+            *v = if log_scale {
+                *v - meds[j] + level
+            } else {
+                *v / meds[j] * level
+            };
+        }
+    });
 }
 
 /// Scale (linear) or shift (log) every value-carrying cell of column j.

@@ -174,15 +174,11 @@ fn apply_log_cpm_owned(
         })
         .unzip();
     let out = assay.rewrite(ValueScale::Log2, |values, flags| {
-        ndarray::Zip::from(values.rows_mut())
-            .and(flags.rows())
-            .for_each(|mut v, f| {
-                for (j, (x, f)) in v.iter_mut().zip(f).enumerate() {
-                    if f.has_value() {
-                        *x = ((*x + prior[j]) / denom[j] * 1e6).log2();
-                    }
-                }
-            });
+        evomics_core::cells::for_each_cell(values, flags, |_, j, x, f| {
+            if f.has_value() {
+                *x = ((*x + prior[j]) / denom[j] * 1e6).log2();
+            }
+        });
         Ok::<(), NormError>(())
     })?;
     Ok((out, report))
@@ -339,20 +335,28 @@ fn log2_in_place(
     flags: &mut ndarray::Array2<ValueFlag>,
     pc: f64,
 ) -> usize {
-    let mut lost = 0;
-    ndarray::Zip::from(values).and(flags).for_each(|v, f| {
-        if !f.has_value() {
-            return;
-        }
-        let x = *v + pc;
-        if x == 0.0 {
-            *f = ValueFlag::Missing;
-            lost += 1;
-        } else {
-            *v = x.log2();
-        }
-    });
-    lost
+    evomics_core::cells::fold_row_blocks(
+        values,
+        flags,
+        0,
+        |_, v, fl| {
+            let mut lost = 0;
+            for (v, f) in v.iter_mut().zip(fl.iter_mut()) {
+                if !f.has_value() {
+                    continue;
+                }
+                let x = *v + pc;
+                if x == 0.0 {
+                    *f = ValueFlag::Missing;
+                    lost += 1;
+                } else {
+                    *v = x.log2();
+                }
+            }
+            lost
+        },
+        |a, b| a + b,
+    )
 }
 
 /// The report of a log2 transform that made `lost` cells missing.
