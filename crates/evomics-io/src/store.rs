@@ -23,8 +23,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis, Slice};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use evomics_core::{
@@ -533,52 +534,69 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
         ));
     }
     let (nf, ns) = (ids.len(), samples.len());
-    let mut values = vec![f64::NAN; nf * ns];
-    let mut flags = vec![ValueFlag::Missing; nf * ns];
-    // A batch of sample columns at a time: reading needs the layer's matrices plus one batch.
-    // Each column is decoded whole, then the batch is written into the row-major matrices row
-    // by row (one contiguous run of cells per feature), not one strided column at a time.
+    let mut values = Array2::from_elem((nf, ns), f64::NAN);
+    let mut flags = Array2::from_elem((nf, ns), ValueFlag::Missing);
+    // The samples are read in as many contiguous parts as rayon has workers, each into its own
+    // columns of the matrices, a batch of sample columns at a time: reading needs the layer's
+    // matrices plus one batch per part. Each column is decoded whole, then the batch is written
+    // into the row-major matrices row by row (one contiguous run of cells per feature), not one
+    // strided column at a time. Parts only copy, so the matrices do not depend on the thread
+    // count; the error of the first failing part (in sample order) is returned.
     const BATCH: usize = 128;
-    let mut vcols: Vec<Vec<f64>> = Vec::with_capacity(BATCH);
-    let mut gcols: Vec<Vec<ValueFlag>> = Vec::with_capacity(BATCH);
-    for (b, batch) in samples.chunks(BATCH).enumerate() {
-        let vdf = crate::parquet::read(&vpath, Some(batch.to_vec()))?;
-        let gdf = crate::parquet::read(&gpath, Some(batch.to_vec()))?;
-        vcols.clear();
-        gcols.clear();
-        for s in batch {
-            let vc = vdf
-                .column(s)
-                .and_then(|c| c.f64().cloned())
-                .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
-            let gc = gdf
-                .column(s)
-                .and_then(|c| c.u8().cloned())
-                .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
-            if vc.len() != nf || gc.len() != nf {
-                return Err(store_err(
-                    dir,
-                    format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
-                ));
+    let parts = rayon::current_num_threads().clamp(1, ns.div_ceil(BATCH).max(1));
+    let width = ns.div_ceil(parts).max(1);
+    let jobs: Vec<_> = values
+        .axis_chunks_iter_mut(Axis(1), width)
+        .zip(flags.axis_chunks_iter_mut(Axis(1), width))
+        .enumerate()
+        .map(|(k, (v, g))| (k * width, v, g))
+        .collect();
+    let results: Vec<Result<()>> = jobs
+        .into_par_iter()
+        .map(|(first, mut v, mut g)| {
+            let part = &samples[first..first + v.ncols()];
+            let mut vcols: Vec<Vec<f64>> = Vec::with_capacity(BATCH);
+            let mut gcols: Vec<Vec<ValueFlag>> = Vec::with_capacity(BATCH);
+            for (b, batch) in part.chunks(BATCH).enumerate() {
+                let vdf = crate::parquet::read(&vpath, Some(batch.to_vec()))?;
+                let gdf = crate::parquet::read(&gpath, Some(batch.to_vec()))?;
+                vcols.clear();
+                gcols.clear();
+                for s in batch {
+                    let vc = vdf
+                        .column(s)
+                        .and_then(|c| c.f64().cloned())
+                        .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
+                    let gc = gdf
+                        .column(s)
+                        .and_then(|c| c.u8().cloned())
+                        .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
+                    if vc.len() != nf || gc.len() != nf {
+                        return Err(store_err(
+                            dir,
+                            format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
+                        ));
+                    }
+                    gcols.push(flag_column(&gc, &gpath, s)?);
+                    vcols.push(value_column(&vc));
+                }
+                let cols = b * BATCH..b * BATCH + batch.len();
+                for (i, (mut vrow, mut grow)) in v.rows_mut().into_iter().zip(g.rows_mut()).enumerate() {
+                    for ((v, g), (vc, gc)) in vrow
+                        .slice_axis_mut(Axis(0), Slice::from(cols.clone()))
+                        .iter_mut()
+                        .zip(grow.slice_axis_mut(Axis(0), Slice::from(cols.clone())).iter_mut())
+                        .zip(vcols.iter().zip(&gcols))
+                    {
+                        *v = vc[i];
+                        *g = gc[i];
+                    }
+                }
             }
-            gcols.push(flag_column(&gc, &gpath, s)?);
-            vcols.push(value_column(&vc));
-        }
-        let cols = b * BATCH..b * BATCH + batch.len();
-        for (i, (vrow, frow)) in values.chunks_mut(ns).zip(flags.chunks_mut(ns)).enumerate() {
-            for ((v, g), (vc, gc)) in vrow[cols.clone()]
-                .iter_mut()
-                .zip(&mut frow[cols.clone()])
-                .zip(vcols.iter().zip(&gcols))
-            {
-                *v = vc[i];
-                *g = gc[i];
-            }
-        }
-    }
-    let shape_err = |e: ndarray::ShapeError| store_err(dir, format!("layer matrix: {e}"));
-    let values = Array2::from_shape_vec((nf, ns), values).map_err(shape_err)?;
-    let flags = Array2::from_shape_vec((nf, ns), flags).map_err(shape_err)?;
+            Ok(())
+        })
+        .collect();
+    results.into_iter().collect::<Result<()>>()?;
     Assay::new(
         name, meta.kind, meta.scale, features, samples, values, flags,
     )
