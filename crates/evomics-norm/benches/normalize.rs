@@ -1,7 +1,8 @@
 //! The proteome pipeline of the peers and of `bench/e2e.sh` — Perseus 70 % valid values by
 //! source, log2, median centring, MinProb-style down-shift imputation — fitted and applied on a
 //! generated LFQ-like layer: 4,000 proteins × 250 samples, intensity-dependent (MNAR) plus 5%
-//! random missingness. Also median + MinProb alone on the log2 layer. One iteration takes well
+//! random missingness. Also median + MinProb alone on the log2 layer, and log2 alone (one
+//! whole-layer cell pass). One iteration takes well
 //! under a second (`cargo bench -p evomics-norm --bench normalize`); time grows linearly with
 //! the cells, so the L layer (10,000 × 2,000) takes about 20× one iteration.
 
@@ -81,6 +82,13 @@ fn bench(c: &mut Criterion) {
         "valid70 + log2 + median + MinProb, transform (fitted)",
         |b| b.iter(|| fitted.transform(&linear, &sheet).expect("transform")),
     );
+
+    // One whole-layer cell pass (evomics_core::cells: row blocks on rayon's workers) and the
+    // NaN pass and check of the rewrite after it.
+    let log2_only = config(r#"transform = { method = "log2" }"#);
+    group.bench_function("log2 alone, fit_transform", |b| {
+        b.iter(|| log2_only.fit_transform(&linear, &sheet).expect("log2"))
+    });
 
     let (sheet, log2) = cohort(ValueScale::Log2);
     let median_minprob = config(
