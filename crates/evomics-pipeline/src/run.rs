@@ -491,15 +491,24 @@ pub fn reuse_plan(plan: &Plan, out: &Path, force: bool) -> Vec<bool> {
 #[derive(Default)]
 struct Results {
     ingest: Option<(Experiment, InputFile, Vec<ReportInputFile>)>,
-    /// The count layers of the ingested experiment, when it was released for a stage that does
-    /// not read it (a later `diff` of one of them reads it back for voom).
-    ingest_released: Option<Vec<String>>,
+    /// What is kept of the ingested experiment when it was released for a stage that does not
+    /// read it.
+    ingest_released: Option<Released>,
     normalized: Option<(Experiment, InputFile, NormalizeResult)>,
     qc: Option<QcResult>,
     diff: Vec<(String, DiffResult)>,
     explore: Option<ExploreResult>,
     cluster: Option<ClusterResult>,
     train: Vec<(String, TrainResult)>,
+}
+
+/// The ingested experiment's count layers (a later `diff` of one of them reads it back for
+/// voom), and its store's fingerprint and inputs, which a read-back takes from here: the store
+/// is the one this run wrote, and its files are checked against their manifest as it is read.
+struct Released {
+    counts: Vec<String>,
+    fingerprint: InputFile,
+    inputs: Vec<ReportInputFile>,
 }
 
 fn report_inputs(m: &evomics_io::Manifest) -> Vec<ReportInputFile> {
@@ -517,9 +526,10 @@ impl Results {
     fn ingested(&mut self, dir: &Path) -> Result<&(Experiment, InputFile, Vec<ReportInputFile>)> {
         if self.ingest.is_none() {
             let (exp, m) = read_experiment(dir)?;
-            let fp = InputFile::store(dir)?;
-            self.ingest = Some((exp, fp, report_inputs(&m)));
-            self.ingest_released = None;
+            self.ingest = Some(match self.ingest_released.take() {
+                Some(r) => (exp, r.fingerprint, r.inputs),
+                None => (exp, InputFile::store(dir)?, report_inputs(&m)),
+            });
         }
         Ok(self.ingest.as_ref().expect("set above"))
     }
@@ -575,14 +585,17 @@ pub fn execute(
         // analysis stages read the normalized one); a later `train` or report reads it back.
         if let Some((exp, _, _)) = &res.ingest {
             if !reused && !reads_ingested(&s.call, exp, has_normalize) {
-                res.ingest_released = Some(
-                    exp.layers()
+                let (exp, fingerprint, inputs) = res.ingest.take().expect("matched above");
+                res.ingest_released = Some(Released {
+                    counts: exp
+                        .layers()
                         .iter()
                         .filter(|(_, a)| a.scale() == ValueScale::Counts)
                         .map(|(name, _)| name.to_string())
                         .collect(),
-                );
-                res.ingest = None;
+                    fingerprint,
+                    inputs,
+                });
             }
         }
         if reused {
@@ -763,7 +776,7 @@ fn run_step(
                 if res
                     .ingest_released
                     .as_ref()
-                    .is_none_or(|counts| counts.contains(&cfg.layer))
+                    .is_none_or(|r| r.counts.contains(&cfg.layer))
                 {
                     res.ingested(ingest_dir)?;
                 }
