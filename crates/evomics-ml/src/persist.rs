@@ -349,10 +349,14 @@ pub fn train_final(
     let model = spec.fit_owned(x, &data.labels)?;
     let layers: Vec<&Assay> = data.layers.iter().collect();
     let ids: Vec<&str> = data.sample_ids.iter().map(String::as_str).collect();
-    let hashes = match RowHasher::new(&pre, &layers) {
-        Some(h) => h.hash_many(&ids),
-        None => vec![None; ids.len()],
-    };
+    // The whole data set's hash (one stream) beside the rows' (in blocks on the pool).
+    let (data_hash, hashes) = rayon::join(
+        || data.hash(),
+        || match RowHasher::new(&pre, &layers) {
+            Some(h) => h.hash_many(&ids),
+            None => vec![None; ids.len()],
+        },
+    );
     let row_hashes = hashes
         .into_iter()
         .zip(&ids)
@@ -377,7 +381,7 @@ pub fn train_final(
         training: TrainingInfo {
             n_samples: data.n_samples(),
             sample_ids: data.sample_ids.clone(),
-            data_hash: data.hash(),
+            data_hash,
             n_dropped: data.dropped.len(),
             row_hashes,
         },
