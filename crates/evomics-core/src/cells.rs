@@ -15,6 +15,37 @@ use crate::ValueFlag;
 /// calling thread.
 const BLOCK_CELLS: usize = 1 << 16;
 
+/// How a matrix's rows are cut into blocks.
+struct Blocks {
+    /// Cells per row.
+    cols: usize,
+    /// Rows per block.
+    rows: usize,
+    /// Fewer than two blocks of cells: visited on the calling thread.
+    serial: bool,
+}
+
+/// The blocks of `values` (copied into standard layout first if it is not), `None` when it has
+/// no cells.
+///
+/// # Panics
+/// When `values` and the flags (`flags_dim`) differ in shape.
+fn blocks(values: &mut Array2<f64>, flags_dim: (usize, usize)) -> Option<Blocks> {
+    assert_eq!(values.dim(), flags_dim, "values and flags differ in shape");
+    let (g, n) = values.dim();
+    if g == 0 || n == 0 {
+        return None;
+    }
+    if !values.is_standard_layout() {
+        *values = values.as_standard_layout().into_owned();
+    }
+    Some(Blocks {
+        cols: n,
+        rows: (BLOCK_CELLS / n).max(1),
+        serial: g * n < 2 * BLOCK_CELLS,
+    })
+}
+
 /// `f(first row index, values, flags)` for row-major blocks of whole rows of two matrices of
 /// the same shape (each slice holds `rows × n_columns` cells, row after row), the blocks'
 /// results folded into `init` with `merge` in row order. Blocks run on rayon's workers when
@@ -31,26 +62,17 @@ pub fn fold_row_blocks<R: Send + Clone + Sync>(
     f: impl Fn(usize, &mut [f64], &mut [ValueFlag]) -> R + Sync,
     merge: impl Fn(R, R) -> R + Sync,
 ) -> R {
-    assert_eq!(
-        values.dim(),
-        flags.dim(),
-        "values and flags differ in shape"
-    );
-    let (g, n) = values.dim();
-    if g == 0 || n == 0 {
+    let Some(b) = blocks(values, flags.dim()) else {
         return init;
-    }
-    if !values.is_standard_layout() {
-        *values = values.as_standard_layout().into_owned();
-    }
+    };
+    let (n, rows) = (b.cols, b.rows);
     if !flags.is_standard_layout() {
         *flags = flags.as_standard_layout().into_owned();
     }
     let (Some(v), Some(fl)) = (values.as_slice_mut(), flags.as_slice_mut()) else {
-        unreachable!("standard layout was made above")
+        unreachable!("both matrices are in standard layout")
     };
-    let rows = (BLOCK_CELLS / n).max(1);
-    if g * n < 2 * BLOCK_CELLS {
+    if b.serial {
         return merge(init, f(0, v, fl));
     }
     let parts: Vec<R> = v
@@ -72,23 +94,14 @@ pub fn for_each_cell(
     flags: &Array2<ValueFlag>,
     f: impl Fn(usize, usize, &mut f64, ValueFlag) + Sync,
 ) {
-    assert_eq!(
-        values.dim(),
-        flags.dim(),
-        "values and flags differ in shape"
-    );
-    let (g, n) = values.dim();
-    if g == 0 || n == 0 {
+    let Some(b) = blocks(values, flags.dim()) else {
         return;
-    }
-    if !values.is_standard_layout() {
-        *values = values.as_standard_layout().into_owned();
-    }
+    };
+    let (n, rows) = (b.cols, b.rows);
     let flags = flags.as_standard_layout();
     let (Some(v), Some(fl)) = (values.as_slice_mut(), flags.as_slice()) else {
-        unreachable!("standard layout was made above")
+        unreachable!("both matrices are in standard layout")
     };
-    let rows = (BLOCK_CELLS / n).max(1);
     let block = |i0: usize, v: &mut [f64], fl: &[ValueFlag]| {
         for (r, (vrow, frow)) in v.chunks_mut(n).zip(fl.chunks(n)).enumerate() {
             for (j, (x, c)) in vrow.iter_mut().zip(frow).enumerate() {
@@ -96,7 +109,7 @@ pub fn for_each_cell(
             }
         }
     };
-    if g * n < 2 * BLOCK_CELLS {
+    if b.serial {
         block(0, v, fl);
     } else {
         v.par_chunks_mut(rows * n)
