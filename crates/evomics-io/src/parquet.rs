@@ -5,9 +5,10 @@
 //! `guard`); [`read`] and [`column_names`] turn such a panic into an [`IoError::Parquet`] naming
 //! the file, with the panic's own report kept off stderr.
 //!
-//! [`write_columns`] writes one row group whose columns are built one at a time ([`OutColumn`]
-//! produces its array only when the writer reaches it), so writing a layer needs the memory of
-//! one column, not a second copy of the table. Text columns are `large_string` (UTF-8 with
+//! [`write_columns`] writes one row group whose columns are built when the writer reaches them
+//! ([`OutColumn`] produces its array then; [`OutColumns`] a band of a row-major matrix's
+//! columns, gathered in one pass over its rows), so writing a layer needs the memory of a batch
+//! of columns, not a second copy of the table. Text columns are `large_string` (UTF-8 with
 //! 64-bit offsets): polars' own writer records `string_view`, which pyarrow before 15 cannot
 //! read ("Unrecognized type: 24"); `large_string` is read by pyarrow ≥ 10, polars, DuckDB and
 //! R arrow. Pages are Parquet data page v1 with zstd compression (level 1); `double` columns are
@@ -15,6 +16,7 @@
 
 use std::path::Path;
 
+use ndarray::ArrayView2;
 use polars::prelude::PolarsResult;
 use polars::prelude::{DataFrame, ParquetReader, PolarsError, SerReader};
 use polars_arrow::array::{Array, PrimitiveArray, Utf8Array};
@@ -164,17 +166,120 @@ fn compression() -> CompressionOptions {
     CompressionOptions::Zstd(ZstdLevel::try_new(1).ok())
 }
 
+/// Columns built together: one closure produces all their arrays (the columns of a row-major
+/// matrix gathered in one pass over its rows instead of one strided pass per column). A single
+/// [`OutColumn`] converts into a group of one.
+pub struct OutColumns<'a> {
+    fields: Vec<Field>,
+    make: Box<dyn FnOnce() -> Vec<Box<dyn Array>> + Send + Sync + 'a>,
+}
+
+impl<'a> From<OutColumn<'a>> for OutColumns<'a> {
+    fn from(c: OutColumn<'a>) -> Self {
+        let make = c.make;
+        OutColumns {
+            fields: vec![Field::new(c.name.as_str().into(), c.dtype, c.nullable)],
+            make: Box::new(move || vec![make()]),
+        }
+    }
+}
+
+impl<'a> OutColumns<'a> {
+    /// The columns of `m` as `double` columns named `names` (one per column of `m`), `NaN` as
+    /// null: the same arrays as [`OutColumn::f64`] of each column, gathered row by row (a
+    /// row-major matrix's column is a strided walk that misses the cache on every cell).
+    pub fn f64_matrix<S: AsRef<str>>(names: &[S], m: ArrayView2<'a, f64>) -> Self {
+        OutColumns {
+            fields: fields(names, ArrowDataType::Float64),
+            make: Box::new(move || {
+                gather_columns(m, |&x| x)
+                    .into_iter()
+                    .map(|mut v| {
+                        let validity = v
+                            .iter()
+                            .any(|x| x.is_nan())
+                            .then(|| Bitmap::from_iter(v.iter().map(|x| !x.is_nan())));
+                        if validity.is_some() {
+                            for x in v.iter_mut().filter(|x| x.is_nan()) {
+                                *x = 0.0;
+                            }
+                        }
+                        Box::new(PrimitiveArray::<f64>::new(
+                            ArrowDataType::Float64,
+                            v.into(),
+                            validity,
+                        )) as Box<dyn Array>
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The columns of `m` as `uint8` columns without nulls (`code` of each cell), named `names`;
+    /// the same arrays as [`OutColumn::u8`] of each column, gathered row by row.
+    pub fn u8_matrix<S: AsRef<str>, T: Sync>(
+        names: &[S],
+        m: ArrayView2<'a, T>,
+        code: impl Fn(&T) -> u8 + Send + Sync + 'a,
+    ) -> Self {
+        OutColumns {
+            fields: fields(names, ArrowDataType::UInt8),
+            make: Box::new(move || {
+                gather_columns(m, code)
+                    .into_iter()
+                    .map(|v| Box::new(PrimitiveArray::<u8>::from_vec(v)) as Box<dyn Array>)
+                    .collect()
+            }),
+        }
+    }
+
+    /// How many columns the group writes.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the group writes no column.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+fn fields<S: AsRef<str>>(names: &[S], dtype: ArrowDataType) -> Vec<Field> {
+    names
+        .iter()
+        .map(|n| Field::new(n.as_ref().into(), dtype.clone(), true))
+        .collect()
+}
+
+/// The columns of `m`, each as a vector of `f(cell)`, read in one pass over the rows. The cells
+/// go to their places in one column-major buffer (no per-cell length updates between the row
+/// reads, so the reads of many rows are in flight at once), which is then cut into columns.
+fn gather_columns<T, U: Copy + Default>(m: ArrayView2<'_, T>, f: impl Fn(&T) -> U) -> Vec<Vec<U>> {
+    let n = m.nrows();
+    if n == 0 {
+        return vec![Vec::new(); m.ncols()];
+    }
+    let mut flat = vec![U::default(); n * m.ncols()];
+    for (i, row) in m.rows().into_iter().enumerate() {
+        for (col, x) in flat.chunks_exact_mut(n).zip(row) {
+            col[i] = f(x);
+        }
+    }
+    flat.chunks_exact(n).map(<[U]>::to_vec).collect()
+}
+
 /// Write `columns` of `rows` rows as one Parquet row group to `out`, one column chunk at a
 /// time (see the module documentation for the types and layout).
-pub fn write_columns<W: std::io::Write>(
+pub fn write_columns<'a, W: std::io::Write>(
     path: &Path,
     out: W,
     rows: usize,
-    columns: Vec<OutColumn<'_>>,
+    columns: impl IntoIterator<Item = impl Into<OutColumns<'a>>>,
 ) -> Result<()> {
-    let fields: Vec<Field> = columns
+    let groups: Vec<OutColumns<'a>> = columns.into_iter().map(Into::into).collect();
+    let fields: Vec<Field> = groups
         .iter()
-        .map(|c| Field::new(c.name.as_str().into(), c.dtype.clone(), c.nullable))
+        .flat_map(|g| g.fields.iter().cloned())
         .collect();
     let schema = ArrowSchema::from_iter(fields.iter().cloned());
     let options = WriteOptions {
@@ -184,14 +289,9 @@ pub fn write_columns<W: std::io::Write>(
         data_page_size: None,
     };
     let mut writer = FileWriter::try_new(out, schema, options).map_err(|e| perr(path, e))?;
-    if rows > 0 || !columns.is_empty() {
-        let pending = columns
-            .into_iter()
-            .zip(fields)
-            .collect::<Vec<_>>()
-            .into_iter();
+    if rows > 0 || !fields.is_empty() {
         let chunks = CompressedColumns {
-            pending,
+            pending: groups.into_iter(),
             ready: std::collections::VecDeque::new(),
             options,
         };
@@ -206,11 +306,12 @@ pub fn write_columns<W: std::io::Write>(
 /// Columns compressed in parallel: how many are built, encoded and compressed at once.
 const PARALLEL_COLUMNS: usize = 64;
 
-/// The column chunks of a row group in column order, built, encoded and compressed
-/// [`PARALLEL_COLUMNS`] at a time on the worker threads (compression is most of the cost of
+/// The column chunks of a row group in column order, built, encoded and compressed at least
+/// [`PARALLEL_COLUMNS`] at a time on the worker threads (groups are built in parallel, then
+/// every column is encoded and compressed in parallel: compression is most of the cost of
 /// writing a store); the bytes are those of a sequential write, whatever the thread count.
 struct CompressedColumns<'a> {
-    pending: std::vec::IntoIter<(OutColumn<'a>, Field)>,
+    pending: std::vec::IntoIter<OutColumns<'a>>,
     ready: std::collections::VecDeque<PolarsResult<Vec<CompressedPage>>>,
     options: WriteOptions,
 }
@@ -221,13 +322,40 @@ impl<'a> Iterator for CompressedColumns<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         use rayon::prelude::*;
         if self.ready.is_empty() {
-            let batch: Vec<_> = self.pending.by_ref().take(PARALLEL_COLUMNS).collect();
+            let mut batch = Vec::new();
+            let mut n = 0;
+            while n < PARALLEL_COLUMNS {
+                let Some(g) = self.pending.next() else { break };
+                n += g.len();
+                batch.push(g);
+            }
             let options = self.options;
-            self.ready = batch
-                .into_par_iter()
-                .map(|(c, field)| column_pages(c, &field, options))
-                .collect::<Vec<_>>()
-                .into();
+            let (fields, makers): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|g| (g.fields, g.make)).unzip();
+            let built: Vec<Vec<Box<dyn Array>>> =
+                makers.into_par_iter().map(|make| make()).collect();
+            let mut columns = Vec::with_capacity(n);
+            for (fields, arrays) in fields.into_iter().zip(built) {
+                if arrays.len() != fields.len() {
+                    self.ready.push_back(Err(PolarsError::ComputeError(
+                        format!(
+                            "a column group built {} arrays for {} columns",
+                            arrays.len(),
+                            fields.len()
+                        )
+                        .into(),
+                    )));
+                    break;
+                }
+                columns.extend(arrays.into_iter().zip(fields));
+            }
+            if self.ready.is_empty() {
+                self.ready = columns
+                    .into_par_iter()
+                    .map(|(array, field)| column_pages(array, &field, options))
+                    .collect::<Vec<_>>()
+                    .into();
+            }
         }
         let pages = self.ready.pop_front()?;
         Some(pages.map(|p| {
@@ -241,11 +369,10 @@ impl<'a> Iterator for CompressedColumns<'a> {
 
 /// One column's array, encoded into pages and compressed.
 fn column_pages(
-    c: OutColumn<'_>,
+    array: Box<dyn Array>,
     field: &Field,
     options: WriteOptions,
 ) -> PolarsResult<Vec<CompressedPage>> {
-    let array = (c.make)();
     let type_ = to_parquet_type(field)?;
     // polars' writer estimates a `double` column's cardinality and then cannot dictionary-
     // encode it anyway (same bytes): asking for plain encoding skips the estimate.
@@ -281,7 +408,11 @@ impl FallibleStreamingIterator for OwnedPages {
 }
 
 /// [`write_columns`] into `path`, atomically (a temporary sibling renamed into place).
-pub fn write_file(path: &Path, rows: usize, columns: Vec<OutColumn<'_>>) -> Result<()> {
+pub fn write_file<'a>(
+    path: &Path,
+    rows: usize,
+    columns: impl IntoIterator<Item = impl Into<OutColumns<'a>>>,
+) -> Result<()> {
     crate::atomic::write_file_atomic_with(path, |f| {
         let w = std::io::BufWriter::with_capacity(1 << 20, f);
         write_columns(path, w, rows, columns)
@@ -378,6 +509,74 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, v)| *v == Some((i % 2) as f64)));
+    }
+
+    /// Columns gathered in row-major bands write the same bytes as the same columns built one
+    /// at a time (NaN as null; flags as `uint8`), whether the bands fit a batch or not.
+    #[test]
+    fn matrix_bands_write_the_bytes_of_single_columns() {
+        let (rows, cols) = (37, 150);
+        let values = ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| {
+            if (i * 7 + j) % 11 == 0 {
+                f64::NAN
+            } else {
+                (i * cols + j) as f64 * 0.5 - 3.0
+            }
+        });
+        let codes = values.mapv(|v| u8::from(v.is_nan()) * 2 + u8::from(v < 0.0));
+        let names: Vec<String> = (0..cols).map(|j| format!("s{j}")).collect();
+        let d = tempfile::tempdir().unwrap();
+        let bytes = |name: &str, columns: Vec<OutColumns>| {
+            let path = d.path().join(name);
+            write_file(&path, rows, columns).unwrap();
+            std::fs::read(&path).unwrap()
+        };
+        let single_values = bytes(
+            "v.parquet",
+            (0..cols)
+                .map(|j| {
+                    let v = values.column(j);
+                    OutColumn::f64(&names[j], move || {
+                        v.into_iter().map(|x| (!x.is_nan()).then_some(*x))
+                    })
+                    .into()
+                })
+                .collect(),
+        );
+        let single_codes = bytes(
+            "c.parquet",
+            (0..cols)
+                .map(|j| {
+                    let c = codes.column(j);
+                    OutColumn::u8(&names[j], move || c.to_vec()).into()
+                })
+                .collect(),
+        );
+        for band in [1, 16, 70, 150] {
+            let bands = |j: usize| j..(j + band).min(cols);
+            let banded_values = bytes(
+                "bv.parquet",
+                (0..cols)
+                    .step_by(band)
+                    .map(|j| {
+                        let view = values.slice_axis(ndarray::Axis(1), bands(j).into());
+                        OutColumns::f64_matrix(&names[bands(j)], view)
+                    })
+                    .collect(),
+            );
+            assert!(banded_values == single_values, "values, bands of {band}");
+            let banded_codes = bytes(
+                "bc.parquet",
+                (0..cols)
+                    .step_by(band)
+                    .map(|j| {
+                        let view = codes.slice_axis(ndarray::Axis(1), bands(j).into());
+                        OutColumns::u8_matrix(&names[bands(j)], view, |c| *c)
+                    })
+                    .collect(),
+            );
+            assert!(banded_codes == single_codes, "codes, bands of {band}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use evomics_core::{
 use crate::atomic::{replace_dir, write_file_atomic, Replace};
 use crate::error::{IoError, Result};
 use crate::manifest::{sha256_file, Manifest, StoredFile, STORE_FORMAT_VERSION};
-use crate::parquet::{write_file, OutColumn};
+use crate::parquet::{write_file, OutColumn, OutColumns};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct LayerMeta {
@@ -251,6 +251,10 @@ fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
 
 /// Write a layer's four files. values.parquet and flags.parquet are written one sample column
 /// at a time from the layer's matrices (no copy of the table is built).
+/// Samples whose columns of a layer's matrices are gathered together when the layer is written
+/// (one pass over the rows of a 16-column band: 128 contiguous bytes of values per row).
+const GATHER_COLUMNS: usize = 16;
+
 fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
     let ids = a.features().ids();
     let n = a.n_features();
@@ -267,20 +271,24 @@ fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
     write_file(&fpath, n, fcols)?;
 
     let vpath = dir.join("values.parquet");
-    let mut vcols = vec![OutColumn::text("feature_id", || ids.iter().map(Some))];
+    let mut vcols: Vec<OutColumns> =
+        vec![OutColumn::text("feature_id", || ids.iter().map(Some)).into()];
     let gpath = dir.join("flags.parquet");
-    let mut gcols = vec![OutColumn::text("feature_id", || ids.iter().map(Some))];
+    let mut gcols: Vec<OutColumns> =
+        vec![OutColumn::text("feature_id", || ids.iter().map(Some)).into()];
     let (values, flags) = (a.values(), a.flags());
-    for (j, s) in a.samples().iter().enumerate() {
-        vcols.push(OutColumn::f64(s, move || {
-            values
-                .column(j)
-                .into_iter()
-                .map(|v| (!v.is_nan()).then_some(*v))
-        }));
-        gcols.push(OutColumn::u8(s, move || {
-            flags.column(j).iter().map(|f| f.code()).collect()
-        }));
+    let samples = a.samples();
+    for (k, names) in samples.chunks(GATHER_COLUMNS).enumerate() {
+        let cols = Slice::from(k * GATHER_COLUMNS..k * GATHER_COLUMNS + names.len());
+        vcols.push(OutColumns::f64_matrix(
+            names,
+            values.slice_axis(Axis(1), cols),
+        ));
+        gcols.push(OutColumns::u8_matrix(
+            names,
+            flags.slice_axis(Axis(1), cols),
+            |f| f.code(),
+        ));
     }
     write_file(&vpath, n, vcols)?;
     write_file(&gpath, n, gcols)?;
