@@ -33,6 +33,15 @@ pub enum PipelineError {
         #[source]
         source: Box<PipelineError>,
     },
+    /// A store written on its own thread was not written (the write's own error was returned
+    /// where the store was first awaited).
+    #[error("{}: the store was not written: {message}", path.display())]
+    StoreNotWritten {
+        /// The store's folder.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// Reading or writing files.
     #[error(transparent)]
     Io(#[from] evomics_io::IoError),

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -29,7 +30,7 @@ use evomics_stats::stages::explore::{ExploreConfig, ExploreResult};
 
 use crate::config::{IngestSpec, ReportSpec, RunConfig};
 use crate::error::{PipelineError, Result};
-use crate::stages::{self, Source, Target};
+use crate::stages::{self, Source, StoreFingerprint, StoreWrite, Target};
 
 /// What one planned stage does.
 #[derive(Debug, Clone, PartialEq)]
@@ -490,11 +491,14 @@ pub fn reuse_plan(plan: &Plan, out: &Path, force: bool) -> Vec<bool> {
 /// Stage results of a run, in memory or read back from the reused stages' folders.
 #[derive(Default)]
 struct Results {
-    ingest: Option<(Experiment, InputFile, Vec<ReportInputFile>)>,
+    ingest: Option<(Arc<Experiment>, StoreFingerprint, Vec<ReportInputFile>)>,
     /// What is kept of the ingested experiment when it was released for a stage that does not
     /// read it.
     ingest_released: Option<Released>,
-    normalized: Option<(Experiment, InputFile, NormalizeResult)>,
+    normalized: Option<(Arc<Experiment>, StoreFingerprint, NormalizeResult)>,
+    /// Stores still being written, with their stage's name and key: the stage is recorded as
+    /// done in `run.json` once its store is.
+    writing: Vec<(String, String, StoreFingerprint)>,
     qc: Option<QcResult>,
     diff: Vec<(String, DiffResult)>,
     explore: Option<ExploreResult>,
@@ -507,7 +511,7 @@ struct Results {
 /// is the one this run wrote, and its files are checked against their manifest as it is read.
 struct Released {
     counts: Vec<String>,
-    fingerprint: InputFile,
+    fingerprint: StoreFingerprint,
     inputs: Vec<ReportInputFile>,
 }
 
@@ -523,12 +527,20 @@ fn report_inputs(m: &evomics_io::Manifest) -> Vec<ReportInputFile> {
 }
 
 impl Results {
-    fn ingested(&mut self, dir: &Path) -> Result<&(Experiment, InputFile, Vec<ReportInputFile>)> {
+    fn ingested(
+        &mut self,
+        dir: &Path,
+    ) -> Result<&(Arc<Experiment>, StoreFingerprint, Vec<ReportInputFile>)> {
         if self.ingest.is_none() {
+            self.wait_for_stores()?;
             let (exp, m) = read_experiment(dir)?;
             self.ingest = Some(match self.ingest_released.take() {
-                Some(r) => (exp, r.fingerprint, r.inputs),
-                None => (exp, InputFile::store(dir)?, report_inputs(&m)),
+                Some(r) => (Arc::new(exp), r.fingerprint, r.inputs),
+                None => (
+                    Arc::new(exp),
+                    StoreFingerprint::known(dir, InputFile::store(dir)?),
+                    report_inputs(&m),
+                ),
             });
         }
         Ok(self.ingest.as_ref().expect("set above"))
@@ -537,15 +549,72 @@ impl Results {
     fn normalized_store(
         &mut self,
         dir: &Path,
-    ) -> Result<&(Experiment, InputFile, NormalizeResult)> {
+    ) -> Result<&(Arc<Experiment>, StoreFingerprint, NormalizeResult)> {
         if self.normalized.is_none() {
+            self.wait_for_stores()?;
             let (exp, _) = read_experiment(dir)?;
-            let fp = InputFile::store(dir)?;
+            let fp = StoreFingerprint::known(dir, InputFile::store(dir)?);
             let r: NormalizeResult = read_result(dir)?;
-            self.normalized = Some((exp, fp, r));
+            self.normalized = Some((Arc::new(exp), fp, r));
         }
         Ok(self.normalized.as_ref().expect("set above"))
     }
+
+    /// Wait until every store this run is writing is written (before one is read from disk).
+    fn wait_for_stores(&self) -> Result<()> {
+        for (_, _, fp) in &self.writing {
+            fp.get()?;
+        }
+        Ok(())
+    }
+
+    /// Record in `state` the stages whose stores are written (all of them, waiting for the
+    /// writes, when `wait`); the first failed write is the error.
+    fn settle(&mut self, state: &mut RunState, wait: bool) -> Result<()> {
+        let mut first_error = None;
+        self.writing.retain(|(name, key, fp)| {
+            if !wait && !fp.is_ready() {
+                return true;
+            }
+            match fp.get() {
+                Ok(written) => {
+                    state.stages.insert(name.clone(), key.clone());
+                    state.outputs.insert(name.clone(), written.sha256);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+            false
+        });
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Write a stage's store of `experiment`: on its own thread when the run may use more than one
+/// (the next stages go on with the experiment in memory meanwhile), else before returning.
+fn write_store(
+    store: StoreWrite,
+    experiment: &Arc<Experiment>,
+    opts: &RunOptions<'_>,
+) -> Result<StoreFingerprint> {
+    let dir = store.out().to_path_buf();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if opts.threads == 1 || cores == 1 {
+        store.write(experiment)?;
+        return Ok(StoreFingerprint::known(&dir, InputFile::store(&dir)?));
+    }
+    let experiment = Arc::clone(experiment);
+    Ok(StoreFingerprint::write_in_background(
+        &dir.clone(),
+        move || {
+            store.write(&experiment)?;
+            // Released before the fingerprint is handed over, so that a stage taking the
+            // experiment over finds it unshared.
+            drop(experiment);
+            Ok(InputFile::store(&dir)?)
+        },
+    ))
 }
 
 /// Run the plan: every stage that is not reused, in order, then the report.
@@ -572,73 +641,98 @@ pub fn execute(
         .steps
         .iter()
         .any(|s| matches!(s.call, StageCall::Normalize(_)));
-    for (i, (s, reused)) in plan.steps.iter().zip(reuse).enumerate() {
-        // The normalized experiment is released once no stage left reads it (a potency model
-        // starts from the ingested store), so `train` does not hold both stores at once.
-        if !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
-            res.normalized = None;
-        }
-        if let Some((exp, _, _)) = res.normalized.as_mut() {
-            release_unread_layers(exp, &plan.steps[i..]);
-        }
-        // The ingested experiment is released while a stage that does not read it runs (the
-        // analysis stages read the normalized one); a later `train` or report reads it back.
-        if let Some((exp, _, _)) = &res.ingest {
-            if !reused && !reads_ingested(&s.call, exp, has_normalize) {
-                let (exp, fingerprint, inputs) = res.ingest.take().expect("matched above");
-                res.ingest_released = Some(Released {
-                    counts: exp
-                        .layers()
-                        .iter()
-                        .filter(|(_, a)| a.scale() == ValueScale::Counts)
-                        .map(|(name, _)| name.to_string())
-                        .collect(),
-                    fingerprint,
-                    inputs,
-                });
+    let steps = || -> Result<()> {
+        for (i, (s, reused)) in plan.steps.iter().zip(reuse).enumerate() {
+            // The normalized experiment is released once no stage left reads it (a potency model
+            // starts from the ingested store), so `train` does not hold both stores at once.
+            if !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
+                res.normalized = None;
             }
+            // (Not while the normalized store is still being written from it: at a later step.)
+            if let Some(exp) = res
+                .normalized
+                .as_mut()
+                .and_then(|(e, _, _)| Arc::get_mut(e))
+            {
+                release_unread_layers(exp, &plan.steps[i..]);
+            }
+            // The ingested experiment is released while a stage that does not read it runs (the
+            // analysis stages read the normalized one); a later `train` or report reads it back.
+            if let Some((exp, _, _)) = &res.ingest {
+                if !reused && !reads_ingested(&s.call, exp, has_normalize) {
+                    let (exp, fingerprint, inputs) = res.ingest.take().expect("matched above");
+                    res.ingest_released = Some(Released {
+                        counts: exp
+                            .layers()
+                            .iter()
+                            .filter(|(_, a)| a.scale() == ValueScale::Counts)
+                            .map(|(name, _)| name.to_string())
+                            .collect(),
+                        fingerprint,
+                        inputs,
+                    });
+                }
+            }
+            if reused {
+                log(Message::info(format!("== {}: unchanged, reused", s.name)));
+                load_reused(s, &mut res).map_err(|e| e.in_stage(&s.name))?;
+                continue;
+            }
+            log(Message::info(format!("== {}", s.name)));
+            if let Some((p, body)) = &s.config_file {
+                write_file_atomic(p, body.as_bytes())?;
+            }
+            let target = Target {
+                out: s.out.clone(),
+                config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
+                replace,
+            };
+            // The last stage reading the ingested experiment may take it over.
+            let last_reader = plan.steps[i + 1..]
+                .iter()
+                .all(|t| matches!(t.call, StageCall::Ingest(_)));
+            let writing = run_step(
+                s,
+                &target,
+                &mut res,
+                &ingest_dir,
+                &normalize_dir,
+                has_normalize,
+                last_reader,
+                opts,
+                log,
+            )
+            .map_err(|e| e.in_stage(&s.name))?;
+            match writing {
+                Some(fp) => res.writing.push((s.name.clone(), s.key.clone(), fp)),
+                None => {
+                    state.stages.insert(s.name.clone(), s.key.clone());
+                    if let Some(h) = output_hash(s) {
+                        state.outputs.insert(s.name.clone(), h);
+                    }
+                }
+            }
+            res.settle(&mut state, false)?;
+            write_state(out, &state)?;
         }
-        if reused {
-            log(Message::info(format!("== {}: unchanged, reused", s.name)));
-            load_reused(s, &mut res).map_err(|e| e.in_stage(&s.name))?;
-            continue;
-        }
-        log(Message::info(format!("== {}", s.name)));
-        if let Some((p, body)) = &s.config_file {
-            write_file_atomic(p, body.as_bytes())?;
-        }
-        let target = Target {
-            out: s.out.clone(),
-            config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
-            replace,
-        };
-        // The last stage reading the ingested experiment may take it over.
-        let last_reader = plan.steps[i + 1..]
-            .iter()
-            .all(|t| matches!(t.call, StageCall::Ingest(_)));
-        run_step(
-            s,
-            &target,
-            &mut res,
-            &ingest_dir,
-            &normalize_dir,
-            has_normalize,
-            last_reader,
-            opts,
-            log,
-        )
-        .map_err(|e| e.in_stage(&s.name))?;
-        state.stages.insert(s.name.clone(), s.key.clone());
-        if let Some(h) = output_hash(s) {
-            state.outputs.insert(s.name.clone(), h);
-        }
-        let json = serde_json::to_string_pretty(&state).unwrap_or_default() + "\n";
-        write_file_atomic(&out.join("run.json"), json.as_bytes())?;
-    }
+        Ok(())
+    };
+    let outcome = steps();
+    // Whatever happened, the stores being written are waited for and recorded, so that a
+    // rerun reuses them.
+    let settled = res.settle(&mut state, true);
+    write_state(out, &state)?;
+    outcome.and(settled)?;
     log(Message::info(format!(
         "pipeline finished: {}",
         out.display()
     )));
+    Ok(())
+}
+
+fn write_state(out: &Path, state: &RunState) -> Result<()> {
+    let json = serde_json::to_string_pretty(state).unwrap_or_default() + "\n";
+    write_file_atomic(&out.join("run.json"), json.as_bytes())?;
     Ok(())
 }
 
@@ -720,7 +814,8 @@ fn run_step(
     last_reader: bool,
     opts: &RunOptions<'_>,
     log: &mut dyn FnMut(Message),
-) -> Result<()> {
+) -> Result<Option<StoreFingerprint>> {
+    let mut writing = None;
     let mut say = |msgs: Vec<Message>| {
         for m in msgs {
             log(m);
@@ -728,7 +823,7 @@ fn run_step(
     };
     match &s.call {
         StageCall::Ingest(spec) => {
-            let (exp, m, msgs) = stages::ingest(
+            let (exp, store, msgs) = stages::ingest_experiment(
                 &spec.samples,
                 SheetOptions {
                     id_column: spec.sample_id_column.clone(),
@@ -742,8 +837,11 @@ fn run_step(
                 target.replace,
             )?;
             say(msgs);
-            let fp = InputFile::store(&s.out)?;
-            res.ingest = Some((exp, fp, report_inputs(&m)));
+            let inputs = report_inputs(store.manifest());
+            let exp = Arc::new(exp);
+            let fp = write_store(store, &exp, opts)?;
+            res.ingest = Some((exp, fp.clone(), inputs));
+            writing = Some(fp);
         }
         StageCall::Normalize(spec) => {
             let (exp, fp, _) = res.ingested(ingest_dir)?;
@@ -752,10 +850,12 @@ fn run_step(
                 path: ingest_dir,
                 input: fp,
             };
-            let (normalized, result) = stages::normalize(source, target, spec)?;
+            let (normalized, result, store) = stages::normalize_experiment(source, target, spec)?;
             say(evomics_core::StageResult::messages(&result));
-            let fp = InputFile::store(&s.out)?;
-            res.normalized = Some((normalized, fp, result));
+            let normalized = Arc::new(normalized);
+            let fp = write_store(store, &normalized, opts)?;
+            res.normalized = Some((normalized, fp.clone(), result));
+            writing = Some(fp);
         }
         StageCall::Qc(cfg) => {
             let (exp, fp, _) = res.ingested(ingest_dir)?;
@@ -829,7 +929,10 @@ fn run_step(
             let r = if last_reader {
                 // No later stage reads the ingested experiment: train takes it over.
                 let (exp, fp, _) = res.ingest.take().expect("loaded above");
-                stages::train_owned(exp, ingest_dir, &fp, target, spec, &ctx)?
+                // Waits for the ingest store's writer, which then no longer shares the experiment.
+                let input = fp.get()?;
+                let exp = Arc::try_unwrap(exp).unwrap_or_else(|shared| (*shared).clone());
+                stages::train_owned(exp, ingest_dir, &input, target, spec, &ctx)?
             } else {
                 let (exp, fp, _) = res.ingest.as_ref().expect("loaded above");
                 let source = Source::Memory {
@@ -848,7 +951,7 @@ fn run_step(
                 res.normalized_store(normalize_dir)?;
             }
             let Some((exp, _, inputs)) = res.ingest.as_ref() else {
-                return Ok(());
+                return Ok(None);
             };
             let mut diff = res.diff.clone();
             diff.sort_by(|a, b| a.0.cmp(&b.0));
@@ -857,7 +960,7 @@ fn run_step(
                 date: &spec.date,
                 inputs,
                 experiment: exp,
-                normalized: res.normalized.as_ref().map(|(e, _, r)| (e, r)),
+                normalized: res.normalized.as_ref().map(|(e, _, r)| (&**e, r)),
                 qc: res.qc.as_ref(),
                 diff: &diff,
                 explore: res.explore.as_ref(),
@@ -873,7 +976,7 @@ fn run_step(
             ))]);
         }
     }
-    Ok(())
+    Ok(writing)
 }
 
 /// Call `f` with the analysis store: the normalized one when the run normalizes, else the

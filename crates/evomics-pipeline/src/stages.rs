@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::json;
@@ -38,15 +39,142 @@ use crate::error::{PipelineError, Result};
 pub enum Source<'a> {
     /// An experiment store folder, read when the stage runs.
     Store(&'a Path),
-    /// An experiment in memory, as written to `path` (whose content fingerprint is `input`).
+    /// An experiment in memory, as written (or being written) to `path`, whose content
+    /// fingerprint is `input`.
     Memory {
         /// The experiment.
         experiment: &'a Experiment,
         /// The store it was written to.
         path: &'a Path,
         /// Its content fingerprint.
-        input: &'a InputFile,
+        input: &'a StoreFingerprint,
     },
+}
+
+/// A store's content fingerprint ([`InputFile::store`]): known, or awaited from the thread
+/// that is still writing the store. `evomics run` writes a stage's store on its own thread
+/// while the next stages work on the experiment in memory; a stage that records the store as
+/// its input (in its manifest, at its end) waits for the write there, and gets its error.
+#[derive(Clone)]
+pub struct StoreFingerprint {
+    path: PathBuf,
+    state: Arc<Mutex<Fingerprinted>>,
+}
+
+enum Fingerprinted {
+    Known(InputFile),
+    Writing(std::thread::JoinHandle<Result<InputFile>>),
+    /// The write failed; its error was returned to the first caller of `get`.
+    Failed(String),
+}
+
+impl std::fmt::Debug for StoreFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFingerprint")
+            .field("path", &self.path)
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
+
+impl StoreFingerprint {
+    /// The fingerprint of a store already on disk.
+    pub fn known(path: &Path, input: InputFile) -> StoreFingerprint {
+        StoreFingerprint {
+            path: path.to_path_buf(),
+            state: Arc::new(Mutex::new(Fingerprinted::Known(input))),
+        }
+    }
+
+    /// The store at `path`, written by `write` (which returns its fingerprint) on a new thread.
+    pub fn write_in_background(
+        path: &Path,
+        write: impl FnOnce() -> Result<InputFile> + Send + 'static,
+    ) -> StoreFingerprint {
+        StoreFingerprint {
+            path: path.to_path_buf(),
+            state: Arc::new(Mutex::new(Fingerprinted::Writing(std::thread::spawn(
+                write,
+            )))),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Fingerprinted> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the fingerprint is known without waiting (the write, if any, has ended).
+    pub fn is_ready(&self) -> bool {
+        match &*self.lock() {
+            Fingerprinted::Writing(h) => h.is_finished(),
+            _ => true,
+        }
+    }
+
+    /// The fingerprint, once the store is written; the write's error (to the first caller).
+    pub fn get(&self) -> Result<InputFile> {
+        let mut state = self.lock();
+        if matches!(&*state, Fingerprinted::Writing(_)) {
+            let Fingerprinted::Writing(h) = std::mem::replace(
+                &mut *state,
+                Fingerprinted::Failed("the store is being written".into()),
+            ) else {
+                unreachable!("matched above")
+            };
+            match h.join() {
+                Ok(Ok(fp)) => *state = Fingerprinted::Known(fp),
+                Ok(Err(e)) => {
+                    *state = Fingerprinted::Failed(e.to_string());
+                    return Err(e);
+                }
+                Err(_) => {
+                    *state = Fingerprinted::Failed("the thread writing it failed".into());
+                }
+            }
+        }
+        match &*state {
+            Fingerprinted::Known(fp) => Ok(fp.clone()),
+            Fingerprinted::Failed(message) => Err(PipelineError::StoreNotWritten {
+                path: self.path.clone(),
+                message: message.clone(),
+            }),
+            Fingerprinted::Writing(_) => unreachable!("joined above"),
+        }
+    }
+}
+
+/// A stage's store, computed but not yet written: [`StoreWrite::write`] writes it (with its
+/// manifest and extra documents) as the standalone stage does.
+#[derive(Debug, Clone)]
+pub struct StoreWrite {
+    out: PathBuf,
+    replace: Replace,
+    manifest: Manifest,
+    /// Extra files (path relative to the store, text).
+    docs: Vec<(String, String)>,
+}
+
+impl StoreWrite {
+    /// Write the store of `experiment`, atomically.
+    pub fn write(&self, experiment: &Experiment) -> Result<()> {
+        write_experiment_with(&self.out, self.replace, experiment, &self.manifest, |tmp| {
+            for (name, text) in &self.docs {
+                evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The store's folder.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The store's manifest (its `files` are listed when it is written).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
 }
 
 impl Source<'_> {
@@ -62,7 +190,7 @@ impl Source<'_> {
     pub fn fingerprint(&self) -> Result<InputFile> {
         match self {
             Source::Store(p) => Ok(InputFile::store(p)?),
-            Source::Memory { input, .. } => Ok((*input).clone()),
+            Source::Memory { input, .. } => input.get(),
         }
     }
 
@@ -154,6 +282,29 @@ pub fn ingest(
     out: &Path,
     replace: Replace,
 ) -> Result<(Experiment, Manifest, Vec<Message>)> {
+    let (exp, store, msgs) = ingest_experiment(
+        samples,
+        sheet,
+        layers,
+        allow_missing_samples,
+        sample_map,
+        out,
+        replace,
+    )?;
+    store.write(&exp)?;
+    Ok((exp, store.manifest, msgs))
+}
+
+/// [`ingest`] up to its store, which the caller writes.
+pub fn ingest_experiment(
+    samples: &Path,
+    sheet: SheetOptions,
+    layers: &[String],
+    allow_missing_samples: bool,
+    sample_map: Option<&Path>,
+    out: &Path,
+    replace: Replace,
+) -> Result<(Experiment, StoreWrite, Vec<Message>)> {
     let layers = layers
         .iter()
         .map(|s| LayerSpec::parse(s))
@@ -238,8 +389,13 @@ pub fn ingest(
     for w in evomics_io::ingest::sheet_warnings(&manifest) {
         msgs.push(Message::warn(format!("sample sheet: {w}")));
     }
-    evomics_io::write_experiment_with(out, replace, &exp, &manifest, |_| Ok(()))?;
-    Ok((exp, manifest, msgs))
+    let store = StoreWrite {
+        out: out.to_path_buf(),
+        replace,
+        manifest,
+        docs: Vec::new(),
+    };
+    Ok((exp, store, msgs))
 }
 
 /// `qc`.
@@ -308,6 +464,17 @@ pub fn normalize(
     target: &Target,
     spec: &NormalizeSpec,
 ) -> Result<(Experiment, NormalizeResult)> {
+    let (normalized, result, store) = normalize_experiment(source, target, spec)?;
+    store.write(&normalized)?;
+    Ok((normalized, result))
+}
+
+/// [`normalize`] up to its store, which the caller writes.
+pub fn normalize_experiment(
+    source: Source<'_>,
+    target: &Target,
+    spec: &NormalizeSpec,
+) -> Result<(Experiment, NormalizeResult, StoreWrite)> {
     spec.validate()
         .map_err(|e| settings_error("normalize", target, e))?;
     target.check(&source, &[])?;
@@ -328,14 +495,17 @@ pub fn normalize(
         let rj = serde_json::to_string_pretty(&l.report).unwrap_or_default() + "\n";
         docs.push((format!("normalize/{name}.report.json"), rj));
     }
-    let result_json = evomics_io::output::result_json(&result)?;
-    write_experiment_with(&target.out, target.replace, &normalized, &m, |tmp| {
-        for (name, text) in &docs {
-            evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
-        }
-        evomics_io::atomic::write_file_atomic(&tmp.join("result.json"), result_json.as_bytes())
-    })?;
-    Ok((normalized, result))
+    docs.push((
+        "result.json".to_string(),
+        evomics_io::output::result_json(&result)?,
+    ));
+    let store = StoreWrite {
+        out: target.out.clone(),
+        replace: target.replace,
+        manifest: m,
+        docs,
+    };
+    Ok((normalized, result, store))
 }
 
 /// `diff`. `counts` is the store holding the layer's counts (the ingested store): when the
@@ -549,7 +719,7 @@ pub fn train(
             experiment,
             path,
             input,
-        } => (Cow::Borrowed(experiment), None, path, input.clone()),
+        } => (Cow::Borrowed(experiment), None, path, input.get()?),
     };
     train_experiment(exp, manifest.as_ref(), path, input, target, spec, ctx)
 }
@@ -645,4 +815,46 @@ pub fn predict(
 /// The messages of a result, for the caller to print.
 pub fn messages<R: StageResult>(r: &R) -> Vec<Message> {
     r.messages()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(tag: &str) -> InputFile {
+        InputFile {
+            role: "store".into(),
+            path: tag.into(),
+            bytes: 1,
+            sha256: tag.into(),
+        }
+    }
+
+    /// A store written on its own thread gives its fingerprint once written, and its error
+    /// to the first caller (later callers learn that it was not written).
+    #[test]
+    fn a_background_store_write_gives_its_fingerprint_or_its_error() {
+        let dir = Path::new("out/ingest");
+        let written = StoreFingerprint::write_in_background(dir, || Ok(input("abc")));
+        let shared = written.clone();
+        assert_eq!(written.get().unwrap().sha256, "abc");
+        assert!(shared.is_ready());
+        assert_eq!(shared.get().unwrap().sha256, "abc");
+
+        let failed = StoreFingerprint::write_in_background(dir, || {
+            Err(PipelineError::Setting {
+                context: "disk".into(),
+                problem: "full".into(),
+            })
+        });
+        assert_eq!(failed.get().unwrap_err().to_string(), "disk: full");
+        let again = failed.get().unwrap_err().to_string();
+        assert!(
+            again.starts_with("out/ingest: the store was not written: disk: full"),
+            "{again}"
+        );
+        let known = StoreFingerprint::known(dir, input("x"));
+        assert!(known.is_ready());
+        assert_eq!(known.get().unwrap().sha256, "x");
+    }
 }

@@ -46,6 +46,7 @@ fn run_reuses_unchanged_stages_and_reruns_identically() {
     let out2 = d.path().join("log");
     let again = crate::evomics(&["run", p(&cfg), "-o", p(&out)]);
     let log = String::from_utf8_lossy(&again.stderr);
+    assert!(log.contains("ingest: unchanged, reused"), "{log}");
     assert!(log.contains("normalize: unchanged, reused"), "{log}");
     ok(&["run", p(&cfg), "-o", p(&out), "--force", "--quiet"]);
     let second = snapshot(&out);
@@ -60,6 +61,43 @@ fn run_reuses_unchanged_stages_and_reruns_identically() {
         );
     }
     assert!(!out2.exists());
+}
+
+/// The stores a run writes while later stages work are recorded in `run.json` even when a
+/// later stage fails, so the rerun after the fix reuses them.
+#[test]
+fn a_failed_stage_leaves_the_written_stores_reusable() {
+    let d = tempfile::tempdir().unwrap();
+    let data = workspace().join("test-data/sim-small");
+    let cfg = d.path().join("run.toml");
+    let config = |contrast: &str| {
+        format!(
+            "seed = 3\n[ingest]\nsamples = \"{}\"\nlayer = [\"proteome={},scale=linear\"]\n\
+             [normalize.proteome]\ntransform = {{ method = \"log2\" }}\n\
+             [diff.source]\nlayer = \"proteome\"\ndesign = \"~ 0 + source\"\ncontrasts = [\"{contrast}\"]\n",
+            data.join("samples.tsv").display(),
+            data.join("proteome.tsv").display(),
+        )
+    };
+    std::fs::write(&cfg, config("NOPE - BM_MSC")).unwrap();
+    let run = d.path().join("run");
+    let err = fail(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    assert!(err.contains("diff.source") && err.contains("NOPE"), "{err}");
+    let state = std::fs::read_to_string(run.join("run.json")).unwrap();
+    for stage in ["\"ingest\"", "\"normalize\""] {
+        assert_eq!(
+            state.matches(stage).count(),
+            2,
+            "{stage} recorded:\n{state}"
+        );
+    }
+    assert!(!state.contains("diff.source"), "{state}");
+    std::fs::write(&cfg, config("ADSC - BM_MSC")).unwrap();
+    let again = crate::evomics(&["run", p(&cfg), "-o", p(&run)]);
+    assert!(again.status.success());
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(log.contains("ingest: unchanged, reused"), "{log}");
+    assert!(log.contains("normalize: unchanged, reused"), "{log}");
 }
 
 /// A run without a report releases the normalized layers no later stage reads; its `diff`
