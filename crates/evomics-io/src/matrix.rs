@@ -174,6 +174,22 @@ impl MatrixBuilder {
         Ok(())
     }
 
+    /// Reserve room for `rows` rows in all (within the cell limit), so that the matrices do
+    /// not grow by copies (each of which holds the old and the new buffer at once). Only
+    /// address space is taken until cells are written; when even that is refused, the
+    /// matrices grow as they fill.
+    pub fn reserve_rows(&mut self, rows: usize) {
+        let limit = usize::try_from(crate::text::LIMITS.max_cells).unwrap_or(usize::MAX);
+        let cells = rows.saturating_mul(self.ncols).min(limit);
+        // A refused reservation is no error: the cells are still pushed one by one.
+        let _ = self
+            .values
+            .try_reserve_exact(cells.saturating_sub(self.values.len()));
+        let _ = self
+            .flags
+            .try_reserve_exact(cells.saturating_sub(self.flags.len()));
+    }
+
     /// Append one cell (`None`: no value) to the current row.
     #[inline]
     pub fn push(&mut self, v: Option<f64>) {
@@ -205,8 +221,8 @@ impl MatrixBuilder {
     pub fn finish(mut self) -> (Array2<f64>, Array2<ValueFlag>) {
         let n = self.nrows();
         self.truncate_rows(n);
-        self.values.shrink_to_fit();
-        self.flags.shrink_to_fit();
+        // No `shrink_to_fit`: capacity beyond the rows (a reservation's margin, never written)
+        // costs address space, not memory, while shrinking may copy the whole matrix.
         let shape = (n, self.ncols);
         (
             Array2::from_shape_vec(shape, self.values).expect("rows × columns cells"),

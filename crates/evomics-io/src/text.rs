@@ -302,6 +302,14 @@ impl Rows {
         }
     }
 
+    /// Bytes of text (decompressed) the rows so far took, and the size of the whole text the
+    /// input announces when it does: how far through the input the reader is, so that a
+    /// matrix can reserve its memory once instead of growing by copies.
+    pub fn progress(&self) -> (u64, Option<u64>) {
+        let src = &self.parser.src;
+        (src.total - (src.len - src.pos) as u64, src.announced)
+    }
+
     /// Physical lines read so far.
     pub fn lines(&self) -> u64 {
         self.parser.line - u64::from(self.parser.at_line_start)
@@ -366,6 +374,9 @@ struct Source {
     eof: bool,
     gz: bool,
     total: u64,
+    /// The size of the text the input announces (a file's size, a gzip stream's trailer):
+    /// a hint for reserving memory, never trusted for anything else.
+    announced: Option<u64>,
     hash: std::rc::Rc<std::cell::RefCell<(Sha256, u64)>>,
 }
 
@@ -785,6 +796,7 @@ fn open_source(path: &Path) -> Result<(Source, Vec<u8>)> {
     }
     let first = magic[..got].to_vec();
     let gz = got == 2 && magic == [0x1f, 0x8b];
+    let announced = announced_size(path, gz);
     let chained = Cursor::new(first.clone()).chain(raw);
     let inner: Box<dyn Read> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(
@@ -802,10 +814,29 @@ fn open_source(path: &Path) -> Result<(Source, Vec<u8>)> {
             eof: false,
             gz,
             total: 0,
+            announced,
             hash,
         },
         first,
     ))
+}
+
+/// The size of the text in the file at `path`: its size, or for a gzip file the size its last
+/// member's trailer gives (RFC 1952 ISIZE: the size modulo 2^32, so a hint only).
+fn announced_size(path: &Path, gz: bool) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    let size = f.metadata().ok()?.len();
+    if !gz {
+        return Some(size);
+    }
+    if size < 18 {
+        return None;
+    }
+    f.seek(SeekFrom::End(-4)).ok()?;
+    let mut isize = [0u8; 4];
+    f.read_exact(&mut isize).ok()?;
+    Some(u64::from(u32::from_le_bytes(isize)))
 }
 
 fn memory_source(text: &[u8]) -> Source {
@@ -821,6 +852,7 @@ fn memory_source(text: &[u8]) -> Source {
         eof: false,
         gz: false,
         total: 0,
+        announced: Some(text.len() as u64),
         hash,
     }
 }
