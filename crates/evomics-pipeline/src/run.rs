@@ -823,19 +823,19 @@ fn run_step(
     };
     match &s.call {
         StageCall::Ingest(spec) => {
-            let (exp, store, msgs) = stages::ingest_experiment(
-                &spec.samples,
-                SheetOptions {
+            let ingest_inputs = stages::IngestInputs {
+                samples: &spec.samples,
+                sheet: SheetOptions {
                     id_column: spec.sample_id_column.clone(),
                     worksheet: spec.worksheet.clone(),
                     sdrf: spec.sdrf,
                 },
-                &spec.layer,
-                spec.allow_missing_samples,
-                spec.sample_map.as_deref(),
-                &s.out,
-                target.replace,
-            )?;
+                layers: &spec.layer,
+                allow_missing_samples: spec.allow_missing_samples,
+                sample_map: spec.sample_map.as_deref(),
+            };
+            let (exp, store, msgs) =
+                stages::ingest_experiment(ingest_inputs, &s.out, target.replace)?;
             say(msgs);
             let inputs = report_inputs(store.manifest());
             let exp = Arc::new(exp);

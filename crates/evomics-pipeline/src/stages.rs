@@ -271,40 +271,47 @@ fn manifest<C: Serialize, S: Serialize>(
     Ok(m)
 }
 
+/// What `ingest` reads: the sample sheet (with how to read it), the `--layer` specs, and the
+/// matching options.
+#[derive(Debug, Clone)]
+pub struct IngestInputs<'a> {
+    /// The sample sheet (or SDRF file).
+    pub samples: &'a Path,
+    /// How to read it.
+    pub sheet: SheetOptions,
+    /// The layers, as `NAME=PATH[,key=value…]`.
+    pub layers: &'a [String],
+    /// Keep going when sheet samples are missing from a matrix (or the reverse).
+    pub allow_missing_samples: bool,
+    /// A sample map (which column of which layer holds which sample).
+    pub sample_map: Option<&'a Path>,
+}
+
 /// `ingest`: the sample sheet and layer files into a store at `out`; returns the experiment, its
 /// manifest and the messages for the user.
 pub fn ingest(
-    samples: &Path,
-    sheet: SheetOptions,
-    layers: &[String],
-    allow_missing_samples: bool,
-    sample_map: Option<&Path>,
+    inputs: IngestInputs<'_>,
     out: &Path,
     replace: Replace,
 ) -> Result<(Experiment, Manifest, Vec<Message>)> {
-    let (exp, store, msgs) = ingest_experiment(
-        samples,
-        sheet,
-        layers,
-        allow_missing_samples,
-        sample_map,
-        out,
-        replace,
-    )?;
+    let (exp, store, msgs) = ingest_experiment(inputs, out, replace)?;
     store.write(&exp)?;
     Ok((exp, store.manifest, msgs))
 }
 
 /// [`ingest`] up to its store, which the caller writes.
 pub fn ingest_experiment(
-    samples: &Path,
-    sheet: SheetOptions,
-    layers: &[String],
-    allow_missing_samples: bool,
-    sample_map: Option<&Path>,
+    inputs: IngestInputs<'_>,
     out: &Path,
     replace: Replace,
 ) -> Result<(Experiment, StoreWrite, Vec<Message>)> {
+    let IngestInputs {
+        samples,
+        sheet,
+        layers,
+        allow_missing_samples,
+        sample_map,
+    } = inputs;
     let layers = layers
         .iter()
         .map(|s| LayerSpec::parse(s))

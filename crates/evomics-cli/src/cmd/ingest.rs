@@ -16,15 +16,14 @@ pub fn run(a: IngestArgs, log: Log) -> anyhow::Result<()> {
     let Some(samples) = a.samples.as_ref().or(a.sdrf.as_ref()) else {
         anyhow::bail!("give the sample sheet with -s SHEET or an SDRF file with --sdrf FILE");
     };
-    let (exp, manifest, msgs) = stages::ingest(
+    let inputs = stages::IngestInputs {
         samples,
         sheet,
-        &a.layers,
-        a.allow_missing_samples,
-        a.sample_map.as_deref(),
-        &a.out,
-        Replace::forced(a.force),
-    )?;
+        layers: &a.layers,
+        allow_missing_samples: a.allow_missing_samples,
+        sample_map: a.sample_map.as_deref(),
+    };
+    let (exp, manifest, msgs) = stages::ingest(inputs, &a.out, Replace::forced(a.force))?;
     log.messages(&msgs);
     log.say(format!("wrote {}", a.out.display()));
     if log.json() {
