@@ -110,6 +110,7 @@ pub struct TextRow<'a> {
     /// 1-based line number in the file where the row starts.
     pub line: u64,
     rec: &'a Record,
+    progress: (u64, Option<u64>),
 }
 
 impl<'a> TextRow<'a> {
@@ -131,6 +132,11 @@ impl<'a> TextRow<'a> {
     /// True for a row without fields (never returned by [`Rows::next_row`]).
     pub fn is_empty(&self) -> bool {
         self.rec.len() == 0
+    }
+
+    /// [`Rows::progress`] when this row was read.
+    pub fn progress(&self) -> (u64, Option<u64>) {
+        self.progress
     }
 }
 
@@ -200,9 +206,11 @@ impl Rows {
             }
             if self.ragged {
                 self.rows_read += 1;
+                let progress = self.progress();
                 return Ok(Some(TextRow {
                     line: self.rec.line,
                     rec: &self.rec,
+                    progress,
                 }));
             }
             let ncol = self.ncol;
@@ -295,9 +303,11 @@ impl Rows {
                 }
             }
             self.rows_read += 1;
+            let progress = self.progress();
             return Ok(Some(TextRow {
                 line: self.rec.line,
                 rec: &self.rec,
+                progress,
             }));
         }
     }

@@ -166,7 +166,7 @@ pub fn read_pg_matrix(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMat
             ));
         }
         ids.push(id);
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for &k in &run_idx {
             cells.push(parse_intensity(
                 path,

@@ -128,7 +128,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         preferred.push(id);
         fallback.push(protein.to_string());
         lines.push(r.line);
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for q in &qcols {
             cells.push(parse_intensity(
                 path,

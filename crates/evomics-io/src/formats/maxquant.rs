@@ -237,7 +237,7 @@ fn read_with(
         preferred.push(lead);
         fallback.push(group.to_string());
         lines.push(r.line);
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for q in &qcols {
             cells.push(parse_intensity(
                 path,

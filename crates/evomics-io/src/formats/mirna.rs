@@ -164,7 +164,7 @@ pub fn read_mirdeep2(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatr
         });
         groups[g].push(row);
         precursors.push(super::common::text(r.get(prec_col)));
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for &k in &sample_idx {
             let v = parse_cell(path, r.line, &header[k], r.raw(k))?;
             if let Some(c) = check.as_mut() {

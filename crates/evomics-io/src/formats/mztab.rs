@@ -146,7 +146,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
                 ids.push(fields[*id_col].trim().to_string());
                 descs.push(text(&fields[*desc_col]).filter(|d| d != "null"));
                 lines.push(line);
-                cells.reserve_row(path, line)?;
+                cells.reserve_row(path, line, t.rows.progress())?;
                 for (k, c) in qcols {
                     cells.push(parse_intensity(path, line, &c.header, &fields[*k], zero_na)?);
                 }

@@ -154,7 +154,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         };
         ids.push((id, raw_id.to_string()));
         lines.push(r.line);
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for &k in &l.main {
             let v = parse_cell(path, r.line, &header[k], r.raw(k))?;
             cells.push(v.filter(|x| !(zero_na && *x == 0.0)));

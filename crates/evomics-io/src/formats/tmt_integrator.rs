@@ -101,7 +101,7 @@ pub fn read(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
         }
         ids.push(r.get(id_col).to_string());
         lines.push(r.line);
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for (k, h) in &qcols {
             let v = parse_cell(path, r.line, h, r.raw(*k))?;
             cells.push(v.filter(|x| !(zero_na && *x == 0.0)));

@@ -64,22 +64,6 @@ fn check_unique_ids(path: &Path, ids: &[(String, u64)], what: &str) -> Result<()
     Ok(())
 }
 
-/// Rows read before the matrix reserves room for the rows the input's size implies.
-const RESERVE_AFTER_ROWS: usize = 64;
-
-/// The rows of a table whose first `rows` rows took `done` of its `total` bytes, with a
-/// margin of a quarter: first rows are often longer than the rest (complete, high-abundance
-/// features first; later rows hold more short missing cells), and a reservation that falls
-/// short grows the matrices by a copy, while room never written costs no memory. A hint that
-/// only sizes a reservation.
-fn expected_rows(rows: usize, done: u64, total: u64) -> usize {
-    if done == 0 || total <= done {
-        return rows;
-    }
-    let estimate = rows as f64 * total as f64 / done as f64;
-    (estimate * 1.25) as usize + 16
-}
-
 /// Read a wide text matrix, row by row into the final values and flags.
 pub fn read_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> {
     let path = t.path.clone();
@@ -173,7 +157,7 @@ pub fn read_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
                 format!("{what} id '{}' already appears on line {prev}; ids must be unique (sum or rename the duplicates)", clip(id)),
             ));
         }
-        cells.reserve_row(path, r.line)?;
+        cells.reserve_row(path, r.line, r.progress())?;
         for &k in &value_cols {
             let v = parse_cell(path, r.line, &header[k], r.raw(k))?;
             if let Some(c) = counts.as_mut() {
@@ -187,11 +171,6 @@ pub fn read_text(t: &mut TextTable, opts: &ReadOptions) -> Result<ParsedMatrix> 
         ids.push(id.to_string());
         for (a, (_, k)) in anns.iter_mut().zip(&ann_cols) {
             a.push(Some(r.get(*k).to_string()).filter(|s| !s.is_empty()));
-        }
-        if ids.len() == RESERVE_AFTER_ROWS {
-            if let (done, Some(total)) = rows.progress() {
-                cells.reserve_rows(expected_rows(ids.len(), done, total));
-            }
         }
     }
     drop(seen);
@@ -442,16 +421,6 @@ mod tests {
 
     fn read_text(mut t: TextTable, o: &ReadOptions) -> Result<ParsedMatrix> {
         super::read_text(&mut t, o)
-    }
-
-    #[test]
-    fn the_reservation_follows_the_share_of_the_input_read() {
-        // 64 rows in 1,000 of 100,000 bytes: 6,400 rows expected, a quarter more reserved.
-        assert_eq!(expected_rows(64, 1_000, 100_000), 8_016);
-        // Nothing read yet, or the whole input: no extrapolation.
-        assert_eq!(expected_rows(64, 0, 100_000), 64);
-        assert_eq!(expected_rows(64, 100_000, 100_000), 64);
-        assert_eq!(expected_rows(64, 5_000, 1_000), 64);
     }
 
     #[test]
