@@ -228,6 +228,55 @@ pub struct Assay {
     flags: Array2<ValueFlag>,
 }
 
+/// A layer's identity without its matrices ([`Assay::fingerprint`]): everything but the cells
+/// compared exactly, the cells by a checksum. The checksum is not cryptographic: it tells
+/// whether a layer is, with overwhelming probability, the one fingerprinted earlier in the same
+/// process (e.g. the ingested layer a normalization was fitted on), not whether someone built a
+/// layer to collide with it. NaN values compare equal whatever their bits, as in `Assay`'s
+/// equality.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssayFingerprint {
+    name: String,
+    kind: LayerKind,
+    scale: ValueScale,
+    features: Features,
+    samples: Vec<String>,
+    cells: u64,
+}
+
+/// The wrapping sum over cells of a 64-bit mix (splitmix64's finalizer) of the cell's value
+/// bits, flag and position: order-free, so row blocks summed on any number of threads give
+/// the same total.
+fn cell_checksum(values: &Array2<f64>, flags: &Array2<ValueFlag>) -> u64 {
+    use rayon::prelude::*;
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let cols = values.ncols();
+    let cell = |i: usize, j: usize, v: f64, f: ValueFlag| {
+        let bits = if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        };
+        let at = ((i * cols + j) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mix(bits ^ at).wrapping_add(mix(at ^ (u64::from(f as u8) << 56) ^ 0x5851_f42d_4c95_7f2d))
+    };
+    (0..values.nrows())
+        .into_par_iter()
+        .map(|i| {
+            values
+                .row(i)
+                .iter()
+                .zip(flags.row(i).iter())
+                .enumerate()
+                .fold(0u64, |h, (j, (&v, &f))| h.wrapping_add(cell(i, j, v, f)))
+        })
+        .reduce(|| 0, u64::wrapping_add)
+}
+
 impl PartialEq for Assay {
     fn eq(&self, other: &Assay) -> bool {
         self.name == other.name
@@ -405,6 +454,21 @@ impl Assay {
             Some(self.values[[feature, sample]])
         } else {
             None
+        }
+    }
+
+    /// What identifies this layer's content without keeping a copy of it: its name, kind,
+    /// scale, features and samples, and a 64-bit checksum of every cell's value and flag with
+    /// the cell's position ([`AssayFingerprint`]). Computed in row blocks on rayon's workers;
+    /// the same for any thread count.
+    pub fn fingerprint(&self) -> AssayFingerprint {
+        AssayFingerprint {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            scale: self.scale,
+            features: self.features.clone(),
+            samples: self.samples.clone(),
+            cells: cell_checksum(&self.values, &self.flags),
         }
     }
 
@@ -866,5 +930,70 @@ mod tests {
         assert_eq!(b.get(0, 0), Some(3.0));
         assert_eq!(b.get(1, 0), None);
         assert!(a.select_samples_by_id(&["zz".into()]).is_err());
+    }
+
+    /// The fingerprint tells a layer from one with one cell's value or flag changed, or two
+    /// cells swapped, but not from a copy (whatever its missing cells' NaN bits), and it is
+    /// the same on one thread and on four.
+    #[test]
+    fn fingerprints_tell_every_cell_change_and_not_the_thread_count() {
+        let (g, n) = (300, 70);
+        let values = Array2::from_shape_fn((g, n), |(i, j)| ((i * 31 + j * 7) % 97) as f64 * 0.5);
+        let flags = Array2::from_shape_fn((g, n), |(i, j)| {
+            if (i + j) % 11 == 0 {
+                ValueFlag::Missing
+            } else {
+                ValueFlag::Observed
+            }
+        });
+        let layer = |values: Array2<f64>, flags: Array2<ValueFlag>| {
+            let mut values = values;
+            values.zip_mut_with(&flags, |v, f| {
+                if !f.has_value() {
+                    *v = f64::NAN;
+                }
+            });
+            Assay::new(
+                "proteome",
+                LayerKind::Proteome,
+                ValueScale::Log2,
+                Features::new((0..g).map(|i| format!("P{i}")).collect()).unwrap(),
+                (0..n).map(|j| format!("s{j}")).collect(),
+                values,
+                flags,
+            )
+            .unwrap()
+        };
+        let a = layer(values.clone(), flags.clone());
+        let fp = a.fingerprint();
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| a.fingerprint())
+        };
+        assert_eq!(on(1), fp);
+        assert_eq!(on(4), fp);
+        let (copy, copy_flags) = a.clone().into_matrices();
+        let mut other_nan = copy.clone();
+        other_nan.mapv_inplace(|v| if v.is_nan() { -f64::NAN } else { v });
+        assert_eq!(layer(other_nan, copy_flags.clone()).fingerprint(), fp);
+        let mut changed = values.clone();
+        changed[[123, 45]] += 1e-12;
+        assert_ne!(layer(changed, flags.clone()).fingerprint(), fp);
+        let mut swapped = values.clone();
+        swapped.swap([1, 1], [1, 2]);
+        assert_ne!(swapped[[1, 1]], swapped[[1, 2]]);
+        assert_ne!(layer(swapped, flags.clone()).fingerprint(), fp);
+        let mut reflagged = flags.clone();
+        reflagged[[5, 6]] = ValueFlag::Imputed;
+        assert_ne!(layer(values.clone(), reflagged).fingerprint(), fp);
+        let mut renamed = a.clone();
+        renamed
+            .features_mut()
+            .set_annotation("gene", vec![None; g])
+            .unwrap();
+        assert_ne!(renamed.fingerprint(), fp);
     }
 }

@@ -35,7 +35,7 @@ pub mod vocab;
 #[doc(hidden)]
 pub use serde as __serde;
 
-pub use assay::{Assay, Features, LayerKind, ValueScale};
+pub use assay::{Assay, AssayFingerprint, Features, LayerKind, ValueScale};
 pub use error::{CoreError, Result};
 pub use exclude::{Exclude, ExcludeRules};
 pub use experiment::{Experiment, LayerOverlap};

@@ -39,7 +39,7 @@ use crate::data::Dataset;
 use crate::error::{MlError, Result};
 use crate::evaluate::{prediction_row, MetricSummary, PredictionRow, TrainConfig, Tuning};
 use crate::models::{FittedModel, ModelSpec, Output};
-use crate::preprocess::{FeatureRef, FittedPreprocess};
+use crate::preprocess::{FeatureRef, FittedPreprocess, Prefit};
 
 /// Format name written into every model file.
 pub const MODEL_FORMAT: &str = "evomics-model";
@@ -336,6 +336,18 @@ pub fn train_final(
     config: &TrainConfig,
     cv: Option<&crate::evaluate::CvReport>,
 ) -> Result<SavedModel> {
+    train_final_with(data, sheet, config, cv, None)
+}
+
+/// [`train_final`], taking a layer's pipeline fit on all samples from `prefit` when it is the
+/// fit this one would make ([`Prefit`]); the model is the same.
+pub fn train_final_with(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    cv: Option<&crate::evaluate::CvReport>,
+    prefit: Option<&Prefit>,
+) -> Result<SavedModel> {
     config.validate()?;
     let rows: Vec<usize> = (0..data.n_samples()).collect();
     let spec = match &config.tuning {
@@ -345,7 +357,7 @@ pub fn train_final(
     .with_seed(evomics_core::rng::derive_seed(config.seed, "final"));
     let (pre, x) = config
         .preprocess
-        .fit(&data.layers, sheet, &rows, &data.labels)?;
+        .fit_with(&data.layers, sheet, &rows, &data.labels, prefit)?;
     let model = spec.fit_owned(x, &data.labels)?;
     let layers: Vec<&Assay> = data.layers.iter().collect();
     let ids: Vec<&str> = data.sample_ids.iter().map(String::as_str).collect();

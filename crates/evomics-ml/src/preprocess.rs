@@ -20,7 +20,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use evomics_core::{Assay, SampleSheet};
+use std::sync::Mutex;
+
+use evomics_core::{Assay, AssayFingerprint, SampleSheet};
 use evomics_norm::{FittedPipeline, NormalizeConfig};
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
@@ -121,6 +123,96 @@ pub struct FittedPreprocess {
     pub scale: Vec<f64>,
 }
 
+/// Layer pipelines already fitted on every sample of their layer, with their outputs: in a run,
+/// what `normalize` computed from the ingested experiment that `train` reads again.
+/// [`PreprocessConfig::fit_with`] takes a layer's fit from here instead of fitting its pipeline
+/// a second time when it is exactly the fit it would make: the same pipeline (its
+/// `report_group` aside, which names the grouping of a report and changes no fitted value),
+/// on every sample in order, with the same sample sheet, on a layer whose
+/// [`AssayFingerprint`] is the one the pipeline was fitted on. The pipelines are deterministic,
+/// so what is taken is bit for bit what the second fit would return; anything else is fitted
+/// as usual. Each layer's fit is taken at most once (it moves into the model matrix).
+#[derive(Debug)]
+pub struct Prefit {
+    sheet: SampleSheet,
+    layers: Mutex<BTreeMap<String, PrefitLayer>>,
+    taken: Mutex<Vec<String>>,
+}
+
+/// One layer of a [`Prefit`].
+#[derive(Debug)]
+pub struct PrefitLayer {
+    /// The fingerprint of the layer the pipeline was fitted on.
+    pub input: AssayFingerprint,
+    /// The fitted pipeline.
+    pub fitted: FittedPipeline,
+    /// Its output on that layer.
+    pub output: Assay,
+}
+
+/// Whether two pipelines make the same fit: equal but for the report's grouping column.
+pub fn same_fit(a: &NormalizeConfig, b: &NormalizeConfig) -> bool {
+    let strip = |c: &NormalizeConfig| NormalizeConfig {
+        report_group: String::new(),
+        ..c.clone()
+    };
+    strip(a) == strip(b)
+}
+
+impl Prefit {
+    /// Fits made with the sample sheet `sheet`.
+    pub fn new(sheet: SampleSheet) -> Prefit {
+        Prefit {
+            sheet,
+            layers: Mutex::new(BTreeMap::new()),
+            taken: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Add the fit of layer `name` (replacing an earlier one).
+    pub fn insert(&mut self, name: &str, layer: PrefitLayer) {
+        if let Ok(layers) = self.layers.get_mut() {
+            layers.insert(name.to_string(), layer);
+        }
+    }
+
+    /// The layers whose fit was taken, in the order they were.
+    pub fn taken(&self) -> Vec<String> {
+        self.taken.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The fit of `layer` by `cfg` on the training rows `rows` when it is here (see [`Prefit`]),
+    /// with its config set to `cfg`.
+    fn take(
+        &self,
+        layer: &Assay,
+        cfg: &NormalizeConfig,
+        sheet: &SampleSheet,
+        rows: &[usize],
+    ) -> Option<(FittedPipeline, Assay)> {
+        if rows.len() != layer.n_samples() || rows.iter().enumerate().any(|(a, &b)| a != b) {
+            return None;
+        }
+        if *sheet != self.sheet {
+            return None;
+        }
+        let mut layers = self.layers.lock().ok()?;
+        let here = layers.get(layer.name())?;
+        if !same_fit(&here.fitted.config, cfg)
+            || here.output.samples() != layer.samples()
+            || here.input != layer.fingerprint()
+        {
+            return None;
+        }
+        let mut found = layers.remove(layer.name())?;
+        found.fitted.config = cfg.clone();
+        if let Ok(mut taken) = self.taken.lock() {
+            taken.push(layer.name().to_string());
+        }
+        Some((found.fitted, found.output))
+    }
+}
+
 impl PreprocessConfig {
     /// Check the configuration alone.
     pub fn validate(&self) -> Result<()> {
@@ -149,6 +241,19 @@ impl PreprocessConfig {
         train: &[usize],
         labels: &Labels,
     ) -> Result<(FittedPreprocess, Array2<f64>)> {
+        self.fit_with(layers, sheet, train, labels, None)
+    }
+
+    /// [`PreprocessConfig::fit`], taking a layer's pipeline fit from `prefit` when it holds
+    /// exactly the fit this one would make (see [`Prefit`]); the result is the same.
+    pub fn fit_with(
+        &self,
+        layers: &[Assay],
+        sheet: &SampleSheet,
+        train: &[usize],
+        labels: &Labels,
+        prefit: Option<&Prefit>,
+    ) -> Result<(FittedPreprocess, Array2<f64>)> {
         self.validate()?;
         if train.len() != labels.len() {
             return Err(data_err(
@@ -162,16 +267,23 @@ impl PreprocessConfig {
         // not beside every layer's.
         for layer in layers {
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
-            let (pipeline, out, _) = cfg
-                .fit_transform_owned(layer.select_samples(train), sheet)
-                .map_err(|source| MlError::Norm {
-                    context: format!(
-                        " of layer '{}' on {} training samples",
-                        layer.name(),
-                        train.len()
-                    ),
-                    error: Box::new(source),
-                })?;
+            let taken = prefit.and_then(|p| p.take(layer, &cfg, sheet, train));
+            let (pipeline, out) = match taken {
+                Some(fit) => fit,
+                None => {
+                    let (pipeline, out, _) = cfg
+                        .fit_transform_owned(layer.select_samples(train), sheet)
+                        .map_err(|source| MlError::Norm {
+                            context: format!(
+                                " of layer '{}' on {} training samples",
+                                layer.name(),
+                                train.len()
+                            ),
+                            error: Box::new(source),
+                        })?;
+                    (pipeline, out)
+                }
+            };
             fitted_layers.push(FittedLayer {
                 layer: layer.name().to_string(),
                 input_features: layer.features().ids().to_vec(),
@@ -693,5 +805,147 @@ mod tests {
             top_k(&[1.0, 3.0, 3.0, f64::NAN, 2.0], 3),
             (vec![1, 2, 4], vec![3.0, 3.0, 2.0])
         );
+    }
+
+    /// A fit taken from a [`Prefit`] gives the preprocessing and matrix of a fit made here, bit
+    /// for bit; a prefit that is not exactly that fit (other training rows, another pipeline,
+    /// another sheet, a changed cell) is not taken, and the result is a plain fit's.
+    #[test]
+    fn prefit_layers_are_taken_only_when_they_are_this_fit() {
+        let n = 9;
+        let (a, b) = (layer("a", n, 6, true), layer("b", n, 4, false));
+        let labels = |rows: usize| Labels::Classes {
+            y: (0..rows).map(|j| usize::from(j % 2 == 0)).collect(),
+            n_classes: 2,
+        };
+        let pipeline = |shift: f64| -> NormalizeConfig {
+            toml::from_str(&format!(
+                "normalization = {{ method = \"median\" }}\nimputation = {{ method = \"down_shift\", shift = {shift}, seed = 3 }}\n"
+            ))
+            .unwrap()
+        };
+        let cfg = PreprocessConfig {
+            layers: [
+                ("a".to_string(), pipeline(1.8)),
+                ("b".to_string(), pipeline(1.8)),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let prefit = |of: &Assay, with: NormalizeConfig, sheet: &SampleSheet| {
+            let (fitted, output, _) = with.fit_transform(of, sheet).unwrap();
+            PrefitLayer {
+                input: of.fingerprint(),
+                fitted,
+                output,
+            }
+        };
+        let all: Vec<usize> = (0..n).collect();
+        let plain = cfg
+            .fit(&[a.clone(), b.clone()], &sheet(n), &all, &labels(n))
+            .unwrap();
+        // The normalize stage's fit carries its grouping column: the same fit.
+        let mut grouped = pipeline(1.8);
+        grouped.report_group = "source".into();
+        let mut p = Prefit::new(sheet(n));
+        p.insert("a", prefit(&a, grouped, &sheet(n)));
+        p.insert("b", prefit(&b, pipeline(1.8), &sheet(n)));
+        let reused = cfg
+            .fit_with(
+                &[a.clone(), b.clone()],
+                &sheet(n),
+                &all,
+                &labels(n),
+                Some(&p),
+            )
+            .unwrap();
+        assert_eq!(p.taken(), ["a", "b"]);
+        assert_eq!(reused, plain);
+        assert!(
+            cfg.fit_with(
+                &[a.clone(), b.clone()],
+                &sheet(n),
+                &all,
+                &labels(n),
+                Some(&p)
+            )
+            .is_ok_and(|again| again == plain)
+                && p.taken().len() == 2,
+            "a fit is taken once"
+        );
+        let mut changed = a.clone().into_matrices();
+        changed.0[[2, 3]] += 0.25;
+        let changed = Assay::new(
+            "a",
+            a.kind().clone(),
+            a.scale(),
+            a.features().clone(),
+            a.samples().to_vec(),
+            changed.0,
+            changed.1,
+        )
+        .unwrap();
+        let other_sheet = SampleSheet::new((0..n).map(|j| format!("s{j}")).collect())
+            .unwrap()
+            .select(&(0..n).rev().collect::<Vec<_>>());
+        let cases: Vec<(&str, Prefit, Vec<usize>)> = vec![
+            (
+                "a subset of the rows",
+                {
+                    let mut p = Prefit::new(sheet(n));
+                    p.insert("a", prefit(&a, pipeline(1.8), &sheet(n)));
+                    p
+                },
+                (1..n).collect(),
+            ),
+            (
+                "another pipeline",
+                {
+                    let mut p = Prefit::new(sheet(n));
+                    p.insert("a", prefit(&a, pipeline(2.0), &sheet(n)));
+                    p
+                },
+                all.clone(),
+            ),
+            (
+                "another layer",
+                {
+                    let mut p = Prefit::new(sheet(n));
+                    p.insert("a", prefit(&changed, pipeline(1.8), &sheet(n)));
+                    p
+                },
+                all.clone(),
+            ),
+            (
+                "another sheet",
+                {
+                    let mut p = Prefit::new(other_sheet.clone());
+                    p.insert("a", prefit(&a, pipeline(1.8), &sheet(n)));
+                    p
+                },
+                all.clone(),
+            ),
+        ];
+        for (what, p, rows) in cases {
+            let want = cfg
+                .fit(
+                    &[a.clone(), b.clone()],
+                    &sheet(n),
+                    &rows,
+                    &labels(rows.len()),
+                )
+                .unwrap();
+            let got = cfg
+                .fit_with(
+                    &[a.clone(), b.clone()],
+                    &sheet(n),
+                    &rows,
+                    &labels(rows.len()),
+                    Some(&p),
+                )
+                .unwrap();
+            assert!(p.taken().is_empty(), "{what}: taken");
+            assert_eq!(got, want, "{what}");
+        }
     }
 }

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use evomics_core::{Experiment, Message, ValueScale};
+use evomics_core::{AssayFingerprint, Experiment, Message, ValueScale};
 use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_io::output::read_result;
 use evomics_io::sheet::SheetOptions;
 use evomics_io::{read_experiment, InputFile, LayerSpec};
+use evomics_ml::preprocess::{same_fit, Prefit, PrefitLayer};
 use evomics_ml::stages::cluster::{ClusterConfig, ClusterResult};
 use evomics_ml::stages::train::{TrainContext, TrainResult, TrainSpec};
 use evomics_norm::stage::{NormalizeResult, NormalizeSpec};
@@ -496,6 +497,9 @@ struct Results {
     /// read it.
     ingest_released: Option<Released>,
     normalized: Option<(Arc<Experiment>, StoreFingerprint, NormalizeResult)>,
+    /// When `normalize` ran in this process on every ingested sample: the fingerprints of the
+    /// ingested layers its pipelines were fitted on (a later `train` may take those fits).
+    normalize_inputs: Option<BTreeMap<String, AssayFingerprint>>,
     /// Stores still being written, with their stage's name and key: the stage is recorded as
     /// done in `run.json` once its store is.
     writing: Vec<(String, String, StoreFingerprint)>,
@@ -645,7 +649,12 @@ pub fn execute(
         for (i, (s, reused)) in plan.steps.iter().zip(reuse).enumerate() {
             // The normalized experiment is released once no stage left reads it (a potency model
             // starts from the ingested store), so `train` does not hold both stores at once.
-            if !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
+            // A `train` taking its final fit from the normalization keeps those layers.
+            let for_train = match (&res.normalized, &res.normalize_inputs) {
+                (Some((_, _, r)), Some(_)) => prefit_layers(&plan.steps[i..], r),
+                _ => Vec::new(),
+            };
+            if for_train.is_empty() && !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
                 res.normalized = None;
             }
             // (Not while the normalized store is still being written from it: at a later step.)
@@ -654,7 +663,7 @@ pub fn execute(
                 .as_mut()
                 .and_then(|(e, _, _)| Arc::get_mut(e))
             {
-                release_unread_layers(exp, &plan.steps[i..]);
+                release_unread_layers(exp, &plan.steps[i..], &for_train);
             }
             // The ingested experiment is released while a stage that does not read it runs (the
             // analysis stages read the normalized one); a later `train` or report reads it back.
@@ -762,8 +771,8 @@ fn reads_normalized(call: &StageCall) -> bool {
 /// `cluster` read their own layer (as their standalone commands read only it from the store),
 /// `explore` and the report every layer. Nothing is released while a layer a step names is
 /// absent, so that step's error still lists every layer.
-fn release_unread_layers(exp: &mut Experiment, steps: &[Step]) {
-    let mut read: Vec<&str> = Vec::new();
+fn release_unread_layers(exp: &mut Experiment, steps: &[Step], for_train: &[String]) {
+    let mut read: Vec<&str> = for_train.iter().map(String::as_str).collect();
     for s in steps {
         match &s.call {
             StageCall::Diff(c) => read.push(&c.layer),
@@ -851,6 +860,13 @@ fn run_step(
                 input: fp,
             };
             let (normalized, result, store) = stages::normalize_experiment(source, target, spec)?;
+            res.normalize_inputs = result.excluded.is_empty().then(|| {
+                result
+                    .layers
+                    .keys()
+                    .filter_map(|name| Some((name.clone(), exp.layer(name).ok()?.fingerprint())))
+                    .collect()
+            });
             say(evomics_core::StageResult::messages(&result));
             let normalized = Arc::new(normalized);
             let fp = write_store(store, &normalized, opts)?;
@@ -920,12 +936,14 @@ fn run_step(
             res.cluster = Some(r);
         }
         StageCall::Train(spec) => {
+            res.ingested(ingest_dir)?;
+            let prefit = take_prefit(res, s);
             let ctx = TrainContext {
                 threads: opts.threads,
                 progress: opts.progress,
                 preprocessed_store: false,
+                prefit: prefit.as_ref(),
             };
-            res.ingested(ingest_dir)?;
             let r = if last_reader {
                 // No later stage reads the ingested experiment: train takes it over.
                 let (exp, fp, _) = res.ingest.take().expect("loaded above");
@@ -943,6 +961,13 @@ fn run_step(
                 stages::train(source, target, spec, &ctx)?
             };
             say(evomics_core::StageResult::messages(&r));
+            let taken = prefit.as_ref().map(Prefit::taken).unwrap_or_default();
+            if !taken.is_empty() {
+                say(vec![Message::info(format!(
+                    "the final model's pipelines of layer(s) {} are the fits `normalize` made on the same samples (not fitted a second time)",
+                    taken.join(", ")
+                ))]);
+            }
             res.train.push((s.name.clone(), r));
         }
         StageCall::Report(spec) => {
@@ -977,6 +1002,72 @@ fn run_step(
         }
     }
     Ok(writing)
+}
+
+/// The layers of the normalization in `result` that a `train` among `steps` may take its final
+/// fit from ([`Prefit`]): those its `[preprocess.<layer>]` fits with the same pipeline.
+fn prefit_layers(steps: &[Step], result: &NormalizeResult) -> Vec<String> {
+    let mut layers: Vec<String> = Vec::new();
+    for s in steps {
+        let StageCall::Train(spec) = &s.call else {
+            continue;
+        };
+        for (name, l) in &result.layers {
+            let used = spec.layers.as_ref().is_none_or(|ls| ls.contains(name));
+            let same = spec
+                .preprocess
+                .get(name)
+                .is_some_and(|c| same_fit(c, &l.config));
+            if used && same && !layers.contains(name) {
+                layers.push(name.clone());
+            }
+        }
+    }
+    layers
+}
+
+/// The normalization's fits that `train` step `s` may take, moved out of the run's normalized
+/// experiment once its store is written (a later stage reading that experiment reads it back
+/// from the store). `None` when `normalize` did not run in this process on every sample, when
+/// no layer's pipeline is the train's, or while the experiment is still shared.
+fn take_prefit(res: &mut Results, s: &Step) -> Option<Prefit> {
+    let inputs = res.normalize_inputs.as_ref()?;
+    let layers = prefit_layers(std::slice::from_ref(s), &res.normalized.as_ref()?.2);
+    if layers.is_empty() {
+        return None;
+    }
+    let (exp, fp, result) = res.normalized.take()?;
+    // The writer releases its share of the experiment before it hands the fingerprint over.
+    // A failed write is left to the step that records it.
+    if fp.get().is_err() {
+        res.normalized = Some((exp, fp, result));
+        return None;
+    }
+    let mut exp = match Arc::try_unwrap(exp) {
+        Ok(exp) => exp,
+        Err(exp) => {
+            res.normalized = Some((exp, fp, result));
+            return None;
+        }
+    };
+    let mut prefit = Prefit::new(exp.samples().clone());
+    for name in layers {
+        let (Some(input), Some(l)) = (inputs.get(&name), result.layers.get(&name)) else {
+            continue;
+        };
+        if let Some(output) = exp.remove_layer(&name) {
+            prefit.insert(
+                &name,
+                PrefitLayer {
+                    input: input.clone(),
+                    fitted: l.fitted.clone(),
+                    output,
+                },
+            );
+        }
+    }
+    res.normalize_inputs = None;
+    Some(prefit)
 }
 
 /// Call `f` with the analysis store: the normalized one when the run normalizes, else the
@@ -1061,9 +1152,9 @@ mod tests {
         }));
         let names = |e: &Experiment| e.layers().keys().cloned().collect::<Vec<_>>();
         let mut e = experiment();
-        release_unread_layers(&mut e, &[diff("proteome"), cluster.clone()]);
+        release_unread_layers(&mut e, &[diff("proteome"), cluster.clone()], &[]);
         assert_eq!(names(&e), ["mirna", "proteome"]);
-        release_unread_layers(&mut e, std::slice::from_ref(&cluster));
+        release_unread_layers(&mut e, std::slice::from_ref(&cluster), &[]);
         assert_eq!(names(&e), ["mirna"]);
         for steps in [
             vec![
@@ -1073,7 +1164,7 @@ mod tests {
             vec![diff("absent")],
         ] {
             let mut e = experiment();
-            release_unread_layers(&mut e, &steps);
+            release_unread_layers(&mut e, &steps, &[]);
             assert_eq!(names(&e), ["lipids", "mirna", "proteome"]);
         }
     }

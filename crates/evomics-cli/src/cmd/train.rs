@@ -16,6 +16,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         threads: a.threads.unwrap_or(0),
         progress: Some(&progress),
         preprocessed_store: false,
+        prefit: None,
     };
     let target = Target {
         out: a.out.clone(),

@@ -100,9 +100,10 @@ fn a_failed_stage_leaves_the_written_stores_reusable() {
     assert!(log.contains("normalize: unchanged, reused"), "{log}");
 }
 
-/// A run without a report releases the normalized layers no later stage reads; its `diff`
-/// and `cluster` folders equal the stage commands' outputs on the run's stores (as the dry run
-/// prints them), apart from the manifests.
+/// A run without a report releases the normalized layers no later stage reads; its `diff`,
+/// `cluster` and `train` folders equal the stage commands' outputs on the run's stores (as the
+/// dry run prints them), apart from the manifests. Its `train` takes the final model's
+/// pipelines from `normalize` (the same pipelines on the same samples) and says so.
 #[test]
 fn run_stages_equal_the_stage_commands_on_its_stores() {
     let d = tempfile::tempdir().unwrap();
@@ -116,7 +117,13 @@ fn run_stages_equal_the_stage_commands_on_its_stores() {
              imputation = {{ method = \"down_shift\", seed = 7 }}\n\
              [normalize.mirna]\ntransform = {{ method = \"log_cpm\", norm_factors = {{ method = \"tmm\" }} }}\n\
              [diff.source]\nlayer = \"proteome\"\ndesign = \"~ 0 + source\"\ncontrasts = [\"ADSC - BM_MSC\"]\n\
-             [cluster]\nlayer = \"proteome\"\nmethod = [\"kmeans\"]\nk = 3\n",
+             [cluster]\nlayer = \"proteome\"\nmethod = [\"kmeans\"]\nk = 3\n\
+             [train]\ntarget = \"potency_class\"\nlayers = [\"proteome\", \"mirna\"]\npermutations = 0\nlearning_curve = []\n\
+             [train.preprocess.proteome]\ntransform = {{ method = \"log2\" }}\nnormalization = {{ method = \"median\" }}\n\
+             imputation = {{ method = \"down_shift\", seed = 7 }}\n\
+             [train.preprocess.mirna]\ntransform = {{ method = \"log_cpm\", norm_factors = {{ method = \"tmm\" }} }}\n\
+             [train.cv]\nscheme = \"group_k_fold\"\nk = 3\ngroup = \"donor_id\"\n\
+             [train.model]\nmodel = \"elastic_net\"\nalpha = 0.5\nlambda = 0.05\n",
             data.join("samples.tsv").display(),
             data.join("proteome.tsv").display(),
             data.join("mirna.tsv").display()
@@ -124,24 +131,38 @@ fn run_stages_equal_the_stage_commands_on_its_stores() {
     )
     .unwrap();
     let run = d.path().join("run");
-    ok(&["run", p(&cfg), "-o", p(&run), "--quiet"]);
+    let out = crate::evomics(&["run", p(&cfg), "-o", p(&run)]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("pipelines of layer(s) mirna, proteome are the fits `normalize` made"),
+        "{log}"
+    );
     let norm = run.join("normalize");
-    for (cmd, stage) in [("diff", "diff.source"), ("cluster", "cluster")] {
+    for (cmd, stage) in [
+        ("diff", "diff.source"),
+        ("cluster", "cluster"),
+        ("train", "train"),
+    ] {
         let by_hand = d.path().join(stage);
         let config = run.join(format!("config/{stage}.toml"));
+        let store = if cmd == "train" {
+            run.join("ingest")
+        } else {
+            norm.clone()
+        };
         ok(&[
             cmd,
-            p(&norm),
+            p(&store),
             "--config",
             p(&config),
             "-o",
             p(&by_hand),
             "--quiet",
         ]);
-        let folder = if cmd == "diff" {
-            run.join("diff/source")
-        } else {
-            run.join("cluster")
+        let folder = match cmd {
+            "diff" => run.join("diff/source"),
+            _ => run.join(stage),
         };
         let strip = |m: std::collections::BTreeMap<String, Vec<u8>>| {
             m.into_iter()
@@ -149,6 +170,7 @@ fn run_stages_equal_the_stage_commands_on_its_stores() {
                 .collect::<std::collections::BTreeMap<_, _>>()
         };
         let (a, b) = (strip(snapshot(&folder)), strip(snapshot(&by_hand)));
+        assert!(a.len() >= 3, "{stage}: {:?}", a.keys());
         assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
         for (k, v) in &a {
             assert!(v == &b[k], "{stage}: {k} differs from the stage command's");

@@ -67,8 +67,8 @@ use crate::models::{
     BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
     PlsParams, SvmParams,
 };
-use crate::persist::{train_final, MissingFeatureRule, SavedModel};
-use crate::preprocess::{FeatureRef, PreprocessConfig, Scaling, Selection};
+use crate::persist::{train_final, train_final_with, MissingFeatureRule, SavedModel};
+use crate::preprocess::{FeatureRef, Prefit, PreprocessConfig, Scaling, Selection};
 
 /// Model kinds selectable by name (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -887,6 +887,10 @@ pub struct TrainContext<'a> {
     /// True when the store was written by `normalize`: its pipeline saw every sample, so the
     /// CV estimates are optimistic (warned).
     pub preprocessed_store: bool,
+    /// Layer pipelines already fitted on all samples (a run's `normalize` of the same ingested
+    /// experiment), which the final model takes instead of fitting them again when they are
+    /// exactly its fits ([`Prefit`]); the folds always fit their own.
+    pub prefit: Option<&'a Prefit>,
 }
 
 impl std::fmt::Debug for TrainContext<'_> {
@@ -894,6 +898,7 @@ impl std::fmt::Debug for TrainContext<'_> {
         f.debug_struct("TrainContext")
             .field("threads", &self.threads)
             .field("preprocessed_store", &self.preprocessed_store)
+            .field("prefit", &self.prefit.is_some())
             .finish()
     }
 }
@@ -1097,7 +1102,7 @@ fn run_train_input(
     };
     let early_final = fixed
         .as_ref()
-        .map(|cfg| train_final(&data, sheet, cfg, None));
+        .map(|cfg| train_final_with(&data, sheet, cfg, None, ctx.prefit));
     let gate = MatrixGate::new();
     let mut cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
         match &s.comparison {
@@ -1213,7 +1218,7 @@ fn run_train_input(
     };
     let model = match early_final {
         Some(fitted) => fitted?.with_cv(&report),
-        None => train_final(&data, sheet, cfg, Some(&report))?,
+        None => train_final_with(&data, sheet, cfg, Some(&report), ctx.prefit)?,
     }
     .with_missing_rule(s.missing_features);
     let conformal = oof_conformal(&report, &data, cfg.conformal_alpha)?;
