@@ -348,6 +348,30 @@ pub fn train_final_with(
     cv: Option<&crate::evaluate::CvReport>,
     prefit: Option<&Prefit>,
 ) -> Result<SavedModel> {
+    fit_final(data, sheet, config, cv, prefit)?.finish(data)
+}
+
+/// The final model fitted, before the training data's hashes that [`SavedModel`] records
+/// ([`train_final_with`] in two steps: the hashes only read `data`, so a caller may compute
+/// them beside other work).
+#[derive(Debug)]
+pub struct FinalFit {
+    spec: ModelSpec,
+    pre: FittedPreprocess,
+    model: FittedModel,
+    config: TrainConfig,
+    cv_metrics: Vec<MetricSummary>,
+    conformal: Option<ConformalCalibration>,
+}
+
+/// The first step of [`train_final_with`]: tuning, preprocessing and the model fit.
+pub fn fit_final(
+    data: &Dataset,
+    sheet: &SampleSheet,
+    config: &TrainConfig,
+    cv: Option<&crate::evaluate::CvReport>,
+    prefit: Option<&Prefit>,
+) -> Result<FinalFit> {
     config.validate()?;
     let rows: Vec<usize> = (0..data.n_samples()).collect();
     let spec = match &config.tuning {
@@ -359,48 +383,70 @@ pub fn train_final_with(
         .preprocess
         .fit_with(&data.layers, sheet, &rows, &data.labels, prefit)?;
     let model = spec.fit_owned(x, &data.labels)?;
-    let layers: Vec<&Assay> = data.layers.iter().collect();
-    let ids: Vec<&str> = data.sample_ids.iter().map(String::as_str).collect();
-    // The whole data set's hash (one stream) beside the rows' (in blocks on the pool).
-    let (data_hash, hashes) = rayon::join(
-        || data.hash(),
-        || match RowHasher::new(&pre, &layers) {
-            Some(h) => h.hash_many(&ids),
-            None => vec![None; ids.len()],
-        },
-    );
-    let row_hashes = hashes
-        .into_iter()
-        .zip(&ids)
-        .map(|(h, s)| {
-            h.ok_or_else(|| MlError::Data {
-                what: "training",
-                problem: format!("sample '{s}' is missing from a layer of the training data"),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(SavedModel {
-        format: MODEL_FORMAT.into(),
-        version: MODEL_VERSION,
-        software_version: env!("CARGO_PKG_VERSION").into(),
-        target: data.target.clone(),
-        classes: data.classes.clone(),
-        features: pre.features.clone(),
-        preprocess: pre,
+    Ok(FinalFit {
+        spec,
+        pre,
         model,
-        model_params: spec,
         config: config.clone(),
-        training: TrainingInfo {
-            n_samples: data.n_samples(),
-            sample_ids: data.sample_ids.clone(),
-            data_hash,
-            n_dropped: data.dropped.len(),
-            row_hashes,
-        },
         cv_metrics: cv.map(|r| r.summary.clone()).unwrap_or_default(),
         conformal: cv.map(|r| r.conformal.clone()),
-        missing_features: MissingFeatureRule::Error,
     })
+}
+
+impl FinalFit {
+    /// The saved model, with the hashes of `data` (the data set it was fitted on).
+    pub fn finish(self, data: &Dataset) -> Result<SavedModel> {
+        let FinalFit {
+            spec,
+            pre,
+            model,
+            config,
+            cv_metrics,
+            conformal,
+        } = self;
+        let layers: Vec<&Assay> = data.layers.iter().collect();
+        let ids: Vec<&str> = data.sample_ids.iter().map(String::as_str).collect();
+        // The whole data set's hash (one stream) beside the rows' (in blocks on the pool).
+        let (data_hash, hashes) = rayon::join(
+            || data.hash(),
+            || match RowHasher::new(&pre, &layers) {
+                Some(h) => h.hash_many(&ids),
+                None => vec![None; ids.len()],
+            },
+        );
+        let row_hashes = hashes
+            .into_iter()
+            .zip(&ids)
+            .map(|(h, s)| {
+                h.ok_or_else(|| MlError::Data {
+                    what: "training",
+                    problem: format!("sample '{s}' is missing from a layer of the training data"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SavedModel {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            software_version: env!("CARGO_PKG_VERSION").into(),
+            target: data.target.clone(),
+            classes: data.classes.clone(),
+            features: pre.features.clone(),
+            preprocess: pre,
+            model,
+            model_params: spec,
+            config,
+            training: TrainingInfo {
+                n_samples: data.n_samples(),
+                sample_ids: data.sample_ids.clone(),
+                data_hash,
+                n_dropped: data.dropped.len(),
+                row_hashes,
+            },
+            cv_metrics,
+            conformal,
+            missing_features: MissingFeatureRule::Error,
+        })
+    }
 }
 
 impl SavedModel {

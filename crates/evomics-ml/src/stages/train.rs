@@ -67,7 +67,7 @@ use crate::models::{
     BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
     PlsParams, SvmParams,
 };
-use crate::persist::{train_final, train_final_with, MissingFeatureRule, SavedModel};
+use crate::persist::{fit_final, train_final, train_final_with, MissingFeatureRule, SavedModel};
 use crate::preprocess::{FeatureRef, Prefit, PreprocessConfig, Scaling, Selection};
 
 /// Model kinds selectable by name (`--model`).
@@ -1100,9 +1100,9 @@ fn run_train_input(
         None => Some(s.config.clone()),
         Some(multi) => multi.named_choice().map(|i| multi.model_config(i)),
     };
-    let early_final = fixed
+    let early_fit = fixed
         .as_ref()
-        .map(|cfg| train_final_with(&data, sheet, cfg, None, ctx.prefit));
+        .map(|cfg| fit_final(&data, sheet, cfg, None, ctx.prefit));
     let gate = MatrixGate::new();
     let mut cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
         match &s.comparison {
@@ -1155,7 +1155,24 @@ fn run_train_input(
             }
         }
     };
-    let (report, comparison, chosen) = cv_run()?;
+    // The final model's hashes of the training data (they only read it) are computed beside the
+    // cross-validation when there is more than one thread, before it otherwise.
+    let data_ref = &data;
+    let (cv, early_final) = match early_fit {
+        Some(fit) if threads > 1 => std::thread::scope(|scope| {
+            let hashing = scope.spawn(move || fit.and_then(|f| f.finish(data_ref)));
+            let cv = cv_run();
+            let fitted = hashing
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (cv, Some(fitted))
+        }),
+        early => {
+            let fitted = early.map(|fit| fit.and_then(|f| f.finish(data_ref)));
+            (cv_run(), fitted)
+        }
+    };
+    let (report, comparison, chosen) = cv?;
     let cfg = &chosen;
     match &comparison {
         None => notes.extend(constant_predictions(&report.predictions, cfg.model.name())),
