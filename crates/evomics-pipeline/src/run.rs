@@ -645,13 +645,19 @@ pub fn execute(
         .steps
         .iter()
         .any(|s| matches!(s.call, StageCall::Normalize(_)));
-    let steps = || -> Result<()> {
-        for (i, (s, reused)) in plan.steps.iter().zip(reuse).enumerate() {
+    let mut steps = || -> Result<()> {
+        for (i, (s, &reused)) in plan.steps.iter().zip(&reuse).enumerate() {
             // The normalized experiment is released once no stage left reads it (a potency model
             // starts from the ingested store), so `train` does not hold both stores at once.
-            // A `train` taking its final fit from the normalization keeps those layers.
+            // A `train` still to run that takes its final fit from the normalization keeps
+            // those layers.
+            let to_run = plan.steps[i..]
+                .iter()
+                .zip(&reuse[i..])
+                .filter(|(_, &r)| !r)
+                .map(|(t, _)| t);
             let for_train = match (&res.normalized, &res.normalize_inputs) {
-                (Some((_, _, r)), Some(_)) => prefit_layers(&plan.steps[i..], r),
+                (Some((_, _, r)), Some(_)) => prefit_layers(to_run, r),
                 _ => Vec::new(),
             };
             if for_train.is_empty() && !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
@@ -1006,7 +1012,10 @@ fn run_step(
 
 /// The layers of the normalization in `result` that a `train` among `steps` may take its final
 /// fit from ([`Prefit`]): those its `[preprocess.<layer>]` fits with the same pipeline.
-fn prefit_layers(steps: &[Step], result: &NormalizeResult) -> Vec<String> {
+fn prefit_layers<'a>(
+    steps: impl IntoIterator<Item = &'a Step>,
+    result: &NormalizeResult,
+) -> Vec<String> {
     let mut layers: Vec<String> = Vec::new();
     for s in steps {
         let StageCall::Train(spec) = &s.call else {
@@ -1032,7 +1041,7 @@ fn prefit_layers(steps: &[Step], result: &NormalizeResult) -> Vec<String> {
 /// no layer's pipeline is the train's, or while the experiment is still shared.
 fn take_prefit(res: &mut Results, s: &Step) -> Option<Prefit> {
     let inputs = res.normalize_inputs.as_ref()?;
-    let layers = prefit_layers(std::slice::from_ref(s), &res.normalized.as_ref()?.2);
+    let layers = prefit_layers([s], &res.normalized.as_ref()?.2);
     if layers.is_empty() {
         return None;
     }
