@@ -1178,6 +1178,80 @@ mod tests {
         }
     }
 
+    /// A `train` keeps for its final model the normalized layers whose `[preprocess]` pipeline
+    /// is the one `normalize` fitted (its report grouping aside) among the layers it uses; a
+    /// layer with another pipeline, or one it does not use, is not kept.
+    #[test]
+    fn a_train_keeps_the_layers_normalize_fitted_with_its_pipelines() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("s.tsv"), "sample_id\tsource\nA\tx\nB\ty\n").unwrap();
+        std::fs::write(d.path().join("p.tsv"), "id\tA\tB\nP1\t1\t2\n").unwrap();
+        let median = "normalization = { method = \"median\" }\n";
+        let plan_of = |train: &str| {
+            let config = d.path().join("run.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "[ingest]\nsamples = \"s.tsv\"\nlayer = [\"mirna=p.tsv,scale=log2\", \"proteome=p.tsv,scale=log2\"]\n\
+                     [normalize.mirna]\n{median}[normalize.proteome]\n{median}\
+                     [train]\ntarget = \"source\"\n{train}"
+                ),
+            )
+            .unwrap();
+            plan(&config, &d.path().join("out")).unwrap()
+        };
+        let kept = |train: &str| {
+            let p = plan_of(train);
+            let spec = p
+                .steps
+                .iter()
+                .find_map(|s| match &s.call {
+                    StageCall::Normalize(spec) => Some(spec.clone()),
+                    _ => None,
+                })
+                .unwrap();
+            let (_, result) = evomics_norm::stage::run_normalize(&grouped(), &spec).unwrap();
+            assert_eq!(result.layers["proteome"].config.report_group, "source");
+            prefit_layers(&p.steps, &result)
+        };
+        let same = format!("[train.preprocess.proteome]\n{median}");
+        assert_eq!(kept(&same), ["proteome"]);
+        assert_eq!(
+            kept(&format!("{same}[train.preprocess.mirna]\n{median}")),
+            ["mirna", "proteome"]
+        );
+        assert!(kept(&format!("layers = [\"mirna\"]\n{same}")).is_empty());
+        assert!(
+            kept("[train.preprocess.proteome]\ntransform = { method = \"log2\" }\n").is_empty()
+        );
+        assert!(kept("").is_empty());
+    }
+
+    /// Four samples in two sources, two log2 layers of two features.
+    fn grouped() -> Experiment {
+        use evomics_core::{Assay, Features, LayerKind, SampleSheet};
+        let ids: Vec<String> = ["A", "B", "C", "D"].map(String::from).to_vec();
+        let source = ["x", "x", "y", "y"].map(|v| Some(v.to_string())).to_vec();
+        let sheet =
+            SampleSheet::from_text_columns(ids.clone(), vec![("source".into(), source)]).unwrap();
+        let mut e = Experiment::new(sheet);
+        for name in ["mirna", "proteome"] {
+            let cells = ndarray::Array2::from_shape_fn((2, 4), |(i, j)| Some((1 + i + j) as f64));
+            let f = Features::new(vec!["F1".into(), "F2".into()]).unwrap();
+            let a = Assay::from_options(
+                name,
+                LayerKind::Other,
+                ValueScale::Log2,
+                f,
+                ids.clone(),
+                &cells,
+            )
+            .unwrap();
+            e.insert_layer(a).unwrap();
+        }
+        e
+    }
+
     /// An experiment of two samples and one feature per layer, with the given scales.
     fn tiny_experiment(layers: &[(&str, ValueScale)]) -> Experiment {
         use evomics_core::{Assay, Features, LayerKind, SampleSheet};
