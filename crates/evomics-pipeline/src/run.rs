@@ -500,6 +500,9 @@ struct Results {
     /// When `normalize` ran in this process on every ingested sample: the fingerprints of the
     /// ingested layers its pipelines were fitted on (a later `train` may take those fits).
     normalize_inputs: Option<BTreeMap<String, AssayFingerprint>>,
+    /// Whether a `train` with a `[preprocess]` pipeline is still to run after the current step
+    /// (only then does `normalize` fingerprint its inputs).
+    train_follows: bool,
     /// Stores still being written, with their stage's name and key: the stage is recorded as
     /// done in `run.json` once its store is.
     writing: Vec<(String, String, StoreFingerprint)>,
@@ -702,6 +705,12 @@ pub fn execute(
                 config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
                 replace,
             };
+            res.train_follows = plan.steps[i + 1..]
+                .iter()
+                .zip(&reuse[i + 1..])
+                .any(|(t, &r)| {
+                    !r && matches!(&t.call, StageCall::Train(spec) if !spec.preprocess.is_empty())
+                });
             // The last stage reading the ingested experiment may take it over.
             let last_reader = plan.steps[i + 1..]
                 .iter()
@@ -859,6 +868,7 @@ fn run_step(
             writing = Some(fp);
         }
         StageCall::Normalize(spec) => {
+            let train_follows = res.train_follows;
             let (exp, fp, _) = res.ingested(ingest_dir)?;
             let source = Source::Memory {
                 experiment: exp,
@@ -866,7 +876,8 @@ fn run_step(
                 input: fp,
             };
             let (normalized, result, store) = stages::normalize_experiment(source, target, spec)?;
-            res.normalize_inputs = result.excluded.is_empty().then(|| {
+            let fingerprint = train_follows && result.excluded.is_empty();
+            res.normalize_inputs = fingerprint.then(|| {
                 result
                     .layers
                     .keys()
