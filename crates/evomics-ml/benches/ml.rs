@@ -391,6 +391,28 @@ fn splits_of(data: &Dataset, sheet: &SampleSheet, cv: &CvScheme) -> Vec<evomics_
     .expect("splits")
 }
 
+/// A checksum of the trees' splits and leaves (FNV-1a over their bits), to see that a change
+/// to the split search grows the same forest.
+fn trees_checksum(trees: &[evomics_ml::models::forest::Tree]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    let mut mix = |v: u64| {
+        for byte in v.to_le_bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for t in trees {
+        for node in &t.nodes {
+            mix(u64::from(node.feature));
+            mix(node.threshold.to_bits());
+            mix(u64::from(node.left) << 32 | u64::from(node.right));
+        }
+        for v in &t.leaves {
+            mix(v.to_bits());
+        }
+    }
+    h
+}
+
 /// `EVOMICS_BENCH_L_QUICK`: the model fits alone on the first fold's preprocessed training
 /// matrix (one fit each), for profiling the kernels at L size.
 fn l_kernels(data: &Dataset, sheet: &SampleSheet, splits: &[evomics_ml::cv::Split]) {
@@ -459,8 +481,9 @@ fn l_kernels(data: &Dataset, sheet: &SampleSheet, splits: &[evomics_ml::cv::Spli
         let fitted = m.fit(x.view(), &labels).expect("fit");
         let shape = match &fitted {
             evomics_ml::models::FittedModel::RandomForest(f) => format!(
-                "; {:.0} nodes per tree",
-                f.trees.iter().map(|t| t.nodes.len()).sum::<usize>() as f64 / f.trees.len() as f64
+                "; {:.0} nodes per tree; trees {:016x}",
+                f.trees.iter().map(|t| t.nodes.len()).sum::<usize>() as f64 / f.trees.len() as f64,
+                trees_checksum(&f.trees)
             ),
             _ => String::new(),
         };

@@ -176,7 +176,10 @@ struct Scratch {
     /// Two classes: the node's samples as `multiplicity << 1 | class`, in node order.
     codes: Vec<u32>,
     /// Two classes: the counts by bin and occupied-bin bitmap of each feature of a joint
-    /// search (zero between searches, as `bin_class` and `bits`).
+    /// search (zero between searches, as `bin_class` and `bits`): `small` when every feature
+    /// of the search has at most [`SMALL_BINS`] bins (always with histogram bins), `lanes`
+    /// otherwise.
+    small: Box<SmallLanes>,
     lanes: [Lane; LANES],
     /// Features drawn for a node, in draw order.
     batch: Vec<usize>,
@@ -201,8 +204,8 @@ impl Scratch {
     /// Make the first `n` lanes hold `nb` bins and `words` bitmap words.
     fn reserve_lanes(&mut self, n: usize, nb: usize, words: usize) {
         for lane in &mut self.lanes[..n] {
-            if lane.counts.len() < 2 * nb {
-                lane.counts.resize(2 * nb, 0);
+            if lane.counts.len() < nb {
+                lane.counts.resize(nb, [0; 2]);
             }
             if lane.bits.len() < words {
                 lane.bits.resize(words, 0);
@@ -217,11 +220,31 @@ impl Scratch {
 const LANES: usize = 4;
 const _: () = assert!(LANES == 4, "the joint search has one arm per size up to 4");
 
-/// One feature's counts by bin (`counts[2b + c]`) and occupied-bin bitmap in a joint search.
+/// One feature's counts by bin (`counts[b][c]`) and occupied-bin bitmap in a joint search.
 #[derive(Default)]
 struct Lane {
-    counts: Vec<u32>,
+    counts: Vec<[u32; 2]>,
     bits: Vec<u64>,
+}
+
+/// The most bins a feature of a [`SmallLanes`] search has.
+const SMALL_BINS: usize = 256;
+
+/// [`Lane`]s of fixed size, for features with at most [`SMALL_BINS`] bins: the filling loop
+/// addresses them from one base each and needs no bounds checks (a bin below `SMALL_BINS`
+/// indexes them whole), which keeps a four-feature pass's state in registers.
+struct SmallLanes {
+    counts: [[[u32; 2]; SMALL_BINS]; LANES],
+    bits: [[u64; SMALL_BINS / 64]; LANES],
+}
+
+impl Default for SmallLanes {
+    fn default() -> Self {
+        SmallLanes {
+            counts: [[[0; 2]; SMALL_BINS]; LANES],
+            bits: [[0; SMALL_BINS / 64]; LANES],
+        }
+    }
 }
 
 /// Visit the set bits of `bits[..words]` in ascending order, clearing them.
@@ -236,9 +259,10 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
     }
 }
 
-/// The best cut of a node with two classes from its counts by bin (`bin_class[2b + c]`) and
-/// bitmap of occupied bins, scored while the occupied bins are visited in order (the node's
-/// class counts `totals` are known beforehand): (weighted child Gini impurity sum, last bin on
+/// The best cut of a node with two classes from its counts by bin (`counts[b][c]`) and
+/// bitmap of occupied bins, scored while the occupied bins are visited in order, in blocks of
+/// [`CUT_BLOCK`] cuts (the node's class counts `totals` are known beforehand): (weighted
+/// child Gini impurity sum, last bin on
 /// the left, first occupied bin on the right), `None` when no cut leaves `min_leaf` samples on
 /// both sides. Candidates, scores and ties are those of the general class path of
 /// `best_split_class`, bit for bit. Leaves the counts and bitmap zero.
@@ -252,55 +276,142 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
 /// that split beats `beat` (they would not outrank one that does: their scores are above
 /// `beat` by more than the 1e-12 · n tie margin), so the node's chosen split is the same;
 /// when every valid cut is skipped the result is `(∞, 0, 0)`, which no node keeps, so the
-/// feature still counts as tried.
+/// feature still counts as tried. A whole block is skipped when the bound holds at the four
+/// corners of the box its cuts' left class counts span ([`CutScan::block`]); on an L fold
+/// 88 % of the blocks are, and the trees took a tenth less CPU than with the bound cut by cut.
 #[inline(never)]
 fn two_class_cut(
     bits: &mut [u64],
-    bin_class: &mut [u32],
+    counts: &mut [[u32; 2]],
     n: f64,
     min_leaf: usize,
     totals: [u32; 2],
     beat: Option<f64>,
 ) -> Option<(f64, usize, usize)> {
-    let (t0, t1) = (totals[0], totals[1]);
-    // Class counts are u32 (sums of bootstrap multiplicities), so every count below converts
-    // to f64 exactly.
-    let n_int = t0 + t1;
-    let min_leaf = u32::try_from(min_leaf).unwrap_or(u32::MAX);
-    let skip_from = beat.map_or(f64::INFINITY, |b| b + 1e-9 * n);
+    let mut scan = CutScan {
+        t: totals,
+        n,
+        min_leaf: u32::try_from(min_leaf).unwrap_or(u32::MAX),
+        skip_from: beat.map_or(f64::INFINITY, |b| b + 1e-9 * n),
+        best: None,
+        skipped: false,
+    };
+    let mut block = [Cut::default(); CUT_BLOCK];
+    let mut len = 0;
     let (mut l0, mut l1) = (0u32, 0u32);
-    let mut prev = usize::MAX;
-    let mut best: Option<(f64, usize, usize)> = None;
-    let mut skipped = false;
-    drain_bits(bits, |b| {
-        if prev != usize::MAX {
-            // The cut between `prev` (last bin on the left) and `b`.
-            let nl = l0 + l1;
-            let nr = n_int - nl;
-            if nl >= min_leaf && nr >= min_leaf {
-                let (a0, a1) = (f64::from(l0), f64::from(l1));
-                let (r0, r1) = (f64::from(t0 - l0), f64::from(t1 - l1));
-                let (nlf, nrf) = (f64::from(nl), f64::from(nr));
-                // The score times nl·nr, without a division.
-                if 2.0 * (a0 * a1 * nrf + r0 * r1 * nlf) > skip_from * nlf * nrf {
-                    skipped = true;
-                } else {
-                    let gl = (a0 * a0 + a1 * a1) / nlf;
-                    let gr = (r0 * r0 + r1 * r1) / nrf;
-                    let score = n - gl - gr;
-                    if best.is_none_or(|(s, _, _)| score < s - 1e-12 * n) {
-                        best = Some((score, prev, b));
-                    }
+    let mut prev = u32::MAX;
+    for (w, word) in bits.iter_mut().enumerate() {
+        let mut v = std::mem::take(word);
+        while v != 0 {
+            let b = w * 64 + v.trailing_zeros() as usize;
+            v &= v - 1;
+            if prev != u32::MAX {
+                block[len] = Cut {
+                    l0,
+                    l1,
+                    bin: prev,
+                    next: b as u32,
+                };
+                len += 1;
+                if len == CUT_BLOCK {
+                    scan.block(&block);
+                    len = 0;
                 }
             }
+            let [c0, c1] = std::mem::take(&mut counts[b]);
+            l0 += c0;
+            l1 += c1;
+            prev = b as u32;
         }
-        l0 += std::mem::take(&mut bin_class[2 * b]);
-        l1 += std::mem::take(&mut bin_class[2 * b + 1]);
-        prev = b;
-    });
-    match best {
-        None if skipped => Some((f64::INFINITY, 0, 0)),
+    }
+    scan.block(&block[..len]);
+    match scan.best {
+        None if scan.skipped => Some((f64::INFINITY, 0, 0)),
         best => best,
+    }
+}
+
+/// Cuts scored together by [`two_class_cut`]: a block whose bounding box of left class
+/// counts cannot hold a cut below the bound is passed over whole. (On an L fold, 16 took
+/// less CPU than 4, 8, or 32 and 64 with a second test on their eighths or quarters.)
+const CUT_BLOCK: usize = 16;
+
+/// One candidate cut of a two-class search: the class counts left of it, the last bin on its
+/// left and the first occupied bin on its right.
+#[derive(Clone, Copy, Default)]
+struct Cut {
+    l0: u32,
+    l1: u32,
+    bin: u32,
+    next: u32,
+}
+
+/// The state of one [`two_class_cut`] search.
+struct CutScan {
+    /// The node's class counts.
+    t: [u32; 2],
+    /// The node's weighted size.
+    n: f64,
+    min_leaf: u32,
+    /// Cuts whose score is known to be above this are not scored.
+    skip_from: f64,
+    best: Option<(f64, usize, usize)>,
+    /// A valid cut was passed over.
+    skipped: bool,
+}
+
+impl CutScan {
+    /// Whether the score of the cut with left class counts `(a0, a1)` is above `skip_from`,
+    /// decided without a division: `score · nl · nr = 2·(a0·a1·nr + r0·r1·nl)`.
+    #[inline(always)]
+    fn above(&self, a0: u32, a1: u32) -> bool {
+        let (nl, nr) = (a0 + a1, self.t[0] + self.t[1] - a0 - a1);
+        let (a0, a1) = (f64::from(a0), f64::from(a1));
+        let (r0, r1) = (f64::from(self.t[0]) - a0, f64::from(self.t[1]) - a1);
+        let (nlf, nrf) = (f64::from(nl), f64::from(nr));
+        2.0 * (a0 * a1 * nrf + r0 * r1 * nlf) > self.skip_from * nlf * nrf
+    }
+
+    /// Score the cuts of one block, in order, or pass over all of them when the four corners
+    /// of the box their left class counts span are above `skip_from`: the score is concave in
+    /// the left class counts (the node's size minus a sum of two quadratic-over-linear
+    /// functions), so on a box where both sides keep samples its minimum is at a corner.
+    #[inline(always)]
+    fn block(&mut self, cuts: &[Cut]) {
+        let (Some(first), Some(last)) = (cuts.first(), cuts.last()) else {
+            return;
+        };
+        let n_int = self.t[0] + self.t[1];
+        if cuts.len() > 2
+            && first.l0 + first.l1 >= self.min_leaf
+            && n_int - last.l0 - last.l1 >= self.min_leaf
+            && self.above(first.l0, first.l1)
+            && self.above(last.l0, last.l1)
+            && self.above(first.l0, last.l1)
+            && self.above(last.l0, first.l1)
+        {
+            self.skipped = true;
+            return;
+        }
+        for c in cuts {
+            let nl = c.l0 + c.l1;
+            let nr = n_int - nl;
+            if nl < self.min_leaf || nr < self.min_leaf {
+                continue;
+            }
+            if self.above(c.l0, c.l1) {
+                self.skipped = true;
+                continue;
+            }
+            let (a0, a1) = (f64::from(c.l0), f64::from(c.l1));
+            let (r0, r1) = (f64::from(self.t[0] - c.l0), f64::from(self.t[1] - c.l1));
+            let gl = (a0 * a0 + a1 * a1) / f64::from(nl);
+            let gr = (r0 * r0 + r1 * r1) / f64::from(nr);
+            let score = self.n - gl - gr;
+            if self.best.is_none_or(|(s, _, _)| score < s - 1e-12 * self.n) {
+                self.best = Some((score, c.bin as usize, c.next as usize));
+            }
+        }
     }
 }
 
@@ -530,6 +641,8 @@ impl<B: Bin> Grow<'_, B> {
             bits,
             node_counts,
             codes,
+            small,
+            lanes,
             ..
         } = s;
         occupied.clear();
@@ -553,13 +666,25 @@ impl<B: Bin> Grow<'_, B> {
                 h[g * k + y[i]] += wt[i];
             }
         } else if k == 2 {
-            let bits = &mut bits[..words];
+            // The first lane of a joint search, as one feature alone.
+            let (bits, counts) = if nb <= SMALL_BINS {
+                (&mut small.bits[0][..words], &mut small.counts[0][..])
+            } else {
+                let lane = &mut lanes[0];
+                if lane.counts.len() < nb {
+                    lane.counts.resize(nb, [0; 2]);
+                }
+                if lane.bits.len() < words {
+                    lane.bits.resize(words, 0);
+                }
+                (&mut lane.bits[..words], &mut lane.counts[..])
+            };
             for (&i, &c) in idx.iter().zip(codes.iter()) {
                 let b = col[i as usize].idx();
-                bin_class[2 * b + (c & 1) as usize] += c >> 1;
+                counts[b][(c & 1) as usize] += c >> 1;
                 bits[b >> 6] |= 1 << (b & 63);
             }
-            return two_class_cut(bits, bin_class, n, self.min_leaf, *node_counts, beat);
+            return two_class_cut(bits, counts, n, self.min_leaf, *node_counts, beat);
         } else {
             // Counts by bin and a bitmap of the occupied bins: one pass over the samples and
             // one over the occupied bins, whatever the number of bins.
@@ -625,20 +750,39 @@ impl<B: Bin> Grow<'_, B> {
     /// Two classes: the counts by bin of features `fs` (lane `l` for `fs[l]`), each with at
     /// most as many bitmap words as the node has samples, from one pass over the node's
     /// samples; [`two_class_cut`] then scores each as [`Self::best_split`] would alone.
-    fn two_class_fill<const N: usize>(&self, fs: [usize; N], idx: &[u32], s: &mut Scratch) {
+    ///
+    /// Returns whether the counts are in `s.small` (every feature has at most [`SMALL_BINS`]
+    /// bins) rather than in `s.lanes`.
+    fn two_class_fill<const N: usize>(&self, fs: [usize; N], idx: &[u32], s: &mut Scratch) -> bool {
+        const { assert!(N <= LANES) };
         let nb = fs.iter().map(|&f| self.b.n_bins(f)).max().unwrap_or(0);
-        s.reserve_lanes(N, nb, nb.div_ceil(64));
         let cols: [&[B]; N] = fs.map(|f| self.b.column(f));
+        if nb <= SMALL_BINS {
+            let Scratch { codes, small, .. } = s;
+            let SmallLanes { counts, bits } = &mut **small;
+            for (&i, &c) in idx.iter().zip(codes.iter()) {
+                let (w, y) = (c >> 1, (c & 1) as usize);
+                for l in 0..N {
+                    // Every bin is below SMALL_BINS: the remainder is the bin itself.
+                    let b = cols[l][i as usize].idx() % SMALL_BINS;
+                    counts[l][b][y] += w;
+                    bits[l][b / 64] |= 1 << (b % 64);
+                }
+            }
+            return true;
+        }
+        s.reserve_lanes(N, nb, nb.div_ceil(64));
         let Scratch { codes, lanes, .. } = s;
         let lanes = &mut lanes[..N];
         for (&i, &c) in idx.iter().zip(codes.iter()) {
             let (w, y) = (c >> 1, (c & 1) as usize);
             for (lane, col) in lanes.iter_mut().zip(cols) {
                 let b = col[i as usize].idx();
-                lane.counts[2 * b + y] += w;
+                lane.counts[b][y] += w;
                 lane.bits[b >> 6] |= 1 << (b & 63);
             }
         }
+        false
     }
 
     /// Add sample i (weight `wt[i]`) to one bin's sums: class counts, or Σwy and Σwy².
@@ -720,7 +864,7 @@ impl<B: Bin> Grow<'_, B> {
                         if joint >= 2 {
                             let fs = &batch[q..q + joint];
                             // One arm per joint size: 2 ..= LANES.
-                            match joint {
+                            let small = match joint {
                                 4 => self.two_class_fill(
                                     [fs[0], fs[1], fs[2], fs[3]],
                                     here,
@@ -728,15 +872,22 @@ impl<B: Bin> Grow<'_, B> {
                                 ),
                                 3 => self.two_class_fill([fs[0], fs[1], fs[2]], here, &mut scratch),
                                 _ => self.two_class_fill([fs[0], fs[1]], here, &mut scratch),
-                            }
+                            };
                             // Scored in draw order: a later search may skip what an earlier
                             // one's split already beats.
                             let c = scratch.node_counts;
-                            for (&feature, lane) in fs.iter().zip(&mut scratch.lanes) {
+                            for (l, &feature) in fs.iter().enumerate() {
                                 let words = self.b.n_bins(feature).div_ceil(64);
+                                let (bits, counts) = if small {
+                                    let lanes = &mut *scratch.small;
+                                    (&mut lanes.bits[l][..words], &mut lanes.counts[l][..])
+                                } else {
+                                    let lane = &mut scratch.lanes[l];
+                                    (&mut lane.bits[..words], &mut lane.counts[..])
+                                };
                                 let split = two_class_cut(
-                                    &mut lane.bits[..words],
-                                    &mut lane.counts,
+                                    bits,
+                                    counts,
                                     n,
                                     self.min_leaf,
                                     c,
@@ -1314,7 +1465,8 @@ mod tests {
         // Two classes take a dedicated split search (up to four features per pass, cuts that cannot
         // beat the node's best so far skipped); declaring a third, empty class sends the same
         // data through the general one. Every node must split alike, bit for bit: with many
-        // features per node, coarse features full of ties, and larger leaves.
+        // features per node, coarse features full of ties, larger leaves, and exact bins (up
+        // to 400 per feature: more than the fixed-size lanes hold).
         let n = 400;
         let x = Array2::from_shape_fn((n, 40), |(i, j)| {
             let v = (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() + (j % 3) as f64;
@@ -1327,13 +1479,21 @@ mod tests {
         let y: Vec<usize> = (0..n)
             .map(|i| usize::from(x[[i, 1]] + 0.5 * x[[i, 3]] + 0.1 * x[[i, 6]] > 41.0))
             .collect();
-        for (max_bins, min_leaf, p) in [(255, 1, 12), (16, 1, 12), (255, 1, 40), (64, 3, 40)] {
+        for (max_bins, min_leaf, p, splitter) in [
+            (255, 1, 12, Splitter::Histogram),
+            (16, 1, 12, Splitter::Histogram),
+            (255, 1, 40, Splitter::Histogram),
+            (64, 3, 40, Splitter::Histogram),
+            (255, 1, 40, Splitter::Exact),
+            (255, 4, 40, Splitter::Exact),
+        ] {
             let x = x.slice_axis(ndarray::Axis(1), ndarray::Slice::from(..p));
             let fit = |n_classes| {
                 ForestParams {
                     n_trees: 15,
                     seed: 5,
                     max_bins,
+                    splitter,
                     min_samples_leaf: Some(min_leaf),
                     ..Default::default()
                 }
