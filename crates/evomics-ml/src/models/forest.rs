@@ -760,11 +760,16 @@ impl<B: Bin> Grow<'_, B> {
         if nb <= SMALL_BINS {
             let Scratch { codes, small, .. } = s;
             let SmallLanes { counts, bits } = &mut **small;
+            // Every column has `rows` values: one check of a sample covers the N reads.
+            let rows = self.b.n;
+            let cols = cols.map(|col| &col[..rows]);
             for (&i, &c) in idx.iter().zip(codes.iter()) {
+                let i = i as usize;
+                assert!(i < rows, "a node's sample is a row of the binned features");
                 let (w, y) = (c >> 1, (c & 1) as usize);
                 for l in 0..N {
                     // Every bin is below SMALL_BINS: the remainder is the bin itself.
-                    let b = cols[l][i as usize].idx() % SMALL_BINS;
+                    let b = cols[l][i].idx() % SMALL_BINS;
                     counts[l][b][y] += w;
                     bits[l][b / 64] |= 1 << (b % 64);
                 }
