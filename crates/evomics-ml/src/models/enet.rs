@@ -423,6 +423,13 @@ impl ElasticNetParams {
     }
 
     fn fit_design(&self, d: Design, labels: &Labels) -> Result<ElasticNet> {
+        self.fit_design_with(d, labels, true)
+    }
+
+    /// [`Self::fit_design`]; `bounded` lets the screening's score passes skip the features
+    /// whose scores provably stay below what the path compares them with ([`Scores`]), which
+    /// changes no decision: false computes every score (the tests' reference).
+    fn fit_design_with(&self, d: Design, labels: &Labels, bounded: bool) -> Result<ElasticNet> {
         let (family, ys): (Family, Vec<Vec<f64>>) = match labels {
             Labels::Numeric { y } => (Family::Gaussian, vec![y.clone()]),
             Labels::Classes { y, n_classes } if *n_classes <= 2 => (
@@ -450,19 +457,21 @@ impl ElasticNetParams {
             };
             let mut out = (0, true);
             let all: Vec<usize> = (0..d.p).collect();
-            // Scores x_jᵀ(y − μ)/n at the current (warm-start) solution, for the strong rule.
-            let mut grad = if self.screening {
-                scores(&d, family, &ys, &b0, &beta)
-            } else {
-                Vec::new()
-            };
-            let mut lam_prev = lmax;
-            for s in 0..steps {
-                let lam = if steps == 1 {
+            let lam_at = |s: usize| {
+                if steps == 1 {
                     self.lambda
                 } else {
                     lmax * (self.lambda / lmax).powf((s + 1) as f64 / steps as f64)
-                };
+                }
+            };
+            // Scores x_jᵀ(y − μ)/n at the current (warm-start) solution, for the strong rule.
+            let mut grad = Scores::new(d.p, ys.len(), bounded);
+            if self.screening {
+                grad.refresh(&d, family, &ys, &b0, &beta, f64::NEG_INFINITY);
+            }
+            let mut lam_prev = lmax;
+            for s in 0..steps {
+                let lam = lam_at(s);
                 if !self.screening {
                     out = self.fit_cd(&d, family, &ys, &mut b0, &mut beta, lam, &[&all]);
                     continue;
@@ -473,14 +482,22 @@ impl ElasticNetParams {
                 let mut strong: Vec<Vec<usize>> = (0..beta.len())
                     .map(|k| {
                         (0..d.p)
-                            .filter(|&j| beta[k][j] != 0.0 || grad[k][j].abs() >= cut)
+                            .filter(|&j| beta[k][j] != 0.0 || grad.g[k][j].abs() >= cut)
                             .collect()
                     })
                     .collect();
+                // The scores below are compared with αλ (the KKT check) and then with the next
+                // step's strong-rule cut: a score provably below both needs no pass.
+                let needed = if s + 1 < steps {
+                    (self.alpha * lam).min(self.alpha * (2.0 * lam_at(s + 1) - lam))
+                } else {
+                    self.alpha * lam
+                };
                 loop {
                     let sets: Vec<&[usize]> = strong.iter().map(Vec::as_slice).collect();
                     out = self.fit_cd(&d, family, &ys, &mut b0, &mut beta, lam, &sets);
-                    grad = scores(&d, family, &ys, &b0, &beta);
+                    grad.refresh(&d, family, &ys, &b0, &beta, needed);
+                    let grad = &grad.g;
                     // KKT check of the screened-out features: a zero coefficient needs
                     // |score_j| ≤ αλ; violators join the set and the fit is repeated.
                     let mut violated = false;
@@ -671,33 +688,123 @@ fn lambda_max(d: &Design, ys: &[Vec<f64>], alpha: f64) -> f64 {
     m / alpha.max(1e-3)
 }
 
-/// Scores `x_jᵀ(y_k − μ_k)/n` of every feature and class at the current coefficients (the
-/// negative gradient of the mean loss; at a zero coefficient the KKT condition is
-/// |score| ≤ αλ). Features run on the rayon pool, each score a fixed-order sum.
-fn scores(
-    d: &Design,
-    family: Family,
-    ys: &[Vec<f64>],
-    b0: &[f64],
-    beta: &[Vec<f64>],
-) -> Vec<Vec<f64>> {
-    use rayon::prelude::*;
-    let n = d.n as f64;
-    let eta: Vec<Vec<f64>> = (0..ys.len()).map(|k| linear(d, b0[k], &beta[k])).collect();
-    let mu: Vec<Vec<f64>> = match family {
-        Family::Gaussian => eta,
-        _ => probabilities(family, &eta),
-    };
-    ys.iter()
-        .zip(&mu)
-        .map(|(y, m)| {
+/// Scores `x_jᵀ(y_k − μ_k)/n` of every feature and class (the negative gradient of the mean
+/// loss; at a zero coefficient the KKT condition is |score| ≤ αλ), kept along the path for
+/// the strong rule and the KKT checks.
+///
+/// A pass over the p columns is the screened path's main cost (the fits touch only the
+/// strong set), and most scores stay far below what they are compared with. A bounded
+/// refresh recomputes only the scores that could reach the caller's threshold: by
+/// Cauchy–Schwarz a score moves by at most ‖x_j‖·‖r − r_t‖/n from its value at the residuals
+/// `r_t` of the pass `t` that last computed it, plus the rounding of both dot products
+/// (at most (n + 8)·ε·‖x_j‖·(‖r‖ + ‖r_t‖)/n, a generous bound for [`dot`]). A score whose bound
+/// stays below the threshold keeps its old value, below the threshold as well, so every
+/// comparison with the threshold or anything above it decides as with the recomputed score:
+/// the path, and the fit, are the same bit for bit. (The bound is the one of the safe and
+/// "gap safe" screening rules, e.g. Fercoq, Gramfort & Salmon 2015, used here only to skip
+/// recomputation.)
+struct Scores {
+    /// Per class, per feature: the score as of pass `at[k][j]`.
+    g: Vec<Vec<f64>>,
+    at: Vec<Vec<u32>>,
+    /// ‖x_j‖, from the first pass.
+    norm: Vec<f64>,
+    /// Per pass, per class: the residuals `y_k − μ_k` and their norm.
+    passes: Vec<Vec<(Vec<f64>, f64)>>,
+    /// Whether a refresh may skip scores (false recomputes every score each pass).
+    bounded: bool,
+}
+
+impl Scores {
+    fn new(p: usize, classes: usize, bounded: bool) -> Scores {
+        Scores {
+            g: vec![vec![0.0; p]; classes],
+            at: vec![vec![u32::MAX; p]; classes],
+            norm: vec![f64::NAN; p],
+            passes: Vec::new(),
+            bounded,
+        }
+    }
+
+    /// Bring the scores to the coefficients `b0`, `beta`: every score that might be at least
+    /// `threshold` is recomputed (all of them in the first pass or when not `bounded`).
+    /// Features run on the rayon pool, each score a fixed-order sum.
+    fn refresh(
+        &mut self,
+        d: &Design,
+        family: Family,
+        ys: &[Vec<f64>],
+        b0: &[f64],
+        beta: &[Vec<f64>],
+        threshold: f64,
+    ) {
+        use rayon::prelude::*;
+        use std::cmp::Ordering;
+        let n = d.n as f64;
+        let eta: Vec<Vec<f64>> = (0..ys.len()).map(|k| linear(d, b0[k], &beta[k])).collect();
+        let mu: Vec<Vec<f64>> = match family {
+            Family::Gaussian => eta,
+            _ => probabilities(family, &eta),
+        };
+        let now = u32::try_from(self.passes.len()).unwrap_or(u32::MAX - 1);
+        let mut pass = Vec::with_capacity(ys.len());
+        for (k, (y, m)) in ys.iter().zip(&mu).enumerate() {
             let res: Vec<f64> = y.iter().zip(m).map(|(a, b)| a - b).collect();
-            (0..d.p)
-                .into_par_iter()
-                .map(|j| dot(d.col(j), &res) / n)
-                .collect()
-        })
-        .collect()
+            let rn = res.iter().map(|r| r * r).sum::<f64>().sqrt();
+            if self.passes.is_empty() {
+                // The first pass reads every column anyway: take the norms along.
+                let with_norm = k == 0;
+                self.g[k]
+                    .par_iter_mut()
+                    .zip(&mut self.at[k])
+                    .zip(&mut self.norm)
+                    .enumerate()
+                    .for_each(|(j, ((g, at), norm))| {
+                        let col = d.col(j);
+                        *g = dot(col, &res) / n;
+                        *at = now;
+                        if with_norm {
+                            *norm = dot(col, col).sqrt();
+                        }
+                    });
+            } else {
+                // reach[t]: how far a score last computed at pass t can have moved, per unit
+                // of ‖x_j‖.
+                let reach: Vec<f64> = self
+                    .passes
+                    .iter()
+                    .map(|p| {
+                        let (r_t, rn_t) = &p[k];
+                        let dist = res
+                            .iter()
+                            .zip(r_t)
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum::<f64>()
+                            .sqrt();
+                        let rounding = (n + 8.0) * f64::EPSILON * (rn + rn_t);
+                        (dist + rounding) * (1.0 + 1e-9) / n
+                    })
+                    .collect();
+                let bounded = self.bounded;
+                let norm = &self.norm;
+                self.g[k]
+                    .par_iter_mut()
+                    .zip(&mut self.at[k])
+                    .enumerate()
+                    .for_each(|(j, (g, at))| {
+                        let bound = g.abs() + norm[j] * reach[*at as usize];
+                        // A NaN bound recomputes.
+                        let below = bound.partial_cmp(&threshold) == Some(Ordering::Less);
+                        if !bounded || !below {
+                            *g = dot(d.col(j), &res) / n;
+                            *at = now;
+                        }
+                    });
+            }
+            pass.push((res, rn));
+        }
+        self.passes.push(pass);
+    }
 }
 
 fn linear(d: &Design, b0: f64, beta: &[f64]) -> Vec<f64> {
@@ -1039,6 +1146,68 @@ mod tests {
                 "n = {n}"
             );
         }
+    }
+
+    #[test]
+    fn bounded_score_passes_change_no_bit_of_the_fit() {
+        // The screened path recomputes only the scores that may reach its thresholds; every
+        // family, several α and λ, must fit exactly as with every score recomputed each pass,
+        // and the bounded passes must skip most of the scores.
+        let (n, p) = (80, 600);
+        let x = Array2::from_shape_fn((n, p), |(i, j)| {
+            let h = (i * 7919 + j * 104_729 + i * j * 31) % 1009;
+            h as f64 / 1009.0 - 0.5 + 0.05 * (j % 7) as f64
+        });
+        let score: Vec<f64> = (0..n)
+            .map(|i| 3.0 * x[[i, 0]] - 2.0 * x[[i, 1]] + x[[i, 2]] + 2.0 * x[[i, 3]] - x[[i, 4]])
+            .collect();
+        let targets = [
+            Labels::Numeric { y: score.clone() },
+            Labels::Classes {
+                y: score.iter().map(|&v| usize::from(v > 0.1)).collect(),
+                n_classes: 2,
+            },
+            Labels::Classes {
+                y: score
+                    .iter()
+                    .map(|&v| usize::from(v > -0.4) + usize::from(v > 0.4))
+                    .collect(),
+                n_classes: 3,
+            },
+        ];
+        for labels in &targets {
+            for (alpha, lambda) in [(1.0, 0.02), (0.5, 0.01), (0.2, 0.003), (0.9, 0.1)] {
+                let params = ElasticNetParams {
+                    alpha,
+                    lambda,
+                    ..Default::default()
+                };
+                let fit = |bounded| {
+                    params
+                        .fit_design_with(Design::new(x.view(), true), labels, bounded)
+                        .unwrap()
+                };
+                let (a, b) = (fit(true), fit(false));
+                assert_eq!(a, b, "α {alpha} λ {lambda}");
+            }
+        }
+        // The bound skips: after a pass at the same coefficients nothing moved, so nothing
+        // below the threshold is recomputed.
+        let d = Design::new(x.view(), true);
+        let ys = vec![score.clone()];
+        let (b0, beta) = (vec![0.1], vec![vec![0.0; p]]);
+        let mut s = Scores::new(p, 1, true);
+        s.refresh(&d, Family::Gaussian, &ys, &b0, &beta, f64::NEG_INFINITY);
+        let first = s.g[0].clone();
+        let mid = {
+            let mut a: Vec<f64> = first.iter().map(|g| g.abs()).collect();
+            a.sort_by(f64::total_cmp);
+            a[p / 2]
+        };
+        s.refresh(&d, Family::Gaussian, &ys, &b0, &beta, mid);
+        let recomputed = s.at[0].iter().filter(|&&t| t == 1).count();
+        assert!(recomputed > 0 && recomputed < p / 2 + 1, "{recomputed}");
+        assert_eq!(s.g[0], first);
     }
 
     #[test]
