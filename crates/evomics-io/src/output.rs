@@ -232,21 +232,48 @@ pub fn write_stage_result<R: StageResult>(
     result: &R,
     documents: &[(String, String)],
 ) -> Result<()> {
-    let tables = result.tables();
-    for t in &tables {
-        checked(t)?;
-    }
-    let json = result_json(result)?;
-    replace_dir(out, replace, |tmp| {
+    PreparedResult::new(result, documents.to_vec())?.write(out, replace, manifest)
+}
+
+/// A stage's output folder with everything but its manifest ready to write: the result's
+/// tables (checked) and `result.json`, and the extra documents. [`write_stage_result`] is
+/// [`PreparedResult::new`] then [`PreparedResult::write`]; between the two the result itself
+/// is no longer needed, so the folder can be written later (on another thread), once the
+/// manifest is complete.
+#[derive(Debug, Clone)]
+pub struct PreparedResult {
+    tables: Vec<Table>,
+    json: String,
+    documents: Vec<(String, String)>,
+}
+
+impl PreparedResult {
+    /// Tables and `result.json` of `result`, and the extra `documents` (name, text).
+    pub fn new<R: StageResult>(result: &R, documents: Vec<(String, String)>) -> Result<Self> {
+        let tables = result.tables();
         for t in &tables {
-            write_table(tmp, t)?;
+            checked(t)?;
         }
-        for (name, text) in documents {
-            write_file_atomic(&tmp.join(name), text.as_bytes())?;
-        }
-        write_file_atomic(&tmp.join("result.json"), json.as_bytes())?;
-        write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
-    })
+        Ok(PreparedResult {
+            tables,
+            json: result_json(result)?,
+            documents,
+        })
+    }
+
+    /// Write the folder `out` atomically, with `manifest`.
+    pub fn write(&self, out: &Path, replace: Replace, manifest: &Manifest) -> Result<()> {
+        replace_dir(out, replace, |tmp| {
+            for t in &self.tables {
+                write_table(tmp, t)?;
+            }
+            for (name, text) in &self.documents {
+                write_file_atomic(&tmp.join(name), text.as_bytes())?;
+            }
+            write_file_atomic(&tmp.join("result.json"), self.json.as_bytes())?;
+            write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use evomics_stats::stages::explore::{ExploreConfig, ExploreResult};
 
 use crate::config::{IngestSpec, ReportSpec, RunConfig};
 use crate::error::{PipelineError, Result};
-use crate::stages::{self, Source, StoreFingerprint, StoreWrite, Target};
+use crate::stages::{self, Deferred, Source, StoreFingerprint, StoreWrite, Target};
 
 /// What one planned stage does.
 #[derive(Debug, Clone, PartialEq)]
@@ -700,10 +700,22 @@ pub fn execute(
             if let Some((p, body)) = &s.config_file {
                 write_file_atomic(p, body.as_bytes())?;
             }
+            // A stage reading an experiment whose store is still being written leaves its own
+            // write to a thread that waits for that store (recorded like a store's write).
+            let deferred = matches!(
+                s.call,
+                StageCall::Normalize(_)
+                    | StageCall::Qc(_)
+                    | StageCall::Diff(_)
+                    | StageCall::Explore(_)
+                    | StageCall::Cluster(_)
+            )
+            .then(Deferred::default);
             let target = Target {
                 out: s.out.clone(),
                 config_file: s.config_file.as_ref().map(|(p, _)| p.clone()),
                 replace,
+                deferred,
             };
             res.train_follows = plan.steps[i + 1..]
                 .iter()
@@ -726,7 +738,8 @@ pub fn execute(
                 opts,
                 log,
             )
-            .map_err(|e| e.in_stage(&s.name))?;
+            .map_err(|e| e.in_stage(&s.name))?
+            .or_else(|| target.deferred.as_ref().and_then(Deferred::take));
             match writing {
                 Some(fp) => res.writing.push((s.name.clone(), s.key.clone(), fp)),
                 None => {

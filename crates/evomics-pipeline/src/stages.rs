@@ -14,7 +14,7 @@ use serde_json::json;
 
 use evomics_core::{Experiment, Message, StageResult};
 use evomics_io::atomic::{check_output, OutputKind, Replace};
-use evomics_io::output::write_stage_result;
+use evomics_io::output::{write_stage_result, PreparedResult};
 use evomics_io::sheet::SheetOptions;
 use evomics_io::text::header_preview;
 use evomics_io::{
@@ -150,14 +150,26 @@ pub struct StoreWrite {
     out: PathBuf,
     replace: Replace,
     manifest: Manifest,
+    /// The store read, whose fingerprint goes first among the manifest's inputs when it is
+    /// written ([`Target::deferred`]); `None` when the manifest lists it already.
+    source: Option<StoreFingerprint>,
     /// Extra files (path relative to the store, text).
     docs: Vec<(String, String)>,
 }
 
 impl StoreWrite {
-    /// Write the store of `experiment`, atomically.
+    /// Write the store of `experiment`, atomically (once the store it was made from is written,
+    /// when that is still being written).
     pub fn write(&self, experiment: &Experiment) -> Result<()> {
-        write_experiment_with(&self.out, self.replace, experiment, &self.manifest, |tmp| {
+        let manifest = match &self.source {
+            Some(store) => {
+                let mut m = self.manifest.clone();
+                m.inputs.insert(0, store.get()?);
+                Cow::Owned(m)
+            }
+            None => Cow::Borrowed(&self.manifest),
+        };
+        write_experiment_with(&self.out, self.replace, experiment, &manifest, |tmp| {
             for (name, text) in &self.docs {
                 evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
             }
@@ -215,7 +227,7 @@ impl Source<'_> {
 
 /// Where a stage writes, what it may replace there, and the config file its settings came from
 /// (hashed into the manifest).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     /// The output folder (or file, for `predict`).
     pub out: PathBuf,
@@ -223,6 +235,71 @@ pub struct Target {
     pub config_file: Option<PathBuf>,
     /// What an existing output folder may be (`--force`: anything).
     pub replace: Replace,
+    /// Where an analysis stage run on an experiment in memory whose store is still being
+    /// written leaves the write of its output folder instead of waiting for that store
+    /// (`evomics run`); `None` writes before the stage returns.
+    pub deferred: Option<Deferred>,
+}
+
+/// The write of a stage's output folder or store left for later ([`Target::deferred`]): its
+/// manifest lists the store the stage read, whose fingerprint is known only once that store is
+/// written. The caller takes it ([`Deferred::take`]) and waits for it like a store being
+/// written.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred(Arc<Mutex<Option<StoreFingerprint>>>);
+
+impl Deferred {
+    /// The write a stage left, if it left one.
+    pub fn take(&self) -> Option<StoreFingerprint> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, write: StoreFingerprint) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(write);
+    }
+}
+
+/// The input a manifest lists first: the store the stage read. For an experiment in memory
+/// whose store is still being written, with a [`Target::deferred`] slot, the store's
+/// fingerprint is left to the write (`Err`) instead of waited for.
+fn source_input(
+    source: &Source<'_>,
+    target: &Target,
+) -> Result<Result<InputFile, StoreFingerprint>> {
+    match (source, &target.deferred) {
+        (Source::Memory { input, .. }, Some(_)) if !input.is_ready() => Ok(Err((*input).clone())),
+        _ => Ok(Ok(source.fingerprint()?)),
+    }
+}
+
+/// Write a stage's output folder: its manifest `m` (without the store the stage read, which
+/// goes first) and its `prepared` contents. When the store is still being written and the
+/// target has a [`Target::deferred`] slot, the folder is written on its own thread once the
+/// store is, and the slot holds that write; the folder is the same either way.
+fn finish(
+    source: &Source<'_>,
+    target: &Target,
+    mut m: Manifest,
+    prepared: PreparedResult,
+) -> Result<()> {
+    match source_input(source, target)? {
+        Ok(input) => {
+            m.inputs.insert(0, input);
+            prepared.write(&target.out, target.replace, &m)?;
+        }
+        Err(store) => {
+            let (out, replace) = (target.out.clone(), target.replace);
+            let write = StoreFingerprint::write_in_background(&out.clone(), move || {
+                m.inputs.insert(0, store.get()?);
+                prepared.write(&out, replace, &m)?;
+                Ok(InputFile::store(&out)?)
+            });
+            if let Some(slot) = &target.deferred {
+                slot.put(write);
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Target {
@@ -254,6 +331,8 @@ fn settings_error(stage: &str, target: &Target, e: impl std::fmt::Display) -> Pi
     }
 }
 
+/// The manifest of an analysis stage but its first input, the store it read ([`finish`] adds
+/// it).
 fn manifest<C: Serialize, S: Serialize>(
     stage: &str,
     source: &Source<'_>,
@@ -262,7 +341,6 @@ fn manifest<C: Serialize, S: Serialize>(
     summary: &S,
 ) -> Result<Manifest> {
     let mut m = Manifest::new(stage);
-    m.inputs.push(source.fingerprint()?);
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
@@ -400,6 +478,7 @@ pub fn ingest_experiment(
         out: out.to_path_buf(),
         replace,
         manifest,
+        source: None,
         docs: Vec::new(),
     };
     Ok((exp, store, msgs))
@@ -416,7 +495,7 @@ pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcRe
     let summary = serde_json::to_string_pretty(&qc_summary(&result)).unwrap_or_default() + "\n";
     let mut docs = vec![("summary.json".to_string(), summary)];
     docs.extend(crate::multiqc::qc_files(&result));
-    write_stage_result(&target.out, target.replace, &m, &result, &docs)?;
+    finish(&source, target, m, PreparedResult::new(&result, docs)?)?;
     Ok(result)
 }
 
@@ -487,7 +566,13 @@ pub fn normalize_experiment(
     target.check(&source, &[])?;
     let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
     let mut m = Manifest::new("normalize");
-    m.inputs.push(source.fingerprint()?);
+    let source_store = match source_input(&source, target)? {
+        Ok(input) => {
+            m.inputs.push(input);
+            None
+        }
+        Err(store) => Some(store),
+    };
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
@@ -510,6 +595,7 @@ pub fn normalize_experiment(
         out: target.out.clone(),
         replace: target.replace,
         manifest: m,
+        source: source_store,
         docs,
     };
     Ok((normalized, result, store))
@@ -608,7 +694,12 @@ pub fn diff(
         }
     }
     m.settings["counts_source"] = json!(result.counts_source);
-    write_stage_result(&target.out, target.replace, &m, &result, &[])?;
+    finish(
+        &source,
+        target,
+        m,
+        PreparedResult::new(&result, Vec::new())?,
+    )?;
     Ok(result)
 }
 
@@ -669,7 +760,12 @@ pub fn explore(
     if let Some(p) = &config.panels {
         m.inputs.push(InputFile::hash("panels", p)?);
     }
-    write_stage_result(&target.out, target.replace, &m, &result, &[])?;
+    finish(
+        &source,
+        target,
+        m,
+        PreparedResult::new(&result, Vec::new())?,
+    )?;
     Ok(result)
 }
 
@@ -703,7 +799,7 @@ pub fn cluster(
     )?;
     m.seeds.insert("cluster".into(), config.seed);
     let docs: Vec<(String, String)> = crate::multiqc::pca_file(&result).into_iter().collect();
-    write_stage_result(&target.out, target.replace, &m, &result, &docs)?;
+    finish(&source, target, m, PreparedResult::new(&result, docs)?)?;
     Ok(result)
 }
 
@@ -835,6 +931,79 @@ mod tests {
             bytes: 1,
             sha256: tag.into(),
         }
+    }
+
+    /// A stage's result for the folder tests: one message, no tables.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Note {
+        text: String,
+    }
+
+    impl evomics_core::StageTables for Note {
+        fn tables(&self) -> Vec<evomics_core::Table> {
+            Vec::new()
+        }
+    }
+
+    impl StageResult for Note {
+        const STAGE: &'static str = "note";
+        const VERSION: u32 = 1;
+        fn messages(&self) -> Vec<Message> {
+            vec![Message::info(self.text.clone())]
+        }
+    }
+
+    /// A stage reading an experiment whose store is still being written leaves its folder to
+    /// a thread when the target has a slot for it: the folder appears once the store is
+    /// written, with the store first among its manifest's inputs, as when written at once.
+    #[test]
+    fn a_folder_waits_for_the_store_it_read_only_with_a_slot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exp = Experiment::new(evomics_core::SampleSheet::default());
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let store = StoreFingerprint::write_in_background(&tmp.path().join("store"), move || {
+            wait.recv().ok();
+            Ok(input("abc"))
+        });
+        let source = Source::Memory {
+            experiment: &exp,
+            path: &tmp.path().join("store"),
+            input: &store,
+        };
+        let note = Note { text: "hi".into() };
+        let slot = Deferred::default();
+        let target = Target {
+            out: tmp.path().join("later"),
+            deferred: Some(slot.clone()),
+            ..Target::default()
+        };
+        let prepared = PreparedResult::new(&note, Vec::new()).unwrap();
+        finish(&source, &target, Manifest::new("note"), prepared.clone()).unwrap();
+        assert!(!target.out.exists(), "written before the store it read");
+        let write = slot.take().expect("a write left in the slot");
+        assert!(slot.take().is_none());
+        go.send(()).unwrap();
+        let written = write.get().unwrap();
+        assert_eq!(
+            written.sha256,
+            InputFile::store(&target.out).unwrap().sha256
+        );
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(target.out.join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m["inputs"][0]["sha256"], "abc");
+        // Without a slot (a stage command), or with the store written, it writes at once.
+        let now = Target {
+            out: tmp.path().join("now"),
+            ..Target::default()
+        };
+        finish(&source, &now, Manifest::new("note"), prepared).unwrap();
+        assert!(now.out.join("manifest.json").is_file());
+        assert_eq!(
+            std::fs::read_to_string(now.out.join("result.json")).unwrap(),
+            std::fs::read_to_string(target.out.join("result.json")).unwrap()
+        );
     }
 
     /// A store written on its own thread gives its fingerprint once written, and its error

@@ -14,6 +14,7 @@ pub fn run(a: DiffArgs, log: Log) -> anyhow::Result<()> {
         out: a.out.clone(),
         config_file: a.config.clone(),
         replace: Replace::forced(a.force),
+        deferred: None,
     };
     let counts = a.counts.as_deref().map(Source::Store);
     let result = stages::diff(Source::Store(&a.store), counts, &target, &config)?;

@@ -14,6 +14,7 @@ pub fn run(a: NormalizeArgs, log: Log) -> anyhow::Result<()> {
         out: a.out.clone(),
         config_file: a.config.clone(),
         replace: Replace::forced(a.force),
+        deferred: None,
     };
     let (exp, result) = stages::normalize(Source::Store(&a.store), &target, &spec)?;
     log.messages(&stages::messages(&result));

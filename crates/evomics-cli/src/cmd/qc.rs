@@ -14,6 +14,7 @@ pub fn run(a: QcArgs, log: Log) -> anyhow::Result<()> {
         out: a.out.clone(),
         config_file: a.config.clone(),
         replace: Replace::forced(a.force),
+        deferred: None,
     };
     let result = stages::qc(Source::Store(&a.store), &target, &config)?;
     log.messages(&stages::messages(&result));

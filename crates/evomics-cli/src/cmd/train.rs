@@ -22,6 +22,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         out: a.out.clone(),
         config_file: a.config.clone(),
         replace: Replace::forced(a.force),
+        deferred: None,
     };
     let result = stages::train(Source::Store(&a.store), &target, &spec, &ctx)?;
     log.messages(&stages::messages(&result));
