@@ -131,14 +131,23 @@ pub fn to_parquet(t: &Table) -> Result<Vec<u8>> {
 /// Write `dir/NAME.tsv` (and `dir/NAME.parquet` when the table asks for it), atomically.
 pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
     checked(t)?;
-    use evomics_core::table::Formats;
-    if t.formats != Formats::Parquet {
-        write_file_atomic(&dir.join(format!("{}.tsv", t.name)), to_tsv(t).as_bytes())?;
-    }
-    if t.formats != Formats::Tsv {
-        write_file_atomic(&dir.join(format!("{}.parquet", t.name)), &to_parquet(t)?)?;
+    for (name, bytes) in table_files(t)? {
+        write_file_atomic(&dir.join(name), &bytes)?;
     }
     Ok(())
+}
+
+/// The files of a table: `name.tsv` and/or `name.parquet` and their bytes.
+fn table_files(t: &Table) -> Result<Vec<(String, Vec<u8>)>> {
+    use evomics_core::table::Formats;
+    let mut files = Vec::new();
+    if t.formats != Formats::Parquet {
+        files.push((format!("{}.tsv", t.name), to_tsv(t).into_bytes()));
+    }
+    if t.formats != Formats::Tsv {
+        files.push((format!("{}.parquet", t.name), to_parquet(t)?));
+    }
+    Ok(files)
 }
 
 /// The typed result of a stage as stored in `result.json`: the stage name and result version
@@ -225,7 +234,7 @@ pub fn read_regular_text(path: &Path) -> Result<String> {
 /// Write a stage folder atomically: the result's tables, `result.json`, any further documents
 /// (`name` → text) and `manifest.json`, in a temporary sibling that then replaces `out`;
 /// `replace` says what an existing `out` may be ([`crate::atomic::check_replaceable`]).
-pub fn write_stage_result<R: StageResult>(
+pub fn write_stage_result<R: StageResult + Sync>(
     out: &Path,
     replace: Replace,
     manifest: &Manifest,
@@ -248,24 +257,35 @@ pub struct PreparedResult {
 }
 
 impl PreparedResult {
-    /// Tables and `result.json` of `result`, and the extra `documents` (name, text).
-    pub fn new<R: StageResult>(result: &R, documents: Vec<(String, String)>) -> Result<Self> {
-        let tables = result.tables();
+    /// Tables and `result.json` of `result` (made side by side on the rayon pool), and the
+    /// extra `documents` (name, text).
+    pub fn new<R: StageResult + Sync>(
+        result: &R,
+        documents: Vec<(String, String)>,
+    ) -> Result<Self> {
+        let (tables, json) = rayon::join(|| result.tables(), || result_json(result));
         for t in &tables {
             checked(t)?;
         }
         Ok(PreparedResult {
             tables,
-            json: result_json(result)?,
+            json: json?,
             documents,
         })
     }
 
-    /// Write the folder `out` atomically, with `manifest`.
+    /// Write the folder `out` atomically, with `manifest`. The tables' files are made on the
+    /// rayon pool, then written in order.
     pub fn write(&self, out: &Path, replace: Replace, manifest: &Manifest) -> Result<()> {
+        use rayon::prelude::*;
+        let files = self
+            .tables
+            .par_iter()
+            .map(table_files)
+            .collect::<Result<Vec<_>>>()?;
         replace_dir(out, replace, |tmp| {
-            for t in &self.tables {
-                write_table(tmp, t)?;
+            for (name, bytes) in files.iter().flatten() {
+                write_file_atomic(&tmp.join(name), bytes)?;
             }
             for (name, text) in &self.documents {
                 write_file_atomic(&tmp.join(name), text.as_bytes())?;

@@ -273,32 +273,34 @@ fn source_input(
 }
 
 /// Write a stage's output folder: its manifest `m` (without the store the stage read, which
-/// goes first) and its `prepared` contents. When the store is still being written and the
-/// target has a [`Target::deferred`] slot, the folder is written on its own thread once the
-/// store is, and the slot holds that write; the folder is the same either way.
+/// goes first) and its `prepared` contents. When the target has a [`Target::deferred`] slot,
+/// the folder is written on its own thread (once the store the stage read is written, when it
+/// is still being written) while the caller goes on, and the slot holds that write; the folder
+/// is the same either way.
 fn finish(
     source: &Source<'_>,
     target: &Target,
     mut m: Manifest,
     prepared: PreparedResult,
 ) -> Result<()> {
-    match source_input(source, target)? {
-        Ok(input) => {
-            m.inputs.insert(0, input);
-            prepared.write(&target.out, target.replace, &m)?;
-        }
-        Err(store) => {
-            let (out, replace) = (target.out.clone(), target.replace);
-            let write = StoreFingerprint::write_in_background(&out.clone(), move || {
-                m.inputs.insert(0, store.get()?);
-                prepared.write(&out, replace, &m)?;
-                Ok(InputFile::store(&out)?)
-            });
-            if let Some(slot) = &target.deferred {
-                slot.put(write);
-            }
-        }
-    }
+    let Some(slot) = &target.deferred else {
+        m.inputs.insert(0, source.fingerprint()?);
+        prepared.write(&target.out, target.replace, &m)?;
+        return Ok(());
+    };
+    let store = match source_input(source, target)? {
+        Ok(input) => StoreFingerprint::known(source.path(), input),
+        Err(store) => store,
+    };
+    let (out, replace) = (target.out.clone(), target.replace);
+    slot.put(StoreFingerprint::write_in_background(
+        &out.clone(),
+        move || {
+            m.inputs.insert(0, store.get()?);
+            prepared.write(&out, replace, &m)?;
+            Ok(InputFile::store(&out)?)
+        },
+    ));
     Ok(())
 }
 
