@@ -700,12 +700,14 @@ pub fn execute(
             if let Some((p, body)) = &s.config_file {
                 write_file_atomic(p, body.as_bytes())?;
             }
-            // A stage reading an experiment whose store is still being written leaves its own
-            // write to a thread that waits for that store (recorded like a store's write).
+            // An analysis stage leaves the write of its folder to a thread (which waits for the
+            // store the stage read, when that is still being written), recorded like a store's
+            // write. (`normalize` waits for the ingest store instead: its writer holds the
+            // ingested experiment, which `diff` and `cluster` would otherwise hold beside
+            // theirs, 100 MiB above the run's peak on L.)
             let deferred = matches!(
                 s.call,
-                StageCall::Normalize(_)
-                    | StageCall::Qc(_)
+                StageCall::Qc(_)
                     | StageCall::Diff(_)
                     | StageCall::Explore(_)
                     | StageCall::Cluster(_)

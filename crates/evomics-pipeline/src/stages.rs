@@ -150,26 +150,14 @@ pub struct StoreWrite {
     out: PathBuf,
     replace: Replace,
     manifest: Manifest,
-    /// The store read, whose fingerprint goes first among the manifest's inputs when it is
-    /// written ([`Target::deferred`]); `None` when the manifest lists it already.
-    source: Option<StoreFingerprint>,
     /// Extra files (path relative to the store, text).
     docs: Vec<(String, String)>,
 }
 
 impl StoreWrite {
-    /// Write the store of `experiment`, atomically (once the store it was made from is written,
-    /// when that is still being written).
+    /// Write the store of `experiment`, atomically.
     pub fn write(&self, experiment: &Experiment) -> Result<()> {
-        let manifest = match &self.source {
-            Some(store) => {
-                let mut m = self.manifest.clone();
-                m.inputs.insert(0, store.get()?);
-                Cow::Owned(m)
-            }
-            None => Cow::Borrowed(&self.manifest),
-        };
-        write_experiment_with(&self.out, self.replace, experiment, &manifest, |tmp| {
+        write_experiment_with(&self.out, self.replace, experiment, &self.manifest, |tmp| {
             for (name, text) in &self.docs {
                 evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
             }
@@ -480,7 +468,6 @@ pub fn ingest_experiment(
         out: out.to_path_buf(),
         replace,
         manifest,
-        source: None,
         docs: Vec::new(),
     };
     Ok((exp, store, msgs))
@@ -568,13 +555,7 @@ pub fn normalize_experiment(
     target.check(&source, &[])?;
     let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
     let mut m = Manifest::new("normalize");
-    let source_store = match source_input(&source, target)? {
-        Ok(input) => {
-            m.inputs.push(input);
-            None
-        }
-        Err(store) => Some(store),
-    };
+    m.inputs.push(source.fingerprint()?);
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
@@ -597,7 +578,6 @@ pub fn normalize_experiment(
         out: target.out.clone(),
         replace: target.replace,
         manifest: m,
-        source: source_store,
         docs,
     };
     Ok((normalized, result, store))
