@@ -648,6 +648,8 @@ pub fn execute(
         .steps
         .iter()
         .any(|s| matches!(s.call, StageCall::Normalize(_)));
+    let background =
+        opts.threads != 1 && std::thread::available_parallelism().map_or(1, usize::from) > 1;
     let mut steps = || -> Result<()> {
         for (i, (s, &reused)) in plan.steps.iter().zip(&reuse).enumerate() {
             // The normalized experiment is released once no stage left reads it (a potency model
@@ -702,16 +704,17 @@ pub fn execute(
             }
             // An analysis stage leaves the write of its folder to a thread (which waits for the
             // store the stage read, when that is still being written), recorded like a store's
-            // write. (`normalize` waits for the ingest store instead: its writer holds the
-            // ingested experiment, which `diff` and `cluster` would otherwise hold beside
-            // theirs, 100 MiB above the run's peak on L.)
-            let deferred = matches!(
-                s.call,
-                StageCall::Qc(_)
-                    | StageCall::Diff(_)
-                    | StageCall::Explore(_)
-                    | StageCall::Cluster(_)
-            )
+            // write, when the run may use more than one thread. (`normalize` waits for the
+            // ingest store instead: its writer holds the ingested experiment, which `diff` and
+            // `cluster` would otherwise hold beside theirs, 100 MiB above the run's peak on L.)
+            let deferred = (background
+                && matches!(
+                    s.call,
+                    StageCall::Qc(_)
+                        | StageCall::Diff(_)
+                        | StageCall::Explore(_)
+                        | StageCall::Cluster(_)
+                ))
             .then(Deferred::default);
             let target = Target {
                 out: s.out.clone(),

@@ -223,16 +223,15 @@ pub struct Target {
     pub config_file: Option<PathBuf>,
     /// What an existing output folder may be (`--force`: anything).
     pub replace: Replace,
-    /// Where an analysis stage run on an experiment in memory whose store is still being
-    /// written leaves the write of its output folder instead of waiting for that store
+    /// Where an analysis stage leaves the write of its output folder, which then runs on a
+    /// thread of its own, after the store the stage read when that is still being written
     /// (`evomics run`); `None` writes before the stage returns.
     pub deferred: Option<Deferred>,
 }
 
-/// The write of a stage's output folder or store left for later ([`Target::deferred`]): its
-/// manifest lists the store the stage read, whose fingerprint is known only once that store is
-/// written. The caller takes it ([`Deferred::take`]) and waits for it like a store being
-/// written.
+/// The write of a stage's output folder left to a thread ([`Target::deferred`]); its manifest
+/// lists the store the stage read, whose fingerprint is known once that store is written. The
+/// caller takes it ([`Deferred::take`]) and waits for it like a store being written.
 #[derive(Debug, Clone, Default)]
 pub struct Deferred(Arc<Mutex<Option<StoreFingerprint>>>);
 
@@ -244,19 +243,6 @@ impl Deferred {
 
     fn put(&self, write: StoreFingerprint) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(write);
-    }
-}
-
-/// The input a manifest lists first: the store the stage read. For an experiment in memory
-/// whose store is still being written, with a [`Target::deferred`] slot, the store's
-/// fingerprint is left to the write (`Err`) instead of waited for.
-fn source_input(
-    source: &Source<'_>,
-    target: &Target,
-) -> Result<Result<InputFile, StoreFingerprint>> {
-    match (source, &target.deferred) {
-        (Source::Memory { input, .. }, Some(_)) if !input.is_ready() => Ok(Err((*input).clone())),
-        _ => Ok(Ok(source.fingerprint()?)),
     }
 }
 
@@ -276,9 +262,11 @@ fn finish(
         prepared.write(&target.out, target.replace, &m)?;
         return Ok(());
     };
-    let store = match source_input(source, target)? {
-        Ok(input) => StoreFingerprint::known(source.path(), input),
-        Err(store) => store,
+    // The store the stage read: for an experiment in memory, its store's write (which may
+    // still be going on).
+    let store = match source {
+        Source::Memory { input, .. } => (*input).clone(),
+        Source::Store(p) => StoreFingerprint::known(p, InputFile::store(p)?),
     };
     let (out, replace) = (target.out.clone(), target.replace);
     slot.put(StoreFingerprint::write_in_background(

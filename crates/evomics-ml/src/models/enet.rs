@@ -1148,15 +1148,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn bounded_score_passes_change_no_bit_of_the_fit() {
-        // The screened path recomputes only the scores that may reach its thresholds; every
-        // family, several α and λ, must fit exactly as with every score recomputed each pass,
-        // and the bounded passes must skip most of the scores.
-        let (n, p) = (80, 600);
+    /// Wide data: n samples × p features (`shift` × (j mod 7) added to feature j), a score
+    /// from the first five features, and targets of every family from it (numbers, two
+    /// classes split at 0, three split at ±0.4).
+    fn wide_data(n: usize, p: usize, shift: f64) -> (Array2<f64>, Vec<f64>, [Labels; 3]) {
         let x = Array2::from_shape_fn((n, p), |(i, j)| {
             let h = (i * 7919 + j * 104_729 + i * j * 31) % 1009;
-            h as f64 / 1009.0 - 0.5 + 0.05 * (j % 7) as f64
+            h as f64 / 1009.0 - 0.5 + shift * (j % 7) as f64
         });
         let score: Vec<f64> = (0..n)
             .map(|i| 3.0 * x[[i, 0]] - 2.0 * x[[i, 1]] + x[[i, 2]] + 2.0 * x[[i, 3]] - x[[i, 4]])
@@ -1164,17 +1162,35 @@ mod tests {
         let targets = [
             Labels::Numeric { y: score.clone() },
             Labels::Classes {
-                y: score.iter().map(|&v| usize::from(v > 0.1)).collect(),
+                y: score.iter().map(|&v| usize::from(v > 0.0)).collect(),
                 n_classes: 2,
             },
             Labels::Classes {
                 y: score
                     .iter()
-                    .map(|&v| usize::from(v > -0.4) + usize::from(v > 0.4))
+                    .map(|&v| {
+                        if v < -0.4 {
+                            0
+                        } else if v < 0.4 {
+                            1
+                        } else {
+                            2
+                        }
+                    })
                     .collect(),
                 n_classes: 3,
             },
         ];
+        (x, score, targets)
+    }
+
+    #[test]
+    fn bounded_score_passes_change_no_bit_of_the_fit() {
+        // The screened path recomputes only the scores that may reach its thresholds; every
+        // family, several α and λ, must fit exactly as with every score recomputed each pass,
+        // and the bounded passes must skip most of the scores.
+        let (n, p) = (80, 600);
+        let (x, score, targets) = wide_data(n, p, 0.05);
         for labels in &targets {
             for (alpha, lambda) in [(1.0, 0.02), (0.5, 0.01), (0.2, 0.003), (0.9, 0.1)] {
                 let params = ElasticNetParams {
@@ -1215,35 +1231,7 @@ mod tests {
         // Wide data (60 samples × 400 features, 5 informative): every family, screened and
         // unscreened paths reach the same coefficients within the convergence tolerance.
         let (n, p) = (60, 400);
-        let x = Array2::from_shape_fn((n, p), |(i, j)| {
-            let h = (i * 7919 + j * 104_729 + i * j * 31) % 1009;
-            h as f64 / 1009.0 - 0.5
-        });
-        let score: Vec<f64> = (0..n)
-            .map(|i| 3.0 * x[[i, 0]] - 2.0 * x[[i, 1]] + x[[i, 2]] + 2.0 * x[[i, 3]] - x[[i, 4]])
-            .collect();
-        let targets = [
-            Labels::Numeric { y: score.clone() },
-            Labels::Classes {
-                y: score.iter().map(|&v| usize::from(v > 0.0)).collect(),
-                n_classes: 2,
-            },
-            Labels::Classes {
-                y: score
-                    .iter()
-                    .map(|&v| {
-                        if v < -0.4 {
-                            0
-                        } else if v < 0.4 {
-                            1
-                        } else {
-                            2
-                        }
-                    })
-                    .collect(),
-                n_classes: 3,
-            },
-        ];
+        let (x, _, targets) = wide_data(n, p, 0.0);
         for labels in &targets {
             for (alpha, lambda) in [(1.0, 0.02), (0.5, 0.01)] {
                 let fit = |screening| {
