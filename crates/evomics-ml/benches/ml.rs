@@ -222,6 +222,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| model.fit(x.view(), &labels).expect("fit"))
         });
     }
+    let binning = ForestParams {
+        n_threads: 1,
+        ..Default::default()
+    };
+    group.bench_function("random forest histogram bins, 1 thread", |b| {
+        b.iter(|| binning.prepare(x.view(), &labels).expect("bins"))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("UMAP");
@@ -427,6 +434,20 @@ fn l_kernels(data: &Dataset, sheet: &SampleSheet, splits: &[evomics_ml::cv::Spli
         t.elapsed().as_secs_f64(),
         x.nrows(),
         x.ncols()
+    );
+    // The forest's histogram bins of the fold's features, on one thread.
+    let binning = ForestParams {
+        n_threads: 1,
+        ..Default::default()
+    };
+    let (t, c) = (Instant::now(), cpu_seconds());
+    for _ in 0..3 {
+        binning.prepare(x.view(), &labels).expect("bins");
+    }
+    println!(
+        "forest binning, 1 thread: {:.3} s wall, {:.3} s CPU per fit",
+        t.elapsed().as_secs_f64() / 3.0,
+        (cpu_seconds() - c) / 3.0
     );
     let trees: usize = std::env::var("EVOMICS_BENCH_L_TREES")
         .ok()

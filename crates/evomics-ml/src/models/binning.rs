@@ -140,18 +140,39 @@ pub(crate) fn bin_histogram(x: ArrayView2<f64>, max_bins: usize, threads: usize)
     }
 }
 
-/// Sort (key, index) pairs by key: a least-significant-digit radix sort on bytes (stable),
-/// whose byte histograms are counted in one pass and which skips a byte all keys share.
-/// On 1,600 values (an L fold) it takes about 70 % of the time of `sort_unstable_by` with
-/// `total_cmp`, and the values come out in the same order.
+/// Bits per digit of [`radix_sort`].
+const DIGIT_BITS: u32 = 11;
+/// Digits [`radix_sort`] sorts by: the leading `DIGITS · DIGIT_BITS` bits in which the keys
+/// differ.
+const DIGITS: usize = 3;
+
+/// Sort (key, index) pairs by key, stably: a least-significant-digit radix sort on the leading
+/// 33 bits in which the keys differ (three 11-bit digits, whose counts are taken in one pass; a
+/// digit all keys share is skipped), then each run of keys equal in those bits, already in
+/// input order, by the whole key. The values of a feature differ within their leading 33 bits
+/// almost always (relative differences above 2⁻²¹ or so), so the runs are single pairs and the
+/// sort is four passes over the pairs where a byte-wise radix sort made up to nine. On an L
+/// fold (1,598 × 12,951) binning took 0.38 s on one thread against 0.50 s with bytes as
+/// digits (with the cut points found without a copy of the values).
 fn radix_sort(items: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
-    let mut counts = [[0u32; 256]; 8];
+    const BUCKETS: usize = 1 << DIGIT_BITS;
+    let n = items.len();
+    let Some(&(first, _)) = items.first() else {
+        return;
+    };
+    let differ = items.iter().fold(0u64, |d, &(k, _)| d | (k ^ first));
+    if differ == 0 {
+        return;
+    }
+    let shift = (u64::BITS - differ.leading_zeros()).saturating_sub(DIGIT_BITS * DIGITS as u32);
+    let digit =
+        |k: u64, d: usize| ((k >> shift) >> (DIGIT_BITS * d as u32)) as usize & (BUCKETS - 1);
+    let mut counts = [[0u32; BUCKETS]; DIGITS];
     for &(k, _) in items.iter() {
         for (d, c) in counts.iter_mut().enumerate() {
-            c[(k >> (8 * d)) as usize & 255] += 1;
+            c[digit(k, d)] += 1;
         }
     }
-    let n = items.len();
     scratch.clear();
     scratch.resize(n, (0, 0));
     for (d, c) in counts.iter_mut().enumerate() {
@@ -165,26 +186,48 @@ fn radix_sort(items: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
             at += here;
         }
         for &(k, i) in items.iter() {
-            let b = (k >> (8 * d)) as usize & 255;
+            let b = digit(k, d);
             scratch[c[b] as usize] = (k, i);
             c[b] += 1;
         }
         std::mem::swap(items, scratch);
+    }
+    if shift > 0 {
+        let mut a = 0;
+        while a < n {
+            let top = items[a].0 >> shift;
+            let mut b = a + 1;
+            while b < n && items[b].0 >> shift == top {
+                b += 1;
+            }
+            if b - a > 1 {
+                items[a..b].sort_by_key(|p| p.0);
+            }
+            a = b;
+        }
     }
 }
 
 /// The cut points of one feature from its training values `v`, sorted ascending.
 fn histogram_cuts(v: &[f64], max_bins: usize) -> Vec<f64> {
     let n = v.len();
-    let mut distinct = v.to_vec();
-    distinct.dedup();
-    if distinct.len() <= max_bins {
+    // More than `max_bins` distinct values (as `dedup` keeps them: a value unequal to the one
+    // before it), counted without a copy and only as far as needed.
+    let many = v
+        .windows(2)
+        .filter(|w| w[1] != w[0])
+        .nth(max_bins.saturating_sub(1))
+        .is_some();
+    if !many {
+        let mut distinct = v.to_vec();
+        distinct.dedup();
         return distinct
             .windows(2)
             .map(|w| w[0] + (w[1] - w[0]) / 2.0)
             .collect();
     }
-    let last = distinct[distinct.len() - 1];
+    // The last value `dedup` keeps equals the last value.
+    let last = v[n - 1];
     let mut c: Vec<f64> = (1..max_bins)
         .map(|q| {
             let at = (q * n) / max_bins;
@@ -332,8 +375,19 @@ mod tests {
                 vals.push(x);
             }
         }
-        for n in [0, 1, 2, 17, vals.len()] {
-            let v = &vals[..n];
+        // Values equal in their leading bits (runs sorted by the whole key), with repeats.
+        let close: Vec<f64> = (0..2000)
+            .map(|i| 1.0 + ((i * 7919) % 2003) as f64 * 1e-13 + (i % 5) as f64 * 1e-3)
+            .collect();
+        for v in [
+            &vals[..0],
+            &vals[..1],
+            &vals[..2],
+            &vals[..17],
+            &vals[..],
+            &close[..],
+        ] {
+            let n = v.len();
             let mut items: Vec<(u64, u32)> = v
                 .iter()
                 .zip(0u32..)
