@@ -325,7 +325,18 @@ fn flag_column(c: &UInt8Chunked, path: &Path, sample: &str) -> Result<Vec<ValueF
     let mut out = Vec::with_capacity(c.len());
     for arr in c.downcast_iter() {
         let valid = arr.validity().filter(|v| v.unset_bits() > 0);
-        for (k, &code) in arr.values().iter().enumerate() {
+        let codes = arr.values().as_slice();
+        // Every code known and present: decoded without a check per cell.
+        let top = ValueFlag::ALL.len() as u8 - 1;
+        if valid.is_none() && codes.iter().fold(0u8, |m, &c| m.max(c)) <= top {
+            out.extend(
+                codes
+                    .iter()
+                    .map(|&c| ValueFlag::ALL[usize::from(c.min(top))]),
+            );
+            continue;
+        }
+        for (k, &code) in codes.iter().enumerate() {
             let row = out.len() + 1;
             if valid.is_some_and(|v| !v.get_bit(k)) {
                 return Err(store_err(
@@ -342,6 +353,24 @@ fn flag_column(c: &UInt8Chunked, path: &Path, sample: &str) -> Result<Vec<ValueF
         }
     }
     Ok(out)
+}
+
+/// Rows copied together by [`transpose_into`].
+const TRANSPOSE_ROWS: usize = 32;
+
+/// Copy the columns `cols` (each one value per row) into `rows` at columns `first..`, in
+/// blocks of [`TRANSPOSE_ROWS`] rows: a block's rows stay in cache while every column's run of
+/// values is written across them, where a row at a time reads one value from each column.
+fn transpose_into<T: Copy>(rows: &mut [&mut [T]], cols: &[Vec<T>], first: usize) {
+    for (r0, block) in rows.chunks_mut(TRANSPOSE_ROWS).enumerate() {
+        let r0 = r0 * TRANSPOSE_ROWS;
+        let len = block.len();
+        for (k, col) in cols.iter().enumerate() {
+            for (row, &x) in block.iter_mut().zip(&col[r0..r0 + len]) {
+                row[first + k] = x;
+            }
+        }
+    }
 }
 
 fn store_err(path: &Path, problem: impl Into<String>) -> IoError {
@@ -542,27 +571,39 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
         ));
     }
     let (nf, ns) = (ids.len(), samples.len());
-    let mut values = Array2::from_elem((nf, ns), f64::NAN);
-    let mut flags = Array2::from_elem((nf, ns), ValueFlag::Missing);
+    let mut values = vec![f64::NAN; nf * ns];
+    let mut flags = vec![ValueFlag::Missing; nf * ns];
     // The samples are read in as many contiguous parts as rayon has workers, each into its own
     // columns of the matrices, a batch of sample columns at a time: reading needs the layer's
     // matrices plus one batch per part. Each column is decoded whole, then the batch is written
-    // into the row-major matrices row by row (one contiguous run of cells per feature), not one
-    // strided column at a time. Parts only copy, so the matrices do not depend on the thread
-    // count; the error of the first failing part (in sample order) is returned.
+    // into the row-major matrices in blocks of rows ([`transpose_into`]), not one strided
+    // column at a time. Parts only copy, so the matrices do not depend on the thread count;
+    // the error of the first failing part (in sample order) is returned.
     const BATCH: usize = 128;
     let parts = rayon::current_num_threads().clamp(1, ns.div_ceil(BATCH).max(1));
     let width = ns.div_ceil(parts).max(1);
-    let jobs: Vec<_> = values
-        .axis_chunks_iter_mut(Axis(1), width)
-        .zip(flags.axis_chunks_iter_mut(Axis(1), width))
-        .enumerate()
-        .map(|(k, (v, g))| (k * width, v, g))
+    // Each part's stretch of every row of the row-major matrices.
+    type Stretches<'m, T> = Vec<&'m mut [T]>;
+    let mut jobs: Vec<(usize, Stretches<f64>, Stretches<ValueFlag>)> = (0..ns.div_ceil(width))
+        .map(|k| (k * width, Vec::with_capacity(nf), Vec::with_capacity(nf)))
         .collect();
+    if ns > 0 {
+        for (vrow, grow) in values.chunks_mut(ns).zip(flags.chunks_mut(ns)) {
+            let (mut vrest, mut grest) = (vrow, grow);
+            for (_, vparts, gparts) in &mut jobs {
+                let w = width.min(vrest.len());
+                let (v, vtail) = vrest.split_at_mut(w);
+                let (g, gtail) = grest.split_at_mut(w);
+                vparts.push(v);
+                gparts.push(g);
+                (vrest, grest) = (vtail, gtail);
+            }
+        }
+    }
     let results: Vec<Result<()>> = jobs
         .into_par_iter()
-        .map(|(first, mut v, mut g)| {
-            let part = &samples[first..first + v.ncols()];
+        .map(|(first, mut vrows, mut grows)| {
+            let part = &samples[first..(first + width).min(ns)];
             let mut vcols: Vec<Vec<f64>> = Vec::with_capacity(BATCH);
             let mut gcols: Vec<Vec<ValueFlag>> = Vec::with_capacity(BATCH);
             for (b, batch) in part.chunks(BATCH).enumerate() {
@@ -588,23 +629,16 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
                     gcols.push(flag_column(&gc, &gpath, s)?);
                     vcols.push(value_column(&vc));
                 }
-                let cols = b * BATCH..b * BATCH + batch.len();
-                for (i, (mut vrow, mut grow)) in v.rows_mut().into_iter().zip(g.rows_mut()).enumerate() {
-                    for ((v, g), (vc, gc)) in vrow
-                        .slice_axis_mut(Axis(0), Slice::from(cols.clone()))
-                        .iter_mut()
-                        .zip(grow.slice_axis_mut(Axis(0), Slice::from(cols.clone())).iter_mut())
-                        .zip(vcols.iter().zip(&gcols))
-                    {
-                        *v = vc[i];
-                        *g = gc[i];
-                    }
-                }
+                transpose_into(&mut vrows, &vcols, b * BATCH);
+                transpose_into(&mut grows, &gcols, b * BATCH);
             }
             Ok(())
         })
         .collect();
     results.into_iter().collect::<Result<()>>()?;
+    let shape = |e: ndarray::ShapeError| store_err(dir, format!("matrix shape: {e}"));
+    let values = Array2::from_shape_vec((nf, ns), values).map_err(shape)?;
+    let flags = Array2::from_shape_vec((nf, ns), flags).map_err(shape)?;
     Assay::new(
         name, meta.kind, meta.scale, features, samples, values, flags,
     )
