@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde::Serialize;
 use serde_json::json;
@@ -58,12 +58,16 @@ pub enum Source<'a> {
 #[derive(Clone)]
 pub struct StoreFingerprint {
     path: PathBuf,
-    state: Arc<Mutex<Fingerprinted>>,
+    state: Arc<(Mutex<Fingerprinted>, Condvar)>,
 }
 
 enum Fingerprinted {
     Known(InputFile),
     Writing(std::thread::JoinHandle<Result<InputFile>>),
+    /// A caller of `get` is waiting for the writing thread (without holding the lock, so that
+    /// [`StoreFingerprint::is_ready`] answers at once meanwhile); the others wait for it on
+    /// the condition variable.
+    Joining,
     /// The write failed; its error was returned to the first caller of `get`.
     Failed(String),
 }
@@ -82,7 +86,7 @@ impl StoreFingerprint {
     pub fn known(path: &Path, input: InputFile) -> StoreFingerprint {
         StoreFingerprint {
             path: path.to_path_buf(),
-            state: Arc::new(Mutex::new(Fingerprinted::Known(input))),
+            state: Arc::new((Mutex::new(Fingerprinted::Known(input)), Condvar::new())),
         }
     }
 
@@ -93,52 +97,72 @@ impl StoreFingerprint {
     ) -> StoreFingerprint {
         StoreFingerprint {
             path: path.to_path_buf(),
-            state: Arc::new(Mutex::new(Fingerprinted::Writing(std::thread::spawn(
-                write,
-            )))),
+            state: Arc::new((
+                Mutex::new(Fingerprinted::Writing(std::thread::spawn(write))),
+                Condvar::new(),
+            )),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Fingerprinted> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the fingerprint is known without waiting (the write, if any, has ended).
     pub fn is_ready(&self) -> bool {
         match &*self.lock() {
             Fingerprinted::Writing(h) => h.is_finished(),
+            Fingerprinted::Joining => false,
             _ => true,
         }
     }
 
     /// The fingerprint, once the store is written; the write's error (to the first caller).
+    ///
+    /// The lock is not held while the writing thread is waited for: a stage's folder written
+    /// on its own thread waits here for the store it read, and the run's loop, which asks
+    /// [`StoreFingerprint::is_ready`] after every stage, must not wait with it.
     pub fn get(&self) -> Result<InputFile> {
         let mut state = self.lock();
-        if matches!(&*state, Fingerprinted::Writing(_)) {
-            let Fingerprinted::Writing(h) = std::mem::replace(
-                &mut *state,
-                Fingerprinted::Failed("the store is being written".into()),
-            ) else {
-                unreachable!("matched above")
-            };
-            match h.join() {
-                Ok(Ok(fp)) => *state = Fingerprinted::Known(fp),
-                Ok(Err(e)) => {
-                    *state = Fingerprinted::Failed(e.to_string());
-                    return Err(e);
+        loop {
+            match &*state {
+                Fingerprinted::Writing(_) => {
+                    let Fingerprinted::Writing(h) =
+                        std::mem::replace(&mut *state, Fingerprinted::Joining)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    drop(state);
+                    let joined = h.join();
+                    state = self.lock();
+                    let outcome = match joined {
+                        Ok(Ok(fp)) => {
+                            *state = Fingerprinted::Known(fp);
+                            Ok(())
+                        }
+                        Ok(Err(e)) => {
+                            *state = Fingerprinted::Failed(e.to_string());
+                            Err(e)
+                        }
+                        Err(_) => {
+                            *state = Fingerprinted::Failed("the thread writing it failed".into());
+                            Ok(())
+                        }
+                    };
+                    self.state.1.notify_all();
+                    outcome?;
                 }
-                Err(_) => {
-                    *state = Fingerprinted::Failed("the thread writing it failed".into());
+                Fingerprinted::Joining => {
+                    state = self.state.1.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                Fingerprinted::Known(fp) => return Ok(fp.clone()),
+                Fingerprinted::Failed(message) => {
+                    return Err(PipelineError::StoreNotWritten {
+                        path: self.path.clone(),
+                        message: message.clone(),
+                    })
                 }
             }
-        }
-        match &*state {
-            Fingerprinted::Known(fp) => Ok(fp.clone()),
-            Fingerprinted::Failed(message) => Err(PipelineError::StoreNotWritten {
-                path: self.path.clone(),
-                message: message.clone(),
-            }),
-            Fingerprinted::Writing(_) => unreachable!("joined above"),
         }
     }
 }
@@ -1002,5 +1026,56 @@ mod tests {
         let known = StoreFingerprint::known(dir, input("x"));
         assert!(known.is_ready());
         assert_eq!(known.get().unwrap().sha256, "x");
+    }
+
+    /// While one thread waits in `get` for a store still being written, `is_ready` answers at
+    /// once (the run's loop asks it after every stage) and other callers of `get` wait for
+    /// the same fingerprint.
+    #[test]
+    fn is_ready_does_not_wait_for_a_caller_waiting_on_the_write() {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let store = StoreFingerprint::write_in_background(Path::new("out/normalize"), move || {
+            hold.recv().ok();
+            Ok(input("late"))
+        });
+        let (first, second) = (store.clone(), store.clone());
+        let waiting = std::thread::spawn(move || first.get().map(|f| f.sha256));
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(state) = store.state.0.try_lock() {
+                if matches!(&*state, Fingerprinted::Joining) {
+                    break;
+                }
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the first caller never released the lock while waiting"
+            );
+            std::thread::yield_now();
+        }
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let answered = {
+            let asked = asked.clone();
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let ready = store.is_ready();
+                asked.store(true, std::sync::atomic::Ordering::SeqCst);
+                ready
+            })
+        };
+        let start = std::time::Instant::now();
+        while !asked.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "is_ready waited for the write"
+            );
+            std::thread::yield_now();
+        }
+        assert!(!answered.join().unwrap());
+        let also = std::thread::spawn(move || second.get().map(|f| f.sha256));
+        release.send(()).unwrap();
+        assert_eq!(waiting.join().unwrap().unwrap(), "late");
+        assert_eq!(also.join().unwrap().unwrap(), "late");
+        assert!(store.is_ready());
     }
 }
