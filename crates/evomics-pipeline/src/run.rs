@@ -567,6 +567,15 @@ impl Results {
         Ok(self.normalized.as_ref().expect("set above"))
     }
 
+    /// Release the analysis and training results (kept only for the report).
+    fn release_results(&mut self) {
+        self.qc = None;
+        self.diff = Vec::new();
+        self.explore = None;
+        self.cluster = None;
+        self.train = Vec::new();
+    }
+
     /// Wait until every store this run is writing is written (before one is read from disk).
     fn wait_for_stores(&self) -> Result<()> {
         for (_, _, fp) in &self.writing {
@@ -667,6 +676,16 @@ pub fn execute(
             };
             if for_train.is_empty() && !plan.steps[i..].iter().any(|t| reads_normalized(&t.call)) {
                 res.normalized = None;
+            }
+            // The stages' results are kept for a report still to run and released otherwise
+            // (their folders are written): on L the two `diff`s' results alone are tens of MiB,
+            // which would be held through `train`.
+            let report_follows = plan.steps[i..]
+                .iter()
+                .zip(&reuse[i..])
+                .any(|(t, &r)| !r && matches!(t.call, StageCall::Report(_)));
+            if !report_follows {
+                res.release_results();
             }
             // (Not while the normalized store is still being written from it: at a later step.)
             if let Some(exp) = res
