@@ -369,10 +369,11 @@ impl PreprocessConfig {
 /// side by side in layer order); a cell without a value is an error. The matrix is
 /// column-major (each feature's samples contiguous, the layout the models' per-feature passes
 /// read), so a features × samples output in standard layout is already the block of its
-/// columns. Each output's flags are freed when it is added; at the end the largest output's
-/// storage grows into the matrix (its block moves to its place) and the others are copied in
-/// and freed one by one, so the matrix is held beside the smaller outputs only, never beside
-/// the largest.
+/// columns. Each output's flags are freed when it is added; at the end the matrix is allocated
+/// zeroed (fresh pages, resident only once written) and each output is copied into its place
+/// and freed in turn, so the memory in use grows by at most the largest output. (Growing the
+/// largest output's storage into the matrix instead made the allocator move it: the whole
+/// matrix beside that output, 75 MiB more at the final model's assembly on L.)
 struct ModelMatrix {
     n: usize,
     /// What the samples are, for the error naming a cell without a value.
@@ -413,43 +414,17 @@ impl ModelMatrix {
     fn finish(self) -> Result<Array2<f64>> {
         use ndarray::ShapeBuilder;
         let n = self.n;
-        let mut parts = self.parts;
-        let offsets: Vec<usize> = parts
-            .iter()
-            .scan(0, |at, p| {
-                let o = *at;
-                *at += p.len();
-                Some(o)
-            })
-            .collect();
-        let total: usize = parts.iter().map(Array2::len).sum();
-        let width: usize = parts.iter().map(Array2::nrows).sum();
-        // The largest output in standard layout lends its storage (the first of equal ones).
-        let base = (0..parts.len())
-            .filter(|&i| parts[i].is_standard_layout())
-            .max_by_key(|&i| (parts[i].len(), std::cmp::Reverse(i)));
-        let mut data = match base {
-            Some(b) => {
-                let p = std::mem::take(&mut parts[b]);
-                let len = p.len();
-                let (mut v, offset) = p.into_raw_vec_and_offset();
-                v.drain(..offset.unwrap_or(0));
-                v.truncate(len);
-                v.resize(total, 0.0);
-                v.copy_within(0..len, offsets[b]);
-                v
-            }
-            None => vec![0.0; total],
-        };
-        for (i, p) in parts.into_iter().enumerate() {
-            if Some(i) == base {
-                continue;
-            }
-            let dst = &mut data[offsets[i]..offsets[i] + p.len()];
+        let total: usize = self.parts.iter().map(Array2::len).sum();
+        let width: usize = self.parts.iter().map(Array2::nrows).sum();
+        let mut data = vec![0.0; total];
+        let mut at = 0;
+        for p in self.parts {
+            let dst = &mut data[at..at + p.len()];
             match p.as_slice() {
                 Some(src) => dst.copy_from_slice(src),
                 None => dst.iter_mut().zip(p.iter()).for_each(|(d, v)| *d = *v),
             }
+            at += p.len();
         }
         Array2::from_shape_vec((n, width).f(), data)
             .map_err(|e| data_err("preprocessing", format!("model matrix: {e}")))
