@@ -244,6 +244,18 @@ pub struct AssayFingerprint {
     cells: u64,
 }
 
+impl AssayFingerprint {
+    /// The layer's features.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// The layer's samples, in column order.
+    pub fn samples(&self) -> &[String] {
+        &self.samples
+    }
+}
+
 /// The wrapping sum over cells of a 64-bit mix (splitmix64's finalizer) of the cell's value
 /// bits, flag and position: order-free, so row blocks summed on any number of threads give
 /// the same total.

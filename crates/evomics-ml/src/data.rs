@@ -170,7 +170,7 @@ impl Dataset {
     }
 
     /// Everything of [`Dataset::assemble`] but the layers (left empty).
-    fn assemble_with(
+    pub(crate) fn assemble_with(
         layers: &[&Assay],
         sheet: &SampleSheet,
         target: &TargetSpec,

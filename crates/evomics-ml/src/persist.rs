@@ -35,11 +35,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::conformal::{prediction_set, ConformalCalibration};
-use crate::data::Dataset;
+use crate::data::{Dataset, TargetSpec};
 use crate::error::{MlError, Result};
 use crate::evaluate::{prediction_row, MetricSummary, PredictionRow, TrainConfig, Tuning};
 use crate::models::{FittedModel, ModelSpec, Output};
-use crate::preprocess::{FeatureRef, FittedPreprocess, Prefit};
+use crate::preprocess::{EarlyPreprocess, FeatureRef, FittedPreprocess, Prefit};
 
 /// Format name written into every model file.
 pub const MODEL_FORMAT: &str = "evomics-model";
@@ -391,6 +391,83 @@ pub fn fit_final(
         cv_metrics: cv.map(|r| r.summary.clone()).unwrap_or_default(),
         conformal: cv.map(|r| r.conformal.clone()),
     })
+}
+
+/// The final model fitted from a [`Prefit`] alone, before the training data are at hand
+/// ([`fit_final_early`]): kept by [`EarlyFinal::take`] when the data turn out to be the ones
+/// the prefit's fits were made on, where it is bit for bit the fit [`fit_final`] makes.
+#[derive(Debug)]
+pub struct EarlyFinal {
+    fit: FinalFit,
+    pre: EarlyPreprocess,
+}
+
+/// [`fit_final`] on the samples of `prefit`'s fits, with every layer of `layers` (in order)
+/// taken from `prefit`, before the layers those fits were made on are at hand (`train` in a
+/// run fits it while the ingested store is read back). `None` when that is not the fit
+/// [`fit_final`] would make: a tuned model, a layer the prefit does not hold by this config,
+/// or a sample without a target value. The fits it uses are taken out of `prefit`; when
+/// [`EarlyFinal::take`] then refuses the data, [`fit_final`] fits them again.
+pub fn fit_final_early(
+    prefit: &Prefit,
+    layers: &[String],
+    target: &TargetSpec,
+    config: &TrainConfig,
+) -> Option<Result<EarlyFinal>> {
+    if config.validate().is_err() || config.tuning.is_some() {
+        return None;
+    }
+    let early = config.preprocess.fit_early(prefit, layers, |outputs| {
+        let d = Dataset::assemble_with(outputs, prefit.sheet(), target).ok()?;
+        (d.dropped.is_empty()
+            && outputs
+                .iter()
+                .all(|o| o.samples() == d.sample_ids.as_slice()))
+        .then_some(d.labels)
+    })?;
+    Some(early.and_then(|(pre_early, pre, x)| {
+        let spec = config
+            .model
+            .clone()
+            .with_seed(evomics_core::rng::derive_seed(config.seed, "final"));
+        let model = spec.fit_owned(x, &pre_early.labels)?;
+        Ok(EarlyFinal {
+            fit: FinalFit {
+                spec,
+                pre,
+                model,
+                config: config.clone(),
+                cv_metrics: Vec::new(),
+                conformal: None,
+            },
+            pre: pre_early,
+        })
+    }))
+}
+
+impl EarlyFinal {
+    /// The fit, when `data` (with `sheet`) and `config` are the ones it was made for: the
+    /// layers are those the prefit's fits were made on (by fingerprint), with the same samples
+    /// and target values; the layers are then recorded as taken from `prefit`.
+    pub fn take(
+        self,
+        data: &Dataset,
+        sheet: &SampleSheet,
+        config: &TrainConfig,
+        prefit: Option<&Prefit>,
+    ) -> Option<FinalFit> {
+        let fits = self.fit.config == *config
+            && self.pre.labels == data.labels
+            && self.pre.sample_ids == data.sample_ids
+            && self.pre.matches(&data.layers, sheet);
+        if !fits {
+            return None;
+        }
+        if let Some(p) = prefit {
+            p.record_taken(self.pre.inputs.iter().map(|(name, _)| name.clone()));
+        }
+        Some(self.fit)
+    }
 }
 
 impl FinalFit {

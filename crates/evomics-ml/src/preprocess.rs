@@ -213,7 +213,130 @@ impl Prefit {
     }
 }
 
+/// The preprocessing of the final model made from a [`Prefit`] alone, before the layers it was
+/// fitted on are at hand (in a run, while the ingested store is read back): every layer's fit
+/// is taken from the prefit, which is exactly [`PreprocessConfig::fit_with`] on all samples
+/// when the layers turn out to be the ones the prefit names ([`EarlyPreprocess::matches`]).
+#[derive(Debug)]
+pub(crate) struct EarlyPreprocess {
+    /// The fingerprints of the layers the fits were made on, in layer order.
+    pub inputs: Vec<(String, AssayFingerprint)>,
+    /// The samples, in order.
+    pub sample_ids: Vec<String>,
+    /// The sample sheet of the fits.
+    pub sheet: SampleSheet,
+    /// The target values of the samples.
+    pub labels: Labels,
+}
+
+impl EarlyPreprocess {
+    /// Whether `layers` (the training data's, with `sheet`) are the layers the fits were made
+    /// on: then the early fit is the one [`PreprocessConfig::fit_with`] makes from them.
+    pub fn matches(&self, layers: &[Assay], sheet: &SampleSheet) -> bool {
+        *sheet == self.sheet
+            && layers.len() == self.inputs.len()
+            && layers.iter().zip(&self.inputs).all(|(l, (name, fp))| {
+                l.name() == name
+                    && l.samples() == self.sample_ids.as_slice()
+                    && *fp == l.fingerprint()
+            })
+    }
+}
+
+impl Prefit {
+    /// Record that the fits of `layers` were taken (by an early fit found to match).
+    pub(crate) fn record_taken(&self, layers: impl IntoIterator<Item = String>) {
+        if let Ok(mut taken) = self.taken.lock() {
+            taken.extend(layers);
+        }
+    }
+
+    /// The samples of the fits, when the prefit holds a fit of every one of `layers` by
+    /// `config`, all on the same samples (nothing is taken).
+    fn holds_all(&self, config: &PreprocessConfig, layers: &[String]) -> Option<Vec<String>> {
+        let held = self.layers.lock().ok()?;
+        let mut samples: Option<&[String]> = None;
+        for name in layers {
+            let here = held.get(name)?;
+            let cfg = config.layers.get(name).cloned().unwrap_or_default();
+            if !same_fit(&here.fitted.config, &cfg) {
+                return None;
+            }
+            let s = here.output.samples();
+            if samples.is_some_and(|first| first != s) || here.input.samples() != s {
+                return None;
+            }
+            samples = Some(s);
+        }
+        samples.map(<[String]>::to_vec)
+    }
+
+    /// The sample sheet of the fits.
+    pub(crate) fn sheet(&self) -> &SampleSheet {
+        &self.sheet
+    }
+}
+
 impl PreprocessConfig {
+    /// The preprocessing of every sample of `layers` (names, in order) taken whole from
+    /// `prefit`, before the layers themselves are at hand, with the samples' target values
+    /// from `labels` (given the layers' outputs); `None` when the prefit does not hold every
+    /// layer's fit by this config on the same samples, or `labels` gives none. The fits are
+    /// taken out of `prefit` (not recorded as taken: see [`Prefit::record_taken`]).
+    pub(crate) fn fit_early(
+        &self,
+        prefit: &Prefit,
+        layers: &[String],
+        labels: impl FnOnce(&[&Assay]) -> Option<Labels>,
+    ) -> Option<Result<(EarlyPreprocess, FittedPreprocess, Array2<f64>)>> {
+        if self.validate().is_err() || layers.is_empty() {
+            return None;
+        }
+        let sample_ids = prefit.holds_all(self, layers)?;
+        let labels = {
+            let held = prefit.layers.lock().ok()?;
+            let outputs: Vec<&Assay> = layers
+                .iter()
+                .map(|l| held.get(l).map(|h| &h.output))
+                .collect::<Option<_>>()?;
+            labels(&outputs)?
+        };
+        if labels.len() != sample_ids.len() {
+            return None;
+        }
+        let mut held = prefit.layers.lock().ok()?;
+        let mut fitted_layers = Vec::with_capacity(layers.len());
+        let mut inputs = Vec::with_capacity(layers.len());
+        let mut matrix = ModelMatrix::new(sample_ids.len(), "preprocessing (training samples)");
+        for name in layers {
+            let mut found = held.remove(name)?;
+            found.fitted.config = self.layers.get(name).cloned().unwrap_or_default();
+            fitted_layers.push(FittedLayer {
+                layer: name.clone(),
+                input_features: found.input.features().ids().to_vec(),
+                output_features: found.output.features().ids().to_vec(),
+                pipeline: found.fitted,
+            });
+            inputs.push((name.clone(), found.input));
+            if let Err(e) = matrix.push(found.output) {
+                return Some(Err(e));
+            }
+        }
+        drop(held);
+        Some(
+            self.fit_matrix(fitted_layers, matrix, &labels)
+                .map(|(pre, x)| {
+                    let early = EarlyPreprocess {
+                        inputs,
+                        sample_ids,
+                        sheet: prefit.sheet.clone(),
+                        labels,
+                    };
+                    (early, pre, x)
+                }),
+        )
+    }
+
     /// Check the configuration alone.
     pub fn validate(&self) -> Result<()> {
         for (name, c) in &self.layers {
@@ -292,6 +415,17 @@ impl PreprocessConfig {
             });
             matrix.push(out)?;
         }
+        self.fit_matrix(fitted_layers, matrix, labels)
+    }
+
+    /// The rest of [`PreprocessConfig::fit_with`] once every layer's pipeline is fitted and its
+    /// output is in `matrix`: feature selection and scaling.
+    fn fit_matrix(
+        &self,
+        fitted_layers: Vec<FittedLayer>,
+        matrix: ModelMatrix,
+        labels: &Labels,
+    ) -> Result<(FittedPreprocess, Array2<f64>)> {
         let all: Vec<FeatureRef> = fitted_layers
             .iter()
             .flat_map(|l| {

@@ -1916,3 +1916,95 @@ fn every_model_is_the_same_for_any_thread_count_and_after_reload() {
         );
     }
 }
+
+/// The final model fitted early from normalize's fits alone (before the training data are at
+/// hand) is kept only for the data those fits were made on, and is then the final model
+/// fitted from the data, to the last bit; for other data it is refused and the model is
+/// fitted from the data.
+#[test]
+fn an_early_final_model_is_the_final_model_of_the_data_it_was_made_for() {
+    use evomics_ml::persist::{fit_final, fit_final_early, train_final};
+    use evomics_ml::preprocess::{Prefit, PrefitLayer};
+    let cohort = potency_cohort(43, 80);
+    let sheet = cohort.experiment.samples().clone();
+    let prot = cohort.experiment.layer("proteome").unwrap().clone();
+    let mir = cohort.experiment.layer("mirna").unwrap().clone();
+    let target = TargetSpec::new("potency_class");
+    let cfg = TrainConfig::new(
+        sim_preprocess(true, Scaling::Standardize, Selection::None),
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        donor_cv(4),
+    );
+    let prefit = |layers: &[&Assay]| {
+        let mut p = Prefit::new(sheet.clone());
+        for l in layers {
+            let with = cfg.preprocess.layers[l.name()].clone();
+            let (fitted, output, _) = with.fit_transform(l, &sheet).unwrap();
+            p.insert(
+                l.name(),
+                PrefitLayer {
+                    input: l.fingerprint(),
+                    fitted,
+                    output,
+                },
+            );
+        }
+        p
+    };
+    let names = ["mirna".to_string(), "proteome".to_string()];
+    let data = Dataset::assemble(&[&mir, &prot], &sheet, &target).unwrap();
+    let want = serde_json::to_string(&train_final(&data, &sheet, &cfg, None).unwrap()).unwrap();
+
+    let p = prefit(&[&mir, &prot]);
+    let early = fit_final_early(&p, &names, &target, &cfg).unwrap().unwrap();
+    assert!(
+        p.taken().is_empty(),
+        "not taken before the data are checked"
+    );
+    let fit = early
+        .take(&data, &sheet, &cfg, Some(&p))
+        .expect("the same data");
+    assert_eq!(p.taken(), names);
+    assert_eq!(
+        serde_json::to_string(&fit.finish(&data).unwrap()).unwrap(),
+        want
+    );
+
+    // One changed cell: the early fit is refused, and the model is fitted from the data.
+    let changed = {
+        let mut values = prot.values().clone();
+        let (i, j) = (0..prot.n_features())
+            .flat_map(|i| (0..prot.n_samples()).map(move |j| (i, j)))
+            .find(|&(i, j)| prot.get(i, j).is_some())
+            .unwrap();
+        values[[i, j]] *= 2.0;
+        prot.with_matrices(values, prot.flags().clone(), prot.scale())
+            .unwrap()
+    };
+    let other = Dataset::assemble(&[&mir, &changed], &sheet, &target).unwrap();
+    let p = prefit(&[&mir, &prot]);
+    let early = fit_final_early(&p, &names, &target, &cfg).unwrap().unwrap();
+    assert!(early.take(&other, &sheet, &cfg, Some(&p)).is_none());
+    assert!(p.taken().is_empty());
+    let refit = fit_final(&other, &sheet, &cfg, None, Some(&p))
+        .unwrap()
+        .finish(&other)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&refit).unwrap(),
+        serde_json::to_string(&train_final(&other, &sheet, &cfg, None).unwrap()).unwrap()
+    );
+
+    // Another model config, or a layer the prefit does not hold: no early fit to keep.
+    let p = prefit(&[&mir, &prot]);
+    let early = fit_final_early(&p, &names, &target, &cfg).unwrap().unwrap();
+    let mut other_cfg = cfg.clone();
+    other_cfg.seed += 1;
+    assert!(early.take(&data, &sheet, &other_cfg, Some(&p)).is_none());
+    let p = prefit(&[&prot]);
+    assert!(fit_final_early(&p, &names, &target, &cfg).is_none());
+}

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,7 +22,7 @@ use evomics_io::sheet::SheetOptions;
 use evomics_io::{read_experiment, InputFile, LayerSpec};
 use evomics_ml::preprocess::{same_fit, Prefit, PrefitLayer};
 use evomics_ml::stages::cluster::{ClusterConfig, ClusterResult};
-use evomics_ml::stages::train::{TrainContext, TrainResult, TrainSpec};
+use evomics_ml::stages::train::{fit_final_early, TrainContext, TrainResult, TrainSpec};
 use evomics_norm::stage::{NormalizeResult, NormalizeSpec};
 use evomics_qc::{QcConfig, QcResult};
 use evomics_report::model::InputFile as ReportInputFile;
@@ -518,6 +518,8 @@ struct Results {
 /// is the one this run wrote, and its files are checked against their manifest as it is read.
 struct Released {
     counts: Vec<String>,
+    /// Every layer's name.
+    layers: Vec<String>,
     fingerprint: StoreFingerprint,
     inputs: Vec<ReportInputFile>,
 }
@@ -707,6 +709,7 @@ pub fn execute(
                             .filter(|(_, a)| a.scale() == ValueScale::Counts)
                             .map(|(name, _)| name.to_string())
                             .collect(),
+                        layers: exp.layers().keys().cloned().collect(),
                         fingerprint,
                         inputs,
                     });
@@ -990,13 +993,40 @@ fn run_step(
             res.cluster = Some(r);
         }
         StageCall::Train(spec) => {
-            res.ingested(ingest_dir)?;
             let prefit = take_prefit(res, s);
+            let early_final = Mutex::new(None);
+            let layers = res.ingest_released.as_ref().map(|r| r.layers.clone());
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            match (&prefit, layers) {
+                // The ingested store is read back (its layers were released for the analysis
+                // stages) while the final model is fitted from normalize's fits, which need
+                // the ingested layers only for the check that they are the ones fitted on.
+                (Some(p), Some(layers))
+                    if res.ingest.is_none() && opts.threads != 1 && cores > 1 =>
+                {
+                    let settings = spec.validate().ok().and(spec.resolve(&layers).ok());
+                    std::thread::scope(|scope| -> Result<()> {
+                        let reading = scope.spawn(|| res.ingested(ingest_dir).map(|_| ()));
+                        if let Some(Ok(fit)) =
+                            settings.as_ref().and_then(|st| fit_final_early(p, st))
+                        {
+                            *early_final.lock().unwrap_or_else(|e| e.into_inner()) = Some(fit);
+                        }
+                        reading
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })?;
+                }
+                _ => {
+                    res.ingested(ingest_dir)?;
+                }
+            }
             let ctx = TrainContext {
                 threads: opts.threads,
                 progress: opts.progress,
                 preprocessed_store: false,
                 prefit: prefit.as_ref(),
+                early_final: Some(&early_final),
             };
             let r = if last_reader {
                 // No later stage reads the ingested experiment: train takes it over.

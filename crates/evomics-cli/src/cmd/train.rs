@@ -17,6 +17,7 @@ pub fn run(a: TrainArgs, log: Log) -> anyhow::Result<()> {
         progress: Some(&progress),
         preprocessed_store: false,
         prefit: None,
+        early_final: None,
     };
     let target = Target {
         out: a.out.clone(),

@@ -42,6 +42,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -67,7 +68,9 @@ use crate::models::{
     BoostingParams, ElasticNetParams, FittedModel, ForestParams, KnnParams, Labels, ModelSpec,
     PlsParams, SvmParams,
 };
-use crate::persist::{fit_final, train_final, train_final_with, MissingFeatureRule, SavedModel};
+use crate::persist::{
+    fit_final, train_final, train_final_with, EarlyFinal, MissingFeatureRule, SavedModel,
+};
 use crate::preprocess::{FeatureRef, Prefit, PreprocessConfig, Scaling, Selection};
 
 /// Model kinds selectable by name (`--model`).
@@ -891,6 +894,10 @@ pub struct TrainContext<'a> {
     /// experiment), which the final model takes instead of fitting them again when they are
     /// exactly its fits ([`Prefit`]); the folds always fit their own.
     pub prefit: Option<&'a Prefit>,
+    /// The final model fitted from `prefit` before the data were at hand ([`fit_final_early`]),
+    /// taken when the data are the ones its fits were made on, fitted again otherwise
+    /// ([`EarlyFinal::take`]).
+    pub early_final: Option<&'a Mutex<Option<EarlyFinal>>>,
 }
 
 impl std::fmt::Debug for TrainContext<'_> {
@@ -899,6 +906,7 @@ impl std::fmt::Debug for TrainContext<'_> {
             .field("threads", &self.threads)
             .field("preprocessed_store", &self.preprocessed_store)
             .field("prefit", &self.prefit.is_some())
+            .field("early_final", &self.early_final.is_some())
             .finish()
     }
 }
@@ -981,6 +989,30 @@ pub struct TrainResult {
     pub genes: Vec<(String, String, String)>,
     /// What the run had to say before the summary.
     pub notes: Vec<Message>,
+}
+
+impl TrainSettings {
+    /// The model's config when it is fixed before the cross-validation: one model, or
+    /// `select` naming one of several.
+    pub fn fixed_config(&self) -> Option<TrainConfig> {
+        match &self.comparison {
+            None => Some(self.config.clone()),
+            Some(multi) => multi.named_choice().map(|i| multi.model_config(i)),
+        }
+    }
+}
+
+/// The final model of `train` with settings `s`, fitted from `prefit` alone before the
+/// experiment is at hand (in a run, while the ingested store is read back); hand it to
+/// [`run_train`] in [`TrainContext::early_final`]. `None` when it cannot be the model
+/// [`run_train`] fits: the model is chosen by the cross-validation, samples are excluded, or
+/// [`crate::persist::fit_final_early`] says so.
+pub fn fit_final_early(prefit: &Prefit, s: &TrainSettings) -> Option<Result<EarlyFinal>> {
+    if !s.exclude.is_empty() {
+        return None;
+    }
+    let config = s.fixed_config()?;
+    crate::persist::fit_final_early(prefit, &s.layers, &s.target, &config)
 }
 
 /// Run `train` on the experiment.
@@ -1096,13 +1128,14 @@ fn run_train_input(
     // the final fit does not depend on it and comes first, on an unfragmented heap; the folds
     // then take turns building their model matrices (`MatrixGate`): one model matrix at a time.
     // A cross-validation error is still reported before a final-fit error.
-    let fixed: Option<TrainConfig> = match &s.comparison {
-        None => Some(s.config.clone()),
-        Some(multi) => multi.named_choice().map(|i| multi.model_config(i)),
-    };
-    let early_fit = fixed
-        .as_ref()
-        .map(|cfg| fit_final(&data, sheet, cfg, None, ctx.prefit));
+    let fixed = s.fixed_config();
+    let early_fit = fixed.as_ref().map(|cfg| {
+        let early = ctx.early_final.and_then(|slot| slot.lock().ok()?.take());
+        match early.and_then(|e| e.take(&data, sheet, cfg, ctx.prefit)) {
+            Some(fit) => Ok(fit),
+            None => fit_final(&data, sheet, cfg, None, ctx.prefit),
+        }
+    });
     let gate = MatrixGate::new();
     let mut cv_run = || -> Result<(CvReport, Option<MultiCvReport>, TrainConfig)> {
         match &s.comparison {
