@@ -381,6 +381,20 @@ fn potency_cohort(seed: u64, n: usize) -> evomics_sim::SimCohort {
     evomics_sim::simulate(&p).unwrap()
 }
 
+/// An elastic net (α 0.5, λ 0.05) on both layers of a simulated cohort, standardized, with
+/// `k`-fold donor-grouped CV.
+fn standardized_enet(k: usize) -> TrainConfig {
+    TrainConfig::new(
+        sim_preprocess(true, Scaling::Standardize, Selection::None),
+        ModelSpec::ElasticNet(ElasticNetParams {
+            alpha: 0.5,
+            lambda: 0.05,
+            ..Default::default()
+        }),
+        donor_cv(k),
+    )
+}
+
 /// Proteome (linear LFQ) and miRNA (counts) preprocessing for simulated cohorts.
 fn sim_preprocess(with_mirna: bool, scaling: Scaling, selection: Selection) -> PreprocessConfig {
     let mut p = peer_preprocess("proteome", false);
@@ -1053,15 +1067,7 @@ fn predict_marks_training_samples_by_id_and_by_data() {
         &TargetSpec::new("potency_class"),
     )
     .unwrap();
-    let cfg = TrainConfig::new(
-        sim_preprocess(true, Scaling::Standardize, Selection::None),
-        ModelSpec::ElasticNet(ElasticNetParams {
-            alpha: 0.5,
-            lambda: 0.05,
-            ..Default::default()
-        }),
-        donor_cv(3),
-    );
+    let cfg = standardized_enet(3);
     let saved = evomics_ml::persist::train_final(&data, &train_sheet, &cfg, None).unwrap();
     // One hash per training sample, as `row_hash` computes it from the layers as read.
     assert_eq!(saved.training.row_hashes.len(), 45);
@@ -1930,15 +1936,7 @@ fn an_early_final_model_is_the_final_model_of_the_data_it_was_made_for() {
     let prot = cohort.experiment.layer("proteome").unwrap().clone();
     let mir = cohort.experiment.layer("mirna").unwrap().clone();
     let target = TargetSpec::new("potency_class");
-    let cfg = TrainConfig::new(
-        sim_preprocess(true, Scaling::Standardize, Selection::None),
-        ModelSpec::ElasticNet(ElasticNetParams {
-            alpha: 0.5,
-            lambda: 0.05,
-            ..Default::default()
-        }),
-        donor_cv(4),
-    );
+    let cfg = standardized_enet(4);
     let prefit = |layers: &[&Assay]| {
         let mut p = Prefit::new(sheet.clone());
         for l in layers {
