@@ -29,6 +29,8 @@ use polars_parquet::write::{
     StatisticsOptions, Version, WriteOptions, ZstdLevel,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{IoError, Result};
 use crate::guard::catch;
 
@@ -290,14 +292,37 @@ pub fn write_columns<'a, W: std::io::Write>(
     };
     let mut writer = FileWriter::try_new(out, schema, options).map_err(|e| perr(path, e))?;
     if rows > 0 || !fields.is_empty() {
-        let chunks = CompressedColumns {
-            pending: groups.into_iter(),
-            ready: std::collections::VecDeque::new(),
-            options,
-        };
-        writer
-            .write(rows as u64, DynIter::new(chunks))
+        let mut pending = groups.into_iter();
+        if rayon::current_thread_index().is_some() {
+            // On a worker thread (a stage folder's tables are made side by side), the batches
+            // are compressed here in turn: waiting for another thread that waits for the
+            // workers could wait for this very worker.
+            let chunks = CompressedColumns {
+                batches: Batches::Here(pending, options),
+                ready: std::collections::VecDeque::new(),
+            };
+            writer
+                .write(rows as u64, DynIter::new(chunks))
+                .map_err(|e| perr(path, e))?;
+        } else {
+            // A thread of its own builds and compresses the next batch of columns (on the
+            // worker threads) while this one writes the batch before it.
+            let (send, receive) = std::sync::mpsc::sync_channel(1);
+            std::thread::scope(|scope| {
+                scope.spawn(move || loop {
+                    let batch = compress_batch(&mut pending, options);
+                    if batch.is_empty() || send.send(batch).is_err() {
+                        break;
+                    }
+                });
+                let chunks = CompressedColumns {
+                    batches: Batches::Thread(std::sync::Mutex::new(receive)),
+                    ready: std::collections::VecDeque::new(),
+                };
+                writer.write(rows as u64, DynIter::new(chunks))
+            })
             .map_err(|e| perr(path, e))?;
+        }
     }
     writer.end(None).map_err(|e| perr(path, e))?;
     Ok(())
@@ -306,56 +331,79 @@ pub fn write_columns<'a, W: std::io::Write>(
 /// Columns compressed in parallel: how many are built, encoded and compressed at once.
 const PARALLEL_COLUMNS: usize = 64;
 
-/// The column chunks of a row group in column order, built, encoded and compressed at least
-/// [`PARALLEL_COLUMNS`] at a time on the worker threads (groups are built in parallel, then
-/// every column is encoded and compressed in parallel: compression is most of the cost of
-/// writing a store); the bytes are those of a sequential write, whatever the thread count.
-struct CompressedColumns<'a> {
-    pending: std::vec::IntoIter<OutColumns<'a>>,
-    ready: std::collections::VecDeque<PolarsResult<Vec<CompressedPage>>>,
+/// The next batch of at least [`PARALLEL_COLUMNS`] columns of `pending` (whole groups), built
+/// in parallel and then encoded and compressed in parallel on the worker threads (compression
+/// is most of the cost of writing a store); empty when none is left. A group that builds the
+/// wrong number of arrays ends the batch with an error.
+fn compress_batch(
+    pending: &mut std::vec::IntoIter<OutColumns<'_>>,
     options: WriteOptions,
+) -> Vec<PolarsResult<Vec<CompressedPage>>> {
+    use rayon::prelude::*;
+    let mut batch = Vec::new();
+    let mut n = 0;
+    while n < PARALLEL_COLUMNS {
+        let Some(g) = pending.next() else { break };
+        n += g.len();
+        batch.push(g);
+    }
+    let (fields, makers): (Vec<_>, Vec<_>) = batch.into_iter().map(|g| (g.fields, g.make)).unzip();
+    let built: Vec<Vec<Box<dyn Array>>> = makers.into_par_iter().map(|make| make()).collect();
+    let mut columns = Vec::with_capacity(n);
+    for (fields, arrays) in fields.into_iter().zip(built) {
+        if arrays.len() != fields.len() {
+            let mut out: Vec<_> = columns
+                .into_par_iter()
+                .map(|(array, field)| column_pages(array, &field, options))
+                .collect();
+            out.push(Err(PolarsError::ComputeError(
+                format!(
+                    "a column group built {} arrays for {} columns",
+                    arrays.len(),
+                    fields.len()
+                )
+                .into(),
+            )));
+            return out;
+        }
+        columns.extend(arrays.into_iter().zip(fields));
+    }
+    columns
+        .into_par_iter()
+        .map(|(array, field)| column_pages(array, &field, options))
+        .collect()
+}
+
+/// The column chunks of a row group in column order, as [`compress_batch`] makes them; the
+/// bytes are those of a sequential write, whatever the thread count.
+struct CompressedColumns<'a> {
+    batches: Batches<'a>,
+    ready: std::collections::VecDeque<PolarsResult<Vec<CompressedPage>>>,
+}
+
+/// Where [`CompressedColumns`] gets its batches.
+enum Batches<'a> {
+    /// From the thread compressing them (in a mutex only because the file writer asks for a
+    /// `Sync` iterator).
+    Thread(std::sync::Mutex<std::sync::mpsc::Receiver<Vec<PolarsResult<Vec<CompressedPage>>>>>),
+    /// Compressed when asked for, from these columns.
+    Here(std::vec::IntoIter<OutColumns<'a>>, WriteOptions),
 }
 
 impl<'a> Iterator for CompressedColumns<'a> {
     type Item = PolarsResult<DynStreamingIterator<'a, CompressedPage, PolarsError>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        use rayon::prelude::*;
         if self.ready.is_empty() {
-            let mut batch = Vec::new();
-            let mut n = 0;
-            while n < PARALLEL_COLUMNS {
-                let Some(g) = self.pending.next() else { break };
-                n += g.len();
-                batch.push(g);
+            self.ready = match &mut self.batches {
+                Batches::Thread(batches) => batches
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .recv()
+                    .ok()?,
+                Batches::Here(pending, options) => compress_batch(pending, *options),
             }
-            let options = self.options;
-            let (fields, makers): (Vec<_>, Vec<_>) =
-                batch.into_iter().map(|g| (g.fields, g.make)).unzip();
-            let built: Vec<Vec<Box<dyn Array>>> =
-                makers.into_par_iter().map(|make| make()).collect();
-            let mut columns = Vec::with_capacity(n);
-            for (fields, arrays) in fields.into_iter().zip(built) {
-                if arrays.len() != fields.len() {
-                    self.ready.push_back(Err(PolarsError::ComputeError(
-                        format!(
-                            "a column group built {} arrays for {} columns",
-                            arrays.len(),
-                            fields.len()
-                        )
-                        .into(),
-                    )));
-                    break;
-                }
-                columns.extend(arrays.into_iter().zip(fields));
-            }
-            if self.ready.is_empty() {
-                self.ready = columns
-                    .into_par_iter()
-                    .map(|(array, field)| column_pages(array, &field, options))
-                    .collect::<Vec<_>>()
-                    .into();
-            }
+            .into();
         }
         let pages = self.ready.pop_front()?;
         Some(pages.map(|p| {
@@ -407,16 +455,49 @@ impl FallibleStreamingIterator for OwnedPages {
     }
 }
 
-/// [`write_columns`] into `path`, atomically (a temporary sibling renamed into place).
+/// [`write_columns`] into `path`, atomically (a temporary sibling renamed into place); the
+/// SHA-256 (lower-case hex) and size of the bytes written, hashed as they are written.
 pub fn write_file<'a>(
     path: &Path,
     rows: usize,
     columns: impl IntoIterator<Item = impl Into<OutColumns<'a>>>,
-) -> Result<()> {
+) -> Result<(String, u64)> {
+    use std::io::Write as _;
+    let mut digest = None;
     crate::atomic::write_file_atomic_with(path, |f| {
-        let w = std::io::BufWriter::with_capacity(1 << 20, f);
-        write_columns(path, w, rows, columns)
-    })
+        let mut w = Hashing {
+            inner: std::io::BufWriter::with_capacity(1 << 20, f),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        write_columns(path, &mut w, rows, columns)?;
+        w.inner
+            .flush()
+            .map_err(|e| IoError::fs("cannot write", path, e))?;
+        digest = Some((crate::manifest::hex(&w.hasher.finalize()), w.bytes));
+        Ok(())
+    })?;
+    Ok(digest.unwrap_or_default())
+}
+
+/// A writer that passes bytes on and hashes (SHA-256) and counts those it passed.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]
@@ -577,6 +658,42 @@ mod tests {
             );
             assert!(banded_codes == single_codes, "codes, bands of {band}");
         }
+    }
+
+    /// Files written on the rayon workers (a stage folder's tables, made side by side) and from
+    /// a plain thread have the same bytes, and the hash `write_file` reports is the file's;
+    /// writes on every worker at once do not wait for a thread that waits for the workers
+    /// (that wait would never end).
+    #[test]
+    fn files_written_on_the_workers_or_a_plain_thread_are_the_same() {
+        use rayon::prelude::*;
+        let d = tempfile::tempdir().unwrap();
+        let n = 500;
+        let columns = move || {
+            (0..150)
+                .map(|c| {
+                    OutColumn::f64(&format!("c{c}"), move || {
+                        (0..n).map(move |i| Some((i * c) as f64 / 7.0))
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let plain = d.path().join("plain.parquet");
+        let digest = write_file(&plain, n, columns()).unwrap();
+        assert_eq!(digest, crate::manifest::sha256_file(&plain).unwrap());
+        let dir = d.path().to_path_buf();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let digests: Vec<(String, u64)> = (0..2 * rayon::current_num_threads())
+                .into_par_iter()
+                .map(|k| write_file(&dir.join(format!("w{k}.parquet")), n, columns()).unwrap())
+                .collect();
+            done.send(digests).ok();
+        });
+        let digests = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("files written on every worker at once finish");
+        assert!(digests.iter().all(|d| *d == digest));
     }
 
     #[test]

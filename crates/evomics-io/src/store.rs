@@ -20,6 +20,7 @@
 //! `layer.json`, a missing `layers/` folder or a truncated matrix is an error naming the file.
 //! Stores of format 1 (no file list) are refused with a request to re-create them.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -91,19 +92,29 @@ pub fn write_experiment_with(
         }
     }
     replace_dir(dir, replace, |tmp| {
-        write_samples(&tmp.join("samples.parquet"), exp.samples())?;
+        // The Parquet files are hashed as they are written; the others when listed.
+        let mut hashed: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        hashed.insert(
+            "samples.parquet".into(),
+            write_samples(&tmp.join("samples.parquet"), exp.samples())?,
+        );
         for (name, assay) in exp.layers() {
             let ldir = tmp.join("layers").join(name);
             fs::create_dir_all(&ldir)
                 .map_err(|e| IoError::fs("cannot create directory", &ldir, e))?;
-            write_layer(&ldir, assay)?;
+            for (file, digest) in write_layer(&ldir, assay)? {
+                hashed.insert(format!("layers/{name}/{file}"), digest);
+            }
         }
         extra(tmp)?;
         let mut manifest = manifest.clone();
         manifest.files = store_files(tmp)?
             .into_iter()
             .map(|(rel, path)| {
-                let (sha256, bytes) = sha256_file(&path)?;
+                let (sha256, bytes) = match hashed.remove(&rel) {
+                    Some(digest) => digest,
+                    None => sha256_file(&path)?,
+                };
                 Ok(StoredFile {
                     path: rel,
                     bytes,
@@ -236,7 +247,7 @@ fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> 
     Ok(())
 }
 
-fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
+fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<(String, u64)> {
     let mut cols = vec![OutColumn::text("sample_id", || {
         sheet.sample_ids().iter().map(Some)
     })];
@@ -250,12 +261,13 @@ fn write_samples(path: &Path, sheet: &SampleSheet) -> Result<()> {
 }
 
 /// Write a layer's four files. values.parquet and flags.parquet are written one sample column
-/// at a time from the layer's matrices (no copy of the table is built).
+/// at a time from the layer's matrices (no copy of the table is built). Returns the Parquet
+/// files' names with their SHA-256 and size.
 /// Samples whose columns of a layer's matrices are gathered together when the layer is written
 /// (one pass over the rows of a 16-column band: 128 contiguous bytes of values per row).
 const GATHER_COLUMNS: usize = 16;
 
-fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
+fn write_layer(dir: &Path, a: &Assay) -> Result<Vec<(&'static str, (String, u64))>> {
     let ids = a.features().ids();
     let n = a.n_features();
     let fpath = dir.join("features.parquet");
@@ -268,7 +280,7 @@ fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
     for (k, v) in a.features().annotations() {
         fcols.push(OutColumn::text(k, || v.iter().map(|x| x.as_ref())));
     }
-    write_file(&fpath, n, fcols)?;
+    let features = write_file(&fpath, n, fcols)?;
 
     let vpath = dir.join("values.parquet");
     let mut vcols: Vec<OutColumns> =
@@ -290,14 +302,19 @@ fn write_layer(dir: &Path, a: &Assay) -> Result<()> {
             |f| f.code(),
         ));
     }
-    write_file(&vpath, n, vcols)?;
-    write_file(&gpath, n, gcols)?;
+    let values = write_file(&vpath, n, vcols)?;
+    let flags = write_file(&gpath, n, gcols)?;
     let meta = LayerMeta {
         kind: a.kind().clone(),
         scale: a.scale(),
     };
     let json = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
-    write_file_atomic(&dir.join("layer.json"), json.as_bytes())
+    write_file_atomic(&dir.join("layer.json"), json.as_bytes())?;
+    Ok(vec![
+        ("features.parquet", features),
+        ("values.parquet", values),
+        ("flags.parquet", flags),
+    ])
 }
 
 /// A stored sample's values, NaN where the column is null, copied chunk by chunk from the
