@@ -251,26 +251,6 @@ impl Prefit {
         }
     }
 
-    /// The samples of the fits, when the prefit holds a fit of every one of `layers` by
-    /// `config`, all on the same samples (nothing is taken).
-    fn holds_all(&self, config: &PreprocessConfig, layers: &[String]) -> Option<Vec<String>> {
-        let held = self.layers.lock().ok()?;
-        let mut samples: Option<&[String]> = None;
-        for name in layers {
-            let here = held.get(name)?;
-            let cfg = config.layers.get(name).cloned().unwrap_or_default();
-            if !same_fit(&here.fitted.config, &cfg) {
-                return None;
-            }
-            let s = here.output.samples();
-            if samples.is_some_and(|first| first != s) || here.input.samples() != s {
-                return None;
-            }
-            samples = Some(s);
-        }
-        samples.map(<[String]>::to_vec)
-    }
-
     /// The sample sheet of the fits.
     pub(crate) fn sheet(&self) -> &SampleSheet {
         &self.sheet
@@ -292,19 +272,23 @@ impl PreprocessConfig {
         if self.validate().is_err() || layers.is_empty() {
             return None;
         }
-        let sample_ids = prefit.holds_all(self, layers)?;
-        let labels = {
-            let held = prefit.layers.lock().ok()?;
-            let outputs: Vec<&Assay> = layers
-                .iter()
-                .map(|l| held.get(l).map(|h| &h.output))
-                .collect::<Option<_>>()?;
-            labels(&outputs)?
-        };
-        if labels.len() != sample_ids.len() {
-            return None;
-        }
         let mut held = prefit.layers.lock().ok()?;
+        // Every layer's fit by this config, all on the samples of the layers they were made on.
+        let mut outputs: Vec<&Assay> = Vec::with_capacity(layers.len());
+        for name in layers {
+            let here = held.get(name)?;
+            let cfg = self.layers.get(name).cloned().unwrap_or_default();
+            let samples = here.output.samples();
+            if !same_fit(&here.fitted.config, &cfg)
+                || here.input.samples() != samples
+                || outputs.first().is_some_and(|o| o.samples() != samples)
+            {
+                return None;
+            }
+            outputs.push(&here.output);
+        }
+        let sample_ids = outputs.first()?.samples().to_vec();
+        let labels = labels(&outputs).filter(|l| l.len() == sample_ids.len())?;
         let mut fitted_layers = Vec::with_capacity(layers.len());
         let mut inputs = Vec::with_capacity(layers.len());
         let mut matrix = ModelMatrix::new(sample_ids.len(), "preprocessing (training samples)");
