@@ -60,8 +60,15 @@ impl Experiment {
     /// Add or replace a layer. Its samples must all be in the sheet; its columns are put in sheet order,
     /// so the same data always lands in the same place whatever order the input file had.
     pub fn insert_layer(&mut self, assay: Assay) -> Result<()> {
-        let rows: std::collections::HashMap<&str, usize> = self
-            .samples
+        let ordered = Experiment::in_sheet_order(&self.samples, assay)?;
+        self.layers.insert(ordered.name().to_string(), ordered);
+        Ok(())
+    }
+
+    /// `assay` as [`Experiment::insert_layer`] stores it with `sheet`: its columns in sheet
+    /// order, or an error when a sample is not in the sheet.
+    pub fn in_sheet_order(sheet: &SampleSheet, assay: Assay) -> Result<Assay> {
+        let rows: std::collections::HashMap<&str, usize> = sheet
             .sample_ids()
             .iter()
             .enumerate()
@@ -81,15 +88,13 @@ impl Experiment {
         }
         let sheet_row = |j: usize| rows[assay.samples()[j].as_str()];
         let in_order = (1..assay.n_samples()).all(|j| sheet_row(j - 1) < sheet_row(j));
-        let ordered = if in_order {
+        Ok(if in_order {
             assay
         } else {
             let mut cols: Vec<usize> = (0..assay.n_samples()).collect();
             cols.sort_by_key(|&j| sheet_row(j));
             assay.select_samples(&cols)
-        };
-        self.layers.insert(ordered.name().to_string(), ordered);
-        Ok(())
+        })
     }
 
     /// How the layers' samples overlap: a layer may hold a subset of the sheet's samples (an

@@ -184,32 +184,77 @@ pub fn replace_dir(
     replace: Replace,
     fill: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    check_output_name(dir)?;
-    ensure_parent(dir)?;
-    check_replaceable(dir, replace)?;
-    remove_stale_siblings(dir);
-    let tmp = sibling(dir, "tmp");
-    fs::create_dir(&tmp).map_err(|e| IoError::fs("cannot create directory", &tmp, e))?;
-    if let Err(e) = fill(&tmp) {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
+    let swap = DirSwap::begin(dir, replace)?;
+    fill(swap.path())?;
+    swap.commit()
+}
+
+/// A folder being replaced: [`replace_dir`] in steps, for a folder filled from several places
+/// (e.g. a store whose layers are written as each is read). [`DirSwap::begin`] makes the
+/// temporary sibling, [`DirSwap::commit`] swaps it in; a `DirSwap` dropped uncommitted removes
+/// its temporary folder, so a failed write leaves `dir` as it was.
+#[derive(Debug)]
+pub struct DirSwap {
+    dir: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl DirSwap {
+    /// Check that `dir` may be replaced (as [`replace_dir`] does) and make its temporary
+    /// sibling.
+    pub fn begin(dir: &Path, replace: Replace) -> Result<DirSwap> {
+        check_output_name(dir)?;
+        ensure_parent(dir)?;
+        check_replaceable(dir, replace)?;
+        remove_stale_siblings(dir);
+        let tmp = sibling(dir, "tmp");
+        fs::create_dir(&tmp).map_err(|e| IoError::fs("cannot create directory", &tmp, e))?;
+        Ok(DirSwap {
+            dir: dir.to_path_buf(),
+            tmp,
+            committed: false,
+        })
     }
-    if dir.exists() {
-        let old = sibling(dir, "old");
-        fs::rename(dir, &old).map_err(|e| IoError::fs("cannot move aside", dir, e))?;
-        if let Err(e) = fs::rename(&tmp, dir) {
-            let _ = fs::rename(&old, dir);
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(IoError::fs("cannot move into place", dir, e));
+
+    /// The temporary folder to fill.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Put the filled folder in place of `dir`: the old one is moved aside, the new one moved
+    /// in, the old one removed (on failure the old one is moved back).
+    pub fn commit(mut self) -> Result<()> {
+        self.committed = true;
+        let (dir, tmp) = (&self.dir, &self.tmp);
+        if dir.exists() {
+            let old = sibling(dir, "old");
+            fs::rename(dir, &old).map_err(|e| {
+                let _ = fs::remove_dir_all(tmp);
+                IoError::fs("cannot move aside", dir, e)
+            })?;
+            if let Err(e) = fs::rename(tmp, dir) {
+                let _ = fs::rename(&old, dir);
+                let _ = fs::remove_dir_all(tmp);
+                return Err(IoError::fs("cannot move into place", dir, e));
+            }
+            let _ = fs::remove_dir_all(&old);
+        } else {
+            fs::rename(tmp, dir).map_err(|e| {
+                let _ = fs::remove_dir_all(tmp);
+                IoError::fs("cannot move into place", dir, e)
+            })?;
         }
-        let _ = fs::remove_dir_all(&old);
-    } else {
-        fs::rename(&tmp, dir).map_err(|e| {
-            let _ = fs::remove_dir_all(&tmp);
-            IoError::fs("cannot move into place", dir, e)
-        })?;
+        Ok(())
     }
-    Ok(())
+}
+
+impl Drop for DirSwap {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 /// What an output folder may replace.

@@ -315,6 +315,21 @@ pub fn merge_files(
 
 /// Read the sheet and every layer, align them, and describe what was done.
 pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIngestReport>)> {
+    ingest_with(req, None)
+}
+
+/// A step given each layer [`ingest_with`] has read while others are still being read.
+pub type EarlyLayer<'a> = &'a (dyn Fn(&Assay) -> Result<()> + Sync);
+
+/// [`ingest`], handing every layer that is read while another is still being read to `early`
+/// (on the thread that read it, with its samples in sheet order, as the experiment will hold
+/// it): a store's layer can be written there ([`crate::StoreBuilder::write_layer`]) while a
+/// core would otherwise wait for the last file. The last layer read is not handed over. An
+/// error of `early` is that layer's error.
+pub fn ingest_with(
+    req: &IngestRequest,
+    early: Option<EarlyLayer<'_>>,
+) -> Result<(Experiment, Manifest, Vec<LayerIngestReport>)> {
     if req.layers.is_empty() {
         return Err(IoError::Spec(
             "no --layer given; add at least one, e.g. --layer proteome=proteinGroups.txt".into(),
@@ -341,18 +356,32 @@ pub fn ingest(req: &IngestRequest) -> Result<(Experiment, Manifest, Vec<LayerIng
     // not depend on which finishes first.
     let sheet_ref = &sheet;
     let sample_map_ref = sample_map.as_ref();
+    let reading = &std::sync::atomic::AtomicUsize::new(groups.len());
     let read: Vec<Result<IngestedLayer>> = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
             .into_iter()
             .map(|(name, specs)| {
                 scope.spawn(move || {
-                    ingest_layer(
+                    let read = ingest_layer(
                         &name,
                         &specs,
                         sheet_ref,
                         sample_map_ref,
                         req.allow_missing_samples,
                     )
+                    .and_then(|mut layer| {
+                        layer.assay = Experiment::in_sheet_order(sheet_ref, layer.assay)
+                            .map_err(|e| IoError::core(layer.paths.clone(), e))?;
+                        Ok(layer)
+                    });
+                    let others = reading.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 1;
+                    match (read, early) {
+                        (Ok(layer), Some(early)) if others => {
+                            early(&layer.assay)?;
+                            Ok(layer)
+                        }
+                        (read, _) => read,
+                    }
                 })
             })
             .collect();
@@ -677,6 +706,36 @@ mod tests {
         let req = request(d.path(), "id\tA\tB\tC\nf1\tNA\t\tNA\nf2\tNA\tNA\tNA\n");
         let e = ingest(&req).unwrap_err().to_string();
         assert!(e.contains("m.tsv") && e.contains("no cell"), "{e}");
+    }
+
+    /// With two layers, the one read first is handed to the early step (in sheet order, on
+    /// its reader thread) and the other is not; the early step's error is the ingest's.
+    #[test]
+    fn every_layer_but_the_last_read_is_handed_over_early() {
+        let d = tempfile::tempdir().unwrap();
+        let mut req = request(d.path(), "id\tC\tA\tB\nf1\t3\t1\t2\n");
+        let second = d.path().join("m2.tsv");
+        std::fs::write(&second, "id\tB\tA\tC\ng1\t5\t4\t6\n").unwrap();
+        req.layers
+            .push(LayerSpec::parse(&format!("q={},scale=log2", second.display())).unwrap());
+        for _ in 0..20 {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let early = |a: &Assay| {
+                seen.lock()
+                    .unwrap()
+                    .push((a.name().to_string(), a.samples().to_vec()));
+                Ok(())
+            };
+            let (exp, _, _) = ingest_with(&req, Some(&early)).unwrap();
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            let (name, samples) = &seen[0];
+            assert_eq!(samples, &["A", "B", "C"]);
+            assert_eq!(exp.layer(name).unwrap().samples(), samples.as_slice());
+            let refuse = |_: &Assay| Err(IoError::Spec("disk full".into()));
+            let e = ingest_with(&req, Some(&refuse)).unwrap_err().to_string();
+            assert!(e.contains("disk full"), "{e}");
+        }
     }
 
     #[test]

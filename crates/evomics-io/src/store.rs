@@ -20,9 +20,10 @@
 //! `layer.json`, a missing `layers/` folder or a truncated matrix is an error naming the file.
 //! Stores of format 1 (no file list) are refused with a request to re-create them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ndarray::{Array2, Axis, Slice};
 use polars::prelude::*;
@@ -34,7 +35,7 @@ use evomics_core::{
     SampleSheet, ValueFlag, ValueScale,
 };
 
-use crate::atomic::{replace_dir, write_file_atomic, Replace};
+use crate::atomic::{write_file_atomic, DirSwap, Replace};
 use crate::error::{IoError, Result};
 use crate::manifest::{sha256_file, Manifest, StoredFile, STORE_FORMAT_VERSION};
 use crate::parquet::{write_file, OutColumn, OutColumns};
@@ -84,21 +85,91 @@ pub fn write_experiment_with(
     manifest: &Manifest,
     extra: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    for name in exp.layers().keys() {
-        if !valid_layer_name(name) {
+    check_layer_names(exp.layers().keys().map(String::as_str))?;
+    StoreBuilder::start(dir, replace)?.finish(exp, manifest, extra)
+}
+
+fn check_layer_names<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<()> {
+    match names.find(|name| !valid_layer_name(name)) {
+        Some(name) => Err(IoError::Spec(format!(
+            "layer name '{name}' cannot be stored; use letters, digits, '_', '-' or '.'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A store being written in steps: layers may be written as soon as each is ready, from any
+/// thread ([`StoreBuilder::write_layer`]), and [`StoreBuilder::finish`] writes the rest and
+/// swaps the store in. Until then everything is in a temporary sibling of the store's folder,
+/// removed when the builder is dropped unfinished, so the store is written atomically as by
+/// [`write_experiment_with`], with the same bytes.
+#[derive(Debug)]
+pub struct StoreBuilder {
+    swap: DirSwap,
+    /// SHA-256 and size of the Parquet files written so far, by path in the store.
+    hashed: Mutex<BTreeMap<String, (String, u64)>>,
+    /// The layers written so far.
+    written: Mutex<BTreeSet<String>>,
+}
+
+impl StoreBuilder {
+    /// Check that `dir` may be replaced (see [`write_experiment`]) and start its temporary
+    /// folder.
+    pub fn start(dir: &Path, replace: Replace) -> Result<StoreBuilder> {
+        Ok(StoreBuilder {
+            swap: DirSwap::begin(dir, replace)?,
+            hashed: Mutex::new(BTreeMap::new()),
+            written: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Write the layer `assay`: it must be the layer of that name, with its samples in the
+    /// order, of the experiment given to [`StoreBuilder::finish`].
+    pub fn write_layer(&self, assay: &Assay) -> Result<()> {
+        let name = assay.name();
+        check_layer_names([name].into_iter())?;
+        if !lock(&self.written).insert(name.to_string()) {
             return Err(IoError::Spec(format!(
-                "layer name '{name}' cannot be stored; use letters, digits, '_', '-' or '.'"
+                "layer '{name}' was written to the store twice"
             )));
         }
+        let ldir = self.swap.path().join("layers").join(name);
+        fs::create_dir_all(&ldir).map_err(|e| IoError::fs("cannot create directory", &ldir, e))?;
+        let files = write_layer(&ldir, assay)?;
+        let mut hashed = lock(&self.hashed);
+        for (file, digest) in files {
+            hashed.insert(format!("layers/{name}/{file}"), digest);
+        }
+        Ok(())
     }
-    replace_dir(dir, replace, |tmp| {
+
+    /// Write the sample sheet and every layer of `exp` not written yet, then `extra` (further
+    /// files, as in [`write_experiment_with`]) and the manifest with every file's hash, and
+    /// put the store in place.
+    pub fn finish(
+        self,
+        exp: &Experiment,
+        manifest: &Manifest,
+        extra: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        check_layer_names(exp.layers().keys().map(String::as_str))?;
+        let tmp = self.swap.path();
+        let written = std::mem::take(&mut *lock(&self.written));
+        if let Some(name) = written.iter().find(|n| !exp.layers().contains_key(*n)) {
+            return Err(IoError::Spec(format!(
+                "layer '{name}' was written to the store but is not in the experiment"
+            )));
+        }
         // The Parquet files are hashed as they are written; the others when listed.
-        let mut hashed: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        let mut hashed = std::mem::take(&mut *lock(&self.hashed));
         hashed.insert(
             "samples.parquet".into(),
             write_samples(&tmp.join("samples.parquet"), exp.samples())?,
         );
         for (name, assay) in exp.layers() {
+            if written.contains(name) {
+                continue;
+            }
             let ldir = tmp.join("layers").join(name);
             fs::create_dir_all(&ldir)
                 .map_err(|e| IoError::fs("cannot create directory", &ldir, e))?;
@@ -122,8 +193,15 @@ pub fn write_experiment_with(
                 })
             })
             .collect::<Result<_>>()?;
-        write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())
-    })
+        write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())?;
+        self.swap.commit()
+    }
+}
+
+/// A lock on data that stays consistent whatever a panicking holder did (sets and maps filled
+/// by single inserts).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every file under `dir` but its top-level `manifest.json`: the relative `/`-separated path

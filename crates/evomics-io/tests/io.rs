@@ -751,3 +751,92 @@ fn a_fifo_manifest_is_refused_without_blocking() {
         .to_string();
     assert!(m.contains("is not a regular file"), "{m}");
 }
+
+/// Every file of a folder (relative path, bytes), in path order.
+fn folder_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The folders beside `dir` whose name starts with a dot (temporary and moved-aside stores).
+fn hidden_siblings(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+/// A store whose layers were written one by one as they became ready, from other threads, is
+/// the store written at once, byte for byte; a builder dropped unfinished leaves the old store
+/// and no temporary folder; a layer written twice, or written but not in the experiment, is an
+/// error that leaves the old store in place.
+#[test]
+fn a_store_built_layer_by_layer_is_the_store_written_at_once() {
+    use evomics_io::atomic::Replace;
+    use evomics_io::StoreBuilder;
+    let mut e = awkward_experiment();
+    let mut second = e.layer("proteome").unwrap().clone();
+    second.set_name("proteome_b");
+    e.insert_layer(second).unwrap();
+    let manifest = Manifest::new("ingest");
+    let root = tempfile::tempdir().unwrap();
+    let (at_once, in_steps) = (root.path().join("a"), root.path().join("b"));
+    write_experiment(&at_once, &e, &manifest).unwrap();
+
+    let builder = StoreBuilder::start(&in_steps, Replace::EvomicsOutput).unwrap();
+    std::thread::scope(|s| {
+        let (builder, layer) = (&builder, e.layer("proteome_b").unwrap());
+        s.spawn(move || builder.write_layer(layer).unwrap());
+    });
+    builder.finish(&e, &manifest, |_| Ok(())).unwrap();
+    assert_eq!(folder_bytes(&at_once), folder_bytes(&in_steps));
+    assert!(hidden_siblings(&in_steps).is_empty());
+
+    // Unfinished: the old store stays, the temporary folder goes.
+    let before = folder_bytes(&in_steps);
+    let builder = StoreBuilder::start(&in_steps, Replace::EvomicsOutput).unwrap();
+    builder.write_layer(e.layer("proteome").unwrap()).unwrap();
+    assert_eq!(hidden_siblings(&in_steps).len(), 1);
+    drop(builder);
+    assert!(hidden_siblings(&in_steps).is_empty());
+    assert_eq!(folder_bytes(&in_steps), before);
+
+    let builder = StoreBuilder::start(&in_steps, Replace::EvomicsOutput).unwrap();
+    builder.write_layer(e.layer("proteome").unwrap()).unwrap();
+    let m = builder
+        .write_layer(e.layer("proteome").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("layer 'proteome' was written to the store twice"),
+        "{m}"
+    );
+    let mut other = Experiment::new(e.samples().clone());
+    other
+        .insert_layer(e.layer("proteome_b").unwrap().clone())
+        .unwrap();
+    let m = builder
+        .finish(&other, &manifest, |_| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("layer 'proteome' was written to the store but is not in the experiment"),
+        "{m}"
+    );
+    assert!(hidden_siblings(&in_steps).is_empty());
+    assert_eq!(folder_bytes(&in_steps), before);
+}

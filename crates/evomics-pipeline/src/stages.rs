@@ -18,8 +18,8 @@ use evomics_io::output::{write_stage_result, PreparedResult};
 use evomics_io::sheet::SheetOptions;
 use evomics_io::text::header_preview;
 use evomics_io::{
-    read_experiment, read_experiment_layers, write_experiment_with, IngestRequest, InputFile,
-    LayerSpec, Manifest,
+    read_experiment, read_experiment_layers, IngestRequest, InputFile, LayerSpec, Manifest,
+    StoreBuilder,
 };
 use evomics_ml::persist::SavedModel;
 use evomics_ml::stages::cluster::{run_cluster, ClusterConfig, ClusterResult};
@@ -169,19 +169,25 @@ impl StoreFingerprint {
 
 /// A stage's store, computed but not yet written: [`StoreWrite::write`] writes it (with its
 /// manifest and extra documents) as the standalone stage does.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StoreWrite {
     out: PathBuf,
     replace: Replace,
     manifest: Manifest,
     /// Extra files (path relative to the store, text).
     docs: Vec<(String, String)>,
+    /// The store, when some of its layers were written already (as they were read).
+    started: Option<StoreBuilder>,
 }
 
 impl StoreWrite {
     /// Write the store of `experiment`, atomically.
-    pub fn write(&self, experiment: &Experiment) -> Result<()> {
-        write_experiment_with(&self.out, self.replace, experiment, &self.manifest, |tmp| {
+    pub fn write(self, experiment: &Experiment) -> Result<()> {
+        let builder = match self.started {
+            Some(b) => b,
+            None => StoreBuilder::start(&self.out, self.replace)?,
+        };
+        builder.finish(experiment, &self.manifest, |tmp| {
             for (name, text) in &self.docs {
                 evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
             }
@@ -375,8 +381,9 @@ pub fn ingest(
     replace: Replace,
 ) -> Result<(Experiment, Manifest, Vec<Message>)> {
     let (exp, store, msgs) = ingest_experiment(inputs, out, replace)?;
+    let manifest = store.manifest.clone();
     store.write(&exp)?;
-    Ok((exp, store.manifest, msgs))
+    Ok((exp, manifest, msgs))
 }
 
 /// [`ingest`] up to its store, which the caller writes.
@@ -407,7 +414,11 @@ pub fn ingest_experiment(
         allow_missing_samples,
         sample_map: sample_map.map(Path::to_path_buf),
     };
-    let (exp, manifest, reports) = evomics_io::ingest(&req)?;
+    // The store is started before the files are read, so that a layer read while another is
+    // still being read is written at once.
+    let builder = StoreBuilder::start(out, replace)?;
+    let write_early = |a: &evomics_core::Assay| builder.write_layer(a);
+    let (exp, manifest, reports) = evomics_io::ingest::ingest_with(&req, Some(&write_early))?;
     let mut msgs = vec![Message::info(format!(
         "samples in sheet: {}",
         exp.samples().len()
@@ -481,6 +492,7 @@ pub fn ingest_experiment(
         replace,
         manifest,
         docs: Vec::new(),
+        started: Some(builder),
     };
     Ok((exp, store, msgs))
 }
@@ -591,6 +603,7 @@ pub fn normalize_experiment(
         replace: target.replace,
         manifest: m,
         docs,
+        started: None,
     };
     Ok((normalized, result, store))
 }
