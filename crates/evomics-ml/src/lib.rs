@@ -41,6 +41,7 @@ pub mod cluster;
 pub mod conformal;
 pub mod cv;
 pub mod data;
+mod eigen;
 pub mod error;
 pub mod evaluate;
 pub mod linfa_compat;

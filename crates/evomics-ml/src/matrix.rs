@@ -270,7 +270,7 @@ pub(crate) fn distances_from_gram(g: &Array2<f64>) -> Array2<f64> {
 /// pool, decides the rounding). The Householder tridiagonalization's matrix-vector products
 /// are most of its time; two parts take about 15 % off the L cohort's cluster stage on two
 /// cores.
-const EIGEN_PARTS: usize = 2;
+pub(crate) const EIGEN_PARTS: usize = 2;
 
 /// Eigen decomposition of a symmetric matrix: eigenvalues in nondecreasing order and the
 /// eigenvectors in the columns, by faer's `self_adjoint_evd` (Householder tridiagonalization,

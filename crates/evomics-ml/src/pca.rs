@@ -6,10 +6,13 @@
 //! quantities come from the symmetric eigen decomposition of the smaller of the two cross-product
 //! matrices X_c X_cᵀ (n × n) and X_cᵀ X_c (p × p): its eigenvalues are D², and the other
 //! factor follows by one matrix product. The eigen solver is faer's `self_adjoint_evd`
-//! (Householder tridiagonalization and divide and conquer, as LAPACK's `dsyevd`, on one
-//! thread); the cross product is computed in fixed row blocks on the rayon pool. Results do not
-//! depend on the thread count, and the components equal prcomp's to ~1e-10 relative on the R
-//! oracles (tests compare at 1e-6).
+//! (Householder tridiagonalization and divide and conquer, as LAPACK's `dsyevd`); when at most
+//! a quarter of the eigenvectors are kept (`n_components`), every eigenvalue but only the kept
+//! vectors are computed (tridiagonalization, QR eigenvalues, inverse iteration, as LAPACK's
+//! `dsyevx`; see `crate::eigen`), which on the L cohort's 2,000 samples takes a quarter of a
+//! second off PCA. The cross product is computed in fixed row blocks on the rayon pool. Results
+//! do not depend on the thread count, and the components equal prcomp's to ~1e-10 relative on
+//! the R oracles (tests compare at 1e-6).
 //!
 //! Signs are arbitrary in any SVD; this implementation makes the largest-magnitude loading of
 //! each component positive, so results are reproducible across runs and platforms.
@@ -19,8 +22,13 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 use serde::{Deserialize, Serialize};
 
+use crate::eigen::sym_eigen_some;
 use crate::error::{data_err, ensure, Result};
 use crate::matrix::{check_matrix, cross_rows, sym_eigen, Standardizer};
+
+/// Components are computed alone ([`sym_eigen_some`]) when at most one in this many of the
+/// cross product's eigenvectors is kept; otherwise the full decomposition is cheaper.
+const FEW_COMPONENTS: usize = 4;
 
 /// PCA parameters (`prcomp(center = TRUE, scale. = scale, rank. = n_components)`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -82,16 +90,36 @@ impl PcaParams {
         let (n, p) = xc.dim();
         let r = n.min(p);
         let den = ((n - 1).max(1)) as f64;
-        // Eigen decomposition of the smaller cross-product; ascending eigenvalues from eigh.
-        let (d2, u_or_v, samples_side) = if n <= p {
-            let (vals, vecs) = sym_eigen(cross_rows(xc))?;
-            (vals, vecs, true)
+        let keep = self.n_components.unwrap_or(r).min(r);
+        // Eigen decomposition of the smaller cross-product (ascending eigenvalues); components
+        // by decreasing eigenvalue, ties by position.
+        let samples_side = n <= p;
+        let cross = if samples_side {
+            cross_rows(xc)
         } else {
-            let (vals, vecs) = sym_eigen(cross_rows(xc.t()))?;
-            (vals, vecs, false)
+            cross_rows(xc.t())
         };
-        let mut order: Vec<usize> = (0..d2.len()).collect();
-        order.sort_by(|&a, &b| d2[b].total_cmp(&d2[a]).then(a.cmp(&b)));
+        let descending = |d2: &[f64]| {
+            let mut order: Vec<usize> = (0..d2.len()).collect();
+            order.sort_by(|&a, &b| d2[b].total_cmp(&d2[a]).then(a.cmp(&b)));
+            order.truncate(r);
+            order
+        };
+        // With few components kept, only their eigenvectors are computed; `top` holds them in
+        // component order.
+        let (d2, order, top) = if keep * FEW_COMPONENTS <= cross.nrows() {
+            let mut order = Vec::new();
+            let (d2, top) = sym_eigen_some(cross, |d2| {
+                order = descending(d2);
+                order[..keep].to_vec()
+            })?;
+            (d2, order, top)
+        } else {
+            let (d2, vecs) = sym_eigen(cross)?;
+            let order = descending(&d2);
+            let top = Array2::from_shape_fn((vecs.nrows(), keep), |(i, c)| vecs[[i, order[c]]]);
+            (d2, order, top)
+        };
         let order = &order[..r];
         // An eigenvalue of the cross product is known to ~eps·max(n, p)·λ_max; anything below
         // that is rounding (the n-th component of centred data, exactly 0), reported as 0.
@@ -101,8 +129,6 @@ impl PcaParams {
             .map(|&k| if d2[k] > noise { d2[k].sqrt() } else { 0.0 })
             .collect();
         let sdev: Vec<f64> = sing.iter().map(|d| d / den.sqrt()).collect();
-        let keep = self.n_components.unwrap_or(r).min(r);
-        let top = Array2::from_shape_fn((u_or_v.nrows(), keep), |(i, c)| u_or_v[[i, order[c]]]);
         let tol = noise.sqrt();
         let (mut rotation, mut scores) = if samples_side {
             // top = U; V = X_cᵀ U / d; scores = U d.
