@@ -178,17 +178,11 @@ pub struct StoreWrite {
     docs: Vec<(String, String)>,
     /// The store, when some of its layers were written already (as they were read).
     started: Option<StoreBuilder>,
-    /// The store this one was computed from, when it was still being written: its
-    /// fingerprint, the manifest's first input, is awaited only when this store is written.
-    read_from: Option<StoreFingerprint>,
 }
 
 impl StoreWrite {
     /// Write the store of `experiment`, atomically.
-    pub fn write(mut self, experiment: &Experiment) -> Result<()> {
-        if let Some(input) = &self.read_from {
-            self.manifest.inputs.insert(0, input.get()?);
-        }
+    pub fn write(self, experiment: &Experiment) -> Result<()> {
         let builder = match self.started {
             Some(b) => b,
             None => StoreBuilder::start(&self.out, self.replace)?,
@@ -207,8 +201,7 @@ impl StoreWrite {
         &self.out
     }
 
-    /// The store's manifest (its `files` are listed when it is written, and so is its first
-    /// input when that is a store still being written).
+    /// The store's manifest (its `files` are listed when it is written).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -500,7 +493,6 @@ pub fn ingest_experiment(
         manifest,
         docs: Vec::new(),
         started: Some(builder),
-        read_from: None,
     };
     Ok((exp, store, msgs))
 }
@@ -587,15 +579,7 @@ pub fn normalize_experiment(
     target.check(&source, &[])?;
     let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
     let mut m = Manifest::new("normalize");
-    // A store still being written (in a run) is not waited for here: the normalized store's
-    // writer waits for it, while the next stages go on.
-    let read_from = match &source {
-        Source::Memory { input, .. } if !input.is_ready() => Some(StoreFingerprint::clone(input)),
-        _ => {
-            m.inputs.push(source.fingerprint()?);
-            None
-        }
-    };
+    m.inputs.push(source.fingerprint()?);
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
@@ -620,7 +604,6 @@ pub fn normalize_experiment(
         manifest: m,
         docs,
         started: None,
-        read_from,
     };
     Ok((normalized, result, store))
 }
@@ -1028,70 +1011,6 @@ mod tests {
             std::fs::read_to_string(now.out.join("result.json")).unwrap(),
             std::fs::read_to_string(target.out.join("result.json")).unwrap()
         );
-    }
-
-    /// `normalize` on an experiment whose store is still being written does not wait for it:
-    /// the normalized store's write does, and its manifest names that store first, as when
-    /// the store was written before.
-    #[test]
-    fn normalize_leaves_the_wait_for_the_store_it_read_to_its_own_write() {
-        use evomics_core::{Assay, Features, LayerKind, SampleSheet, ValueFlag, ValueScale};
-        let tmp = tempfile::tempdir().unwrap();
-        let samples: Vec<String> = vec!["A".into(), "B".into(), "C".into()];
-        let sheet = SampleSheet::from_text_columns(samples.clone(), Vec::new()).unwrap();
-        let layer = Assay::new(
-            "proteome",
-            LayerKind::Proteome,
-            ValueScale::Linear,
-            Features::new(vec!["P1".into(), "P2".into()]).unwrap(),
-            samples,
-            ndarray::Array2::from_elem((2, 3), 4.0),
-            ndarray::Array2::from_elem((2, 3), ValueFlag::Observed),
-        )
-        .unwrap();
-        let mut exp = Experiment::new(sheet);
-        exp.insert_layer(layer).unwrap();
-        let spec: NormalizeSpec =
-            toml::from_str("[proteome]\ntransform = { method = \"log2\" }\n").unwrap();
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let store = StoreFingerprint::write_in_background(&tmp.path().join("ingest"), move || {
-            wait.recv().ok();
-            Ok(input("abc"))
-        });
-        let target = Target {
-            out: tmp.path().join("normalize"),
-            ..Target::default()
-        };
-        let (normalized, _, write) = std::thread::scope(|s| {
-            let computing = s.spawn(|| {
-                let source = Source::Memory {
-                    experiment: &exp,
-                    path: &tmp.path().join("ingest"),
-                    input: &store,
-                };
-                normalize_experiment(source, &target, &spec).unwrap()
-            });
-            let start = std::time::Instant::now();
-            while !computing.is_finished() {
-                if start.elapsed() > std::time::Duration::from_secs(20) {
-                    // Let the store be written, so that the test fails instead of hanging.
-                    go.send(()).unwrap();
-                    panic!("normalize waited for the store it read");
-                }
-                std::thread::yield_now();
-            }
-            computing.join().unwrap()
-        });
-        assert!(!store.is_ready());
-        assert!(write.manifest().inputs.is_empty());
-        go.send(()).unwrap();
-        write.write(&normalized).unwrap();
-        let m: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(target.out.join("manifest.json")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(m["inputs"][0]["sha256"], "abc");
-        assert_eq!(m["inputs"].as_array().unwrap().len(), 1);
     }
 
     /// A store written on its own thread gives its fingerprint once written, and its error
