@@ -566,10 +566,10 @@ pub fn run_cluster(exp: &Experiment, config: &ClusterConfig) -> Result<ClusterRe
     if config.scale {
         let keep: Vec<usize> = (0..assay.n_features())
             .filter(|&i| {
-                let v: Vec<f64> = (0..assay.n_samples())
-                    .filter_map(|j| assay.get(i, j))
-                    .collect();
-                v.iter().any(|x| *x != v[0])
+                let mut present = (0..assay.n_samples()).filter_map(|j| assay.get(i, j));
+                present
+                    .next()
+                    .is_some_and(|first| present.any(|x| x != first))
             })
             .collect();
         if keep.len() < assay.n_features() {
