@@ -30,8 +30,8 @@ use faer::linalg::householder::{
 use faer::{Col, Conj, Mat};
 use ndarray::Array2;
 
-use crate::error::{MlError, Result};
-use crate::matrix::EIGEN_PARTS;
+use crate::error::Result;
+use crate::matrix::{evd_failed, EIGEN_PARTS};
 
 /// Every eigenvalue of the symmetric matrix `a` (nondecreasing) and the eigenvectors of those
 /// `pick` chooses (indices into the eigenvalues, each at most once), as columns in the order
@@ -107,57 +107,54 @@ pub(crate) fn sym_eigen_some(
 /// Every eigenvector of the symmetric tridiagonal matrix (`d`, `e`), in the columns, in the
 /// order of its nondecreasing eigenvalues (faer's divide and conquer).
 fn tridiagonal_decomposition(d: &[f64], e: &[f64], par: faer::Par) -> Result<Mat<f64>> {
-    let n = d.len();
-    let diag = Col::<f64>::from_fn(n, |i| d[i]);
-    let sub = Col::<f64>::from_fn(n, |i| if i + 1 < n { e[i] } else { 0.0 });
-    let mut s = Col::<f64>::zeros(n);
-    let mut u = Mat::<f64>::zeros(n, n);
-    let mut buf = MemBuffer::new(faer::linalg::evd::self_adjoint_evd_scratch::<f64>(
-        n,
-        faer::linalg::evd::ComputeEigenvectors::Yes,
-        par,
-        Default::default(),
-    ));
-    faer::linalg::evd::tridiagonal_self_adjoint_evd(
-        diag.as_diagonal(),
-        sub.as_diagonal(),
-        s.as_diagonal_mut(),
-        Some(u.as_mut()),
-        par,
-        MemStack::new(&mut buf),
-        Default::default(),
-    )
-    .map_err(|e| MlError::Numerical {
-        what: "eigen decomposition",
-        problem: format!("{e:?}"),
-    })?;
+    let mut u = Mat::<f64>::zeros(d.len(), d.len());
+    tridiagonal_evd(d, e, Some(&mut u), par)?;
     Ok(u)
 }
 
 /// Every eigenvalue, nondecreasing, of the symmetric tridiagonal matrix with diagonal `d` and
 /// off-diagonal `e` (faer's implicit QR algorithm without vectors).
 fn tridiagonal_eigenvalues(d: &[f64], e: &[f64]) -> Result<Vec<f64>> {
+    tridiagonal_evd(d, e, None, faer::Par::Seq)
+}
+
+/// faer's decomposition of the symmetric tridiagonal matrix (`d`, `e`): its eigenvalues,
+/// nondecreasing, and, given `u` (n × n), its eigenvectors in `u`'s columns.
+fn tridiagonal_evd(
+    d: &[f64],
+    e: &[f64],
+    u: Option<&mut Mat<f64>>,
+    par: faer::Par,
+) -> Result<Vec<f64>> {
+    use faer::linalg::evd::{self_adjoint_evd_scratch, tridiagonal_self_adjoint_evd};
     let n = d.len();
     let diag = Col::<f64>::from_fn(n, |i| d[i]);
     let sub = Col::<f64>::from_fn(n, |i| if i + 1 < n { e[i] } else { 0.0 });
     let mut s = Col::<f64>::zeros(n);
-    let mut buf = MemBuffer::new(StackReq::all_of(&[
-        faer::linalg::temp_mat_scratch::<f64>(n, 1),
-        faer::linalg::temp_mat_scratch::<f64>(n, 1),
-    ]));
-    faer::linalg::evd::tridiagonal_self_adjoint_evd(
+    let scratch = match u {
+        // The whole decomposition's workspace holds the tridiagonal step's.
+        Some(_) => self_adjoint_evd_scratch::<f64>(
+            n,
+            faer::linalg::evd::ComputeEigenvectors::Yes,
+            par,
+            Default::default(),
+        ),
+        None => StackReq::all_of(&[
+            faer::linalg::temp_mat_scratch::<f64>(n, 1),
+            faer::linalg::temp_mat_scratch::<f64>(n, 1),
+        ]),
+    };
+    let mut buf = MemBuffer::new(scratch);
+    tridiagonal_self_adjoint_evd(
         diag.as_diagonal(),
         sub.as_diagonal(),
         s.as_diagonal_mut(),
-        None,
-        faer::Par::Seq,
+        u.map(|u| u.as_mut()),
+        par,
         MemStack::new(&mut buf),
         Default::default(),
     )
-    .map_err(|e| MlError::Numerical {
-        what: "eigenvalues",
-        problem: format!("{e:?}"),
-    })?;
+    .map_err(evd_failed("eigen decomposition of a tridiagonal matrix"))?;
     Ok((0..n).map(|i| s[i]).collect())
 }
 
@@ -346,7 +343,7 @@ impl Uniform {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::sym_eigen;
+    use crate::matrix::{same_on_one_and_two_threads, sym_eigen};
 
     /// A symmetric matrix with the eigenvalues `lams` and pseudo-random eigenvectors.
     fn with_spectrum(lams: &[f64], seed: u64) -> Array2<f64> {
@@ -426,23 +423,9 @@ mod tests {
         // Large enough for faer's parallel tridiagonalization.
         let b = Array2::from_shape_fn((400, 40), |_| rng.next());
         let a = b.dot(&b.t());
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    sym_eigen_some(a.clone(), |v| vec![v.len() - 1, v.len() - 3, v.len() - 2])
-                        .unwrap()
-                })
-        };
-        let (v1, e1) = run(1);
-        let (v2, e2) = run(2);
-        assert_eq!(
-            v1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            v2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-        assert_eq!(e1.mapv(f64::to_bits), e2.mapv(f64::to_bits));
+        let (_, e1) = same_on_one_and_two_threads(|| {
+            sym_eigen_some(a.clone(), |v| vec![v.len() - 1, v.len() - 3, v.len() - 2]).unwrap()
+        });
         let (_, full) = sym_eigen(a.clone()).unwrap();
         let n = a.nrows();
         for (c, i) in [n - 1, n - 3, n - 2].into_iter().enumerate() {

@@ -304,15 +304,43 @@ pub(crate) fn sym_eigen(a: Array2<f64>) -> Result<(Vec<f64>, Array2<f64>)> {
         MemStack::new(&mut buf),
         Default::default(),
     )
-    .map_err(|e| MlError::Numerical {
-        what: "eigen decomposition",
-        problem: format!("{e:?}"),
-    })?;
+    .map_err(evd_failed("eigen decomposition"))?;
     drop(buf);
     drop(m);
     let vals = (0..n).map(|i| s[i]).collect();
     let vecs = Array2::from_shape_fn((n, n), |(i, j)| u[(i, j)]);
     Ok((vals, vecs))
+}
+
+/// `f`'s eigenvalues and eigenvectors on a pool of one thread, asserted equal bit for bit to
+/// those on a pool of two.
+#[cfg(test)]
+pub(crate) fn same_on_one_and_two_threads(
+    f: impl Fn() -> (Vec<f64>, Array2<f64>) + Send + Sync,
+) -> (Vec<f64>, Array2<f64>) {
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(&f)
+    };
+    let (v1, e1) = run(1);
+    let (v2, e2) = run(2);
+    assert_eq!(
+        v1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        v2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    assert_eq!(e1.mapv(f64::to_bits), e2.mapv(f64::to_bits));
+    (v1, e1)
+}
+
+/// The error of a faer eigendecomposition that did not converge.
+pub(crate) fn evd_failed(what: &'static str) -> impl Fn(faer::linalg::evd::EvdError) -> MlError {
+    move |e| MlError::Numerical {
+        what,
+        problem: format!("{e:?}"),
+    }
 }
 
 /// Squared Euclidean distance between two rows, summed pairwise-exactly (no Gram shortcut).
@@ -467,20 +495,7 @@ mod tests {
         let n = 400;
         let b = Array2::from_shape_fn((n, 40), |(i, j)| ((i * 40 + j) as f64 * 0.731).sin());
         let a = b.dot(&b.t());
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| sym_eigen(a.clone()).unwrap())
-        };
-        let (v1, e1) = run(1);
-        let (v2, e2) = run(2);
-        assert_eq!(
-            v1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            v2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-        assert_eq!(e1.mapv(f64::to_bits), e2.mapv(f64::to_bits));
+        let (v1, e1) = same_on_one_and_two_threads(|| sym_eigen(a.clone()).unwrap());
         // And it is an eigendecomposition: A v = λ v for the largest pair.
         let (lam, v) = (v1[n - 1], e1.column(n - 1));
         let av = a.dot(&v);
