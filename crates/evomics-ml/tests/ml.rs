@@ -1083,40 +1083,57 @@ fn predict_marks_training_samples_by_id_and_by_data() {
     assert_ne!(saved.training.row_hashes[6], h5);
     // Hashed many at a time (blocks of samples read feature by feature), in any order, each
     // sample's hash is the digest of its byte stream; a sample absent from a layer has none.
-    let hasher = RowHasher::new(&saved.preprocess, &[prot, mir]).unwrap();
-    let mut asked: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
-    asked.insert(17, "not a sample");
-    let many = hasher.hash_many(&asked);
-    assert_eq!(many.len(), asked.len());
-    for (id, h) in asked.iter().zip(&many) {
-        let expected = (*id != "not a sample").then(|| {
-            let mut bytes = b"evomics-ml row v1\0".to_vec();
-            for fl in &saved.preprocess.layers {
-                let layer = [prot, mir]
-                    .into_iter()
-                    .find(|l| l.name() == fl.layer)
-                    .unwrap();
-                let j = layer.sample_position(id).unwrap();
-                bytes.extend(fl.layer.as_bytes());
-                bytes.push(0);
+    // Scheme 2 (what new models record) and scheme 1 (older model files): each the digest of
+    // its byte stream, written out here.
+    let expected_hash = |id: &str, scheme: u32| -> String {
+        let mut bytes = format!("evomics-ml row v{scheme}\0").into_bytes();
+        for fl in &saved.preprocess.layers {
+            let layer = [prot, mir]
+                .into_iter()
+                .find(|l| l.name() == fl.layer)
+                .unwrap();
+            let j = layer.sample_position(id).unwrap();
+            bytes.extend(fl.layer.as_bytes());
+            bytes.push(0);
+            if scheme == 2 {
+                let mut ids = Vec::new();
                 for f in &fl.input_features {
+                    ids.extend(f.as_bytes());
+                    ids.push(0);
+                }
+                bytes.extend(sha2::Sha256::digest(&ids));
+            }
+            for f in &fl.input_features {
+                if scheme == 1 {
                     bytes.extend(f.as_bytes());
                     bytes.push(0);
-                    let i = layer.features().ids().iter().position(|x| x == f).unwrap();
-                    let flag = layer.flags()[[i, j]];
-                    bytes.push(flag.code());
-                    if flag.has_value() {
-                        let v = layer.values()[[i, j]];
-                        bytes.extend((if v == 0.0 { 0.0 } else { v }).to_bits().to_le_bytes());
-                    }
+                }
+                let i = layer.features().ids().iter().position(|x| x == f).unwrap();
+                let flag = layer.flags()[[i, j]];
+                bytes.push(flag.code());
+                if flag.has_value() {
+                    let v = layer.values()[[i, j]];
+                    bytes.extend((if v == 0.0 { 0.0 } else { v }).to_bits().to_le_bytes());
                 }
             }
-            let d = sha2::Sha256::digest(&bytes);
-            d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        });
-        assert_eq!(h, &expected, "sample {id}");
-        assert_eq!(h, &hasher.hash(id));
+        }
+        let d = sha2::Sha256::digest(&bytes);
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert_eq!(saved.training.row_hash_scheme, 2);
+    let mut asked: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    asked.insert(17, "not a sample");
+    for scheme in [2, 1] {
+        let hasher = RowHasher::with_scheme(&saved.preprocess, &[prot, mir], scheme).unwrap();
+        let many = hasher.hash_many(&asked);
+        assert_eq!(many.len(), asked.len());
+        for (id, h) in asked.iter().zip(&many) {
+            let expected = (*id != "not a sample").then(|| expected_hash(id, scheme));
+            assert_eq!(h, &expected, "sample {id}, scheme {scheme}");
+            assert_eq!(h, &hasher.hash(id));
+        }
     }
+    assert_eq!(h5, expected_hash(&train_ids[5], 2));
 
     // New data: the last 10 training samples (same ids), 15 new samples of which the first is
     // training sample 5's data under a new id.
@@ -1195,6 +1212,46 @@ fn predict_marks_training_samples_by_id_and_by_data() {
     assert_eq!(marks.iter().filter(|m| *m == "id").count(), 10);
     assert_eq!(marks.iter().filter(|m| *m == "data").count(), 1);
     assert_eq!(marks.iter().filter(|m| m.is_empty()).count(), 14);
+
+    // A model file of scheme 1 (written before the scheme was recorded: no
+    // `row_hash_scheme`): its rows are hashed in scheme 1, so the renamed copy is still caught.
+    let mut v1 = serde_json::to_value(&saved).unwrap();
+    let training = v1["training"].as_object_mut().unwrap();
+    assert!(training.remove("row_hash_scheme").is_some());
+    training["row_hashes"] = serde_json::Value::from(
+        train_ids
+            .iter()
+            .map(|id| expected_hash(id, 1))
+            .collect::<Vec<_>>(),
+    );
+    // The file's content hash, as `to_json` writes it: the SHA-256 of the compact JSON (keys
+    // sorted) without the hash's own key.
+    let rehashed = |mut v: serde_json::Value| -> String {
+        let o = v.as_object_mut().unwrap();
+        o.remove(evomics_ml::persist::CONTENT_HASH_KEY);
+        let d = sha2::Sha256::digest(serde_json::Value::Object(o.clone()).to_string());
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        o.insert(
+            evomics_ml::persist::CONTENT_HASH_KEY.into(),
+            serde_json::Value::String(hex),
+        );
+        v.to_string()
+    };
+    assert_eq!(
+        rehashed(serde_json::from_str(&saved.to_json().unwrap()).unwrap()),
+        saved.to_json().unwrap()
+    );
+    let v1 = SavedModel::from_json(&rehashed(v1)).unwrap();
+    assert_eq!(v1.training.row_hash_scheme, 1);
+    let r1 = v1.predict(&[&p_new, &m_new], &sheet).unwrap();
+    assert_eq!(r1.in_training, r.in_training);
+    // A scheme this evomics does not know is refused when the file is read.
+    let mut future = serde_json::to_value(&saved).unwrap();
+    future["training"]["row_hash_scheme"] = serde_json::Value::from(3);
+    let err = SavedModel::from_json(&rehashed(future))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("scheme 3"), "{err}");
 
     // A model without training row hashes: predict checks ids only (the renamed copy is no
     // longer caught) and says so.
