@@ -173,16 +173,37 @@ fn apply_log_cpm_owned(
             (prior, eff + 2.0 * prior)
         })
         .unzip();
+    let log_cpm = |x: f64, j: usize| ((x + prior[j]) / denom[j] * 1e6).log2();
+    // Whole counts below LOG_CPM_TABLE take their value from a table of each sample's
+    // log-CPM of 0, 1, …: the same expression evaluated once per sample and count instead of
+    // once per cell (on the L cohort nine in ten miRNA counts are below 256), so the bits are
+    // those of the formula. Only for layers with more features than the table has counts.
+    let n = prior.len();
+    let table: Vec<f64> = if assay.n_features() > LOG_CPM_TABLE {
+        (0..LOG_CPM_TABLE)
+            .flat_map(|c| (0..n).map(move |j| log_cpm(c as f64, j)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let out = assay.rewrite(ValueScale::Log2, |values, flags| {
         evomics_core::cells::for_each_cell(values, flags, |_, j, x, f| {
             if f.has_value() {
-                *x = ((*x + prior[j]) / denom[j] * 1e6).log2();
+                // A saturating cast: NaN, negative and huge values fail the equality test.
+                let c = *x as usize;
+                *x = match table.get(c * n + j) {
+                    Some(&t) if c < LOG_CPM_TABLE && c as f64 == *x => t,
+                    _ => log_cpm(*x, j),
+                };
             }
         });
         Ok::<(), NormError>(())
     })?;
     Ok((out, report))
 }
+
+/// The whole counts (0, 1, …) whose log-CPM [`apply_log_cpm_owned`] tabulates per sample.
+const LOG_CPM_TABLE: usize = 256;
 
 impl Fit for TransformParams {
     type Fitted = FittedTransform;
@@ -555,6 +576,63 @@ mod tests {
         assert!((out.get(1, 1).unwrap() - want).abs() < 1e-12);
         // zero counts keep a value under log-CPM
         assert!(out.get(0, 1).is_some());
+    }
+
+    /// The tabulated whole counts give the bits of the formula: a layer with more features
+    /// than the table has counts, whole and fractional counts on both sides of its end, −0.
+    #[test]
+    fn log_cpm_table_gives_the_formula_bit_for_bit() {
+        let (g, n) = (LOG_CPM_TABLE + 40, 5);
+        let cells = ndarray::Array2::from_shape_fn((g, n), |(i, j)| {
+            let x = match (i + j) % 4 {
+                0 => i as f64,
+                1 => i as f64 + 0.5,
+                2 => (i * 7 % 300) as f64,
+                _ => -0.0,
+            };
+            (i % 17 != j).then_some(x)
+        });
+        let samples: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
+            samples.clone(),
+            &cells,
+        )
+        .unwrap();
+        let sheet = SampleSheet::new(samples).unwrap();
+        for norm_factors in [
+            NormFactorsParams::default(),
+            NormFactorsParams::None(NoParams {}),
+        ] {
+            let params = LogCpmParams {
+                prior_count: 2.0,
+                norm_factors,
+            };
+            let (_, nf, lib) = fit_log_cpm(&params, &a).unwrap();
+            let p = TransformParams::LogCpm(params);
+            let (fitted, out, _) = p.fit_transform(&a, &sheet).unwrap();
+            let FittedTransform::LogCpm { mean_eff_lib, .. } = fitted else {
+                panic!("not log-CPM")
+            };
+            let mut tabulated = 0;
+            for ((i, j), &v) in out.values().indexed_iter() {
+                if !a.flags()[[i, j]].has_value() {
+                    continue;
+                }
+                let x = a.values()[[i, j]];
+                if x.fract() == 0.0 && x < LOG_CPM_TABLE as f64 {
+                    tabulated += 1;
+                }
+                let eff = lib[j] * nf[j];
+                let prior = 2.0 * eff / mean_eff_lib;
+                let want = ((x + prior) / (eff + 2.0 * prior) * 1e6).log2();
+                assert_eq!(v.to_bits(), want.to_bits(), "cell ({i}, {j}) = {x}");
+            }
+            assert!(tabulated > g, "{tabulated} cells were tabulated");
+        }
     }
 
     /// log-CPM with TMM on a layer with missing cells: the fit-and-transform paths on a
