@@ -33,6 +33,7 @@
 
 pub mod adjust;
 mod block;
+mod cell_means;
 pub mod classical;
 pub mod constant;
 pub mod contrasts;

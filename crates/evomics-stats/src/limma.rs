@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adjust::{p_adjust, AdjustMethod};
 use crate::block::{check_correlation, Blocks};
+use crate::cell_means::{cell_means_groups, lm_fit_cell_means};
 use crate::constant::constant_up_to_rounding;
 use crate::contrasts::Contrasts;
 use crate::design::Design;
@@ -684,8 +685,19 @@ fn fit_cells(
     let fit = match &block_info {
         // limma's lm.series: edge-rs, exact and fast
         None => {
-            let w = resp.weights.clone().map(Recycled::Full);
-            engine_lm_fit(&resp.y, g, n, &x, p, w.as_ref(), None, None).map_err(engine("lmFit"))?
+            // Missing cells or weights make edge-rs fit feature by feature; for a cell-means
+            // design that fit has a closed form (crate::cell_means).
+            let per_feature = resp.weights.is_some() || resp.y.iter().any(|v| !v.is_finite());
+            match cell_means_groups(&x, n, p).filter(|_| per_feature) {
+                Some(groups) => {
+                    lm_fit_cell_means(&resp.y, g, &x, &groups, p, resp.weights.as_deref())?
+                }
+                None => {
+                    let w = resp.weights.clone().map(Recycled::Full);
+                    engine_lm_fit(&resp.y, g, n, &x, p, w.as_ref(), None, None)
+                        .map_err(engine("lmFit"))?
+                }
+            }
         }
         // gls.series: the compound-symmetry path of this crate
         Some((_, rho, codes)) => {
