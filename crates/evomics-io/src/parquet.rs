@@ -619,6 +619,58 @@ mod tests {
 
     /// `double` columns are plain-encoded, `u8` columns of few values still get a dictionary,
     /// and every chunk is zstd-compressed.
+    /// The pages compressed on a thread's kept zstd context are polars-parquet's own
+    /// compression of them, byte for byte: plain `double` pages, and a dictionary-encoded
+    /// column's dictionary and data pages, each compressed twice on one context.
+    #[test]
+    fn kept_zstd_context_compresses_as_polars_parquet() {
+        let options = WriteOptions {
+            statistics: StatisticsOptions::empty(),
+            compression: compression(),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        // As `column_pages` encodes them: `double` plain, other types by their default.
+        let pages = |array: Box<dyn Array>, name: &str| {
+            let field = Field::new(name.into(), array.dtype().clone(), true);
+            let type_ = to_parquet_type(&field).unwrap();
+            let encodings = if field.dtype == ArrowDataType::Float64 {
+                vec![Encoding::Plain]
+            } else {
+                get_dtype_encoding(&field.dtype)
+            };
+            let mut leaves = array_to_columns(array, type_, options, &encodings).unwrap();
+            leaves
+                .pop()
+                .unwrap()
+                .collect::<PolarsResult<Vec<Page>>>()
+                .unwrap()
+        };
+        let x = || {
+            Box::new(PrimitiveArray::<f64>::from_iter(
+                (0..5000).map(|i| (i % 7 != 3).then_some(((i * 37) % 101) as f64 / 3.0)),
+            )) as Box<dyn Array>
+        };
+        let f = || {
+            Box::new(PrimitiveArray::<u8>::from_vec(
+                (0..5000).map(|i| (i % 3) as u8).collect(),
+            )) as Box<dyn Array>
+        };
+        for _ in 0..2 {
+            for (array, name, n_pages) in [(x(), "x", 1), (f(), "f", 2)] {
+                let ours = pages(array.clone(), name);
+                let theirs = pages(array, name);
+                assert_eq!(ours.len(), n_pages, "column {name}");
+                for (a, b) in ours.into_iter().zip(theirs) {
+                    let a = compress_page(a).unwrap();
+                    let b = polars_parquet::parquet::write::compress(b, Vec::new(), compression())
+                        .unwrap();
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "column {name}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn double_columns_are_plain_and_every_chunk_is_zstd() {
         use polars_parquet::parquet::compression::Compression;
