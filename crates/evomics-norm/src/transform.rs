@@ -578,6 +578,22 @@ mod tests {
         assert!(out.get(0, 1).is_some());
     }
 
+    /// A miRNA count layer of `cells` (features m0…, samples s0…) and its sheet.
+    fn count_layer(cells: &ndarray::Array2<Option<f64>>) -> (Assay, SampleSheet) {
+        let (g, n) = cells.dim();
+        let samples: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
+        let a = Assay::from_options(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
+            samples.clone(),
+            cells,
+        )
+        .unwrap();
+        (a, SampleSheet::new(samples).unwrap())
+    }
+
     /// The tabulated whole counts give the bits of the formula: a layer with more features
     /// than the table has counts, whole and fractional counts on both sides of its end, −0.
     #[test]
@@ -592,17 +608,7 @@ mod tests {
             };
             (i % 17 != j).then_some(x)
         });
-        let samples: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
-        let a = Assay::from_options(
-            "mirna",
-            LayerKind::Mirna,
-            ValueScale::Counts,
-            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
-            samples.clone(),
-            &cells,
-        )
-        .unwrap();
-        let sheet = SampleSheet::new(samples).unwrap();
+        let (a, sheet) = count_layer(&cells);
         for norm_factors in [
             NormFactorsParams::default(),
             NormFactorsParams::None(NoParams {}),
@@ -645,17 +651,7 @@ mod tests {
             let x = ((i * 37 + j * 11) % 23) as f64 * (1.0 + (i % 5) as f64) + (j % 3) as f64;
             ((i + 2 * j) % 13 != 0).then_some(x)
         });
-        let samples: Vec<String> = (0..n).map(|j| format!("s{j}")).collect();
-        let a = Assay::from_options(
-            "mirna",
-            LayerKind::Mirna,
-            ValueScale::Counts,
-            Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
-            samples.clone(),
-            &cells,
-        )
-        .unwrap();
-        let sheet = SampleSheet::new(samples).unwrap();
+        let (a, sheet) = count_layer(&cells);
         let p = TransformParams::LogCpm(LogCpmParams {
             prior_count: 2.0,
             norm_factors: NormFactorsParams::default(),
