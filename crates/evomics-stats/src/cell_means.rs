@@ -1,8 +1,8 @@
 //! limma's `lmFit` for a cell-means design (`~ 0 + group`: every sample in exactly one
-//! coefficient's column, as a 1) when features have missing cells.
+//! coefficient's column, as a 1) when features have missing cells or observation weights.
 //!
-//! With a missing cell, limma (`lm.series`) and edge-rs fit each feature on its own observed
-//! samples by a pivoted Householder QR. For a cell-means design the columns are orthogonal, so
+//! With a missing cell or per-observation weights, limma (`lm.series`) and edge-rs fit each
+//! feature on its own observed (weighted) samples by a pivoted Householder QR. For a cell-means design the columns are orthogonal, so
 //! that least-squares fit has a closed form, which is what this module computes: a group's
 //! coefficient is the (weighted) mean of the feature's observed samples in the group,
 //! `stdev.unscaled` is `1/√(Σw)` over them, the residual standard deviation is
