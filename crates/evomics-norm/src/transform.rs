@@ -189,11 +189,13 @@ fn apply_log_cpm_owned(
     let out = assay.rewrite(ValueScale::Log2, |values, flags| {
         evomics_core::cells::for_each_cell(values, flags, |_, j, x, f| {
             if f.has_value() {
-                // A saturating cast: NaN, negative and huge values fail the equality test.
+                // A saturating cast: NaN, negative and huge values fail the range or the
+                // equality test (before any index is formed from them).
                 let c = *x as usize;
-                *x = match table.get(c * n + j) {
-                    Some(&t) if c < LOG_CPM_TABLE && c as f64 == *x => t,
-                    _ => log_cpm(*x, j),
+                let whole = c < LOG_CPM_TABLE && c as f64 == *x;
+                *x = match whole.then(|| table.get(c * n + j)).flatten() {
+                    Some(&t) => t,
+                    None => log_cpm(*x, j),
                 };
             }
         });
@@ -603,6 +605,7 @@ mod tests {
             let x = match (i + j) % 4 {
                 0 => i as f64,
                 1 => i as f64 + 0.5,
+                2 if i % 3 == 0 => 1e20 + i as f64,
                 2 => (i * 7 % 300) as f64,
                 _ => -0.0,
             };
