@@ -18,22 +18,45 @@
 /// Neumaier-compensated sum, standing in for R's long-double accumulation (`sum`, and the sums
 /// inside `mean`, `var`, `cor`).
 pub fn sum(xs: impl IntoIterator<Item = f64>) -> f64 {
-    let mut s = 0.0_f64;
-    let mut c = 0.0_f64;
+    let mut acc = CompensatedSum::default();
     for x in xs {
-        let t = s + x;
-        if s.abs() >= x.abs() {
-            c += (s - t) + x;
-        } else {
-            c += (x - t) + s;
-        }
-        s = t;
+        acc.add(x);
     }
-    // an infinite or NaN total makes the compensation NaN (inf − inf); R's sum is the total then
-    if s.is_finite() {
-        s + c
-    } else {
-        s
+    acc.total()
+}
+
+/// The running state of [`sum`]: values added one at a time give the same total, bit for bit,
+/// as [`sum`] of them in the same order (for sums kept side by side, e.g. one per sample while
+/// a matrix is read along its rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CompensatedSum {
+    s: f64,
+    c: f64,
+}
+
+impl CompensatedSum {
+    /// Add `x` (Neumaier's step).
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        let t = self.s + x;
+        if self.s.abs() >= x.abs() {
+            self.c += (self.s - t) + x;
+        } else {
+            self.c += (x - t) + self.s;
+        }
+        self.s = t;
+    }
+
+    /// The compensated total of the values added.
+    #[inline]
+    pub fn total(self) -> f64 {
+        // an infinite or NaN total makes the compensation NaN (inf − inf); R's sum is the
+        // total then
+        if self.s.is_finite() {
+            self.s + self.c
+        } else {
+            self.s
+        }
     }
 }
 

@@ -254,26 +254,19 @@ impl NormFactorsParams {
 /// or the largest sum of square-root counts when most upper quartiles are zero.
 fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
     let n = counts.n_samples;
-    let f75: Vec<f64> = (0..n)
-        .map(|j| {
-            let v: Vec<f64> = (0..counts.n_features)
-                .filter(|&i| nonzero[i])
-                .filter_map(|i| counts.get(i, j))
-                .collect();
-            num::quantile7(&v, 0.75) / counts.lib[j]
-        })
-        .collect();
+    let f75: Vec<f64> = counts.map_samples(|j, column| {
+        num::quantile7(&nonzero_values(column, nonzero), 0.75) / counts.lib[j]
+    });
     if num::median(&f75) < 1e-20 {
-        let sums: Vec<f64> = (0..n)
-            .map(|j| {
-                num::sum(
-                    (0..counts.n_features)
-                        .filter(|&i| nonzero[i])
-                        .filter_map(|i| counts.get(i, j))
-                        .map(f64::sqrt),
-                )
-            })
-            .collect();
+        let sums: Vec<f64> = counts.map_samples(|_, column| {
+            num::sum(
+                column
+                    .iter()
+                    .zip(nonzero)
+                    .filter(|&(x, &nz)| nz && !x.is_nan())
+                    .map(|(x, _)| x.sqrt()),
+            )
+        });
         // which.max: first maximum
         let mut best = 0;
         for j in 1..n {
@@ -293,6 +286,16 @@ fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
         }
         best
     }
+}
+
+/// A sample's values on the rows marked in `nonzero`, in feature order.
+fn nonzero_values(column: &[f64], nonzero: &[bool]) -> Vec<f64> {
+    column
+        .iter()
+        .zip(nonzero)
+        .filter(|&(x, &nz)| nz && !x.is_nan())
+        .map(|(&x, _)| x)
+        .collect()
 }
 
 /// Whole counts below this get their log proportion from a per-sample table in [`tmm_factor`].
@@ -364,53 +367,32 @@ fn tmm_factor(
     f.exp2()
 }
 
-/// Counts of a layer by sample, with library sizes over the cells that carry a value.
+/// A checked count layer with its library sizes over the cells that carry a value.
 ///
-/// A cell without a value holds NaN here, as it does in the layer (whose value-carrying cells
-/// are finite); [`Counts::get`] gives it back as `None`.
-pub(crate) struct Counts {
+/// The layer is read in place (features × samples). What works on one sample's counts at a
+/// time gets them from [`Counts::map_samples`], which copies [`SAMPLE_BLOCK`] samples at a time
+/// into a buffer of its own: a method's memory does not grow with the layer.
+pub(crate) struct Counts<'a> {
+    assay: &'a Assay,
     pub(crate) n_features: usize,
     pub(crate) n_samples: usize,
-    cells: Vec<f64>, // column-major: sample j at cells[j * n_features..]
     pub(crate) lib: Vec<f64>,
 }
 
-/// Rows per block of the transposition in [`Counts::read`]: a block's rows are read along a
-/// few cache lines each while its column segments are written whole.
-const TRANSPOSE_ROWS: usize = 16;
+/// Samples per block in [`Counts::map_samples`]: a block's rows are read along a few cache
+/// lines each, and the block's columns (16 × 8 bytes per feature) stay in cache while used.
+const SAMPLE_BLOCK: usize = 16;
 
-impl Counts {
+impl<'a> Counts<'a> {
     /// Read and check: values ≥ 0, every library size > 0.
-    pub(crate) fn read(step: &'static str, assay: &Assay) -> Result<Counts> {
-        let (g, n) = (assay.n_features(), assay.n_samples());
-        let (values, flags) = (assay.values(), assay.flags());
+    pub(crate) fn read(step: &'static str, assay: &'a Assay) -> Result<Counts<'a>> {
+        let n = assay.n_samples();
         crate::step::check_not_below(step, assay, 0.0, |v| {
             format!(
                 "value {v} is negative; library-size methods need counts or linear intensities ≥ 0"
             )
         })?;
-        let mut cells = vec![f64::NAN; g * n];
-        for i0 in (0..g).step_by(TRANSPOSE_ROWS) {
-            let rows = i0..(i0 + TRANSPOSE_ROWS).min(g);
-            for j in 0..n {
-                let column = &mut cells[j * g..(j + 1) * g];
-                for i in rows.clone() {
-                    if flags[[i, j]].has_value() {
-                        column[i] = values[[i, j]];
-                    }
-                }
-            }
-        }
-        let lib: Vec<f64> = (0..n)
-            .map(|j| {
-                num::sum(
-                    cells[j * g..(j + 1) * g]
-                        .iter()
-                        .copied()
-                        .filter(|x| !x.is_nan()),
-                )
-            })
-            .collect();
+        let lib = column_sums(assay);
         if let Some(j) = (0..n).find(|&j| lib[j] <= 0.0) {
             return Err(NormError::Sample {
                 step,
@@ -423,23 +405,61 @@ impl Counts {
             });
         }
         Ok(Counts {
-            n_features: g,
+            assay,
+            n_features: assay.n_features(),
             n_samples: n,
-            cells,
             lib,
         })
     }
 
     #[inline]
     pub(crate) fn get(&self, i: usize, j: usize) -> Option<f64> {
-        let x = self.cells[j * self.n_features + i];
-        (!x.is_nan()).then_some(x)
+        self.assay.flags()[[i, j]]
+            .has_value()
+            .then(|| self.assay.values()[[i, j]])
     }
 
-    /// Sample `j`'s counts, NaN where a cell has no value.
-    fn column(&self, j: usize) -> &[f64] {
-        &self.cells[j * self.n_features..(j + 1) * self.n_features]
+    /// `f(j, counts of sample j)` for every sample, in sample order; a sample's counts are NaN
+    /// where a cell has no value. Blocks of samples run in parallel, and each `f(j, …)` sees
+    /// only its own sample, so the thread count cannot change a result.
+    fn map_samples<T: Send>(&self, f: impl Fn(usize, &[f64]) -> T + Sync) -> Vec<T> {
+        let (g, n) = (self.n_features, self.n_samples);
+        let (values, flags) = (self.assay.values(), self.assay.flags());
+        let blocks: Vec<usize> = (0..n).step_by(SAMPLE_BLOCK).collect();
+        let per_block: Vec<Vec<T>> = blocks
+            .into_par_iter()
+            .map(|j0| {
+                let j1 = (j0 + SAMPLE_BLOCK).min(n);
+                let w = j1 - j0;
+                let mut cells = vec![f64::NAN; w * g];
+                for i in 0..g {
+                    for j in j0..j1 {
+                        if flags[[i, j]].has_value() {
+                            cells[(j - j0) * g + i] = values[[i, j]];
+                        }
+                    }
+                }
+                (j0..j1)
+                    .map(|j| f(j, &cells[(j - j0) * g..(j - j0 + 1) * g]))
+                    .collect()
+            })
+            .collect();
+        per_block.into_iter().flatten().collect()
     }
+}
+
+/// Every sample's sum of the cells that carry a value, in feature order (`num::sum` of the
+/// sample's column, with one running sum per sample while the rows are read).
+fn column_sums(assay: &Assay) -> Vec<f64> {
+    let mut sums = vec![num::CompensatedSum::default(); assay.n_samples()];
+    for (row, frow) in assay.values().rows().into_iter().zip(assay.flags().rows()) {
+        for ((acc, &x), f) in sums.iter_mut().zip(row).zip(frow) {
+            if f.has_value() {
+                acc.add(x);
+            }
+        }
+    }
+    sums.into_iter().map(num::CompensatedSum::total).collect()
 }
 
 /// What a fitted factor method keeps.
@@ -488,8 +508,8 @@ pub struct FittedNormFactors {
 impl FittedNormFactors {
     fn raw_factors(&self, step: &'static str, assay: &Assay, counts: &Counts) -> Result<Vec<f64>> {
         let n = counts.n_samples;
-        // One sample per task; each factor is computed alone, so the thread count cannot
-        // change a bit.
+        // Each factor is computed from its own sample alone (`Counts::map_samples`), so the
+        // thread count cannot change a bit.
         let raw: Vec<f64> = match &self.kind {
             FactorKind::None => vec![1.0; n],
             FactorKind::Tmm {
@@ -503,42 +523,31 @@ impl FittedNormFactors {
                     .iter()
                     .map(|r| r.map(|r| (r / ref_lib).log2()))
                     .collect();
-                (0..n)
-                    .into_par_iter()
-                    .map(|j| {
-                        tmm_factor(
-                            counts.column(j),
-                            ref_counts,
-                            &ref_log,
-                            counts.lib[j],
-                            *ref_lib,
-                            params,
-                        )
-                    })
-                    .collect()
+                counts.map_samples(|j, column| {
+                    tmm_factor(
+                        column,
+                        ref_counts,
+                        &ref_log,
+                        counts.lib[j],
+                        *ref_lib,
+                        params,
+                    )
+                })
             }
-            FactorKind::UpperQuartile { p, nonzero } => (0..n)
-                .into_par_iter()
-                .map(|j| {
-                    let v: Vec<f64> = (0..counts.n_features)
-                        .filter(|&i| nonzero[i])
-                        .filter_map(|i| counts.get(i, j))
-                        .collect();
-                    num::quantile7(&v, *p) / counts.lib[j]
-                })
-                .collect(),
-            FactorKind::Rle { log_gm } => (0..n)
-                .into_par_iter()
-                .map(|j| {
-                    let ratios: Vec<f64> = (0..counts.n_features)
-                        .filter_map(|i| {
-                            let lg = log_gm[i]?;
-                            counts.get(i, j).map(|x| x / lg.exp())
-                        })
-                        .collect();
-                    num::median(&ratios) / counts.lib[j]
-                })
-                .collect(),
+            FactorKind::UpperQuartile { p, nonzero } => counts.map_samples(|j, column| {
+                num::quantile7(&nonzero_values(column, nonzero), *p) / counts.lib[j]
+            }),
+            FactorKind::Rle { log_gm } => counts.map_samples(|j, column| {
+                let ratios: Vec<f64> = column
+                    .iter()
+                    .zip(log_gm)
+                    .filter_map(|(&x, lg)| {
+                        let lg = (*lg)?;
+                        (!x.is_nan()).then(|| x / lg.exp())
+                    })
+                    .collect();
+                num::median(&ratios) / counts.lib[j]
+            }),
         };
         if let Some(j) = (0..n).find(|&j| !(raw[j].is_finite() && raw[j] > 0.0)) {
             return Err(NormError::Sample {
@@ -611,16 +620,20 @@ mod tests {
     use ndarray::Array2;
 
     fn counts(rows: &[&[f64]]) -> Assay {
-        let g = rows.len();
-        let n = rows[0].len();
-        let cells = Array2::from_shape_fn((g, n), |(i, j)| Some(rows[i][j]));
+        let cells = Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| Some(rows[i][j]));
+        count_layer(&cells)
+    }
+
+    /// A miRNA count layer of `cells` (features × samples; `None`: no value).
+    fn count_layer(cells: &Array2<Option<f64>>) -> Assay {
+        let (g, n) = cells.dim();
         Assay::from_options(
             "mirna",
             LayerKind::Mirna,
             ValueScale::Counts,
             Features::new((0..g).map(|i| format!("m{i}")).collect()).unwrap(),
             (0..n).map(|j| format!("s{j}")).collect(),
-            &cells,
+            cells,
         )
         .unwrap()
     }
@@ -656,6 +669,33 @@ mod tests {
             let alone = a.select_samples(&[2]);
             let (nf2, _) = f.factors("t", &alone).unwrap();
             assert!((nf2[0] - nf[2]).abs() < 1e-14);
+        }
+    }
+
+    /// Library sizes and each sample's counts as read from the layer in blocks are the
+    /// column's own: sums in feature order over the cells with a value, NaN where none, across
+    /// block boundaries (37 samples: blocks of 16, 16 and 5).
+    #[test]
+    fn samples_are_read_whole_across_blocks() {
+        let (g, n) = (23, 37);
+        let cells = Array2::from_shape_fn((g, n), |(i, j)| {
+            ((i * 7 + j * 3) % 11 != 4)
+                .then(|| ((i * 31 + j * 17) % 97) as f64 * 1e3f64.powi((i % 3) as i32))
+        });
+        let a = count_layer(&cells);
+        let counts = Counts::read("t", &a).unwrap();
+        let columns = counts.map_samples(|j, column| (j, column.to_vec()));
+        for (j, (jj, column)) in columns.into_iter().enumerate() {
+            assert_eq!(j, jj);
+            let want: Vec<Option<f64>> = (0..g).map(|i| cells[[i, j]]).collect();
+            let got: Vec<Option<f64>> =
+                column.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+            assert_eq!(got, want, "sample {j}");
+            assert_eq!(
+                counts.lib[j].to_bits(),
+                num::sum(want.iter().flatten().copied()).to_bits(),
+                "sample {j}"
+            );
         }
     }
 
