@@ -259,13 +259,7 @@ fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
     });
     if num::median(&f75) < 1e-20 {
         let sums: Vec<f64> = counts.map_samples(|_, column| {
-            num::sum(
-                column
-                    .iter()
-                    .zip(nonzero)
-                    .filter(|&(x, &nz)| nz && !x.is_nan())
-                    .map(|(x, _)| x.sqrt()),
-            )
+            num::sum(nonzero_values(column, nonzero).into_iter().map(f64::sqrt))
         });
         // which.max: first maximum
         let mut best = 0;
