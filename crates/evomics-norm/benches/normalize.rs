@@ -23,19 +23,19 @@ const FEATURES: usize = 4_000;
 const SAMPLES: usize = 250;
 const SOURCES: [&str; 6] = ["BM-MSC", "ADSC", "UC-MSC", "iMSC", "DPSC", "SYN-MSC"];
 
-fn cohort(scale: ValueScale) -> (SampleSheet, Assay) {
+fn cohort(scale: ValueScale, features: usize, samples: usize) -> (SampleSheet, Assay) {
     let mut rng = evomics_core::rng::seeded(20240601);
-    let ids: Vec<String> = (0..SAMPLES).map(|j| format!("EV{j:05}")).collect();
-    let source: Vec<Option<String>> = (0..SAMPLES)
+    let ids: Vec<String> = (0..samples).map(|j| format!("EV{j:05}")).collect();
+    let source: Vec<Option<String>> = (0..samples)
         .map(|j| Some(SOURCES[j % 6].to_string()))
         .collect();
     let sheet = SampleSheet::from_text_columns(ids.clone(), vec![("source".into(), source)])
         .expect("sheet");
-    let mut values = Array2::from_elem((FEATURES, SAMPLES), f64::NAN);
-    let mut flags = Array2::from_elem((FEATURES, SAMPLES), ValueFlag::Missing);
-    for i in 0..FEATURES {
+    let mut values = Array2::from_elem((features, samples), f64::NAN);
+    let mut flags = Array2::from_elem((features, samples), ValueFlag::Missing);
+    for i in 0..features {
         let base: f64 = rng.gen_range(18.0..32.0);
-        for j in 0..SAMPLES {
+        for j in 0..samples {
             let log2 = base + (0..4).map(|_| rng.gen::<f64>() - 0.5).sum::<f64>();
             // detection limit around 22 (MNAR) plus 5% missing at random
             let p_missing = 1.0 / (1.0 + (2.0 * (log2 - 22.0)).exp()) + 0.05;
@@ -52,7 +52,7 @@ fn cohort(scale: ValueScale) -> (SampleSheet, Assay) {
         "proteome",
         LayerKind::Proteome,
         scale,
-        Features::new((0..FEATURES).map(|i| format!("P{i:05}")).collect()).expect("features"),
+        Features::new((0..features).map(|i| format!("P{i:05}")).collect()).expect("features"),
         ids,
         values,
         flags,
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("normalize {FEATURES}x{SAMPLES}"));
     group.sample_size(10);
 
-    let (sheet, linear) = cohort(ValueScale::Linear);
+    let (sheet, linear) = cohort(ValueScale::Linear, FEATURES, SAMPLES);
     let peer = config(
         r#"
         filters = [{ method = "valid_values", column = "source", min_fraction = 0.7 }]
@@ -127,7 +127,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| log2_only.fit_transform(&linear, &sheet).expect("log2"))
     });
 
-    let (sheet, log2) = cohort(ValueScale::Log2);
+    let (sheet, log2) = cohort(ValueScale::Log2, FEATURES, SAMPLES);
     let median_minprob = config(
         r#"
         normalization = { method = "median" }
@@ -140,6 +140,15 @@ fn bench(c: &mut Criterion) {
                 .fit_transform(&log2, &sheet)
                 .expect("pipeline")
         })
+    });
+    group.finish();
+
+    // An L training fold's proteome (the bench pipeline's `train.preprocess.proteome`).
+    let (sheet, proteome) = cohort(ValueScale::Linear, 10_000, 1_600);
+    let mut group = c.benchmark_group("normalize proteome 10000x1600");
+    group.sample_size(10);
+    group.bench_function("valid70 + log2 + median + MinProb, fit_transform", |b| {
+        b.iter(|| peer.fit_transform(&proteome, &sheet).expect("pipeline"))
     });
     group.finish();
 

@@ -376,8 +376,8 @@ fn sample_error(step: &'static str, assay: &Assay, j: usize, problem: String) ->
 
 /// Mean and σ (n − 1) of a sample's observed values, or an error naming the sample.
 fn mean_sd(step: &'static str, assay: &Assay, j: usize, obs: &[f64]) -> Result<(f64, f64)> {
-    match num::var(obs) {
-        Some(v) if v > 0.0 => Ok((num::mean(obs), v.sqrt())),
+    match num::mean_var(obs) {
+        (m, Some(v)) if v > 0.0 => Ok((m, v.sqrt())),
         _ => Err(sample_error(
             step,
             assay,

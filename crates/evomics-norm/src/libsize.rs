@@ -255,7 +255,7 @@ impl NormFactorsParams {
 fn ref_column(counts: &Counts, nonzero: &[bool]) -> usize {
     let n = counts.n_samples;
     let f75: Vec<f64> = counts.map_samples(|j, column| {
-        num::quantile7(&nonzero_values(column, nonzero), 0.75) / counts.lib[j]
+        num::quantile7_in_place(&mut nonzero_values(column, nonzero), 0.75) / counts.lib[j]
     });
     if num::median(&f75) < 1e-20 {
         let sums: Vec<f64> = counts.map_samples(|_, column| {
@@ -529,10 +529,10 @@ impl FittedNormFactors {
                 })
             }
             FactorKind::UpperQuartile { p, nonzero } => counts.map_samples(|j, column| {
-                num::quantile7(&nonzero_values(column, nonzero), *p) / counts.lib[j]
+                num::quantile7_in_place(&mut nonzero_values(column, nonzero), *p) / counts.lib[j]
             }),
             FactorKind::Rle { log_gm } => counts.map_samples(|j, column| {
-                let ratios: Vec<f64> = column
+                let mut ratios: Vec<f64> = column
                     .iter()
                     .zip(log_gm)
                     .filter_map(|(&x, lg)| {
@@ -540,7 +540,7 @@ impl FittedNormFactors {
                         (!x.is_nan()).then(|| x / lg.exp())
                     })
                     .collect();
-                num::median(&ratios) / counts.lib[j]
+                num::median_in_place(&mut ratios) / counts.lib[j]
             }),
         };
         if let Some(j) = (0..n).find(|&j| !(raw[j].is_finite() && raw[j] > 0.0)) {

@@ -5,8 +5,8 @@
 use rand::Rng as _;
 
 pub(crate) use evomics_core::num::{
-    approx, average_rank_within, mean, median, quantile7, quantile7_sorted, rank_average, sort,
-    sum, var, CompensatedSum,
+    approx, average_rank_within, mean, mean_var, median, median_in_place, quantile7,
+    quantile7_in_place, quantile7_sorted, rank_average, sort, sum, var, CompensatedSum,
 };
 
 /// Solve the square system `a · x = b` for `m` right-hand sides by Gaussian elimination with

@@ -385,6 +385,8 @@ pub(crate) fn column_values(assay: &Assay, j: usize) -> Vec<f64> {
 
 /// Columns per block of [`map_columns`].
 const COLUMN_BLOCK: usize = 64;
+/// Rows per tile of [`map_columns`].
+const ROW_TILE: usize = 64;
 
 /// `f(j, values of column j that carry a value, rows of the cells without one)` for every
 /// sample, both in feature order, results in column order. Columns are gathered in blocks of
@@ -397,20 +399,33 @@ pub(crate) fn map_columns<T: Send>(
 ) -> Vec<T> {
     use rayon::prelude::*;
     let (g, n) = (assay.n_features(), assay.n_samples());
-    let (values, flags) = (assay.values(), assay.flags());
+    let (values, flags) = (
+        assay.values().as_standard_layout(),
+        assay.flags().as_standard_layout(),
+    );
+    let (values, flags) = (
+        values.as_slice().unwrap_or_default(),
+        flags.as_slice().unwrap_or_default(),
+    );
     let blocks: Vec<Vec<T>> = (0..n.div_ceil(COLUMN_BLOCK))
         .into_par_iter()
         .map(|b| {
             let cols = b * COLUMN_BLOCK..((b + 1) * COLUMN_BLOCK).min(n);
             let mut of: Vec<Vec<f64>> = vec![Vec::with_capacity(g); cols.len()];
             let mut holes: Vec<Vec<usize>> = vec![Vec::new(); cols.len()];
-            for i in 0..g {
-                let (vrow, frow) = (values.row(i), flags.row(i));
-                for (c, j) in cols.clone().enumerate() {
-                    if frow[j].has_value() {
-                        of[c].push(vrow[j]);
-                    } else {
-                        holes[c].push(i);
+            // Tiles of ROW_TILE rows, one column at a time: the tile's cache lines are loaded
+            // by its first column and serve the next ones, and each column's vectors stay in
+            // registers through its run of rows.
+            for first in (0..g).step_by(ROW_TILE) {
+                let rows = first..(first + ROW_TILE).min(g);
+                for (j, (o, h)) in cols.clone().zip(of.iter_mut().zip(&mut holes)) {
+                    for i in rows.clone() {
+                        let k = i * n + j;
+                        if flags[k].has_value() {
+                            o.push(values[k]);
+                        } else {
+                            h.push(i);
+                        }
                     }
                 }
             }
@@ -562,9 +577,10 @@ mod tests {
 
     #[test]
     fn map_columns_gathers_each_column_and_its_holes_in_row_order() {
-        // 150 columns (two full blocks and a partial one), row-major and column-major storage.
-        for column_major in [false, true] {
-            let a = layer(37, 150, column_major);
+        // 150 columns (two full blocks and a partial one), 37 rows (one partial tile) and 150
+        // (two full tiles and a partial one), row-major and column-major storage.
+        for (rows, column_major) in [(37, false), (37, true), (150, false)] {
+            let a = layer(rows, 150, column_major);
             assert_eq!(a.values().as_slice().is_some(), !column_major);
             let got = map_columns(&a, |j, v, h| (j, v, h));
             assert_eq!(got.len(), 150);
@@ -572,9 +588,9 @@ mod tests {
             for (j, (jj, v, h)) in got.into_iter().enumerate() {
                 assert_eq!(jj, j);
                 assert_eq!(v, column_values(&a, j), "column {j}");
-                let want: Vec<usize> = (0..37).filter(|&i| a.get(i, j).is_none()).collect();
+                let want: Vec<usize> = (0..rows).filter(|&i| a.get(i, j).is_none()).collect();
                 assert_eq!(h, want, "column {j}");
-                assert_eq!(v.len() + h.len(), 37);
+                assert_eq!(v.len() + h.len(), rows);
             }
         }
     }
