@@ -514,7 +514,17 @@ impl ModelMatrix {
         if out.n_samples() != self.n {
             return Err(data_err("preprocessing", "layers cover different samples"));
         }
-        if let Some(((i, j), f)) = out.flags().indexed_iter().find(|(_, f)| !f.has_value()) {
+        // A fast pass over the flags first; positions are looked up only when one is bad.
+        let complete = match out.flags().as_slice_memory_order() {
+            Some(s) => s.iter().all(|f| f.has_value()),
+            None => out.flags().iter().all(|f| f.has_value()),
+        };
+        let hole = if complete {
+            None
+        } else {
+            out.flags().indexed_iter().find(|(_, f)| !f.has_value())
+        };
+        if let Some(((i, j), f)) = hole {
             return Err(MlError::MissingValue {
                 what: self.what,
                 layer: out.name().to_string(),
