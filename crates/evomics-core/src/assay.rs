@@ -710,8 +710,18 @@ fn retain_rows<T: Copy>(a: Array2<T>, rows: &[usize], ns: usize) -> Array2<T> {
 /// second axis copies column by column, which strides through memory).
 fn select_columns<T: Clone>(a: &Array2<T>, cols: &[usize]) -> Array2<T> {
     let mut out = Vec::with_capacity(a.nrows() * cols.len());
-    for row in a.rows() {
-        out.extend(cols.iter().map(|&j| row[j].clone()));
+    match a.as_slice() {
+        // Row-major storage: each row read as a slice (no per-cell stride arithmetic).
+        Some(cells) if a.ncols() > 0 => {
+            for row in cells.chunks_exact(a.ncols()) {
+                out.extend(cols.iter().map(|&j| row[j].clone()));
+            }
+        }
+        _ => {
+            for row in a.rows() {
+                out.extend(cols.iter().map(|&j| row[j].clone()));
+            }
+        }
     }
     Array2::from_shape_vec((a.nrows(), cols.len()), out).expect("rows × selected columns")
 }
@@ -932,6 +942,39 @@ mod tests {
         assert!(small()
             .map_values(ValueScale::Log2, |v| (v - 1.0).log2())
             .is_err());
+    }
+
+    #[test]
+    fn selected_samples_are_the_cells_of_those_columns_in_either_layout() {
+        use ndarray::ShapeBuilder;
+        let a = small();
+        let mut values = Array2::zeros(a.values().dim().f());
+        values.assign(a.values());
+        let mut flags = Array2::from_elem(a.flags().dim().f(), ValueFlag::Missing);
+        flags.assign(a.flags());
+        let column_major = Assay::new(
+            "proteome",
+            LayerKind::Proteome,
+            ValueScale::Linear,
+            a.features().clone(),
+            a.samples().to_vec(),
+            values,
+            flags,
+        )
+        .unwrap();
+        assert!(column_major.values().as_slice().is_none());
+        for layer in [&a, &column_major] {
+            for cols in [vec![2, 0], vec![1], vec![0, 1, 2, 1], vec![]] {
+                let b = layer.select_samples(&cols);
+                assert_eq!(b.n_samples(), cols.len());
+                for i in 0..2 {
+                    for (c, &j) in cols.iter().enumerate() {
+                        assert_eq!(b.get(i, c), a.get(i, j), "cell ({i}, {j})");
+                        assert_eq!(b.flags()[[i, c]], a.flags()[[i, j]]);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
