@@ -399,6 +399,8 @@ pub(crate) fn map_columns<T: Send>(
 ) -> Vec<T> {
     use rayon::prelude::*;
     let (g, n) = (assay.n_features(), assay.n_samples());
+    // Row-major cells as slices; a layer stored otherwise (no evomics reader or step makes
+    // one) is read through a row-major copy.
     let (values, flags) = (
         assay.values().as_standard_layout(),
         assay.flags().as_standard_layout(),
