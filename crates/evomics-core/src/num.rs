@@ -205,7 +205,8 @@ pub fn mad(xs: &[f64]) -> f64 {
 /// among bit-identical values is unspecified: callers give them one rank.
 fn sorted_pairs(xs: &[f64]) -> Vec<(f64, usize)> {
     let mut keyed: Vec<(u64, usize)> = xs.iter().map(|x| total_order_key(*x)).zip(0..).collect();
-    keyed.sort_unstable_by_key(|p| p.0);
+    // by key, then index: values of the same bits (NaNs, which `==` never ties) in input order
+    keyed.sort_unstable();
     keyed.into_iter().map(|(_, i)| (xs[i], i)).collect()
 }
 
@@ -217,7 +218,9 @@ pub fn total_order_key(x: f64) -> u64 {
     ((b ^ ((((b >> 63) as u64) >> 1) as i64)) as u64) ^ (1 << 63)
 }
 
-/// Ranks with ties averaged, 1-based, as R's `rank(x, ties.method = "average")`.
+/// Ranks with ties averaged, 1-based, as R's `rank(x, ties.method = "average")`. NaNs, which
+/// `==` ties to nothing, take single ranks where `f64::total_cmp` orders them (NaNs of the same
+/// bits in input order).
 pub fn rank_average(xs: &[f64]) -> Vec<f64> {
     let pairs = sorted_pairs(xs);
     let mut ranks = vec![0.0; xs.len()];
@@ -263,24 +266,55 @@ pub fn average_rank_within(xs: &[f64], lo: f64, hi: f64) -> Vec<bool> {
             })
             .collect();
     }
+    // Without NaNs, the values' total-order keys (−0.0 taken as +0.0: the two are tied by `==`
+    // and adjacent in the total order, so their group's positions do not change) order and tie
+    // them as the values do, and integers compare in one instruction.
+    if xs.iter().all(|x| !x.is_nan()) {
+        let keys: Vec<u64> = xs.iter().map(|&x| total_order_key(x + 0.0)).collect();
+        return within_positions(&keys, first, last, lo, hi, u64::cmp);
+    }
+    within_positions(xs, first, last, lo, hi, f64::total_cmp)
+}
+
+/// [`average_rank_within`] once the whole positions `first..=last` (1-based) inside `[lo, hi]`
+/// are known: values ordered by `cmp` (a total order agreeing with `<` on values that are not
+/// NaN) and tied by `==`.
+fn within_positions<K: Copy + PartialOrd>(
+    xs: &[K],
+    first: usize,
+    last: usize,
+    lo: f64,
+    hi: f64,
+    cmp: impl Fn(&K, &K) -> std::cmp::Ordering + Copy,
+) -> Vec<bool> {
     let mut v = xs.to_vec();
-    let (_, &mut v_lo, _) = v.select_nth_unstable_by(first - 1, f64::total_cmp);
-    let (_, &mut v_hi, _) = v.select_nth_unstable_by(last - 1, f64::total_cmp);
-    let r_lo = average_rank_of(xs, v_lo);
-    let r_hi = if v_hi == v_lo {
-        r_lo
+    let (_, &mut v_lo, above) = v.select_nth_unstable_by(first - 1, cmp);
+    // The value at position `last` is among those after position `first` (all of them at
+    // or above `v_lo` in the total order): selected there, not in the whole copy again.
+    let v_hi = if last == first {
+        v_lo
     } else {
-        average_rank_of(xs, v_hi)
+        *above.select_nth_unstable_by(last - first - 1, cmp).1
     };
+    let (r_lo, r_hi) = average_ranks_of(xs, v_lo, v_hi, cmp);
     let (in_lo, in_hi) = (r_lo >= lo && r_lo <= hi, r_hi >= lo && r_hi <= hi);
     xs.iter()
-        .map(|&x| {
-            if x == v_lo {
+        .enumerate()
+        .map(|(i, &x)| {
+            #[allow(clippy::eq_op)]
+            if x != x {
+                // A NaN, unequal to everything, is a tie group of its own; `rank_average`
+                // places NaNs of the same bits in input order.
+                let before = xs.iter().filter(|y| cmp(y, &x).is_lt()).count()
+                    + xs[..i].iter().filter(|y| cmp(y, &x).is_eq()).count();
+                let r = before as f64 + 1.0;
+                r >= lo && r <= hi
+            } else if x == v_lo {
                 in_lo
             } else if x == v_hi {
                 in_hi
             } else {
-                x > v_lo && x < v_hi
+                cmp(&x, &v_lo).is_gt() && cmp(&x, &v_hi).is_lt()
             }
         })
         .collect()
@@ -288,17 +322,33 @@ pub fn average_rank_within(xs: &[f64], lo: f64, hi: f64) -> Vec<bool> {
 
 /// The average rank of the tie group of `x` among `xs` (ties by `==`, as [`rank_average`]).
 fn average_rank_of(xs: &[f64], x: f64) -> f64 {
-    let (mut less, mut equal) = (0usize, 0usize);
+    average_ranks_of(xs, x, x, f64::total_cmp).0
+}
+
+/// The average ranks of the tie groups of `a` and `b` among `xs` (ties by `==`, as
+/// [`rank_average`]; smaller by `cmp`), counted in one pass.
+fn average_ranks_of<K: Copy + PartialEq>(
+    xs: &[K],
+    a: K,
+    b: K,
+    cmp: impl Fn(&K, &K) -> std::cmp::Ordering,
+) -> (f64, f64) {
+    let (mut less_a, mut equal_a, mut less_b, mut equal_b) = (0usize, 0usize, 0usize, 0usize);
     for &y in xs {
-        if y == x {
-            equal += 1;
-        } else if y.total_cmp(&x).is_lt() {
-            less += 1;
+        if y == a {
+            equal_a += 1;
+        } else if cmp(&y, &a).is_lt() {
+            less_a += 1;
+        }
+        if y == b {
+            equal_b += 1;
+        } else if cmp(&y, &b).is_lt() {
+            less_b += 1;
         }
     }
     // positions less..=less + equal − 1 (0-based), averaged as rank_average does
-    let (i, j) = (less, less + equal.max(1) - 1);
-    (i + j) as f64 / 2.0 + 1.0
+    let rank = |less: usize, equal: usize| (2 * less + equal.max(1) - 1) as f64 / 2.0 + 1.0;
+    (rank(less_a, equal_a), rank(less_b, equal_b))
 }
 
 /// Ranks with ties given the smallest of their ranks, 1-based, as R's
@@ -424,7 +474,13 @@ mod tests {
         #[test]
         fn average_rank_within_is_the_rank_test(
             xs in proptest::collection::vec(
-                prop_oneof![(-6i32..6).prop_map(|v| f64::from(v) / 2.0), Just(-0.0), -1e3..1e3f64],
+                prop_oneof![
+                    8 => (-6i32..6).prop_map(|v| f64::from(v) / 2.0),
+                    1 => Just(-0.0),
+                    8 => -1e3..1e3f64,
+                    // with a NaN the values are compared as numbers, without as integer keys
+                    1 => Just(f64::NAN),
+                ],
                 0..60,
             ),
             trim in 0.0..0.5f64,

@@ -295,48 +295,74 @@ fn nonzero_values(column: &[f64], nonzero: &[bool]) -> Vec<f64> {
 /// Whole counts below this get their log proportion from a per-sample table in [`tmm_factor`].
 const SMALL_COUNTS: usize = 256;
 
-/// `.calcFactorTMM` for one sample against the reference (`ref_log`: log2 of the reference's
-/// proportions `r / n_r`); genes without a value in either sample are skipped like edgeR's
-/// non-finite M and A values.
-fn tmm_factor(
-    obs: &[f64],
-    refc: &[Option<f64>],
-    ref_log: &[Option<f64>],
-    n_o: f64,
-    n_r: f64,
-    p: &TmmParams,
-) -> f64 {
+/// What [`tmm_factor`] needs of one reference gene, computed once for every sample: the
+/// count `r`, its proportion `r / n_r`, the proportion's log2 and the reference's part of the
+/// variance, `(n_r − r) / n_r / r`. `None` where the reference has no value or a zero (edgeR's
+/// M and A are then not finite and the gene is skipped).
+#[derive(Debug, Clone, Copy)]
+struct RefGene {
+    prop: f64,
+    log: f64,
+    var: f64,
+}
+
+/// The reference side of every gene (see [`RefGene`]).
+fn reference_genes(ref_counts: &[Option<f64>], n_r: f64) -> Vec<Option<RefGene>> {
+    ref_counts
+        .iter()
+        .map(|r| {
+            let r = (*r).filter(|&r| r != 0.0)?;
+            let prop = r / n_r;
+            Some(RefGene {
+                prop,
+                log: prop.log2(),
+                var: (n_r - r) / n_r / r,
+            })
+        })
+        .collect()
+}
+
+/// `.calcFactorTMM` for one sample against the reference (`refs`, see [`RefGene`]); genes
+/// without a value in either sample are skipped like edgeR's non-finite M and A values.
+///
+/// Every value is edgeR's expression evaluated on the same operands, so the factor is edgeR's
+/// bit for bit: `log2((o / n_o) / (r / n_r))` with `r / n_r` taken from the reference,
+/// `(log2(o / n_o) + log2(r / n_r)) / 2`, and the variance `(n_o − o) / n_o / o +
+/// (n_r − r) / n_r / r` only for the genes both trims keep (the others never use it).
+fn tmm_factor(obs: &[f64], refs: &[Option<RefGene>], n_o: f64, p: &TmmParams) -> f64 {
     let mut log_r = Vec::with_capacity(obs.len());
     let mut abs_e = Vec::with_capacity(obs.len());
-    let mut v = Vec::with_capacity(obs.len());
+    // The sample's count and the reference's variance part of each gene in `log_r`.
+    let mut parts: Vec<(f64, f64)> = Vec::with_capacity(obs.len());
     // log2(k / n_o) of the small whole counts k, each computed once when first met (most
     // counts of a small-RNA library are small), the value `(o / n_o).log2()` gives.
     let mut small_log = [f64::NAN; SMALL_COUNTS];
-    for ((o, r), r_log) in obs.iter().zip(refc).zip(ref_log) {
-        let (o, Some(r), Some(r_log)) = (*o, *r, *r_log) else {
+    for (&o, r) in obs.iter().zip(refs) {
+        let Some(r) = r else {
             continue;
         };
-        // A zero in either sample (or no value) makes M or A infinite or NaN, which edgeR
-        // skips: skipped before any logarithm.
-        if o.is_nan() || o == 0.0 || r == 0.0 {
+        // A zero (or no value) makes M or A infinite or NaN, which edgeR skips: skipped
+        // before any logarithm.
+        if o.is_nan() || o == 0.0 {
             continue;
         }
-        let lr = ((o / n_o) / (r / n_r)).log2();
+        let prop = o / n_o;
+        let lr = (prop / r.prop).log2();
         let k = o as usize;
         let lo = match small_log.get_mut(k) {
             Some(cached) if k as f64 == o => {
                 if cached.is_nan() {
-                    *cached = (o / n_o).log2();
+                    *cached = prop.log2();
                 }
                 *cached
             }
-            _ => (o / n_o).log2(),
+            _ => prop.log2(),
         };
-        let ae = (lo + r_log) / 2.0;
+        let ae = (lo + r.log) / 2.0;
         if lr.is_finite() && ae.is_finite() && ae > p.a_cutoff {
             log_r.push(lr);
             abs_e.push(ae);
-            v.push((n_o - o) / n_o / o + (n_r - r) / n_r / r);
+            parts.push((o, r.var));
         }
     }
     if log_r.is_empty() || log_r.iter().fold(0.0_f64, |m, x| m.max(x.abs())) < 1e-6 {
@@ -352,7 +378,15 @@ fn tmm_factor(
     let in_e = num::average_rank_within(&abs_e, lo_s, hi_s);
     let keep: Vec<usize> = (0..log_r.len()).filter(|&i| in_r[i] && in_e[i]).collect();
     let f = if p.do_weighting {
-        num::sum(keep.iter().map(|&i| log_r[i] / v[i])) / num::sum(keep.iter().map(|&i| 1.0 / v[i]))
+        let v: Vec<f64> = keep
+            .iter()
+            .map(|&i| {
+                let (o, r_var) = parts[i];
+                (n_o - o) / n_o / o + r_var
+            })
+            .collect();
+        num::sum(keep.iter().zip(&v).map(|(&i, v)| log_r[i] / v))
+            / num::sum(v.iter().map(|v| 1.0 / v))
     } else {
         num::sum(keep.iter().map(|&i| log_r[i])) / keep.len() as f64
     };
@@ -426,10 +460,19 @@ impl<'a> Counts<'a> {
                 let j1 = (j0 + SAMPLE_BLOCK).min(n);
                 let w = j1 - j0;
                 let mut cells = vec![f64::NAN; w * g];
-                for i in 0..g {
-                    for j in j0..j1 {
-                        if flags[[i, j]].has_value() {
-                            cells[(j - j0) * g + i] = values[[i, j]];
+                for (i, (vrow, frow)) in values.rows().into_iter().zip(flags.rows()).enumerate() {
+                    // A row-major layer's block is one slice of each row.
+                    if let (Some(vs), Some(fs)) = (vrow.as_slice(), frow.as_slice()) {
+                        for (k, (&x, f)) in vs[j0..j1].iter().zip(&fs[j0..j1]).enumerate() {
+                            if f.has_value() {
+                                cells[k * g + i] = x;
+                            }
+                        }
+                    } else {
+                        for j in j0..j1 {
+                            if frow[j].has_value() {
+                                cells[(j - j0) * g + i] = vrow[j];
+                            }
                         }
                     }
                 }
@@ -512,21 +555,9 @@ impl FittedNormFactors {
                 ref_lib,
                 ..
             } => {
-                // log2 of the reference's proportions, the same for every sample.
-                let ref_log: Vec<Option<f64>> = ref_counts
-                    .iter()
-                    .map(|r| r.map(|r| (r / ref_lib).log2()))
-                    .collect();
-                counts.map_samples(|j, column| {
-                    tmm_factor(
-                        column,
-                        ref_counts,
-                        &ref_log,
-                        counts.lib[j],
-                        *ref_lib,
-                        params,
-                    )
-                })
+                // The reference's side of each gene, the same for every sample.
+                let refs = reference_genes(ref_counts, *ref_lib);
+                counts.map_samples(|j, column| tmm_factor(column, &refs, counts.lib[j], params))
             }
             FactorKind::UpperQuartile { p, nonzero } => counts.map_samples(|j, column| {
                 num::quantile7_in_place(&mut nonzero_values(column, nonzero), *p) / counts.lib[j]
@@ -780,9 +811,7 @@ mod tests {
                 obs.iter().filter(|o| !o.is_nan()).sum::<f64>().max(1.0),
                 refc.iter().flatten().sum::<f64>().max(1.0),
             );
-            let ref_log: Vec<Option<f64>> =
-                refc.iter().map(|r| r.map(|r| (r / n_r).log2())).collect();
-            let got = tmm_factor(&obs, &refc, &ref_log, n_o, n_r, &p);
+            let got = tmm_factor(&obs, &reference_genes(&refc, n_r), n_o, &p);
             let want = tmm_factor_as_edger(&obs, &refc, n_o, n_r, &p);
             assert_eq!(
                 got.to_bits(),
