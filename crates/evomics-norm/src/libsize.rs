@@ -295,10 +295,10 @@ fn nonzero_values(column: &[f64], nonzero: &[bool]) -> Vec<f64> {
 /// Whole counts below this get their log proportion from a per-sample table in [`tmm_factor`].
 const SMALL_COUNTS: usize = 256;
 
-/// What [`tmm_factor`] needs of one reference gene, computed once for every sample: the
-/// count `r`, its proportion `r / n_r`, the proportion's log2 and the reference's part of the
-/// variance, `(n_r − r) / n_r / r`. `None` where the reference has no value or a zero (edgeR's
-/// M and A are then not finite and the gene is skipped).
+/// What [`tmm_factor`] needs of one gene's reference count `r`, computed once for every
+/// sample: the proportion `r / n_r`, its log2 and the reference's part of the variance,
+/// `(n_r − r) / n_r / r`. [`reference_genes`] gives `None` where the reference has no value or
+/// a zero (edgeR's M and A are then not finite and the gene is skipped).
 #[derive(Debug, Clone, Copy)]
 struct RefGene {
     prop: f64,
@@ -641,7 +641,7 @@ impl LibrarySizes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evomics_core::{Features, LayerKind, ValueScale};
+    use evomics_core::{Features, LayerKind, ValueFlag, ValueScale};
     use ndarray::Array2;
 
     fn counts(rows: &[&[f64]]) -> Assay {
@@ -699,16 +699,40 @@ mod tests {
 
     /// Library sizes and each sample's counts as read from the layer in blocks are the
     /// column's own: sums in feature order over the cells with a value, NaN where none, across
-    /// block boundaries (37 samples: blocks of 16, 16 and 5).
+    /// block boundaries (37 samples: blocks of 16, 16 and 5), in a row-major layer and a
+    /// column-major one.
     #[test]
     fn samples_are_read_whole_across_blocks() {
+        use ndarray::ShapeBuilder;
         let (g, n) = (23, 37);
         let cells = Array2::from_shape_fn((g, n), |(i, j)| {
             ((i * 7 + j * 3) % 11 != 4)
                 .then(|| ((i * 31 + j * 17) % 97) as f64 * 1e3f64.powi((i % 3) as i32))
         });
         let a = count_layer(&cells);
-        let counts = Counts::read("t", &a).unwrap();
+        let mut values = Array2::zeros((g, n).f());
+        values.assign(a.values());
+        let mut flags = Array2::from_elem((g, n).f(), ValueFlag::Missing);
+        flags.assign(a.flags());
+        let column_major = Assay::new(
+            "mirna",
+            LayerKind::Mirna,
+            ValueScale::Counts,
+            a.features().clone(),
+            a.samples().to_vec(),
+            values,
+            flags,
+        )
+        .unwrap();
+        assert!(column_major.values().as_slice().is_none());
+        for layer in [&a, &column_major] {
+            check_blocks(layer, &cells);
+        }
+    }
+
+    fn check_blocks(a: &Assay, cells: &Array2<Option<f64>>) {
+        let g = cells.nrows();
+        let counts = Counts::read("t", a).unwrap();
         let columns = counts.map_samples(|j, column| (j, column.to_vec()));
         for (j, (jj, column)) in columns.into_iter().enumerate() {
             assert_eq!(j, jj);
