@@ -519,6 +519,26 @@ impl Assay {
         self.samples.iter().position(|x| x == id)
     }
 
+    /// The same layer with its matrices stored column-major (each sample's cells contiguous),
+    /// the layout a transposed source gives: every method reads either layout with the same
+    /// results, and tests of layout-dependent fast paths compare the two.
+    pub fn to_column_major(&self) -> Assay {
+        use ndarray::ShapeBuilder;
+        let mut values = Array2::zeros(self.values.dim().f());
+        values.assign(&self.values);
+        let mut flags = Array2::from_elem(self.flags.dim().f(), ValueFlag::Missing);
+        flags.assign(&self.flags);
+        Assay {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            scale: self.scale,
+            features: self.features.clone(),
+            samples: self.samples.clone(),
+            values,
+            flags,
+        }
+    }
+
     /// Keep the given sample columns, in the given order.
     pub fn select_samples(&self, cols: &[usize]) -> Assay {
         Assay {
@@ -946,22 +966,9 @@ mod tests {
 
     #[test]
     fn selected_samples_are_the_cells_of_those_columns_in_either_layout() {
-        use ndarray::ShapeBuilder;
         let a = small();
-        let mut values = Array2::zeros(a.values().dim().f());
-        values.assign(a.values());
-        let mut flags = Array2::from_elem(a.flags().dim().f(), ValueFlag::Missing);
-        flags.assign(a.flags());
-        let column_major = Assay::new(
-            "proteome",
-            LayerKind::Proteome,
-            ValueScale::Linear,
-            a.features().clone(),
-            a.samples().to_vec(),
-            values,
-            flags,
-        )
-        .unwrap();
+        let column_major = a.to_column_major();
+        assert_eq!(column_major, a);
         assert!(column_major.values().as_slice().is_none());
         for layer in [&a, &column_major] {
             for cols in [vec![2, 0], vec![1], vec![0, 1, 2, 1], vec![]] {

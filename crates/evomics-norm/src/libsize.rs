@@ -641,7 +641,7 @@ impl LibrarySizes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evomics_core::{Features, LayerKind, ValueFlag, ValueScale};
+    use evomics_core::{Features, LayerKind, ValueScale};
     use ndarray::Array2;
 
     fn counts(rows: &[&[f64]]) -> Assay {
@@ -703,27 +703,13 @@ mod tests {
     /// column-major one.
     #[test]
     fn samples_are_read_whole_across_blocks() {
-        use ndarray::ShapeBuilder;
         let (g, n) = (23, 37);
         let cells = Array2::from_shape_fn((g, n), |(i, j)| {
             ((i * 7 + j * 3) % 11 != 4)
                 .then(|| ((i * 31 + j * 17) % 97) as f64 * 1e3f64.powi((i % 3) as i32))
         });
         let a = count_layer(&cells);
-        let mut values = Array2::zeros((g, n).f());
-        values.assign(a.values());
-        let mut flags = Array2::from_elem((g, n).f(), ValueFlag::Missing);
-        flags.assign(a.flags());
-        let column_major = Assay::new(
-            "mirna",
-            LayerKind::Mirna,
-            ValueScale::Counts,
-            a.features().clone(),
-            a.samples().to_vec(),
-            values,
-            flags,
-        )
-        .unwrap();
+        let column_major = a.to_column_major();
         assert!(column_major.values().as_slice().is_none());
         for layer in [&a, &column_major] {
             check_blocks(layer, &cells);

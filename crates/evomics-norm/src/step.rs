@@ -536,20 +536,13 @@ pub(crate) fn ensure(
 mod tests {
     use super::*;
     use evomics_core::{Features, LayerKind};
-    use ndarray::ShapeBuilder;
-
     /// A layer whose missing cells follow no pattern a block boundary could hide.
     fn layer(g: usize, n: usize, column_major: bool) -> Assay {
         let missing = |i: usize, j: usize| (i * 31 + j * 17 + i * j).is_multiple_of(7);
         let value = |i: usize, j: usize| 20.0 + i as f64 * 0.25 - j as f64 * 0.125;
-        let shape = if column_major {
-            (g, n).f()
-        } else {
-            (g, n).into_shape_with_order()
-        };
         let values =
             Array2::from_shape_fn(
-                shape,
+                (g, n),
                 |(i, j)| {
                     if missing(i, j) {
                         f64::NAN
@@ -558,14 +551,14 @@ mod tests {
                     }
                 },
             );
-        let flags = Array2::from_shape_fn(shape, |(i, j)| {
+        let flags = Array2::from_shape_fn((g, n), |(i, j)| {
             if missing(i, j) {
                 ValueFlag::Missing
             } else {
                 ValueFlag::Observed
             }
         });
-        Assay::new(
+        let a = Assay::new(
             "proteome",
             LayerKind::Proteome,
             ValueScale::Log2,
@@ -574,7 +567,12 @@ mod tests {
             values,
             flags,
         )
-        .unwrap()
+        .unwrap();
+        if column_major {
+            a.to_column_major()
+        } else {
+            a
+        }
     }
 
     #[test]
