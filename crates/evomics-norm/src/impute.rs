@@ -528,13 +528,14 @@ impl FittedImputation {
         // sample draws from its own seeded stream, so the result does not depend on the thread
         // count. Errors are reported for the first sample in order.
         let filled: Vec<Result<(Vec<usize>, Vec<f64>)>> = map_columns(assay, |j, obs, holes| {
+            let holes: Vec<usize> = holes.iter().map(|&i| i as usize).collect();
             if holes.is_empty() {
                 return Ok((holes, Vec::new()));
             }
             let fill: Vec<f64> = match self {
                 FittedImputation::None => Vec::new(),
                 FittedImputation::DownShift(p) => {
-                    let (mu, sd) = mean_sd(step, assay, j, &obs)?;
+                    let (mu, sd) = mean_sd(step, assay, j, obs)?;
                     let mut rng = seeded(derive_seed(
                         p.seed,
                         &format!("down_shift/{}", assay.samples()[j]),
@@ -555,12 +556,12 @@ impl FittedImputation {
                             "has no observed value; MinDet needs at least one".into(),
                         ));
                     }
-                    let v = num::quantile7(&obs, p.q);
+                    let v = num::quantile7(obs, p.q);
                     vec![v; holes.len()]
                 }
                 FittedImputation::Qrilc(p) => {
                     let p_na = holes.len() as f64 / g as f64;
-                    let (mu, sd, upper) = qrilc_fit(step, assay, j, &obs, p_na)?;
+                    let (mu, sd, upper) = qrilc_fit(step, assay, j, obs, p_na)?;
                     let draw_sd = if p.imputelcmd_sigma {
                         (sd * p.tune_sigma).sqrt()
                     } else {
@@ -579,7 +580,7 @@ impl FittedImputation {
                     if obs.is_empty() {
                         return Err(sample_error(step, assay, j, "has no observed value; KNN falls back to the sample mean and needs at least one".into()));
                     }
-                    let sample_mean = num::mean(&obs);
+                    let sample_mean = num::mean(obs);
                     holes
                         .iter()
                         .map(|&i| match &k.neighbours[i] {

@@ -291,7 +291,7 @@ fn fit_median(p: &MedianParams, assay: &Assay) -> Result<(f64, bool, Vec<f64>)> 
 }
 
 fn sample_medians(step: &'static str, assay: &Assay) -> Result<Vec<f64>> {
-    map_columns(assay, |j, mut v, _| {
+    map_columns(assay, |j, v, _| {
             if v.is_empty() {
                 return Err(NormError::Sample {
                     step,
@@ -300,7 +300,7 @@ fn sample_medians(step: &'static str, assay: &Assay) -> Result<Vec<f64>> {
                     problem: "has no value; remove the sample or filter the layer first".into(),
                 });
             }
-            let m = num::median_in_place(&mut v);
+            let m = num::median_in_place(v);
             if !is_log(assay.scale()) && m <= 0.0 {
                 return Err(NormError::Sample {
                     step,

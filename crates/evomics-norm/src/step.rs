@@ -383,19 +383,22 @@ pub(crate) fn column_values(assay: &Assay, j: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Columns per block of [`map_columns`].
-const COLUMN_BLOCK: usize = 64;
+/// Columns per block of [`map_columns`]: a block's gathered columns (12 bytes per cell) stay
+/// in a core's L2 cache for the L cohort's 7,900 proteins (with 16 columns, 27 ms per gather
+/// of 7,900 × 1,600 on two threads; 34 ms with 64).
+const COLUMN_BLOCK: usize = 16;
 /// Rows per tile of [`map_columns`].
 const ROW_TILE: usize = 64;
 
 /// `f(j, values of column j that carry a value, rows of the cells without one)` for every
 /// sample, both in feature order, results in column order. Columns are gathered in blocks of
 /// [`COLUMN_BLOCK`] with one pass over the rows per block (a column scan of a row-major matrix
-/// strides through memory), blocks on the worker threads; `f` sees exactly what
-/// [`column_values`] returns, so results do not depend on the thread count.
+/// strides through memory) into buffers each worker thread reuses, blocks on the worker
+/// threads; `f` sees exactly what [`column_values`] returns (the values in a buffer it may
+/// reorder), so results do not depend on the thread count.
 pub(crate) fn map_columns<T: Send>(
     assay: &Assay,
-    f: impl Fn(usize, Vec<f64>, Vec<usize>) -> T + Sync,
+    f: impl Fn(usize, &mut [f64], &[u32]) -> T + Sync,
 ) -> Vec<T> {
     use rayon::prelude::*;
     let (g, n) = (assay.n_features(), assay.n_samples());
@@ -411,30 +414,47 @@ pub(crate) fn map_columns<T: Send>(
     );
     let blocks: Vec<Vec<T>> = (0..n.div_ceil(COLUMN_BLOCK))
         .into_par_iter()
-        .map(|b| {
-            let cols = b * COLUMN_BLOCK..((b + 1) * COLUMN_BLOCK).min(n);
-            let mut of: Vec<Vec<f64>> = vec![Vec::with_capacity(g); cols.len()];
-            let mut holes: Vec<Vec<usize>> = vec![Vec::new(); cols.len()];
-            // Tiles of ROW_TILE rows, one column at a time: the tile's cache lines are loaded
-            // by its first column and serve the next ones, and each column's vectors stay in
-            // registers through its run of rows.
-            for first in (0..g).step_by(ROW_TILE) {
-                let rows = first..(first + ROW_TILE).min(g);
-                for (j, (o, h)) in cols.clone().zip(of.iter_mut().zip(&mut holes)) {
-                    for i in rows.clone() {
-                        let k = i * n + j;
-                        if flags[k].has_value() {
-                            o.push(values[k]);
-                        } else {
-                            h.push(i);
+        .map_init(
+            || (vec![0.0; COLUMN_BLOCK * g], vec![0u32; COLUMN_BLOCK * g]),
+            |(vs, hs), b| {
+                let cols = b * COLUMN_BLOCK..((b + 1) * COLUMN_BLOCK).min(n);
+                // Each column's values and holes are written at its running counts without a
+                // branch (every cell is written to both, and only the count of the one it
+                // belongs to moves on): whether a cell has a value is data, and a branch on it
+                // mispredicted every few missing cells. The block's columns are gathered into
+                // buffers of this thread's, reused from block to block (they stay in the
+                // core's cache), and each column's values copied out once complete.
+                let mut counts = [(0usize, 0usize); COLUMN_BLOCK];
+                // Tiles of ROW_TILE rows, one column at a time: the tile's cache lines are
+                // loaded by its first column and serve the next ones.
+                for first in (0..g).step_by(ROW_TILE) {
+                    let rows = first..(first + ROW_TILE).min(g);
+                    for (c, count) in counts[..cols.len()].iter_mut().enumerate() {
+                        let j = cols.start + c;
+                        let o = &mut vs[c * g..(c + 1) * g];
+                        let h = &mut hs[c * g..(c + 1) * g];
+                        let (mut nv, mut nh) = *count;
+                        for i in rows.clone() {
+                            let k = i * n + j;
+                            let has = flags[k].has_value();
+                            o[nv] = values[k];
+                            // A layer has fewer than 2^32 rows (`LIMITS`' cells).
+                            h[nh] = i as u32;
+                            nv += usize::from(has);
+                            nh += usize::from(!has);
                         }
+                        *count = (nv, nh);
                     }
                 }
-            }
-            cols.zip(of.into_iter().zip(holes))
-                .map(|(j, (v, h))| f(j, v, h))
-                .collect()
-        })
+                cols.zip(counts)
+                    .enumerate()
+                    .map(|(c, (j, (nv, nh)))| {
+                        let (v, h) = (&mut vs[c * g..], &hs[c * g..]);
+                        f(j, &mut v[..nv], &h[..nh])
+                    })
+                    .collect()
+            },
+        )
         .collect();
     blocks.into_iter().flatten().collect()
 }
@@ -582,7 +602,10 @@ mod tests {
         for (rows, column_major) in [(37, false), (37, true), (150, false)] {
             let a = layer(rows, 150, column_major);
             assert_eq!(a.values().as_slice().is_some(), !column_major);
-            let got = map_columns(&a, |j, v, h| (j, v, h));
+            let got = map_columns(&a, |j, v, h| {
+                let h: Vec<usize> = h.iter().map(|&i| i as usize).collect();
+                (j, v.to_vec(), h)
+            });
             assert_eq!(got.len(), 150);
             assert!(got.iter().filter(|(_, _, h)| h.len() > 1).count() > 100);
             for (j, (jj, v, h)) in got.into_iter().enumerate() {
