@@ -4,8 +4,8 @@
 //! A [`TextTable`] holds the header and a row source: readers take one row at a time
 //! ([`Rows::next_row`]) and parse its cells straight into their final values, so no reader
 //! keeps the file, its records or its cells as text. The whole file is never in memory: the
-//! source is read through a fixed buffer (by a thread that reads, hashes and decompresses a few
-//! MiB ahead of the parser), gzip streams are decompressed on the fly, and each
+//! source is read through a fixed buffer (by a thread that reads, hashes and decompresses about
+//! 1 MiB ahead of the parser), gzip streams are decompressed on the fly, and each
 //! record is bounded by [`Limits::max_line_bytes`] and each cell by [`Limits::max_cell_bytes`].
 //!
 //! Quotes: comma- and semicolon-separated files use RFC 4180 quoting (`"a,b"`, `""` for a
