@@ -11,7 +11,8 @@
 //! of columns, not a second copy of the table. Text columns are `large_string` (UTF-8 with
 //! 64-bit offsets): polars' own writer records `string_view`, which pyarrow before 15 cannot
 //! read ("Unrecognized type: 24"); `large_string` is read by pyarrow ≥ 10, polars, DuckDB and
-//! R arrow. Pages are Parquet data page v1 with zstd compression (level 1); `double` columns are
+//! R arrow. Pages are Parquet data page v1; a column chunk is zstd-compressed (level 1) where
+//! that saves an eighth of it and 4 KiB, stored uncompressed otherwise; `double` columns are
 //! plain-encoded.
 
 use std::path::Path;
@@ -198,9 +199,21 @@ fn zstd_frame(bytes: &[u8]) -> PolarsResult<Vec<u8>> {
     })
 }
 
-/// One encoded page compressed with [`zstd_frame`] (pages are data page v1 or dictionary
-/// pages, whose whole buffer is compressed).
-fn compress_page(page: Page) -> PolarsResult<CompressedPage> {
+/// An encoded page's bytes (the whole buffer of a data page v1 or a dictionary page).
+fn page_bytes(page: &Page) -> &[u8] {
+    match page {
+        Page::Data(page) => page.buffer(),
+        Page::Dict(page) => &page.buffer[..],
+    }
+}
+
+/// One encoded page as the file writer takes it: compressed, its bytes the zstd `frame` of
+/// [`page_bytes`] ([`zstd_frame`]), or stored as it is when `frame` is `None`.
+fn compress_page(page: &Page, frame: Option<Vec<u8>>) -> PolarsResult<CompressedPage> {
+    let (buffer, compression) = match frame {
+        Some(frame) => (frame, Compression::Zstd),
+        None => (page_bytes(page).to_vec(), Compression::Uncompressed),
+    };
     Ok(match page {
         Page::Data(page) => {
             if !matches!(page.header(), DataPageHeader::V1(_)) {
@@ -211,19 +224,18 @@ fn compress_page(page: Page) -> PolarsResult<CompressedPage> {
             let num_rows = page.num_rows.ok_or_else(|| {
                 PolarsError::ComputeError("an encoded data page without its row count".into())
             })?;
-            let buffer = zstd_frame(page.buffer())?;
             CompressedPage::Data(CompressedDataPage::new(
                 page.header().clone(),
                 CowBuffer::Owned(buffer),
-                Compression::Zstd,
+                compression,
                 page.buffer().len(),
                 page.descriptor.clone(),
                 num_rows,
             ))
         }
         Page::Dict(page) => CompressedPage::Dict(CompressedDictPage::new(
-            CowBuffer::Owned(zstd_frame(&page.buffer)?),
-            Compression::Zstd,
+            CowBuffer::Owned(buffer),
+            compression,
             page.buffer.len(),
             page.num_values,
             page.is_sorted,
@@ -494,8 +506,60 @@ fn column_pages(
     };
     let mut leaves = array_to_columns(array, type_, options, &encodings)?;
     let leaf = leaves.pop().expect("a flat column has one leaf");
-    leaf.map(|page| compress_page(page?)).collect()
+    let pages: Vec<Page> = leaf.collect::<PolarsResult<_>>()?;
+    if !compressible_start(&pages)? {
+        return pages.iter().map(|page| compress_page(page, None)).collect();
+    }
+    let frames: Vec<Vec<u8>> = pages
+        .iter()
+        .map(|page| zstd_frame(page_bytes(page)))
+        .collect::<PolarsResult<_>>()?;
+    let small = frames.iter().map(Vec::len).sum();
+    let whole = pages.iter().map(|page| page_bytes(page).len()).sum();
+    if worth_compressing(small, whole) {
+        pages
+            .iter()
+            .zip(frames)
+            .map(|(page, frame)| compress_page(page, Some(frame)))
+            .collect()
+    } else {
+        pages.iter().map(|page| compress_page(page, None)).collect()
+    }
 }
+
+/// Whether a column chunk is kept zstd-compressed (`small` bytes, `whole` uncompressed): when
+/// that saves an eighth of it and at least [`MIN_SAVED`] bytes. Otherwise its pages are stored
+/// uncompressed (the codec is chosen per column chunk), so readers neither decompress it nor
+/// make a decompression context for it: log-scale intensities barely compress (a normalized L
+/// proteome sample, 63 kB, to 58 kB), flag columns of a kilobyte save a few hundred bytes, and
+/// every compressed chunk costs its reader a fresh zstd context (polars-parquet makes one per
+/// column chunk; on a virtual machine its two CPUID instructions take about 25 µs).
+fn worth_compressing(small: usize, whole: usize) -> bool {
+    small <= whole - whole / 8 && whole - small >= MIN_SAVED
+}
+
+/// Whether the first [`PROBE_BYTES`] of a column chunk's largest page compress by a sixteenth
+/// (always true for pages no larger than twice that): a column whose start does not is stored
+/// uncompressed without compressing the rest (a normalized proteome's log2 values, where
+/// compressing every page only to keep none took a tenth of `normalize`'s CPU on L). The
+/// choice depends on the column's bytes alone, so a store's bytes do not depend on the
+/// thread count.
+fn compressible_start(pages: &[Page]) -> PolarsResult<bool> {
+    let Some(largest) = pages.iter().map(page_bytes).max_by_key(|b| b.len()) else {
+        return Ok(true);
+    };
+    if largest.len() <= 2 * PROBE_BYTES {
+        return Ok(true);
+    }
+    let frame = zstd_frame(&largest[..PROBE_BYTES])?;
+    Ok(frame.len() <= PROBE_BYTES - PROBE_BYTES / 16)
+}
+
+/// Bytes of a page [`compressible_start`] compresses to decide.
+const PROBE_BYTES: usize = 8192;
+
+/// The fewest bytes a compressed column chunk saves ([`worth_compressing`]).
+const MIN_SAVED: usize = 4096;
 
 /// Compressed pages handed to the file writer one by one.
 struct OwnedPages {
@@ -617,8 +681,6 @@ mod tests {
         assert_eq!(read(&p, None).unwrap().shape(), (0, 1));
     }
 
-    /// `double` columns are plain-encoded, `u8` columns of few values still get a dictionary,
-    /// and every chunk is zstd-compressed.
     /// The pages compressed on a thread's kept zstd context are polars-parquet's own
     /// compression of them, byte for byte: plain `double` pages, and a dictionary-encoded
     /// column's dictionary and data pages, each compressed twice on one context.
@@ -662,7 +724,7 @@ mod tests {
                 let theirs = pages(array, name);
                 assert_eq!(ours.len(), n_pages, "column {name}");
                 for (a, b) in ours.into_iter().zip(theirs) {
-                    let a = compress_page(a).unwrap();
+                    let a = compress_page(&a, Some(zstd_frame(page_bytes(&a)).unwrap())).unwrap();
                     let b = polars_parquet::parquet::write::compress(b, Vec::new(), compression())
                         .unwrap();
                     assert_eq!(format!("{a:?}"), format!("{b:?}"), "column {name}");
@@ -671,39 +733,127 @@ mod tests {
         }
     }
 
+    /// A column chunk stays zstd-compressed only where that saves an eighth and 4 KiB: a
+    /// column of two values does, incompressible doubles and a small flag column do not; every
+    /// column reads back the same either way.
     #[test]
-    fn double_columns_are_plain_and_every_chunk_is_zstd() {
+    fn double_columns_are_plain_and_chunks_are_zstd_where_it_pays() {
         use polars_parquet::parquet::compression::Compression;
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.parquet");
         let n = 1000;
+        // Doubles whose bits look random (a multiplicative hash of the row).
+        let noise = |i: usize| {
+            f64::from_bits(
+                0x3ff0_0000_0000_0000 | ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12),
+            )
+        };
         write_file(
             &p,
             n,
             vec![
                 OutColumn::f64("x", move || (0..n).map(|i| Some((i % 2) as f64))),
                 OutColumn::u8("f", move || (0..n).map(|i| (i % 2) as u8).collect()),
+                OutColumn::f64("z", move || {
+                    (0..n).map(move |i| (i % 9 != 0).then(|| noise(i)))
+                }),
             ],
         )
         .unwrap();
         let meta = polars_parquet::parquet::read::read_metadata(&mut open(&p).unwrap()).unwrap();
         let cols = meta.row_groups[0].parquet_columns();
-        assert_eq!(cols.len(), 2);
+        assert_eq!(cols.len(), 3);
         assert!(cols[0].dictionary_page_offset().is_none());
         assert!(cols[1].dictionary_page_offset().is_some());
-        assert!(cols.iter().all(|c| c.compression() == Compression::Zstd));
-        let x: Vec<Option<f64>> = read(&p, None)
-            .unwrap()
-            .column("x")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert!(x
+        assert!(cols[2].dictionary_page_offset().is_none());
+        let codecs: Vec<Compression> = cols.iter().map(|c| c.compression()).collect();
+        assert_eq!(
+            codecs,
+            [
+                Compression::Zstd,
+                Compression::Uncompressed,
+                Compression::Uncompressed
+            ]
+        );
+        let df = read(&p, None).unwrap();
+        let col = |name: &str| -> Vec<Option<f64>> {
+            df.column(name).unwrap().f64().unwrap().iter().collect()
+        };
+        assert!(col("x")
             .iter()
             .enumerate()
             .all(|(i, v)| *v == Some((i % 2) as f64)));
+        assert!(col("z")
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.map(f64::to_bits) == (i % 9 != 0).then(|| noise(i).to_bits())));
+        let f: Vec<Option<u8>> = df.column("f").unwrap().u8().unwrap().iter().collect();
+        assert!(f.iter().enumerate().all(|(i, v)| *v == Some((i % 2) as u8)));
+    }
+
+    /// A column whose start does not compress is stored uncompressed whatever follows (here
+    /// zeros that would); one whose start does is compressed when the whole chunk pays.
+    #[test]
+    fn a_column_whose_start_does_not_compress_is_not_compressed() {
+        use polars_parquet::parquet::compression::Compression;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.parquet");
+        let n = 20_000;
+        let noise = |i: usize| {
+            f64::from_bits(
+                0x3ff0_0000_0000_0000 | ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12),
+            )
+        };
+        // Noise in the first 2,000 rows, the rest zeros; and noise in the last 2,000 rows.
+        let head = move |i: usize| if i < 2000 { noise(i) } else { 0.0 };
+        let tail = move |i: usize| if i < n - 2000 { 0.0 } else { noise(i) };
+        write_file(
+            &p,
+            n,
+            vec![
+                OutColumn::f64("head", move || (0..n).map(move |i| Some(head(i)))),
+                OutColumn::f64("tail", move || (0..n).map(move |i| Some(tail(i)))),
+                OutColumn::f64("zeros", move || (0..n).map(|_| Some(0.0))),
+            ],
+        )
+        .unwrap();
+        let meta = polars_parquet::parquet::read::read_metadata(&mut open(&p).unwrap()).unwrap();
+        let codecs: Vec<Compression> = meta.row_groups[0]
+            .parquet_columns()
+            .iter()
+            .map(|c| c.compression())
+            .collect();
+        assert_eq!(
+            codecs,
+            [
+                Compression::Uncompressed,
+                Compression::Zstd,
+                Compression::Zstd
+            ]
+        );
+        let df = read(&p, None).unwrap();
+        let bits = |name: &str| -> Vec<u64> {
+            let c = df.column(name).unwrap().f64().unwrap();
+            c.iter().map(|v| v.unwrap().to_bits()).collect()
+        };
+        assert_eq!(
+            bits("head"),
+            (0..n).map(|i| head(i).to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            bits("tail"),
+            (0..n).map(|i| tail(i).to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn compression_is_kept_where_it_saves_an_eighth_and_4_kib() {
+        assert!(worth_compressing(1000, 10_000));
+        assert!(worth_compressing(56_000, 64_000));
+        assert!(!worth_compressing(58_000, 64_000));
+        assert!(!worth_compressing(600, 1000));
+        assert!(!worth_compressing(0, 4095));
+        assert!(worth_compressing(0, 4096));
     }
 
     /// Columns gathered in row-major bands write the same bytes as the same columns built one

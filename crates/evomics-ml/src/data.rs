@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{MlError, Result};
 use crate::models::Labels;
 
+/// Bytes [`Dataset::hash`] gathers before each update of its hasher.
+const HASH_BUFFER: usize = 1 << 16;
+
 /// How the target column is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -371,12 +374,21 @@ impl Dataset {
                 h.update(f.as_bytes());
                 h.update([0]);
             }
+            // The cells' bytes go to the hasher a buffer at a time (the digest is that of the
+            // byte stream, however it is split): two small updates per cell cost as much
+            // again as the hashing.
+            let mut buf: Vec<u8> = Vec::with_capacity(HASH_BUFFER + 9);
             for (v, f) in l.values().iter().zip(l.flags().iter()) {
-                h.update([f.code()]);
+                buf.push(f.code());
                 if f.has_value() {
-                    h.update(v.to_bits().to_le_bytes());
+                    buf.extend_from_slice(&v.to_bits().to_le_bytes());
+                }
+                if buf.len() >= HASH_BUFFER {
+                    h.update(&buf);
+                    buf.clear();
                 }
             }
+            h.update(&buf);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -464,6 +476,69 @@ mod tests {
         assert!(matches!(n.labels, Labels::Numeric { .. }));
         assert_ne!(d.hash(), n.hash());
         assert_eq!(d.hash(), d.clone().hash());
+    }
+
+    /// The buffered digest is the one of the byte stream fed cell by cell.
+    #[test]
+    fn the_data_hash_is_that_of_the_cells_fed_one_by_one() {
+        // More cells than one hash buffer holds, with holes.
+        let (nf, ns) = (90, 1000);
+        let cells = Array2::from_shape_fn((nf, ns), |(i, j)| {
+            ((i * 31 + j * 7) % 11 != 0).then(|| (i * ns + j) as f64 / 7.0)
+        });
+        let samples: Vec<String> = (0..ns).map(|j| format!("s{j}")).collect();
+        let p = Assay::from_options(
+            "prot",
+            LayerKind::Proteome,
+            ValueScale::Log2,
+            Features::new((0..nf).map(|i| format!("P{i}")).collect()).unwrap(),
+            samples.clone(),
+            &cells,
+        )
+        .unwrap();
+        let sheet = SampleSheet::from_text_columns(
+            samples,
+            vec![(
+                "cls".into(),
+                (0..ns)
+                    .map(|j| Some(["a", "b"][j % 2].to_string()))
+                    .collect(),
+            )],
+        )
+        .unwrap();
+        let d = Dataset::assemble(&[&p], &sheet, &TargetSpec::new("cls")).unwrap();
+        let mut h = Sha256::new();
+        h.update(b"evomics-ml dataset v1\0");
+        h.update(b"cls\0");
+        for s in &d.sample_ids {
+            h.update(s.as_bytes());
+            h.update([0]);
+        }
+        let Labels::Classes { y, .. } = &d.labels else {
+            panic!("classes")
+        };
+        for c in &d.classes {
+            h.update(c.as_bytes());
+            h.update([0]);
+        }
+        for v in y {
+            h.update((*v as u64).to_le_bytes());
+        }
+        let l = &d.layers[0];
+        h.update(b"prot\0");
+        for f in l.features().ids() {
+            h.update(f.as_bytes());
+            h.update([0]);
+        }
+        for (v, f) in l.values().iter().zip(l.flags().iter()) {
+            h.update([f.code()]);
+            if f.has_value() {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        }
+        let want: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(nf * ns * 9 > 2 * HASH_BUFFER);
+        assert_eq!(d.hash(), want);
     }
 
     #[test]
