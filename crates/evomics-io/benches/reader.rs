@@ -1,5 +1,6 @@
-//! The streaming wide-TSV reader, the whole ingest (sheet + layer + alignment) and the store
-//! write (Parquet, column chunk by column chunk) on a generated
+//! The streaming wide-TSV reader, the whole ingest (sheet + layer + alignment), the store
+//! write (Parquet, column chunk by column chunk) and read (every file's hash checked), of the
+//! linear layer and of its log2 values, on a generated
 //! LFQ-like matrix: 4,000 proteins × 250 samples (1,000,000 cells, about 9 MB), 20% `NA`,
 //! values written as the peers' generator writes them (integers up to 10^10). One iteration
 //! takes a fraction of a second, so `cargo bench -p evomics-io --bench reader` runs in seconds;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evomics_io::formats::read_matrix;
 use evomics_io::sheet::SheetOptions;
-use evomics_io::{ingest, write_experiment, IngestRequest, LayerSpec};
+use evomics_io::{ingest, read_experiment, write_experiment, IngestRequest, LayerSpec};
 use rand::Rng;
 
 const FEATURES: usize = 4_000;
@@ -87,6 +88,29 @@ fn bench(c: &mut Criterion) {
     let store = dir.path().join("store");
     group.bench_function("write_experiment (Parquet store)", |b| {
         b.iter(|| write_experiment(&store, &exp, &manifest).expect("write"))
+    });
+    write_experiment(&store, &exp, &manifest).expect("write");
+    group.bench_function("read_experiment (Parquet store, verified)", |b| {
+        b.iter(|| read_experiment(&store).expect("read"))
+    });
+    // The same layer as log2 intensities, as `normalize` writes it: values that barely
+    // compress, so their column chunks are stored uncompressed.
+    let mut logged = exp.clone();
+    let layer = exp.layer("proteome").expect("layer");
+    logged
+        .insert_layer(
+            layer
+                .map_values(evomics_core::ValueScale::Log2, f64::log2)
+                .expect("log2"),
+        )
+        .expect("insert");
+    let log_store = dir.path().join("log-store");
+    group.bench_function("write_experiment (log2 values)", |b| {
+        b.iter(|| write_experiment(&log_store, &logged, &manifest).expect("write"))
+    });
+    write_experiment(&log_store, &logged, &manifest).expect("write");
+    group.bench_function("read_experiment (log2 values, verified)", |b| {
+        b.iter(|| read_experiment(&log_store).expect("read"))
     });
     group.finish();
 }
