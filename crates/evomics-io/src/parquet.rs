@@ -733,6 +733,14 @@ mod tests {
         }
     }
 
+    /// A double in [1, 2) whose bits look random (a multiplicative hash of `i`): columns of
+    /// them do not compress.
+    fn noise(i: usize) -> f64 {
+        f64::from_bits(
+            0x3ff0_0000_0000_0000 | ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12),
+        )
+    }
+
     /// A column chunk stays zstd-compressed only where that saves an eighth and 4 KiB: a
     /// column of two values does, incompressible doubles and a small flag column do not; every
     /// column reads back the same either way.
@@ -742,12 +750,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.parquet");
         let n = 1000;
-        // Doubles whose bits look random (a multiplicative hash of the row).
-        let noise = |i: usize| {
-            f64::from_bits(
-                0x3ff0_0000_0000_0000 | ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12),
-            )
-        };
         write_file(
             &p,
             n,
@@ -799,11 +801,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.parquet");
         let n = 20_000;
-        let noise = |i: usize| {
-            f64::from_bits(
-                0x3ff0_0000_0000_0000 | ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12),
-            )
-        };
         // Noise in the first 2,000 rows, the rest zeros; and noise in the last 2,000 rows.
         let head = move |i: usize| if i < 2000 { noise(i) } else { 0.0 };
         let tail = move |i: usize| if i < n - 2000 { 0.0 } else { noise(i) };
