@@ -540,8 +540,8 @@ fn worth_compressing(small: usize, whole: usize) -> bool {
 
 /// Whether the first [`PROBE_BYTES`] of a column chunk's largest page compress by a sixteenth
 /// (always true for pages no larger than twice that): a column whose start does not is stored
-/// uncompressed without compressing the rest (a normalized proteome's log2 values, where
-/// compressing every page only to keep none took a tenth of `normalize`'s CPU on L). The
+/// uncompressed without compressing the rest (a normalized proteome's log2 values, whose
+/// pages would otherwise all be compressed only for none of them to be kept). The
 /// choice depends on the column's bytes alone, so a store's bytes do not depend on the
 /// thread count.
 fn compressible_start(pages: &[Page]) -> PolarsResult<bool> {
