@@ -90,6 +90,171 @@ pub fn column_names(path: &Path) -> Result<Vec<String>> {
     })
 }
 
+/// The float64 columns `names` of `path`, `rows` values each (NaN where null), when the file is
+/// laid out as evomics writes its matrices: one row group, each named column a nullable
+/// `double` chunk of plain-encoded data pages v1, zstd-compressed or not. `None` when it is
+/// laid out otherwise (another writer's file): the caller reads it through polars then.
+///
+/// polars' reader makes a zstd decompression context for every compressed column chunk,
+/// which costs more than the decompression itself for the small chunks of a layer's sample
+/// columns (zstd's set-up runs CPUID, which a virtual machine traps); here one context serves
+/// all the columns of a call, and the values go straight into the columns, without a
+/// DataFrame in between. A malformed file is an error naming it, never a panic.
+pub fn read_f64_columns(
+    path: &Path,
+    names: &[String],
+    rows: usize,
+) -> Result<Option<Vec<Vec<f64>>>> {
+    let mut f = open(path)?;
+    guarded(path, || -> PolarsResult<Option<Vec<Vec<f64>>>> {
+        use polars_parquet::parquet::compression::DecompressionContext;
+        use polars_parquet::parquet::page::split_buffer;
+        use polars_parquet::parquet::read::{decompress, read_metadata, PageReader};
+        use polars_parquet::parquet::schema::types::PhysicalType;
+        use polars_parquet::parquet::schema::Repetition;
+        use std::io::{Read as _, Seek as _};
+        let meta = read_metadata(&mut f)?;
+        let [group] = &meta.row_groups[..] else {
+            return Ok(None);
+        };
+        let chunks = group.parquet_columns();
+        let at: std::collections::HashMap<&str, usize> = chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| Some((c.descriptor().path_in_schema.first()?.as_str(), k)))
+            .collect();
+        let mut context = DecompressionContext::Unset;
+        let mut scratch = Vec::new();
+        let mut columns = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(&k) = at.get(name.as_str()) else {
+                return Ok(None);
+            };
+            let chunk = &chunks[k];
+            let d = chunk.descriptor();
+            let plain_double = d.descriptor.primitive_type.physical_type == PhysicalType::Double
+                && d.descriptor.primitive_type.field_info.repetition == Repetition::Optional
+                && d.path_in_schema.len() == 1
+                && matches!(
+                    chunk.compression(),
+                    Compression::Zstd | Compression::Uncompressed
+                )
+                && usize::try_from(chunk.num_values()).ok() == Some(rows);
+            if !plain_double {
+                return Ok(None);
+            }
+            let range = chunk.byte_range();
+            let len = usize::try_from(range.end.saturating_sub(range.start))
+                .map_err(|_| PolarsError::ComputeError("a column chunk beyond memory".into()))?;
+            let mut bytes = vec![0u8; len];
+            f.seek(std::io::SeekFrom::Start(range.start))?;
+            f.read_exact(&mut bytes)?;
+            let reader = PageReader::new(
+                std::io::Cursor::new(bytes.into()),
+                chunk,
+                std::mem::take(&mut scratch),
+                // A page's uncompressed size: its values and levels, with room for headers.
+                rows.saturating_mul(9).saturating_add(1 << 20).max(len),
+            );
+            let mut column = Vec::with_capacity(rows);
+            for page in reader {
+                let page = decompress(page?, &mut Vec::new(), &mut context)?;
+                let Page::Data(page) = page else {
+                    return Ok(None);
+                };
+                if !matches!(page.header(), DataPageHeader::V1(_))
+                    || page.encoding() != Encoding::Plain
+                {
+                    return Ok(None);
+                }
+                let parts = split_buffer(&page)?;
+                plain_values(parts.def, parts.values, page.num_values(), &mut column)?;
+            }
+            if column.len() != rows {
+                return Err(PolarsError::ComputeError(
+                    format!(
+                        "column '{name}' holds {} values for {rows} rows",
+                        column.len()
+                    )
+                    .into(),
+                ));
+            }
+            columns.push(column);
+        }
+        Ok(Some(columns))
+    })
+}
+
+/// Append a page's `n` values to `out`: `def` the definition levels (RLE/bit-packed hybrid,
+/// bit width 1: 1 for a value, 0 for a null, read as NaN), `values` the plain little-endian
+/// doubles of the non-null ones, in order. Every length is checked.
+fn plain_values(def: &[u8], values: &[u8], n: usize, out: &mut Vec<f64>) -> PolarsResult<()> {
+    let bad = |what: &str| PolarsError::ComputeError(format!("a damaged data page: {what}").into());
+    let mut next = values.chunks_exact(8);
+    let mut take = |present: bool, out: &mut Vec<f64>| -> PolarsResult<()> {
+        out.push(if present {
+            let b = next
+                .next()
+                .ok_or_else(|| bad("fewer values than its levels say"))?;
+            f64::from_le_bytes(b.try_into().expect("8 bytes"))
+        } else {
+            f64::NAN
+        });
+        Ok(())
+    };
+    let (mut left, mut at) = (n, 0usize);
+    while left > 0 {
+        // A run's header: ULEB128, its lowest bit telling bit-packed groups from a repeat.
+        let mut header = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = *def.get(at).ok_or_else(|| bad("its levels end early"))?;
+            at += 1;
+            if shift > 56 {
+                return Err(bad("a run header too long"));
+            }
+            header |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let count = usize::try_from(header >> 1).map_err(|_| bad("a run too long"))?;
+        if header & 1 == 1 {
+            // `count` groups of eight levels, one byte each at bit width 1.
+            let group = def
+                .get(at..at.saturating_add(count))
+                .ok_or_else(|| bad("its bit-packed levels end early"))?;
+            at += count;
+            for &byte in group {
+                for bit in 0..8 {
+                    if left == 0 {
+                        break;
+                    }
+                    take(byte >> bit & 1 == 1, out)?;
+                    left -= 1;
+                }
+            }
+        } else {
+            let level = *def
+                .get(at)
+                .ok_or_else(|| bad("a repeated level is missing"))?;
+            at += 1;
+            if level > 1 || count == 0 {
+                return Err(bad("a repeated level is not 0 or 1"));
+            }
+            for _ in 0..count.min(left) {
+                take(level == 1, out)?;
+            }
+            left -= count.min(left);
+        }
+    }
+    if next.next().is_some() {
+        return Err(bad("more values than its levels say"));
+    }
+    Ok(())
+}
+
 /// One column of a table to write; its array is built when the writer reaches it.
 pub struct OutColumn<'a> {
     name: String,
@@ -840,6 +1005,101 @@ mod tests {
         assert_eq!(
             bits("tail"),
             (0..n).map(|i| tail(i).to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    /// Double columns read straight from their pages are polars' reading of them bit for bit
+    /// (null as NaN): compressed and uncompressed chunks, runs of nulls and of values longer
+    /// than one header byte counts, a partial last group of eight; other columns, or names
+    /// the file lacks, are left to polars.
+    #[test]
+    fn double_columns_read_from_their_pages_as_polars_reads_them() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.parquet");
+        let n = 20_003;
+        let gaps = move |i: usize| (i % 7 != 3) && !(5_000..6_500).contains(&i);
+        write_file(
+            &p,
+            n,
+            vec![
+                OutColumn::f64("noise", move || {
+                    (0..n).map(move |i| gaps(i).then(|| noise(i)))
+                }),
+                OutColumn::f64("steps", move || {
+                    (0..n).map(move |i| gaps(i).then_some((i / 100) as f64))
+                }),
+                OutColumn::f64("full", move || (0..n).map(|i| Some(i as f64 * 0.5))),
+                OutColumn::f64("empty", move || (0..n).map(|_| None::<f64>)),
+                OutColumn::u8("flags", move || (0..n).map(|i| (i % 2) as u8).collect()),
+            ],
+        )
+        .unwrap();
+        let names: Vec<String> = ["noise", "steps", "full", "empty"]
+            .map(String::from)
+            .to_vec();
+        let direct = read_f64_columns(&p, &names, n)
+            .unwrap()
+            .expect("laid out as written");
+        let df = read(&p, None).unwrap();
+        for (name, got) in names.iter().zip(&direct) {
+            let want: Vec<u64> = df
+                .column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap_or(f64::NAN).to_bits())
+                .collect();
+            let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "column {name}");
+        }
+        let meta = polars_parquet::parquet::read::read_metadata(&mut open(&p).unwrap()).unwrap();
+        let codecs: Vec<Compression> = meta.row_groups[0]
+            .parquet_columns()
+            .iter()
+            .map(|c| c.compression())
+            .collect();
+        assert!(codecs.contains(&Compression::Zstd) && codecs.contains(&Compression::Uncompressed));
+        for other in [vec!["flags".to_string()], vec!["absent".to_string()]] {
+            assert!(read_f64_columns(&p, &other, n).unwrap().is_none());
+        }
+        assert!(read_f64_columns(&p, &names, n + 1).unwrap().is_none());
+    }
+
+    /// A page's levels and values that do not agree, or levels that end early or hold
+    /// something but 0 or 1, are errors.
+    #[test]
+    fn damaged_levels_and_values_are_errors() {
+        let v = |xs: &[f64]| xs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let read = |def: &[u8], values: &[u8], n: usize| {
+            let mut out = Vec::new();
+            plain_values(def, values, n, &mut out).map(|_| out)
+        };
+        // A repeated run of three 1s; a bit-packed group 1, 0, 1 (of eight, three used).
+        let got = read(&[6, 1], &v(&[1.0, 2.0, 3.0]), 3).unwrap();
+        assert_eq!(got, [1.0, 2.0, 3.0]);
+        let got = read(&[3, 0b101], &v(&[1.0, 3.0]), 3).unwrap();
+        assert_eq!(got[0], 1.0);
+        assert!(got[1].is_nan());
+        assert_eq!(got[2], 3.0);
+        assert!(read(&[6, 1], &v(&[1.0, 2.0]), 3).is_err(), "too few values");
+        assert!(
+            read(&[6, 1], &v(&[1.0, 2.0, 3.0, 4.0]), 3).is_err(),
+            "too many"
+        );
+        assert!(
+            read(&[6], &v(&[1.0]), 3).is_err(),
+            "the repeated level missing"
+        );
+        assert!(read(&[6, 2], &v(&[1.0]), 3).is_err(), "a level of 2");
+        assert!(
+            read(&[6, 1], &v(&[1.0, 2.0, 3.0]), 4).is_err(),
+            "levels end early"
+        );
+        assert!(read(&[5], &[], 3).is_err(), "bit-packed levels end early");
+        assert!(
+            read(&[0x80; 12], &[], 1).is_err(),
+            "a header that never ends"
         );
     }
 

@@ -702,27 +702,44 @@ pub fn read_layer(dir: &Path) -> Result<Assay> {
             let mut vcols: Vec<Vec<f64>> = Vec::with_capacity(BATCH);
             let mut gcols: Vec<Vec<ValueFlag>> = Vec::with_capacity(BATCH);
             for (b, batch) in part.chunks(BATCH).enumerate() {
-                let vdf = crate::parquet::read(&vpath, Some(batch.to_vec()))?;
+                // The values straight from their pages where the file is laid out as evomics
+                // writes it (one zstd context for the batch), else through polars.
+                let direct = crate::parquet::read_f64_columns(&vpath, batch, nf)?;
+                let vdf = match direct {
+                    Some(_) => None,
+                    None => Some(crate::parquet::read(&vpath, Some(batch.to_vec()))?),
+                };
                 let gdf = crate::parquet::read(&gpath, Some(batch.to_vec()))?;
                 vcols.clear();
                 gcols.clear();
+                if let Some(direct) = direct {
+                    vcols.extend(direct);
+                }
                 for s in batch {
-                    let vc = vdf
-                        .column(s)
-                        .and_then(|c| c.f64().cloned())
-                        .map_err(|_| store_err(&vpath, format!("column '{s}' is not Float64")))?;
                     let gc = gdf
                         .column(s)
                         .and_then(|c| c.u8().cloned())
                         .map_err(|_| store_err(&gpath, format!("column '{s}' is not UInt8")))?;
-                    if vc.len() != nf || gc.len() != nf {
+                    let values = match &vdf {
+                        Some(vdf) => {
+                            let vc = vdf.column(s).and_then(|c| c.f64().cloned()).map_err(|_| {
+                                store_err(&vpath, format!("column '{s}' is not Float64"))
+                            })?;
+                            Some(vc)
+                        }
+                        None => None,
+                    };
+                    let n_values = values.as_ref().map_or(nf, |vc| vc.len());
+                    if n_values != nf || gc.len() != nf {
                         return Err(store_err(
                             dir,
-                            format!("sample '{s}' has {} values and {} flags for {nf} features; the store is damaged", vc.len(), gc.len()),
+                            format!("sample '{s}' has {n_values} values and {} flags for {nf} features; the store is damaged", gc.len()),
                         ));
                     }
                     gcols.push(flag_column(&gc, &gpath, s)?);
-                    vcols.push(value_column(&vc));
+                    if let Some(vc) = values {
+                        vcols.push(value_column(&vc));
+                    }
                 }
                 transpose_into(&mut vrows, &vcols, b * BATCH);
                 transpose_into(&mut grows, &gcols, b * BATCH);
