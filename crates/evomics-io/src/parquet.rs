@@ -898,6 +898,16 @@ mod tests {
         }
     }
 
+    /// The codec of each column chunk of a one-row-group file, in column order.
+    fn codecs(p: &Path) -> Vec<Compression> {
+        let meta = polars_parquet::parquet::read::read_metadata(&mut open(p).unwrap()).unwrap();
+        meta.row_groups[0]
+            .parquet_columns()
+            .iter()
+            .map(|c| c.compression())
+            .collect()
+    }
+
     /// A double in [1, 2) whose bits look random (a multiplicative hash of `i`): columns of
     /// them do not compress.
     fn noise(i: usize) -> f64 {
@@ -979,12 +989,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let meta = polars_parquet::parquet::read::read_metadata(&mut open(&p).unwrap()).unwrap();
-        let codecs: Vec<Compression> = meta.row_groups[0]
-            .parquet_columns()
-            .iter()
-            .map(|c| c.compression())
-            .collect();
+        let codecs = codecs(&p);
         assert_eq!(
             codecs,
             [
@@ -1053,12 +1058,7 @@ mod tests {
             let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "column {name}");
         }
-        let meta = polars_parquet::parquet::read::read_metadata(&mut open(&p).unwrap()).unwrap();
-        let codecs: Vec<Compression> = meta.row_groups[0]
-            .parquet_columns()
-            .iter()
-            .map(|c| c.compression())
-            .collect();
+        let codecs = codecs(&p);
         assert!(codecs.contains(&Compression::Zstd) && codecs.contains(&Compression::Uncompressed));
         for other in [vec!["flags".to_string()], vec!["absent".to_string()]] {
             assert!(read_f64_columns(&p, &other, n).unwrap().is_none());
