@@ -36,6 +36,6 @@ pub use ingest::{ingest, IngestRequest, LayerIngestReport};
 pub use manifest::{InputFile, Manifest};
 pub use spec::LayerSpec;
 pub use store::{
-    read_experiment, read_experiment_layers, read_manifest, write_experiment,
-    write_experiment_with, StoreBuilder,
+    read_experiment, read_experiment_fingerprinted, read_experiment_layers, read_manifest,
+    write_experiment, write_experiment_with, StoreBuilder,
 };

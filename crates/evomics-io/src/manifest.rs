@@ -76,10 +76,27 @@ impl InputFile {
 }
 
 impl InputFile {
-    /// Fingerprint an experiment store or stage folder by content: every file's relative path
-    /// and bytes, in path order, with the run-specific `run` part of each `manifest.json` left
-    /// out, so the same data gives the same hash however and whenever it was written.
+    /// Fingerprint an experiment store or stage folder by content: SHA-256 over every file's
+    /// relative path, size and SHA-256 (lower-case hex), in path order, with the run-specific
+    /// `run` part of each `manifest.json` left out (its content is taken whole instead of its
+    /// hash), so the same data gives the same hash however and whenever it was written.
+    ///
+    /// Hashing each file on its own and then the list lets a store's fingerprint reuse the
+    /// digests its manifest records where this process has just computed them (see
+    /// [`InputFile::store_with`]) instead of reading the store again.
     pub fn store(dir: &Path) -> Result<InputFile> {
+        InputFile::store_with(dir, &[])
+    }
+
+    /// [`InputFile::store`], taking the SHA-256 of the files in `known` (paths relative to
+    /// the store, `/`-separated, as a store's manifest lists them) from there instead of
+    /// reading them, where a file still has the listed size: for a store this process has
+    /// just written (the digests taken as its bytes were written) or whose files it has just
+    /// checked against its manifest while reading them. The fingerprint is the one
+    /// [`InputFile::store`] computes when the listed digests are the files' own.
+    pub fn store_with(dir: &Path, known: &[StoredFile]) -> Result<InputFile> {
+        let known: BTreeMap<&str, &StoredFile> =
+            known.iter().map(|f| (f.path.as_str(), f)).collect();
         let mut files = Vec::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
@@ -117,21 +134,28 @@ impl InputFile {
                 hasher.update(&content);
                 continue;
             }
-            // Data files (Parquet layers of hundreds of MB) are streamed, not read whole.
             let len = std::fs::metadata(f)
                 .map_err(|e| IoError::fs("cannot read", f, e))?
                 .len();
+            let digest = match known.get(rel.as_str()) {
+                Some(k) if k.bytes == len => k.sha256.clone(),
+                _ => {
+                    // Data files (Parquet layers of hundreds of MB) are streamed, not read whole.
+                    let (digest, read) = sha256_file(f)?;
+                    if read != len {
+                        return Err(IoError::fs(
+                            "cannot hash",
+                            f,
+                            std::io::Error::other(format!(
+                                "the file changed while it was read ({len} bytes, then {read}); rerun once nothing else writes to it"
+                            )),
+                        ));
+                    }
+                    digest
+                }
+            };
             hasher.update(len.to_le_bytes());
-            let read = feed_file(&mut hasher, f)?;
-            if read != len {
-                return Err(IoError::fs(
-                    "cannot hash",
-                    f,
-                    std::io::Error::other(format!(
-                        "the file changed while it was read ({len} bytes, then {read}); rerun once nothing else writes to it"
-                    )),
-                ));
-            }
+            hasher.update(digest.as_bytes());
             bytes += len;
         }
         Ok(InputFile {
@@ -264,6 +288,37 @@ mod tests {
         assert_eq!(InputFile::store(dir.path()).unwrap().sha256, a.sha256);
         std::fs::write(dir.path().join("layers/p/values.parquet"), b"w").unwrap();
         assert_ne!(InputFile::store(dir.path()).unwrap().sha256, a.sha256);
+    }
+
+    #[test]
+    fn known_digests_give_the_fingerprint_of_reading_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("layers/p")).unwrap();
+        let values = dir.path().join("layers/p/values.parquet");
+        std::fs::write(&values, b"values").unwrap();
+        std::fs::write(dir.path().join("samples.parquet"), b"sheet").unwrap();
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            Manifest::new("x").to_json(),
+        )
+        .unwrap();
+        let read = InputFile::store(dir.path()).unwrap();
+        let (sha256, bytes) = sha256_file(&values).unwrap();
+        let listed = |sha256: &str, bytes| {
+            vec![StoredFile {
+                path: "layers/p/values.parquet".into(),
+                bytes,
+                sha256: sha256.into(),
+            }]
+        };
+        let known = InputFile::store_with(dir.path(), &listed(&sha256, bytes)).unwrap();
+        assert_eq!(known, read);
+        // A listed digest is taken as the file's: another digest gives another fingerprint...
+        let other = InputFile::store_with(dir.path(), &listed(&"0".repeat(64), bytes)).unwrap();
+        assert_ne!(other.sha256, read.sha256);
+        // ...unless the file no longer has the listed size, when it is read again.
+        let resized = InputFile::store_with(dir.path(), &listed(&"0".repeat(64), 99)).unwrap();
+        assert_eq!(resized, read);
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //!
 //! **Integrity.** The manifest (store format 2) lists every other file of the store with its
 //! size and SHA-256, recorded when the store is written. Opening a store checks, before any file
-//! is decoded, that every listed file is a regular file of the recorded size, that the metadata
-//! (`samples.parquet`, every `layer.json` and `features.parquet`, fitted parameters) has the
-//! recorded hash, and that the matrices (`values.parquet`, `flags.parquet`) of the layers being
-//! read have it too; a layer folder the manifest does not list is refused. An edited
+//! is decoded, that every listed file is a regular file of the recorded size and that the
+//! metadata (`samples.parquet`, every `layer.json` and `features.parquet`, fitted parameters)
+//! has the recorded hash; the matrices (`values.parquet`, `flags.parquet`) of the layers being
+//! read are hashed on a thread of their own while they are decoded, and nothing decoded is
+//! returned unless they have it too (a changed matrix is the error even when decoding it failed
+//! first); a layer folder the manifest does not list is refused. An edited
 //! `layer.json`, a missing `layers/` folder or a truncated matrix is an error naming the file.
 //! Stores of format 1 (no file list) are refused with a request to re-create them.
 
@@ -37,7 +39,7 @@ use evomics_core::{
 
 use crate::atomic::{write_file_atomic, DirSwap, Replace};
 use crate::error::{IoError, Result};
-use crate::manifest::{sha256_file, Manifest, StoredFile, STORE_FORMAT_VERSION};
+use crate::manifest::{sha256_file, InputFile, Manifest, StoredFile, STORE_FORMAT_VERSION};
 use crate::parquet::{write_file, OutColumn, OutColumns};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,7 +88,8 @@ pub fn write_experiment_with(
     extra: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
     check_layer_names(exp.layers().keys().map(String::as_str))?;
-    StoreBuilder::start(dir, replace)?.finish(exp, manifest, extra)
+    StoreBuilder::start(dir, replace)?.finish(exp, manifest, extra)?;
+    Ok(())
 }
 
 fn check_layer_names<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<()> {
@@ -105,6 +108,8 @@ fn check_layer_names<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<()>
 /// [`write_experiment_with`], with the same bytes.
 #[derive(Debug)]
 pub struct StoreBuilder {
+    /// The store's folder.
+    dir: PathBuf,
     swap: DirSwap,
     /// SHA-256 and size of the Parquet files written so far, by path in the store.
     hashed: Mutex<BTreeMap<String, (String, u64)>>,
@@ -117,6 +122,7 @@ impl StoreBuilder {
     /// folder.
     pub fn start(dir: &Path, replace: Replace) -> Result<StoreBuilder> {
         Ok(StoreBuilder {
+            dir: dir.to_path_buf(),
             swap: DirSwap::begin(dir, replace)?,
             hashed: Mutex::new(BTreeMap::new()),
             written: Mutex::new(BTreeSet::new()),
@@ -145,13 +151,14 @@ impl StoreBuilder {
 
     /// Write the sample sheet and every layer of `exp` not written yet, then `extra` (further
     /// files, as in [`write_experiment_with`]) and the manifest with every file's hash, and
-    /// put the store in place.
+    /// put the store in place. Returns the store's content fingerprint
+    /// ([`InputFile::store`]), from the digests taken as its files were written.
     pub fn finish(
         self,
         exp: &Experiment,
         manifest: &Manifest,
         extra: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<InputFile> {
         check_layer_names(exp.layers().keys().map(String::as_str))?;
         let tmp = self.swap.path();
         let written = std::mem::take(&mut *lock(&self.written));
@@ -194,7 +201,9 @@ impl StoreBuilder {
             })
             .collect::<Result<_>>()?;
         write_file_atomic(&tmp.join("manifest.json"), manifest.to_json().as_bytes())?;
-        self.swap.commit()
+        let dir = self.dir;
+        self.swap.commit()?;
+        InputFile::store_with(&dir, &manifest.files)
     }
 }
 
@@ -239,8 +248,14 @@ fn matrix_layer(rel: &str) -> Option<&str> {
 
 /// Check a store's files against its manifest (see the module notes): every listed file is a
 /// regular file of the recorded size; the metadata, and the matrices of the layers `hash_layer`
-/// accepts, have the recorded SHA-256.
-fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> Result<()> {
+/// accepts, have the recorded SHA-256. The metadata's SHA-256 is checked here; the matrices
+/// are returned for [`check_hashes`] (which a reader runs while it decodes them), after the
+/// metadata files whose SHA-256 was checked.
+fn verify_store(
+    dir: &Path,
+    m: &Manifest,
+    hash_layer: impl Fn(&str) -> bool,
+) -> Result<(Vec<StoredFile>, Vec<StoredFile>)> {
     let redo = "re-run the stage that wrote the store (or restore it from a copy)";
     if m.format_version < 2 {
         return Err(store_err(
@@ -260,6 +275,7 @@ fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> 
             ),
         ));
     }
+    let (mut hashed, mut matrices) = (Vec::new(), Vec::new());
     for f in &m.files {
         let unsafe_path = f.path.is_empty()
             || f.path.starts_with('/')
@@ -309,17 +325,30 @@ fn verify_store(dir: &Path, m: &Manifest, hash_layer: impl Fn(&str) -> bool) -> 
                 ),
             ));
         }
-        if matrix_layer(&f.path).is_none_or(&hash_layer) {
-            let (sha256, _) = sha256_file(&path)?;
-            if sha256 != f.sha256 {
-                return Err(store_err(
-                    dir,
-                    format!(
-                        "{} was changed after the store was written: its content hash does not match the manifest; {redo}",
-                        f.path
-                    ),
-                ));
+        match matrix_layer(&f.path) {
+            None => {
+                check_hashes(dir, std::slice::from_ref(f))?;
+                hashed.push(f.clone());
             }
+            Some(layer) if hash_layer(layer) => matrices.push(f.clone()),
+            Some(_) => {}
+        }
+    }
+    Ok((hashed, matrices))
+}
+
+/// Check that each file has its recorded SHA-256; the first that does not is the error.
+fn check_hashes(dir: &Path, files: &[StoredFile]) -> Result<()> {
+    for f in files {
+        let (sha256, _) = sha256_file(&dir.join(&f.path))?;
+        if sha256 != f.sha256 {
+            return Err(store_err(
+                dir,
+                format!(
+                    "{} was changed after the store was written: its content hash does not match the manifest; re-run the stage that wrote the store (or restore it from a copy)",
+                    f.path
+                ),
+            ));
         }
     }
     Ok(())
@@ -526,6 +555,26 @@ pub fn read_experiment(dir: &Path) -> Result<(Experiment, Manifest)> {
 /// analyses one layer does not decode the others. When a named layer is not in the store, every
 /// layer is read, so the caller's lookup error lists what the store has.
 pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Experiment, Manifest)> {
+    let (exp, manifest, _) = read_checked(dir, only)?;
+    Ok((exp, manifest))
+}
+
+/// [`read_experiment_layers`], with the store's content fingerprint ([`InputFile::store`]):
+/// the files checked against the manifest while reading are not read again for it.
+pub fn read_experiment_fingerprinted(
+    dir: &Path,
+    only: Option<&[&str]>,
+) -> Result<(Experiment, Manifest, InputFile)> {
+    let (exp, manifest, checked) = read_checked(dir, only)?;
+    let fingerprint = InputFile::store_with(dir, &checked)?;
+    Ok((exp, manifest, fingerprint))
+}
+
+/// [`read_experiment_layers`], with the files whose SHA-256 was checked.
+fn read_checked(
+    dir: &Path,
+    only: Option<&[&str]>,
+) -> Result<(Experiment, Manifest, Vec<StoredFile>)> {
     let manifest = read_manifest(dir)?;
     let ldir = dir.join("layers");
     let mut names: Vec<PathBuf> = Vec::new();
@@ -551,7 +600,8 @@ pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Expe
         .iter()
         .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
         .collect();
-    verify_store(dir, &manifest, |layer| read.iter().any(|r| r == layer))?;
+    let (mut checked, matrices) =
+        verify_store(dir, &manifest, |layer| read.iter().any(|r| r == layer))?;
     for name in &read {
         let listed = format!("layers/{name}/layer.json");
         if !manifest.files.iter().any(|f| f.path == listed) {
@@ -564,16 +614,31 @@ pub fn read_experiment_layers(dir: &Path, only: Option<&[&str]>) -> Result<(Expe
             ));
         }
     }
-    let sheet = read_samples(&dir.join("samples.parquet"))?;
-    let mut exp = Experiment::new(sheet);
-    {
+    let decode = || -> Result<Experiment> {
+        let sheet = read_samples(&dir.join("samples.parquet"))?;
+        let mut exp = Experiment::new(sheet);
         for p in names {
             let assay = read_layer(&p)?;
             exp.insert_layer(assay)
                 .map_err(|e| IoError::core(p.display().to_string(), e))?;
         }
+        Ok(exp)
+    };
+    // The matrices are hashed on a thread of their own while they are decoded (hashing takes
+    // about as long as decoding); nothing decoded is returned unless every hash matches, and a
+    // changed file is the error even when its decoding failed first.
+    let (exp, hashes) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| check_hashes(dir, &matrices));
+        let exp = decode();
+        (exp, hashing.join())
+    });
+    match hashes {
+        Ok(hashes) => hashes?,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
-    Ok((exp, manifest))
+    let exp = exp?;
+    checked.extend(matrices);
+    Ok((exp, manifest, checked))
 }
 
 fn read_samples(path: &Path) -> Result<SampleSheet> {

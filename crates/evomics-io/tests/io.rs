@@ -7,7 +7,9 @@ use evomics_core::{
     Assay, Experiment, FeatureFlags, Features, LayerKind, SampleSheet, ValueFlag, ValueScale,
 };
 use evomics_io::sheet::SheetOptions;
-use evomics_io::{ingest, read_experiment, write_experiment, IngestRequest, LayerSpec, Manifest};
+use evomics_io::{
+    ingest, read_experiment, write_experiment, IngestRequest, InputFile, LayerSpec, Manifest,
+};
 use ndarray::Array2;
 use proptest::prelude::*;
 
@@ -802,9 +804,10 @@ fn a_store_built_layer_by_layer_is_the_store_written_at_once() {
         let (builder, layer) = (&builder, e.layer("proteome_b").unwrap());
         s.spawn(move || builder.write_layer(layer).unwrap());
     });
-    builder.finish(&e, &manifest, |_| Ok(())).unwrap();
+    let written = builder.finish(&e, &manifest, |_| Ok(())).unwrap();
     assert_eq!(folder_bytes(&at_once), folder_bytes(&in_steps));
     assert!(hidden_siblings(&in_steps).is_empty());
+    assert_eq!(written, InputFile::store(&in_steps).unwrap());
 
     // Unfinished: the old store stays, the temporary folder goes.
     let before = folder_bytes(&in_steps);
@@ -839,4 +842,38 @@ fn a_store_built_layer_by_layer_is_the_store_written_at_once() {
     );
     assert!(hidden_siblings(&in_steps).is_empty());
     assert_eq!(folder_bytes(&in_steps), before);
+}
+
+/// A store's fingerprint is the same whether computed by reading every file, from the digests
+/// taken while it was written, or from those checked while reading some of its layers (the
+/// others are read for it); a changed matrix of a layer not read changes it.
+#[test]
+fn store_fingerprints_from_writing_and_reading_are_the_content_fingerprint() {
+    use evomics_io::atomic::Replace;
+    use evomics_io::{read_experiment_fingerprinted, StoreBuilder};
+    let mut e = awkward_experiment();
+    let mut second = e.layer("proteome").unwrap().clone();
+    second.set_name("proteome_b");
+    e.insert_layer(second).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("s");
+    let builder = StoreBuilder::start(&dir, Replace::EvomicsOutput).unwrap();
+    let written = builder
+        .finish(&e, &Manifest::new("ingest"), |_| Ok(()))
+        .unwrap();
+    let content = InputFile::store(&dir).unwrap();
+    assert_eq!(written, content);
+    for only in [None, Some(&["proteome"][..]), Some(&["proteome_b"][..])] {
+        let (_, _, read) = read_experiment_fingerprinted(&dir, only).unwrap();
+        assert_eq!(read, content, "{only:?}");
+    }
+    // Not read, not checked: the other layer's matrix is hashed for the fingerprint.
+    let values = dir.join("layers/proteome_b/values.parquet");
+    let mut bytes = std::fs::read(&values).unwrap();
+    let last = bytes.len() - 9;
+    bytes[last] ^= 1;
+    std::fs::write(&values, &bytes).unwrap();
+    let (_, _, read) = read_experiment_fingerprinted(&dir, Some(&["proteome"])).unwrap();
+    assert_ne!(read, content);
+    assert_eq!(read, InputFile::store(&dir).unwrap());
 }

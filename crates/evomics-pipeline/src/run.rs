@@ -19,7 +19,7 @@ use evomics_core::{AssayFingerprint, Experiment, Message, ValueScale};
 use evomics_io::atomic::{check_output, write_file_atomic, OutputKind, Replace};
 use evomics_io::output::read_result;
 use evomics_io::sheet::SheetOptions;
-use evomics_io::{read_experiment, InputFile, LayerSpec};
+use evomics_io::{read_experiment_fingerprinted, InputFile, LayerSpec};
 use evomics_ml::preprocess::{same_fit, Prefit, PrefitLayer};
 use evomics_ml::stages::cluster::{ClusterConfig, ClusterResult};
 use evomics_ml::stages::train::{fit_final_early, TrainContext, TrainResult, TrainSpec};
@@ -542,12 +542,12 @@ impl Results {
     ) -> Result<&(Arc<Experiment>, StoreFingerprint, Vec<ReportInputFile>)> {
         if self.ingest.is_none() {
             self.wait_for_stores()?;
-            let (exp, m) = read_experiment(dir)?;
+            let (exp, m, fp) = read_experiment_fingerprinted(dir, None)?;
             self.ingest = Some(match self.ingest_released.take() {
                 Some(r) => (Arc::new(exp), r.fingerprint, r.inputs),
                 None => (
                     Arc::new(exp),
-                    StoreFingerprint::known(dir, InputFile::store(dir)?),
+                    StoreFingerprint::known(dir, fp),
                     report_inputs(&m),
                 ),
             });
@@ -561,8 +561,8 @@ impl Results {
     ) -> Result<&(Arc<Experiment>, StoreFingerprint, NormalizeResult)> {
         if self.normalized.is_none() {
             self.wait_for_stores()?;
-            let (exp, _) = read_experiment(dir)?;
-            let fp = StoreFingerprint::known(dir, InputFile::store(dir)?);
+            let (exp, _, fp) = read_experiment_fingerprinted(dir, None)?;
+            let fp = StoreFingerprint::known(dir, fp);
             let r: NormalizeResult = read_result(dir)?;
             self.normalized = Some((Arc::new(exp), fp, r));
         }
@@ -619,18 +619,18 @@ fn write_store(
     let dir = store.out().to_path_buf();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if opts.threads == 1 || cores == 1 {
-        store.write(experiment)?;
-        return Ok(StoreFingerprint::known(&dir, InputFile::store(&dir)?));
+        let written = store.write(experiment)?;
+        return Ok(StoreFingerprint::known(&dir, written));
     }
     let experiment = Arc::clone(experiment);
     Ok(StoreFingerprint::write_in_background(
         &dir.clone(),
         move || {
-            store.write(&experiment)?;
+            let written = store.write(&experiment)?;
             // Released before the fingerprint is handed over, so that a stage taking the
             // experiment over finds it unshared.
             drop(experiment);
-            Ok(InputFile::store(&dir)?)
+            Ok(written)
         },
     ))
 }

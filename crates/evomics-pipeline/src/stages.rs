@@ -18,8 +18,7 @@ use evomics_io::output::{write_stage_result, PreparedResult};
 use evomics_io::sheet::SheetOptions;
 use evomics_io::text::header_preview;
 use evomics_io::{
-    read_experiment, read_experiment_layers, IngestRequest, InputFile, LayerSpec, Manifest,
-    StoreBuilder,
+    read_experiment_fingerprinted, IngestRequest, InputFile, LayerSpec, Manifest, StoreBuilder,
 };
 use evomics_ml::persist::SavedModel;
 use evomics_ml::stages::cluster::{run_cluster, ClusterConfig, ClusterResult};
@@ -181,19 +180,19 @@ pub struct StoreWrite {
 }
 
 impl StoreWrite {
-    /// Write the store of `experiment`, atomically.
-    pub fn write(self, experiment: &Experiment) -> Result<()> {
+    /// Write the store of `experiment`, atomically; returns its content fingerprint (from the
+    /// digests taken as its files were written).
+    pub fn write(self, experiment: &Experiment) -> Result<InputFile> {
         let builder = match self.started {
             Some(b) => b,
             None => StoreBuilder::start(&self.out, self.replace)?,
         };
-        builder.finish(experiment, &self.manifest, |tmp| {
+        Ok(builder.finish(experiment, &self.manifest, |tmp| {
             for (name, text) in &self.docs {
                 evomics_io::atomic::write_file_atomic(&tmp.join(name), text.as_bytes())?;
             }
             Ok(())
-        })?;
-        Ok(())
+        })?)
     }
 
     /// The store's folder.
@@ -224,21 +223,28 @@ impl Source<'_> {
         }
     }
 
-    /// The experiment, with only `layers` read from disk when given.
+    /// The store's content fingerprint: `read`, when [`Source::with`] took it as it read the
+    /// store, else [`Source::fingerprint`].
+    fn fingerprint_read(&self, read: Option<InputFile>) -> Result<InputFile> {
+        match read {
+            Some(fp) => Ok(fp),
+            None => self.fingerprint(),
+        }
+    }
+
+    /// The experiment, with only `layers` read from disk when given; for a store on disk,
+    /// with its content fingerprint, taken from the digests checked as it was read.
     fn with<T>(
         &self,
         layers: Option<&[&str]>,
         f: impl FnOnce(&Experiment, Option<&Manifest>) -> Result<T>,
-    ) -> Result<T> {
+    ) -> Result<(T, Option<InputFile>)> {
         match self {
             Source::Store(p) => {
-                let (exp, m) = match layers {
-                    Some(l) => read_experiment_layers(p, Some(l))?,
-                    None => read_experiment(p)?,
-                };
-                f(&exp, Some(&m))
+                let (exp, m, fp) = read_experiment_fingerprinted(p, layers)?;
+                Ok((f(&exp, Some(&m))?, Some(fp)))
             }
-            Source::Memory { experiment, .. } => f(experiment, None),
+            Source::Memory { experiment, .. } => Ok((f(experiment, None)?, None)),
         }
     }
 }
@@ -283,12 +289,13 @@ impl Deferred {
 /// is the same either way.
 fn finish(
     source: &Source<'_>,
+    read: Option<InputFile>,
     target: &Target,
     mut m: Manifest,
     prepared: PreparedResult,
 ) -> Result<()> {
     let Some(slot) = &target.deferred else {
-        m.inputs.insert(0, source.fingerprint()?);
+        m.inputs.insert(0, source.fingerprint_read(read)?);
         prepared.write(&target.out, target.replace, &m)?;
         return Ok(());
     };
@@ -296,7 +303,7 @@ fn finish(
     // still be going on).
     let store = match source {
         Source::Memory { input, .. } => (*input).clone(),
-        Source::Store(p) => StoreFingerprint::known(p, InputFile::store(p)?),
+        Source::Store(p) => StoreFingerprint::known(p, source.fingerprint_read(read)?),
     };
     let (out, replace) = (target.out.clone(), target.replace);
     slot.put(StoreFingerprint::write_in_background(
@@ -503,12 +510,18 @@ pub fn qc(source: Source<'_>, target: &Target, config: &QcConfig) -> Result<QcRe
         .validate()
         .map_err(|e| settings_error("qc", target, e))?;
     target.check(&source, &[])?;
-    let result = source.with(None, |exp, _| Ok(run_qc(exp, config)?))?;
+    let (result, read) = source.with(None, |exp, _| Ok(run_qc(exp, config)?))?;
     let m = manifest("qc", &source, target, config, &result.summary())?;
     let summary = serde_json::to_string_pretty(&qc_summary(&result)).unwrap_or_default() + "\n";
     let mut docs = vec![("summary.json".to_string(), summary)];
     docs.extend(crate::multiqc::qc_files(&result));
-    finish(&source, target, m, PreparedResult::new(&result, docs)?)?;
+    finish(
+        &source,
+        read,
+        target,
+        m,
+        PreparedResult::new(&result, docs)?,
+    )?;
     Ok(result)
 }
 
@@ -577,9 +590,9 @@ pub fn normalize_experiment(
     spec.validate()
         .map_err(|e| settings_error("normalize", target, e))?;
     target.check(&source, &[])?;
-    let (normalized, result) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
+    let ((normalized, result), read) = source.with(None, |exp, _| Ok(run_normalize(exp, spec)?))?;
     let mut m = Manifest::new("normalize");
-    m.inputs.push(source.fingerprint()?);
+    m.inputs.push(source.fingerprint_read(read)?);
     if let Some(c) = &target.config_file {
         m.inputs.push(InputFile::hash("config", c)?);
     }
@@ -629,17 +642,17 @@ pub fn diff(
     target.check(&source, counts_path.as_slice())?;
     let layer_name = config.layer.as_str();
     let transform = normalize_transform(source.path(), layer_name);
-    let counts_layer = match (&counts, config.voom) {
+    let (counts_layer, counts_read) = match (&counts, config.voom) {
         (Some(c), VoomChoice::Auto | VoomChoice::On) => c.with(Some(&[layer_name]), |e, _| {
             Ok(e.layer(layer_name)
                 .ok()
                 .filter(|a| a.scale() == ValueScale::Counts)
                 .cloned())
         })?,
-        _ => None,
+        _ => (None, None),
     };
     let mut swapped = None;
-    let mut result = source.with(Some(&[layer_name]), |exp, _| {
+    let (mut result, read) = source.with(Some(&[layer_name]), |exp, _| {
         let layer = exp.layer(layer_name)?;
         if config.voom == VoomChoice::Off || layer.scale() == ValueScale::Counts {
             return Ok(run_diff(exp, config)?);
@@ -690,7 +703,7 @@ pub fn diff(
     )?;
     if let Some(c) = &counts {
         if result.counts_source.is_some() {
-            m.inputs.push(c.fingerprint()?);
+            m.inputs.push(c.fingerprint_read(counts_read)?);
         }
     }
     m.settings["voom"] = json!(result.voom);
@@ -703,6 +716,7 @@ pub fn diff(
     m.settings["counts_source"] = json!(result.counts_source);
     finish(
         &source,
+        read,
         target,
         m,
         PreparedResult::new(&result, Vec::new())?,
@@ -752,7 +766,7 @@ pub fn explore(
         .map_err(|e| settings_error("explore", target, e))?;
     target.check(&source, config.panels.as_deref().as_slice())?;
     let panels = explore_panels(config)?;
-    let result = source.with(None, |exp, _| Ok(run_explore(exp, config, &panels)?))?;
+    let (result, read) = source.with(None, |exp, _| Ok(run_explore(exp, config, &panels)?))?;
     let mut m = manifest(
         "explore",
         &source,
@@ -769,6 +783,7 @@ pub fn explore(
     }
     finish(
         &source,
+        read,
         target,
         m,
         PreparedResult::new(&result, Vec::new())?,
@@ -786,7 +801,7 @@ pub fn cluster(
         .validate()
         .map_err(|e| settings_error("cluster", target, e))?;
     target.check(&source, &[])?;
-    let result = source.with(Some(&[config.layer.as_str()]), |exp, _| {
+    let (result, read) = source.with(Some(&[config.layer.as_str()]), |exp, _| {
         Ok(run_cluster(exp, config)?)
     })?;
     let mut m = manifest(
@@ -806,7 +821,13 @@ pub fn cluster(
     )?;
     m.seeds.insert("cluster".into(), config.seed);
     let docs: Vec<(String, String)> = crate::multiqc::pca_file(&result).into_iter().collect();
-    finish(&source, target, m, PreparedResult::new(&result, docs)?)?;
+    finish(
+        &source,
+        read,
+        target,
+        m,
+        PreparedResult::new(&result, docs)?,
+    )?;
     Ok(result)
 }
 
@@ -822,8 +843,8 @@ pub fn train(
     target.check(&source, &[])?;
     let (exp, manifest, path, input) = match source {
         Source::Store(p) => {
-            let (exp, m) = read_experiment(p)?;
-            (Cow::Owned(exp), Some(m), p, InputFile::store(p)?)
+            let (exp, m, fp) = read_experiment_fingerprinted(p, None)?;
+            (Cow::Owned(exp), Some(m), p, fp)
         }
         Source::Memory {
             experiment,
@@ -915,7 +936,7 @@ pub fn predict(
         Replace::EvomicsOutput,
     )?;
     let saved = load_model(model)?;
-    let result = source.with(None, |exp, _| Ok(run_predict(saved, exp, config)?))?;
+    let (result, _) = source.with(None, |exp, _| Ok(run_predict(saved, exp, config)?))?;
     let tables = evomics_core::StageTables::tables(&result);
     let text = evomics_io::output::to_tsv(&tables[0]);
     evomics_io::atomic::write_file_atomic(out, text.as_bytes())?;
@@ -985,7 +1006,14 @@ mod tests {
             ..Target::default()
         };
         let prepared = PreparedResult::new(&note, Vec::new()).unwrap();
-        finish(&source, &target, Manifest::new("note"), prepared.clone()).unwrap();
+        finish(
+            &source,
+            None,
+            &target,
+            Manifest::new("note"),
+            prepared.clone(),
+        )
+        .unwrap();
         assert!(!target.out.exists(), "written before the store it read");
         let write = slot.take().expect("a write left in the slot");
         assert!(slot.take().is_none());
@@ -1005,7 +1033,7 @@ mod tests {
             out: tmp.path().join("now"),
             ..Target::default()
         };
-        finish(&source, &now, Manifest::new("note"), prepared).unwrap();
+        finish(&source, None, &now, Manifest::new("note"), prepared).unwrap();
         assert!(now.out.join("manifest.json").is_file());
         assert_eq!(
             std::fs::read_to_string(now.out.join("result.json")).unwrap(),
