@@ -426,6 +426,74 @@ fn python_repr(x: f64) -> String {
     }
 }
 
+/// A layer of 3,000 features whose first sample holds whole-number intensities (which
+/// compress best byte-stream split), its second a few repeated values (best plain) and its
+/// third intensities with every seventh missing.
+fn compressible_layer(samples: &[String]) -> Assay {
+    let g = 3000;
+    let hash = |i: u64| {
+        let z = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (z ^ (z >> 29)) >> 20
+    };
+    let values = Array2::from_shape_fn((g, samples.len()), |(i, j)| match j {
+        0 => 1e6 + hash(i as u64) as f64,
+        1 => [1.25, 2.5, 7.75][i % 3],
+        _ if i % 7 == 0 => f64::NAN,
+        _ => (5e7 + hash(i as u64 + 77) as f64).round(),
+    });
+    let flags = Array2::from_shape_fn((g, samples.len()), |(i, j)| {
+        if j >= 2 && i % 7 == 0 {
+            ValueFlag::Missing
+        } else {
+            ValueFlag::Observed
+        }
+    });
+    let features = Features::new((0..g).map(|i| format!("Q{i}")).collect()).unwrap();
+    Assay::new(
+        "bulk",
+        LayerKind::Proteome,
+        ValueScale::Linear,
+        features,
+        samples.to_vec(),
+        values,
+        flags,
+    )
+    .unwrap()
+}
+
+/// Each column chunk's codec and its first data page's encoding in a Parquet file.
+fn chunk_encodings(
+    p: &std::path::Path,
+) -> Vec<(
+    polars_parquet::parquet::compression::Compression,
+    polars_parquet::parquet::page::FormatEncoding,
+)> {
+    use polars_parquet::parquet::page::CompressedPage;
+    use polars_parquet::parquet::read::{read_metadata, PageReader};
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(p).unwrap();
+    let meta = read_metadata(&mut f).unwrap();
+    meta.row_groups[0]
+        .parquet_columns()
+        .iter()
+        .map(|c| {
+            let range = c.byte_range();
+            let mut bytes = vec![0u8; (range.end - range.start) as usize];
+            f.seek(std::io::SeekFrom::Start(range.start)).unwrap();
+            f.read_exact(&mut bytes).unwrap();
+            let pages = PageReader::new(std::io::Cursor::new(bytes.into()), c, Vec::new(), 1 << 30);
+            let encoding = pages
+                .filter_map(|page| match page.unwrap() {
+                    CompressedPage::Data(d) => Some(d.header().encoding()),
+                    CompressedPage::Dict(_) => None,
+                })
+                .next()
+                .unwrap();
+            (c.compression(), encoding)
+        })
+        .collect()
+}
+
 /// The store's Parquet files are read back identically — every column, every value, nulls
 /// where evomics has no value — by pyarrow 12 (the oldest line in use; polars' `string_view`
 /// columns made it fail with "Unrecognized type: 24"), by current pyarrow and by DuckDB.
@@ -434,10 +502,28 @@ fn python_repr(x: f64) -> String {
 fn store_is_read_identically_by_pyarrow_12_current_pyarrow_and_duckdb() {
     let old = evomics_testkit::python_with("EVOMICS_PYTHON_PARQUET", None, "pyarrow, duckdb");
     let new = evomics_testkit::python_with("EVOMICS_PYTHON", Some("python3"), "pyarrow");
-    let e = awkward_experiment();
+    let mut e = awkward_experiment();
+    // Large enough for compressed column chunks: whole-number intensities (byte-stream split)
+    // and repeated values (plain).
+    e.insert_layer(compressible_layer(e.samples().sample_ids()))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");
     write_experiment(&store, &e, &Manifest::new("test")).unwrap();
+    let values = store.join("layers/bulk/values.parquet");
+    {
+        use polars_parquet::parquet::compression::Compression::Zstd;
+        use polars_parquet::parquet::page::FormatEncoding;
+        let encodings = chunk_encodings(&values);
+        assert!(
+            encodings.contains(&(Zstd, FormatEncoding::BYTE_STREAM_SPLIT)),
+            "{encodings:?}"
+        );
+        assert!(
+            encodings.contains(&(Zstd, FormatEncoding::PLAIN)),
+            "{encodings:?}"
+        );
+    }
     // The store itself reads back equal.
     let (back, _) = read_experiment(&store).unwrap();
     assert_eq!(back, e);
