@@ -91,6 +91,64 @@ pub fn column_names(path: &Path) -> Result<Vec<String>> {
     })
 }
 
+/// How one column chunk of a Parquet file is stored ([`chunk_layouts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkLayout {
+    /// The column's name.
+    pub column: String,
+    /// Its codec: `zstd`, `uncompressed`, … (lower case).
+    pub codec: String,
+    /// The encoding of its first data page: `PLAIN`, `BYTE_STREAM_SPLIT`, `RLE_DICTIONARY`, …
+    pub encoding: String,
+}
+
+/// How each column chunk of the first row group of a Parquet file is stored, from the file's
+/// metadata and page headers (no value is decoded): what `parquet-tools meta` would show of
+/// a store's codecs and encodings.
+pub fn chunk_layouts(path: &Path) -> Result<Vec<ChunkLayout>> {
+    let mut f = open(path)?;
+    guarded(path, || -> PolarsResult<Vec<ChunkLayout>> {
+        use polars_parquet::parquet::page::{CompressedPage, FormatEncoding};
+        use polars_parquet::parquet::read::{read_metadata, PageReader};
+        use std::io::{Read as _, Seek as _};
+        let meta = read_metadata(&mut f)?;
+        let Some(group) = meta.row_groups.first() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for c in group.parquet_columns() {
+            let range = c.byte_range();
+            let len = usize::try_from(range.end.saturating_sub(range.start))
+                .map_err(|_| PolarsError::ComputeError("a column chunk beyond memory".into()))?;
+            let mut bytes = vec![0u8; len];
+            f.seek(std::io::SeekFrom::Start(range.start))?;
+            f.read_exact(&mut bytes)?;
+            let pages = PageReader::new(std::io::Cursor::new(bytes.into()), c, Vec::new(), len);
+            let mut encoding = None;
+            for page in pages {
+                if let CompressedPage::Data(d) = page? {
+                    encoding = Some(d.header().encoding());
+                    break;
+                }
+            }
+            let encoding = match encoding {
+                Some(FormatEncoding::PLAIN) => "PLAIN".to_string(),
+                Some(FormatEncoding::BYTE_STREAM_SPLIT) => "BYTE_STREAM_SPLIT".to_string(),
+                Some(FormatEncoding::RLE_DICTIONARY) => "RLE_DICTIONARY".to_string(),
+                Some(FormatEncoding::PLAIN_DICTIONARY) => "PLAIN_DICTIONARY".to_string(),
+                Some(other) => format!("{other:?}"),
+                None => "none".to_string(),
+            };
+            out.push(ChunkLayout {
+                column: c.descriptor().path_in_schema.join("."),
+                codec: format!("{:?}", c.compression()).to_lowercase(),
+                encoding,
+            });
+        }
+        Ok(out)
+    })
+}
+
 /// The float64 columns `names` of `path`, `rows` values each (NaN where null), when the file is
 /// laid out as evomics writes its matrices: one row group, each named column a nullable
 /// `double` chunk of data pages v1, plain or byte-stream-split encoded, zstd-compressed or
@@ -1084,34 +1142,11 @@ mod tests {
     }
 
     /// The encoding of each column chunk's first data page.
-    fn encodings(p: &Path) -> Vec<&'static str> {
-        use polars_parquet::parquet::page::{CompressedPage, FormatEncoding};
-        use polars_parquet::parquet::read::{read_metadata, PageReader};
-        use std::io::{Read as _, Seek as _};
-        let mut f = open(p).unwrap();
-        let meta = read_metadata(&mut f).unwrap();
-        meta.row_groups[0]
-            .parquet_columns()
-            .iter()
-            .map(|c| {
-                let range = c.byte_range();
-                let mut bytes = vec![0u8; (range.end - range.start) as usize];
-                f.seek(std::io::SeekFrom::Start(range.start)).unwrap();
-                f.read_exact(&mut bytes).unwrap();
-                let cursor = std::io::Cursor::new(bytes.into());
-                let first = PageReader::new(cursor, c, Vec::new(), 1 << 30)
-                    .find_map(|page| match page.unwrap() {
-                        CompressedPage::Data(d) => Some(d.header().encoding()),
-                        CompressedPage::Dict(_) => None,
-                    })
-                    .unwrap();
-                match first {
-                    FormatEncoding::PLAIN => "PLAIN",
-                    FormatEncoding::BYTE_STREAM_SPLIT => "BYTE_STREAM_SPLIT",
-                    FormatEncoding::RLE_DICTIONARY => "RLE_DICTIONARY",
-                    _ => "other",
-                }
-            })
+    fn encodings(p: &Path) -> Vec<String> {
+        chunk_layouts(p)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.encoding)
             .collect()
     }
 
