@@ -110,19 +110,14 @@ pub fn chunk_layouts(path: &Path) -> Result<Vec<ChunkLayout>> {
     guarded(path, || -> PolarsResult<Vec<ChunkLayout>> {
         use polars_parquet::parquet::page::{CompressedPage, FormatEncoding};
         use polars_parquet::parquet::read::{read_metadata, PageReader};
-        use std::io::{Read as _, Seek as _};
         let meta = read_metadata(&mut f)?;
         let Some(group) = meta.row_groups.first() else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for c in group.parquet_columns() {
-            let range = c.byte_range();
-            let len = usize::try_from(range.end.saturating_sub(range.start))
-                .map_err(|_| PolarsError::ComputeError("a column chunk beyond memory".into()))?;
-            let mut bytes = vec![0u8; len];
-            f.seek(std::io::SeekFrom::Start(range.start))?;
-            f.read_exact(&mut bytes)?;
+            let bytes = chunk_bytes(&mut f, c)?;
+            let len = bytes.len();
             let pages = PageReader::new(std::io::Cursor::new(bytes.into()), c, Vec::new(), len);
             let mut encoding = None;
             for page in pages {
@@ -149,6 +144,21 @@ pub fn chunk_layouts(path: &Path) -> Result<Vec<ChunkLayout>> {
     })
 }
 
+/// The bytes of one column chunk of an open Parquet file (its pages, compressed).
+fn chunk_bytes(
+    f: &mut std::fs::File,
+    chunk: &polars_parquet::parquet::metadata::ColumnChunkMetadata,
+) -> PolarsResult<Vec<u8>> {
+    use std::io::{Read as _, Seek as _};
+    let range = chunk.byte_range();
+    let len = usize::try_from(range.end.saturating_sub(range.start))
+        .map_err(|_| PolarsError::ComputeError("a column chunk beyond memory".into()))?;
+    let mut bytes = vec![0u8; len];
+    f.seek(std::io::SeekFrom::Start(range.start))?;
+    f.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// The float64 columns `names` of `path`, `rows` values each (NaN where null), when the file is
 /// laid out as evomics writes its matrices: one row group, each named column a nullable
 /// `double` chunk of data pages v1, plain or byte-stream-split encoded, zstd-compressed or
@@ -172,7 +182,6 @@ pub fn read_f64_columns(
         use polars_parquet::parquet::read::{decompress, read_metadata, PageReader};
         use polars_parquet::parquet::schema::types::PhysicalType;
         use polars_parquet::parquet::schema::Repetition;
-        use std::io::{Read as _, Seek as _};
         let meta = read_metadata(&mut f)?;
         let [group] = &meta.row_groups[..] else {
             return Ok(None);
@@ -192,7 +201,7 @@ pub fn read_f64_columns(
             };
             let chunk = &chunks[k];
             let d = chunk.descriptor();
-            let plain_double = d.descriptor.primitive_type.physical_type == PhysicalType::Double
+            let evomics_double = d.descriptor.primitive_type.physical_type == PhysicalType::Double
                 && d.descriptor.primitive_type.field_info.repetition == Repetition::Optional
                 && d.path_in_schema.len() == 1
                 && matches!(
@@ -200,15 +209,11 @@ pub fn read_f64_columns(
                     Compression::Zstd | Compression::Uncompressed
                 )
                 && usize::try_from(chunk.num_values()).ok() == Some(rows);
-            if !plain_double {
+            if !evomics_double {
                 return Ok(None);
             }
-            let range = chunk.byte_range();
-            let len = usize::try_from(range.end.saturating_sub(range.start))
-                .map_err(|_| PolarsError::ComputeError("a column chunk beyond memory".into()))?;
-            let mut bytes = vec![0u8; len];
-            f.seek(std::io::SeekFrom::Start(range.start))?;
-            f.read_exact(&mut bytes)?;
+            let bytes = chunk_bytes(&mut f, chunk)?;
+            let len = bytes.len();
             let reader = PageReader::new(
                 std::io::Cursor::new(bytes.into()),
                 chunk,
