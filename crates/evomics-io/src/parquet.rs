@@ -430,24 +430,38 @@ fn compression() -> CompressionOptions {
 /// The zstd level of every page ([`compression`]).
 const ZSTD_LEVEL: i32 = 1;
 
+/// The zstd level of columns whose bytes compress about as well at it as at [`ZSTD_LEVEL`]
+/// ([`layout`]): zstd's first "fast" level stores the literals of a block as they are instead of
+/// Huffman-coding them, which costs little on bytes that barely compress and makes the frame
+/// 2–3 times as fast to write and about 4 times as fast to read.
+const FAST_LEVEL: i32 = -1;
+
 thread_local! {
-    /// This thread's zstd compression context, made at its first page and kept for the next:
-    /// polars-parquet's `compress` makes (and zeroes) a context for every page, which on the L
-    /// cohort's stores, thousands of small pages, cost about 0.3 s of CPU per run.
-    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
+    /// This thread's zstd compression contexts (at [`ZSTD_LEVEL`], at [`FAST_LEVEL`]), each made
+    /// at its first page and kept for the next: polars-parquet's `compress` makes (and zeroes)
+    /// a context for every page, which on the L cohort's stores, thousands of small pages, cost
+    /// about 0.3 s of CPU per run.
+    static ZSTD: std::cell::RefCell<[Option<zstd::bulk::Compressor<'static>>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
 }
 
 /// `bytes` compressed as one zstd frame at [`ZSTD_LEVEL`]: the bytes of polars-parquet's own
 /// page compression (the same call, `ZSTD_compress2` with the level set), on this thread's
 /// context.
 fn zstd_frame(bytes: &[u8]) -> PolarsResult<Vec<u8>> {
+    zstd_frame_at(bytes, ZSTD_LEVEL)
+}
+
+/// `bytes` compressed as one zstd frame at `level` ([`ZSTD_LEVEL`] or [`FAST_LEVEL`]), on this
+/// thread's context for that level.
+fn zstd_frame_at(bytes: &[u8], level: i32) -> PolarsResult<Vec<u8>> {
     let io = |e: std::io::Error| PolarsError::ComputeError(format!("zstd: {e}").into());
     ZSTD.with(|cell| {
         let mut cell = cell.borrow_mut();
-        let compressor = match &mut *cell {
+        let slot = &mut cell[usize::from(level == FAST_LEVEL)];
+        let compressor = match slot {
             Some(c) => c,
-            None => cell.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(io)?),
+            None => slot.insert(zstd::bulk::Compressor::new(level).map_err(io)?),
         };
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
         compressor.compress_to_buffer(bytes, &mut out).map_err(io)?;
@@ -746,12 +760,13 @@ impl<'a> Iterator for CompressedColumns<'a> {
     }
 }
 
-/// One column's array, encoded into pages and compressed.
-fn column_pages(
+/// One column's array encoded into pages, uncompressed: `double` columns plain, the others in
+/// their type's default encoding.
+fn encoded_pages(
     array: Box<dyn Array>,
     field: &Field,
     options: WriteOptions,
-) -> PolarsResult<Vec<CompressedPage>> {
+) -> PolarsResult<Vec<Page>> {
     let type_ = to_parquet_type(field)?;
     // polars' writer estimates a `double` column's cardinality and then cannot dictionary-
     // encode it anyway (same bytes): asking for plain encoding skips the estimate.
@@ -762,22 +777,31 @@ fn column_pages(
     };
     let mut leaves = array_to_columns(array, type_, options, &encodings)?;
     let leaf = leaves.pop().expect("a flat column has one leaf");
-    let plain: Vec<Page> = leaf.collect::<PolarsResult<_>>()?;
+    leaf.collect()
+}
+
+/// One column's array, encoded into pages and compressed.
+fn column_pages(
+    array: Box<dyn Array>,
+    field: &Field,
+    options: WriteOptions,
+) -> PolarsResult<Vec<CompressedPage>> {
+    let plain = encoded_pages(array, field, options)?;
     // polars' writer leaves the levels out of its pages' descriptors: the field says whether
     // the pages have definition levels.
     let double = (field.dtype == ArrowDataType::Float64).then_some(field.is_nullable);
-    let pages = match layout(&plain, double)? {
+    let (pages, level) = match layout(&plain, double)? {
         Layout::Uncompressed => {
             return plain.iter().map(|page| compress_page(page, None)).collect();
         }
-        Layout::Plain => plain,
-        Layout::Split => {
+        Layout::Plain(level) => (plain, level),
+        Layout::Split(level) => {
             let split: Vec<Page> = plain
                 .iter()
                 .map(|page| byte_stream_split(page, field.is_nullable))
                 .collect::<PolarsResult<_>>()?;
             // Kept only when compressed (below); stored uncompressed, a column is plain.
-            let (small, frames) = frames_of(&split)?;
+            let (small, frames) = frames_of(&split, level)?;
             let whole = split.iter().map(|page| page_bytes(page).len()).sum();
             if worth_compressing(small, whole) {
                 return split
@@ -789,11 +813,7 @@ fn column_pages(
             return plain.iter().map(|page| compress_page(page, None)).collect();
         }
     };
-    let frames: Vec<Vec<u8>> = pages
-        .iter()
-        .map(|page| zstd_frame(page_bytes(page)))
-        .collect::<PolarsResult<_>>()?;
-    let small = frames.iter().map(Vec::len).sum();
+    let (small, frames) = frames_of(&pages, level)?;
     let whole = pages.iter().map(|page| page_bytes(page).len()).sum();
     if worth_compressing(small, whole) {
         pages
@@ -806,11 +826,11 @@ fn column_pages(
     }
 }
 
-/// The zstd frames of a column chunk's pages, and their total size.
-fn frames_of(pages: &[Page]) -> PolarsResult<(usize, Vec<Vec<u8>>)> {
+/// The zstd frames of a column chunk's pages at `level`, and their total size.
+fn frames_of(pages: &[Page], level: i32) -> PolarsResult<(usize, Vec<Vec<u8>>)> {
     let frames: Vec<Vec<u8>> = pages
         .iter()
-        .map(|page| zstd_frame(page_bytes(page)))
+        .map(|page| zstd_frame_at(page_bytes(page), level))
         .collect::<PolarsResult<_>>()?;
     Ok((frames.iter().map(Vec::len).sum(), frames))
 }
@@ -820,12 +840,12 @@ fn frames_of(pages: &[Page]) -> PolarsResult<(usize, Vec<Vec<u8>>)> {
 enum Layout {
     /// Plain-encoded, uncompressed.
     Uncompressed,
-    /// Plain-encoded, zstd-compressed where [`worth_compressing`].
-    Plain,
+    /// Plain-encoded, zstd-compressed at this level where [`worth_compressing`].
+    Plain(i32),
     /// `double` values in byte-stream-split encoding (Parquet's `BYTE_STREAM_SPLIT`: the
-    /// values' first bytes, then their second bytes, …), zstd-compressed where
+    /// values' first bytes, then their second bytes, …), zstd-compressed at this level where
     /// [`worth_compressing`] (plain and uncompressed otherwise).
-    Split,
+    Split(i32),
 }
 
 /// The layout of a column chunk, from its plain-encoded pages: the first [`PROBE_BYTES`] of
@@ -837,12 +857,16 @@ enum Layout {
 /// numbers) zstd level 1 then keeps 44 % of the bytes instead of 52 % and compresses 2.3
 /// times as fast, and log2 intensities, which barely compress plain (92 %), compress to
 /// 80 %. Values that repeat whole (log-CPM of small counts) compress better plain, which the
-/// probe sees. The choice depends on the column's bytes alone.
+/// probe sees. A `double` column is compressed at [`FAST_LEVEL`] when the probe's frame at
+/// that level (of the winning layout) is at most a sixteenth larger than at [`ZSTD_LEVEL`]:
+/// log2 intensities, whose low mantissa bytes are noise, and most linear intensities; counts
+/// and log-CPM values, which compress a quarter better at level 1, keep it. The choice
+/// depends on the column's bytes alone.
 /// `double` is `Some(nullable)` for a `double` column (whether its pages have definition
 /// levels), `None` for other columns.
 fn layout(pages: &[Page], double: Option<bool>) -> PolarsResult<Layout> {
     let Some(largest) = pages.iter().max_by_key(|page| page_bytes(page).len()) else {
-        return Ok(Layout::Plain);
+        return Ok(Layout::Plain(ZSTD_LEVEL));
     };
     let values = match largest {
         Page::Data(page) if double.is_some() && page.encoding() == Encoding::Plain => {
@@ -853,11 +877,11 @@ fn layout(pages: &[Page], double: Option<bool>) -> PolarsResult<Layout> {
             // Other columns: the whole page, as before the split layout existed.
             let bytes = page_bytes(largest);
             if bytes.len() <= 2 * PROBE_BYTES {
-                return Ok(Layout::Plain);
+                return Ok(Layout::Plain(ZSTD_LEVEL));
             }
             let frame = zstd_frame(&bytes[..PROBE_BYTES])?;
             return Ok(if frame.len() <= PROBE_BYTES - PROBE_BYTES / 16 {
-                Layout::Plain
+                Layout::Plain(ZSTD_LEVEL)
             } else {
                 Layout::Uncompressed
             });
@@ -865,20 +889,25 @@ fn layout(pages: &[Page], double: Option<bool>) -> PolarsResult<Layout> {
     };
     let probe = &values[..values.len().min(PROBE_BYTES) / 8 * 8];
     if probe.is_empty() {
-        return Ok(Layout::Plain);
+        return Ok(Layout::Plain(ZSTD_LEVEL));
     }
     let plain = zstd_frame(probe)?.len();
-    let split = zstd_frame(&split_streams(probe))?.len();
-    let (best, layout) = if split < plain {
-        (split, Layout::Split)
+    let streams = split_streams(probe);
+    let split = zstd_frame(&streams)?.len();
+    let (best, bytes, layout): (_, _, fn(i32) -> Layout) = if split < plain {
+        (split, &streams[..], Layout::Split)
     } else {
-        (plain, Layout::Plain)
+        (plain, probe, Layout::Plain)
     };
-    Ok(if best <= probe.len() - probe.len() / 16 {
-        layout
+    if best > probe.len() - probe.len() / 16 {
+        return Ok(Layout::Uncompressed);
+    }
+    let fast = zstd_frame_at(bytes, FAST_LEVEL)?.len();
+    Ok(layout(if fast <= best + best / 16 {
+        FAST_LEVEL
     } else {
-        Layout::Uncompressed
-    })
+        ZSTD_LEVEL
+    }))
 }
 
 /// Little-endian doubles (8 bytes each) as their eight byte streams: every value's first
@@ -1089,21 +1118,9 @@ mod tests {
             version: Version::V1,
             data_page_size: None,
         };
-        // As `column_pages` encodes them: `double` plain, other types by their default.
         let pages = |array: Box<dyn Array>, name: &str| {
             let field = Field::new(name.into(), array.dtype().clone(), true);
-            let type_ = to_parquet_type(&field).unwrap();
-            let encodings = if field.dtype == ArrowDataType::Float64 {
-                vec![Encoding::Plain]
-            } else {
-                get_dtype_encoding(&field.dtype)
-            };
-            let mut leaves = array_to_columns(array, type_, options, &encodings).unwrap();
-            leaves
-                .pop()
-                .unwrap()
-                .collect::<PolarsResult<Vec<Page>>>()
-                .unwrap()
+            encoded_pages(array, &field, options).unwrap()
         };
         let x = || {
             Box::new(PrimitiveArray::<f64>::from_iter(
@@ -1377,6 +1394,33 @@ mod tests {
         assert!(!worth_compressing(600, 1000));
         assert!(!worth_compressing(0, 4095));
         assert!(worth_compressing(0, 4096));
+    }
+
+    /// The layout of a `double` column: counts split at level 1, log2 intensities split at the
+    /// fast level (level 1 gains little on their noisy low mantissa bytes), values that repeat
+    /// whole plain, noise uncompressed.
+    #[test]
+    fn double_layouts_and_levels_follow_the_bytes() {
+        let options = WriteOptions {
+            statistics: StatisticsOptions::empty(),
+            compression: compression(),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let layout_of = |values: Vec<f64>| {
+            let field = Field::new("x".into(), ArrowDataType::Float64, false);
+            let array = Box::new(PrimitiveArray::<f64>::from_vec(values)) as Box<dyn Array>;
+            layout(&encoded_pages(array, &field, options).unwrap(), Some(false)).unwrap()
+        };
+        let n = 5000;
+        let counts: Vec<f64> = (0..n).map(|i| (intensity(i) / 1e5).round()).collect();
+        let log2: Vec<f64> = (0..n).map(|i| intensity(i).log2()).collect();
+        let repeats: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64 / 3.0).collect();
+        let noisy: Vec<f64> = (0..n).map(noise).collect();
+        assert_eq!(layout_of(counts), Layout::Split(ZSTD_LEVEL));
+        assert_eq!(layout_of(log2), Layout::Split(FAST_LEVEL));
+        assert!(matches!(layout_of(repeats), Layout::Plain(_)));
+        assert_eq!(layout_of(noisy), Layout::Uncompressed);
     }
 
     /// Columns gathered in row-major bands write the same bytes as the same columns built one
