@@ -541,14 +541,23 @@ impl Assay {
 
     /// Keep the given sample columns, in the given order.
     pub fn select_samples(&self, cols: &[usize]) -> Assay {
+        self.select_samples_reserving(cols, 0)
+    }
+
+    /// [`Assay::select_samples`] with room for `cells` values in the values' storage (at least
+    /// its own cells), for a caller that extends that storage in place: a training fold's
+    /// model matrix grows from its first layer's values instead of being copied into a matrix
+    /// of its own. Reserved memory that is never written is never resident, and
+    /// [`Assay::retain_features`] keeps the room.
+    pub fn select_samples_reserving(&self, cols: &[usize], cells: usize) -> Assay {
         Assay {
             name: self.name.clone(),
             kind: self.kind.clone(),
             scale: self.scale,
             features: self.features.clone(),
             samples: cols.iter().map(|&j| self.samples[j].clone()).collect(),
-            values: select_columns(&self.values, cols),
-            flags: select_columns(&self.flags, cols),
+            values: select_columns(&self.values, cols, cells),
+            flags: select_columns(&self.flags, cols, 0),
         }
     }
 
@@ -721,15 +730,20 @@ fn retain_rows<T: Copy>(a: Array2<T>, rows: &[usize], ns: usize) -> Array2<T> {
             v.copy_within(src * ns..(src + 1) * ns, dst * ns);
         }
     }
+    // Storage reserved beyond the cells (Assay::select_samples_reserving) keeps its room.
+    let reserved = v.capacity() > v.len();
     v.truncate(rows.len() * ns);
-    v.shrink_to_fit();
+    if !reserved {
+        v.shrink_to_fit();
+    }
     Array2::from_shape_vec((rows.len(), ns), v).expect("kept rows × samples")
 }
 
 /// Columns `cols` of a row-major matrix, filled row by row (ndarray's `select` along the
-/// second axis copies column by column, which strides through memory).
-fn select_columns<T: Clone>(a: &Array2<T>, cols: &[usize]) -> Array2<T> {
-    let mut out = Vec::with_capacity(a.nrows() * cols.len());
+/// second axis copies column by column, which strides through memory), in storage with room
+/// for at least `room` cells.
+fn select_columns<T: Clone>(a: &Array2<T>, cols: &[usize], room: usize) -> Array2<T> {
+    let mut out = Vec::with_capacity((a.nrows() * cols.len()).max(room));
     match a.as_slice() {
         // Row-major storage: each row read as a slice (no per-cell stride arithmetic).
         Some(cells) if a.ncols() > 0 => {
@@ -762,6 +776,22 @@ mod tests {
             &cells,
         )
         .unwrap()
+    }
+
+    /// A selection with room is the plain selection, and keeps its room through a retain.
+    #[test]
+    fn reserved_selection_keeps_its_room() {
+        let a = small();
+        let got = a.select_samples_reserving(&[2, 0], 100);
+        assert_eq!(got, a.select_samples(&[2, 0]));
+        let (values, _) = got.retain_features(&[1]).into_matrices();
+        assert_eq!(values.len(), 2);
+        assert!(values.into_raw_vec_and_offset().0.capacity() >= 100);
+        let (values, _) = a
+            .select_samples(&[2, 0])
+            .retain_features(&[1])
+            .into_matrices();
+        assert_eq!(values.into_raw_vec_and_offset().0.capacity(), 2);
     }
 
     #[test]

@@ -371,15 +371,18 @@ impl PreprocessConfig {
         let mut fitted_layers = Vec::with_capacity(layers.len());
         let mut matrix = ModelMatrix::new(train.len(), "preprocessing (training samples)");
         // One layer's pipeline at a time: the matrix is held beside one pipeline's working copy,
-        // not beside every layer's.
-        for layer in layers {
+        // not beside every layer's. The first layer's working copy has room for every layer's
+        // cells, so the matrix grows from it (ModelMatrix::finish).
+        let room = matrix_room(layers, train.len());
+        for (k, layer) in layers.iter().enumerate() {
             let cfg = self.layers.get(layer.name()).cloned().unwrap_or_default();
             let taken = prefit.and_then(|p| p.take(layer, &cfg, sheet, train));
             let (pipeline, out) = match taken {
                 Some(fit) => fit,
                 None => {
+                    let room = if k == 0 { room } else { 0 };
                     let (pipeline, out, _) = cfg
-                        .fit_transform_owned(layer.select_samples(train), sheet)
+                        .fit_transform_owned(layer.select_samples_reserving(train, room), sheet)
                         .map_err(|source| MlError::Norm {
                             context: format!(
                                 " of layer '{}' on {} training samples",
@@ -483,12 +486,20 @@ impl PreprocessConfig {
     }
 }
 
+/// Cells of a model matrix of `n` samples with every feature of `layers` (the most their
+/// pipelines' outputs hold; filters only remove features).
+fn matrix_room(layers: &[Assay], n: usize) -> usize {
+    layers.iter().map(Assay::n_features).sum::<usize>() * n
+}
+
 /// The samples × features model matrix of the pipelines' outputs (one per layer, features
 /// side by side in layer order); a cell without a value is an error. The matrix is
 /// column-major (each feature's samples contiguous, the layout the models' per-feature passes
 /// read), so a features × samples output in standard layout is already the block of its
-/// columns. Each output's flags are freed when it is added; at the end the matrix is allocated
-/// zeroed (fresh pages, resident only once written) and each output is copied into its place
+/// columns. Each output's flags are freed when it is added; at the end the first output's
+/// storage, when it has room for the whole matrix (a training fold's first layer is selected
+/// with that room), is extended by the others, each freed in turn; otherwise the matrix is
+/// allocated (fresh pages, resident only once written) and each output copied into its place
 /// and freed in turn, so the memory in use grows by at most the largest output. (Growing the
 /// largest output's storage into the matrix instead made the allocator move it: the whole
 /// matrix beside that output, 75 MiB more at the final model's assembly on L.)
@@ -544,18 +555,39 @@ impl ModelMatrix {
         let n = self.n;
         let total: usize = self.parts.iter().map(Array2::len).sum();
         let width: usize = self.parts.iter().map(Array2::nrows).sum();
-        let mut data = vec![0.0; total];
-        let mut at = 0;
-        for p in self.parts {
-            let dst = &mut data[at..at + p.len()];
-            match p.as_slice() {
-                Some(src) => dst.copy_from_slice(src),
-                None => dst.iter_mut().zip(p.iter()).for_each(|(d, v)| *d = *v),
+        let mut data: Vec<f64> = Vec::new();
+        for (k, part) in self.parts.into_iter().enumerate() {
+            if k > 0 {
+                append(&mut data, part);
+                continue;
             }
-            at += p.len();
+            if !part.is_standard_layout() {
+                data = Vec::with_capacity(total);
+                append(&mut data, part);
+                continue;
+            }
+            let len = part.len();
+            let (storage, offset) = part.into_raw_vec_and_offset();
+            let at = offset.unwrap_or(0);
+            if at == 0 && storage.len() == len && storage.capacity() >= total {
+                // Room reserved for the whole matrix (`Assay::select_samples_reserving`): the
+                // other outputs are appended to the first one's storage.
+                data = storage;
+            } else {
+                data = Vec::with_capacity(total);
+                data.extend_from_slice(&storage[at..at + len]);
+            }
         }
         Array2::from_shape_vec((n, width).f(), data)
             .map_err(|e| data_err("preprocessing", format!("model matrix: {e}")))
+    }
+}
+
+/// Append a part's values in row-major order and free it.
+fn append(data: &mut Vec<f64>, part: Array2<f64>) {
+    match part.as_slice() {
+        Some(src) => data.extend_from_slice(src),
+        None => data.extend(part.iter().copied()),
     }
 }
 
@@ -673,9 +705,13 @@ impl FittedPreprocess {
         sheet: &SampleSheet,
         rows: &[usize],
     ) -> Result<Array2<f64>> {
+        let room = matrix_room(layers, rows.len());
         let subs = layers
             .iter()
-            .map(|l| Cow::Owned(l.select_samples(rows)))
+            .enumerate()
+            .map(|(k, l)| {
+                Cow::Owned(l.select_samples_reserving(rows, if k == 0 { room } else { 0 }))
+            })
             .collect();
         self.model_input(subs, sheet)
     }
