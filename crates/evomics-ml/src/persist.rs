@@ -257,24 +257,35 @@ impl<'a> RowHasher<'a> {
                 }
             }
             let (values, flags) = (layer.values(), layer.flags());
+            // At most a flag byte and a value's 8 bytes per feature (and its id in scheme 1).
+            let most = rows
+                .iter()
+                .map(|(id, _)| 9 + if v1 { id.len() + 1 } else { 0 })
+                .sum::<usize>();
+            for buf in &mut bufs {
+                buf.reserve(most);
+            }
             for &(id, row) in rows {
+                // The feature's row of both matrices, each read as a slice when it is one.
+                let cells = row.map(|i| (values.row(i), flags.row(i)));
+                let slices = cells
+                    .as_ref()
+                    .and_then(|(v, f)| Some((v.as_slice()?, f.as_slice()?)));
                 for (buf, j) in bufs.iter_mut().zip(&cols) {
                     let Some(j) = *j else { continue };
                     if v1 {
                         buf.extend_from_slice(id.as_bytes());
                         buf.push(0);
                     }
-                    match row {
-                        Some(i) => {
-                            let flag = flags[[i, j]];
-                            buf.push(flag.code());
-                            if flag.has_value() {
-                                let v = values[[i, j]];
-                                let v = if v == 0.0 { 0.0 } else { v };
-                                buf.extend_from_slice(&v.to_bits().to_le_bytes());
-                            }
-                        }
-                        None => buf.push(ValueFlag::Missing.code()),
+                    let (flag, v) = match (&slices, &cells) {
+                        (Some((v, f)), _) => (f[j], v[j]),
+                        (None, Some((v, f))) => (f[j], v[j]),
+                        (None, None) => (ValueFlag::Missing, 0.0),
+                    };
+                    buf.push(flag.code());
+                    if flag.has_value() {
+                        let v = if v == 0.0 { 0.0 } else { v };
+                        buf.extend_from_slice(&v.to_bits().to_le_bytes());
                     }
                 }
             }
