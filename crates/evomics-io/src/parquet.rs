@@ -673,8 +673,12 @@ pub fn write_columns<'a, W: std::io::Write>(
     Ok(())
 }
 
-/// Columns compressed in parallel: how many are built, encoded and compressed at once.
-const PARALLEL_COLUMNS: usize = 64;
+/// Columns compressed in parallel: how many are built, encoded and compressed at once. Up to
+/// three batches are held at a time (one written, one queued, one being made), so their size
+/// is part of a store write's memory: ingesting a 26,000-row table (`bench/ingest_gzip.sh`)
+/// took 54 MiB beside its matrices with 48 and 55–62 MiB with 64 (the fast zstd level's
+/// frames are larger); with 32, `normalize` on L was 0.05–0.1 s slower.
+const PARALLEL_COLUMNS: usize = 48;
 
 /// The next batch of at least [`PARALLEL_COLUMNS`] columns of `pending` (whole groups), built
 /// in parallel and then encoded and compressed in parallel on the worker threads (compression
