@@ -555,32 +555,36 @@ impl ModelMatrix {
         let n = self.n;
         let total: usize = self.parts.iter().map(Array2::len).sum();
         let width: usize = self.parts.iter().map(Array2::nrows).sum();
-        let mut data: Vec<f64> = Vec::new();
-        for (k, part) in self.parts.into_iter().enumerate() {
-            if k > 0 {
-                append(&mut data, part);
-                continue;
-            }
-            if !part.is_standard_layout() {
-                data = Vec::with_capacity(total);
-                append(&mut data, part);
-                continue;
-            }
-            let len = part.len();
-            let (storage, offset) = part.into_raw_vec_and_offset();
-            let at = offset.unwrap_or(0);
-            if at == 0 && storage.len() == len && storage.capacity() >= total {
-                // Room reserved for the whole matrix (`Assay::select_samples_reserving`): the
-                // other outputs are appended to the first one's storage.
-                data = storage;
-            } else {
-                data = Vec::with_capacity(total);
-                data.extend_from_slice(&storage[at..at + len]);
-            }
+        let mut parts = self.parts.into_iter();
+        let mut data = parts
+            .next()
+            .map_or_else(Vec::new, |first| first_storage(first, total));
+        for part in parts {
+            append(&mut data, part);
         }
         Array2::from_shape_vec((n, width).f(), data)
             .map_err(|e| data_err("preprocessing", format!("model matrix: {e}")))
     }
+}
+
+/// The first output's storage when it has room for `total` values (reserved by
+/// `Assay::select_samples_reserving`), the other outputs then appended to it; otherwise new
+/// storage with that room, holding the first output's values.
+fn first_storage(part: Array2<f64>, total: usize) -> Vec<f64> {
+    if part.is_standard_layout() {
+        let len = part.len();
+        let (storage, offset) = part.into_raw_vec_and_offset();
+        let at = offset.unwrap_or(0);
+        if at == 0 && storage.len() == len && storage.capacity() >= total {
+            return storage;
+        }
+        let mut data = Vec::with_capacity(total);
+        data.extend_from_slice(&storage[at..at + len]);
+        return data;
+    }
+    let mut data = Vec::with_capacity(total);
+    append(&mut data, part);
+    data
 }
 
 /// Append a part's values in row-major order and free it.
