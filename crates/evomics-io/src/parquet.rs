@@ -793,12 +793,7 @@ fn column_pages(
     let plain = encoded_pages(array, field, options)?;
     // A chunk smaller than the bytes a kept compression must save is stored as it is
     // (`worth_compressing` could not keep it): neither probed nor compressed.
-    if plain
-        .iter()
-        .map(|page| page_bytes(page).len())
-        .sum::<usize>()
-        < MIN_SAVED
-    {
+    if pages_len(&plain) < MIN_SAVED {
         return plain.iter().map(|page| compress_page(page, None)).collect();
     }
     // polars' writer leaves the levels out of its pages' descriptors: the field says whether
@@ -816,7 +811,7 @@ fn column_pages(
                 .collect::<PolarsResult<_>>()?;
             // Kept only when compressed (below); stored uncompressed, a column is plain.
             let (small, frames) = frames_of(&split, level)?;
-            let whole = split.iter().map(|page| page_bytes(page).len()).sum();
+            let whole = pages_len(&split);
             if worth_compressing(small, whole) {
                 return split
                     .iter()
@@ -828,7 +823,7 @@ fn column_pages(
         }
     };
     let (small, frames) = frames_of(&pages, level)?;
-    let whole = pages.iter().map(|page| page_bytes(page).len()).sum();
+    let whole = pages_len(&pages);
     if worth_compressing(small, whole) {
         pages
             .iter()
@@ -838,6 +833,11 @@ fn column_pages(
     } else {
         pages.iter().map(|page| compress_page(page, None)).collect()
     }
+}
+
+/// The bytes of a column chunk's pages, uncompressed.
+fn pages_len(pages: &[Page]) -> usize {
+    pages.iter().map(|page| page_bytes(page).len()).sum()
 }
 
 /// The zstd frames of a column chunk's pages at `level`, and their total size.
